@@ -1,0 +1,578 @@
+"""The delivery engine: exact basal and bolus delivery in whole microsteps.
+
+Time arrives as now_ms. Each channel integrates its program exactly with integer
+remainders (no floats), so the steps it owes at any moment are the exact integral of
+its program rounded down, however time is cut into ticks and however late they come.
+
+  basal  rate r mU/h for dt ms is r*dt/360 pL; the remainder is kept in 1/360 pL.
+  ramps  (bolus parts, prime) spread N steps evenly over T ms: floor(N*t/T) by time t.
+
+Every product stays below 2**30 (spans are cut to a per-channel maximum), so a tick
+allocates nothing on 32-bit MicroPython.
+"""
+
+from basalt.core.basal import MAX_RATE_MU_H, BasalProfiles
+from basalt.core.check import int_in
+from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+_SMALL = const(0x3FFFFFFF)  # largest small int on 32-bit MicroPython
+_FOREVER = const(0x3FFFFFFF)
+
+BOLUS_STEP_MU = 10  # 0.01 U
+BOLUS_MAX_MU = 25_000
+EXTENDED_MIN_MIN = 15
+EXTENDED_MAX_MIN = 480
+TEMP_MIN_MIN = 15
+TEMP_MAX_MIN = 1_440
+TEMP_MAX_PERCENT = 250
+PRIME_STEP_MU = 100
+PRIME_MAX_MU = 30_000
+PRIME_SPEED_MU_MIN = 10_000  # 10 U/min: tubing is filled while disconnected
+FILL_MIN_MU = 10_000
+FILL_STEP_MU = 100
+BOLUS_SPEED_MIN_MU_MIN = 500
+BOLUS_SPEED_MAX_MU_MIN = 5_000
+
+# Why the pump is stopped (None while delivering).
+STOP_NO_RESERVOIR = "no reservoir"
+STOP_USER = "suspended"
+STOP_EMPTY = "reservoir empty"
+
+
+class Ramp:
+    """N microsteps spread evenly over T ms: a bolus part or a prime."""
+
+    def __init__(self, owner, programmed_mu, steps, duration_ms):
+        self.owner = owner  # (bolus id, kind)
+        self.programmed_mu = programmed_mu
+        self.steps = steps
+        self.duration_ms = duration_ms
+        self.elapsed_ms = 0
+        self.done = 0
+        self._acc = 0
+        self.carried_mu = 0  # a dual wave's now part, carried into its extended part
+        self.carried_steps = 0
+        # Longest span whose product steps*span stays a small int.
+        self.max_span = max(1, (_SMALL - duration_ms) // max(steps, 1))
+
+    def left_ms(self):
+        return self.duration_ms - self.elapsed_ms
+
+    def advance(self, span):
+        self.elapsed_ms += span
+        self._acc += self.steps * span
+        n = self._acc // self.duration_ms
+        self._acc -= n * self.duration_ms
+        self.done += n
+        return n
+
+
+class DeliveryEngine:
+    """Basal (scheduled or temp), boluses (normal, extended, dual-wave), prime, reservoir.
+
+    Commands validate everything first and raise InvalidValue / NotAllowedNow without
+    changing anything. tick(now_ms) returns the microsteps to move forward now.
+    """
+
+    def __init__(self, board, now_ms, day_ms=0, bolus_speed_mu_min=1_500):
+        int_in("day_ms", day_ms, 0, MS_PER_DAY - 1, "ms")
+        int_in("bolus speed", bolus_speed_mu_min, BOLUS_SPEED_MIN_MU_MIN,
+               BOLUS_SPEED_MAX_MU_MIN, "mU/min")
+        self.board = board
+        self.profiles = BasalProfiles()
+        self.bolus_speed_mu_min = bolus_speed_mu_min
+        self.events = []
+        self.stop_reason = STOP_NO_RESERVOIR
+        self.reservoir_steps = 0
+        self.plunger_steps = 0  # travel since the last rewind
+        self.basal_steps = 0
+        self.bolus_steps = 0
+        self.prime_steps = 0
+        self._last_ms = now_ms
+        self._day_ms = day_ms
+        self._owed = 0  # steps integrated by a command's catch-up, not yet returned
+        self._dry = False  # the reservoir ran out during the current span
+        self._step_cost = board.ustep_volume_pl * 360  # one microstep in 1/360 pL
+        self._basal_acc = 0
+        self._basal_rate = 0
+        self._basal_span = _FOREVER
+        self._seg_left = _FOREVER
+        self._temp = None  # [rate_mu_h or None, percent or None, left_ms, duration_ms]
+        self._now_part = None
+        self._ext_part = None
+        self._ext_pending = None  # the extended part of a dual wave, waiting its turn
+        self._prime = None
+        self._bolus_id = 0
+        self._retarget()
+
+    # ----- time -----------------------------------------------------------------
+
+    def tick(self, now_ms):
+        """Advance to now_ms; return the microsteps due (forward) since the last tick."""
+        self._advance(now_ms)
+        steps = self._owed
+        self._owed = 0
+        return steps
+
+    def day_ms(self):
+        return self._day_ms
+
+    def set_time_of_day(self, now_ms, day_ms):
+        int_in("time of day", day_ms, 0, MS_PER_DAY - 1, "ms")
+        self._advance(now_ms)
+        self._day_ms = day_ms
+        self._retarget()
+
+    def _advance(self, now_ms):
+        dt = now_ms - self._last_ms
+        if dt < 0:
+            raise InvalidValue("now_ms", now_ms, "not before the last tick at %d" % self._last_ms)
+        self._last_ms = now_ms
+        while dt > 0:
+            span = self._span_limit()
+            if span > dt:
+                span = dt
+            self._run(span)
+            dt -= span
+
+    def _span_limit(self):
+        span = self._seg_left
+        if self._basal_span < span:
+            span = self._basal_span
+        temp = self._temp
+        if temp is not None and temp[2] < span:
+            span = temp[2]
+        span = _ramp_limit(self._now_part, span)
+        span = _ramp_limit(self._ext_part, span)
+        return _ramp_limit(self._prime, span)
+
+    def _run(self, span):
+        """Integrate every channel over `span` ms, in which no program changes."""
+        self._day_ms += span
+        if self._day_ms >= MS_PER_DAY:
+            self._day_ms -= MS_PER_DAY
+        self._seg_left -= span
+        if self.stop_reason is None:
+            if self._basal_rate:
+                self._basal_acc += self._basal_rate * span
+                n = self._basal_acc // self._step_cost
+                if n:
+                    self._basal_acc -= n * self._step_cost
+                    self.basal_steps += self._take(n)
+            self.bolus_steps += self._feed(self._now_part, span)
+            self.bolus_steps += self._feed(self._ext_part, span)
+        self.prime_steps += self._feed(self._prime, span)
+        temp = self._temp
+        if temp is not None:
+            temp[2] -= span
+        if self._dry:
+            self._dry = False
+            self._empty()
+        elif self._seg_left <= 0 or (temp is not None and temp[2] <= 0):
+            self._boundary()
+        self._finish_ramps()
+
+    def _feed(self, ramp, span):
+        """Advance a ramp; it is credited only with the steps the reservoir had."""
+        if ramp is None:
+            return 0
+        wanted = ramp.advance(span)
+        got = self._take(wanted)
+        ramp.done -= wanted - got
+        return got
+
+    def _take(self, n):
+        """Move up to n steps out of the reservoir; running dry stops everything."""
+        if n >= self.reservoir_steps and n:
+            n = self.reservoir_steps
+            self._dry = True
+        self.reservoir_steps -= n
+        self.plunger_steps += n
+        self._owed += n
+        return n
+
+    # ----- basal ------------------------------------------------------------------
+
+    def _boundary(self):
+        temp = self._temp
+        if temp is not None and temp[2] <= 0:
+            self._temp = None
+            self._event("temp_basal_done", {"duration_min": temp[3] // MS_PER_MIN})
+        self._retarget()
+
+    def _retarget(self):
+        """Recompute the basal rate and the time to its next change."""
+        if self.profiles.active is None:
+            scheduled, self._seg_left = 0, _FOREVER
+        else:
+            profile = self.profiles.current()
+            scheduled = profile.rate_at(self._day_ms)
+            self._seg_left = profile.ms_to_next_change(self._day_ms)
+        temp = self._temp
+        if temp is None:
+            rate = scheduled
+        elif temp[0] is not None:
+            rate = temp[0]
+        else:
+            rate = scheduled * temp[1] // 100
+        self._basal_rate = rate
+        self._basal_span = (_SMALL - self._step_cost) // rate if rate else _FOREVER
+
+    def scheduled_rate_mu_h(self):
+        if self.profiles.active is None:
+            return 0
+        return self.profiles.current().rate_at(self._day_ms)
+
+    def basal_rate_mu_h(self):
+        """The basal rate being delivered now (0 while stopped)."""
+        return 0 if self.stop_reason else self._basal_rate
+
+    def set_profile(self, name, segments):
+        """Save (create or replace) a named profile."""
+        if name in self.profiles.profiles and name == self.profiles.active:
+            self._check_temp_fits(name, segments)
+        self.profiles.put(name, segments)
+        self._retarget()
+
+    def activate_profile(self, now_ms, name):
+        self.profiles.get(name)
+        self._check_temp_fits(name, None)
+        self._advance(now_ms)
+        self.profiles.active = name
+        self._retarget()
+        self._event("profile_activated", {"name": name})
+
+    def delete_profile(self, name):
+        self.profiles.delete(name)
+
+    def _check_temp_fits(self, name, segments):
+        temp = self._temp
+        if temp is None or temp[1] is None:
+            return
+        from basalt.core.basal import make_profile
+
+        profile = make_profile(name, segments) if segments else self.profiles.get(name)
+        _check_percent_rate(profile.max_rate_over(self._day_ms, temp[2]), temp[1])
+
+    def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
+        """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 24 h."""
+        int_in("temp basal duration", duration_min, TEMP_MIN_MIN, TEMP_MAX_MIN, "min")
+        if (rate_mu_h is None) == (percent is None):
+            raise InvalidValue("temp basal", "rate and percent" if rate_mu_h is not None
+                               else "neither", "exactly one of rate (U/h) or percent")
+        if rate_mu_h is not None:
+            int_in("temp basal rate", rate_mu_h, 0, MAX_RATE_MU_H, "mU/h")
+        else:
+            int_in("temp basal percent", percent, 0, TEMP_MAX_PERCENT, "%")
+        self._advance(now_ms)
+        self._require_running("temp basal")
+        duration_ms = duration_min * MS_PER_MIN
+        if percent is not None:
+            profile = self.profiles.current()
+            _check_percent_rate(profile.max_rate_over(self._day_ms, duration_ms), percent)
+        replaced = self._temp is not None
+        self._temp = [rate_mu_h, percent, duration_ms, duration_ms]
+        self._retarget()
+        self._event("temp_basal_started", {"rate_mu_h": rate_mu_h, "percent": percent,
+                                           "duration_min": duration_min,
+                                           "replaced": replaced})
+
+    def cancel_temp_basal(self, now_ms):
+        if self._temp is None:
+            raise NotAllowedNow("cancel temp basal", "no temp basal is running")
+        self._advance(now_ms)
+        temp = self._temp
+        if temp is None:  # it ended on its own during the catch-up
+            return
+        self._temp = None
+        self._retarget()
+        self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN})
+
+    def temp_basal(self):
+        """(rate_mu_h, percent, minutes left) or None."""
+        temp = self._temp
+        if temp is None:
+            return None
+        return temp[0], temp[1], -(-temp[2] // MS_PER_MIN)
+
+    # ----- boluses ----------------------------------------------------------------
+
+    def bolus(self, now_ms, amount_mu):
+        """A normal bolus at the bolus speed."""
+        self._check_bolus_amount("bolus amount", amount_mu)
+        self._advance(now_ms)
+        self._require_bolus_ok("bolus", amount_mu, need_now=True, need_ext=False)
+        self._start_bolus("normal", amount_mu, amount_mu, 0, 0)
+
+    def extended_bolus(self, now_ms, amount_mu, duration_min):
+        """An amount spread evenly over 15 min to 8 h."""
+        self._check_bolus_amount("extended bolus amount", amount_mu)
+        self._check_extended_duration(duration_min)
+        self._advance(now_ms)
+        self._require_bolus_ok("extended bolus", amount_mu, need_now=False, need_ext=True)
+        self._start_bolus("extended", amount_mu, 0, amount_mu, duration_min)
+
+    def dual_bolus(self, now_ms, amount_mu, now_mu, duration_min):
+        """now_mu at once (bolus speed), then the rest spread over duration_min."""
+        self._check_bolus_amount("dual-wave amount", amount_mu)
+        int_in("dual-wave now part", now_mu, BOLUS_STEP_MU, amount_mu - BOLUS_STEP_MU, "mU",
+               BOLUS_STEP_MU)
+        self._check_extended_duration(duration_min)
+        self._advance(now_ms)
+        self._require_bolus_ok("dual-wave bolus", amount_mu, need_now=True, need_ext=True)
+        self._start_bolus("dual", amount_mu, now_mu, amount_mu - now_mu, duration_min)
+
+    def cancel_bolus(self, now_ms):
+        """Stop every running bolus part; return the reports of what was delivered."""
+        if self._now_part is None and self._ext_part is None and self._ext_pending is None:
+            raise NotAllowedNow("cancel bolus", "no bolus is running")
+        self._advance(now_ms)
+        return self._cancel_boluses("cancelled")
+
+    def bolus_running(self):
+        return (self._now_part is not None or self._ext_part is not None
+                or self._ext_pending is not None)
+
+    def bolus_progress(self):
+        """[(kind, part, programmed_mu, delivered_mu, minutes left)] of running parts."""
+        parts = []
+        for part, ramp in (("now", self._now_part), ("extended", self._ext_part)):
+            if ramp is not None:
+                parts.append((ramp.owner[1], part, ramp.programmed_mu,
+                              self.board.mu_for_usteps(ramp.done),
+                              -(-ramp.left_ms() // MS_PER_MIN)))
+        return parts
+
+    def _check_bolus_amount(self, field, amount_mu):
+        int_in(field, amount_mu, BOLUS_STEP_MU, BOLUS_MAX_MU, "mU", BOLUS_STEP_MU)
+
+    def _check_extended_duration(self, duration_min):
+        int_in("extended duration", duration_min, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, "min")
+
+    def _require_bolus_ok(self, command, amount_mu, need_now, need_ext):
+        self._require_running(command)
+        if need_now and self._now_part is not None:
+            raise NotAllowedNow(command, "a bolus is being delivered; wait or cancel it")
+        if need_ext and (self._ext_part is not None or self._ext_pending is not None):
+            raise NotAllowedNow(command, "an extended bolus is running; cancel it first")
+        left_mu = self.board.mu_for_usteps(self.reservoir_steps)
+        if amount_mu > left_mu:
+            raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir"
+                                % (fmt_milli(amount_mu), fmt_milli(left_mu)))
+
+    def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min):
+        self._bolus_id += 1
+        ident = (self._bolus_id, kind)
+        if now_mu:
+            self._now_part = self._ramp(ident, now_mu, self._bolus_ms(now_mu))
+        if ext_mu:
+            ext = self._ramp(ident, ext_mu, duration_min * MS_PER_MIN)
+            if now_mu:
+                self._ext_pending = ext
+            else:
+                self._ext_part = ext
+        self._event("bolus_started", {"id": self._bolus_id, "kind": kind,
+                                      "programmed_mu": amount_mu, "now_mu": now_mu,
+                                      "extended_mu": ext_mu, "duration_min": duration_min})
+
+    def _bolus_ms(self, amount_mu):
+        # Ceiling: the bolus never runs faster than the set speed.
+        return -(-amount_mu * MS_PER_MIN // self.bolus_speed_mu_min)
+
+    def _ramp(self, ident, amount_mu, duration_ms):
+        return Ramp(ident, amount_mu, self.board.usteps_for_mu(amount_mu), duration_ms)
+
+    def _finish_ramps(self):
+        now_part = self._now_part
+        if now_part is not None and now_part.elapsed_ms >= now_part.duration_ms:
+            self._now_part = None
+            ext = self._ext_pending
+            if ext is not None:
+                self._ext_pending = None
+                self._ext_part = ext
+                ext.carried_mu = now_part.programmed_mu
+                ext.carried_steps = now_part.done
+                self._event("bolus_part_done", self._report(now_part, None))
+            else:
+                self._event("bolus_done", self._report(now_part, None))
+        ext = self._ext_part
+        if ext is not None and ext.elapsed_ms >= ext.duration_ms:
+            self._ext_part = None
+            self._event("bolus_done", self._report(None, ext))
+        prime = self._prime
+        if prime is not None and prime.elapsed_ms >= prime.duration_ms:
+            self._prime = None
+            self._event("prime_done", {"programmed_mu": prime.programmed_mu,
+                                       "delivered_steps": prime.done})
+
+    def _cancel_boluses(self, how):
+        reports = []
+        now_part, ext, pending = self._now_part, self._ext_part, self._ext_pending
+        self._now_part = self._ext_part = self._ext_pending = None
+        if now_part is not None:
+            reports.append(self._report(now_part, pending))
+        if ext is not None:
+            reports.append(self._report(None, ext))
+        for report in reports:
+            report["ended"] = how
+            self._event("bolus_" + how, report)
+        return reports
+
+    def _report(self, now_part, ext_part):
+        """Programmed and delivered amounts of one bolus (steps exact, mU rounded down)."""
+        steps = 0
+        programmed = 0
+        owner = None
+        for ramp in (now_part, ext_part):
+            if ramp is not None:
+                steps += ramp.done + ramp.carried_steps
+                programmed += ramp.programmed_mu + ramp.carried_mu
+                owner = ramp.owner
+        return {"id": owner[0], "kind": owner[1], "programmed_mu": programmed,
+                "delivered_steps": steps, "delivered_mu": self.board.mu_for_usteps(steps)}
+
+    # ----- suspend, prime, reservoir ---------------------------------------------
+
+    def suspend(self, now_ms):
+        """Stop all delivery; temp basal and boluses are cancelled (never resumed)."""
+        if self.stop_reason is not None:
+            raise NotAllowedNow("suspend", "delivery is already stopped (%s)" % self.stop_reason)
+        self._advance(now_ms)
+        self._stop(STOP_USER)
+
+    def resume(self, now_ms):
+        """Back to scheduled basal. Insulin missed while suspended is not made up."""
+        if self.stop_reason != STOP_USER:
+            raise NotAllowedNow("resume", "not suspended" if self.stop_reason is None
+                                else self.stop_reason + "; fit a new reservoir first")
+        if self._prime is not None:
+            raise NotAllowedNow("resume", "priming is in progress")
+        self._advance(now_ms)
+        self.stop_reason = None
+        self._retarget()
+        self._event("resumed", {})
+
+    def prime(self, now_ms, amount_mu):
+        """Fill tubing and cannula while suspended; not counted as therapy."""
+        int_in("prime amount", amount_mu, PRIME_STEP_MU, PRIME_MAX_MU, "mU", PRIME_STEP_MU)
+        self._advance(now_ms)
+        if self.stop_reason != STOP_USER:
+            raise NotAllowedNow("prime", "suspend delivery first" if self.stop_reason is None
+                                else self.stop_reason)
+        if self._prime is not None:
+            raise NotAllowedNow("prime", "priming is already in progress")
+        left_mu = self.board.mu_for_usteps(self.reservoir_steps)
+        if amount_mu > left_mu:
+            raise NotAllowedNow("prime", "%s U is more than the %s U left in the reservoir"
+                                % (fmt_milli(amount_mu), fmt_milli(left_mu)))
+        duration = -(-amount_mu * MS_PER_MIN // PRIME_SPEED_MU_MIN)
+        self._prime = Ramp((0, "prime"), amount_mu, self.board.usteps_for_mu(amount_mu),
+                           duration)
+        self._event("prime_started", {"programmed_mu": amount_mu})
+
+    def new_reservoir(self, now_ms, fill_mu):
+        """Rewind and fit a filled reservoir; returns the microsteps to rewind."""
+        capacity = self.board.syringe_capacity_mu
+        int_in("reservoir fill", fill_mu, FILL_MIN_MU, capacity, "mU", FILL_STEP_MU)
+        self._advance(now_ms)
+        if self.stop_reason is None:
+            raise NotAllowedNow("new reservoir", "suspend delivery first")
+        if self._prime is not None:
+            raise NotAllowedNow("new reservoir", "priming is in progress")
+        rewind = self.plunger_steps
+        self.plunger_steps = 0
+        self.reservoir_steps = self.board.usteps_for_mu(fill_mu)
+        self.stop_reason = STOP_USER
+        self._event("reservoir_fitted", {"fill_mu": fill_mu, "rewind_steps": rewind})
+        return rewind
+
+    def reservoir_mu(self):
+        return self.board.mu_for_usteps(self.reservoir_steps)
+
+    def _require_running(self, command):
+        if self.stop_reason is not None:
+            raise NotAllowedNow(command, "pump is stopped (%s)" % self.stop_reason)
+
+    def _stop(self, reason):
+        self.stop_reason = reason
+        self._cancel_boluses("cancelled")
+        if self._temp is not None:
+            temp = self._temp
+            self._temp = None
+            self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN})
+        self._retarget()
+        self._event("stopped", {"reason": reason})
+
+    def _empty(self):
+        prime = self._prime
+        if prime is not None:
+            self._prime = None
+            self._event("prime_stopped", {"programmed_mu": prime.programmed_mu,
+                                          "delivered_steps": prime.done})
+        self._stop(STOP_EMPTY)
+
+    def _event(self, kind, detail):
+        detail["at_ms"] = self._last_ms
+        self.events.append((kind, detail))
+
+    def pop_events(self):
+        events = self.events
+        self.events = []
+        return events
+
+    # ----- inspection -------------------------------------------------------------
+
+    def snapshot(self):
+        """Every piece of state, as plain data (tests compare it before and after)."""
+        def ramp(r):
+            return None if r is None else (r.owner, r.programmed_mu, r.steps, r.duration_ms,
+                                           r.elapsed_ms, r.done, r._acc)
+
+        return {
+            "stop_reason": self.stop_reason,
+            "reservoir_steps": self.reservoir_steps,
+            "plunger_steps": self.plunger_steps,
+            "basal_steps": self.basal_steps,
+            "bolus_steps": self.bolus_steps,
+            "prime_steps": self.prime_steps,
+            "last_ms": self._last_ms,
+            "day_ms": self._day_ms,
+            "owed": self._owed,
+            "basal": (self._basal_acc, self._basal_rate, self._seg_left),
+            "temp": None if self._temp is None else tuple(self._temp),
+            "ramps": (ramp(self._now_part), ramp(self._ext_part), ramp(self._ext_pending),
+                      ramp(self._prime)),
+            "profiles": (self.profiles.active, sorted(
+                (p.name, p.segments()) for p in self.profiles.profiles.values())),
+            "bolus_speed": self.bolus_speed_mu_min,
+            "events": len(self.events),
+        }
+
+
+def _ramp_limit(ramp, span):
+    """The span cut to where a ramp ends or its arithmetic would leave small ints."""
+    if ramp is None:
+        return span
+    left = ramp.duration_ms - ramp.elapsed_ms
+    if left < span:
+        span = left
+    if ramp.max_span < span:
+        span = ramp.max_span
+    return span
+
+
+def _check_percent_rate(highest_scheduled, percent):
+    if highest_scheduled * percent // 100 > MAX_RATE_MU_H:
+        raise InvalidValue("temp basal percent", percent, "at most %d %% here: the scheduled "
+                           "rate reaches %s U/h and the pump's maximum is %s U/h" % (
+                               MAX_RATE_MU_H * 100 // highest_scheduled,
+                               fmt_milli(highest_scheduled), fmt_milli(MAX_RATE_MU_H)))

@@ -1,0 +1,41 @@
+"""Typed errors. Every refusal names the field, the value and what is allowed.
+
+Safety checks raise one of these; they never use `assert` (mpy-cross -O strips it).
+"""
+
+
+class BasaltError(Exception):
+    """Base of every error Basalt raises on purpose."""
+
+
+class InvalidValue(BasaltError):
+    """A value is malformed or out of range. Nothing was changed."""
+
+    def __init__(self, field, value, allowed):
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__("%s: %s is not allowed; allowed: %s" % (field, _show(value), allowed))
+
+
+class ConfigError(InvalidValue):
+    """A board or settings file is invalid. `field` is the key path."""
+
+
+class NotAllowedNow(BasaltError):
+    """A well-formed command the pump refuses in its present state. Nothing was changed."""
+
+    def __init__(self, command, reason):
+        self.command = command
+        self.reason = reason
+        super().__init__("%s refused: %s" % (command, reason))
+
+
+class MotorFault(BasaltError):
+    """The motor or its driver broke its contract (moved while disabled, busy, ...)."""
+
+
+def _show(value):
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)

@@ -1,0 +1,91 @@
+"""Units and exact conversions. Insulin is U-100: 1 U = 10 uL.
+
+Amounts are integer milliunits (mU), rates integer mU/h, time integer ms,
+motor travel integer microsteps, volumes integer picolitres (pL).
+"""
+
+from basalt.core.errors import InvalidValue
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+MS_PER_MIN = const(60_000)
+MS_PER_HOUR = const(3_600_000)
+MS_PER_DAY = const(86_400_000)
+MIN_PER_DAY = const(1_440)
+MU_PER_U = const(1_000)
+PL_PER_MU = const(10_000)  # 1 mU of U-100 insulin = 0.01 uL = 10,000 pL
+
+
+def fmt_milli(milli):
+    """1500 -> '1.5', 10 -> '0.01', -250 -> '-0.25' (exact, no float)."""
+    sign = "-" if milli < 0 else ""
+    whole, frac = divmod(abs(milli), 1000)
+    if not frac:
+        return "%s%d" % (sign, whole)
+    return ("%s%d.%03d" % (sign, whole, frac)).rstrip("0")
+
+
+def to_milli(field, value, unit):
+    """A user's number of units (int, float or decimal text) as exact thousandths.
+
+    Refuses bools, NaN, infinities, non-numbers and anything finer than 0.001.
+    """
+    if isinstance(value, bool):
+        raise InvalidValue(field, value, "a number of " + unit)
+    if isinstance(value, int):
+        return value * 1000
+    if isinstance(value, float):
+        return _float_to_milli(field, value, unit)
+    if isinstance(value, str):
+        return _text_to_milli(field, value, unit)
+    raise InvalidValue(field, value, "a number of " + unit)
+
+
+def milli_in(field, value, lo, hi, step, unit):
+    """to_milli, then a range and resolution check shown in the user's unit."""
+    milli = to_milli(field, value, unit)
+    if milli < lo or milli > hi or milli % step:
+        allowed = "%s to %s %s in steps of %s" % (
+            fmt_milli(lo),
+            fmt_milli(hi),
+            unit,
+            fmt_milli(step),
+        )
+        raise InvalidValue(field, value, allowed)
+    return milli
+
+
+def _float_to_milli(field, value, unit):
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidValue(field, value, "a finite number of " + unit)
+    if abs(value) > 1_000_000:
+        raise InvalidValue(field, value, "a number of " + unit + " below 1000000")
+    scaled = value * 1000
+    milli = int(round(scaled))
+    # Tolerance covers single-precision floats on rp2; anything coarser is a real 4th decimal.
+    if abs(scaled - milli) > 0.01:
+        raise InvalidValue(field, value, "at most 3 decimals of " + unit)
+    return milli
+
+
+def _text_to_milli(field, value, unit):
+    text = value.strip()
+    sign = 1
+    if text[:1] in ("-", "+"):
+        sign = -1 if text[0] == "-" else 1
+        text = text[1:]
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    digits = whole + frac
+    if not digits or not digits.isdigit() or len(whole) > 7:
+        raise InvalidValue(field, value, "a decimal number of " + unit)
+    if len(frac) > 3:
+        raise InvalidValue(field, value, "at most 3 decimals of " + unit)
+    milli = int(whole or "0") * 1000 + int((frac + "000")[:3])
+    return sign * milli
