@@ -64,9 +64,6 @@ class Ramp:
         # Longest span whose product steps*span stays a small int.
         self.max_span = max(1, (_SMALL - duration_ms) // max(steps, 1))
 
-    def left_ms(self):
-        return self.duration_ms - self.elapsed_ms
-
     def advance(self, span):
         self.elapsed_ms += span
         self._acc += self.steps * span
@@ -342,14 +339,15 @@ class DeliveryEngine:
         return (self._now_part is not None or self._ext_part is not None
                 or self._ext_pending is not None)
 
-    def bolus_progress(self):
-        """[(kind, part, programmed_mu, delivered_mu, minutes left)] of running parts."""
+    def bolus_parts(self):
+        """Running bolus parts as dicts: kind, part, programmed_mu, steps, done, ms."""
         parts = []
         for part, ramp in (("now", self._now_part), ("extended", self._ext_part)):
             if ramp is not None:
-                parts.append((ramp.owner[1], part, ramp.programmed_mu,
-                              self.board.mu_for_usteps(ramp.done),
-                              -(-ramp.left_ms() // MS_PER_MIN)))
+                parts.append({"id": ramp.owner[0], "kind": ramp.owner[1], "part": part,
+                              "programmed_mu": ramp.programmed_mu, "steps": ramp.steps,
+                              "done_steps": ramp.done, "duration_ms": ramp.duration_ms,
+                              "elapsed_ms": ramp.elapsed_ms})
         return parts
 
     def _check_bolus_amount(self, field, amount_mu):

@@ -1,0 +1,87 @@
+"""Composition root: wires the engine to the motor and the clock. No insulin arithmetic.
+
+The board and the simulator build the same PumpApp; only the ports differ.
+step() is one delivery tick and the only code that moves the motor.
+"""
+
+from basalt.core import commands
+from basalt.core.delivery import DeliveryEngine
+
+BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
+
+
+class PumpApp:
+    def __init__(self, board, clock, motor, tick_ms=250, day_ms=0, bolus_speed_mu_min=1_500):
+        self.board = board
+        self.clock = clock
+        self.motor = motor
+        self.tick_ms = tick_ms
+        self.engine = DeliveryEngine(board, clock.now_ms(), day_ms, bolus_speed_mu_min)
+        self.pending_steps = 0  # planned by the engine, not yet handed to the motor
+        self.rewind_steps = 0
+        self.moved_steps = 0  # forward microsteps the motor reported done
+        self.rewound_steps = 0
+        self.events = []
+        self._moving_forward = True
+        motor.disable()
+        motor.set_direction(True)
+
+    def command(self, cmd):
+        """Apply a command (plain data, user units) at the current time."""
+        now = self.clock.now_ms()
+        result = commands.apply(self.engine, now, cmd)
+        if cmd.get("cmd") == "new_reservoir":
+            self.rewind_steps += result
+        self._collect()
+        return result
+
+    def step(self):
+        """One tick: collect what the motor did, plan what is due, start the next move."""
+        now = self.clock.now_ms()
+        self._reap()
+        self.pending_steps += self.engine.tick(now)
+        self._collect()
+        if self.motor.busy():
+            return
+        if self.rewind_steps:
+            self._start(False, self.rewind_steps)
+            self.rewind_steps = 0
+        elif self.pending_steps:
+            self._start(True, self.pending_steps)
+            self.pending_steps = 0
+
+    async def run(self):
+        while True:
+            self.step()
+            await self.clock.sleep_ms(self.tick_ms)
+
+    def _start(self, forward, steps):
+        motor = self.motor
+        if self._moving_forward != forward:
+            motor.set_direction(forward)
+            self._moving_forward = forward
+        # Spread the steps over one tick, or longer if the driver could not keep up.
+        duration = max(self.tick_ms, -(-steps * 1000 // motor.max_step_hz))
+        motor.enable()
+        motor.move(steps, duration)
+
+    def _reap(self):
+        """A finished move: count its steps and disable the driver (idle = disabled)."""
+        motor = self.motor
+        if motor.is_enabled() and not motor.busy():
+            done = motor.steps_done()
+            if self._moving_forward:
+                self.moved_steps += done
+            else:
+                self.rewound_steps += done
+            motor.disable()
+
+    def _collect(self):
+        events = self.engine.pop_events()
+        if events:
+            self.events.extend(events)
+
+    def pop_events(self):
+        events = self.events
+        self.events = []
+        return events

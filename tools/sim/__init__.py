@@ -1,0 +1,146 @@
+"""The simulator: the firmware's own PumpApp on fake hardware and a virtual clock.
+
+run() is shared by `make sim` (tools.sim.__main__) and the benchmark (tools.bench).
+"""
+
+import json
+import os
+import sys
+from fractions import Fraction
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+for _path in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from basalt.app import PumpApp  # noqa: E402
+from basalt.core.board import load_board  # noqa: E402
+from basalt.core.check import exact_keys  # noqa: E402
+from basalt.core.commands import parse_clock  # noqa: E402
+from basalt.core.errors import ConfigError  # noqa: E402
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU  # noqa: E402
+from tools.fakes import FakeMotor, VirtualClock  # noqa: E402
+
+DEFAULT_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "default_program.json")
+
+
+def load_program(path):
+    """A program file: start time, setup commands, and a daily list of timed commands."""
+    with open(path) as handle:
+        program = json.load(handle)
+    exact_keys("program", program, ("start", "setup", "events"), ("comment", "board"))
+    parse_clock("program.start", program["start"])
+    for i, event in enumerate(program["events"]):
+        if not isinstance(event, dict) or "at" not in event:
+            raise ConfigError("program.events[%d].at" % i, "(missing)", "a time 'HH:MM'")
+        parse_clock("program.events[%d].at" % i, event["at"])
+    return program
+
+
+def load_sim_board(name="sim"):
+    module = __import__(name)
+    return load_board(module.BOARD)
+
+
+class Recorder:
+    """Per-minute samples and per-hour programmed vs delivered amounts.
+
+    The programmed amount is the exact integral of the commanded program, accumulated
+    in integers (basal in mU*ms/h, bolus parts in ms of overlap) and turned into a
+    Fraction once an hour.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.rows = []
+        self.hours = []  # (programmed mU as Fraction, delivered steps) per simulated hour
+        self.programmed = Fraction(0)
+        self._basal = 0
+        self._parts = {}  # (bolus id, part) -> [programmed_mu, duration_ms, overlap_ms]
+        self._hour_steps = 0
+
+    def account(self, dt_ms):
+        """Add the program's amount over the next dt_ms, from the engine's state."""
+        engine = self.app.engine
+        self._basal += engine.basal_rate_mu_h() * dt_ms
+        if engine.stop_reason is None and engine.bolus_running():
+            for part in engine.bolus_parts():
+                key = (part["id"], part["part"])
+                entry = self._parts.setdefault(key, [part["programmed_mu"],
+                                                     part["duration_ms"], 0])
+                entry[2] += min(dt_ms, part["duration_ms"] - part["elapsed_ms"])
+
+    def sample(self, elapsed_ms):
+        if elapsed_ms % MS_PER_MIN:
+            return
+        engine = self.app.engine
+        therapy = engine.basal_steps + engine.bolus_steps
+        if elapsed_ms % MS_PER_HOUR == 0 and elapsed_ms:
+            hour = Fraction(self._basal, MS_PER_HOUR)
+            for programmed, duration, overlap in self._parts.values():
+                hour += Fraction(programmed * overlap, duration)
+            self.programmed += hour
+            self.hours.append((hour, therapy - self._hour_steps))
+            self._basal, self._parts, self._hour_steps = 0, {}, therapy
+        self.rows.append({
+            "minute": elapsed_ms // MS_PER_MIN,
+            "time": _clock_text(engine.day_ms()),
+            "basal_u_h": engine.basal_rate_mu_h() / 1000,
+            "delivered_u": _units(engine, therapy),
+            "motor_u": _units(engine, max(0, self.app.moved_steps - engine.prime_steps)),
+            "reservoir_u": engine.reservoir_mu() / 1000,
+        })
+
+
+def _units(engine, steps):
+    return steps * engine.board.ustep_volume_pl / PL_PER_MU / 1000
+
+
+def run(program, hours=24, tick_ms=1000, board=None, progress=None):
+    """Simulate `hours` of `program`; returns the Recorder with the app inside."""
+    board = board or load_sim_board(program.get("board", "sim"))
+    clock = VirtualClock()
+    motor = FakeMotor(clock, board.motor.max_step_hz)
+    start_ms = parse_clock("start", program["start"]) * MS_PER_MIN
+    app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms)
+    for cmd in program["setup"]:
+        app.command(cmd)
+    schedule = _schedule(program, start_ms, hours)
+    recorder = Recorder(app)
+    end_ms = hours * MS_PER_HOUR
+    recorder.sample(0)
+    app.step()
+    while clock.now_ms() < end_ms:
+        now = clock.now_ms()
+        dt = min(tick_ms - now % tick_ms, end_ms - now)
+        if schedule and schedule[-1][0] - now < dt:
+            dt = schedule[-1][0] - now
+        recorder.account(dt)
+        clock.advance(dt)
+        app.step()
+        while schedule and schedule[-1][0] == clock.now_ms():
+            app.command(schedule.pop()[1])
+        recorder.sample(clock.now_ms())
+        if progress and clock.now_ms() % MS_PER_HOUR == 0:
+            progress(clock.now_ms(), end_ms)
+    return recorder
+
+
+def _schedule(program, start_ms, hours):
+    """Timed commands over the whole run (the events repeat daily), latest first."""
+    out = []
+    days = -(-hours // 24) + 1
+    for day in range(days):
+        for event in program["events"]:
+            at = parse_clock("at", event["at"]) * MS_PER_MIN - start_ms + day * 24 * MS_PER_HOUR
+            if 0 <= at < hours * MS_PER_HOUR:
+                cmd = {key: value for key, value in event.items() if key != "at"}
+                out.append((at, cmd))
+    out.sort(key=lambda item: item[0], reverse=True)
+    return out
+
+
+def _clock_text(day_ms):
+    minutes = day_ms // MS_PER_MIN
+    return "%02d:%02d" % (minutes // 60, minutes % 60)

@@ -1,0 +1,101 @@
+"""make sim: run the pump app on fake hardware for a simulated day and report.
+
+    python -m tools.sim [--hours 24] [--program FILE] [--tick-ms 1000] [--out out]
+"""
+
+import argparse
+import csv
+import os
+import sys
+import time
+
+from basalt.core.errors import BasaltError
+from basalt.core.units import PL_PER_MU
+from tools import sim
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n")[0])
+    parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
+    parser.add_argument("--program", default=sim.DEFAULT_PROGRAM, help="program JSON file")
+    parser.add_argument("--tick-ms", type=int, default=1000, help="delivery tick (10-60000 ms)")
+    parser.add_argument("--out", default="out", help="folder for sim.csv and sim.png")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    args = parser.parse_args(argv)
+    if not 1 <= args.hours <= 720:
+        parser.error("--hours must be 1 to 720, got %d" % args.hours)
+    if not 10 <= args.tick_ms <= 60_000:
+        parser.error("--tick-ms must be 10 to 60000, got %d" % args.tick_ms)
+    try:
+        program = sim.load_program(args.program)
+        started = time.perf_counter()
+        recorder = sim.run(program, args.hours, args.tick_ms, progress=_progress)
+        wall = time.perf_counter() - started
+    except (OSError, ValueError, BasaltError) as error:
+        print("error: %s" % error, file=sys.stderr)
+        return 1
+    sys.stderr.write("\n")
+    print(summary(recorder, args.hours, wall))
+    os.makedirs(args.out, exist_ok=True)
+    csv_path = os.path.join(args.out, "sim.csv")
+    write_csv(recorder, csv_path)
+    print("wrote %s" % csv_path)
+    if not args.no_plot:
+        png_path = os.path.join(args.out, "sim.png")
+        from tools.sim.plot import plot
+
+        plot(recorder, png_path)
+        print("wrote %s" % png_path)
+    return 0
+
+
+def _progress(now_ms, end_ms):
+    width = 40
+    done = width * now_ms // end_ms
+    sys.stderr.write("\r[%s%s] %3d h of %d h simulated" % (
+        "#" * done, " " * (width - done), now_ms // 3_600_000, end_ms // 3_600_000))
+    sys.stderr.flush()
+
+
+def _u(steps, engine):
+    return steps * engine.board.ustep_volume_pl / PL_PER_MU / 1000
+
+
+def summary(recorder, hours, wall_s):
+    app = recorder.app
+    engine = app.engine
+    lines = ["Basalt simulator: %d h on board '%s' (%.5f U per microstep)" % (
+        hours, engine.board.name, engine.board.ustep_volume_pl / PL_PER_MU / 1000)]
+    lines.append("")
+    lines.append(" hour   programmed U   delivered U   difference U")
+    for i, (programmed, steps) in enumerate(recorder.hours):
+        delivered = _u(steps, engine)
+        lines.append(" %4d   %12.3f   %11.3f   %+12.4f" % (
+            i, float(programmed) / 1000, delivered, delivered - float(programmed) / 1000))
+    therapy = engine.basal_steps + engine.bolus_steps
+    in_flight = therapy + engine.prime_steps - app.moved_steps - app.pending_steps
+    lines += [
+        "",
+        "programmed therapy  %9.3f U" % (float(recorder.programmed) / 1000),
+        "delivered therapy   %9.3f U  (%d microsteps)" % (_u(therapy, engine), therapy),
+        "  basal             %9.3f U" % _u(engine.basal_steps, engine),
+        "  bolus             %9.3f U" % _u(engine.bolus_steps, engine),
+        "prime (not therapy) %9.3f U" % _u(engine.prime_steps, engine),
+        "reservoir left      %9.3f U" % (engine.reservoir_mu() / 1000),
+        "motor reported      %9d microsteps (+%d planned, %d in flight at the end)" % (
+            app.moved_steps, app.pending_steps, in_flight),
+        "state               %s" % (engine.stop_reason or "delivering"),
+        "speed               %.0f simulated s per wall s" % (hours * 3600 / wall_s),
+    ]
+    return "\n".join(lines)
+
+
+def write_csv(recorder, path):
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(recorder.rows[0]))
+        writer.writeheader()
+        writer.writerows(recorder.rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

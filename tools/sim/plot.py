@@ -1,0 +1,54 @@
+"""The simulator's picture: basal rate and bolus deliveries, and cumulative insulin."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot(recorder, path):
+    rows = recorder.rows
+    hours = [row["minute"] / 60 for row in rows]
+    basal = [row["basal_u_h"] for row in rows]
+    delivered = [row["delivered_u"] for row in rows]
+    # Insulin delivered in each 10-minute bin beyond basal = boluses, shown as bars.
+    bins, bolus = _bolus_bins(rows, 10)
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [1, 1.2]})
+    fig.suptitle("Basalt simulator: %d h on board '%s' (benchtop prototype, not for human use)"
+                 % (round(hours[-1]), recorder.app.board.name), fontsize=11)
+    top.step(hours, basal, where="post", color="tab:blue", label="basal rate (U/h)")
+    top.set_ylabel("basal U/h")
+    top.set_ylim(bottom=0)
+    twin = top.twinx()
+    twin.bar(bins, bolus, width=10 / 60, align="edge", color="tab:orange", alpha=0.8,
+             label="bolus (U per 10 min)")
+    twin.set_ylabel("bolus U / 10 min")
+    handles = top.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    top.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+    top.grid(alpha=0.3)
+
+    bottom.plot(hours, delivered, color="tab:green", label="delivered (basal + bolus)")
+    bottom.plot(hours, [row["motor_u"] for row in rows], color="black", linestyle=":",
+                label="motor-reported (prime excluded)")
+    bottom.set_ylabel("cumulative U")
+    bottom.set_xlabel("simulated hours")
+    bottom.legend(loc="upper left", fontsize=8)
+    bottom.grid(alpha=0.3)
+    bottom.set_xlim(0, hours[-1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _bolus_bins(rows, minutes):
+    """Start hour and bolus units of each bin: delivered minus the basal integral."""
+    starts, amounts = [], []
+    for i in range(0, len(rows) - minutes, minutes):
+        first, last = rows[i], rows[i + minutes]
+        basal = sum(row["basal_u_h"] for row in rows[i:i + minutes]) / 60
+        starts.append(first["minute"] / 60)
+        amounts.append(max(0.0, last["delivered_u"] - first["delivered_u"] - basal))
+    return starts, amounts
