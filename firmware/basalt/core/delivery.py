@@ -242,8 +242,8 @@ class DeliveryEngine:
 
     def activate_profile(self, now_ms, name):
         self.profiles.get(name)
-        self._check_temp_fits(name, None)
         self._advance(now_ms)
+        self._check_temp_fits(name, None)
         self.profiles.active = name
         self._retarget()
         self._event("profile_activated", {"name": name})
@@ -284,12 +284,10 @@ class DeliveryEngine:
                                            "replaced": replaced})
 
     def cancel_temp_basal(self, now_ms):
-        if self._temp is None:
-            raise NotAllowedNow("cancel temp basal", "no temp basal is running")
         self._advance(now_ms)
         temp = self._temp
-        if temp is None:  # it ended on its own during the catch-up
-            return
+        if temp is None:
+            raise NotAllowedNow("cancel temp basal", "no temp basal is running")
         self._temp = None
         self._retarget()
         self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN})
@@ -330,9 +328,9 @@ class DeliveryEngine:
 
     def cancel_bolus(self, now_ms):
         """Stop every running bolus part; return the reports of what was delivered."""
-        if self._now_part is None and self._ext_part is None and self._ext_pending is None:
-            raise NotAllowedNow("cancel bolus", "no bolus is running")
         self._advance(now_ms)
+        if not self.bolus_running():
+            raise NotAllowedNow("cancel bolus", "no bolus is running")
         return self._cancel_boluses("cancelled")
 
     def bolus_running(self):
@@ -442,19 +440,19 @@ class DeliveryEngine:
 
     def suspend(self, now_ms):
         """Stop all delivery; temp basal and boluses are cancelled (never resumed)."""
+        self._advance(now_ms)
         if self.stop_reason is not None:
             raise NotAllowedNow("suspend", "delivery is already stopped (%s)" % self.stop_reason)
-        self._advance(now_ms)
         self._stop(STOP_USER)
 
     def resume(self, now_ms):
         """Back to scheduled basal. Insulin missed while suspended is not made up."""
+        self._advance(now_ms)
         if self.stop_reason != STOP_USER:
             raise NotAllowedNow("resume", "not suspended" if self.stop_reason is None
                                 else self.stop_reason + "; fit a new reservoir first")
         if self._prime is not None:
             raise NotAllowedNow("resume", "priming is in progress")
-        self._advance(now_ms)
         self.stop_reason = None
         self._retarget()
         self._event("resumed", {})
