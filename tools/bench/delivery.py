@@ -1,0 +1,145 @@
+"""Delivery benchmark: accuracy of the engine, speed of the app, allocation per tick.
+
+max_step_error        30 simulated days at each rate with jittered ticks: the largest
+                      |delivered - exact integral| in microsteps, checked after every tick.
+window_error_pct_0_1  at 0.1 U/h, every 1-hour window (one starting each minute): the
+                      worst |delivered - programmed| / programmed, in percent.
+sim_speedup           simulated seconds per wall second of the 24 h `make sim` run.
+allocs_per_tick       bytes allocated per steady-state engine tick inside MicroPython.
+"""
+
+import json
+import os
+import random
+import time
+
+from basalt.core.delivery import DeliveryEngine
+from basalt.core.units import MS_PER_DAY, MS_PER_MIN, PL_PER_MU
+from tools import sim
+
+RATES_MU_H = (25, 100, 1_000, 5_000, 30_000)
+ROOT = sim.ROOT
+
+
+def _engine(board, rate_mu_h):
+    engine = DeliveryEngine(board, 0, 0)
+    engine.set_profile("flat", [(0, rate_mu_h)])
+    engine.new_reservoir(0, board.syringe_capacity_mu)
+    engine.reservoir_steps = 10 ** 9  # an endless reservoir: this measures the integral
+    engine.resume(0)
+    return engine
+
+
+def jittered_gaps(rng):
+    """Device-like ticks (250 ms, up to 250 ms late), bursts of 1-20 ms, late ones to 60 s."""
+    while True:
+        pick = rng.random()
+        if pick < 0.90:
+            yield 250 + rng.randint(0, 250)
+        elif pick < 0.97:
+            yield rng.randint(1, 20)
+        else:
+            yield rng.randint(1_000, 60_000)
+
+
+def max_step_error(board, days, seed):
+    """Per rate: the largest |delivered - exact| seen after any tick, in microsteps."""
+    per_rate = {}
+    cost = 360 * board.ustep_volume_pl  # one microstep in mU*ms/h
+    for rate in RATES_MU_H:
+        rng = random.Random(seed + rate)
+        engine = _engine(board, rate)
+        gaps = jittered_gaps(rng)
+        now = worst = 0
+        end = days * MS_PER_DAY
+        ticks = 0
+        while now < end:
+            now += next(gaps)
+            engine.tick(now)
+            ticks += 1
+            # exact = rate*now/cost microsteps; compare without rounding.
+            error = abs(rate * now - engine.basal_steps * cost)
+            if error > worst:
+                worst = error
+        per_rate[rate] = {"max_error_steps": worst / cost, "ticks": ticks,
+                          "delivered_steps": engine.basal_steps,
+                          "exact_steps": rate * now / cost}
+    return max(r["max_error_steps"] for r in per_rate.values()), per_rate
+
+
+def window_error_pct(board, rate_mu_h, hours, seed):
+    """Worst 1-hour-window error at a rate, windows starting on every minute."""
+    rng = random.Random(seed)
+    engine = _engine(board, rate_mu_h)
+    gaps = jittered_gaps(rng)
+    now = 0
+    steps_at_minute = [0]
+    for minute in range(1, hours * 60 + 1):
+        edge = minute * MS_PER_MIN
+        while True:
+            gap = next(gaps)
+            if now + gap >= edge:
+                break
+            now += gap
+            engine.tick(now)
+        now = edge
+        engine.tick(now)
+        steps_at_minute.append(engine.basal_steps)
+    programmed_pl = rate_mu_h * PL_PER_MU  # one hour of insulin in pL
+    worst = 0.0
+    for start in range(len(steps_at_minute) - 60):
+        delivered_pl = (steps_at_minute[start + 60] - steps_at_minute[start]) * board.ustep_volume_pl
+        error = 100.0 * (delivered_pl - programmed_pl) / programmed_pl
+        if abs(error) > abs(worst):
+            worst = error
+    return worst
+
+
+def sim_speedup(repeats=3):
+    program = sim.load_program(sim.DEFAULT_PROGRAM)
+    best = None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        sim.run(program, 24, 1000)
+        wall = time.perf_counter() - started
+        best = wall if best is None or wall < best else best
+    return 24 * 3600 / best, best
+
+
+def allocs_per_tick():
+    from tools.mpvm import run_micropython
+
+    out = run_micropython(os.path.join(ROOT, "tools", "bench", "alloc_tick_vm.py"),
+                          lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),
+                                    os.path.join(ROOT, "boards")))
+    result = json.loads(out.strip().splitlines()[-1])
+    if not result.pop("control_tuple") > 0:
+        raise RuntimeError("the allocation probe saw no allocation: the method is broken")
+    return max(result.values()), result
+
+
+def run(days=30, seed=1):
+    board = sim.load_sim_board()
+    step_error, per_rate = max_step_error(board, days, seed)
+    speedup, wall = sim_speedup()
+    allocs, alloc_detail = allocs_per_tick()
+    return {
+        "board": board.name,
+        "ustep_volume_pl": board.ustep_volume_pl,
+        "days": days,
+        "max_step_error": round(step_error, 6),
+        "max_step_error_by_rate_mu_h": {str(k): round(v["max_error_steps"], 6)
+                                        for k, v in per_rate.items()},
+        "ticks_per_rate": {str(k): v["ticks"] for k, v in per_rate.items()},
+        "window_error_pct_0_1": round(window_error_pct(board, 100, 48, seed), 4),
+        "sim_speedup": round(speedup),
+        "sim_tick_ms": 1000,
+        "sim_wall_s": round(wall, 4),
+        "allocs_per_tick": allocs,
+        "allocs_per_tick_by_scenario": alloc_detail,
+        "targets": {"max_step_error": "<= 1", "window_error_pct_0_1": "<= 2 (abs)",
+                    "sim_speedup": ">= 20000", "allocs_per_tick": "0"},
+    }
+
+
+
