@@ -51,12 +51,8 @@ def milli_in(field, value, lo, hi, step, unit):
     """to_milli, then a range and resolution check shown in the user's unit."""
     milli = to_milli(field, value, unit)
     if milli < lo or milli > hi or milli % step:
-        allowed = "%s to %s %s in steps of %s" % (
-            fmt_milli(lo),
-            fmt_milli(hi),
-            unit,
-            fmt_milli(step),
-        )
+        allowed = "%s to %s %s in steps of %s %s" % (
+            fmt_milli(lo), fmt_milli(hi), unit, fmt_milli(step), unit)
         raise InvalidValue(field, value, allowed)
     return milli
 
