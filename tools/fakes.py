@@ -53,6 +53,7 @@ class FakeMotor(Motor):
     def set_direction(self, forward):
         if self.busy():
             raise MotorFault("direction changed while the motor is moving")
+        self._settle(truncate=False)  # book the finished move in its own direction
         self.forward = bool(forward)
 
     def move(self, steps, duration_ms):
