@@ -52,9 +52,9 @@ def emit(name, value):
     print(json.dumps([name, plain(value)], separators=(",", ":")))
 
 
-def error_of(call):
+def error_of(call, *args):
     try:
-        return ["ok", call()]
+        return ["ok", call(*args)]
     except BasaltError as error:
         return [type(error).__name__, str(error)]
 
@@ -75,10 +75,10 @@ def units():
     for milli in (0, 1, 10, 999, 1000, 1500, -250, 25000, 123456):
         emit("fmt_milli", [milli, fmt_milli(milli)])
     for text in ("1.5", "+2", "-0.25", " 3 ", "0.005", "1.2345", "", ".", "abc", "10.000"):
-        emit("to_milli text", [text, error_of(lambda: to_milli("x", text, "U"))])
+        emit("to_milli text", [text, error_of(to_milli, "x", text, "U")])
     for number in (0.005, 2.345, 0.1, 25, 30.001, 1e-05):
         emit("to_milli float", [fmt_milli(int(number * 1000)),
-                                error_of(lambda: to_milli("x", number, "U"))[0]])
+                                error_of(to_milli, "x", number, "U")[0]])
 
 
 def profiles():
@@ -139,7 +139,7 @@ def scenarios():
                 now += gap[rng.below(3)]
                 moved += engine.tick(now)
             cmd = random_command(rng)
-            outcome = error_of(lambda: commands.apply(engine, now, cmd))
+            outcome = error_of(commands.apply, engine, now, cmd)
             emit("command", [seed, now, cmd, outcome])
         moved += engine.tick(now)
         emit("state", [seed, now, moved, engine.snapshot(), engine.pop_events()])

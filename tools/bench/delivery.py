@@ -88,7 +88,8 @@ def window_error_pct(board, rate_mu_h, hours, seed):
     programmed_pl = rate_mu_h * PL_PER_MU  # one hour of insulin in pL
     worst = 0.0
     for start in range(len(steps_at_minute) - 60):
-        delivered_pl = (steps_at_minute[start + 60] - steps_at_minute[start]) * board.ustep_volume_pl
+        steps = steps_at_minute[start + 60] - steps_at_minute[start]
+        delivered_pl = steps * board.ustep_volume_pl
         error = 100.0 * (delivered_pl - programmed_pl) / programmed_pl
         if abs(error) > abs(worst):
             worst = error
