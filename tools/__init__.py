@@ -1,0 +1,1 @@
+"""Host-side tools for Basalt (simulator, bench, MicroPython VM runner, build helpers)."""
