@@ -1,0 +1,137 @@
+"""The MicroPython lane: core vectors must print the same lines on CPython and MicroPython.
+
+Every ``host_tests/vectors/*_vectors.py`` is run twice:
+
+* under CPython (this interpreter) with ``firmware/`` and ``host_tests/`` on PYTHONPATH;
+* inside real MicroPython 1.29 (WebAssembly build, under node) with ``firmware/basalt``
+  and ``host_tests/vectors`` copied to ``/lib``.
+
+Both runs use ``import basalt...`` / ``import vectors...``; neither puts the script's own
+folder on the path. The outputs must be identical line for line, and non-empty.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.mpvm import MicroPythonError, missing_requirements, run_micropython
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VECTORS_DIR = REPO_ROOT / "host_tests" / "vectors"
+LIB_DIRS = (REPO_ROOT / "firmware" / "basalt", VECTORS_DIR)
+TIMEOUT_S = 300
+VECTOR_FILES = sorted(VECTORS_DIR.glob("*_vectors.py"))
+
+
+def run_cpython(script):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / d) for d in ("firmware", "host_tests"))
+    env["PYTHONHASHSEED"] = "0"
+    env["PYTHONIOENCODING"] = "utf-8"
+    # -P: do not put the script's folder on sys.path (MicroPython will not either).
+    proc = subprocess.run(
+        [sys.executable, "-P", "-s", str(script)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        timeout=TIMEOUT_S,
+    )
+    stdout = proc.stdout.decode("utf-8", errors="replace")
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{script.name} failed under CPython (exit {proc.returncode}):\n"
+            + proc.stderr.decode("utf-8", errors="replace"),
+            pytrace=False,
+        )
+    return stdout
+
+
+def first_difference(expected_lines, actual_lines):
+    """(line number from 1, expected, actual) of the first difference, or None."""
+    for number, (want, got) in enumerate(zip(expected_lines, actual_lines), start=1):
+        if want != got:
+            return number, want, got
+    if len(expected_lines) != len(actual_lines):
+        number = min(len(expected_lines), len(actual_lines)) + 1
+        want = expected_lines[number - 1] if number <= len(expected_lines) else "<no line>"
+        got = actual_lines[number - 1] if number <= len(actual_lines) else "<no line>"
+        return number, want, got
+    return None
+
+
+def test_vector_files_exist():
+    assert VECTOR_FILES, f"no *_vectors.py files in {VECTORS_DIR}"
+
+
+def test_micropython_vm_is_set_up():
+    missing = missing_requirements()
+    if missing:
+        pytest.fail(f"MicroPython lane cannot run: {missing}", pytrace=False)
+
+
+@pytest.mark.parametrize("script", VECTOR_FILES, ids=[p.stem for p in VECTOR_FILES])
+def test_vectors_match_micropython(script):
+    missing = missing_requirements()
+    if missing:
+        pytest.fail(f"MicroPython lane cannot run: {missing}", pytrace=False)
+
+    cpython_out = run_cpython(script)
+    try:
+        micropython_out = run_micropython(script, lib_dirs=LIB_DIRS, timeout=TIMEOUT_S)
+    except MicroPythonError as exc:
+        pytest.fail(f"{script.name} failed under MicroPython:\n{exc}", pytrace=False)
+
+    expected = cpython_out.splitlines()
+    actual = micropython_out.splitlines()
+    assert expected, f"{script.name} printed nothing under CPython"
+    diff = first_difference(expected, actual)
+    if diff is not None:
+        number, want, got = diff
+        pytest.fail(
+            f"{script.name}: outputs differ at line {number} "
+            f"(CPython {len(expected)} lines, MicroPython {len(actual)} lines)\n"
+            f"  CPython:     {want}\n"
+            f"  MicroPython: {got}",
+            pytrace=False,
+        )
+
+
+def test_first_difference_reports_line_and_length():
+    assert first_difference(["a", "b"], ["a", "b"]) is None
+    assert first_difference(["a", "b"], ["a", "c"]) == (2, "b", "c")
+    assert first_difference(["a"], ["a", "x"]) == (2, "<no line>", "x")
+    assert first_difference(["a", "y"], ["a"]) == (2, "y", "<no line>")
+
+
+def test_runner_really_runs_micropython_and_reports_failures(tmp_path):
+    """The VM runner can fail: it reports exceptions and exit codes, passes argv and libs."""
+    missing = missing_requirements()
+    if missing:
+        pytest.fail(f"MicroPython lane cannot run: {missing}", pytrace=False)
+    lib = tmp_path / "probe_lib"
+    lib.mkdir()
+    (lib / "__init__.py").write_text("VALUE = 41\n")
+    (lib / "skip.txt").write_text("not copied\n")
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys, os, probe_lib\n"
+        "print(sys.implementation.name, sys.argv[1:], probe_lib.VALUE + 1)\n"
+        "print(sorted(os.listdir('/lib/probe_lib')))\n"
+        "print('x' * 100000)\n"
+        "if sys.argv[1] == 'exit': sys.exit(3)\n"
+        "if sys.argv[1] == 'raise': raise ValueError('probe says no')\n"
+    )
+    out = run_micropython(script, lib_dirs=[lib], args=["ok", "2"]).splitlines()
+    assert out[0] == "micropython ['ok', '2'] 42"
+    assert out[1] == "['__init__.py']"
+    assert out[2] == "x" * 100000
+    with pytest.raises(MicroPythonError) as raised:
+        run_micropython(script, lib_dirs=[lib], args=["raise"])
+    assert "ValueError: probe says no" in raised.value.stderr
+    assert raised.value.returncode == 1
+    with pytest.raises(MicroPythonError) as raised:
+        run_micropython(script, lib_dirs=[lib], args=["exit"])
+    assert raised.value.returncode == 3
