@@ -1,0 +1,320 @@
+"""Board files are checked strictly at load and give the exact volume of one microstep.
+
+Volume of one microstep (pL) = bore area (mm2) x lead (mm) / (full steps x microsteps)
+x 1e6, rounded half up. U-100: 1 U = 10 uL = 1e7 pL, 1 mU = 1e4 pL.
+"""
+
+import copy
+import importlib.util
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from basalt.core.board import load_board
+from basalt.core.errors import ConfigError, InvalidValue
+
+
+def _sim_spec():
+    path = Path(__file__).resolve().parent.parent / "boards" / "sim.py"
+    spec = importlib.util.spec_from_file_location("basalt_sim_board_for_schema", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BOARD
+
+
+SIM = _sim_spec()
+
+
+def board(**changes):
+    """A copy of the sim board with changes at dotted key paths (None deletes the key)."""
+    spec = copy.deepcopy(SIM)
+    for path, value in changes.items():
+        keys = path.split("__")
+        node = spec
+        for key in keys[:-1]:
+            node = node[key]
+        if value is None:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+    return spec
+
+
+def bug(reason):
+    return pytest.mark.xfail(strict=True, reason=reason)
+
+
+# ----- the sim board ------------------------------------------------------------------
+
+
+def test_sim_board_bd_3ml_on_m5_lead_at_1_16():
+    spec_before = copy.deepcopy(SIM)
+    b = load_board(SIM)
+    assert SIM == spec_before  # load_board does not touch the spec
+    # 57.89 mm2 x 0.8 mm / 3200 = 14.4725 um3 = 14,472.5 pL, rounded half up.
+    assert b.ustep_volume_pl == 14_473
+    assert b.syringe_capacity_mu == 300_000  # 3 mL of U-100 = 300 U
+    # REFERENCE.md: about 691 microsteps per unit (1e7 / 14473 = 690.94).
+    assert b.usteps_for_mu(1000) == 690
+    assert b.usteps_for_mu(100_000) == 69_094
+    assert b.mu_for_usteps(691) == 1000
+    assert b.name == "sim" and b.mcu == "host"
+    motor = b.motor
+    assert (motor.driver, motor.microsteps, motor.max_step_hz) == ("fake", 16, 4000)
+    assert (motor.step.number, motor.direction.number, motor.enable.number) == (2, 3, 4)
+    assert motor.enable.invert and not motor.step.invert
+    assert (motor.enable.level(True), motor.enable.level(False)) == (0, 1)
+    assert (motor.step.level(True), motor.step.level(False)) == (1, 0)
+    assert motor.microstep_pins == [] and motor.microstep_levels == ()
+
+
+# ----- microstep volumes --------------------------------------------------------------
+
+# Poseidon bore areas (REFERENCE.md), 0.8 mm lead, 200 full steps x 16 = 0.25 um/microstep.
+POSEIDON = [
+    # (id, capacity mL, area mm2, expected pL, capacity mU, whole microsteps per unit)
+    ("1mL-17.34mm2", 1, 17.34, 4_335, 100_000, 2_306),  # 17,340 x 0.25
+    ("3mL-57.89mm2", 3, 57.89, 14_473, 300_000, 690),  # 14,472.5 rounds up
+    ("10mL-163.5mm2", 10, 163.5, 40_875, 1_000_000, 244),  # 163,500 x 0.25
+    ("60mL-554.0mm2", 60, 554.0, 138_500, 6_000_000, 72),  # 554,000 x 0.25
+]
+
+
+@pytest.mark.parametrize("capacity, area, volume, capacity_mu, per_unit",
+                         [p[1:] for p in POSEIDON], ids=[p[0] for p in POSEIDON])
+def test_poseidon_syringes(capacity, area, volume, capacity_mu, per_unit):
+    b = load_board(board(syringe={"capacity_ml": capacity, "bore_area_mm2": area}))
+    assert b.ustep_volume_pl == volume and type(b.ustep_volume_pl) is int
+    assert b.syringe_capacity_mu == capacity_mu and type(b.syringe_capacity_mu) is int
+    assert b.usteps_for_mu(1000) == per_unit
+
+
+DRIVES = [
+    # (id, driver, area mm2, lead mm, full steps, microsteps, expected pL)
+    # 57,890 x 2,000 / 1,600 = 72,362.5 -> 72,363 (half up)
+    ("3mL-Tr8x2-200x8-a4988", "a4988", 57.89, 2, 200, 8, 72_363),
+    # 554,000 x 8,000 / 6,400 = 692,500
+    ("60mL-T8-200x32-drv8825", "drv8825", 554.0, 8, 200, 32, 692_500),
+    # 17,340 x 500 / 25,600 = 338.67 -> 339
+    ("1mL-0.5mm-400x64-tmc2209", "tmc2209", 17.34, 0.5, 400, 64, 339),
+    # 163,500 x 800 / 200 = 654,000
+    ("10mL-0.8mm-200x1-drv8825", "drv8825", 163.5, 0.8, 200, 1, 654_000),
+]
+
+
+@pytest.mark.parametrize("driver, area, lead, full, micro, volume", [d[1:] for d in DRIVES],
+                         ids=[d[0] for d in DRIVES])
+def test_drive_mechanics(driver, area, lead, full, micro, volume):
+    spec = board(syringe={"capacity_ml": 3, "bore_area_mm2": area},
+                 drive={"lead_mm": lead, "full_steps_per_rev": full, "microsteps": micro})
+    spec["motor"]["driver"] = driver
+    assert load_board(spec).ustep_volume_pl == volume
+
+
+DIAMETERS = [
+    # area = pi d^2 / 4, kept to 0.001 mm2, then x 0.25 um per microstep
+    ("10mm", 10, 19_635),  # 78.540 mm2 -> 78,540 x 0.25 = 19,635
+    ("4.7mm", 4.7, 4_337),  # 17.349 mm2 -> 4,337.25
+    ("8.585mm-BD-3mL", 8.585, 14_472),  # 57.886 mm2 -> 14,471.5 rounds up
+]
+
+
+@pytest.mark.parametrize("diameter, volume", [d[1:] for d in DIAMETERS],
+                         ids=[d[0] for d in DIAMETERS])
+def test_bore_diameter_instead_of_area(diameter, volume):
+    b = load_board(board(syringe={"capacity_ml": 3, "bore_diameter_mm": diameter}))
+    assert b.ustep_volume_pl == volume and type(b.ustep_volume_pl) is int
+
+
+@pytest.mark.parametrize("volume", [10, 14_500, 1_000_000])
+def test_calibration_overrides_the_computed_volume(volume):
+    b = load_board(board(calibration={"ustep_volume_pl": volume}))
+    assert b.ustep_volume_pl == volume
+    assert b.usteps_for_mu(1000) == 10_000_000 // volume
+
+
+@pytest.mark.parametrize("driver, micro, pins, levels", [
+    ("a4988", 16, [10, 11, 12], (1, 1, 1)),
+    ("a4988", 2, [10, 11, 12], (1, 0, 0)),
+    ("drv8825", 32, [10, 11, 12], (1, 0, 1)),
+    ("tmc2209", 32, [10, 11], (1, 0)),
+    ("tmc2209", 64, [], (0, 1)),
+], ids=["a4988-16", "a4988-2", "drv8825-32", "tmc2209-32", "tmc2209-64-hard-wired"])
+def test_microstep_pin_levels(driver, micro, pins, levels):
+    spec = board(mcu="rp2040", drive__microsteps=micro)
+    spec["motor"].update(driver=driver, microstep_pins=pins)
+    motor = load_board(spec).motor
+    assert motor.microstep_levels == levels
+    assert [p.number for p in motor.microstep_pins] == pins
+
+
+# ----- refusals: each names the key path ----------------------------------------------
+
+BUG_DUP = ("BUG: a duplicate GPIO is reported against 'motor' with only the number, not the "
+           "key path that reuses it (e.g. motor.dir) nor the one that has it (motor.step)")
+BUG_FLOAT_CHOICE = ("BUG: one_of() compares with ==, so 16.0 microsteps / 200.0 full steps "
+                    "pass and make ustep_volume_pl a float (14473.0)")
+
+ESP = {"mcu": "esp32"}
+REFUSED = [
+    # (id, spec, key path, value text, allowed)
+    ("unknown-top-level-key", board(colour="red"), "colour", "'(unknown key)'",
+     "keys calibration, drive, mcu, motor, name, syringe"),
+    ("unknown-motor-key", board(motor__speed=1), "motor.speed", "'(unknown key)'",
+     "keys dir, driver, enable, max_step_hz, microstep_pins, step"),
+    ("unknown-syringe-key", board(syringe__brand="BD"), "syringe.brand", "'(unknown key)'",
+     "keys bore_area_mm2, bore_diameter_mm, capacity_ml"),
+    ("unknown-drive-key", board(drive__pitch_mm=0.8), "drive.pitch_mm", "'(unknown key)'",
+     "keys full_steps_per_rev, lead_mm, microsteps"),
+    ("unknown-pin-key", board(motor__enable__active_low=True), "motor.enable.active_low",
+     "'(unknown key)'", "keys invert, pin, pull"),
+    ("unknown-calibration-key", board(calibration={"gain": 1}), "calibration.gain",
+     "'(unknown key)'", "keys ustep_volume_pl"),
+    ("missing-name", board(name=None), "name", "'(missing)'", "a value is required"),
+    ("missing-drive", board(drive=None), "drive", "'(missing)'", "a value is required"),
+    ("missing-lead", board(drive__lead_mm=None), "drive.lead_mm", "'(missing)'",
+     "a value is required"),
+    ("missing-step-pin", board(motor__step=None), "motor.step", "'(missing)'",
+     "a value is required"),
+    ("missing-pin-number", board(motor__enable={"invert": True}), "motor.enable.pin",
+     "'(missing)'", "a value is required"),
+    ("missing-capacity", board(syringe__capacity_ml=None), "syringe.capacity_ml",
+     "'(missing)'", "a value is required"),
+    ("missing-calibration-volume", board(calibration={}), "calibration.ustep_volume_pl",
+     "'(missing)'", "a value is required"),
+    ("not-a-table", [], "(top)", "'list'", "a table of keys"),
+    ("area-and-diameter",
+     board(syringe={"capacity_ml": 3, "bore_area_mm2": 57.89, "bore_diameter_mm": 8.585}),
+     "syringe", "'bore_area_mm2/bore_diameter_mm'", "exactly one of the two"),
+    ("neither-area-nor-diameter", board(syringe={"capacity_ml": 3}), "syringe",
+     "'bore_area_mm2/bore_diameter_mm'", "exactly one of the two"),
+    ("a4988-64-microsteps", board(drive__microsteps=64, motor__driver="a4988"),
+     "drive.microsteps", "64", "for a4988: 1, 2, 4, 8, 16"),
+    ("a4988-32-microsteps", board(drive__microsteps=32, motor__driver="a4988"),
+     "drive.microsteps", "32", "for a4988: 1, 2, 4, 8, 16"),
+    ("tmc2209-4-microsteps", board(drive__microsteps=4, motor__driver="tmc2209"),
+     "drive.microsteps", "4", "for tmc2209: 8, 16, 32, 64"),
+    ("microsteps-3", board(drive__microsteps=3), "drive.microsteps", "3",
+     "one of 1, 2, 4, 8, 16, 32, 64"),
+    ("microsteps-float-16.0", board(drive__microsteps=16.0), "drive.microsteps", "16.0",
+     "one of 1, 2, 4, 8, 16, 32, 64", bug(BUG_FLOAT_CHOICE)),
+    ("full-steps-float-200.0", board(drive__full_steps_per_rev=200.0),
+     "drive.full_steps_per_rev", "200.0", "one of 200, 400", bug(BUG_FLOAT_CHOICE)),
+    ("full-steps-300", board(drive__full_steps_per_rev=300), "drive.full_steps_per_rev",
+     "300", "one of 200, 400"),
+    ("unknown-driver", board(motor__driver="tmc2208"), "motor.driver", "'tmc2208'",
+     "one of a4988, drv8825, fake, tmc2209"),
+    ("unknown-mcu", board(mcu="esp8266"), "mcu", "'esp8266'", "one of esp32, host, rp2040"),
+    ("duplicate-gpio-dir-is-step", board(motor__dir=2), "motor.dir", "2", "each GPIO used once",
+     bug(BUG_DUP)),
+    ("duplicate-gpio-microstep-is-enable", board(motor__microstep_pins=[5, 4, 6],
+                                                 motor__driver="a4988"),
+     "motor.microstep_pins[1]", "4", "each GPIO used once", bug(BUG_DUP)),
+    ("esp32-flash-pin-6-as-step", board(motor__step=6, **ESP), "motor.step", "6",
+     "a usable output GPIO of the esp32"),
+    ("esp32-input-only-34-as-dir", board(motor__dir=34, **ESP), "motor.dir", "34",
+     "a usable output GPIO of the esp32"),
+    ("esp32-input-only-35-as-enable", board(motor__dir=5, motor__enable={"pin": 35}, **ESP),
+     "motor.enable.pin", "35", "a usable output GPIO of the esp32"),
+    ("esp32-flash-pin-in-microstep-pins",
+     board(motor__dir=5, motor__microstep_pins=[12, 13, 11], motor__driver="a4988",
+           **ESP),
+     "motor.microstep_pins[2]", "11", "a usable output GPIO of the esp32"),
+    ("rp2040-gpio-29", board(motor__step=29, mcu="rp2040"), "motor.step", "29",
+     "a usable output GPIO of the rp2040"),
+    ("pin-bool", board(motor__step=True), "motor.step", "True", "a usable output GPIO"),
+    ("pin-float", board(motor__step=2.0), "motor.step", "2.0", "a usable output GPIO"),
+    ("pin-text", board(motor__step="GP2"), "motor.step", "'GP2'", "a usable output GPIO"),
+    ("lead-bool", board(drive__lead_mm=True), "drive.lead_mm", "True", "0.1 to 20 mm"),
+    ("capacity-bool", board(syringe__capacity_ml=True), "syringe.capacity_ml", "True",
+     "0.5 to 60 mL"),
+    ("max-step-hz-bool", board(motor__max_step_hz=True), "motor.max_step_hz", "True",
+     "100 to 50000 Hz"),
+    ("max-step-hz-float", board(motor__max_step_hz=4000.0), "motor.max_step_hz", "4000.0",
+     "100 to 50000 Hz"),
+    ("microsteps-bool", board(drive__microsteps=True), "drive.microsteps", "True",
+     "one of 1, 2, 4, 8, 16, 32, 64"),
+    ("invert-not-bool", board(motor__enable={"pin": 4, "invert": 1}), "motor.enable.invert",
+     "1", "true or false"),
+    ("lead-nan", board(drive__lead_mm=float("nan")), "drive.lead_mm", "nan", "0.1 to 20 mm"),
+    ("lead-inf", board(drive__lead_mm=float("inf")), "drive.lead_mm", "inf", "0.1 to 20 mm"),
+    ("area-nan", board(syringe__bore_area_mm2=float("nan")), "syringe.bore_area_mm2", "nan",
+     "1 to 1000 mm2"),
+    ("diameter-nan", board(syringe={"capacity_ml": 3, "bore_diameter_mm": float("nan")}),
+     "syringe.bore_diameter_mm", "nan", "1 to 35 mm"),
+    ("capacity-nan", board(syringe__capacity_ml=float("nan")), "syringe.capacity_ml", "nan",
+     "0.5 to 60 mL"),
+    ("lead-1e-3-mm", board(drive__lead_mm=1e-3), "drive.lead_mm", "0.001", "0.1 to 20 mm"),
+    ("lead-text", board(drive__lead_mm="0.8"), "drive.lead_mm", "'0.8'", "0.1 to 20 mm"),
+    ("area-too-small", board(syringe__bore_area_mm2=0.5), "syringe.bore_area_mm2", "0.5",
+     "1 to 1000 mm2"),
+    ("capacity-too-small", board(syringe__capacity_ml=0.4), "syringe.capacity_ml", "0.4",
+     "0.5 to 60 mL"),
+    ("microstep-pins-2-for-a4988", board(motor__driver="a4988", motor__microstep_pins=[5, 6]),
+     "motor.microstep_pins", "[5, 6]", "a list of 0 (hard-wired) or 3 pins"),
+    ("microstep-pins-3-for-tmc2209", board(motor__driver="tmc2209", drive__microsteps=16,
+                                           motor__microstep_pins=[5, 6, 7]),
+     "motor.microstep_pins", "[5, 6, 7]", "a list of 0 (hard-wired) or 2 pins"),
+    ("microstep-pins-tuple", board(motor__driver="a4988", motor__microstep_pins=(5, 6, 7)),
+     "motor.microstep_pins", "(5, 6, 7)", "a list of 0 (hard-wired) or 3 pins"),
+    ("pull-upp", board(motor__enable={"pin": 4, "pull": "upp"}), "motor.enable.pull",
+     "'upp'", "none, 'up' or 'down'"),
+    ("pull-uppercase", board(motor__enable={"pin": 4, "pull": "UP"}), "motor.enable.pull",
+     "'UP'", "none, 'up' or 'down'"),
+    ("pull-bool", board(motor__enable={"pin": 4, "pull": True}), "motor.enable.pull", "True",
+     "none, 'up' or 'down'"),
+    ("name-empty", board(name=""), "name", "''", "1 to 24 printable characters"),
+    ("name-too-long", board(name="x" * 25), "name", "'" + "x" * 25 + "'",
+     "1 to 24 printable characters"),
+    ("calibration-9pL", board(calibration={"ustep_volume_pl": 9}),
+     "calibration.ustep_volume_pl", "9", "10 to 1000000 pL"),
+    ("calibration-float", board(calibration={"ustep_volume_pl": 14473.0}),
+     "calibration.ustep_volume_pl", "14473.0", "10 to 1000000 pL"),
+    ("volume-too-small", board(syringe__bore_area_mm2=1, drive={"lead_mm": 0.1,
+                                                               "full_steps_per_rev": 400,
+                                                               "microsteps": 32}),
+     "drive", "8", "a microstep volume of 10 to 1000000 pL"),
+    ("volume-too-large", board(syringe__bore_area_mm2=1000, drive={"lead_mm": 20,
+                                                                  "full_steps_per_rev": 200,
+                                                                  "microsteps": 1}),
+     "drive", "100000000", "a microstep volume of 10 to 1000000 pL"),
+]
+
+
+@pytest.mark.parametrize("spec, path, value, allowed", [
+    pytest.param(*c[1:5], id=c[0], marks=c[5] if len(c) > 5 else ()) for c in REFUSED])
+def test_load_board_refuses_naming_the_key_path(spec, path, value, allowed):
+    before = copy.deepcopy(spec)
+    with pytest.raises(ConfigError) as info:
+        load_board(spec)
+    err = info.value
+    assert isinstance(err, InvalidValue)
+    message = str(err)
+    assert message.startswith(f"{path}: {value} is not allowed; allowed: "), message
+    assert allowed in message, message
+    assert spec == before
+
+
+# ----- integer conversions --------------------------------------------------------------
+
+volumes = st.integers(10, 1_000_000)
+
+
+@given(volumes, st.integers(0, 6_000_000))
+def test_usteps_for_mu_rounds_down_and_never_exceeds(volume, mu):
+    b = load_board(board(calibration={"ustep_volume_pl": volume}))
+    steps = b.usteps_for_mu(mu)
+    assert type(steps) is int
+    assert steps * volume <= mu * 10_000 < (steps + 1) * volume
+    assert b.mu_for_usteps(steps) <= mu
+
+
+@given(volumes, st.integers(0, 10**9))
+def test_mu_for_usteps_rounds_down_and_never_exceeds(volume, steps):
+    b = load_board(board(calibration={"ustep_volume_pl": volume}))
+    mu = b.mu_for_usteps(steps)
+    assert type(mu) is int
+    assert mu * 10_000 <= steps * volume < (mu + 1) * 10_000
+    assert b.usteps_for_mu(mu) <= steps
