@@ -12,9 +12,12 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
+PIP_VERSION := 26.3  # pip itself, pinned like everything else
 PY := $(VENV)/bin/python
 LINT_DIRS := firmware boards host_tests tools
 SIM_ARGS ?=
+# firmware/ on the path for the host tools (`import basalt`), as conftest.py does for tests.
+RUN_TOOL := PYTHONPATH=firmware$${PYTHONPATH:+:$$PYTHONPATH} $(PY) -m
 
 .PHONY: all setup test lint compile pytest sim bench clean distclean
 
@@ -26,14 +29,16 @@ $(VENV)/.stamp: requirements.txt
 	@echo "== setup: python venv ($(VENV)) =="
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need python3 >= 3.11, found " + sys.version.split()[0])'
 	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "python3 -m venv failed; on Debian/Ubuntu: sudo apt-get install python3-venv" >&2; exit 1; }
+	$(PY) -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 node_modules/.stamp: package.json package-lock.json
 	@echo "== setup: node modules (npm ci) =="
 	@node -e 'const m = +process.versions.node.split(".")[0]; if (m < 18) { console.error("need node >= 18, found " + process.versions.node); process.exit(1); }'
+	@command -v npm >/dev/null || { echo "npm not found; on Debian/Ubuntu: sudo apt-get install npm" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
 
@@ -65,10 +70,10 @@ pytest: setup
 # --- tools --------------------------------------------------------------------
 
 sim: setup
-	$(PY) -m tools.sim $(SIM_ARGS)
+	$(RUN_TOOL) tools.sim $(SIM_ARGS)
 
 bench: setup
-	$(PY) -m tools.bench delivery --json
+	$(RUN_TOOL) tools.bench delivery --json
 
 # --- housekeeping -------------------------------------------------------------
 
