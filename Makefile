@@ -12,7 +12,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
-PIP_VERSION := 26.3  # pip itself, pinned like everything else
+# pip itself is pinned like everything in requirements.txt
+PIP_VERSION := 26.3
 PY := $(VENV)/bin/python
 LINT_DIRS := firmware boards host_tests tools
 SIM_ARGS ?=
