@@ -21,7 +21,7 @@ V = BOARD.ustep_volume_pl
 
 def running_engine(segments, fill_mu=300_000, day_ms=0, speed=1_500):
     engine = DeliveryEngine(BOARD, 0, day_ms, speed)
-    engine.set_profile("P", segments)
+    engine.set_profile(0, "P", segments)
     engine.new_reservoir(0, fill_mu)
     engine.resume(0)
     return engine
@@ -266,7 +266,7 @@ def test_resume_never_catches_up():
 
 def test_prime_is_not_therapy_but_empties_the_reservoir():
     engine = DeliveryEngine(BOARD, 0)
-    engine.set_profile("P", [(0, 1_000)])
+    engine.set_profile(0, "P", [(0, 1_000)])
     engine.new_reservoir(0, 20_000)
     fill = engine.reservoir_steps
     engine.prime(0, 10_000)

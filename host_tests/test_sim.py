@@ -59,7 +59,7 @@ def test_cli_writes_summary_csv_and_plot(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"surprise": 1}, "program.surprise: '(unknown key)'"),
+    ({"surprise": 1}, "program.surprise: unknown key"),
     ({"events": [{"cmd": "bolus", "units": 1}]}, "program.events[0].at"),
     ({"events": [{"at": "25:00", "cmd": "bolus", "units": 1}]}, "'HH:MM'"),
     ({"setup": [{"cmd": "bolus", "units": 0.005}]}, "bolus units: 0.005"),

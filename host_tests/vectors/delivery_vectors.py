@@ -99,7 +99,7 @@ def engine_for(rng, capacity, area):
     board = load_board(board_spec(capacity, area))
     engine = DeliveryEngine(board, 0, rng.below(86_400_000), 500 + rng.below(4501))
     starts = sorted(set(rng.below(47) + 1 for _ in range(rng.below(8))))
-    engine.set_profile("P", [(0, rng.below(3001))] + [(s * 30, rng.below(3001)) for s in starts])
+    engine.set_profile(0, "P", [(0, rng.below(3001))] + [(s * 30, rng.below(3001)) for s in starts])
     fill = board.syringe_capacity_mu // 100 * 100
     engine.new_reservoir(0, max(10_000, fill - rng.below(fill // 2) // 100 * 100))
     engine.prime(0, 100 * (1 + rng.below(50)))

@@ -21,7 +21,7 @@ TICKS = 2000
 
 def engine_with(setup):
     engine = DeliveryEngine(load_board(BOARD), 0, 0)
-    engine.set_profile("P", [(0, 800), (360, 1200), (720, 1000), (1320, 700)])
+    engine.set_profile(0, "P", [(0, 800), (360, 1200), (720, 1000), (1320, 700)])
     engine.new_reservoir(0, 200_000)
     engine.resume(0)
     now = setup(engine)

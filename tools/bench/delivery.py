@@ -23,7 +23,7 @@ ROOT = sim.ROOT
 
 def _engine(board, rate_mu_h):
     engine = DeliveryEngine(board, 0, 0)
-    engine.set_profile("flat", [(0, rate_mu_h)])
+    engine.set_profile(0, "flat", [(0, rate_mu_h)])
     engine.new_reservoir(0, board.syringe_capacity_mu)
     engine.reservoir_steps = 10 ** 9  # an endless reservoir: this measures the integral
     engine.resume(0)

@@ -4,7 +4,7 @@ A segment is (start minute, rate in mU/h) on a 30-minute grid; each runs until t
 next one starts, the last until midnight, so the first must start at 00:00.
 """
 
-from basalt.core.check import int_in, text
+from basalt.core.check import int_in, is_int, text
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MIN_PER_DAY, MS_PER_DAY, MS_PER_MIN
 
@@ -71,14 +71,15 @@ def make_profile(name, segments):
         where = "%s segment %d" % (field, i + 1)
         if not isinstance(segment, (list, tuple)) or len(segment) != 2:
             raise InvalidValue(where, segment, "a pair (start minute, rate mU/h)")
-        start = int_in(where + " start", segment[0], 0, MIN_PER_DAY - GRID_MIN, "min",
-                       GRID_MIN)
+        start = segment[0]
+        if not is_int(start) or not 0 <= start < MIN_PER_DAY or start % GRID_MIN:
+            raise InvalidValue(where + " start", start, "00:00 to 23:30 on the half hour")
         if i == 0 and start != 0:
-            raise InvalidValue(where + " start", start, "0 (the first segment starts at "
-                               "00:00 so the profile covers 24 h)")
+            raise InvalidValue(where + " start", hhmm(start), "00:00 (the first segment "
+                               "starts at midnight so the profile covers 24 h)")
         if i and start <= starts[-1]:
-            raise InvalidValue(where + " start", start, "after %d (segments sorted, not "
-                               "overlapping)" % starts[-1])
+            raise InvalidValue(where + " start", hhmm(start), "after %s (segments sorted, "
+                               "not overlapping)" % hhmm(starts[-1]))
         starts.append(start)
         rates.append(int_in(where + " rate", segment[1], 0, MAX_RATE_MU_H, "mU/h"))
     return BasalProfile(name, tuple(starts), tuple(rates))
@@ -102,8 +103,10 @@ class BasalProfiles:
         return profile
 
     def get(self, name):
+        text("profile name", name, 1, 16)
         if name not in self.profiles:
-            raise InvalidValue("profile", name, "one of: " + ", ".join(sorted(self.profiles)))
+            names = ", ".join(sorted(self.profiles)) or "(none saved yet)"
+            raise InvalidValue("profile", name, "a saved profile: " + names)
         return self.profiles[name]
 
     def delete(self, name):
@@ -116,6 +119,10 @@ class BasalProfiles:
         if self.active is None:
             raise NotAllowedNow("basal", "no basal profile is set")
         return self.profiles[self.active]
+
+
+def hhmm(minute):
+    return "%02d:%02d" % (minute // 60, minute % 60)
 
 
 def _count(segments):

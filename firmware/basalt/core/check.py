@@ -36,7 +36,8 @@ def number_in(field, value, lo, hi, unit="", error=InvalidValue):
 
 
 def one_of(field, value, choices, error=InvalidValue):
-    if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+    """One of the choices, of the same type (16.0 is not 16, True is not 1)."""
+    if type(value) is not type(choices[0]) or value not in choices:
         raise error(field, value, "one of " + ", ".join(str(c) for c in choices))
     return value
 
@@ -60,18 +61,29 @@ def text(field, value, min_len, max_len, error=InvalidValue):
     return value
 
 
-def exact_keys(path, obj, required, optional=()):
+def exact_keys(path, obj, required, optional=(), error=ConfigError):
     """A dict with every required key and no key outside required + optional."""
     if not isinstance(obj, dict):
-        raise ConfigError(path or "(top)", type(obj).__name__, "a table of keys")
+        raise error(path or "(top)", obj, "a table of keys",
+                    "a %s where a table of keys belongs" % type(obj).__name__)
     for key in obj:
         if key not in required and key not in optional:
             allowed = ", ".join(sorted(list(required) + list(optional)))
-            raise ConfigError(_join(path, key), "(unknown key)", "keys " + allowed)
+            raise error(_join(path, key), key, "keys " + allowed, "unknown key")
     for key in required:
         if key not in obj:
-            raise ConfigError(_join(path, key), "(missing)", "a value is required")
+            raise error(_join(path, key), None, "a value is required", "missing")
     return obj
+
+
+def ascii_digits(text_):
+    """Only 0-9: str.isdigit() also accepts other scripts' digits and superscripts."""
+    if not text_:
+        return False
+    for ch in text_:
+        if not "0" <= ch <= "9":
+            return False
+    return True
 
 
 def _join(path, key):

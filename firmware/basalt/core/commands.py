@@ -8,7 +8,14 @@ Unknown keys, missing keys and bad values are refused before anything is changed
 """
 
 from basalt.core.basal import MAX_RATE_MU_H
-from basalt.core.check import exact_keys, int_in, is_int
+from basalt.core.check import ascii_digits, exact_keys, int_in, text
+from basalt.core.delivery import (
+    EXTENDED_MAX_MIN,
+    EXTENDED_MIN_MIN,
+    TEMP_MAX_MIN,
+    TEMP_MAX_PERCENT,
+    TEMP_MIN_MIN,
+)
 from basalt.core.errors import InvalidValue
 from basalt.core.units import MS_PER_MIN, milli_in
 
@@ -21,7 +28,7 @@ def parse_clock(field, value):
     ok = isinstance(value, str) and len(value) == 5 and value[2] == ":"
     if ok:
         hours, minutes = value[:2], value[3:]
-        ok = hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60
+        ok = ascii_digits(hours + minutes) and int(hours) < 24 and int(minutes) < 60
     if not ok:
         raise InvalidValue(field, value, "a time of day 'HH:MM' from 00:00 to 23:59")
     return int(hours) * 60 + int(minutes)
@@ -46,26 +53,28 @@ def _units(cmd, key, lo, hi, step):
     return milli_in(cmd["cmd"] + " " + key, cmd[key], lo, hi, step, _U)
 
 
-def _minutes(cmd, key="minutes"):
-    value = cmd[key]
-    if not is_int(value):
-        raise InvalidValue(cmd["cmd"] + " " + key, value, "whole minutes")
-    return value
+def _minutes(cmd, lo, hi):
+    return int_in(cmd["cmd"] + " minutes", cmd["minutes"], lo, hi, "min")
+
+
+def _keys(cmd, required, optional=()):
+    exact_keys(cmd["cmd"], cmd, required, optional, InvalidValue)
 
 
 def _bolus(engine, now_ms, cmd):
-    exact_keys("bolus", cmd, ("cmd", "units"))
+    _keys(cmd, ("cmd", "units"))
     return engine.bolus(now_ms, _units(cmd, "units", 10, 25_000, 10))
 
 
 def _extended(engine, now_ms, cmd):
-    exact_keys("extended_bolus", cmd, ("cmd", "units", "minutes"))
+    _keys(cmd, ("cmd", "units", "minutes"))
     amount = _units(cmd, "units", 10, 25_000, 10)
-    return engine.extended_bolus(now_ms, amount, _minutes(cmd))
+    return engine.extended_bolus(now_ms, amount,
+                                 _minutes(cmd, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN))
 
 
 def _dual(engine, now_ms, cmd):
-    exact_keys("dual_bolus", cmd, ("cmd", "units", "minutes"), ("now_units", "now_percent"))
+    _keys(cmd, ("cmd", "units", "minutes"), ("now_units", "now_percent"))
     amount = _units(cmd, "units", 20, 25_000, 10)
     if ("now_units" in cmd) == ("now_percent" in cmd):
         raise InvalidValue("dual_bolus now", "both" if "now_units" in cmd else "neither",
@@ -77,54 +86,62 @@ def _dual(engine, now_ms, cmd):
         now_mu = amount * percent // 100 // 10 * 10  # rounded down to 0.01 U
         if now_mu < 10:
             raise InvalidValue("dual_bolus now_percent", percent, "a share of at least 0.01 U")
-    return engine.dual_bolus(now_ms, amount, now_mu, _minutes(cmd))
+    minutes = _minutes(cmd, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN)
+    return engine.dual_bolus(now_ms, amount, now_mu, minutes)
 
 
 def _temp(engine, now_ms, cmd):
-    exact_keys("temp_basal", cmd, ("cmd", "minutes"), ("rate", "percent"))
+    _keys(cmd, ("cmd", "minutes"), ("rate", "percent"))
     rate = percent = None
     if "rate" in cmd and "percent" not in cmd:
         rate = milli_in("temp_basal rate", cmd["rate"], 0, MAX_RATE_MU_H, 1, _UH)
     elif "percent" in cmd and "rate" not in cmd:
-        percent = int_in("temp_basal percent", cmd["percent"], 0, 250, "%")
+        percent = int_in("temp_basal percent", cmd["percent"], 0, TEMP_MAX_PERCENT, "%")
     else:
         raise InvalidValue("temp_basal", "both" if "rate" in cmd else "neither",
                            "exactly one of rate (U/h) or percent")
-    return engine.start_temp_basal(now_ms, _minutes(cmd), rate_mu_h=rate, percent=percent)
+    minutes = _minutes(cmd, TEMP_MIN_MIN, TEMP_MAX_MIN)
+    return engine.start_temp_basal(now_ms, minutes, rate_mu_h=rate, percent=percent)
 
 
 def _bare(name):
     def apply(engine, now_ms, cmd):
-        exact_keys(name, cmd, ("cmd",))
+        _keys(cmd, ("cmd",))
         return getattr(engine, name)(now_ms)
 
     return apply
 
 
 def _prime(engine, now_ms, cmd):
-    exact_keys("prime", cmd, ("cmd", "units"))
+    _keys(cmd, ("cmd", "units"))
     return engine.prime(now_ms, _units(cmd, "units", 100, 30_000, 100))
 
 
 def _new_reservoir(engine, now_ms, cmd):
-    exact_keys("new_reservoir", cmd, ("cmd", "units"))
+    _keys(cmd, ("cmd", "units"))
     capacity = engine.board.syringe_capacity_mu
     return engine.new_reservoir(now_ms, _units(cmd, "units", 10_000, capacity, 100))
 
 
 def _set_profile(engine, now_ms, cmd):
-    exact_keys("set_profile", cmd, ("cmd", "name", "segments"))
+    _keys(cmd, ("cmd", "name", "segments"))
+    text("set_profile name", cmd["name"], 1, 16)
     segments = segments_from_user(cmd["name"], cmd["segments"])
-    return engine.set_profile(cmd["name"], segments)
+    return engine.set_profile(now_ms, cmd["name"], segments)
 
 
 def _activate_profile(engine, now_ms, cmd):
-    exact_keys("activate_profile", cmd, ("cmd", "name"))
+    _keys(cmd, ("cmd", "name"))
     return engine.activate_profile(now_ms, cmd["name"])
 
 
+def _delete_profile(engine, now_ms, cmd):
+    _keys(cmd, ("cmd", "name"))
+    return engine.delete_profile(cmd["name"])
+
+
 def _set_time(engine, now_ms, cmd):
-    exact_keys("set_time", cmd, ("cmd", "time"))
+    _keys(cmd, ("cmd", "time"))
     return engine.set_time_of_day(now_ms, parse_clock("set_time time", cmd["time"]) * MS_PER_MIN)
 
 
@@ -141,13 +158,14 @@ COMMANDS = {
     "new_reservoir": _new_reservoir,
     "set_profile": _set_profile,
     "activate_profile": _activate_profile,
+    "delete_profile": _delete_profile,
     "set_time": _set_time,
 }
 
 
 def apply(engine, now_ms, cmd):
     """Check and apply one command; returns what the engine returned."""
-    if not isinstance(cmd, dict) or cmd.get("cmd") not in COMMANDS:
-        name = cmd.get("cmd") if isinstance(cmd, dict) else cmd
+    name = cmd.get("cmd") if isinstance(cmd, dict) else cmd
+    if not isinstance(name, str) or name not in COMMANDS:
         raise InvalidValue("cmd", name, "one of " + ", ".join(sorted(COMMANDS)))
     return COMMANDS[cmd["cmd"]](engine, now_ms, cmd)

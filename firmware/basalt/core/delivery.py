@@ -11,7 +11,7 @@ Every product stays below 2**30 (spans are cut to a per-channel maximum), so a t
 allocates nothing on 32-bit MicroPython.
 """
 
-from basalt.core.basal import MAX_RATE_MU_H, BasalProfiles
+from basalt.core.basal import MAX_RATE_MU_H, BasalProfiles, make_profile
 from basalt.core.check import int_in
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
@@ -233,17 +233,19 @@ class DeliveryEngine:
         """The basal rate being delivered now (0 while stopped)."""
         return 0 if self.stop_reason else self._basal_rate
 
-    def set_profile(self, name, segments):
-        """Save (create or replace) a named profile."""
-        if name in self.profiles.profiles and name == self.profiles.active:
-            self._check_temp_fits(name, segments)
+    def set_profile(self, now_ms, name, segments):
+        """Save (create or replace) a named profile; an edit applies from now on."""
+        profile = make_profile(name, segments)
+        self._advance(now_ms)
+        if name == self.profiles.active:
+            self._check_temp_fits("save profile", profile)
         self.profiles.put(name, segments)
         self._retarget()
 
     def activate_profile(self, now_ms, name):
-        self.profiles.get(name)
+        profile = self.profiles.get(name)
         self._advance(now_ms)
-        self._check_temp_fits(name, None)
+        self._check_temp_fits("activate profile", profile)
         self.profiles.active = name
         self._retarget()
         self._event("profile_activated", {"name": name})
@@ -251,14 +253,17 @@ class DeliveryEngine:
     def delete_profile(self, name):
         self.profiles.delete(name)
 
-    def _check_temp_fits(self, name, segments):
+    def _check_temp_fits(self, command, profile):
+        """A running percent temp basal must stay within the pump's maximum rate."""
         temp = self._temp
         if temp is None or temp[1] is None:
             return
-        from basalt.core.basal import make_profile
-
-        profile = make_profile(name, segments) if segments else self.profiles.get(name)
-        _check_percent_rate(profile.max_rate_over(self._day_ms, temp[2]), temp[1])
+        highest = profile.max_rate_over(self._day_ms, temp[2])
+        if highest * temp[1] // 100 > MAX_RATE_MU_H:
+            raise NotAllowedNow(command, "the running %d %% temp basal would reach %s U/h on "
+                                "profile %s (the most is %s U/h); cancel it first" % (
+                                    temp[1], fmt_milli(highest * temp[1] // 100),
+                                    profile.name, fmt_milli(MAX_RATE_MU_H)))
 
     def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
         """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 24 h."""
@@ -360,10 +365,15 @@ class DeliveryEngine:
             raise NotAllowedNow(command, "a bolus is being delivered; wait or cancel it")
         if need_ext and (self._ext_part is not None or self._ext_pending is not None):
             raise NotAllowedNow(command, "an extended bolus is running; cancel it first")
-        left_mu = self.board.mu_for_usteps(self.reservoir_steps)
-        if amount_mu > left_mu:
-            raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir"
-                                % (fmt_milli(amount_mu), fmt_milli(left_mu)))
+        self._require_insulin(command, amount_mu)
+
+    def _require_insulin(self, command, amount_mu):
+        """The reservoir, less what running boluses and prime still owe, must hold it."""
+        owed = _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
+        free_mu = self.board.mu_for_usteps(self.reservoir_steps - owed - _owed(self._prime))
+        if amount_mu > free_mu:
+            raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
+                                "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))
 
     def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min):
         self._bolus_id += 1
@@ -466,10 +476,7 @@ class DeliveryEngine:
                                 else self.stop_reason)
         if self._prime is not None:
             raise NotAllowedNow("prime", "priming is already in progress")
-        left_mu = self.board.mu_for_usteps(self.reservoir_steps)
-        if amount_mu > left_mu:
-            raise NotAllowedNow("prime", "%s U is more than the %s U left in the reservoir"
-                                % (fmt_milli(amount_mu), fmt_milli(left_mu)))
+        self._require_insulin("prime", amount_mu)
         duration = -(-amount_mu * MS_PER_MIN // PRIME_SPEED_MU_MIN)
         self._prime = Ramp((0, "prime"), amount_mu, self.board.usteps_for_mu(amount_mu),
                            duration)
@@ -554,6 +561,10 @@ class DeliveryEngine:
         }
 
 
+def _owed(ramp):
+    return 0 if ramp is None else ramp.steps - ramp.done
+
+
 def _ramp_limit(ramp, span):
     """The span cut to where a ramp ends or its arithmetic would leave small ints."""
     if ramp is None:
@@ -567,6 +578,7 @@ def _ramp_limit(ramp, span):
 
 
 def _check_percent_rate(highest_scheduled, percent):
+    """A new percent temp basal must stay within the pump's maximum rate."""
     if highest_scheduled * percent // 100 > MAX_RATE_MU_H:
         raise InvalidValue("temp basal percent", percent, "at most %d %% here: the scheduled "
                            "rate reaches %s U/h and the pump's maximum is %s U/h" % (

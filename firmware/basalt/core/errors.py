@@ -11,11 +11,13 @@ class BasaltError(Exception):
 class InvalidValue(BasaltError):
     """A value is malformed or out of range. Nothing was changed."""
 
-    def __init__(self, field, value, allowed):
+    def __init__(self, field, value, allowed, problem=None):
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__("%s: %s is not allowed; allowed: %s" % (field, _show(value), allowed))
+        if problem is None:
+            problem = _show(value) + " is not allowed"
+        super().__init__("%s: %s; allowed: %s" % (field, problem, allowed))
 
 
 class ConfigError(InvalidValue):

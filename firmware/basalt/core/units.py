@@ -4,6 +4,7 @@ Amounts are integer milliunits (mU), rates integer mU/h, time integer ms,
 motor travel integer microsteps, volumes integer picolitres (pL).
 """
 
+from basalt.core.check import ascii_digits
 from basalt.core.errors import InvalidValue
 
 try:
@@ -24,6 +25,8 @@ PL_PER_MU = const(10_000)  # 1 mU of U-100 insulin = 0.01 uL = 10,000 pL
 
 def fmt_milli(milli):
     """1500 -> '1.5', 10 -> '0.01', -250 -> '-0.25' (exact, no float)."""
+    if not isinstance(milli, int) or isinstance(milli, bool):
+        raise TypeError("fmt_milli takes an int, not %r" % (milli,))
     sign = "-" if milli < 0 else ""
     whole, frac = divmod(abs(milli), 1000)
     if not frac:
@@ -49,10 +52,13 @@ def to_milli(field, value, unit):
 
 def milli_in(field, value, lo, hi, step, unit):
     """to_milli, then a range and resolution check shown in the user's unit."""
-    milli = to_milli(field, value, unit)
+    allowed = "%s to %s %s in steps of %s %s" % (
+        fmt_milli(lo), fmt_milli(hi), unit, fmt_milli(step), unit)
+    try:
+        milli = to_milli(field, value, unit)
+    except InvalidValue as error:
+        raise InvalidValue(field, value, error.allowed + ", " + allowed)
     if milli < lo or milli > hi or milli % step:
-        allowed = "%s to %s %s in steps of %s %s" % (
-            fmt_milli(lo), fmt_milli(hi), unit, fmt_milli(step), unit)
         raise InvalidValue(field, value, allowed)
     return milli
 
@@ -64,8 +70,9 @@ def _float_to_milli(field, value, unit):
         raise InvalidValue(field, value, "a number of " + unit + " below 1000000")
     scaled = value * 1000
     milli = int(round(scaled))
-    # Tolerance covers single-precision floats on rp2; anything coarser is a real 4th decimal.
-    if abs(scaled - milli) > 0.01:
+    # Relative tolerance: a few ulps of a single-precision float (rp2) pass, a real 4th
+    # decimal does not, at any magnitude.
+    if abs(scaled - milli) > max(1e-6, abs(scaled) * 2**-21):
         raise InvalidValue(field, value, "at most 3 decimals of " + unit)
     return milli
 
@@ -78,8 +85,7 @@ def _text_to_milli(field, value, unit):
         text = text[1:]
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0")
-    digits = whole + frac
-    if not digits or not digits.isdigit() or len(whole) > 7:
+    if not ascii_digits(whole + frac) or len(whole) > 7:
         raise InvalidValue(field, value, "a decimal number of " + unit)
     if len(frac) > 3:
         raise InvalidValue(field, value, "at most 3 decimals of " + unit)
