@@ -15,10 +15,10 @@ import time
 
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, PL_PER_MU
-from tools import sim
+from tools import ROOT, sim
 
 RATES_MU_H = (25, 100, 1_000, 5_000, 30_000)
-ROOT = sim.ROOT
+
 
 
 def _engine(board, rate_mu_h):

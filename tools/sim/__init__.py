@@ -5,21 +5,15 @@ run() is shared by `make sim` (tools.sim.__main__) and the benchmark (tools.benc
 
 import json
 import os
-import sys
 from fractions import Fraction
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for _path in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from basalt.app import PumpApp  # noqa: E402
-from basalt.core.board import load_board  # noqa: E402
-from basalt.core.check import exact_keys  # noqa: E402
-from basalt.core.commands import parse_clock  # noqa: E402
-from basalt.core.errors import ConfigError  # noqa: E402
-from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU  # noqa: E402
-from tools.fakes import FakeMotor, VirtualClock  # noqa: E402
+from basalt.app import PumpApp
+from basalt.core.board import load_board
+from basalt.core.check import exact_keys
+from basalt.core.commands import parse_clock
+from basalt.core.errors import ConfigError
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
+from tools.fakes import FakeMotor, VirtualClock
 
 DEFAULT_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                "default_program.json")
