@@ -17,8 +17,13 @@ class Motor:
       Python loop. It raises MotorFault when the driver is disabled or a move is
       still running, and ValueError when steps < 1 or the rate exceeds max_step_hz.
     - set_direction() raises MotorFault while a move is running.
+    - move() also raises ValueError above 1,000,000 microsteps or for a step period
+      over 250 s; busy() stays True until the last step's period has passed.
     - steps_done() counts the microsteps the hardware has actually issued in the
-      current or last move; stop() aborts a move and returns that count.
+      current or last move; stop() aborts a move and returns that count. After stop()
+      it is an upper bound: the steps issued before EN went inactive (exact on PIO).
+    - poll() collects progress from the step timer (and feeds timers that need it);
+      the app calls it, or busy(), at least once per tick while a move runs.
     """
 
     max_step_hz = 0
@@ -46,6 +51,9 @@ class Motor:
 
     def stop(self):
         raise NotImplementedError
+
+    def poll(self):
+        return self.busy()
 
 
 class Clock:
