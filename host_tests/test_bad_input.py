@@ -57,6 +57,7 @@ STATES = (
     "high",  # as running, profile HIGH active (20 U/h from 06:00)
     "six_profiles",  # as running, with 6 profiles saved (the most allowed)
     "extended",  # 10 U fitted, a 6 U extended bolus over 8 h started at 05:30
+    "temp_percent",  # as running, profile HIGH saved (not active), a 200 % temp basal for 8 h
 )
 
 
@@ -64,14 +65,15 @@ def build(state):
     """A running engine in a named state; the same state twice gives identical twins."""
     assert state in STATES
     engine = DeliveryEngine(SIM, 0, day_ms=DAY_START_MS)
-    engine.set_profile("day", DAY)
-    engine.set_profile("night", NIGHT)
+    engine.set_profile(0, "day", DAY)
+    engine.set_profile(0, "night", NIGHT)
+    if state in ("high", "temp_percent"):
+        engine.set_profile(0, "high", HIGH)
     if state == "high":
-        engine.set_profile("high", HIGH)
         engine.activate_profile(0, "high")
     if state == "six_profiles":
         for name in ("p3", "p4", "p5", "p6"):
-            engine.set_profile(name, NIGHT)
+            engine.set_profile(0, name, NIGHT)
     small = state in ("low", "low_suspended", "empty", "extended")
     engine.new_reservoir(0, 10_000 if small else 200_000)
     engine.resume(0)
@@ -81,6 +83,8 @@ def build(state):
         engine.bolus(0, 9_900)
     elif state == "extended":
         engine.extended_bolus(0, 6_000, 480)
+    elif state == "temp_percent":
+        engine.start_temp_basal(0, 480, percent=200)
     for now in range(10_000, NOW + 1, 10_000):
         engine.tick(now)
     if state in ("suspended", "low_suspended"):
@@ -96,9 +100,12 @@ def _check_state(engine, state):
     assert engine.stop_reason == stopped
     assert engine.profiles.active == ("high" if state == "high" else "day")
     assert len(engine.profiles.profiles) == (6 if state == "six_profiles" else
-                                             3 if state == "high" else 2)
+                                             3 if state in ("high", "temp_percent") else 2)
     assert not engine.bolus_running() or state == "extended"
-    assert engine.temp_basal() is None
+    if state == "temp_percent":
+        assert engine.temp_basal() == (None, 200, 460)
+    else:
+        assert engine.temp_basal() is None
     if state in ("low", "low_suspended"):
         assert 1_500 < engine.reservoir_mu() < 2_000
     if state == "empty":
@@ -107,20 +114,23 @@ def _check_state(engine, state):
 
 # ----- reasons for the known bugs (see the report) ------------------------------------
 
-BUG_RANGE = ("BUG: command layer: a value to_milli refuses (not a number, NaN, inf, too many "
-             "decimals, a float above 1e6) is reported as 'a number of U' etc. without the "
-             "allowed range that milli_in knows")
-BUG_MINUTES = ("BUG: command layer: non-integer minutes are refused with 'whole minutes' "
-               "but no allowed range")
-BUG_CLOCK = ("BUG: command layer: profile start errors show minutes after midnight (360) and "
-             "a range in minutes, not the 'HH:MM' the user sent")
-BUG_UNICODE = ("BUG: to_milli/parse_clock trust str.isdigit(), which accepts non-ASCII digits "
-               "('١' is a 1 U bolus on CPython) and digits int() rejects ('²' -> ValueError)")
-BUG_UNHASHABLE = ("BUG: an unhashable cmd or profile name (a list) raises TypeError from a "
-                  "dict lookup instead of InvalidValue")
-BUG_DELETE = "BUG: the command layer has no delete_profile command"
-BUG_COMMITTED = ("BUG: a bolus is checked against the whole reservoir, ignoring insulin still "
-                 "owed to a running extended bolus, so the pump can accept it and run dry")
+BUG_CMD_TEXT = ("BUG: commands.apply(engine, now, 'bolus') (a command that is the bare text of "
+                "a command name, not a table) raises TypeError from cmd['cmd'] instead of "
+                "InvalidValue for cmd; any other text is refused properly")
+BUG_CLOCK_GRID = ("BUG: command layer: an off-grid profile start the user sent as '06:15' is "
+                  "reported as 375 (minutes after midnight), not as the 'HH:MM' sent; order "
+                  "errors are shown as clock times")
+BUG_NEGATIVE_LEFT = ("BUG: when the reservoir holds less than running boluses still owe (basal "
+                     "used the rest), a refused bolus says '0.01 U is more than the -0.999 U "
+                     "left in the reservoir for new doses': a negative amount left")
+
+
+class Problem(str):
+    """A structural problem, shown as '<field>: <problem>; allowed: ...' instead of a value."""
+
+
+UNKNOWN = Problem("unknown key")
+MISSING = Problem("missing")
 
 
 def bug(reason):
@@ -152,7 +162,10 @@ def C(ident, cmd, error, field, value, allowed, state="running", marks=(), now=N
 
 
 BOLUS_MU = "10 to 25000 mU in steps of 10"
-BOLUS_U = "0.01 to 25 U in steps of 0.01"
+BOLUS_U = "0.01 to 25 U in steps of 0.01 U"
+NOT_TEXT_U = "a decimal number of U, " + BOLUS_U
+NOT_NUMBER_U = "a number of U, " + BOLUS_U
+NOT_FINITE_U = "a finite number of U, " + BOLUS_U
 
 
 def _bolus(amount):
@@ -184,40 +197,34 @@ ENGINE_BOLUS = [
 CMD_BOLUS = [
     C("bolus-negative", _cmd_bolus(-1), InvalidValue, "bolus units", "-1", BOLUS_U),
     C("bolus-zero", _cmd_bolus(0), InvalidValue, "bolus units", "0", BOLUS_U),
-    C("bolus-nan", _cmd_bolus(NAN), InvalidValue, "bolus units", "nan", BOLUS_U,
-      marks=bug(BUG_RANGE)),
-    C("bolus-inf", _cmd_bolus(INF), InvalidValue, "bolus units", "inf", BOLUS_U,
-      marks=bug(BUG_RANGE)),
-    C("bolus-text", _cmd_bolus("abc"), InvalidValue, "bolus units", "'abc'", BOLUS_U,
-      marks=bug(BUG_RANGE)),
-    C("bolus-none", _cmd_bolus(None), InvalidValue, "bolus units", "None", BOLUS_U,
-      marks=bug(BUG_RANGE)),
-    C("bolus-bool", _cmd_bolus(True), InvalidValue, "bolus units", "True", BOLUS_U,
-      marks=bug(BUG_RANGE)),
-    C("bolus-list", _cmd_bolus([1]), InvalidValue, "bolus units", "[1]", BOLUS_U,
-      marks=bug(BUG_RANGE)),
+    C("bolus-nan", _cmd_bolus(NAN), InvalidValue, "bolus units", "nan", NOT_FINITE_U),
+    C("bolus-inf", _cmd_bolus(INF), InvalidValue, "bolus units", "inf", NOT_FINITE_U),
+    C("bolus-text", _cmd_bolus("abc"), InvalidValue, "bolus units", "'abc'", NOT_TEXT_U),
+    C("bolus-none", _cmd_bolus(None), InvalidValue, "bolus units", "None", NOT_NUMBER_U),
+    C("bolus-bool", _cmd_bolus(True), InvalidValue, "bolus units", "True", NOT_NUMBER_U),
+    C("bolus-list", _cmd_bolus([1]), InvalidValue, "bolus units", "[1]", NOT_NUMBER_U),
     C("bolus-too-fine-0.005", _cmd_bolus(0.005), InvalidValue, "bolus units", "0.005",
       BOLUS_U),
     C("bolus-too-fine-text-0.005", _cmd_bolus("0.005"), InvalidValue, "bolus units",
       "'0.005'", BOLUS_U),
-    C("bolus-4-decimals", _cmd_bolus(1.2345), InvalidValue, "bolus units", "1.2345", BOLUS_U,
-      marks=bug(BUG_RANGE)),
+    C("bolus-4-decimals", _cmd_bolus(1.2345), InvalidValue, "bolus units", "1.2345",
+      "at most 3 decimals of U, " + BOLUS_U),
     C("bolus-over-max-25.01", _cmd_bolus(25.01), InvalidValue, "bolus units", "25.01",
       BOLUS_U),
     C("bolus-over-max-text", _cmd_bolus("25.01"), InvalidValue, "bolus units", "'25.01'",
       BOLUS_U),
     C("bolus-1e9-int", _cmd_bolus(10**9), InvalidValue, "bolus units", "1000000000", BOLUS_U),
     C("bolus-1e9-float", _cmd_bolus(1e9), InvalidValue, "bolus units", "1000000000.0",
-      BOLUS_U, marks=bug(BUG_RANGE)),
-    C("bolus-exponent-text", _cmd_bolus("1e3"), InvalidValue, "bolus units", "'1e3'", BOLUS_U,
-      marks=bug(BUG_RANGE)),
+      "a number of U below 1000000, " + BOLUS_U),
+    C("bolus-exponent-text", _cmd_bolus("1e3"), InvalidValue, "bolus units", "'1e3'",
+      NOT_TEXT_U),
     C("bolus-arabic-indic-digit", _cmd_bolus("\u0661"), InvalidValue, "bolus units",
-      "'\u0661'", BOLUS_U, marks=bug(BUG_UNICODE)),
+      "'\u0661'", NOT_TEXT_U),
     C("bolus-superscript-digit", _cmd_bolus("\u00b2"), InvalidValue, "bolus units",
-      "'\u00b2'", BOLUS_U, marks=bug(BUG_UNICODE)),
+      "'\u00b2'", NOT_TEXT_U),
 ]
 
-EXT_MIN = "15 to 480 min"
+EXT_MIN = "15 to 480 min (whole numbers)"
 DUAL_NOW_MU = "10 to 1990 mU in steps of 10"
 
 ENGINE_EXTENDED = [
@@ -241,13 +248,19 @@ ENGINE_EXTENDED = [
 
 CMD_EXTENDED = [
     C("extended-14min", {"cmd": "extended_bolus", "units": 1, "minutes": 14}, InvalidValue,
-      "extended duration", "14", EXT_MIN),
+      "extended_bolus minutes", "14", EXT_MIN),
     C("extended-481min", {"cmd": "extended_bolus", "units": 1, "minutes": 481}, InvalidValue,
-      "extended duration", "481", EXT_MIN),
+      "extended_bolus minutes", "481", EXT_MIN),
     C("extended-30.5min", {"cmd": "extended_bolus", "units": 1, "minutes": 30.5},
-      InvalidValue, "extended_bolus minutes", "30.5", EXT_MIN, marks=bug(BUG_MINUTES)),
+      InvalidValue, "extended_bolus minutes", "30.5", EXT_MIN),
     C("extended-minutes-bool", {"cmd": "extended_bolus", "units": 1, "minutes": True},
-      InvalidValue, "extended_bolus minutes", "True", EXT_MIN, marks=bug(BUG_MINUTES)),
+      InvalidValue, "extended_bolus minutes", "True", EXT_MIN),
+    C("extended-minutes-text", {"cmd": "extended_bolus", "units": 1, "minutes": "60"},
+      InvalidValue, "extended_bolus minutes", "'60'", EXT_MIN),
+    C("dual-30.5min", {"cmd": "dual_bolus", "units": 2, "now_percent": 50, "minutes": 30.5},
+      InvalidValue, "dual_bolus minutes", "30.5", EXT_MIN),
+    C("dual-14min", {"cmd": "dual_bolus", "units": 2, "now_percent": 50, "minutes": 14},
+      InvalidValue, "dual_bolus minutes", "14", EXT_MIN),
     C("dual-now-units-equals-total",
       {"cmd": "dual_bolus", "units": 2, "now_units": 2, "minutes": 60}, InvalidValue,
       "dual_bolus now_units", "2", "0.01 to 1.99 U in steps of 0.01"),
@@ -268,7 +281,7 @@ CMD_EXTENDED = [
 ]
 
 PERCENT = "0 to 250 %"
-TEMP_MIN = "15 to 1440 min"
+TEMP_MIN = "15 to 1440 min (whole numbers)"
 
 
 def _temp(duration, rate=None, percent=None):
@@ -319,10 +332,14 @@ CMD_TEMP = [
       "'both'", "exactly one of rate (U/h) or percent"),
     C("temp-neither", _cmd_temp(), InvalidValue, "temp_basal", "'neither'",
       "exactly one of rate (U/h) or percent"),
-    C("temp-14min", _cmd_temp(percent=50, minutes=14), InvalidValue, "temp basal duration",
+    C("temp-14min", _cmd_temp(percent=50, minutes=14), InvalidValue, "temp_basal minutes",
       "14", TEMP_MIN),
     C("temp-1441min", _cmd_temp(percent=50, minutes=1441), InvalidValue,
-      "temp basal duration", "1441", TEMP_MIN),
+      "temp_basal minutes", "1441", TEMP_MIN),
+    C("temp-30.5min", _cmd_temp(percent=50, minutes=30.5), InvalidValue,
+      "temp_basal minutes", "30.5", TEMP_MIN),
+    C("temp-rate-text", _cmd_temp(rate="abc"), InvalidValue, "temp_basal rate", "'abc'",
+      "a decimal number of U/h, 0 to 30 U/h in steps of 0.001 U/h"),
     C("temp-percent-over-30U/h-on-high-profile", _cmd_temp(percent=200), InvalidValue,
       "temp basal percent", "200", "at most 150 % here", state="high"),
     C("temp-while-suspended", _cmd_temp(percent=50), NotAllowedNow, "temp basal", None,
@@ -331,7 +348,7 @@ CMD_TEMP = [
 
 
 def _segments(*pairs):
-    return lambda e, now: e.set_profile("day", list(pairs))
+    return lambda e, now: e.set_profile(now, "day", list(pairs))
 
 
 def _cmd_segments(*pairs):
@@ -341,19 +358,24 @@ def _cmd_segments(*pairs):
 GRID_48 = [(i * 30, 800) for i in range(48)]
 GRID_48_USER = [[f"{i // 2:02d}:{i % 2 * 30:02d}", 0.8] for i in range(48)]
 SEG = "profile day segment"
+HALF_HOURS = "00:00 to 23:30 on the half hour"
+SAVED = "a saved profile: day, night"
+NAME = "1 to 16 printable characters"
+OVER_30 = ("the running 200 % temp basal would reach 40 U/h on profile {} (the most is 30 U/h); "
+           "cancel it first")
 
 ENGINE_PROFILE = [
     E("profile-unsorted", _segments((0, 800), (720, 1000), (360, 1200)), InvalidValue,
-      SEG + " 3 start", "360", "after 720"),
+      SEG + " 3 start", "'06:00'", "after 12:00"),
     E("profile-duplicate-start", _segments((0, 800), (360, 1200), (360, 1000)), InvalidValue,
-      SEG + " 3 start", "360", "after 360"),
+      SEG + " 3 start", "'06:00'", "after 06:00"),
     E("profile-not-from-midnight", _segments((60, 800), (360, 1200)), InvalidValue,
-      SEG + " 1 start", "60", "00:00"),
+      SEG + " 1 start", "'01:00'", "00:00 (the first segment starts at midnight"),
     E("profile-off-grid", _segments((0, 800), (375, 1200)), InvalidValue, SEG + " 2 start",
-      "375", "0 to 1410 min in steps of 30"),
+      "375", HALF_HOURS),
     E("profile-start-1440", _segments((0, 800), (1440, 1200)), InvalidValue,
-      SEG + " 2 start", "1440", "0 to 1410 min in steps of 30"),
-    E("profile-49-segments", lambda e, now: e.set_profile("day", GRID_48 + [(1439, 800)]),
+      SEG + " 2 start", "1440", HALF_HOURS),
+    E("profile-49-segments", lambda e, now: e.set_profile(now, "day", GRID_48 + [(1439, 800)]),
       InvalidValue, "profile day segments", "49", "1 to 48 segments"),
     E("profile-no-segments", _segments(), InvalidValue, "profile day segments", "0",
       "1 to 48 segments"),
@@ -365,42 +387,49 @@ ENGINE_PROFILE = [
       SEG + " 2 rate", "1200.5", "0 to 30000 mU/h"),
     E("profile-segment-not-a-pair", _segments((0, 800, 1)), InvalidValue, SEG + " 1",
       "(0, 800, 1)", "a pair"),
-    E("profile-name-empty", lambda e, now: e.set_profile("", DAY), InvalidValue,
-      "profile name", "''", "1 to 16 printable characters"),
-    E("profile-name-list", lambda e, now: e.set_profile(["day"], DAY), InvalidValue,
-      "profile name", "['day']", "1 to 16 printable characters", marks=bug(BUG_UNHASHABLE)),
+    E("profile-name-empty", lambda e, now: e.set_profile(now, "", DAY), InvalidValue,
+      "profile name", "''", NAME),
+    E("profile-name-list", lambda e, now: e.set_profile(now, ["day"], DAY), InvalidValue,
+      "profile name", "['day']", NAME),
     E("activate-unknown-profile", lambda e, now: e.activate_profile(now, "nope"),
-      InvalidValue, "profile", "'nope'", "one of: day, night"),
+      InvalidValue, "profile", "'nope'", SAVED),
     E("activate-profile-name-list", lambda e, now: e.activate_profile(now, ["day"]),
-      InvalidValue, "profile", "['day']", "one of: day, night", marks=bug(BUG_UNHASHABLE)),
+      InvalidValue, "profile name", "['day']", NAME),
     E("delete-unknown-profile", lambda e, now: e.delete_profile("nope"), InvalidValue,
-      "profile", "'nope'", "one of: day, night"),
+      "profile", "'nope'", SAVED),
+    E("delete-profile-name-list", lambda e, now: e.delete_profile(["day"]), InvalidValue,
+      "profile name", "['day']", NAME),
     E("delete-active-profile", lambda e, now: e.delete_profile("day"), NotAllowedNow,
       "delete profile", None, "day is the active profile"),
-    E("seventh-profile", lambda e, now: e.set_profile("p7", NIGHT), NotAllowedNow,
+    E("seventh-profile", lambda e, now: e.set_profile(now, "p7", NIGHT), NotAllowedNow,
       "save profile", None, "already 6 profiles", state="six_profiles"),
+    E("activate-profile-200%-temp-over-30U/h", lambda e, now: e.activate_profile(now, "high"),
+      NotAllowedNow, "activate profile", None, OVER_30.format("high"), state="temp_percent"),
+    E("save-active-profile-200%-temp-over-30U/h",
+      lambda e, now: e.set_profile(now, "day", HIGH), NotAllowedNow, "save profile", None,
+      OVER_30.format("day"), state="temp_percent"),
 ]
 
 CLOCK = "'HH:MM' from 00:00 to 23:59"
 
 CMD_PROFILE = [
     C("profile-unsorted", _cmd_segments(("00:00", 0.8), ("12:00", 1), ("06:00", 1.2)),
-      InvalidValue, SEG + " 3 start", "06:00", "after 12:00", marks=bug(BUG_CLOCK)),
+      InvalidValue, SEG + " 3 start", "'06:00'", "after 12:00"),
     C("profile-duplicate-start", _cmd_segments(("00:00", 0.8), ("06:00", 1.2), ("06:00", 1)),
-      InvalidValue, SEG + " 3 start", "06:00", "after 06:00", marks=bug(BUG_CLOCK)),
+      InvalidValue, SEG + " 3 start", "'06:00'", "after 06:00"),
     C("profile-not-from-midnight", _cmd_segments(("01:00", 0.8), ("06:00", 1.2)),
-      InvalidValue, SEG + " 1 start", "01:00", "00:00", marks=bug(BUG_CLOCK)),
+      InvalidValue, SEG + " 1 start", "'01:00'", "00:00 (the first segment starts at midnight"),
     C("profile-off-grid", _cmd_segments(("00:00", 0.8), ("06:15", 1.2)), InvalidValue,
-      SEG + " 2 start", "06:15", "00:00 to 23:30", marks=bug(BUG_CLOCK)),
+      SEG + " 2 start", "'06:15'", HALF_HOURS, marks=bug(BUG_CLOCK_GRID)),
     C("profile-49-segments",
       {"cmd": "set_profile", "name": "day", "segments": GRID_48_USER + [["23:59", 0.8]]},
       InvalidValue, "profile day segments", "49", "1 to 48 segments"),
     C("profile-rate-over-30U/h", _cmd_segments(("00:00", 0.8), ("06:00", 30.001)),
       InvalidValue, SEG + " 2 rate", "30.001", "0 to 30 U/h"),
     C("profile-rate-4-decimals", _cmd_segments(("00:00", 0.8), ("06:00", 1.2345)),
-      InvalidValue, SEG + " 2 rate", "1.2345", "0 to 30 U/h", marks=bug(BUG_RANGE)),
+      InvalidValue, SEG + " 2 rate", "1.2345", "at most 3 decimals of U/h, 0 to 30 U/h"),
     C("profile-rate-4-decimals-text", _cmd_segments(("00:00", 0.8), ("06:00", "1.2345")),
-      InvalidValue, SEG + " 2 rate", "'1.2345'", "0 to 30 U/h", marks=bug(BUG_RANGE)),
+      InvalidValue, SEG + " 2 rate", "'1.2345'", "at most 3 decimals of U/h, 0 to 30 U/h"),
     C("profile-rate-negative", _cmd_segments(("00:00", -0.1)), InvalidValue,
       SEG + " 1 rate", "-0.1", "0 to 30 U/h"),
     C("profile-clock-24:00", _cmd_segments(("00:00", 0.8), ("24:00", 1.2)), InvalidValue,
@@ -412,25 +441,33 @@ CMD_PROFILE = [
     C("profile-clock-int-700", _cmd_segments(("00:00", 0.8), (700, 1.2)), InvalidValue,
       SEG + " 2 start", "700", CLOCK),
     C("profile-clock-superscript", _cmd_segments(("00:00", 0.8), ("0\u00b2:00", 1.2)),
-      InvalidValue, SEG + " 2 start", "'0\u00b2:00'", CLOCK, marks=bug(BUG_UNICODE)),
+      InvalidValue, SEG + " 2 start", "'0\u00b2:00'", CLOCK),
+    C("profile-clock-arabic-indic", _cmd_segments(("00:00", 0.8), ("\u0660\u0667:00", 1.2)),
+      InvalidValue, SEG + " 2 start", "'\u0660\u0667:00'", CLOCK),
     C("profile-segments-not-a-list", {"cmd": "set_profile", "name": "day", "segments": "x"},
       InvalidValue, "profile day segments", "'x'", "a list of [HH:MM, U/h]"),
     C("profile-segment-not-a-pair", {"cmd": "set_profile", "name": "day",
                                      "segments": [["00:00", 0.8, 1]]},
       InvalidValue, SEG + " 1", "['00:00', 0.8, 1]", "a pair [HH:MM, U/h]"),
     C("profile-name-list", {"cmd": "set_profile", "name": ["day"], "segments": [["00:00", 1]]},
-      InvalidValue, "profile name", "['day']", "1 to 16 printable characters",
-      marks=bug(BUG_UNHASHABLE)),
+      InvalidValue, "set_profile name", "['day']", NAME),
     C("activate-unknown-profile", {"cmd": "activate_profile", "name": "nope"}, InvalidValue,
-      "profile", "'nope'", "one of: day, night"),
+      "profile", "'nope'", SAVED),
     C("activate-profile-name-list", {"cmd": "activate_profile", "name": ["day"]},
-      InvalidValue, "profile", "['day']", "one of: day, night", marks=bug(BUG_UNHASHABLE)),
+      InvalidValue, "profile name", "['day']", NAME),
     C("delete-unknown-profile", {"cmd": "delete_profile", "name": "nope"}, InvalidValue,
-      "profile", "'nope'", "one of: day, night", marks=bug(BUG_DELETE)),
+      "profile", "'nope'", SAVED),
     C("delete-active-profile", {"cmd": "delete_profile", "name": "day"}, NotAllowedNow,
-      "delete profile", None, "day is the active profile", marks=bug(BUG_DELETE)),
+      "delete profile", None, "day is the active profile"),
+    C("delete-profile-extra-key", {"cmd": "delete_profile", "name": "night", "now": True},
+      InvalidValue, "delete_profile.now", UNKNOWN, "keys cmd, name"),
     C("seventh-profile", {"cmd": "set_profile", "name": "p7", "segments": [["00:00", 1]]},
       NotAllowedNow, "save profile", None, "already 6 profiles", state="six_profiles"),
+    C("activate-profile-200%-temp-over-30U/h", {"cmd": "activate_profile", "name": "high"},
+      NotAllowedNow, "activate profile", None, OVER_30.format("high"), state="temp_percent"),
+    C("save-active-profile-200%-temp-over-30U/h",
+      _cmd_segments(("00:00", 0.8), ("06:00", 20), ("12:00", 1)), NotAllowedNow,
+      "save profile", None, OVER_30.format("day"), state="temp_percent"),
     C("set-time-7:00", {"cmd": "set_time", "time": "7:00"}, InvalidValue, "set_time time",
       "'7:00'", CLOCK),
     C("set-time-24:00", {"cmd": "set_time", "time": "24:00"}, InvalidValue, "set_time time",
@@ -438,6 +475,7 @@ CMD_PROFILE = [
 ]
 
 FILL_MU = "10000 to 300000 mU in steps of 100"
+FOR_NEW_DOSES = " U left in the reservoir for new doses"
 FILL_U = "10 to 300 U in steps of 0.1"
 
 ENGINE_STATE = [
@@ -451,15 +489,16 @@ ENGINE_STATE = [
     E("bolus-reservoir-empty", _bolus(1000), NotAllowedNow, "bolus", None,
       "pump is stopped (reservoir empty)", state="empty"),
     E("bolus-more-than-left", _bolus(5000), NotAllowedNow, "bolus", None,
-      "5 U is more than the", state="low"),
+      ("5 U is more than the ", FOR_NEW_DOSES), state="low"),
     E("extended-more-than-left", lambda e, now: e.extended_bolus(now, 5000, 60),
-      NotAllowedNow, "extended bolus", None, "5 U is more than the", state="low"),
+      NotAllowedNow, "extended bolus", None, ("5 U is more than the ", FOR_NEW_DOSES),
+      state="low"),
     E("bolus-more-than-left-after-running-extended", _bolus(5000), NotAllowedNow, "bolus",
-      None, "more than", state="extended", marks=bug(BUG_COMMITTED)),
+      None, ("5 U is more than the ", FOR_NEW_DOSES), state="extended"),
     E("prime-while-delivering", lambda e, now: e.prime(now, 1000), NotAllowedNow, "prime",
       None, "suspend delivery first"),
     E("prime-more-than-left", lambda e, now: e.prime(now, 5000), NotAllowedNow, "prime", None,
-      "5 U is more than the", state="low_suspended"),
+      ("5 U is more than the ", FOR_NEW_DOSES), state="low_suspended"),
     E("prime-too-fine", lambda e, now: e.prime(now, 1050), InvalidValue, "prime amount",
       "1050", "100 to 30000 mU in steps of 100", state="suspended"),
     E("new-reservoir-while-delivering", lambda e, now: e.new_reservoir(now, 100_000),
@@ -490,13 +529,13 @@ CMD_STATE = [
     C("bolus-reservoir-empty", _cmd_bolus(1), NotAllowedNow, "bolus", None,
       "pump is stopped (reservoir empty)", state="empty"),
     C("bolus-more-than-left", _cmd_bolus(5), NotAllowedNow, "bolus", None,
-      "5 U is more than the", state="low"),
+      ("5 U is more than the ", FOR_NEW_DOSES), state="low"),
     C("bolus-more-than-left-after-running-extended", _cmd_bolus(5), NotAllowedNow, "bolus",
-      None, "more than", state="extended", marks=bug(BUG_COMMITTED)),
+      None, ("5 U is more than the ", FOR_NEW_DOSES), state="extended"),
     C("prime-while-delivering", {"cmd": "prime", "units": 1}, NotAllowedNow, "prime", None,
       "suspend delivery first"),
     C("prime-more-than-left", {"cmd": "prime", "units": 5}, NotAllowedNow, "prime", None,
-      "5 U is more than the", state="low_suspended"),
+      ("5 U is more than the ", FOR_NEW_DOSES), state="low_suspended"),
     C("prime-too-fine", {"cmd": "prime", "units": 1.05}, InvalidValue, "prime units", "1.05",
       "0.1 to 30 U in steps of 0.1", state="suspended"),
     C("new-reservoir-while-delivering", {"cmd": "new_reservoir", "units": 100},
@@ -514,17 +553,22 @@ CMD_STATE = [
     C("unknown-command", {"cmd": "bolsu", "units": 1}, InvalidValue, "cmd", "'bolsu'",
       "one of activate_profile, bolus, cancel_bolus"),
     C("command-name-missing", {"units": 1}, InvalidValue, "cmd", "None", "one of "),
-    C("command-not-a-dict", "bolus", InvalidValue, "cmd", "'bolus'", "one of "),
+    C("command-not-a-dict", "bolus", InvalidValue, "cmd", "'bolus'", "one of ",
+      marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_CMD_TEXT)),
+    C("command-text-not-a-command-name", "hello", InvalidValue, "cmd", "'hello'", "one of "),
+    C("command-a-list", ["bolus", 1], InvalidValue, "cmd", "['bolus', 1]", "one of "),
     C("command-name-unhashable", {"cmd": ["bolus"], "units": 1}, InvalidValue, "cmd",
-      "['bolus']", "one of ", marks=bug(BUG_UNHASHABLE)),
+      "['bolus']", "one of "),
     C("unknown-extra-key", {"cmd": "bolus", "units": 1, "unit": 1}, InvalidValue,
-      "bolus.unit", "'(unknown key)'", "keys cmd, units"),
+      "bolus.unit", UNKNOWN, "keys cmd, units"),
     C("unknown-extra-key-temp", _cmd_temp(percent=50, rate_uh=1), InvalidValue,
-      "temp_basal.rate_uh", "'(unknown key)'", "keys cmd, minutes, percent, rate"),
-    C("missing-key", {"cmd": "bolus"}, InvalidValue, "bolus.units", "'(missing)'",
+      "temp_basal.rate_uh", UNKNOWN, "keys cmd, minutes, percent, rate"),
+    C("unknown-extra-key-resume", {"cmd": "resume", "at": "now"}, InvalidValue, "resume.at",
+      UNKNOWN, "keys cmd", state="suspended"),
+    C("missing-key", {"cmd": "bolus"}, InvalidValue, "bolus.units", MISSING,
       "a value is required"),
     C("missing-key-minutes", {"cmd": "extended_bolus", "units": 1}, InvalidValue,
-      "extended_bolus.minutes", "'(missing)'", "a value is required"),
+      "extended_bolus.minutes", MISSING, "a value is required"),
     C("bolus-before-last-tick", _cmd_bolus(1), InvalidValue, "now_ms", str(NOW - 1),
       f"not before the last tick at {NOW}", now=NOW - 1),
     C("resume-before-last-tick", {"cmd": "resume"}, InvalidValue, "now_ms", str(NOW - 1),
@@ -540,14 +584,16 @@ CASES = (ENGINE_BOLUS + CMD_BOLUS + ENGINE_EXTENDED + CMD_EXTENDED + ENGINE_TEMP
 
 def _assert_message(err, error, field, value, allowed):
     message = str(err)
-    assert isinstance(err, error), f"{type(err).__name__}: {message}"
-    other = NotAllowedNow if error is InvalidValue else InvalidValue
-    assert not isinstance(err, other)
-    assert message.startswith(field + ":" if value is not None else field + " refused:"), (
-        message)
-    if value is not None:
-        assert f": {value} is not allowed" in message, message
-    assert allowed in message, message
+    # Exactly the type: ConfigError (a subclass of InvalidValue) is for board/settings files.
+    assert type(err) is error, f"{type(err).__name__}: {message}"
+    if value is None:
+        assert message.startswith(field + " refused: "), message
+    elif isinstance(value, Problem):
+        assert message.startswith(f"{field}: {value}; allowed: "), message
+    else:
+        assert message.startswith(f"{field}: {value} is not allowed; allowed: "), message
+    for part in allowed if isinstance(allowed, tuple) else (allowed,):
+        assert part in message, message
 
 
 def _refuse(engine, call, now, error):
@@ -589,6 +635,21 @@ def test_bad_command_is_refused_and_changes_nothing(state, call, error, field, v
     assert engine.events == twin.events
 
 
+@pytest.mark.xfail(strict=True, reason=BUG_NEGATIVE_LEFT)
+def test_insulin_left_for_new_doses_is_never_shown_below_zero():
+    engine = build("extended")
+    later = NOW + 240 * MS_PER_MIN  # basal has used what the extended bolus still owes
+    for now in range(NOW, later + 1, MS_PER_MIN):
+        engine.tick(now)
+    assert engine.stop_reason is None and engine.bolus_running()
+    owed = sum(part["steps"] - part["done_steps"] for part in engine.bolus_parts())
+    assert owed > engine.reservoir_steps
+    with pytest.raises(NotAllowedNow) as info:
+        engine.bolus(later, 10)
+    assert str(info.value) == ("bolus refused: 0.01 U is more than the 0 U left in the "
+                               "reservoir for new doses")
+
+
 # ----- the set-up itself is worth pinning: the tests above rely on it ----------------
 
 
@@ -618,6 +679,11 @@ def test_good_commands_are_accepted_in_the_same_states():
         ("running", {"cmd": "temp_basal", "minutes": 1440, "percent": 250}),
         ("running", {"cmd": "temp_basal", "minutes": 60, "rate": 30}),
         ("high", {"cmd": "temp_basal", "minutes": 60, "percent": 150}),
+        ("temp_percent", {"cmd": "set_profile", "name": "night",
+                          "segments": [["00:00", 0.6], ["06:00", 20]]}),
+        ("temp_percent", {"cmd": "set_profile", "name": "day",
+                          "segments": [["00:00", 0.8], ["06:00", 15]]}),
+        ("running", {"cmd": "delete_profile", "name": "night"}),
         ("running", {"cmd": "set_profile", "name": "day",
                      "segments": [["00:00", 0.8], ["23:30", 30]]}),
         ("running", {"cmd": "set_profile", "name": "p3", "segments": GRID_48_USER}),

@@ -60,24 +60,25 @@ def test_make_profile_accepts(segments):
 # ----- make_profile: refused ------------------------------------------------------------
 
 F = "profile Day"
+HALF_HOURS = "00:00 to 23:30 on the half hour"
 INVALID = [
     ("no-segments", "Day", [], F + " segments", "0", "1 to 48 segments"),
     ("not-a-list", "Day", "00:00", F + " segments", "'00:00'", "1 to 48 segments"),
     ("49-segments", "Day", FULL + [(1439, 1)], F + " segments", "49", "1 to 48 segments"),
     ("segment-not-a-pair", "Day", [(0,)], F + " segment 1", "(0,)", "a pair"),
     ("segment-a-number", "Day", [0], F + " segment 1", "0", "a pair"),
-    ("first-not-midnight", "Day", [(30, 800)], F + " segment 1 start", "30", "00:00"),
-    ("unsorted", "Day", [(0, 1), (720, 1), (360, 1)], F + " segment 3 start", "360",
-     "after 720"),
-    ("duplicate-start", "Day", [(0, 1), (360, 1), (360, 2)], F + " segment 3 start", "360",
-     "after 360"),
-    ("off-grid", "Day", [(0, 1), (45, 1)], F + " segment 2 start", "45",
-     "0 to 1410 min in steps of 30"),
-    ("start-1440", "Day", [(0, 1), (1440, 1)], F + " segment 2 start", "1440",
-     "0 to 1410 min in steps of 30"),
-    ("start-negative", "Day", [(-30, 1)], F + " segment 1 start", "-30", "0 to 1410 min"),
-    ("start-float", "Day", [(0.0, 1)], F + " segment 1 start", "0.0", "0 to 1410 min"),
-    ("start-bool", "Day", [(False, 1)], F + " segment 1 start", "False", "0 to 1410 min"),
+    # starts: order problems are shown as clock times, range problems as the value given
+    ("first-not-midnight", "Day", [(30, 800)], F + " segment 1 start", "'00:30'",
+     "00:00 (the first segment starts at midnight"),
+    ("unsorted", "Day", [(0, 1), (720, 1), (360, 1)], F + " segment 3 start", "'06:00'",
+     "after 12:00"),
+    ("duplicate-start", "Day", [(0, 1), (360, 1), (360, 2)], F + " segment 3 start",
+     "'06:00'", "after 06:00"),
+    ("off-grid", "Day", [(0, 1), (45, 1)], F + " segment 2 start", "45", HALF_HOURS),
+    ("start-1440", "Day", [(0, 1), (1440, 1)], F + " segment 2 start", "1440", HALF_HOURS),
+    ("start-negative", "Day", [(-30, 1)], F + " segment 1 start", "-30", HALF_HOURS),
+    ("start-float", "Day", [(0.0, 1)], F + " segment 1 start", "0.0", HALF_HOURS),
+    ("start-bool", "Day", [(False, 1)], F + " segment 1 start", "False", HALF_HOURS),
     ("rate-over-30U/h", "Day", [(0, 30_001)], F + " segment 1 rate", "30001",
      "0 to 30000 mU/h"),
     ("rate-negative", "Day", [(0, -1)], F + " segment 1 rate", "-1", "0 to 30000 mU/h"),
@@ -147,7 +148,8 @@ def test_unknown_and_active_profiles_cannot_be_deleted():
     profiles.put("Night", [(0, 500)])
     with pytest.raises(InvalidValue) as info:
         profiles.delete("Gone")
-    assert str(info.value) == "profile: 'Gone' is not allowed; allowed: one of: Day, Night"
+    assert str(info.value) == ("profile: 'Gone' is not allowed; "
+                               "allowed: a saved profile: Day, Night")
     with pytest.raises(NotAllowedNow) as info:
         profiles.delete("Day")
     assert str(info.value) == "delete profile refused: Day is the active profile"
@@ -320,20 +322,26 @@ def _sim_board():
 
 def _flat_engine():
     engine = DeliveryEngine(_sim_board(), 0)
-    engine.set_profile("Day", [(0, 800)])
+    engine.set_profile(0, "Day", [(0, 800)])
     engine.new_reservoir(0, 200_000)
     engine.resume(0)
     engine.tick(0)
     return engine
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: set_profile takes no now_ms and does not catch up, so a new rate for the active "
-    "profile applies back to the last tick (0.8 -> 30 U/h saved 30 min after the last "
-    "tick delivers 10364 steps, 15 U, for those 30 min instead of 276)"))
 def test_replacing_the_active_profile_takes_effect_from_now_not_from_the_last_tick():
     edited, twin = _flat_engine(), _flat_engine()
     apply(edited, 30 * M, {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 30]]})
     # 30 min at 0.8 U/h = 0.4 U = 276 whole microsteps of 14,473 pL.
     assert twin.tick(30 * M) == 276
     assert edited.tick(30 * M) == 276
+    # From then on the new rate: 0.4 U + 30 min at 30 U/h = 15.4 U = 10,640 microsteps in all.
+    assert edited.tick(60 * M) == 10_640 - 276
+    assert twin.tick(60 * M) == 552 - 276  # 0.8 U in the hour
+
+
+def test_an_unknown_profile_when_none_is_saved_says_so():
+    with pytest.raises(InvalidValue) as info:
+        BasalProfiles().get("Day")
+    assert str(info.value) == ("profile: 'Day' is not allowed; "
+                               "allowed: a saved profile: (none saved yet)")

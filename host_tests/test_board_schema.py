@@ -152,44 +152,50 @@ def test_microstep_pin_levels(driver, micro, pins, levels):
 
 # ----- refusals: each names the key path ----------------------------------------------
 
-BUG_DUP = ("BUG: a duplicate GPIO is reported against 'motor' with only the number, not the "
-           "key path that reuses it (e.g. motor.dir) nor the one that has it (motor.step)")
-BUG_FLOAT_CHOICE = ("BUG: one_of() compares with ==, so 16.0 microsteps / 200.0 full steps "
-                    "pass and make ustep_volume_pl a float (14473.0)")
+
+class Problem(str):
+    """A structural problem, shown as '<path>: <problem>; allowed: ...' instead of a value."""
+
+
+UNKNOWN = Problem("unknown key")
+MISSING = Problem("missing")
 
 ESP = {"mcu": "esp32"}
 REFUSED = [
     # (id, spec, key path, value text, allowed)
-    ("unknown-top-level-key", board(colour="red"), "colour", "'(unknown key)'",
+    ("unknown-top-level-key", board(colour="red"), "colour", UNKNOWN,
      "keys calibration, drive, mcu, motor, name, syringe"),
-    ("unknown-motor-key", board(motor__speed=1), "motor.speed", "'(unknown key)'",
+    ("unknown-motor-key", board(motor__speed=1), "motor.speed", UNKNOWN,
      "keys dir, driver, enable, max_step_hz, microstep_pins, step"),
-    ("unknown-syringe-key", board(syringe__brand="BD"), "syringe.brand", "'(unknown key)'",
+    ("unknown-syringe-key", board(syringe__brand="BD"), "syringe.brand", UNKNOWN,
      "keys bore_area_mm2, bore_diameter_mm, capacity_ml"),
-    ("unknown-drive-key", board(drive__pitch_mm=0.8), "drive.pitch_mm", "'(unknown key)'",
+    ("unknown-drive-key", board(drive__pitch_mm=0.8), "drive.pitch_mm", UNKNOWN,
      "keys full_steps_per_rev, lead_mm, microsteps"),
     ("unknown-pin-key", board(motor__enable__active_low=True), "motor.enable.active_low",
-     "'(unknown key)'", "keys invert, pin, pull"),
+     UNKNOWN, "keys invert, pin, pull"),
     ("unknown-calibration-key", board(calibration={"gain": 1}), "calibration.gain",
-     "'(unknown key)'", "keys ustep_volume_pl"),
-    ("missing-name", board(name=None), "name", "'(missing)'", "a value is required"),
-    ("missing-drive", board(drive=None), "drive", "'(missing)'", "a value is required"),
-    ("missing-lead", board(drive__lead_mm=None), "drive.lead_mm", "'(missing)'",
+     UNKNOWN, "keys ustep_volume_pl"),
+    ("missing-name", board(name=None), "name", MISSING, "a value is required"),
+    ("missing-drive", board(drive=None), "drive", MISSING, "a value is required"),
+    ("missing-lead", board(drive__lead_mm=None), "drive.lead_mm", MISSING,
      "a value is required"),
-    ("missing-step-pin", board(motor__step=None), "motor.step", "'(missing)'",
+    ("missing-step-pin", board(motor__step=None), "motor.step", MISSING,
      "a value is required"),
     ("missing-pin-number", board(motor__enable={"invert": True}), "motor.enable.pin",
-     "'(missing)'", "a value is required"),
+     MISSING, "a value is required"),
     ("missing-capacity", board(syringe__capacity_ml=None), "syringe.capacity_ml",
-     "'(missing)'", "a value is required"),
+     MISSING, "a value is required"),
     ("missing-calibration-volume", board(calibration={}), "calibration.ustep_volume_pl",
-     "'(missing)'", "a value is required"),
-    ("not-a-table", [], "(top)", "'list'", "a table of keys"),
+     MISSING, "a value is required"),
+    ("not-a-table", [], "(top)", Problem("a list where a table of keys belongs"),
+     "a table of keys"),
+    ("motor-not-a-table", board(motor=[2, 3, 4]), "motor",
+     Problem("a list where a table of keys belongs"), "a table of keys"),
     ("area-and-diameter",
      board(syringe={"capacity_ml": 3, "bore_area_mm2": 57.89, "bore_diameter_mm": 8.585}),
-     "syringe", "'bore_area_mm2/bore_diameter_mm'", "exactly one of the two"),
+     "syringe", Problem("both given"), "exactly one of bore_area_mm2 or bore_diameter_mm"),
     ("neither-area-nor-diameter", board(syringe={"capacity_ml": 3}), "syringe",
-     "'bore_area_mm2/bore_diameter_mm'", "exactly one of the two"),
+     Problem("neither given"), "exactly one of bore_area_mm2 or bore_diameter_mm"),
     ("a4988-64-microsteps", board(drive__microsteps=64, motor__driver="a4988"),
      "drive.microsteps", "64", "for a4988: 1, 2, 4, 8, 16"),
     ("a4988-32-microsteps", board(drive__microsteps=32, motor__driver="a4988"),
@@ -199,19 +205,25 @@ REFUSED = [
     ("microsteps-3", board(drive__microsteps=3), "drive.microsteps", "3",
      "one of 1, 2, 4, 8, 16, 32, 64"),
     ("microsteps-float-16.0", board(drive__microsteps=16.0), "drive.microsteps", "16.0",
-     "one of 1, 2, 4, 8, 16, 32, 64", bug(BUG_FLOAT_CHOICE)),
+     "one of 1, 2, 4, 8, 16, 32, 64"),
     ("full-steps-float-200.0", board(drive__full_steps_per_rev=200.0),
-     "drive.full_steps_per_rev", "200.0", "one of 200, 400", bug(BUG_FLOAT_CHOICE)),
+     "drive.full_steps_per_rev", "200.0", "one of 200, 400"),
+    ("mcu-bytes", board(mcu=b"host"), "mcu", "b'host'", "one of esp32, host, rp2040"),
     ("full-steps-300", board(drive__full_steps_per_rev=300), "drive.full_steps_per_rev",
      "300", "one of 200, 400"),
     ("unknown-driver", board(motor__driver="tmc2208"), "motor.driver", "'tmc2208'",
      "one of a4988, drv8825, fake, tmc2209"),
     ("unknown-mcu", board(mcu="esp8266"), "mcu", "'esp8266'", "one of esp32, host, rp2040"),
-    ("duplicate-gpio-dir-is-step", board(motor__dir=2), "motor.dir", "2", "each GPIO used once",
-     bug(BUG_DUP)),
+    ("duplicate-gpio-dir-is-step", board(motor__dir=2), "motor.dir",
+     Problem("GPIO 2 is already used by motor.step"), "a GPIO no other key uses"),
     ("duplicate-gpio-microstep-is-enable", board(motor__microstep_pins=[5, 4, 6],
                                                  motor__driver="a4988"),
-     "motor.microstep_pins[1]", "4", "each GPIO used once", bug(BUG_DUP)),
+     "motor.microstep_pins[1]", Problem("GPIO 4 is already used by motor.enable"),
+     "a GPIO no other key uses"),
+    ("duplicate-gpio-within-microstep-pins", board(motor__microstep_pins=[5, 6, 5],
+                                                   motor__driver="a4988"),
+     "motor.microstep_pins[2]", Problem("GPIO 5 is already used by motor.microstep_pins[0]"),
+     "a GPIO no other key uses"),
     ("esp32-flash-pin-6-as-step", board(motor__step=6, **ESP), "motor.step", "6",
      "a usable output GPIO of the esp32"),
     ("esp32-input-only-34-as-dir", board(motor__dir=34, **ESP), "motor.dir", "34",
@@ -291,8 +303,10 @@ def test_load_board_refuses_naming_the_key_path(spec, path, value, allowed):
         load_board(spec)
     err = info.value
     assert isinstance(err, InvalidValue)
+    assert err.field == path
     message = str(err)
-    assert message.startswith(f"{path}: {value} is not allowed; allowed: "), message
+    shown = value if isinstance(value, Problem) else f"{value} is not allowed"
+    assert message.startswith(f"{path}: {shown}; allowed: "), message
     assert allowed in message, message
     assert spec == before
 
