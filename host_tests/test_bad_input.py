@@ -112,19 +112,6 @@ def _check_state(engine, state):
         assert engine.reservoir_steps == 0
 
 
-# ----- reasons for the known bugs (see the report) ------------------------------------
-
-BUG_CMD_TEXT = ("BUG: commands.apply(engine, now, 'bolus') (a command that is the bare text of "
-                "a command name, not a table) raises TypeError from cmd['cmd'] instead of "
-                "InvalidValue for cmd; any other text is refused properly")
-BUG_CLOCK_GRID = ("BUG: command layer: an off-grid profile start the user sent as '06:15' is "
-                  "reported as 375 (minutes after midnight), not as the 'HH:MM' sent; order "
-                  "errors are shown as clock times")
-BUG_NEGATIVE_LEFT = ("BUG: when the reservoir holds less than running boluses still owe (basal "
-                     "used the rest), a refused bolus says '0.01 U is more than the -0.999 U "
-                     "left in the reservoir for new doses': a negative amount left")
-
-
 class Problem(str):
     """A structural problem, shown as '<field>: <problem>; allowed: ...' instead of a value."""
 
@@ -133,8 +120,6 @@ UNKNOWN = Problem("unknown key")
 MISSING = Problem("missing")
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 # ----- case tables ------------------------------------------------------------------
@@ -372,7 +357,7 @@ ENGINE_PROFILE = [
     E("profile-not-from-midnight", _segments((60, 800), (360, 1200)), InvalidValue,
       SEG + " 1 start", "'01:00'", "00:00 (the first segment starts at midnight"),
     E("profile-off-grid", _segments((0, 800), (375, 1200)), InvalidValue, SEG + " 2 start",
-      "375", HALF_HOURS),
+      "'06:15'", HALF_HOURS),
     E("profile-start-1440", _segments((0, 800), (1440, 1200)), InvalidValue,
       SEG + " 2 start", "1440", HALF_HOURS),
     E("profile-49-segments", lambda e, now: e.set_profile(now, "day", GRID_48 + [(1439, 800)]),
@@ -420,7 +405,7 @@ CMD_PROFILE = [
     C("profile-not-from-midnight", _cmd_segments(("01:00", 0.8), ("06:00", 1.2)),
       InvalidValue, SEG + " 1 start", "'01:00'", "00:00 (the first segment starts at midnight"),
     C("profile-off-grid", _cmd_segments(("00:00", 0.8), ("06:15", 1.2)), InvalidValue,
-      SEG + " 2 start", "'06:15'", HALF_HOURS, marks=bug(BUG_CLOCK_GRID)),
+      SEG + " 2 start", "'06:15'", HALF_HOURS),
     C("profile-49-segments",
       {"cmd": "set_profile", "name": "day", "segments": GRID_48_USER + [["23:59", 0.8]]},
       InvalidValue, "profile day segments", "49", "1 to 48 segments"),
@@ -553,10 +538,11 @@ CMD_STATE = [
     C("unknown-command", {"cmd": "bolsu", "units": 1}, InvalidValue, "cmd", "'bolsu'",
       "one of activate_profile, bolus, cancel_bolus"),
     C("command-name-missing", {"units": 1}, InvalidValue, "cmd", "None", "one of "),
-    C("command-not-a-dict", "bolus", InvalidValue, "cmd", "'bolus'", "one of ",
-      marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_CMD_TEXT)),
-    C("command-text-not-a-command-name", "hello", InvalidValue, "cmd", "'hello'", "one of "),
-    C("command-a-list", ["bolus", 1], InvalidValue, "cmd", "['bolus', 1]", "one of "),
+    C("command-not-a-dict", "bolus", InvalidValue, "command", "'bolus'", "a table such as"),
+    C("command-text-not-a-command-name", "hello", InvalidValue, "command", "'hello'",
+      "a table such as"),
+    C("command-a-list", ["bolus", 1], InvalidValue, "command", "['bolus', 1]",
+      "a table such as"),
     C("command-name-unhashable", {"cmd": ["bolus"], "units": 1}, InvalidValue, "cmd",
       "['bolus']", "one of "),
     C("unknown-extra-key", {"cmd": "bolus", "units": 1, "unit": 1}, InvalidValue,
@@ -635,7 +621,6 @@ def test_bad_command_is_refused_and_changes_nothing(state, call, error, field, v
     assert engine.events == twin.events
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_NEGATIVE_LEFT)
 def test_insulin_left_for_new_doses_is_never_shown_below_zero():
     engine = build("extended")
     later = NOW + 240 * MS_PER_MIN  # basal has used what the extended bolus still owes

@@ -74,7 +74,7 @@ INVALID = [
      "after 12:00"),
     ("duplicate-start", "Day", [(0, 1), (360, 1), (360, 2)], F + " segment 3 start",
      "'06:00'", "after 06:00"),
-    ("off-grid", "Day", [(0, 1), (45, 1)], F + " segment 2 start", "45", HALF_HOURS),
+    ("off-grid", "Day", [(0, 1), (45, 1)], F + " segment 2 start", "'00:45'", HALF_HOURS),
     ("start-1440", "Day", [(0, 1), (1440, 1)], F + " segment 2 start", "1440", HALF_HOURS),
     ("start-negative", "Day", [(-30, 1)], F + " segment 1 start", "-30", HALF_HOURS),
     ("start-float", "Day", [(0.0, 1)], F + " segment 1 start", "0.0", HALF_HOURS),

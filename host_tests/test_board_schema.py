@@ -42,8 +42,6 @@ def board(**changes):
     return spec
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 # ----- the sim board ------------------------------------------------------------------

@@ -73,7 +73,8 @@ def make_profile(name, segments):
             raise InvalidValue(where, segment, "a pair (start minute, rate mU/h)")
         start = segment[0]
         if not is_int(start) or not 0 <= start < MIN_PER_DAY or start % GRID_MIN:
-            raise InvalidValue(where + " start", start, "00:00 to 23:30 on the half hour")
+            shown = hhmm(start) if is_int(start) and 0 <= start < MIN_PER_DAY else start
+            raise InvalidValue(where + " start", shown, "00:00 to 23:30 on the half hour")
         if i == 0 and start != 0:
             raise InvalidValue(where + " start", hhmm(start), "00:00 (the first segment "
                                "starts at midnight so the profile covers 24 h)")

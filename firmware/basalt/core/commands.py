@@ -165,7 +165,9 @@ COMMANDS = {
 
 def apply(engine, now_ms, cmd):
     """Check and apply one command; returns what the engine returned."""
-    name = cmd.get("cmd") if isinstance(cmd, dict) else cmd
+    if not isinstance(cmd, dict):
+        raise InvalidValue("command", cmd, "a table such as {'cmd': 'bolus', 'units': 1.5}")
+    name = cmd.get("cmd")
     if not isinstance(name, str) or name not in COMMANDS:
         raise InvalidValue("cmd", name, "one of " + ", ".join(sorted(COMMANDS)))
     return COMMANDS[cmd["cmd"]](engine, now_ms, cmd)

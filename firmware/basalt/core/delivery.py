@@ -370,7 +370,8 @@ class DeliveryEngine:
     def _require_insulin(self, command, amount_mu):
         """The reservoir, less what running boluses and prime still owe, must hold it."""
         owed = _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
-        free_mu = self.board.mu_for_usteps(self.reservoir_steps - owed - _owed(self._prime))
+        free = self.reservoir_steps - owed - _owed(self._prime)
+        free_mu = self.board.mu_for_usteps(free) if free > 0 else 0
         if amount_mu > free_mu:
             raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
                                 "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))

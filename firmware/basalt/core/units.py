@@ -63,6 +63,17 @@ def milli_in(field, value, lo, hi, step, unit):
     return milli
 
 
+def _epsilon():
+    """This interpreter's float epsilon: 2**-52 on CPython, 2**-23 on rp2's floats."""
+    eps = 1.0
+    while 1.0 + eps / 2 != 1.0:
+        eps /= 2
+    return eps
+
+
+_EPSILON = _epsilon()
+
+
 def _float_to_milli(field, value, unit):
     if value != value or value in (float("inf"), float("-inf")):
         raise InvalidValue(field, value, "a finite number of " + unit)
@@ -70,15 +81,15 @@ def _float_to_milli(field, value, unit):
         raise InvalidValue(field, value, "a number of " + unit + " below 1000000")
     scaled = value * 1000
     milli = int(round(scaled))
-    # Relative tolerance: a few ulps of a single-precision float (rp2) pass, a real 4th
-    # decimal does not, at any magnitude.
-    if abs(scaled - milli) > max(1e-6, abs(scaled) * 2**-21):
+    # value*1000 is off by at most ~1 epsilon relative (input and product rounding), so
+    # twice that passes every float the user meant as 3 decimals, and nothing finer.
+    if abs(scaled - milli) > max(1e-9, abs(scaled) * 2 * _EPSILON):
         raise InvalidValue(field, value, "at most 3 decimals of " + unit)
     return milli
 
 
 def _text_to_milli(field, value, unit):
-    text = value.strip()
+    text = value.strip(" \t\r\n")  # ASCII blanks only, the same on both interpreters
     sign = 1
     if text[:1] in ("-", "+"):
         sign = -1 if text[0] == "-" else 1
