@@ -224,11 +224,6 @@ class DeliveryEngine:
         self._basal_rate = rate
         self._basal_span = (_SMALL - self._step_cost) // rate if rate else _FOREVER
 
-    def scheduled_rate_mu_h(self):
-        if self.profiles.active is None:
-            return 0
-        return self.profiles.current().rate_at(self._day_ms)
-
     def basal_rate_mu_h(self):
         """The basal rate being delivered now (0 while stopped)."""
         return 0 if self.stop_reason else self._basal_rate
