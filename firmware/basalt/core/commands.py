@@ -10,8 +10,14 @@ Unknown keys, missing keys and bad values are refused before anything is changed
 from basalt.core.basal import MAX_RATE_MU_H
 from basalt.core.check import ascii_digits, exact_keys, int_in, text
 from basalt.core.delivery import (
+    BOLUS_MAX_MU,
+    BOLUS_STEP_MU,
     EXTENDED_MAX_MIN,
     EXTENDED_MIN_MIN,
+    FILL_MIN_MU,
+    FILL_STEP_MU,
+    PRIME_MAX_MU,
+    PRIME_STEP_MU,
     TEMP_MAX_MIN,
     TEMP_MAX_PERCENT,
     TEMP_MIN_MIN,
@@ -53,6 +59,10 @@ def _units(cmd, key, lo, hi, step):
     return milli_in(cmd["cmd"] + " " + key, cmd[key], lo, hi, step, _U)
 
 
+def _bolus_units(cmd, key, lo):
+    return _units(cmd, key, lo, BOLUS_MAX_MU, BOLUS_STEP_MU)
+
+
 def _minutes(cmd, lo, hi):
     return int_in(cmd["cmd"] + " minutes", cmd["minutes"], lo, hi, "min")
 
@@ -63,28 +73,29 @@ def _keys(cmd, required, optional=()):
 
 def _bolus(engine, now_ms, cmd):
     _keys(cmd, ("cmd", "units"))
-    return engine.bolus(now_ms, _units(cmd, "units", 10, 25_000, 10))
+    return engine.bolus(now_ms, _bolus_units(cmd, "units", BOLUS_STEP_MU))
 
 
 def _extended(engine, now_ms, cmd):
     _keys(cmd, ("cmd", "units", "minutes"))
-    amount = _units(cmd, "units", 10, 25_000, 10)
+    amount = _bolus_units(cmd, "units", BOLUS_STEP_MU)
     return engine.extended_bolus(now_ms, amount,
                                  _minutes(cmd, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN))
 
 
 def _dual(engine, now_ms, cmd):
     _keys(cmd, ("cmd", "units", "minutes"), ("now_units", "now_percent"))
-    amount = _units(cmd, "units", 20, 25_000, 10)
+    amount = _bolus_units(cmd, "units", 2 * BOLUS_STEP_MU)  # room for two parts
     if ("now_units" in cmd) == ("now_percent" in cmd):
         raise InvalidValue("dual_bolus now", "both" if "now_units" in cmd else "neither",
                            "exactly one of now_units or now_percent")
     if "now_units" in cmd:
-        now_mu = _units(cmd, "now_units", 10, amount - 10, 10)
+        now_mu = _units(cmd, "now_units", BOLUS_STEP_MU, amount - BOLUS_STEP_MU,
+                        BOLUS_STEP_MU)
     else:
         percent = int_in("dual_bolus now_percent", cmd["now_percent"], 1, 99, "%")
-        now_mu = amount * percent // 100 // 10 * 10  # rounded down to 0.01 U
-        if now_mu < 10:
+        now_mu = amount * percent // 100 // BOLUS_STEP_MU * BOLUS_STEP_MU  # rounded down
+        if now_mu < BOLUS_STEP_MU:
             raise InvalidValue("dual_bolus now_percent", percent, "a share of at least 0.01 U")
     minutes = _minutes(cmd, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN)
     return engine.dual_bolus(now_ms, amount, now_mu, minutes)
@@ -114,13 +125,15 @@ def _bare(name):
 
 def _prime(engine, now_ms, cmd):
     _keys(cmd, ("cmd", "units"))
-    return engine.prime(now_ms, _units(cmd, "units", 100, 30_000, 100))
+    return engine.prime(now_ms, _units(cmd, "units", PRIME_STEP_MU, PRIME_MAX_MU,
+                                       PRIME_STEP_MU))
 
 
 def _new_reservoir(engine, now_ms, cmd):
     _keys(cmd, ("cmd", "units"))
     capacity = engine.board.syringe_capacity_mu
-    return engine.new_reservoir(now_ms, _units(cmd, "units", 10_000, capacity, 100))
+    return engine.new_reservoir(now_ms, _units(cmd, "units", FILL_MIN_MU, capacity,
+                                               FILL_STEP_MU))
 
 
 def _set_profile(engine, now_ms, cmd):

@@ -253,12 +253,12 @@ class DeliveryEngine:
         temp = self._temp
         if temp is None or temp[1] is None:
             return
-        highest = profile.max_rate_over(self._day_ms, temp[2])
-        if highest * temp[1] // 100 > MAX_RATE_MU_H:
+        peak = _percent_peak(profile, self._day_ms, temp[2], temp[1])
+        if peak > MAX_RATE_MU_H:
             raise NotAllowedNow(command, "the running %d %% temp basal would reach %s U/h on "
                                 "profile %s (the most is %s U/h); cancel it first" % (
-                                    temp[1], fmt_milli(highest * temp[1] // 100),
-                                    profile.name, fmt_milli(MAX_RATE_MU_H)))
+                                    temp[1], fmt_milli(peak), profile.name,
+                                    fmt_milli(MAX_RATE_MU_H)))
 
     def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
         """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 24 h."""
@@ -275,7 +275,12 @@ class DeliveryEngine:
         duration_ms = duration_min * MS_PER_MIN
         if percent is not None:
             profile = self.profiles.current()
-            _check_percent_rate(profile.max_rate_over(self._day_ms, duration_ms), percent)
+            if _percent_peak(profile, self._day_ms, duration_ms, percent) > MAX_RATE_MU_H:
+                highest = profile.max_rate_over(self._day_ms, duration_ms)
+                raise InvalidValue("temp basal percent", percent, "at most %d %% here: the "
+                                   "scheduled rate reaches %s U/h and the pump's maximum is "
+                                   "%s U/h" % (MAX_RATE_MU_H * 100 // highest,
+                                               fmt_milli(highest), fmt_milli(MAX_RATE_MU_H)))
         replaced = self._temp is not None
         self._temp = [rate_mu_h, percent, duration_ms, duration_ms]
         self._retarget()
@@ -285,11 +290,14 @@ class DeliveryEngine:
 
     def cancel_temp_basal(self, now_ms):
         self._advance(now_ms)
-        temp = self._temp
-        if temp is None:
+        if self._temp is None:
             raise NotAllowedNow("cancel temp basal", "no temp basal is running")
-        self._temp = None
+        self._cancel_temp()
         self._retarget()
+
+    def _cancel_temp(self):
+        temp = self._temp
+        self._temp = None
         self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN})
 
     def temp_basal(self):
@@ -474,8 +482,7 @@ class DeliveryEngine:
             raise NotAllowedNow("prime", "priming is already in progress")
         self._require_insulin("prime", amount_mu)
         duration = -(-amount_mu * MS_PER_MIN // PRIME_SPEED_MU_MIN)
-        self._prime = Ramp((0, "prime"), amount_mu, self.board.usteps_for_mu(amount_mu),
-                           duration)
+        self._prime = self._ramp((0, "prime"), amount_mu, duration)
         self._event("prime_started", {"programmed_mu": amount_mu})
 
     def new_reservoir(self, now_ms, fill_mu):
@@ -505,9 +512,7 @@ class DeliveryEngine:
         self.stop_reason = reason
         self._cancel_boluses("cancelled")
         if self._temp is not None:
-            temp = self._temp
-            self._temp = None
-            self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN})
+            self._cancel_temp()
         self._retarget()
         self._event("stopped", {"reason": reason})
 
@@ -573,10 +578,6 @@ def _ramp_limit(ramp, span):
     return span
 
 
-def _check_percent_rate(highest_scheduled, percent):
-    """A new percent temp basal must stay within the pump's maximum rate."""
-    if highest_scheduled * percent // 100 > MAX_RATE_MU_H:
-        raise InvalidValue("temp basal percent", percent, "at most %d %% here: the scheduled "
-                           "rate reaches %s U/h and the pump's maximum is %s U/h" % (
-                               MAX_RATE_MU_H * 100 // highest_scheduled,
-                               fmt_milli(highest_scheduled), fmt_milli(MAX_RATE_MU_H)))
+def _percent_peak(profile, day_ms, duration_ms, percent):
+    """The highest rate a percent temp basal reaches on a profile over its duration."""
+    return profile.max_rate_over(day_ms, duration_ms) * percent // 100

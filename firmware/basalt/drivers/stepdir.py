@@ -48,11 +48,12 @@ def hw_module(given, name):
 class StepDirMotor(Motor):
     """Motor port for a STEP/DIR/EN driver; subclasses add the STEP pulse timer."""
 
-    def __init__(self, config, machine, time):
+    def __init__(self, config, machine=None, time=None):
+        machine = hw_module(machine, "machine")
+        self._time = hw_module(time, "time")
         self.config = config
         self.max_step_hz = config.max_step_hz
         self.pulse_us = config.min_pulse_us * _PULSE_MARGIN
-        self._time = time
         # EN first, at its inactive level: the driver is disabled before anything else.
         self._en = self._output(machine, config.enable, False)
         self._enabled = False
@@ -61,6 +62,10 @@ class StepDirMotor(Motor):
         self._ms = []
         for ms_pin, level in zip(config.microstep_pins, config.microstep_levels):
             self._ms.append(self._output(machine, ms_pin, level))
+        # STEP last, idle: the subclass hands it to its pulse timer.
+        self._on = config.step.level(True)
+        self._off = config.step.level(False)
+        self._step = self._output(machine, config.step, False)
         self._moving = False
         self._steps = 0  # microsteps in the current or last move
         self._done = 0  # microsteps the timer has issued in the current or last move

@@ -72,14 +72,9 @@ class RmtStepper(StepDirMotor):
     """Motor port on a STEP/DIR/EN driver with STEP timed by one RMT TX channel."""
 
     def __init__(self, config, channel=0, machine=None, esp32=None, time=None):
-        machine = hw_module(machine, "machine")
-        esp32 = hw_module(esp32, "esp32")
-        time = hw_module(time, "time")
         StepDirMotor.__init__(self, config, machine, time)  # EN inactive before all else
-        self._on = config.step.level(True)
-        self._off = config.step.level(False)
-        step = machine.Pin(config.step.number, machine.Pin.OUT, None, value=self._off)
-        self._rmt = esp32.RMT(channel, pin=step, resolution_hz=_TICK_HZ,
+        esp32 = hw_module(esp32, "esp32")
+        self._rmt = esp32.RMT(channel, pin=self._step, resolution_hz=_TICK_HZ,
                               idle_level=bool(self._off))
         # Buffers allocated once: the chunk (durations, levels) and its edge offsets.
         entries = 2 * config.max_step_hz * _BUFFER_MS // 1000 + _ENTRIES_SPARE

@@ -83,19 +83,15 @@ class PioStepper(StepDirMotor):
     """Motor port on a STEP/DIR/EN driver with STEP timed by one PIO state machine."""
 
     def __init__(self, config, sm_id=0, machine=None, rp2=None, time=None):
-        machine = hw_module(machine, "machine")
-        rp2 = hw_module(rp2, "rp2")
-        time = hw_module(time, "time")
         StepDirMotor.__init__(self, config, machine, time)  # EN inactive before all else
-        on = config.step.level(True)
-        off = config.step.level(False)
+        rp2 = hw_module(rp2, "rp2")
+        on, off = self._on, self._off
         pio = rp2.PIO
         program = rp2.asm_pio(
             sideset_init=pio.OUT_HIGH if off else pio.OUT_LOW,
             in_shiftdir=pio.SHIFT_RIGHT,
         )(_program(on, off))
-        step = machine.Pin(config.step.number, machine.Pin.OUT, None, value=off)
-        self._sm = rp2.StateMachine(sm_id, program, freq=_SM_HZ, sideset_base=step)
+        self._sm = rp2.StateMachine(sm_id, program, freq=_SM_HZ, sideset_base=self._step)
         # Forced instructions for an abort, side-setting STEP to idle (1 side-set bit).
         self._read_x = rp2.asm_pio_encode("mov(isr, x).side(%d)" % off, 1)
         self._push = rp2.asm_pio_encode("push().side(%d)" % off, 1)
