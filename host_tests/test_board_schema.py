@@ -134,10 +134,10 @@ def test_calibration_overrides_the_computed_volume(volume):
 
 
 @pytest.mark.parametrize("driver, micro, pins, levels", [
-    ("a4988", 16, [10, 11, 12], (1, 1, 1)),
-    ("a4988", 2, [10, 11, 12], (1, 0, 0)),
-    ("drv8825", 32, [10, 11, 12], (1, 0, 1)),
-    ("tmc2209", 32, [10, 11], (1, 0)),
+    ("a4988", 16, [17, 18, 19], (1, 1, 1)),
+    ("a4988", 2, [17, 18, 19], (1, 0, 0)),
+    ("drv8825", 32, [17, 18, 19], (1, 0, 1)),
+    ("tmc2209", 32, [17, 18], (1, 0)),
     ("tmc2209", 64, [], (0, 1)),
 ], ids=["a4988-16", "a4988-2", "drv8825-32", "tmc2209-32", "tmc2209-64-hard-wired"])
 def test_microstep_pin_levels(driver, micro, pins, levels):
@@ -146,6 +146,37 @@ def test_microstep_pin_levels(driver, micro, pins, levels):
     motor = load_board(spec).motor
     assert motor.microstep_levels == levels
     assert [p.number for p in motor.microstep_pins] == pins
+
+
+@pytest.mark.parametrize("name", ["sim", "pico_w", "esp32_devkitc"])
+def test_boards_declare_every_peripheral(name):
+    path = Path(__file__).resolve().parent.parent / "boards" / (name + ".py")
+    spec = importlib.util.spec_from_file_location("basalt_board_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    loaded = load_board(module.BOARD)
+    assert loaded.display.address == 0x3C and loaded.display.width == 128
+    assert sorted(loaded.buttons.__dict__) == ["back", "down", "select", "up"]
+    assert all(pin.invert and pin.pull == "up" for pin in loaded.buttons.pins())
+    assert loaded.force.kind == "hx711"
+    assert loaded.battery.divider_milli == 2000
+    assert (loaded.battery.critical_mv, loaded.battery.low_mv) == (3300, 3500)
+
+
+def test_board_without_peripherals_has_none():
+    spec = {k: v for k, v in SIM.items()
+            if k not in ("display", "buttons", "force", "buzzer", "battery")}
+    loaded = load_board(spec)
+    assert (loaded.display, loaded.buttons, loaded.force, loaded.buzzer,
+            loaded.battery) == (None,) * 5
+
+
+def test_fsr_force_sensor_and_three_buttons():
+    loaded = load_board(board(mcu="rp2040", force={"kind": "fsr", "adc": 26},
+                              buttons__back=None))
+    assert loaded.force.kind == "fsr" and loaded.force.adc.number == 26
+    assert [p.path for p in loaded.buttons.pins()] == ["buttons.down", "buttons.select",
+                                                      "buttons.up"]
 
 
 # ----- refusals: each names the key path ----------------------------------------------
@@ -162,7 +193,8 @@ ESP = {"mcu": "esp32"}
 REFUSED = [
     # (id, spec, key path, value text, allowed)
     ("unknown-top-level-key", board(colour="red"), "colour", UNKNOWN,
-     "keys calibration, drive, mcu, motor, name, syringe"),
+     "keys battery, buttons, buzzer, calibration, display, drive, force, mcu, motor, name, "
+     "syringe"),
     ("unknown-motor-key", board(motor__speed=1), "motor.speed", UNKNOWN,
      "keys dir, driver, enable, max_step_hz, microstep_pins, step"),
     ("unknown-syringe-key", board(syringe__brand="BD"), "syringe.brand", UNKNOWN,
@@ -286,6 +318,38 @@ REFUSED = [
                                                                "full_steps_per_rev": 400,
                                                                "microsteps": 32}),
      "drive", "8", "a microstep volume of 10 to 1000000 pL"),
+    # peripherals
+    ("button-on-the-enable-pin", board(buttons__up=4), "buttons.up", Problem(
+        "GPIO 4 is already used by motor.enable"), "a GPIO no other key uses"),
+    ("buzzer-on-a-button", board(buzzer__pin=10), "buzzer.pin", Problem(
+        "GPIO 10 is already used by buttons.up"), "a GPIO no other key uses"),
+    ("missing-select-button", board(buttons__select=None), "buttons.select", MISSING,
+     "a value is required"),
+    ("unknown-button", board(buttons__menu=17), "buttons.menu", UNKNOWN,
+     "keys back, down, select, up"),
+    ("force-kind-unknown", board(force={"kind": "strain", "dout": 14, "sck": 15}),
+     "force.kind", "'strain'", "one of hx711, fsr"),
+    ("force-hx711-with-adc", board(force={"kind": "hx711", "dout": 14, "sck": 15, "adc": 26}),
+     "force.adc", UNKNOWN, "keys dout, kind, sck"),
+    ("force-fsr-not-adc-rp2040", board(mcu="rp2040", force={"kind": "fsr", "adc": 22}),
+     "force.adc", "22", "an ADC GPIO of the rp2040: 26, 27, 28, 29"),
+    ("battery-adc2-esp32", {**board(**ESP), "buttons": {"up": 13, "down": 14, "select": 32},
+                            "display": {"i2c": 0, "sda": 21, "scl": 22},
+                            "force": {"kind": "hx711", "dout": 35, "sck": 17},
+                            "motor": {**SIM["motor"], "step": 25, "dir": 26, "enable": 27},
+                            "battery": {**SIM["battery"], "adc": 4}},
+     "battery.adc", "4", "an ADC GPIO of the esp32: 32, 33, 34, 35, 36, 39"),
+    ("battery-levels-out-of-order", board(battery__low_mv=3200), "battery.low_mv", "3200",
+     "between critical_mv (3300) and full_mv (4200)"),
+    ("battery-divider-below-1", board(battery__divider=0.5), "battery.divider", "0.5",
+     "1 to 20"),
+    ("display-sda-not-i2c0-rp2040", board(mcu="rp2040", display__sda=2, display__scl=3),
+     "display.sda", "2", "an I2C0 SDA GPIO of the rp2040: 0, 4, 8, 12, 16, 20, 24, 28"),
+    ("display-scl-not-paired-rp2040", board(mcu="rp2040", display__scl=22), "display.scl",
+     "22", "GPIO 21, the I2C0 SCL paired with SDA GPIO 20"),
+    ("display-address", board(display__address=0x27), "display.address", "39",
+     "one of 60, 61"),
+    ("display-i2c-bus-2", board(display__i2c=2), "display.i2c", "2", "one of 0, 1"),
     ("volume-too-large", board(syringe__bore_area_mm2=1000, drive={"lead_mm": 20,
                                                                   "full_steps_per_rev": 200,
                                                                   "microsteps": 1}),

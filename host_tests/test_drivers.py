@@ -782,18 +782,18 @@ def test_board_files_with_a_bad_key_or_value_are_refused(path, dotted, value):
     assert field in str(err.value)
 
 
-PLANNED = re.compile(r"^# planned: (\d+) = ", re.M)
+PERIPHERAL_COMMENT = re.compile(r"^# (\d+) = ", re.M)
 
 
 @pytest.mark.parametrize("name", ["pico_w", "esp32_devkitc"])
-def test_new_boards_keep_the_planned_pins_free(name):
+def test_board_pin_comments_match_the_configured_peripherals(name):
     path = ROOT / "boards" / (name + ".py")
-    planned = {int(n) for n in PLANNED.findall(path.read_text())}
-    assert len(planned) == 10  # OLED 2, buttons 4, HX711 2, buzzer, battery
-    motor = load_board(board_spec(path)).motor
-    used = {motor.step.number, motor.direction.number, motor.enable.number}
-    used |= {p.number for p in motor.microstep_pins}
-    assert not used & planned
+    commented = [int(n) for n in PERIPHERAL_COMMENT.findall(path.read_text())]
+    board = load_board(board_spec(path))
+    sections = (board.display, board.buttons, board.force, board.buzzer, board.battery)
+    configured = [pin.number for section in sections for pin in section.pins()]
+    assert len(configured) == 10  # OLED 2, buttons 4, HX711 2, buzzer, battery
+    assert sorted(commented) == sorted(configured)
 
 
 def test_pico_w_board():
