@@ -4,19 +4,40 @@ The board and the simulator build the same PumpApp; only the ports differ.
 step() is one delivery tick and the only code that moves the motor.
 """
 
-from basalt.core import commands
+from basalt.core import calculator, commands
 from basalt.core.delivery import DeliveryEngine
+from basalt.core.errors import NotAllowedNow
+from basalt.core.insulin import InsulinModel
+from basalt.core.iob import DeliveryFeed, IobTracker
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 
 
+DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings are loaded
+
+
 class PumpApp:
-    def __init__(self, board, clock, motor, tick_ms=250, day_ms=0, bolus_speed_mu_min=1_500):
+    """settings: a basalt.core.settings.Settings (its basal profiles, bolus speed and
+    insulin curve configure the pump) or None (no profiles, default speed and curve)."""
+
+    def __init__(self, board, clock, motor, tick_ms=250, day_ms=0, bolus_speed_mu_min=1_500,
+                 settings=None):
         self.board = board
         self.clock = clock
         self.motor = motor
         self.tick_ms = tick_ms
-        self.engine = DeliveryEngine(board, clock.now_ms(), day_ms, bolus_speed_mu_min)
+        self.settings = settings
+        now = clock.now_ms()
+        if settings is not None:
+            bolus_speed_mu_min = settings.bolus_speed_mu_min
+        self.engine = DeliveryEngine(board, now, day_ms, bolus_speed_mu_min)
+        if settings is not None:
+            _load_profiles(self.engine, now, settings.basal_profiles)
+            model = settings.insulin_model()
+        else:
+            model = InsulinModel(DEFAULT_INSULIN[0], DEFAULT_INSULIN[1])
+        self.iob = IobTracker(model)  # what the safety gate and the calculator read
+        self._iob_feed = DeliveryFeed(self.iob, self.engine, now)
         self.pending_steps = 0  # planned by the engine, not yet handed to the motor
         self.rewind_steps = 0
         self.moved_steps = 0  # forward microsteps the motor reported done
@@ -40,6 +61,7 @@ class PumpApp:
         now = self.clock.now_ms()
         self._reap()
         self.pending_steps += self.engine.tick(now)
+        self._iob_feed.update(now)
         self._collect()
         if self.motor.busy():
             return
@@ -49,6 +71,14 @@ class PumpApp:
         elif self.pending_steps:
             self._start(True, self.pending_steps)
             self.pending_steps = 0
+
+    def suggest_bolus(self, carbs_g, glucose_mg_dl=None, cgm=None, uncertain_bolus=None):
+        """The bolus calculator at the current time (see basalt.core.calculator)."""
+        if self.settings is None:
+            raise NotAllowedNow("bolus calculator", "no therapy settings are loaded")
+        return calculator.suggest(self.settings, self.iob, self.clock.now_ms(),
+                                  self.engine.day_ms(), carbs_g, glucose_mg_dl, cgm,
+                                  uncertain_bolus)
 
     async def run(self):
         while True:
@@ -85,3 +115,9 @@ class PumpApp:
         events = self.events
         self.events = []
         return events
+
+
+def _load_profiles(engine, now_ms, profiles):
+    for name in sorted(profiles.profiles):
+        engine.set_profile(now_ms, name, profiles.profiles[name].segments())
+    engine.activate_profile(now_ms, profiles.active)

@@ -4,40 +4,26 @@ A segment is (start minute, rate in mU/h) on a 30-minute grid; each runs until t
 next one starts, the last until midnight, so the first must start at 00:00.
 """
 
-from basalt.core.check import int_in, is_int, text
+from basalt.core.check import int_in, text
 from basalt.core.errors import InvalidValue, NotAllowedNow
-from basalt.core.units import MIN_PER_DAY, MS_PER_DAY, MS_PER_MIN
+from basalt.core.schedule import (
+    MAX_SEGMENTS,  # noqa: F401 (the profile limits live here too)
+    Schedule,
+    check_segments,
+)
+from basalt.core.units import MIN_PER_DAY, MS_PER_DAY, milli_in
 
 MAX_PROFILES = 6
-MAX_SEGMENTS = 48
-GRID_MIN = 30
 MAX_RATE_MU_H = 30_000  # 30 U/h
 
-
-class BasalProfile:
+class BasalProfile(Schedule):
     def __init__(self, name, starts_min, rates_mu_h):
+        Schedule.__init__(self, starts_min, rates_mu_h)
         self.name = name
-        self.starts_min = starts_min
         self.rates_mu_h = rates_mu_h
-
-    def segments(self):
-        return list(zip(self.starts_min, self.rates_mu_h))
-
-    def index_at(self, day_ms):
-        minute = day_ms // MS_PER_MIN
-        i = len(self.starts_min) - 1
-        while self.starts_min[i] > minute:
-            i -= 1
-        return i
 
     def rate_at(self, day_ms):
         return self.rates_mu_h[self.index_at(day_ms)]
-
-    def ms_to_next_change(self, day_ms):
-        """Milliseconds from day_ms to the next segment start (midnight wraps to 00:00)."""
-        i = self.index_at(day_ms) + 1
-        end_min = self.starts_min[i] if i < len(self.starts_min) else MIN_PER_DAY
-        return end_min * MS_PER_MIN - day_ms
 
     def max_rate_over(self, day_ms, duration_ms):
         """Highest scheduled rate in [day_ms, day_ms + duration_ms)."""
@@ -58,32 +44,25 @@ class BasalProfile:
         return total // 60
 
 
-def make_profile(name, segments):
-    """Validate (start_minute, rate_mu_h) pairs into a BasalProfile."""
+def make_profile(name, segments, field=None, problems=None):
+    """Validate (start_minute, rate_mu_h) pairs into a BasalProfile.
+
+    `field` names the profile in messages ("profile <name>" by default); with a
+    `problems` list, every problem is collected there and None returned if any.
+    """
     text("profile name", name, 1, 16)
-    field = "profile %s" % name
-    if not isinstance(segments, (list, tuple)) or not 1 <= len(segments) <= MAX_SEGMENTS:
-        raise InvalidValue(field + " segments", _count(segments),
-                           "1 to %d segments" % MAX_SEGMENTS)
-    starts = []
-    rates = []
-    for i, segment in enumerate(segments):
-        where = "%s segment %d" % (field, i + 1)
-        if not isinstance(segment, (list, tuple)) or len(segment) != 2:
-            raise InvalidValue(where, segment, "a pair (start minute, rate mU/h)")
-        start = segment[0]
-        if not is_int(start) or not 0 <= start < MIN_PER_DAY or start % GRID_MIN:
-            shown = hhmm(start) if is_int(start) and 0 <= start < MIN_PER_DAY else start
-            raise InvalidValue(where + " start", shown, "00:00 to 23:30 on the half hour")
-        if i == 0 and start != 0:
-            raise InvalidValue(where + " start", hhmm(start), "00:00 (the first segment "
-                               "starts at midnight so the profile covers 24 h)")
-        if i and start <= starts[-1]:
-            raise InvalidValue(where + " start", hhmm(start), "after %s (segments sorted, "
-                               "not overlapping)" % hhmm(starts[-1]))
-        starts.append(start)
-        rates.append(int_in(where + " rate", segment[1], 0, MAX_RATE_MU_H, "mU/h"))
-    return BasalProfile(name, tuple(starts), tuple(rates))
+    checked = check_segments(field or "profile %s" % name, segments, _rate,
+                             "(start minute, rate mU/h)", problems)
+    return None if checked is None else BasalProfile(name, checked[0], checked[1])
+
+
+def rate_from_user(where, values):
+    """A segment's rate in U/h as the user wrote it ([0.85]) -> mU/h."""
+    return milli_in(where + " rate", values[0], 0, MAX_RATE_MU_H, 1, "U/h")
+
+
+def _rate(where, rate):
+    return int_in(where + " rate", rate, 0, MAX_RATE_MU_H, "mU/h")
 
 
 class BasalProfiles:
@@ -120,11 +99,3 @@ class BasalProfiles:
         if self.active is None:
             raise NotAllowedNow("basal", "no basal profile is set")
         return self.profiles[self.active]
-
-
-def hhmm(minute):
-    return "%02d:%02d" % (minute // 60, minute % 60)
-
-
-def _count(segments):
-    return len(segments) if isinstance(segments, (list, tuple)) else segments

@@ -7,8 +7,9 @@ The menus, the simulator's program files and host tools all speak this one forma
 Unknown keys, missing keys and bad values are refused before anything is changed.
 """
 
-from basalt.core.basal import MAX_RATE_MU_H
-from basalt.core.check import ascii_digits, exact_keys, int_in, text
+from basalt.core import schedule
+from basalt.core.basal import MAX_RATE_MU_H, rate_from_user
+from basalt.core.check import exact_keys, int_in, text
 from basalt.core.delivery import (
     BOLUS_MAX_MU,
     BOLUS_STEP_MU,
@@ -23,36 +24,17 @@ from basalt.core.delivery import (
     TEMP_MIN_MIN,
 )
 from basalt.core.errors import InvalidValue
+from basalt.core.schedule import parse_clock
 from basalt.core.units import MS_PER_MIN, milli_in
 
 _U = "U"
 _UH = "U/h"
 
 
-def parse_clock(field, value):
-    """'HH:MM' -> minutes after midnight."""
-    ok = isinstance(value, str) and len(value) == 5 and value[2] == ":"
-    if ok:
-        hours, minutes = value[:2], value[3:]
-        ok = ascii_digits(hours + minutes) and int(hours) < 24 and int(minutes) < 60
-    if not ok:
-        raise InvalidValue(field, value, "a time of day 'HH:MM' from 00:00 to 23:59")
-    return int(hours) * 60 + int(minutes)
-
-
 def segments_from_user(name, segments):
     """[['00:00', 0.8], ['06:00', 1.2], ...] (U/h) -> [(0, 800), (360, 1200), ...]."""
-    if not isinstance(segments, list):
-        raise InvalidValue("profile %s segments" % name, segments, "a list of [HH:MM, U/h]")
-    out = []
-    for i, segment in enumerate(segments):
-        where = "profile %s segment %d" % (name, i + 1)
-        if not isinstance(segment, list) or len(segment) != 2:
-            raise InvalidValue(where, segment, "a pair [HH:MM, U/h]")
-        start = parse_clock(where + " start", segment[0])
-        rate = milli_in(where + " rate", segment[1], 0, MAX_RATE_MU_H, 1, _UH)
-        out.append((start, rate))
-    return out
+    return schedule.segments_from_user("profile %s" % name, segments, 1, rate_from_user,
+                                       "[HH:MM, U/h]")
 
 
 def _units(cmd, key, lo, hi, step):

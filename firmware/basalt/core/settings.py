@@ -1,0 +1,511 @@
+"""Therapy settings: one versioned JSON file, checked strictly, every rule in one place.
+
+load_settings(obj) -> (Settings, warnings) or SettingsError (a ConfigError) listing
+every problem, each naming the key path, the value and what is allowed. Hard limits
+refuse a value; recommended ranges (Loop and AndroidAPS guardrails, REFERENCE.md) only
+warn. Keys are in user units ("max_bolus_u": 10); attributes are integers (mU, mU/h,
+minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text).
+"""
+
+import json
+
+from basalt.core import insulin
+from basalt.core.basal import (
+    MAX_PROFILES,
+    MAX_RATE_MU_H,
+    BasalProfiles,
+    make_profile,
+    rate_from_user,
+)
+from basalt.core.check import flag, int_in, is_int, text
+from basalt.core.delivery import (
+    BOLUS_MAX_MU,
+    BOLUS_SPEED_MAX_MU_MIN,
+    BOLUS_SPEED_MIN_MU_MIN,
+    BOLUS_STEP_MU,
+    FILL_MIN_MU,
+    FILL_STEP_MU,
+    PRIME_MAX_MU,
+    PRIME_STEP_MU,
+)
+from basalt.core.errors import ConfigError, InvalidValue
+from basalt.core.schedule import Schedule, check_segments, segments_from_user
+from basalt.core.units import fmt_milli, milli_in
+
+VERSION = 1
+MIN_PER_HOUR = 60
+MIN_PER_DAY = 1_440
+
+BOLUS_INCREMENTS_MU = (10, 50, 100, 500, 1_000)
+FILL_MAX_MU = 6_000_000  # a 60 mL syringe; the board's syringe may hold less
+DEFAULT_MIN_GLUCOSE = 70
+
+
+class SettingsError(ConfigError):
+    """A refused settings file. `problems` holds every problem (InvalidValue each);
+    field, value and allowed are the first one's."""
+
+    def __init__(self, problems):
+        first = problems[0]
+        self.problems = problems
+        self.field = first.field
+        self.value = first.value
+        self.allowed = first.allowed
+        # Skip InvalidValue's message: this one lists every problem, one per line.
+        super(InvalidValue, self).__init__("\n".join(str(p) for p in problems))
+
+
+class Limits:
+    """Hard dosing limits, integers (the safety gate reads these)."""
+
+    def __init__(self, max_bolus_mu, max_basal_mu_h, max_iob_mu, max_bolus_60min_mu,
+                 max_daily_mu):
+        self.max_bolus_mu = max_bolus_mu
+        self.max_basal_mu_h = max_basal_mu_h
+        self.max_iob_mu = max_iob_mu
+        self.max_bolus_60min_mu = max_bolus_60min_mu
+        self.max_daily_mu = max_daily_mu
+
+
+class Alarms:
+    """Alarm and reminder settings; 0 means off where a time is given."""
+
+    def __init__(self, reservoir_low_mu, auto_off_min, site_change_min, suspend_reminder_min,
+                 glucose_check_min):
+        self.reservoir_low_mu = reservoir_low_mu
+        self.auto_off_min = auto_off_min
+        self.site_change_min = site_change_min
+        self.suspend_reminder_min = suspend_reminder_min
+        self.glucose_check_min = glucose_check_min
+
+
+class Settings:
+    """Validated therapy settings. Schedules are basalt.core.schedule.Schedule objects:
+    carb_ratio in mg of carbohydrate per U, sensitivity in mg/dL per U, targets as
+    (low, high) mg/dL pairs."""
+
+    def __init__(self, parts):
+        for key in sorted(parts):
+            setattr(self, key, parts[key])
+
+    def insulin_model(self):
+        return insulin.InsulinModel(self.insulin_peak_min, self.insulin_duration_min)
+
+    def summary(self):
+        """One line for humans: what this file sets."""
+        profile = self.basal_profiles.current()
+        return ("version %d: %d basal profile(s), active %s (%s U/day); carb ratio %d, "
+                "sensitivity %d, target %d segment(s); %s insulin, peak %d min, %s h; max "
+                "bolus %s U" % (
+                    self.version, len(self.basal_profiles.profiles), profile.name,
+                    fmt_milli(profile.daily_total_mu()), len(self.carb_ratio.values),
+                    len(self.sensitivity.values), len(self.targets.values),
+                    self.insulin_type, self.insulin_peak_min,
+                    fmt_milli(self.insulin_duration_min * 1000 // MIN_PER_HOUR),
+                    fmt_milli(self.limits.max_bolus_mu)))
+
+
+# ----- the file ---------------------------------------------------------------------
+
+def parse_settings_text(source):
+    """JSON text, where whole lines starting with // are comments -> a plain object."""
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip(" \t\r").startswith("//"):
+            lines[i] = ""  # keep line numbers for JSON error messages
+    try:
+        return json.loads("\n".join(lines))
+    except ValueError as error:
+        raise ConfigError("settings", "(the file)", "JSON with whole-line // comments",
+                          "not valid JSON (%s)" % error)
+
+
+def load_settings(obj, board=None):
+    """Check a settings object (parsed JSON); return (Settings, warnings).
+
+    Raises SettingsError (a ConfigError) listing every problem; nothing is returned
+    then, so a refused file never replaces the working settings. With a board, the
+    reservoir fill is also checked against its syringe.
+    """
+    check = _Check()
+    parts = _top(check, obj, board)
+    if check.problems:
+        raise SettingsError(check.problems)
+    return Settings(parts), check.warnings
+
+
+class _Check:
+    """Collects every problem (and warning) instead of stopping at the first."""
+
+    def __init__(self):
+        self.problems = []
+        self.warnings = []
+
+    def take(self, check, *args):
+        """check(*args), or None with the problem noted."""
+        try:
+            return check(*args)
+        except InvalidValue as error:
+            self.problems.append(error)
+            return None
+
+    def keys(self, path, obj, required, optional=()):
+        """True if obj is a table with every required key and nothing unknown."""
+        if not isinstance(obj, dict):
+            self.problems.append(ConfigError(path or "(top)", _short(obj), "a table of keys"))
+            return False
+        ok = True
+        for key in sorted(obj):
+            if key not in required and key not in optional:
+                self.problems.append(ConfigError(_join(path, key), key, "keys " + ", ".join(
+                    sorted(list(required) + list(optional))), "unknown key"))
+                ok = False
+        for key in required:
+            if key not in obj:
+                self.problems.append(ConfigError(_join(path, key), None, "a value is required",
+                                                 "missing"))
+                ok = False
+        return ok
+
+    def warn_outside(self, path, value, lo, hi, unit, shown, source):
+        if value is not None and not lo <= value <= hi:
+            self.warnings.append("%s: %s %s is outside the recommended %s to %s %s (%s); "
+                                 "accepted" % (path, shown(value), unit, shown(lo), shown(hi),
+                                               unit, source))
+
+
+_TOP_KEYS = ("version", "basal", "carb_ratio_g_per_u", "sensitivity_mg_dl_per_u",
+             "target_mg_dl", "insulin", "limits", "alarms", "bolus", "reservoir")
+
+
+def _top(check, obj, board):
+    if not isinstance(obj, dict) or "version" not in obj:
+        check.keys("", obj, _TOP_KEYS)
+        return None
+    if not is_int(obj["version"]) or obj["version"] != VERSION:
+        check.problems.append(ConfigError("version", obj["version"], "%d (the version this "
+                                          "firmware reads)" % VERSION))
+        return None
+    check.keys("", obj, _TOP_KEYS)
+    parts = {"version": VERSION}
+    if "basal" in obj:
+        parts["basal_profiles"] = _basal(check, obj["basal"])
+    if "carb_ratio_g_per_u" in obj:
+        parts["carb_ratio"] = _carb_ratio(check, obj["carb_ratio_g_per_u"])
+    if "sensitivity_mg_dl_per_u" in obj:
+        parts["sensitivity"] = _sensitivity(check, obj["sensitivity_mg_dl_per_u"])
+    if "target_mg_dl" in obj:
+        parts["targets"] = _targets(check, obj["target_mg_dl"])
+    if "insulin" in obj:
+        parts.update(_insulin(check, obj["insulin"]))
+    if "bolus" in obj:
+        parts.update(_bolus(check, obj["bolus"]))
+    if "limits" in obj:
+        parts["limits"] = _limits(check, obj["limits"], parts.get("basal_profiles"))
+    if "reservoir" in obj:
+        parts.update(_reservoir(check, obj["reservoir"], board))
+    if "alarms" in obj:
+        parts["alarms"] = _alarms(check, obj["alarms"], parts.get("reservoir_fill_mu"))
+    return parts
+
+
+# ----- schedules --------------------------------------------------------------------
+
+def _pairs(check, path, segments, width, convert, shape):
+    """User segments -> (minute, value) pairs, every problem (values and starts) noted."""
+    pairs = segments_from_user(path, segments, width, convert, shape, check.problems)
+    if pairs is None:
+        return None
+    complete = True
+    for _, value in pairs:
+        complete = complete and value is not None
+    starts_only = [(start, 0) for start, _ in pairs]
+    if check_segments(path, starts_only, _same, shape, check.problems) is None:
+        return None
+    return pairs if complete else None
+
+
+def _schedule(check, path, segments, width, convert, shape):
+    pairs = _pairs(check, path, segments, width, convert, shape)
+    return None if pairs is None else Schedule(tuple(p[0] for p in pairs),
+                                               tuple(p[1] for p in pairs))
+
+
+def _same(where, value):
+    return value
+
+
+def _basal(check, obj):
+    if not check.keys("basal", obj, ("active", "profiles")):
+        return None
+    profiles = obj["profiles"]
+    if not isinstance(profiles, dict) or not 1 <= len(profiles) <= MAX_PROFILES:
+        check.problems.append(ConfigError("basal.profiles", _short(profiles),
+                                          "a table of 1 to %d named profiles" % MAX_PROFILES))
+        return None
+    saved = BasalProfiles()
+    for name in sorted(profiles):
+        path = "basal.profiles.%s" % name
+        if check.take(text, path, name, 1, 16, ConfigError) is None:
+            continue
+        pairs = _pairs(check, path, profiles[name], 1, rate_from_user, "[HH:MM, U/h]")
+        if pairs is not None:
+            saved.put(name, make_profile(name, pairs, path).segments())
+    active = obj["active"]
+    if not isinstance(active, str) or active not in profiles:
+        check.problems.append(ConfigError("basal.active", _short(active), "the name of a "
+                                          "profile in basal.profiles: " + ", ".join(
+                                              sorted(str(n) for n in profiles))))
+        return None
+    if len(saved.profiles) != len(profiles):
+        return None
+    saved.active = active
+    return saved
+
+
+def _carb_ratio(check, segments):
+    path = "carb_ratio_g_per_u"
+    schedule = _schedule(check, path, segments, 1, _ratio, "[HH:MM, g/U]")
+    if schedule is not None:
+        for i, mg in enumerate(schedule.values):
+            check.warn_outside("%s segment %d" % (path, i + 1), mg, 2_000, 100_000, "g/U",
+                               fmt_milli, "Loop 2-150, AndroidAPS 2-100")
+    return schedule
+
+
+def _ratio(where, values):
+    return milli_in(where + " ratio", values[0], 1_000, 150_000, 100, "g/U")
+
+
+def _sensitivity(check, segments):
+    path = "sensitivity_mg_dl_per_u"
+    schedule = _schedule(check, path, segments, 1, _isf, "[HH:MM, mg/dL per U]")
+    if schedule is not None:
+        for i, isf in enumerate(schedule.values):
+            check.warn_outside("%s segment %d" % (path, i + 1), isf, 10, 500, "mg/dL/U", str,
+                               "Loop 10-500, AndroidAPS 2-1000")
+    return schedule
+
+
+def _isf(where, values):
+    return int_in(where + " sensitivity", values[0], 1, 1_000, "mg/dL per U")
+
+
+def _targets(check, segments):
+    path = "target_mg_dl"
+    schedule = _schedule(check, path, segments, 2, _target, "[HH:MM, low, high] in mg/dL")
+    if schedule is not None:
+        for i, (low, high) in enumerate(schedule.values):
+            where = "%s segment %d" % (path, i + 1)
+            check.warn_outside(where + " low", low, 87, 180, "mg/dL", str,
+                               "Loop correction range 87-180")
+            check.warn_outside(where + " high", high, 87, 180, "mg/dL", str,
+                               "Loop correction range 87-180")
+    return schedule
+
+
+def _target(where, values):
+    low = int_in(where + " low", values[0], 70, 250, "mg/dL")
+    high = int_in(where + " high", values[1], low, 250, "mg/dL (not below the low target)")
+    return low, high
+
+
+# ----- insulin, bolus, limits, reservoir, alarms -----------------------------------
+
+_PRESET_NAMES = tuple(p[0] for p in insulin.PRESETS)
+
+
+def _insulin(check, obj):
+    if not check.keys("insulin", obj, ("type", "duration_h"), ("peak_min",)):
+        return {}
+    kind = obj["type"]
+    if kind not in _PRESET_NAMES + ("custom",) or not isinstance(kind, str):
+        check.problems.append(ConfigError("insulin.type", _short(kind), "one of " + ", ".join(
+            _PRESET_NAMES + ("custom",))))
+        return {}
+    duration = check.take(_duration, obj["duration_h"])
+    if kind == "custom":
+        if "peak_min" not in obj:
+            check.problems.append(ConfigError("insulin.peak_min", None, "%d to %d min for "
+                                              "type custom" % (insulin.PEAK_MIN_MIN,
+                                                               insulin.PEAK_MAX_MIN), "missing"))
+            return {}
+        peak = check.take(int_in, "insulin.peak_min", obj["peak_min"], insulin.PEAK_MIN_MIN,
+                          insulin.PEAK_MAX_MIN, "min", 1, ConfigError)
+    elif "peak_min" in obj:
+        check.problems.append(ConfigError("insulin.peak_min", obj["peak_min"], "no peak_min: "
+                                          "type %s peaks at %d min; use type custom to set it"
+                                          % (kind, insulin.preset_peak(kind))))
+        return {}
+    else:
+        peak = insulin.preset_peak(kind)
+    return {"insulin_type": kind, "insulin_peak_min": peak, "insulin_duration_min": duration}
+
+
+def _duration(value):
+    milli = milli_in("insulin.duration_h", value, insulin.DURATION_MIN_MIN * 1000 // 60,
+                     insulin.DURATION_MAX_MIN * 1000 // 60, 500, "h")
+    return milli * MIN_PER_HOUR // 1000
+
+
+def _bolus(check, obj):
+    if not check.keys("bolus", obj, ("speed_u_per_min", "increment_u", "reverse_correction"),
+                      ("min_glucose_mg_dl",)):
+        return {}
+    speed = check.take(milli_in, "bolus.speed_u_per_min", obj["speed_u_per_min"],
+                       BOLUS_SPEED_MIN_MU_MIN, BOLUS_SPEED_MAX_MU_MIN, 100, "U/min")
+    increment = check.take(_increment, obj["increment_u"])
+    minimum = check.take(int_in, "bolus.min_glucose_mg_dl",
+                         obj.get("min_glucose_mg_dl", DEFAULT_MIN_GLUCOSE), 60, 110, "mg/dL", 1,
+                         ConfigError)
+    check.warn_outside("bolus.min_glucose_mg_dl", minimum, 67, 110, "mg/dL", str,
+                       "Loop suspend threshold 67-110")
+    reverse = check.take(flag, "bolus.reverse_correction", obj["reverse_correction"],
+                         ConfigError)
+    return {"bolus_speed_mu_min": speed, "bolus_increment_mu": increment,
+            "min_glucose_mg_dl": minimum, "reverse_correction": reverse}
+
+
+def _increment(value):
+    allowed = "one of " + ", ".join(fmt_milli(m) for m in BOLUS_INCREMENTS_MU) + " U"
+    try:
+        milli = milli_in("bolus.increment_u", value, BOLUS_STEP_MU, BOLUS_MAX_MU,
+                         BOLUS_STEP_MU, "U")
+    except InvalidValue:
+        raise ConfigError("bolus.increment_u", value, allowed)
+    if milli not in BOLUS_INCREMENTS_MU:
+        raise ConfigError("bolus.increment_u", value, allowed)
+    return milli
+
+
+def _limits(check, obj, profiles):
+    keys = ("max_bolus_u", "max_basal_u_h", "max_iob_u", "max_daily_u")
+    if not check.keys("limits", obj, keys, ("max_bolus_60min_u",)):
+        return None
+    bolus = check.take(milli_in, "limits.max_bolus_u", obj["max_bolus_u"], 100,
+                       BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
+    basal = check.take(milli_in, "limits.max_basal_u_h", obj["max_basal_u_h"], 50,
+                       MAX_RATE_MU_H, 1, "U/h")
+    iob = check.take(milli_in, "limits.max_iob_u", obj["max_iob_u"], 100, 100_000,
+                     BOLUS_STEP_MU, "U")
+    daily = check.take(milli_in, "limits.max_daily_u", obj["max_daily_u"], 1_000, 300_000,
+                       100, "U")
+    hourly = None
+    if bolus is not None:
+        hourly = check.take(_hourly, obj, bolus)
+    check.warn_outside("limits.max_bolus_u", bolus, 0, 17_000, "U", fmt_milli,
+                       "AndroidAPS adult hard limit 17 U")
+    check.warn_outside("limits.max_basal_u_h", basal, 0, 10_000, "U/h", fmt_milli,
+                       "AndroidAPS adult hard limit 10 U/h")
+    check.warn_outside("limits.max_iob_u", iob, 0, 22_000, "U", fmt_milli,
+                       "AndroidAPS adult hard limit 22 U")
+    if iob is not None and bolus is not None and iob < bolus:
+        check.warnings.append("limits.max_iob_u: %s U is below max_bolus_u (%s U): a full "
+                              "bolus would be refused" % (fmt_milli(iob), fmt_milli(bolus)))
+    if profiles is not None:
+        _basal_within(check, profiles, obj, basal, daily)
+    if None in (bolus, basal, iob, daily, hourly):
+        return None
+    return Limits(bolus, basal, iob, hourly, daily)
+
+
+def _hourly(obj, bolus):
+    if "max_bolus_60min_u" not in obj:
+        return bolus * 3 // 2 // BOLUS_STEP_MU * BOLUS_STEP_MU  # default 1.5 x max bolus
+    return milli_in("limits.max_bolus_60min_u", obj["max_bolus_60min_u"], bolus, 3 * bolus,
+                    BOLUS_STEP_MU, "U")
+
+
+def _basal_within(check, profiles, obj, max_basal, max_daily):
+    """Every scheduled rate and day fits the limits: a schedule the gate refuses is wrong."""
+    rate, rate_name = _highest(profiles, lambda p: max(p.rates_mu_h))
+    total, total_name = _highest(profiles, lambda p: p.daily_total_mu())
+    if max_basal is not None and rate > max_basal:
+        check.problems.append(ConfigError("limits.max_basal_u_h", obj["max_basal_u_h"],
+                                          "at least %s U/h, the highest rate of basal profile "
+                                          "%s" % (fmt_milli(rate), rate_name)))
+    elif max_basal is not None and rate and max_basal > 4 * rate:
+        check.warnings.append("limits.max_basal_u_h: %s U/h is more than 4 x the highest "
+                              "rate of profile %s (%s U/h; oref0 caps temp basals there)"
+                              % (fmt_milli(max_basal), rate_name, fmt_milli(rate)))
+    if max_daily is not None and total > max_daily:
+        check.problems.append(ConfigError("limits.max_daily_u", obj["max_daily_u"],
+                                          "at least %s U, the 24-hour total of basal "
+                                          "profile %s" % (fmt_milli(total), total_name)))
+
+
+def _highest(profiles, measure):
+    """(the largest measure, the first profile name by name that has it)."""
+    best, best_name = -1, None
+    for name in sorted(profiles.profiles):
+        value = measure(profiles.profiles[name])
+        if value > best:
+            best, best_name = value, name
+    return best, best_name
+
+
+def _reservoir(check, obj, board):
+    if not check.keys("reservoir", obj, ("syringe", "fill_u", "prime_u")):
+        return {}
+    most = FILL_MAX_MU if board is None else board.syringe_capacity_mu
+    where = "" if board is None else " (board %s syringe)" % board.name
+    return {
+        "syringe": check.take(text, "reservoir.syringe", obj["syringe"], 1, 16, ConfigError),
+        "reservoir_fill_mu": check.take(milli_in, "reservoir.fill_u", obj["fill_u"],
+                                        FILL_MIN_MU, most, FILL_STEP_MU, "U" + where),
+        "prime_mu": check.take(milli_in, "reservoir.prime_u", obj["prime_u"], PRIME_STEP_MU,
+                               PRIME_MAX_MU, PRIME_STEP_MU, "U"),
+    }
+
+
+def _alarms(check, obj, fill_mu):
+    keys = ("reservoir_low_u", "auto_off_h", "site_change_days", "suspend_reminder_min",
+            "glucose_check_min")
+    if not check.keys("alarms", obj, keys):
+        return None
+    low = check.take(milli_in, "alarms.reservoir_low_u", obj["reservoir_low_u"], 10_000,
+                     50_000, 1_000, "U")
+    check.warn_outside("alarms.reservoir_low_u", low, 10_000, 40_000, "U", fmt_milli,
+                       "Tandem t:slim X2 10-40")
+    if low is not None and fill_mu is not None and low >= fill_mu:
+        check.warnings.append("alarms.reservoir_low_u: %s U is not below reservoir.fill_u "
+                              "(%s U): it sounds at once" % (fmt_milli(low), fmt_milli(fill_mu)))
+    auto_off = check.take(_off_or, "alarms.auto_off_h", obj["auto_off_h"], 5, 24, "h")
+    site = check.take(_site_change, obj["site_change_days"])
+    suspend = check.take(_off_or, "alarms.suspend_reminder_min", obj["suspend_reminder_min"],
+                         15, 240, "min")
+    glucose = check.take(_off_or, "alarms.glucose_check_min", obj["glucose_check_min"], 30,
+                         480, "min")
+    if None in (low, auto_off, site, suspend, glucose):
+        return None
+    return Alarms(low, auto_off * MIN_PER_HOUR, site, suspend, glucose)
+
+
+def _off_or(path, value, lo, hi, unit):
+    """0 (off) or a whole number lo..hi."""
+    if is_int(value) and (value == 0 or lo <= value <= hi):
+        return value
+    raise ConfigError(path, value, "0 (off) or %d to %d %s (whole numbers)" % (lo, hi, unit))
+
+
+def _site_change(value):
+    """0 (off) or 2 to 3 days in half days -> minutes."""
+    allowed = "0 (off) or 2 to 3 days in steps of 0.5"
+    try:
+        milli = milli_in("alarms.site_change_days", value, 0, 3_000, 500, "days")
+    except InvalidValue:
+        raise ConfigError("alarms.site_change_days", value, allowed)
+    if milli and milli < 2_000:
+        raise ConfigError("alarms.site_change_days", value, allowed)
+    return milli * MIN_PER_DAY // 1000
+
+
+def _join(path, key):
+    return path + "." + str(key) if path else str(key)
+
+
+def _short(value):
+    """A value short enough for a message (a whole table is not)."""
+    if isinstance(value, (dict, list)):
+        return "a %s of %d" % (type(value).__name__, len(value))
+    return value

@@ -1,0 +1,289 @@
+"""Therapy settings: the example loads; every bad file is refused naming the key path,
+the value and what is allowed; all problems are listed at once; recommended ranges warn."""
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from basalt.core.board import load_board
+from basalt.core.errors import ConfigError
+from basalt.core.settings import load_settings, parse_settings_text
+from tools.settings.__main__ import main as settings_main
+from tools.settings.example import EXAMPLE
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "boards"))
+import sim as sim_board  # noqa: E402
+
+GOOD = parse_settings_text(EXAMPLE)
+
+
+def variant(**changes):
+    """A copy of the example with dotted-path changes; None deletes the key."""
+    obj = copy.deepcopy(GOOD)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        node = obj
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(last)] = value
+        elif value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return obj
+
+
+def refusal(obj):
+    with pytest.raises(ConfigError) as info:
+        load_settings(obj)
+    return info.value
+
+
+# ----- the example ------------------------------------------------------------------
+
+def test_example_loads_into_integers():
+    settings, warnings = load_settings(GOOD)
+    assert warnings == []
+    limits, alarms = settings.limits, settings.alarms
+    assert (limits.max_bolus_mu, limits.max_basal_mu_h, limits.max_iob_mu,
+            limits.max_bolus_60min_mu, limits.max_daily_mu) == (10_000, 3_000, 20_000, 15_000,
+                                                                80_000)
+    assert (alarms.reservoir_low_mu, alarms.auto_off_min, alarms.site_change_min,
+            alarms.suspend_reminder_min, alarms.glucose_check_min) == (20_000, 720, 4_320, 30,
+                                                                       120)
+    assert (settings.bolus_speed_mu_min, settings.bolus_increment_mu) == (1_500, 50)
+    assert settings.carb_ratio.segments() == [(0, 10_000), (660, 12_000), (1020, 9_500)]
+    assert settings.sensitivity.segments() == [(0, 50), (360, 45)]
+    assert settings.targets.segments() == [(0, (100, 120)), (1320, (110, 140))]
+    assert (settings.insulin_type, settings.insulin_peak_min,
+            settings.insulin_duration_min) == ("rapid_adult", 75, 360)
+    assert settings.basal_profiles.active == "Weekday"
+    assert settings.basal_profiles.current().segments()[:2] == [(0, 800), (180, 950)]
+    assert (settings.min_glucose_mg_dl, settings.reverse_correction) == (70, False)
+    assert (settings.syringe, settings.reservoir_fill_mu, settings.prime_mu) == (
+        "BD 3 mL", 200_000, 12_000)
+
+
+def test_committed_example_file_is_the_generated_one():
+    assert (REPO / "settings" / "example.json").read_text() == EXAMPLE
+
+
+def test_optional_keys_take_their_documented_defaults():
+    settings, _ = load_settings(variant(limits__max_bolus_60min_u=None, limits__max_bolus_u=7.35,
+                                        bolus__min_glucose_mg_dl=None))
+    assert settings.limits.max_bolus_60min_mu == 11_020  # 1.5 x 7.35 U, down to 0.01 U
+    assert settings.min_glucose_mg_dl == 70
+
+
+def test_custom_insulin_and_presets():
+    custom, _ = load_settings(variant(insulin={"type": "custom", "peak_min": 60,
+                                               "duration_h": 5.5}))
+    assert (custom.insulin_peak_min, custom.insulin_duration_min) == (60, 330)
+    for kind, peak in (("rapid_child", 65), ("ultra_rapid", 55)):
+        settings, _ = load_settings(variant(insulin={"type": kind, "duration_h": 8}))
+        assert (settings.insulin_peak_min, settings.insulin_duration_min) == (peak, 480)
+
+
+def test_loading_does_not_change_the_object():
+    obj = copy.deepcopy(GOOD)
+    load_settings(obj)
+    assert obj == GOOD
+
+
+def test_comments_only_as_whole_lines():
+    assert parse_settings_text('// a\n  // b\n{"x": "// kept"}\n') == {"x": "// kept"}
+    with pytest.raises(ConfigError) as info:
+        parse_settings_text('{"x": 1} // trailing comments are not JSON')
+    assert str(info.value).startswith("settings: not valid JSON")
+
+
+# ----- refusals: one problem each ---------------------------------------------------
+
+REFUSED = [
+    # (id, changes, key path, value shown, allowed contains)
+    ("unknown-top-key", {"colour": "red"}, "colour", "unknown key", "keys alarms, basal"),
+    ("missing-limits", {"limits": None}, "limits", "missing", "a value is required"),
+    ("unknown-version", {"version": 2}, "version", "2", "1 (the version this firmware"),
+    ("version-text", {"version": "1"}, "version", "'1'", "1 (the version"),
+    ("missing-segment-at-midnight", {"carb_ratio_g_per_u": [["06:00", 10]]},
+     "carb_ratio_g_per_u segment 1 start", "'06:00'", "00:00 (the first segment"),
+    ("unsorted-isf", {"sensitivity_mg_dl_per_u": [["00:00", 50], ["08:00", 40],
+                                                  ["06:00", 45]]},
+     "sensitivity_mg_dl_per_u segment 3 start", "'06:00'", "after 08:00"),
+    ("overlapping-targets", {"target_mg_dl": [["00:00", 100, 120], ["00:00", 90, 110]]},
+     "target_mg_dl segment 2 start", "'00:00'", "after 00:00"),
+    ("off-grid-basal", {"basal__profiles__Weekend__1": ["08:10", 1.0]},
+     "basal.profiles.Weekend segment 2 start", "'08:10'", "on the half hour"),
+    ("basal-rate-text", {"basal__profiles__Weekend__1": ["08:00", "fast"]},
+     "basal.profiles.Weekend segment 2 rate", "'fast'", "0 to 30 U/h"),
+    ("active-unknown", {"basal__active": "Holiday"}, "basal.active", "'Holiday'",
+     "Weekday, Weekend"),
+    ("carb-ratio-0", {"carb_ratio_g_per_u__0": ["00:00", 0]},
+     "carb_ratio_g_per_u segment 1 ratio", "0", "1 to 150 g/U"),
+    ("isf-float", {"sensitivity_mg_dl_per_u__0": ["00:00", 45.5]},
+     "sensitivity_mg_dl_per_u segment 1 sensitivity", "45.5", "1 to 1000"),
+    ("target-low-above-high", {"target_mg_dl__0": ["00:00", 130, 120]},
+     "target_mg_dl segment 1 high", "120", "130 to 250"),
+    ("target-segment-short", {"target_mg_dl__0": ["00:00", 100]},
+     "target_mg_dl segment 1", "['00:00', 100]", "[HH:MM, low, high]"),
+    ("max-bolus-over-25", {"limits__max_bolus_u": 25.5}, "limits.max_bolus_u", "25.5",
+     "0.1 to 25 U"),
+    ("max-bolus-bool", {"limits__max_bolus_u": True}, "limits.max_bolus_u", "True",
+     "0.1 to 25 U"),
+    ("max-basal-below-profile", {"limits__max_basal_u_h": 1.0}, "limits.max_basal_u_h", "1.0",
+     "at least 1.2 U/h, the highest rate of basal profile Weekday"),
+    ("max-daily-below-profile", {"limits__max_daily_u": 20}, "limits.max_daily_u", "20",
+     "at least 23.35 U, the 24-hour total of basal profile Weekday"),
+    ("60min-below-max-bolus", {"limits__max_bolus_60min_u": 9}, "limits.max_bolus_60min_u",
+     "9", "10 to 30 U"),
+    ("duration-4h", {"insulin__duration_h": 4}, "insulin.duration_h", "4", "5 to 8 h"),
+    ("duration-off-step", {"insulin__duration_h": 6.25}, "insulin.duration_h", "6.25",
+     "in steps of 0.5 h"),
+    ("insulin-type", {"insulin__type": "nph"}, "insulin.type", "'nph'",
+     "rapid_adult, rapid_child, ultra_rapid, custom"),
+    ("peak-with-preset", {"insulin__peak_min": 60}, "insulin.peak_min", "60",
+     "use type custom"),
+    ("custom-without-peak", {"insulin__type": "custom"}, "insulin.peak_min", "missing",
+     "35 to 120 min"),
+    ("reservoir-low-9", {"alarms__reservoir_low_u": 9}, "alarms.reservoir_low_u", "9",
+     "10 to 50 U"),
+    ("reservoir-low-51", {"alarms__reservoir_low_u": 51}, "alarms.reservoir_low_u", "51",
+     "10 to 50 U"),
+    ("auto-off-4h", {"alarms__auto_off_h": 4}, "alarms.auto_off_h", "4",
+     "0 (off) or 5 to 24 h"),
+    ("auto-off-25h", {"alarms__auto_off_h": 25}, "alarms.auto_off_h", "25",
+     "0 (off) or 5 to 24 h"),
+    ("site-change-1-day", {"alarms__site_change_days": 1}, "alarms.site_change_days", "1",
+     "0 (off) or 2 to 3 days"),
+    ("site-change-4-days", {"alarms__site_change_days": 4}, "alarms.site_change_days", "4",
+     "0 (off) or 2 to 3 days"),
+    ("suspend-reminder-5", {"alarms__suspend_reminder_min": 5}, "alarms.suspend_reminder_min",
+     "5", "0 (off) or 15 to 240 min"),
+    ("speed-6", {"bolus__speed_u_per_min": 6}, "bolus.speed_u_per_min", "6", "0.5 to 5 U/min"),
+    ("increment-0.025", {"bolus__increment_u": 0.025}, "bolus.increment_u", "0.025",
+     "one of 0.01, 0.05, 0.1, 0.5, 1 U"),
+    ("reverse-text", {"bolus__reverse_correction": "no"}, "bolus.reverse_correction", "'no'",
+     "true or false"),
+    ("min-glucose-50", {"bolus__min_glucose_mg_dl": 50}, "bolus.min_glucose_mg_dl", "50",
+     "60 to 110 mg/dL"),
+    ("syringe-label-empty", {"reservoir__syringe": ""}, "reservoir.syringe", "''",
+     "1 to 16 printable"),
+    ("fill-5", {"reservoir__fill_u": 5}, "reservoir.fill_u", "5", "10 to 6000 U"),
+    ("profiles-empty", {"basal__profiles": {}}, "basal.profiles", "'a dict of 0'",
+     "1 to 6 named profiles"),
+]
+
+
+@pytest.mark.parametrize("changes, path, shown, allowed", [r[1:] for r in REFUSED],
+                         ids=[r[0] for r in REFUSED])
+def test_refused_with_key_path_value_and_range(changes, path, shown, allowed):
+    error = refusal(variant(**changes))
+    assert len(error.problems) == 1, str(error)
+    message = str(error)
+    assert message.startswith(path + ": "), message
+    if shown in ("missing", "unknown key"):
+        assert message.startswith("%s: %s; allowed: " % (path, shown)), message
+    else:
+        assert message.startswith("%s: %s is not allowed; allowed: " % (path, shown)), message
+    assert allowed in message, message
+
+
+def test_fill_checked_against_the_boards_syringe():
+    board = load_board(sim_board.BOARD)  # a 3 mL syringe: 300 U
+    with pytest.raises(ConfigError) as info:
+        load_settings(variant(reservoir__fill_u=301), board)
+    assert "reservoir.fill_u: 301 is not allowed; allowed: 10 to 300 U" in str(info.value)
+    assert load_settings(variant(reservoir__fill_u=300), board)[0].reservoir_fill_mu == 300_000
+
+
+@pytest.mark.parametrize("top", [None, [], "settings", 1])
+def test_not_a_table_at_all(top):
+    error = refusal(top)
+    assert str(error).startswith("(top): ")
+
+
+def test_every_problem_is_listed_not_only_the_first():
+    error = refusal(variant(limits__max_bolus_u=30, alarms__auto_off_h=None, bolus__x=1,
+                            carb_ratio_g_per_u=[["01:00", 10]],
+                            basal__profiles__Weekday__2=["06:15", -1],
+                            insulin={"type": "custom", "duration_h": 4, "peak_min": 200}))
+    paths = sorted(p.field for p in error.problems)
+    assert paths == sorted([
+        "limits.max_bolus_u", "alarms.auto_off_h", "bolus.x",
+        "carb_ratio_g_per_u segment 1 start", "basal.profiles.Weekday segment 3 start",
+        "basal.profiles.Weekday segment 3 rate", "insulin.duration_h", "insulin.peak_min"])
+    assert str(error).count("\n") == len(paths) - 1
+
+
+# ----- recommended ranges warn but accept -------------------------------------------
+
+WARNED = [
+    ({"limits__max_bolus_u": 20, "limits__max_iob_u": 30, "limits__max_bolus_60min_u": 30},
+     ["limits.max_bolus_u: 20 U is outside the recommended 0 to 17 U",
+      "limits.max_iob_u: 30 U is outside the recommended 0 to 22 U"]),
+    ({"carb_ratio_g_per_u__0": ["00:00", 120]},
+     ["carb_ratio_g_per_u segment 1: 120 g/U is outside the recommended 2 to 100 g/U"]),
+    ({"sensitivity_mg_dl_per_u__0": ["00:00", 600]},
+     ["sensitivity_mg_dl_per_u segment 1: 600 mg/dL/U is outside the recommended 10 to 500"]),
+    ({"target_mg_dl__0": ["00:00", 80, 200]},
+     ["target_mg_dl segment 1 low: 80 mg/dL is outside the recommended 87 to 180",
+      "target_mg_dl segment 1 high: 200 mg/dL is outside the recommended 87 to 180"]),
+    ({"limits__max_iob_u": 5}, ["limits.max_iob_u: 5 U is below max_bolus_u (10 U)"]),
+    ({"limits__max_basal_u_h": 12},
+     ["limits.max_basal_u_h: 12 U/h is outside the recommended 0 to 10 U/h",
+      "limits.max_basal_u_h: 12 U/h is more than 4 x the highest rate of profile Weekday"]),
+    ({"alarms__reservoir_low_u": 45},
+     ["alarms.reservoir_low_u: 45 U is outside the recommended 10 to 40 U"]),
+    ({"bolus__min_glucose_mg_dl": 62},
+     ["bolus.min_glucose_mg_dl: 62 mg/dL is outside the recommended 67 to 110"]),
+]
+
+
+@pytest.mark.parametrize("changes, expected", WARNED)
+def test_recommended_ranges_warn_and_accept(changes, expected):
+    settings, warnings = load_settings(variant(**changes))
+    assert settings is not None
+    assert len(warnings) == len(expected), warnings
+    for warning, start in zip(sorted(warnings), sorted(expected)):
+        assert warning.startswith(start), warning
+        assert warning.endswith("accepted") or "max_bolus_u" in warning or "4 x" in warning
+
+
+# ----- the CLI ------------------------------------------------------------------------
+
+def test_cli_check_ok_prints_one_line(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(EXAMPLE)
+    assert settings_main(["check", str(path), "--board", "sim"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith(str(path) + ": ok, version 1: 2 basal profile")
+
+
+def test_cli_check_lists_every_problem_and_exits_1(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(variant(limits__max_bolus_u=30, alarms__auto_off_h=99)))
+    assert settings_main(["check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "%s: refused, 2 problem(s):" % path
+    assert sorted(line.split(":")[0].strip() for line in out[1:]) == [
+        "alarms.auto_off_h", "limits.max_bolus_u"]
+
+
+def test_cli_check_unreadable_and_not_json(tmp_path, capsys):
+    assert settings_main(["check", str(tmp_path / "missing.json")]) == 1
+    path = tmp_path / "s.json"
+    path.write_text("{not json")
+    assert settings_main(["check", str(path)]) == 1
+    assert "settings: not valid JSON" in capsys.readouterr().out
+
+
+def test_cli_example_writes_a_file_that_checks(tmp_path, capsys):
+    path = tmp_path / "example.json"
+    assert settings_main(["example", "--out", str(path)]) == 0
+    assert path.read_text() == EXAMPLE
+    assert settings_main(["check", str(path)]) == 0

@@ -1,0 +1,1 @@
+"""Host tools for the therapy settings file: `python -m tools.settings check|example`."""
