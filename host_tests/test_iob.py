@@ -123,7 +123,7 @@ def test_memory_is_bounded_and_old_insulin_is_dropped():
     iob = IobTracker(InsulinModel(75, 480))
     for minute in range(48 * 60):  # 48 h of a bolus every minute
         iob.add_bolus(minute * M, 10)
-    assert len(iob._bolus) == len(iob._basal) == BUCKETS
+    assert len(iob._bolus) == len(iob._net) == BUCKETS
     now = 48 * H
     expected = sum(10 * iob.model.left(age * M) for age in range(1, 481))
     assert iob.bolus_iob_mu(now) == expected // ONE
@@ -145,12 +145,20 @@ def test_a_new_model_keeps_the_history():
     assert iob.bolus_iob_mu(60 * M) == 5_000 * InsulinModel(55, 300).left(60 * M) // ONE
 
 
-def test_more_insulin_in_one_minute_than_the_buckets_hold_is_refused():
+def test_large_amounts_in_one_minute_stay_exact():
     iob = IobTracker(MODEL)
-    iob.add_bolus(0, 65_535)
-    with pytest.raises(InvalidValue, match="insulin in one minute: 65536"):
-        iob.add_bolus(1_000, 1)
-    assert iob.bolus_iob_mu(0) == 65_535
+    for _ in range(4):
+        iob.add_bolus(1_000, 25_000)  # e.g. late reconciled boluses landing together
+    iob.add_basal(2_000, 0, 30_000)
+    assert iob.bolus_iob_mu(0) == 100_000
+    for minute in (0, 1, 59, 61, 200):
+        now = minute * M + 12_345
+        assert iob.bolus_iob_mu(now) == 100_000 * MODEL.left(now) // ONE
+        assert iob.iob_mu(now) == 70_000 * MODEL.left(now) // ONE
+    with pytest.raises(InvalidValue, match="insulin amount: 1000001 is not allowed"):
+        iob.add_bolus(0, 1_000_001)
+    with pytest.raises(InvalidValue, match="insulin amount: -1000001 is not allowed"):
+        iob.add_basal(0, 0, 1_000_001)
 
 
 deliveries = st.lists(st.tuples(st.integers(0, 20 * H), st.integers(1, 25_000)), max_size=12,

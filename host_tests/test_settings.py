@@ -287,3 +287,25 @@ def test_cli_example_writes_a_file_that_checks(tmp_path, capsys):
     assert settings_main(["example", "--out", str(path)]) == 0
     assert path.read_text() == EXAMPLE
     assert settings_main(["check", str(path)]) == 0
+
+
+# ----- the simulator loads settings -----------------------------------------------------
+
+def test_sim_runs_on_a_settings_file(tmp_path):
+    from tools import sim
+
+    program = {"start": "06:00", "settings": "settings.json",
+               "setup": [{"cmd": "new_reservoir", "units": 100}],
+               "events": [{"at": "06:01", "cmd": "resume"},
+                          {"at": "07:00", "cmd": "bolus", "units": 2}]}
+    (tmp_path / "settings.json").write_text(EXAMPLE)
+    (tmp_path / "program.json").write_text(json.dumps(program))
+    recorder = sim.run(sim.load_program(tmp_path / "program.json"), hours=2)
+    app = recorder.app
+    assert app.engine.profiles.active == "Weekday" and app.settings is not None
+    assert app.engine.basal_steps > 0
+    assert recorder.rows[-1]["iob_u"] > 1.5  # most of the 07:00 bolus is still on board
+    too_big = EXAMPLE.replace('"max_bolus_u": 10', '"max_bolus_u": 99')
+    (tmp_path / "settings.json").write_text(too_big)
+    with pytest.raises(ConfigError, match="limits.max_bolus_u: 99"):
+        sim.load_program(tmp_path / "program.json")

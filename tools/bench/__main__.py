@@ -1,10 +1,11 @@
-"""python -m tools.bench delivery [--json] [--days 30] [--seed 1]"""
+"""python -m tools.bench delivery [--json] [--days 30] [--seed 1]
+   python -m tools.bench calculator [--json]"""
 
 import argparse
 import json
 import sys
 
-from tools.bench import delivery
+from tools.bench import calculator, delivery
 
 
 def main(argv=None):
@@ -14,10 +15,15 @@ def main(argv=None):
     deliver.add_argument("--json", action="store_true", help="one JSON object on stdout")
     deliver.add_argument("--days", type=int, default=30, help="simulated days per rate")
     deliver.add_argument("--seed", type=int, default=1)
+    calc = sub.add_parser("calculator", help="insulin model accuracy, IOB cost in MicroPython")
+    calc.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
-    if args.days < 1:
+    if args.bench == "calculator":
+        result = calculator.run()
+    elif args.days < 1:
         parser.error("--days must be at least 1")
-    result = delivery.run(args.days, args.seed)
+    else:
+        result = delivery.run(args.days, args.seed)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:

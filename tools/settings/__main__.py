@@ -10,7 +10,7 @@ import sys
 
 from basalt.core.board import load_board
 from basalt.core.errors import ConfigError
-from basalt.core.settings import load_settings, parse_settings_text
+from tools.settings import read_settings
 from tools.settings.example import EXAMPLE
 
 
@@ -18,16 +18,13 @@ def check(path, board_name=None):
     """Print a summary (0) or every problem (1); warnings go to stderr."""
     out, err = sys.stdout, sys.stderr
     try:
-        with open(path, encoding="utf-8") as handle:
-            source = handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        print("%s: cannot read: %s" % (path, error), file=err)
-        return 1
-    try:
         board = None
         if board_name:
             board = load_board(__import__(board_name).BOARD)
-        settings, warnings = load_settings(parse_settings_text(source), board)
+        settings, warnings = read_settings(path, board)
+    except (OSError, UnicodeDecodeError) as error:
+        print("%s: cannot read: %s" % (path, error), file=err)
+        return 1
     except ConfigError as error:
         problems = getattr(error, "problems", [error])
         print("%s: refused, %d problem(s):" % (path, len(problems)), file=out)

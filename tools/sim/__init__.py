@@ -14,16 +14,25 @@ from basalt.core.commands import parse_clock
 from basalt.core.errors import ConfigError
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
 from tools.fakes import FakeMotor, VirtualClock
+from tools.settings import read_settings
 
 DEFAULT_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                "default_program.json")
 
 
 def load_program(path):
-    """A program file: start time, setup commands, and a daily list of timed commands."""
+    """A program file: start time, setup commands, and a daily list of timed commands.
+
+    An optional "settings" key names a therapy settings file (relative to the program);
+    it is checked now and kept, loaded, under "_settings".
+    """
     with open(path) as handle:
         program = json.load(handle)
-    exact_keys("program", program, ("start", "setup", "events"), ("comment", "board"))
+    exact_keys("program", program, ("start", "setup", "events"),
+               ("comment", "board", "settings"))
+    if "settings" in program:
+        folder = os.path.dirname(os.path.abspath(path))
+        program["_settings"] = read_settings(os.path.join(folder, program["settings"]))[0]
     parse_clock("program.start", program["start"])
     for i, event in enumerate(program["events"]):
         if not isinstance(event, dict) or "at" not in event:
@@ -84,6 +93,7 @@ class Recorder:
             "delivered_u": _units(engine, therapy),
             "motor_u": _units(engine, max(0, self.app.moved_steps - engine.prime_steps)),
             "reservoir_u": engine.reservoir_mu() / 1000,
+            "iob_u": self.app.iob.iob_mu(self.app.clock.now_ms()) / 1000,
         })
 
 
@@ -91,13 +101,16 @@ def _units(engine, steps):
     return steps * engine.board.ustep_volume_pl / PL_PER_MU / 1000
 
 
-def run(program, hours=24, tick_ms=1000, board=None, progress=None):
-    """Simulate `hours` of `program`; returns the Recorder with the app inside."""
+def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=None):
+    """Simulate `hours` of `program`; returns the Recorder with the app inside.
+
+    settings: a Settings object (else the program's "settings" file, else none)."""
     board = board or load_sim_board(program.get("board", "sim"))
     clock = VirtualClock()
     motor = FakeMotor(clock, board.motor.max_step_hz)
     start_ms = parse_clock("start", program["start"]) * MS_PER_MIN
-    app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms)
+    settings = settings or program.get("_settings")
+    app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms, settings=settings)
     for cmd in program["setup"]:
         app.command(cmd)
     schedule = _schedule(program, start_ms, hours)

@@ -12,12 +12,15 @@ import time
 from basalt.core.errors import BasaltError
 from basalt.core.units import PL_PER_MU
 from tools import sim
+from tools.settings import read_settings
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
     parser.add_argument("--program", default=sim.DEFAULT_PROGRAM, help="program JSON file")
+    parser.add_argument("--settings", help="therapy settings file (profiles, bolus speed, "
+                        "insulin curve); overrides the program's")
     parser.add_argument("--tick-ms", type=int, default=1000, help="delivery tick (10-60000 ms)")
     parser.add_argument("--out", default="out", help="folder for sim.csv and sim.png")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
@@ -28,8 +31,10 @@ def main(argv=None):
         parser.error("--tick-ms must be 10 to 60000, got %d" % args.tick_ms)
     try:
         program = sim.load_program(args.program)
+        settings = read_settings(args.settings)[0] if args.settings else None
         started = time.perf_counter()
-        recorder = sim.run(program, args.hours, args.tick_ms, progress=_progress)
+        recorder = sim.run(program, args.hours, args.tick_ms, progress=_progress,
+                           settings=settings)
         wall = time.perf_counter() - started
     except (OSError, ValueError, BasaltError) as error:
         print("error: %s" % error, file=sys.stderr)
@@ -82,6 +87,9 @@ def summary(recorder, hours, wall_s):
         "  bolus             %9.3f U" % _u(engine.bolus_steps, engine),
         "prime (not therapy) %9.3f U" % _u(engine.prime_steps, engine),
         "reservoir left      %9.3f U" % (engine.reservoir_mu() / 1000),
+        "insulin on board    %9.3f U net, %.3f U from boluses" % (
+            app.iob.iob_mu(app.clock.now_ms()) / 1000,
+            app.iob.bolus_iob_mu(app.clock.now_ms()) / 1000),
         "motor reported      %9d microsteps (+%d planned, %d in flight at the end)" % (
             app.moved_steps, app.pending_steps, in_flight),
         "state               %s" % (engine.stop_reason or "delivering"),

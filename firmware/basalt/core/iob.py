@@ -5,8 +5,8 @@ in) for the last 8 hours, the longest duration of action allowed; older insulin 
 effect left, so its buckets are reused. Two sets of buckets:
 
   bolus   boluses (normal, extended, dual) -> bolus_iob_mu(), what the calculator uses;
-  basal   basal delivered minus basal scheduled (negative while suspended or on a low
-          temp) -> added to the bolus buckets, iob_mu() is the net IOB a closed loop uses.
+  net     boluses plus basal delivered minus basal scheduled (negative while suspended
+          or on a low temp) -> iob_mu(), the net IOB a closed loop uses.
 
 A bucket's insulin is taken as delivered at the start of its minute, so IOB reaches 0
 exactly one duration of action after every delivery and is at most one minute of decay
@@ -26,7 +26,8 @@ except ImportError:  # CPython
 
 
 BUCKETS = const(480)  # one per minute of the longest duration of action (8 h)
-BUCKET_LIMIT_MU = const(65_535)  # |amount| * ONE stays a small int (< 2**30)
+_MASK = const(0x3FFF)  # ONE - 1
+AMOUNT_LIMIT_MU = const(1_000_000)  # 1000 U: far beyond any dose, keeps ints small
 _SPAN_MS = const(30_000)  # rate (<= 30 U/h) * span stays a small int
 _PL_PER_MU = const(10_000)
 _MU_MS_PER_H = const(3_600_000)
@@ -38,7 +39,7 @@ class IobTracker:
     def __init__(self, model):
         self.model = _fits(model)
         self._bolus = [0] * BUCKETS
-        self._basal = [0] * BUCKETS
+        self._net = [0] * BUCKETS
         self._head = -BUCKETS  # the newest bucket's minute number
 
     def set_model(self, model):
@@ -49,26 +50,31 @@ class IobTracker:
 
     def add_bolus(self, at_ms, amount_mu):
         """Bolus insulin delivered at at_ms (a reconciled bolus may be added late)."""
-        self._add(self._bolus, at_ms, amount_mu)
+        i = self._bucket(at_ms, amount_mu)
+        if i >= 0:
+            self._bolus[i] += amount_mu
+            self._net[i] += amount_mu
 
     def add_basal(self, at_ms, delivered_mu, scheduled_mu):
         """Basal delivered over a tick ending at at_ms, and what the schedule asked for."""
-        self._add(self._basal, at_ms, delivered_mu - scheduled_mu)
+        net = delivered_mu - scheduled_mu
+        i = self._bucket(at_ms, net)
+        if i >= 0:
+            self._net[i] += net
 
-    def _add(self, buckets, at_ms, amount_mu):
+    def _bucket(self, at_ms, amount_mu):
+        """The bucket index for a delivery at at_ms, or -1 if there is nothing to add."""
+        if not -AMOUNT_LIMIT_MU <= amount_mu <= AMOUNT_LIMIT_MU:
+            raise InvalidValue("insulin amount", amount_mu, "-%d to %d mU" % (
+                AMOUNT_LIMIT_MU, AMOUNT_LIMIT_MU))
         if not amount_mu:
-            return
+            return -1
         minute = at_ms // MS_PER_MIN
         if minute > self._head:
             self._advance(minute)
         elif minute <= self._head - BUCKETS:
-            return  # older than any duration of action: nothing of it is left
-        i = minute % BUCKETS
-        total = buckets[i] + amount_mu
-        if total > BUCKET_LIMIT_MU or total < -BUCKET_LIMIT_MU:
-            raise InvalidValue("insulin in one minute", total, "-%d to %d mU" % (
-                BUCKET_LIMIT_MU, BUCKET_LIMIT_MU))
-        buckets[i] = total
+            return -1  # older than any duration of action: nothing of it is left
+        return minute % BUCKETS
 
     def _advance(self, minute):
         """Make `minute` the newest bucket, emptying the ones it reuses."""
@@ -76,11 +82,11 @@ class IobTracker:
         if gap > BUCKETS:
             gap = BUCKETS
         bolus = self._bolus
-        basal = self._basal
+        net = self._net
         for k in range(gap):
             i = (minute - k) % BUCKETS
             bolus[i] = 0
-            basal[i] = 0
+            net[i] = 0
         self._head = minute
 
     # ----- evaluation --------------------------------------------------------------
@@ -91,14 +97,18 @@ class IobTracker:
 
     def iob_mu(self, now_ms):
         """Net insulin on board: boluses plus basal above (or below) the schedule, mU."""
-        return self._sum(self._bolus, now_ms, False) + self._sum(self._basal, now_ms, False)
+        return self._sum(self._net, now_ms, False)
 
     def activity_mu_h(self, now_ms):
         """Net insulin acting now, in mU/h (from the curve's slope over this minute)."""
-        return self._sum(self._bolus, now_ms, True) + self._sum(self._basal, now_ms, True)
+        return self._sum(self._net, now_ms, True)
 
     def _sum(self, buckets, now_ms, activity):
-        """floor(sum of amount * fraction / ONE) over the buckets, in integers only."""
+        """floor(sum of amount * fraction / ONE) over the buckets, in integers only.
+
+        amount * fraction is split as (amount >> 14) * fraction + (amount & 0x3FFF) *
+        fraction / ONE, so every product stays a small int whatever the amount.
+        """
         table = self.model.table
         duration = self.model.duration_min
         now_min = now_ms // MS_PER_MIN
@@ -108,7 +118,7 @@ class IobTracker:
         if first_age >= duration:
             return 0
         whole = 0
-        rest = 0  # always 0 .. ONE - 1, so rest + amount * fraction stays a small int
+        rest = 0  # always 0 .. ONE - 1 between buckets
         for k in range(BUCKETS):
             age = first_age + k
             if age >= duration:
@@ -125,7 +135,8 @@ class IobTracker:
                     fraction = step * 60  # per hour, from the per-minute decay
                 else:
                     fraction = here - step * within // MS_PER_MIN
-            rest += amount * fraction
+            whole += (amount >> SHIFT) * fraction
+            rest += (amount & _MASK) * fraction
             carry = rest >> SHIFT
             whole += carry
             rest -= carry << SHIFT
