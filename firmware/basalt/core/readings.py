@@ -47,6 +47,7 @@ FLAT_MIN = const(45)
 TREND_MIN = const(15)  # trend: least squares over this many minutes of readings
 TREND_MIN_SPAN = const(10)
 HISTORY_MIN = const(30)  # fetched with RACP when the store has no reading yet
+MAX_CADENCE_MIN = const(5)  # CGMs send every 1 or 5 minutes
 ANCHOR_CREEP_MS = const(1_000)
 
 NO_VALUE = const(1)
@@ -185,7 +186,7 @@ class ReadingStore:
     def _learn_cadence(self, offset):
         before = self._previous(offset, self.window, 0)
         if before >= 0:
-            step = offset - before
+            step = min(offset - before, MAX_CADENCE_MIN)  # a gap must not teach a cadence
             if self.cadence is None or step < self.cadence:
                 self.cadence = step
 
@@ -238,7 +239,7 @@ class ReadingStore:
             if current_offset is None:
                 return None
             return max(0, current_offset - HISTORY_MIN)
-        step = self.cadence or 5
+        step = self.cadence or MAX_CADENCE_MIN
         limit = step + step // 2
         start = max(self.backfilled_to, self.latest - self.window + 1, 0)
         previous = start if self._offset[start % self.window] == start else -1
