@@ -340,8 +340,8 @@ def make_cgm_client(store, clock, address=None, addr_type=0, confirm_passkey=Non
     import bluetooth
 
     if pairing_supported(aioble.core.ble):
-        import aioble.security  # noqa: F401  (registers the bonding key store)
+        from aioble import security  # registers the bonding key store
 
-        aioble.security.load_secrets("/cgm_bond.json")
+        security.load_secrets("/cgm_bond.json")
     return CgmClient(store, clock, aioble, bluetooth.UUID, address, addr_type,
                      confirm_passkey)
