@@ -1,0 +1,347 @@
+"""BLE CGM client: reads a Bluetooth CGM Service (0x181F) sensor into a ReadingStore.
+
+Built on micropython-lib aioble (install on the board with
+`mpremote mip install aioble-central aioble-client aioble-security`; never vendored).
+The client is a GATT client only: it registers no service and no characteristic, so
+nothing a remote device writes can reach the pump, let alone command a dose. Readings
+go into the store; dosing code only ever reads the store's latest_for_dosing().
+
+    client = CgmClient(store, clock, aioble, bluetooth.UUID)   # or make_cgm_client()
+    asyncio.create_task(client.run())     # the app schedules it; nothing starts here
+
+run() forever: find the sensor (the configured address, else a scan for 0x181F, then
+only that sensor), connect, pair where the port can, read CGM Feature (is E2E-CRC on?),
+Status and Session Start Time, subscribe to Measurement (drained by its own task:
+aioble keeps only the newest notification) and the RACP, back-fill gaps with RACP
+"records >= offset", and reconnect with exponential backoff after a drop.
+
+Security: where the port has BLE.gap_pair (ESP32/NimBLE) the client bonds with LE
+Secure Connections and MITM protection (numeric comparison: `confirm_passkey(passkey)`
+shows the number and returns the user's answer) and accepts readings only over an
+authenticated link. Where it does not (Pico W/BTstack today), the link is not paired:
+`security` says "no pairing" so the screen can show it, and readings are accepted only
+from the configured or first-found sensor address.
+"""
+
+import asyncio
+
+from basalt.core import cgms
+
+_IO_DISPLAY_YESNO = 1
+_PASSKEY_ACTION_NUMCMP = 4
+_IRQ_PASSKEY_ACTION = 31
+
+SCAN_MS = 10_000
+CONNECT_MS = 10_000
+GATT_MS = 3_000
+PAIR_MS = 60_000
+RACP_MS = 30_000
+NOTIFY_MS = 11 * 60_000  # a 5-minute sensor has missed two records: reconnect
+BACKOFF_MS = (1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 60_000)
+
+
+class CgmLinkError(Exception):
+    """The sensor is not usable (service missing, not authenticated, ...)."""
+
+
+def pairing_supported(ble):
+    """True where MicroPython's bluetooth.BLE can pair (NimBLE on ESP32)."""
+    return hasattr(ble, "gap_pair")
+
+
+class CgmClient:
+    def __init__(self, store, clock, aioble, uuid, address=None, addr_type=0,
+                 confirm_passkey=None):
+        self.store = store
+        self.clock = clock
+        self._ble_mod = aioble
+        self._uuid = uuid
+        self.peer = None if address is None else _addr_bytes(address)
+        self._addr_type = addr_type
+        self.confirm_passkey = confirm_passkey  # async (passkey) -> bool; the app's UI
+        self.can_pair = pairing_supported(aioble.core.ble)
+        self.state = "idle"
+        self.security = "pairing" if self.can_pair else "no pairing"
+        self.feature = None
+        self.crc = False
+        self.session_key = None
+        self.passkey = None
+        self.sensor_status = 0
+        self._current_offset = None
+        self.counts = {"connects": 0, "drops": 0, "notifications": 0, "records": 0,
+                       "malformed": 0, "racp": 0, "ignored_devices": 0}
+        self._events = []
+        self._backfill = asyncio.Event()
+        self._pending_passkey = None
+        self._last_error = None
+        if self.can_pair:
+            aioble.core.register_irq_handler(self._irq, None)
+
+    # --- for the app and the screen ------------------------------------------------
+
+    def status(self):
+        """One short line (<= 21 characters) for the OLED: "CGM bonded", "CGM unpaired
+        link" (this board cannot pair), "CGM scanning", "CGM waiting 4 s", ..."""
+        if self.state == "connected":
+            return "CGM bonded" if self.security == "bonded" else "CGM unpaired link"
+        return "CGM " + self.state
+
+    def pop_events(self):
+        events = self._events
+        self._events = []
+        return events
+
+    # --- the task --------------------------------------------------------------------
+
+    async def run(self):
+        failures = 0
+        while True:
+            before = self.counts["records"]
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a radio error must never end the task
+                self._error(_text(error))
+            self.counts["drops"] += 1
+            failures = 0 if self.counts["records"] > before else failures + 1
+            wait = BACKOFF_MS[min(failures, len(BACKOFF_MS) - 1)]
+            self._set_state("waiting %d s" % (wait // 1000))
+            await self.clock.sleep_ms(wait)
+
+    async def _session(self):
+        device = await self._find()
+        if device is None:
+            return
+        self._set_state("connecting")
+        connection = await device.connect(timeout_ms=CONNECT_MS)
+        self.counts["connects"] += 1
+        try:
+            await self._secure(connection)
+            chars = await self._discover(connection)
+            await self._read_sensor(chars)
+            await chars["measurement"].subscribe(notify=True)
+            if chars["racp"] is not None:
+                await chars["racp"].subscribe(notify=False, indicate=True)
+            self._set_state("connected")
+            await self._serve(connection, chars)
+        finally:
+            if connection.is_connected():
+                await connection.disconnect()
+
+    async def _find(self):
+        if self.peer is not None and self._addr_type is not None:
+            return self._ble_mod.Device(self._addr_type, self.peer)
+        self._set_state("scanning")
+        want = self._uuid(cgms.SERVICE_UUID)
+        async with self._ble_mod.scan(SCAN_MS, 30_000, 30_000, True) as scanner:
+            async for result in scanner:
+                if want not in result.services():
+                    continue
+                if self.peer is not None and bytes(result.device.addr) != self.peer:
+                    self.counts["ignored_devices"] += 1
+                    continue
+                return result.device
+        return None
+
+    async def _secure(self, connection):
+        if not self.can_pair:
+            self.security = "no pairing"
+            self._pin(connection)
+            return
+        self._set_state("pairing")
+        answering = asyncio.create_task(self._answer_passkeys())
+        try:
+            await connection.pair(bond=True, le_secure=True, mitm=True, io=_IO_DISPLAY_YESNO,
+                                  timeout_ms=PAIR_MS)
+        finally:
+            answering.cancel()
+            self.passkey = None
+        if not (connection.encrypted and connection.authenticated):
+            self.security = "not authenticated"
+            raise CgmLinkError("pairing gave no authenticated link (MITM protection)")
+        self.security = "bonded"
+        self._pin(connection)
+
+    def _pin(self, connection):
+        """From now on only this sensor: the configured one, or the first one found."""
+        addr = bytes(connection.device.addr)
+        if self.peer is None:
+            self.peer = addr
+            self._addr_type = None  # found by scan: keep scanning, match the address
+        elif addr != self.peer:
+            raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
+
+    async def _discover(self, connection):
+        service = await connection.service(self._uuid(cgms.SERVICE_UUID), timeout_ms=GATT_MS)
+        if service is None:
+            raise CgmLinkError("no CGM service (0x181F) on the device")
+        chars = {}
+        for name, uuid, needed in (("measurement", cgms.MEASUREMENT_UUID, True),
+                                   ("feature", cgms.FEATURE_UUID, True),
+                                   ("status", cgms.STATUS_UUID, False),
+                                   ("session_start", cgms.SESSION_START_UUID, False),
+                                   ("racp", cgms.RACP_UUID, False)):
+            found = await service.characteristic(self._uuid(uuid), timeout_ms=GATT_MS)
+            if found is None and needed:
+                raise CgmLinkError("the CGM service has no %s characteristic" % name)
+            chars[name] = found
+        return chars
+
+    async def _read_sensor(self, chars):
+        self.feature = cgms.decode_feature(await chars["feature"].read(timeout_ms=GATT_MS))
+        self.crc = self.feature.e2e_crc
+        if chars["session_start"] is not None:
+            start = cgms.decode_session_start(
+                await chars["session_start"].read(timeout_ms=GATT_MS), self.crc)
+            key = start.key()
+            if self.session_key is not None and key != self.session_key:
+                self.store.new_session(self.clock.now_ms())
+                self._event("cgm_session", state="new session")
+            self.session_key = key
+        self._current_offset = None
+        if chars["status"] is not None:
+            offset, status = cgms.decode_status(await chars["status"].read(timeout_ms=GATT_MS),
+                                                self.crc)
+            self._current_offset = offset
+            self.store.sync(self.clock.now_ms(), offset)
+            self.sensor_status = status
+
+    async def _serve(self, connection, chars):
+        """Drain notifications in their own task; here, back-fill gaps with RACP."""
+        drain = asyncio.create_task(self._drain(chars["measurement"]))
+        try:
+            since = self.store.backfill_from(self._current_offset)
+            while connection.is_connected() and not _done(drain):
+                if since is not None and chars["racp"] is not None:
+                    await self._racp(chars["racp"], since)
+                self._backfill.clear()
+                since = self.store.backfill_from()
+                if since is None:
+                    await self._wait_for_gap(drain)
+                    since = self.store.backfill_from()
+        finally:
+            drain.cancel()
+        self._set_state("disconnected")
+
+    async def _wait_for_gap(self, drain):
+        if not _done(drain):
+            await self._backfill.wait()  # set by take() on a gap, or when drain ends
+
+    async def _drain(self, measurement):
+        """Its own task, so no notification waits behind a RACP exchange. Ends when the
+        link drops or the sensor stays silent for NOTIFY_MS (then the link is renewed)."""
+        try:
+            while True:
+                self.take(await measurement.notified(timeout_ms=NOTIFY_MS))
+        except asyncio.TimeoutError:
+            self._event("cgm_link", state="silent", detail="no notification in %d min"
+                        % (NOTIFY_MS // 60_000))
+        except Exception as error:  # disconnected: _serve sees the task is done
+            self._event("cgm_link", state="dropped", detail=_text(error))
+        finally:
+            self._backfill.set()
+
+    def take(self, data):
+        """One Measurement notification: every record into the store, or none at all."""
+        self.counts["notifications"] += 1
+        try:
+            records = cgms.decode_measurements(data, self.crc)
+        except cgms.CgmFormatError as error:
+            self.counts["malformed"] += 1
+            self._event("cgm_malformed", detail=_text(error))
+            return
+        now = self.clock.now_ms()
+        for record in records:
+            self.store.add(now, record)
+        self.counts["records"] += len(records)
+        if self.store.backfill_from() is not None:
+            self._backfill.set()
+
+    async def _racp(self, racp, since):
+        self.counts["racp"] += 1
+        await racp.write(cgms.racp_report_since(since), True, timeout_ms=GATT_MS)
+        try:
+            reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=RACP_MS))
+        except asyncio.TimeoutError:
+            await racp.write(cgms.racp_abort(), True, timeout_ms=GATT_MS)
+            raise CgmLinkError("no RACP response in %d s" % (RACP_MS // 1000))
+        self._event("cgm_backfill", since=since, result=reply.describe())
+        # Asked once: found or not, these gaps are not asked for again.
+        self.store.backfill_done()
+
+    # --- pairing ---------------------------------------------------------------------
+
+    def _irq(self, event, data):
+        """aioble IRQ hook: remember a passkey request; a task answers it."""
+        if event == _IRQ_PASSKEY_ACTION:
+            conn_handle, action, passkey = data
+            self._pending_passkey = (conn_handle, action, passkey)
+            return True
+        return None
+
+    async def _answer_passkeys(self):
+        ble = self._ble_mod.core.ble
+        while True:
+            pending = self._pending_passkey
+            if pending is None:
+                await self.clock.sleep_ms(100)
+                continue
+            self._pending_passkey = None
+            conn_handle, action, passkey = pending
+            accept = False
+            if action == _PASSKEY_ACTION_NUMCMP and self.confirm_passkey is not None:
+                self.passkey = passkey  # the screen shows it while the user decides
+                accept = bool(await self.confirm_passkey(passkey))
+            ble.gap_passkey(conn_handle, action, 1 if accept else 0)
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _set_state(self, state):
+        """Only link up and down become events; scanning and waiting would flood the
+        journal during a long outage."""
+        if state != self.state and state in ("connected", "disconnected"):
+            self._event("cgm_link", state=state)
+        self.state = state
+        if state == "connected":
+            self._last_error = None
+
+    def _error(self, text):
+        if text != self._last_error:
+            self._event("cgm_link", state="error", detail=text)
+            self._last_error = text
+
+    def _event(self, kind, **detail):
+        detail["at_ms"] = self.clock.now_ms()
+        self._events.append((kind, detail))
+
+
+def _done(task):
+    return task.done()
+
+
+def _addr_bytes(address):
+    if isinstance(address, str):
+        return bytes(int(part, 16) for part in address.split(":"))
+    return bytes(address)
+
+
+def _hex(addr):
+    return ":".join("%02x" % b for b in addr)
+
+
+def _text(error):
+    return "%s: %s" % (type(error).__name__, error)
+
+
+def make_cgm_client(store, clock, address=None, addr_type=0, confirm_passkey=None):
+    """The client on a board: imports aioble and bluetooth only here (not on the host)."""
+    import aioble
+    import bluetooth
+
+    if pairing_supported(aioble.core.ble):
+        from aioble import security  # registers the bonding key store
+
+        security.load_secrets("/cgm_bond.json")
+    return CgmClient(store, clock, aioble, bluetooth.UUID, address, addr_type,
+                     confirm_passkey)

@@ -1,0 +1,570 @@
+"""Bluetooth Continuous Glucose Monitoring Service (0x181F) wire format: decode and encode.
+
+Pure and shared: the pump's BLE client decodes with it, the CGM simulator board
+(tools/cgm_peripheral) encodes with it, and the tests hold one against the other.
+Facts (Bluetooth SIG CGMS 1.0.1 / GATT characteristic definitions; REFERENCE.md):
+
+- CGM Measurement 0x2AA7: records back to back; each is Size (u8, whole record incl.
+  CRC, 6..15), Flags (u8), Glucose (SFLOAT mg/dL), Time Offset (u16, minutes since the
+  session start), then annunciation octets in the order Status, Cal/Temp, Warning (each
+  only if flagged), Trend (SFLOAT mg/dL/min), Quality (SFLOAT %), E2E-CRC (u16, only if
+  CGM Feature bit 12 says so). Flag bits 2-4 are reserved.
+- CGM Feature 0x2AA8: 24-bit features, type (low nibble) / sample location (high nibble),
+  E2E-CRC (0xFFFF when E2E-CRC is not supported).
+- CGM Status 0x2AA9: Time Offset (u16), Status (24 bits), E2E-CRC if supported.
+- Session Start Time 0x2AAA: Date Time (year u16, month, day, hours, minutes, seconds),
+  Time Zone (s8, 15-minute steps, -48..56, -128 unknown), DST Offset (u8: 0, 2, 4, 8,
+  255 unknown), E2E-CRC if supported. Session Run Time 0x2AAB: u16 hours, E2E-CRC if
+  supported.
+- Record Access Control Point 0x2A52: op codes 1 report stored records, 2 delete, 3 abort,
+  4 report number, 5 number response, 6 response code; operators 0 null, 1 all, 2 <=,
+  3 >=, 4 range, 5 first, 6 last; CGMS filter type 1 = time offset (u16); response codes
+  1 success .. 9 operand not supported. The RACP carries no E2E-CRC.
+- SFLOAT (IEEE 11073-20601): 4-bit signed exponent, 12-bit signed mantissa; at exponent 0
+  the mantissas 0x7FF NaN, 0x800 NRes, 0x7FE +INF, 0x802 -INF are special and 0x801 is
+  reserved.
+- E2E-CRC is CRC-16/MCRF4XX (reflected poly 0x8408, init 0xFFFF, no final xor).
+
+Numbers are integers: every SFLOAT quantity is kept in thousandths (glucose_milli is
+mg/dL x 1000), exact for exponents >= -3 and rounded half away from zero below that.
+Malformed input raises CgmFormatError and never yields a record.
+"""
+
+from basalt.core.errors import InvalidValue
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+SERVICE_UUID = const(0x181F)
+MEASUREMENT_UUID = const(0x2AA7)
+FEATURE_UUID = const(0x2AA8)
+STATUS_UUID = const(0x2AA9)
+SESSION_START_UUID = const(0x2AAA)
+SESSION_RUN_UUID = const(0x2AAB)
+RACP_UUID = const(0x2A52)
+SOCP_UUID = const(0x2AAC)
+
+FLAG_TREND = const(0x01)
+FLAG_QUALITY = const(0x02)
+FLAG_WARNING = const(0x20)
+FLAG_CAL_TEMP = const(0x40)
+FLAG_STATUS = const(0x80)
+_FLAGS_RESERVED = const(0x1C)
+
+FEATURE_E2E_CRC = const(1 << 12)
+FEATURE_TREND = const(1 << 15)
+FEATURE_QUALITY = const(1 << 16)
+
+# Annunciation bits (status | cal/temp << 8 | warning << 16), CGMS 3.1.2.
+ANN_SESSION_STOPPED = const(1 << 0)
+ANN_BATTERY_LOW = const(1 << 1)
+ANN_SENSOR_TYPE_INCORRECT = const(1 << 2)
+ANN_SENSOR_MALFUNCTION = const(1 << 3)
+ANN_DEVICE_SPECIFIC = const(1 << 4)
+ANN_GENERAL_FAULT = const(1 << 5)
+ANN_TIME_SYNC_REQUIRED = const(1 << 8)
+ANN_CAL_NOT_ALLOWED = const(1 << 9)
+ANN_CAL_RECOMMENDED = const(1 << 10)
+ANN_CAL_REQUIRED = const(1 << 11)
+ANN_TEMP_TOO_HIGH = const(1 << 12)
+ANN_TEMP_TOO_LOW = const(1 << 13)
+ANN_CAL_PENDING = const(1 << 14)
+ANN_BELOW_DEVICE_RANGE = const(1 << 22)
+ANN_ABOVE_DEVICE_RANGE = const(1 << 23)
+
+RACP_REPORT = const(1)
+RACP_DELETE = const(2)
+RACP_ABORT = const(3)
+RACP_REPORT_COUNT = const(4)
+RACP_COUNT_RESPONSE = const(5)
+RACP_RESPONSE = const(6)
+OP_NULL = const(0)
+OP_ALL = const(1)
+OP_LESS_EQUAL = const(2)
+OP_GREATER_EQUAL = const(3)
+OP_RANGE = const(4)
+OP_FIRST = const(5)
+OP_LAST = const(6)
+FILTER_TIME_OFFSET = const(1)
+RACP_CODES = ("", "success", "op code not supported", "invalid operator",
+              "operator not supported", "invalid operand", "no records found",
+              "abort unsuccessful", "procedure not completed", "operand not supported")
+RACP_SUCCESS = const(1)
+RACP_NO_RECORDS = const(6)
+
+SPECIALS = {0x07FF: "nan", 0x0800: "nres", 0x07FE: "+inf", 0x0802: "-inf"}
+_SPECIAL_RAW = {"nan": 0x07FF, "nres": 0x0800, "+inf": 0x07FE, "-inf": 0x0802}
+_SFLOAT_RESERVED = const(0x0801)
+_MANTISSA_MAX = const(2045)  # 2046/2047 and -2046..-2048 are special at exponent 0
+
+MIN_RECORD = const(6)
+MAX_RECORD = const(15)
+
+
+class CgmFormatError(InvalidValue):
+    """Bytes from (or for) a CGM that do not follow the CGMS format. Nothing was used."""
+
+
+def _fail(field, value, allowed, problem=None):
+    raise CgmFormatError(field, value, allowed, problem)
+
+
+# --- CRC-16/MCRF4XX ------------------------------------------------------------------
+
+
+def _crc_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data, start=0, end=None):
+    """CRC-16/MCRF4XX of data[start:end]; crc16(b"123456789") == 0x6F91."""
+    if end is None:
+        end = len(data)
+    crc = 0xFFFF
+    table = _CRC_TABLE
+    for i in range(start, end):
+        crc = (crc >> 8) ^ table[(crc ^ data[i]) & 0xFF]
+    return crc
+
+
+def _u16(data, i):
+    return data[i] | (data[i + 1] << 8)
+
+
+def _check_crc(field, data, start, end):
+    """The u16 at data[end-2:end] must be the CRC of data[start:end-2]."""
+    sent = _u16(data, end - 2)
+    want = crc16(data, start, end - 2)
+    if sent != want:
+        _fail(field, "0x%04X" % sent, "0x%04X (CRC-16/MCRF4XX of the record)" % want,
+              "E2E-CRC mismatch: 0x%04X received" % sent)
+
+
+def _with_crc(out):
+    crc = crc16(out)
+    out.append(crc & 0xFF)
+    out.append(crc >> 8)
+    return out
+
+
+# --- SFLOAT ----------------------------------------------------------------------------
+
+
+def sfloat_milli(field, raw):
+    """Decode a 16-bit SFLOAT: (thousandths as int, None) or (None, special name)."""
+    special = SPECIALS.get(raw)
+    if special is not None:
+        return None, special
+    if raw == _SFLOAT_RESERVED:
+        _fail(field, "0x%04X" % raw, "a number, NaN, NRes, +INF or -INF",
+              "reserved SFLOAT value 0x0801")
+    exponent = raw >> 12
+    if exponent >= 8:
+        exponent -= 16
+    mantissa = raw & 0x0FFF
+    if mantissa >= 0x0800:
+        mantissa -= 0x1000
+    exponent += 3  # thousandths
+    if exponent >= 0:
+        return mantissa * 10 ** exponent, None
+    return div_round(mantissa, 10 ** -exponent), None
+
+
+def div_round(n, d):
+    """n / d rounded half away from zero (d > 0): identical on every interpreter."""
+    if n >= 0:
+        return (2 * n + d) // (2 * d)
+    return -((-2 * n + d) // (2 * d))
+
+
+def sfloat_from_milli(milli):
+    """The shortest exact (or nearest) SFLOAT for a number given in thousandths."""
+    if milli is None:
+        return _SPECIAL_RAW["nan"]
+    mantissa, exponent = milli, -3
+    while mantissa and mantissa % 10 == 0 and exponent < 0:
+        mantissa //= 10
+        exponent += 1
+    while mantissa > _MANTISSA_MAX or mantissa < -_MANTISSA_MAX:
+        mantissa = div_round(mantissa, 10)
+        exponent += 1
+    if exponent > 7:
+        raise InvalidValue("sfloat", milli, "magnitude below 2.045e10")
+    return ((exponent & 0x0F) << 12) | (mantissa & 0x0FFF)
+
+
+def sfloat_special(name):
+    """The raw SFLOAT for "nan", "nres", "+inf" or "-inf"."""
+    raw = _SPECIAL_RAW.get(name)
+    if raw is None:
+        raise InvalidValue("sfloat special", name, "nan, nres, +inf or -inf")
+    return raw
+
+
+def sfloat_parts(raw):
+    """(mantissa, exponent) of a finite SFLOAT, for exact decimal display."""
+    exponent = raw >> 12
+    mantissa = raw & 0x0FFF
+    return (mantissa - 0x1000 if mantissa >= 0x0800 else mantissa,
+            exponent - 16 if exponent >= 8 else exponent)
+
+
+# --- CGM Measurement ---------------------------------------------------------------------
+
+
+class Record:
+    """One decoded CGM Measurement record.
+
+    glucose_milli is mg/dL x 1000, or None with glucose_special naming why ("nan",
+    "nres", "+inf", "-inf"). annunciation is status | cal/temp << 8 | warning << 16, or
+    None when the record carries no annunciation octet. trend_milli (mg/dL/min x 1000)
+    and quality_milli (% x 1000) are None when absent or special.
+    """
+
+    def __init__(self, flags, glucose_raw, glucose_milli, glucose_special, time_offset,
+                 annunciation, trend_raw, trend_milli, quality_raw, quality_milli):
+        self.flags = flags
+        self.glucose_raw = glucose_raw
+        self.glucose_milli = glucose_milli
+        self.glucose_special = glucose_special
+        self.time_offset = time_offset
+        self.annunciation = annunciation
+        self.trend_raw = trend_raw
+        self.trend_milli = trend_milli
+        self.quality_raw = quality_raw
+        self.quality_milli = quality_milli
+
+
+def record_size(flags, crc):
+    """Size in octets a record with these flags must have."""
+    size = MIN_RECORD
+    for bit in (FLAG_STATUS, FLAG_CAL_TEMP, FLAG_WARNING):
+        if flags & bit:
+            size += 1
+    if flags & FLAG_TREND:
+        size += 2
+    if flags & FLAG_QUALITY:
+        size += 2
+    return size + 2 if crc else size
+
+
+def decode_measurements(data, crc=False):
+    """Every record of one CGM Measurement notification, as a list of Record.
+
+    crc: the sensor's CGM Feature says E2E-CRC is supported (every record ends in one).
+    Raises CgmFormatError for an empty value, a Size below 6, above 15, beyond the bytes
+    left or not matching what the Flags claim, reserved flag bits, a reserved SFLOAT, or
+    a CRC mismatch; then no record of the notification is returned.
+    """
+    if not data:
+        _fail("measurement", "0 octets", "1 or more records of 6 to 15 octets", "empty")
+    records = []
+    at = 0
+    end = len(data)
+    while at < end:
+        records.append(_decode_record(data, at, end, len(records), crc))
+        at += data[at]
+    return records
+
+
+def _decode_record(data, at, end, index, crc):
+    field = "measurement[%d]" % index
+    left = end - at
+    size = data[at]
+    if left < 2:
+        _fail(field + ".flags", "%d octet left" % left, "Size and Flags", "truncated record")
+    flags = data[at + 1]
+    if flags & _FLAGS_RESERVED:
+        _fail(field + ".flags", "0x%02X" % flags, "bits 0, 1, 5, 6, 7 (2-4 are reserved)")
+    want = record_size(flags, crc)
+    if size != want:
+        _fail(field + ".size", size, "%d octets for flags 0x%02X%s" % (
+            want, flags, " with E2E-CRC" if crc else ""))
+    if size > left:
+        _fail(field + ".size", size, "at most the %d octets left" % left, "truncated record")
+    if crc:
+        _check_crc(field + ".crc", data, at, at + size)
+    glucose_raw = _u16(data, at + 2)
+    glucose, special = sfloat_milli(field + ".glucose", glucose_raw)
+    offset = _u16(data, at + 4)
+    i = at + 6
+    annunciation = None
+    if flags & (FLAG_STATUS | FLAG_CAL_TEMP | FLAG_WARNING):
+        annunciation = 0
+        for bit, shift in ((FLAG_STATUS, 0), (FLAG_CAL_TEMP, 8), (FLAG_WARNING, 16)):
+            if flags & bit:
+                annunciation |= data[i] << shift
+                i += 1
+    trend_raw = trend = quality_raw = quality = None
+    if flags & FLAG_TREND:
+        trend_raw = _u16(data, i)
+        trend = sfloat_milli(field + ".trend", trend_raw)[0]
+        i += 2
+    if flags & FLAG_QUALITY:
+        quality_raw = _u16(data, i)
+        quality = sfloat_milli(field + ".quality", quality_raw)[0]
+    return Record(flags, glucose_raw, glucose, special, offset, annunciation,
+                  trend_raw, trend, quality_raw, quality)
+
+
+def encode_record(glucose_raw, time_offset, annunciation=None, trend_raw=None,
+                  quality_raw=None, crc=False):
+    """One CGM Measurement record (bytearray). Values are raw SFLOATs (see sfloat_*).
+
+    annunciation None sends no octet; otherwise the octets whose bits are set (status,
+    cal/temp, warning), so 0 sends none either.
+    """
+    _u16_in("glucose", glucose_raw)
+    _u16_in("time_offset", time_offset)
+    flags = 0
+    octets = []
+    if annunciation:
+        if not 0 <= annunciation <= 0xFFFFFF:
+            raise InvalidValue("annunciation", annunciation, "0 to 0xFFFFFF")
+        for bit, shift in ((FLAG_STATUS, 0), (FLAG_CAL_TEMP, 8), (FLAG_WARNING, 16)):
+            octet = (annunciation >> shift) & 0xFF
+            if octet:
+                flags |= bit
+                octets.append(octet)
+    if trend_raw is not None:
+        flags |= FLAG_TREND
+    if quality_raw is not None:
+        flags |= FLAG_QUALITY
+    out = bytearray((record_size(flags, crc), flags, glucose_raw & 0xFF, glucose_raw >> 8,
+                     time_offset & 0xFF, time_offset >> 8))
+    out.extend(bytes(octets))
+    for raw in (trend_raw, quality_raw):
+        if raw is not None:
+            _u16_in("sfloat", raw)
+            out.append(raw & 0xFF)
+            out.append(raw >> 8)
+    return _with_crc(out) if crc else out
+
+
+def _u16_in(field, value):
+    if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+        raise InvalidValue(field, value, "0 to 65535")
+
+
+# --- Feature, Status, Session Start Time, Session Run Time -----------------------------
+
+
+class Feature:
+    """CGM Feature: flags (24 bits), e2e_crc, trend/quality support, type, location."""
+
+    def __init__(self, flags, kind, location):
+        self.flags = flags
+        self.kind = kind  # 9 = interstitial fluid
+        self.location = location  # 5 = subcutaneous tissue
+        self.e2e_crc = bool(flags & FEATURE_E2E_CRC)
+
+
+def decode_feature(data):
+    _length("feature", data, (6,))
+    flags = data[0] | (data[1] << 8) | (data[2] << 16)
+    if flags & FEATURE_E2E_CRC:
+        _check_crc("feature.crc", data, 0, 6)
+    elif _u16(data, 4) != 0xFFFF:
+        _fail("feature.crc", "0x%04X" % _u16(data, 4), "0xFFFF when E2E-CRC is not supported")
+    return Feature(flags, data[3] & 0x0F, data[3] >> 4)
+
+
+def encode_feature(flags, kind=9, location=5):
+    out = bytearray((flags & 0xFF, (flags >> 8) & 0xFF, (flags >> 16) & 0xFF,
+                     (location << 4) | kind))
+    if flags & FEATURE_E2E_CRC:
+        return _with_crc(out)
+    out.extend(b"\xff\xff")
+    return out
+
+
+def decode_status(data, crc=False):
+    """CGM Status: (time_offset minutes, 24-bit status)."""
+    _length("status", data, (7,) if crc else (5,))
+    if crc:
+        _check_crc("status.crc", data, 0, 7)
+    return _u16(data, 0), data[2] | (data[3] << 8) | (data[4] << 16)
+
+
+def encode_status(time_offset, status, crc=False):
+    out = bytearray((time_offset & 0xFF, time_offset >> 8, status & 0xFF,
+                     (status >> 8) & 0xFF, (status >> 16) & 0xFF))
+    return _with_crc(out) if crc else out
+
+
+class SessionStart:
+    """Session Start Time: date and time (year 0 = unknown), zone (15 min), DST code."""
+
+    def __init__(self, year, month, day, hour, minute, second, zone, dst):
+        self.year = year
+        self.month = month
+        self.day = day
+        self.hour = hour
+        self.minute = minute
+        self.second = second
+        self.zone = zone
+        self.dst = dst
+
+    def key(self):
+        """A tuple that changes when the sensor starts a new session."""
+        return (self.year, self.month, self.day, self.hour, self.minute, self.second,
+                self.zone, self.dst)
+
+
+_SST_RANGES = (("month", 0, 12), ("day", 0, 31), ("hour", 0, 23), ("minute", 0, 59),
+               ("second", 0, 59))
+
+
+def decode_session_start(data, crc=False):
+    _length("session_start", data, (11,) if crc else (9,))
+    if crc:
+        _check_crc("session_start.crc", data, 0, 11)
+    year = _u16(data, 0)
+    if year and not 1582 <= year <= 9999:
+        _fail("session_start.year", year, "1582 to 9999, or 0 (unknown)")
+    values = [year]
+    for i, (name, lo, hi) in enumerate(_SST_RANGES):
+        value = data[2 + i]
+        if not lo <= value <= hi:
+            _fail("session_start." + name, value, "%d to %d" % (lo, hi))
+        values.append(value)
+    zone = data[7] - 256 if data[7] >= 128 else data[7]
+    if zone != -128 and not -48 <= zone <= 56:
+        _fail("session_start.time_zone", zone, "-48 to 56 (15-minute steps) or -128 (unknown)")
+    dst = data[8]
+    if dst not in (0, 2, 4, 8, 255):
+        _fail("session_start.dst_offset", dst, "0, 2, 4, 8 or 255 (unknown)")
+    return SessionStart(values[0], values[1], values[2], values[3], values[4], values[5],
+                        zone, dst)
+
+
+def encode_session_start(start, crc=False):
+    out = bytearray((start.year & 0xFF, start.year >> 8, start.month, start.day, start.hour,
+                     start.minute, start.second, start.zone & 0xFF, start.dst))
+    return _with_crc(out) if crc else out
+
+
+def decode_session_run(data, crc=False):
+    """Session Run Time: expected run time of the session in hours."""
+    _length("session_run", data, (4,) if crc else (2,))
+    if crc:
+        _check_crc("session_run.crc", data, 0, 4)
+    return _u16(data, 0)
+
+
+def encode_session_run(hours, crc=False):
+    out = bytearray((hours & 0xFF, hours >> 8))
+    return _with_crc(out) if crc else out
+
+
+def _length(field, data, allowed):
+    if len(data) not in allowed:
+        _fail(field, "%d octets" % len(data), " or ".join("%d octets" % n for n in allowed))
+
+
+# --- Record Access Control Point --------------------------------------------------------
+
+
+def racp_report_last():
+    """Report stored records, operator last record: 01 06."""
+    return bytes((RACP_REPORT, OP_LAST))
+
+
+def racp_report_since(time_offset):
+    """Report stored records with time offset >= time_offset: 01 03 01 lo hi."""
+    _u16_in("time_offset", time_offset)
+    return bytes((RACP_REPORT, OP_GREATER_EQUAL, FILTER_TIME_OFFSET, time_offset & 0xFF,
+                  time_offset >> 8))
+
+
+def racp_abort():
+    return bytes((RACP_ABORT, OP_NULL))
+
+
+class RacpResponse:
+    """A decoded RACP indication: a response code to request_op, or a record count."""
+
+    def __init__(self, request_op, code, count):
+        self.request_op = request_op  # None for a count response
+        self.code = code  # None for a count response
+        self.count = count  # None for a response code
+
+    def describe(self):
+        if self.code is None:
+            return "%d records" % self.count
+        return RACP_CODES[self.code]
+
+
+def decode_racp_response(data):
+    if len(data) < 2 or data[0] not in (RACP_RESPONSE, RACP_COUNT_RESPONSE):
+        _fail("racp", _hex(data), "a response code (06 00 ..) or a record count (05 00 ..)")
+    if data[1] != OP_NULL:
+        _fail("racp.operator", data[1], "0 (null) in a response")
+    _length("racp", data, (4,))
+    if data[0] == RACP_COUNT_RESPONSE:
+        return RacpResponse(None, None, _u16(data, 2))
+    request_op, code = data[2], data[3]
+    if not RACP_REPORT <= request_op <= RACP_REPORT_COUNT:
+        _fail("racp.request_op", request_op, "1 to 4 (a request op code)")
+    if not 1 <= code < len(RACP_CODES):
+        _fail("racp.response_code", code, "1 to %d" % (len(RACP_CODES) - 1))
+    return RacpResponse(request_op, code, None)
+
+
+def decode_racp_request(data):
+    """A collector's request, for the sensor side: (op, operator, min_offset or None).
+
+    min_offset is the operand of ">= time offset"; other requests carry none. Raises
+    CgmFormatError with the response code to send in `.racp_code`.
+    """
+    if len(data) < 2:
+        _racp_refuse("racp", _hex(data), "op code and operator", 3)
+    op, operator = data[0], data[1]
+    if op not in (RACP_REPORT, RACP_DELETE, RACP_ABORT, RACP_REPORT_COUNT):
+        _racp_refuse("racp.op", op, "1 to 4", 2)
+    if op == RACP_ABORT:
+        if operator != OP_NULL or len(data) != 2:
+            _racp_refuse("racp.operator", operator, "0 (null) for abort", 3)
+        return op, operator, None
+    if operator in (OP_ALL, OP_FIRST, OP_LAST):
+        if len(data) != 2:
+            _racp_refuse("racp.operand", _hex(data[2:]), "none for this operator", 5)
+        return op, operator, None
+    if operator != OP_GREATER_EQUAL:
+        _racp_refuse("racp.operator", operator, "1, 3, 5 or 6", 4)
+    if len(data) != 5 or data[2] != FILTER_TIME_OFFSET:
+        _racp_refuse("racp.operand", _hex(data[2:]), "filter type 01 and a u16 time offset",
+                     9 if len(data) == 5 else 5)
+    return op, operator, _u16(data, 3)
+
+
+def _racp_refuse(field, value, allowed, code):
+    error = CgmFormatError(field, value, allowed)
+    error.racp_code = code
+    raise error
+
+
+def racp_response(request_op, code):
+    return bytes((RACP_RESPONSE, OP_NULL, request_op, code))
+
+
+def racp_count(count):
+    return bytes((RACP_COUNT_RESPONSE, OP_NULL, count & 0xFF, count >> 8))
+
+
+def _hex(data):
+    return " ".join("%02x" % b for b in data) or "(empty)"

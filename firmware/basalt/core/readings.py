@@ -1,0 +1,341 @@
+"""CGM readings you can trust: a bounded store, plausibility, trend, staleness, gaps.
+
+Every consumer that doses or alarms on glucose (bolus calculator, alerts, closed loop)
+asks one question: latest_for_dosing(now_ms) -> (Reading, None) or (None, reason).
+A reading is refused for dosing when it is stale (no glucose value for 15 minutes, the
+limit Loop uses: "glucoseTooOld", REFERENCE.md) or flagged:
+
+  no_value      the sensor sent NaN, NRes or +/-INF
+  out_of_range  outside 40..400 mg/dL (what CGMs report; beyond it they say LO/HI)
+  rate          more than 6 mg/dL/min from the previous usable reading (blood glucose
+                rarely changes faster than 3-4 mg/dL/min; twice that is a sensor fault)
+  flat          the same value for 45 minutes or more (oref0 refuses an unchanged CGM)
+  duplicate     two different records claimed the same time offset
+  sensor        the sensor's annunciation says session stopped, malfunction, wrong
+                type, device fault, calibration required, temperature out of range,
+                or a result outside what the device can process
+
+Memory is fixed: one slot per minute of time offset for WINDOW_MIN minutes (6 h), so
+slot = offset % WINDOW_MIN. That holds 6 h of history at a 1-minute or a 5-minute
+cadence, accepts back-filled (older) records in O(1) and finds duplicates directly.
+
+Time: records carry minutes since the sensor's session start. The session start in the
+pump's clock (anchor_ms) is estimated from live records as now_ms - offset*60000; each
+estimate is late by the notification latency, so the store keeps the smallest and lets
+it rise by at most ANCHOR_CREEP_MS per record to follow a sensor clock that runs slow.
+A reading's time is anchor_ms + offset * 60000.
+"""
+
+from basalt.core import cgms
+from basalt.core.units import MS_PER_MIN
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+WINDOW_MIN = const(360)
+STALE_MS = const(15 * 60_000)
+LOW_MILLI = const(40_000)
+HIGH_MILLI = const(400_000)
+MAX_RATE_MILLI = const(6_000)  # mg/dL per minute x 1000
+RATE_LOOKBACK_MIN = const(15)
+FLAT_MIN = const(45)
+TREND_MIN = const(15)  # trend: least squares over this many minutes of readings
+TREND_MIN_SPAN = const(10)
+HISTORY_MIN = const(30)  # fetched with RACP when the store has no reading yet
+MAX_CADENCE_MIN = const(5)  # CGMs send every 1 or 5 minutes
+ANCHOR_CREEP_MS = const(1_000)
+
+NO_VALUE = const(1)
+OUT_OF_RANGE = const(2)
+RATE = const(4)
+FLAT = const(8)
+DUPLICATE = const(16)
+SENSOR = const(32)
+FLAG_NAMES = ((NO_VALUE, "no_value"), (OUT_OF_RANGE, "out_of_range"), (RATE, "rate"),
+              (FLAT, "flat"), (DUPLICATE, "duplicate"), (SENSOR, "sensor"))
+_NOT_A_REFERENCE = NO_VALUE | OUT_OF_RANGE | RATE | DUPLICATE | SENSOR
+
+SENSOR_FAULTS = (cgms.ANN_SESSION_STOPPED | cgms.ANN_SENSOR_TYPE_INCORRECT
+                 | cgms.ANN_SENSOR_MALFUNCTION | cgms.ANN_GENERAL_FAULT
+                 | cgms.ANN_CAL_REQUIRED | cgms.ANN_TEMP_TOO_HIGH | cgms.ANN_TEMP_TOO_LOW
+                 | cgms.ANN_BELOW_DEVICE_RANGE | cgms.ANN_ABOVE_DEVICE_RANGE)
+
+# Trend arrows (Nightscout direction names) from mg/dL/min x 1000, steepest first.
+ARROWS = ((3_000, "DoubleUp"), (2_000, "SingleUp"), (1_000, "FortyFiveUp"),
+          (-999, "Flat"), (-1_999, "FortyFiveDown"), (-2_999, "SingleDown"))
+ARROW_TEXT = {"DoubleUp": "^^", "SingleUp": "^", "FortyFiveUp": "/", "Flat": "->",
+              "FortyFiveDown": "\\", "SingleDown": "v", "DoubleDown": "vv", "NONE": "?"}
+
+
+def flag_names(flags):
+    return [name for bit, name in FLAG_NAMES if flags & bit]
+
+
+def arrow_for(trend_milli):
+    if trend_milli is None:
+        return "NONE"
+    for limit, name in ARROWS:
+        if trend_milli >= limit:
+            return name
+    return "DoubleDown"
+
+
+class Reading:
+    """One stored reading as consumers see it (glucose in mg/dL x 1000)."""
+
+    def __init__(self, offset, glucose_milli, flags, at_ms, age_ms, trend_milli):
+        self.offset = offset
+        self.glucose_milli = glucose_milli  # None when the sensor sent no value
+        self.flags = flags
+        self.at_ms = at_ms
+        self.age_ms = age_ms
+        self.trend_milli = trend_milli
+        self.arrow = arrow_for(trend_milli)
+
+
+class ReadingStore:
+    def __init__(self, now_ms, window_min=WINDOW_MIN, stale_ms=STALE_MS):
+        self.window = window_min
+        self.stale_ms = stale_ms
+        self._offset = [-1] * window_min
+        self._glucose = [0] * window_min
+        self._flags = [0] * window_min
+        self.counts = {"stored": 0, "repeated": 0, "conflicts": 0, "too_old": 0}
+        self._events = []
+        self._lost = False
+        self.new_session(now_ms)
+
+    # --- session and input ---------------------------------------------------------
+
+    def new_session(self, now_ms):
+        """Forget every reading: the sensor started a new session (or was replaced)."""
+        for i in range(self.window):
+            self._offset[i] = -1
+        self.latest = -1  # newest time offset stored
+        self.latest_value = -1  # newest offset that carries a glucose value
+        self.anchor_ms = None
+        self.cadence = None  # minutes between records, learned
+        self.backfilled_to = -1  # gaps up to here have been asked for once
+        self.session_ms = now_ms
+
+    def sync(self, now_ms, current_offset):
+        """The sensor's CGM Status says its session is now at current_offset minutes."""
+        self._anchor(now_ms, current_offset)
+
+    def add(self, now_ms, record):
+        """Store one decoded cgms.Record; returns its flags (0 = usable for dosing)."""
+        offset = record.time_offset
+        if offset > self.latest:
+            self._anchor(now_ms, offset)
+        elif offset <= self.latest - self.window:
+            self.counts["too_old"] += 1
+            return None
+        slot = offset % self.window
+        flags = self._classify(record)
+        if self._offset[slot] == offset:
+            return self._repeat(now_ms, slot, record, flags)
+        self._learn_cadence(offset)
+        self._offset[slot] = offset
+        self._glucose[slot] = record.glucose_milli or 0
+        self._flags[slot] = flags
+        flags = self._check_history(slot, offset)
+        if offset > self.latest:
+            self.latest = offset
+        if not flags & NO_VALUE and offset > self.latest_value:
+            self.latest_value = offset
+        self.counts["stored"] += 1
+        self.check(now_ms)
+        return flags
+
+    def _classify(self, record):
+        if record.glucose_milli is None:
+            flags = NO_VALUE
+        elif not LOW_MILLI <= record.glucose_milli <= HIGH_MILLI:
+            flags = OUT_OF_RANGE
+        else:
+            flags = 0
+        if record.annunciation and record.annunciation & SENSOR_FAULTS:
+            flags |= SENSOR
+        return flags
+
+    def _repeat(self, now_ms, slot, record, flags):
+        """The same offset again: a resent copy is harmless, a different value is not."""
+        same = (self._glucose[slot] == (record.glucose_milli or 0)
+                and self._flags[slot] & (NO_VALUE | OUT_OF_RANGE | SENSOR) == flags)
+        if same:
+            self.counts["repeated"] += 1
+        else:
+            self.counts["conflicts"] += 1
+            self._flags[slot] |= DUPLICATE
+        return self._flags[slot]
+
+    def _anchor(self, now_ms, offset):
+        estimate = now_ms - offset * MS_PER_MIN
+        if self.anchor_ms is None or estimate < self.anchor_ms:
+            self.anchor_ms = estimate
+        elif estimate - self.anchor_ms <= MS_PER_MIN:
+            # Latency or a slow sensor clock; back-filled records are minutes late
+            # and must not move it.
+            self.anchor_ms += min(estimate - self.anchor_ms, ANCHOR_CREEP_MS)
+
+    def _learn_cadence(self, offset):
+        before = self._previous(offset, self.window, 0)
+        if before >= 0:
+            step = min(offset - before, MAX_CADENCE_MIN)  # a gap must not teach a cadence
+            if self.cadence is None or step < self.cadence:
+                self.cadence = step
+
+    def _previous(self, offset, lookback, exclude):
+        """The newest stored offset before `offset` (within lookback) whose flags avoid
+        `exclude`, or -1."""
+        for candidate in range(offset - 1, max(offset - lookback, self.latest - self.window,
+                                               -1), -1):
+            slot = candidate % self.window
+            if self._offset[slot] == candidate and not self._flags[slot] & exclude:
+                return candidate
+        return -1
+
+    def _check_history(self, slot, offset):
+        """Rate of change against the previous usable reading, and flat-line detection."""
+        flags = self._flags[slot]
+        if flags & (NO_VALUE | OUT_OF_RANGE):
+            return flags
+        glucose = self._glucose[slot]
+        before = self._previous(offset, RATE_LOOKBACK_MIN + 1, _NOT_A_REFERENCE)
+        if before >= 0:
+            change = glucose - self._glucose[before % self.window]
+            if abs(change) > MAX_RATE_MILLI * (offset - before):
+                flags |= RATE
+        if self._flat_since(offset, glucose) <= offset - FLAT_MIN:
+            flags |= FLAT
+        self._flags[slot] = flags
+        return flags
+
+    def _flat_since(self, offset, glucose):
+        """Oldest offset of the run of identical values that ends at `offset`."""
+        oldest = offset
+        candidate = offset
+        while True:
+            candidate = self._previous(candidate, self.window, NO_VALUE)
+            if candidate < 0 or self._glucose[candidate % self.window] != glucose:
+                return oldest
+            oldest = candidate
+
+    # --- gaps ------------------------------------------------------------------------
+
+    def backfill_from(self, current_offset=None):
+        """The time offset to ask the sensor for (RACP ">=") to fill gaps, or None.
+
+        current_offset (from CGM Status after a reconnect) counts as a reading that is
+        due, so the time the link was down is a gap too. With no reading stored yet,
+        asks for the last HISTORY_MIN minutes so the trend is known at once.
+        """
+        if self.latest < 0:
+            if current_offset is None:
+                return None
+            return max(0, current_offset - HISTORY_MIN)
+        step = self.cadence or MAX_CADENCE_MIN
+        limit = step + step // 2
+        start = max(self.backfilled_to, self.latest - self.window + 1, 0)
+        previous = start if self._offset[start % self.window] == start else -1
+        for offset in range(start + 1, self.latest + 1):
+            if self._offset[offset % self.window] == offset:
+                if offset - previous > limit and previous >= 0:
+                    return previous + 1
+                previous = offset
+        if current_offset is not None and current_offset - self.latest >= limit:
+            return self.latest + 1
+        return None
+
+    def backfill_done(self):
+        """A RACP fetch finished (records, or none found): do not ask for these again."""
+        self.backfilled_to = self.latest
+
+    # --- consumers -------------------------------------------------------------------
+
+    def at_ms(self, offset):
+        return self.anchor_ms + offset * MS_PER_MIN
+
+    def latest_reading(self, now_ms):
+        """The newest stored reading, flagged or not (for display), or None."""
+        if self.latest < 0:
+            return None
+        return self._reading(now_ms, self.latest)
+
+    def latest_for_dosing(self, now_ms):
+        """(Reading, None) when the newest reading may be used to dose, else (None, why).
+
+        Never falls back to an older reading: if the newest is flagged, glucose is
+        unknown until a good one arrives.
+        """
+        if self.latest < 0:
+            return None, "no CGM reading yet"
+        reading = self._reading(now_ms, self.latest)
+        if reading.age_ms > self.stale_ms:
+            return None, "CGM reading is %d min old (limit %d min)" % (
+                reading.age_ms // MS_PER_MIN, self.stale_ms // MS_PER_MIN)
+        if reading.flags:
+            return None, "CGM reading not usable: " + ", ".join(flag_names(reading.flags))
+        return reading, None
+
+    def glucose_known(self, now_ms):
+        return self.latest_for_dosing(now_ms)[0] is not None
+
+    def trend_milli(self, offset=None):
+        """Least-squares slope (mg/dL/min x 1000) of the usable readings in the
+        TREND_MIN minutes up to `offset` (default newest), or None when fewer than 3
+        readings span at least TREND_MIN_SPAN minutes."""
+        if offset is None:
+            offset = self.latest
+        n = sx = sy = sxy = sxx = 0
+        base = None
+        oldest = offset
+        for candidate in range(offset, max(offset - TREND_MIN - 1, -1), -1):
+            slot = candidate % self.window
+            if self._offset[slot] != candidate or self._flags[slot]:
+                continue
+            if base is None:
+                base = self._glucose[slot]
+            x = candidate - offset  # small numbers keep every sum below 2**30
+            y = self._glucose[slot] - base
+            n += 1
+            sx += x
+            sy += y
+            sxy += x * y
+            sxx += x * x
+            oldest = candidate
+        if n < 3 or offset - oldest < TREND_MIN_SPAN:
+            return None
+        return cgms.div_round(n * sxy - sx * sy, n * sxx - sx * sx)
+
+    def check(self, now_ms):
+        """Raise or clear the CGM-lost alarm: no glucose value for stale_ms."""
+        if self.latest_value >= 0:
+            last_ms = self.at_ms(self.latest_value)
+        else:
+            last_ms = self.session_ms
+        lost = now_ms - last_ms > self.stale_ms
+        if lost and not self._lost:
+            self._events.append(("alarm", {"code": "cgm_lost", "at_ms": now_ms,
+                                           "last_reading_ms": last_ms}))
+        elif self._lost and not lost:
+            self._events.append(("cgm_restored", {"code": "cgm_lost", "at_ms": now_ms}))
+        self._lost = lost
+        return lost
+
+    def pop_events(self):
+        events = self._events
+        self._events = []
+        return events
+
+    def _reading(self, now_ms, offset):
+        slot = offset % self.window
+        flags = self._flags[slot]
+        at = self.at_ms(offset)
+        glucose = None if flags & NO_VALUE else self._glucose[slot]
+        return Reading(offset, glucose, flags, at, max(0, now_ms - at), self.trend_milli(offset))

@@ -1,0 +1,417 @@
+"""A fake aioble (central + client + security) and fake CGMS sensors, for host tests.
+
+It keeps the contracts of the real library that the CGM client must live with:
+
+- a client characteristic keeps only the newest notification (aioble's queue holds one),
+  so a client that does not drain promptly loses records, as on a board;
+- operations on a dropped link raise DeviceDisconnectedError, also while waiting;
+- subscribe(notify=True) on a characteristic without notify raises ValueError, and
+  indicated()/notified() need the matching subscription;
+- pairing exists only when the fake BLE object has gap_pair (ESP32), and a sensor without
+  a display gives an encrypted but unauthenticated link (Just Works);
+- time-outs follow the test's clock (StepClock), so nothing depends on wall time.
+
+Sensors speak the real wire format through basalt.core.cgms (the simulator board's
+encoder): records, E2E-CRC, Feature, Status, Session Start Time and the RACP.
+"""
+
+import asyncio
+from collections import deque
+
+from basalt.core import cgms
+
+
+class DeviceDisconnectedError(Exception):
+    pass
+
+
+class GattError(Exception):
+    pass
+
+
+class StepClock:
+    """Time moves only when the test says so; sleeps yield and are recorded."""
+
+    def __init__(self, now_ms=0):
+        self._now = now_ms
+        self.sleeps = []
+
+    def now_ms(self):
+        return self._now
+
+    def advance(self, ms):
+        self._now += ms
+
+    async def sleep_ms(self, ms):
+        if ms >= 1_000:
+            self.sleeps.append(ms)
+        await asyncio.sleep(0)
+
+
+class UUID:
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, UUID) and other.value == self.value
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __repr__(self):
+        return "UUID(0x%04X)" % self.value
+
+
+class FakeBLE:
+    """bluetooth.BLE on a port without pairing (Pico W / BTstack)."""
+
+    def __init__(self):
+        self.passkey_answers = []
+
+
+class PairingBLE(FakeBLE):
+    """bluetooth.BLE on ESP32 (NimBLE): has gap_pair and gap_passkey."""
+
+    def gap_pair(self, conn_handle):
+        pass
+
+    def gap_passkey(self, conn_handle, action, answer):
+        self.passkey_answers.append((conn_handle, action, answer))
+
+
+class _Core:
+    def __init__(self, ble):
+        self.ble = ble
+        self.irq_handlers = []
+
+    def register_irq_handler(self, handler, shutdown):
+        self.irq_handlers.append(handler)
+
+    def irq(self, event, data):
+        for handler in self.irq_handlers:
+            result = handler(event, data)
+            if result is not None:
+                return result
+        return None
+
+
+class FakeAioble:
+    """The slice of aioble the CGM client uses, over a list of sensors in range."""
+
+    DeviceDisconnectedError = DeviceDisconnectedError
+    GattError = GattError
+
+    def __init__(self, clock, sensors=(), can_pair=False):
+        self.clock = clock
+        self.sensors = list(sensors)
+        self.core = _Core(PairingBLE() if can_pair else FakeBLE())
+        self.registered_services = []  # a GATT server registration would land here
+
+    def Device(self, addr_type, addr):  # noqa: N802  (aioble's name)
+        return FakeDevice(self, addr_type, bytes(addr))
+
+    def scan(self, duration_ms, interval_us=None, window_us=None, active=False):
+        return _Scan([s for s in self.sensors if s.in_range])
+
+    def register_services(self, *services):
+        self.registered_services.extend(services)
+
+    def sensor_at(self, addr):
+        for sensor in self.sensors:
+            if sensor.addr == addr and sensor.in_range:
+                return sensor
+        return None
+
+
+class _ScanResult:
+    def __init__(self, sensor, aioble):
+        self.device = FakeDevice(aioble, 0, sensor.addr)
+        self._uuids = [UUID(u) for u in sensor.advertised]
+
+    def services(self):
+        yield from self._uuids
+
+
+class _Scan:
+    def __init__(self, sensors):
+        self._sensors = sensors
+
+    async def __aenter__(self):
+        self._results = iter(self._sensors)
+        return self
+
+    async def __aexit__(self, *exc):
+        return False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        await asyncio.sleep(0)
+        for sensor in self._results:
+            return _ScanResult(sensor, sensor.aioble)
+        raise StopAsyncIteration
+
+
+class FakeDevice:
+    def __init__(self, aioble, addr_type, addr):
+        self.aioble = aioble
+        self.addr_type = addr_type
+        self.addr = addr
+
+    async def connect(self, timeout_ms=10_000):
+        await asyncio.sleep(0)
+        sensor = self.aioble.sensor_at(self.addr)
+        if sensor is None:
+            raise asyncio.TimeoutError()
+        return sensor.accept(self)
+
+
+class FakeConnection:
+    def __init__(self, sensor, device):
+        self.sensor = sensor
+        self.device = device
+        self.encrypted = False
+        self.authenticated = False
+        self.bonded = False
+        self.connected = True
+        self._conn_handle = 1
+
+    def is_connected(self):
+        return self.connected
+
+    async def disconnect(self, timeout_ms=2_000):
+        self.sensor.drop()
+
+    async def service(self, uuid, timeout_ms=2_000):
+        self._live()
+        await asyncio.sleep(0)
+        if uuid == UUID(cgms.SERVICE_UUID) and self.sensor.has_cgm_service:
+            return _Service(self)
+        return None
+
+    async def pair(self, bond=True, le_secure=True, mitm=False, io=3, timeout_ms=20_000):
+        core = self.device.aioble.core
+        if not hasattr(core.ble, "gap_pair"):
+            raise AttributeError("'BLE' object has no attribute 'gap_pair'")
+        self.sensor.pair_calls.append({"bond": bond, "le_secure": le_secure, "mitm": mitm,
+                                       "io": io})
+        self.encrypted = True
+        self.bonded = bond
+        if mitm and self.sensor.has_display and io in (1, 4):
+            core.irq(31, (self._conn_handle, 4, self.sensor.passkey))
+            answers = core.ble.passkey_answers
+            await _until(self.sensor.clock, lambda: answers or not self.connected, timeout_ms)
+            self._live()
+            self.authenticated = bool(answers and answers[-1][2])
+            if not self.authenticated:
+                self.encrypted = False
+                raise GattError("pairing failed: numeric comparison rejected")
+
+    def _live(self):
+        if not self.connected:
+            raise DeviceDisconnectedError()
+
+
+class _Service:
+    def __init__(self, connection):
+        self.connection = connection
+
+    async def characteristic(self, uuid, timeout_ms=2_000):
+        self.connection._live()
+        await asyncio.sleep(0)
+        spec = self.connection.sensor.gatt.get(uuid.value)
+        if spec is None:
+            return None
+        return self.connection.sensor.client_char(uuid.value, spec)
+
+
+class ClientCharacteristic:
+    def __init__(self, sensor, uuid, properties):
+        self.sensor = sensor
+        self.uuid = uuid
+        self.properties = properties
+        self._notify_queue = deque((), 1)  # aioble: only the newest notification
+        self._indicate_queue = deque((), 1)
+        self.subscribed = set()
+        self.lost = 0
+
+    async def read(self, timeout_ms=1_000):
+        self._live()
+        if "read" not in self.properties:
+            raise GattError("read not permitted")
+        await asyncio.sleep(0)
+        return bytes(self.sensor.read(self.uuid))
+
+    async def write(self, data, response=None, timeout_ms=1_000):
+        self._live()
+        if "write" not in self.properties:
+            raise GattError("write not permitted")
+        await asyncio.sleep(0)
+        self.sensor.written(self.uuid, bytes(data))
+
+    async def subscribe(self, notify=True, indicate=False):
+        self._live()
+        for kind, wanted in (("notify", notify), ("indicate", indicate)):
+            if wanted and kind not in self.properties:
+                raise ValueError("Not supported")
+            if wanted:
+                self.subscribed.add(kind)
+        await asyncio.sleep(0)
+
+    async def notified(self, timeout_ms=None):
+        return await self._next("notify", self._notify_queue, timeout_ms)
+
+    async def indicated(self, timeout_ms=None):
+        return await self._next("indicate", self._indicate_queue, timeout_ms)
+
+    async def _next(self, kind, queue, timeout_ms):
+        if kind not in self.subscribed:
+            raise ValueError("not subscribed to %s" % kind)
+        await _until(self.sensor.clock, lambda: queue or not self.sensor.link_up(self),
+                     timeout_ms)
+        if queue:
+            return queue.popleft()
+        raise DeviceDisconnectedError()
+
+    def push(self, kind, data):
+        queue = self._notify_queue if kind == "notify" else self._indicate_queue
+        if kind in self.subscribed:
+            if queue:
+                self.lost += 1
+            queue.append(bytes(data))
+
+    def _live(self):
+        if not self.sensor.link_up(self):
+            raise DeviceDisconnectedError()
+
+
+async def _until(clock, condition, timeout_ms):
+    start = clock.now_ms()
+    while not condition():
+        if timeout_ms is not None and clock.now_ms() - start >= timeout_ms:
+            raise asyncio.TimeoutError()
+        await asyncio.sleep(0)
+
+
+_GATT = {
+    cgms.MEASUREMENT_UUID: ("notify",),
+    cgms.FEATURE_UUID: ("read",),
+    cgms.STATUS_UUID: ("read",),
+    cgms.SESSION_START_UUID: ("read", "write"),
+    cgms.SESSION_RUN_UUID: ("read",),
+    cgms.RACP_UUID: ("write", "indicate"),
+}
+
+
+class FakeSensor:
+    """A CGMS sensor: stores every record it made and answers the RACP from them."""
+
+    def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456):
+        self.aioble = aioble
+        self.addr = bytes(addr)
+        self.clock = clock
+        self.crc = crc
+        self.has_display = has_display
+        self.passkey = passkey
+        self.in_range = True
+        self.has_cgm_service = True
+        self.advertised = [cgms.SERVICE_UUID]
+        self.gatt = dict(_GATT)
+        self.records = []  # (offset, encoded record)
+        self.session = cgms.SessionStart(2026, 11, 20, 8, 0, 0, 4, 0)
+        self.connection = None
+        self.pair_calls = []
+        self.racp_requests = []
+        self.racp_pending = deque()
+        self._pumping = None
+        self._chars = {}
+        aioble.sensors.append(self)
+
+    # --- what the test does --------------------------------------------------------
+
+    def measure(self, offset, mg_dl=None, raw=None, annunciation=None, send=True):
+        """Make a record (stored for the RACP) and notify it when connected."""
+        if raw is None:
+            raw = cgms.sfloat_from_milli(mg_dl * 1000)
+        record = bytes(cgms.encode_record(raw, offset, annunciation, crc=self.crc))
+        self.records.append((offset, record))
+        if send:
+            self.notify(record)
+        return record
+
+    def notify(self, data):
+        char = self._chars.get(cgms.MEASUREMENT_UUID)
+        if char is not None and self.link_up(char):
+            char.push("notify", data)
+
+    def drop(self):
+        if self.connection is not None:
+            self.connection.connected = False
+        self.connection = None
+        self._chars = {}
+
+    def current_offset(self):
+        return self.records[-1][0] if self.records else 0
+
+    async def pump(self):
+        """Send queued RACP answers, one notification per event-loop turn (real pace)."""
+        while self.racp_pending:
+            kind, data = self.racp_pending.popleft()
+            char = self._chars.get(cgms.RACP_UUID if kind == "indicate"
+                                   else cgms.MEASUREMENT_UUID)
+            if char is not None and self.link_up(char):
+                char.push(kind, data)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+    # --- what the fake radio calls ----------------------------------------------------
+
+    def accept(self, device):
+        self.drop()
+        self.connection = FakeConnection(self, device)
+        return self.connection
+
+    def link_up(self, char):
+        return self.connection is not None and self._chars.get(char.uuid) is char
+
+    def client_char(self, uuid, properties):
+        char = ClientCharacteristic(self, uuid, properties)
+        self._chars[uuid] = char
+        return char
+
+    def read(self, uuid):
+        if uuid == cgms.FEATURE_UUID:
+            flags = cgms.FEATURE_TREND | (cgms.FEATURE_E2E_CRC if self.crc else 0)
+            return cgms.encode_feature(flags)
+        if uuid == cgms.STATUS_UUID:
+            return cgms.encode_status(self.current_offset(), 0, self.crc)
+        if uuid == cgms.SESSION_START_UUID:
+            return cgms.encode_session_start(self.session, self.crc)
+        return cgms.encode_session_run(336, self.crc)
+
+    def written(self, uuid, data):
+        if uuid != cgms.RACP_UUID:
+            return
+        self.racp_requests.append(data)
+        self._answer(data)
+        if self._pumping is None or self._pumping.done():
+            self._pumping = asyncio.get_running_loop().create_task(self.pump())
+
+    def _answer(self, data):
+        try:
+            op, operator, since = cgms.decode_racp_request(data)
+        except cgms.CgmFormatError as error:
+            self.racp_pending.append(("indicate", cgms.racp_response(data[0], error.racp_code)))
+            return
+        if op != cgms.RACP_REPORT:
+            self.racp_pending.append(("indicate", cgms.racp_response(op, 2)))
+            return
+        found = [r for o, r in self.records
+                 if operator == cgms.OP_ALL or (operator == cgms.OP_GREATER_EQUAL and o >= since)]
+        if operator == cgms.OP_LAST:
+            found = self.records[-1:] and [self.records[-1][1]]
+        for record in found:
+            self.racp_pending.append(("notify", record))
+        code = cgms.RACP_SUCCESS if found else cgms.RACP_NO_RECORDS
+        self.racp_pending.append(("indicate", cgms.racp_response(op, code)))
