@@ -43,6 +43,7 @@ class PumpApp:
         self.moved_steps = 0  # forward microsteps the motor reported done
         self.rewound_steps = 0
         self.events = []
+        self.keeper = None  # basalt.persist.Keeper: journal, checkpoint, boot lock
         self._moving_forward = True
         motor.disable()
         motor.set_direction(True)
@@ -50,10 +51,17 @@ class PumpApp:
     def command(self, cmd):
         """Apply a command (plain data, user units) at the current time."""
         now = self.clock.now_ms()
+        keeper = self.keeper
+        if keeper is not None:
+            handled, result = keeper.before_command(self, now, cmd)
+            if handled:
+                return result
         result = commands.apply(self.engine, now, cmd)
         if cmd.get("cmd") == "new_reservoir":
             self.rewind_steps += result
         self._collect()
+        if keeper is not None:
+            keeper.after_command(self, now, cmd)
         return result
 
     def step(self):
@@ -63,12 +71,15 @@ class PumpApp:
         self.pending_steps += self.engine.tick(now)
         self._iob_feed.update(now)
         self._collect()
+        keeper = self.keeper
+        if keeper is not None:
+            keeper.on_tick(self, now)
         if self.motor.busy():
             return
         if self.rewind_steps:
             self._start(False, self.rewind_steps)
             self.rewind_steps = 0
-        elif self.pending_steps:
+        elif self.pending_steps and (keeper is None or keeper.may_move(self, now)):
             self._start(True, self.pending_steps)
             self.pending_steps = 0
 
@@ -110,10 +121,17 @@ class PumpApp:
         events = self.engine.pop_events()
         if events:
             self.events.extend(events)
+        if self.keeper is not None:
+            self.keeper.record(self)
 
     def pop_events(self):
+        keeper = self.keeper
+        if keeper is not None:
+            keeper.record(self)  # journaled before anyone else sees them
         events = self.events
         self.events = []
+        if keeper is not None:
+            keeper.popped()
         return events
 
 

@@ -45,10 +45,61 @@ def make_motor(board):
     raise ValueError("no motor adapter for mcu %r" % board.mcu)
 
 
+def reset_cause():
+    """Why the board started: power_on, watchdog, soft, ... (machine.reset_cause())."""
+    import machine
+
+    cause = machine.reset_cause()
+    for name, text in (("PWRON_RESET", "power_on"), ("WDT_RESET", "watchdog"),
+                       ("HARD_RESET", "hard"), ("SOFT_RESET", "soft"),
+                       ("DEEPSLEEP_RESET", "deep_sleep")):
+        if getattr(machine, name, None) == cause:
+            return text
+    return "reset_%d" % cause
+
+
+def wall_epoch_s():
+    """Seconds since 1970 from the RTC if someone set it (mpremote rtc --set), else None."""
+    now = time.time()
+    if time.gmtime(now)[0] < 2024:
+        return None
+    return now if time.gmtime(0)[0] == 1970 else now + 946_684_800  # 2000-epoch ports
+
+
+async def deliver(app, supervisor):
+    """The delivery task: one tick, then check in with the supervisor."""
+    clock = app.clock
+    supervisor.register("delivery", clock.now_ms())
+    while True:
+        app.step()
+        supervisor.check_in("delivery", clock.now_ms())
+        await clock.sleep_ms(app.tick_ms)
+
+
+async def run_tasks(app, supervisor):
+    asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS))
+    await deliver(app, supervisor)
+
+
+SUPERVISOR_PERIOD_MS = 500
+
+
 def start():
     from board import BOARD  # the board file deploy copied to the device as /board.py
 
+    from basalt.core.supervisor import Supervisor
+    from basalt.drivers.watchdog import MachineWatchdog
+    from basalt.persist import Keeper
+    from basalt.storage import FileStorage
+
     print(BOOT_WARNING)
     board = load_board(BOARD)
-    app = PumpApp(board, TicksClock(), make_motor(board))
-    asyncio.run(app.run())
+    clock = TicksClock()
+    app = PumpApp(board, clock, make_motor(board))  # the motor driver starts disabled
+    app.keeper = Keeper(FileStorage("/data"))
+    app.keeper.start(app, clock.now_ms(), reset_cause(), wall_epoch_s())
+    for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
+        print(line)
+    watchdog = MachineWatchdog(4_000)
+    supervisor = Supervisor(watchdog, 2_000)
+    asyncio.run(run_tasks(app, supervisor))

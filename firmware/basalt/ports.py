@@ -69,3 +69,57 @@ class Clock:
 
     async def sleep_ms(self, ms):
         raise NotImplementedError
+
+
+class Storage:
+    """Files in flash (littlefs on a board), one flat folder, small whole-file operations.
+
+    Contract (what a power cut may leave behind):
+    - append(name, data) adds data at the end of the file (creating it) and returns only
+      once the bytes are durable. A cut during it may leave any prefix of data.
+    - write(name, data) replaces the file's content (creating it) and returns once it is
+      durable. A cut during it may leave the file empty or holding any prefix of data.
+    - replace(name, data) is atomic: after a cut the file holds either its old content or
+      all of data, never a mix (write a new file, sync and close it, rename over).
+    - read(name) returns the file's bytes, or None if there is no such file.
+    - names() lists the files; size(name) is a file's size (0 if missing);
+      remove(name) deletes a file if it exists.
+    - Failures other than a power cut raise OSError.
+    """
+
+    def read(self, name):
+        raise NotImplementedError
+
+    def append(self, name, data):
+        raise NotImplementedError
+
+    def write(self, name, data):
+        raise NotImplementedError
+
+    def replace(self, name, data):
+        raise NotImplementedError
+
+    def names(self):
+        raise NotImplementedError
+
+    def size(self, name):
+        raise NotImplementedError
+
+    def remove(self, name):
+        raise NotImplementedError
+
+
+class Watchdog:
+    """A hardware watchdog: once started it resets the board unless fed in time.
+
+    Contract: start() arms it (it cannot be disarmed); feed() must then come at least
+    every timeout_ms. Only the task supervisor feeds it (basalt.core.supervisor).
+    """
+
+    timeout_ms = 0
+
+    def start(self):
+        raise NotImplementedError
+
+    def feed(self):
+        raise NotImplementedError

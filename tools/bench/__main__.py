@@ -1,29 +1,48 @@
-"""python -m tools.bench delivery [--json] [--days 30] [--seed 1]
-   python -m tools.bench calculator [--json]"""
+"""python -m tools.bench NAME [--json] [options]   (python -m tools.bench -h lists them)
+
+Every module in tools/bench/ that defines these two functions is a benchmark, named after
+the module; nothing here needs editing to add one:
+
+    def add_arguments(parser):   # argparse sub-parser; add options (--json is added here)
+    def bench(args, parser):     # returns a dict of figures; parser.error() for bad options
+
+The module docstring's first line is the help text.
+"""
 
 import argparse
+import importlib
 import json
+import pkgutil
 import sys
 
-from tools.bench import calculator, delivery
+import tools.bench as package
+
+
+def benchmarks():
+    """{name: module} for every module of the package with add_arguments and bench."""
+    found = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module("tools.bench." + info.name)
+        if hasattr(module, "add_arguments") and hasattr(module, "bench"):
+            found[info.name] = module
+    return found
 
 
 def main(argv=None):
+    modules = benchmarks()
     parser = argparse.ArgumentParser(prog="python -m tools.bench")
     sub = parser.add_subparsers(dest="bench", required=True)
-    deliver = sub.add_parser("delivery", help="delivery accuracy, sim speed, allocations")
-    deliver.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    deliver.add_argument("--days", type=int, default=30, help="simulated days per rate")
-    deliver.add_argument("--seed", type=int, default=1)
-    calc = sub.add_parser("calculator", help="insulin model accuracy, IOB cost in MicroPython")
-    calc.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parsers = {}
+    for name in sorted(modules):
+        doc = (modules[name].__doc__ or name).strip().split("\n")[0]
+        parsers[name] = sub.add_parser(name, help=doc, description=doc)
+        parsers[name].add_argument("--json", action="store_true",
+                                   help="one JSON object on stdout")
+        modules[name].add_arguments(parsers[name])
     args = parser.parse_args(argv)
-    if args.bench == "calculator":
-        result = calculator.run()
-    elif args.days < 1:
-        parser.error("--days must be at least 1")
-    else:
-        result = delivery.run(args.days, args.seed)
+    result = modules[args.bench].bench(args, parsers[args.bench])
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:

@@ -68,3 +68,11 @@ def run():
         "history": "48 h: basal off schedule every minute, a 4 U bolus every 3 h",
         "targets": {"model_max_deviation": "<= 0.001", "iob_bytes_per_call": "0"},
     }
+
+
+def add_arguments(parser):
+    """No options: the check values and the 48 h history are fixed."""
+
+
+def bench(args, parser):
+    return run()

@@ -144,3 +144,14 @@ def run(days=30, seed=1):
 
 
 
+
+
+def add_arguments(parser):
+    parser.add_argument("--days", type=int, default=30, help="simulated days per rate")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+def bench(args, parser):
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    return run(args.days, args.seed)

@@ -101,16 +101,24 @@ def _units(engine, steps):
     return steps * engine.board.ustep_volume_pl / PL_PER_MU / 1000
 
 
-def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=None):
+def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=None,
+        storage=None):
     """Simulate `hours` of `program`; returns the Recorder with the app inside.
 
-    settings: a Settings object (else the program's "settings" file, else none)."""
+    settings: a Settings object (else the program's "settings" file, else none).
+    With a storage (tools.fake_storage.FakeStorage) the app keeps a journal in it."""
     board = board or load_sim_board(program.get("board", "sim"))
     clock = VirtualClock()
     motor = FakeMotor(clock, board.motor.max_step_hz)
     start_ms = parse_clock("start", program["start"]) * MS_PER_MIN
     settings = settings or program.get("_settings")
     app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms, settings=settings)
+    if storage is not None:
+        from basalt.persist import Keeper
+
+        app.keeper = Keeper(storage)
+        app.keeper.start(app, 0, "power_on")
+        app.keeper.acknowledge_boot(app, 0, day_ms=start_ms)
     for cmd in program["setup"]:
         app.command(cmd)
     schedule = _schedule(program, start_ms, hours)

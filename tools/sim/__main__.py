@@ -11,7 +11,9 @@ import time
 
 from basalt.core.errors import BasaltError
 from basalt.core.units import PL_PER_MU
+from basalt.persist import bundle
 from tools import sim
+from tools.fake_storage import FakeStorage
 from tools.settings import read_settings
 
 
@@ -24,6 +26,8 @@ def main(argv=None):
     parser.add_argument("--tick-ms", type=int, default=1000, help="delivery tick (10-60000 ms)")
     parser.add_argument("--out", default="out", help="folder for sim.csv and sim.png")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument("--journal", default=None, help="also write the pump's history "
+                        "journal (a bundle for python -m tools.history) to this file")
     args = parser.parse_args(argv)
     if not 1 <= args.hours <= 720:
         parser.error("--hours must be 1 to 720, got %d" % args.hours)
@@ -33,8 +37,9 @@ def main(argv=None):
         program = sim.load_program(args.program)
         settings = read_settings(args.settings)[0] if args.settings else None
         started = time.perf_counter()
+        storage = FakeStorage() if args.journal else None
         recorder = sim.run(program, args.hours, args.tick_ms, progress=_progress,
-                           settings=settings)
+                           settings=settings, storage=storage)
         wall = time.perf_counter() - started
     except (OSError, ValueError, BasaltError) as error:
         print("error: %s" % error, file=sys.stderr)
@@ -45,6 +50,11 @@ def main(argv=None):
     csv_path = os.path.join(args.out, "sim.csv")
     write_csv(recorder, csv_path)
     print("wrote %s" % csv_path)
+    if storage is not None:
+        os.makedirs(os.path.dirname(args.journal) or ".", exist_ok=True)
+        with open(args.journal, "wb") as handle:
+            handle.write(bundle(storage))
+        print("wrote %s" % args.journal)
     if not args.no_plot:
         png_path = os.path.join(args.out, "sim.png")
         from tools.sim.plot import plot

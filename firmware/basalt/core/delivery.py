@@ -533,6 +533,44 @@ class DeliveryEngine:
         self.events = []
         return events
 
+    # ----- restart (basalt.core.checkpoint decides what comes back) ----------------
+
+    def restore(self, now_ms, reservoir_steps, plunger_steps, stop_reason):
+        """After a reset: the reservoir and plunger as checkpointed; delivery stopped."""
+        self._advance(now_ms)
+        if stop_reason is None:
+            raise InvalidValue("restore stop reason", None, "a reason: the pump restarts "
+                               "stopped until the user has seen the boot screen")
+        self.reservoir_steps = reservoir_steps
+        self.plunger_steps = plunger_steps
+        self.stop_reason = stop_reason
+        self._retarget()
+
+    def restore_temp(self, now_ms, rate_mu_h, percent, left_ms, duration_ms):
+        """Resume a checkpointed temp basal for the time it had left (no limits re-run:
+        checkpoint.plan_restore resumes only temps that lower delivery)."""
+        self._advance(now_ms)
+        self._require_running("resume temp basal")
+        self._temp = [rate_mu_h, percent, left_ms, duration_ms]
+        self._retarget()
+
+    def temp_program(self):
+        """(rate_mu_h, percent, left_ms, duration_ms) of the temp basal, or None."""
+        return None if self._temp is None else tuple(self._temp)
+
+    def last_ms(self):
+        return self._last_ms
+
+    def running_boluses(self):
+        """Reports (id, kind, programmed_mu, delivered_steps, delivered_mu) of the
+        running boluses: at most a normal or dual-wave one and an extended one."""
+        reports = []
+        if self._now_part is not None:
+            reports.append(self._report(self._now_part, self._ext_pending))
+        if self._ext_part is not None:
+            reports.append(self._report(None, self._ext_part))
+        return reports
+
     # ----- inspection -------------------------------------------------------------
 
     def snapshot(self):

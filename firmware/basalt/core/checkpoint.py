@@ -1,0 +1,221 @@
+"""The delivery checkpoint and what a reboot makes of it. Pure.
+
+The checkpoint is one small record (84 bytes, SIZE) written to two alternating slots, each
+with a write counter and a CRC: a torn write spoils only the slot being written, so the
+other one, one write older, is still valid. The newest valid slot wins.
+
+It is a lease as well as a snapshot: plunger_hi is the furthest the motor may push
+before the next checkpoint is committed, and the app writes a new one before any move
+that would pass it. So whatever happened after the last committed checkpoint, the plunger
+is between plunger_lo and plunger_hi, and a running bolus delivered between bolus_lo and
+bolus_hi microsteps. Any state change (bolus, temp basal, suspend, reservoir) is
+checkpointed before the motor moves again.
+
+After a reset (plan_restore):
+- a running bolus is never resumed: it is recorded as interrupted with its delivered
+  amount between the bounds, and the calculator stays locked until the user reconciles it;
+- a suspended or stopped pump stays stopped;
+- wall time since the checkpoint is unknown, so a temp basal that only ever lowers
+  delivery (percent <= 100, or a rate at or below every scheduled rate left in it)
+  resumes with the time it had left at the checkpoint: running it longer than asked can
+  only mean less insulin. A temp basal that raises delivery is ended: resuming it could
+  run it past its intended end, which would be insulin nobody asked for;
+- nothing delivers until the user has seen the boot screen (the app's job);
+- an unreadable checkpoint means the pump cannot trust its state: it stays stopped with
+  no reservoir (a new one must be fitted) and raises a delivery_fault alarm.
+"""
+
+import struct
+
+from basalt.core.journal import crc
+from basalt.core.units import MS_PER_DAY, MS_PER_MIN, PL_PER_MU
+
+VERSION = 1
+SLOTS = ("ck0.bin", "ck1.bin")
+
+STATE_DELIVERING = 0
+STATE_SUSPENDED = 1
+STATE_NO_RESERVOIR = 2
+STATE_EMPTY = 3
+STATES = ("delivering", "suspended", "no reservoir", "reservoir empty")
+
+TEMP_NONE, TEMP_RATE, TEMP_PERCENT = 0, 1, 2
+BOLUS_KINDS = (None, "normal", "extended", "dual")
+
+FIELDS = (
+    ("version", "B"), ("counter", "I"), ("boot", "H"), ("state", "B"),
+    ("reservoir_steps", "I"), ("plunger_lo", "I"), ("plunger_hi", "I"), ("day_ms", "I"),
+    ("temp_type", "B"), ("temp_value", "H"), ("temp_left_ms", "I"), ("temp_duration_ms", "I"),
+    # Up to two running boluses (a normal or dual-wave one beside an extended one).
+    ("b0_id", "H"), ("b0_kind", "B"), ("b0_programmed_mu", "H"), ("b0_lo", "I"), ("b0_hi", "I"),
+    ("b1_id", "H"), ("b1_kind", "B"), ("b1_programmed_mu", "H"), ("b1_lo", "I"), ("b1_hi", "I"),
+    # Insulin of interrupted boluses the user has not reconciled yet (u_count of them).
+    ("u_count", "B"), ("u_boot", "H"), ("u_programmed_mu", "I"), ("u_lo_mu", "I"),
+    ("u_hi_mu", "I"), ("journal_seq", "I"),
+)
+BOLUS_SLOTS = ("b0_", "b1_")
+_FORMAT = "<" + "".join(code for _, code in FIELDS)
+SIZE = struct.calcsize(_FORMAT) + 4
+
+
+def empty(boot=0):
+    """A checkpoint of a pump with nothing fitted and nothing running."""
+    ck = {}
+    for name, _ in FIELDS:
+        ck[name] = 0
+    ck["version"] = VERSION
+    ck["boot"] = boot
+    ck["state"] = STATE_NO_RESERVOIR
+    return ck
+
+
+def encode(ck):
+    """70 bytes: the fields in FIELDS order, then their CRC-32."""
+    values = []
+    for name, _ in FIELDS:
+        values.append(ck[name])
+    body = struct.pack(_FORMAT, *values)
+    return body + struct.pack("<I", crc(body))
+
+
+def decode(data):
+    """(checkpoint dict, None) or (None, why it is not valid)."""
+    if data is None:
+        return None, "missing"
+    if len(data) < SIZE:
+        return None, "torn (%d of %d bytes)" % (len(data), SIZE)
+    body = bytes(data[:SIZE - 4])
+    (check,) = struct.unpack_from("<I", data, SIZE - 4)
+    if check != crc(body):
+        return None, "CRC mismatch"
+    values = struct.unpack(_FORMAT, body)
+    ck = {}
+    for i in range(len(FIELDS)):
+        ck[FIELDS[i][0]] = values[i]
+    if ck["version"] > VERSION:
+        return None, "written by a newer firmware (checkpoint version %d; this firmware " \
+                     "reads %d)" % (ck["version"], VERSION)
+    return ck, None
+
+
+def newest(slots):
+    """From the two slots' bytes (None if the file is missing):
+    (checkpoint or None, status) with status "ok", "none" (no file at all) or a
+    reason why no slot could be trusted."""
+    best = None
+    reasons = []
+    present = False
+    for i in range(len(slots)):
+        data = slots[i]
+        present = present or data is not None
+        ck, why = decode(data)
+        if ck is None:
+            reasons.append("%s %s" % (SLOTS[i], why))
+        elif best is None or ck["counter"] > best["counter"]:
+            best = ck
+    if best is not None:
+        return best, "ok"
+    if not present:
+        return None, "none"
+    return None, "; ".join(reasons)
+
+
+def slot_for(counter):
+    return SLOTS[counter % 2]
+
+
+# ----- the plan after a reset ------------------------------------------------------
+
+def plan_restore(ck, status, board, profile=None, settled=()):
+    """What a rebooting pump restores, ends and records.
+
+    ck/status: from newest(); board: for microsteps to mU; profile: the active basal
+    profile (to judge an absolute temp basal) or None; settled: (boot, id) of boluses
+    the journal already shows finished, cancelled or interrupted.
+    Returns a dict: trusted, state, reservoir_steps, plunger_steps, day_ms, temp (None or
+    (rate_mu_h, percent, left_ms, duration_ms) to resume), uncertain (None or the
+    interrupted bolus the user must reconcile), events [(kind, detail)], alarms [codes].
+    """
+    plan = {"trusted": True, "state": STATE_NO_RESERVOIR, "reservoir_steps": 0,
+            "plunger_steps": 0, "day_ms": 0, "temp": None, "uncertain": None,
+            "events": [], "alarms": []}
+    if ck is None:
+        if status != "none":
+            plan["trusted"] = False
+            plan["alarms"].append("delivery_fault")
+            plan["events"].append(("checkpoint_lost", {"reason": status}))
+        return plan
+    plan["state"] = ck["state"]
+    plan["plunger_steps"] = ck["plunger_lo"]
+    # The motor may have pushed up to plunger_hi: count the reservoir on the low side.
+    plan["reservoir_steps"] = max(0, ck["reservoir_steps"] - (ck["plunger_hi"] -
+                                                              ck["plunger_lo"]))
+    plan["day_ms"] = ck["day_ms"] % MS_PER_DAY
+    _plan_temp(plan, ck, profile)
+    _plan_bolus(plan, ck, board, settled)
+    return plan
+
+
+def _plan_temp(plan, ck, profile):
+    kind = ck["temp_type"]
+    if kind == TEMP_NONE or ck["state"] != STATE_DELIVERING:
+        return
+    rate = ck["temp_value"] if kind == TEMP_RATE else None
+    percent = ck["temp_value"] if kind == TEMP_PERCENT else None
+    left = ck["temp_left_ms"]
+    if percent is not None:
+        lowers = percent <= 100
+    else:
+        lowers = profile is not None and rate <= min_rate_over(profile, ck["day_ms"], left)
+    detail = {"rate_mu_h": rate, "percent": percent, "left_min": -(-left // MS_PER_MIN)}
+    if lowers and left > 0:
+        plan["temp"] = (rate, percent, left, ck["temp_duration_ms"])
+        plan["events"].append(("temp_basal_resumed", detail))
+    else:
+        detail["reason"] = "restart: time since the checkpoint is unknown"
+        plan["events"].append(("temp_basal_ended", detail))
+
+
+def _plan_bolus(plan, ck, board, settled):
+    """Running boluses become interrupted ones; their insulin joins what is unsettled."""
+    uncertain = None
+    if ck["u_count"]:
+        uncertain = {"count": ck["u_count"], "bolus_boot": ck["u_boot"],
+                     "programmed_mu": ck["u_programmed_mu"],
+                     "delivered_lo_mu": ck["u_lo_mu"], "delivered_hi_mu": ck["u_hi_mu"]}
+    for prefix in BOLUS_SLOTS:
+        kind = ck[prefix + "kind"]
+        if not kind:
+            continue
+        programmed = ck[prefix + "programmed_mu"]
+        # Steps to mU: the low bound rounded down, the high bound rounded up.
+        lo_mu = min(board.mu_for_usteps(ck[prefix + "lo"]), programmed)
+        hi_mu = min(-(-ck[prefix + "hi"] * board.ustep_volume_pl // PL_PER_MU), programmed)
+        bolus = {"bolus_boot": ck["boot"], "id": ck[prefix + "id"],
+                 "kind": BOLUS_KINDS[kind] if kind < len(BOLUS_KINDS) else "normal",
+                 "programmed_mu": programmed, "delivered_lo_mu": lo_mu,
+                 "delivered_hi_mu": hi_mu}
+        if (ck["boot"], ck[prefix + "id"]) not in settled:
+            plan["events"].append(("bolus_interrupted", bolus))
+        if uncertain is None:
+            uncertain = {"count": 0, "bolus_boot": ck["boot"], "programmed_mu": 0,
+                         "delivered_lo_mu": 0, "delivered_hi_mu": 0}
+        uncertain["count"] += 1
+        uncertain["bolus_boot"] = ck["boot"]
+        for key in ("programmed_mu", "delivered_lo_mu", "delivered_hi_mu"):
+            uncertain[key] += bolus[key]
+    plan["uncertain"] = uncertain
+
+
+def min_rate_over(profile, day_ms, duration_ms):
+    """Lowest scheduled rate in [day_ms, day_ms + duration_ms)."""
+    lowest = None
+    day_ms %= MS_PER_DAY
+    while duration_ms > 0:
+        rate = profile.rate_at(day_ms)
+        if lowest is None or rate < lowest:
+            lowest = rate
+        span = profile.ms_to_next_change(day_ms)
+        duration_ms -= span
+        day_ms = (day_ms + span) % MS_PER_DAY
+    return 0 if lowest is None else lowest

@@ -1,0 +1,404 @@
+"""The history journal's bytes: records, segment headers, CRC and recovery. Pure.
+
+A journal is a numbered series of segment files. Each starts with a 16-byte header
+    magic "BSJL", format version (B), 0 (B), segment number (I), boot (H), CRC-32 (I)
+then holds records back to back, little-endian:
+    0   B  sync byte 0xB5
+    1   B  kind code (KINDS; 255 = the kind is spelled out at the start of the payload)
+    2   H  payload length
+    4   I  sequence number (one series across boots and segments)
+    8   H  boot number
+    10  I  at_ms: the app's monotonic ms since that boot, modulo 2**32
+    14  .. payload: the event's detail as tagged values (see _put_value)
+    ..  I  CRC-32 of everything before it
+A record is committed once its last byte is written. Reading never raises on damage: a
+record whose CRC fails is skipped, the reader looks for the next sync byte whose record
+checks out, and the skipped bytes are reported as damaged spans.
+
+KINDS and KEYS are append-only tables: a code, once given, keeps its meaning forever.
+"""
+
+import struct
+
+try:
+    from binascii import crc32
+except ImportError:  # a port built without binascii.crc32
+    crc32 = None
+
+FORMAT_VERSION = 1
+MAGIC = b"BSJL"
+SYNC = 0xB5
+_SYNC_BYTE = b"\xb5"
+_HEADER = "<4sBBIHI"
+_RECORD = "<BBHIHI"
+HEADER_SIZE = 16
+RECORD_OVERHEAD = 18  # 14-byte record header + 4-byte CRC
+MAX_PAYLOAD = 1024
+LITERAL = 255
+
+KINDS = (
+    None, "boot", "basal_rate", "basal_summary", "bolus_started", "bolus_part_done",
+    "bolus_done", "bolus_cancelled", "bolus_interrupted", "bolus_reconciled",
+    "temp_basal_started", "temp_basal_done", "temp_basal_cancelled", "temp_basal_resumed",
+    "temp_basal_ended", "stopped", "resumed", "prime_started", "prime_done",
+    "prime_stopped", "reservoir_fitted", "profile_activated", "alarm", "alarm_raised",
+    "alarm_acknowledged", "alarm_cleared", "glucose", "settings_changed",
+    "settings_rejected", "boot_acknowledged", "journal_damaged", "journal_foreign",
+    "checkpoint_lost", "storage_fault", "refused",
+)
+KEYS = (
+    None, "id", "kind", "programmed_mu", "now_mu", "extended_mu", "duration_min",
+    "delivered_steps", "delivered_mu", "ended", "rate_mu_h", "percent", "replaced",
+    "ran_min", "reason", "name", "fill_mu", "rewind_steps", "code", "detail", "mg_dl",
+    "trend", "minutes", "steps", "delivered_lo_mu", "delivered_hi_mu", "left_min",
+    "boot", "cause", "fw", "epoch_s", "keys", "crc", "bytes", "file", "message",
+    "version", "damaged_bytes", "records", "day_ms", "bolus_boot", "state", "from_ms",
+    "source",
+)
+_KIND_CODES = {name: code for code, name in enumerate(KINDS) if name}
+_KEY_CODES = {name: code for code, name in enumerate(KEYS) if name}
+
+T_NONE, T_FALSE, T_TRUE, T_INT, T_STR, T_LIST, T_DICT = 0, 1, 2, 3, 4, 5, 6
+
+
+class JournalError(Exception):
+    """A journal that cannot be read at all (say, from a newer firmware)."""
+
+
+class Record:
+    """One committed history record."""
+
+    def __init__(self, seq, boot, at_ms, kind, detail):
+        self.seq = seq
+        self.boot = boot
+        self.at_ms = at_ms
+        self.kind = kind
+        self.detail = detail
+
+    def as_event(self):
+        detail = dict(self.detail)
+        detail["at_ms"] = self.at_ms
+        return self.kind, detail
+
+
+# ----- CRC ----------------------------------------------------------------------
+
+_TABLE = None
+
+
+def crc32_soft(data, crc=0):
+    """CRC-32 (IEEE, as binascii.crc32) for ports without binascii.crc32."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = []
+        for n in range(256):
+            c = n
+            for _ in range(8):
+                c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+            _TABLE.append(c)
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def crc(data):
+    if crc32 is None:
+        return crc32_soft(data)
+    return crc32(data) & 0xFFFFFFFF
+
+
+# ----- encoding -------------------------------------------------------------------
+
+def encode_record(seq, boot, at_ms, kind, detail):
+    """The bytes of one record. detail: a dict of ints, strings, bools, None, lists, dicts
+    (its at_ms, if any, goes in the header)."""
+    payload = bytearray()
+    code = _KIND_CODES.get(kind, LITERAL)
+    if code == LITERAL:
+        _put_text(payload, kind)
+    _put_items(payload, detail, "at_ms")
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError("journal record %s: %d payload bytes; the most is %d" % (
+            kind, len(payload), MAX_PAYLOAD))
+    out = bytearray(struct.pack(_RECORD, SYNC, code, len(payload), seq & 0xFFFFFFFF,
+                                boot & 0xFFFF, at_ms & 0xFFFFFFFF))
+    out.extend(payload)
+    out.extend(struct.pack("<I", crc(out)))
+    return bytes(out)
+
+
+def encode_header(segment, boot, version=FORMAT_VERSION):
+    head = struct.pack("<4sBBIH", MAGIC, version, 0, segment, boot & 0xFFFF)
+    return head + struct.pack("<I", crc(head))
+
+
+def _put_varint(out, n):
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _put_text(out, text):
+    data = text.encode()
+    _put_varint(out, len(data))
+    out.extend(data)
+
+
+def _put_items(out, detail, skip=None):
+    keys = sorted(key for key in detail if key != skip)
+    _put_varint(out, len(keys))
+    for key in keys:
+        code = _KEY_CODES.get(key, LITERAL)
+        out.append(code)
+        if code == LITERAL:
+            _put_text(out, key)
+        _put_value(out, detail[key])
+
+
+def _put_value(out, value):
+    if value is None:
+        out.append(T_NONE)
+    elif value is True or value is False:
+        out.append(T_TRUE if value else T_FALSE)
+    elif isinstance(value, int):
+        out.append(T_INT)
+        _put_varint(out, value * 2 if value >= 0 else -value * 2 - 1)  # zigzag
+    elif isinstance(value, str):
+        out.append(T_STR)
+        _put_text(out, value)
+    elif isinstance(value, (list, tuple)):
+        out.append(T_LIST)
+        _put_varint(out, len(value))
+        for item in value:
+            _put_value(out, item)
+    elif isinstance(value, dict):
+        out.append(T_DICT)
+        _put_items(out, value)
+    else:
+        raise ValueError("journal value %r: only ints, text, bools, None, lists and "
+                         "tables are recorded" % (value,))
+
+
+# ----- decoding -------------------------------------------------------------------
+
+class _Reader:
+    def __init__(self, data, pos, end):
+        self.data = data
+        self.pos = pos
+        self.end = end
+
+    def byte(self):
+        if self.pos >= self.end:
+            raise ValueError("payload ends early")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def varint(self):
+        n = shift = 0
+        while True:
+            byte = self.byte()
+            n |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return n
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def text(self):
+        size = self.varint()
+        if self.pos + size > self.end:
+            raise ValueError("text runs past the payload")
+        start = self.pos
+        self.pos += size
+        return bytes(self.data[start:self.pos]).decode()
+
+    def items(self, depth):
+        count = self.varint()
+        out = {}
+        for _ in range(count):
+            code = self.byte()
+            key = self.text() if code == LITERAL else _name(KEYS, code, "key")
+            out[key] = self.value(depth)
+        return out
+
+    def value(self, depth):
+        if depth > 8:
+            raise ValueError("nested too deep")
+        tag = self.byte()
+        if tag == T_NONE:
+            return None
+        if tag == T_FALSE or tag == T_TRUE:
+            return tag == T_TRUE
+        if tag == T_INT:
+            n = self.varint()
+            return -((n + 1) >> 1) if n & 1 else n >> 1
+        if tag == T_STR:
+            return self.text()
+        if tag == T_LIST:
+            return [self.value(depth + 1) for _ in range(self.varint())]
+        if tag == T_DICT:
+            return self.items(depth + 1)
+        raise ValueError("unknown value tag %d" % tag)
+
+
+def _name(table, code, what):
+    if 0 < code < len(table):
+        return table[code]
+    return "%s#%d" % (what, code)  # from a newer firmware: kept, shown by its number
+
+
+def parse_header(data):
+    """(version, segment, boot) of a segment header, or None if it is damaged."""
+    if len(data) < HEADER_SIZE:
+        return None
+    magic, version, _, segment, boot, check = struct.unpack_from(_HEADER, data, 0)
+    if magic != MAGIC or check != crc(bytes(data[:HEADER_SIZE - 4])):
+        return None
+    return version, segment, boot
+
+
+def _record_at(data, pos):
+    """(Record, end) if a valid record starts at pos, else None."""
+    size = len(data)
+    if pos + RECORD_OVERHEAD > size or data[pos] != SYNC:
+        return None
+    _, code, length, seq, boot, at_ms = struct.unpack_from(_RECORD, data, pos)
+    end = pos + 14 + length + 4
+    if length > MAX_PAYLOAD or end > size:
+        return None
+    (check,) = struct.unpack_from("<I", data, end - 4)
+    if check != crc(bytes(data[pos:end - 4])):
+        return None
+    try:
+        reader = _Reader(data, pos + 14, end - 4)
+        kind = reader.text() if code == LITERAL else _name(KINDS, code, "kind")
+        detail = reader.items(0)
+        if reader.pos != reader.end:
+            return None
+    except (ValueError, UnicodeError):
+        return None
+    return Record(seq, boot, at_ms, kind, detail), end
+
+
+def scan(data, start=HEADER_SIZE):
+    """Every valid record in a segment's bytes, and the damaged spans [(start, end)].
+
+    Never raises on damage: bad bytes are skipped up to the next sync byte that starts
+    a record whose CRC checks out.
+    """
+    records = []
+    damaged = []
+    pos = start
+    size = len(data)
+    bad_from = -1
+    while pos < size:
+        found = _record_at(data, pos)
+        if found is not None:
+            if bad_from >= 0:
+                damaged.append((bad_from, pos))
+                bad_from = -1
+            records.append(found[0])
+            pos = found[1]
+            continue
+        if bad_from < 0:
+            bad_from = pos
+        nxt = data.find(_SYNC_BYTE, pos + 1)
+        pos = size if nxt < 0 else nxt
+    if bad_from >= 0:
+        damaged.append((bad_from, size))
+    return records, damaged
+
+
+def read_segment(data, name="segment"):
+    """(header or None, records, damaged spans) of one segment file's bytes.
+
+    Raises JournalError for a segment written by a newer firmware (its format is
+    unknown, so its bytes are not guessed at).
+    """
+    header = parse_header(data)
+    if header is not None and header[0] > FORMAT_VERSION:
+        raise JournalError("%s was written by a newer firmware (journal format %d; this "
+                           "firmware reads format %d); it is kept unchanged" % (
+                               name, header[0], FORMAT_VERSION))
+    # A damaged header is scanned like any bytes: the records after it still count.
+    records, damaged = scan(data, HEADER_SIZE if header is not None else 0)
+    return header, records, damaged
+
+
+def unwrap_times(records):
+    """Give each record a full at_ms: within one boot the 32-bit count only grows."""
+    last = {}
+    for record in records:
+        base, prev = last.get(record.boot, (0, -1))
+        at = base + record.at_ms
+        if at < prev:
+            base += 1 << 32
+            at += 1 << 32
+        last[record.boot] = (base, at)
+        record.at_ms = at
+    return records
+
+
+SEGMENT_PREFIX = "j"
+SEGMENT_SUFFIX = ".jnl"
+
+
+def segment_name(number):
+    return "%s%06d%s" % (SEGMENT_PREFIX, number, SEGMENT_SUFFIX)
+
+
+def segment_number(name):
+    """The number in a segment file name, or None for any other file."""
+    if not (name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX)):
+        return None
+    digits = name[len(SEGMENT_PREFIX):-len(SEGMENT_SUFFIX)]
+    if len(digits) != 6:
+        return None
+    for ch in digits:
+        if not "0" <= ch <= "9":
+            return None
+    return int(digits)
+
+
+class JournalView:
+    """Everything readable in a journal: records in order, damage and foreign segments."""
+
+    def __init__(self):
+        self.records = []
+        self.damaged = []  # (file name, start byte, end byte)
+        self.foreign = []  # (file name, message): segments from a newer firmware
+        self.last_segment = None  # (number, size, torn tail?) of the newest readable one
+
+    def damaged_bytes(self):
+        total = 0
+        for _, start, end in self.damaged:
+            total += end - start
+        return total
+
+    def next_seq(self):
+        return self.records[-1].seq + 1 if self.records else 1
+
+    def last_boot(self):
+        return self.records[-1].boot if self.records else 0
+
+
+def read_journal(files):
+    """files: [(segment file name, bytes)] oldest first. Never raises on damage."""
+    view = JournalView()
+    for name, data in files:
+        data = bytes(data)
+        try:
+            _, records, damaged = read_segment(data, name)
+        except JournalError as error:
+            view.foreign.append((name, str(error)))
+            continue
+        view.records.extend(records)
+        for start, end in damaged:
+            view.damaged.append((name, start, end))
+        torn = bool(damaged) and damaged[-1][1] == len(data)
+        view.last_segment = (segment_number(name), len(data), torn)
+    unwrap_times(view.records)
+    return view

@@ -1,0 +1,528 @@
+"""What survives a power cut: the history journal, the delivery checkpoint, validated
+files (settings, basal profiles), and the Keeper that wires them into the app.
+
+Byte layouts and the restart rules are pure (basalt.core.journal, .checkpoint); this
+module only moves bytes through the Storage port and calls the engine.
+"""
+
+import json
+
+from basalt.core import checkpoint as ckp
+from basalt.core import journal as jnl
+from basalt.core.commands import parse_clock
+from basalt.core.delivery import STOP_EMPTY, STOP_NO_RESERVOIR, STOP_USER
+from basalt.core.errors import BasaltError, ConfigError, NotAllowedNow
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, milli_in
+
+SEGMENT_BYTES = 16_384
+SEGMENTS = 16  # 256 KiB of flash for history; see the README for the days it keeps
+LEASE_MU = 50  # the motor may run this far past a checkpoint: 0.05 U
+CHECKPOINT_EVERY_MS = 5 * MS_PER_MIN
+BASAL_FILE = "basal.json"
+SETTINGS_FILE = "settings.json"
+
+_STATE_OF_STOP = {None: ckp.STATE_DELIVERING, STOP_USER: ckp.STATE_SUSPENDED,
+                  STOP_NO_RESERVOIR: ckp.STATE_NO_RESERVOIR, STOP_EMPTY: ckp.STATE_EMPTY}
+_STOP_OF_STATE = (STOP_USER, STOP_USER, STOP_NO_RESERVOIR, STOP_EMPTY)
+_BOLUS_KIND = {"normal": 1, "extended": 2, "dual": 3}
+
+
+class Journal:
+    """Append-only history in numbered segment files; the oldest go first."""
+
+    def __init__(self, storage, segment_bytes=SEGMENT_BYTES, segments=SEGMENTS):
+        self.storage = storage
+        self.segment_bytes = segment_bytes
+        self.segments = segments
+        self.boot = 0
+        self.seq = 1
+        self._current = None  # [number, size]
+        self._own = []  # numbers of readable segments, oldest first
+        self._highest = 0
+
+    def read(self):
+        """Every readable record (a JournalView); never raises on damage."""
+        files = []
+        self._own = []
+        self._highest = 0
+        for name in self.storage.names():
+            number = jnl.segment_number(name)
+            if number is not None:
+                files.append((number, name))
+        files.sort()
+        loaded = []
+        for number, name in files:
+            self._highest = max(self._highest, number)
+            loaded.append((name, self.storage.read(name) or b""))
+        view = jnl.read_journal(loaded)
+        foreign = [name for name, _ in view.foreign]
+        self._own = [number for number, name in files if name not in foreign]
+        return view
+
+    def open(self, view, boot, seq):
+        """Continue after what was read: a torn tail is left as it is (kept for the
+        record) and writing goes on in a fresh segment."""
+        self.boot = boot
+        self.seq = seq
+        last = view.last_segment
+        self._current = None
+        if last is not None and not last[2] and last[0] == self._highest:
+            self._current = [last[0], last[1]]
+
+    def append(self, kind, detail, at_ms):
+        """Write one record; returns its sequence number once it is durable."""
+        data = jnl.encode_record(self.seq, self.boot, at_ms, kind, detail)
+        current = self._current
+        fresh = current is None or current[1] + len(data) > self.segment_bytes
+        if fresh:
+            # The header and the first record go in one write: a segment never exists
+            # without a record in it.
+            self._highest += 1
+            current = self._current = [self._highest, 0]
+            data = jnl.encode_header(self._highest, self.boot) + data
+        self.storage.append(jnl.segment_name(current[0]), data)
+        current[1] += len(data)
+        if fresh:
+            self._own.append(current[0])
+            self._rotate()
+        seq = self.seq
+        self.seq += 1
+        return seq
+
+    def _rotate(self):
+        while len(self._own) > self.segments:
+            self.storage.remove(jnl.segment_name(self._own.pop(0)))
+
+
+def bundle(storage):
+    """All segment files of a storage, oldest first, as one byte string."""
+    out = bytearray()
+    for name in sorted(storage.names()):
+        if jnl.segment_number(name) is not None:
+            out.extend(storage.read(name) or b"")
+    return bytes(out)
+
+
+class CheckpointStore:
+    def __init__(self, storage):
+        self.storage = storage
+        self.counter = 0
+
+    def load(self):
+        slots = [self.storage.read(name) for name in ckp.SLOTS]
+        ck, status = ckp.newest(slots)
+        if ck is not None:
+            self.counter = ck["counter"]
+        return ck, status
+
+    def write(self, ck):
+        self.counter += 1
+        ck["counter"] = self.counter
+        self.storage.write(ckp.slot_for(self.counter), ckp.encode(ck))
+
+
+class ValidatedFile:
+    """A JSON file replaced only by a complete, validated one (atomically)."""
+
+    def __init__(self, storage, name, validator):
+        self.storage = storage
+        self.name = name
+        self.validator = validator  # obj -> anything; raises ConfigError naming the key
+
+    def load(self):
+        """(obj, validated) or (None, None) if there is no file; raises ConfigError."""
+        data = self.storage.read(self.name)
+        if data is None:
+            data = self.storage.read(self.name + ".new")  # renamed away, not over (FAT)
+        if data is None:
+            return None, None
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise ConfigError(self.name, "(%d bytes)" % len(data), "a JSON table",
+                              "not valid JSON")
+        return obj, self.validator(obj)
+
+    def save(self, obj):
+        """Validate, then replace the file; a refused obj changes nothing."""
+        validated = self.validator(obj)
+        self.storage.replace(self.name, json.dumps(obj).encode())
+        return validated
+
+
+def check_basal_file(obj):
+    """The saved basal profiles: {"active": name, "profiles": {name: [[min, mU/h]...]}}."""
+    from basalt.core.basal import BasalProfiles
+    from basalt.core.check import exact_keys
+
+    exact_keys(BASAL_FILE, obj, ("active", "profiles"))
+    profiles = BasalProfiles()
+    if not isinstance(obj["profiles"], dict):
+        raise ConfigError(BASAL_FILE + ".profiles", obj["profiles"], "a table of profiles")
+    for name in sorted(obj["profiles"]):
+        try:
+            profiles.put(name, obj["profiles"][name])
+        except BasaltError as error:
+            raise ConfigError(BASAL_FILE + ".profiles." + str(name), name, str(error))
+    if obj["active"] is not None:
+        profiles.get(obj["active"])
+        profiles.active = obj["active"]
+    return profiles
+
+
+def accept_any_settings(obj):
+    """Stand-in until basalt.core.settings.load_settings is wired in: a JSON table."""
+    if not isinstance(obj, dict):
+        raise ConfigError(SETTINGS_FILE, obj, "a table of settings")
+    return obj, []
+
+
+class Keeper:
+    """Journal, checkpoint and the restart rules, hooked into PumpApp.
+
+    The app calls record(events), before_command/after_command, on_tick and may_move.
+    Until acknowledge_boot() the motor may not move and commands are refused.
+    """
+
+    def __init__(self, storage, settings_validator=accept_any_settings, **journal_args):
+        self.storage = storage
+        self.journal = Journal(storage, **journal_args)
+        self.checkpoints = CheckpointStore(storage)
+        self.settings = ValidatedFile(storage, SETTINGS_FILE, settings_validator)
+        self.basal = ValidatedFile(storage, BASAL_FILE, check_basal_file)
+        self.awaiting_ack = True
+        self.uncertain = None  # interrupted bolus insulin the user has not reconciled
+        self.settings_error = None
+        self.fault = None
+        self.boot_notes = []
+        self.boot = 0
+        self.lease_steps = 0
+        self._ck = None
+        self._dirty = True
+        self._mark = 0
+        self._temp = None
+        self._restart_stop = None
+        self._next_ck_ms = 0
+        self._rate = -1
+        self._summary = (0, 0)  # (ms, basal steps) at the last hourly summary
+
+    # ----- boot ------------------------------------------------------------------
+
+    def start(self, app, now_ms, cause="power_on", epoch_s=None, fw=""):
+        """Read what survived, restore the engine (stopped), record the boot."""
+        self.lease_steps = max(1, app.board.usteps_for_mu(LEASE_MU))
+        view = self.journal.read()
+        ck, status = self.checkpoints.load()
+        boot = max(view.last_boot(), ck["boot"] if ck else 0) + 1
+        self.boot = boot & 0xFFFF or 1
+        seq = max(view.next_seq(), ck["journal_seq"] if ck else 0)
+        self.journal.open(view, self.boot, seq)
+        events = [("boot", {"cause": cause, "fw": fw, "epoch_s": epoch_s,
+                            "records": len(view.records)})]
+        events += self._damage_events(view)
+        profiles = self._load_basal(app, events)
+        self._load_settings(events)
+        profile = profiles.profiles.get(profiles.active) if profiles else None
+        plan = ckp.plan_restore(ck, status, app.board, profile, _settled(view))
+        self._apply(app, now_ms, plan)
+        events += plan["events"]
+        for code in plan["alarms"]:
+            events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
+        if self.settings_error:
+            events.append(("alarm", {"code": "delivery_fault", "detail": "settings invalid"}))
+        for kind, detail in events:
+            detail.setdefault("at_ms", now_ms)
+            app.events.append((kind, detail))
+        self._notes(plan, cause)
+        self.record(app)
+        self._write_checkpoint(app, now_ms)
+        return plan
+
+    def _damage_events(self, view):
+        events = []
+        if view.damaged:
+            events.append(("journal_damaged", {"damaged_bytes": view.damaged_bytes(),
+                                               "file": view.damaged[0][0]}))
+        for name, message in view.foreign:
+            events.append(("journal_foreign", {"file": name, "message": message}))
+        return events
+
+    def _load_basal(self, app, events):
+        try:
+            obj, profiles = self.basal.load()
+        except BasaltError as error:
+            events.append(("settings_rejected", {"file": BASAL_FILE, "message": str(error)}))
+            self.settings_error = str(error)
+            return None
+        if profiles is not None:
+            app.engine.profiles = profiles
+        return profiles
+
+    def _load_settings(self, events):
+        try:
+            self.settings.load()
+        except BasaltError as error:
+            self.settings_error = str(error)
+            events.append(("settings_rejected", {"file": SETTINGS_FILE,
+                                                 "message": str(error)}))
+
+    def _apply(self, app, now_ms, plan):
+        engine = app.engine
+        engine.set_time_of_day(now_ms, plan["day_ms"])
+        state = plan["state"]
+        if plan["reservoir_steps"] or state != ckp.STATE_NO_RESERVOIR:
+            engine.restore(now_ms, plan["reservoir_steps"], plan["plunger_steps"],
+                           _STOP_OF_STATE[state])
+        self._restart_stop = state
+        self._temp = plan["temp"]
+        self.uncertain = plan["uncertain"]
+        if not plan["trusted"]:
+            self.fault = "the delivery checkpoint could not be read"
+
+    def _notes(self, plan, cause):
+        notes = ["Restarted (%s)" % cause]
+        if self.uncertain:
+            u = self.uncertain
+            notes.append("Bolus interrupted: %s-%s of %s U; confirm it" % (
+                _u(u["delivered_lo_mu"]), _u(u["delivered_hi_mu"]), _u(u["programmed_mu"])))
+        for kind, detail in plan["events"]:
+            if kind == "temp_basal_ended":
+                notes.append("Temp basal ended by the restart")
+            elif kind == "temp_basal_resumed":
+                notes.append("Low temp basal continues (%d min)" % detail["left_min"])
+        if self.fault:
+            notes.append("State lost: fit a new reservoir")
+        if self.settings_error:
+            notes.append("Settings invalid: " + self.settings_error)
+        if self._restart_stop == ckp.STATE_SUSPENDED:
+            notes.append("Still suspended")
+        self.boot_notes = notes
+
+    def acknowledge_boot(self, app, now_ms, day_ms=None):
+        """The user has seen the boot screen: the motor may move; delivery that was
+        running before the reset carries on (scheduled basal, a low temp basal)."""
+        if not self.awaiting_ack:
+            raise NotAllowedNow("boot_ack", "the boot screen was already acknowledged")
+        engine = app.engine
+        if day_ms is not None:
+            engine.set_time_of_day(now_ms, day_ms)
+        self.awaiting_ack = False
+        if self._restart_stop == ckp.STATE_DELIVERING and not self.fault \
+                and not self.settings_error and engine.stop_reason == STOP_USER:
+            engine.resume(now_ms)
+            temp = self._temp
+            if temp is not None:
+                engine.restore_temp(now_ms, temp[0], temp[1], temp[2], temp[3])
+        self._temp = None
+        app._collect()
+        self._emit(app, "boot_acknowledged", {}, now_ms)
+
+    # ----- commands -----------------------------------------------------------------
+
+    def before_command(self, app, now_ms, cmd):
+        """(True, result) for the commands the keeper owns; refusals while locked."""
+        name = cmd.get("cmd") if isinstance(cmd, dict) else None
+        if name == "boot_ack":
+            day_ms = None
+            if "time" in cmd:
+                day_ms = parse_clock("boot_ack time", cmd["time"]) * MS_PER_MIN
+            return True, self.acknowledge_boot(app, now_ms, day_ms)
+        if self.awaiting_ack:
+            raise NotAllowedNow(str(name), "acknowledge the boot screen first")
+        if name == "reconcile_bolus":
+            return True, self.reconcile(app, now_ms, cmd.get("units"))
+        if name == "save_settings":
+            return True, self.save_settings(app, now_ms, cmd.get("settings"))
+        if name == "resume" and (self.fault or self.settings_error):
+            raise NotAllowedNow("resume", self.fault or "settings invalid: " +
+                                self.settings_error)
+        return False, None
+
+    def after_command(self, app, now_ms, cmd):
+        if cmd.get("cmd") in ("set_profile", "activate_profile", "delete_profile"):
+            self._save_basal(app)
+        if cmd.get("cmd") == "new_reservoir":
+            self.fault = None  # a freshly fitted reservoir is a known state again
+        self._dirty = True
+
+    def reconcile(self, app, now_ms, units=None):
+        """The user settles the interrupted bolus: units they accept as delivered
+        (default: the high bound, which counts the most insulin on board)."""
+        u = self.uncertain
+        if u is None:
+            raise NotAllowedNow("reconcile_bolus", "no interrupted bolus to reconcile")
+        if units is None:
+            delivered = u["delivered_hi_mu"]
+        else:
+            delivered = milli_in("reconcile_bolus units", units, u["delivered_lo_mu"],
+                                 u["delivered_hi_mu"], 1, "U")
+        detail = dict(u)
+        detail["delivered_mu"] = delivered
+        self.uncertain = None
+        self._emit(app, "bolus_reconciled", detail, now_ms)
+        return delivered
+
+    def calculator_locked(self):
+        return self.uncertain is not None
+
+    def save_settings(self, app, now_ms, obj):
+        """Validate and store settings atomically; journal which keys changed."""
+        old = None
+        try:
+            old, _ = self.settings.load()
+        except BasaltError:
+            pass
+        validated = self.settings.save(obj)
+        self.settings_error = None
+        changed = sorted(k for k in obj if not isinstance(old, dict) or old.get(k) != obj[k])
+        self._emit(app, "settings_changed", {"keys": changed[:16],
+                                             "crc": jnl.crc(json.dumps(obj).encode())}, now_ms)
+        return validated
+
+    def _save_basal(self, app):
+        profiles = app.engine.profiles
+        obj = {"active": profiles.active, "profiles": {}}
+        for name in profiles.profiles:
+            obj["profiles"][name] = [list(seg) for seg in profiles.profiles[name].segments()]
+        self.basal.save(obj)
+
+    # ----- events, ticks and moves ---------------------------------------------------
+
+    def record(self, app):
+        """Journal the app's events that are not journaled yet: every event the app
+        collects, whoever raised it, is journaled before pop_events() hands it out."""
+        events = app.events
+        while self._mark < len(events):
+            kind, detail = events[self._mark]
+            self._mark += 1
+            self._dirty = True
+            if self.fault == "storage":
+                continue  # the alarm is raised; the events stay in app.events
+            try:
+                self.journal.append(kind, detail, detail.get("at_ms", 0))
+            except OSError as error:
+                self._storage_fault(app, error, detail.get("at_ms", 0))
+
+    def popped(self):
+        """The app handed its events out: the next one recorded is app.events[0]."""
+        self._mark = 0
+
+    def on_tick(self, app, now_ms):
+        engine = app.engine
+        rate = engine.basal_rate_mu_h()
+        if rate != self._rate:
+            self._rate = rate
+            self._emit(app, "basal_rate", {"rate_mu_h": rate}, now_ms)
+        since, steps = self._summary
+        if now_ms - since >= MS_PER_HOUR:
+            delivered = engine.basal_steps - steps
+            self._summary = (now_ms, engine.basal_steps)
+            self._emit(app, "basal_summary", {
+                "from_ms": since, "minutes": (now_ms - since) // MS_PER_MIN,
+                "delivered_steps": delivered,
+                "delivered_mu": engine.board.mu_for_usteps(delivered)}, now_ms)
+        if app.motor.busy() or self.awaiting_ack:
+            return
+        if self._dirty or now_ms >= self._next_ck_ms:
+            self._write_checkpoint(app, now_ms)
+
+    def may_move(self, app, now_ms):
+        """Before a forward move (motor idle): allowed only within a committed lease."""
+        if self.awaiting_ack or self.fault == "storage":
+            return False
+        target = app.engine.plunger_steps
+        if self._dirty or self._ck is None or target > self._ck["plunger_hi"]:
+            return self._write_checkpoint(app, now_ms)
+        return True
+
+    def _emit(self, app, kind, detail, now_ms):
+        detail["at_ms"] = now_ms
+        app.events.append((kind, detail))
+        self.record(app)
+
+    def _write_checkpoint(self, app, now_ms):
+        ck = self.snapshot(app)
+        try:
+            self.checkpoints.write(ck)
+        except OSError as error:
+            self._storage_fault(app, error, now_ms)
+            return False
+        self._ck = ck
+        self._dirty = False
+        self._next_ck_ms = now_ms + CHECKPOINT_EVERY_MS
+        return True
+
+    def snapshot(self, app):
+        """The checkpoint of the app as it is now (motor idle: nothing in flight)."""
+        engine = app.engine
+        ck = ckp.empty(self.boot)
+        pending = app.pending_steps
+        planned = engine.plunger_steps
+        margin = self.lease_steps
+        stop = engine.stop_reason
+        if self.awaiting_ack and self._restart_stop is not None:
+            ck["state"] = self._restart_stop
+        else:
+            ck["state"] = _STATE_OF_STOP.get(stop, ckp.STATE_SUSPENDED)
+        ck["reservoir_steps"] = engine.reservoir_steps
+        ck["plunger_lo"] = max(0, planned - pending)
+        ck["plunger_hi"] = planned + margin
+        ck["day_ms"] = engine.day_ms()
+        temp = engine.temp_program() if stop is None else None
+        if self.awaiting_ack:
+            temp = self._temp  # the temp basal waiting for the boot screen
+        if temp is not None:
+            ck["temp_type"] = ckp.TEMP_RATE if temp[0] is not None else ckp.TEMP_PERCENT
+            ck["temp_value"] = temp[0] if temp[0] is not None else temp[1]
+            ck["temp_left_ms"] = temp[2]
+            ck["temp_duration_ms"] = temp[3]
+        boluses = engine.running_boluses()
+        for i in range(min(2, len(boluses))):
+            prefix = ckp.BOLUS_SLOTS[i]
+            report = boluses[i]
+            total = engine.board.usteps_for_mu(report["programmed_mu"])
+            done = report["delivered_steps"]
+            ck[prefix + "id"] = report["id"] & 0xFFFF
+            ck[prefix + "kind"] = _BOLUS_KIND.get(report["kind"], 1)
+            ck[prefix + "programmed_mu"] = report["programmed_mu"]
+            ck[prefix + "lo"] = max(0, done - pending)
+            ck[prefix + "hi"] = min(total, done + margin)
+        u = self.uncertain
+        if u is not None:
+            ck["u_count"] = min(255, u["count"])
+            ck["u_boot"] = u["bolus_boot"]
+            for key in ("programmed_mu", "lo_mu", "hi_mu"):
+                src = key if key == "programmed_mu" else "delivered_" + key
+                ck["u_" + key] = u[src]
+        ck["journal_seq"] = self.journal.seq
+        return ck
+
+    def _storage_fault(self, app, error, now_ms):
+        """Flash failed: nothing may move without a committed checkpoint. Stop, and
+        drop what was planned but not moved (missed insulin is never made up)."""
+        if self.fault == "storage":
+            return
+        self.fault = "storage"
+        engine = app.engine
+        if engine.stop_reason is None:
+            engine.suspend(max(now_ms, engine.last_ms()))
+            app.events.extend(engine.pop_events())
+        app.pending_steps = 0
+        app.events.append(("alarm", {"code": "delivery_fault", "at_ms": now_ms,
+                                     "detail": "storage: %s" % error}))
+
+
+def _settled(view):
+    """(boot, id) of boluses the journal already shows as ended."""
+    out = set()
+    for record in view.records:
+        if record.kind in ("bolus_done", "bolus_cancelled"):
+            out.add((record.boot, record.detail.get("id")))
+        elif record.kind == "bolus_interrupted":
+            out.add((record.detail.get("bolus_boot"), record.detail.get("id")))
+    return out
+
+
+def _u(mu):
+    return "%d.%02d" % (mu // 1000, mu % 1000 // 10)
+

@@ -1,0 +1,243 @@
+"""Recovery at boot through the real app: interrupted boluses, the boot-screen lock,
+temp basal and suspend after a reset, damaged or foreign storage, invalid settings and
+a failing flash. The pump never moves insulin it cannot account for."""
+
+import json
+
+import pytest
+
+from basalt.app import PumpApp
+from basalt.core import checkpoint as ckp
+from basalt.core import journal as jnl
+from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
+from basalt.persist import Journal, Keeper
+from tools import sim
+from tools.fake_storage import FakeStorage, PowerCut
+from tools.fakes import FakeMotor, VirtualClock
+
+BOARD = sim.load_sim_board()
+PROFILE = {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 1.0], ["12:00", 2.0]]}
+
+
+class Pump:
+    """A board: flash that survives, and a fresh app at every boot."""
+
+    def __init__(self, storage=None, validator=None):
+        self.storage = storage or FakeStorage()
+        self.validator = validator
+        self.boot()
+
+    def boot(self, ack=False, cause="power_on"):
+        self.clock = VirtualClock()
+        self.motor = FakeMotor(self.clock, BOARD.motor.max_step_hz)
+        self.app = PumpApp(BOARD, self.clock, self.motor, tick_ms=250)
+        kwargs = {"settings_validator": self.validator} if self.validator else {}
+        self.keeper = Keeper(self.storage, **kwargs)
+        self.app.keeper = self.keeper
+        self.plan = self.keeper.start(self.app, 0, cause)
+        if ack:
+            self.app.command({"cmd": "boot_ack"})
+        return self
+
+    def run(self, ms):
+        end = self.clock.now_ms() + ms
+        while self.clock.now_ms() < end:
+            self.clock.advance(min(250, end - self.clock.now_ms()))
+            self.app.step()
+
+    def setup(self):
+        self.app.command({"cmd": "boot_ack"})
+        for cmd in (PROFILE, {"cmd": "new_reservoir", "units": 100}, {"cmd": "resume"}):
+            self.app.command(cmd)
+        self.run(1000)
+        return self
+
+    def records(self):
+        return Journal(self.storage).read().records
+
+    def kinds(self):
+        return [r.kind for r in self.records()]
+
+
+def test_a_bolus_running_at_a_reset_is_recorded_interrupted_never_resumed():
+    pump = Pump().setup()
+    pump.app.command({"cmd": "bolus", "units": 3})
+    pump.run(40_000)  # 1 U of 3 delivered at 1.5 U/min
+    moved = pump.motor.position()
+    pump.motor.stop()
+    pump.boot()
+    assert not pump.app.engine.running_boluses()
+    interrupted = [r.detail for r in pump.records() if r.kind == "bolus_interrupted"]
+    assert len(interrupted) == 1
+    bolus = interrupted[0]
+    basal_steps = moved - BOARD.usteps_for_mu(1000)  # about 41 s of 1 U/h basal
+    true_bolus = BOARD.mu_for_usteps(moved - basal_steps)
+    assert bolus["delivered_lo_mu"] <= true_bolus <= bolus["delivered_hi_mu"]
+    assert bolus["delivered_hi_mu"] - bolus["delivered_lo_mu"] <= 60  # lease + one tick
+    assert bolus["programmed_mu"] == 3000
+    assert pump.keeper.calculator_locked()
+    assert any("Bolus interrupted" in line for line in pump.keeper.boot_notes)
+
+
+def test_nothing_moves_and_no_command_runs_until_the_boot_screen_is_acknowledged():
+    pump = Pump().setup()
+    pump.boot()
+    with pytest.raises(NotAllowedNow, match="acknowledge the boot screen first"):
+        pump.app.command({"cmd": "bolus", "units": 1})
+    pump.run(60_000)
+    assert pump.motor.moves == [] and not pump.motor.is_enabled()
+    pump.app.command({"cmd": "boot_ack", "time": "08:00"})
+    assert pump.app.engine.day_ms() == 8 * 3_600_000
+    pump.run(120_000)
+    assert pump.motor.position() > 0  # scheduled basal carries on
+    with pytest.raises(NotAllowedNow, match="already acknowledged"):
+        pump.app.command({"cmd": "boot_ack"})
+
+
+def test_reconcile_unlocks_the_calculator_and_survives_another_reset():
+    pump = Pump().setup()
+    pump.app.command({"cmd": "bolus", "units": 2})
+    pump.run(20_000)
+    pump.boot()  # reset during the bolus
+    pump.boot(ack=True)  # and again before anyone reconciled it
+    assert pump.keeper.calculator_locked()
+    assert pump.kinds().count("bolus_interrupted") == 1  # recorded once, not per boot
+    u = pump.keeper.uncertain
+    with pytest.raises(InvalidValue, match="reconcile_bolus units"):
+        pump.app.command({"cmd": "reconcile_bolus", "units": 2})
+    settled = pump.app.command({"cmd": "reconcile_bolus"})
+    assert settled == u["delivered_hi_mu"] and not pump.keeper.calculator_locked()
+    with pytest.raises(NotAllowedNow, match="no interrupted bolus"):
+        pump.app.command({"cmd": "reconcile_bolus"})
+    pump.run(1000)
+    pump.boot()
+    assert not pump.keeper.calculator_locked()
+
+
+@pytest.mark.parametrize("temp, resumes", [
+    ({"percent": 50}, True), ({"percent": 150}, False), ({"rate": 0.5}, True),
+    ({"rate": 1.5}, False)])
+def test_temp_basal_after_a_reset(temp, resumes):
+    pump = Pump().setup()
+    pump.app.command(dict(temp, cmd="temp_basal", minutes=120))
+    pump.run(10 * 60_000)
+    pump.boot(ack=True)
+    running = pump.app.engine.temp_program()
+    assert (running is not None) == resumes
+    if resumes:
+        # What was left at the last checkpoint: never less than what was truly left
+        # (110 min), and at most one checkpoint period (5 min) more.
+        assert 110 * 60_000 <= running[2] <= 115 * 60_000 + 1000
+    assert pump.app.engine.stop_reason is None
+
+
+def test_a_suspended_pump_stays_suspended():
+    pump = Pump().setup()
+    pump.app.command({"cmd": "suspend"})
+    pump.run(1000)
+    pump.boot(ack=True)
+    assert pump.app.engine.stop_reason == "suspended"
+    pump.run(60_000)
+    assert pump.motor.moves == []
+    assert "Still suspended" in pump.keeper.boot_notes
+
+
+def test_an_unreadable_checkpoint_leaves_the_pump_stopped_with_an_alarm():
+    pump = Pump().setup()
+    for name in ckp.SLOTS:
+        pump.storage.files[name] = bytearray(b"\x00" * ckp.SIZE)
+    pump.boot(ack=True)
+    assert pump.app.engine.stop_reason == "no reservoir"
+    alarms = [r.detail for r in pump.records() if r.kind == "alarm"]
+    assert alarms and alarms[-1]["code"] == "delivery_fault"
+    assert "checkpoint_lost" in pump.kinds()
+    with pytest.raises(NotAllowedNow, match="checkpoint could not be read"):
+        pump.app.command({"cmd": "resume"})
+    pump.app.command({"cmd": "new_reservoir", "units": 50})
+    pump.app.command({"cmd": "resume"})  # a fitted reservoir is a known state again
+
+
+def test_damaged_and_foreign_journals_never_stop_the_boot_and_are_kept():
+    pump = Pump().setup()
+    names = [n for n in pump.storage.names() if n.endswith(".jnl")]
+    pump.storage.corrupt(names[0], 40, b"\xff" * 30)
+    foreign = jnl.segment_name(90)
+    newer = jnl.encode_header(90, 9, version=jnl.FORMAT_VERSION + 1) + b"future" * 10
+    pump.storage.files[foreign] = bytearray(newer)
+    pump.storage.files["j000002.jnl"] = bytearray(b"random bytes \x00\x01" * 20)
+    pump.boot(ack=True)
+    kinds = pump.kinds()
+    assert "journal_damaged" in kinds and "journal_foreign" in kinds
+    assert bytes(pump.storage.files[foreign]) == newer  # kept as it was
+    pump.app.command({"cmd": "bolus", "units": 0.5})
+    pump.run(60_000)
+    boot = pump.keeper.boot
+    assert "bolus_done" in [r.kind for r in pump.records() if r.boot == boot]
+
+
+def test_invalid_settings_keep_the_pump_suspended_with_an_alarm():
+    def validator(obj):
+        if not isinstance(obj, dict) or obj.get("max_bolus_u", 0) > 25:
+            raise ConfigError("max_bolus_u", obj.get("max_bolus_u"), "0.1 to 25 U")
+        return obj, []
+
+    pump = Pump(validator=validator).setup()
+    pump.app.command({"cmd": "save_settings", "settings": {"max_bolus_u": 10}})
+    with pytest.raises(ConfigError, match="max_bolus_u: 30 is not allowed"):
+        pump.app.command({"cmd": "save_settings", "settings": {"max_bolus_u": 30}})
+    assert json.loads(pump.storage.read("settings.json")) == {"max_bolus_u": 10}
+    pump.storage.files["settings.json"] = bytearray(b'{"max_bolus_u": 99}')  # a bad copy
+    pump.boot(ack=True)
+    assert pump.app.engine.stop_reason == "suspended"
+    assert "settings_rejected" in pump.kinds()
+    assert pump.storage.read("settings.json") == b'{"max_bolus_u": 99}'  # nothing lost
+    with pytest.raises(NotAllowedNow, match="settings invalid: max_bolus_u: 99"):
+        pump.app.command({"cmd": "resume"})
+    pump.app.command({"cmd": "save_settings", "settings": {"max_bolus_u": 8}})
+    pump.app.command({"cmd": "resume"})
+    changed = [r.detail for r in pump.records() if r.kind == "settings_changed"]
+    assert changed[-1]["keys"] == ["max_bolus_u"]
+
+
+def test_settings_that_are_not_json_are_named():
+    storage = FakeStorage()
+    storage.files["settings.json"] = bytearray(b"{nope")
+    pump = Pump(storage)
+    assert "settings.json: not valid JSON" in pump.keeper.settings_error
+
+
+def test_a_failing_flash_stops_delivery_before_the_lease_runs_out():
+    pump = Pump().setup()
+    pump.app.command({"cmd": "bolus", "units": 5})
+    pump.run(5_000)
+    before = pump.motor.position()
+    pump.storage.fail_writes = OSError(28, "no space left")
+    pump.run(60_000)
+    moved = pump.motor.position() - before
+    assert moved <= pump.keeper.lease_steps + BOARD.usteps_for_mu(100)
+    assert pump.app.engine.stop_reason == "suspended"
+    alarms = [d for k, d in pump.app.pop_events() if k == "alarm"]
+    assert alarms[0]["code"] == "delivery_fault" and "no space left" in alarms[0]["detail"]
+
+
+def test_a_power_cut_during_the_boot_itself_is_survived():
+    pump = Pump().setup()
+    pump.app.command({"cmd": "bolus", "units": 1})
+    pump.run(10_000)
+    pump.storage.arm(pump.storage.position + 5)
+    with pytest.raises(PowerCut):
+        pump.boot()
+    pump.boot(ack=True)
+    assert pump.keeper.calculator_locked()
+    assert pump.kinds().count("bolus_interrupted") >= 1
+    assert not pump.app.engine.running_boluses()
+
+
+def test_basal_profiles_survive_a_reset():
+    pump = Pump().setup()
+    pump.app.command({"cmd": "set_profile", "name": "Night", "segments": [["00:00", 0.3]]})
+    pump.app.command({"cmd": "activate_profile", "name": "Night"})
+    pump.boot(ack=True)
+    profiles = pump.app.engine.profiles
+    assert profiles.active == "Night" and sorted(profiles.profiles) == ["Day", "Night"]
+    assert pump.app.engine.basal_rate_mu_h() == 300

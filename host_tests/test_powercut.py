@@ -1,0 +1,123 @@
+"""Fault injection: cut the power inside writes of a scripted day and reboot.
+
+make test runs an evenly spread subset of the day's write points (the benchmark
+`python -m tools.bench powercut --json` runs all of them). The sabotage tests prove the
+checks can fail: a firmware that resumes a bolus or a raised temp basal is caught.
+"""
+
+import pytest
+
+from basalt.core import checkpoint as ckp
+from basalt.core.units import MS_PER_HOUR
+from tools import sim
+from tools.bench import powercut
+from tools.fake_storage import FakeStorage, PowerCut
+
+BOARD = sim.load_sim_board()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return powercut.write_points(BOARD)
+
+
+def test_the_reference_day_writes_everything_it_should(reference):
+    run, sizes = reference
+    view, error = powercut.read_back(run.storage)
+    assert error is None
+    kinds = {r.kind for r in view.records}
+    for kind in ("boot", "bolus_started", "bolus_done", "bolus_cancelled", "bolus_part_done",
+                 "temp_basal_started", "alarm_raised", "glucose", "settings_changed",
+                 "basal_rate", "basal_summary", "stopped", "resumed"):
+        assert kind in kinds
+    assert len(sizes) > 500
+    assert powercut.check(run, run.forward_total) == {
+        "over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
+
+
+def test_power_cuts_at_spread_write_points_lose_and_add_nothing(reference):
+    run, sizes = reference
+    plan = powercut.cut_plan(sizes, limit=24)
+    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
+    reboots = 0
+    for cut_at, garbage in plan:
+        cut = powercut.one(BOARD, cut_at, garbage)
+        reboots += cut.boots - 1
+        for key, value in powercut.check(cut, run.forward_total).items():
+            totals[key] += value
+    assert reboots == len(plan)  # every cut really happened
+    assert totals == {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
+
+
+def _cuts_between(sizes, start_h, end_h, count):
+    inside = [(s, n) for s, n, at in sizes if start_h * MS_PER_HOUR <= at < end_h * MS_PER_HOUR]
+    step = max(1, len(inside) // count)
+    return [s + n // 2 for s, n in inside[::step][:count]]
+
+
+def test_a_firmware_that_resumes_raised_temps_is_caught(reference, monkeypatch):
+    run, sizes = reference
+
+    def resume_everything(plan, ck, profile):
+        if ck["temp_type"]:
+            rate = ck["temp_value"] if ck["temp_type"] == ckp.TEMP_RATE else None
+            pct = ck["temp_value"] if ck["temp_type"] == ckp.TEMP_PERCENT else None
+            plan["temp"] = (rate, pct, ck["temp_left_ms"], ck["temp_duration_ms"])
+
+    monkeypatch.setattr(ckp, "_plan_temp", resume_everything)
+    over = sum(powercut.check(powercut.one(BOARD, cut), run.forward_total)["over"]
+               for cut in _cuts_between(sizes, 17.05, 17.9, 4))
+    assert over >= 1
+
+
+def test_a_firmware_that_restarts_the_interrupted_bolus_is_caught(reference, monkeypatch):
+    run, sizes = reference
+    original = ckp.plan_restore
+
+    def restart_bolus(ck, status, board, profile=None, settled=()):
+        plan = original(ck, status, board, profile, settled)
+        plan["restart"] = ck and ck["b0_kind"] and ck["b0_programmed_mu"]
+        return plan
+
+    def start(self, app, now_ms, *args, **kwargs):
+        plan = keeper_start(self, app, now_ms, *args, **kwargs)
+        if plan.get("restart"):
+            app.engine.stop_reason = None
+            app.engine.bolus(now_ms, plan["restart"])
+        return plan
+
+    from basalt.persist import Keeper
+
+    keeper_start = Keeper.start
+    monkeypatch.setattr(ckp, "plan_restore", restart_bolus)
+    monkeypatch.setattr(Keeper, "start", start)
+    found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
+             for cut in _cuts_between(sizes, 7.51, 7.55, 2)]
+    assert sum(f["double"] for f in found) >= 2
+
+
+def test_lost_records_are_counted(reference):
+    run, _ = reference
+    run.committed.append((1, 10_000, "glucose"))
+    try:
+        assert powercut.check(run, run.forward_total)["lost"] == 1
+    finally:
+        run.committed.pop()
+
+
+def test_fake_storage_cuts_inside_a_write_and_leaves_a_prefix():
+    storage = FakeStorage()
+    storage.append("a", b"hello")
+    storage.arm(storage.position + 3)
+    with pytest.raises(PowerCut, match="byte 3 of a 6-byte write"):
+        storage.append("a", b"world!")
+    assert storage.read("a") == b"hellowor"
+    storage.arm(storage.position + 2, garbage=True)
+    with pytest.raises(PowerCut):
+        storage.write("b", b"abcdef")
+    assert storage.read("b")[:2] == b"ab" and len(storage.read("b")) == 6
+    storage.replace("s", b"old")
+    storage.arm(storage.position + 3)  # the rename point: the new file is complete
+    with pytest.raises(PowerCut):
+        storage.replace("s", b"new")
+    assert storage.read("s") == b"old" and storage.read("s.new") == b"new"

@@ -1,0 +1,151 @@
+"""Journal, checkpoint and supervisor vectors for the MicroPython lane: record bytes,
+CRC, recovery from damage, the two-slot checkpoint and the restart plan must come out
+the same on CPython and MicroPython. Deterministic (own LCG), integers and text only."""
+
+import binascii
+import json
+
+from basalt.core import checkpoint as ckp
+from basalt.core import journal as jnl
+from basalt.core.basal import make_profile
+from basalt.core.board import load_board
+from basalt.core.supervisor import Supervisor
+
+BOARD = load_board({
+    "name": "vec", "mcu": "host",
+    "motor": {"driver": "fake", "step": 2, "dir": 3, "enable": 4, "max_step_hz": 4000},
+    "syringe": {"capacity_ml": 3.0, "bore_area_mm2": 57.89},
+    "drive": {"lead_mm": 0.8, "full_steps_per_rev": 200, "microsteps": 16},
+})
+
+
+class Lcg:
+    def __init__(self, seed):
+        self.state = seed
+
+    def below(self, n):
+        self.state = (self.state * 1664525 + 1013904223) & 0xFFFFFFFF
+        return (self.state >> 8) % n
+
+
+def plain(value):
+    if isinstance(value, dict):
+        return [[key, plain(value[key])] for key in sorted(value)]
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
+def emit(name, value):
+    print(json.dumps([name, plain(value)], separators=(",", ":")))
+
+
+def hexed(data):
+    return binascii.hexlify(data).decode()
+
+
+def records_of(data, start=0):
+    records, damaged = jnl.scan(data, start)
+    return [[r.seq, r.boot, r.at_ms, r.kind, plain(r.detail)] for r in records], damaged
+
+
+EVENTS = [
+    ("boot", {"cause": "watchdog", "fw": "0.1", "epoch_s": None}),
+    ("bolus_done", {"id": 3, "kind": "dual", "programmed_mu": 7000,
+                    "delivered_steps": 4836, "delivered_mu": 6999}),
+    ("alarm", {"code": "occlusion", "detail": "force 2.5 N", "at_ms": 99}),
+    ("glucose", {"mg_dl": 112, "trend": -2}),
+    ("future_kind", {"odd key": [1, -1, True, False, None, "x"], "nested": {"a": 2 ** 40}}),
+    ("settings_changed", {"keys": ["max_bolus_u"], "crc": 0xFFFFFFFF}),
+]
+
+
+def vectors_records():
+    data = bytearray(jnl.encode_header(7, 3))
+    emit("header", hexed(data))
+    emit("header parsed", jnl.parse_header(bytes(data)))
+    for i in range(len(EVENTS)):
+        kind, detail = EVENTS[i]
+        record = jnl.encode_record(100 + i, 3, 1000 * i + 2 ** 32 - 3000, kind, detail)
+        emit("record " + kind, hexed(record))
+        data.extend(record)
+    emit("segment", records_of(bytes(data), 16))
+    emit("crc", [jnl.crc(b"123456789"), jnl.crc32_soft(b"123456789"), jnl.crc(b"")])
+    times = jnl.unwrap_times(jnl.scan(bytes(data), 16)[0])
+    emit("unwrapped", [r.at_ms for r in times])
+    return bytes(data)
+
+
+def vectors_damage(data):
+    rng = Lcg(11)
+    for trial in range(12):
+        bad = bytearray(data)
+        for _ in range(1 + rng.below(3)):
+            bad[16 + rng.below(len(bad) - 16)] = rng.below(256)
+        cut = len(bad) - rng.below(40)
+        records, damaged = records_of(bytes(bad[:cut]), 16)
+        emit("damaged %d" % trial, [[r[0] for r in records], damaged])
+    noise = bytes(rng.below(256) for _ in range(300))
+    emit("noise", records_of(noise))
+    newer = jnl.encode_header(8, 3, version=jnl.FORMAT_VERSION + 1) + data[16:]
+    try:
+        jnl.read_segment(newer, "j000008.jnl")
+        emit("newer", "read")
+    except jnl.JournalError as error:
+        emit("newer", str(error))
+    view = jnl.read_journal([("j000007.jnl", data), ("j000008.jnl", newer),
+                             ("j000009.jnl", data[:60])])
+    emit("view", [len(view.records), view.damaged, [n for n, _ in view.foreign],
+                  view.last_segment, view.next_seq()])
+
+
+def vectors_checkpoint():
+    ck = ckp.empty(4)
+    ck.update(counter=9, state=ckp.STATE_DELIVERING, reservoir_steps=120000,
+              plunger_lo=5000, plunger_hi=5034, day_ms=55_800_000,
+              temp_type=ckp.TEMP_PERCENT, temp_value=50, temp_left_ms=1_800_000,
+              temp_duration_ms=5_400_000, b0_id=2, b0_kind=3, b0_programmed_mu=7000,
+              b0_lo=1200, b0_hi=1234, u_count=1, u_boot=3, u_programmed_mu=2000,
+              u_lo_mu=950, u_hi_mu=1000, journal_seq=77)
+    data = ckp.encode(ck)
+    emit("checkpoint", [len(data), hexed(data)])
+    older = dict(ck, counter=8, reservoir_steps=121000)
+    emit("newest", ckp.newest([ckp.encode(older), data]))
+    emit("torn", ckp.newest([ckp.encode(older), data[:40]]))
+    emit("both bad", ckp.newest([data[:3], b"\x01" * ckp.SIZE]))
+    profile = make_profile("P", [(0, 800), (600, 1200), (960, 400)])
+    emit("plan", ckp.plan_restore(ck, "ok", BOARD, profile, ()))
+    for kind, value in ((ckp.TEMP_PERCENT, 150), (ckp.TEMP_RATE, 400), (ckp.TEMP_RATE, 401)):
+        probe = dict(ck, temp_type=kind, temp_value=value, temp_left_ms=9_000_000)
+        plan = ckp.plan_restore(probe, "ok", BOARD, profile, {(4, 2)})
+        emit("temp %d %d" % (kind, value), [plan["temp"], plan["events"]])
+    emit("untrusted", ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD))
+
+
+class Dog:
+    timeout_ms = 3000
+
+    def __init__(self):
+        self.fed = 0
+
+    def feed(self):
+        self.fed += 1
+
+
+def vectors_supervisor():
+    dog = Dog()
+    sup = Supervisor(dog, 1000)
+    sup.register("delivery", 0)
+    sup.register("ui", 0)
+    fed = []
+    for now in range(0, 4000, 250):
+        sup.check_in("delivery", now)
+        if now < 1500:
+            sup.check_in("ui", now)
+        fed.append(1 if sup.poll(now) else 0)
+    emit("supervisor", [fed, dog.fed, sup.starved_by])
+
+
+vectors_damage(vectors_records())
+vectors_checkpoint()
+vectors_supervisor()

@@ -1,0 +1,303 @@
+"""Power-cut benchmark: cut the power at every write of a scripted day, reboot, go on.
+
+A reference run of the day counts its write points (FakeStorage cut points). Then, for
+every write operation of the day, a run cuts the power inside that write (at a byte
+that varies from write to write; every other cut leaves the rest of the write as noise),
+reboots the firmware on what the flash holds (the plunger stays where the motor left
+it), acknowledges the boot screen at the true time of day, and plays the rest of the day.
+
+Over all cuts it counts:
+  over_deliveries      runs whose plunger travelled further than in the uncut day
+                       (a reset may lose insulin, never add it)
+  double_boluses       boluses running again after a reboot, or started by nobody
+  lost_records         records whose append had returned, missing afterwards
+  unreadable_journals  runs whose journal could not be read back
+  lease_violations     cuts where the plunger was past the committed checkpoint's lease
+"""
+
+import os
+import time
+
+from basalt import persist
+from basalt.app import PumpApp
+from basalt.core.errors import BasaltError
+from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
+from basalt.persist import Journal, Keeper
+from tools import sim
+from tools.fake_storage import FakeStorage, PowerCut
+from tools.fakes import FakeMotor, VirtualClock
+
+TICK_MS = 10_000
+SEGMENT_BYTES = 4_096
+SEGMENTS = 64  # no rotation within the day: every committed record must still be there
+
+
+def _at(hhmm):
+    return (int(hhmm[:2]) * 60 + int(hhmm[3:])) * MS_PER_MIN
+
+
+PROFILE = {"cmd": "set_profile", "name": "Bench", "segments": [
+    ["00:00", 0.8], ["06:00", 1.2], ["09:00", 1.0], ["18:00", 1.1], ["22:00", 0.85]]}
+
+# (time of day, action): commands, alarms and settings as a user and the app make them.
+DAY = [
+    ("00:00", {"cmd": "new_reservoir", "units": 200}),
+    ("00:00", {"cmd": "prime", "units": 1}),
+    ("00:02", {"cmd": "resume"}),
+    ("02:10", ("alarm", "reservoir_low")),
+    ("07:30", {"cmd": "bolus", "units": 4.5}),
+    ("09:00", {"cmd": "save_settings", "settings": {"max_bolus_u": 10, "max_basal_u_h": 3}}),
+    ("10:00", {"cmd": "extended_bolus", "units": 2, "minutes": 60}),
+    ("10:20", {"cmd": "bolus", "units": 1}),
+    ("12:30", {"cmd": "bolus", "units": 3.25}),
+    ("12:31", {"cmd": "cancel_bolus"}),
+    ("15:00", {"cmd": "temp_basal", "percent": 50, "minutes": 90}),
+    ("17:00", {"cmd": "temp_basal", "percent": 150, "minutes": 60}),
+    ("18:30", {"cmd": "dual_bolus", "units": 5, "now_percent": 50, "minutes": 90}),
+    ("20:00", ("alarm", "occlusion")),
+    ("21:00", {"cmd": "suspend"}),
+    ("21:30", {"cmd": "resume"}),
+    ("22:15", {"cmd": "temp_basal", "rate": 0.4, "minutes": 30}),
+]
+GLUCOSE_EVERY_MS = 5 * MS_PER_MIN
+
+
+class BootClock(VirtualClock):
+    """A board's ms count: starts at 0 at each boot, follows the world's time."""
+
+    def __init__(self, world, start):
+        super().__init__()
+        self.world = world
+        self.start = start
+
+    def now_ms(self):
+        return self.world.now_ms() - self.start
+
+    def advance(self, ms):
+        self.world.advance(ms)
+
+
+class Run:
+    """One scripted day on one flash, with at most one armed power cut."""
+
+    def __init__(self, board, storage):
+        self.board = board
+        self.storage = storage
+        self.world = VirtualClock()
+        self.forward = 0  # plunger travel of finished boots (the plunger is physical)
+        self.reverse = 0
+        self.committed = []  # (boot, seq, kind) of appends that returned
+        self.boots = 0
+        self.double_boluses = 0
+        self.lease_violations = 0
+        self.started_by_user = set()
+        self.app = None
+
+    def boot(self):
+        self.boots += 1
+        clock = BootClock(self.world, self.world.now_ms())
+        motor = FakeMotor(clock, self.board.motor.max_step_hz)
+        app = PumpApp(self.board, clock, motor, tick_ms=TICK_MS)
+        keeper = Keeper(self.storage, segment_bytes=SEGMENT_BYTES, segments=SEGMENTS)
+        app.keeper = keeper
+        self._watch(keeper.journal)
+        self.app = app
+        keeper.start(app, 0, "power_on" if self.boots == 1 else "brownout")
+        if app.engine.running_boluses():
+            self.double_boluses += 1  # a bolus came back after the reset
+        keeper.acknowledge_boot(app, 0, day_ms=self.world.now_ms() % MS_PER_DAY)
+        if self.boots == 1:
+            app.command(PROFILE)
+
+    def _watch(self, journal):
+        append = journal.append
+
+        def recording(kind, detail, at_ms):
+            seq = append(kind, detail, at_ms)
+            self.committed.append((journal.boot, seq, kind))
+            return seq
+
+        journal.append = recording
+
+    def power_off(self):
+        motor = self.app.motor
+        motor.stop()
+        self.forward += motor.forward_steps
+        self.reverse += motor.reverse_steps
+        ck = self.app.keeper._ck
+        if ck is not None and self.app.engine.plunger_steps - self.app.pending_steps \
+                > ck["plunger_hi"]:
+            self.lease_violations += 1
+
+    def play(self):
+        """The whole day; a power cut reboots and the day goes on."""
+        schedule = sorted(((_at(at), i, action) for i, (at, action) in enumerate(DAY)),
+                          reverse=True)
+        while True:
+            try:
+                if self.app is None:
+                    self.boot()
+                self._until(MS_PER_DAY, schedule)
+                break
+            except PowerCut:
+                self.power_off()
+                self.app = None
+        motor = self.app.motor
+        motor.stop()
+        return self.forward + motor.forward_steps
+
+    def _until(self, end, schedule):
+        app = self.app
+        while self.world.now_ms() < end:
+            while schedule and schedule[-1][0] <= self.world.now_ms():
+                self._do(schedule.pop()[2])
+            now = self.world.now_ms()
+            if now % GLUCOSE_EVERY_MS == 0:
+                app.events.append(("glucose", {"mg_dl": 100 + now // MS_PER_HOUR * 3,
+                                               "at_ms": app.clock.now_ms()}))
+            step = min(TICK_MS - now % TICK_MS, end - now)
+            if schedule:
+                step = min(step, max(1, schedule[-1][0] - now))
+            self.world.advance(step)
+            app.step()
+            app.pop_events()
+
+    def _do(self, action):
+        app = self.app
+        if isinstance(action, tuple):
+            app.events.append(("alarm_raised", {"code": action[1], "at_ms": app.clock.now_ms()}))
+            return
+        seen = len(app.events)
+        try:
+            app.command(action)
+        except BasaltError:
+            return  # the pump's state after a reset can refuse it: that is fine
+        for kind, detail in app.events[seen:]:
+            if kind == "bolus_started":
+                self.started_by_user.add((app.keeper.boot, detail["id"]))
+
+
+def read_back(storage):
+    """The journal as the next boot reads it: (view, error or None)."""
+    try:
+        view = Journal(storage).read()
+    except Exception as error:  # noqa: BLE001 - any exception is a finding here
+        return None, "%s: %s" % (type(error).__name__, error)
+    return view, None
+
+
+def check(run, reference_forward):
+    """Findings of one run: dict of counts."""
+    found = {"over": 0, "double": run.double_boluses, "lost": 0, "unreadable": 0,
+             "lease": run.lease_violations}
+    if run.forward_total > reference_forward:
+        found["over"] = 1
+    view, error = read_back(run.storage)
+    if error or view.foreign or not view.records:
+        found["unreadable"] = 1
+        return found
+    present = {(r.boot, r.seq): r.kind for r in view.records}
+    for boot, seq, kind in run.committed:
+        if present.get((boot, seq)) != kind:
+            found["lost"] += 1
+    for record in view.records:
+        if record.kind == "bolus_started" and \
+                (record.boot, record.detail.get("id")) not in run.started_by_user:
+            found["double"] += 1
+    return found
+
+
+def one(board, cut_at=None, garbage=False):
+    storage = FakeStorage(cut_at, garbage, seed=cut_at or 0)
+    run = Run(board, storage)
+    run.forward_total = run.play()
+    return run
+
+
+def write_points(board):
+    """The reference run and the cut points of its writes: one byte inside each."""
+    storage = FakeStorage()
+    sizes = []
+    original = storage._land
+    run = Run(board, storage)
+
+    def land(data):
+        sizes.append((storage.position, len(data), run.world.now_ms()))
+        return original(data)
+
+    storage._land = land
+    run.forward_total = run.play()
+    return run, sizes
+
+
+def cut_plan(sizes, limit=None):
+    """(cut point, garbage?) for every write: a byte that walks through each write."""
+    plan = []
+    for i, (start, size, _) in enumerate(sizes):
+        plan.append((start + (i * 7919) % size, i % 2 == 1))
+    if limit is not None and limit < len(plan):
+        stride = len(plan) / limit
+        plan = [plan[int(k * stride)] for k in range(limit)]
+    return plan
+
+
+def run(limit=None, jobs=1):
+    """Every write point of the day (or `limit` of them, evenly spread)."""
+    board = sim.load_sim_board()
+    started = time.perf_counter()
+    reference, sizes = write_points(board)
+    plan = cut_plan(sizes, limit)
+    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
+    if jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(jobs) as pool:
+            results = pool.starmap(_cut_findings, [(reference.forward_total, c, g)
+                                                   for c, g in plan])
+    else:
+        results = [_cut_findings(reference.forward_total, c, g, board) for c, g in plan]
+    for found in results:
+        for key in totals:
+            totals[key] += found[key]
+    view, _ = read_back(reference.storage)
+    day_bytes = sum(reference.storage.size(n) for n in reference.storage.names()
+                    if n.endswith(".jnl"))
+    budget = persist.SEGMENT_BYTES * persist.SEGMENTS
+    return {
+        "cuts": len(plan),
+        "write_points": len(sizes),
+        "over_deliveries": totals["over"],
+        "double_boluses": totals["double"],
+        "lost_records": totals["lost"],
+        "unreadable_journals": totals["unreadable"],
+        "lease_violations": totals["lease"],
+        "journal_bytes_per_day": day_bytes,
+        "journal_records_per_day": len(view.records),
+        "journal_budget_bytes": budget,
+        # the oldest segment may be partly gone: count one segment fewer
+        "days_kept": round((budget - persist.SEGMENT_BYTES) / day_bytes, 1),
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def _cut_findings(reference_forward, cut_at, garbage, board=None):
+    board = board or sim.load_sim_board()
+    return check(one(board, cut_at, garbage), reference_forward)
+
+
+def default_jobs():
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+
+def add_arguments(parser):
+    parser.add_argument("--limit", type=int, default=None, help="at most this many cuts")
+    parser.add_argument("--jobs", type=int, default=default_jobs())
+
+
+def bench(args, parser):
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    return run(args.limit, args.jobs)
