@@ -1,0 +1,118 @@
+"""hardware/: the pin tables, pictures and figures agree with the board files.
+
+The pin tables in hardware/README.md are parsed here on their own (not re-made with
+the generator) and compared with what load_board() says each board file uses.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from basalt.core.board import load_board
+from tools import wiring
+from tools.wiring.__main__ import main as wiring_main
+from tools.wiring.__main__ import stale
+
+ROOT = Path(__file__).resolve().parent.parent
+HARDWARE = ROOT / "hardware"
+README = HARDWARE / "README.md"
+HW_BOARDS = sorted(p.stem for p in (ROOT / "boards").glob("*.py") if p.stem != "sim")
+
+GPIO_PREFIX = {"rp2040": "GP", "esp32": "GPIO"}
+DRIVER_NAMES = {"tmc2209": ("TMC2209", "EN", ("MS1", "MS2")),
+                "drv8825": ("DRV8825", "nENBL", ("MODE0", "MODE1", "MODE2")),
+                "a4988": ("A4988", "ENABLE", ("MS1", "MS2", "MS3"))}
+
+
+def board_pins(board):
+    """{board key: GPIO} for every pin the board file configures."""
+    m = board.motor
+    pins = [m.step, m.direction, m.enable] + list(m.microstep_pins)
+    for section in (board.display, board.buttons, board.force, board.buzzer, board.battery):
+        if section is not None:
+            pins += section.pins()
+    return {pin.path: pin.number for pin in pins}
+
+
+def parse_pin_table(text, name):
+    """[(gpio text, board key, part, part pin)] of one board's table in the README."""
+    match = re.search(r"<!-- pins:%s .*?-->\n(.*?)<!-- /pins:%s -->" % (name, name), text,
+                      re.S)
+    assert match, "hardware/README.md has no pin table for boards/%s.py" % name
+    lines = match.group(1).strip().splitlines()
+    assert lines[0].startswith("| GPIO | board key |") and set(lines[1]) <= set("|-")
+    rows = []
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert len(cells) == 5, line
+        rows.append((cells[0], cells[1].strip("`"), cells[2], cells[3]))
+    return rows
+
+
+@pytest.mark.parametrize("name", HW_BOARDS)
+def test_pin_table_lists_exactly_the_board_files_pins(name):
+    board = load_board(wiring.board_spec(name))
+    rows = parse_pin_table(README.read_text(), name)
+    prefix = GPIO_PREFIX[board.mcu]
+    table = {}
+    for gpio, key, _, _ in rows:
+        assert gpio.startswith(prefix) and gpio[len(prefix):].isdigit(), gpio
+        assert key not in table, "%s listed twice" % key
+        table[key] = int(gpio[len(prefix):])
+    assert table == board_pins(board)
+
+
+@pytest.mark.parametrize("name", HW_BOARDS)
+def test_pin_table_names_the_drivers_own_pins(name):
+    board = load_board(wiring.board_spec(name))
+    driver, enable, ms_names = DRIVER_NAMES[board.motor.driver]
+    rows = {key: (part, pin) for _, key, part, pin in parse_pin_table(README.read_text(), name)}
+    assert rows["motor.step"] == (driver, "STEP") and rows["motor.dir"] == (driver, "DIR")
+    assert rows["motor.enable"] == (driver, enable)
+    for i, ms_name in enumerate(ms_names[:len(board.motor.microstep_pins)]):
+        assert rows["motor.microstep_pins[%d]" % i] == (driver, ms_name)
+    if board.display:
+        assert rows["display.sda"] == ("SSD1306 OLED", "SDA")
+
+
+def test_generated_files_are_up_to_date(capsys):
+    """Pictures, Wokwi diagrams and README tables were made from the current boards/."""
+    assert wiring_main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_a_changed_board_file_makes_the_picture_and_diagram_stale(monkeypatch):
+    original = wiring.board_spec
+
+    def moved_buzzer(name):
+        spec = original(name)
+        spec["buzzer"]["pin"] = 17
+        return spec
+
+    monkeypatch.setattr(wiring, "board_spec", moved_buzzer)
+    assert [p.name for p in stale("pico_w")] == ["wiring_pico_w.png", "diagram.json"]
+
+
+def test_every_hardware_board_has_a_picture_and_a_wokwi_project():
+    for name in HW_BOARDS:
+        assert (HARDWARE / ("wiring_%s.png" % name)).exists()
+        assert (HARDWARE / "wokwi" / name / "diagram.json").exists()
+        assert (HARDWARE / "wokwi" / name / "wokwi.toml").exists()
+    assert set(HW_BOARDS) == set(wiring.BOARDS)
+
+
+def test_relative_links_in_hardware_docs_resolve():
+    for page in HARDWARE.rglob("*.md"):
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            assert (page.parent / target).exists(), "%s links to missing %s" % (
+                page.relative_to(ROOT), target)
+
+
+def test_mechanics_worked_example_matches_the_board_files():
+    board = load_board(wiring.board_spec("pico_w"))
+    text = (HARDWARE / "mechanics.md").read_text()
+    assert "{:,} pL".format(board.ustep_volume_pl) in text
+    per_unit = 10_000_000 / board.ustep_volume_pl  # 10 uL = 10,000,000 pL
+    assert "%.1f microsteps" % per_unit in text
