@@ -4,7 +4,11 @@ The pin tables in hardware/README.md are parsed here on their own (not re-made w
 the generator) and compared with what load_board() says each board file uses.
 """
 
+import importlib
 import re
+import runpy
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +120,67 @@ def test_mechanics_worked_example_matches_the_board_files():
     assert "{:,} pL".format(board.ustep_volume_pl) in text
     per_unit = 10_000_000 / board.ustep_volume_pl  # 10 uL = 10,000,000 pL
     assert "%.1f microsteps" % per_unit in text
+
+
+# ----- lessons: every command they give runs on the simulator -------------------------
+
+LESSONS = sorted((HARDWARE / "lessons").glob("0*.md"))
+
+
+def shell_commands(page):
+    """The command lines of a page's ```sh blocks (continuations joined)."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", page.read_text(), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.strip():
+                commands.append(shlex.split(line.strip()))
+    return commands
+
+
+def run_command(argv, monkeypatch):
+    """Run a documented command in-process: env prefix, interpreter, -m module or script."""
+    while "=" in argv[0]:
+        argv = argv[1:]
+    assert argv[0] == ".venv/bin/python", argv
+    if argv[1] == "-m":
+        module = importlib.import_module(argv[2] + ".__main__")
+        # Skip the plots to keep the test fast; everything else runs as documented.
+        plots = argv[2] in ("tools.sim", "tools.trumpet") and argv[3:4] != ["simulate"]
+        assert module.main(argv[3:] + ["--no-plot"] * plots) == 0, argv
+    else:
+        monkeypatch.setattr(sys, "argv", argv[1:])
+        runpy.run_path(argv[1], run_name="__main__")
+
+
+@pytest.mark.parametrize("page", LESSONS, ids=lambda p: p.stem)
+def test_lesson_commands_run_on_the_simulator(page, tmp_path, monkeypatch, capsys):
+    (tmp_path / "hardware").symlink_to(HARDWARE)
+    monkeypatch.chdir(tmp_path)
+    commands = shell_commands(page)
+    assert commands, "%s gives no command to run" % page.name
+    for argv in commands:
+        run_command(argv, monkeypatch)
+    capsys.readouterr()
+
+
+def test_lesson_pages_are_all_listed():
+    index = (HARDWARE / "lessons" / "README.md").read_text()
+    assert all("(%s)" % page.name in index for page in LESSONS) and len(LESSONS) == 5
+
+
+def test_documented_tools_exist():
+    for page in HARDWARE.rglob("*.md"):
+        for module in re.findall(r"python -m (tools\.\w+)", page.read_text()):
+            assert (ROOT / module.replace(".", "/") / "__main__.py").exists(), (page, module)
+
+
+def test_iob_script_reproduces_the_reference_check_values(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["iob.py", "/nonexistent.csv"])
+    with pytest.raises(FileNotFoundError):
+        runpy.run_path(str(HARDWARE / "lessons" / "iob.py"), run_name="__main__")
+    namespace = runpy.run_path(str(HARDWARE / "lessons" / "iob.py"), run_name="iob")
+    iob = namespace["iob_fraction"]
+    for minutes, expected in ((30, 0.9295), (60, 0.7793), (120, 0.4498), (180, 0.2082),
+                              (240, 0.0727), (300, 0.0139)):
+        assert iob(minutes) == pytest.approx(expected, abs=5e-5)
+    assert (iob(0), iob(360)) == (1.0, 0.0)

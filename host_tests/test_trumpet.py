@@ -227,8 +227,23 @@ def test_at_a_low_rate_the_short_windows_show_the_microsteps():
     assert abs(result["overall_error_pct"]) < 2
 
 
+def test_an_occlusion_holds_the_delivery_back_then_releases_it_at_once():
+    rate_u_h, start, end = 2.0, 60, 90
+    clear = balance_readings(rate_u_h, 2, noise_mg=0.0, resolution_mg=0.0)
+    blocked = balance_readings(rate_u_h, 2, noise_mg=0.0, resolution_mg=0.0,
+                               occlusion_min=(start, end))
+    grams = {t: g for t, g in blocked}
+    during = [g for t, g in blocked if start * 60 <= t < end * 60]
+    assert len(set(during)) == 1 and during[0] == dict(clear)[start * 60]
+    # At the release the beaker catches up with the clear run: 30 min of 2 U/h = 1 U.
+    released_mg = (grams[end * 60] - grams[end * 60 - 30]) * 1000
+    assert released_mg == pytest.approx(10 * 0.998, rel=0.02)
+    assert blocked[-1] == clear[-1]
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"rate_u_h": 40, "hours": 2}, "outside 0.01 to 30 U/h"),
+    ({"rate_u_h": 1, "hours": 2, "occlusion_min": (90, 60)}, "start before end"),
     ({"rate_u_h": 30, "hours": 12}, "needs 360 U; the sim board's syringe holds 300 U"),
     ({"rate_u_h": 1, "hours": 2, "jitter_s": 10}, "--jitter-s"),
 ])

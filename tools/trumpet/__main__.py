@@ -156,6 +156,8 @@ def simulate_main(argv):
                         help="evaporation from the beaker, mg/h (default 0)")
     parser.add_argument("--jitter-s", type=float, default=0.0,
                         help="read times wander by up to this many seconds (default 0)")
+    parser.add_argument("--occlusion-min", type=float, nargs=2, metavar=("START", "END"),
+                        help="the line is closed from START to END minutes (a stopcock)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     for name in ("noise_mg", "resolution_mg", "evaporation_mg_h"):
@@ -164,7 +166,8 @@ def simulate_main(argv):
     try:
         readings = simulate.balance_readings(
             args.rate, args.hours, args.error_pct, args.noise_mg, args.evaporation_mg_h,
-            args.resolution_mg, args.jitter_s, seed=args.seed)
+            args.resolution_mg, args.jitter_s, seed=args.seed,
+            occlusion_min=args.occlusion_min)
     except trumpet.TrumpetError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
@@ -175,6 +178,8 @@ def simulate_main(argv):
           "firmware's whole-microstep rounding), evaporation %g mg/h, noise %g mg"
           % (args.out, len(readings), args.rate, args.hours, args.error_pct,
              args.evaporation_mg_h, args.noise_mg))
+    if args.occlusion_min:
+        print("the line is closed from minute %g to minute %g" % tuple(args.occlusion_min))
     print("analyse it: %s %s --rate %g%s" % (
         PROG, args.out, args.rate,
         " --evaporation-mg-h %g" % args.evaporation_mg_h if args.evaporation_mg_h else ""))
