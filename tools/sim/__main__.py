@@ -1,6 +1,7 @@
 """make sim: run the pump app on fake hardware for a simulated day and report.
 
     python -m tools.sim [--hours 24] [--program FILE] [--tick-ms 1000] [--out out]
+    python -m tools.sim cohort ...   (virtual patients; see tools/sim/cohort.py)
 """
 
 import argparse
@@ -18,6 +19,11 @@ from tools.settings import read_settings
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cohort"]:
+        from tools.sim import cohort
+
+        return cohort.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
     parser.add_argument("--program", default=sim.DEFAULT_PROGRAM, help="program JSON file")

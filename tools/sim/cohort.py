@@ -1,0 +1,275 @@
+"""Cohort runs: every virtual patient, minute by minute, under one controller.
+
+    python -m tools.sim cohort --controller {simglucose-bb,...} --days N
+        --meals "7:00=45,12:00=70,18:00=80,22:00=15" --announce {all,none,FRACTION}
+        --carb-error PCT --seed N [--patients NAMES] [--jobs N] --json
+
+A controller sees what a pump would see: a CGM reading every sensor sample (3 min for
+the Dexcom model), and a meal announcement (grams, with the user's counting error) at
+the minute the meal starts, if the meal is announced. It answers with the insulin
+infused in each minute. Outcomes come from the patient's true glucose every minute.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+from tools.sim import patients
+
+MEALS = "7:00=45,12:00=70,18:00=80,22:00=15"
+METRICS = ("tir", "tbr70", "tbr54", "tar180", "tar250", "mean", "cv", "insulin_u")
+
+
+# ----- meals -------------------------------------------------------------------------
+
+
+def parse_meals(text):
+    """'7:00=45,12:00=70' -> [(420, 45.0), (720, 70.0)] (minute of the day, grams)."""
+    meals = []
+    for item in text.split(","):
+        clock, sep, grams = item.strip().partition("=")
+        hours, colon, minutes = clock.partition(":")
+        try:
+            minute = int(hours) * 60 + int(minutes)
+            grams = float(grams)
+        except ValueError:
+            raise ValueError("--meals: %r is not HH:MM=GRAMS" % item.strip())
+        if not (sep and colon and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+            raise ValueError("--meals: %r is not HH:MM=GRAMS with a time 0:00-23:59" % item)
+        if not 0 < grams <= 400 or math.isnan(grams):
+            raise ValueError("--meals: %r: grams must be above 0 and at most 400" % item)
+        meals.append((minute, grams))
+    return sorted(meals)
+
+
+def parse_announce(text):
+    """'all' -> 1.0, 'none' -> 0.0, or a fraction 0-1 of meals the user announces."""
+    if text in ("all", "none"):
+        return 1.0 if text == "all" else 0.0
+    try:
+        fraction = float(text)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError("--announce: %r is not all, none or a fraction 0-1" % text)
+    return fraction
+
+
+def meal_plan(meals, days, announce, carb_error_pct, rng):
+    """{minute: (grams eaten, grams announced or None)} over the whole run."""
+    plan = {}
+    for day in range(days):
+        for minute, grams in meals:
+            announced = None
+            if rng.random() < announce:
+                error = rng.uniform(-carb_error_pct, carb_error_pct) / 100
+                announced = max(0.0, round(grams * (1 + error)))
+            plan[day * 1440 + minute] = (grams, announced)
+    return plan
+
+
+# ----- controllers ---------------------------------------------------------------------
+
+
+class SimglucoseBB:
+    """simglucose's own basal-bolus controller, with the timing of its simulation engine.
+
+    Every sensor sample it sets basal = u2ss * BW / 6000 U/min, and when a meal was
+    eaten in the last sample it boluses carbs / CR + (CGM > 150) * (CGM - 140) / CF,
+    spread over the next sample, through simglucose's Insulet pump rounding
+    (0.05 pmol/min steps). The CGM it sees is the sample-average the engine reports.
+    """
+
+    name = "simglucose-bb"
+    TARGET = 140
+
+    def __init__(self, settings, sample_min):
+        self.settings = settings
+        self.sample_min = sample_min
+        self.basal_u_min = settings.basal_u_h / 60
+        self._cgm_minutes = []
+        self._announced = 0.0
+        self._rate_u_min = _insulet(self.basal_u_min)
+
+    def minute(self, minute, cgm, announced_g):
+        if minute % self.sample_min == 0 and minute > 0:
+            observed = sum(self._cgm_minutes[-self.sample_min:]) / self.sample_min
+            bolus = 0.0
+            if self._announced > 0:
+                bolus = self._announced / self.settings.carb_ratio_g_u
+                if observed > 150:
+                    bolus += (observed - self.TARGET) / self.settings.isf_mg_dl_u
+            self._announced = 0.0
+            self._rate_u_min = _insulet(self.basal_u_min) + _insulet(bolus / self.sample_min)
+        if announced_g:
+            self._announced += announced_g
+        return self._rate_u_min
+
+    def after_step(self, cgm):
+        self._cgm_minutes.append(cgm)
+        del self._cgm_minutes[:-self.sample_min]
+
+
+def _insulet(u_min):
+    """simglucose's InsulinPump('Insulet') rounding: 0.05 pmol/min steps, 0-30 U/min."""
+    pmol = round(u_min * 6000 / 0.05) * 0.05
+    return min(max(pmol / 6000, 0.0), 30.0)
+
+
+CONTROLLERS = {SimglucoseBB.name: SimglucoseBB}
+
+
+# ----- one patient -------------------------------------------------------------------------
+
+
+def run_patient(job):
+    """Run one patient; returns (name, metrics)."""
+    name, controller_name, days, meals, announce, carb_error_pct, seed = job
+    rng = random.Random("%d:%s" % (seed, name))
+    plan = meal_plan(meals, days, announce, carb_error_pct, rng)
+    trace = simulate(name, controller_name, days * 1440, plan, seed)
+    return name, outcome(trace["glucose"], sum(trace["insulin_u"]))
+
+
+def simulate(name, controller_name, minutes, plan, seed):
+    """Minute-by-minute traces: true glucose (before each minute), CGM seen, insulin."""
+    patient = patients.VirtualPatient(name, sensor_seed=seed)
+    controller = CONTROLLERS[controller_name](patients.settings_for(name), patient.sample_min)
+    trace = {"glucose": [], "cgm": [], "insulin_u": []}
+    cgm = patient.cgm()
+    for minute in range(minutes):
+        eaten, announced = plan.get(minute, (0.0, None))
+        trace["glucose"].append(patient.glucose())
+        trace["cgm"].append(cgm)
+        insulin_u = controller.minute(minute, cgm, announced)
+        patient.step(insulin_u, eaten)
+        trace["insulin_u"].append(insulin_u)
+        cgm = patient.cgm()
+        controller.after_step(cgm)
+    return trace
+
+
+def outcome(glucose, insulin_u):
+    n = len(glucose)
+    mean = sum(glucose) / n
+    sd = math.sqrt(sum((g - mean) ** 2 for g in glucose) / n)
+    return {
+        "tir": 100 * sum(1 for g in glucose if 70 <= g <= 180) / n,
+        "tbr70": 100 * sum(1 for g in glucose if g < 70) / n,
+        "tbr54": 100 * sum(1 for g in glucose if g < 54) / n,
+        "tar180": 100 * sum(1 for g in glucose if g > 180) / n,
+        "tar250": 100 * sum(1 for g in glucose if g > 250) / n,
+        "mean": mean,
+        "cv": 100 * sd / mean,
+        "insulin_u": insulin_u,
+    }
+
+
+# ----- the cohort ---------------------------------------------------------------------------
+
+
+def run_cohort(controller, days, meals, announce, carb_error_pct, seed, names=patients.PATIENTS,
+               jobs=None, progress=None):
+    """{"patients": {name: metrics}, "groups": {group: mean metrics}} for one controller."""
+    work = [(name, controller, days, meals, announce, carb_error_pct, seed) for name in names]
+    results = {}
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1 and len(work) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(work))) as pool:
+            for name, metrics in pool.imap_unordered(run_patient, work):
+                results[name] = metrics
+                if progress:
+                    progress(controller, len(results), len(work))
+    else:
+        for job in work:
+            name, metrics = run_patient(job)
+            results[name] = metrics
+            if progress:
+                progress(controller, len(results), len(work))
+    return {"patients": {n: results[n] for n in names}, "groups": group_means(results)}
+
+
+def group_means(results):
+    """Mean of each metric over the patients of each group, and over all of them."""
+    groups = {}
+    for name in sorted(results):
+        for group in (patients.group_of(name), "all"):
+            groups.setdefault(group, []).append(results[name])
+    return {group: {key: sum(m[key] for m in rows) / len(rows) for key in METRICS}
+            for group, rows in groups.items()}
+
+
+def _rounded(result):
+    def fix(metrics):
+        return {key: round(metrics[key], 2) for key in METRICS}
+
+    return {"patients": {n: fix(m) for n, m in result["patients"].items()},
+            "groups": {g: fix(m) for g, m in result["groups"].items()}}
+
+
+def _progress(controller, done, total):
+    sys.stderr.write("\r%s: %d/%d patients" % (controller, done, total))
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.sim cohort",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--controller", required=True, choices=sorted(CONTROLLERS))
+    parser.add_argument("--days", type=int, default=2, help="simulated days (1-30)")
+    parser.add_argument("--meals", default=MEALS, help="daily meals HH:MM=GRAMS,...")
+    parser.add_argument("--announce", default="all", help="all, none or a fraction 0-1")
+    parser.add_argument("--carb-error", type=float, default=0.0,
+                        help="the user's carb counting error, +/- PCT uniform (0-100)")
+    parser.add_argument("--seed", type=int, default=1, help="CGM noise and meal draws")
+    parser.add_argument("--patients", default="", help="comma-separated names (default all 30)")
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: cores)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    try:
+        if not 1 <= args.days <= 30:
+            raise ValueError("--days must be 1 to 30, got %d" % args.days)
+        if not 0 <= args.carb_error <= 100:
+            raise ValueError("--carb-error must be 0 to 100, got %g" % args.carb_error)
+        meals = parse_meals(args.meals)
+        announce = parse_announce(args.announce)
+        names = tuple(n.strip() for n in args.patients.split(",") if n.strip()) or \
+            patients.PATIENTS
+        for name in names:
+            if name not in patients.PATIENTS:
+                raise ValueError("--patients: unknown %r; known: adolescent#001-010, "
+                                 "adult#001-010, child#001-010" % name)
+    except ValueError as error:
+        print("error: %s" % error, file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    result = run_cohort(args.controller, args.days, meals, announce, args.carb_error,
+                        args.seed, names, args.jobs or None, _progress)
+    result = _rounded(result)
+    result["controller"] = args.controller
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        print(json.dumps(result, indent=1, sort_keys=True))
+    else:
+        print(table(result))
+    return 0
+
+
+def table(result):
+    lines = ["%-12s %6s %6s %6s %7s %7s %6s %5s %9s" % (
+        "group", "TIR", "<70", "<54", ">180", ">250", "mean", "CV", "insulin U")]
+    for group in ("adolescent", "adult", "child", "all"):
+        if group in result["groups"]:
+            m = result["groups"][group]
+            lines.append("%-12s %6.1f %6.1f %6.1f %7.1f %7.1f %6.0f %5.1f %9.1f" % (
+                group, m["tir"], m["tbr70"], m["tbr54"], m["tar180"], m["tar250"],
+                m["mean"], m["cv"], m["insulin_u"]))
+    return "\n".join(lines)
