@@ -6,12 +6,14 @@ the module; nothing here needs editing to add one:
     def add_arguments(parser):   # argparse sub-parser; add options (--json is added here)
     def bench(args, parser):     # returns a dict of figures; parser.error() for bad options
 
-The module docstring's first line is the help text.
+The module docstring's first line is the help text. Modules without add_arguments (such
+as the scripts that run inside the MicroPython VM) are not imported.
 """
 
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import sys
 
@@ -22,8 +24,12 @@ def benchmarks():
     """{name: module} for every module of the package with add_arguments and bench."""
     found = {}
     for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith("_"):
+        path = os.path.join(package.__path__[0], info.name + ".py")
+        if info.name.startswith("_") or not os.path.isfile(path):
             continue
+        with open(path) as handle:
+            if "\ndef add_arguments(" not in handle.read():
+                continue
         module = importlib.import_module("tools.bench." + info.name)
         if hasattr(module, "add_arguments") and hasattr(module, "bench"):
             found[info.name] = module
