@@ -154,7 +154,9 @@ def run_command(argv, monkeypatch):
 
 @pytest.mark.parametrize("page", LESSONS, ids=lambda p: p.stem)
 def test_lesson_commands_run_on_the_simulator(page, tmp_path, monkeypatch, capsys):
-    (tmp_path / "hardware").symlink_to(HARDWARE)
+    for folder in ("hardware", "settings"):
+        if (ROOT / folder).exists():
+            (tmp_path / folder).symlink_to(ROOT / folder)
     monkeypatch.chdir(tmp_path)
     commands = shell_commands(page)
     assert commands, "%s gives no command to run" % page.name
