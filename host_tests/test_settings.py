@@ -309,3 +309,18 @@ def test_sim_runs_on_a_settings_file(tmp_path):
     (tmp_path / "settings.json").write_text(too_big)
     with pytest.raises(ConfigError, match="limits.max_bolus_u: 99"):
         sim.load_program(tmp_path / "program.json")
+
+
+def test_the_board_boots_with_its_settings_file_or_none(tmp_path, capsys):
+    from basalt.board_main import read_settings
+
+    board = load_board(sim_board.BOARD)
+    path = tmp_path / "settings.json"
+    assert read_settings(board, str(path)) is None
+    assert "no %s: no basal profile" % path in capsys.readouterr().out
+    path.write_text(EXAMPLE.replace('"max_iob_u": 20', '"max_iob_u": 5'))
+    assert read_settings(board, str(path)).limits.max_iob_mu == 5_000
+    assert "settings warning: limits.max_iob_u: 5 U is below" in capsys.readouterr().out
+    path.write_text(EXAMPLE.replace('"fill_u": 200', '"fill_u": 400'))  # sim syringe: 300 U
+    assert read_settings(board, str(path)) is None
+    assert "reservoir.fill_u: 400 is not allowed" in capsys.readouterr().out

@@ -87,7 +87,9 @@ class PumpApp:
         """The bolus calculator at the current time (see basalt.core.calculator)."""
         if self.settings is None:
             raise NotAllowedNow("bolus calculator", "no therapy settings are loaded")
-        return calculator.suggest(self.settings, self.iob, self.clock.now_ms(),
+        now = self.clock.now_ms()
+        self._iob_feed.update(now)  # count what a command since the last tick delivered
+        return calculator.suggest(self.settings, self.iob, now,
                                   self.engine.day_ms(), carbs_g, glucose_mg_dl, cgm,
                                   uncertain_bolus)
 
