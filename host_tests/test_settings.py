@@ -208,15 +208,18 @@ def test_not_a_table_at_all(top):
 
 
 def test_every_problem_is_listed_not_only_the_first():
-    error = refusal(variant(limits__max_bolus_u=30, alarms__auto_off_h=None, bolus__x=1,
+    # a missing key does not hide a bad value beside it
+    error = refusal(variant(limits__max_bolus_u=30, limits__max_daily_u=None,
+                            alarms__auto_off_h=None, alarms__reservoir_low_u=60, bolus__x=1,
+                            insulin__type=None, insulin__duration_h=4,
                             carb_ratio_g_per_u=[["01:00", 10]],
-                            basal__profiles__Weekday__2=["06:15", -1],
-                            insulin={"type": "custom", "duration_h": 4, "peak_min": 200}))
+                            basal__profiles__Weekday__2=["06:15", -1]))
     paths = sorted(p.field for p in error.problems)
     assert paths == sorted([
-        "limits.max_bolus_u", "alarms.auto_off_h", "bolus.x",
+        "limits.max_bolus_u", "limits.max_daily_u", "alarms.auto_off_h",
+        "alarms.reservoir_low_u", "bolus.x", "insulin.type", "insulin.duration_h",
         "carb_ratio_g_per_u segment 1 start", "basal.profiles.Weekday segment 3 start",
-        "basal.profiles.Weekday segment 3 rate", "insulin.duration_h", "insulin.peak_min"])
+        "basal.profiles.Weekday segment 3 rate"])
     assert str(error).count("\n") == len(paths) - 1
 
 
