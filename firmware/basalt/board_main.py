@@ -121,7 +121,8 @@ def start():
     clock = TicksClock()
     app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
                   settings=read_settings(board))
-    app.keeper = Keeper(FileStorage("/data"))
+    app.keeper = Keeper(FileStorage("/data"),
+                        settings_validator=lambda obj: load_settings(obj, board))
     app.keeper.start(app, clock.now_ms(), reset_cause(), wall_epoch_s())
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
