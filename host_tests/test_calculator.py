@@ -278,3 +278,41 @@ def test_the_app_suggests_from_the_insulin_it_delivered():
     # 2 U correction all covered, the rest off the 3 U meal
     assert out["suggested_mu"] == (5_000 - on_board) // 50 * 50
     assert app.engine.bolus_steps == board.usteps_for_mu(3_000)
+
+
+class KeeperStandIn:
+    """The parts of basalt.persist.Keeper the calculator wiring uses."""
+
+    def __init__(self, uncertain):
+        self.uncertain = uncertain
+
+    def before_command(self, app, now, cmd):
+        if cmd.get("cmd") == "reconcile_bolus":
+            delivered = self.uncertain["delivered_hi_mu"]
+            self.uncertain = None
+            return True, delivered
+        return False, None
+
+    def after_command(self, app, now, cmd):
+        pass
+
+    def on_tick(self, app, now):
+        pass
+
+    def may_move(self, app, now):
+        return True
+
+
+def test_an_interrupted_bolus_locks_the_calculator_until_reconciled():
+    board = load_board(sim_board.BOARD)
+    clock = VirtualClock()
+    app = PumpApp(board, clock, FakeMotor(clock, board.motor.max_step_hz), settings=SETTINGS)
+    app.keeper = KeeperStandIn({"programmed_mu": 4_000, "delivered_lo_mu": 1_000,
+                                "delivered_hi_mu": 2_500})
+    with pytest.raises(DeliveryUncertain, match=r"the last bolus \(4 U programmed\)"):
+        app.suggest_bolus(30, 150)
+    assert app.command({"cmd": "reconcile_bolus"}) == 2_500
+    out = app.suggest_bolus(30, 150)  # unlocked; the reconciled insulin is on board
+    assert out["bolus_iob_mu"] == 2_500
+    # 00:00: 30 g / 10 g/U = 3 U, (150 - 120) / 50 = 0.6 U, less 2.5 U on board
+    assert out["suggested_mu"] == 1_100

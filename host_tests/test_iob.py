@@ -104,6 +104,17 @@ def test_one_bolus_follows_the_curve_and_ends_at_the_duration():
     assert iob.iob_mu((10 + 360) * M) == 0
 
 
+def test_activity_of_a_bolus_follows_the_model():
+    iob = IobTracker(MODEL)
+    iob.add_bolus(0, 10_000)
+    assert iob.activity_mu_h(0) == 10_000 * (ONE - MODEL.table[1]) * 60 // ONE
+    for minute in (30, 75, 200):
+        expected = 10_000 * activity_fraction(minute + 0.5, 75, 360) * 60  # mU/h
+        # the table keeps 1/16384ths, so a minute's decay is good to about 1 %
+        assert abs(iob.activity_mu_h(minute * M + 30_000) - expected) < 10 + expected / 100
+    assert iob.activity_mu_h(360 * M) == 0
+
+
 def test_net_iob_counts_basal_against_the_schedule():
     iob = IobTracker(MODEL)
     iob.add_bolus(0, 2_000)

@@ -208,15 +208,18 @@ def test_not_a_table_at_all(top):
 
 
 def test_every_problem_is_listed_not_only_the_first():
-    error = refusal(variant(limits__max_bolus_u=30, alarms__auto_off_h=None, bolus__x=1,
+    # a missing key does not hide a bad value beside it
+    error = refusal(variant(limits__max_bolus_u=30, limits__max_daily_u=None,
+                            alarms__auto_off_h=None, alarms__reservoir_low_u=60, bolus__x=1,
+                            insulin__type=None, insulin__duration_h=4,
                             carb_ratio_g_per_u=[["01:00", 10]],
-                            basal__profiles__Weekday__2=["06:15", -1],
-                            insulin={"type": "custom", "duration_h": 4, "peak_min": 200}))
+                            basal__profiles__Weekday__2=["06:15", -1]))
     paths = sorted(p.field for p in error.problems)
     assert paths == sorted([
-        "limits.max_bolus_u", "alarms.auto_off_h", "bolus.x",
+        "limits.max_bolus_u", "limits.max_daily_u", "alarms.auto_off_h",
+        "alarms.reservoir_low_u", "bolus.x", "insulin.type", "insulin.duration_h",
         "carb_ratio_g_per_u segment 1 start", "basal.profiles.Weekday segment 3 start",
-        "basal.profiles.Weekday segment 3 rate", "insulin.duration_h", "insulin.peak_min"])
+        "basal.profiles.Weekday segment 3 rate"])
     assert str(error).count("\n") == len(paths) - 1
 
 
@@ -309,3 +312,18 @@ def test_sim_runs_on_a_settings_file(tmp_path):
     (tmp_path / "settings.json").write_text(too_big)
     with pytest.raises(ConfigError, match="limits.max_bolus_u: 99"):
         sim.load_program(tmp_path / "program.json")
+
+
+def test_the_board_boots_with_its_settings_file_or_none(tmp_path, capsys):
+    from basalt.board_main import read_settings
+
+    board = load_board(sim_board.BOARD)
+    path = tmp_path / "settings.json"
+    assert read_settings(board, str(path)) is None
+    assert "no %s: no basal profile" % path in capsys.readouterr().out
+    path.write_text(EXAMPLE.replace('"max_iob_u": 20', '"max_iob_u": 5'))
+    assert read_settings(board, str(path)).limits.max_iob_mu == 5_000
+    assert "settings warning: limits.max_iob_u: 5 U is below" in capsys.readouterr().out
+    path.write_text(EXAMPLE.replace('"fill_u": 200', '"fill_u": 400'))  # sim syringe: 300 U
+    assert read_settings(board, str(path)) is None
+    assert "reservoir.fill_u: 400 is not allowed" in capsys.readouterr().out

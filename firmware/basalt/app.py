@@ -55,6 +55,10 @@ class PumpApp:
         if keeper is not None:
             handled, result = keeper.before_command(self, now, cmd)
             if handled:
+                if cmd.get("cmd") == "reconcile_bolus":
+                    # Its real time is in the previous boot's clock: counting it as
+                    # delivered now keeps the most of it on board (the safe side).
+                    self.iob.add_bolus(now, result)
                 return result
         result = commands.apply(self.engine, now, cmd)
         if cmd.get("cmd") == "new_reservoir":
@@ -84,10 +88,15 @@ class PumpApp:
             self.pending_steps = 0
 
     def suggest_bolus(self, carbs_g, glucose_mg_dl=None, cgm=None, uncertain_bolus=None):
-        """The bolus calculator at the current time (see basalt.core.calculator)."""
+        """The bolus calculator at the current time (see basalt.core.calculator); locked
+        while the keeper holds an interrupted bolus nobody has reconciled."""
         if self.settings is None:
             raise NotAllowedNow("bolus calculator", "no therapy settings are loaded")
-        return calculator.suggest(self.settings, self.iob, self.clock.now_ms(),
+        if uncertain_bolus is None and self.keeper is not None:
+            uncertain_bolus = self.keeper.uncertain
+        now = self.clock.now_ms()
+        self._iob_feed.update(now)  # count what a command since the last tick delivered
+        return calculator.suggest(self.settings, self.iob, now,
                                   self.engine.day_ms(), carbs_g, glucose_mg_dl, cgm,
                                   uncertain_bolus)
 

@@ -8,6 +8,8 @@ import time
 
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.board import load_board
+from basalt.core.errors import ConfigError
+from basalt.core.settings import load_settings, parse_settings_text
 from basalt.ports import Clock
 
 
@@ -84,6 +86,28 @@ async def run_tasks(app, supervisor):
 SUPERVISOR_PERIOD_MS = 500
 
 
+SETTINGS_PATH = "/settings.json"
+
+
+def read_settings(board, path=SETTINGS_PATH):
+    """The therapy settings on the device, or None (missing or refused: no therapy runs
+    until a valid file is loaded; every problem is printed for the user)."""
+    try:
+        with open(path) as handle:
+            source = handle.read()
+    except OSError:
+        print("no %s: no basal profile until settings are loaded" % path)
+        return None
+    try:
+        settings, warnings = load_settings(parse_settings_text(source), board)
+    except ConfigError as error:
+        print("%s refused:\n%s" % (path, error))
+        return None
+    for warning in warnings:
+        print("settings warning: " + warning)
+    return settings
+
+
 def start():
     from board import BOARD  # the board file deploy copied to the device as /board.py
 
@@ -95,8 +119,10 @@ def start():
     print(BOOT_WARNING)
     board = load_board(BOARD)
     clock = TicksClock()
-    app = PumpApp(board, clock, make_motor(board))  # the motor driver starts disabled
-    app.keeper = Keeper(FileStorage("/data"))
+    app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
+                  settings=read_settings(board))
+    app.keeper = Keeper(FileStorage("/data"),
+                        settings_validator=lambda obj: load_settings(obj, board))
     app.keeper.start(app, clock.now_ms(), reset_cause(), wall_epoch_s())
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)

@@ -134,6 +134,17 @@ def load_settings(obj, board=None):
     return Settings(parts), check.warnings
 
 
+class _Missing:
+    """Stands for a key that is not there (and was reported as missing)."""
+
+
+_MISSING = _Missing()
+
+
+def _at(obj, key):
+    return obj.get(key, _MISSING)
+
+
 class _Check:
     """Collects every problem (and warning) instead of stopping at the first."""
 
@@ -142,7 +153,10 @@ class _Check:
         self.warnings = []
 
     def take(self, check, *args):
-        """check(*args), or None with the problem noted."""
+        """check(*args), or None with the problem noted (a missing key is noted already)."""
+        for arg in args:
+            if arg is _MISSING:
+                return None
         try:
             return check(*args)
         except InvalidValue as error:
@@ -150,22 +164,20 @@ class _Check:
             return None
 
     def keys(self, path, obj, required, optional=()):
-        """True if obj is a table with every required key and nothing unknown."""
+        """Note unknown and missing keys; True if obj is a table (the values present can
+        still be checked: missing ones read as _MISSING)."""
         if not isinstance(obj, dict):
             self.problems.append(ConfigError(path or "(top)", _short(obj), "a table of keys"))
             return False
-        ok = True
         for key in sorted(obj):
             if key not in required and key not in optional:
                 self.problems.append(ConfigError(_join(path, key), key, "keys " + ", ".join(
                     sorted(list(required) + list(optional))), "unknown key"))
-                ok = False
         for key in required:
             if key not in obj:
                 self.problems.append(ConfigError(_join(path, key), None, "a value is required",
                                                  "missing"))
-                ok = False
-        return ok
+        return True
 
     def warn_outside(self, path, value, lo, hi, unit, shown, source):
         if value is not None and not lo <= value <= hi:
@@ -238,7 +250,9 @@ def _same(where, value):
 def _basal(check, obj):
     if not check.keys("basal", obj, ("active", "profiles")):
         return None
-    profiles = obj["profiles"]
+    profiles = _at(obj, "profiles")
+    if profiles is _MISSING:
+        return None
     if not isinstance(profiles, dict) or not 1 <= len(profiles) <= MAX_PROFILES:
         check.problems.append(ConfigError("basal.profiles", _short(profiles),
                                           "a table of 1 to %d named profiles" % MAX_PROFILES))
@@ -251,7 +265,9 @@ def _basal(check, obj):
         pairs = _pairs(check, path, profiles[name], 1, rate_from_user, "[HH:MM, U/h]")
         if pairs is not None:
             saved.put(name, make_profile(name, pairs, path).segments())
-    active = obj["active"]
+    active = _at(obj, "active")
+    if active is _MISSING:
+        return None
     if not isinstance(active, str) or active not in profiles:
         check.problems.append(ConfigError("basal.active", _short(active), "the name of a "
                                           "profile in basal.profiles: " + ", ".join(
@@ -318,12 +334,14 @@ _PRESET_NAMES = tuple(p[0] for p in insulin.PRESETS)
 def _insulin(check, obj):
     if not check.keys("insulin", obj, ("type", "duration_h"), ("peak_min",)):
         return {}
-    kind = obj["type"]
+    kind = _at(obj, "type")
+    duration = check.take(_duration, _at(obj, "duration_h"))
+    if kind is _MISSING:
+        return {}
     if kind not in _PRESET_NAMES + ("custom",) or not isinstance(kind, str):
         check.problems.append(ConfigError("insulin.type", _short(kind), "one of " + ", ".join(
             _PRESET_NAMES + ("custom",))))
         return {}
-    duration = check.take(_duration, obj["duration_h"])
     if kind == "custom":
         if "peak_min" not in obj:
             check.problems.append(ConfigError("insulin.peak_min", None, "%d to %d min for "
@@ -352,15 +370,15 @@ def _bolus(check, obj):
     if not check.keys("bolus", obj, ("speed_u_per_min", "increment_u", "reverse_correction"),
                       ("min_glucose_mg_dl",)):
         return {}
-    speed = check.take(milli_in, "bolus.speed_u_per_min", obj["speed_u_per_min"],
+    speed = check.take(milli_in, "bolus.speed_u_per_min", _at(obj, "speed_u_per_min"),
                        BOLUS_SPEED_MIN_MU_MIN, BOLUS_SPEED_MAX_MU_MIN, 100, "U/min")
-    increment = check.take(_increment, obj["increment_u"])
+    increment = check.take(_increment, _at(obj, "increment_u"))
     minimum = check.take(int_in, "bolus.min_glucose_mg_dl",
                          obj.get("min_glucose_mg_dl", DEFAULT_MIN_GLUCOSE), 60, 110, "mg/dL", 1,
                          ConfigError)
     check.warn_outside("bolus.min_glucose_mg_dl", minimum, 67, 110, "mg/dL", str,
                        "Loop suspend threshold 67-110")
-    reverse = check.take(flag, "bolus.reverse_correction", obj["reverse_correction"],
+    reverse = check.take(flag, "bolus.reverse_correction", _at(obj, "reverse_correction"),
                          ConfigError)
     return {"bolus_speed_mu_min": speed, "bolus_increment_mu": increment,
             "min_glucose_mg_dl": minimum, "reverse_correction": reverse}
@@ -382,13 +400,13 @@ def _limits(check, obj, profiles):
     keys = ("max_bolus_u", "max_basal_u_h", "max_iob_u", "max_daily_u")
     if not check.keys("limits", obj, keys, ("max_bolus_60min_u",)):
         return None
-    bolus = check.take(milli_in, "limits.max_bolus_u", obj["max_bolus_u"], 100,
+    bolus = check.take(milli_in, "limits.max_bolus_u", _at(obj, "max_bolus_u"), 100,
                        BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
-    basal = check.take(milli_in, "limits.max_basal_u_h", obj["max_basal_u_h"], 50,
+    basal = check.take(milli_in, "limits.max_basal_u_h", _at(obj, "max_basal_u_h"), 50,
                        MAX_RATE_MU_H, 1, "U/h")
-    iob = check.take(milli_in, "limits.max_iob_u", obj["max_iob_u"], 100, 100_000,
+    iob = check.take(milli_in, "limits.max_iob_u", _at(obj, "max_iob_u"), 100, 100_000,
                      BOLUS_STEP_MU, "U")
-    daily = check.take(milli_in, "limits.max_daily_u", obj["max_daily_u"], 1_000, 300_000,
+    daily = check.take(milli_in, "limits.max_daily_u", _at(obj, "max_daily_u"), 1_000, 300_000,
                        100, "U")
     hourly = None
     if bolus is not None:
@@ -450,10 +468,10 @@ def _reservoir(check, obj, board):
     most = FILL_MAX_MU if board is None else board.syringe_capacity_mu
     where = "" if board is None else " (board %s syringe)" % board.name
     return {
-        "syringe": check.take(text, "reservoir.syringe", obj["syringe"], 1, 16, ConfigError),
-        "reservoir_fill_mu": check.take(milli_in, "reservoir.fill_u", obj["fill_u"],
+        "syringe": check.take(text, "reservoir.syringe", _at(obj, "syringe"), 1, 16, ConfigError),
+        "reservoir_fill_mu": check.take(milli_in, "reservoir.fill_u", _at(obj, "fill_u"),
                                         FILL_MIN_MU, most, FILL_STEP_MU, "U" + where),
-        "prime_mu": check.take(milli_in, "reservoir.prime_u", obj["prime_u"], PRIME_STEP_MU,
+        "prime_mu": check.take(milli_in, "reservoir.prime_u", _at(obj, "prime_u"), PRIME_STEP_MU,
                                PRIME_MAX_MU, PRIME_STEP_MU, "U"),
     }
 
@@ -463,18 +481,18 @@ def _alarms(check, obj, fill_mu):
             "glucose_check_min")
     if not check.keys("alarms", obj, keys):
         return None
-    low = check.take(milli_in, "alarms.reservoir_low_u", obj["reservoir_low_u"], 10_000,
+    low = check.take(milli_in, "alarms.reservoir_low_u", _at(obj, "reservoir_low_u"), 10_000,
                      50_000, 1_000, "U")
     check.warn_outside("alarms.reservoir_low_u", low, 10_000, 40_000, "U", fmt_milli,
                        "Tandem t:slim X2 10-40")
     if low is not None and fill_mu is not None and low >= fill_mu:
         check.warnings.append("alarms.reservoir_low_u: %s U is not below reservoir.fill_u "
                               "(%s U): it sounds at once" % (fmt_milli(low), fmt_milli(fill_mu)))
-    auto_off = check.take(_off_or, "alarms.auto_off_h", obj["auto_off_h"], 5, 24, "h")
-    site = check.take(_site_change, obj["site_change_days"])
-    suspend = check.take(_off_or, "alarms.suspend_reminder_min", obj["suspend_reminder_min"],
-                         15, 240, "min")
-    glucose = check.take(_off_or, "alarms.glucose_check_min", obj["glucose_check_min"], 30,
+    auto_off = check.take(_off_or, "alarms.auto_off_h", _at(obj, "auto_off_h"), 5, 24, "h")
+    site = check.take(_site_change, _at(obj, "site_change_days"))
+    suspend = check.take(_off_or, "alarms.suspend_reminder_min",
+                         _at(obj, "suspend_reminder_min"), 15, 240, "min")
+    glucose = check.take(_off_or, "alarms.glucose_check_min", _at(obj, "glucose_check_min"), 30,
                          480, "min")
     if None in (low, auto_off, site, suspend, glucose):
         return None
