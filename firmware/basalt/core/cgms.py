@@ -172,6 +172,10 @@ def sfloat_milli(field, raw):
     if raw == _SFLOAT_RESERVED:
         _fail(field, "0x%04X" % raw, "a number, NaN, NRes, +INF or -INF",
               "reserved SFLOAT value 0x0801")
+    return _sfloat_number(raw), None
+
+
+def _sfloat_number(raw):
     exponent = raw >> 12
     if exponent >= 8:
         exponent -= 16
@@ -180,8 +184,8 @@ def sfloat_milli(field, raw):
         mantissa -= 0x1000
     exponent += 3  # thousandths
     if exponent >= 0:
-        return mantissa * 10 ** exponent, None
-    return div_round(mantissa, 10 ** -exponent), None
+        return mantissa * 10 ** exponent
+    return div_round(mantissa, 10 ** -exponent)
 
 
 def div_round(n, d):
@@ -282,43 +286,63 @@ def decode_measurements(data, crc=False):
 
 
 def _decode_record(data, at, end, index, crc):
-    field = "measurement[%d]" % index
     left = end - at
     size = data[at]
     if left < 2:
-        _fail(field + ".flags", "%d octet left" % left, "Size and Flags", "truncated record")
+        _fail(_field(index, "flags"), "%d octet left" % left, "Size and Flags",
+              "truncated record")
     flags = data[at + 1]
     if flags & _FLAGS_RESERVED:
-        _fail(field + ".flags", "0x%02X" % flags, "bits 0, 1, 5, 6, 7 (2-4 are reserved)")
+        _fail(_field(index, "flags"), "0x%02X" % flags, "bits 0, 1, 5, 6, 7 (2-4 are reserved)")
     want = record_size(flags, crc)
     if size != want:
-        _fail(field + ".size", size, "%d octets for flags 0x%02X%s" % (
+        _fail(_field(index, "size"), size, "%d octets for flags 0x%02X%s" % (
             want, flags, " with E2E-CRC" if crc else ""))
     if size > left:
-        _fail(field + ".size", size, "at most the %d octets left" % left, "truncated record")
-    if crc:
-        _check_crc(field + ".crc", data, at, at + size)
+        _fail(_field(index, "size"), size, "at most the %d octets left" % left,
+              "truncated record")
+    if crc and _u16(data, at + size - 2) != crc16(data, at, at + size - 2):
+        _check_crc(_field(index, "crc"), data, at, at + size)
     glucose_raw = _u16(data, at + 2)
-    glucose, special = sfloat_milli(field + ".glucose", glucose_raw)
+    special = SPECIALS.get(glucose_raw)
+    glucose = None if special else _finite(index, "glucose", glucose_raw)
     offset = _u16(data, at + 4)
     i = at + 6
     annunciation = None
     if flags & (FLAG_STATUS | FLAG_CAL_TEMP | FLAG_WARNING):
         annunciation = 0
-        for bit, shift in ((FLAG_STATUS, 0), (FLAG_CAL_TEMP, 8), (FLAG_WARNING, 16)):
-            if flags & bit:
-                annunciation |= data[i] << shift
-                i += 1
+        if flags & FLAG_STATUS:
+            annunciation = data[i]
+            i += 1
+        if flags & FLAG_CAL_TEMP:
+            annunciation |= data[i] << 8
+            i += 1
+        if flags & FLAG_WARNING:
+            annunciation |= data[i] << 16
+            i += 1
     trend_raw = trend = quality_raw = quality = None
     if flags & FLAG_TREND:
         trend_raw = _u16(data, i)
-        trend = sfloat_milli(field + ".trend", trend_raw)[0]
+        trend = _finite(index, "trend", trend_raw)
         i += 2
     if flags & FLAG_QUALITY:
         quality_raw = _u16(data, i)
-        quality = sfloat_milli(field + ".quality", quality_raw)[0]
+        quality = _finite(index, "quality", quality_raw)
     return Record(flags, glucose_raw, glucose, special, offset, annunciation,
                   trend_raw, trend, quality_raw, quality)
+
+
+def _finite(index, name, raw):
+    """The value of an SFLOAT in thousandths; None for a special value."""
+    if raw in SPECIALS:
+        return None
+    if raw == _SFLOAT_RESERVED:
+        sfloat_milli(_field(index, name), raw)  # raises, naming the field
+    return _sfloat_number(raw)
+
+
+def _field(index, name):
+    return "measurement[%d].%s" % (index, name)
 
 
 def encode_record(glucose_raw, time_offset, annunciation=None, trend_raw=None,

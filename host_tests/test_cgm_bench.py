@@ -1,0 +1,25 @@
+"""The CGM benchmark's fuzz harness counts inputs and really detects crashes."""
+
+from basalt.core import cgms
+from tools.bench import cgm
+
+
+def test_fuzz_counts_inputs_and_finds_no_crash():
+    result = cgm.fuzz(30)
+    assert result["inputs"] == 60 and result["crashes"] == 0
+    assert result["records"] + result["errors"] == 60
+
+
+def test_fuzz_reports_a_decoder_that_crashes(monkeypatch):
+    def broken(data, crc=False):
+        if len(data) > 3:
+            raise IndexError("off the end")
+        raise cgms.CgmFormatError("measurement", data, "records")
+
+    monkeypatch.setattr(cgms, "decode_measurements", broken)
+    result = cgm.fuzz(30)
+    assert result["crashes"] > 0 and "IndexError" in result["first_crash"]
+
+
+def test_bench_set_decodes():
+    assert sum(len(cgms.decode_measurements(d, c)) for d, c in cgm.bench_set()) == 8
