@@ -45,7 +45,7 @@ def records_per_s_cpython(seconds=1.0, runs=3):
     return best
 
 
-def vm_figures(repeat=300, fuzz=20_000):
+def vm_figures(repeat=3_000, fuzz=20_000):
     import json
 
     from tools.mpvm import run_micropython
