@@ -1,6 +1,9 @@
 """The CGM benchmark's fuzz harness counts inputs and really detects crashes."""
 
+import pytest
+
 from basalt.core import cgms
+from tools.bench import __main__ as bench_main
 from tools.bench import cgm
 
 
@@ -23,3 +26,10 @@ def test_fuzz_reports_a_decoder_that_crashes(monkeypatch):
 
 def test_bench_set_decodes():
     assert sum(len(cgms.decode_measurements(d, c)) for d, c in cgm.bench_set()) == 8
+
+
+def test_the_benchmark_is_registered_and_refuses_no_fuzzing(capsys):
+    assert bench_main.benchmarks()["cgm"] is cgm
+    with pytest.raises(SystemExit):
+        bench_main.main(["cgm", "--fuzz", "0"])
+    assert "--fuzz must be at least 1" in capsys.readouterr().err
