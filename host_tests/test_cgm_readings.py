@@ -33,7 +33,13 @@ def test_a_steady_reading_is_usable_with_trend_and_arrow():
     reading, why = store.latest_for_dosing(now)
     assert why is None
     assert (reading.glucose_milli, reading.offset, reading.trend_milli) == (112_000, 20, 600)
-    assert reading.arrow == "Flat" and reading.age_ms == 0
+    assert reading.arrow == "Flat" and reading.age_ms == 0 and reading.mg_dl == 112
+
+
+def test_whole_mg_dl_for_the_calculator_rounds_half_up():
+    store = ReadingStore(0)
+    store.add(0, rec(0, milli=120_500))
+    assert store.latest_reading(0).mg_dl == 121
 
 
 @pytest.mark.parametrize("values, arrow", [

@@ -91,6 +91,8 @@ class Reading:
     def __init__(self, offset, glucose_milli, flags, at_ms, age_ms, trend_milli):
         self.offset = offset
         self.glucose_milli = glucose_milli  # None when the sensor sent no value
+        # whole mg/dL (half up), what the bolus calculator takes: cgm=(mg_dl, at_ms)
+        self.mg_dl = None if glucose_milli is None else cgms.div_round(glucose_milli, 1000)
         self.flags = flags
         self.at_ms = at_ms
         self.age_ms = age_ms
