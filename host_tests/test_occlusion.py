@@ -458,3 +458,40 @@ def test_app_without_a_force_sensor_delivers_as_before():
         app.command(cmd)
     assert run_until_alarm(app, clock, HOUR) is None
     assert app.engine.basal_steps == STEPS_PER_U
+
+
+# ----- the simulator with physics ----------------------------------------------------------
+
+
+OCCLUSION_PROGRAM = Path(__file__).resolve().parents[1] / "tools" / "sim" / "occlusion_program.json"
+
+
+def test_sim_program_blocks_the_line_and_the_pump_alarms_and_resumes():
+    from tools import sim
+
+    recorder = sim.run(sim.load_program(str(OCCLUSION_PROGRAM)), hours=13)
+    minutes = [(minute, alarm["code"]) for minute, alarm in recorder.alarms]
+    assert len(minutes) == 2 and all(code == OCCLUSION for _, code in minutes)
+    assert 600 < minutes[0][0] <= 615  # blocked at 10:00 at 1 U/h
+    assert 751 <= minutes[1][0] <= 752  # blocked at 12:31 during a bolus: within 60 s
+    assert recorder.app.engine.stop_reason is None  # resumed after each was cleared
+    assert len(recorder.force_n) == len(recorder.rows)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"physics": False}, "program.physics"),
+    ({"events": [{"at": "10:00", "sim": "explode"}]}, "program.events[0].sim"),
+    ({"events": [{"at": "10:00", "sim": "occlude", "units": 1}]}, "program.events[0].units"),
+])
+def test_sim_events_need_physics_and_a_known_kind(tmp_path, change, key):
+    import json
+
+    from tools import sim
+
+    program = json.loads(OCCLUSION_PROGRAM.read_text())
+    program.update(change)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(program))
+    with pytest.raises(ConfigError) as caught:
+        sim.load_program(str(path))
+    assert caught.value.field == key

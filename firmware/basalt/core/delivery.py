@@ -113,6 +113,7 @@ class DeliveryEngine:
         self._prime = None
         self._bolus_id = 0
         self._takeup = 0  # drive-train slack left by an occlusion back-off
+        self.reseat_steps = 0  # take-up re-advanced on resume: travel, not therapy
         self._retarget()
 
     # ----- time -----------------------------------------------------------------
@@ -477,6 +478,7 @@ class DeliveryEngine:
         if takeup:  # re-seat the drive train on the plunger: travel, not therapy
             self._owed += takeup
             self.plunger_steps += takeup
+            self.reseat_steps += takeup
         self._event("resumed", {"takeup_steps": takeup})
 
     def alarm_stop(self, now_ms, reason, backoff_steps=0, takeup_steps=0, unmoved_steps=0):
@@ -635,7 +637,7 @@ class DeliveryEngine:
             "profiles": (self.profiles.active, sorted(
                 (p.name, p.segments()) for p in self.profiles.profiles.values())),
             "bolus_speed": self.bolus_speed_mu_min,
-            "takeup": self._takeup,
+            "takeup": (self._takeup, self.reseat_steps),
             "events": len(self.events),
         }
 
