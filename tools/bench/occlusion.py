@@ -19,17 +19,23 @@ stopped and backed the plunger off), clears the blockage and measures what flows
   false_alarms_30d             alarms in 30 simulated days of normal delivery (meals,
                                a day profile; then 0.1 U/h) with noise and drift
   false_alarms_trials          alarms before onset in all the trials above
+  peak_residual_mn_30d         the most force those 30 days left unexplained, against
+                               threshold_mn: the margin before a false alarm
+  detector_allocs_per_update   bytes a detector update allocates inside MicroPython
 
 Quiet stretches are ticked coarsely (10 s at 0.1 U/h, 2 s at 1 U/h), boluses at 1 s
 (and 250 ms in the bolus trials): the app's tick length follows.
 """
 
+import json
+import os
 import random
 import statistics
 
 from basalt.app import PumpApp
+from basalt.core.occlusion import load_occlusion_config
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
-from tools import sim
+from tools import ROOT, sim
 from tools.fakes import FakeMotor, VirtualClock
 from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics, vary
 
@@ -50,6 +56,7 @@ class Rig:
         self.sensor = SimForceSensor(self.physics, self.motor, self.clock)
         self.app = PumpApp(board, self.clock, self.motor, day_ms=day_ms, force=self.sensor)
         self.alarms = []
+        self.peak_residual = 0  # the closest normal delivery came to the threshold (mN)
 
     def start(self, rate_mu_h, fill_u=300):
         for cmd in ({"cmd": "set_profile", "name": "Flat",
@@ -67,6 +74,10 @@ class Rig:
             app.tick_ms = dt
             self.clock.advance(dt)
             app.step()
+            if app.detector.filtered is not None:
+                residual = app.detector.residual()
+                if residual > self.peak_residual:
+                    self.peak_residual = residual
             for kind, detail in app.pop_events():
                 if kind == "alarm":
                     self.alarms.append(detail)
@@ -165,6 +176,7 @@ def false_alarm_days(board, days, seed):
     """Alarms in `days` of a day profile with three meal boluses (then in as many at 0.1
     U/h): noise, drift, stick-slip, boluses; never an occlusion."""
     alarms = 0
+    peak = 0
     for regimen in ("meals", "low"):
         rig = Rig(board, seed + (0 if regimen == "meals" else 1))
         if regimen == "meals":
@@ -178,7 +190,8 @@ def false_alarm_days(board, days, seed):
                 alarms += _collect(rig, MS_PER_DAY, 10_000)
             if rig.app.engine.reservoir_mu() < 80_000:
                 _refill(rig)
-    return alarms
+        peak = max(peak, rig.peak_residual)
+    return alarms, peak
 
 
 def _start_meals(rig):
@@ -237,12 +250,28 @@ def run(trials=20, days=30, seed=1):
         if times:
             result["median_%s_%s" % (unit, name)] = round(statistics.median(times), 2)
             result["max_%s_%s" % (unit, name)] = round(max(times), 2)
-    result["false_alarms_30d"] = false_alarm_days(board, days, seed) if days else None
+    if days:
+        result["false_alarms_30d"], result["peak_residual_mn_30d"] = false_alarm_days(
+            board, days, seed)
+        result["threshold_mn"] = load_occlusion_config()["threshold_mn"]
     result["false_alarms_trials"] = sum(result["false_alarms_before_onset_" + n]
                                         for n in CASES)
+    result["detector_allocs_per_update"], result["detector_allocs_by_scenario"] = allocs()
     result["targets"] = {"median_min_1uh": "<= 15", "median_min_0_1uh": "<= 120",
                          "median_s_bolus": "<= 30", "false_alarms_30d": "0"}
     return result
+
+
+def allocs():
+    """Bytes one detector update allocates inside MicroPython (the app calls it per tick)."""
+    from tools.mpvm import run_micropython
+
+    out = run_micropython(os.path.join(ROOT, "tools", "bench", "alloc_detector_vm.py"),
+                          lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),))
+    result = json.loads(out.strip().splitlines()[-1])
+    if not result.pop("control_tuple") > 0:
+        raise RuntimeError("the allocation probe saw no allocation: the method is broken")
+    return max(result.values()), result
 
 
 def add_arguments(parser):

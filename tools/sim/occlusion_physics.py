@@ -21,16 +21,17 @@ the sim board is 0.25 um of travel and 14,473 pL of insulin):
 The sensor reads F_d plus a slow drift (a daily temperature swing of the load cell's
 zero and a mean-reverting random walk) plus white noise, rounded to whole mN.
 
-Parameters (PARAMS; `vary()` draws a trial's values from the ranges):
-- compliance 0.1 uL/kPa of syringe stopper + 60 cm line: a Paradigm-like 125 kPa alarm
-  pressure (~18 psi) then holds 12.5 uL = 1.25 U, the volume its published 75 min at
-  1 U/h implies (REFERENCE.md, "Occlusion detection"). Bore 57.89 mm2 (BD 3 mL), so
-  1 uL pressed in = 10 kPa = 0.579 N, 8.4 mN per microstep.
+Parameters (PARAMS; `vary()` draws a trial's values from RANGES). They are assumptions
+for a printed benchtop rig, chosen to be plausible, not measured; change them here:
+- compliance 0.1 uL/kPa of syringe stopper + 60 cm line. A cross-check: with it, a
+  pump alarming at an assumed ~125 kPa (~18 psi) holds 12.5 uL = 1.25 U at alarm, the
+  volume the Paradigm's published 75 min at 1 U/h implies (REFERENCE.md). Bore
+  57.89 mm2 (BD 3 mL): 1 uL pressed in = 10 kPa = 0.579 N, 8.4 mN per microstep.
 - resistance 40 kPa.s/uL: 10 kPa (0.58 N) to push a 1.5 U/min bolus through the
-  cannula; tau = 4 s.
+  cannula and line; tau = R x C = 4 s.
 - drive stiffness 50 N/mm (printed parts + a 5 kg bar load cell): 12.5 mN per microstep.
 - friction: 1.5 N kinetic, static 0.15 N above it; +-0.1 N along the barrel.
-- sensor: 20 mN noise (1 sigma), drift 40 mN daily swing + 30 mN random walk.
+- sensor: 20 mN noise (1 sigma), drift: 40 mN daily swing + 30 mN random walk (6 h).
 """
 
 import math

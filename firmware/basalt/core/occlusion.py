@@ -117,7 +117,8 @@ class OcclusionDetector:
         self.allowance = 0
         self.steps = 0  # forward steps seen since reset
         self._up_acc = 0  # drift tracking remainder, mN*ms/h
-        self._rise = (0, 0)  # (steps, filtered) when the residual was last below half
+        self._rise_steps = 0  # steps and filtered force when the residual was last
+        self._rise_force = 0  # below half the threshold (ints: no tuple per tick)
         self._armed = None  # (steps, filtered) when the residual crossed the threshold
         self._bad = 0
         self._same = 0
@@ -139,7 +140,8 @@ class OcclusionDetector:
         self.steps += steps
         if self.filtered is None:
             self.filtered = self.baseline = force_mn
-            self._rise = (self.steps, force_mn)
+            self._rise_steps = self.steps
+            self._rise_force = force_mn
             return None
         self.filtered += (force_mn - self.filtered) * _weight(dt, cfg["filter_ms"]) // 256
         if self._settle is not None:
@@ -184,7 +186,8 @@ class OcclusionDetector:
         """Take-up loads the drive train and nothing flows: the baseline follows the
         force until the take-up is done and the filter has caught up (4 x filter_ms)."""
         self.baseline = self.filtered
-        self._rise = (self.steps, self.filtered)
+        self._rise_steps = self.steps
+        self._rise_force = self.filtered
         if self.steps > self._settle:
             if self._settle_end is None:
                 self._settle_end = now_ms + 4 * self.config["filter_ms"]
@@ -235,7 +238,8 @@ class OcclusionDetector:
         cfg = self.config
         residual = self.residual()
         if residual < cfg["threshold_mn"] // 2:
-            self._rise = (self.steps, self.filtered)  # where a rise is measured from
+            self._rise_steps = self.steps  # where a rise is measured from
+            self._rise_force = self.filtered
         if residual < cfg["threshold_mn"]:
             if residual < cfg["threshold_mn"] // 2:
                 self._armed = None  # fell back: stick-slip or noise, not a blockage
@@ -255,8 +259,8 @@ class OcclusionDetector:
         cfg = self.config
         drive = cfg["drive_umn_per_step"]
         rise = self.filtered - self.baseline
-        moved = self.steps - self._rise[0]
-        slope = (self.filtered - self._rise[1]) * 1000 // moved if moved else drive
+        moved = self.steps - self._rise_steps
+        slope = (self.filtered - self._rise_force) * 1000 // moved if moved else drive
         slope = min(max(slope, cfg["min_slope_umn_per_step"], 100), drive)
         compressed = max(rise, 0) * 1000 // slope
         takeup = 2 * max(self.baseline, 0) * 1000 // drive
@@ -278,5 +282,5 @@ class OcclusionDetector:
         return {"filtered_mn": self.filtered, "baseline_mn": self.baseline,
                 "allowance_mn": self.allowance,
                 "residual_mn": None if self.filtered is None else self.residual(),
-                "armed": self._armed is not None, "rise_steps": self.steps - self._rise[0],
+                "armed": self._armed is not None, "rise_steps": self.steps - self._rise_steps,
                 "steps": self.steps, "bad_reads": self._bad}

@@ -1,12 +1,12 @@
 """Force-sensing resistor on an ADC pin: a ForceSensor (cheaper, coarser than a load cell).
 
-Wiring: 3V3 -> FSR -> ADC pin -> R_m (e.g. 10 k) -> GND. The pin reads
-u = 65535 * R_m / (R_m + R_fsr), so the FSR's conductance 1/R_fsr is proportional to
-u / (65535 - u); an FSR's conductance is roughly proportional to force above its
-break-in force (Interlink FSR 400 integration guide), so read_raw() returns that ratio
-scaled by 4096 ("linearised counts") and the calibration (tare and scale) maps it to mN.
-Expect +-10-25 % repeatability and creep: an FSR sees an occlusion's rise, not an
-absolute force.
+Wiring (the voltage divider of Interlink's FSR 400 datasheet): 3V3 -> FSR -> ADC pin ->
+R_m (e.g. 10 k) -> GND. The pin reads u = 65535 * R_m / (R_m + R_fsr), so the FSR's
+conductance 1/R_fsr is proportional to u / (65535 - u). An FSR's resistance is roughly
+inversely proportional to force (Interlink FSR Integration Guide, p. 9), so read_raw()
+returns that ratio scaled by 4096 ("linearised counts") and the calibration (tare and
+scale) maps it to mN. Interlink calls FSR results qualitative and notes the resistance
+settles over seconds under a load: an FSR sees an occlusion's rise, not an exact force.
 
 Faults instead of a number: a pin at the top of its range ("saturated": the FSR is
 shorted or overloaded) or at the bottom ("open": the plunger always presses on the FSR
