@@ -5,10 +5,11 @@ step() is one delivery tick and the only code that moves the motor.
 """
 
 from basalt.core import calculator, commands
-from basalt.core.delivery import DeliveryEngine
-from basalt.core.errors import NotAllowedNow
+from basalt.core.delivery import STOP_OCCLUSION, STOP_SENSOR_FAULT, DeliveryEngine
+from basalt.core.errors import NotAllowedNow, SensorFault
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
+from basalt.core.occlusion import OCCLUSION, OcclusionDetector
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 
@@ -18,13 +19,20 @@ DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings
 
 class PumpApp:
     """settings: a basalt.core.settings.Settings (its basal profiles, bolus speed and
-    insulin curve configure the pump) or None (no profiles, default speed and curve)."""
+    insulin curve configure the pump) or None (no profiles, default speed and curve).
+    force: a ForceSensor port (occlusion detection) or None; occlusion: detector
+    settings (basalt.core.occlusion.PARAMS keys) or None for the defaults."""
 
     def __init__(self, board, clock, motor, tick_ms=250, day_ms=0, bolus_speed_mu_min=1_500,
-                 settings=None):
+                 settings=None, force=None, occlusion=None):
         self.board = board
         self.clock = clock
         self.motor = motor
+        self.force = force  # a ForceSensor port, or None (no occlusion detection)
+        self.detector = OcclusionDetector(occlusion)
+        self._watching = False  # the detector has a baseline for this delivery run
+        self._settle_steps = 0  # drive-train take-up the engine re-advances on resume
+        self._move_steps = 0
         self.tick_ms = tick_ms
         self.settings = settings
         now = clock.now_ms()
@@ -71,7 +79,9 @@ class PumpApp:
     def step(self):
         """One tick: collect what the motor did, plan what is due, start the next move."""
         now = self.clock.now_ms()
+        moved = self.moved_steps
         self._reap()
+        self._watch_force(now, self.moved_steps - moved)
         self.pending_steps += self.engine.tick(now)
         self._iob_feed.update(now)
         self._collect()
@@ -114,6 +124,7 @@ class PumpApp:
         duration = max(self.tick_ms, -(-steps * 1000 // motor.max_step_hz))
         motor.enable()
         motor.move(steps, duration)
+        self._move_steps = steps
 
     def _reap(self):
         """A finished move: count its steps and disable the driver (idle = disabled)."""
@@ -126,9 +137,48 @@ class PumpApp:
                 self.rewound_steps += done
             motor.disable()
 
+    def _watch_force(self, now, steps):
+        """Feed the occlusion detector one reading while delivering; stop on its alarm."""
+        if self.force is None or self.engine.stop_reason is not None:
+            self._watching = False
+            return
+        if not self._watching:
+            self._watching = True
+            self.detector.reset(now, self._settle_steps)
+            self._settle_steps = 0
+        try:
+            alarm = self.detector.update(now, steps, self.force.read_mn())
+        except SensorFault as fault:
+            alarm = self.detector.sensor_failed(now, fault.reason, str(fault))
+        if alarm is not None:
+            self._alarm_stop(now, alarm)
+
+    def _alarm_stop(self, now, alarm):
+        """Stop delivery (steps not yet moved are dropped) and back the plunger off."""
+        unmoved = self.pending_steps
+        self.pending_steps = 0
+        if self._moving_forward and self.motor.busy():
+            done = self.motor.stop()
+            self.moved_steps += done
+            unmoved += self._move_steps - done
+        occluded = alarm["code"] == OCCLUSION
+        backoff = alarm["backoff_steps"] if occluded else 0
+        takeup = alarm["takeup_steps"] if occluded else 0
+        backoff = self.engine.alarm_stop(now, STOP_OCCLUSION if occluded else STOP_SENSOR_FAULT,
+                                         backoff, takeup, unmoved)
+        self.rewind_steps += backoff
+        self._collect()
+        detail = dict(alarm)
+        if occluded:
+            detail["not_delivered_mu"] = self.board.mu_for_usteps(alarm["fluid_steps"])
+        self.events.append(("alarm", detail))
+
     def _collect(self):
         events = self.engine.pop_events()
         if events:
+            for kind, detail in events:
+                if kind == "resumed":
+                    self._settle_steps = detail["takeup_steps"]
             self.events.extend(events)
         if self.keeper is not None:
             self.keeper.record(self)

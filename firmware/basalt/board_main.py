@@ -108,6 +108,20 @@ def read_settings(board, path=SETTINGS_PATH):
     return settings
 
 
+def make_force(board, calibration=None):
+    """The occlusion sensor the board declares (None when it has none)."""
+    force = board.force
+    if force is None:
+        return None
+    if force.kind == "hx711":
+        from basalt.drivers.hx711 import HX711
+
+        return HX711(force.dout, force.sck, calibration)
+    from basalt.drivers.fsr import FsrSensor
+
+    return FsrSensor(force.adc, calibration)
+
+
 def start():
     from board import BOARD  # the board file deploy copied to the device as /board.py
 
@@ -120,7 +134,7 @@ def start():
     board = load_board(BOARD)
     clock = TicksClock()
     app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
-                  settings=read_settings(board))
+                  settings=read_settings(board), force=make_force(board))
     app.keeper = Keeper(FileStorage("/data"),
                         settings_validator=lambda obj: load_settings(obj, board))
     app.keeper.start(app, clock.now_ms(), reset_cause(), wall_epoch_s())

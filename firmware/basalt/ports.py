@@ -5,6 +5,8 @@ implements them for tests and the simulator, enforcing the same contracts.
 Every method documents the contract an implementation must keep.
 """
 
+from basalt.core.forcecal import counts_to_mn
+
 
 class Motor:
     """A stepper behind a STEP/DIR/EN driver, pushing the syringe plunger.
@@ -123,3 +125,34 @@ class Watchdog:
 
     def feed(self):
         raise NotImplementedError
+
+
+class ForceSensor:
+    """The force on the syringe plunger (occlusion sensor): a load cell or an FSR.
+
+    Contract:
+    - read_raw() returns one fresh conversion in the sensor's own counts (an int), or
+      raises SensorFault: "timeout" when the sensor does not answer in time,
+      "saturated" when the reading is at the end of the converter's range. Never a
+      stale value, never a default: a sensor that cannot measure must say so.
+    - read_mn() is read_raw() through the stored calibration (basalt.core.forcecal):
+      the force in integer millinewtons, positive when the plunger is pushed.
+    - calibration is the plain-data calibration in use (tare and scale); replacing it
+      takes effect on the next read.
+    - Reads are short and bounded (an HX711 read waits at most one conversion period
+      plus a margin); power_down()/power_up() are optional (default: no-op).
+    """
+
+    calibration = None
+
+    def read_raw(self):
+        raise NotImplementedError
+
+    def read_mn(self):
+        return counts_to_mn(self.calibration, self.read_raw())
+
+    def power_down(self):
+        pass
+
+    def power_up(self):
+        pass

@@ -1,62 +1,16 @@
 """Core vectors for the MicroPython lane: the same lines must come out of CPython and
 MicroPython. Deterministic (own LCG), integers and text only, dicts as sorted pairs."""
 
-import json
-
 from basalt.core import commands
 from basalt.core.basal import make_profile
 from basalt.core.board import load_board
 from basalt.core.delivery import DeliveryEngine
-from basalt.core.errors import BasaltError
 from basalt.core.units import fmt_milli, to_milli
+from vectors.vectorkit import Lcg, board_spec, emit, error_of
 
 SYRINGES = [  # (capacity mL, bore area mm2) as used by the Poseidon pump
     (1.0, 17.34), (3.0, 57.89), (10.0, 163.5), (60.0, 554.0),
 ]
-
-
-def board_spec(capacity, area, lead=0.8, micro=16, diameter=None):
-    syringe = {"capacity_ml": capacity}
-    if diameter is None:
-        syringe["bore_area_mm2"] = area
-    else:
-        syringe["bore_diameter_mm"] = diameter
-    return {
-        "name": "vec", "mcu": "host",
-        "motor": {"driver": "fake", "step": 2, "dir": 3, "enable": 4, "max_step_hz": 4000},
-        "syringe": syringe,
-        "drive": {"lead_mm": lead, "full_steps_per_rev": 200, "microsteps": micro},
-    }
-
-
-class Lcg:
-    """Numerical Recipes LCG: identical on both interpreters (masked to 32 bits)."""
-
-    def __init__(self, seed):
-        self.state = seed
-
-    def below(self, n):
-        self.state = (self.state * 1664525 + 1013904223) & 0xFFFFFFFF
-        return (self.state >> 8) % n
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return [[key, plain(value[key])] for key in sorted(value)]
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    return value
-
-
-def emit(name, value):
-    print(json.dumps([name, plain(value)], separators=(",", ":")))
-
-
-def error_of(call, *args):
-    try:
-        return ["ok", call(*args)]
-    except BasaltError as error:
-        return [type(error).__name__, str(error)]
 
 
 def mechanics():

@@ -29,7 +29,7 @@ def load_program(path):
     with open(path) as handle:
         program = json.load(handle)
     exact_keys("program", program, ("start", "setup", "events"),
-               ("comment", "board", "settings"))
+               ("comment", "board", "settings", "physics"))
     if "settings" in program:
         folder = os.path.dirname(os.path.abspath(path))
         program["_settings"] = read_settings(os.path.join(folder, program["settings"]))[0]
@@ -38,7 +38,23 @@ def load_program(path):
         if not isinstance(event, dict) or "at" not in event:
             raise ConfigError("program.events[%d].at" % i, "(missing)", "a time 'HH:MM'")
         parse_clock("program.events[%d].at" % i, event["at"])
+        _check_sim_event(program, i, event)
     return program
+
+
+SIM_EVENTS = ("occlude", "clear")  # {"at": "HH:MM", "sim": ...}: the world, not the pump
+
+
+def _check_sim_event(program, i, event):
+    """A "sim" event blocks or clears the line; it needs "physics": true."""
+    if "sim" not in event:
+        return
+    exact_keys("program.events[%d]" % i, event, ("at", "sim"))
+    if event["sim"] not in SIM_EVENTS:
+        raise ConfigError("program.events[%d].sim" % i, event["sim"], "occlude or clear")
+    if program.get("physics") is not True:
+        raise ConfigError("program.physics", program.get("physics"),
+                          "true (events[%d] blocks or clears the line)" % i)
 
 
 def load_sim_board(name="sim"):
@@ -62,6 +78,8 @@ class Recorder:
         self._basal = 0
         self._parts = {}  # (bolus id, part) -> [programmed_mu, duration_ms, overlap_ms]
         self._hour_steps = 0
+        self.force_n = []  # per-minute force on the plunger (N), with physics only
+        self.alarms = []  # (minute, alarm dict) raised by the app
 
     def account(self, dt_ms):
         """Add the program's amount over the next dt_ms, from the engine's state."""
@@ -86,12 +104,16 @@ class Recorder:
             self.programmed += hour
             self.hours.append((hour, therapy - self._hour_steps))
             self._basal, self._parts, self._hour_steps = 0, {}, therapy
+        force = self.app.force
+        if force is not None:
+            self.force_n.append(force.physics.drive_force_n())
         self.rows.append({
             "minute": elapsed_ms // MS_PER_MIN,
             "time": _clock_text(engine.day_ms()),
             "basal_u_h": engine.basal_rate_mu_h() / 1000,
             "delivered_u": _units(engine, therapy),
-            "motor_u": _units(engine, max(0, self.app.moved_steps - engine.prime_steps)),
+            "motor_u": _units(engine, max(0, self.app.moved_steps - engine.prime_steps
+                                         - engine.reseat_steps)),
             "reservoir_u": engine.reservoir_mu() / 1000,
             "iob_u": self.app.iob.iob_mu(self.app.clock.now_ms()) / 1000,
         })
@@ -112,7 +134,9 @@ def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=Non
     motor = FakeMotor(clock, board.motor.max_step_hz)
     start_ms = parse_clock("start", program["start"]) * MS_PER_MIN
     settings = settings or program.get("_settings")
-    app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms, settings=settings)
+    force = _force_sensor(board, motor, clock) if program.get("physics") else None
+    app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms, settings=settings,
+                  force=force)
     if storage is not None:
         from basalt.persist import Keeper
 
@@ -134,12 +158,34 @@ def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=Non
         recorder.account(dt)
         clock.advance(dt)
         app.step()
+        alarm = app.detector.alarm
+        if alarm is not None and (not recorder.alarms or recorder.alarms[-1][1] is not alarm):
+            recorder.alarms.append((clock.now_ms() // MS_PER_MIN, alarm))
         while schedule and schedule[-1][0] == clock.now_ms():
-            app.command(schedule.pop()[1])
+            cmd = schedule.pop()[1]
+            if "sim" in cmd:
+                _world(force, cmd["sim"], clock, motor)
+            else:
+                app.command(cmd)
         recorder.sample(clock.now_ms())
         if progress and clock.now_ms() % MS_PER_HOUR == 0:
             progress(clock.now_ms(), end_ms)
     return recorder
+
+
+def _force_sensor(board, motor, clock):
+    from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics
+
+    return SimForceSensor(SyringePhysics(board.ustep_volume_pl), motor, clock)
+
+
+def _world(force, event, clock, motor):
+    """Block or clear the infusion line in the physics."""
+    physics = force.physics
+    if event == "occlude":
+        physics.occlude(clock.now_ms(), motor.position())
+    else:
+        physics.clear(clock.now_ms(), motor.position())
 
 
 def _schedule(program, start_ms, hours):

@@ -94,7 +94,8 @@ def summary(recorder, hours, wall_s):
         lines.append(" %4d   %12.3f   %11.3f   %+12.4f" % (
             i, float(programmed) / 1000, delivered, delivered - float(programmed) / 1000))
     therapy = engine.basal_steps + engine.bolus_steps
-    in_flight = therapy + engine.prime_steps - app.moved_steps - app.pending_steps
+    in_flight = (therapy + engine.prime_steps + engine.reseat_steps - app.moved_steps
+                 - app.pending_steps)
     lines += [
         "",
         "programmed therapy  %9.3f U" % (float(recorder.programmed) / 1000),
@@ -109,9 +110,24 @@ def summary(recorder, hours, wall_s):
         "motor reported      %9d microsteps (+%d planned, %d in flight at the end)" % (
             app.moved_steps, app.pending_steps, in_flight),
         "state               %s" % (engine.stop_reason or "delivering"),
+    ] + _alarm_lines(recorder) + [
         "speed               %.0f simulated s per wall s" % (hours * 3600 / wall_s),
     ]
     return "\n".join(lines)
+
+
+def _alarm_lines(recorder):
+    """With physics: each alarm, the force at alarm and the insulin not delivered."""
+    if recorder.app.force is None:
+        return []
+    lines = ["alarms              %d" % len(recorder.alarms)]
+    for minute, alarm in recorder.alarms:
+        text = "  minute %d: %s" % (minute, alarm["code"])
+        if alarm["code"] == "occlusion":
+            text += " at %.2f N (baseline %.2f N), backed off %d microsteps" % (
+                alarm["force_mn"] / 1000, alarm["baseline_mn"] / 1000, alarm["backoff_steps"])
+        lines.append(text)
+    return lines
 
 
 def write_csv(recorder, path):

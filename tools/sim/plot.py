@@ -33,6 +33,11 @@ def plot(recorder, path):
     bottom.plot(hours, delivered, color="tab:green", label="delivered (basal + bolus)")
     bottom.plot(hours, [row["motor_u"] for row in rows], color="black", linestyle=":",
                 label="motor-reported (prime excluded)")
+    for minute, alarm in recorder.alarms:
+        for axis in (top, bottom):
+            axis.axvline(minute / 60, color="tab:red", linestyle="--", linewidth=1)
+        bottom.annotate(alarm["code"], (minute / 60, 0), color="tab:red", fontsize=8,
+                        rotation=90, va="bottom", ha="right")
     bottom.set_ylabel("cumulative U")
     bottom.set_xlabel("simulated hours")
     bottom.legend(loc="upper left", fontsize=8)

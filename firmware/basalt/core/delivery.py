@@ -12,7 +12,7 @@ allocates nothing on 32-bit MicroPython.
 """
 
 from basalt.core.basal import MAX_RATE_MU_H, BasalProfiles, make_profile
-from basalt.core.check import int_in
+from basalt.core.check import int_in, one_of
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
 
@@ -46,6 +46,9 @@ BOLUS_SPEED_MAX_MU_MIN = 5_000
 STOP_NO_RESERVOIR = "no reservoir"
 STOP_USER = "suspended"
 STOP_EMPTY = "reservoir empty"
+STOP_OCCLUSION = "occlusion"
+STOP_SENSOR_FAULT = "force sensor fault"
+ALARM_STOPS = (STOP_OCCLUSION, STOP_SENSOR_FAULT)  # the user may resume after these
 
 
 class Ramp:
@@ -109,6 +112,8 @@ class DeliveryEngine:
         self._ext_pending = None  # the extended part of a dual wave, waiting its turn
         self._prime = None
         self._bolus_id = 0
+        self._takeup = 0  # drive-train slack left by an occlusion back-off
+        self.reseat_steps = 0  # take-up re-advanced on resume: travel, not therapy
         self._retarget()
 
     # ----- time -----------------------------------------------------------------
@@ -462,14 +467,49 @@ class DeliveryEngine:
     def resume(self, now_ms):
         """Back to scheduled basal. Insulin missed while suspended is not made up."""
         self._advance(now_ms)
-        if self.stop_reason != STOP_USER:
+        if self.stop_reason != STOP_USER and self.stop_reason not in ALARM_STOPS:
             raise NotAllowedNow("resume", "not suspended" if self.stop_reason is None
                                 else self.stop_reason + "; fit a new reservoir first")
         if self._prime is not None:
             raise NotAllowedNow("resume", "priming is in progress")
         self.stop_reason = None
         self._retarget()
-        self._event("resumed", {})
+        takeup, self._takeup = self._takeup, 0
+        if takeup:  # re-seat the drive train on the plunger: travel, not therapy
+            self._owed += takeup
+            self.plunger_steps += takeup
+            self.reseat_steps += takeup
+        self._event("resumed", {"takeup_steps": takeup})
+
+    def alarm_stop(self, now_ms, reason, backoff_steps=0, takeup_steps=0, unmoved_steps=0):
+        """Stop for an occlusion or a force-sensor fault; return the steps to back off.
+
+        unmoved_steps were planned but never reached the plunger (they go back to the
+        reservoir). backoff_steps pull the plunger back to relieve a blocked line; of
+        them, takeup_steps are drive-train slack (reversing the plunger's friction),
+        re-advanced as travel, not therapy, when delivery resumes. Boluses and a temp
+        basal are cancelled, as for any stop.
+        """
+        one_of("stop reason", reason, ALARM_STOPS)
+        self._advance(now_ms)
+        if self.stop_reason is not None:
+            raise NotAllowedNow("alarm stop", "delivery is already stopped (%s)"
+                                % self.stop_reason)
+        int_in("unmoved steps", unmoved_steps, 0, self.plunger_steps, "microsteps")
+        self.plunger_steps -= unmoved_steps
+        self.reservoir_steps += unmoved_steps
+        backoff = min(int_in("back-off", backoff_steps, 0, 1_000_000, "microsteps"),
+                      self.plunger_steps)
+        takeup = min(int_in("take-up", takeup_steps, 0, 1_000_000, "microsteps"), backoff)
+        owed = _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
+        self._stop(reason)
+        self.plunger_steps -= backoff
+        self.reservoir_steps += backoff - takeup
+        self._takeup = takeup
+        self._event("alarm_stop", {"reason": reason, "backoff_steps": backoff,
+                                   "takeup_steps": takeup, "unmoved_steps": unmoved_steps,
+                                   "bolus_not_delivered_mu": self.board.mu_for_usteps(owed)})
+        return backoff
 
     def prime(self, now_ms, amount_mu):
         """Fill tubing and cannula while suspended; not counted as therapy."""
@@ -496,6 +536,7 @@ class DeliveryEngine:
             raise NotAllowedNow("new reservoir", "priming is in progress")
         rewind = self.plunger_steps
         self.plunger_steps = 0
+        self._takeup = 0
         self.reservoir_steps = self.board.usteps_for_mu(fill_mu)
         self.stop_reason = STOP_USER
         self._event("reservoir_fitted", {"fill_mu": fill_mu, "rewind_steps": rewind})
@@ -596,6 +637,7 @@ class DeliveryEngine:
             "profiles": (self.profiles.active, sorted(
                 (p.name, p.segments()) for p in self.profiles.profiles.values())),
             "bolus_speed": self.bolus_speed_mu_min,
+            "takeup": (self._takeup, self.reseat_steps),
             "events": len(self.events),
         }
 

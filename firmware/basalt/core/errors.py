@@ -41,3 +41,15 @@ def _show(value):
     if isinstance(value, str):
         return repr(value)
     return str(value)
+
+
+class SensorFault(BasaltError):
+    """The force sensor gave no answer, a saturated or an implausible reading.
+
+    A faulty sensor can no longer see an occlusion: it is never read as "no occlusion".
+    `reason` is a short lowercase code ("timeout", "saturated", "implausible", "stuck").
+    """
+
+    def __init__(self, reason, detail):
+        self.reason = reason
+        super().__init__("force sensor %s: %s" % (reason, detail))

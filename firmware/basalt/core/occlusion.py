@@ -1,0 +1,286 @@
+"""Occlusion detection from the force on the plunger (pure; integers; time is an argument).
+
+The app feeds update(now_ms, steps, force_mn) once per tick while insulin is being
+delivered: the forward microsteps the motor did since the last call and one force
+reading in mN. Force on an open line is the plunger's friction (with stick-slip), a
+slow drift (temperature, friction along the barrel) and, while flow is fast, the
+pressure the flow needs; on a blocked line every microstep compresses the fluid and
+the drive train a little more, so the force keeps rising with the steps delivered.
+
+  filtered   the reading through a low-pass filter (filter_ms)
+  allowance  an upper bound on the open-line flow force: each step adds
+             flow_umn_per_step, and it leaks away with time constant flow_ms. The real
+             flow force obeys the same equation with a smaller gain and a shorter time
+             constant, so it never exceeds this bound (implicit Euler decay, rounded up).
+  baseline   friction + drift: follows the filtered force down (baseline_down_ms)
+             and the filtered force minus the allowance up, no faster than drift_mn_h
+  residual   filtered - baseline - allowance: what a blockage has to explain
+
+Alarm: the residual exceeds threshold_mn (above the stick-slip band, the noise and the
+drift the baseline has not caught up with) and then, while it stays above, at least
+confirm_steps more steps raise the force by at least confirm_rise_mn and by at least
+min_slope_umn_per_step per step - a force that rises with the volume pushed, not with
+time. Sensor trouble is never "no occlusion": bad_reads failed or implausible readings
+in a row raise a sensor fault.
+
+On alarm the detector estimates what the blockage holds: the rise above the baseline
+divided by the measured stiffness (slope of force against steps since the residual was
+last below half the threshold)
+is the compressed travel; backing the plunger off by that travel, plus the take-up to
+reverse the plunger's friction through the drive train (2 x baseline / drive
+stiffness), relieves the pressure, so clearing the blockage releases no bolus.
+"""
+
+from basalt.core.check import exact_keys, int_in
+from basalt.core.errors import ConfigError
+
+OCCLUSION = "occlusion"
+SENSOR_FAULT = "sensor_fault"
+
+_MS_PER_HOUR = 3_600_000
+_FORCE_CAP = 20_000  # mN: the allowance and the differences the filters see stay small
+_DT_CAP = 600_000  # ms: a longer gap is treated as 10 minutes by the trackers
+
+# key: (default, lo, hi, unit, meaning). Defaults suit the reference mechanics (BD 3 mL,
+# M5 lead screw, 1/16 steps, 5 kg load cell); tools/sim/occlusion_physics.py models them.
+PARAMS = {
+    "threshold_mn": (400, 50, 5_000, "mN", "residual that arms the alarm"),
+    "confirm_steps": (3, 1, 200, "microsteps", "steps that must confirm the rise"),
+    "confirm_rise_mn": (30, 0, 2_000, "mN", "further rise over those steps"),
+    "min_slope_umn_per_step": (1_000, 0, 100_000, "uN/microstep", "slope while confirming"),
+    "filter_ms": (1_000, 0, 60_000, "ms", "low-pass time constant of the reading"),
+    "baseline_down_ms": (60_000, 0, 3_600_000, "ms", "baseline follows a fall"),
+    "drift_mn_h": (40, 0, 1_000, "mN/h", "fastest rise the baseline follows"),
+    "flow_umn_per_step": (12_500, 0, 100_000, "uN/microstep", "flow allowance gain"),
+    "flow_ms": (8_000, 0, 30_000, "ms", "flow allowance time constant"),
+    "drive_umn_per_step": (11_000, 1_000, 1_000_000, "uN/microstep", "drive stiffness"),
+    "max_backoff_steps": (3_000, 0, 20_000, "microsteps", "largest back-off"),
+    "min_force_mn": (-5_000, -50_000, 0, "mN", "lowest plausible reading"),
+    "max_force_mn": (60_000, 1_000, 200_000, "mN", "highest plausible reading"),
+    "max_jump_mn": (5_000, 100, 20_000, "mN", "largest plausible change per reading"),
+    "bad_reads": (3, 1, 20, "readings", "failed readings in a row that make a fault"),
+    "stuck_reads": (120, 0, 10_000, "readings", "identical readings that make a fault "
+                    "(0 = off, else at least 10)"),
+}
+
+
+def load_occlusion_config(obj=None, path="occlusion"):
+    """Defaults overlaid with `obj` (a dict of PARAMS keys), checked; a plain dict."""
+    obj = {} if obj is None else obj
+    exact_keys(path, obj, (), tuple(sorted(PARAMS)))
+    out = {}
+    for key in PARAMS:
+        default, lo, hi, unit, _ = PARAMS[key]
+        out[key] = int_in(path + "." + key, obj.get(key, default), lo, hi, unit,
+                          error=ConfigError)
+    if 0 < out["stuck_reads"] < 10:
+        raise ConfigError(path + ".stuck_reads", out["stuck_reads"], "0 (off) or 10 to 10000 "
+                          "readings")
+    if out["min_force_mn"] >= out["max_force_mn"]:
+        raise ConfigError(path + ".min_force_mn", out["min_force_mn"],
+                          "below max_force_mn (%d)" % out["max_force_mn"])
+    return out
+
+
+def _weight(dt, tau):
+    """How far (of 256) a first-order filter with time constant tau moves in dt."""
+    if tau <= 0:
+        return 256
+    dt = dt if dt < _DT_CAP else _DT_CAP
+    return dt * 256 // (tau + dt)
+
+
+def _clamp(value, limit):
+    return -limit if value < -limit else limit if value > limit else value
+
+
+class OcclusionDetector:
+    """Baseline, drift and flow tracking; confirmed alarms; sensor-fault counting."""
+
+    def __init__(self, config=None):
+        self.config = load_occlusion_config(config)
+        self.alarm = None  # the latched alarm dict, until reset()
+        self.reset(0)
+
+    def reset(self, now_ms, settle_steps=0):
+        """Start afresh (delivery resumed, reservoir changed): re-learn the baseline.
+
+        The first settle_steps steps re-seat the drive train on the plunger (after a
+        back-off): the baseline follows the force while they load it.
+        """
+        self.alarm = None
+        self._settle = settle_steps if settle_steps > 0 else None
+        self._settle_end = None
+        self._last_ms = now_ms
+        self.filtered = None
+        self.baseline = 0
+        self.allowance = 0
+        self.steps = 0  # forward steps seen since reset
+        self._up_acc = 0  # drift tracking remainder, mN*ms/h
+        self._rise_steps = 0  # steps and filtered force when the residual was last
+        self._rise_force = 0  # below half the threshold (ints: no tuple per tick)
+        self._armed = None  # (steps, filtered) when the residual crossed the threshold
+        self._bad = 0
+        self._same = 0
+        self._last_reading = None
+
+    # ----- inputs -------------------------------------------------------------------
+
+    def update(self, now_ms, steps, force_mn):
+        """One reading after `steps` forward microsteps; an alarm dict or None."""
+        if self.alarm is not None:
+            return None
+        cfg = self.config
+        dt = now_ms - self._last_ms
+        self._last_ms = now_ms
+        problem = self._implausible(force_mn)
+        if problem is not None:
+            return self.sensor_failed(now_ms, "implausible", problem)
+        self._bad = 0
+        self.steps += steps
+        if self.filtered is None:
+            self.filtered = self.baseline = force_mn
+            self._rise_steps = self.steps
+            self._rise_force = force_mn
+            return None
+        self.filtered += (force_mn - self.filtered) * _weight(dt, cfg["filter_ms"]) // 256
+        if self._settle is not None:
+            return self._settling(now_ms)
+        self._leak(dt, steps)
+        self._track_baseline(dt)
+        return self._judge(now_ms, steps)
+
+    def sensor_failed(self, now_ms, reason, detail):
+        """A read that failed (timeout, saturated, ...); a fault after bad_reads in a row."""
+        if self.alarm is not None:
+            return None
+        self._bad += 1
+        if self._bad < self.config["bad_reads"]:
+            return None
+        return self._raise({"code": SENSOR_FAULT, "at_ms": now_ms, "reason": reason,
+                            "detail": detail, "reads": self._bad})
+
+    # ----- tracking -----------------------------------------------------------------
+
+    def _implausible(self, force_mn):
+        cfg = self.config
+        if not isinstance(force_mn, int) or isinstance(force_mn, bool):
+            return "a reading of %r, not an integer of mN" % (force_mn,)
+        if not cfg["min_force_mn"] <= force_mn <= cfg["max_force_mn"]:
+            return "%d mN is outside %d to %d mN" % (force_mn, cfg["min_force_mn"],
+                                                     cfg["max_force_mn"])
+        if self.filtered is not None and abs(force_mn - self.filtered) > cfg["max_jump_mn"]:
+            return "%d mN jumps %d mN from %d mN" % (force_mn, force_mn - self.filtered,
+                                                      self.filtered)
+        if force_mn == self._last_reading:
+            self._same += 1
+            if cfg["stuck_reads"] and self._same >= cfg["stuck_reads"]:
+                return "%d identical readings of %d mN (a live sensor is noisy)" % (
+                    self._same + 1, force_mn)
+        else:
+            self._same = 0
+            self._last_reading = force_mn
+        return None
+
+    def _settling(self, now_ms):
+        """Take-up loads the drive train and nothing flows: the baseline follows the
+        force until the take-up is done and the filter has caught up (4 x filter_ms)."""
+        self.baseline = self.filtered
+        self._rise_steps = self.steps
+        self._rise_force = self.filtered
+        if self.steps > self._settle:
+            if self._settle_end is None:
+                self._settle_end = now_ms + 4 * self.config["filter_ms"]
+            if now_ms >= self._settle_end:
+                self._settle = None
+        return None
+
+    def _leak(self, dt, steps):
+        """The flow allowance: decays (never faster than exp(-dt/tau)), then adds steps."""
+        cfg = self.config
+        tau = cfg["flow_ms"]
+        allowance = self.allowance
+        if tau == 0:
+            allowance = 0
+        elif allowance:
+            allowance = -(-allowance * tau // (tau + (dt if dt < _DT_CAP else _DT_CAP)))
+        gain = cfg["flow_umn_per_step"]
+        if gain and steps:
+            cap = _FORCE_CAP * 1000 // gain + 1
+            allowance += (steps if steps < cap else cap) * gain // 1000
+        self.allowance = allowance if allowance < _FORCE_CAP else _FORCE_CAP
+
+    def _track_baseline(self, dt):
+        """Down towards the filtered force (flow force is never negative, so this never
+        goes below friction + drift); up towards filtered - allowance, at drift speed."""
+        cfg = self.config
+        fall = _clamp(self.filtered - self.baseline, _FORCE_CAP)
+        if fall < 0:
+            self.baseline += fall * _weight(dt, cfg["baseline_down_ms"]) // 256
+            self._up_acc = 0
+            return
+        gap = _clamp(self.filtered - self.allowance - self.baseline, _FORCE_CAP)
+        if gap <= 0:
+            return
+        self._up_acc += cfg["drift_mn_h"] * (dt if dt < _DT_CAP else _DT_CAP)
+        up = self._up_acc // _MS_PER_HOUR
+        if up >= gap:
+            self.baseline += gap
+            self._up_acc = 0
+        else:
+            self.baseline += up
+            self._up_acc -= up * _MS_PER_HOUR
+
+    def residual(self):
+        return self.filtered - self.baseline - self.allowance
+
+    def _judge(self, now_ms, steps):
+        cfg = self.config
+        residual = self.residual()
+        if residual < cfg["threshold_mn"] // 2:
+            self._rise_steps = self.steps  # where a rise is measured from
+            self._rise_force = self.filtered
+        if residual < cfg["threshold_mn"]:
+            if residual < cfg["threshold_mn"] // 2:
+                self._armed = None  # fell back: stick-slip or noise, not a blockage
+            return None
+        if self._armed is None:
+            self._armed = (self.steps, self.filtered)
+            return None
+        moved = self.steps - self._armed[0]
+        rise = self.filtered - self._armed[1]
+        if (moved < cfg["confirm_steps"] or rise < cfg["confirm_rise_mn"]
+                or rise * 1000 < cfg["min_slope_umn_per_step"] * moved):
+            return None
+        return self._raise(self._occlusion(now_ms))
+
+    def _occlusion(self, now_ms):
+        """The alarm: force, rise, stiffness and how far to back the plunger off."""
+        cfg = self.config
+        drive = cfg["drive_umn_per_step"]
+        rise = self.filtered - self.baseline
+        moved = self.steps - self._rise_steps
+        slope = (self.filtered - self._rise_force) * 1000 // moved if moved else drive
+        slope = min(max(slope, cfg["min_slope_umn_per_step"], 100), drive)
+        compressed = max(rise, 0) * 1000 // slope
+        takeup = 2 * max(self.baseline, 0) * 1000 // drive
+        backoff = min(compressed + takeup, cfg["max_backoff_steps"])
+        # The drive train's own share of the compressed travel is not insulin.
+        fluid = max(compressed - max(rise, 0) * 1000 // drive, 0)
+        return {"code": OCCLUSION, "at_ms": now_ms, "force_mn": self.filtered,
+                "baseline_mn": self.baseline, "rise_mn": rise,
+                "slope_umn_per_step": slope, "compressed_steps": compressed,
+                "fluid_steps": fluid, "takeup_steps": min(takeup, backoff),
+                "backoff_steps": backoff}
+
+    def _raise(self, alarm):
+        self.alarm = alarm
+        return alarm
+
+    def state(self):
+        """The tracked values, as plain data (the sim plots them, tests inspect them)."""
+        return {"filtered_mn": self.filtered, "baseline_mn": self.baseline,
+                "allowance_mn": self.allowance,
+                "residual_mn": None if self.filtered is None else self.residual(),
+                "armed": self._armed is not None, "rise_steps": self.steps - self._rise_steps,
+                "steps": self.steps, "bad_reads": self._bad}

@@ -1,0 +1,137 @@
+"""HX711 load-cell ADC, bit-banged on two GPIOs (DOUT in, PD_SCK out): a ForceSensor.
+
+Timing and format from the Avia Semiconductor HX711 datasheet (pages 4-5):
+- DOUT high = no conversion ready; DOUT low = ready. 24 PD_SCK pulses shift the
+  conversion out MSB first (each rising edge presents the next bit within T2 = 0.1 us);
+  the 25th pulse pulls DOUT high again. 25, 26 or 27 pulses in all select channel A
+  gain 128, channel B gain 32 or channel A gain 64 for the NEXT conversion; fewer than
+  25 or more than 27 in one conversion period is a communication error.
+- PD_SCK high time T3: 0.2 us min, 1 us typical, 50 us max; low time T4: 0.2 us min.
+  PD_SCK held high for more than 60 us powers the chip down; back low, it resets to
+  channel A, gain 128.
+- Output: 24-bit two's complement; outside the input range it saturates at 0x800000
+  (minimum) or 0x7FFFFF (maximum). Output data rate 10 SPS (RATE low) or 80 SPS.
+
+A pulse's high phase runs with interrupts disabled, so no IRQ or scheduler can stretch
+it past 60 us and power the chip down mid-read. MicroPython only: the machine and time
+modules are passed in by tests and imported in the constructor otherwise.
+"""
+
+from basalt.core.errors import SensorFault
+from basalt.core.forcecal import load_force_calibration, nominal
+from basalt.drivers.stepdir import hw_module
+from basalt.ports import ForceSensor
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
+
+
+_PULSE_US = const(1)  # T3/T4: typical 1 us, well inside 0.2 us min and 50 us max
+_POWER_DOWN_US = const(80)  # more than the 60 us that powers the chip down
+_POLL_US = const(500)  # DOUT poll interval while waiting for a conversion
+_SIGN = const(0x800000)
+_MASK = const(0xFFFFFF)
+_SAT_HIGH = const(0x7FFFFF)
+_SAT_LOW = const(0x800000)
+
+# Pulses per read for each gain (datasheet Table 3), channel A unless noted.
+GAIN_PULSES = {128: 25, 64: 27, 32: 26}  # 32 is channel B
+RATES_SPS = (10, 80)
+
+
+class HX711(ForceSensor):
+    """ForceSensor on an HX711. dout and sck are the board's Pin specs (board.force)."""
+
+    def __init__(self, dout, sck, calibration=None, gain=128, rate_sps=10, machine=None,
+                 time=None):
+        if gain not in GAIN_PULSES:
+            raise ValueError("gain: %r is not allowed; allowed: 128, 64 (channel A) or 32 "
+                             "(channel B)" % (gain,))
+        if rate_sps not in RATES_SPS:
+            raise ValueError("rate_sps: %r is not allowed; allowed: 10 or 80" % (rate_sps,))
+        machine = hw_module(machine, "machine")
+        self._machine = machine
+        self._time = hw_module(time, "time")
+        self.calibration = load_force_calibration(calibration or nominal("hx711"))
+        self._pulses = GAIN_PULSES[gain]
+        # A conversion period plus margin; after power-up the first conversion takes
+        # four periods to settle (datasheet: 400 ms at 10 SPS, 50 ms at 80 SPS).
+        self._period_us = 1_000_000 // rate_sps
+        self.timeout_us = self._period_us + self._period_us // 2
+        self._sck_hi = sck.level(True)
+        self._sck_lo = sck.level(False)
+        pin = machine.Pin
+        # PD_SCK low first: high for over 60 us would power the chip down.
+        self._sck = pin(sck.number, pin.OUT, value=self._sck_lo)
+        pull = {"up": pin.PULL_UP, "down": pin.PULL_DOWN}.get(dout.pull)
+        self._dout = pin(dout.number, pin.IN, pull)
+        self._ready_level = dout.level(False)  # DOUT low (electrically) = data ready
+        self._stale = gain != 128  # the first conversion after reset is channel A, 128
+        self._wait_us = 4 * self._period_us  # settling after power-up
+
+    def ready(self):
+        """True when a conversion is waiting (DOUT low); never blocks."""
+        return self._dout.value() == self._ready_level
+
+    def read_raw(self):
+        """One conversion as a signed int; SensorFault on timeout or saturation."""
+        if self._stale:  # the gain pulses of this read apply to the next conversion
+            self._stale = False
+            self._shift()
+        return _check(self._shift())
+
+    def power_down(self):
+        self._sck.value(self._sck_hi)
+        self._time.sleep_us(_POWER_DOWN_US)
+
+    def power_up(self):
+        self._sck.value(self._sck_lo)  # the chip resets to channel A, gain 128
+        self._stale = self._pulses != 25
+        self._wait_us = 4 * self._period_us
+
+    # ----- the wire -------------------------------------------------------------------
+
+    def _await_ready(self):
+        waited = 0
+        limit = max(self.timeout_us, self._wait_us)
+        self._wait_us = 0  # settling is waited for once, answer or not
+        while not self.ready():
+            if waited >= limit:
+                raise SensorFault("timeout", "HX711 DOUT stayed high for %d ms (no "
+                                  "conversion ready)" % (waited // 1000))
+            self._time.sleep_us(_POLL_US)
+            waited += _POLL_US
+        self._time.sleep_us(_PULSE_US)  # T1: DOUT falling edge to the first PD_SCK rise
+
+    def _shift(self):
+        """Clock one conversion out (24 data pulses + gain pulses): the raw 24 bits."""
+        self._await_ready()
+        sck, dout, sleep_us = self._sck, self._dout, self._time.sleep_us
+        hi, lo, one = self._sck_hi, self._sck_lo, 1 - self._ready_level
+        machine = self._machine
+        value = 0
+        for i in range(self._pulses):
+            state = machine.disable_irq()
+            sck.value(hi)
+            sleep_us(_PULSE_US)
+            sck.value(lo)
+            machine.enable_irq(state)
+            if i < 24:
+                value = (value << 1) | (1 if dout.value() == one else 0)
+            sleep_us(_PULSE_US)
+        if dout.value() != one:  # the 25th pulse must have pulled DOUT high again
+            raise SensorFault("no answer", "HX711 DOUT stayed low after the read "
+                              "(wiring or chip fault)")
+        return value
+
+
+def _check(value):
+    """Saturation is a fault (the force is off the scale); else sign-extend 24 bits."""
+    if value == _SAT_HIGH or value == _SAT_LOW:
+        raise SensorFault("saturated", "HX711 reads 0x%06X, the end of its range" % value)
+    value &= _MASK
+    return value - (1 << 24) if value & _SIGN else value

@@ -1,0 +1,289 @@
+"""Occlusion: time to alarm, insulin missed and released, false alarms (syringe physics).
+
+The real app, engine and detector run against tools/sim/occlusion_physics.py.
+
+Every trial builds a PumpApp on a FakeMotor with a SimForceSensor over
+tools/sim/occlusion_physics.py (parameters drawn from the modeled envelope, own noise
+and drift), delivers normally, blocks the line at a random moment and runs until the
+app raises the occlusion alarm. It then waits with the line blocked (the app has
+stopped and backed the plunger off), clears the blockage and measures what flows out.
+
+  median/max_min_1uh, _0_1uh   time from onset to alarm at a 1 U/h / 0.1 U/h basal
+  median/max_s_bolus           the same during a 5 U bolus at 1.5 U/min (onset random
+                               in its first 150 s, basal 1 U/h around it)
+  units_missed_*               insulin pushed into the blocked line before the alarm
+  unintended_bolus_u_*         released in the 2 min after the blockage is cleared
+                               (5 min after the alarm); compressed_u_* is what a pump
+                               that did not back off would have released;
+                               aspirated_u_max_* the most drawn back (over-relief)
+  false_alarms_30d             alarms in 30 simulated days of normal delivery (meals,
+                               a day profile; then 0.1 U/h) with noise and drift
+  false_alarms_trials          alarms before onset in all the trials above
+  peak_residual_mn_30d         the most force those 30 days left unexplained, against
+                               threshold_mn: the margin before a false alarm
+  detector_allocs_per_update   bytes a detector update allocates inside MicroPython
+
+Quiet stretches are ticked coarsely (10 s at 0.1 U/h, 2 s at 1 U/h), boluses at 1 s
+(and 250 ms in the bolus trials): the app's tick length follows.
+"""
+
+import json
+import os
+import random
+import statistics
+
+from basalt.app import PumpApp
+from basalt.core.occlusion import load_occlusion_config
+from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
+from tools import ROOT, sim
+from tools.fakes import FakeMotor, VirtualClock
+from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics, vary
+
+CLEAR_AFTER_MS = 5 * MS_PER_MIN
+FLOW_WINDOW_MS = 2 * MS_PER_MIN
+
+
+class Rig:
+    """One pump on one syringe: app + fake motor + physics, advanced by run()."""
+
+    def __init__(self, board, seed, params=None, day_ms=0):
+        self.rng = random.Random(seed)
+        self.clock = VirtualClock()
+        self.motor = FakeMotor(self.clock, board.motor.max_step_hz)
+        self.physics = SyringePhysics(board.ustep_volume_pl,
+                                      params if params is not None else vary(self.rng),
+                                      seed=seed)
+        self.sensor = SimForceSensor(self.physics, self.motor, self.clock)
+        self.app = PumpApp(board, self.clock, self.motor, day_ms=day_ms, force=self.sensor)
+        self.alarms = []
+        self.peak_residual = 0  # the closest normal delivery came to the threshold (mN)
+
+    def start(self, rate_mu_h, fill_u=300):
+        for cmd in ({"cmd": "set_profile", "name": "Flat",
+                     "segments": [["00:00", rate_mu_h / 1000]]},
+                    {"cmd": "new_reservoir", "units": fill_u}, {"cmd": "resume"}):
+            self.app.command(cmd)
+        self.app.step()
+
+    def run(self, ms, tick_ms, stop_on_alarm=True):
+        """Advance up to `ms`; returns the first alarm seen (and stops there) or None."""
+        end = self.clock.now_ms() + ms
+        app = self.app
+        while self.clock.now_ms() < end:
+            dt = min(tick_ms, end - self.clock.now_ms())
+            app.tick_ms = dt
+            self.clock.advance(dt)
+            app.step()
+            if app.detector.filtered is not None:
+                residual = app.detector.residual()
+                if residual > self.peak_residual:
+                    self.peak_residual = residual
+            for kind, detail in app.pop_events():
+                if kind == "alarm":
+                    self.alarms.append(detail)
+                    if stop_on_alarm:
+                        return detail
+        return None
+
+    def pusher(self):
+        return self.motor.position()
+
+    def settle(self, ms=1_000):
+        """Let the back-off move finish and the physics catch up."""
+        self.run(ms, 250, stop_on_alarm=False)
+        self.physics.advance(self.clock.now_ms(), self.pusher())
+
+
+def occlusion_trial(board, seed, rate_mu_h, tick_ms, onset_range_ms, limit_ms, bolus_mu=0):
+    """One trial; a dict of figures (time to alarm None when it never came)."""
+    rig = Rig(board, seed)
+    rig.start(rate_mu_h)
+    onset_after = rig.rng.randint(*onset_range_ms)
+    warmup = rig.rng.randint(30 * MS_PER_MIN, 90 * MS_PER_MIN)
+    early = rig.run(warmup, tick_ms)
+    if bolus_mu:
+        rig.app.command({"cmd": "bolus", "units": bolus_mu / 1000})
+    early = early or rig.run(onset_after, tick_ms)
+    if early is not None:
+        return {"false_alarm": True}
+    onset_ms, onset_pos = rig.clock.now_ms(), rig.pusher()
+    rig.physics.occlude(onset_ms, onset_pos)
+    alarm = rig.run(limit_ms, tick_ms)
+    if alarm is None:
+        return {"false_alarm": False, "alarm_ms": None}
+    pushed = rig.pusher() - onset_pos
+    rig.physics.advance(rig.clock.now_ms(), rig.pusher())
+    compressed = rig.physics.v
+    rig.settle()
+    rig.run(CLEAR_AFTER_MS, 10_000, stop_on_alarm=False)
+    rig.physics.advance(rig.clock.now_ms(), rig.pusher())
+    before = rig.physics.outflow
+    rig.physics.clear(rig.clock.now_ms(), rig.pusher())
+    rig.run(FLOW_WINDOW_MS, 1_000, stop_on_alarm=False)
+    rig.physics.advance(rig.clock.now_ms(), rig.pusher())
+    return {
+        "false_alarm": False,
+        "alarm_ms": alarm["at_ms"] - onset_ms,
+        "missed_u": rig.physics.units(pushed),
+        "unintended_u": rig.physics.units(rig.physics.outflow - before),
+        "compressed_u": rig.physics.units(max(compressed, 0)),
+        "force_mn": alarm["force_mn"],
+        "stopped": rig.app.engine.stop_reason,
+    }
+
+
+CASES = {
+    # name: (basal mU/h, tick ms, onset range after warm-up, give up after, bolus mU)
+    "1uh": (1_000, 2_000, (0, 2 * MS_PER_HOUR), 12 * MS_PER_HOUR, 0),
+    "0_1uh": (100, 10_000, (0, 6 * MS_PER_HOUR), 48 * MS_PER_HOUR, 0),
+    "bolus": (1_000, 250, (0, 150_000), MS_PER_HOUR, 5_000),
+}
+
+
+def run_case(board, name, trials, seed):
+    rate, tick, onset, limit, bolus = CASES[name]
+    base = seed * 100_000 + sorted(CASES).index(name) * 10_000
+    return [occlusion_trial(board, base + i, rate, tick, onset, limit, bolus)
+            for i in range(trials)]
+
+
+def summarize(name, results, scale_ms):
+    done = [r for r in results if not r["false_alarm"] and r.get("alarm_ms") is not None]
+    times = [r["alarm_ms"] / scale_ms for r in done]
+    out = {
+        "trials_" + name: len(results),
+        "missed_alarms_" + name: sum(1 for r in results
+                                     if not r["false_alarm"] and r.get("alarm_ms") is None),
+        "false_alarms_before_onset_" + name: sum(1 for r in results if r["false_alarm"]),
+    }
+    if done:
+        out.update({
+            "units_missed_median_" + name: round(statistics.median(r["missed_u"] for r in done), 3),
+            "units_missed_max_" + name: round(max(r["missed_u"] for r in done), 3),
+            "unintended_bolus_u_median_" + name: round(
+                statistics.median(r["unintended_u"] for r in done), 4),
+            "unintended_bolus_u_max_" + name: round(max(r["unintended_u"] for r in done), 4),
+            "aspirated_u_max_" + name: round(max(0, -min(r["unintended_u"] for r in done)), 4),
+            "compressed_u_median_" + name: round(
+                statistics.median(r["compressed_u"] for r in done), 4),
+            "force_at_alarm_mn_median_" + name: round(
+                statistics.median(r["force_mn"] for r in done)),
+        })
+    return out, times
+
+
+def false_alarm_days(board, days, seed):
+    """Alarms in `days` of a day profile with three meal boluses (then in as many at 0.1
+    U/h): noise, drift, stick-slip, boluses; never an occlusion."""
+    alarms = 0
+    peak = 0
+    for regimen in ("meals", "low"):
+        rig = Rig(board, seed + (0 if regimen == "meals" else 1))
+        if regimen == "meals":
+            _start_meals(rig)
+        else:
+            rig.start(100)
+        for _ in range(days):
+            if regimen == "meals":
+                alarms += _meal_day(rig)
+            else:
+                alarms += _collect(rig, MS_PER_DAY, 10_000)
+            if rig.app.engine.reservoir_mu() < 80_000:
+                _refill(rig)
+        peak = max(peak, rig.peak_residual)
+    return alarms, peak
+
+
+def _start_meals(rig):
+    app = rig.app
+    app.command({"cmd": "set_profile", "name": "Day", "segments": [
+        ["00:00", 0.7], ["04:00", 1.0], ["08:00", 0.9], ["16:00", 1.1], ["22:00", 0.8]]})
+    app.command({"cmd": "new_reservoir", "units": 300})
+    app.command({"cmd": "resume"})
+    app.step()
+
+
+def _meal_day(rig):
+    """One day from midnight: boluses at 07:30, 12:30 and 19:00 of random size."""
+    alarms = 0
+    last = 0
+    for at_min in (450, 750, 1140):
+        alarms += _collect(rig, at_min * MS_PER_MIN - last, 10_000)
+        rig.app.command({"cmd": "bolus", "units": rig.rng.choice((2, 4, 6, 8, 10))})
+        alarms += _collect(rig, 10 * MS_PER_MIN, 1_000)
+        last = at_min * MS_PER_MIN + 10 * MS_PER_MIN
+    alarms += _collect(rig, MS_PER_DAY - last, 10_000)
+    return alarms
+
+
+def _collect(rig, ms, tick_ms):
+    """Run `ms`; count every alarm, resuming delivery after each as a user would."""
+    end = rig.clock.now_ms() + ms
+    count = 0
+    while rig.clock.now_ms() < end:
+        if rig.run(end - rig.clock.now_ms(), tick_ms) is None:
+            break
+        count += 1
+        rig.app.command({"cmd": "resume"})
+    return count
+
+
+def _refill(rig):
+    app = rig.app
+    app.command({"cmd": "suspend"})
+    app.command({"cmd": "new_reservoir", "units": 300})
+    rig.run(120_000, 1_000, stop_on_alarm=False)
+    rig.physics = SyringePhysics(app.board.ustep_volume_pl, rig.physics.params,
+                                 seed=rig.rng.randrange(1 << 30), start_ms=rig.clock.now_ms())
+    rig.physics.seat(rig.pusher())
+    rig.sensor.physics = rig.physics
+    app.command({"cmd": "resume"})
+
+
+def run(trials=20, days=30, seed=1):
+    board = sim.load_sim_board()
+    result = {"board": board.name, "trials": trials, "days": days, "seed": seed}
+    for name, scale in (("1uh", MS_PER_MIN), ("0_1uh", MS_PER_MIN), ("bolus", 1_000)):
+        figures, times = summarize(name, run_case(board, name, trials, seed), scale)
+        result.update(figures)
+        unit = "s" if name == "bolus" else "min"
+        if times:
+            result["median_%s_%s" % (unit, name)] = round(statistics.median(times), 2)
+            result["max_%s_%s" % (unit, name)] = round(max(times), 2)
+    if days:
+        result["false_alarms_30d"], result["peak_residual_mn_30d"] = false_alarm_days(
+            board, days, seed)
+        result["threshold_mn"] = load_occlusion_config()["threshold_mn"]
+    result["false_alarms_trials"] = sum(result["false_alarms_before_onset_" + n]
+                                        for n in CASES)
+    result["detector_allocs_per_update"], result["detector_allocs_by_scenario"] = allocs()
+    result["targets"] = {"median_min_1uh": "<= 15", "median_min_0_1uh": "<= 120",
+                         "median_s_bolus": "<= 30", "false_alarms_30d": "0"}
+    return result
+
+
+def allocs():
+    """Bytes one detector update allocates inside MicroPython (the app calls it per tick)."""
+    from tools.mpvm import run_micropython
+
+    out = run_micropython(os.path.join(ROOT, "tools", "bench", "alloc_detector_vm.py"),
+                          lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),))
+    result = json.loads(out.strip().splitlines()[-1])
+    if not result.pop("control_tuple") > 0:
+        raise RuntimeError("the allocation probe saw no allocation: the method is broken")
+    return max(result.values()), result
+
+
+def add_arguments(parser):
+    parser.add_argument("--trials", type=int, default=20, help="trials per case (>= 1)")
+    parser.add_argument("--days", type=int, default=30,
+                        help="days of normal delivery for false alarms (0 skips)")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+def bench(args, parser):
+    if args.trials < 1:
+        parser.error("--trials must be at least 1")
+    if args.days < 0:
+        parser.error("--days must be at least 0")
+    return run(args.trials, args.days, args.seed)
