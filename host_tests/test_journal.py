@@ -312,3 +312,15 @@ def test_file_storage_keeps_the_port_contract(tmp_path):
     storage.remove("x")
     storage.remove("x")
     assert storage.names() == ["s.json", "y"]
+
+
+def test_a_bolus_started_but_never_checkpointed_is_closed_at_zero():
+    ck = _ck(b0_id=7, b0_kind=1, b0_programmed_mu=1000, b0_lo=10, b0_hi=44)
+    unfinished = {(5, 7): ("normal", 1000), (5, 8): ("extended", 2000)}
+    plan = ckp.plan_restore(ck, "ok", BOARD, PROFILE, (), unfinished)
+    closed = [d for k, d in plan["events"] if k == "bolus_interrupted"]
+    hi_mu = -(-44 * BOARD.ustep_volume_pl // 10_000)  # rounded up
+    assert [(d["id"], d["delivered_hi_mu"]) for d in closed] == [(7, hi_mu), (8, 0)]
+    assert plan["uncertain"]["count"] == 1  # only the checkpointed one is uncertain
+    lost = ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD, None, (), unfinished)
+    assert lost["uncertain"]["delivered_hi_mu"] == 3000  # without a checkpoint: up to all

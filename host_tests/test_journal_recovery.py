@@ -241,3 +241,80 @@ def test_basal_profiles_survive_a_reset():
     profiles = pump.app.engine.profiles
     assert profiles.active == "Night" and sorted(profiles.profiles) == ["Day", "Night"]
     assert pump.app.engine.basal_rate_mu_h() == 300
+
+
+class UnreadableStorage(FakeStorage):
+    """A flash whose reads fail (EIO) for some files."""
+
+    def __init__(self, bad):
+        super().__init__()
+        self.bad = bad
+
+    def read(self, name):
+        if name in self.bad:
+            raise OSError(5, "EIO")
+        return super().read(name)
+
+
+def test_read_errors_at_boot_count_as_damage_not_a_crash():
+    storage = UnreadableStorage(set())
+    pump = Pump(storage).setup()
+    storage.bad = {"ck0.bin", "ck1.bin", "settings.json", jnl.segment_name(1)}
+    pump.boot(ack=True)
+    assert pump.keeper.fault and pump.app.engine.stop_reason == "no reservoir"
+    assert "flash read failed" in pump.keeper.settings_error
+    storage.bad = set()
+    assert "checkpoint_lost" in pump.kinds()
+
+
+@pytest.mark.parametrize("cmd, check", [
+    ({"cmd": "suspend"}, lambda pump: pump.app.engine.stop_reason == "suspended"),
+    ({"cmd": "temp_basal", "percent": 40, "minutes": 60},
+     lambda pump: pump.app.engine.temp_program()[1] == 40),
+    ({"cmd": "bolus", "units": 2},
+     lambda pump: pump.keeper.uncertain["delivered_hi_mu"] <= 50 + 2),
+])
+def test_a_confirmed_command_survives_a_power_cut_right_after_it(cmd, check):
+    pump = Pump().setup()
+    pump.app.command(cmd)  # returned: the user saw it accepted
+    pump.boot(ack=True)  # power gone before the next tick
+    assert check(pump)
+
+
+def test_profile_edits_go_into_the_settings_file_only_if_it_stays_valid():
+    from pathlib import Path
+
+    from basalt.core.settings import load_settings, parse_settings_text
+    from basalt.persist import ValidatedFile
+
+    example = (Path(__file__).resolve().parents[1] / "settings" / "example.json").read_text()
+    storage = FakeStorage()
+    storage.files["settings.json"] = bytearray(example.encode())
+
+    def boot():
+        settings_file = ValidatedFile(storage, "settings.json",
+                                      lambda obj: load_settings(obj, BOARD), parse_settings_text)
+        keeper = Keeper(storage, settings_file=settings_file)
+        clock = VirtualClock()
+        app = PumpApp(BOARD, clock, FakeMotor(clock, BOARD.motor.max_step_hz), 250,
+                      settings=keeper.load_settings())
+        app.keeper = keeper
+        keeper.start(app, 0)
+        app.command({"cmd": "boot_ack"})
+        return app
+
+    app = boot()
+    assert app.engine.profiles.active == "Weekday"
+    app.command({"cmd": "set_profile", "name": "Sick", "segments": [["00:00", 1.25]]})
+    app.command({"cmd": "activate_profile", "name": "Sick"})
+    before = storage.read("settings.json")
+    with pytest.raises(ConfigError, match="max_basal"):  # above the file's max basal rate
+        app.command({"cmd": "set_profile", "name": "Sick", "segments": [["00:00", 9]]})
+    assert storage.read("settings.json") == before
+    assert app.engine.profiles.current().rate_at(0) == 1250  # nothing changed
+    assert "basal.json" not in storage.names()
+    app = boot()
+    assert app.engine.profiles.active == "Sick" and app.engine.basal_rate_mu_h() == 0
+    assert app.settings.basal_profiles.current().name == "Sick"
+    kinds = [(r.kind, r.detail.get("keys")) for r in Journal(storage).read().records]
+    assert ("settings_changed", ["basal"]) in kinds

@@ -32,21 +32,20 @@ def test_the_reference_day_writes_everything_it_should(reference):
         assert kind in kinds
     assert len(sizes) > 500
     assert powercut.check(run, run.forward_total) == {
-        "over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
+        "over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "reboots": 0}
 
 
 def test_power_cuts_at_spread_write_points_lose_and_add_nothing(reference):
     run, sizes = reference
     plan = powercut.cut_plan(sizes, limit=24)
-    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
-    reboots = 0
+    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "reboots": 0}
     for cut_at, garbage in plan:
-        cut = powercut.one(BOARD, cut_at, garbage)
-        reboots += cut.boots - 1
-        for key, value in powercut.check(cut, run.forward_total).items():
+        for key, value in powercut.check(powercut.one(BOARD, cut_at, garbage),
+                                         run.forward_total).items():
             totals[key] += value
-    assert reboots == len(plan)  # every cut really happened
-    assert totals == {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
+    # every cut really happened, and none added insulin, repeated a bolus or lost a record
+    assert totals == {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
+                      "reboots": len(plan)}
 
 
 def _cuts_between(sizes, start_h, end_h, count):
@@ -55,14 +54,14 @@ def _cuts_between(sizes, start_h, end_h, count):
     return [s + n // 2 for s, n in inside[::step][:count]]
 
 
-def test_a_firmware_that_resumes_raised_temps_is_caught(reference, monkeypatch):
+def test_a_firmware_that_restarts_raised_temps_is_caught(reference, monkeypatch):
     run, sizes = reference
 
     def resume_everything(plan, ck, profile):
-        if ck["temp_type"]:
+        if ck["temp_type"]:  # every temp basal, from the start: unknown time ignored
             rate = ck["temp_value"] if ck["temp_type"] == ckp.TEMP_RATE else None
             pct = ck["temp_value"] if ck["temp_type"] == ckp.TEMP_PERCENT else None
-            plan["temp"] = (rate, pct, ck["temp_left_ms"], ck["temp_duration_ms"])
+            plan["temp"] = (rate, pct, ck["temp_duration_ms"], ck["temp_duration_ms"])
 
     monkeypatch.setattr(ckp, "_plan_temp", resume_everything)
     over = sum(powercut.check(powercut.one(BOARD, cut), run.forward_total)["over"]
@@ -74,8 +73,8 @@ def test_a_firmware_that_restarts_the_interrupted_bolus_is_caught(reference, mon
     run, sizes = reference
     original = ckp.plan_restore
 
-    def restart_bolus(ck, status, board, profile=None, settled=()):
-        plan = original(ck, status, board, profile, settled)
+    def restart_bolus(ck, status, *args):
+        plan = original(ck, status, *args)
         plan["restart"] = ck and ck["b0_kind"] and ck["b0_programmed_mu"]
         return plan
 

@@ -89,20 +89,29 @@ SUPERVISOR_PERIOD_MS = 500
 SETTINGS_PATH = "/settings.json"
 
 
+def settings_file(board, path=SETTINGS_PATH):
+    """The therapy settings file: replaced only by a complete file that passed
+    load_settings (written beside it, synced, renamed over it)."""
+    from basalt.persist import ValidatedFile
+    from basalt.storage import FileStorage
+
+    folder, name = path.rsplit("/", 1)
+    return ValidatedFile(FileStorage(folder or "/"), name,
+                         lambda obj: load_settings(obj, board), parse_settings_text)
+
+
 def read_settings(board, path=SETTINGS_PATH):
     """The therapy settings on the device, or None (missing or refused: no therapy runs
     until a valid file is loaded; every problem is printed for the user)."""
     try:
-        with open(path) as handle:
-            source = handle.read()
-    except OSError:
-        print("no %s: no basal profile until settings are loaded" % path)
-        return None
-    try:
-        settings, warnings = load_settings(parse_settings_text(source), board)
+        _, validated = settings_file(board, path).load()
     except ConfigError as error:
         print("%s refused:\n%s" % (path, error))
         return None
+    if validated is None:
+        print("no %s: no basal profile until settings are loaded" % path)
+        return None
+    settings, warnings = validated
     for warning in warnings:
         print("settings warning: " + warning)
     return settings
@@ -135,8 +144,8 @@ def start():
     clock = TicksClock()
     app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
                   settings=read_settings(board), force=make_force(board))
-    app.keeper = Keeper(FileStorage("/data"),
-                        settings_validator=lambda obj: load_settings(obj, board))
+    # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
+    app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
     app.keeper.start(app, clock.now_ms(), reset_cause(), wall_epoch_s())
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)

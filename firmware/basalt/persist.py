@@ -9,9 +9,12 @@ import json
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
-from basalt.core.commands import parse_clock
+from basalt.core.basal import BasalProfiles
+from basalt.core.check import exact_keys
+from basalt.core.commands import parse_clock, segments_from_user
 from basalt.core.delivery import STOP_EMPTY, STOP_NO_RESERVOIR, STOP_USER
 from basalt.core.errors import BasaltError, ConfigError, NotAllowedNow
+from basalt.core.schedule import hhmm
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, milli_in
 
 SEGMENT_BYTES = 16_384
@@ -19,6 +22,7 @@ SEGMENTS = 16  # 256 KiB of flash for history; see the README for the days it ke
 LEASE_MU = 50  # the motor may run this far past a checkpoint: 0.05 U
 CHECKPOINT_EVERY_MS = 5 * MS_PER_MIN
 BASAL_FILE = "basal.json"
+PROFILE_COMMANDS = ("set_profile", "activate_profile", "delete_profile")
 SETTINGS_FILE = "settings.json"
 
 _STATE_OF_STOP = {None: ckp.STATE_DELIVERING, STOP_USER: ckp.STATE_SUSPENDED,
@@ -40,21 +44,19 @@ class Journal:
         self._own = []  # numbers of readable segments, oldest first
         self._highest = 0
 
-    def read(self):
-        """Every readable record (a JournalView); never raises on damage."""
+    def read(self, visit=None):
+        """A JournalView of everything readable; never raises on damage. With visit,
+        records go to visit(record) one by one and are not kept, and only one segment
+        file is in memory at a time."""
         files = []
-        self._own = []
-        self._highest = 0
         for name in self.storage.names():
             number = jnl.segment_number(name)
             if number is not None:
                 files.append((number, name))
         files.sort()
-        loaded = []
-        for number, name in files:
-            self._highest = max(self._highest, number)
-            loaded.append((name, self.storage.read(name) or b""))
-        view = jnl.read_journal(loaded)
+        self._highest = files[-1][0] if files else 0
+        view = jnl.read_journal(((name, read_or_empty(self.storage, name))
+                                 for _, name in files), visit)
         foreign = [name for name, _ in view.foreign]
         self._own = [number for number, name in files if name not in foreign]
         return view
@@ -94,6 +96,15 @@ class Journal:
             self.storage.remove(jnl.segment_name(self._own.pop(0)))
 
 
+def read_or_empty(storage, name):
+    """A file's bytes; a file the flash cannot read counts as damaged (empty), so a
+    read error never stops the boot."""
+    try:
+        return storage.read(name) or b""
+    except OSError:
+        return b""
+
+
 def bundle(storage):
     """All segment files of a storage, oldest first, as one byte string."""
     out = bytearray()
@@ -109,7 +120,12 @@ class CheckpointStore:
         self.counter = 0
 
     def load(self):
-        slots = [self.storage.read(name) for name in ckp.SLOTS]
+        slots = []
+        for name in ckp.SLOTS:
+            try:
+                slots.append(self.storage.read(name))
+            except OSError:
+                slots.append(b"")  # unreadable: not a valid slot, and not "missing"
         ck, status = ckp.newest(slots)
         if ck is not None:
             self.counter = ck["counter"]
@@ -124,21 +140,27 @@ class CheckpointStore:
 class ValidatedFile:
     """A JSON file replaced only by a complete, validated one (atomically)."""
 
-    def __init__(self, storage, name, validator):
+    def __init__(self, storage, name, validator, parse=None):
         self.storage = storage
         self.name = name
         self.validator = validator  # obj -> anything; raises ConfigError naming the key
+        self.parse = parse  # text -> obj (default: plain JSON); raises ConfigError
 
     def load(self):
         """(obj, validated) or (None, None) if there is no file; raises ConfigError."""
-        data = self.storage.read(self.name)
-        if data is None:
-            data = self.storage.read(self.name + ".new")  # renamed away, not over (FAT)
+        try:
+            data = self.storage.read(self.name)
+            if data is None:
+                data = self.storage.read(self.name + ".new")  # renamed away, not over (FAT)
+        except OSError as error:
+            raise ConfigError(self.name, "(unreadable)", "a readable file", "flash read "
+                              "failed: %s" % error)
         if data is None:
             return None, None
         try:
-            obj = json.loads(data)
-        except ValueError:
+            text = bytes(data).decode()
+            obj = self.parse(text) if self.parse is not None else json.loads(text)
+        except (ValueError, UnicodeError):
             raise ConfigError(self.name, "(%d bytes)" % len(data), "a JSON table",
                               "not valid JSON")
         return obj, self.validator(obj)
@@ -151,10 +173,8 @@ class ValidatedFile:
 
 
 def check_basal_file(obj):
-    """The saved basal profiles: {"active": name, "profiles": {name: [[min, mU/h]...]}}."""
-    from basalt.core.basal import BasalProfiles
-    from basalt.core.check import exact_keys
-
+    """Basal profiles edited on a pump without a settings file:
+    {"active": name, "profiles": {name: [[start minute, mU/h], ...]}}."""
     exact_keys(BASAL_FILE, obj, ("active", "profiles"))
     profiles = BasalProfiles()
     if not isinstance(obj["profiles"], dict):
@@ -184,12 +204,21 @@ class Keeper:
     Until acknowledge_boot() the motor may not move and commands are refused.
     """
 
-    def __init__(self, storage, settings_validator=accept_any_settings, **journal_args):
+    def __init__(self, storage, settings_validator=accept_any_settings, settings_file=None,
+                 **journal_args):
+        """settings_validator(obj) -> (settings, warnings), raising ConfigError (as
+        basalt.core.settings.load_settings does), checks settings.json beside the
+        journal; or settings_file: a ValidatedFile kept elsewhere."""
         self.storage = storage
         self.journal = Journal(storage, **journal_args)
         self.checkpoints = CheckpointStore(storage)
-        self.settings = ValidatedFile(storage, SETTINGS_FILE, settings_validator)
+        self.settings = settings_file or ValidatedFile(storage, SETTINGS_FILE,
+                                                       settings_validator)
         self.basal = ValidatedFile(storage, BASAL_FILE, check_basal_file)
+        self.settings_warnings = []
+        self._settings_events = None  # None until load_settings() ran
+        self._settings_basal = False  # the settings file holds the basal profiles
+        self._pending_settings = None
         self.awaiting_ack = True
         self.uncertain = None  # interrupted bolus insulin the user has not reconciled
         self.settings_error = None
@@ -201,6 +230,7 @@ class Keeper:
         self._dirty = True
         self._mark = 0
         self._temp = None
+        self._move = 0
         self._restart_stop = None
         self._next_ck_ms = 0
         self._rate = -1
@@ -211,19 +241,24 @@ class Keeper:
     def start(self, app, now_ms, cause="power_on", epoch_s=None, fw=""):
         """Read what survived, restore the engine (stopped), record the boot."""
         self.lease_steps = max(1, app.board.usteps_for_mu(LEASE_MU))
-        view = self.journal.read()
+        settled = set()
+        unfinished = {}
+        view = self.journal.read(lambda record: _settle(settled, unfinished, record))
         ck, status = self.checkpoints.load()
         boot = max(view.last_boot(), ck["boot"] if ck else 0) + 1
         self.boot = boot & 0xFFFF or 1
         seq = max(view.next_seq(), ck["journal_seq"] if ck else 0)
         self.journal.open(view, self.boot, seq)
         events = [("boot", {"cause": cause, "fw": fw, "epoch_s": epoch_s,
-                            "records": len(view.records)})]
+                            "records": view.count})]
         events += self._damage_events(view)
-        profiles = self._load_basal(app, events)
-        self._load_settings(events)
-        profile = profiles.profiles.get(profiles.active) if profiles else None
-        plan = ckp.plan_restore(ck, status, app.board, profile, _settled(view))
+        if self._settings_events is None:
+            self.load_settings()
+        events += self._settings_events
+        self._load_basal(app, events)
+        profiles = app.engine.profiles
+        profile = profiles.profiles.get(profiles.active) if profiles.active else None
+        plan = ckp.plan_restore(ck, status, app.board, profile, settled, unfinished)
         self._apply(app, now_ms, plan)
         events += plan["events"]
         for code in plan["alarms"]:
@@ -247,24 +282,37 @@ class Keeper:
             events.append(("journal_foreign", {"file": name, "message": message}))
         return events
 
+    def load_settings(self):
+        """The validated settings, or None if there is no file or it was refused (kept
+        as it is; the pump then stays stopped, settings_error says why). Call it before
+        building the app to configure it; start() calls it otherwise."""
+        self._settings_events = []
+        self._settings_basal = False
+        try:
+            obj, validated = self.settings.load()
+        except BasaltError as error:
+            self.settings_error = str(error)
+            self._settings_events.append(("settings_rejected", {
+                "file": SETTINGS_FILE, "message": str(error)[:200]}))
+            return None
+        if validated is None:
+            return None
+        self._settings_basal = "basal" in obj
+        settings, self.settings_warnings = validated
+        return settings
+
     def _load_basal(self, app, events):
+        """Profiles edited on a pump that has no settings file holding them."""
         try:
             obj, profiles = self.basal.load()
         except BasaltError as error:
-            events.append(("settings_rejected", {"file": BASAL_FILE, "message": str(error)}))
-            self.settings_error = str(error)
+            events.append(("settings_rejected", {"file": BASAL_FILE,
+                                                 "message": str(error)[:200]}))
             return None
-        if profiles is not None:
-            app.engine.profiles = profiles
+        if profiles is None or self._settings_basal:
+            return None  # the settings file holds the profiles (PumpApp loaded them)
+        app.engine.profiles = profiles
         return profiles
-
-    def _load_settings(self, events):
-        try:
-            self.settings.load()
-        except BasaltError as error:
-            self.settings_error = str(error)
-            events.append(("settings_rejected", {"file": SETTINGS_FILE,
-                                                 "message": str(error)}))
 
     def _apply(self, app, now_ms, plan):
         engine = app.engine
@@ -336,14 +384,40 @@ class Keeper:
         if name == "resume" and (self.fault or self.settings_error):
             raise NotAllowedNow("resume", self.fault or "settings invalid: " +
                                 self.settings_error)
+        if name in PROFILE_COMMANDS:
+            self._plan_profiles(app, cmd)
         return False, None
 
+    def _plan_profiles(self, app, cmd):
+        """With a settings file, a profile edit is a settings change: the whole file,
+        edited, must pass validation before anything changes (refused: nothing did)."""
+        self._pending_settings = None
+        try:
+            obj, _ = self.settings.load()
+        except BasaltError:
+            return  # a refused file is not edited; the edit goes to basal.json
+        if obj is None:
+            return
+        try:
+            profiles = _edited(app.engine.profiles, cmd)
+        except (KeyError, TypeError, BasaltError):
+            return  # commands.apply refuses the command itself, with its own message
+        obj["basal"] = user_basal(profiles)
+        self.settings.validator(obj)
+        self._pending_settings = obj
+
     def after_command(self, app, now_ms, cmd):
-        if cmd.get("cmd") in ("set_profile", "activate_profile", "delete_profile"):
-            self._save_basal(app)
+        """A command is durable before it returns: what the user was told took effect
+        (a suspend, a temp basal, a bolus) is in the checkpoint, even if the power
+        goes the next moment."""
+        if cmd.get("cmd") in PROFILE_COMMANDS:
+            if self._pending_settings is not None:
+                self.save_settings(app, now_ms, self._pending_settings)
+            else:
+                self._save_basal(app)
         if cmd.get("cmd") == "new_reservoir":
             self.fault = None  # a freshly fitted reservoir is a known state again
-        self._dirty = True
+        self._write_checkpoint(app, now_ms)
 
     def reconcile(self, app, now_ms, units=None):
         """The user settles the interrupted bolus: units they accept as delivered
@@ -374,6 +448,9 @@ class Keeper:
             pass
         validated = self.settings.save(obj)
         self.settings_error = None
+        if isinstance(obj, dict) and "basal" in obj:
+            self._settings_basal = True
+            self.storage.remove(BASAL_FILE)  # the file's basal profiles are the ones
         changed = sorted(k for k in obj if not isinstance(old, dict) or old.get(k) != obj[k])
         self._emit(app, "settings_changed", {"keys": changed[:16],
                                              "crc": jnl.crc(json.dumps(obj).encode())}, now_ms)
@@ -421,7 +498,7 @@ class Keeper:
                 "from_ms": since, "minutes": (now_ms - since) // MS_PER_MIN,
                 "delivered_steps": delivered,
                 "delivered_mu": engine.board.mu_for_usteps(delivered)}, now_ms)
-        if app.motor.busy() or self.awaiting_ack:
+        if self.awaiting_ack:
             return
         if self._dirty or now_ms >= self._next_ck_ms:
             self._write_checkpoint(app, now_ms)
@@ -432,7 +509,9 @@ class Keeper:
             return False
         target = app.engine.plunger_steps
         if self._dirty or self._ck is None or target > self._ck["plunger_hi"]:
-            return self._write_checkpoint(app, now_ms)
+            if not self._write_checkpoint(app, now_ms):
+                return False
+        self._move = app.pending_steps  # the move the app starts now
         return True
 
     def _emit(self, app, kind, detail, now_ms):
@@ -453,10 +532,11 @@ class Keeper:
         return True
 
     def snapshot(self, app):
-        """The checkpoint of the app as it is now (motor idle: nothing in flight)."""
+        """The checkpoint of the app as it is now. `unmoved`: steps planned but perhaps
+        not moved yet (pending, and all of a move still running): the low bounds."""
         engine = app.engine
         ck = ckp.empty(self.boot)
-        pending = app.pending_steps
+        pending = app.pending_steps + (self._move if app.motor.busy() else 0)
         planned = engine.plunger_steps
         margin = self.lease_steps
         stop = engine.stop_reason
@@ -512,15 +592,50 @@ class Keeper:
                                      "detail": "storage: %s" % error}))
 
 
-def _settled(view):
-    """(boot, id) of boluses the journal already shows as ended."""
-    out = set()
-    for record in view.records:
-        if record.kind in ("bolus_done", "bolus_cancelled"):
-            out.add((record.boot, record.detail.get("id")))
-        elif record.kind == "bolus_interrupted":
-            out.add((record.detail.get("bolus_boot"), record.detail.get("id")))
-    return out
+def _edited(current, cmd):
+    """The profiles as a profile command would leave them (the engine's stay as they are)."""
+    scratch = BasalProfiles()
+    for name in sorted(current.profiles):
+        scratch.put(name, current.profiles[name].segments())
+    scratch.active = current.active
+    name = cmd["name"]
+    if cmd["cmd"] == "set_profile":
+        scratch.put(name, segments_from_user(name, cmd["segments"]))
+    elif cmd["cmd"] == "activate_profile":
+        scratch.get(name)
+        scratch.active = name
+    else:
+        scratch.delete(name)
+    return scratch
+
+
+def user_basal(profiles):
+    """Profiles in the settings file's user units: {"active", "profiles": {name:
+    [["HH:MM", U/h], ...]}}."""
+    out = {}
+    for name in profiles.profiles:
+        out[name] = [[hhmm(start), rate // 1000 if rate % 1000 == 0 else rate / 1000]
+                     for start, rate in profiles.profiles[name].segments()]
+    return {"active": profiles.active, "profiles": out}
+
+
+def _settle(settled, unfinished, record):
+    """Collect (boot, id) of boluses the journal shows ended, and of those it shows
+    started and not (yet) ended."""
+    kind = record.kind
+    detail = record.detail
+    if kind == "bolus_started":
+        unfinished[(record.boot, detail.get("id"))] = (detail.get("kind"),
+                                                       detail.get("programmed_mu", 0))
+        return
+    if kind == "bolus_done" or kind == "bolus_cancelled":
+        key = (record.boot, detail.get("id"))
+    elif kind == "bolus_interrupted":
+        key = (detail.get("bolus_boot"), detail.get("id"))
+    else:
+        return
+    settled.add(key)
+    unfinished.pop(key, None)
 
 
 def _u(mu):

@@ -26,7 +26,7 @@ class FileStorage(Storage):
             pass  # already there
 
     def _path(self, name):
-        return self.root + "/" + name
+        return self.root.rstrip("/") + "/" + name  # FileStorage("/") is the top folder
 
     def read(self, name):
         try:

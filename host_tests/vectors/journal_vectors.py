@@ -97,6 +97,9 @@ def vectors_damage(data):
                              ("j000009.jnl", data[:60])])
     emit("view", [len(view.records), view.damaged, [n for n, _ in view.foreign],
                   view.last_segment, view.next_seq()])
+    kinds = []
+    lean = jnl.read_journal([("j000007.jnl", data)], lambda record: kinds.append(record.kind))
+    emit("visited", [kinds, lean.records, lean.count, lean.next_seq(), lean.last_boot()])
 
 
 def vectors_checkpoint():
@@ -120,6 +123,9 @@ def vectors_checkpoint():
         plan = ckp.plan_restore(probe, "ok", BOARD, profile, {(4, 2)})
         emit("temp %d %d" % (kind, value), [plan["temp"], plan["events"]])
     emit("untrusted", ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD))
+    unfinished = {(4, 2): ("dual", 7000), (4, 9): ("normal", 500)}
+    emit("unfinished", ckp.plan_restore(ck, "ok", BOARD, profile, (), unfinished)["events"])
+    emit("lost", ckp.plan_restore(None, "torn", BOARD, None, (), unfinished))
 
 
 class Dog:

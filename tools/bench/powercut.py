@@ -5,6 +5,7 @@ every write operation of the day, a run cuts the power inside that write (at a b
 that varies from write to write; every other cut leaves the rest of the write as noise),
 reboots the firmware on what the flash holds (the plunger stays where the motor left
 it), acknowledges the boot screen at the true time of day, and plays the rest of the day.
+A command the cut interrupted was never confirmed to the user, who gives it again.
 
 Over all cuts it counts:
   over_deliveries      runs whose plunger travelled further than in the uncut day
@@ -13,6 +14,7 @@ Over all cuts it counts:
   lost_records         records whose append had returned, missing afterwards
   unreadable_journals  runs whose journal could not be read back
   lease_violations     cuts where the plunger was past the committed checkpoint's lease
+  reboots              reboots after cuts (equal to cuts: every cut really happened)
 """
 
 import os
@@ -41,6 +43,7 @@ PROFILE = {"cmd": "set_profile", "name": "Bench", "segments": [
 
 # (time of day, action): commands, alarms and settings as a user and the app make them.
 DAY = [
+    ("00:00", PROFILE),
     ("00:00", {"cmd": "new_reservoir", "units": 200}),
     ("00:00", {"cmd": "prime", "units": 1}),
     ("00:02", {"cmd": "resume"}),
@@ -91,6 +94,7 @@ class Run:
         self.double_boluses = 0
         self.lease_violations = 0
         self.started_by_user = set()
+        self.retry = None  # a command the power cut interrupted
         self.app = None
 
     def boot(self):
@@ -106,8 +110,9 @@ class Run:
         if app.engine.running_boluses():
             self.double_boluses += 1  # a bolus came back after the reset
         keeper.acknowledge_boot(app, 0, day_ms=self.world.now_ms() % MS_PER_DAY)
-        if self.boots == 1:
-            app.command(PROFILE)
+        retry, self.retry = self.retry, None
+        if retry is not None:
+            self._do(retry)  # the pump died before confirming it: the user tries again
 
     def _watch(self, journal):
         append = journal.append
@@ -172,9 +177,13 @@ class Run:
             app.command(action)
         except BasaltError:
             return  # the pump's state after a reset can refuse it: that is fine
-        for kind, detail in app.events[seen:]:
-            if kind == "bolus_started":
-                self.started_by_user.add((app.keeper.boot, detail["id"]))
+        except PowerCut:
+            self.retry = action
+            raise
+        finally:
+            for kind, detail in app.events[seen:]:
+                if kind == "bolus_started":
+                    self.started_by_user.add((app.keeper.boot, detail["id"]))
 
 
 def read_back(storage):
@@ -189,7 +198,7 @@ def read_back(storage):
 def check(run, reference_forward):
     """Findings of one run: dict of counts."""
     found = {"over": 0, "double": run.double_boluses, "lost": 0, "unreadable": 0,
-             "lease": run.lease_violations}
+             "lease": run.lease_violations, "reboots": run.boots - 1}
     if run.forward_total > reference_forward:
         found["over"] = 1
     view, error = read_back(run.storage)
@@ -247,7 +256,7 @@ def run(limit=None, jobs=1):
     started = time.perf_counter()
     reference, sizes = write_points(board)
     plan = cut_plan(sizes, limit)
-    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0}
+    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "reboots": 0}
     if jobs > 1:
         from multiprocessing import Pool
 
@@ -271,6 +280,7 @@ def run(limit=None, jobs=1):
         "lost_records": totals["lost"],
         "unreadable_journals": totals["unreadable"],
         "lease_violations": totals["lease"],
+        "reboots": totals["reboots"],
         "journal_bytes_per_day": day_bytes,
         "journal_records_per_day": len(view.records),
         "journal_budget_bytes": budget,

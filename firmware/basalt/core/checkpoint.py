@@ -8,8 +8,9 @@ It is a lease as well as a snapshot: plunger_hi is the furthest the motor may pu
 before the next checkpoint is committed, and the app writes a new one before any move
 that would pass it. So whatever happened after the last committed checkpoint, the plunger
 is between plunger_lo and plunger_hi, and a running bolus delivered between bolus_lo and
-bolus_hi microsteps. Any state change (bolus, temp basal, suspend, reservoir) is
-checkpointed before the motor moves again.
+bolus_hi microsteps. A command (bolus, temp basal, suspend, reservoir) is checkpointed
+before it returns, so what the user saw accepted survives; a bolus the journal shows
+started but no checkpoint held never moved the motor, and is closed at 0 U.
 
 After a reset (plan_restore):
 - a running bolus is never resumed: it is recorded as interrupted with its delivered
@@ -126,12 +127,13 @@ def slot_for(counter):
 
 # ----- the plan after a reset ------------------------------------------------------
 
-def plan_restore(ck, status, board, profile=None, settled=()):
+def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None):
     """What a rebooting pump restores, ends and records.
 
     ck/status: from newest(); board: for microsteps to mU; profile: the active basal
     profile (to judge an absolute temp basal) or None; settled: (boot, id) of boluses
-    the journal already shows finished, cancelled or interrupted.
+    the journal already shows finished, cancelled or interrupted; unfinished: {(boot,
+    id): (kind, programmed_mu)} of boluses the journal shows started and never ended.
     Returns a dict: trusted, state, reservoir_steps, plunger_steps, day_ms, temp (None or
     (rate_mu_h, percent, left_ms, duration_ms) to resume), uncertain (None or the
     interrupted bolus the user must reconcile), events [(kind, detail)], alarms [codes].
@@ -144,6 +146,7 @@ def plan_restore(ck, status, board, profile=None, settled=()):
             plan["trusted"] = False
             plan["alarms"].append("delivery_fault")
             plan["events"].append(("checkpoint_lost", {"reason": status}))
+            _plan_unknown(plan, unfinished)
         return plan
     plan["state"] = ck["state"]
     plan["plunger_steps"] = ck["plunger_lo"]
@@ -152,7 +155,8 @@ def plan_restore(ck, status, board, profile=None, settled=()):
                                                               ck["plunger_lo"]))
     plan["day_ms"] = ck["day_ms"] % MS_PER_DAY
     _plan_temp(plan, ck, profile)
-    _plan_bolus(plan, ck, board, settled)
+    running = _plan_bolus(plan, ck, board, settled)
+    _plan_unstarted(plan, unfinished, running)
     return plan
 
 
@@ -177,7 +181,9 @@ def _plan_temp(plan, ck, profile):
 
 
 def _plan_bolus(plan, ck, board, settled):
-    """Running boluses become interrupted ones; their insulin joins what is unsettled."""
+    """Running boluses become interrupted ones; their insulin joins what is unsettled.
+    Returns the (boot, id) of the running ones."""
+    running = []
     uncertain = None
     if ck["u_count"]:
         uncertain = {"count": ck["u_count"], "bolus_boot": ck["u_boot"],
@@ -191,20 +197,53 @@ def _plan_bolus(plan, ck, board, settled):
         # Steps to mU: the low bound rounded down, the high bound rounded up.
         lo_mu = min(board.mu_for_usteps(ck[prefix + "lo"]), programmed)
         hi_mu = min(-(-ck[prefix + "hi"] * board.ustep_volume_pl // PL_PER_MU), programmed)
-        bolus = {"bolus_boot": ck["boot"], "id": ck[prefix + "id"],
-                 "kind": BOLUS_KINDS[kind] if kind < len(BOLUS_KINDS) else "normal",
-                 "programmed_mu": programmed, "delivered_lo_mu": lo_mu,
-                 "delivered_hi_mu": hi_mu}
-        if (ck["boot"], ck[prefix + "id"]) not in settled:
+        key = (ck["boot"], ck[prefix + "id"])
+        bolus = _closed(key, BOLUS_KINDS[kind] if kind < len(BOLUS_KINDS) else "normal",
+                        programmed, hi_mu)
+        bolus["delivered_lo_mu"] = lo_mu
+        running.append(key)
+        if key not in settled:
             plan["events"].append(("bolus_interrupted", bolus))
-        if uncertain is None:
-            uncertain = {"count": 0, "bolus_boot": ck["boot"], "programmed_mu": 0,
-                         "delivered_lo_mu": 0, "delivered_hi_mu": 0}
-        uncertain["count"] += 1
-        uncertain["bolus_boot"] = ck["boot"]
-        for key in ("programmed_mu", "delivered_lo_mu", "delivered_hi_mu"):
-            uncertain[key] += bolus[key]
+        uncertain = _add_uncertain(uncertain, bolus)
     plan["uncertain"] = uncertain
+    return running
+
+
+def _plan_unstarted(plan, unfinished, running):
+    """A bolus the journal shows started but the checkpoint never held: the power went
+    before its checkpoint was committed, and the motor moves only after that. So it
+    delivered nothing; it is closed with 0 U (nothing uncertain, nothing to reconcile)."""
+    for key in sorted(unfinished or {}):
+        if key not in running:
+            kind, programmed = unfinished[key]
+            plan["events"].append(("bolus_interrupted", _closed(key, kind, programmed, 0)))
+
+
+def _plan_unknown(plan, unfinished):
+    """Without a checkpoint, an unfinished bolus may have delivered anything up to its
+    programmed amount: the user must reconcile it."""
+    for key in sorted(unfinished or {}):
+        kind, programmed = unfinished[key]
+        bolus = _closed(key, kind, programmed, programmed)
+        plan["events"].append(("bolus_interrupted", bolus))
+        plan["uncertain"] = _add_uncertain(plan["uncertain"], bolus)
+
+
+def _closed(key, kind, programmed_mu, hi_mu):
+    return {"bolus_boot": key[0], "id": key[1], "kind": kind, "programmed_mu": programmed_mu,
+            "delivered_lo_mu": 0, "delivered_hi_mu": hi_mu}
+
+
+def _add_uncertain(uncertain, bolus):
+    """The unreconciled insulin, one interrupted bolus more."""
+    if uncertain is None:
+        uncertain = {"count": 0, "bolus_boot": 0, "programmed_mu": 0,
+                     "delivered_lo_mu": 0, "delivered_hi_mu": 0}
+    uncertain["count"] += 1
+    uncertain["bolus_boot"] = bolus["bolus_boot"]
+    for key in ("programmed_mu", "delivered_lo_mu", "delivered_hi_mu"):
+        uncertain[key] += bolus[key]
+    return uncertain
 
 
 def min_rate_over(profile, day_ms, duration_ms):

@@ -283,11 +283,12 @@ def _record_at(data, pos):
     return Record(seq, boot, at_ms, kind, detail), end
 
 
-def scan(data, start=HEADER_SIZE):
+def scan(data, start=HEADER_SIZE, visit=None):
     """Every valid record in a segment's bytes, and the damaged spans [(start, end)].
 
     Never raises on damage: bad bytes are skipped up to the next sync byte that starts
-    a record whose CRC checks out.
+    a record whose CRC checks out. With visit, each record is handed to visit(record)
+    instead of being kept (a board cannot hold a whole journal's records in RAM).
     """
     records = []
     damaged = []
@@ -300,7 +301,10 @@ def scan(data, start=HEADER_SIZE):
             if bad_from >= 0:
                 damaged.append((bad_from, pos))
                 bad_from = -1
-            records.append(found[0])
+            if visit is None:
+                records.append(found[0])
+            else:
+                visit(found[0])
             pos = found[1]
             continue
         if bad_from < 0:
@@ -312,7 +316,7 @@ def scan(data, start=HEADER_SIZE):
     return records, damaged
 
 
-def read_segment(data, name="segment"):
+def read_segment(data, name="segment", visit=None):
     """(header or None, records, damaged spans) of one segment file's bytes.
 
     Raises JournalError for a segment written by a newer firmware (its format is
@@ -324,7 +328,7 @@ def read_segment(data, name="segment"):
                            "firmware reads format %d); it is kept unchanged" % (
                                name, header[0], FORMAT_VERSION))
     # A damaged header is scanned like any bytes: the records after it still count.
-    records, damaged = scan(data, HEADER_SIZE if header is not None else 0)
+    records, damaged = scan(data, HEADER_SIZE if header is not None else 0, visit)
     return header, records, damaged
 
 
@@ -367,10 +371,16 @@ class JournalView:
     """Everything readable in a journal: records in order, damage and foreign segments."""
 
     def __init__(self):
-        self.records = []
+        self.records = []  # kept only when read without a visitor
+        self.count = 0
         self.damaged = []  # (file name, start byte, end byte)
         self.foreign = []  # (file name, message): segments from a newer firmware
         self.last_segment = None  # (number, size, torn tail?) of the newest readable one
+        self._last = None  # (seq, boot) of the last record read
+
+    def _seen(self, record):
+        self.count += 1
+        self._last = (record.seq, record.boot)
 
     def damaged_bytes(self):
         total = 0
@@ -379,23 +389,32 @@ class JournalView:
         return total
 
     def next_seq(self):
-        return self.records[-1].seq + 1 if self.records else 1
+        return self._last[0] + 1 if self._last else 1
 
     def last_boot(self):
-        return self.records[-1].boot if self.records else 0
+        return self._last[1] if self._last else 0
 
 
-def read_journal(files):
-    """files: [(segment file name, bytes)] oldest first. Never raises on damage."""
+def read_journal(files, visit=None):
+    """files: (segment file name, bytes) pairs, oldest first (a generator keeps one file
+    in memory at a time). Never raises on damage. With visit, records are handed to it
+    and not kept."""
     view = JournalView()
+
+    def seen(record):
+        view._seen(record)
+        if visit is not None:
+            visit(record)
+        else:
+            view.records.append(record)
+
     for name, data in files:
         data = bytes(data)
         try:
-            _, records, damaged = read_segment(data, name)
+            _, records, damaged = read_segment(data, name, seen)
         except JournalError as error:
             view.foreign.append((name, str(error)))
             continue
-        view.records.extend(records)
         for start, end in damaged:
             view.damaged.append((name, start, end))
         torn = bool(damaged) and damaged[-1][1] == len(data)
