@@ -318,3 +318,25 @@ def test_profile_edits_go_into_the_settings_file_only_if_it_stays_valid():
     assert app.settings.basal_profiles.current().name == "Sick"
     kinds = [(r.kind, r.detail.get("keys")) for r in Journal(storage).read().records]
     assert ("settings_changed", ["basal"]) in kinds
+
+
+def test_an_event_the_journal_cannot_encode_is_named_not_fatal():
+    pump = Pump().setup()
+    pump.app.events.append(("alarm", {"code": "occlusion", "force_mn": 1.5, "at_ms": 5}))
+    pump.app.events.append(("glucose", {"mg_dl": 120, "at_ms": 6}))
+    pump.run(1000)
+    records = pump.records()
+    odd = [r for r in records if r.kind == "unrecordable"]
+    assert odd and odd[0].detail["event"] == "alarm" and "only ints" in odd[0].detail["message"]
+    assert "glucose" in [r.kind for r in records]  # and the journal goes on
+
+
+def test_a_pump_stopped_by_an_alarm_comes_back_suspended():
+    pump = Pump().setup()
+    pump.app.engine.alarm_stop(pump.clock.now_ms(), "occlusion")
+    pump.run(1000)  # the stop is checkpointed at the next tick
+    pump.boot(ack=True)
+    assert pump.app.engine.stop_reason == "suspended"
+    assert any("Stopped by an alarm" in line for line in pump.keeper.boot_notes)
+    pump.run(60_000)
+    assert pump.motor.moves == []

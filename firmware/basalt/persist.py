@@ -12,7 +12,13 @@ from basalt.core import journal as jnl
 from basalt.core.basal import BasalProfiles
 from basalt.core.check import exact_keys
 from basalt.core.commands import parse_clock, segments_from_user
-from basalt.core.delivery import STOP_EMPTY, STOP_NO_RESERVOIR, STOP_USER
+from basalt.core.delivery import (
+    STOP_EMPTY,
+    STOP_NO_RESERVOIR,
+    STOP_OCCLUSION,
+    STOP_SENSOR_FAULT,
+    STOP_USER,
+)
 from basalt.core.errors import BasaltError, ConfigError, NotAllowedNow
 from basalt.core.schedule import hhmm
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, milli_in
@@ -26,8 +32,11 @@ PROFILE_COMMANDS = ("set_profile", "activate_profile", "delete_profile")
 SETTINGS_FILE = "settings.json"
 
 _STATE_OF_STOP = {None: ckp.STATE_DELIVERING, STOP_USER: ckp.STATE_SUSPENDED,
-                  STOP_NO_RESERVOIR: ckp.STATE_NO_RESERVOIR, STOP_EMPTY: ckp.STATE_EMPTY}
-_STOP_OF_STATE = (STOP_USER, STOP_USER, STOP_NO_RESERVOIR, STOP_EMPTY)
+                  STOP_NO_RESERVOIR: ckp.STATE_NO_RESERVOIR, STOP_EMPTY: ckp.STATE_EMPTY,
+                  STOP_OCCLUSION: ckp.STATE_ALARM, STOP_SENSOR_FAULT: ckp.STATE_ALARM}
+# After a reset an alarm stop comes back as a suspend: the alarm is in the journal and on
+# the boot screen, and the user resumes once the line is checked.
+_STOP_OF_STATE = (STOP_USER, STOP_USER, STOP_NO_RESERVOIR, STOP_EMPTY, STOP_USER)
 _BOLUS_KIND = {"normal": 1, "extended": 2, "dual": 3}
 
 
@@ -320,7 +329,7 @@ class Keeper:
         state = plan["state"]
         if plan["reservoir_steps"] or state != ckp.STATE_NO_RESERVOIR:
             engine.restore(now_ms, plan["reservoir_steps"], plan["plunger_steps"],
-                           _STOP_OF_STATE[state])
+                           _STOP_OF_STATE[state] if state < len(_STOP_OF_STATE) else STOP_USER)
         self._restart_stop = state
         self._temp = plan["temp"]
         self.uncertain = plan["uncertain"]
@@ -344,6 +353,8 @@ class Keeper:
             notes.append("Settings invalid: " + self.settings_error)
         if self._restart_stop == ckp.STATE_SUSPENDED:
             notes.append("Still suspended")
+        elif self._restart_stop == ckp.STATE_ALARM:
+            notes.append("Stopped by an alarm: check the line, then resume")
         self.boot_notes = notes
 
     def acknowledge_boot(self, app, now_ms, day_ms=None):
@@ -475,10 +486,15 @@ class Keeper:
             self._dirty = True
             if self.fault == "storage":
                 continue  # the alarm is raised; the events stay in app.events
+            at_ms = detail.get("at_ms", 0)
             try:
-                self.journal.append(kind, detail, detail.get("at_ms", 0))
+                try:
+                    self.journal.append(kind, detail, at_ms)
+                except ValueError as error:  # a float or an oversized detail: say so
+                    self.journal.append("unrecordable", {"event": str(kind)[:40],
+                                                         "message": str(error)[:120]}, at_ms)
             except OSError as error:
-                self._storage_fault(app, error, detail.get("at_ms", 0))
+                self._storage_fault(app, error, at_ms)
 
     def popped(self):
         """The app handed its events out: the next one recorded is app.events[0]."""

@@ -38,7 +38,8 @@ STATE_DELIVERING = 0
 STATE_SUSPENDED = 1
 STATE_NO_RESERVOIR = 2
 STATE_EMPTY = 3
-STATES = ("delivering", "suspended", "no reservoir", "reservoir empty")
+STATE_ALARM = 4  # stopped by an alarm (occlusion, force sensor fault)
+STATES = ("delivering", "suspended", "no reservoir", "reservoir empty", "stopped by an alarm")
 
 TEMP_NONE, TEMP_RATE, TEMP_PERCENT = 0, 1, 2
 BOLUS_KINDS = (None, "normal", "extended", "dual")

@@ -44,7 +44,8 @@ KINDS = (
     "prime_stopped", "reservoir_fitted", "profile_activated", "alarm", "alarm_raised",
     "alarm_acknowledged", "alarm_cleared", "glucose", "settings_changed",
     "settings_rejected", "boot_acknowledged", "journal_damaged", "journal_foreign",
-    "checkpoint_lost", "storage_fault", "refused",
+    "checkpoint_lost", "storage_fault", "refused", "alarm_stop", "cgm_link", "cgm_session",
+    "cgm_restored", "cgm_malformed", "cgm_backfill", "unrecordable",
 )
 KEYS = (
     None, "id", "kind", "programmed_mu", "now_mu", "extended_mu", "duration_min",
@@ -53,7 +54,9 @@ KEYS = (
     "trend", "minutes", "steps", "delivered_lo_mu", "delivered_hi_mu", "left_min",
     "boot", "cause", "fw", "epoch_s", "keys", "crc", "bytes", "file", "message",
     "version", "damaged_bytes", "records", "day_ms", "bolus_boot", "state", "from_ms",
-    "source",
+    "source", "count", "force_mn", "baseline_mn", "rise_mn", "slope_umn_per_step",
+    "compressed_steps", "fluid_steps", "takeup_steps", "backoff_steps", "not_delivered_mu",
+    "since", "result", "event",
 )
 _KIND_CODES = {name: code for code, name in enumerate(KINDS) if name}
 _KEY_CODES = {name: code for code, name in enumerate(KEYS) if name}
