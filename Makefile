@@ -5,6 +5,7 @@
 #   make sim       run the simulator (SIM_ARGS="..." to pass arguments)
 #   make bench     delivery benchmark, JSON output
 #   make deploy    install on a board: BOARD=pico_w PORT=/dev/ttyACM0 [SETTINGS=f.json] [MIP=0]
+#   make vboard    start the virtual board (MicroPython in WebAssembly behind a pty)
 #   make setup     only create .venv and node_modules
 #   make clean     remove build outputs and caches (make distclean also drops .venv, node_modules)
 
@@ -21,7 +22,7 @@ SIM_ARGS ?=
 # firmware/ on the path for the host tools (`import basalt`), as conftest.py does for tests.
 RUN_TOOL := PYTHONPATH=firmware$${PYTHONPATH:+:$$PYTHONPATH} $(PY) -m
 
-.PHONY: all setup test lint compile pytest sim bench deploy clean distclean
+.PHONY: all setup test lint compile pytest sim bench deploy vboard clean distclean
 
 all: test
 
@@ -85,11 +86,15 @@ PORT ?=
 SETTINGS ?=
 MIP ?= 1
 MIP_INDEX ?=
+VBOARD_ARGS ?=
 
 deploy: setup
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_TOOL) tools.deploy --board "$(BOARD)" \
 	  --port "$(PORT)" --settings "$(SETTINGS)" $(if $(filter 0,$(MIP)),--no-deps) \
 	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)")
+
+vboard: setup
+	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)
 
 # --- housekeeping -------------------------------------------------------------
 
