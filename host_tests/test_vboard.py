@@ -222,3 +222,24 @@ def test_watchdog_resets_the_board(vboard):
     assert cause.split() == ["3", "3"]
     cause = mpremote(vboard.port, "exec", "import machine; print(machine.reset_cause())")
     assert cause.strip() == "5"  # mpremote's own soft reset
+
+
+def test_mip_installs_from_a_local_index(vboard, tmp_path):
+    """mip's own file operations (hash, mkdir, write) work on the virtual board; the
+    index is a local directory laid out like micropython-lib's (no network)."""
+    import hashlib
+
+    source = b"X = 42\n"
+    short = hashlib.sha256(source).hexdigest()[:8]  # the index names files by it
+    (tmp_path / "file" / short[:2]).mkdir(parents=True)
+    (tmp_path / "file" / short[:2] / short).write_bytes(source)
+    package = tmp_path / "package" / "6" / "basalt-demo"
+    package.mkdir(parents=True)
+    (package / "latest.json").write_text(
+        '{"hashes": [["basalt_demo/__init__.py", "%s"]], "deps": [], "version": "1.0"}'
+        % short)
+    first = mpremote(vboard.port, "mip", "install", "--index", str(tmp_path), "basalt-demo")
+    assert "Installing: /lib/basalt_demo/__init__.py" in first
+    again = mpremote(vboard.port, "mip", "install", "--index", str(tmp_path), "basalt-demo")
+    assert "Exists: /lib/basalt_demo/__init__.py" in again  # the board's sha256 matched
+    assert mpremote(vboard.port, "exec", "import basalt_demo; print(basalt_demo.X)") == "42\n"
