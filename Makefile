@@ -4,6 +4,8 @@
 #   make test      lint, compile (mpy-cross), pytest (includes the MicroPython lane)
 #   make sim       run the simulator (SIM_ARGS="..." to pass arguments)
 #   make bench     delivery benchmark, JSON output
+#   make deploy    install on a board: BOARD=pico_w PORT=/dev/ttyACM0 [SETTINGS=f.json] [MIP=0]
+#   make vboard    start the virtual board (MicroPython in WebAssembly behind a pty)
 #   make setup     only create .venv and node_modules
 #   make clean     remove build outputs and caches (make distclean also drops .venv, node_modules)
 
@@ -20,7 +22,7 @@ SIM_ARGS ?=
 # firmware/ on the path for the host tools (`import basalt`), as conftest.py does for tests.
 RUN_TOOL := PYTHONPATH=firmware$${PYTHONPATH:+:$$PYTHONPATH} $(PY) -m
 
-.PHONY: all setup test lint compile pytest sim bench clean distclean
+.PHONY: all setup test lint compile pytest sim bench deploy vboard clean distclean
 
 all: test
 
@@ -75,6 +77,24 @@ sim: setup
 
 bench: setup
 	$(RUN_TOOL) tools.bench delivery --json
+
+# --- boards -------------------------------------------------------------------
+# The venv's bin first, so the pinned mpremote is the one used.
+
+BOARD ?=
+PORT ?=
+SETTINGS ?=
+MIP ?= 1
+MIP_INDEX ?=
+VBOARD_ARGS ?=
+
+deploy: setup
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_TOOL) tools.deploy --board "$(BOARD)" \
+	  --port "$(PORT)" --settings "$(SETTINGS)" $(if $(filter 0,$(MIP)),--no-deps) \
+	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)")
+
+vboard: setup
+	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)
 
 # --- housekeeping -------------------------------------------------------------
 

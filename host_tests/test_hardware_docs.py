@@ -21,9 +21,11 @@ from tools.wiring.__main__ import stale
 ROOT = Path(__file__).resolve().parent.parent
 HARDWARE = ROOT / "hardware"
 README = HARDWARE / "README.md"
-HW_BOARDS = sorted(p.stem for p in (ROOT / "boards").glob("*.py") if p.stem != "sim")
-
 GPIO_PREFIX = {"rp2040": "GP", "esp32": "GPIO"}
+# Microcontroller boards: the simulator's, the virtual board and the Raspberry Pi rig
+# (pins in boards/raspberry_pi.py; no Wokwi for a Pi) have no wiring pictures here.
+HW_BOARDS = sorted(p.stem for p in (ROOT / "boards").glob("*.py")
+                   if wiring.board_spec(p.stem)["mcu"] in GPIO_PREFIX)
 DRIVER_NAMES = {"tmc2209": ("TMC2209", "EN", ("MS1", "MS2")),
                 "drv8825": ("DRV8825", "nENBL", ("MODE0", "MODE1", "MODE2")),
                 "a4988": ("A4988", "ENABLE", ("MS1", "MS2", "MS3"))}

@@ -49,6 +49,7 @@ class PumpApp:
         self.pending_steps = 0  # planned by the engine, not yet handed to the motor
         self.rewind_steps = 0
         self.moved_steps = 0  # forward microsteps the motor reported done
+        self._watched_moved = 0  # moved_steps the occlusion detector has been told of
         self.rewound_steps = 0
         self.events = []
         self.keeper = None  # basalt.persist.Keeper: journal, checkpoint, boot lock
@@ -79,15 +80,15 @@ class PumpApp:
     def step(self):
         """One tick: collect what the motor did, plan what is due, start the next move."""
         now = self.clock.now_ms()
-        moved = self.moved_steps
         self._reap()
-        self._watch_force(now, self.moved_steps - moved)
+        self._watch_force(now)
         self.pending_steps += self.engine.tick(now)
         self._iob_feed.update(now)
         self._collect()
         keeper = self.keeper
         if keeper is not None:
             keeper.on_tick(self, now)
+        self._reap()  # a move that ended during this tick is counted before the next
         if self.motor.busy():
             return
         if self.rewind_steps:
@@ -137,8 +138,10 @@ class PumpApp:
                 self.rewound_steps += done
             motor.disable()
 
-    def _watch_force(self, now, steps):
+    def _watch_force(self, now):
         """Feed the occlusion detector one reading while delivering; stop on its alarm."""
+        steps = self.moved_steps - self._watched_moved  # moved since the last reading
+        self._watched_moved = self.moved_steps
         if self.force is None or self.engine.stop_reason is not None:
             self._watching = False
             return

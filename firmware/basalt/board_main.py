@@ -44,6 +44,10 @@ def make_motor(board):
         from basalt.drivers.stepper_esp32 import RmtStepper
 
         return RmtStepper(board.motor)
+    if board.mcu == "vboard":
+        from basalt.drivers.stepper_virtual import VirtualStepper
+
+        return VirtualStepper(board.motor)
     raise ValueError("no motor adapter for mcu %r" % board.mcu)
 
 
@@ -62,7 +66,7 @@ def reset_cause():
 
 def wall_epoch_s():
     """Seconds since 1970 from the RTC if someone set it (mpremote rtc --set), else None."""
-    now = time.time()
+    now = int(time.time())  # a float on some ports (the WebAssembly one)
     if time.gmtime(now)[0] < 2024:
         return None
     return now if time.gmtime(0)[0] == 1970 else now + 946_684_800  # 2000-epoch ports
@@ -131,7 +135,11 @@ def make_force(board, calibration=None):
     return FsrSensor(force.adc, calibration)
 
 
+app = None  # the running PumpApp, for inspection from the REPL (board_main.app)
+
+
 def start():
+    global app
     from board import BOARD  # the board file deploy copied to the device as /board.py
 
     from basalt.core.supervisor import Supervisor

@@ -1,0 +1,36 @@
+"""A stand-in for the `mpremote` executable: records its arguments, answers like a board.
+
+Tests put a wrapper named `mpremote` on PATH that runs this file. Environment:
+  FAKE_MPREMOTE_LOG     file to append one JSON list (argv[1:]) per call to (required)
+  FAKE_MPREMOTE_PORTS   what `mpremote connect list` prints (default: nothing)
+  FAKE_MPREMOTE_BOARD   "platform mpy" the probe answers (default "rp2 4870", a Pico)
+  FAKE_MPREMOTE_FAIL    fail (exit 1) when a call's arguments contain this word
+"""
+
+import json
+import os
+import sys
+
+PROBE_TAG = "BASALT-PROBE"
+
+
+def main(args):
+    with open(os.environ["FAKE_MPREMOTE_LOG"], "a", encoding="utf-8") as log:
+        log.write(json.dumps(args) + "\n")
+    if args[:2] == ["connect", "list"]:
+        sys.stdout.write(os.environ.get("FAKE_MPREMOTE_PORTS", ""))
+        return 0
+    fail = os.environ.get("FAKE_MPREMOTE_FAIL")
+    if fail and fail in args:
+        print("mpremote: failed to access %s (fake)" % args[1], file=sys.stderr)
+        return 1
+    for i, arg in enumerate(args):
+        if arg == "exec" and PROBE_TAG in args[i + 1]:
+            print(PROBE_TAG, os.environ.get("FAKE_MPREMOTE_BOARD", "rp2 4870"))
+        if arg == "exec" and "basalt.version" in args[i + 1]:
+            print("installed v-test for board")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

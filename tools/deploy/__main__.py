@@ -1,0 +1,45 @@
+"""CLI: python -m tools.deploy --board NAME --port PORT [options] (see tools/deploy)."""
+
+import argparse
+import sys
+
+from tools.deploy.deploy import MANIFEST, DeployError, deploy, manifest_text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.deploy",
+        description="Compile the firmware and install it on a MicroPython board "
+                    "with mpremote (make deploy BOARD=... PORT=...).")
+    parser.add_argument("--board", default="", help="a board file name: boards/NAME.py")
+    parser.add_argument("--port", default="", help="serial port, e.g. /dev/ttyACM0")
+    parser.add_argument("--settings", default="", help="a settings.json to install")
+    parser.add_argument("--no-deps", action="store_true",
+                        help="skip `mpremote mip install` of the micropython-lib packages")
+    parser.add_argument("--index", default=None,
+                        help="mip index to install the packages from (URL or local mirror)")
+    parser.add_argument("--version", default=None, help="version to stamp (git describe)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="build and print the mpremote calls without running them")
+    parser.add_argument("--write-manifest", action="store_true",
+                        help="rewrite firmware/package.json (the mip manifest) from the "
+                             "firmware files, then exit")
+    args = parser.parse_args(argv)
+    if args.write_manifest:
+        MANIFEST.write_text(manifest_text(), encoding="utf-8")
+        print("wrote %s" % MANIFEST)
+        return 0
+    try:
+        stage = deploy(args.board, args.port, args.settings or None,
+                       with_deps=not args.no_deps, index=args.index, dry_run=args.dry_run,
+                       version=args.version)
+    except DeployError as exc:
+        print("deploy: error: %s" % exc, file=sys.stderr)
+        return 2
+    print("deploy: done%s (firmware staged in %s)"
+          % (" (dry run)" if args.dry_run else "", stage))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""MicroPython's `machine` (the part drivers use) and `time` on adafruit-blinka.
+
+GPIO numbers are BCM numbers, as in boards/raspberry_pi.py. blinka is imported when a
+peripheral is made, never at import time.
+"""
+
+import time as _time
+
+
+def board_pin(number, output):
+    """blinka's pin object for BCM GPIO `number` (board.D<number> on a Pi).
+
+    On blinka's OS-agnostic mock board (BLINKA_OS_AGNOSTIC=1) every GPIO becomes a fresh
+    mock pin: an output (writes accepted) or a pulled-up input (reads 1, "not pressed").
+    """
+    import board
+
+    name = "D%d" % number
+    if hasattr(board, name):
+        return getattr(board, name)
+    from adafruit_blinka.agnostic import detector
+
+    if detector.board.OS_AGNOSTIC_BOARD:
+        from adafruit_blinka.microcontroller.generic_agnostic_board import pin
+
+        return pin.Pin(4 if output else 2)  # Dx_OUTPUT / Dx_INPUT_TRUE_PULL_UP
+    raise ValueError("GPIO%d: blinka's board %r has no pin %s"
+                     % (number, detector.board.id, name))
+
+
+class Pin:
+    """machine.Pin on a blinka DigitalInOut: Pin(n, Pin.OUT, pull, value=v) drives v
+    from the moment the line becomes an output (set before switching, as on a board)."""
+
+    IN = 0
+    OUT = 1
+    PULL_UP = 1
+    PULL_DOWN = 2
+
+    def __init__(self, id, mode=IN, pull=None, *, value=None, resolve=board_pin):
+        import digitalio
+
+        self.id = id
+        self._io = digitalio.DigitalInOut(resolve(id, mode == self.OUT))
+        if mode == self.OUT:
+            self._io.switch_to_output(value=bool(value))
+        else:
+            pulls = {self.PULL_UP: digitalio.Pull.UP, self.PULL_DOWN: digitalio.Pull.DOWN}
+            self._io.switch_to_input(pull=pulls.get(pull))
+
+    def value(self, x=None):
+        if x is None:
+            return int(self._io.value)
+        self._io.value = bool(x)
+
+    __call__ = value
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class PWM:
+    """machine.PWM (freq, duty_u16) on pwmio.PWMOut. The Pi's hardware PWM is on GPIO12,
+    13, 18 and 19; blinka falls back to nothing else, so use one of those."""
+
+    def __init__(self, dest, *, freq=1000, duty_u16=0, resolve=board_pin):
+        import pwmio
+
+        number = dest.id if isinstance(dest, Pin) else dest
+        self._out = pwmio.PWMOut(resolve(number, True), frequency=freq, duty_cycle=duty_u16,
+                                 variable_frequency=True)
+
+    def freq(self, value=None):
+        if value is None:
+            return self._out.frequency
+        self._out.frequency = value
+
+    def duty_u16(self, value=None):
+        if value is None:
+            return self._out.duty_cycle
+        self._out.duty_cycle = value
+
+    def deinit(self):
+        self._out.deinit()
+
+
+class I2C:
+    """machine.I2C (writeto, writevto, readfrom_into, scan) on busio.I2C: what
+    micropython-lib's ssd1306 driver calls. The Pi's I2C1 is GPIO2 (SDA) / GPIO3 (SCL)."""
+
+    def __init__(self, id=1, *, scl=None, sda=None, freq=400_000):
+        import board
+        import busio
+
+        self._bus = busio.I2C(board.SCL, board.SDA, frequency=freq)
+
+    def _locked(self, action):
+        while not self._bus.try_lock():
+            _time.sleep(0)
+        try:
+            return action()
+        finally:
+            self._bus.unlock()
+
+    def scan(self):
+        return self._locked(self._bus.scan)
+
+    def writeto(self, addr, buf, stop=True):
+        self._locked(lambda: self._bus.writeto(addr, bytes(buf)))
+        return 1
+
+    def writevto(self, addr, vector, stop=True):
+        return self.writeto(addr, b"".join(bytes(part) for part in vector))
+
+    def readfrom_into(self, addr, buf, stop=True):
+        self._locked(lambda: self._bus.readfrom_into(addr, buf))
+
+
+class Time:
+    """The MicroPython `time` functions drivers use, on CPython's monotonic clock.
+
+    ticks_* wrap at 2**30 like MicroPython's, so ticks_diff/ticks_add behave the same.
+    """
+
+    _PERIOD = 1 << 30
+
+    @staticmethod
+    def sleep_us(us):
+        _time.sleep(us / 1_000_000)
+
+    @staticmethod
+    def sleep_ms(ms):
+        _time.sleep(ms / 1000)
+
+    def ticks_us(self):
+        return (_time.monotonic_ns() // 1000) % self._PERIOD
+
+    def ticks_ms(self):
+        return (_time.monotonic_ns() // 1_000_000) % self._PERIOD
+
+    def ticks_diff(self, a, b):
+        half = self._PERIOD // 2
+        return ((a - b + half) % self._PERIOD) - half
+
+    def ticks_add(self, a, delta):
+        return (a + delta) % self._PERIOD
+
+
+class Machine:
+    """A `machine`-like module for the drivers: Pin with a chosen pin resolver."""
+
+    Pin = Pin
+    PWM = PWM
+    I2C = I2C
+
+    def __init__(self, resolve=board_pin):
+        resolver = resolve
+
+        class _Pin(Pin):
+            def __init__(self, id, mode=Pin.IN, pull=None, *, value=None):
+                Pin.__init__(self, id, mode, pull, value=value, resolve=resolver)
+
+        self.Pin = _Pin

@@ -1,0 +1,127 @@
+# Resets of the virtual board (called by tools/vboard/vboard.mjs). MicroPython only.
+#
+# boot(kind, run_main): machine state fresh, boot.py, then main.py if run_main (as a
+# board's pyexec does). asyncio.run(main) starts `main` as a task on the VM's event loop
+# and returns, so the REPL stays live while the app runs; that task and every task the
+# program creates are the "running program" that Ctrl-C interrupts and a reset ends.
+# teardown(): the soft-reset part: the program stopped, timers off, every module and
+# global the program made forgotten.
+
+import asyncio
+import sys
+
+import vboard  # the bench outlives resets: imported before _keep is taken
+
+# The VM's file system is Emscripten's, whose OSError numbers are WASI's (ENOENT is 44).
+# A board's VFS raises MicroPython's (ENOENT 2), which is what mpremote and the firmware
+# look for: translate at the boundary (os functions and open()).
+_ERRNO = {63: 1, 44: 2, 29: 5, 8: 9, 2: 13, 10: 16, 20: 17, 43: 19, 54: 20, 31: 21, 28: 22,
+          51: 28, 55: 39}
+
+
+def _translated(fn):
+    def call(*args, **kwargs):
+        if args and args[0] == "":  # a board's VFS takes "" as the current directory
+            args = (".",) + args[1:]
+        try:
+            return fn(*args, **kwargs)
+        except OSError as exc:
+            code = exc.args[0] if exc.args else None
+            if code in _ERRNO:
+                raise OSError(_ERRNO[code])
+            raise
+
+    return call
+
+
+def _translate_errnos():
+    import builtins
+    import os
+
+    for name in ("chdir", "getcwd", "ilistdir", "listdir", "mkdir", "remove", "rename",
+                 "rmdir", "stat", "statvfs", "unlink"):
+        setattr(os, name, _translated(getattr(os, name)))
+    builtins.open = _translated(builtins.open)
+
+
+_translate_errnos()
+_program = []  # the running program's tasks (asyncio.run's and those it created)
+_keep = set(sys.modules) | {"_vboard_boot", "__main__"}
+_kept_globals = ("__name__", "__file__", "__builtins__")
+
+
+def _run(coro):
+    _create_task(_guard(coro))
+
+
+async def _guard(coro):
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # what the board would print before its REPL prompt
+        sys.print_exception(exc)
+
+
+def _run_file(name):
+    try:
+        with open(name) as f:
+            source = f.read()
+    except OSError:
+        return
+    main = __import__("__main__").__dict__
+    try:
+        exec(compile(source, name, "exec"), main)
+    except Exception as exc:
+        sys.print_exception(exc)
+
+
+def _create_task(coro):
+    task = _create_task_of_vm(coro)
+    if len(_program) > 32:
+        _program[:] = [t for t in _program if not t.done()]
+    _program.append(task)  # every task of the program stops with it
+    return task
+
+
+_create_task_of_vm = asyncio.create_task
+
+
+def boot(kind, run_main):
+    vboard.power_on(kind)
+    asyncio.run = _run
+    asyncio.create_task = _create_task
+    _run_file("boot.py")
+    if run_main:
+        _run_file("main.py")
+
+
+def interrupt():
+    """Ctrl-C: the running program stops with KeyboardInterrupt."""
+    if _stop_program():
+        print("Traceback (most recent call last):\n  File \"main.py\"\nKeyboardInterrupt: ")
+
+
+def teardown():
+    _stop_program()
+    vboard.power_off()
+    main = __import__("__main__").__dict__
+    for name in list(main):
+        if name not in _kept_globals:
+            del main[name]
+    for name in list(sys.modules):
+        if name not in _keep:
+            del sys.modules[name]
+    import gc
+
+    gc.collect()
+
+
+def _stop_program():
+    stopped = False
+    while _program:
+        task = _program.pop()
+        if not task.done():
+            task.cancel()
+            stopped = True
+    return stopped
