@@ -267,9 +267,10 @@ class CountingWatchdog:
 
     def __init__(self):
         self.fed = 0
+        self.started = False
 
     def start(self):
-        pass
+        self.started = True
 
     def feed(self):
         self.fed += 1
@@ -294,6 +295,45 @@ def test_the_watchdog_is_fed_only_while_every_task_checks_in():
         sup.check_in("radio", 0)
     with pytest.raises(InvalidValue, match="below the watchdog timeout"):
         Supervisor(wdt, 4000)
+
+
+def test_the_watchdog_is_armed_only_once_the_boot_screen_is_acknowledged():
+    import asyncio
+
+    class Clock:  # virtual time that yields to the event loop like a real sleep
+        now = 0
+
+        def now_ms(self):
+            return self.now
+
+        async def sleep_ms(self, ms):
+            await asyncio.sleep(0)
+
+        def advance(self, ms):
+            self.now += ms
+
+    clock = Clock()
+    wdt = CountingWatchdog()
+    sup = Supervisor(wdt, 2000)
+    sup.register("delivery", 0)
+    acknowledged = []
+
+    async def scenario():
+        task = asyncio.ensure_future(sup.run(clock, 500, armed=lambda: bool(acknowledged)))
+        for _ in range(20):  # 10 s at the boot screen: unarmed, mpremote can interrupt
+            await asyncio.sleep(0)
+            clock.advance(500)
+        unarmed = (wdt.started, wdt.fed)
+        acknowledged.append(True)
+        for _ in range(4):
+            sup.check_in("delivery", clock.now_ms())
+            await asyncio.sleep(0)
+            clock.advance(500)
+        task.cancel()
+        return unarmed
+
+    assert asyncio.run(scenario()) == (False, 0)
+    assert wdt.started and wdt.fed >= 1
 
 
 # ----- the file driver on a host folder ---------------------------------------------

@@ -83,7 +83,9 @@ async def deliver(app, supervisor):
 
 
 async def run_tasks(app, supervisor):
-    asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS))
+    keeper = app.keeper
+    asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
+                                       armed=lambda: not keeper.awaiting_ack))
     await deliver(app, supervisor)
 
 

@@ -42,8 +42,16 @@ class Supervisor:
         self.watchdog.feed()
         return True
 
-    async def run(self, clock, period_ms):
-        """The supervisor task: arm the watchdog, then poll every period_ms."""
+    async def run(self, clock, period_ms, armed=None):
+        """The supervisor task: arm the watchdog, then poll every period_ms.
+
+        armed: a callable that says when to arm (None: at once). The board arms it once
+        the boot screen is acknowledged: before that the motor driver stays disabled, and
+        an unarmed watchdog lets mpremote interrupt a freshly reset board (a started
+        machine.WDT cannot be stopped, not even by a soft reset) to deploy or inspect it.
+        """
+        while armed is not None and not armed():
+            await clock.sleep_ms(period_ms)
         self.watchdog.start()
         while True:
             self.poll(clock.now_ms())
