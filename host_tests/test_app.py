@@ -9,7 +9,7 @@ import pytest
 from basalt.app import PumpApp
 from basalt.core.board import load_board
 from basalt.core.errors import InvalidValue, NotAllowedNow
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, open_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 import sim as sim_board  # noqa: E402
@@ -22,7 +22,7 @@ PROFILE = {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 1.0], ["1
 def make_app(tick_ms=250):
     clock = VirtualClock()
     motor = FakeMotor(clock, BOARD.motor.max_step_hz)
-    app = PumpApp(BOARD, clock, motor, tick_ms=tick_ms)
+    app = PumpApp(BOARD, clock, motor, tick_ms=tick_ms, limits=open_limits())
     return app, clock, motor
 
 

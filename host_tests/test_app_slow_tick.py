@@ -9,7 +9,7 @@ from basalt.app import PumpApp
 from basalt.core.board import load_board
 from basalt.ports import ForceSensor
 from boards.sim import BOARD as SIM
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, open_limits
 
 
 class SlowForce(ForceSensor):
@@ -28,7 +28,7 @@ def test_every_step_the_motor_made_is_counted_when_reads_are_slow():
     board = load_board(SIM)
     clock = VirtualClock()
     motor = FakeMotor(clock, board.motor.max_step_hz)
-    app = PumpApp(board, clock, motor, force=SlowForce(clock, 300))
+    app = PumpApp(board, clock, motor, force=SlowForce(clock, 300), limits=open_limits())
     for cmd in ({"cmd": "new_reservoir", "units": 100}, {"cmd": "resume"},
                 {"cmd": "bolus", "units": 0.5}):
         app.command(cmd)

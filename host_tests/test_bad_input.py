@@ -27,6 +27,7 @@ from basalt.core.board import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_MIN
+from tools.fakes import FakeIob, open_limits
 
 
 def _sim_board():
@@ -64,7 +65,7 @@ STATES = (
 def build(state):
     """A running engine in a named state; the same state twice gives identical twins."""
     assert state in STATES
-    engine = DeliveryEngine(SIM, 0, day_ms=DAY_START_MS)
+    engine = DeliveryEngine(SIM, 0, open_limits(), FakeIob(), day_ms=DAY_START_MS)
     engine.set_profile(0, "day", DAY)
     engine.set_profile(0, "night", NIGHT)
     if state in ("high", "temp_percent"):

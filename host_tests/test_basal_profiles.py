@@ -23,6 +23,7 @@ from basalt.core.commands import apply
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
+from tools.fakes import FakeIob, open_limits
 
 H = MS_PER_HOUR
 M = MS_PER_MIN
@@ -321,7 +322,7 @@ def _sim_board():
 
 
 def _flat_engine():
-    engine = DeliveryEngine(_sim_board(), 0)
+    engine = DeliveryEngine(_sim_board(), 0, open_limits(), FakeIob())
     engine.set_profile(0, "Day", [(0, 800)])
     engine.new_reservoir(0, 200_000)
     engine.resume(0)

@@ -11,6 +11,7 @@ from basalt.core.board import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import NotAllowedNow
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
+from tools.fakes import FakeIob, open_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 import sim as sim_board  # noqa: E402
@@ -20,7 +21,7 @@ V = BOARD.ustep_volume_pl
 
 
 def running_engine(segments, fill_mu=300_000, day_ms=0, speed=1_500):
-    engine = DeliveryEngine(BOARD, 0, day_ms, speed)
+    engine = DeliveryEngine(BOARD, 0, open_limits(), FakeIob(), day_ms, speed)
     engine.set_profile(0, "P", segments)
     engine.new_reservoir(0, fill_mu)
     engine.resume(0)
@@ -265,7 +266,7 @@ def test_resume_never_catches_up():
 
 
 def test_prime_is_not_therapy_but_empties_the_reservoir():
-    engine = DeliveryEngine(BOARD, 0)
+    engine = DeliveryEngine(BOARD, 0, open_limits(), FakeIob())
     engine.set_profile(0, "P", [(0, 1_000)])
     engine.new_reservoir(0, 20_000)
     fill = engine.reservoir_steps

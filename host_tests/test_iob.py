@@ -21,7 +21,7 @@ from basalt.core.insulin import (
 )
 from basalt.core.iob import BUCKETS, IobTracker
 from basalt.core.settings import load_settings, parse_settings_text
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, open_limits
 from tools.settings.example import EXAMPLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
@@ -207,7 +207,7 @@ def test_bolus_iob_never_rises_without_a_delivery_never_negative_and_ends(doses,
 def make_app(settings=None, tick_ms=250):
     clock = VirtualClock()
     app = PumpApp(BOARD, clock, FakeMotor(clock, BOARD.motor.max_step_hz), tick_ms=tick_ms,
-                  settings=settings)
+                  settings=settings, limits=None if settings is not None else open_limits())
     return app, clock
 
 

@@ -13,7 +13,7 @@ from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
 from basalt.persist import Journal, Keeper
 from tools import sim
 from tools.fake_storage import FakeStorage, PowerCut
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, open_limits
 
 BOARD = sim.load_sim_board()
 PROFILE = {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 1.0], ["12:00", 2.0]]}
@@ -30,7 +30,7 @@ class Pump:
     def boot(self, ack=False, cause="power_on"):
         self.clock = VirtualClock()
         self.motor = FakeMotor(self.clock, BOARD.motor.max_step_hz)
-        self.app = PumpApp(BOARD, self.clock, self.motor, tick_ms=250)
+        self.app = PumpApp(BOARD, self.clock, self.motor, tick_ms=250, limits=open_limits())
         kwargs = {"settings_validator": self.validator} if self.validator else {}
         self.keeper = Keeper(self.storage, **kwargs)
         self.app.keeper = self.keeper
@@ -154,6 +154,9 @@ def test_an_unreadable_checkpoint_leaves_the_pump_stopped_with_an_alarm():
     with pytest.raises(NotAllowedNow, match="checkpoint could not be read"):
         pump.app.command({"cmd": "resume"})
     pump.app.command({"cmd": "new_reservoir", "units": 50})
+    with pytest.raises(NotAllowedNow, match="acknowledge the delivery_fault alarm first"):
+        pump.app.command({"cmd": "resume"})  # the alarm latches until acknowledged
+    pump.app.acknowledge("delivery_fault")
     pump.app.command({"cmd": "resume"})  # a fitted reservoir is a known state again
 
 

@@ -21,7 +21,7 @@ from basalt.core.occlusion import (
     OcclusionDetector,
     load_occlusion_config,
 )
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeIob, FakeMotor, VirtualClock, open_limits
 from tools.sim.occlusion_physics import PARAMS as PHYSICS
 from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics
 
@@ -327,7 +327,7 @@ def test_counts_to_mn_is_the_exact_floor(raw, tare, per_n, flip):
 
 
 def running_engine():
-    engine = DeliveryEngine(BOARD, 0)
+    engine = DeliveryEngine(BOARD, 0, open_limits(), FakeIob())
     engine.set_profile(0, "Flat", [(0, 1_000)])
     engine.new_reservoir(0, 100_000)
     engine.resume(0)
@@ -383,7 +383,7 @@ def physics_app(seed=5, tick_ms=1_000):
     motor = FakeMotor(clock, BOARD.motor.max_step_hz)
     physics = SyringePhysics(BOARD.ustep_volume_pl, dict(PHYSICS), seed=seed)
     sensor = SimForceSensor(physics, motor, clock)
-    app = PumpApp(BOARD, clock, motor, tick_ms=tick_ms, force=sensor)
+    app = PumpApp(BOARD, clock, motor, tick_ms=tick_ms, force=sensor, limits=open_limits())
     for cmd in ({"cmd": "set_profile", "name": "Flat", "segments": [["00:00", 1.0]]},
                 {"cmd": "new_reservoir", "units": 100}, {"cmd": "prime", "units": 2}):
         app.command(cmd)
@@ -420,6 +420,9 @@ def test_app_stops_and_backs_off_on_a_blocked_line_then_resumes():
     physics.advance(clock.now_ms(), motor.position())
     assert physics.fluid_force_n() < 0.1  # the pressure is relieved
     physics.clear(clock.now_ms(), motor.position())
+    with pytest.raises(NotAllowedNow, match="acknowledge the occlusion alarm first"):
+        app.command({"cmd": "resume"})  # a high alarm latches until acknowledged
+    app.acknowledge("occlusion")
     app.command({"cmd": "resume"})
     assert run_until_alarm(app, clock, 30 * 60_000) is None
     assert app.engine.stop_reason is None
@@ -452,7 +455,7 @@ def test_the_sensor_is_read_only_while_delivering():
 def test_app_without_a_force_sensor_delivers_as_before():
     clock = VirtualClock()
     motor = FakeMotor(clock, BOARD.motor.max_step_hz)
-    app = PumpApp(BOARD, clock, motor)
+    app = PumpApp(BOARD, clock, motor, limits=open_limits())
     for cmd in ({"cmd": "set_profile", "name": "Flat", "segments": [["00:00", 1.0]]},
                 {"cmd": "new_reservoir", "units": 100}, {"cmd": "resume"}):
         app.command(cmd)

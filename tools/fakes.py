@@ -1,7 +1,11 @@
 """Fake hardware for host tests and the simulator. Each fake enforces its port's contract."""
 
+import random
+
+from basalt.core.alarms import check_pattern
 from basalt.core.errors import MotorFault
-from basalt.ports import Clock, Motor
+from basalt.core.safety import Limits
+from basalt.ports import Battery, Buzzer, Clock, Motor
 
 
 class VirtualClock(Clock):
@@ -106,3 +110,113 @@ class FakeMotor(Motor):
             self.reverse_steps += done
         self._last_done = done
         self._move = None
+
+
+# ----- stand-ins for the safety gate's inputs ------------------------------------------
+# A pump never delivers without limits: without them the safety gate refuses every dose.
+# Tests, benches and the simulator without a settings file pass these explicit values;
+# on a device they come from the settings file (Settings.limits).
+
+
+class FakeIob:
+    """Stand-in insulin-on-board provider: returns whatever the test set (mU).
+
+    The real tracker (basalt.core.iob.IobTracker) has the same two methods.
+    """
+
+    def __init__(self, iob_mu=0):
+        self.value = iob_mu
+
+    def iob_mu(self, now_ms):
+        return self.value
+
+    def bolus_iob_mu(self, now_ms):
+        return self.value
+
+
+def open_limits():
+    """The widest limits the gate accepts: for tests of delivery mechanics."""
+    return Limits(max_bolus_mu=25_000, max_basal_mu_h=30_000, max_iob_mu=100_000,
+                  max_daily_mu=1_000_000, max_bolus_60min_mu=75_000)
+
+
+def bench_limits():
+    """Ordinary adult limits for the simulator's bench day."""
+    return Limits(max_bolus_mu=10_000, max_basal_mu_h=3_000, max_iob_mu=30_000,
+                  max_bolus_60min_mu=15_000, max_daily_mu=80_000)
+
+
+class FakeBuzzer(Buzzer):
+    """Records every pattern change as (at_ms, pattern or None); refuses bad patterns."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.playing = None
+        self.log = []
+
+    def play(self, pattern):
+        check_pattern(pattern)
+        if pattern is not self.playing:
+            self.playing = pattern
+            self.log.append((self.clock.now_ms(), pattern))
+
+    def stop(self):
+        if self.playing is not None:
+            self.playing = None
+            self.log.append((self.clock.now_ms(), None))
+
+
+class FakeBattery(Battery):
+    """A battery at `mv` with uniform ADC noise of +-noise_mv; `failing` makes reads fail."""
+
+    def __init__(self, mv, noise_mv=0, seed=1):
+        self.mv = mv
+        self.noise_mv = noise_mv
+        self.failing = False
+        self.reads = 0
+        self._rng = random.Random(seed)
+
+    def read_mv(self):
+        self.reads += 1
+        if self.failing:
+            raise OSError("battery ADC did not answer")
+        noise = self._rng.randint(-self.noise_mv, self.noise_mv) if self.noise_mv else 0
+        return self.mv + noise
+
+
+class FaultyMotor(FakeMotor):
+    """A FakeMotor that can break like real drive trains do, for delivery-fault tests.
+
+    skip_next = n: the next move issues n fewer steps than commanded (a skipping motor).
+    stall_next = True: the next move issues no steps and never finishes (a jam).
+    """
+
+    def __init__(self, clock, max_step_hz=4_000):
+        super().__init__(clock, max_step_hz)
+        self.skip_next = 0
+        self.stall_next = False
+        self._skip = 0
+        self._stalled = False
+
+    def move(self, steps, duration_ms):
+        super().move(steps, duration_ms)
+        self._skip, self.skip_next = min(self.skip_next, steps), 0
+        self._stalled, self.stall_next = self.stall_next, False
+
+    def busy(self):
+        if self._stalled and self._move is not None:
+            return True
+        return super().busy()
+
+    def steps_done(self):
+        if self._stalled and self._move is not None:
+            return 0
+        done = super().steps_done()
+        if self._move is not None and done == self._move[1]:
+            done -= self._skip  # the skipped steps show once the move has run its time
+        return done
+
+    def _settle(self, truncate):
+        super()._settle(truncate)
+        if self._move is None:
+            self._stalled = False

@@ -5,47 +5,73 @@ step() is one delivery tick and the only code that moves the motor.
 """
 
 from basalt.core import calculator, commands
+from basalt.core.alarms import ALARMS, AlarmManager, check_code
 from basalt.core.delivery import STOP_OCCLUSION, STOP_SENSOR_FAULT, DeliveryEngine
-from basalt.core.errors import NotAllowedNow, SensorFault
+from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow, SensorFault
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
+from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
 from basalt.core.occlusion import OCCLUSION, OcclusionDetector
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 
 
 DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings are loaded
+BATTERY_PERIOD_MS = 10_000  # how often the battery is read
+# A move still running this long after its end (or its own length, if longer) is a
+# delivery fault. Step pulses are hardware-timed, so only a jam or a dead timer gets here;
+# the margin covers a late tick and slower step generators (the virtual board's).
+MOVE_GRACE_MS = 2_000
 
 
 class PumpApp:
-    """settings: a basalt.core.settings.Settings (its basal profiles, bolus speed and
-    insulin curve configure the pump) or None (no profiles, default speed and curve).
+    """settings: a basalt.core.settings.Settings (its basal profiles, bolus speed, insulin
+    curve, limits and alarm settings configure the pump) or None.
+
+    Without settings there are no limits, and the safety gate refuses every dose: a pump
+    never delivers without limits. Benches and tests that run without a settings file
+    pass explicit `limits` instead (tools.fakes.open_limits / bench_limits).
+    buzzer (Buzzer port) and battery (Battery port) are None on boards without them.
     force: a ForceSensor port (occlusion detection) or None; occlusion: detector
-    settings (basalt.core.occlusion.PARAMS keys) or None for the defaults."""
+    settings (basalt.core.occlusion.PARAMS keys) or None for the defaults.
+    """
 
     def __init__(self, board, clock, motor, tick_ms=250, day_ms=0, bolus_speed_mu_min=1_500,
-                 settings=None, force=None, occlusion=None):
+                 settings=None, limits=None, buzzer=None, battery=None, force=None,
+                 occlusion=None):
         self.board = board
         self.clock = clock
         self.motor = motor
+        self.tick_ms = tick_ms
+        self.settings = settings
         self.force = force  # a ForceSensor port, or None (no occlusion detection)
         self.detector = OcclusionDetector(occlusion)
         self._watching = False  # the detector has a baseline for this delivery run
         self._settle_steps = 0  # drive-train take-up the engine re-advances on resume
-        self._move_steps = 0
-        self.tick_ms = tick_ms
-        self.settings = settings
         now = clock.now_ms()
+        alarm_settings = DEFAULT_ALARMS
         if settings is not None:
+            if limits is not None:
+                raise ConfigError("limits", None, "limits from the settings file only",
+                                  "given beside settings")
             bolus_speed_mu_min = settings.bolus_speed_mu_min
-        self.engine = DeliveryEngine(board, now, day_ms, bolus_speed_mu_min)
-        if settings is not None:
-            _load_profiles(self.engine, now, settings.basal_profiles)
+            limits = settings.limits
+            alarm_settings = settings.alarms
             model = settings.insulin_model()
         else:
             model = InsulinModel(DEFAULT_INSULIN[0], DEFAULT_INSULIN[1])
         self.iob = IobTracker(model)  # what the safety gate and the calculator read
+        self.engine = DeliveryEngine(board, now, limits, self.iob, day_ms, bolus_speed_mu_min)
+        if settings is not None:
+            _load_profiles(self.engine, now, settings.basal_profiles)
         self._iob_feed = DeliveryFeed(self.iob, self.engine, now)
+        self.alarms = AlarmManager()
+        self.monitor = PumpMonitor(self.engine, self.alarms, alarm_settings, now,
+                                   _battery_levels(board, battery))
+        self.buzzer = buzzer
+        self.battery = battery
+        self._pattern = None  # what the buzzer was last told to play
+        self._battery_at = now - BATTERY_PERIOD_MS
         self.pending_steps = 0  # planned by the engine, not yet handed to the motor
         self.rewind_steps = 0
         self.moved_steps = 0  # forward microsteps the motor reported done
@@ -54,12 +80,25 @@ class PumpApp:
         self.events = []
         self.keeper = None  # basalt.persist.Keeper: journal, checkpoint, boot lock
         self._moving_forward = True
+        self._move_steps = 0  # the move in progress: commanded steps ...
+        self._move_deadline = 0  # ... and by when it must have finished
+        self._routed = 0  # self.events before this index were checked for "alarm" events
         motor.disable()
         motor.set_direction(True)
+        if buzzer is not None:
+            buzzer.stop()
+
+    # ----- user actions ---------------------------------------------------------------
 
     def command(self, cmd):
         """Apply a command (plain data, user units) at the current time."""
         now = self.clock.now_ms()
+        name = cmd.get("cmd") if isinstance(cmd, dict) else None
+        if name in commands.ALARM_COMMANDS:
+            self.monitor.button_pressed(now)  # acknowledging is a button press
+            result = commands.apply_alarm(self.alarms, now, cmd)
+            self._collect()
+            return result
         keeper = self.keeper
         if keeper is not None:
             handled, result = keeper.before_command(self, now, cmd)
@@ -69,34 +108,94 @@ class PumpApp:
                     # delivered now keeps the most of it on board (the safe side).
                     self.iob.add_bolus(now, result)
                 return result
+        if name == "resume":
+            self.monitor.require_resumable()
         result = commands.apply(self.engine, now, cmd)
-        if cmd.get("cmd") == "new_reservoir":
+        if name == "new_reservoir":
             self.rewind_steps += result
         self._collect()
         if keeper is not None:
             keeper.after_command(self, now, cmd)
+        self._route_alarm_events()
         return result
 
-    def step(self):
-        """One tick: collect what the motor did, plan what is due, start the next move."""
+    def apply_safety_settings(self, settings):
+        """New limits and alarm settings (a settings file saved while running). Refused,
+        changing nothing, if what runs now would break the new limits."""
         now = self.clock.now_ms()
-        self._reap()
-        self._watch_force(now)
-        self.pending_steps += self.engine.tick(now)
-        self._iob_feed.update(now)
+        self.monitor.check_settings(settings.alarms)
+        self.engine.set_limits(now, settings.limits)
+        self.monitor.set_settings(settings.alarms)
         self._collect()
-        keeper = self.keeper
-        if keeper is not None:
-            keeper.on_tick(self, now)
-        self._reap()  # a move that ended during this tick is counted before the next
-        if self.motor.busy():
-            return
-        if self.rewind_steps:
-            self._start(False, self.rewind_steps)
-            self.rewind_steps = 0
-        elif self.pending_steps and (keeper is None or keeper.may_move(self, now)):
-            self._start(True, self.pending_steps)
-            self.pending_steps = 0
+
+    def acknowledge(self, code):
+        return self.command({"cmd": "acknowledge", "alarm": code})
+
+    def snooze(self, code):
+        return self.command({"cmd": "snooze", "alarm": code})
+
+    def button_pressed(self):
+        """Any button press: keeps auto-off from firing (the UI calls this)."""
+        self.monitor.button_pressed(self.clock.now_ms())
+        self._collect()
+
+    def site_changed(self):
+        self.monitor.site_changed(self.clock.now_ms())
+        self._collect()
+
+    def glucose(self, mg_dl, from_cgm=True):
+        """A glucose reading (CGM or fingerstick) for the reminders and the set watch."""
+        self.monitor.glucose(self.clock.now_ms(), mg_dl, from_cgm)
+        self._collect()
+
+    def correction_bolus(self):
+        """The bolus just given was a correction: watch that glucose falls."""
+        self.monitor.correction_bolus(self.clock.now_ms())
+
+    def fault(self, code, detail=None):
+        """A fault that stops delivery at once (delivery_fault, occlusion, sensor_fault):
+        the motor stops, steps not yet moved are dropped, and a latched alarm is raised."""
+        now = self.clock.now_ms()
+        self._halt_motor()
+        self.monitor.fault(now, code, detail)
+        self._collect()
+
+    def raise_alarm(self, code, detail=None):
+        """Another part of the firmware reports an alarm (occlusion, CGM lost, storage
+        fault, ...), having handled the motor itself. One that stops delivery halts the
+        engine and latches until acknowledged; others hold until clear_alarm()."""
+        now = self.clock.now_ms()
+        if ALARMS[check_code(code)][1]:
+            self.monitor.fault(now, code, detail)
+        else:
+            self.alarms.raise_alarm(now, code, detail)
+        self._collect()
+
+    def clear_alarm(self, code):
+        self.alarms.clear(self.clock.now_ms(), code)
+        self._collect()
+
+    def _route_alarm_events(self):
+        """("alarm", {"code": ...}) events that other modules put in self.events (the
+        journal keeper, the CGM reading store) reach the alarm manager here;
+        ("cgm_restored", ...) clears cgm_lost."""
+        events = self.events
+        while self._routed < len(events):
+            kind, detail = events[self._routed]
+            self._routed += 1
+            code = detail.get("code") if kind == "alarm" else None
+            if isinstance(code, str) and code in ALARMS:
+                # Only plain values go on (the journal keeps the event as it came).
+                extra = {key: value for key, value in detail.items()
+                         if key not in ("code", "at_ms") and isinstance(key, str)
+                         and (value is None or isinstance(value, (int, str)))}
+                self.raise_alarm(code, extra)
+            elif kind == "cgm_restored":
+                self.clear_alarm("cgm_lost")
+
+    def alarm_banner(self):
+        """(title, hint) of the most urgent alarm for the screen, or None."""
+        return self.alarms.banner()
 
     def suggest_bolus(self, carbs_g, glucose_mg_dl=None, cgm=None, uncertain_bolus=None):
         """The bolus calculator at the current time (see basalt.core.calculator); locked
@@ -111,12 +210,39 @@ class PumpApp:
                                   self.engine.day_ms(), carbs_g, glucose_mg_dl, cgm,
                                   uncertain_bolus)
 
+    # ----- the tick ---------------------------------------------------------------------
+
+    def step(self):
+        """One tick: collect what the motor did, plan what is due, start the next move."""
+        now = self.clock.now_ms()
+        self._reap(now)
+        self._watch_force(now)
+        self.pending_steps += self.engine.tick(now)
+        self._iob_feed.update(now)
+        self._read_battery(now)
+        self.monitor.evaluate(now)
+        self._collect()
+        self._sound(now)
+        keeper = self.keeper
+        if keeper is not None:
+            keeper.on_tick(self, now)
+        self._route_alarm_events()
+        self._reap(now)  # a move that ended during this tick is counted before the next
+        if self.motor.busy():
+            return
+        if self.rewind_steps:
+            self._start(now, False, self.rewind_steps)
+            self.rewind_steps = 0
+        elif self.pending_steps and (keeper is None or keeper.may_move(self, now)):
+            self._start(now, True, self.pending_steps)
+            self.pending_steps = 0
+
     async def run(self):
         while True:
             self.step()
             await self.clock.sleep_ms(self.tick_ms)
 
-    def _start(self, forward, steps):
+    def _start(self, now, forward, steps):
         motor = self.motor
         if self._moving_forward != forward:
             motor.set_direction(forward)
@@ -126,17 +252,28 @@ class PumpApp:
         motor.enable()
         motor.move(steps, duration)
         self._move_steps = steps
+        self._move_deadline = now + duration + max(MOVE_GRACE_MS, duration)
 
-    def _reap(self):
-        """A finished move: count its steps and disable the driver (idle = disabled)."""
+    def _reap(self, now):
+        """A finished move: check and count its steps, disable the driver (idle = disabled).
+
+        Steps reported != steps commanded, or a move still running past its deadline
+        (see MOVE_GRACE_MS), is a delivery fault: the motor stops and delivery halts
+        (latched alarm).
+        """
         motor = self.motor
-        if motor.is_enabled() and not motor.busy():
-            done = motor.steps_done()
-            if self._moving_forward:
-                self.moved_steps += done
-            else:
-                self.rewound_steps += done
-            motor.disable()
+        if not motor.is_enabled():
+            return
+        late = motor.busy() and now > self._move_deadline
+        if motor.busy() and not late:
+            return
+        done = motor.stop() if late else motor.steps_done()
+        self._count(done)
+        motor.disable()
+        if late or done != self._move_steps:
+            self.fault("delivery_fault", {"commanded_steps": self._move_steps,
+                                          "done_steps": done,
+                                          "late_ms": now - self._move_deadline if late else 0})
 
     def _watch_force(self, now):
         """Feed the occlusion detector one reading while delivering; stop on its alarm."""
@@ -174,7 +311,48 @@ class PumpApp:
         detail = dict(alarm)
         if occluded:
             detail["not_delivered_mu"] = self.board.mu_for_usteps(alarm["fluid_steps"])
-        self.events.append(("alarm", detail))
+        self.events.append(("alarm", detail))  # routed to the alarm manager
+
+    def _count(self, done):
+        if self._moving_forward:
+            self.moved_steps += done
+        else:
+            self.rewound_steps += done
+
+    def _halt_motor(self):
+        """Stop a running move and drop planned steps (reported as not delivered)."""
+        motor = self.motor
+        dropped = self.pending_steps
+        if motor.is_enabled() and motor.busy():
+            done = motor.stop()
+            self._count(done)
+            if self._moving_forward:
+                dropped += self._move_steps - done
+        motor.disable()
+        self.pending_steps = 0
+        if dropped:
+            self.events.append(("steps_not_delivered", {"steps": dropped,
+                                                        "at_ms": self.clock.now_ms()}))
+
+    def _read_battery(self, now):
+        if self.battery is None or now - self._battery_at < BATTERY_PERIOD_MS:
+            return
+        self._battery_at = now
+        try:
+            self.monitor.battery_mv(now, self.battery.read_mv())
+        except (OSError, InvalidValue):
+            pass  # a failed or nonsense read is skipped; the level stays as it was
+
+    def _sound(self, now):
+        if self.buzzer is None:
+            return
+        pattern = self.alarms.sounding(now)
+        if pattern is not self._pattern:
+            self._pattern = pattern
+            if pattern is None:
+                self.buzzer.stop()
+            else:
+                self.buzzer.play(pattern)
 
     def _collect(self):
         events = self.engine.pop_events()
@@ -183,6 +361,9 @@ class PumpApp:
                 if kind == "resumed":
                     self._settle_steps = detail["takeup_steps"]
             self.events.extend(events)
+        events = self.alarms.pop_events()
+        if events:
+            self.events.extend(events)
         if self.keeper is not None:
             self.keeper.record(self)
 
@@ -190,8 +371,10 @@ class PumpApp:
         keeper = self.keeper
         if keeper is not None:
             keeper.record(self)  # journaled before anyone else sees them
+        self._route_alarm_events()
         events = self.events
         self.events = []
+        self._routed = 0
         if keeper is not None:
             keeper.popped()
         return events
@@ -201,3 +384,14 @@ def _load_profiles(engine, now_ms, profiles):
     for name in sorted(profiles.profiles):
         engine.set_profile(now_ms, name, profiles.profiles[name].segments())
     engine.activate_profile(now_ms, profiles.active)
+
+
+def _battery_levels(board, battery):
+    """(full, low, critical) mV from the board file when a battery port is given."""
+    if battery is None:
+        return None
+    spec = board.battery
+    if spec is None:
+        raise ConfigError("battery", None, "a battery section in the board file",
+                          "a battery port was given but the board has none")
+    return spec.full_mv, spec.low_mv, spec.critical_mv

@@ -51,6 +51,24 @@ def make_motor(board):
     raise ValueError("no motor adapter for mcu %r" % board.mcu)
 
 
+def make_buzzer(board):
+    """The PWM piezo, or None on a board without one (it starts silent)."""
+    if board.buzzer is None:
+        return None
+    from basalt.drivers.buzzer import PwmBuzzer
+
+    return PwmBuzzer(board.buzzer.pin)
+
+
+def make_battery(board):
+    """The battery ADC behind its divider, or None on a board without one."""
+    if board.battery is None:
+        return None
+    from basalt.drivers.battery import AdcBattery
+
+    return AdcBattery(board.battery)
+
+
 def reset_cause():
     """Why the board started: power_on, watchdog, soft, ... (machine.reset_cause())."""
     import machine
@@ -86,6 +104,8 @@ async def run_tasks(app, supervisor):
     keeper = app.keeper
     asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
+    if app.buzzer is not None:
+        asyncio.create_task(app.buzzer.run(app.clock))
     await deliver(app, supervisor)
 
 
@@ -153,7 +173,9 @@ def start():
     board = load_board(BOARD)
     clock = TicksClock()
     app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
-                  settings=read_settings(board), force=make_force(board))
+                  settings=read_settings(board),  # None: no limits, every dose refused
+                  force=make_force(board), buzzer=make_buzzer(board),
+                  battery=make_battery(board))
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
     app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
     app.keeper.start(app, clock.now_ms(), reset_cause(), wall_epoch_s())

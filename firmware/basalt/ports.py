@@ -156,3 +156,34 @@ class ForceSensor:
 
     def power_up(self):
         pass
+
+
+class Buzzer:
+    """A piezo buzzer (PWM through a transistor) that plays the alarm patterns.
+
+    Contract:
+    - play(pattern) starts repeating `pattern`, one of basalt.core.alarms.PATTERNS:
+      (volume permille, repeat every ms, ((frequency Hz, on ms, off ms), ...)). It
+      replaces whatever was playing, returns at once (the timing is the driver's), and
+      raises InvalidValue for anything check_pattern() refuses.
+    - stop() silences it at once (the PWM output is left low); stopping twice is fine.
+    - The buzzer is silent at construction (power-up).
+    """
+
+    def play(self, pattern):
+        raise NotImplementedError
+
+    def stop(self):
+        raise NotImplementedError
+
+
+class Battery:
+    """The battery voltage through the board's ADC divider.
+
+    Contract: read_mv() returns the battery's voltage in millivolts (after undoing the
+    divider) as an int, averaged over a few ADC samples; a failed read raises OSError.
+    It is cheap enough to call every few seconds from the app's tick.
+    """
+
+    def read_mv(self):
+        raise NotImplementedError

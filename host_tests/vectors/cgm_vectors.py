@@ -5,6 +5,7 @@ import json
 
 from basalt.core import cgms, readings
 from basalt.core.errors import InvalidValue
+from vectors.vectorkit import Lcg
 
 
 def plain(obj):
@@ -18,15 +19,6 @@ def plain(obj):
 
 def emit(case, result):
     print(json.dumps([case, plain(result)], separators=(",", ":")))
-
-
-class Lcg:
-    def __init__(self, seed):
-        self.state = seed
-
-    def below(self, n):
-        self.state = (self.state * 1664525 + 1013904223) & 0xFFFFFFFF
-        return (self.state >> 8) % n
 
 
 def record_list(record):

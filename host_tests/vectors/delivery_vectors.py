@@ -5,12 +5,18 @@ from basalt.core import commands
 from basalt.core.basal import make_profile
 from basalt.core.board import load_board
 from basalt.core.delivery import DeliveryEngine
+from basalt.core.safety import Limits
 from basalt.core.units import fmt_milli, to_milli
-from vectors.vectorkit import Lcg, board_spec, emit, error_of
+from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, error_of
 
 SYRINGES = [  # (capacity mL, bore area mm2) as used by the Poseidon pump
     (1.0, 17.34), (3.0, 57.89), (10.0, 163.5), (60.0, 554.0),
 ]
+
+
+# Tight enough that the vectors also exercise refusals and the daily-limit stop.
+VECTOR_LIMITS = Limits(max_bolus_mu=6_000, max_basal_mu_h=3_000, max_iob_mu=15_000,
+                       max_bolus_60min_mu=9_000, max_daily_mu=40_000)
 
 
 def mechanics():
@@ -51,7 +57,8 @@ def profiles():
 
 def engine_for(rng, capacity, area):
     board = load_board(board_spec(capacity, area))
-    engine = DeliveryEngine(board, 0, rng.below(86_400_000), 500 + rng.below(4501))
+    engine = DeliveryEngine(board, 0, VECTOR_LIMITS, FixedIob(rng.below(3) * 2_000),
+                            rng.below(86_400_000), 500 + rng.below(4501))
     starts = sorted(set(rng.below(47) + 1 for _ in range(rng.below(8))))
     engine.set_profile(0, "P", [(0, rng.below(3001))] + [(s * 30, rng.below(3001)) for s in starts])
     fill = board.syringe_capacity_mu // 100 * 100

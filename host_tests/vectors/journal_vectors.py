@@ -3,13 +3,13 @@ CRC, recovery from damage, the two-slot checkpoint and the restart plan must com
 the same on CPython and MicroPython. Deterministic (own LCG), integers and text only."""
 
 import binascii
-import json
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
 from basalt.core.basal import make_profile
 from basalt.core.board import load_board
 from basalt.core.supervisor import Supervisor
+from vectors.vectorkit import Lcg, emit, plain
 
 BOARD = load_board({
     "name": "vec", "mcu": "host",
@@ -17,27 +17,6 @@ BOARD = load_board({
     "syringe": {"capacity_ml": 3.0, "bore_area_mm2": 57.89},
     "drive": {"lead_mm": 0.8, "full_steps_per_rev": 200, "microsteps": 16},
 })
-
-
-class Lcg:
-    def __init__(self, seed):
-        self.state = seed
-
-    def below(self, n):
-        self.state = (self.state * 1664525 + 1013904223) & 0xFFFFFFFF
-        return (self.state >> 8) % n
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return [[key, plain(value[key])] for key in sorted(value)]
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    return value
-
-
-def emit(name, value):
-    print(json.dumps([name, plain(value)], separators=(",", ":")))
 
 
 def hexed(data):

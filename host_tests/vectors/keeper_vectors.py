@@ -7,6 +7,7 @@ import json
 from basalt.app import PumpApp
 from basalt.core.board import load_board
 from basalt.core.errors import BasaltError
+from basalt.core.safety import Limits
 from basalt.persist import Journal, Keeper
 from basalt.ports import Clock, Motor, Storage
 
@@ -98,10 +99,13 @@ def emit(name, value):
     print(json.dumps([name, plain(value)], separators=(",", ":")))
 
 
+WIDE = Limits(25_000, 30_000, 100_000, 75_000, 1_000_000)  # about the keeper, not limits
+
+
 def boot(storage, ack=True):
     clock = Ticks()
     motor = InstantMotor()
-    app = PumpApp(BOARD, clock, motor, tick_ms=1000)
+    app = PumpApp(BOARD, clock, motor, tick_ms=1000, limits=WIDE)
     app.keeper = Keeper(storage)
     plan = app.keeper.start(app, 0, "watchdog")
     if ack:

@@ -6,7 +6,10 @@ from basalt.core.board import load_board
 from basalt.core.delivery import STOP_OCCLUSION, DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.occlusion import OcclusionDetector, load_occlusion_config
-from vectors.vectorkit import Lcg, board_spec, emit, error_of
+from basalt.core.safety import Limits
+from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, error_of
+
+WIDE = Limits(25_000, 30_000, 100_000, 75_000, 1_000_000)  # about occlusion, not limits
 
 HOUR = 3_600_000
 
@@ -84,7 +87,7 @@ def calibration():
 
 def alarm_stop():
     board = load_board(board_spec(3.0, 57.89))
-    engine = DeliveryEngine(board, 0)
+    engine = DeliveryEngine(board, 0, WIDE, FixedIob(0))
     engine.set_profile(0, "F", [(0, 1_000)])
     engine.new_reservoir(0, 100_000)
     engine.resume(0)

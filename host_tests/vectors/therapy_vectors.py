@@ -1,7 +1,6 @@
 """Therapy vectors for the MicroPython lane: settings, the insulin curve, IOB and the bolus
 calculator must print the same lines on CPython and MicroPython. Integers and text only."""
 
-import json
 
 from basalt.core import calculator
 from basalt.core.board import load_board
@@ -9,7 +8,9 @@ from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.insulin import PRESETS, InsulinModel, iob_fraction
 from basalt.core.iob import DeliveryFeed, IobTracker
+from basalt.core.safety import Limits
 from basalt.core.settings import load_settings, parse_settings_text
+from vectors.vectorkit import SIM_BOARD, emit
 
 M = 60_000
 H = 3_600_000
@@ -33,24 +34,6 @@ SETTINGS_TEXT = """
 }
 """
 
-SIM_BOARD = {
-    "name": "vec", "mcu": "host",
-    "motor": {"driver": "fake", "step": 2, "dir": 3, "enable": 4, "max_step_hz": 4000},
-    "syringe": {"capacity_ml": 3.0, "bore_area_mm2": 57.89},
-    "drive": {"lead_mm": 0.8, "full_steps_per_rev": 200, "microsteps": 16},
-}
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return [[key, plain(value[key])] for key in sorted(value)]
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    return value
-
-
-def emit(name, value):
-    print(json.dumps([name, plain(value)], separators=(",", ":")))
 
 
 def error_of(call, *args):
@@ -143,7 +126,9 @@ emit("tracker_after", [iob.iob_mu(48 * H + k * H) for k in range(8)])
 
 # ----- fed by the engine --------------------------------------------------------------
 
-engine = DeliveryEngine(load_board(SIM_BOARD), 0, 0)
+# The widest limits the safety gate accepts: these vectors are about IOB, not limits.
+WIDE = Limits(25_000, 30_000, 100_000, 75_000, 1_000_000)
+engine = DeliveryEngine(load_board(SIM_BOARD), 0, WIDE, IobTracker(InsulinModel(55, 300)), 0)
 engine.set_profile(0, "P", [(0, 800), (360, 1200)])
 engine.new_reservoir(0, 200_000)
 engine.resume(0)

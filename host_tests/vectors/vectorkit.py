@@ -48,3 +48,18 @@ def error_of(call, *args):
         return ["ok", call(*args)]
     except BasaltError as error:
         return [type(error).__name__, str(error)]
+
+
+SIM_BOARD = board_spec(3.0, 57.89)  # the sim board's mechanics: BD 3 mL, M5 lead, 1/16
+
+
+class FixedIob:
+    """Stand-in IOB provider: a net IOB in mU that a script sets (or breaks)."""
+
+    def __init__(self, iob_mu):
+        self.value = iob_mu
+
+    def iob_mu(self, now_ms):
+        if self.value == "raise":
+            raise ValueError("tracker fault")
+        return self.value

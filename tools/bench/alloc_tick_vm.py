@@ -14,13 +14,23 @@ from sim import BOARD  # noqa: E402
 
 from basalt.core.board import load_board  # noqa: E402
 from basalt.core.delivery import DeliveryEngine  # noqa: E402
+from basalt.core.safety import Limits  # noqa: E402
 
 TICK_MS = 250
 TICKS = 2000
 
 
+LIMITS = Limits(max_bolus_mu=25_000, max_basal_mu_h=30_000, max_iob_mu=100_000,
+                max_daily_mu=1_000_000, max_bolus_60min_mu=75_000)
+
+
+class NoIob:
+    def iob_mu(self, now_ms):
+        return 0
+
+
 def engine_with(setup):
-    engine = DeliveryEngine(load_board(BOARD), 0, 0)
+    engine = DeliveryEngine(load_board(BOARD), 0, LIMITS, NoIob(), 0)
     engine.set_profile(0, "P", [(0, 800), (360, 1200), (720, 1000), (1320, 700)])
     engine.new_reservoir(0, 200_000)
     engine.resume(0)

@@ -16,13 +16,14 @@ import time
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, PL_PER_MU
 from tools import ROOT, sim
+from tools.fakes import FakeIob, open_limits
 
 RATES_MU_H = (25, 100, 1_000, 5_000, 30_000)
 
 
 
 def _engine(board, rate_mu_h):
-    engine = DeliveryEngine(board, 0, 0)
+    engine = DeliveryEngine(board, 0, open_limits(), FakeIob(), 0)
     engine.set_profile(0, "flat", [(0, rate_mu_h)])
     engine.new_reservoir(0, board.syringe_capacity_mu)
     engine.reservoir_steps = 10 ** 9  # an endless reservoir: this measures the integral
@@ -107,10 +108,11 @@ def sim_speedup(repeats=3):
     return 24 * 3600 / best, best
 
 
-def allocs_per_tick():
+def allocs_per_tick(script="alloc_tick_vm.py"):
+    """Run an allocation probe script in the VM: (worst bytes per tick, by scenario)."""
     from tools.mpvm import run_micropython
 
-    out = run_micropython(os.path.join(ROOT, "tools", "bench", "alloc_tick_vm.py"),
+    out = run_micropython(os.path.join(ROOT, "tools", "bench", script),
                           lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),
                                     os.path.join(ROOT, "boards")))
     result = json.loads(out.strip().splitlines()[-1])

@@ -19,6 +19,7 @@ from sim import BOARD  # noqa: E402
 from basalt.core.board import load_board  # noqa: E402
 from basalt.core.delivery import DeliveryEngine  # noqa: E402
 from basalt.core.iob import DeliveryFeed  # noqa: E402
+from basalt.core.safety import Limits  # noqa: E402
 
 H = 3_600_000
 CALLS = 200
@@ -55,12 +56,14 @@ def control(now):
 
 
 def feed_ticks():
-    engine = DeliveryEngine(load_board(BOARD), 0, 0)
+    history = history_48h(360)
+    engine = DeliveryEngine(load_board(BOARD), 0, Limits(25_000, 30_000, 100_000, 75_000,
+                                                         1_000_000), history, 0)
     engine.set_profile(0, "P", [(0, 800), (360, 1200), (720, 1000), (1320, 700)])
     engine.new_reservoir(0, 200_000)
     engine.resume(0)
     engine.bolus(0, 20_000)
-    feed = DeliveryFeed(history_48h(360), engine, 0)
+    feed = DeliveryFeed(history, engine, 0)
     now = 0
     for _ in range(100):
         now += TICK_MS

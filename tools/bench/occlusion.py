@@ -36,7 +36,7 @@ from basalt.app import PumpApp
 from basalt.core.occlusion import load_occlusion_config
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from tools import ROOT, sim
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, open_limits
 from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics, vary
 
 CLEAR_AFTER_MS = 5 * MS_PER_MIN
@@ -54,7 +54,8 @@ class Rig:
                                       params if params is not None else vary(self.rng),
                                       seed=seed)
         self.sensor = SimForceSensor(self.physics, self.motor, self.clock)
-        self.app = PumpApp(board, self.clock, self.motor, day_ms=day_ms, force=self.sensor)
+        self.app = PumpApp(board, self.clock, self.motor, day_ms=day_ms, force=self.sensor,
+                           limits=open_limits())
         self.alarms = []
         self.peak_residual = 0  # the closest normal delivery came to the threshold (mN)
 

@@ -27,7 +27,7 @@ from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from basalt.persist import Journal, Keeper
 from tools import sim
 from tools.fake_storage import FakeStorage, PowerCut
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, open_limits
 
 TICK_MS = 10_000
 SEGMENT_BYTES = 4_096
@@ -101,7 +101,7 @@ class Run:
         self.boots += 1
         clock = BootClock(self.world, self.world.now_ms())
         motor = FakeMotor(clock, self.board.motor.max_step_hz)
-        app = PumpApp(self.board, clock, motor, tick_ms=TICK_MS)
+        app = PumpApp(self.board, clock, motor, tick_ms=TICK_MS, limits=open_limits())
         keeper = Keeper(self.storage, segment_bytes=SEGMENT_BYTES, segments=SEGMENTS)
         app.keeper = keeper
         self._watch(keeper.journal)

@@ -13,7 +13,7 @@ from basalt.core.check import exact_keys
 from basalt.core.commands import parse_clock
 from basalt.core.errors import ConfigError
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, bench_limits
 from tools.settings import read_settings
 
 DEFAULT_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -135,8 +135,9 @@ def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=Non
     start_ms = parse_clock("start", program["start"]) * MS_PER_MIN
     settings = settings or program.get("_settings")
     force = _force_sensor(board, motor, clock) if program.get("physics") else None
+    # Without a settings file the bench day runs under explicit ordinary limits.
     app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms, settings=settings,
-                  force=force)
+                  limits=None if settings is not None else bench_limits(), force=force)
     if storage is not None:
         from basalt.persist import Keeper
 
@@ -166,6 +167,7 @@ def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=Non
             if "sim" in cmd:
                 _world(force, cmd["sim"], clock, motor)
             else:
+                app.button_pressed()  # the user keys the command in (auto-off counts presses)
                 app.command(cmd)
         recorder.sample(clock.now_ms())
         if progress and clock.now_ms() % MS_PER_HOUR == 0:

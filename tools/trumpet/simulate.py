@@ -15,7 +15,7 @@ import random
 
 from basalt.app import PumpApp
 from basalt.core.units import MS_PER_HOUR
-from tools.fakes import FakeMotor, VirtualClock
+from tools.fakes import FakeMotor, VirtualClock, open_limits
 from tools.sim import load_sim_board
 from tools.trumpet import INTERVAL_S, WATER_G_ML, TrumpetError
 
@@ -34,7 +34,7 @@ def balance_readings(rate_u_h, hours, error_pct=0.0, noise_mg=0.0, evaporation_m
     _check(rate_u_h, hours, board, interval_s, jitter_s, occlusion_min)
     clock = VirtualClock()
     motor = FakeMotor(clock, board.motor.max_step_hz)
-    app = PumpApp(board, clock, motor, tick_ms=TICK_MS)
+    app = PumpApp(board, clock, motor, tick_ms=TICK_MS, limits=open_limits())
     app.command({"cmd": "set_profile", "name": "bench", "segments": [["00:00", rate_u_h]]})
     app.command({"cmd": "new_reservoir", "units": board.syringe_capacity_mu // 1000})
     while app.rewind_steps or motor.busy():  # the plunger goes back before the run

@@ -8,6 +8,7 @@ Unknown keys, missing keys and bad values are refused before anything is changed
 """
 
 from basalt.core import schedule
+from basalt.core.alarms import check_code
 from basalt.core.basal import MAX_RATE_MU_H, rate_from_user
 from basalt.core.check import exact_keys, int_in, text
 from basalt.core.delivery import (
@@ -156,6 +157,30 @@ COMMANDS = {
     "delete_profile": _delete_profile,
     "set_time": _set_time,
 }
+
+
+def _alarm_action(name):
+    def apply_to(alarms, now_ms, cmd):
+        _keys(cmd, ("cmd", "alarm"))
+        return getattr(alarms, name)(now_ms, check_code(cmd["alarm"]))
+
+    return apply_to
+
+
+# Commands for the alarm manager: {"cmd": "acknowledge", "alarm": "occlusion"}.
+ALARM_COMMANDS = {
+    "acknowledge": _alarm_action("acknowledge"),
+    "snooze": _alarm_action("snooze"),
+}
+
+
+def apply_alarm(alarms, now_ms, cmd):
+    """Check and apply an acknowledge or snooze command to an AlarmManager."""
+    name = cmd.get("cmd") if isinstance(cmd, dict) else None
+    if not isinstance(name, str) or name not in ALARM_COMMANDS:
+        raise InvalidValue("command", cmd, "{'cmd': 'acknowledge' or 'snooze', "
+                           "'alarm': code}")
+    return ALARM_COMMANDS[cmd["cmd"]](alarms, now_ms, cmd)
 
 
 def apply(engine, now_ms, cmd):

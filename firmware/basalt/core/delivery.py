@@ -12,9 +12,10 @@ allocates nothing on 32-bit MicroPython.
 """
 
 from basalt.core.basal import MAX_RATE_MU_H, BasalProfiles, make_profile
-from basalt.core.check import int_in, one_of
+from basalt.core.check import int_in, one_of, text
 from basalt.core.errors import InvalidValue, NotAllowedNow
-from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
+from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
+from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, fmt_milli
 
 try:
     from micropython import const
@@ -49,6 +50,9 @@ STOP_EMPTY = "reservoir empty"
 STOP_OCCLUSION = "occlusion"
 STOP_SENSOR_FAULT = "force sensor fault"
 ALARM_STOPS = (STOP_OCCLUSION, STOP_SENSOR_FAULT)  # the user may resume after these
+STOP_LIMIT = "limit reached: "  # + the limit's name, e.g. "limit reached: max daily insulin"
+# Stops that resume cannot undo: they need a new reservoir.
+NEEDS_RESERVOIR = (STOP_NO_RESERVOIR, STOP_EMPTY)
 
 
 class Ramp:
@@ -81,13 +85,21 @@ class DeliveryEngine:
 
     Commands validate everything first and raise InvalidValue / NotAllowedNow without
     changing anything. tick(now_ms) returns the microsteps to move forward now.
+
+    The engine never delivers without limits: it builds its own SafetyGate from `limits`
+    (an object with the five limit attributes, e.g. Settings.limits; None = no settings
+    loaded, every dose refused) and `iob` (an object with iob_mu(now_ms)). Every dose
+    command asks the gate before any change and every therapy microstep passes
+    gate.take() in _take(), the only place steps leave the reservoir; a LimitExceeded
+    refusal is recorded as a "limit_refused" event.
     """
 
-    def __init__(self, board, now_ms, day_ms=0, bolus_speed_mu_min=1_500):
+    def __init__(self, board, now_ms, limits, iob, day_ms=0, bolus_speed_mu_min=1_500):
         int_in("day_ms", day_ms, 0, MS_PER_DAY - 1, "ms")
         int_in("bolus speed", bolus_speed_mu_min, BOLUS_SPEED_MIN_MU_MIN,
                BOLUS_SPEED_MAX_MU_MIN, "mU/min")
         self.board = board
+        self.gate = SafetyGate(limits, iob, board, self._event)
         self.profiles = BasalProfiles()
         self.bolus_speed_mu_min = bolus_speed_mu_min
         self.events = []
@@ -101,6 +113,7 @@ class DeliveryEngine:
         self._day_ms = day_ms
         self._owed = 0  # steps integrated by a command's catch-up, not yet returned
         self._dry = False  # the reservoir ran out during the current span
+        self._capped = False  # the gate let fewer steps through than were due
         self._step_cost = board.ustep_volume_pl * 360  # one microstep in 1/360 pL
         self._basal_acc = 0
         self._basal_rate = 0
@@ -139,6 +152,7 @@ class DeliveryEngine:
         if dt < 0:
             raise InvalidValue("now_ms", now_ms, "not before the last tick at %d" % self._last_ms)
         self._last_ms = now_ms
+        self.gate.advance(now_ms)
         while dt > 0:
             span = self._span_limit()
             if span > dt:
@@ -169,33 +183,48 @@ class DeliveryEngine:
                 n = self._basal_acc // self._step_cost
                 if n:
                     self._basal_acc -= n * self._step_cost
-                    self.basal_steps += self._take(n)
-            self.bolus_steps += self._feed(self._now_part, span)
-            self.bolus_steps += self._feed(self._ext_part, span)
-        self.prime_steps += self._feed(self._prime, span)
+                    self.basal_steps += self._take(n, BASAL)
+            self.bolus_steps += self._feed(self._now_part, span, BOLUS)
+            self.bolus_steps += self._feed(self._ext_part, span, BOLUS)
+        self.prime_steps += self._feed(self._prime, span, None)
         temp = self._temp
         if temp is not None:
             temp[2] -= span
         if self._dry:
-            self._dry = False
+            self._dry = self._capped = False
             self._empty()
+        elif self._capped:
+            self._capped = False
+            self._limit_stop()
         elif self._seg_left <= 0 or (temp is not None and temp[2] <= 0):
             self._boundary()
         self._finish_ramps()
 
-    def _feed(self, ramp, span):
-        """Advance a ramp; it is credited only with the steps the reservoir had."""
+    def _feed(self, ramp, span, kind):
+        """Advance a ramp; it is credited only with the steps it was given."""
         if ramp is None:
             return 0
         wanted = ramp.advance(span)
-        got = self._take(wanted)
+        got = self._take(wanted, kind)
         ramp.done -= wanted - got
         return got
 
-    def _take(self, n):
-        """Move up to n steps out of the reservoir; running dry stops everything."""
-        if n >= self.reservoir_steps and n:
+    def _take(self, n, kind):
+        """Move up to n steps out of the reservoir: the only place steps are released.
+
+        Therapy steps (kind BASAL or BOLUS) pass the safety gate first; prime (None) is
+        not therapy. Running dry or reaching a limit stops everything after this span.
+        """
+        dry = n and n >= self.reservoir_steps
+        if dry:
             n = self.reservoir_steps
+        if kind is not None:
+            allowed = self.gate.take(kind, n)
+            if allowed < n:
+                n = allowed
+                self._capped = True
+                dry = False
+        if dry:
             self._dry = True
         self.reservoir_steps -= n
         self.plunger_steps += n
@@ -213,12 +242,11 @@ class DeliveryEngine:
 
     def _retarget(self):
         """Recompute the basal rate and the time to its next change."""
+        scheduled = self._scheduled()
         if self.profiles.active is None:
-            scheduled, self._seg_left = 0, _FOREVER
+            self._seg_left = _FOREVER
         else:
-            profile = self.profiles.current()
-            scheduled = profile.rate_at(self._day_ms)
-            self._seg_left = profile.ms_to_next_change(self._day_ms)
+            self._seg_left = self.profiles.current().ms_to_next_change(self._day_ms)
         temp = self._temp
         if temp is None:
             rate = scheduled
@@ -228,6 +256,12 @@ class DeliveryEngine:
             rate = scheduled * temp[1] // 100
         self._basal_rate = rate
         self._basal_span = (_SMALL - self._step_cost) // rate if rate else _FOREVER
+
+    def _scheduled(self):
+        """The active profile's rate now (0 without a profile)."""
+        if self.profiles.active is None:
+            return 0
+        return self.profiles.current().rate_at(self._day_ms)
 
     def basal_rate_mu_h(self):
         """The basal rate being delivered now (0 while stopped)."""
@@ -239,6 +273,7 @@ class DeliveryEngine:
         self._advance(now_ms)
         if name == self.profiles.active:
             self._check_temp_fits("save profile", profile)
+        self.gate.check_profile("save profile", profile)
         self.profiles.put(name, segments)
         self._retarget()
 
@@ -246,6 +281,7 @@ class DeliveryEngine:
         profile = self.profiles.get(name)
         self._advance(now_ms)
         self._check_temp_fits("activate profile", profile)
+        self.gate.check_profile("activate profile", profile)
         self.profiles.active = name
         self._retarget()
         self._event("profile_activated", {"name": name})
@@ -254,7 +290,7 @@ class DeliveryEngine:
         self.profiles.delete(name)
 
     def _check_temp_fits(self, command, profile):
-        """A running percent temp basal must stay within the pump's maximum rate."""
+        """A running percent temp basal must stay within the pump's and the set maximum."""
         temp = self._temp
         if temp is None or temp[1] is None:
             return
@@ -264,9 +300,22 @@ class DeliveryEngine:
                                 "profile %s (the most is %s U/h); cancel it first" % (
                                     temp[1], fmt_milli(peak), profile.name,
                                     fmt_milli(MAX_RATE_MU_H)))
+        self.gate.check_rate(command, peak, " (the running %d %% temp basal on profile %s)"
+                             % (temp[1], profile.name))
 
     def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
         """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 24 h."""
+        self._temp_basal(now_ms, duration_min, rate_mu_h, percent, "user")
+
+    def auto_temp_basal(self, now_ms, rate_mu_h, duration_min):
+        """The closed loop's entry point: an absolute temp basal through the same gate.
+
+        Besides max basal, the gate refuses a rate above the scheduled one while
+        insulin on board is at max_iob.
+        """
+        self._temp_basal(now_ms, duration_min, rate_mu_h, None, "loop")
+
+    def _temp_basal(self, now_ms, duration_min, rate_mu_h, percent, source):
         int_in("temp basal duration", duration_min, TEMP_MIN_MIN, TEMP_MAX_MIN, "min")
         if (rate_mu_h is None) == (percent is None):
             raise InvalidValue("temp basal", "rate and percent" if rate_mu_h is not None
@@ -280,18 +329,24 @@ class DeliveryEngine:
         duration_ms = duration_min * MS_PER_MIN
         if percent is not None:
             profile = self.profiles.current()
-            if _percent_peak(profile, self._day_ms, duration_ms, percent) > MAX_RATE_MU_H:
+            peak = _percent_peak(profile, self._day_ms, duration_ms, percent)
+            if peak > MAX_RATE_MU_H:
                 highest = profile.max_rate_over(self._day_ms, duration_ms)
                 raise InvalidValue("temp basal percent", percent, "at most %d %% here: the "
                                    "scheduled rate reaches %s U/h and the pump's maximum is "
                                    "%s U/h" % (MAX_RATE_MU_H * 100 // highest,
                                                fmt_milli(highest), fmt_milli(MAX_RATE_MU_H)))
+            self.gate.check_rate("temp basal", peak, " (%d %% of the scheduled rate)" % percent)
+        elif source == "loop":
+            self.gate.check_loop_rate(now_ms, "loop temp basal", rate_mu_h, self._scheduled())
+        else:
+            self.gate.check_rate("temp basal", rate_mu_h)
         replaced = self._temp is not None
         self._temp = [rate_mu_h, percent, duration_ms, duration_ms]
         self._retarget()
         self._event("temp_basal_started", {"rate_mu_h": rate_mu_h, "percent": percent,
                                            "duration_min": duration_min,
-                                           "replaced": replaced})
+                                           "replaced": replaced, "source": source})
 
     def cancel_temp_basal(self, now_ms):
         self._advance(now_ms)
@@ -320,6 +375,18 @@ class DeliveryEngine:
         self._advance(now_ms)
         self._require_bolus_ok("bolus", amount_mu, need_now=True, need_ext=False)
         self._start_bolus("normal", amount_mu, amount_mu, 0, 0)
+
+    def auto_bolus(self, now_ms, amount_mu):
+        """The closed loop's entry point: a normal bolus through the same gate."""
+        self._check_bolus_amount("loop bolus amount", amount_mu)
+        self._advance(now_ms)
+        self._require_bolus_ok("loop bolus", amount_mu, need_now=True, need_ext=False)
+        self._start_bolus("normal", amount_mu, amount_mu, 0, 0, "loop")
+
+    def bolus_room_mu(self, now_ms):
+        """The largest bolus the safety gate would accept now (for the loop, menus)."""
+        self._advance(now_ms)
+        return self.gate.room_mu(now_ms, self._bolus_owed())
 
     def extended_bolus(self, now_ms, amount_mu, duration_min):
         """An amount spread evenly over 15 min to 8 h."""
@@ -374,17 +441,21 @@ class DeliveryEngine:
         if need_ext and (self._ext_part is not None or self._ext_pending is not None):
             raise NotAllowedNow(command, "an extended bolus is running; cancel it first")
         self._require_insulin(command, amount_mu)
+        self.gate.check_bolus(self._last_ms, command, amount_mu, self._bolus_owed())
+
+    def _bolus_owed(self):
+        """Microsteps that running and waiting bolus parts still owe."""
+        return _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
 
     def _require_insulin(self, command, amount_mu):
         """The reservoir, less what running boluses and prime still owe, must hold it."""
-        owed = _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
-        free = self.reservoir_steps - owed - _owed(self._prime)
+        free = self.reservoir_steps - self._bolus_owed() - _owed(self._prime)
         free_mu = self.board.mu_for_usteps(free) if free > 0 else 0
         if amount_mu > free_mu:
             raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
                                 "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))
 
-    def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min):
+    def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min, source="user"):
         self._bolus_id += 1
         ident = (self._bolus_id, kind)
         if now_mu:
@@ -397,7 +468,8 @@ class DeliveryEngine:
                 self._ext_part = ext
         self._event("bolus_started", {"id": self._bolus_id, "kind": kind,
                                       "programmed_mu": amount_mu, "now_mu": now_mu,
-                                      "extended_mu": ext_mu, "duration_min": duration_min})
+                                      "extended_mu": ext_mu, "duration_min": duration_min,
+                                      "source": source})
 
     def _bolus_ms(self, amount_mu):
         # Ceiling: the bolus never runs faster than the set speed.
@@ -465,13 +537,20 @@ class DeliveryEngine:
         self._stop(STOP_USER)
 
     def resume(self, now_ms):
-        """Back to scheduled basal. Insulin missed while suspended is not made up."""
+        """Back to scheduled basal. Insulin missed while suspended is not made up.
+
+        Resumes after a user suspend, a halt (alarm) or a limit stop; a limit stop only
+        once the next hour of scheduled basal fits under the daily maximum.
+        """
         self._advance(now_ms)
-        if self.stop_reason != STOP_USER and self.stop_reason not in ALARM_STOPS:
-            raise NotAllowedNow("resume", "not suspended" if self.stop_reason is None
-                                else self.stop_reason + "; fit a new reservoir first")
+        reason = self.stop_reason
+        if reason is None or reason in NEEDS_RESERVOIR:
+            raise NotAllowedNow("resume", "not suspended" if reason is None
+                                else reason + "; fit a new reservoir first")
         if self._prime is not None:
             raise NotAllowedNow("resume", "priming is in progress")
+        if reason.startswith(STOP_LIMIT):
+            self._require_daily_room()
         self.stop_reason = None
         self._retarget()
         takeup, self._takeup = self._takeup, 0
@@ -510,6 +589,58 @@ class DeliveryEngine:
                                    "takeup_steps": takeup, "unmoved_steps": unmoved_steps,
                                    "bolus_not_delivered_mu": self.board.mu_for_usteps(owed)})
         return backoff
+
+    def halt(self, now_ms, reason):
+        """Stop all delivery for an alarm (occlusion, delivery fault, auto-off, ...).
+
+        Returns False (and changes nothing) when delivery is already stopped.
+        """
+        text("halt reason", reason, 1, 32)
+        self._advance(now_ms)
+        if self.stop_reason is not None:
+            return False
+        self._stop(reason)
+        return True
+
+    def set_limits(self, now_ms, limits):
+        """New limits (settings changed); refused if what runs now would break them."""
+        self._advance(now_ms)
+        old = self.gate.limits
+        self.gate.set_limits(limits)
+        try:
+            if self.profiles.active is not None:
+                profile = self.profiles.current()
+                self.gate.check_profile("set limits: active profile", profile)
+                self._check_temp_fits("set limits", profile)
+            temp = self._temp
+            if temp is not None and temp[0] is not None:
+                self.gate.check_rate("set limits: running temp basal", temp[0])
+        except NotAllowedNow:
+            self.gate.set_limits(old)
+            raise
+        self._event("limits_set", {"max_bolus_mu": self.gate.limits.max_bolus_mu,
+                                   "max_basal_mu_h": self.gate.limits.max_basal_mu_h,
+                                   "max_iob_mu": self.gate.limits.max_iob_mu,
+                                   "max_bolus_60min_mu": self.gate.limits.max_bolus_60min_mu,
+                                   "max_daily_mu": self.gate.limits.max_daily_mu})
+
+    def _require_daily_room(self):
+        need = 0
+        if self.profiles.active is not None:
+            need = self.profiles.current().max_rate_over(self._day_ms, MS_PER_HOUR)
+        room = self.gate.day_room_mu()
+        if need > room:
+            raise NotAllowedNow("resume", "%s U is left under the max daily insulin of %s U; "
+                                "the scheduled basal needs %s U in the next hour" % (
+                                    fmt_milli(room), fmt_milli(self.gate.limits.max_daily_mu),
+                                    fmt_milli(need)))
+
+    def _limit_stop(self):
+        limit = self.gate.limit_hit
+        self._event("limit_reached", {"limit": limit,
+                                      "day_steps": self.gate.day_steps(),
+                                      "hour_bolus_steps": self.gate.hour_bolus_steps()})
+        self._stop(STOP_LIMIT + NAMES[limit])
 
     def prime(self, now_ms, amount_mu):
         """Fill tubing and cannula while suspended; not counted as therapy."""
@@ -638,6 +769,8 @@ class DeliveryEngine:
                 (p.name, p.segments()) for p in self.profiles.profiles.values())),
             "bolus_speed": self.bolus_speed_mu_min,
             "takeup": (self._takeup, self.reseat_steps),
+            "gate": (self.gate.delivered_steps, self.gate.day_steps(),
+                     self.gate.hour_bolus_steps(), self.gate.limit_hit),
             "events": len(self.events),
         }
 

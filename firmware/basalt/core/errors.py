@@ -53,3 +53,22 @@ class SensorFault(BasaltError):
     def __init__(self, reason, detail):
         self.reason = reason
         super().__init__("force sensor %s: %s" % (reason, detail))
+
+
+class LimitExceeded(NotAllowedNow):
+    """A dose the safety gate refused: it would go over a limit. Nothing was delivered.
+
+    limit is the limit's key ("max_bolus", "max_basal", "max_iob", "max_bolus_60min",
+    "max_daily"); value, maximum and over are integers in mU (or mU/h for max_basal).
+    The message says which limit and by how much, e.g.
+    "bolus 12 U: max bolus is 10 U (2 U over)".
+    """
+
+    def __init__(self, command, limit, value, maximum, over, message):
+        super(NotAllowedNow, self).__init__(message)  # not "refused: ": the message says it
+        self.command = command
+        self.reason = message
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+        self.over = over

@@ -29,6 +29,7 @@ from basalt.core.delivery import (
     PRIME_STEP_MU,
 )
 from basalt.core.errors import ConfigError, InvalidValue
+from basalt.core.safety import Limits  # the safety gate's own class: one definition
 from basalt.core.schedule import Schedule, check_segments, segments_from_user
 from basalt.core.units import fmt_milli, milli_in
 
@@ -53,18 +54,6 @@ class SettingsError(ConfigError):
         self.allowed = first.allowed
         # Skip InvalidValue's message: this one lists every problem, one per line.
         super(InvalidValue, self).__init__("\n".join(str(p) for p in problems))
-
-
-class Limits:
-    """Hard dosing limits, integers (the safety gate reads these)."""
-
-    def __init__(self, max_bolus_mu, max_basal_mu_h, max_iob_mu, max_bolus_60min_mu,
-                 max_daily_mu):
-        self.max_bolus_mu = max_bolus_mu
-        self.max_basal_mu_h = max_basal_mu_h
-        self.max_iob_mu = max_iob_mu
-        self.max_bolus_60min_mu = max_bolus_60min_mu
-        self.max_daily_mu = max_daily_mu
 
 
 class Alarms:
