@@ -534,3 +534,21 @@ def test_gate_counts_exactly_what_the_engine_released():
             e.dual_bolus(t, 3_000, 1_000, 60) if not e.bolus_running() else None
     assert released == e.basal_steps + e.bolus_steps == e.gate.delivered_steps
     assert e.gate.delivered_steps * V // PL_PER_MU > 0
+
+
+def test_window_totals_survive_a_reset_counted_as_recent():
+    e = engine(limits(daily=20_000, hour=15_000))
+    e.bolus(0, 10_000)
+    e.tick(10 * MS_PER_MIN)
+    hour, day = e.gate.carry_over()
+    assert hour == BOARD.usteps_for_mu(10_000) and day > hour
+    rebooted = engine(limits(daily=20_000, hour=15_000))
+    rebooted.gate.restore(0, hour, day)
+    with pytest.raises(LimitExceeded) as caught:
+        rebooted.bolus(0, 6_000)
+    assert caught.value.limit == "max_bolus_60min"
+    rebooted.tick(61 * MS_PER_MIN)  # an hour after the reboot the hour window is free
+    rebooted.bolus(61 * MS_PER_MIN, 5_000)
+    for bad in ((-1, 0), (10, 5), (1.5, 2)):
+        with pytest.raises(InvalidValue):
+            rebooted.gate.restore(0, *bad)

@@ -88,6 +88,11 @@ def daily_stop():
         for hours in (1, 6, 12, 20, 24):
             attempts.append(error_of(e.resume, t + hours * 3_600_000))
         emit("daily_stop", [rate, first, attempts, e.pop_events()])
+        carried = e.gate.carry_over()
+        rebooted = engine(limits(basal=3_000, daily=20_000), FixedIob(0), rate)
+        rebooted.gate.restore(0, carried[0], carried[1])
+        emit("restored", [rate, list(carried), rebooted.gate.day_room_mu(),
+                          error_of(rebooted.bolus, 0, 1_000)])
 
 
 def gate_inputs():

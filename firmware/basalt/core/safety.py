@@ -191,6 +191,20 @@ class SafetyGate:
             self.delivered_steps += n
         return n
 
+    def carry_over(self):
+        """(bolus steps in the 60-min window, therapy steps in the 24-h window): what a
+        checkpoint keeps so a reset cannot empty the windows."""
+        return self._hour.total, self._day.total
+
+    def restore(self, now_ms, hour_bolus_steps, day_steps):
+        """After a reset: the carried-over totals count as delivered now (the time
+        since the checkpoint is unknown, so they leave the windows as late as possible)."""
+        int_in("restored 60-min bolus steps", hour_bolus_steps, 0, 0x3FFFFFFF, "microsteps")
+        int_in("restored 24-h steps", day_steps, hour_bolus_steps, 0x3FFFFFFF, "microsteps")
+        self.advance(now_ms)
+        self._hour.add(hour_bolus_steps)
+        self._day.add(day_steps)
+
     def day_steps(self):
         return self._day.total
 
