@@ -222,9 +222,11 @@ def _collect(rig, ms, tick_ms):
     end = rig.clock.now_ms() + ms
     count = 0
     while rig.clock.now_ms() < end:
-        if rig.run(end - rig.clock.now_ms(), tick_ms) is None:
+        alarm = rig.run(end - rig.clock.now_ms(), tick_ms)
+        if alarm is None:
             break
         count += 1
+        rig.app.acknowledge(alarm["code"])  # the alarm latches until acknowledged
         rig.app.command({"cmd": "resume"})
     return count
 
