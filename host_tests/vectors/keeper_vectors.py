@@ -2,7 +2,6 @@
 the same records, plans and boot notes on CPython and MicroPython (the firmware runs
 basalt.persist on the board, so it must behave the same there)."""
 
-import json
 
 from basalt.app import PumpApp
 from basalt.core.board import load_board
@@ -10,6 +9,7 @@ from basalt.core.errors import BasaltError
 from basalt.core.safety import Limits
 from basalt.persist import Journal, Keeper
 from basalt.ports import Clock, Motor, Storage
+from vectors.vectorkit import emit
 
 BOARD = load_board({
     "name": "vec", "mcu": "host",
@@ -85,18 +85,6 @@ class InstantMotor(Motor):
 
     def steps_done(self):
         return self.last
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return [[key, plain(value[key])] for key in sorted(value)]
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    return value
-
-
-def emit(name, value):
-    print(json.dumps([name, plain(value)], separators=(",", ":")))
 
 
 WIDE = Limits(25_000, 30_000, 100_000, 75_000, 1_000_000)  # about the keeper, not limits

@@ -10,7 +10,7 @@ from basalt.core.insulin import PRESETS, InsulinModel, iob_fraction
 from basalt.core.iob import DeliveryFeed, IobTracker
 from basalt.core.safety import Limits
 from basalt.core.settings import load_settings, parse_settings_text
-from vectors.vectorkit import SIM_BOARD, emit
+from vectors.vectorkit import SIM_BOARD, Lcg, emit
 
 M = 60_000
 H = 3_600_000
@@ -42,15 +42,6 @@ def error_of(call, *args):
         return "ok"
     except BasaltError as error:
         return [type(error).__name__, str(error)]
-
-
-class Lcg:
-    def __init__(self, seed):
-        self.state = seed
-
-    def below(self, n):
-        self.state = (self.state * 1664525 + 1013904223) & 0xFFFFFFFF
-        return (self.state >> 8) % n
 
 
 # ----- the insulin curve ------------------------------------------------------------
