@@ -6,6 +6,7 @@ from basalt.core.alarms import check_pattern
 from basalt.core.errors import MotorFault
 from basalt.core.safety import Limits
 from basalt.ports import Battery, Buzzer, Clock, Motor
+from tools.ui.hostfb import HostFrameBuffer
 
 
 class VirtualClock(Clock):
@@ -220,3 +221,36 @@ class FaultyMotor(FakeMotor):
         super()._settle(truncate)
         if self._move is None:
             self._stalled = False
+
+
+class FakeDisplay(HostFrameBuffer):
+    """An SSD1306 on the host: a framebuf-compatible canvas; only show() makes a frame
+    visible (``shown``), as on the panel. Counts frames and remembers the dim state."""
+
+    def __init__(self, width=128, height=64):
+        super().__init__(width, height)
+        self.shown = bytes(len(self.buf))
+        self.frames = 0
+        self.dimmed = False
+
+    def show(self):
+        self.shown = bytes(self.buf)
+        self.frames += 1
+
+    def dim(self, dimmed):
+        self.dimmed = bool(dimmed)
+
+
+class FakeKey:
+    """A key as the UI sees it: a callable, True while pressed (set ``down``)."""
+
+    def __init__(self):
+        self.down = False
+
+    def __call__(self):
+        return self.down
+
+
+def fake_keys(count=4):
+    """(up, down, select[, back]) fake keys."""
+    return tuple(FakeKey() for _ in range(count))

@@ -14,6 +14,7 @@ from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
 from basalt.core.occlusion import OCCLUSION, OcclusionDetector
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
+RECENT_EVENTS = 20  # kept for the history screen, whoever pops the events
 
 
 DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings are loaded
@@ -79,6 +80,8 @@ class PumpApp:
         self.rewound_steps = 0
         self.events = []
         self.keeper = None  # basalt.persist.Keeper: journal, checkpoint, boot lock
+        self.recent = []  # the last RECENT_EVENTS events, oldest first
+        self.events_seen = 0
         self._moving_forward = True
         self._move_steps = 0  # the move in progress: commanded steps ...
         self._move_deadline = 0  # ... and by when it must have finished
@@ -361,6 +364,9 @@ class PumpApp:
                 if kind == "resumed":
                     self._settle_steps = detail["takeup_steps"]
             self.events.extend(events)
+            self.recent.extend(events)
+            del self.recent[:-RECENT_EVENTS]
+            self.events_seen += len(events)
         events = self.alarms.pop_events()
         if events:
             self.events.extend(events)

@@ -100,12 +100,14 @@ async def deliver(app, supervisor):
         await clock.sleep_ms(app.tick_ms)
 
 
-async def run_tasks(app, supervisor):
+async def run_tasks(app, supervisor, ui=None):
     keeper = app.keeper
     asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
         asyncio.create_task(app.buzzer.run(app.clock))
+    if ui is not None:
+        asyncio.create_task(ui.run(supervisor))
     await deliver(app, supervisor)
 
 
@@ -160,6 +162,20 @@ def make_force(board, calibration=None):
 app = None  # the running PumpApp, for inspection from the REPL (board_main.app)
 
 
+def make_ui(app, board):
+    """The buttons-and-OLED task, when the board has both (else None)."""
+    if board.display is None or board.buttons is None:
+        return None
+    if board.display.height != 64:
+        raise ConfigError("display.height", board.display.height,
+                          "64 for the menus (128x32 panels are not supported yet)")
+    from basalt.buttons import board_keys
+    from basalt.drivers.ssd1306_display import make_display
+    from basalt.ui import UiTask
+
+    return UiTask(app, make_display(board.display), board_keys(board.buttons), BOOT_WARNING)
+
+
 def start():
     global app
     from board import BOARD  # the board file deploy copied to the device as /board.py
@@ -183,4 +199,4 @@ def start():
         print(line)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
-    asyncio.run(run_tasks(app, supervisor))
+    asyncio.run(run_tasks(app, supervisor, make_ui(app, board)))

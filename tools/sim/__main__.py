@@ -2,6 +2,9 @@
 
     python -m tools.sim [--hours 24] [--program FILE] [--tick-ms 1000] [--out out]
     python -m tools.sim cohort ...   (virtual patients; see tools/sim/cohort.py)
+
+Then, as a separate step, screenshots of the pump's screens at key moments
+(tools/ui/shots.py: boot, home, bolus confirm, bolus running, an alarm) in --out.
 """
 
 import argparse
@@ -34,6 +37,7 @@ def main(argv=None):
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.add_argument("--journal", default=None, help="also write the pump's history "
                         "journal (a bundle for python -m tools.history) to this file")
+    parser.add_argument("--no-screens", action="store_true", help="skip the UI screenshots")
     args = parser.parse_args(argv)
     if not 1 <= args.hours <= 720:
         parser.error("--hours must be 1 to 720, got %d" % args.hours)
@@ -67,7 +71,17 @@ def main(argv=None):
 
         plot(recorder, png_path)
         print("wrote %s" % png_path)
+    if not args.no_screens:
+        save_screens(args.out)
     return 0
+
+
+def save_screens(out):
+    """The UI screenshots: a short scripted session on the same app, fake keys."""
+    from tools.ui.shots import save_sim_screens
+
+    for path in save_sim_screens(out):
+        print("wrote %s" % path)
 
 
 def _progress(now_ms, end_ms):

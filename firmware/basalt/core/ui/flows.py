@@ -1,0 +1,267 @@
+"""The menus and their flows: which screens follow which, and the commands they build.
+
+Every dose flow ends in a ConfirmScreen built from the numbers the user chose, showing
+them; nothing here sends a command any other way (menu.emit is called by screens).
+Amounts go into commands as exact decimal text (fmt_milli), never as floats.
+"""
+
+from basalt.core.delivery import (
+    BOLUS_STEP_MU,
+    EXTENDED_MAX_MIN,
+    EXTENDED_MIN_MIN,
+    FILL_MIN_MU,
+    PRIME_MAX_MU,
+    PRIME_STEP_MU,
+    TEMP_MAX_MIN,
+    TEMP_MAX_PERCENT,
+    TEMP_MIN_MIN,
+)
+from basalt.core.errors import BasaltError
+from basalt.core.ui.home import alarm_label
+from basalt.core.ui.screens import (
+    ConfirmScreen,
+    ListScreen,
+    MessageScreen,
+    NumberScreen,
+    StopBolusScreen,
+    TextScreen,
+    minutes_text,
+    units2,
+    wrap,
+)
+from basalt.core.units import fmt_milli
+
+CARBS_MAX_G = 300
+PRIME_DEFAULT_MU = 2_000
+FILL_DEFAULT_MU = 150_000
+FILL_STEP_UI_MU = 1_000  # whole units on the device; the engine allows 0.1 U
+TEMP_STEP_MIN = 15
+TEMP_STEP_PERCENT = 10
+
+
+def main_menu():
+    return ListScreen(b"Menu", _main_items)
+
+
+def _main_items(menu, view):
+    items = []
+    if view.bolus_kind is not None:
+        items.append(("Stop bolus", _open(StopBolusScreen)))
+    items += [
+        ("Bolus", _open(lambda: ListScreen(b"Bolus", _bolus_items))),
+        ("Basal", _open(lambda: ListScreen(b"Basal", _basal_items))),
+        ("Alarms (%d)" % len(view.alarms), _open(lambda: ListScreen(b"Alarms", _alarm_items))),
+        ("History", _open(lambda: TextScreen(b"History", _history, "no history yet"))),
+        ("Settings", _open(lambda: TextScreen(b"Settings", _settings, "no settings"))),
+    ]
+    return items
+
+
+def _open(make):
+    def action(menu, view):
+        menu.push(make())
+
+    return action
+
+
+# ----- bolus --------------------------------------------------------------------------
+
+def _bolus_items(menu, view):
+    items = []
+    if view.advise is not None:
+        items.append(("Calculator", _open(_carbs_screen)))
+    items += [
+        ("Normal", _open(lambda: _amount_screen(view, b"Normal bolus", _confirm_normal))),
+        ("Extended", _open(lambda: _amount_screen(view, b"Extended bolus", _ext_minutes))),
+        ("Dual wave", _open(lambda: _amount_screen(view, b"Dual wave", _dual_now, 2))),
+    ]
+    return items
+
+
+def _amount_screen(view, title, done, min_steps=1, start=0):
+    step = max(BOLUS_STEP_MU, view.bolus_increment_mu)
+    top = view.max_bolus_mu // step * step
+    return NumberScreen(title, "U", start, 0, top, step, done, decimals=2,
+                        min_ok=min_steps * step)
+
+
+def _confirm_normal(menu, view, amount):
+    menu.push(ConfirmScreen(b"Confirm bolus", units2(amount), "U", ["normal, now"],
+                            {"cmd": "bolus", "units": fmt_milli(amount)}))
+
+
+def _ext_minutes(menu, view, amount):
+    def done(menu, view, minutes):
+        menu.push(ConfirmScreen(b"Confirm extended", units2(amount), "U",
+                                ["over " + minutes_text(minutes)],
+                                {"cmd": "extended_bolus", "units": fmt_milli(amount),
+                                 "minutes": minutes}))
+
+    menu.push(_minutes_screen(b"Extended over", done))
+
+
+def _minutes_screen(title, done):
+    return NumberScreen(title, "", 120, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, TEMP_STEP_MIN,
+                        done, minutes=True, fast=False)
+
+
+def _dual_now(menu, view, amount):
+    step = max(BOLUS_STEP_MU, view.bolus_increment_mu)
+
+    def now_done(menu, view, now_mu):
+        def done(menu, view, minutes):
+            later = amount - now_mu
+            menu.push(ConfirmScreen(
+                b"Confirm dual", units2(amount), "U",
+                ["now " + units2(now_mu) + " U",
+                 units2(later) + " U in " + minutes_text(minutes)],
+                {"cmd": "dual_bolus", "units": fmt_milli(amount),
+                 "now_units": fmt_milli(now_mu), "minutes": minutes}))
+
+        menu.push(_minutes_screen(b"Rest over", done))
+
+    half = amount // 2 // step * step
+    menu.push(NumberScreen(b"Now part", "U", half, step, amount - step, step, now_done,
+                           decimals=2))
+
+
+def _carbs_screen():
+    return NumberScreen(b"Carbs", "g", 0, 0, CARBS_MAX_G, 1, _advice)
+
+
+def _advice(menu, view, carbs_g):
+    if view.advise is None:  # the calculator went away (settings unloaded)
+        menu.home()
+        return
+    try:
+        total, parts, notes = view.advise(carbs_g)
+    except BasaltError as error:
+        refused(menu, error)
+        return
+    lines = ["%-9s%6s" % (label[:9], units2(mu)) for label, mu in parts]
+    lines.append("%-9s%6s" % ("total", units2(total)))
+    for note in notes:
+        lines += wrap(note)
+    step = max(BOLUS_STEP_MU, view.bolus_increment_mu)
+    suggested = max(0, min(total, view.max_bolus_mu)) // step * step
+
+    def edit(menu, view):
+        menu.push(_amount_screen(view, b"Bolus (edit)", _confirm_normal, 1, suggested))
+
+    menu.push(TextScreen("%dg advice" % carbs_g, lambda view: lines, on_select=edit))
+
+
+# ----- basal --------------------------------------------------------------------------
+
+def _basal_items(menu, view):
+    items = [("Profile " + (view.active_profile or "-"), _open(lambda: ListScreen(
+        b"Profiles", _profile_items)))]
+    if view.stop_reason is None:
+        if view.temp_left_min is None:
+            items.append(("Temp basal", _open(_temp_percent_screen)))
+        else:
+            items.append(("Cancel temp", _confirm(b"Cancel temp?", ["back to scheduled"],
+                                                  {"cmd": "cancel_temp_basal"})))
+        items.append(("Suspend", _confirm(b"Suspend?", ["stops all delivery",
+                                                         "boluses cancelled"],
+                                          {"cmd": "suspend"})))
+    elif view.stop_reason == "suspended":
+        items.append(("Resume", _confirm(b"Resume?", ["scheduled basal",
+                                                       "missed is not given"],
+                                         {"cmd": "resume"})))
+    items.append(("Prime", _open(_prime_screen)))
+    items.append(("New reservoir", _open(lambda: _fill_screen(view))))
+    return items
+
+
+def _confirm(title, details, command, big="", unit=""):
+    def action(menu, view):
+        menu.push(ConfirmScreen(title, big, unit, details, command))
+
+    return action
+
+
+def _profile_items(menu, view):
+    items = []
+    for name in view.profiles:
+        mark = "*" if name == view.active_profile else " "
+        items.append((mark + name, _confirm(b"Switch profile?", ["to " + name],
+                                            {"cmd": "activate_profile", "name": name})))
+    return items
+
+
+def _temp_percent_screen():
+    def percent_done(menu, view, percent):
+        def done(menu, view, minutes):
+            menu.push(ConfirmScreen(b"Confirm temp", "%d" % percent, "%",
+                                    ["of scheduled", "for " + minutes_text(minutes)],
+                                    {"cmd": "temp_basal", "percent": percent,
+                                     "minutes": minutes}))
+
+        menu.push(NumberScreen(b"Temp for", "", 60, TEMP_MIN_MIN, TEMP_MAX_MIN,
+                               TEMP_STEP_MIN, done, minutes=True))
+
+    return NumberScreen(b"Temp basal", "%", 100, 0, TEMP_MAX_PERCENT, TEMP_STEP_PERCENT,
+                        percent_done, fast=False)
+
+
+def _prime_screen():
+    def done(menu, view, amount):
+        menu.push(ConfirmScreen(b"Confirm prime", units2(amount), "U",
+                                ["disconnected!", "fills the tubing"],
+                                {"cmd": "prime", "units": fmt_milli(amount)}))
+
+    return NumberScreen(b"Prime", "U", PRIME_DEFAULT_MU, PRIME_STEP_MU, PRIME_MAX_MU,
+                        PRIME_STEP_MU, done, decimals=1)
+
+
+def _fill_screen(view):
+    def done(menu, view, amount):
+        menu.push(ConfirmScreen(b"New reservoir", units2(amount), "U",
+                                ["rewinds plunger", "then prime"],
+                                {"cmd": "new_reservoir", "units": fmt_milli(amount)}))
+
+    top = view.reservoir_capacity_mu // FILL_STEP_UI_MU * FILL_STEP_UI_MU
+    return NumberScreen(b"Reservoir fill", "U", FILL_DEFAULT_MU, FILL_MIN_MU, top,
+                        FILL_STEP_UI_MU, done, decimals=0)
+
+
+# ----- alarms, history, settings ------------------------------------------------------
+
+def _alarm_items(menu, view):
+    items = []
+    for code, acknowledged, snoozed in view.alarms:
+        state = "z" if snoozed else ("." if acknowledged else "!")
+        items.append((state + alarm_label(code).decode(), _open(_alarm_actions(code))))
+    return items
+
+
+def _alarm_actions(code):
+    def make():
+        def act(cmd):
+            def action(menu, view):
+                menu.emit({"cmd": cmd, "code": code})
+                menu.pop()
+
+            return action
+
+        return ListScreen(alarm_label(code), lambda menu, view: [
+            ("Acknowledge", act("acknowledge_alarm")), ("Snooze", act("snooze_alarm"))])
+
+    return make
+
+
+def _history(view):
+    return list(view.history)
+
+
+def _settings(view):
+    return list(view.settings)
+
+
+def refused(menu, error):
+    """Show why the pump refused a command (the error's own message)."""
+    menu.show_message(b"Not done", str(error))
+
+
+__all__ = ["main_menu", "refused", "MessageScreen"]

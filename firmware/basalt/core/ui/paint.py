@@ -1,0 +1,174 @@
+"""Painter: the screens' drawing surface over a Canvas (the framebuf drawing API).
+
+Graphics go straight to the canvas (painter.c.fill_rect(...)). Text goes through the
+painter: the 8x8 font one glyph at a time (framebuf.text() takes str or bytes, not a
+bytearray, so each character is drawn with a 1-character str from a table built once:
+no allocation), and large seven-segment figures drawn with fill_rect. TextDump is a
+painter that also records the text, for tests and the random walk.
+"""
+
+GLYPH_W = 8
+GLYPH_H = 8
+_CHARS = tuple(chr(code) for code in range(32, 128))  # 127: framebuf's "unknown" glyph
+
+BIG_W = 10  # large figures: 10x16 seven segments, 2 px thick, 12 px apart
+BIG_H = 16
+BIG_ADVANCE = 12
+DOT_ADVANCE = 5
+_SEG = 2
+_HALF = BIG_H // 2 - 1
+# Segments a..g as bits 0..6 (a top, clockwise, g middle) for the digits 0..9.
+_DIGIT_SEGMENTS = (0x3F, 0x06, 0x5B, 0x4F, 0x66, 0x6D, 0x7D, 0x07, 0x7F, 0x6F)
+
+
+class Painter:
+    def __init__(self, canvas):
+        self.c = canvas
+        self.width = canvas.width if hasattr(canvas, "width") else 128
+        self.height = canvas.height if hasattr(canvas, "height") else 64
+
+    def begin(self):
+        """Start a frame: clear the canvas."""
+        self.c.fill(0)
+
+    def text(self, data, x, y, color=1, n=-1):
+        """Bytes, or the first n bytes of a bytearray, in the 8x8 font; returns the end x."""
+        if n < 0:
+            n = len(data)
+        canvas = self.c
+        for i in range(n):
+            code = data[i]
+            if code != 32:
+                if code < 32 or code > 127:
+                    code = 127
+                canvas.text(_CHARS[code - 32], x, y, color)
+            x += GLYPH_W
+        return x
+
+    def line_text(self, line, x, y, color=1):
+        return self.text(line.buf, x, y, color, line.n)
+
+    def big(self, data, x, y, color=1, n=-1):
+        """Digits, '-', '.' and ' ' as large figures; returns the end x."""
+        if n < 0:
+            n = len(data)
+        for i in range(n):
+            code = data[i]
+            if code == 46:  # '.'
+                self.c.fill_rect(x + 1, y + BIG_H - _SEG, _SEG, _SEG, color)
+                x += DOT_ADVANCE
+                continue
+            if 48 <= code <= 57:
+                mask = _DIGIT_SEGMENTS[code - 48]
+            else:
+                mask = 0x40 if code == 45 else 0  # '-' is the middle segment
+            index = 0
+            while mask:
+                if mask & 1:
+                    self._segment(index, x, y, color)
+                mask >>= 1
+                index += 1
+            x += BIG_ADVANCE
+        return x
+
+    def big_line(self, line, x, y, color=1):
+        return self.big(line.buf, x, y, color, line.n)
+
+    def _segment(self, index, x, y, color):
+        canvas = self.c  # (a bound method kept in a local would be allocated each call)
+        right = x + BIG_W - _SEG
+        if index == 0:
+            canvas.fill_rect(x, y, BIG_W, _SEG, color)
+        elif index == 1:
+            canvas.fill_rect(right, y, _SEG, _HALF + _SEG, color)
+        elif index == 2:
+            canvas.fill_rect(right, y + _HALF, _SEG, BIG_H - _HALF, color)
+        elif index == 3:
+            canvas.fill_rect(x, y + BIG_H - _SEG, BIG_W, _SEG, color)
+        elif index == 4:
+            canvas.fill_rect(x, y + _HALF, _SEG, BIG_H - _HALF, color)
+        elif index == 5:
+            canvas.fill_rect(x, y, _SEG, _HALF + _SEG, color)
+        else:
+            canvas.fill_rect(x, y + _HALF, BIG_W, _SEG, color)
+
+
+def big_width(data, n=-1):
+    """Pixels that data takes as large figures."""
+    if n < 0:
+        n = len(data)
+    width = 0
+    for i in range(n):
+        width += DOT_ADVANCE if data[i] == 46 else BIG_ADVANCE
+    return width
+
+
+class NullCanvas:
+    """A canvas that draws nothing (text dumps without pixels, for speed)."""
+
+    width = 128
+    height = 64
+
+    def fill(self, color):
+        pass
+
+    def pixel(self, x, y, color=None):
+        pass
+
+    def hline(self, x, y, w, color):
+        pass
+
+    def vline(self, x, y, h, color):
+        pass
+
+    def line(self, x1, y1, x2, y2, color):
+        pass
+
+    def rect(self, x, y, w, h, color, fill=False):
+        pass
+
+    def fill_rect(self, x, y, w, h, color):
+        pass
+
+    def text(self, s, x, y, color=1):
+        pass
+
+
+class TextDump(Painter):
+    """A painter that records every piece of text: dump() gives one line per text row.
+
+    Large figures are recorded like text. Characters are placed by x // 8, so a row
+    reads as it looks; rows come out top to bottom.
+    """
+
+    def __init__(self, canvas=None):
+        super().__init__(canvas if canvas is not None else NullCanvas())
+        self.rows = {}
+
+    def begin(self):
+        super().begin()
+        self.rows = {}
+
+    def _record(self, data, x, y, n, spaced):
+        """Text at its columns; large figures as a run of characters from their x."""
+        row = self.rows.setdefault(y, {})
+        col = x // GLYPH_W
+        for i in range(n if n >= 0 else len(data)):
+            if data[i] != 32:
+                row[(x + i * GLYPH_W) // GLYPH_W if spaced else col + i] = chr(data[i])
+
+    def text(self, data, x, y, color=1, n=-1):
+        self._record(data, x, y, n, True)
+        return super().text(data, x, y, color, n)
+
+    def big(self, data, x, y, color=1, n=-1):
+        self._record(data, x, y, n, False)
+        return super().big(data, x, y, color, n)
+
+    def dump(self):
+        lines = []
+        for y in sorted(self.rows):
+            row = self.rows[y]
+            width = max(row) + 1 if row else 0
+            lines.append("".join(row.get(col, " ") for col in range(width)).rstrip())
+        return "\n".join(line for line in lines if line)

@@ -1,0 +1,68 @@
+"""PumpView: what the screens show, as plain data the app fills in every tick.
+
+The UI never calls the engine: it reads this object and emits commands. A capability
+that is not built or not present leaves its fields None, and the screens say so
+("no CGM", "--"); when it lands, the app fills the fields and the screens show it.
+"""
+
+# Trend arrows, as CGMs report them (Nightscout directions): -3 (double down) .. 3.
+TREND_NAMES = ("DoubleDown", "SingleDown", "FortyFiveDown", "Flat", "FortyFiveUp",
+               "SingleUp", "DoubleUp")
+
+LOOP_OPEN = "open"  # manual therapy: scheduled basal, user boluses
+LOOP_CLOSED = "closed"
+
+
+class PumpView:
+    def __init__(self):
+        self.version = ""
+        self.now_ms = 0
+        self.clock_min = None  # pump time of day in minutes, or None
+        # CGM (None: no CGM configured / no reading)
+        self.glucose_mgdl = None
+        self.trend = None  # -3..3, or None when the CGM sends no trend
+        self.glucose_age_ms = None
+        # insulin on board (None until the IOB model exists)
+        self.iob_mu = None
+        # delivery
+        self.stop_reason = "no reservoir"  # None while delivering
+        self.basal_mu_h = 0  # delivered now
+        self.active_profile = None
+        self.profiles = ()  # saved profile names, sorted
+        self.temp_rate_mu_h = None  # absolute temp basal, or
+        self.temp_percent = None  # percent temp basal
+        self.temp_left_min = None  # None: no temp basal
+        self.bolus_kind = None  # "normal" / "extended" / "dual" while a bolus runs
+        self.bolus_programmed_mu = 0
+        self.bolus_delivered_mu = 0
+        self.reservoir_mu = None
+        self.battery_pct = None
+        self.loop = LOOP_OPEN
+        # alarms: most urgent first; each (code, acknowledged, snoozed)
+        self.alarms = ()
+        # limits for number entry (settings when loaded, else the engine's)
+        self.max_bolus_mu = 25_000
+        self.bolus_increment_mu = 100
+        self.reservoir_capacity_mu = 300_000
+        # history lines (newest first), settings lines: short ready-made text
+        self.history = ()
+        self.history_seen = -1  # the app's event count when history was last filled
+        self.settings = ()
+        # the bolus calculator: None, or advise(carbs_g) -> (total_mu, [(label, mu)],
+        # [note, ...]); it may raise a BasaltError (e.g. the CGM reading is too old)
+        self.advise = None
+        # after a restart: the notes the user must acknowledge before delivery goes on
+        self.boot_notes = None
+
+    def temp_running(self):
+        return self.temp_left_min is not None
+
+    def bolus_running(self):
+        return self.bolus_kind is not None
+
+    def most_urgent(self):
+        """The first alarm that is neither acknowledged nor snoozed, else None."""
+        for code, acknowledged, snoozed in self.alarms:
+            if not acknowledged and not snoozed:
+                return code
+        return None

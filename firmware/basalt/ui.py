@@ -1,0 +1,246 @@
+"""The UI task: buttons -> menu -> commands to the app; the app's state -> PumpView ->
+screens on the display. Wiring only: the menu is pure (basalt.core.ui), the app applies
+the commands, the display and the key pins are ports.
+"""
+
+from basalt import VERSION
+from basalt.core.delivery import BOLUS_MAX_MU, STOP_NO_RESERVOIR
+from basalt.core.errors import BasaltError, NotAllowedNow
+from basalt.core.ui.flows import refused
+from basalt.core.ui.history import history_line
+from basalt.core.ui.keys import ButtonDecoder
+from basalt.core.ui.menu import Menu
+from basalt.core.ui.paint import Painter
+from basalt.core.ui.view import TREND_NAMES, PumpView
+from basalt.core.units import MS_PER_MIN, fmt_milli
+
+POLL_MS = 10
+REDRAW_MS = 250
+HISTORY_LINES = 20
+ALARM_COMMANDS = {"acknowledge_alarm": "acknowledge", "snooze_alarm": "snooze"}
+
+
+class UiTask:
+    """keys: a tuple of 3 or 4 callables (up, down, select[, back]) true while pressed."""
+
+    def __init__(self, app, display, keys, warning, dim_ms=30_000, boot_ms=3_000):
+        self.app = app
+        self.display = display
+        self.keys = keys
+        now = app.clock.now_ms()
+        self.view = PumpView()
+        self.view.version = "v" + VERSION
+        self.menu = Menu(now, has_back=len(keys) > 3, version=self.view.version,
+                         warning=warning, dim_ms=dim_ms, boot_ms=boot_ms)
+        self.decoder = ButtonDecoder(self.on_key, keys=len(keys))
+        self.painter = Painter(display)
+        self._dimmed = False
+        self._next_draw = now
+        fill_view(app, self.view, now)
+
+    def on_key(self, now_ms, key, kind):
+        self.menu.handle(now_ms, key, kind, self.view)
+        self.apply_commands(now_ms)
+
+    def apply_commands(self, now_ms):
+        for cmd in self.menu.pop_commands():
+            try:
+                apply_command(self.app, now_ms, cmd)
+            except BasaltError as error:
+                refused(self.menu, error)
+        fill_view(self.app, self.view, now_ms)
+
+    def poll(self, now_ms):
+        """Sample every key once."""
+        keys = self.keys
+        for key in range(len(keys)):
+            self.decoder.update(now_ms, key, keys[key]())
+
+    def refresh(self, now_ms):
+        """Every REDRAW_MS, or at once after a key changed something: update the view,
+        run the menu's timers and redraw."""
+        if not self.menu.changed and now_ms - self._next_draw < 0:
+            return
+        self._next_draw = now_ms + REDRAW_MS
+        fill_view(self.app, self.view, now_ms)
+        self.menu.tick(now_ms, self.view)
+        if self.menu.dimmed != self._dimmed:
+            self._dimmed = self.menu.dimmed
+            self.display.dim(self._dimmed)
+        self.menu.draw(self.painter, self.view)
+        self.display.show()
+
+    def step(self, now_ms):
+        self.poll(now_ms)
+        self.refresh(now_ms)
+
+    async def run(self, supervisor=None):
+        """Poll every POLL_MS; checks in with the task supervisor when there is one."""
+        clock = self.app.clock
+        if supervisor is not None:
+            supervisor.register("ui", clock.now_ms())
+        while True:
+            now = clock.now_ms()
+            self.step(now)
+            if supervisor is not None:
+                supervisor.check_in("ui", now)
+            await clock.sleep_ms(POLL_MS)
+
+
+def apply_command(app, now_ms, cmd):
+    """Engine commands go to the app; alarm commands to its alarm manager, if any."""
+    method = ALARM_COMMANDS.get(cmd.get("cmd"))
+    if method is None:
+        return app.command(cmd)
+    alarms = getattr(app, "alarms", None)
+    if alarms is None:
+        raise NotAllowedNow(cmd["cmd"], "this build has no alarm manager")
+    return getattr(alarms, method)(now_ms, cmd["code"])
+
+
+def fill_view(app, view, now_ms):
+    """Copy what the screens show from the app (None where a capability is absent)."""
+    engine = app.engine
+    view.now_ms = now_ms
+    view.clock_min = engine.day_ms() // MS_PER_MIN
+    view.stop_reason = engine.stop_reason
+    view.basal_mu_h = engine.basal_rate_mu_h()
+    temp = engine.temp_basal()
+    if temp is None:
+        view.temp_rate_mu_h = view.temp_percent = view.temp_left_min = None
+    else:
+        view.temp_rate_mu_h, view.temp_percent, view.temp_left_min = temp
+    _fill_bolus(engine, view)
+    fitted = engine.stop_reason != STOP_NO_RESERVOIR or engine.reservoir_steps
+    view.reservoir_mu = engine.reservoir_mu() if fitted else None
+    view.reservoir_capacity_mu = engine.board.syringe_capacity_mu
+    profiles = engine.profiles
+    view.active_profile = profiles.active
+    if len(view.profiles) != len(profiles.profiles):
+        view.profiles = tuple(sorted(profiles.profiles))
+    _fill_capabilities(app, view, now_ms)
+    _fill_history(app, view, now_ms, engine.day_ms())
+
+
+def _fill_bolus(engine, view):
+    """All running bolus parts together: programmed and delivered (rounded down)."""
+    programmed = done = 0
+    kind = None
+    for part in engine.bolus_parts():
+        kind = part["kind"]
+        programmed += part["programmed_mu"]
+        done += part["done_steps"]
+    view.bolus_kind = kind
+    view.bolus_programmed_mu = programmed
+    view.bolus_delivered_mu = engine.board.mu_for_usteps(done)
+
+
+def _fill_capabilities(app, view, now_ms):
+    """IOB, CGM, alarms, settings, calculator, boot notes: filled when the app has them
+    (CONTRACTS.md names), None or empty when it does not."""
+    iob = getattr(app, "iob", None)
+    view.iob_mu = iob.iob_mu(now_ms) if iob is not None else None
+    _fill_glucose(getattr(app, "readings", None), view, now_ms)
+    alarms = getattr(app, "alarms", None)
+    view.alarms = () if alarms is None else tuple(_alarm_entry(a) for a in alarms.active())
+    settings = getattr(app, "settings", None)
+    view.max_bolus_mu = settings.limits.max_bolus_mu if settings else BOLUS_MAX_MU
+    if settings is not None:
+        view.bolus_increment_mu = settings.bolus_increment_mu
+    if settings is not None and hasattr(app, "suggest_bolus"):
+        if view.advise is None:
+            view.advise = _advisor(app)
+    else:
+        view.advise = None
+    if not view.settings:
+        view.settings = settings_lines(app, settings)
+    keeper = getattr(app, "keeper", None)
+    awaiting = keeper is not None and keeper.awaiting_ack
+    view.boot_notes = tuple(keeper.boot_notes) if awaiting else None
+
+
+def _fill_glucose(readings, view, now_ms):
+    """The newest CGM reading from a basalt.core.readings.ReadingStore, if there is one."""
+    reading = readings.latest_reading(now_ms) if readings is not None else None
+    if reading is None or reading.glucose_milli is None:
+        view.glucose_mgdl = view.trend = view.glucose_age_ms = None
+        return
+    view.glucose_mgdl = reading.glucose_milli // 1000
+    view.glucose_age_ms = reading.age_ms
+    arrow = reading.arrow
+    view.trend = TREND_NAMES.index(arrow) - 3 if arrow in TREND_NAMES else None
+
+
+def _advisor(app):
+    """advise(carbs_g) for the calculator screens: the app's bolus calculator with the
+    newest CGM reading fit for dosing (else no correction), as (total, parts, notes)."""
+
+    def advise(carbs_g):
+        now = app.clock.now_ms()
+        cgm = None
+        readings = getattr(app, "readings", None)
+        if readings is not None:
+            reading = readings.latest_for_dosing(now)[0]
+            if reading is not None:
+                cgm = (reading.glucose_milli // 1000, reading.at_ms)
+        keeper = getattr(app, "keeper", None)
+        uncertain = keeper.uncertain if keeper is not None else None
+        out = app.suggest_bolus(carbs_g, cgm=cgm, uncertain_bolus=uncertain)
+        iob = out.get("iob_from_correction_mu", 0) + out.get("iob_from_meal_mu", 0)
+        parts = [("meal", out.get("meal_mu", 0)), ("correct", out.get("correction_mu", 0)),
+                 ("IOB", -iob)]
+        notes = list(out["reasons"])
+        if out["glucose_mg_dl"] is None:
+            notes.insert(0, "no glucose: no correction")
+        else:
+            notes.insert(0, "bg %d mg/dL" % out["glucose_mg_dl"])
+        return out["suggested_mu"], parts, notes
+
+    return advise
+
+
+def _alarm_entry(alarm):
+    """(code, acknowledged, snoozed) from an alarm object, such a tuple, or a bare code."""
+    if isinstance(alarm, str):
+        return (alarm, False, False)
+    if isinstance(alarm, tuple):
+        return (alarm[0], bool(alarm[1]), bool(alarm[2]))
+    return (alarm.code, bool(getattr(alarm, "acknowledged", False)),
+            bool(getattr(alarm, "snoozed", False)))
+
+
+def settings_lines(app, settings):
+    engine = app.engine
+    board = engine.board
+    lines = ["board " + board.name,
+             "syringe %s U" % fmt_milli(board.syringe_capacity_mu // 1000 * 1000),
+             "bolus %s U/min" % fmt_milli(engine.bolus_speed_mu_min)]
+    if settings is None:
+        lines += ["max bolus %s U" % fmt_milli(BOLUS_MAX_MU), "(no settings file)"]
+        return tuple(lines)
+    limits = settings.limits
+    lines += ["max bolus %s U" % fmt_milli(limits.max_bolus_mu),
+              "max basal %s U/h" % fmt_milli(limits.max_basal_mu_h),
+              "max IOB %s U" % fmt_milli(limits.max_iob_mu),
+              "max 1h %s U" % fmt_milli(limits.max_bolus_60min_mu),
+              "max day %s U" % fmt_milli(limits.max_daily_mu),
+              "step %s U" % fmt_milli(settings.bolus_increment_mu),
+              "low res %s U" % fmt_milli(settings.alarms.reservoir_low_mu)]
+    return tuple(lines)
+
+
+def _fill_history(app, view, now_ms, day_ms):
+    recent = getattr(app, "recent", None)
+    if recent is None:
+        return
+    seen = app.events_seen
+    if seen == view.history_seen:
+        return
+    lines = []
+    for kind, detail in reversed(recent):
+        line = history_line(kind, detail, now_ms, day_ms)
+        if line is not None:
+            lines.append(line)
+    view.history = tuple(lines[:HISTORY_LINES])
+    view.history_seen = seen
+

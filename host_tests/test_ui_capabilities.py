@@ -1,0 +1,113 @@
+"""The screens pick up capabilities that landed on other branches: the bolus calculator
+(therapy settings), the CGM reading store, and the boot acknowledgement after a restart
+(the journal's keeper). Driven through the real PumpApp and UiTask with fake keys."""
+
+import os
+
+from basalt.app import BOOT_WARNING, PumpApp
+from basalt.core import cgms
+from basalt.core.readings import ReadingStore
+from basalt.core.ui.keys import SELECT, UP
+from basalt.core.ui.paint import TextDump
+from basalt.persist import Keeper
+from basalt.ui import UiTask
+from tools import ROOT
+from tools.fake_storage import FakeStorage
+from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, fake_keys
+from tools.settings import read_settings
+from tools.sim import load_sim_board
+from tools.ui.shots import Session
+
+MIN = 60_000
+
+
+def screen_text(s):
+    dump = TextDump()
+    s.ui.menu.draw(dump, s.ui.view)
+    return dump.dump()
+
+
+def with_settings():
+    board = load_sim_board()
+    settings = read_settings(os.path.join(ROOT, "settings", "example.json"), board)[0]
+    s = Session.__new__(Session)
+    s.clock = VirtualClock()
+    s.app = PumpApp(board, s.clock, FakeMotor(s.clock, board.motor.max_step_hz),
+                    settings=settings)
+    for cmd in ({"cmd": "new_reservoir", "units": 200}, {"cmd": "resume"}):
+        s.app.command(cmd)
+    s.display, s.keys = FakeDisplay(), fake_keys(4)
+    s.ui = UiTask(s.app, s.display, s.keys, BOOT_WARNING)
+    s.run(3_200)
+    return s, settings
+
+
+def record(offset, mg_dl):
+    raw = cgms.sfloat_from_milli(mg_dl * 1000)
+    return cgms.decode_measurements(bytes(cgms.encode_record(raw, offset)))[0]
+
+
+def test_without_settings_there_is_no_calculator():
+    s = Session()
+    s.run(3_200)
+    s.click(SELECT, 2)
+    assert "Calculator" not in screen_text(s)
+
+
+def test_calculator_flow_with_the_real_calculator_and_a_cgm_reading():
+    s, settings = with_settings()
+    store = ReadingStore(s.clock.now_ms())
+    now = s.clock.now_ms()
+    for i, value in enumerate((180, 182, 184, 186, 188)):
+        store.add(now, record(i * 5, value))
+    s.app.readings = store
+    s.run(1_000)
+    home = screen_text(s)
+    assert home.split("\n")[1].startswith("188") and "0m ago" in home
+    s.click(SELECT, 2)
+    assert "Calculator" in screen_text(s)
+    s.click(SELECT)
+    s.click(UP, 30)
+    s.click(SELECT)  # 30 g
+    text = screen_text(s)
+    want = s.app.suggest_bolus(30, cgm=(188, store.latest_reading(s.clock.now_ms()).at_ms))
+    total = want["suggested_mu"]
+    assert "meal" in text and "bg 188 mg/dL" in text
+    assert "total %9s" % ("%d.%02d" % (total // 1000, total % 1000 // 10)) in text
+    s.click(SELECT)  # edit
+    s.click(SELECT)  # keep the suggestion
+    s.click(SELECT)  # confirm
+    started = [d for k, d in s.app.recent if k == "bolus_started"]
+    assert [b["programmed_mu"] for b in started] == [total]
+
+
+def test_home_shows_the_cgm_reading_and_its_age():
+    s = Session()
+    store = ReadingStore(0)
+    for i, value in enumerate((100, 108, 116, 124)):
+        store.add(i * 5 * MIN, record(i * 5, value))
+    s.app.readings = store
+    s.clock.advance(15 * MIN + 2 * MIN)
+    s.run(3_300)
+    lines = screen_text(s).split("\n")
+    assert lines[1].startswith("124") and "2m ago" in lines[1]
+    assert s.ui.view.trend == 1  # FortyFiveUp
+
+
+def test_after_a_restart_the_boot_notes_must_be_acknowledged():
+    storage = FakeStorage()
+    board = load_sim_board()
+    clock = VirtualClock()
+    app = PumpApp(board, clock, FakeMotor(clock, board.motor.max_step_hz))
+    app.keeper = Keeper(storage)
+    app.keeper.start(app, 0, "watchdog")
+    ui = UiTask(app, FakeDisplay(), fake_keys(4), BOOT_WARNING)
+    s = Session.__new__(Session)
+    s.clock, s.app, s.ui, s.keys, s.display = clock, app, ui, ui.keys, ui.display
+    s.run(10_000)  # no timeout: the notes stay
+    text = screen_text(s)
+    assert "Restarted" in text and "(watchdog)" in text and "OK: continue" in text
+    assert app.keeper.awaiting_ack
+    s.click(SELECT)
+    assert not app.keeper.awaiting_ack
+    assert screen_text(s).startswith(("NO RES", "SUSP", "OPEN"))

@@ -1,0 +1,141 @@
+"""Reference screens: views and key sequences that put the menu on each screen.
+
+Shared by ui_vectors.py (MicroPython lane: the same pixels in CPython and in
+MicroPython's framebuf), the PNG screenshots for the README and the redraw benchmark.
+new_canvas() is MicroPython's framebuf where it exists, else the host renderer.
+"""
+
+from basalt.core.ui.keys import DOWN, PRESS, RELEASE, SELECT, SHORT, UP
+from basalt.core.ui.menu import Menu
+from basalt.core.ui.view import LOOP_CLOSED, PumpView
+
+WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
+
+
+def new_canvas():
+    try:
+        import framebuf
+    except ImportError:  # CPython: the host renderer from tools/ui
+        import sys
+
+        root = __file__.rsplit("/", 3)[0]
+        if root not in sys.path:
+            sys.path.append(root)
+        from tools.ui.hostfb import HostFrameBuffer
+
+        return HostFrameBuffer(128, 64)
+
+    class Canvas(framebuf.FrameBuffer):  # as micropython-lib's ssd1306 driver does
+        def __init__(self):
+            self.width, self.height = 128, 64
+            self.buf = bytearray(1024)
+            super().__init__(self.buf, 128, 64, framebuf.MONO_VLSB)
+
+    return Canvas()
+
+
+def base_view():
+    view = PumpView()
+    view.version = "v0.1.0"
+    view.clock_min = 7 * 60 + 42
+    view.stop_reason = None
+    view.basal_mu_h = 850
+    view.active_profile = "Weekday"
+    view.profiles = ("Weekday", "Weekend")
+    view.reservoir_mu = 182_400
+    view.history = ("07:30 bol 4.50", "07:33 done 4.50", "06:00 temp 150%",
+                    "05:12 fill 200", "05:10 suspended", "04:00 prof Day")
+    view.settings = ("board sim", "max bolus 10 U")
+    return view
+
+
+def full_view():
+    view = base_view()
+    view.glucose_mgdl = 123
+    view.trend = 1
+    view.glucose_age_ms = 3 * 60_000 + 5_000
+    view.iob_mu = 2_346
+    view.temp_percent = 150
+    view.temp_left_min = 45
+    view.basal_mu_h = 1_275
+    view.bolus_kind = "dual"
+    view.bolus_programmed_mu = 2_500
+    view.bolus_delivered_mu = 1_204
+    view.battery_pct = 76
+    view.loop = LOOP_CLOSED
+    view.alarms = (("reservoir_low", False, False), ("site_change", True, False))
+    return view
+
+
+class Keys:
+    """Drives a menu with whole key presses at a steady pace."""
+
+    def __init__(self, menu, view, now=10_000):
+        self.menu = menu
+        self.view = view
+        self.now = now
+
+    def click(self, key, times=1):
+        for _ in range(times):
+            for kind in (PRESS, SHORT, RELEASE):
+                self.menu.handle(self.now, key, kind, self.view)
+                self.now += 50
+        return self
+
+
+def menu_for(view):
+    return Menu(0, has_back=True, version=view.version, warning=WARNING, boot_ms=0)
+
+
+def screens():
+    """(name, menu, view) for every reference screen."""
+    out = []
+    view = base_view()
+    out.append(("boot", Menu(0, version=view.version, warning=WARNING), view))
+    out.append(("home_no_cgm", menu_for(view), view))
+    full = full_view()
+    out.append(("home_full", menu_for(full), full))
+    for trend in (-3, -2, 0, 3):
+        v = full_view()
+        v.trend = trend
+        v.glucose_mgdl = 54 if trend < 0 else 287
+        v.alarms = ()
+        v.bolus_kind = None
+        v.temp_left_min = None
+        out.append(("home_trend_%d" % trend, menu_for(v), v))
+    stopped = base_view()
+    stopped.stop_reason = "suspended"
+    stopped.basal_mu_h = 0
+    stopped.alarms = (("suspended_too_long", True, False),)
+    out.append(("home_suspended", menu_for(stopped), stopped))
+    m = menu_for(full)
+    Keys(m, full).click(SELECT)
+    out.append(("main_menu", m, full))
+    v = base_view()
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(SELECT).click(SELECT).click(UP, 25)
+    out.append(("bolus_amount", m, v))
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(SELECT).click(SELECT).click(UP, 25).click(SELECT)
+    out.append(("bolus_confirm", m, v))
+    m = menu_for(v)
+    keys = Keys(m, v).click(SELECT).click(SELECT).click(DOWN, 2).click(SELECT)
+    keys.click(UP, 40).click(SELECT).click(DOWN, 3).click(SELECT).click(UP, 2).click(SELECT)
+    out.append(("dual_confirm", m, v))
+    m = menu_for(full)
+    Keys(m, full).click(SELECT).click(SELECT)
+    out.append(("stop_bolus", m, full))
+    m = menu_for(v)
+    m.show_message(b"Not done", "bolus refused: pump is stopped (suspended)")
+    out.append(("message", m, v))
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(DOWN, 3).click(SELECT).click(DOWN)
+    out.append(("history", m, v))
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT)
+    Keys(m, v).click(UP, 5).click(SELECT).click(UP, 2)
+    out.append(("temp_minutes", m, v))
+    m = menu_for(full)
+    Keys(m, full).click(SELECT).click(DOWN, 3).click(SELECT)
+    out.append(("alarm_list", m, full))
+    return out

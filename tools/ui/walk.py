@@ -1,0 +1,220 @@
+"""The random walk: random key presses with random timing (bounces, holds, long idle
+gaps) through the button decoder, the menu and the real PumpApp, checking after every
+dose that it was confirmed on a screen showing exactly the amount sent.
+
+    walk(events=1_000_000, seed=1) -> dict of counts   (python -m tools.bench ui runs it)
+
+Checks (a failure raises WalkViolation with the event number and the screen):
+- every dose command (bolus, extended, dual, prime, new reservoir, temp basal) comes
+  out of a select press on a "Confirm" screen whose text shows its amounts;
+- every dose the engine starts (bolus, prime, fill, temp basal) is the last confirmed
+  command exactly: never without one, never more than shown;
+- nothing raises except the pump's own refusals, which the UI shows.
+"""
+
+import os
+import random
+
+from basalt.app import BOOT_WARNING, PumpApp
+from basalt.core.delivery import BOLUS_MAX_MU
+from basalt.core.errors import NotAllowedNow
+from basalt.core.ui.paint import NullCanvas, TextDump
+from basalt.core.units import to_milli
+from basalt.ui import UiTask
+from tools import ROOT
+from tools.fakes import FakeMotor, VirtualClock, fake_keys
+from tools.settings import read_settings
+from tools.sim import load_sim_board
+
+DOSE_COMMANDS = ("bolus", "extended_bolus", "dual_bolus", "prime", "new_reservoir",
+                 "temp_basal")
+SETUP = (
+    {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 0.8], ["08:00", 1.2]]},
+    {"cmd": "set_profile", "name": "Sport", "segments": [["00:00", 0.5]]},
+    {"cmd": "activate_profile", "name": "Day"},
+    {"cmd": "new_reservoir", "units": 300},
+    {"cmd": "resume"},
+)
+
+
+KEY_WEIGHTS = (0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3)
+
+
+# What the engine reports when a dose starts: (commands, command key, event field).
+STARTED = {
+    "bolus_started": (("bolus", "extended_bolus", "dual_bolus"), "units", "programmed_mu"),
+    "prime_started": (("prime",), "units", "programmed_mu"),
+    "reservoir_fitted": (("new_reservoir",), "units", "fill_mu"),
+    "temp_basal_started": (("temp_basal",), "percent", "percent"),
+}
+
+
+class WalkViolation(AssertionError):
+    pass
+
+
+class NullDisplay(NullCanvas):
+    def show(self):
+        pass
+
+    def dim(self, dimmed):
+        pass
+
+
+class StandInAlarms:
+    """Two alarms that come and go, for the alarm screens (issue3's manager replaces it)."""
+
+    def __init__(self):
+        self.state = {}  # code -> [acknowledged, snoozed]
+
+    def active(self):
+        return [(code,) + tuple(self.state[code]) for code in sorted(self.state)]
+
+    def churn(self, rng):
+        """Now and then an alarm is raised again or cleared."""
+        pick = rng.random()
+        code = rng.choice(("occlusion", "reservoir_low", "cgm_lost"))
+        if pick < 0.02:
+            self.state[code] = [False, False]
+        elif pick < 0.04:
+            self.state.pop(code, None)
+
+    def acknowledge(self, now_ms, code):
+        self._get(code)[0] = True
+
+    def snooze(self, now_ms, code):
+        self._get(code)[1] = True
+
+    def _get(self, code):
+        if code not in self.state:  # cleared while its screen was open
+            raise NotAllowedNow("alarm " + code, "it is no longer active")
+        return self.state[code]
+
+
+class CheckedUi(UiTask):
+    """The UI task, checking each command against the frame on screen when it was sent."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.painter = TextDump(self.display)
+        self.checked = []  # (cmd, at event number)
+        self.event_no = 0
+
+    def on_key(self, now_ms, key, kind):
+        self.event_no += 1
+        super().on_key(now_ms, key, kind)
+
+    def apply_commands(self, now_ms):
+        for cmd in self.menu.commands:
+            if cmd["cmd"] in DOSE_COMMANDS:
+                self._check_shown(cmd)
+                self.checked.append(cmd)
+        super().apply_commands(now_ms)
+
+    def _check_shown(self, cmd):
+        screen = self.painter.dump()
+        lines = screen.split("\n")
+        if not lines or not lines[0].startswith(("Confirm", "New reservoir")):
+            raise WalkViolation("event %d: %r sent from a screen that is not a confirmation:"
+                                "\n%s" % (self.event_no, cmd, screen))
+        for shown in amounts_of(cmd):
+            if shown not in screen:
+                raise WalkViolation("event %d: %r sent, but %r was not on the screen:\n%s"
+                                    % (self.event_no, cmd, shown, screen))
+
+
+def amounts_of(cmd):
+    """The texts a confirmation must show for a command."""
+    out = []
+    for key in ("units", "now_units"):
+        if key in cmd:
+            milli = to_milli(key, cmd[key], "U")
+            out.append("%d.%02d" % (milli // 1000, milli % 1000 // 10))
+    if "percent" in cmd:
+        out.append("%d" % cmd["percent"])
+    return out
+
+
+class Walker:
+    def __init__(self, seed, keys=4):
+        self.rng = random.Random(seed)
+        board = load_sim_board()
+        self.clock = VirtualClock()
+        # The example settings file: its profiles, limits and the real bolus calculator.
+        settings = read_settings(os.path.join(ROOT, "settings", "example.json"), board)[0]
+        self.app = PumpApp(board, self.clock, FakeMotor(self.clock, board.motor.max_step_hz),
+                           settings=settings)
+        for cmd in SETUP:
+            self.app.command(cmd)
+        self.app.pop_events()
+        self.app.alarms = StandInAlarms()
+        self.keys = fake_keys(keys)
+        self.ui = CheckedUi(self.app, NullDisplay(), self.keys, BOOT_WARNING)
+        self.doses = 0
+
+    def poll(self, ms):
+        self.clock.advance(ms)
+        self.app.step()
+        self.ui.step(self.clock.now_ms())
+        self._check_deliveries()
+
+    def _check_deliveries(self):
+        """Each dose the engine starts is the last confirmed command, exactly."""
+        for kind, detail in self.app.pop_events():
+            expect = STARTED.get(kind)
+            if expect is None:
+                continue
+            name, key, field = expect
+            cmd = self.ui.checked[-1] if self.ui.checked else {}
+            if cmd.get("cmd") not in name:
+                raise WalkViolation("%s without a confirmed command: %r (last: %r)"
+                                    % (kind, detail, cmd))
+            sent = cmd[key] if key == "percent" else to_milli(key, cmd[key], "U")
+            if detail[field] != sent or (kind == "bolus_started" and sent > BOLUS_MAX_MU):
+                raise WalkViolation("%s with %r; the confirmation showed %r" % (
+                    kind, detail[field], cmd))
+            self.doses += 1
+
+    def press(self):
+        """One press of a random key: bouncing contacts, a random hold, a random gap."""
+        rng = self.rng
+        self.app.alarms.churn(rng)
+        # Weighted so that walks reach the confirm screens often: up 3, down 2, select 5,
+        # back 1 (a three-key board has no back).
+        key = self.keys[rng.choice(KEY_WEIGHTS[:len(self.keys) + 7])]
+        for level in (True, False):
+            for _ in range(rng.choice((0, 0, 0, 1, 3))):  # contact bounce
+                key.down = not level
+                self.poll(rng.randint(1, 8))
+                key.down = level
+                self.poll(rng.randint(1, 8))
+            key.down = level
+            held = int(rng.uniform(400, 2_500) if rng.random() < 0.1
+                       else rng.expovariate(1 / 120))
+            if not level:
+                held = int(rng.choice((rng.expovariate(1 / 200), rng.expovariate(1 / 8_000),
+                                       rng.uniform(25_000, 45_000) if rng.random() < 0.02
+                                       else 50)))
+            elapsed = 0
+            while elapsed < held:
+                # Fine polls while a key is down or just released; idle time in big steps
+                # (the decoder has nothing to do then, and the app catches up exactly).
+                fine = level or elapsed < 80
+                step = min(held - elapsed, rng.randint(5, 60) if fine
+                           else rng.randint(100, 2_000))
+                self.poll(max(1, step))
+                elapsed += step
+
+    def run(self, events):
+        while self.ui.event_no < events:
+            self.press()
+        return {
+            "events": self.ui.event_no,
+            "doses_confirmed": len(self.ui.checked),
+            "doses_started": self.doses,
+            "sim_minutes": self.clock.now_ms() // 60_000,
+        }
+
+
+def walk(events, seed=1, keys=4):
+    return Walker(seed, keys).run(events)
