@@ -111,3 +111,26 @@ def test_after_a_restart_the_boot_notes_must_be_acknowledged():
     s.click(SELECT)
     assert not app.keeper.awaiting_ack
     assert screen_text(s).startswith(("NO RES", "SUSP", "OPEN"))
+
+
+def test_an_interrupted_bolus_is_reconciled_from_the_bolus_menu():
+    s = Session()
+    s.app.keeper = Keeper(FakeStorage())
+    s.app.keeper.start(s.app, s.clock.now_ms(), "watchdog")
+    s.app.command({"cmd": "boot_ack"})
+    s.app.keeper.uncertain = {"count": 1, "bolus_boot": 1, "delivered_lo_mu": 1_204,
+                              "delivered_hi_mu": 1_288, "programmed_mu": 3_000}
+    s.run(3_200)
+    s.click(SELECT, 2)
+    assert "Interrupted bol" in screen_text(s)
+    s.click(SELECT)
+    assert "1.288" in screen_text(s)  # starts at the high bound: the most IOB
+    s.click(UP)  # cannot go above it
+    s.click(SELECT)
+    text = screen_text(s)
+    assert "1.288" in text and "of 3.00 U planned" in text
+    s.click(SELECT)
+    s.run(300)  # the next tick collects the keeper's event
+    reconciled = [d for k, d in s.app.recent if k == "bolus_reconciled"]
+    assert [d["delivered_mu"] for d in reconciled] == [1_288]
+    assert s.app.keeper.uncertain is None

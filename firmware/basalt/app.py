@@ -82,6 +82,7 @@ class PumpApp:
         self.keeper = None  # basalt.persist.Keeper: journal, checkpoint, boot lock
         self.recent = []  # the last RECENT_EVENTS events, oldest first
         self.events_seen = 0
+        self._remembered = 0  # how many of self.events are in recent
         self._moving_forward = True
         self._move_steps = 0  # the move in progress: commanded steps ...
         self._move_deadline = 0  # ... and by when it must have finished
@@ -364,23 +365,30 @@ class PumpApp:
                 if kind == "resumed":
                     self._settle_steps = detail["takeup_steps"]
             self.events.extend(events)
-            self.recent.extend(events)
-            del self.recent[:-RECENT_EVENTS]
-            self.events_seen += len(events)
         events = self.alarms.pop_events()
         if events:
             self.events.extend(events)
+        self._remember()
         if self.keeper is not None:
             self.keeper.record(self)
+
+    def _remember(self):
+        """Copy events not seen yet into `recent` (the keeper appends some directly)."""
+        events = self.events
+        if len(events) > self._remembered:
+            self.recent.extend(events[self._remembered:])
+            del self.recent[:-RECENT_EVENTS]
+            self.events_seen += len(events) - self._remembered
+            self._remembered = len(events)
 
     def pop_events(self):
         keeper = self.keeper
         if keeper is not None:
             keeper.record(self)  # journaled before anyone else sees them
-        self._route_alarm_events()
-        events = self.events
-        self.events = []
-        self._routed = 0
+        events = self.alarms.pop_events()
+        if events:
+            self.events.extend(events)
+        self._remember()
         if keeper is not None:
             keeper.popped()
         return events

@@ -157,6 +157,9 @@ def _fill_capabilities(app, view, now_ms):
     keeper = getattr(app, "keeper", None)
     awaiting = keeper is not None and keeper.awaiting_ack
     view.boot_notes = tuple(keeper.boot_notes) if awaiting else None
+    u = keeper.uncertain if keeper is not None else None
+    view.uncertain = None if u is None else (u["delivered_lo_mu"], u["delivered_hi_mu"],
+                                             u["programmed_mu"])
 
 
 def _fill_glucose(readings, view, now_ms):

@@ -29,6 +29,7 @@ from basalt.core.ui.screens import (
     units2,
     wrap,
 )
+from basalt.core.ui.text import Line
 from basalt.core.units import fmt_milli
 
 CARBS_MAX_G = 300
@@ -68,6 +69,8 @@ def _open(make):
 
 def _bolus_items(menu, view):
     items = []
+    if view.uncertain is not None:
+        items.append(("Interrupted bol", _open(lambda: _reconcile_screen(view))))
     if view.advise is not None:
         items.append(("Calculator", _open(_carbs_screen)))
     items += [
@@ -123,6 +126,20 @@ def _dual_now(menu, view, amount):
     half = amount // 2 // step * step
     menu.push(NumberScreen(b"Now part", "U", half, step, amount - step, step, now_done,
                            decimals=2))
+
+
+def _reconcile_screen(view):
+    """After a reset mid-bolus: the user says how much of it to count as delivered
+    (between what surely went in and what may have); this moves no insulin."""
+    lo, hi, programmed = view.uncertain
+
+    def done(menu, view, amount):
+        menu.push(ConfirmScreen(b"Count delivered", Line(12).put_milli(amount, 3).text(), "U",
+                                ["of %s U planned" % units2(programmed), "(no insulin moves)"],
+                                {"cmd": "reconcile_bolus", "units": fmt_milli(amount)}))
+
+    return NumberScreen(b"Delivered?", "U", hi, lo, hi, BOLUS_STEP_MU, done, decimals=3,
+                        fast=False)
 
 
 def _carbs_screen():

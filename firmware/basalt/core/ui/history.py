@@ -61,6 +61,9 @@ _FORMATS = {
     "alarm_acknowledged": _alarm("ok "),
     "alarm_cleared": _alarm("end "),
     "reading": _reading,
+    "bolus_reconciled": lambda d: "count " + _u(d.get("delivered_mu", 0)),
+    "boot": lambda d: "boot " + str(d.get("cause", "")),
+    "boot_acknowledged": lambda d: "boot seen",
 }
 SKIPPED = ("bolus_part_done", "prime_done")
 

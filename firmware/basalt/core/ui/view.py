@@ -53,6 +53,8 @@ class PumpView:
         self.advise = None
         # after a restart: the notes the user must acknowledge before delivery goes on
         self.boot_notes = None
+        # a bolus interrupted by a reset: (delivered_lo_mu, delivered_hi_mu, programmed_mu)
+        self.uncertain = None
 
     def temp_running(self):
         return self.temp_left_min is not None
