@@ -43,12 +43,15 @@ class UiTask:
         self.apply_commands(now_ms)
 
     def apply_commands(self, now_ms):
-        for cmd in self.menu.pop_commands():
+        """Apply what the menu sent; a refusal is shown with the pump's own reason."""
+        commands = self.menu.pop_commands()
+        for cmd in commands:
             try:
                 apply_command(self.app, now_ms, cmd)
             except BasaltError as error:
                 refused(self.menu, error)
-        fill_view(self.app, self.view, now_ms)
+        if commands:
+            fill_view(self.app, self.view, now_ms)
 
     def poll(self, now_ms):
         """Sample every key once."""

@@ -153,10 +153,15 @@ class Walker:
         self.doses = 0
 
     def poll(self, ms):
+        """Time passes: the app ticks every tick_ms (as on the board), the UI polls."""
+        before = self.clock.now_ms()
         self.clock.advance(ms)
-        self.app.step()
-        self.ui.step(self.clock.now_ms())
-        self._check_deliveries()
+        now = self.clock.now_ms()
+        if now // self.app.tick_ms != before // self.app.tick_ms:
+            self.app.step()
+        self.ui.step(now)
+        if self.app.events:
+            self._check_deliveries()
 
     def _check_deliveries(self):
         """Each dose the engine starts is the last confirmed command, exactly."""
