@@ -225,7 +225,7 @@ def test_alarm_actions_emit_alarm_commands():
     d = Driver()
     d.view.alarms = (("occlusion", False, False),)
     d.click(SELECT).click(DOWN, 2).click(SELECT).click(SELECT).click(DOWN).click(SELECT)
-    assert d.commands() == [{"cmd": "snooze_alarm", "code": "occlusion"}]
+    assert d.commands() == [{"cmd": "snooze", "alarm": "occlusion"}]
 
 
 def walk_menus(d, depth=0, seen=None):
@@ -255,7 +255,7 @@ def test_every_menu_opens_and_draws():
                   "Temp basal", "Prime", "Reservoir fill", "Profiles", "OCCLUSION"):
         assert title in seen
     sent = {c["cmd"] for c in d.commands()}
-    assert sent <= {"acknowledge_alarm", "snooze_alarm"}  # they act at once; no dose
+    assert sent <= {"acknowledge", "snooze"}  # they act at once; no dose
 
 
 @pytest.mark.parametrize("milli,decimals,text", [

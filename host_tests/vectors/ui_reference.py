@@ -106,7 +106,7 @@ def screens():
     stopped = base_view()
     stopped.stop_reason = "suspended"
     stopped.basal_mu_h = 0
-    stopped.alarms = (("suspended_too_long", True, False),)
+    stopped.alarms = (("cgm_lost", True, False),)
     out.append(("home_suspended", menu_for(stopped), stopped))
     m = menu_for(full)
     Keys(m, full).click(SELECT)

@@ -257,13 +257,13 @@ def _alarm_actions(code):
     def make():
         def act(cmd):
             def action(menu, view):
-                menu.emit({"cmd": cmd, "code": code})
+                menu.emit({"cmd": cmd, "alarm": code})
                 menu.pop()
 
             return action
 
         return ListScreen(alarm_label(code), lambda menu, view: [
-            ("Acknowledge", act("acknowledge_alarm")), ("Snooze", act("snooze_alarm"))])
+            ("Acknowledge", act("acknowledge")), ("Snooze", act("snooze"))])
 
     return make
 

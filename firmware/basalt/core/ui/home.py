@@ -11,32 +11,35 @@ Layout (128 x 64):
    y 55  the most urgent alarm (inverted when not yet acknowledged), else a hint
 """
 
+from basalt.core.errors import BasaltError
 from basalt.core.ui.text import Line
 from basalt.core.ui.view import LOOP_CLOSED
 
-# Alarm codes (CONTRACTS.md) -> what the screen says. Unknown codes show "ALARM".
-ALARM_LABELS = {
-    "occlusion": b"OCCLUSION",
-    "reservoir_empty": b"RESERVOIR EMPTY",
-    "reservoir_low": b"RESERVOIR LOW",
-    "battery_low": b"BATTERY LOW",
-    "battery_critical": b"BATTERY CRIT",
-    "auto_off": b"AUTO-OFF",
-    "delivery_fault": b"DELIVERY FAULT",
-    "suspended_too_long": b"SUSPENDED LONG",
-    "site_change": b"CHANGE SITE",
-    "glucose_check": b"CHECK GLUCOSE",
-    "infusion_set": b"INFUSION SET",
-    "sensor_fault": b"FORCE SENSOR",
-    "cgm_lost": b"CGM LOST",
-}
+try:  # the alarm manager's table of banner titles (branch issue3-safety)
+    from basalt.core.alarms import banner as _banner
+except ImportError:
+    _banner = None
+
+_LABELS = {}  # code -> title as bytes, made once per code
 STOP_LABELS = {"suspended": b"SUSP", "reservoir empty": b"EMPTY", "no reservoir": b"NO RES"}
 BOLUS_LABELS = {"normal": b"Bol ", "extended": b"Ext ", "dual": b"Dual "}
 STALE_MS = 3_600_000  # a reading older than an hour is not shown as a value
 
 
 def alarm_label(code):
-    return ALARM_LABELS.get(code, b"ALARM")
+    """An alarm's title as bytes: the alarm table's banner title, else the code itself
+    ("reservoir_low" -> "RESERVOIR LOW"). Made once per code, so redraws allocate nothing."""
+    label = _LABELS.get(code)
+    if label is None:
+        title = None
+        if _banner is not None:
+            try:
+                title = _banner(code)[0]
+            except BasaltError:  # a code the table does not know
+                title = None
+        label = (title or str(code).upper().replace("_", " "))[:15].encode()
+        _LABELS[code] = label
+    return label
 
 
 def draw_trend(canvas, trend, x, y):

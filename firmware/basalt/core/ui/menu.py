@@ -2,8 +2,8 @@
 
 handle(now_ms, key, kind, view) takes one event from keys.ButtonDecoder; tick(now_ms,
 view) runs the idle timers; draw(painter, view) paints the current screen;
-pop_commands() gives the commands (basalt.core.commands format, plus the alarm
-commands acknowledge_alarm / snooze_alarm) for the app to apply.
+pop_commands() gives the commands (basalt.core.commands format, including the alarm
+commands {"cmd": "acknowledge" / "snooze", "alarm": code}) for the app to apply.
 
 Rules that make an accidental dose impossible:
 - select acts on release (SHORT), and only if that same press began while the current
