@@ -184,3 +184,23 @@ def test_alarms_show_and_are_acknowledged_and_presses_reach_the_monitor():
     s.run(300)
     assert s.ui.view.alarms == (("occlusion", True, False),)
     assert len(s.app.monitor.presses) == 6  # every press, including the waking ones
+
+
+def test_a_locked_calculator_says_why_and_suggests_nothing():
+    s, _ = with_settings()
+    s.app.keeper = Keeper(FakeStorage())
+    s.app.keeper.start(s.app, s.clock.now_ms(), "watchdog")
+    s.app.command({"cmd": "boot_ack"})
+    s.app.keeper.uncertain = {"count": 1, "bolus_boot": 1, "delivered_lo_mu": 500,
+                              "delivered_hi_mu": 900, "programmed_mu": 2_000}
+    s.run(300)
+    s.click(SELECT, 2)
+    s.click(DOWN)  # past "Interrupted bol" to "Calculator"
+    s.click(SELECT)
+    s.click(UP, 20)
+    s.click(SELECT)
+    text = screen_text(s)
+    assert text.startswith("Not done") and "calculator" in text
+    s.click(DOWN, 3)  # the rest of the reason
+    assert "delivered" in screen_text(s)
+    assert not [k for k, _ in s.app.recent if k == "bolus_started"]

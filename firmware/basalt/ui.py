@@ -196,9 +196,7 @@ def _advisor(app):
             reading = readings.latest_for_dosing(now)[0]
             if reading is not None:
                 cgm = (reading.glucose_milli // 1000, reading.at_ms)
-        keeper = getattr(app, "keeper", None)
-        uncertain = keeper.uncertain if keeper is not None else None
-        out = app.suggest_bolus(carbs_g, cgm=cgm, uncertain_bolus=uncertain)
+        out = app.suggest_bolus(carbs_g, cgm=cgm)  # locked by the app after a reset
         iob = out.get("iob_from_correction_mu", 0) + out.get("iob_from_meal_mu", 0)
         parts = [("meal", out.get("meal_mu", 0)), ("correct", out.get("correction_mu", 0)),
                  ("IOB", -iob)]

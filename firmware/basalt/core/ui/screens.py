@@ -255,20 +255,12 @@ class ConfirmScreen(Screen):
         footer(p, menu.confirm_hint)
 
 
-class MessageScreen(Screen):
-    """A message (a refusal, a note); select or back closes it."""
+class MessageScreen(TextScreen):
+    """A message (a refusal, a note), scrolled with up/down; select or back closes it."""
 
     def __init__(self, title, text):
-        self.title = title
-        self.lines = wrap(text)[:ROWS]
-
-    def select(self, menu, view):
-        menu.pop()
-
-    def draw(self, p, view, menu):
-        title_bar(p, self.title)
-        for row, text in enumerate(self.lines):
-            p.text(_bytes(text), 0, ROW_Y[row])
+        lines = wrap(text, COLS - 1)  # the last column is for the scroll marks
+        super().__init__(title, lambda view: lines)
 
 
 class StopBolusScreen(Screen):
