@@ -92,6 +92,12 @@ def test_home_shows_the_cgm_reading_and_its_age():
     lines = screen_text(s).split("\n")
     assert lines[1].startswith("124") and "2m ago" in lines[1]
     assert s.ui.view.trend == 1  # FortyFiveUp
+    s.click(SELECT)  # wakes the screen (17 idle minutes)
+    s.click(SELECT)
+    s.click(DOWN, 3)
+    s.click(SELECT)  # history
+    s.click(DOWN, 10)
+    assert "-- CGM --" in screen_text(s) and "07:45 bg 124 /" in screen_text(s)
 
 
 def test_after_a_restart_the_boot_notes_must_be_acknowledged():

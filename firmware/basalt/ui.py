@@ -7,13 +7,14 @@ from basalt import VERSION
 from basalt.core import commands
 from basalt.core.delivery import BOLUS_MAX_MU, STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError, NotAllowedNow
+from basalt.core.readings import ARROW_TEXT
 from basalt.core.ui.flows import refused
 from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import PRESS, ButtonDecoder
 from basalt.core.ui.menu import Menu
 from basalt.core.ui.paint import Painter
 from basalt.core.ui.view import TREND_NAMES, PumpView
-from basalt.core.units import MS_PER_MIN, fmt_milli
+from basalt.core.units import MIN_PER_DAY, MS_PER_MIN, fmt_milli
 
 POLL_MS = 10
 REDRAW_MS = 250
@@ -182,6 +183,13 @@ def _fill_glucose(readings, view, now_ms):
     view.glucose_age_ms = reading.age_ms
     arrow = reading.arrow
     view.trend = TREND_NAMES.index(arrow) - 3 if arrow in TREND_NAMES else None
+    if reading.offset != view.reading_offset:  # a new reading: into the history's list
+        view.reading_offset = reading.offset
+        minute = (view.clock_min - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
+        line = "%02d:%02d bg %d %s" % (minute // 60, minute % 60, view.glucose_mgdl,
+                                       ARROW_TEXT.get(arrow, ""))
+        view.readings = ((line,) + view.readings)[:HISTORY_LINES]
+        view.history_seen = -1  # rebuild the history lines
 
 
 def _advisor(app):
@@ -256,6 +264,10 @@ def _fill_history(app, view, now_ms, day_ms):
         line = history_line(kind, detail, now_ms, day_ms)
         if line is not None:
             lines.append(line)
-    view.history = tuple(lines[:HISTORY_LINES])
+    lines = lines[:HISTORY_LINES]
+    if view.readings:
+        lines.append("-- CGM --")
+        lines += view.readings
+    view.history = tuple(lines)
     view.history_seen = seen
 

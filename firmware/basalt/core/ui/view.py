@@ -47,6 +47,8 @@ class PumpView:
         # history lines (newest first), settings lines: short ready-made text
         self.history = ()
         self.history_seen = -1  # the app's event count when history was last filled
+        self.readings = ()  # CGM readings as history lines, newest first
+        self.reading_offset = -1
         self.settings = ()
         # the bolus calculator: None, or advise(carbs_g) -> (total_mu, [(label, mu)],
         # [note, ...]); it may raise a BasaltError (e.g. the CGM reading is too old)
