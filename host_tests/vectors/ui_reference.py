@@ -138,4 +138,21 @@ def screens():
     m = menu_for(full)
     Keys(m, full).click(SELECT).click(DOWN, 3).click(SELECT)
     out.append(("alarm_list", m, full))
+    v = base_view()
+    v.advise = advise
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(SELECT).click(SELECT).click(UP, 45).click(SELECT)
+    out.append(("calculator_advice", m, v))
+    v = base_view()
+    v.boot_notes = ("Restarted (watchdog)", "Bolus interrupted: 0.5-0.9 of 2 U; confirm it")
+    m = Menu(0, version=v.version, warning=WARNING)
+    m.tick(10, v)
+    out.append(("boot_notes", m, v))
     return out
+
+
+def advise(carbs_g):
+    """A calculator stand-in: 10 g/U, 1 U correction, 0.4 U on board."""
+    meal = carbs_g * 100
+    return meal + 600, [("meal", meal), ("correct", 1_000), ("IOB", -400)], [
+        "bg 190 mg/dL", "capped by max IOB: 6.2 U on board would exceed 8 U"]
