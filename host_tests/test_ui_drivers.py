@@ -102,3 +102,14 @@ def test_the_board_builds_the_ui_from_its_peripherals(device):
         board_main.make_ui(app, board)
     board.display = None
     assert board_main.make_ui(app, board) is None
+
+
+def test_without_the_display_driver_the_pump_runs_headless(device, monkeypatch, capsys):
+    from basalt import board_main
+
+    monkeypatch.setitem(sys.modules, "ssd1306", None)  # `import ssd1306` fails
+    board = load_sim_board()
+    clock = VirtualClock()
+    app = PumpApp(board, clock, FakeMotor(clock))
+    assert board_main.make_ui(app, board) is None
+    assert "mip install ssd1306" in capsys.readouterr().out

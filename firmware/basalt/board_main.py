@@ -173,7 +173,13 @@ def make_ui(app, board):
     from basalt.drivers.ssd1306_display import make_display
     from basalt.ui import UiTask
 
-    return UiTask(app, make_display(board.display), board_keys(board.buttons), BOOT_WARNING)
+    try:
+        display = make_display(board.display)
+    except (ImportError, OSError) as error:  # no driver installed, or no panel answers
+        print("display: %s; running without the screen and buttons "
+              "(driver: mpremote mip install ssd1306)" % error)
+        return None
+    return UiTask(app, display, board_keys(board.buttons), BOOT_WARNING)
 
 
 def start():
