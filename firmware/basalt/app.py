@@ -385,10 +385,12 @@ class PumpApp:
         keeper = self.keeper
         if keeper is not None:
             keeper.record(self)  # journaled before anyone else sees them
-        events = self.alarms.pop_events()
-        if events:
-            self.events.extend(events)
+        self._route_alarm_events()
         self._remember()
+        events = self.events
+        self.events = []
+        self._routed = 0
+        self._remembered = 0
         if keeper is not None:
             keeper.popped()
         return events

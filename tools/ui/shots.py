@@ -16,7 +16,7 @@ from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.ui.keys import DOWN, SELECT, UP
 from basalt.ui import UiTask
 from tools import ROOT
-from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, fake_keys
+from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, bench_limits, fake_keys
 from tools.sim import load_sim_board
 from tools.ui.png import write_png
 
@@ -26,32 +26,6 @@ SETUP = (
     {"cmd": "new_reservoir", "units": 25},
     {"cmd": "resume"},
 )
-LOW_RESERVOIR_MU = 20_000
-
-
-class ReservoirLowStandIn:
-    """Stand-in for the alarm manager (branch issue3-safety) in these screenshots only:
-    reports "reservoir_low" below 20 U. The real AlarmManager replaces it when composed."""
-
-    def __init__(self, app):
-        self.app = app
-        self.acknowledged = False
-
-    def active(self):
-        engine = self.app.engine
-        if engine.reservoir_mu() >= LOW_RESERVOIR_MU:
-            return []
-        return [_Alarm("reservoir_low", self.acknowledged)]
-
-    def acknowledge(self, now_ms, code):
-        self.acknowledged = True
-
-
-class _Alarm:
-    def __init__(self, code, acknowledged):
-        self.code = code
-        self.acknowledged = acknowledged
-        self.snoozed = False
 
 
 class Session:
@@ -60,7 +34,8 @@ class Session:
     def __init__(self, board=None):
         board = board or load_sim_board()
         self.clock = VirtualClock()
-        self.app = PumpApp(board, self.clock, FakeMotor(self.clock, board.motor.max_step_hz))
+        self.app = PumpApp(board, self.clock, FakeMotor(self.clock, board.motor.max_step_hz),
+                           limits=bench_limits())
         for cmd in SETUP:
             self.app.command(cmd)
         self.display = FakeDisplay()
@@ -104,7 +79,6 @@ class Session:
 def save_sim_screens(out):
     os.makedirs(out, exist_ok=True)
     s = Session()
-    s.app.alarms = ReservoirLowStandIn(s.app)
     s.run(500)
     paths = [s.save(os.path.join(out, "screen_boot.png"))]
     s.run(2_700)

@@ -17,7 +17,6 @@ import random
 
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.delivery import BOLUS_MAX_MU
-from basalt.core.errors import NotAllowedNow
 from basalt.core.ui.paint import NullCanvas, TextDump
 from basalt.core.units import to_milli
 from basalt.ui import UiTask
@@ -37,6 +36,7 @@ SETUP = (
 )
 
 
+CHURN_CODES = ("occlusion", "reservoir_low", "cgm_lost", "site_change")
 KEY_WEIGHTS = (0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3)
 
 
@@ -61,34 +61,14 @@ class NullDisplay(NullCanvas):
         pass
 
 
-class StandInAlarms:
-    """Two alarms that come and go, for the alarm screens (issue3's manager replaces it)."""
-
-    def __init__(self):
-        self.state = {}  # code -> [acknowledged, snoozed]
-
-    def active(self):
-        return [(code,) + tuple(self.state[code]) for code in sorted(self.state)]
-
-    def churn(self, rng):
-        """Now and then an alarm is raised again or cleared."""
-        pick = rng.random()
-        code = rng.choice(("occlusion", "reservoir_low", "cgm_lost"))
-        if pick < 0.02:
-            self.state[code] = [False, False]
-        elif pick < 0.04:
-            self.state.pop(code, None)
-
-    def acknowledge(self, now_ms, code):
-        self._get(code)[0] = True
-
-    def snooze(self, now_ms, code):
-        self._get(code)[1] = True
-
-    def _get(self, code):
-        if code not in self.state:  # cleared while its screen was open
-            raise NotAllowedNow("alarm " + code, "it is no longer active")
-        return self.state[code]
+def churn_alarms(alarms, now_ms, rng):
+    """Now and then an alarm is raised or cleared (real manager, real codes)."""
+    pick = rng.random()
+    code = rng.choice(CHURN_CODES)
+    if pick < 0.02:
+        alarms.raise_alarm(now_ms, code)
+    elif pick < 0.04 and alarms.is_active(code):
+        alarms.clear(now_ms, code)
 
 
 class CheckedUi(UiTask):
@@ -147,7 +127,6 @@ class Walker:
         for cmd in SETUP:
             self.app.command(cmd)
         self.app.pop_events()
-        self.app.alarms = StandInAlarms()
         self.keys = fake_keys(keys)
         self.ui = CheckedUi(self.app, NullDisplay(), self.keys, BOOT_WARNING)
         self.doses = 0
@@ -183,7 +162,7 @@ class Walker:
     def press(self):
         """One press of a random key: bouncing contacts, a random hold, a random gap."""
         rng = self.rng
-        self.app.alarms.churn(rng)
+        churn_alarms(self.app.alarms, self.clock.now_ms(), rng)
         # Weighted so that walks reach the confirm screens often: up 3, down 2, select 5,
         # back 1 (a three-key board has no back).
         key = self.keys[rng.choice(KEY_WEIGHTS[:len(self.keys) + 7])]
