@@ -4,9 +4,14 @@ The board and the simulator build the same PumpApp; only the ports differ.
 step() is one delivery tick and the only code that moves the motor.
 """
 
-from basalt.core import calculator, commands
+from basalt.core import calculator, commands, loop
 from basalt.core.alarms import ALARMS, AlarmManager, check_code
-from basalt.core.delivery import STOP_OCCLUSION, STOP_SENSOR_FAULT, DeliveryEngine
+from basalt.core.delivery import (
+    BOLUS_STEP_MU,
+    STOP_OCCLUSION,
+    STOP_SENSOR_FAULT,
+    DeliveryEngine,
+)
 from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow, SensorFault
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
@@ -83,6 +88,9 @@ class PumpApp:
         self.recent = []  # the last RECENT_EVENTS events, oldest first
         self.events_seen = 0
         self._remembered = 0  # how many of self.events are in recent
+        self.cgm = None  # basalt.core.readings.ReadingStore, attached by whoever runs the CGM
+        self.loop = None if settings is None else loop.Loop(settings.loop)
+        self._loop_state = loop.PumpState()
         self._moving_forward = True
         self._move_steps = 0  # the move in progress: commanded steps ...
         self._move_deadline = 0  # ... and by when it must have finished
@@ -103,6 +111,8 @@ class PumpApp:
             result = commands.apply_alarm(self.alarms, now, cmd)
             self._collect()
             return result
+        if name in loop.COMMANDS:
+            return self._loop_command(now, cmd)
         keeper = self.keeper
         if keeper is not None:
             handled, result = keeper.before_command(self, now, cmd)
@@ -223,6 +233,8 @@ class PumpApp:
         self._watch_force(now)
         self.pending_steps += self.engine.tick(now)
         self._iob_feed.update(now)
+        if self.loop is not None and self.cgm is not None:
+            self._loop_step(now)
         self._read_battery(now)
         self.monitor.evaluate(now)
         self._collect()
@@ -240,6 +252,75 @@ class PumpApp:
         elif self.pending_steps and (keeper is None or keeper.may_move(self, now)):
             self._start(now, True, self.pending_steps)
             self.pending_steps = 0
+
+    # ----- the closed loop ---------------------------------------------------------
+
+    def _loop_command(self, now, cmd):
+        """{"cmd": "loop_mode", "mode": "closed"} or {"cmd": "carbs", "grams": 45}."""
+        if self.loop is None:
+            raise NotAllowedNow(cmd["cmd"], "no therapy settings are loaded")
+        name, value = loop.parse_command(cmd)
+        if name == "loop_mode":
+            self.loop.set_mode(value)
+            self.events.append(("loop_mode", {"at_ms": now, "mode": value}))
+        else:
+            self.loop.add_carbs(now, value)
+            self.events.append(("carbs", {"at_ms": now, "grams": value}))
+        return value
+
+    def _loop_step(self, now):
+        """Decide when due (every 5 min, or a new reading) and act through the engine."""
+        store = self.cgm
+        if not self.loop.due(now, store.latest):
+            return
+        cgm, why = loop.cgm_input(store, now)
+        settings = self.settings
+        day = self.engine.day_ms()
+        low, high = settings.targets.value_at(day)
+        therapy = (settings.sensitivity.value_at(day), settings.carb_ratio.value_at(day),
+                   (low + high) // 2)
+        decision = self.loop.decide(now, therapy, cgm, why, self.iob,
+                                    self._pump_state(), store.latest)
+        self._act(now, decision)
+
+    def _pump_state(self):
+        engine = self.engine
+        state = self._loop_state
+        state.stop_reason = engine.stop_reason
+        state.delivering = engine.stop_reason is None
+        profiles = engine.profiles
+        if profiles.active is None:
+            state.delivering = False
+            state.stop_reason = "no basal profile"
+            return state
+        profile = profiles.current()
+        state.scheduled_mu_h = profile.rate_at(engine.day_ms())
+        state.highest_mu_h = max(profile.rates_mu_h)
+        state.max_basal_mu_h = self.settings.limits.max_basal_mu_h
+        state.max_iob_mu = self.settings.limits.max_iob_mu
+        temp = engine.temp_basal()
+        state.temp_mu_h = None if temp is None else _temp_rate(temp, state.scheduled_mu_h)
+        state.temp_left_min = 0 if temp is None else temp[2]
+        state.bolus_running = engine.bolus_running()
+        state.bolus_step_mu = BOLUS_STEP_MU
+        return state
+
+    def _act(self, now, decision):
+        """Carry out a decision through the safety gate's loop entry points; a refusal
+        (LimitExceeded, NotAllowedNow, InvalidValue) is in the event and delivers nothing."""
+        engine = self.engine
+        detail = decision.as_dict()
+        try:
+            if decision.action == "temp":
+                engine.auto_temp_basal(now, decision.rate_mu_h, decision.minutes)
+            elif decision.action == "cancel" and engine.temp_basal() is not None:
+                engine.cancel_temp_basal(now)
+            if decision.bolus_mu:
+                engine.auto_bolus(now, decision.bolus_mu)
+                self._iob_feed.update(now)
+        except (InvalidValue, NotAllowedNow) as error:
+            detail["refused"] = str(error)
+        self.events.append(("loop_decision", detail))
 
     async def run(self):
         while True:
@@ -394,6 +475,11 @@ class PumpApp:
         if keeper is not None:
             keeper.popped()
         return events
+
+
+def _temp_rate(temp, scheduled_mu_h):
+    rate, percent, _ = temp
+    return rate if rate is not None else scheduled_mu_h * percent // 100
 
 
 def _load_profiles(engine, now_ms, profiles):

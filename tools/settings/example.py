@@ -60,6 +60,16 @@ EXAMPLE = """\
 
   // The syringe in use (a label), the usual fill (10 U up to the board's syringe)
   // and the tubing prime (0.1-30 U).
-  "reservoir": {"syringe": "BD 3 mL", "fill_u": 200, "prime_u": 12}
+  "reservoir": {"syringe": "BD 3 mL", "fill_u": 200, "prime_u": 12},
+
+  // Closed loop (optional section; every key optional). mode: off (pump therapy),
+  // suspend_only (zero temp below, or predicted below, the threshold) or closed (temp
+  // basals, and automatic boluses if on, to bring predicted glucose to the middle of
+  // the target range). suspend_threshold_mg_dl 67-110 (default 80);
+  // auto_bolus true/false (default false); auto_bolus_percent 10-80 % of the need
+  // (default 40); auto_bolus_max_min 0-120: one automatic bolus is at most this many
+  // minutes of scheduled basal (default 30); carb_absorption_min 60-360 (default 180).
+  "loop": {"mode": "off", "suspend_threshold_mg_dl": 80, "auto_bolus": false,
+           "auto_bolus_percent": 40, "auto_bolus_max_min": 30, "carb_absorption_min": 180}
 }
 """

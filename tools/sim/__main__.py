@@ -2,6 +2,11 @@
 
     python -m tools.sim [--hours 24] [--program FILE] [--tick-ms 1000] [--out out]
     python -m tools.sim cohort ...   (virtual patients; see tools/sim/cohort.py)
+    python -m tools.sim loop-day ... (one patient on closed loop; tools/sim/loop_day.py)
+    python -m tools.sim faults ...   (closed-loop fault scenarios; tools/sim/faults.py)
+
+With the default program (make sim) it then runs the closed-loop day (out/loop.png,
+loop.csv) for --hours (at most 24), unless --no-loop.
 
 Then, as a separate step, screenshots of the pump's screens at key moments
 (tools/ui/shots.py: boot, home, bolus confirm, bolus running, an alarm) in --out.
@@ -27,14 +32,26 @@ def main(argv=None):
         from tools.sim import cohort
 
         return cohort.main(argv[1:])
+    if argv[:1] == ["loop-day"]:
+        from tools.sim import loop_day
+
+        return loop_day.main(argv[1:])
+    if argv[:1] == ["faults"]:
+        from tools.sim import faults
+
+        return faults.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
-    parser.add_argument("--program", default=sim.DEFAULT_PROGRAM, help="program JSON file")
+    parser.add_argument("--program", default=None, help="program JSON file (default "
+                        "tools/sim/default_program.json, followed by the closed-loop day)")
     parser.add_argument("--settings", help="therapy settings file (profiles, bolus speed, "
                         "insulin curve); overrides the program's")
     parser.add_argument("--tick-ms", type=int, default=1000, help="delivery tick (10-60000 ms)")
     parser.add_argument("--out", default="out", help="folder for sim.csv and sim.png")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument("--no-loop", action="store_true", help="skip the closed-loop day")
+    parser.add_argument("--loop-patient", default=None, help="virtual patient of the "
+                        "closed-loop day (default adolescent#003)")
     parser.add_argument("--journal", default=None, help="also write the pump's history "
                         "journal (a bundle for python -m tools.history) to this file")
     parser.add_argument("--no-screens", action="store_true", help="skip the UI screenshots")
@@ -44,7 +61,7 @@ def main(argv=None):
     if not 10 <= args.tick_ms <= 60_000:
         parser.error("--tick-ms must be 10 to 60000, got %d" % args.tick_ms)
     try:
-        program = sim.load_program(args.program)
+        program = sim.load_program(args.program or sim.DEFAULT_PROGRAM)
         settings = read_settings(args.settings)[0] if args.settings else None
         started = time.perf_counter()
         storage = FakeStorage() if args.journal else None
@@ -71,6 +88,12 @@ def main(argv=None):
 
         plot(recorder, png_path)
         print("wrote %s" % png_path)
+    if not args.no_loop and args.program is None:
+        from tools.sim import loop_day
+
+        print()
+        loop_day.run(args.loop_patient or loop_day.DEFAULT_PATIENT, min(args.hours, 24),
+                     args.out, plot=not args.no_plot)
     if not args.no_screens:
         save_screens(args.out)
     return 0

@@ -120,7 +120,13 @@ def _insulet(u_min):
     return min(max(pmol / 6000, 0.0), 30.0)
 
 
-CONTROLLERS = {SimglucoseBB.name: SimglucoseBB}
+def _controllers():
+    from tools.sim.controllers import BasaltLoop, BasaltPump
+
+    return {c.name: c for c in (SimglucoseBB, BasaltPump, BasaltLoop)}
+
+
+CONTROLLERS = _controllers()
 
 
 # ----- one patient -------------------------------------------------------------------------

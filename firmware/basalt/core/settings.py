@@ -9,7 +9,7 @@ minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text).
 
 import json
 
-from basalt.core import insulin
+from basalt.core import insulin, loop
 from basalt.core.basal import (
     MAX_PROFILES,
     MAX_RATE_MU_H,
@@ -17,7 +17,7 @@ from basalt.core.basal import (
     make_profile,
     rate_from_user,
 )
-from basalt.core.check import flag, int_in, is_int, text
+from basalt.core.check import flag, int_in, is_int, one_of, text
 from basalt.core.delivery import (
     BOLUS_MAX_MU,
     BOLUS_SPEED_MAX_MU_MIN,
@@ -177,18 +177,19 @@ class _Check:
 
 _TOP_KEYS = ("version", "basal", "carb_ratio_g_per_u", "sensitivity_mg_dl_per_u",
              "target_mg_dl", "insulin", "limits", "alarms", "bolus", "reservoir")
+_OPTIONAL_KEYS = ("loop",)
 
 
 def _top(check, obj, board):
     if not isinstance(obj, dict) or "version" not in obj:
-        check.keys("", obj, _TOP_KEYS)
+        check.keys("", obj, _TOP_KEYS, _OPTIONAL_KEYS)
         return None
     if not is_int(obj["version"]) or obj["version"] != VERSION:
         check.problems.append(ConfigError("version", obj["version"], "%d (the version this "
                                           "firmware reads)" % VERSION))
         return None
-    check.keys("", obj, _TOP_KEYS)
-    parts = {"version": VERSION}
+    check.keys("", obj, _TOP_KEYS, _OPTIONAL_KEYS)
+    parts = {"version": VERSION, "loop": loop.LoopSettings()}
     if "basal" in obj:
         parts["basal_profiles"] = _basal(check, obj["basal"])
     if "carb_ratio_g_per_u" in obj:
@@ -207,6 +208,8 @@ def _top(check, obj, board):
         parts.update(_reservoir(check, obj["reservoir"], board))
     if "alarms" in obj:
         parts["alarms"] = _alarms(check, obj["alarms"], parts.get("reservoir_fill_mu"))
+    if "loop" in obj:
+        parts["loop"] = _loop(check, obj["loop"])
     return parts
 
 
@@ -505,6 +508,42 @@ def _site_change(value):
     if milli and milli < 2_000:
         raise ConfigError("alarms.site_change_days", value, allowed)
     return milli * MIN_PER_DAY // 1000
+
+
+# ----- the closed loop -----------------------------------------------------------------
+
+_LOOP_KEYS = ("mode", "suspend_threshold_mg_dl", "auto_bolus", "auto_bolus_percent",
+              "auto_bolus_max_min", "carb_absorption_min")
+
+
+def _loop(check, obj):
+    """Optional section; every key optional (defaults: loop off, suspend at 80 mg/dL, no
+    automatic boluses, 40 % of the need, at most 30 min of basal, carbs absorbed in 3 h)."""
+    if not check.keys("loop", obj, (), _LOOP_KEYS):
+        return None
+    default = loop.LoopSettings()
+    mode = check.take(one_of, "loop.mode", obj.get("mode", default.mode), loop.MODES,
+                      ConfigError)
+    suspend = check.take(int_in, "loop.suspend_threshold_mg_dl",
+                         obj.get("suspend_threshold_mg_dl", default.suspend_mg_dl),
+                         loop.SUSPEND_RANGE[0], loop.SUSPEND_RANGE[1], "mg/dL", 1, ConfigError)
+    auto = check.take(flag, "loop.auto_bolus", obj.get("auto_bolus", default.auto_bolus),
+                      ConfigError)
+    percent = check.take(int_in, "loop.auto_bolus_percent",
+                         obj.get("auto_bolus_percent", default.auto_bolus_percent),
+                         loop.AUTO_BOLUS_PERCENT_RANGE[0], loop.AUTO_BOLUS_PERCENT_RANGE[1],
+                         "% of the need", 1, ConfigError)
+    most = check.take(int_in, "loop.auto_bolus_max_min",
+                      obj.get("auto_bolus_max_min", default.auto_bolus_max_min),
+                      loop.AUTO_BOLUS_MAX_MIN_RANGE[0], loop.AUTO_BOLUS_MAX_MIN_RANGE[1],
+                      "min of scheduled basal", 1, ConfigError)
+    absorption = check.take(int_in, "loop.carb_absorption_min",
+                            obj.get("carb_absorption_min", default.absorption_min),
+                            loop.ABSORPTION_RANGE[0], loop.ABSORPTION_RANGE[1], "min", 1,
+                            ConfigError)
+    if None in (mode, suspend, auto, percent, most, absorption):
+        return None
+    return loop.LoopSettings(mode, suspend, auto, percent, most, absorption)
 
 
 def _join(path, key):
