@@ -170,7 +170,9 @@ BAD = [
     ("glucose-text", {"glucose_mg_dl": "HI"}, InvalidValue, "glucose: 'HI' is not allowed"),
     ("cgm-601", {"cgm": (601, NOW)}, InvalidValue, "cgm glucose: 601 is not allowed"),
     ("cgm-future", {"cgm": (150, NOW + 1)}, InvalidValue, "cgm reading time: %d is not "
-     "allowed; allowed: 0 to %d ms (not in the future)" % (NOW + 1, NOW)),
+     "allowed; allowed: at most %d ms (not in the future)" % (NOW + 1, NOW)),
+    ("cgm-time-text", {"cgm": (150, "now")}, InvalidValue, "cgm reading time: 'now' is not "
+     "allowed"),
     ("cgm-shape", {"cgm": 150}, InvalidValue, "cgm: 150 is not allowed; allowed: a pair"),
     ("typed-and-cgm", {"glucose_mg_dl": 150, "cgm": (150, NOW)}, InvalidValue,
      "glucose: 'typed and CGM' is not allowed"),

@@ -60,7 +60,7 @@ def test_calculator_flow_with_the_real_calculator_and_a_cgm_reading():
     now = s.clock.now_ms()
     for i, value in enumerate((180, 182, 184, 186, 188)):
         store.add(now, record(i * 5, value))
-    s.app.readings = store
+    s.app.cgm = store
     s.run(1_000)
     home = screen_text(s)
     assert home.split("\n")[1].startswith("188") and "0m ago" in home
@@ -86,7 +86,7 @@ def test_home_shows_the_cgm_reading_and_its_age():
     store = ReadingStore(0)
     for i, value in enumerate((100, 108, 116, 124)):
         store.add(i * 5 * MIN, record(i * 5, value))
-    s.app.readings = store
+    s.app.cgm = store
     s.clock.advance(15 * MIN + 2 * MIN)
     s.run(3_300)
     lines = screen_text(s).split("\n")

@@ -89,6 +89,7 @@ class PumpApp:
         self.events_seen = 0
         self._remembered = 0  # how many of self.events are in recent
         self.cgm = None  # basalt.core.readings.ReadingStore, attached by whoever runs the CGM
+        self._cgm_seen = -1  # the store's newest offset already passed on
         self.loop = None if settings is None else loop.Loop(settings.loop)
         self._loop_state = loop.PumpState()
         self._moving_forward = True
@@ -233,8 +234,10 @@ class PumpApp:
         self._watch_force(now)
         self.pending_steps += self.engine.tick(now)
         self._iob_feed.update(now)
-        if self.loop is not None and self.cgm is not None:
-            self._loop_step(now)
+        if self.cgm is not None:
+            self._watch_cgm(now)
+            if self.loop is not None:
+                self._loop_step(now)
         self._read_battery(now)
         self.monitor.evaluate(now)
         self._collect()
@@ -252,6 +255,24 @@ class PumpApp:
         elif self.pending_steps and (keeper is None or keeper.may_move(self, now)):
             self._start(now, True, self.pending_steps)
             self.pending_steps = 0
+
+    # ----- the CGM ---------------------------------------------------------------------
+
+    def _watch_cgm(self, now):
+        """CGM lost/restored from the reading store, and each new usable reading to the
+        monitors (infusion-set watch, glucose-check reminder) and to the history."""
+        store = self.cgm
+        store.check(now)
+        if store.latest != self._cgm_seen:
+            self._cgm_seen = store.latest
+            reading, _ = store.latest_for_dosing(now)
+            if reading is not None:
+                self.monitor.glucose(now, reading.mg_dl, True)
+                self.events.append(("glucose", {"at_ms": reading.at_ms, "mg_dl": reading.mg_dl,
+                                                "trend": reading.trend_milli}))
+        events = store.pop_events()
+        if events:
+            self.events.extend(events)
 
     # ----- the closed loop ---------------------------------------------------------
 

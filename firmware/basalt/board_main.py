@@ -100,7 +100,7 @@ async def deliver(app, supervisor):
         await clock.sleep_ms(app.tick_ms)
 
 
-async def run_tasks(app, supervisor, ui=None):
+async def run_tasks(app, supervisor, ui=None, cgm_client=None):
     keeper = app.keeper
     asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
@@ -108,7 +108,31 @@ async def run_tasks(app, supervisor, ui=None):
         asyncio.create_task(app.buzzer.run(app.clock))
     if ui is not None:
         asyncio.create_task(ui.run(supervisor))
+    if cgm_client is not None:
+        # Not a supervised task: radio waits (scans, back-off up to 60 s) are long by
+        # design, and a stuck client cannot move the motor; the delivery tick sees its
+        # silence as the CGM-lost alarm after 15 minutes.
+        asyncio.create_task(cgm_client.run())
     await deliver(app, supervisor)
+
+
+def make_cgm(app):
+    """The BLE CGM client the settings ask for (None when off), its readings in app.cgm."""
+    cgm = app.settings.cgm if app.settings is not None else None
+    if cgm is None or not cgm.enabled:
+        return None
+    from basalt.cgm_client import make_cgm_client
+    from basalt.core.readings import ReadingStore
+
+    app.cgm = ReadingStore(app.clock.now_ms())
+    try:
+        # No passkey prompt yet: numeric comparison (ESP32) is refused until the UI
+        # can show the number; a configured address still limits who is accepted.
+        return make_cgm_client(app.cgm, app.clock, address=cgm.address)
+    except ImportError as error:  # aioble not installed
+        print("cgm: %s; glucose is typed (install: mpremote mip install aioble)" % error)
+        app.cgm = None
+        return None
 
 
 SUPERVISOR_PERIOD_MS = 500
@@ -205,4 +229,4 @@ def start():
         print(line)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
-    asyncio.run(run_tasks(app, supervisor, make_ui(app, board)))
+    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app)))

@@ -150,7 +150,7 @@ def _fill_capabilities(app, view, now_ms):
     (CONTRACTS.md names), None or empty when it does not."""
     iob = getattr(app, "iob", None)
     view.iob_mu = iob.iob_mu(now_ms) if iob is not None else None
-    _fill_glucose(getattr(app, "readings", None), view, now_ms)
+    _fill_glucose(app.cgm, view, now_ms)
     alarms = getattr(app, "alarms", None)
     view.alarms = () if alarms is None else tuple(
         _alarm_entry(alarms, a, now_ms) for a in alarms.active())
@@ -199,7 +199,7 @@ def _advisor(app):
     def advise(carbs_g):
         now = app.clock.now_ms()
         cgm = None
-        readings = getattr(app, "readings", None)
+        readings = app.cgm
         if readings is not None:
             reading = readings.latest_for_dosing(now)[0]
             if reading is not None:

@@ -14,7 +14,7 @@ confirm it: confirm() turns the confirmed amount into an ordinary bolus command,
 goes through the same checks as any other. The calculator itself delivers nothing.
 """
 
-from basalt.core.check import int_in
+from basalt.core.check import int_in, is_int
 from basalt.core.delivery import BOLUS_STEP_MU
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, milli_in
@@ -93,7 +93,13 @@ def _glucose(now_ms, typed, cgm):
     if not isinstance(cgm, (list, tuple)) or len(cgm) != 2:
         raise InvalidValue("cgm", cgm, "a pair (mg/dL, reading time in ms)")
     value = _in_range("cgm glucose", cgm[0])
-    age = now_ms - int_in("cgm reading time", cgm[1], 0, now_ms, "ms (not in the future)")
+    # A reading from before this boot has a negative time on this boot's clock: still a
+    # time, and its age decides. Only a reading from the future is nonsense.
+    at_ms = cgm[1]
+    if not is_int(at_ms) or at_ms > now_ms:
+        raise InvalidValue("cgm reading time", at_ms, "at most %d ms (not in the future)"
+                           % now_ms)
+    age = now_ms - at_ms
     if age > CGM_FRESH_MS:
         raise GlucoseTooOld(age)
     return value, "cgm"

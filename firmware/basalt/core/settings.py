@@ -177,7 +177,7 @@ class _Check:
 
 _TOP_KEYS = ("version", "basal", "carb_ratio_g_per_u", "sensitivity_mg_dl_per_u",
              "target_mg_dl", "insulin", "limits", "alarms", "bolus", "reservoir")
-_OPTIONAL_KEYS = ("loop",)
+_OPTIONAL_KEYS = ("loop", "cgm")
 
 
 def _top(check, obj, board):
@@ -189,7 +189,7 @@ def _top(check, obj, board):
                                           "firmware reads)" % VERSION))
         return None
     check.keys("", obj, _TOP_KEYS, _OPTIONAL_KEYS)
-    parts = {"version": VERSION, "loop": loop.LoopSettings()}
+    parts = {"version": VERSION, "loop": loop.LoopSettings(), "cgm": CgmSettings()}
     if "basal" in obj:
         parts["basal_profiles"] = _basal(check, obj["basal"])
     if "carb_ratio_g_per_u" in obj:
@@ -210,6 +210,8 @@ def _top(check, obj, board):
         parts["alarms"] = _alarms(check, obj["alarms"], parts.get("reservoir_fill_mu"))
     if "loop" in obj:
         parts["loop"] = _loop(check, obj["loop"])
+    if "cgm" in obj:
+        parts["cgm"] = _cgm(check, obj["cgm"])
     return parts
 
 
@@ -544,6 +546,46 @@ def _loop(check, obj):
     if None in (mode, suspend, auto, percent, most, absorption):
         return None
     return loop.LoopSettings(mode, suspend, auto, percent, most, absorption)
+
+
+# ----- the CGM ------------------------------------------------------------------------
+
+
+class CgmSettings:
+    """Whether the pump runs its BLE CGM client, and which sensor it accepts.
+
+    address None: the first sensor found advertising the CGM service (and, where the
+    port can pair, the one bonded with); else only this Bluetooth address.
+    """
+
+    def __init__(self, enabled=False, address=None):
+        self.enabled = enabled
+        self.address = address
+
+
+def _cgm(check, obj):
+    """Optional section: {"enabled": true, "address": "aa:bb:cc:dd:ee:ff"} (address
+    optional). Without it the pump runs no CGM client (glucose is typed)."""
+    if not check.keys("cgm", obj, ("enabled",), ("address",)):
+        return None
+    enabled = check.take(flag, "cgm.enabled", obj.get("enabled", _MISSING), ConfigError)
+    address = obj.get("address")
+    if address is not None and not _is_address(address):
+        check.problems.append(ConfigError("cgm.address", address, "a Bluetooth address "
+                                          "like 'c0:ff:ee:12:34:56' (six hex pairs)"))
+        return None
+    if enabled is None:
+        return None
+    return CgmSettings(enabled, None if address is None else address.lower())
+
+
+def _is_address(text):
+    if not isinstance(text, str) or len(text) != 17:
+        return False
+    for i, ch in enumerate(text):
+        if (ch != ":") if i % 3 == 2 else (ch not in "0123456789abcdefABCDEF"):
+            return False
+    return True
 
 
 def _join(path, key):
