@@ -102,3 +102,19 @@ def test_the_board_builds_a_client_only_when_asked():
     app.settings = settings(enabled=True)
     # The host has no aioble: the pump says how to install it and runs without a CGM.
     assert board_main.make_cgm(app) is None and app.cgm is None
+
+
+def test_home_shows_loop_only_when_closed_with_a_cgm():
+    from basalt.core.ui.view import LOOP_CLOSED, LOOP_OPEN, PumpView
+    from basalt.ui import fill_view
+
+    app, clock = pump()
+    view = PumpView()
+    fill_view(app, view, clock.now_ms())
+    assert view.loop == LOOP_OPEN  # the example settings leave the loop off
+    app.command({"cmd": "loop_mode", "mode": "closed"})
+    fill_view(app, view, clock.now_ms())
+    assert view.loop == LOOP_CLOSED
+    app.cgm = None
+    fill_view(app, view, clock.now_ms())
+    assert view.loop == LOOP_OPEN

@@ -13,7 +13,7 @@ from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import PRESS, ButtonDecoder
 from basalt.core.ui.menu import Menu
 from basalt.core.ui.paint import Painter
-from basalt.core.ui.view import TREND_NAMES, PumpView
+from basalt.core.ui.view import LOOP_CLOSED, LOOP_OPEN, TREND_NAMES, PumpView
 from basalt.core.units import MIN_PER_DAY, MS_PER_MIN, fmt_milli
 
 POLL_MS = 10
@@ -151,6 +151,9 @@ def _fill_capabilities(app, view, now_ms):
     iob = getattr(app, "iob", None)
     view.iob_mu = iob.iob_mu(now_ms) if iob is not None else None
     _fill_glucose(app.cgm, view, now_ms)
+    # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
+    closed = app.loop is not None and app.loop.mode == "closed" and app.cgm is not None
+    view.loop = LOOP_CLOSED if closed else LOOP_OPEN
     alarms = getattr(app, "alarms", None)
     view.alarms = () if alarms is None else tuple(
         _alarm_entry(alarms, a, now_ms) for a in alarms.active())
