@@ -3,6 +3,7 @@ two-slot checkpoints, the restart plan, the task supervisor and the file driver.
 
 import binascii
 import random
+import struct
 
 import pytest
 from hypothesis import given
@@ -195,7 +196,7 @@ def test_checkpoint_round_trip_and_the_newest_valid_slot_wins():
     assert ckp.newest([bytes(flipped), ckp.encode(a)])[0] == a
     assert ckp.newest([None, None]) == (None, "none")
     ck, why = ckp.newest([torn, b"\x00" * ckp.SIZE])
-    assert ck is None and "ck0.bin torn (30 of 84 bytes)" in why and "CRC mismatch" in why
+    assert ck is None and "ck0.bin torn (30 of 96 bytes)" in why and "CRC mismatch" in why
     newer = dict(a, version=ckp.VERSION + 1)
     assert "newer firmware" in ckp.decode(ckp.encode(newer))[1]
 
@@ -251,6 +252,38 @@ def test_a_running_bolus_becomes_interrupted_within_its_bounds():
     assert plan["reservoir_steps"] == 50_000 - 34 and plan["plunger_steps"] == 1000
     settled = ckp.plan_restore(ck, "ok", BOARD, PROFILE, settled={(5, 4), (5, 3)})
     assert not settled["events"] and settled["uncertain"]["count"] == 2
+
+
+def _v1_bytes(ck):
+    """A checkpoint as firmware with checkpoint version 1 wrote it (no gate totals)."""
+    fmt = "<" + "".join(code for _, code in ckp.FIELDS_V1)
+    body = struct.pack(fmt, *[1 if name == "version" else ck[name]
+                              for name, _ in ckp.FIELDS_V1])
+    return body + struct.pack("<I", jnl.crc(body))
+
+
+def test_the_gate_totals_come_back_with_the_lease_the_motor_may_have_used():
+    plain = _ck(gate_hour_steps=0, gate_day_steps=9_000)
+    assert ckp.plan_restore(plain, "ok", BOARD, PROFILE)["gate"] == (0, 9_034)
+    bolus = _ck(gate_hour_steps=2_000, gate_day_steps=9_000, b0_id=4, b0_kind=1,
+                b0_programmed_mu=3000, b0_lo=700, b0_hi=734)
+    assert ckp.plan_restore(bolus, "ok", BOARD, PROFILE)["gate"] == (2_034, 9_034)
+    decoded, why = ckp.decode(ckp.encode(dict(bolus, counter=3)))
+    assert why is None and decoded["gate_day_steps"] == 9_000
+
+
+def test_a_version_1_checkpoint_is_read_and_says_its_windows_are_unknown():
+    old = _ck(counter=5, temp_type=ckp.TEMP_PERCENT, temp_value=50, temp_left_ms=60_000)
+    data = _v1_bytes(old)
+    assert len(data) == 84
+    ck, status = ckp.newest([data, None])
+    assert status == "ok" and ck["version"] == 1 and ck["reservoir_steps"] == 50_000
+    plan = ckp.plan_restore(ck, status, BOARD, PROFILE)
+    assert plan["gate"] == (0, 0) and plan["temp"] is not None
+    assert ("gate_windows_unknown", {"reason": "checkpoint version 1 has no safety-gate "
+                                               "totals"}) in plan["events"]
+    assert "torn (83 of 84 bytes)" in ckp.decode(data[:83])[1]
+    assert ckp.decode(data[:10] + bytes([data[10] ^ 1]) + data[11:])[1] == "CRC mismatch"
 
 
 def test_an_unreadable_checkpoint_means_untrusted_and_an_alarm():

@@ -9,11 +9,11 @@ import pytest
 from basalt.app import PumpApp
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
-from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
+from basalt.core.errors import ConfigError, InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.persist import Journal, Keeper
 from tools import sim
 from tools.fake_storage import FakeStorage, PowerCut
-from tools.fakes import FakeMotor, VirtualClock, open_limits
+from tools.fakes import FakeMotor, VirtualClock, bench_limits, open_limits
 
 BOARD = sim.load_sim_board()
 PROFILE = {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 1.0], ["12:00", 2.0]]}
@@ -22,19 +22,20 @@ PROFILE = {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 1.0], ["1
 class Pump:
     """A board: flash that survives, and a fresh app at every boot."""
 
-    def __init__(self, storage=None, validator=None):
+    def __init__(self, storage=None, validator=None, limits=None, epoch=False):
         self.storage = storage or FakeStorage()
         self.validator = validator
-        self.boot()
+        self.limits = limits or open_limits()
+        self.boot(epoch_s=1_800_000_000 if epoch else None)
 
-    def boot(self, ack=False, cause="power_on"):
+    def boot(self, ack=False, cause="power_on", epoch_s=None):
         self.clock = VirtualClock()
         self.motor = FakeMotor(self.clock, BOARD.motor.max_step_hz)
-        self.app = PumpApp(BOARD, self.clock, self.motor, tick_ms=250, limits=open_limits())
+        self.app = PumpApp(BOARD, self.clock, self.motor, tick_ms=250, limits=self.limits)
         kwargs = {"settings_validator": self.validator} if self.validator else {}
         self.keeper = Keeper(self.storage, **kwargs)
         self.app.keeper = self.keeper
-        self.plan = self.keeper.start(self.app, 0, cause)
+        self.plan = self.keeper.start(self.app, 0, cause, epoch_s)
         if ack:
             self.app.command({"cmd": "boot_ack"})
         return self
@@ -77,6 +78,80 @@ def test_a_bolus_running_at_a_reset_is_recorded_interrupted_never_resumed():
     assert bolus["programmed_mu"] == 3000
     assert pump.keeper.calculator_locked()
     assert any("Bolus interrupted" in line for line in pump.keeper.boot_notes)
+
+
+def test_a_reset_does_not_reopen_the_60_minute_and_daily_windows():
+    pump = Pump(limits=bench_limits()).setup()  # max bolus 10 U, 15 U in 60 min, 80 U a day
+    pump.app.command({"cmd": "bolus", "units": 10})
+    pump.run(410_000)  # delivered in full at 1.5 U/min
+    before = pump.app.engine.gate.carry_over()
+    pump.motor.stop()
+    pump.boot(ack=True)
+    hour, day = pump.app.engine.gate.carry_over()
+    assert hour >= before[0] >= BOARD.usteps_for_mu(10_000) and day >= before[1]
+    with pytest.raises(LimitExceeded, match="max bolus in 60 min is 15 U"):
+        pump.app.command({"cmd": "bolus", "units": 6})
+    pump.run(66 * 60_000)  # restored totals leave the window (13 buckets of 5 min) after
+    pump.app.command({"cmd": "bolus", "units": 6})
+
+
+def _bolus_then_reset(pump, units=5, then_ms=30 * 60_000, **boot):
+    """A bolus delivered in full, some time on, a reset: (IOB before, the old tracker)."""
+    pump.app.command({"cmd": "bolus", "units": units})
+    pump.run(then_ms)
+    old, now = pump.app.iob, pump.clock.now_ms()
+    pump.motor.stop()
+    pump.boot(ack=True, **boot)
+    return old, now
+
+
+def test_insulin_on_board_survives_a_reset_as_if_no_time_had_passed():
+    pump = Pump().setup()
+    old, then = _bolus_then_reset(pump)
+    iob = pump.app.iob.bolus_iob_mu(0)
+    # Counted from the end of the bolus (3 min 20 s after it started) and the pump's last
+    # checkpoint (at most 5 min before the reset): a little more than the truth, never
+    # less; the time the pump was off counts as none.
+    assert old.bolus_iob_mu(then) <= iob <= old.bolus_iob_mu(then - 500_000)
+    assert iob > 3_000 and pump.app.iob.iob_mu(0) >= iob
+    assert "iob_restored" in pump.kinds()
+    assert any(n.startswith("IOB: ") and "time off unknown" in n
+               for n in pump.keeper.boot_notes)
+    pump.app.command({"cmd": "suspend"})  # and the restored IOB is checkpointed onward
+    pump.boot(ack=True)
+    assert pump.app.iob.bolus_iob_mu(0) == iob
+
+
+def test_the_wall_clock_gives_the_time_the_pump_was_off():
+    pump = Pump(epoch=True).setup()
+    old, then = _bolus_then_reset(pump, epoch_s=1_800_000_000 + 30 * 60 + 2 * 3600)
+    # booted at epoch 1.8e9; reset 30 min on; off for 2 hours
+    assert old.bolus_iob_mu(then + 2 * 3_600_000) <= pump.app.iob.bolus_iob_mu(0) \
+        <= old.bolus_iob_mu(then + 2 * 3_600_000 - 500_000)
+    assert pump.keeper.iob_gap_known
+
+
+def test_a_wall_clock_set_back_never_adds_time_and_old_boluses_are_gone():
+    pump = Pump(epoch=True).setup()
+    old, then = _bolus_then_reset(pump, epoch_s=1_700_000_000)  # earlier than the last boot
+    assert pump.app.iob.bolus_iob_mu(0) >= old.bolus_iob_mu(then)
+    later = Pump(epoch=True).setup()
+    _bolus_then_reset(later, epoch_s=1_800_000_000 + 30 * 60 + 6 * 3600)  # off 6 hours
+    assert later.app.iob.bolus_iob_mu(0) == 0 and "IOB: " not in "".join(
+        later.keeper.boot_notes)
+
+
+def test_boluses_of_earlier_boots_follow_on_across_several_resets():
+    pump = Pump().setup()
+    old, then = _bolus_then_reset(pump, units=2, then_ms=10 * 60_000)
+    pump.run(60 * 60_000)  # an hour in the second boot, then another reset
+    pump.motor.stop()
+    pump.boot(ack=True)
+    iob = pump.app.iob.bolus_iob_mu(0)
+    assert old.bolus_iob_mu(then + 60 * 60_000) <= iob < old.bolus_iob_mu(then)
+    pump.app.command({"cmd": "bolus", "units": 1})  # a bolus of this boot adds on top
+    pump.run(60_000)
+    assert pump.app.iob.bolus_iob_mu(60_000) > iob + 900
 
 
 def test_nothing_moves_and_no_command_runs_until_the_boot_screen_is_acknowledged():

@@ -8,6 +8,7 @@ checks can fail: a firmware that resumes a bolus or a raised temp basal is caugh
 import pytest
 
 from basalt.core import checkpoint as ckp
+from basalt.core.safety import SafetyGate
 from basalt.core.units import MS_PER_HOUR
 from tools import sim
 from tools.bench import powercut
@@ -32,20 +33,23 @@ def test_the_reference_day_writes_everything_it_should(reference):
         assert kind in kinds
     assert len(sizes) > 500
     assert powercut.check(run, run.forward_total) == {
-        "over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "reboots": 0}
+        "over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "limit_resets": 0,
+        "reboots": 0}
 
 
 def test_power_cuts_at_spread_write_points_lose_and_add_nothing(reference):
     run, sizes = reference
     plan = powercut.cut_plan(sizes, limit=24)
-    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "reboots": 0}
+    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
+              "limit_resets": 0, "reboots": 0}
     for cut_at, garbage in plan:
         for key, value in powercut.check(powercut.one(BOARD, cut_at, garbage),
                                          run.forward_total).items():
             totals[key] += value
-    # every cut really happened, and none added insulin, repeated a bolus or lost a record
+    # every cut really happened, and none added insulin, repeated a bolus, lost a record
+    # or reopened room under the 60-minute or daily limit
     assert totals == {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
-                      "reboots": len(plan)}
+                      "limit_resets": 0, "reboots": len(plan)}
 
 
 def _cuts_between(sizes, start_h, end_h, count):
@@ -93,6 +97,31 @@ def test_a_firmware_that_restarts_the_interrupted_bolus_is_caught(reference, mon
     found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
              for cut in _cuts_between(sizes, 7.51, 7.55, 2)]
     assert sum(f["double"] for f in found) >= 2
+
+
+def test_a_firmware_whose_reset_empties_the_limit_windows_is_caught(reference, monkeypatch):
+    run, sizes = reference
+    monkeypatch.setattr(SafetyGate, "restore", lambda self, now_ms, hour, day: None)
+    cuts = _cuts_between(sizes, 7.51, 7.55, 1) + _cuts_between(sizes, 13, 14, 1)
+    found = [powercut.check(powercut.one(BOARD, cut), run.forward_total) for cut in cuts]
+    assert all(f["limit_resets"] == 1 for f in found)
+
+
+def test_a_firmware_that_restores_only_the_checkpointed_totals_is_caught(reference,
+                                                                          monkeypatch):
+    """Basal moves within the lease without a new checkpoint: without that lease, a reset
+    loses up to 0.05 U of the daily window."""
+    run, sizes = reference
+    original = ckp._plan_gate
+
+    def checkpointed_only(plan, ck, running):
+        original(plan, ck, running)
+        plan["gate"] = (ck["gate_hour_steps"], ck["gate_day_steps"])
+
+    monkeypatch.setattr(ckp, "_plan_gate", checkpointed_only)
+    found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
+             for cut in _cuts_between(sizes, 3, 5, 6)]
+    assert sum(f["limit_resets"] for f in found) >= 3
 
 
 def test_lost_records_are_counted(reference):

@@ -233,6 +233,8 @@ class Keeper:
         self.settings_error = None
         self.fault = None
         self.boot_notes = []
+        self.iob_gap_known = True  # the time the pump was off was known (wall clock)
+        self._iob_note = None
         self.boot = 0
         self.lease_steps = 0
         self._ck = None
@@ -252,14 +254,25 @@ class Keeper:
         self.lease_steps = max(1, app.board.usteps_for_mu(LEASE_MU))
         settled = set()
         unfinished = {}
-        view = self.journal.read(lambda record: _settle(settled, unfinished, record))
+        boluses = jnl.BolusReplay()
+
+        def visit(record):
+            _settle(settled, unfinished, record)
+            boluses.visit(record)
+
+        view = self.journal.read(visit)
         ck, status = self.checkpoints.load()
+        if ck is not None and "at_ms" in ck:
+            boluses.alive(ck["boot"], ck["at_ms"])  # the pump ran at least this long
         boot = max(view.last_boot(), ck["boot"] if ck else 0) + 1
         self.boot = boot & 0xFFFF or 1
         seq = max(view.next_seq(), ck["journal_seq"] if ck else 0)
         self.journal.open(view, self.boot, seq)
         events = [("boot", {"cause": cause, "fw": fw, "epoch_s": epoch_s,
                             "records": view.count})]
+        if ck is not None and "at_ms" in ck:  # the last boot ran at least this long
+            events[0][1]["alive_boot"] = ck["boot"]
+            events[0][1]["alive_ms"] = ck["at_ms"]
         events += self._damage_events(view)
         if self._settings_events is None:
             self.load_settings()
@@ -270,6 +283,7 @@ class Keeper:
         plan = ckp.plan_restore(ck, status, app.board, profile, settled, unfinished)
         self._apply(app, now_ms, plan)
         events += plan["events"]
+        events += self._restore_iob(app, now_ms, epoch_s, boluses)
         for code in plan["alarms"]:
             events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
         if self.settings_error:
@@ -281,6 +295,25 @@ class Keeper:
         self.record(app)
         self._write_checkpoint(app, now_ms)
         return plan
+
+    def _restore_iob(self, app, now_ms, epoch_s, boluses):
+        """Boluses of the last duration of action back into insulin on board (an
+        unreconciled one joins when the user settles it). Returns the events."""
+        window = app.iob.model.duration_min * MS_PER_MIN
+        placed, known = boluses.placed(now_ms, epoch_s, window)
+        total = 0
+        for at_ms, mu in placed:
+            app.iob.add_bolus(at_ms, mu)
+            total += mu
+        self.iob_gap_known = known
+        self._iob_note = None
+        if not placed:
+            return []
+        self._iob_note = "IOB: %s U from %d bolus(es)%s" % (
+            _u(total), len(placed), "" if known else "; time off unknown, counted as 0")
+        return [("iob_restored", {"boluses": len(placed), "delivered_mu": total,
+                                  "time_off": "from the wall clock" if known else
+                                  "unknown: counted as none"})]
 
     def _damage_events(self, view):
         events = []
@@ -330,6 +363,8 @@ class Keeper:
         if plan["reservoir_steps"] or state != ckp.STATE_NO_RESERVOIR:
             engine.restore(now_ms, plan["reservoir_steps"], plan["plunger_steps"],
                            _STOP_OF_STATE[state] if state < len(_STOP_OF_STATE) else STOP_USER)
+        # A reset never empties the 60-min and 24-h windows of the safety gate.
+        engine.gate.restore(now_ms, plan["gate"][0], plan["gate"][1])
         self._restart_stop = state
         self._temp = plan["temp"]
         self.uncertain = plan["uncertain"]
@@ -343,10 +378,15 @@ class Keeper:
             notes.append("Bolus interrupted: %s-%s of %s U; confirm it" % (
                 _u(u["delivered_lo_mu"]), _u(u["delivered_hi_mu"]), _u(u["programmed_mu"])))
         for kind, detail in plan["events"]:
-            if kind == "temp_basal_ended":
+            if kind == "gate_windows_unknown":
+                notes.append("60-min and daily totals unknown (%s): counted from 0"
+                             % detail["reason"])
+            elif kind == "temp_basal_ended":
                 notes.append("Temp basal ended by the restart")
             elif kind == "temp_basal_resumed":
                 notes.append("Low temp basal continues (%d min)" % detail["left_min"])
+        if self._iob_note:
+            notes.append(self._iob_note)
         if self.fault:
             notes.append("State lost: fit a new reservoir")
         if self.settings_error:
@@ -537,6 +577,7 @@ class Keeper:
 
     def _write_checkpoint(self, app, now_ms):
         ck = self.snapshot(app)
+        ck["at_ms"] = now_ms & 0xFFFFFFFF
         try:
             self.checkpoints.write(ck)
         except OSError as error:
@@ -591,6 +632,7 @@ class Keeper:
                 src = key if key == "programmed_mu" else "delivered_" + key
                 ck["u_" + key] = u[src]
         ck["journal_seq"] = self.journal.seq
+        ck["gate_hour_steps"], ck["gate_day_steps"] = engine.gate.carry_over()
         return ck
 
     def _storage_fault(self, app, error, now_ms):

@@ -3,6 +3,7 @@ CRC, recovery from damage, the two-slot checkpoint and the restart plan must com
 the same on CPython and MicroPython. Deterministic (own LCG), integers and text only."""
 
 import binascii
+import struct
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
@@ -88,7 +89,8 @@ def vectors_checkpoint():
               temp_type=ckp.TEMP_PERCENT, temp_value=50, temp_left_ms=1_800_000,
               temp_duration_ms=5_400_000, b0_id=2, b0_kind=3, b0_programmed_mu=7000,
               b0_lo=1200, b0_hi=1234, u_count=1, u_boot=3, u_programmed_mu=2000,
-              u_lo_mu=950, u_hi_mu=1000, journal_seq=77)
+              u_lo_mu=950, u_hi_mu=1000, journal_seq=77, gate_hour_steps=4000,
+              gate_day_steps=30000)
     data = ckp.encode(ck)
     emit("checkpoint", [len(data), hexed(data)])
     older = dict(ck, counter=8, reservoir_steps=121000)
@@ -105,6 +107,30 @@ def vectors_checkpoint():
     unfinished = {(4, 2): ("dual", 7000), (4, 9): ("normal", 500)}
     emit("unfinished", ckp.plan_restore(ck, "ok", BOARD, profile, (), unfinished)["events"])
     emit("lost", ckp.plan_restore(None, "torn", BOARD, None, (), unfinished))
+    # A version 1 checkpoint (older firmware): read, its gate windows unknown.
+    v1 = ckp.LAYOUTS[1]
+    body = struct.pack(v1[1], *[1 if name == "version" else ck[name] for name, _ in v1[0]])
+    old, why = ckp.decode(body + struct.pack("<I", jnl.crc(body)))
+    emit("v1", [why, len(old), ckp.plan_restore(old, "ok", BOARD, profile, ())["gate"]])
+
+
+def vectors_bolus_replay():
+    records = [
+        (1, 0, "boot", {"epoch_s": 1_800_000_000}), (1, 60_000, "bolus_done",
+                                                     {"delivered_mu": 2000}),
+        (1, 90_000, "bolus_cancelled", {"delivered_mu": 0}),
+        (2, 0, "boot", {"alive_boot": 1, "alive_ms": 600_000}),
+        (2, 4_294_000_000, "bolus_done", {"delivered_mu": 500}),
+        (2, 5_000, "bolus_reconciled", {"delivered_mu": 750}),  # after the 32-bit wrap
+        (3, 0, "boot", {"epoch_s": 1_800_010_000}), (3, 30_000, "glucose", {"mg_dl": 99}),
+    ]
+    for epoch in (None, 1_800_020_000, 1_700_000_000):
+        replay = jnl.BolusReplay()
+        for seq, (boot, at, kind, detail) in enumerate(records):
+            replay.visit(jnl.Record(seq + 1, boot, at, kind, detail))
+        replay.alive(3, 120_000)
+        emit("replay %s" % epoch, replay.placed(1_000, epoch))
+        emit("replay window %s" % epoch, replay.placed(1_000, epoch, 6 * 3_600_000))
 
 
 class Dog:
@@ -133,4 +159,5 @@ def vectors_supervisor():
 
 vectors_damage(vectors_records())
 vectors_checkpoint()
+vectors_bolus_replay()
 vectors_supervisor()

@@ -14,6 +14,10 @@ Over all cuts it counts:
   lost_records         records whose append had returned, missing afterwards
   unreadable_journals  runs whose journal could not be read back
   lease_violations     cuts where the plunger was past the committed checkpoint's lease
+  limit_resets         reboots whose safety gate holds less in its 60-minute bolus or
+                       24-hour window than the dying pump had delivered in them (its
+                       totals less the steps planned but not moved): a reset that
+                       reopens room under max bolus per 60 min or max daily insulin
   reboots              reboots after cuts (equal to cuts: every cut really happened)
 """
 
@@ -93,6 +97,8 @@ class Run:
         self.boots = 0
         self.double_boluses = 0
         self.lease_violations = 0
+        self.limit_resets = 0
+        self.carried = None  # (60-min bolus, 24-h) steps the dying pump had delivered
         self.started_by_user = set()
         self.retry = None  # a command the power cut interrupted
         self.app = None
@@ -107,6 +113,11 @@ class Run:
         self._watch(keeper.journal)
         self.app = app
         keeper.start(app, 0, "power_on" if self.boots == 1 else "brownout")
+        carried, self.carried = self.carried, None
+        if carried is not None:
+            hour, day = app.engine.gate.carry_over()
+            if hour < carried[0] or day < carried[1]:
+                self.limit_resets += 1  # the reset reopened room under a limit
         if app.engine.running_boluses():
             self.double_boluses += 1  # a bolus came back after the reset
         keeper.acknowledge_boot(app, 0, day_ms=self.world.now_ms() % MS_PER_DAY)
@@ -125,8 +136,14 @@ class Run:
         journal.append = recording
 
     def power_off(self):
-        motor = self.app.motor
-        motor.stop()
+        app = self.app
+        motor = app.motor
+        running = motor.busy() and motor.forward
+        done = motor.stop()
+        # Steps the gate counted that never moved: planned, or left of the running move.
+        unmoved = app.pending_steps + (app._move_steps - done if running else 0)
+        hour, day = app.engine.gate.carry_over()
+        self.carried = (max(0, hour - unmoved), max(0, day - unmoved))
         self.forward += motor.forward_steps
         self.reverse += motor.reverse_steps
         ck = self.app.keeper._ck
@@ -198,7 +215,8 @@ def read_back(storage):
 def check(run, reference_forward):
     """Findings of one run: dict of counts."""
     found = {"over": 0, "double": run.double_boluses, "lost": 0, "unreadable": 0,
-             "lease": run.lease_violations, "reboots": run.boots - 1}
+             "lease": run.lease_violations, "limit_resets": run.limit_resets,
+             "reboots": run.boots - 1}
     if run.forward_total > reference_forward:
         found["over"] = 1
     view, error = read_back(run.storage)
@@ -256,7 +274,8 @@ def run(limit=None, jobs=1):
     started = time.perf_counter()
     reference, sizes = write_points(board)
     plan = cut_plan(sizes, limit)
-    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "reboots": 0}
+    totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
+              "limit_resets": 0, "reboots": 0}
     if jobs > 1:
         from multiprocessing import Pool
 
@@ -280,6 +299,7 @@ def run(limit=None, jobs=1):
         "lost_records": totals["lost"],
         "unreadable_journals": totals["unreadable"],
         "lease_violations": totals["lease"],
+        "limit_resets": totals["limit_resets"],
         "reboots": totals["reboots"],
         "journal_bytes_per_day": day_bytes,
         "journal_records_per_day": len(view.records),

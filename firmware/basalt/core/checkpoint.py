@@ -1,6 +1,6 @@
 """The delivery checkpoint and what a reboot makes of it. Pure.
 
-The checkpoint is one small record (84 bytes, SIZE) written to two alternating slots, each
+The checkpoint is one small record (96 bytes, SIZE) written to two alternating slots, each
 with a write counter and a CRC: a torn write spoils only the slot being written, so the
 other one, one write older, is still valid. The newest valid slot wins.
 
@@ -23,7 +23,12 @@ After a reset (plan_restore):
   run it past its intended end, which would be insulin nobody asked for;
 - nothing delivers until the user has seen the boot screen (the app's job);
 - an unreadable checkpoint means the pump cannot trust its state: it stays stopped with
-  no reservoir (a new one must be fitted) and raises a delivery_fault alarm.
+  no reservoir (a new one must be fitted) and raises a delivery_fault alarm;
+- the safety gate's 60-minute bolus and 24-hour totals come back counted as delivered
+  at boot (plan["gate"]), plus the lease the motor may have used after the checkpoint:
+  a reset can never empty the windows. A version 1 checkpoint (older firmware, no
+  totals) is still read; its windows restart empty and the plan says so
+  (gate_windows_unknown), since guessing them full would stop delivery for a day.
 """
 
 import struct
@@ -31,7 +36,7 @@ import struct
 from basalt.core.journal import crc
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, PL_PER_MU
 
-VERSION = 1
+VERSION = 2
 SLOTS = ("ck0.bin", "ck1.bin")
 
 STATE_DELIVERING = 0
@@ -43,6 +48,7 @@ STATES = ("delivering", "suspended", "no reservoir", "reservoir empty", "stopped
 
 TEMP_NONE, TEMP_RATE, TEMP_PERCENT = 0, 1, 2
 BOLUS_KINDS = (None, "normal", "extended", "dual")
+GATE_STEPS_MAX = 0x3FFFFFFF  # what SafetyGate.restore() accepts (a full window, and more)
 
 FIELDS = (
     ("version", "B"), ("counter", "I"), ("boot", "H"), ("state", "B"),
@@ -54,10 +60,22 @@ FIELDS = (
     # Insulin of interrupted boluses the user has not reconciled yet (u_count of them).
     ("u_count", "B"), ("u_boot", "H"), ("u_programmed_mu", "I"), ("u_lo_mu", "I"),
     ("u_hi_mu", "I"), ("journal_seq", "I"),
+    # Version 2: the safety gate's window totals (SafetyGate.carry_over()), microsteps,
+    # and when it was written (ms on its boot's clock, modulo 2**32, as journal records).
+    ("gate_hour_steps", "I"), ("gate_day_steps", "I"), ("at_ms", "I"),
 )
+FIELDS_V1 = FIELDS[:-3]
 BOLUS_SLOTS = ("b0_", "b1_")
-_FORMAT = "<" + "".join(code for _, code in FIELDS)
-SIZE = struct.calcsize(_FORMAT) + 4
+
+
+def _layout(fields):
+    fmt = "<" + "".join(code for _, code in fields)
+    return fields, fmt, struct.calcsize(fmt) + 4
+
+
+LAYOUTS = {1: _layout(FIELDS_V1), 2: _layout(FIELDS)}  # every version this firmware reads
+_FORMAT = LAYOUTS[VERSION][1]
+SIZE = LAYOUTS[VERSION][2]
 
 
 def empty(boot=0):
@@ -72,7 +90,7 @@ def empty(boot=0):
 
 
 def encode(ck):
-    """70 bytes: the fields in FIELDS order, then their CRC-32."""
+    """SIZE bytes: the fields in FIELDS order, then their CRC-32."""
     values = []
     for name, _ in FIELDS:
         values.append(ck[name])
@@ -84,19 +102,24 @@ def decode(data):
     """(checkpoint dict, None) or (None, why it is not valid)."""
     if data is None:
         return None, "missing"
-    if len(data) < SIZE:
-        return None, "torn (%d of %d bytes)" % (len(data), SIZE)
-    body = bytes(data[:SIZE - 4])
-    (check,) = struct.unpack_from("<I", data, SIZE - 4)
+    version = data[0] if len(data) else None
+    # The first byte is the version; an unknown one is judged by this version's layout.
+    fields, fmt, size = LAYOUTS.get(version, LAYOUTS[VERSION])
+    if len(data) < size:
+        return None, "torn (%d of %d bytes)" % (len(data), size)
+    body = bytes(data[:size - 4])
+    (check,) = struct.unpack_from("<I", data, size - 4)
     if check != crc(body):
         return None, "CRC mismatch"
-    values = struct.unpack(_FORMAT, body)
+    if version not in LAYOUTS:
+        if version > VERSION:
+            return None, "written by a newer firmware (checkpoint version %d; this " \
+                         "firmware reads %d)" % (version, VERSION)
+        return None, "unknown checkpoint version %d" % version
+    values = struct.unpack(fmt, body)
     ck = {}
-    for i in range(len(FIELDS)):
-        ck[FIELDS[i][0]] = values[i]
-    if ck["version"] > VERSION:
-        return None, "written by a newer firmware (checkpoint version %d; this firmware " \
-                     "reads %d)" % (ck["version"], VERSION)
+    for i in range(len(fields)):
+        ck[fields[i][0]] = values[i]
     return ck, None
 
 
@@ -141,12 +164,13 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None):
     """
     plan = {"trusted": True, "state": STATE_NO_RESERVOIR, "reservoir_steps": 0,
             "plunger_steps": 0, "day_ms": 0, "temp": None, "uncertain": None,
-            "events": [], "alarms": []}
+            "gate": (0, 0), "events": [], "alarms": []}
     if ck is None:
         if status != "none":
             plan["trusted"] = False
             plan["alarms"].append("delivery_fault")
             plan["events"].append(("checkpoint_lost", {"reason": status}))
+            plan["events"].append(("gate_windows_unknown", {"reason": "checkpoint lost"}))
             _plan_unknown(plan, unfinished)
         return plan
     plan["state"] = ck["state"]
@@ -158,7 +182,22 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None):
     _plan_temp(plan, ck, profile)
     running = _plan_bolus(plan, ck, board, settled)
     _plan_unstarted(plan, unfinished, running)
+    _plan_gate(plan, ck, running)
     return plan
+
+
+def _plan_gate(plan, ck, running):
+    """The safety gate's totals to restore: (60-min bolus steps, 24-h steps). The motor
+    may have moved up to plunger_hi after the checkpoint, all of it therapy (and bolus,
+    if a bolus was running), uncounted in the checkpointed totals: add it."""
+    if "gate_day_steps" not in ck:
+        plan["events"].append(("gate_windows_unknown", {
+            "reason": "checkpoint version %d has no safety-gate totals" % ck["version"]}))
+        return
+    lease = ck["plunger_hi"] - ck["plunger_lo"]
+    hour = min(ck["gate_hour_steps"] + (lease if running else 0), GATE_STEPS_MAX)
+    day = min(max(ck["gate_day_steps"] + lease, hour), GATE_STEPS_MAX)
+    plan["gate"] = (hour, day)
 
 
 def _plan_temp(plan, ck, profile):

@@ -424,3 +424,105 @@ def read_journal(files, visit=None):
         view.last_segment = (segment_number(name), len(data), torn)
     unwrap_times(view.records)
     return view
+
+
+# ----- insulin on board after a reset ------------------------------------------------
+
+BOLUS_DELIVERED = ("bolus_done", "bolus_cancelled", "bolus_reconciled")
+REPLAY_MAX = 64  # boluses kept while reading (far more than fit in 8 h)
+
+
+class _Boot:
+    def __init__(self, boot, at_ms):
+        self.boot = boot
+        self.first = at_ms  # its first and last record's time, in its own clock
+        self.last = at_ms
+        self.wrap = 0
+        self.epoch_zero = None  # wall-clock ms of its at_ms 0, if its boot record says
+        self.offset = 0  # what placed() adds to its times to put them on the current clock
+
+
+class BolusReplay:
+    """Bolus insulin from the journal, placed on the current boot's clock.
+
+    A journal visitor (read_journal(..., visit=replay.visit)) that keeps the boluses
+    delivered (bolus_done, bolus_cancelled: delivered_mu; bolus_reconciled: the amount
+    the user settled) and each boot's first and last record. Each bolus counts at the
+    time its record was written (the end of the bolus; later means more insulin on
+    board). placed() maps every earlier boot onto the current clock: a boot's last
+    record is followed by the next boot's start after the time the pump was off, taken
+    from the two boots' wall clocks when both knew it, else as no time at all (the
+    safe side: the most insulin still on board).
+    """
+
+    def __init__(self):
+        self._boots = []  # _Boot, oldest first (only those the kept boluses need)
+        self._doses = []  # (_Boot, at_ms, mU)
+
+    def visit(self, record):
+        boot = self._boots[-1] if self._boots else None
+        at = record.at_ms
+        if boot is None or boot.boot != record.boot:
+            boot = _Boot(record.boot, at)
+            self._boots.append(boot)
+            self._trim()
+        else:
+            if at + boot.wrap < boot.last:  # the 32-bit ms count wrapped
+                boot.wrap += 1 << 32
+            at += boot.wrap
+            boot.last = at
+        detail = record.detail
+        if record.kind == "boot":
+            if isinstance(detail.get("epoch_s"), int):
+                boot.epoch_zero = detail["epoch_s"] * 1000 - at
+            if isinstance(detail.get("alive_ms"), int):
+                self.alive(detail.get("alive_boot"), detail["alive_ms"], 1)
+        elif record.kind in BOLUS_DELIVERED:
+            mu = detail.get("delivered_mu")
+            if isinstance(mu, int) and mu > 0:
+                self._doses.append((boot, at, mu))
+                if len(self._doses) > REPLAY_MAX:
+                    self._doses.pop(0)
+                    self._trim()
+
+    def alive(self, boot, at_ms, before=0):
+        """The pump was still running at at_ms (32-bit) of `boot` (from its last
+        checkpoint), the newest boot read or, with before=1, the one before it."""
+        if len(self._boots) <= before:
+            return
+        last = self._boots[-1 - before]
+        if last.boot != boot:
+            return
+        at = at_ms + last.wrap
+        if at + (1 << 31) < last.last:
+            at += 1 << 32  # written after the count wrapped, unseen by the journal
+        if at > last.last:
+            last.last = at
+
+    def _trim(self):
+        """Forget boots older than the oldest bolus kept (the newest is always kept)."""
+        oldest = self._doses[0][0] if self._doses else self._boots[-1]
+        while self._boots[0] is not oldest:
+            self._boots.pop(0)
+
+    def placed(self, now_ms, epoch_s=None, window_ms=None):
+        """[(at_ms on the current clock, mU)] of the boluses less than window_ms before
+        now_ms (all, if None), and whether every gap between boots was known."""
+        known = True
+        end = now_ms  # the start of the boot after the one being placed
+        wall = None if epoch_s is None else epoch_s * 1000  # wall time of `end`
+        for boot in reversed(self._boots):
+            gap = 0
+            if wall is not None and boot.epoch_zero is not None:
+                gap = max(0, wall - (boot.epoch_zero + boot.last))
+            else:
+                known = False
+            boot.offset = end - boot.last - gap
+            end = boot.offset + boot.first
+            wall = None if boot.epoch_zero is None else boot.epoch_zero + boot.first
+        out = []
+        for boot, at, mu in self._doses:
+            when = at + boot.offset
+            if window_ms is None or now_ms - when < window_ms:
+                out.append((when, mu))
+        return out, known or not self._boots
