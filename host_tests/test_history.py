@@ -37,7 +37,7 @@ def cgm_journal(tmp_path, boots=2):
         journal.open(journal.read(), boot, journal.read().next_seq())
         epoch = EPOCH_S if boot == 1 else None
         journal.append("boot", {"cause": "power_on", "epoch_s": epoch}, 0)
-        for i, (mg, trend) in enumerate([(110, 0), (140, 2), (90, -4)]):
+        for i, (mg, trend) in enumerate([(110, 0), (140, 2_000), (90, -4_000)]):
             journal.append("glucose", {"mg_dl": mg, "trend": trend}, 300_000 * (i + 1))
         journal.append("alarm", {"code": "occlusion"}, 1_000_000)
     path = tmp_path / "cgm.bin"

@@ -10,6 +10,7 @@ import json
 import os
 
 from basalt.core import journal as jnl
+from basalt.core.readings import arrow_for
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
 
@@ -113,18 +114,10 @@ def csv_rows(view, start_ms):
 
 CSV_FIELDS = ("seq", "boot", "at_ms", "time", "kind", "detail")
 
-_DIRECTIONS = ((3, "DoubleUp"), (2, "SingleUp"), (1, "FortyFiveUp"), (-1, "Flat"),
-               (-2, "FortyFiveDown"), (-3, "SingleDown"))
-
-
-def direction(trend):
-    """Nightscout's arrow for a trend in mg/dL per minute."""
-    if trend is None:
-        return "NONE"
-    for threshold, name in _DIRECTIONS:
-        if trend >= threshold:
-            return name
-    return "DoubleDown"
+def direction(trend_milli):
+    """Nightscout's arrow for a journaled trend (mg/dL per minute x 1000, as the reading
+    store computes it): the pump's own rule, so export and screen agree."""
+    return arrow_for(trend_milli)
 
 
 def nightscout(view, start_ms):
