@@ -419,12 +419,12 @@ def test_new_safety_settings_apply_while_running_or_change_nothing():
     refused = settings_with({"reservoir_low_u": 50})
     refused.limits.max_basal_mu_h = 1_000  # the active profile reaches 1.2 U/h
     with pytest.raises(LimitExceeded, match="max basal is 1 U/h"):
-        rig.app.apply_safety_settings(refused)
+        rig.app.apply_settings(refused)
     rig.run(1_000)
     assert rig.app.alarms.active() == []  # the alarm settings did not change either
     lower = settings_with({"reservoir_low_u": 50})
     lower.limits.max_bolus_mu = 2_000
-    rig.app.apply_safety_settings(lower)
+    rig.app.apply_settings(lower)
     with pytest.raises(LimitExceeded, match="max bolus is 2 U"):
         rig.app.command({"cmd": "bolus", "units": 3})
     rig.run(1_000)

@@ -141,6 +141,15 @@ def test_times_unwrap_past_32_bits_within_a_boot():
     assert [r.at_ms for r in records] == [2**32 - 10, 2**32 + 5, 7]
 
 
+def test_a_record_about_an_earlier_moment_is_not_a_wrap():
+    """A back-filled CGM reading is journaled after newer records, with its own time."""
+    data = (jnl.encode_record(1, 1, 3_600_000, "basal_rate", {}) +
+            jnl.encode_record(2, 1, 1_800_000, "glucose", {"mg_dl": 120}) +
+            jnl.encode_record(3, 1, 3_700_000, "basal_rate", {}))
+    records = jnl.unwrap_times(jnl.scan(data, 0)[0])
+    assert [r.at_ms for r in records] == [3_600_000, 1_800_000, 3_700_000]
+
+
 def test_segment_names():
     assert jnl.segment_number(jnl.segment_name(42)) == 42
     for other in ("ck0.bin", "j12.jnl", "jabcdef.jnl", "settings.json"):

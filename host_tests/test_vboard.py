@@ -81,7 +81,8 @@ def test_deploy_boot_and_deliver(vboard, tmp_path):
         # deploy's last step hard-reset the board, and main.py started the app.
         assert console.run("import machine, vboard, basalt.board_main as m") == ""
         assert console.run("print(machine.reset_cause(), type(m.app).__name__)") == "2 PumpApp"
-        assert console.run("print(m.app.keeper.boot_notes)") == "['Restarted (hard)']"
+        assert console.run("print(m.app.keeper.boot_notes)") == (
+            "['Restarted (hard)', 'Force sensor not calibrated: nominal in use']")
         # Ctrl-D: a soft reboot boots the firmware again; its boot screen comes first.
         console.serial.write(b"\x04")
         boot = console.read_until(">>> ")
@@ -93,8 +94,10 @@ def test_deploy_boot_and_deliver(vboard, tmp_path):
         # the REPL is live) and read the counters back: the firmware's and the driver's.
         console.run("import vboard, basalt.board_main as m")
         for cmd in ("{'cmd': 'boot_ack'}", "{'cmd': 'new_reservoir', 'units': 100}",
+                    "{'cmd': 'force_tare'}",  # the maker's calibration, kept in /data
                     "{'cmd': 'resume'}", "{'cmd': 'bolus', 'units': 0.05}"):
             assert "Error" not in console.run("m.app.command(%s)" % cmd)
+        assert console.run("import os; print('forcecal.json' in os.listdir('/data'))") == "True"
         bolus = load_board(BOARD).usteps_for_mu(50)  # 0.05 U: 34 microsteps
         end = time.monotonic() + 10
         while time.monotonic() < end:

@@ -134,13 +134,24 @@ class PumpApp:
         self._route_alarm_events()
         return result
 
-    def apply_safety_settings(self, settings):
-        """New limits and alarm settings (a settings file saved while running). Refused,
-        changing nothing, if what runs now would break the new limits."""
+    def apply_settings(self, settings):
+        """A settings file saved while running, applied whole: limits, basal profiles,
+        bolus speed (from the next bolus; a running one keeps its pace), insulin curve
+        (IOB of the insulin already delivered is recomputed with it, as Loop does),
+        alarms, the calculator's and the loop's settings. Refused, changing nothing, if
+        what runs now would break the new limits. A changed loop section starts the loop
+        as at boot (its mode from the file; carbs announced before are forgotten, so it
+        doses no more than without them); an unchanged one keeps the running loop."""
         now = self.clock.now_ms()
         self.monitor.check_settings(settings.alarms)
-        self.engine.set_limits(now, settings.limits)
+        self.engine.set_limits(now, settings.limits, settings.basal_profiles.copy())
+        self.engine.bolus_speed_mu_min = settings.bolus_speed_mu_min
+        self.iob.set_model(settings.insulin_model())
         self.monitor.set_settings(settings.alarms)
+        old = self.settings
+        if old is None or self.loop is None or old.loop.__dict__ != settings.loop.__dict__:
+            self.loop = loop.Loop(settings.loop)
+        self.settings = settings
         self._collect()
 
     def acknowledge(self, code):

@@ -8,6 +8,7 @@ module only moves bytes through the Storage port and calls the engine.
 import json
 
 from basalt.core import checkpoint as ckp
+from basalt.core import forcecal
 from basalt.core import journal as jnl
 from basalt.core.basal import BasalProfiles
 from basalt.core.check import exact_keys
@@ -19,7 +20,7 @@ from basalt.core.delivery import (
     STOP_SENSOR_FAULT,
     STOP_USER,
 )
-from basalt.core.errors import BasaltError, ConfigError, NotAllowedNow
+from basalt.core.errors import BasaltError, ConfigError, InvalidValue, NotAllowedNow
 from basalt.core.schedule import hhmm
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, milli_in
 
@@ -30,6 +31,11 @@ CHECKPOINT_EVERY_MS = 5 * MS_PER_MIN
 BASAL_FILE = "basal.json"
 PROFILE_COMMANDS = ("set_profile", "activate_profile", "delete_profile")
 SETTINGS_FILE = "settings.json"
+# The force sensor's calibration: this pump's own sensor, so beside its journal, not in
+# the settings file (a file written on a laptop and copied over it would drop it).
+FORCE_FILE = "forcecal.json"
+FORCE_COMMANDS = ("force_tare", "force_scale")
+FORCE_SAMPLES = 10  # readings per step (1 s on an HX711 at 10 SPS)
 
 _STATE_OF_STOP = {None: ckp.STATE_DELIVERING, STOP_USER: ckp.STATE_SUSPENDED,
                   STOP_NO_RESERVOIR: ckp.STATE_NO_RESERVOIR, STOP_EMPTY: ckp.STATE_EMPTY,
@@ -174,9 +180,11 @@ class ValidatedFile:
                               "not valid JSON")
         return obj, self.validator(obj)
 
-    def save(self, obj):
-        """Validate, then replace the file; a refused obj changes nothing."""
-        validated = self.validator(obj)
+    def save(self, obj, validated=None):
+        """Validate (unless given what the validator returned for obj), then replace
+        the file; a refused obj changes nothing."""
+        if validated is None:
+            validated = self.validator(obj)
         self.storage.replace(self.name, json.dumps(obj).encode())
         return validated
 
@@ -224,6 +232,8 @@ class Keeper:
         self.settings = settings_file or ValidatedFile(storage, SETTINGS_FILE,
                                                        settings_validator)
         self.basal = ValidatedFile(storage, BASAL_FILE, check_basal_file)
+        self.force_file = ValidatedFile(storage, FORCE_FILE, lambda obj: (
+            forcecal.load_force_calibration(obj, FORCE_FILE)))
         self.settings_warnings = []
         self._settings_events = None  # None until load_settings() ran
         self._settings_basal = False  # the settings file holds the basal profiles
@@ -235,6 +245,7 @@ class Keeper:
         self.boot_notes = []
         self.iob_gap_known = True  # the time the pump was off was known (wall clock)
         self._iob_note = None
+        self._force_note = None
         self.boot = 0
         self.lease_steps = 0
         self._ck = None
@@ -278,6 +289,7 @@ class Keeper:
             self.load_settings()
         events += self._settings_events
         self._load_basal(app, events)
+        self._load_force_calibration(app, events)
         profiles = app.engine.profiles
         profile = profiles.profiles.get(profiles.active) if profiles.active else None
         plan = ckp.plan_restore(ck, status, app.board, profile, settled, unfinished)
@@ -356,6 +368,53 @@ class Keeper:
         app.engine.profiles = profiles
         return profiles
 
+    def _load_force_calibration(self, app, events):
+        """The force sensor's saved calibration (else the driver's nominal one stays:
+        the occlusion detector works on changes of force, so it still works, with
+        thresholds off by the scale's error)."""
+        self._force_note = None
+        if app.force is None:
+            return
+        try:
+            _, calibration = self.force_file.load()
+        except BasaltError as error:
+            events.append(("settings_rejected", {"file": FORCE_FILE,
+                                                 "message": str(error)[:200]}))
+            self._force_note = "Force calibration refused: nominal in use"
+            return
+        if calibration is None:
+            self._force_note = "Force sensor not calibrated: nominal in use"
+            return
+        app.force.calibration = calibration
+
+    def calibrate_force(self, app, now_ms, cmd):
+        """{"cmd": "force_tare"} with the plunger free, then {"cmd": "force_scale",
+        "newtons": 1.962} with a known force on the sensor (200 g: 1.962 N). Each takes
+        FORCE_SAMPLES readings, stores the calibration and uses it from the next read."""
+        name = cmd["cmd"]
+        exact_keys(name, cmd, ("cmd", "newtons") if name == "force_scale" else ("cmd",),
+                   (), InvalidValue)
+        force = app.force
+        if force is None:
+            raise NotAllowedNow(name, "this board has no force sensor")
+        known = None
+        if name == "force_scale":
+            known = milli_in("force_scale newtons", cmd["newtons"], forcecal.KNOWN_MIN_MN,
+                             forcecal.KNOWN_MAX_MN, 1, "N")
+        if app.engine.stop_reason is None or app.motor.busy():
+            raise NotAllowedNow(name, "suspend delivery first: the plunger must stand still")
+        readings = [force.read_raw() for _ in range(FORCE_SAMPLES)]
+        if known is None:
+            calibration = forcecal.tare(force.calibration, readings)
+        else:
+            calibration = forcecal.scale(force.calibration, readings, known)
+        self.force_file.save(calibration)
+        force.calibration = calibration
+        detail = dict(calibration)
+        detail["how"] = name
+        self._emit(app, "force_calibrated", detail, now_ms)
+        return calibration
+
     def _apply(self, app, now_ms, plan):
         engine = app.engine
         engine.set_time_of_day(now_ms, plan["day_ms"])
@@ -387,6 +446,8 @@ class Keeper:
                 notes.append("Low temp basal continues (%d min)" % detail["left_min"])
         if self._iob_note:
             notes.append(self._iob_note)
+        if self._force_note:
+            notes.append(self._force_note)
         if self.fault:
             notes.append("State lost: fit a new reservoir")
         if self.settings_error:
@@ -432,6 +493,8 @@ class Keeper:
             return True, self.reconcile(app, now_ms, cmd.get("units"))
         if name == "save_settings":
             return True, self.save_settings(app, now_ms, cmd.get("settings"))
+        if name in FORCE_COMMANDS:
+            return True, self.calibrate_force(app, now_ms, cmd)
         if name == "resume" and (self.fault or self.settings_error):
             raise NotAllowedNow("resume", self.fault or "settings invalid: " +
                                 self.settings_error)
@@ -497,7 +560,12 @@ class Keeper:
             old, _ = self.settings.load()
         except BasaltError:
             pass
-        validated = self.settings.save(obj)
+        validated = self.settings.validator(obj)
+        if hasattr(validated[0], "limits"):  # real Settings (not the stand-in validator)
+            # Applied first, whole or not at all (a refusal leaves file and pump as they
+            # were); then stored. The cgm section is read at boot only (see board_main).
+            app.apply_settings(validated[0])
+        self.settings.save(obj, validated)
         self.settings_error = None
         if isinstance(obj, dict) and "basal" in obj:
             self._settings_basal = True
@@ -505,6 +573,12 @@ class Keeper:
         changed = sorted(k for k in obj if not isinstance(old, dict) or old.get(k) != obj[k])
         self._emit(app, "settings_changed", {"keys": changed[:16],
                                              "crc": jnl.crc(json.dumps(obj).encode())}, now_ms)
+        if "cgm" in changed:
+            # The BLE client and the reading store belong to one sensor: switching sensors
+            # mid-run would mix two sensors' readings in one trend. A restart starts clean.
+            self._emit(app, "settings_pending", {"keys": ["cgm"], "message":
+                                                 "the CGM settings apply after a restart"},
+                       now_ms)
         return validated
 
     def _save_basal(self, app):

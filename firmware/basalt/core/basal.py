@@ -95,6 +95,13 @@ class BasalProfiles:
             raise NotAllowedNow("delete profile", "%s is the active profile" % name)
         del self.profiles[name]
 
+    def copy(self):
+        """The same profiles in a separate table (profiles themselves never change)."""
+        twin = BasalProfiles()
+        twin.profiles = dict(self.profiles)
+        twin.active = self.active
+        return twin
+
     def current(self):
         if self.active is None:
             raise NotAllowedNow("basal", "no basal profile is set")

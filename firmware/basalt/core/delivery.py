@@ -602,11 +602,14 @@ class DeliveryEngine:
         self._stop(reason)
         return True
 
-    def set_limits(self, now_ms, limits):
-        """New limits (settings changed); refused if what runs now would break them."""
+    def set_limits(self, now_ms, limits, profiles=None):
+        """New limits (settings changed), with the basal profiles (BasalProfiles) that come
+        with them, if any; refused, changing nothing, if what runs now would break them."""
         self._advance(now_ms)
-        old = self.gate.limits
+        old, old_profiles = self.gate.limits, self.profiles
         self.gate.set_limits(limits)
+        if profiles is not None:
+            self.profiles = profiles
         try:
             if self.profiles.active is not None:
                 profile = self.profiles.current()
@@ -617,7 +620,9 @@ class DeliveryEngine:
                 self.gate.check_rate("set limits: running temp basal", temp[0])
         except NotAllowedNow:
             self.gate.set_limits(old)
+            self.profiles = old_profiles
             raise
+        self._retarget()
         self._event("limits_set", {"max_bolus_mu": self.gate.limits.max_bolus_mu,
                                    "max_basal_mu_h": self.gate.limits.max_basal_mu_h,
                                    "max_iob_mu": self.gate.limits.max_iob_mu,

@@ -335,16 +335,21 @@ def read_segment(data, name="segment", visit=None):
     return header, records, damaged
 
 
+HALF_RANGE = 1 << 31  # a drop of more than this in a boot's 32-bit ms count is a wrap
+
+
 def unwrap_times(records):
-    """Give each record a full at_ms: within one boot the 32-bit count only grows."""
+    """Give each record a full at_ms. Within one boot the 32-bit count only grows, but a
+    record may be about an earlier moment (a back-filled CGM reading): only a drop of
+    more than half the range is a wrap."""
     last = {}
     for record in records:
         base, prev = last.get(record.boot, (0, -1))
         at = base + record.at_ms
-        if at < prev:
+        if at + HALF_RANGE < prev:
             base += 1 << 32
             at += 1 << 32
-        last[record.boot] = (base, at)
+        last[record.boot] = (base, max(at, prev))
         record.at_ms = at
     return records
 
@@ -467,10 +472,11 @@ class BolusReplay:
             self._boots.append(boot)
             self._trim()
         else:
-            if at + boot.wrap < boot.last:  # the 32-bit ms count wrapped
+            if at + boot.wrap + HALF_RANGE < boot.last:  # the 32-bit ms count wrapped
                 boot.wrap += 1 << 32
             at += boot.wrap
-            boot.last = at
+            if at > boot.last:
+                boot.last = at
         detail = record.detail
         if record.kind == "boot":
             if isinstance(detail.get("epoch_s"), int):
@@ -494,7 +500,7 @@ class BolusReplay:
         if last.boot != boot:
             return
         at = at_ms + last.wrap
-        if at + (1 << 31) < last.last:
+        if at + HALF_RANGE < last.last:
             at += 1 << 32  # written after the count wrapped, unseen by the journal
         if at > last.last:
             last.last = at

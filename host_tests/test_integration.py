@@ -1,0 +1,214 @@
+"""The seams between the parts, composed as board_main.start() composes them on a board:
+settings saved while running and the force sensor's calibration."""
+
+import json
+
+import pytest
+
+from basalt.app import PumpApp
+from basalt.core.errors import InvalidValue, LimitExceeded, NotAllowedNow
+from basalt.core.forcecal import nominal
+from basalt.core.settings import load_settings, parse_settings_text
+from basalt.persist import Journal, Keeper, ValidatedFile
+from basalt.ports import ForceSensor
+from tools import sim
+from tools.fake_storage import FakeStorage
+from tools.fakes import FakeMotor, VirtualClock
+from tools.settings.example import EXAMPLE
+
+BOARD = sim.load_sim_board()
+MIN = 60_000
+
+
+def example(**changes):
+    obj = parse_settings_text(EXAMPLE)
+    obj.update(changes)
+    return obj
+
+
+class Device:
+    """board_main.start() on the host: settings, history and calibration on a fake flash."""
+
+    def __init__(self, settings=None, clock=None, force=None):
+        self.storage = FakeStorage()
+        if settings is not None:
+            self.storage.files["settings.json"] = bytearray(json.dumps(settings).encode())
+        self.boot(clock, force)
+
+    def boot(self, clock=None, force=None):
+        self.clock = clock or VirtualClock()
+        self.motor = FakeMotor(self.clock, BOARD.motor.max_step_hz)
+        settings_file = ValidatedFile(self.storage, "settings.json",
+                                      lambda obj: load_settings(obj, BOARD), parse_settings_text)
+        keeper = Keeper(self.storage, settings_file=settings_file)
+        app = PumpApp(BOARD, self.clock, self.motor, settings=keeper.load_settings(),
+                      force=force)
+        app.keeper = keeper
+        keeper.start(app, self.clock.now_ms())
+        self.app = app
+        return self
+
+    def ready(self, fill=100):
+        for cmd in ({"cmd": "boot_ack"}, {"cmd": "new_reservoir", "units": fill},
+                    {"cmd": "resume"}):
+            self.app.command(cmd)
+        return self
+
+    def run(self, ms, tick=250):
+        end = self.clock.now_ms() + ms
+        while self.clock.now_ms() < end:
+            self.clock.advance(min(tick, end - self.clock.now_ms()))
+            self.app.step()
+
+    def records(self, kind):
+        return [r for r in Journal(self.storage).read().records if r.kind == kind]
+
+
+# ----- settings saved while running ------------------------------------------------------
+
+def test_settings_saved_while_running_are_applied_whole():
+    dev = Device(example()).ready(fill=40)
+    app = dev.app
+    obj = example()
+    obj["limits"].update(max_bolus_u=4, max_bolus_60min_u=6)
+    obj["bolus"]["speed_u_per_min"] = 3
+    obj["insulin"] = {"type": "rapid_adult", "duration_h": 5}
+    obj["alarms"]["reservoir_low_u"] = 50  # above the 40 U fitted
+    obj["basal"]["profiles"]["Weekday"] = [["00:00", 0.5]]
+    obj["carb_ratio_g_per_u"] = [["00:00", 5]]
+    app.command({"cmd": "save_settings", "settings": obj})
+    assert app.engine.basal_rate_mu_h() == 500  # the new profile, at once
+    with pytest.raises(LimitExceeded, match="max bolus is 4 U"):
+        app.command({"cmd": "bolus", "units": 5})
+    app.command({"cmd": "bolus", "units": 3})
+    dev.run(58_000)
+    assert app.engine.running_boluses()  # 3 U at 3 U/min: a minute
+    dev.run(3_000)
+    assert not app.engine.running_boluses()
+    assert app.iob.model.duration_min == 300
+    assert app.suggest_bolus(50)["meal_mu"] == 10_000  # 50 g at 5 g/U
+    assert "reservoir_low" in app.alarms.active()
+    dev.boot()  # and the file holds them for the next boot
+    assert dev.app.settings.limits.max_bolus_mu == 4_000
+
+
+def test_settings_the_running_pump_would_break_change_nothing():
+    dev = Device(example()).ready()
+    app = dev.app
+    app.command({"cmd": "temp_basal", "rate": 2.5, "minutes": 60})
+    before = dev.storage.read("settings.json")
+    obj = example()
+    obj["limits"]["max_basal_u_h"] = 2
+    obj["basal"]["profiles"]["Weekday"] = [["00:00", 0.5]]
+    with pytest.raises(LimitExceeded, match="max basal is 2 U/h"):
+        app.command({"cmd": "save_settings", "settings": obj})
+    assert dev.storage.read("settings.json") == before
+    assert app.engine.gate.limits.max_basal_mu_h == 3_000
+    assert app.engine.profiles.current().rate_at(0) == 800
+    assert app.engine.basal_rate_mu_h() == 2_500
+    assert not dev.records("settings_changed")
+
+
+def test_a_changed_cgm_section_says_it_applies_after_a_restart():
+    dev = Device(example()).ready()
+    dev.app.command({"cmd": "save_settings", "settings": example(
+        cgm={"enabled": True, "address": "C0:FF:EE:00:00:01"})})
+    pending = dev.records("settings_pending")
+    assert pending and pending[0].detail["keys"] == ["cgm"]
+    assert dev.app.cgm is None  # read at boot only
+
+
+def test_the_loop_keeps_running_unless_its_section_changed():
+    dev = Device(example()).ready()
+    app = dev.app
+    app.command({"cmd": "loop_mode", "mode": "closed"})  # the user's choice, not the file's
+    running = app.loop
+    app.command({"cmd": "save_settings", "settings": example(carb_ratio_g_per_u=[["00:00", 8]])})
+    assert app.loop is running and app.loop.mode == "closed"
+    obj = example()
+    obj["loop"]["mode"] = "suspend_only"
+    obj["loop"]["suspend_threshold_mg_dl"] = 90
+    app.command({"cmd": "save_settings", "settings": obj})
+    assert app.loop is not running and app.loop.mode == "suspend_only"
+    assert app.settings.loop.suspend_mg_dl == 90
+
+
+def test_settings_saved_on_a_pump_that_booted_without_them_start_its_loop():
+    dev = Device()  # no settings file: stopped, every dose refused
+    app = dev.app
+    app.command({"cmd": "boot_ack"})
+    assert app.loop is None
+    obj = example()
+    obj["loop"]["mode"] = "closed"
+    app.command({"cmd": "save_settings", "settings": obj})
+    assert app.loop.mode == "closed" and app.settings.limits.max_bolus_mu == 10_000
+
+
+# ----- the force sensor's calibration ------------------------------------------------
+
+class LoadCell(ForceSensor):
+    """A load cell with an offset and a scale the firmware does not know yet."""
+
+    def __init__(self, zero=52_311, per_n=27_850):
+        self.calibration = nominal("hx711")
+        self.zero, self.per_n = zero, per_n
+        self.force_mn = 0
+        self.reads = 0
+
+    def read_raw(self):
+        self.reads += 1
+        return self.zero + self.force_mn * self.per_n // 1000 + self.reads % 3 - 1
+
+
+def test_the_force_sensor_is_calibrated_by_command_and_kept_across_resets():
+    cell = LoadCell()
+    dev = Device(example(), force=cell).ready()
+    assert "Force sensor not calibrated: nominal in use" in dev.app.keeper.boot_notes
+    with pytest.raises(NotAllowedNow, match="force_tare refused: suspend delivery first"):
+        dev.app.command({"cmd": "force_tare"})
+    dev.app.command({"cmd": "suspend"})
+    tared = dev.app.command({"cmd": "force_tare"})
+    assert abs(tared["tare_counts"] - 52_311) <= 1
+    with pytest.raises(InvalidValue, match="is the load on the sensor"):
+        dev.app.command({"cmd": "force_scale", "newtons": 1.962})  # the weight forgotten
+    cell.force_mn = 1_962  # 200 g on the sensor
+    scaled = dev.app.command({"cmd": "force_scale", "newtons": 1.962})
+    assert abs(scaled["counts_per_n"] - 27_850) <= 2
+    assert abs(cell.read_mn() - 1_962) <= 2
+    cell.force_mn = 0
+    assert [r.detail["how"] for r in dev.records("force_calibrated")] == [
+        "force_tare", "force_scale"]
+    fresh = LoadCell()
+    dev.boot(force=fresh)
+    assert fresh.calibration == scaled and abs(fresh.read_mn()) <= 1
+    assert not any("Force" in note for note in dev.app.keeper.boot_notes)
+
+
+@pytest.mark.parametrize("cmd, error, message", [
+    ({"cmd": "force_scale", "newtons": 0.05}, InvalidValue, "force_scale newtons: 0.05 is "
+     "not allowed; allowed: 0.1 to 100 N"),
+    ({"cmd": "force_scale"}, InvalidValue, "force_scale.newtons"),
+    ({"cmd": "force_tare", "newtons": 1}, InvalidValue, "force_tare.newtons: unknown key; "
+     "allowed: keys cmd"),
+])
+def test_bad_calibration_commands_change_nothing(cmd, error, message):
+    cell = LoadCell()
+    dev = Device(example(), force=cell)
+    dev.app.command({"cmd": "boot_ack"})  # no reservoir: stopped
+    with pytest.raises(error) as info:
+        dev.app.command(cmd)
+    assert message in str(info.value)
+    assert cell.calibration == nominal("hx711") and "forcecal.json" not in dev.storage.names()
+
+
+def test_a_board_without_a_force_sensor_refuses_calibration_and_a_bad_file_is_named():
+    dev = Device(example())
+    dev.app.command({"cmd": "boot_ack"})
+    with pytest.raises(NotAllowedNow, match="this board has no force sensor"):
+        dev.app.command({"cmd": "force_tare"})
+    dev.storage.files["forcecal.json"] = bytearray(b'{"tare_counts": 1, "counts_per_n": 0}')
+    cell = LoadCell()
+    dev.boot(force=cell)
+    assert cell.calibration == nominal("hx711")
+    assert "Force calibration refused: nominal in use" in dev.app.keeper.boot_notes
+    assert "forcecal.json.counts_per_n" in dev.records("settings_rejected")[-1].detail["message"]
