@@ -1,17 +1,25 @@
 """The seams between the parts, composed as board_main.start() composes them on a board:
-settings saved while running and the force sensor's calibration."""
+settings saved while running, the force sensor's calibration, and the BLE CGM client
+filling app.cgm: its readings and link events reach the alarms, the journal and the
+calculator (through tools/fake_ble)."""
 
+import asyncio
 import json
 
 import pytest
 
 from basalt.app import PumpApp
+from basalt.cgm_client import CgmClient
+from basalt.core import cgms
 from basalt.core.errors import InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.core.forcecal import nominal
+from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.persist import Journal, Keeper, ValidatedFile
 from basalt.ports import ForceSensor
-from tools import sim
+from host_tests.test_cgm_client import turns, until
+from tools import history, sim
+from tools.fake_ble import UUID, FakeAioble, FakeSensor, StepClock
 from tools.fake_storage import FakeStorage
 from tools.fakes import FakeMotor, VirtualClock
 from tools.settings.example import EXAMPLE
@@ -29,13 +37,13 @@ def example(**changes):
 class Device:
     """board_main.start() on the host: settings, history and calibration on a fake flash."""
 
-    def __init__(self, settings=None, clock=None, force=None):
+    def __init__(self, settings=None, clock=None, force=None, radio=None):
         self.storage = FakeStorage()
         if settings is not None:
             self.storage.files["settings.json"] = bytearray(json.dumps(settings).encode())
-        self.boot(clock, force)
+        self.boot(clock, force, radio)
 
-    def boot(self, clock=None, force=None):
+    def boot(self, clock=None, force=None, radio=None):
         self.clock = clock or VirtualClock()
         self.motor = FakeMotor(self.clock, BOARD.motor.max_step_hz)
         settings_file = ValidatedFile(self.storage, "settings.json",
@@ -44,6 +52,9 @@ class Device:
         app = PumpApp(BOARD, self.clock, self.motor, settings=keeper.load_settings(),
                       force=force)
         app.keeper = keeper
+        if radio is not None:  # board_main.make_cgm with a fake aioble
+            app.cgm = ReadingStore(self.clock.now_ms())
+            app.cgm_client = CgmClient(app.cgm, self.clock, radio, UUID)
         keeper.start(app, self.clock.now_ms())
         self.app = app
         return self
@@ -212,3 +223,102 @@ def test_a_board_without_a_force_sensor_refuses_calibration_and_a_bad_file_is_na
     assert cell.calibration == nominal("hx711")
     assert "Force calibration refused: nominal in use" in dev.app.keeper.boot_notes
     assert "forcecal.json.counts_per_n" in dev.records("settings_rejected")[-1].detail["message"]
+
+
+# ----- the CGM, end to end ---------------------------------------------------------------
+
+SENSOR = bytes.fromhex("c0ffee000001")
+
+
+def cgm_for_dosing(app):
+    """What the UI hands the calculator: the newest reading only if it may dose."""
+    reading, why = app.cgm.latest_for_dosing(app.clock.now_ms())
+    return why if reading is None else (reading.mg_dl, reading.at_ms)
+
+
+def test_cgm_readings_and_link_events_reach_the_alarms_the_journal_and_the_calculator():
+    """The pump boots 5 h into a sensor session: the sensor's records from before the boot
+    have negative times on the pump's clock; then live readings, a silence, a return."""
+    clock = StepClock(0)
+    radio = FakeAioble(clock)
+    sensor = FakeSensor(radio, SENSOR, clock)
+    for offset in range(250, 300, 5):
+        sensor.measure(offset, 100 + offset - 250, send=False)  # 100 .. 145 mg/dL
+    sensor.current_offset = lambda: 298  # its session is 298 min old; last record at 295
+    dev = Device(example(), clock=clock, radio=radio).ready()
+    app = dev.app
+    seen = []
+    glucose = app.monitor.glucose
+    app.monitor.glucose = lambda now, mg_dl, from_cgm: (seen.append((mg_dl, from_cgm)),
+                                                         glucose(now, mg_dl, from_cgm))
+
+    async def scenario():
+        task = asyncio.create_task(app.cgm_client.run())
+        await until(lambda: app.cgm.latest == 295)  # back-filled over the RACP
+        app.step()
+        assert seen == [(145, True)]
+        suggestion = app.suggest_bolus(0, cgm=cgm_for_dosing(app))  # read at -3 min
+        assert (suggestion["glucose_mg_dl"], suggestion["glucose_source"]) == (145, "cgm")
+        assert dev.records("glucose") == []  # before this boot: not on its clock
+        clock.advance(2 * MIN)
+        sensor.measure(300, 150)  # live
+        await turns()
+        app.step()
+        assert seen[-1] == (150, True)
+        clock.advance(16 * MIN)  # the sensor falls silent
+        await turns(500)
+        app.step()
+        assert cgm_for_dosing(app) == "CGM reading is 16 min old (limit 15 min)"
+        assert "cgm_lost" in app.alarms.active()
+        await until(lambda: app.cgm_client.state == "connected")
+        clock.advance(MIN)
+        sensor.measure(317, 160)
+        await turns()
+        app.step()
+        assert "cgm_lost" not in app.alarms.active()
+        assert app.suggest_bolus(0, cgm=cgm_for_dosing(app))["glucose_mg_dl"] == 160
+        task.cancel()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    app.pop_events()
+    assert not app.cgm_client.pop_events()  # the tick took them all
+    view = Journal(dev.storage).read()
+    readings = [r for r in view.records if r.kind == "glucose"]
+    assert [(r.detail["mg_dl"], r.at_ms) for r in readings] == [(150, 2 * MIN), (160, 19 * MIN)]
+    kinds = [r.kind for r in view.records]
+    assert "cgm_link" in kinds and "alarm_raised" in kinds and "alarm_cleared" in kinds
+    assert max(r.at_ms for r in view.records) < 20 * MIN  # no record's time wrapped
+    exported = history.nightscout(view, 0)
+    assert [(e["sgv"], e["direction"]) for e in exported["entries"]][0] == (150, "FortyFiveUp")
+
+
+def test_back_filled_readings_reach_the_history_in_their_own_time():
+    """A link outage: the readings the sensor took meanwhile arrive later, back-filled,
+    and are journaled with the times they were taken; flagged ones say so."""
+    clock = StepClock(0)
+    dev = Device(example(), clock=clock)
+    app = dev.app
+    app.cgm = ReadingStore(0)
+    app.command({"cmd": "boot_ack"})
+    for minute, mg_dl in ((0, 120), (5, 122), (10, 124)):
+        clock.advance(5 * MIN if minute else 0)
+        add_reading(app, minute, mg_dl)
+        app.step()
+    clock.advance(20 * MIN)  # readings at 15, 20, 25 and 30 min did not come
+    add_reading(app, 30, 131)
+    for minute, mg_dl in ((15, 125), (20, 127), (25, 400)):  # 400: too fast a rise
+        add_reading(app, minute, mg_dl)
+    app.step()
+    app.pop_events()
+    times = [(r.at_ms // MIN, r.detail["mg_dl"], r.detail.get("flags"))
+             for r in dev.records("glucose")]
+    assert times == [(0, 120, None), (5, 122, None), (10, 124, None), (15, 125, None),
+                     (20, 127, None), (25, 400, "rate"), (30, 131, None)]
+    unwrapped = [r.at_ms for r in Journal(dev.storage).read().records]
+    assert max(unwrapped) <= 30 * MIN  # a record about an earlier moment is no wrap
+
+
+def add_reading(app, minute, mg_dl):
+    record = cgms.decode_measurements(bytes(cgms.encode_record(
+        cgms.sfloat_from_milli(mg_dl * 1000), minute, crc=True)), True)[0]
+    app.cgm.add(app.clock.now_ms(), record)

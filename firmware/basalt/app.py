@@ -17,6 +17,7 @@ from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
 from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
 from basalt.core.occlusion import OCCLUSION, OcclusionDetector
+from basalt.core.readings import flag_names
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 RECENT_EVENTS = 20  # kept for the history screen, whoever pops the events
@@ -89,7 +90,7 @@ class PumpApp:
         self.events_seen = 0
         self._remembered = 0  # how many of self.events are in recent
         self.cgm = None  # basalt.core.readings.ReadingStore, attached by whoever runs the CGM
-        self._cgm_seen = -1  # the store's newest offset already passed on
+        self.cgm_client = None  # the BLE client filling self.cgm (its events are journaled)
         self.loop = None if settings is None else loop.Loop(settings.loop)
         self._loop_state = loop.PumpState()
         self._moving_forward = True
@@ -270,20 +271,32 @@ class PumpApp:
     # ----- the CGM ---------------------------------------------------------------------
 
     def _watch_cgm(self, now):
-        """CGM lost/restored from the reading store, and each new usable reading to the
-        monitors (infusion-set watch, glucose-check reminder) and to the history."""
+        """CGM lost/restored from the reading store; every reading stored since the last
+        tick (live or back-filled) to the history; a new newest usable one to the
+        monitors (infusion-set watch, glucose-check reminder); the BLE client's link,
+        session and back-fill events to the history."""
         store = self.cgm
         store.check(now)
-        if store.latest != self._cgm_seen:
-            self._cgm_seen = store.latest
+        events = self.events
+        newest = -1
+        for reading in store.pop_added(now):  # oldest first
+            newest = reading.offset
+            if reading.mg_dl is None or reading.at_ms < 0:
+                # No value; or taken before this boot: a time this boot's journal cannot
+                # hold (the boot before journaled it if it was running).
+                continue
+            detail = {"at_ms": reading.at_ms, "mg_dl": reading.mg_dl,
+                      "trend": reading.trend_milli}
+            if reading.flags:  # kept in the history, never used to dose
+                detail["flags"] = ",".join(flag_names(reading.flags))
+            events.append(("glucose", detail))
+        if newest == store.latest:
             reading, _ = store.latest_for_dosing(now)
             if reading is not None:
                 self.monitor.glucose(now, reading.mg_dl, True)
-                self.events.append(("glucose", {"at_ms": reading.at_ms, "mg_dl": reading.mg_dl,
-                                                "trend": reading.trend_milli}))
-        events = store.pop_events()
-        if events:
-            self.events.extend(events)
+        events.extend(store.pop_events())
+        if self.cgm_client is not None:
+            events.extend(self.cgm_client.pop_events())
 
     # ----- the closed loop ---------------------------------------------------------
 

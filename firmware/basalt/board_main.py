@@ -117,7 +117,8 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None):
 
 
 def make_cgm(app):
-    """The BLE CGM client the settings ask for (None when off), its readings in app.cgm."""
+    """The BLE CGM client the settings ask for (None when off), its readings in app.cgm;
+    app.cgm_client too, so the delivery tick journals its link events."""
     cgm = app.settings.cgm if app.settings is not None else None
     if cgm is None or not cgm.enabled:
         return None
@@ -128,7 +129,8 @@ def make_cgm(app):
     try:
         # No passkey prompt yet: numeric comparison (ESP32) is refused until the UI
         # can show the number; a configured address still limits who is accepted.
-        return make_cgm_client(app.cgm, app.clock, address=cgm.address)
+        app.cgm_client = make_cgm_client(app.cgm, app.clock, address=cgm.address)
+        return app.cgm_client
     except ImportError as error:  # aioble not installed
         print("cgm: %s; glucose is typed (install: mpremote mip install aioble)" % error)
         app.cgm = None

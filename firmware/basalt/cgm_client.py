@@ -87,7 +87,11 @@ class CgmClient:
         return "CGM " + self.state
 
     def pop_events(self):
+        """Link, session and back-fill events since the last call (the app's tick
+        journals them)."""
         events = self._events
+        if not events:
+            return ()  # called every tick: nothing allocated when nothing happened
         self._events = []
         return events
 

@@ -165,6 +165,8 @@ def store_run(seed, steps):
                       why])
     lines.append(sorted(store.counts.items()))
     lines.append(store.pop_events())
+    lines.append([[r.offset, r.mg_dl, r.flags, r.at_ms, r.trend_milli]
+                  for r in store.pop_added(now)[-8:]])  # what the app journals
     return lines
 
 

@@ -118,6 +118,7 @@ class ReadingStore:
         """Forget every reading: the sensor started a new session (or was replaced)."""
         for i in range(self.window):
             self._offset[i] = -1
+        self._added = []  # offsets stored since pop_added(), for the history
         self.latest = -1  # newest time offset stored
         self.latest_value = -1  # newest offset that carries a glucose value
         self.anchor_ms = None
@@ -150,6 +151,8 @@ class ReadingStore:
             self.latest = offset
         if not flags & NO_VALUE and offset > self.latest_value:
             self.latest_value = offset
+        if len(self._added) < self.window:
+            self._added.append(offset)
         self.counts["stored"] += 1
         self.check(now_ms)
         return flags
@@ -284,6 +287,16 @@ class ReadingStore:
         if reading.flags:
             return None, "CGM reading not usable: " + ", ".join(flag_names(reading.flags))
         return reading, None
+
+    def pop_added(self, now_ms):
+        """The readings stored since the last call (live or back-filled), oldest first,
+        as they stand now (flags from later records included)."""
+        added = self._added
+        if not added:
+            return ()  # the usual tick: nothing new, nothing allocated
+        self._added = []
+        added.sort()
+        return [self._reading(now_ms, offset) for offset in added]
 
     def glucose_known(self, now_ms):
         return self.latest_for_dosing(now_ms)[0] is not None
