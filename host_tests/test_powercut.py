@@ -10,6 +10,7 @@ import pytest
 from basalt.core import checkpoint as ckp
 from basalt.core.safety import SafetyGate
 from basalt.core.units import MS_PER_HOUR
+from basalt.persist import Keeper
 from tools import sim
 from tools.bench import powercut
 from tools.fake_storage import FakeStorage, PowerCut
@@ -34,22 +35,22 @@ def test_the_reference_day_writes_everything_it_should(reference):
     assert len(sizes) > 500
     assert powercut.check(run, run.forward_total) == {
         "over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0, "limit_resets": 0,
-        "reboots": 0}
+        "iob_losses": 0, "reboots": 0}
 
 
 def test_power_cuts_at_spread_write_points_lose_and_add_nothing(reference):
     run, sizes = reference
     plan = powercut.cut_plan(sizes, limit=24)
     totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
-              "limit_resets": 0, "reboots": 0}
+              "limit_resets": 0, "iob_losses": 0, "reboots": 0}
     for cut_at, garbage in plan:
         for key, value in powercut.check(powercut.one(BOARD, cut_at, garbage),
                                          run.forward_total).items():
             totals[key] += value
-    # every cut really happened, and none added insulin, repeated a bolus, lost a record
-    # or reopened room under the 60-minute or daily limit
+    # every cut really happened, and none added insulin, repeated a bolus, lost a record,
+    # reopened room under the 60-minute or daily limit or forgot insulin on board
     assert totals == {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
-                      "limit_resets": 0, "reboots": len(plan)}
+                      "limit_resets": 0, "iob_losses": 0, "reboots": len(plan)}
 
 
 def _cuts_between(sizes, start_h, end_h, count):
@@ -89,8 +90,6 @@ def test_a_firmware_that_restarts_the_interrupted_bolus_is_caught(reference, mon
             app.engine.bolus(now_ms, plan["restart"])
         return plan
 
-    from basalt.persist import Keeper
-
     keeper_start = Keeper.start
     monkeypatch.setattr(ckp, "plan_restore", restart_bolus)
     monkeypatch.setattr(Keeper, "start", start)
@@ -122,6 +121,15 @@ def test_a_firmware_that_restores_only_the_checkpointed_totals_is_caught(referen
     found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
              for cut in _cuts_between(sizes, 3, 5, 6)]
     assert sum(f["limit_resets"] for f in found) >= 3
+
+
+def test_a_firmware_that_forgets_insulin_on_board_at_a_reset_is_caught(reference,
+                                                                        monkeypatch):
+    run, sizes = reference
+    monkeypatch.setattr(Keeper, "_restore_iob", lambda self, app, now, epoch, boluses: [])
+    found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
+             for cut in _cuts_between(sizes, 8, 9, 2)]  # after the 07:30 bolus of 4.5 U
+    assert all(f["iob_losses"] == 1 for f in found)
 
 
 def test_lost_records_are_counted(reference):

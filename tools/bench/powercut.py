@@ -18,6 +18,9 @@ Over all cuts it counts:
                        24-hour window than the dying pump had delivered in them (its
                        totals less the steps planned but not moved): a reset that
                        reopens room under max bolus per 60 min or max daily insulin
+  iob_losses           reboots whose bolus insulin on board (plus the interrupted bolus
+                       awaiting reconciliation, at its high bound) is below what the
+                       dying pump counted (by more than 1 mU per bolus of rounding)
   reboots              reboots after cuts (equal to cuts: every cut really happened)
 """
 
@@ -67,6 +70,7 @@ DAY = [
     ("22:15", {"cmd": "temp_basal", "rate": 0.4, "minutes": 30}),
 ]
 GLUCOSE_EVERY_MS = 5 * MS_PER_MIN
+IOB_ROUNDING_MU = 6  # each bolus record rounds its delivered mU down: 1 mU per bolus
 
 
 class BootClock(VirtualClock):
@@ -99,6 +103,8 @@ class Run:
         self.lease_violations = 0
         self.limit_resets = 0
         self.carried = None  # (60-min bolus, 24-h) steps the dying pump had delivered
+        self.iob_losses = 0
+        self.carried_iob = None  # the dying pump's bolus IOB, mU
         self.started_by_user = set()
         self.retry = None  # a command the power cut interrupted
         self.app = None
@@ -118,6 +124,11 @@ class Run:
             hour, day = app.engine.gate.carry_over()
             if hour < carried[0] or day < carried[1]:
                 self.limit_resets += 1  # the reset reopened room under a limit
+        carried_iob, self.carried_iob = self.carried_iob, None
+        if carried_iob is not None:
+            uncertain = keeper.uncertain["delivered_hi_mu"] if keeper.uncertain else 0
+            if app.iob.bolus_iob_mu(0) + uncertain < carried_iob - IOB_ROUNDING_MU:
+                self.iob_losses += 1
         if app.engine.running_boluses():
             self.double_boluses += 1  # a bolus came back after the reset
         keeper.acknowledge_boot(app, 0, day_ms=self.world.now_ms() % MS_PER_DAY)
@@ -144,6 +155,9 @@ class Run:
         unmoved = app.pending_steps + (app._move_steps - done if running else 0)
         hour, day = app.engine.gate.carry_over()
         self.carried = (max(0, hour - unmoved), max(0, day - unmoved))
+        # The IOB tracker counts steps once planned, as the gate does: less the unmoved.
+        self.carried_iob = (app.iob.bolus_iob_mu(app.clock.now_ms())
+                            - app.board.mu_for_usteps(unmoved) - 1)
         self.forward += motor.forward_steps
         self.reverse += motor.reverse_steps
         ck = self.app.keeper._ck
@@ -216,7 +230,7 @@ def check(run, reference_forward):
     """Findings of one run: dict of counts."""
     found = {"over": 0, "double": run.double_boluses, "lost": 0, "unreadable": 0,
              "lease": run.lease_violations, "limit_resets": run.limit_resets,
-             "reboots": run.boots - 1}
+             "iob_losses": run.iob_losses, "reboots": run.boots - 1}
     if run.forward_total > reference_forward:
         found["over"] = 1
     view, error = read_back(run.storage)
@@ -275,7 +289,7 @@ def run(limit=None, jobs=1):
     reference, sizes = write_points(board)
     plan = cut_plan(sizes, limit)
     totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
-              "limit_resets": 0, "reboots": 0}
+              "limit_resets": 0, "iob_losses": 0, "reboots": 0}
     if jobs > 1:
         from multiprocessing import Pool
 
@@ -300,6 +314,7 @@ def run(limit=None, jobs=1):
         "unreadable_journals": totals["unreadable"],
         "lease_violations": totals["lease"],
         "limit_resets": totals["limit_resets"],
+        "iob_losses": totals["iob_losses"],
         "reboots": totals["reboots"],
         "journal_bytes_per_day": day_bytes,
         "journal_records_per_day": len(view.records),
