@@ -103,6 +103,21 @@ def test_settings_saved_while_running_are_applied_whole():
     assert dev.app.settings.limits.max_bolus_mu == 4_000
 
 
+def test_the_settings_screen_shows_settings_saved_while_running():
+    from basalt.core.ui.view import PumpView
+    from basalt.ui import fill_view
+
+    dev = Device(example()).ready()
+    view = PumpView()
+    fill_view(dev.app, view, dev.clock.now_ms())
+    assert "max bolus 10 U" in view.settings
+    obj = example()
+    obj["limits"].update(max_bolus_u=4, max_bolus_60min_u=6)
+    dev.app.command({"cmd": "save_settings", "settings": obj})
+    fill_view(dev.app, view, dev.clock.now_ms())
+    assert "max bolus 4 U" in view.settings and "max 1h 6 U" in view.settings
+
+
 def test_settings_the_running_pump_would_break_change_nothing():
     dev = Device(example()).ready()
     app = dev.app

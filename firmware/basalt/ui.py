@@ -166,8 +166,9 @@ def _fill_capabilities(app, view, now_ms):
             view.advise = _advisor(app)
     else:
         view.advise = None
-    if not view.settings:
+    if not view.settings or view.settings_of is not settings:  # a file saved while running
         view.settings = settings_lines(app, settings)
+        view.settings_of = settings
     keeper = getattr(app, "keeper", None)
     awaiting = keeper is not None and keeper.awaiting_ack
     view.boot_notes = tuple(keeper.boot_notes) if awaiting else None

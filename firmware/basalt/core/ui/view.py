@@ -50,6 +50,7 @@ class PumpView:
         self.readings = ()  # CGM readings as history lines, newest first
         self.reading_offset = -1
         self.settings = ()
+        self.settings_of = None  # the Settings those lines show (the app's, when made)
         # the bolus calculator: None, or advise(carbs_g) -> (total_mu, [(label, mu)],
         # [note, ...]); it may raise a BasaltError (e.g. the CGM reading is too old)
         self.advise = None
