@@ -129,11 +129,57 @@ def test_breakdown_is_plain_data():
         "sensitivity_mg_dl_per_u", "target_low_mg_dl", "target_high_mg_dl", "bolus_iob_mu",
         "net_iob_mu", "increment_mu", "max_bolus_mu", "capped_by", "reasons", "meal_mu",
         "correction_mu", "iob_from_correction_mu", "iob_from_meal_mu", "calculated_mu",
-        "suggested_mu"])
+        "suggested_mu", "looping"])
     for key, value in out.items():
         assert value is None or isinstance(value, (int, str, list)), key
     assert out["reasons"] == ["1 U on board from boluses: 1 U taken from the correction, "
                               "0 U from the meal"]
+
+
+# ----- while the closed loop is in control ---------------------------------------------
+
+# (id, carbs, glucose, bolus IOB, net IOB, correction, from correction, from meal, suggested)
+LOOPING = [
+    # 210 mg/dL: the loop corrects it with temps; the bolus covers the meal only
+    ("high-left-to-the-loop", 60, 210, 0, 0, 0, 0, 0, 6_000),
+    # 1.5 U on board in all (1 U of it the loop's extra basal) comes off the meal
+    ("net-iob-counts", 60, 110, 500, 1_500, 0, 0, 1_500, 4_500),
+    ("bolus-iob-when-larger", 60, 110, 2_000, 800, 0, 0, 2_000, 4_000),
+    ("negative-net-iob-ignored", 60, 110, 0, -700, 0, 0, 0, 6_000),
+]
+
+
+@pytest.mark.parametrize("carbs, glucose, bolus_iob, net_iob, correction, from_correction, "
+                         "from_meal, suggested", [c[1:] for c in LOOPING],
+                         ids=[c[0] for c in LOOPING])
+def test_looping_covers_the_meal_and_leaves_highs_to_the_loop(carbs, glucose, bolus_iob, net_iob,
+                                                              correction, from_correction,
+                                                              from_meal, suggested):
+    out = suggest(SETTINGS, FixedIob(bolus_iob, net_iob), NOW, at("08:00"), carbs, glucose,
+                  looping=True)
+    assert (out["correction_mu"], out["iob_from_correction_mu"], out["iob_from_meal_mu"],
+            out["suggested_mu"], out["looping"]) == (correction, from_correction, from_meal,
+                                                     suggested, True)
+
+
+def test_looping_says_why_and_still_reverse_corrects():
+    out = suggest(SETTINGS, FixedIob(0, 1_500), NOW, at("08:00"), 60, 210, looping=True)
+    assert out["reasons"] == [
+        "closed loop: the loop corrects 210 mg/dL with temp basals; no correction bolus",
+        "1.5 U on board in all (closed loop: its extra basal counts): 0 U taken from the "
+        "correction, 1.5 U from the meal"]
+    assert not suggest(SETTINGS, FixedIob(), NOW, at("08:00"), 60, 210)["looping"]
+    out = suggest(REVERSE, FixedIob(), NOW, at("08:00"), 60, 82, looping=True)
+    assert (out["correction_mu"], out["suggested_mu"]) == (-400, 5_600)
+
+
+@given(carbs=st.integers(0, 200), glucose=st.integers(70, 400),
+       bolus_iob=st.integers(0, 8_000), net_iob=st.integers(-2_000, 12_000))
+def test_looping_never_suggests_more_than_pump_therapy(carbs, glucose, bolus_iob, net_iob):
+    iob = FixedIob(bolus_iob, net_iob)
+    looping = suggest(SETTINGS, iob, NOW, at("08:00"), carbs, glucose, looping=True)
+    plain = suggest(SETTINGS, iob, NOW, at("08:00"), carbs, glucose)
+    assert looping["suggested_mu"] <= plain["suggested_mu"]
 
 
 # ----- glucose from the CGM ------------------------------------------------------------

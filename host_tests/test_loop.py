@@ -157,7 +157,46 @@ def test_announced_carbs_raise_the_prediction():
     # 250/180 mg/dL/min is a deviation that fades over an hour: -42.
     assert d.eventual == 120 + 250 - 42
     assert d.prediction[4] == 120 + 250 * 60 // 180 - 42  # one hour: a third absorbed
-    assert d.need_mu > 0 and d.bolus_mu > 0
+    # The model wants insulin, but glucose is not rising as it expects: the CGM wins.
+    assert d.need_mu > 0 and d.action == "keep" and d.bolus_mu == 0
+    assert "below what insulin and carbs explain: no more insulin" in d.reason
+    lp = make()
+    lp.add_carbs(0, 50)
+    d = decide(lp, 120, trend=50_000 * 50 // 180 * 1000 // 10_000, now=0)  # as modelled
+    assert d.action == "temp" and d.rate_mu_h > 1_000 and d.bolus_mu > 0
+
+
+@pytest.mark.parametrize("glucose, trend, temp, action, words", [
+    # High, and the model wants more insulin, but glucose falls faster than it explains.
+    (200, -1_000, None, "keep", "runs 5 mg/dL/5 min below what insulin and carbs explain"),
+    (200, -1_000, 3_000, "cancel", "no more insulin"),
+    # Below target, but rising faster than explained: no low temp (a suspend still wins).
+    (90, 800, None, "keep", "rises 4 mg/dL/5 min above what insulin and carbs explain"),
+    (90, 800, 200, "cancel", "no less insulin"),
+])
+def test_the_cgm_overrules_the_model_direction(glucose, trend, temp, action, words):
+    d = decide(make(), glucose, trend, st_=state(temp=temp))
+    assert d.action == action and d.bolus_mu == 0 and words in d.reason
+    assert d.deviation_milli == trend  # no insulin acting, no carbs: all of it unexplained
+
+
+def test_a_predicted_low_still_suspends_while_rising_faster_than_explained():
+    d = decide(make(), 79, trend=300)
+    assert (d.action, d.rate_mu_h) == ("temp", 0)
+
+
+def test_in_control_only_while_the_closed_loop_doses_from_glucose():
+    lp = make()
+    assert not lp.in_control(0)
+    decide(lp, 150, now=10 * H)
+    assert lp.in_control(10 * H) and lp.in_control(10 * H + 10 * M)
+    assert not lp.in_control(10 * H + 11 * M)  # two periods without a decision
+    decide(lp, None, now=10 * H + 15 * M)  # no usable CGM
+    assert not lp.in_control(10 * H + 15 * M)
+    for mode in ("suspend_only", "off"):
+        other = make(mode)
+        decide(other, 150, now=10 * H)
+        assert not other.in_control(10 * H)
 
 
 def test_a_fast_rise_uses_up_carbs_instead_of_being_chased():
@@ -206,6 +245,10 @@ def test_no_decision_is_unsafe(glucose, trend, iob, scheduled, temp, mode, carbs
         assert d.bolus_mu == 0 and (d.action != "temp" or d.rate_mu_h <= scheduled)
     if d.bolus_mu:
         assert d.bolus_mu <= d.need_mu * 40 // 100 and d.bolus_mu <= scheduled * 30 // 60
+    if d.deviation_milli < 0:  # glucose below what the model explains: never more insulin
+        assert d.bolus_mu == 0 and (d.action != "temp" or d.rate_mu_h <= scheduled)
+    if d.deviation_milli > 0 and trend > 0 and glucose >= 80 and d.lowest >= 80:
+        assert d.action != "temp" or d.rate_mu_h >= scheduled  # and never less
 
 
 def _real_iob(bolus_mu):
@@ -319,3 +362,15 @@ def test_app_loop_commands():
         app.command({"cmd": "loop_mode", "mode": "auto"})
     assert app.loop.mode == "suspend_only"
     assert [k for k, _ in app.pop_events()][-2:] == ["loop_mode", "carbs"]
+
+
+def test_app_calculator_leaves_highs_to_the_loop_while_it_is_in_control():
+    app, clock = app_with_loop()
+    feed(app, clock, [250, 250, 250])
+    cgm = (250, app.cgm.latest_reading(clock.now_ms()).at_ms)
+    looping = app.suggest_bolus(60, cgm=cgm)
+    assert looping["looping"] and looping["correction_mu"] == 0
+    assert looping["suggested_mu"] <= looping["meal_mu"]
+    app.command({"cmd": "loop_mode", "mode": "off"})
+    plain = app.suggest_bolus(60, cgm=cgm)
+    assert not plain["looping"] and plain["correction_mu"] > 0

@@ -233,9 +233,10 @@ class PumpApp:
             uncertain_bolus = self.keeper.uncertain
         now = self.clock.now_ms()
         self._iob_feed.update(now)  # count what a command since the last tick delivered
+        looping = self.loop is not None and self.loop.in_control(now)
         return calculator.suggest(self.settings, self.iob, now,
                                   self.engine.day_ms(), carbs_g, glucose_mg_dl, cgm,
-                                  uncertain_bolus)
+                                  uncertain_bolus, looping)
 
     # ----- the tick ---------------------------------------------------------------------
 

@@ -78,7 +78,8 @@ for step in range(72):  # six hours, a reading every 5 minutes
 flat = IobTracker(InsulinModel(65, 300))
 for mode in loop.MODES:
     one = loop.Loop(loop.LoopSettings(mode, 75, True, 50, 60, 120))
-    for g, trend in ((60, 0), (90, -2_500), (115, 0), (180, 1_000), (320, 3_000)):
+    for g, trend in ((60, 0), (90, -2_500), (100, 800), (115, 0), (180, 1_000), (200, -1_000),
+                     (320, 3_000)):
         d = one.decide(10 * H, THERAPY, (g * 1000, trend, None), None, flat, state(800))
         emit("branch", [mode, g, trend, decision_row(d)])
     d = one.decide(11 * H, THERAPY, None, "CGM reading not usable: flat", flat, state(800, 2_000))
@@ -88,6 +89,7 @@ for mode in loop.MODES:
     d = one.decide(13 * H, THERAPY, (250_000, 500, "1 faulty CGM reading(s) in the last 30 min"),
                    None, flat, state(800))
     emit("caution", [mode, decision_row(d)])
+    emit("in_control", [mode, [one.in_control(13 * H + k * M) for k in (0, 10, 11)]])
 
 emit("max_temp", [loop.max_temp_mu_h(state(s)) for s in (100, 500, 900, 1_200)])
 for cmd in ({"cmd": "loop_mode", "mode": "closed"}, {"cmd": "loop_mode", "mode": "on"},

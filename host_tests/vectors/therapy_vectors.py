@@ -161,6 +161,10 @@ for carbs, glucose, minute, bolus_iob, net_iob in (
     out = calculator.suggest(settings, Fixed(bolus_iob, net_iob), NOW, minute * M, carbs,
                              glucose)
     emit("calc", out)
+for carbs, glucose, bolus_iob, net_iob in ((60, 210, 0, 0), (60, 110, 500, 1_500),
+                                          (60, 82, 0, 2_000), (0, 300, 1_000, 400)):
+    emit("calc_looping", calculator.suggest(settings, Fixed(bolus_iob, net_iob), NOW, 480 * M,
+                                            carbs, glucose, looping=True))
 emit("calc_cgm", calculator.suggest(settings, Fixed(0, 0), NOW, 480 * M, 10,
                                     cgm=(180, NOW - 5 * M)))
 emit("calc_bad", [

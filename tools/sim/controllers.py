@@ -47,7 +47,7 @@ def settings_json(patient, mode="off"):
                    "max_iob_u": 2 * max_bolus, "max_daily_u": min(300, round(3 * patient.tdi_u))},
         "alarms": {"reservoir_low_u": 20, "auto_off_h": 0, "site_change_days": 0,
                    "suspend_reminder_min": 0, "glucose_check_min": 0},
-        "bolus": {"speed_u_per_min": 1.5, "increment_u": 0.05, "reverse_correction": False},
+        "bolus": {"speed_u_per_min": 1.5, "increment_u": 0.05, "reverse_correction": True},
         "reservoir": {"syringe": "BD 3 mL", "fill_u": FILL_U, "prime_u": 1},
         "loop": {"mode": mode, "suspend_threshold_mg_dl": 80, "auto_bolus": AUTO_BOLUS,
                  "auto_bolus_percent": 40, "auto_bolus_max_min": 30,

@@ -9,6 +9,14 @@
     max IOB leaves room for, with the reason shown. Below the minimum glucose nothing is
     suggested. Integers only: mU, mg/dL, mg of carbohydrate per U.
 
+While the closed loop is in control (looping=True) the suggestion covers the meal and
+leaves highs to the loop: no correction above the high target (the loop corrects with
+temp basals it stops as soon as glucose falls faster than it expects; a correction
+bolus cannot be taken back), and all insulin on board counts, the loop's extra basal
+included (net IOB when it is above bolus IOB). A low still reduces the meal bolus when
+reverse correction is on. On the 30 virtual patients this halves the children's time
+below 70 mg/dL (README, "Closing the loop").
+
 suggest() returns plain data for the screen. The user may edit the amount and must
 confirm it: confirm() turns the confirmed amount into an ordinary bolus command, which
 goes through the same checks as any other. The calculator itself delivers nothing.
@@ -46,13 +54,14 @@ class DeliveryUncertain(NotAllowedNow):
 
 
 def suggest(settings, iob, now_ms, day_ms, carbs_g, glucose_mg_dl=None, cgm=None,
-            uncertain_bolus=None):
+            uncertain_bolus=None, looping=False):
     """A bolus suggestion with its breakdown (a dict of ints, strings, None and a list).
 
     carbs_g: grams (whole numbers, 0-400). Glucose: typed glucose_mg_dl, or cgm as
     (mg/dL, reading time in now_ms's clock), or neither (no correction). uncertain_bolus:
     None, or what is known of a bolus whose delivered amount is unconfirmed (refused).
-    iob: an object with bolus_iob_mu(now_ms) and iob_mu(now_ms).
+    iob: an object with bolus_iob_mu(now_ms) and iob_mu(now_ms). looping: the closed loop
+    is in control (see above).
     """
     if uncertain_bolus is not None:
         raise DeliveryUncertain(uncertain_bolus)
@@ -68,6 +77,7 @@ def suggest(settings, iob, now_ms, day_ms, carbs_g, glucose_mg_dl=None, cgm=None
         "bolus_iob_mu": iob.bolus_iob_mu(now_ms), "net_iob_mu": iob.iob_mu(now_ms),
         "increment_mu": settings.bolus_increment_mu,
         "max_bolus_mu": settings.limits.max_bolus_mu, "capped_by": None, "reasons": [],
+        "looping": bool(looping),
     }
     if glucose is not None and glucose < settings.min_glucose_mg_dl:
         return _too_low(out, settings.min_glucose_mg_dl)
@@ -122,16 +132,18 @@ def _parts(out, reverse):
     """Meal and correction parts, then bolus IOB taken from the correction, then the meal."""
     meal = out["carbs_g"] * 1_000_000 // out["carb_ratio_mg_per_u"]
     correction = _correction(out, reverse)
-    iob = max(0, out["bolus_iob_mu"])
+    iob, source = max(0, out["bolus_iob_mu"]), "from boluses"
+    if out["looping"] and out["net_iob_mu"] > iob:
+        iob, source = out["net_iob_mu"], "in all (closed loop: its extra basal counts)"
     from_correction = min(iob, max(0, correction))
     from_meal = min(iob - from_correction, meal)
     out.update({"meal_mu": meal, "correction_mu": correction,
                 "iob_from_correction_mu": from_correction, "iob_from_meal_mu": from_meal,
                 "calculated_mu": max(0, meal - from_meal + correction - from_correction)})
     if iob:
-        out["reasons"].append("%s U on board from boluses: %s U taken from the correction, "
-                              "%s U from the meal" % (fmt_milli(iob), fmt_milli(from_correction),
-                                                      fmt_milli(from_meal)))
+        out["reasons"].append("%s U on board %s: %s U taken from the correction, %s U from "
+                              "the meal" % (fmt_milli(iob), source, fmt_milli(from_correction),
+                                            fmt_milli(from_meal)))
 
 
 def _correction(out, reverse):
@@ -141,6 +153,10 @@ def _correction(out, reverse):
         out["reasons"].append("no glucose value: no correction")
         return 0
     if glucose > out["target_high_mg_dl"]:
+        if out["looping"]:
+            out["reasons"].append("closed loop: the loop corrects %d mg/dL with temp basals; "
+                                  "no correction bolus" % glucose)
+            return 0
         return (glucose - out["target_high_mg_dl"]) * 1000 // isf
     if glucose < out["target_low_mg_dl"]:
         if not reverse:

@@ -24,6 +24,10 @@ Then, in order (REFERENCE.md: oref0, Loop):
       min(max basal, 3 x highest scheduled, 4 x current scheduled); with automatic
       boluses on, a fraction of a positive need as a bolus (never with a predicted low,
       at most auto_bolus_max_min minutes of scheduled basal), the rest as temp.
+      What the CGM shows overrules the model's direction (oref0's "Delta < Exp. Delta"
+      checks): no more insulin while glucose rises slower than insulin and carbs
+      explain (the patient is more sensitive than the settings say, or insulin is
+      catching up), and no less while it rises faster than they explain.
 
 Temps last 30 minutes, so a loop that stops deciding falls back to scheduled basal.
 Every decision carries a reason a person can read. Integers only: mg/dL, mU, mU/h, ms,
@@ -114,6 +118,7 @@ class Decision:
         self.lowest = None  # lowest prediction (mg/dL) and when (minutes ahead)
         self.lowest_min = 0
         self.basis = None  # what the dose aims from: min(eventual, lowest from 30 min)
+        self.deviation_milli = 0  # CGM slope minus what insulin and carbs explain
         self.need_mu = 0
         self.max_temp_mu_h = 0
         self.prediction = None  # mg/dL at 0, 15, ..., 240 min
@@ -125,7 +130,7 @@ class Decision:
                 "reason": self.reason, "glucose": self.glucose, "trend_milli": self.trend_milli,
                 "iob_mu": self.iob_mu, "cob_g": self.cob_g, "eventual": self.eventual,
                 "lowest": self.lowest, "lowest_min": self.lowest_min, "need_mu": self.need_mu,
-                "max_temp_mu_h": self.max_temp_mu_h}
+                "deviation_milli": self.deviation_milli, "max_temp_mu_h": self.max_temp_mu_h}
 
 
 def max_temp_mu_h(state):
@@ -145,6 +150,13 @@ class Loop:
         self._last_ms = None
         self._last_offset = -1
         self.last = None  # the last Decision
+
+    def in_control(self, now_ms):
+        """True when the closed loop dosed from a usable glucose in the last two periods:
+        it is correcting highs itself (the bolus calculator leaves them to it)."""
+        d = self.last
+        return (self.mode == "closed" and d is not None and d.mode == "closed"
+                and d.glucose is not None and 0 <= now_ms - d.at_ms <= 2 * PERIOD_MS)
 
     def set_mode(self, mode):
         self.mode = one_of("loop mode", mode, MODES)
@@ -292,6 +304,7 @@ class Loop:
             minutes = min(since_ms, FADE_MIN * MS_PER_MIN) // MS_PER_MIN
             self._absorb_early(now_ms, deviation * minutes // isf * carb_ratio // 1000)
             deviation = 0
+        d.deviation_milli = deviation
         d.cob_g = self.cob_g(now_ms)
         glucose = d.glucose
         points = [0] * POINTS
@@ -333,6 +346,9 @@ class Loop:
                 need = room
                 what += "; need limited to %s U by max IOB" % fmt_milli(room)
         d.need_mu = need
+        against = _cgm_disagrees(d, need)
+        if against:
+            return _scheduled(d, state, "%s; %s: scheduled basal" % (what, against))
         if need > 0 and self.settings.auto_bolus:
             need -= self._auto_bolus(d, state, need)
         rate = scheduled + TEMP_FACTOR * need
@@ -389,6 +405,19 @@ def cgm_input(store, now_ms):
             and newest.glucose_milli < LOW_MILLI and newest.age_ms <= store.stale_ms):
         return (newest.glucose_milli, None, "LO reading"), None
     return None, why
+
+
+def _cgm_disagrees(d, need):
+    """Why the CGM overrules a dose in this direction, or None (oref0's delta checks)."""
+    deviation = d.deviation_milli
+    trend = d.trend_milli
+    if need > 0 and deviation < 0:
+        return "glucose runs %s mg/dL/5 min below what insulin and carbs explain: no more " \
+            "insulin" % fmt_milli(-5 * deviation)
+    if need < 0 and deviation > 0 and trend is not None and trend > 0:
+        return "glucose rises %s mg/dL/5 min above what insulin and carbs explain: no less " \
+            "insulin" % fmt_milli(5 * deviation)
+    return None
 
 
 def _momentum(deviation, ahead):
