@@ -57,6 +57,7 @@ def test_loop_day_over_the_ble_client(tmp_path, capsys):
     assert len(rows) == 180 and (tmp_path / "loop.csv").exists()
     assert sum(1 for r in rows if r["cgm_stored"]) > 170  # readings arrived over BLE
     assert "CGM over Bluetooth" in out and " 0 malformed" in out
+    assert " 0 link events" not in out  # the client's events reach the app's history
 
 
 def test_loop_day_refuses_bad_options(capsys):

@@ -60,6 +60,7 @@ async def simulate(name, hours, announce, seed):
         await asyncio.sleep(0)
     patient = patients.VirtualPatient(name, sensor_seed=seed)
     pump = BleLoop(patients.settings_for(name), patient.sample_min, clock=clock, store=store)
+    pump.app.cgm_client = client  # as board_main.make_cgm wires it: link events to the history
     session_ms = clock.now_ms() - pump.sample_min * 60_000
     rows = []
     cgm = patient.cgm()
@@ -138,9 +139,11 @@ def summary(name, rows, pump, client, events, wall, hours):
                                 metrics["insulin_u"] - user - sum(u for _, u in autos)),
         "loop decisions        %6d: %d zero temps (suspend), %d other temps, refused %d" % (
             len(decisions), suspends, highs, sum(1 for d in decisions if "refused" in d)),
-        "CGM over Bluetooth    %6d records, %d notifications, %d malformed, %d connects" % (
+        "CGM over Bluetooth    %6d records, %d notifications, %d malformed, %d connects; "
+        "%d link events in the pump's history" % (
             client.counts["records"], client.counts["notifications"],
-            client.counts["malformed"], client.counts["connects"]),
+            client.counts["malformed"], client.counts["connects"],
+            sum(1 for k, _ in events if k.startswith("cgm_"))),
         "speed                 %6.0f simulated s per wall s" % (hours * 3600 / wall),
     ]
     return "\n".join(lines)
