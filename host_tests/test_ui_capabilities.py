@@ -180,3 +180,26 @@ def test_a_locked_calculator_says_why_and_suggests_nothing():
     s.click(DOWN, 3)  # the rest of the reason
     assert "delivered" in screen_text(s)
     assert not [k for k, _ in s.app.recent if k == "bolus_started"]
+
+
+def test_loop_mode_and_meal_carbs_reach_the_real_loop_from_the_buttons():
+    s, settings = with_settings()
+    assert s.app.loop.mode == settings.loop.mode == "off"
+    s.click(SELECT)  # menu
+    s.click(DOWN, 2)
+    assert "Loop: off" in screen_text(s)
+    s.click(SELECT)
+    s.click(DOWN, 2)  # Closed loop
+    s.click(SELECT)
+    s.click(SELECT)  # confirm
+    assert s.app.loop.mode == "closed"
+    assert [d for k, d in s.app.recent if k == "loop_mode"][-1]["mode"] == "closed"
+    s.click(SELECT)
+    s.click(SELECT)
+    s.click(SELECT)  # Bolus > Calculator
+    s.click(UP, 20)
+    s.click(SELECT)  # 20 g
+    s.click(SELECT)  # edit
+    s.click(SELECT)  # keep the suggestion
+    s.click(SELECT)  # confirm
+    assert s.app.loop.cob_g(s.clock.now_ms()) == 20

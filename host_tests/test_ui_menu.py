@@ -200,6 +200,35 @@ def test_calculator_flow_appears_with_the_calculator():
     assert d.commands() == [{"cmd": "bolus", "units": "3.2"}]
 
 
+def test_calculator_bolus_puts_the_carbs_on_record_for_the_loop():
+    d = Driver()
+    d.view.loop_mode = "closed"
+    d.view.advise = lambda carbs: (carbs * 100, [("meal", carbs * 100)], [])
+    d.click(SELECT).click(SELECT).click(SELECT).click(UP, 30).click(SELECT)  # 30 g
+    d.click(SELECT)  # edit
+    assert "30 g carbs" in d.click(SELECT).screen()
+    assert d.commands() == []  # nothing until confirmed
+    d.click(SELECT)
+    assert d.commands() == [{"cmd": "bolus", "units": "3"}, {"cmd": "carbs", "grams": 30}]
+
+
+def test_loop_menu_shows_the_mode_and_changes_it_only_when_confirmed():
+    d = Driver()
+    d.click(SELECT)
+    assert "Loop" not in d.screen()  # no loop without therapy settings
+    d.view.loop_mode = "suspend_only"
+    assert "Loop: suspend" in d.screen()
+    d.click(DOWN, 2).click(SELECT)
+    text = d.screen()
+    assert " Off" in text and "*Suspend only" in text and " Closed loop" in text
+    d.click(DOWN, 2).click(SELECT)
+    assert "Loop mode?\nto Closed loop\nbasal follows" in d.screen()
+    d.click(BACK)
+    assert d.commands() == []
+    d.click(SELECT).click(SELECT)
+    assert d.commands() == [{"cmd": "loop_mode", "mode": "closed"}]
+
+
 def test_basal_menu_follows_the_pump_state():
     d = Driver()
     d.click(SELECT).click(DOWN).click(SELECT)

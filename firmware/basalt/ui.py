@@ -154,6 +154,7 @@ def _fill_capabilities(app, view, now_ms):
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
     closed = app.loop is not None and app.loop.mode == "closed" and app.cgm is not None
     view.loop = LOOP_CLOSED if closed else LOOP_OPEN
+    view.loop_mode = None if app.loop is None else app.loop.mode
     alarms = getattr(app, "alarms", None)
     view.alarms = () if alarms is None else tuple(
         _alarm_entry(alarms, a, now_ms) for a in alarms.active())

@@ -38,6 +38,12 @@ FILL_DEFAULT_MU = 150_000
 FILL_STEP_UI_MU = 1_000  # whole units on the device; the engine allows 0.1 U
 TEMP_STEP_MIN = 15
 TEMP_STEP_PERCENT = 10
+# Loop modes (basalt.core.loop.MODES): the main menu's short word, the list's name, and
+# what each one does.
+LOOP_MODES = (("off", "off", "Off", ["pump therapy:", "scheduled basal"]),
+              ("suspend_only", "suspend", "Suspend only", ["basal stops before",
+                                                           "a predicted low"]),
+              ("closed", "closed", "Closed loop", ["basal follows", "the CGM"]))
 
 
 def main_menu():
@@ -51,6 +57,11 @@ def _main_items(menu, view):
     items += [
         ("Bolus", _open(lambda: ListScreen(b"Bolus", _bolus_items))),
         ("Basal", _open(lambda: ListScreen(b"Basal", _basal_items))),
+    ]
+    if view.loop_mode is not None:
+        items.append(("Loop: " + _loop_label(view.loop_mode),
+                      _open(lambda: ListScreen(b"Loop mode", _loop_items))))
+    items += [
         ("Alarms (%d)" % len(view.alarms), _open(lambda: ListScreen(b"Alarms", _alarm_items))),
         ("History", _open(lambda: TextScreen(b"History", _history, "no history yet"))),
         ("Settings", _open(lambda: TextScreen(b"Settings", _settings, "no settings"))),
@@ -163,9 +174,43 @@ def _advice(menu, view, carbs_g):
     suggested = max(0, min(total, view.max_bolus_mu)) // step * step
 
     def edit(menu, view):
-        menu.push(_amount_screen(view, b"Bolus (edit)", _confirm_normal, 1, suggested))
+        menu.push(_amount_screen(view, b"Bolus (edit)", _confirm_meal(carbs_g), 1, suggested))
 
     menu.push(TextScreen("%dg advice" % carbs_g, lambda view: lines, on_select=edit))
+
+
+def _confirm_meal(carbs_g):
+    """The calculator's bolus: once confirmed, the carbs go on record for the loop too
+    (a pump without a loop has nobody to tell)."""
+
+    def announce(menu, view):
+        if carbs_g and view.loop_mode is not None:
+            menu.emit({"cmd": "carbs", "grams": carbs_g})
+
+    def done(menu, view, amount):
+        details = ["normal, now"] + (["%d g carbs" % carbs_g] if carbs_g else [])
+        menu.push(ConfirmScreen(b"Confirm bolus", units2(amount), "U", details,
+                                {"cmd": "bolus", "units": fmt_milli(amount)}, announce))
+
+    return done
+
+
+# ----- the loop -----------------------------------------------------------------------
+
+def _loop_label(mode):
+    for name, word, _, _ in LOOP_MODES:
+        if name == mode:
+            return word
+    return mode
+
+
+def _loop_items(menu, view):
+    items = []
+    for name, _, label, details in LOOP_MODES:
+        mark = "*" if name == view.loop_mode else " "
+        items.append((mark + label, _confirm(b"Loop mode?", ["to " + label] + details,
+                                             {"cmd": "loop_mode", "mode": name})))
+    return items
 
 
 # ----- basal --------------------------------------------------------------------------

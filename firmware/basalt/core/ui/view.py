@@ -38,6 +38,7 @@ class PumpView:
         self.reservoir_mu = None
         self.battery_pct = None
         self.loop = LOOP_OPEN
+        self.loop_mode = None  # "off" / "suspend_only" / "closed" when the pump has a loop
         # alarms: most urgent first; each (code, acknowledged, snoozed)
         self.alarms = ()
         # limits for number entry (settings when loaded, else the engine's)
