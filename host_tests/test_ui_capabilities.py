@@ -47,6 +47,15 @@ def record(offset, mg_dl):
     return cgms.decode_measurements(bytes(cgms.encode_record(raw, offset)))[0]
 
 
+def interrupt_a_bolus(s, delivered_lo_mu, delivered_hi_mu, programmed_mu):
+    """A keeper that restarted (acknowledged) holding a bolus a reset interrupted."""
+    s.app.keeper = Keeper(FakeStorage())
+    s.app.keeper.start(s.app, s.clock.now_ms(), "watchdog")
+    s.app.command({"cmd": "boot_ack"})
+    s.app.keeper.uncertain = {"count": 1, "bolus_boot": 1, "delivered_lo_mu": delivered_lo_mu,
+                              "delivered_hi_mu": delivered_hi_mu, "programmed_mu": programmed_mu}
+
+
 def test_without_settings_there_is_no_calculator():
     s = Session()
     s.run(3_200)
@@ -121,11 +130,7 @@ def test_after_a_restart_the_boot_notes_must_be_acknowledged():
 
 def test_an_interrupted_bolus_is_reconciled_from_the_bolus_menu():
     s = Session()
-    s.app.keeper = Keeper(FakeStorage())
-    s.app.keeper.start(s.app, s.clock.now_ms(), "watchdog")
-    s.app.command({"cmd": "boot_ack"})
-    s.app.keeper.uncertain = {"count": 1, "bolus_boot": 1, "delivered_lo_mu": 1_204,
-                              "delivered_hi_mu": 1_288, "programmed_mu": 3_000}
+    interrupt_a_bolus(s, 1_204, 1_288, 3_000)
     s.run(3_200)
     s.click(SELECT, 2)
     assert "Interrupted bol" in screen_text(s)
@@ -164,11 +169,7 @@ def test_alarms_show_and_are_acknowledged_and_presses_reach_the_monitor():
 
 def test_a_locked_calculator_says_why_and_suggests_nothing():
     s, _ = with_settings()
-    s.app.keeper = Keeper(FakeStorage())
-    s.app.keeper.start(s.app, s.clock.now_ms(), "watchdog")
-    s.app.command({"cmd": "boot_ack"})
-    s.app.keeper.uncertain = {"count": 1, "bolus_boot": 1, "delivered_lo_mu": 500,
-                              "delivered_hi_mu": 900, "programmed_mu": 2_000}
+    interrupt_a_bolus(s, 500, 900, 2_000)
     s.run(300)
     s.click(SELECT, 2)
     s.click(DOWN)  # past "Interrupted bol" to "Calculator"

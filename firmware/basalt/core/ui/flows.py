@@ -17,6 +17,7 @@ from basalt.core.delivery import (
     TEMP_MIN_MIN,
 )
 from basalt.core.errors import BasaltError
+from basalt.core.loop import MODES
 from basalt.core.ui.home import alarm_label
 from basalt.core.ui.screens import (
     ConfirmScreen,
@@ -38,12 +39,12 @@ FILL_DEFAULT_MU = 150_000
 FILL_STEP_UI_MU = 1_000  # whole units on the device; the engine allows 0.1 U
 TEMP_STEP_MIN = 15
 TEMP_STEP_PERCENT = 10
-# Loop modes (basalt.core.loop.MODES): the main menu's short word, the list's name, and
-# what each one does.
-LOOP_MODES = (("off", "off", "Off", ["pump therapy:", "scheduled basal"]),
-              ("suspend_only", "suspend", "Suspend only", ["basal stops before",
-                                                           "a predicted low"]),
-              ("closed", "closed", "Closed loop", ["basal follows", "the CGM"]))
+# Each of basalt.core.loop.MODES as the menus show it: the main menu's short word, the
+# list's name, and what the mode does.
+LOOP_LABELS = {"off": ("off", "Off", ["pump therapy:", "scheduled basal"]),
+               "suspend_only": ("suspend", "Suspend only", ["basal stops before",
+                                                            "a predicted low"]),
+               "closed": ("closed", "Closed loop", ["basal follows", "the CGM"])}
 
 
 def main_menu():
@@ -59,7 +60,7 @@ def _main_items(menu, view):
         ("Basal", _open(lambda: ListScreen(b"Basal", _basal_items))),
     ]
     if view.loop_mode is not None:
-        items.append(("Loop: " + _loop_label(view.loop_mode),
+        items.append(("Loop: " + LOOP_LABELS[view.loop_mode][0],
                       _open(lambda: ListScreen(b"Loop mode", _loop_items))))
     items += [
         ("Alarms (%d)" % len(view.alarms), _open(lambda: ListScreen(b"Alarms", _alarm_items))),
@@ -197,16 +198,10 @@ def _confirm_meal(carbs_g):
 
 # ----- the loop -----------------------------------------------------------------------
 
-def _loop_label(mode):
-    for name, word, _, _ in LOOP_MODES:
-        if name == mode:
-            return word
-    return mode
-
-
 def _loop_items(menu, view):
     items = []
-    for name, _, label, details in LOOP_MODES:
+    for name in MODES:
+        _, label, details = LOOP_LABELS[name]
         mark = "*" if name == view.loop_mode else " "
         items.append((mark + label, _confirm(b"Loop mode?", ["to " + label] + details,
                                              {"cmd": "loop_mode", "mode": name})))
