@@ -11,7 +11,7 @@
 #   GPIO26  DIR   -> DRV8825 DIR
 #   GPIO27  EN    -> DRV8825 nENBL, active low; a 10 k pull-up to 3V3 keeps it off in reset
 #   GPIO18  MODE0 -> DRV8825 M0 } low, low, high: 1/16 microstepping (levels come from
-#   GPIO19  MODE1 -> DRV8825 M1 } the driver table in basalt.core.board)
+#   GPIO19  MODE1 -> DRV8825 M1 } the driver table in basalt.core.board_file)
 #   GPIO23  MODE2 -> DRV8825 M2 }
 #
 # 21 = I2C SDA, SSD1306 OLED

@@ -8,7 +8,7 @@
 #   GP3  DIR  -> TMC2209 DIR
 #   GP6  EN   -> TMC2209 EN, active low; a 10 k pull-up to 3V3 keeps it off during reset
 #   GP7  MS1  -> TMC2209 MS1 } both high: 1/16 microstepping (levels come from the
-#   GP8  MS2  -> TMC2209 MS2 } driver table in basalt.core.board)
+#   GP8  MS2  -> TMC2209 MS2 } driver table in basalt.core.board_file)
 #
 # 4 = I2C0 SDA, SSD1306 OLED (the Pico's default I2C0 pins)
 # 5 = I2C0 SCL, SSD1306 OLED

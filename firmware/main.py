@@ -1,5 +1,5 @@
 """Basalt firmware entry point (benchtop prototype, not for human use)."""
 
-from basalt.board_main import start
+from basalt.app.device import start
 
 start()

@@ -4,7 +4,7 @@ enforce the MicroPython API ranges (freq, duty_u16 0-65535, read_u16 0-65535).""
 import pytest
 
 from basalt.core.alarms import HIGH, LOW, MEDIUM, PATTERNS
-from basalt.core.board import Pin, Section, load_board
+from basalt.core.board_file import Pin, Section, load_board
 from basalt.core.errors import InvalidValue
 from basalt.drivers.battery import AdcBattery
 from basalt.drivers.buzzer import PwmBuzzer

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from basalt.app import PumpApp
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from tools.fakes import FakeMotor, VirtualClock, open_limits
 

@@ -6,7 +6,7 @@ app then started the next move and that move's steps were never added to moved_s
 """
 
 from basalt.app import PumpApp
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.ports import ForceSensor
 from boards.sim import BOARD as SIM
 from tools.fakes import FakeMotor, VirtualClock, open_limits

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from basalt.core import commands
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_MIN
@@ -381,11 +381,11 @@ ENGINE_PROFILE = [
       InvalidValue, "profile", "'nope'", SAVED),
     E("activate-profile-name-list", lambda e, now: e.activate_profile(now, ["day"]),
       InvalidValue, "profile name", "['day']", NAME),
-    E("delete-unknown-profile", lambda e, now: e.delete_profile("nope"), InvalidValue,
+    E("delete-unknown-profile", lambda e, now: e.delete_profile(now, "nope"), InvalidValue,
       "profile", "'nope'", SAVED),
-    E("delete-profile-name-list", lambda e, now: e.delete_profile(["day"]), InvalidValue,
+    E("delete-profile-name-list", lambda e, now: e.delete_profile(now, ["day"]), InvalidValue,
       "profile name", "['day']", NAME),
-    E("delete-active-profile", lambda e, now: e.delete_profile("day"), NotAllowedNow,
+    E("delete-active-profile", lambda e, now: e.delete_profile(now, "day"), NotAllowedNow,
       "delete profile", None, "day is the active profile"),
     E("seventh-profile", lambda e, now: e.set_profile(now, "p7", NIGHT), NotAllowedNow,
       "save profile", None, "already 6 profiles", state="six_profiles"),

@@ -11,17 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core.basal import (
-    MAX_PROFILES,
-    MAX_RATE_MU_H,
-    MAX_SEGMENTS,
-    BasalProfiles,
-    make_profile,
-)
-from basalt.core.board import load_board
+from basalt.core.basal import MAX_SEGMENTS, BasalProfiles, make_profile
+from basalt.core.board_file import load_board
 from basalt.core.commands import apply
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.limits import MAX_PROFILES, MAX_RATE_MU_H
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from tools.fakes import FakeIob, open_limits
 

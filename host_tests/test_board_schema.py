@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError, InvalidValue
 
 

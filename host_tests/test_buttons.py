@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.buttons import key_for_pin
+from basalt.app.buttons import key_for_pin
 from basalt.core.ui.keys import (
     DEBOUNCE_MS,
     LONG,

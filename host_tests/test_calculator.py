@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from basalt.app import PumpApp
 from basalt.core import commands
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.calculator import DeliveryUncertain, GlucoseTooOld, confirm, suggest
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.settings import load_settings, parse_settings_text
@@ -86,7 +86,7 @@ CASES = [
     ("below-low-target-no-reverse", "08:00", 60, 90, 0, 0, 6_000, 0, 0, 0, 6_000, None),
     ("at-high-target-no-correction", "08:00", 60, 120, 0, 0, 6_000, 0, 0, 0, 6_000, None),
     ("midnight-sensitivity-50", "05:59", 0, 220, 0, 0, 0, 2_000, 0, 0, 2_000, None),
-    ("max-carbs", "08:00", 400, None, 0, 0, 40_000, 0, 0, 0, 10_000, "max_bolus"),
+    ("max-carbs", "08:00", 300, None, 0, 0, 30_000, 0, 0, 0, 10_000, "max_bolus"),
 ]
 
 
@@ -203,8 +203,8 @@ def test_stale_cgm_is_refused(age_ms):
 
 BAD = [
     ("carbs-negative", {"carbs_g": -1}, InvalidValue, "carbs: -1 is not allowed; allowed: "
-     "0 to 400 g"),
-    ("carbs-absurd", {"carbs_g": 401}, InvalidValue, "carbs: 401 is not allowed"),
+     "0 to 300 g"),
+    ("carbs-absurd", {"carbs_g": 301}, InvalidValue, "carbs: 301 is not allowed"),
     ("carbs-text", {"carbs_g": "lots"}, InvalidValue, "carbs: 'lots' is not allowed"),
     ("carbs-none", {"carbs_g": None}, InvalidValue, "carbs: None is not allowed"),
     ("carbs-bool", {"carbs_g": True}, InvalidValue, "carbs: True is not allowed"),

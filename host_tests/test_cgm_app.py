@@ -4,7 +4,7 @@ clears it; the board builds the client only when the settings ask for it."""
 
 import pytest
 
-from basalt import board_main
+from basalt.app import device as board_main
 from basalt.app import PumpApp
 from basalt.core import cgms
 from basalt.core.calculator import GlucoseTooOld
@@ -105,8 +105,8 @@ def test_the_board_builds_a_client_only_when_asked():
 
 
 def test_home_shows_loop_only_when_closed_with_a_cgm():
+    from basalt.app.ui_task import fill_view
     from basalt.core.ui.view import LOOP_CLOSED, LOOP_OPEN, PumpView
-    from basalt.ui import fill_view
 
     app, clock = pump()
     view = PumpView()

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from basalt import cgm_client
-from basalt.cgm_client import CgmClient
+from basalt.ble import cgm_client
+from basalt.ble.cgm_client import CgmClient
 from basalt.core import cgms
 from basalt.core.readings import ReadingStore
 from tools.fake_ble import UUID, FakeAioble, FakeSensor, StepClock

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import NotAllowedNow
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, PL_PER_MU

@@ -64,7 +64,7 @@ def test_pico_w_command_sequence(fake, tmp_path, capsys):
     assert dp.PROBE_TAG in probe[3]
     assert mip == connect + ["mip", "install"] + DEPS
     sweep = copy[3]
-    assert "/basalt/app.mpy" in sweep and "/basalt/version.mpy" in sweep
+    assert "/basalt/app/__init__.mpy" in sweep and "/basalt/version.mpy" in sweep
     assert copy[4:] == [
         "+", "fs", "cp", "-r", str(stage / "basalt"), ":",
         "+", "fs", "cp", str(stage / "main.py"), ":main.py",

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_mcu import FakeHardwareError, make_world  # noqa: E402
 
-from basalt.core.board import DRIVERS, MotorConfig, Pin, load_board  # noqa: E402
+from basalt.core.board_file import DRIVERS, MotorConfig, Pin, load_board  # noqa: E402
 from basalt.core.errors import ConfigError, MotorFault  # noqa: E402
 from basalt.drivers.stepper_esp32 import RmtStepper  # noqa: E402
 from basalt.drivers.stepper_rp2 import PioStepper  # noqa: E402
@@ -531,7 +531,7 @@ def test_the_fakes_refuse_what_would_hang_real_hardware():
 
 VM_SCRIPT = """
 import gc
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.drivers.stepper_esp32 import RmtStepper
 from basalt.drivers.stepper_rp2 import PioStepper
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from tools import wiring
 from tools.wiring.__main__ import main as wiring_main
 from tools.wiring.__main__ import stale

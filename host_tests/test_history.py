@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from basalt.core import journal as jnl
-from basalt.persist import Journal, bundle
+from basalt.storage.journal import Journal, bundle
 from tools import history, sim
 from tools.fake_storage import FakeStorage
 from tools.history import __main__ as cli

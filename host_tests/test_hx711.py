@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_mcu import FakeHardwareError, make_world  # noqa: E402
 
-from basalt.core.board import Pin, load_board  # noqa: E402
+from basalt.core.board_file import Pin, load_board  # noqa: E402
 from basalt.core.errors import ConfigError, SensorFault  # noqa: E402
 from basalt.core.forcecal import counts_to_mn  # noqa: E402
 from basalt.drivers.fsr import FsrSensor  # noqa: E402

@@ -9,14 +9,16 @@ import json
 import pytest
 
 from basalt.app import PumpApp
-from basalt.cgm_client import CgmClient
+from basalt.ble.cgm_client import CgmClient
 from basalt.core import cgms
 from basalt.core.errors import InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.core.forcecal import nominal
 from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings, parse_settings_text
-from basalt.persist import Journal, Keeper, ValidatedFile
 from basalt.ports import ForceSensor
+from basalt.storage.files import ValidatedFile
+from basalt.storage.journal import Journal
+from basalt.storage.keeper import Keeper
 from host_tests.test_cgm_client import turns, until
 from tools import history, sim
 from tools.fake_ble import UUID, FakeAioble, FakeSensor, StepClock
@@ -55,7 +57,7 @@ class Device:
         if radio is not None:  # board_main.make_cgm with a fake aioble
             app.cgm = ReadingStore(self.clock.now_ms())
             app.cgm_client = CgmClient(app.cgm, self.clock, radio, UUID)
-        keeper.start(app, self.clock.now_ms())
+        keeper.start(self.clock.now_ms())
         self.app = app
         return self
 
@@ -104,8 +106,8 @@ def test_settings_saved_while_running_are_applied_whole():
 
 
 def test_the_settings_screen_shows_settings_saved_while_running():
+    from basalt.app.ui_task import fill_view
     from basalt.core.ui.view import PumpView
-    from basalt.ui import fill_view
 
     dev = Device(example()).ready()
     view = PumpView()

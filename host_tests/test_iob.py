@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from basalt.app import PumpApp
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import InvalidValue
 from basalt.core.insulin import (
     ONE,

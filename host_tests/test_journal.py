@@ -14,8 +14,8 @@ from basalt.core import journal as jnl
 from basalt.core.basal import make_profile
 from basalt.core.errors import InvalidValue
 from basalt.core.supervisor import Supervisor
-from basalt.persist import Journal, bundle
-from basalt.storage import FileStorage
+from basalt.storage.files import FileStorage
+from basalt.storage.journal import Journal, bundle
 from tools import sim
 from tools.fake_storage import FakeStorage, PowerCut
 

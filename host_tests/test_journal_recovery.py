@@ -10,7 +10,8 @@ from basalt.app import PumpApp
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
 from basalt.core.errors import ConfigError, InvalidValue, LimitExceeded, NotAllowedNow
-from basalt.persist import Journal, Keeper
+from basalt.storage.journal import Journal
+from basalt.storage.keeper import Keeper
 from tools import sim
 from tools.fake_storage import FakeStorage, PowerCut
 from tools.fakes import FakeMotor, VirtualClock, bench_limits, open_limits
@@ -35,7 +36,7 @@ class Pump:
         kwargs = {"settings_validator": self.validator} if self.validator else {}
         self.keeper = Keeper(self.storage, **kwargs)
         self.app.keeper = self.keeper
-        self.plan = self.keeper.start(self.app, 0, cause, epoch_s)
+        self.plan = self.keeper.start(0, cause, epoch_s)
         if ack:
             self.app.command({"cmd": "boot_ack"})
         return self
@@ -363,7 +364,7 @@ def test_profile_edits_go_into_the_settings_file_only_if_it_stays_valid():
     from pathlib import Path
 
     from basalt.core.settings import load_settings, parse_settings_text
-    from basalt.persist import ValidatedFile
+    from basalt.storage.files import ValidatedFile
 
     example = (Path(__file__).resolve().parents[1] / "settings" / "example.json").read_text()
     storage = FakeStorage()
@@ -377,7 +378,7 @@ def test_profile_edits_go_into_the_settings_file_only_if_it_stays_valid():
         app = PumpApp(BOARD, clock, FakeMotor(clock, BOARD.motor.max_step_hz), 250,
                       settings=keeper.load_settings())
         app.keeper = keeper
-        keeper.start(app, 0)
+        keeper.start(0)
         app.command({"cmd": "boot_ack"})
         return app
 

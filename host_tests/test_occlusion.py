@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from basalt.app import PumpApp
 from basalt.core import forcecal
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import STOP_OCCLUSION, STOP_SENSOR_FAULT, DeliveryEngine
 from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
 from basalt.core.occlusion import (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError, MotorFault
 from boards.raspberry_pi import BOARD
 from tools.pi.stepper import ThreadStepper
@@ -124,7 +124,7 @@ def test_machine_shim_on_blinka_mock_board():
     script = (
         "from tools.pi.machine import Machine\n"
         "from tools.pi.stepper import ThreadStepper\n"
-        "from basalt.core.board import load_board\n"
+        "from basalt.core.board_file import load_board\n"
         "from boards.raspberry_pi import BOARD\n"
         "m = ThreadStepper(load_board(BOARD).motor, Machine())\n"
         "print(m._en._io._pin.current_value, m._step._io._pin.current_value)\n"

@@ -10,7 +10,7 @@ import pytest
 from basalt.core import checkpoint as ckp
 from basalt.core.safety import SafetyGate
 from basalt.core.units import MS_PER_HOUR
-from basalt.persist import Keeper
+from basalt.storage.keeper import Keeper
 from tools import sim
 from tools.bench import powercut
 from tools.fake_storage import FakeStorage, PowerCut

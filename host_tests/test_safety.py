@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from basalt.core import commands
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import ConfigError, InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.core.safety import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
 from basalt.core.settings import load_settings, parse_settings_text
 from tools.settings.__main__ import main as settings_main
@@ -315,7 +315,7 @@ def test_sim_runs_on_a_settings_file(tmp_path):
 
 
 def test_the_board_boots_with_its_settings_file_or_none(tmp_path, capsys):
-    from basalt.board_main import read_settings
+    from basalt.app.device import read_settings
 
     board = load_board(sim_board.BOARD)
     path = tmp_path / "settings.json"

@@ -5,12 +5,12 @@
 import os
 
 from basalt.app import BOOT_WARNING, PumpApp
+from basalt.app.ui_task import UiTask
 from basalt.core import cgms
 from basalt.core.readings import ReadingStore
 from basalt.core.ui.keys import DOWN, SELECT, UP
 from basalt.core.ui.paint import TextDump
-from basalt.persist import Keeper
-from basalt.ui import UiTask
+from basalt.storage.keeper import Keeper
 from tools import ROOT
 from tools.fake_storage import FakeStorage
 from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, fake_keys
@@ -50,7 +50,7 @@ def record(offset, mg_dl):
 def interrupt_a_bolus(s, delivered_lo_mu, delivered_hi_mu, programmed_mu):
     """A keeper that restarted (acknowledged) holding a bolus a reset interrupted."""
     s.app.keeper = Keeper(FakeStorage())
-    s.app.keeper.start(s.app, s.clock.now_ms(), "watchdog")
+    s.app.keeper.start(s.clock.now_ms(), "watchdog")
     s.app.command({"cmd": "boot_ack"})
     s.app.keeper.uncertain = {"count": 1, "bolus_boot": 1, "delivered_lo_mu": delivered_lo_mu,
                               "delivered_hi_mu": delivered_hi_mu, "programmed_mu": programmed_mu}
@@ -115,7 +115,7 @@ def test_after_a_restart_the_boot_notes_must_be_acknowledged():
     clock = VirtualClock()
     app = PumpApp(board, clock, FakeMotor(clock, board.motor.max_step_hz))
     app.keeper = Keeper(storage)
-    app.keeper.start(app, 0, "watchdog")
+    app.keeper.start(0, "watchdog")
     ui = UiTask(app, FakeDisplay(), fake_keys(4), BOOT_WARNING)
     s = Session.__new__(Session)
     s.clock, s.app, s.ui, s.keys, s.display = clock, app, ui, ui.keys, ui.display

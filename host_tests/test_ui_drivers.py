@@ -8,10 +8,10 @@ import pytest
 from fake_mcu import make_world
 
 from basalt.app import BOOT_WARNING, PumpApp
-from basalt.buttons import board_keys
+from basalt.app.buttons import board_keys
+from basalt.app.ui_task import UiTask
 from basalt.core.ui.paint import Painter
 from basalt.drivers import ssd1306_display
-from basalt.ui import UiTask
 from tools.fakes import FakeMotor, VirtualClock
 from tools.sim import load_sim_board
 from tools.ui.hostfb import HostFrameBuffer
@@ -89,7 +89,7 @@ def test_ssd1306_display_draws_into_the_driver_and_dims(device):
 
 
 def test_the_board_builds_the_ui_from_its_peripherals(device):
-    from basalt import board_main
+    from basalt.app import device as board_main
     from basalt.core.errors import ConfigError
 
     board = load_sim_board()
@@ -105,7 +105,7 @@ def test_the_board_builds_the_ui_from_its_peripherals(device):
 
 
 def test_without_the_display_driver_the_pump_runs_headless(device, monkeypatch, capsys):
-    from basalt import board_main
+    from basalt.app import device as board_main
 
     monkeypatch.setitem(sys.modules, "ssd1306", None)  # `import ssd1306` fails
     board = load_sim_board()

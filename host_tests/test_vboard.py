@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from boards.vboard import BOARD
 from tools.mpvm import missing_requirements
 from tools.vboard import VirtualBoard
@@ -79,7 +79,7 @@ def test_deploy_boot_and_deliver(vboard, tmp_path):
         console.serial.write(b"\r")
         console.read_until(">>> ")
         # deploy's last step hard-reset the board, and main.py started the app.
-        assert console.run("import machine, vboard, basalt.board_main as m") == ""
+        assert console.run("import machine, vboard, basalt.app.device as m") == ""
         assert console.run("print(machine.reset_cause(), type(m.app).__name__)") == "2 PumpApp"
         assert console.run("print(m.app.keeper.boot_notes)") == (
             "['Restarted (hard)', 'Force sensor not calibrated: nominal in use']")
@@ -92,7 +92,7 @@ def test_deploy_boot_and_deliver(vboard, tmp_path):
         assert "no /settings.json" not in boot and "refused" not in boot  # deploy's copy
         # Deliver a 0.05 U bolus through the running app (its tasks keep running while
         # the REPL is live) and read the counters back: the firmware's and the driver's.
-        console.run("import vboard, basalt.board_main as m")
+        console.run("import vboard, basalt.app.device as m")
         for cmd in ("{'cmd': 'boot_ack'}", "{'cmd': 'new_reservoir', 'units': 100}",
                     "{'cmd': 'force_tare'}",  # the maker's calibration, kept in /data
                     "{'cmd': 'resume'}", "{'cmd': 'bolus', 'units': 0.05}"):

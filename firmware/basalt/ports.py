@@ -245,7 +245,7 @@ class Key:
     """A button as a plain callable: key() is True while it is pressed.
 
     The wiring's inversion (active low with a pull-up) is applied by whoever builds the
-    callable (basalt.buttons.key_for_pin on a board, a fake in tests), so the decoder
+    callable (basalt.app.buttons.key_for_pin on a board, a fake in tests), so the decoder
     and the menu never see electrical levels. Sampling must not block or allocate much:
     it runs every 10 ms.
     """

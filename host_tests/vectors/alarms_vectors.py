@@ -4,7 +4,7 @@ pump monitor's rules over simulated days, and typed errors for bad codes and inp
 
 from basalt.core import commands
 from basalt.core.alarms import CODES, PATTERNS, AlarmManager, banner
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.monitors import BatteryMonitor, InfusionSetWatch, PumpMonitor
 from basalt.core.safety import Limits

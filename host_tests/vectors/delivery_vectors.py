@@ -3,7 +3,7 @@ MicroPython. Deterministic (own LCG), integers and text only, dicts as sorted pa
 
 from basalt.core import commands
 from basalt.core.basal import make_profile
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.safety import Limits
 from basalt.core.units import fmt_milli, to_milli

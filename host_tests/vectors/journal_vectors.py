@@ -8,7 +8,7 @@ import struct
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
 from basalt.core.basal import make_profile
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.supervisor import Supervisor
 from vectors.vectorkit import Lcg, emit, plain
 

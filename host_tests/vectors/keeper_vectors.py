@@ -4,11 +4,12 @@ basalt.persist on the board, so it must behave the same there)."""
 
 
 from basalt.app import PumpApp
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import BasaltError
 from basalt.core.safety import Limits
-from basalt.persist import Journal, Keeper
 from basalt.ports import Clock, Motor, Storage
+from basalt.storage.journal import Journal
+from basalt.storage.keeper import Keeper
 from vectors.vectorkit import emit
 
 BOARD = load_board({
@@ -95,7 +96,7 @@ def boot(storage, ack=True):
     motor = InstantMotor()
     app = PumpApp(BOARD, clock, motor, tick_ms=1000, limits=WIDE)
     app.keeper = Keeper(storage)
-    plan = app.keeper.start(app, 0, "watchdog")
+    plan = app.keeper.start(0, "watchdog")
     if ack:
         app.command({"cmd": "boot_ack", "time": "07:00"})
     return app, clock, motor, plan

@@ -2,7 +2,7 @@
 calibration print the same lines on CPython and MicroPython. Integers only."""
 
 from basalt.core import forcecal
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import STOP_OCCLUSION, DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.occlusion import OcclusionDetector, load_occlusion_config

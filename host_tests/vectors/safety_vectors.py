@@ -1,7 +1,7 @@
 """Safety gate vectors for the MicroPython lane: limit checks, refusal messages, window
 rings, delivery stopping at the daily maximum, loop entry points, bad gate input."""
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.safety import Limits, SafetyGate, Window, checked_limits

@@ -3,7 +3,7 @@ calculator must print the same lines on CPython and MicroPython. Integers and te
 
 
 from basalt.core import calculator
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.insulin import PRESETS, InsulinModel, iob_fraction

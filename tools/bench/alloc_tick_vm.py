@@ -12,7 +12,7 @@ sys.path.append("/lib/boards")
 
 from sim import BOARD  # noqa: E402
 
-from basalt.core.board import load_board  # noqa: E402
+from basalt.core.board_file import load_board  # noqa: E402
 from basalt.core.delivery import DeliveryEngine  # noqa: E402
 from basalt.core.safety import Limits  # noqa: E402
 

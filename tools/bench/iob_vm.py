@@ -16,7 +16,7 @@ sys.path.append("/lib/bench")
 from iob_history import history_48h  # noqa: E402
 from sim import BOARD  # noqa: E402
 
-from basalt.core.board import load_board  # noqa: E402
+from basalt.core.board_file import load_board  # noqa: E402
 from basalt.core.delivery import DeliveryEngine  # noqa: E402
 from basalt.core.iob import DeliveryFeed  # noqa: E402
 from basalt.core.safety import Limits  # noqa: E402

@@ -9,7 +9,7 @@ Run it on the Pi itself for the Pi's figures; on a shared CI machine it shows lo
 
 import time
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from boards.raspberry_pi import BOARD
 from tools.pi.stepper import ThreadStepper
 

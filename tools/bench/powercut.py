@@ -27,11 +27,12 @@ Over all cuts it counts:
 import os
 import time
 
-from basalt import persist
 from basalt.app import PumpApp
 from basalt.core.errors import BasaltError
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
-from basalt.persist import Journal, Keeper
+from basalt.storage import journal as persist
+from basalt.storage.journal import Journal
+from basalt.storage.keeper import Keeper
 from tools import sim
 from tools.fake_storage import FakeStorage, PowerCut
 from tools.fakes import FakeMotor, VirtualClock, open_limits
@@ -118,7 +119,7 @@ class Run:
         app.keeper = keeper
         self._watch(keeper.journal)
         self.app = app
-        keeper.start(app, 0, "power_on" if self.boots == 1 else "brownout")
+        keeper.start(0, "power_on" if self.boots == 1 else "brownout")
         carried, self.carried = self.carried, None
         if carried is not None:
             hour, day = app.engine.gate.carry_over()
@@ -131,7 +132,7 @@ class Run:
                 self.iob_losses += 1
         if app.engine.running_boluses():
             self.double_boluses += 1  # a bolus came back after the reset
-        keeper.acknowledge_boot(app, 0, day_ms=self.world.now_ms() % MS_PER_DAY)
+        keeper.acknowledge_boot(0, day_ms=self.world.now_ms() % MS_PER_DAY)
         retry, self.retry = self.retry, None
         if retry is not None:
             self._do(retry)  # the pump died before confirming it: the user tries again

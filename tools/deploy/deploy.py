@@ -79,7 +79,7 @@ def check_board(name):
     if name not in board_names():
         raise DeployError("unknown board %r: there is no boards/%s.py. Usage: %s\n"
                           "Boards (boards/*.py):\n%s" % (name, name, usage, boards_help()))
-    from basalt.core.board import load_board
+    from basalt.core.board_file import load_board
     from basalt.core.errors import ConfigError
 
     spec = read_board_file(name)

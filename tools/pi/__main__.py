@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from basalt.app import BOOT_WARNING, PumpApp
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError, NotAllowedNow
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.ports import Clock

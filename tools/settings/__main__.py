@@ -8,7 +8,7 @@
 import argparse
 import sys
 
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
 from tools.settings import read_settings
 from tools.settings.example import EXAMPLE

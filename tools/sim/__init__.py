@@ -8,7 +8,7 @@ import os
 from fractions import Fraction
 
 from basalt.app import PumpApp
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.check import exact_keys
 from basalt.core.commands import parse_clock
 from basalt.core.errors import ConfigError
@@ -139,11 +139,11 @@ def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=Non
     app = PumpApp(board, clock, motor, tick_ms=tick_ms, day_ms=start_ms, settings=settings,
                   limits=None if settings is not None else bench_limits(), force=force)
     if storage is not None:
-        from basalt.persist import Keeper
+        from basalt.storage.keeper import Keeper
 
         app.keeper = Keeper(storage)
-        app.keeper.start(app, 0, "power_on")
-        app.keeper.acknowledge_boot(app, 0, day_ms=start_ms)
+        app.keeper.start(0, "power_on")
+        app.keeper.acknowledge_boot(0, day_ms=start_ms)
     for cmd in program["setup"]:
         app.command(cmd)
     schedule = _schedule(program, start_ms, hours)

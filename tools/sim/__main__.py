@@ -20,7 +20,7 @@ import time
 
 from basalt.core.errors import BasaltError
 from basalt.core.units import PL_PER_MU
-from basalt.persist import bundle
+from basalt.storage.journal import bundle
 from tools import sim
 from tools.fake_storage import FakeStorage
 from tools.settings import read_settings

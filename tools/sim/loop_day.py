@@ -5,7 +5,7 @@
 
 The patient (simglucose, tools/sim/patients.py) wears a CGM sensor that is a fake
 Bluetooth CGMS peripheral (tools/fake_ble.py); the pump's own BLE client code
-(basalt.cgm_client over a fake aioble) connects to it, decodes every CGM Measurement
+(basalt.ble.cgm_client over a fake aioble) connects to it, decodes every CGM Measurement
 and fills the pump's reading store, which the loop reads. Everything else is the
 cohort's `loop` controller: Basalt's PumpApp with the patient's settings, the simulated
 user bolusing for meals with the calculator. Writes loop.csv and loop.png (glucose,
@@ -20,7 +20,7 @@ import random
 import sys
 import time
 
-from basalt.cgm_client import CgmClient
+from basalt.ble.cgm_client import CgmClient
 from basalt.core.readings import ReadingStore
 from tools.fake_ble import UUID, FakeAioble, FakeSensor, StepClock
 from tools.sim import cohort, patients

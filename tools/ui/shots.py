@@ -13,8 +13,8 @@ import os
 import sys
 
 from basalt.app import BOOT_WARNING, PumpApp
+from basalt.app.ui_task import UiTask
 from basalt.core.ui.keys import DOWN, SELECT, UP
-from basalt.ui import UiTask
 from tools import ROOT
 from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, bench_limits, fake_keys
 from tools.sim import load_sim_board

@@ -16,10 +16,10 @@ import os
 import random
 
 from basalt.app import BOOT_WARNING, PumpApp
-from basalt.core.delivery import BOLUS_MAX_MU
+from basalt.app.ui_task import UiTask
+from basalt.core.limits import BOLUS_MAX_MU
 from basalt.core.ui.paint import NullCanvas, TextDump
 from basalt.core.units import to_milli
-from basalt.ui import UiTask
 from tools import ROOT
 from tools.fakes import FakeMotor, VirtualClock, fake_keys
 from tools.settings import read_settings

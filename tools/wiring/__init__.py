@@ -17,7 +17,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from basalt.core.board import DRIVERS, load_board
+from basalt.core.board_file import DRIVERS, load_board
 
 ROOT = Path(__file__).resolve().parents[2]
 HARDWARE = ROOT / "hardware"
@@ -39,7 +39,7 @@ class Wire:
     """One GPIO of the board file: where it goes and what to know about it."""
 
     def __init__(self, pin, section, part, part_pin, note):
-        self.pin = pin  # basalt.core.board.Pin (number, invert, pull, path)
+        self.pin = pin  # basalt.core.board_file.Pin (number, invert, pull, path)
         self.section = section  # motor, display, buttons, force, buzzer, battery
         self.part = part
         self.part_pin = part_pin

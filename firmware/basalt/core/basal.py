@@ -6,6 +6,7 @@ next one starts, the last until midnight, so the first must start at 00:00.
 
 from basalt.core.check import int_in, text
 from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.limits import MAX_PROFILES, MAX_RATE_MU_H
 from basalt.core.schedule import (
     MAX_SEGMENTS,  # noqa: F401 (the profile limits live here too)
     Schedule,
@@ -13,8 +14,6 @@ from basalt.core.schedule import (
 )
 from basalt.core.units import MIN_PER_DAY, MS_PER_DAY, milli_in
 
-MAX_PROFILES = 6
-MAX_RATE_MU_H = 30_000  # 30 U/h
 
 class BasalProfile(Schedule):
     def __init__(self, name, starts_min, rates_mu_h):

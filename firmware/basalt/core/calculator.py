@@ -23,13 +23,10 @@ goes through the same checks as any other. The calculator itself delivers nothin
 """
 
 from basalt.core.check import int_in, is_int
-from basalt.core.delivery import BOLUS_STEP_MU
 from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.limits import BOLUS_STEP_MU, CARBS_MAX_G, GLUCOSE_MAX, GLUCOSE_MIN
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, milli_in
 
-CARBS_MAX_G = 400
-GLUCOSE_MIN = 20
-GLUCOSE_MAX = 600
 CGM_FRESH_MS = 15 * MS_PER_MIN  # Loop refuses older glucose ("glucoseTooOld")
 
 

@@ -1,193 +1,383 @@
-"""Commands as plain data, in the user's units, checked strictly and applied to the engine.
+"""The one command table: every command the pump takes, declared once.
 
-The menus, the simulator's program files and host tools all speak this one format:
-    {"cmd": "bolus", "units": 2.5}
-    {"cmd": "dual_bolus", "units": 6, "now_percent": 60, "minutes": 90}
-    {"cmd": "temp_basal", "minutes": 60, "percent": 150}
+Each Command names its fields (key, kind, unit, range), the guards that must hold
+before it runs, and its handler ("part.method", called with now_ms and the values in
+field order). The REPL, the simulator, host tools, the loop and the menus all enter
+through Dispatcher.run(); the range of every field is checked in Field.check() and
+nowhere else, and the menus' number screens read their bounds from the same fields.
+
+Two forms reach the table:
+    {"cmd": "bolus", "units": 2.5}        plain data in the user's units (REPL, files)
+    ("bolus", {"units": 2500})            values in the pump's units (menus, the loop):
+                                          mU, mU/h, minutes; never turned into text
 Unknown keys, missing keys and bad values are refused before anything is changed.
 """
 
-from basalt.core import schedule
 from basalt.core.alarms import check_code
-from basalt.core.basal import MAX_RATE_MU_H, rate_from_user
-from basalt.core.check import exact_keys, int_in, text
-from basalt.core.delivery import (
+from basalt.core.check import _span, exact_keys, is_int, one_of, text
+from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
+from basalt.core.limits import (
     BOLUS_MAX_MU,
     BOLUS_STEP_MU,
+    CARBS_MAX_G,
     EXTENDED_MAX_MIN,
     EXTENDED_MIN_MIN,
+    FILL_MAX_MU,
     FILL_MIN_MU,
     FILL_STEP_MU,
+    MAX_RATE_MU_H,
     PRIME_MAX_MU,
     PRIME_STEP_MU,
     TEMP_MAX_MIN,
     TEMP_MAX_PERCENT,
     TEMP_MIN_MIN,
 )
-from basalt.core.errors import InvalidValue
+from basalt.core.loop import MODES
 from basalt.core.schedule import parse_clock
-from basalt.core.units import MS_PER_MIN, milli_in
+from basalt.core.units import MS_PER_MIN, fmt_milli, to_milli
 
-_U = "U"
-_UH = "U/h"
+# Field kinds: how a user's value becomes the pump's.
+MILLI = "milli"  # a number of units (int, float or exact decimal text) -> thousandths
+WHOLE = "whole"  # an int in its unit (min, %, g)
+CHOICE = "choice"  # one of a tuple of strings
+NAME = "name"  # a profile name: 1-16 printable characters
+CLOCK = "clock"  # "HH:MM" -> ms after midnight
+SEGMENTS = "segments"  # [["HH:MM", U/h], ...] -> [(minute, mU/h), ...]
+ALARM = "alarm"  # an alarm code
+TABLE = "table"  # a JSON table, checked by its own schema (settings)
+
+# Guards: state rules a command may need, each checked in Dispatcher._guard().
+ACK = "ack"  # the boot screen was acknowledged
+DELIVERING = "delivering"  # delivery is not stopped
+ALARMS_ACKED = "alarms_acked"  # no unacknowledged alarm that stopped delivery
+STATE_KNOWN = "state_known"  # the restart knew the pump's state and the settings are valid
+
+SYRINGE = "syringe"  # a field bound: the board's syringe capacity
+
+
+class Field:
+    __slots__ = ("key", "kind", "lo", "hi", "step", "unit", "optional", "choices")
+
+    def __init__(self, key, kind, lo=0, hi=0, step=1, unit="", optional=False, choices=()):
+        self.key = key
+        self.kind = kind
+        self.lo = lo
+        self.hi = hi
+        self.step = step
+        self.unit = unit
+        self.optional = optional
+        self.choices = choices
+
+    def bounds(self, syringe_mu=FILL_MAX_MU):
+        """(lo, hi, step) in the pump's units: what the menus offer."""
+        hi = syringe_mu if self.hi == SYRINGE else self.hi
+        return self.lo, hi, self.step
+
+    def allowed(self, syringe_mu=FILL_MAX_MU):
+        lo, hi, step = self.bounds(syringe_mu)
+        if self.kind == MILLI:
+            return "%s to %s %s in steps of %s %s" % (fmt_milli(lo), fmt_milli(hi), self.unit,
+                                                      fmt_milli(step), self.unit)
+        return _span(lo, hi, self.unit, step)
+
+    def parse(self, where, value, syringe_mu=FILL_MAX_MU):
+        """A user's value in the pump's units (conversion only; check() is the range)."""
+        kind = self.kind
+        if kind == MILLI:
+            try:
+                return to_milli(where, value, self.unit)
+            except InvalidValue as error:
+                raise InvalidValue(where, value, error.allowed + ", " +
+                                   self.allowed(syringe_mu))
+        if kind == CLOCK:
+            return parse_clock(where, value) * MS_PER_MIN
+        if kind == SEGMENTS:
+            return segments_from_user(where, value)
+        return value
+
+    def check(self, where, value, shown=None, syringe_mu=FILL_MAX_MU):
+        """The field's rule, in the pump's units; `shown` is the value as the user gave
+        it (for the message)."""
+        kind = self.kind
+        if kind in (MILLI, WHOLE):
+            lo, hi, step = self.bounds(syringe_mu)
+            if not is_int(value) or value < lo or value > hi or value % step:
+                if shown is None:
+                    shown = fmt_milli(value) if kind == MILLI and is_int(value) else value
+                raise InvalidValue(where, shown, self.allowed(syringe_mu))
+        elif kind == CHOICE:
+            one_of(where, value, self.choices)
+        elif kind == NAME:
+            text(where, value, 1, 16)
+        elif kind == ALARM:
+            check_code(value)
+        elif kind == TABLE and not isinstance(value, dict):
+            raise InvalidValue(where, value, "a table of settings")
+        return value
+
+
+class Command:
+    __slots__ = ("name", "fields", "handler", "guards", "one_of", "internal", "doc", "rule",
+                 "args")
+
+    def __init__(self, name, fields, handler, guards=(ACK,), one_of=None, internal=False,
+                 doc="", rule=None, args=None):
+        self.name = name
+        self.fields = fields
+        self.handler = handler  # "part.method": part names a Dispatcher target
+        self.guards = guards
+        self.one_of = one_of  # (key, key, what the user may give): exactly one of them
+        self.internal = internal  # only the pump's own parts send it (the loop)
+        self.doc = doc
+        self.rule = rule  # rule(values): checks between fields, may add derived values
+        # The handler's arguments after now_ms, by key (default: every field in order).
+        self.args = args or tuple(field.key for field in fields)
+
+    def field(self, key):
+        for field in self.fields:
+            if field.key == key:
+                return field
+        raise KeyError(key)
+
+
+def _dual_rule(values):
+    """The now part: exactly one of now_units or now_percent, leaving at least 0.01 U for
+    the extended part; a percent is rounded down to 0.01 U."""
+    amount = values["units"]
+    if values.get("now_units") is None:
+        now_mu = amount * values["now_percent"] // 100 // BOLUS_STEP_MU * BOLUS_STEP_MU
+        if now_mu < BOLUS_STEP_MU:
+            raise InvalidValue("dual_bolus now_percent", values["now_percent"],
+                               "a share of at least 0.01 U")
+        values["now_units"] = now_mu
+    elif values["now_units"] > amount - BOLUS_STEP_MU:
+        raise InvalidValue("dual_bolus now_units", fmt_milli(values["now_units"]),
+                           "%s to %s U in steps of 0.01 U" % (
+                               fmt_milli(BOLUS_STEP_MU), fmt_milli(amount - BOLUS_STEP_MU)))
+
+
+BOLUS_UNITS = Field("units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
+EXTENDED_MINUTES = Field("minutes", WHOLE, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, 1, "min")
+TEMP_MINUTES = Field("minutes", WHOLE, TEMP_MIN_MIN, TEMP_MAX_MIN, 1, "min")
+TEMP_RATE = Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h", optional=True)
+TEMP_PERCENT = Field("percent", WHOLE, 0, TEMP_MAX_PERCENT, 1, "%", optional=True)
+PROFILE_NAME = Field("name", NAME)
+CARBS = Field("grams", WHOLE, 1, CARBS_MAX_G, 1, "g")
+ALARM_CODE = Field("alarm", ALARM)
+TIME_OF_DAY = Field("time", CLOCK)
+
+_DOSE = (ACK, DELIVERING)
+
+TABLE_ = (
+    Command("bolus", (BOLUS_UNITS,), "engine.bolus", _DOSE, doc="a normal bolus now"),
+    Command("extended_bolus", (BOLUS_UNITS, EXTENDED_MINUTES), "engine.extended_bolus",
+            _DOSE, doc="an amount spread evenly over the minutes"),
+    Command("dual_bolus", (
+        Field("units", MILLI, 2 * BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U"),
+        Field("now_units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U",
+              optional=True),
+        Field("now_percent", WHOLE, 1, 99, 1, "%", optional=True),
+        EXTENDED_MINUTES), "engine.dual_bolus", _DOSE,
+        ("now_units", "now_percent", "exactly one of now_units or now_percent"),
+        doc="part now, the rest over the minutes", rule=_dual_rule,
+        args=("units", "now_units", "minutes")),
+    Command("cancel_bolus", (), "engine.cancel_bolus", doc="stop every running bolus"),
+    Command("temp_basal", (TEMP_MINUTES, TEMP_RATE, TEMP_PERCENT), "engine.start_temp_basal",
+            _DOSE, ("rate", "percent", "exactly one of rate (U/h) or percent"),
+            doc="an absolute (U/h) or percent temp basal"),
+    Command("cancel_temp_basal", (), "engine.cancel_temp_basal", doc="back to scheduled"),
+    Command("suspend", (), "engine.suspend", doc="stop all delivery"),
+    Command("resume", (), "engine.resume", (ACK, ALARMS_ACKED, STATE_KNOWN),
+            doc="scheduled basal again (missed insulin is not made up)"),
+    Command("prime", (Field("units", MILLI, PRIME_STEP_MU, PRIME_MAX_MU, PRIME_STEP_MU, "U"),),
+            "engine.prime", doc="fill the tubing while suspended and disconnected"),
+    Command("new_reservoir", (Field("units", MILLI, FILL_MIN_MU, SYRINGE, FILL_STEP_MU, "U"),),
+            "engine.new_reservoir", doc="rewind and fit a filled reservoir"),
+    Command("set_profile", (PROFILE_NAME, Field("segments", SEGMENTS)), "profiles.set_profile",
+            doc="create or replace a basal profile"),
+    Command("activate_profile", (PROFILE_NAME,), "profiles.activate_profile"),
+    Command("delete_profile", (PROFILE_NAME,), "profiles.delete_profile"),
+    Command("set_time", (TIME_OF_DAY,), "engine.set_time_of_day", doc="the time of day"),
+    Command("acknowledge", (ALARM_CODE,), "alarms.acknowledge", (),
+            doc="acknowledge an alarm (a button press)"),
+    Command("snooze", (ALARM_CODE,), "alarms.snooze", (), doc="snooze a medium or low alarm"),
+    Command("loop_mode", (Field("mode", CHOICE, choices=MODES),),
+            "loop.set_mode", doc="off, suspend_only or closed"),
+    Command("carbs", (CARBS,), "loop.carbs", doc="carbs eaten now, for the loop"),
+    Command("boot_ack", (Field("time", CLOCK, optional=True),), "keeper.acknowledge_boot", (),
+            doc="the boot screen was read; optionally the time of day"),
+    Command("reconcile_bolus", (Field("units", MILLI, 0, BOLUS_MAX_MU, 1, "U",
+                                      optional=True),),
+            "keeper.reconcile", doc="count an interrupted bolus as delivered"),
+    Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings",
+            doc="a whole settings file, applied and stored"),
+    Command("force_tare", (), "keeper.force_tare", doc="zero the force sensor"),
+    Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
+            "keeper.force_scale", doc="scale the force sensor with a known force"),
+    # The loop's own actions: the same safety gate, never from outside the pump.
+    Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"), TEMP_MINUTES),
+            "engine.auto_temp_basal", (DELIVERING,), internal=True),
+    Command("loop_bolus", (BOLUS_UNITS,), "engine.auto_bolus", (DELIVERING,), internal=True),
+    Command("loop_cancel_temp", (), "engine.cancel_temp_basal", (), internal=True),
+)
+
+COMMANDS = {}
+for _command in TABLE_:
+    COMMANDS[_command.name] = _command
 
 
 def segments_from_user(name, segments):
     """[['00:00', 0.8], ['06:00', 1.2], ...] (U/h) -> [(0, 800), (360, 1200), ...]."""
+    from basalt.core import schedule
+    from basalt.core.basal import rate_from_user
+
     return schedule.segments_from_user("profile %s" % name, segments, 1, rate_from_user,
                                        "[HH:MM, U/h]")
 
 
-def _units(cmd, key, lo, hi, step):
-    return milli_in(cmd["cmd"] + " " + key, cmd[key], lo, hi, step, _U)
-
-
-def _bolus_units(cmd, key, lo):
-    return _units(cmd, key, lo, BOLUS_MAX_MU, BOLUS_STEP_MU)
-
-
-def _minutes(cmd, lo, hi):
-    return int_in(cmd["cmd"] + " minutes", cmd["minutes"], lo, hi, "min")
-
-
-def _keys(cmd, required, optional=()):
-    exact_keys(cmd["cmd"], cmd, required, optional, InvalidValue)
-
-
-def _bolus(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "units"))
-    return engine.bolus(now_ms, _bolus_units(cmd, "units", BOLUS_STEP_MU))
-
-
-def _extended(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "units", "minutes"))
-    amount = _bolus_units(cmd, "units", BOLUS_STEP_MU)
-    return engine.extended_bolus(now_ms, amount,
-                                 _minutes(cmd, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN))
-
-
-def _dual(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "units", "minutes"), ("now_units", "now_percent"))
-    amount = _bolus_units(cmd, "units", 2 * BOLUS_STEP_MU)  # room for two parts
-    if ("now_units" in cmd) == ("now_percent" in cmd):
-        raise InvalidValue("dual_bolus now", "both" if "now_units" in cmd else "neither",
-                           "exactly one of now_units or now_percent")
-    if "now_units" in cmd:
-        now_mu = _units(cmd, "now_units", BOLUS_STEP_MU, amount - BOLUS_STEP_MU,
-                        BOLUS_STEP_MU)
-    else:
-        percent = int_in("dual_bolus now_percent", cmd["now_percent"], 1, 99, "%")
-        now_mu = amount * percent // 100 // BOLUS_STEP_MU * BOLUS_STEP_MU  # rounded down
-        if now_mu < BOLUS_STEP_MU:
-            raise InvalidValue("dual_bolus now_percent", percent, "a share of at least 0.01 U")
-    minutes = _minutes(cmd, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN)
-    return engine.dual_bolus(now_ms, amount, now_mu, minutes)
-
-
-def _temp(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "minutes"), ("rate", "percent"))
-    rate = percent = None
-    if "rate" in cmd and "percent" not in cmd:
-        rate = milli_in("temp_basal rate", cmd["rate"], 0, MAX_RATE_MU_H, 1, _UH)
-    elif "percent" in cmd and "rate" not in cmd:
-        percent = int_in("temp_basal percent", cmd["percent"], 0, TEMP_MAX_PERCENT, "%")
-    else:
-        raise InvalidValue("temp_basal", "both" if "rate" in cmd else "neither",
-                           "exactly one of rate (U/h) or percent")
-    minutes = _minutes(cmd, TEMP_MIN_MIN, TEMP_MAX_MIN)
-    return engine.start_temp_basal(now_ms, minutes, rate_mu_h=rate, percent=percent)
-
-
-def _bare(name):
-    def apply(engine, now_ms, cmd):
-        _keys(cmd, ("cmd",))
-        return getattr(engine, name)(now_ms)
-
-    return apply
-
-
-def _prime(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "units"))
-    return engine.prime(now_ms, _units(cmd, "units", PRIME_STEP_MU, PRIME_MAX_MU,
-                                       PRIME_STEP_MU))
-
-
-def _new_reservoir(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "units"))
-    capacity = engine.board.syringe_capacity_mu
-    return engine.new_reservoir(now_ms, _units(cmd, "units", FILL_MIN_MU, capacity,
-                                               FILL_STEP_MU))
-
-
-def _set_profile(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "name", "segments"))
-    text("set_profile name", cmd["name"], 1, 16)
-    segments = segments_from_user(cmd["name"], cmd["segments"])
-    return engine.set_profile(now_ms, cmd["name"], segments)
-
-
-def _activate_profile(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "name"))
-    return engine.activate_profile(now_ms, cmd["name"])
-
-
-def _delete_profile(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "name"))
-    return engine.delete_profile(cmd["name"])
-
-
-def _set_time(engine, now_ms, cmd):
-    _keys(cmd, ("cmd", "time"))
-    return engine.set_time_of_day(now_ms, parse_clock("set_time time", cmd["time"]) * MS_PER_MIN)
-
-
-COMMANDS = {
-    "bolus": _bolus,
-    "extended_bolus": _extended,
-    "dual_bolus": _dual,
-    "cancel_bolus": _bare("cancel_bolus"),
-    "temp_basal": _temp,
-    "cancel_temp_basal": _bare("cancel_temp_basal"),
-    "suspend": _bare("suspend"),
-    "resume": _bare("resume"),
-    "prime": _prime,
-    "new_reservoir": _new_reservoir,
-    "set_profile": _set_profile,
-    "activate_profile": _activate_profile,
-    "delete_profile": _delete_profile,
-    "set_time": _set_time,
-}
-
-
-def _alarm_action(name):
-    def apply_to(alarms, now_ms, cmd):
-        _keys(cmd, ("cmd", "alarm"))
-        return getattr(alarms, name)(now_ms, check_code(cmd["alarm"]))
-
-    return apply_to
-
-
-# Commands for the alarm manager: {"cmd": "acknowledge", "alarm": "occlusion"}.
-ALARM_COMMANDS = {
-    "acknowledge": _alarm_action("acknowledge"),
-    "snooze": _alarm_action("snooze"),
-}
-
-
-def apply_alarm(alarms, now_ms, cmd):
-    """Check and apply an acknowledge or snooze command to an AlarmManager."""
-    name = cmd.get("cmd") if isinstance(cmd, dict) else None
-    if not isinstance(name, str) or name not in ALARM_COMMANDS:
-        raise InvalidValue("command", cmd, "{'cmd': 'acknowledge' or 'snooze', "
-                           "'alarm': code}")
-    return ALARM_COMMANDS[cmd["cmd"]](alarms, now_ms, cmd)
-
-
-def apply(engine, now_ms, cmd):
-    """Check and apply one command; returns what the engine returned."""
+def lookup(cmd):
+    """The Command a plain-data {"cmd": name, ...} or a (name, values) pair names; plain
+    data may not name an internal command (only the pump's own parts send those)."""
+    if isinstance(cmd, tuple) and len(cmd) == 2 and isinstance(cmd[1], dict):
+        command = COMMANDS.get(cmd[0]) if isinstance(cmd[0], str) else None
+        if command is not None:
+            return command
+        raise InvalidValue("cmd", cmd[0], "one of " + ", ".join(sorted(COMMANDS)))
     if not isinstance(cmd, dict):
         raise InvalidValue("command", cmd, "a table such as {'cmd': 'bolus', 'units': 1.5}")
     name = cmd.get("cmd")
-    if not isinstance(name, str) or name not in COMMANDS:
+    command = COMMANDS.get(name) if isinstance(name, str) else None
+    if command is None or command.internal:
+        raise InvalidValue("cmd", name, "one of " + ", ".join(public_names()))
+    return command
+
+
+def parse(cmd):
+    """Plain data in the user's units -> (name, values in the pump's units), keys and
+    conversions checked; the ranges are checked by check()."""
+    command = lookup(cmd)
+    name = command.name
+    required = ["cmd"]
+    optional = []
+    for field in command.fields:
+        (optional if field.optional else required).append(field.key)
+    exact_keys(name, cmd, required, optional, InvalidValue)
+    values = {}
+    shown = {}
+    for field in command.fields:
+        if field.key in cmd:
+            where = name + " " + field.key
+            if field.kind == SEGMENTS:
+                values[field.key] = segments_from_user(cmd.get("name"), cmd[field.key])
+            else:
+                values[field.key] = field.parse(where, cmd[field.key])
+            shown[field.key] = cmd[field.key]
+    return name, values, shown
+
+
+def public_names():
+    return sorted(name for name in COMMANDS if not COMMANDS[name].internal)
+
+
+def check(name, values, shown=None, syringe_mu=FILL_MAX_MU):
+    """Every field's rule and the command's own, in the pump's units. Returns the
+    handler's arguments in field order (None for an optional field not given)."""
+    command = COMMANDS.get(name) if isinstance(name, str) else None
+    if command is None:
         raise InvalidValue("cmd", name, "one of " + ", ".join(sorted(COMMANDS)))
-    return COMMANDS[cmd["cmd"]](engine, now_ms, cmd)
+    pair = command.one_of
+    if pair is not None and (values.get(pair[0]) is None) == (values.get(pair[1]) is None):
+        raise InvalidValue(_PAIR_FIELD.get(name, name),
+                           "both" if values.get(pair[0]) is not None else "neither", pair[2])
+    for field in command.fields:
+        value = values.get(field.key)
+        if value is None:
+            if not field.optional:
+                raise InvalidValue(name + " " + field.key, None, "a value")
+            continue
+        field.check(name + " " + field.key, value,
+                    None if shown is None else shown.get(field.key), syringe_mu)
+    if command.rule is not None:
+        command.rule(values)
+    return [values.get(key) for key in command.args]
+
+
+class Dispatcher:
+    """Runs commands against the pump's parts: targets maps a handler's part name
+    ("engine", "pump", "loop", "keeper", ...) to the object; state answers the guards
+    (awaiting_ack(), stop_reason(), require_resumable(name), require_known_state(name))."""
+
+    def __init__(self, targets, state, syringe_mu=FILL_MAX_MU):
+        self.targets = targets
+        self.state = state
+        self.syringe_mu = syringe_mu
+
+    def run(self, now_ms, cmd):
+        """A command as plain data (user units) or as (name, values) (pump units)."""
+        command = lookup(cmd)
+        name = command.name
+        if ACK in command.guards:  # nothing runs until the boot screen was read
+            self._guard(ACK, name)
+        if isinstance(cmd, tuple):
+            values = dict(cmd[1])
+            shown = None
+        else:
+            _, values, shown = parse(cmd)
+        args = check(name, values, shown, self.syringe_mu)
+        for guard in command.guards:
+            if guard != ACK:
+                self._guard(guard, name)
+        part, method = command.handler.split(".")
+        target = self.targets.get(part)
+        if target is None:
+            raise NotAllowedNow(name, _MISSING.get(part, "this pump has no " + part))
+        return getattr(target, method)(now_ms, *args)
+
+    def _guard(self, guard, name):
+        state = self.state
+        if guard == ACK:
+            if state.awaiting_ack():
+                raise NotAllowedNow(name, "acknowledge the boot screen first")
+        elif guard == DELIVERING:
+            reason = state.stop_reason()
+            if reason is not None:
+                raise NotAllowedNow(_ENGINE_NAME.get(name, name),
+                                    "pump is stopped (%s)" % reason)
+        elif guard == ALARMS_ACKED:
+            state.require_resumable(name)
+        elif guard == STATE_KNOWN:
+            state.require_known_state(name)
+
+
+_PAIR_FIELD = {"dual_bolus": "dual_bolus now"}
+_MISSING = {"loop": "no therapy settings are loaded", "keeper": "this pump keeps no journal"}
+# The engine's own names for its refusals (kept as the journal and tests know them).
+_ENGINE_NAME = {"bolus": "bolus", "extended_bolus": "extended bolus",
+                "dual_bolus": "dual-wave bolus", "temp_basal": "temp basal",
+                "loop_temp": "temp basal", "loop_bolus": "loop bolus"}
+
+
+class EngineOnly:
+    """Guards for a bare engine (core vectors, benches): no boot lock, no alarms."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def awaiting_ack(self):
+        return False
+
+    def stop_reason(self):
+        return self.engine.stop_reason
+
+    def require_resumable(self, name):
+        pass
+
+    def require_known_state(self, name):
+        pass
+
+
+def apply(engine, now_ms, cmd):
+    """Check and apply one engine command (core vectors and benches without an app)."""
+    return Dispatcher({"engine": engine, "profiles": engine}, EngineOnly(engine),
+                      engine.board.syringe_capacity_mu).run(now_ms, cmd)

@@ -11,9 +11,15 @@ Every product stays below 2**30 (spans are cut to a per-channel maximum), so a t
 allocates nothing on 32-bit MicroPython.
 """
 
-from basalt.core.basal import MAX_RATE_MU_H, BasalProfiles, make_profile
+from basalt.core.basal import BasalProfiles, make_profile
 from basalt.core.check import int_in, one_of, text
 from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.limits import (
+    BOLUS_SPEED_MAX_MU_MIN,
+    BOLUS_SPEED_MIN_MU_MIN,
+    MAX_RATE_MU_H,
+    PRIME_SPEED_MU_MIN,
+)
 from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, fmt_milli
 
@@ -28,20 +34,6 @@ except ImportError:  # CPython
 _SMALL = const(0x3FFFFFFF)  # largest small int on 32-bit MicroPython
 _FOREVER = const(0x3FFFFFFF)
 
-BOLUS_STEP_MU = 10  # 0.01 U
-BOLUS_MAX_MU = 25_000
-EXTENDED_MIN_MIN = 15
-EXTENDED_MAX_MIN = 480
-TEMP_MIN_MIN = 15
-TEMP_MAX_MIN = 1_440
-TEMP_MAX_PERCENT = 250
-PRIME_STEP_MU = 100
-PRIME_MAX_MU = 30_000
-PRIME_SPEED_MU_MIN = 10_000  # 10 U/min: tubing is filled while disconnected
-FILL_MIN_MU = 10_000
-FILL_STEP_MU = 100
-BOLUS_SPEED_MIN_MU_MIN = 500
-BOLUS_SPEED_MAX_MU_MIN = 5_000
 
 # Why the pump is stopped (None while delivering).
 STOP_NO_RESERVOIR = "no reservoir"
@@ -286,7 +278,7 @@ class DeliveryEngine:
         self._retarget()
         self._event("profile_activated", {"name": name})
 
-    def delete_profile(self, name):
+    def delete_profile(self, now_ms, name):
         self.profiles.delete(name)
 
     def _check_temp_fits(self, command, profile):
@@ -316,16 +308,8 @@ class DeliveryEngine:
         self._temp_basal(now_ms, duration_min, rate_mu_h, None, "loop")
 
     def _temp_basal(self, now_ms, duration_min, rate_mu_h, percent, source):
-        int_in("temp basal duration", duration_min, TEMP_MIN_MIN, TEMP_MAX_MIN, "min")
-        if (rate_mu_h is None) == (percent is None):
-            raise InvalidValue("temp basal", "rate and percent" if rate_mu_h is not None
-                               else "neither", "exactly one of rate (U/h) or percent")
-        if rate_mu_h is not None:
-            int_in("temp basal rate", rate_mu_h, 0, MAX_RATE_MU_H, "mU/h")
-        else:
-            int_in("temp basal percent", percent, 0, TEMP_MAX_PERCENT, "%")
+        # Fields and their ranges were checked by the command table (core.commands).
         self._advance(now_ms)
-        self._require_running("temp basal")
         duration_ms = duration_min * MS_PER_MIN
         if percent is not None:
             profile = self.profiles.current()
@@ -371,14 +355,12 @@ class DeliveryEngine:
 
     def bolus(self, now_ms, amount_mu):
         """A normal bolus at the bolus speed."""
-        self._check_bolus_amount("bolus amount", amount_mu)
         self._advance(now_ms)
         self._require_bolus_ok("bolus", amount_mu, need_now=True, need_ext=False)
         self._start_bolus("normal", amount_mu, amount_mu, 0, 0)
 
     def auto_bolus(self, now_ms, amount_mu):
         """The closed loop's entry point: a normal bolus through the same gate."""
-        self._check_bolus_amount("loop bolus amount", amount_mu)
         self._advance(now_ms)
         self._require_bolus_ok("loop bolus", amount_mu, need_now=True, need_ext=False)
         self._start_bolus("normal", amount_mu, amount_mu, 0, 0, "loop")
@@ -390,18 +372,12 @@ class DeliveryEngine:
 
     def extended_bolus(self, now_ms, amount_mu, duration_min):
         """An amount spread evenly over 15 min to 8 h."""
-        self._check_bolus_amount("extended bolus amount", amount_mu)
-        self._check_extended_duration(duration_min)
         self._advance(now_ms)
         self._require_bolus_ok("extended bolus", amount_mu, need_now=False, need_ext=True)
         self._start_bolus("extended", amount_mu, 0, amount_mu, duration_min)
 
     def dual_bolus(self, now_ms, amount_mu, now_mu, duration_min):
         """now_mu at once (bolus speed), then the rest spread over duration_min."""
-        self._check_bolus_amount("dual-wave amount", amount_mu)
-        int_in("dual-wave now part", now_mu, BOLUS_STEP_MU, amount_mu - BOLUS_STEP_MU, "mU",
-               BOLUS_STEP_MU)
-        self._check_extended_duration(duration_min)
         self._advance(now_ms)
         self._require_bolus_ok("dual-wave bolus", amount_mu, need_now=True, need_ext=True)
         self._start_bolus("dual", amount_mu, now_mu, amount_mu - now_mu, duration_min)
@@ -428,14 +404,7 @@ class DeliveryEngine:
                               "elapsed_ms": ramp.elapsed_ms})
         return parts
 
-    def _check_bolus_amount(self, field, amount_mu):
-        int_in(field, amount_mu, BOLUS_STEP_MU, BOLUS_MAX_MU, "mU", BOLUS_STEP_MU)
-
-    def _check_extended_duration(self, duration_min):
-        int_in("extended duration", duration_min, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, "min")
-
     def _require_bolus_ok(self, command, amount_mu, need_now, need_ext):
-        self._require_running(command)
         if need_now and self._now_part is not None:
             raise NotAllowedNow(command, "a bolus is being delivered; wait or cancel it")
         if need_ext and (self._ext_part is not None or self._ext_pending is not None):
@@ -649,7 +618,6 @@ class DeliveryEngine:
 
     def prime(self, now_ms, amount_mu):
         """Fill tubing and cannula while suspended; not counted as therapy."""
-        int_in("prime amount", amount_mu, PRIME_STEP_MU, PRIME_MAX_MU, "mU", PRIME_STEP_MU)
         self._advance(now_ms)
         if self.stop_reason != STOP_USER:
             raise NotAllowedNow("prime", "suspend delivery first" if self.stop_reason is None
@@ -663,8 +631,6 @@ class DeliveryEngine:
 
     def new_reservoir(self, now_ms, fill_mu):
         """Rewind and fit a filled reservoir; returns the microsteps to rewind."""
-        capacity = self.board.syringe_capacity_mu
-        int_in("reservoir fill", fill_mu, FILL_MIN_MU, capacity, "mU", FILL_STEP_MU)
         self._advance(now_ms)
         if self.stop_reason is None:
             raise NotAllowedNow("new reservoir", "suspend delivery first")
@@ -680,10 +646,6 @@ class DeliveryEngine:
 
     def reservoir_mu(self):
         return self.board.mu_for_usteps(self.reservoir_steps)
-
-    def _require_running(self, command):
-        if self.stop_reason is not None:
-            raise NotAllowedNow(command, "pump is stopped (%s)" % self.stop_reason)
 
     def _stop(self, reason):
         self.stop_reason = reason
@@ -727,7 +689,8 @@ class DeliveryEngine:
         """Resume a checkpointed temp basal for the time it had left (no limits re-run:
         checkpoint.plan_restore resumes only temps that lower delivery)."""
         self._advance(now_ms)
-        self._require_running("resume temp basal")
+        if self.stop_reason is not None:
+            raise NotAllowedNow("resume temp basal", "pump is stopped (%s)" % self.stop_reason)
         self._temp = [rate_mu_h, percent, left_ms, duration_ms]
         self._retarget()
 

@@ -15,6 +15,7 @@ import math
 
 from basalt.core.check import int_in
 from basalt.core.errors import InvalidValue
+from basalt.core.units import MS_PER_MIN
 
 try:
     from micropython import const
@@ -26,7 +27,6 @@ except ImportError:  # CPython
 
 ONE = const(16384)  # the table's unit: a fraction of 1 in 1/16384ths (2**14)
 SHIFT = const(14)
-MS_PER_MIN = const(60_000)
 
 # (name, peak minutes, what it is) -- the presets Loop offers.
 PRESETS = (

@@ -33,11 +33,11 @@ stiffness), relieves the pressure, so clearing the blockage releases no bolus.
 
 from basalt.core.check import exact_keys, int_in
 from basalt.core.errors import ConfigError
+from basalt.core.units import MS_PER_HOUR
 
 OCCLUSION = "occlusion"
 SENSOR_FAULT = "sensor_fault"
 
-_MS_PER_HOUR = 3_600_000
 _FORCE_CAP = 20_000  # mN: the allowance and the differences the filters see stay small
 _DT_CAP = 600_000  # ms: a longer gap is treated as 10 minutes by the trackers
 
@@ -223,13 +223,13 @@ class OcclusionDetector:
         if gap <= 0:
             return
         self._up_acc += cfg["drift_mn_h"] * (dt if dt < _DT_CAP else _DT_CAP)
-        up = self._up_acc // _MS_PER_HOUR
+        up = self._up_acc // MS_PER_HOUR
         if up >= gap:
             self.baseline += gap
             self._up_acc = 0
         else:
             self.baseline += up
-            self._up_acc -= up * _MS_PER_HOUR
+            self._up_acc -= up * MS_PER_HOUR
 
     def residual(self):
         return self.filtered - self.baseline - self.allowance

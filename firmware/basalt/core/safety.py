@@ -28,9 +28,9 @@ as real pumps do). Prime is not therapy (tubing is filled while disconnected) an
 not counted.
 """
 
-from basalt.core.basal import MAX_RATE_MU_H
 from basalt.core.check import int_in, is_int
 from basalt.core.errors import BasaltError, ConfigError, LimitExceeded, NotAllowedNow
+from basalt.core.limits import BOLUS_MAX_MU, BOLUS_STEP_MU, MAX_RATE_MU_H
 from basalt.core.units import MS_PER_MIN, PL_PER_MU, fmt_milli
 
 BUCKET_MS = 5 * MS_PER_MIN
@@ -40,7 +40,7 @@ DAY_BUCKETS = 289  # 24 h + the same
 # The widest value the gate accepts for each limit. The settings file has the hard
 # limits and recommended ranges a user sees; these only catch nonsense.
 CEILINGS = {
-    "max_bolus_mu": (10, 25_000),
+    "max_bolus_mu": (BOLUS_STEP_MU, BOLUS_MAX_MU),
     "max_basal_mu_h": (0, MAX_RATE_MU_H),
     "max_iob_mu": (0, 100_000),
     "max_bolus_60min_mu": (10, 75_000),

@@ -10,35 +10,29 @@ minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text).
 import json
 
 from basalt.core import insulin, loop
-from basalt.core.basal import (
-    MAX_PROFILES,
-    MAX_RATE_MU_H,
-    BasalProfiles,
-    make_profile,
-    rate_from_user,
-)
+from basalt.core.basal import BasalProfiles, make_profile, rate_from_user
 from basalt.core.check import flag, int_in, is_int, one_of, text
-from basalt.core.delivery import (
+from basalt.core.errors import ConfigError, InvalidValue
+from basalt.core.limits import (
     BOLUS_MAX_MU,
     BOLUS_SPEED_MAX_MU_MIN,
     BOLUS_SPEED_MIN_MU_MIN,
     BOLUS_STEP_MU,
+    FILL_MAX_MU,
     FILL_MIN_MU,
     FILL_STEP_MU,
+    MAX_PROFILES,
+    MAX_RATE_MU_H,
     PRIME_MAX_MU,
     PRIME_STEP_MU,
 )
-from basalt.core.errors import ConfigError, InvalidValue
 from basalt.core.safety import Limits  # the safety gate's own class: one definition
 from basalt.core.schedule import Schedule, check_segments, segments_from_user
-from basalt.core.units import fmt_milli, milli_in
+from basalt.core.units import MIN_PER_DAY, MIN_PER_HOUR, fmt_milli, milli_in
 
 VERSION = 1
-MIN_PER_HOUR = 60
-MIN_PER_DAY = 1_440
 
 BOLUS_INCREMENTS_MU = (10, 50, 100, 500, 1_000)
-FILL_MAX_MU = 6_000_000  # a 60 mL syringe; the board's syringe may hold less
 DEFAULT_MIN_GLUCOSE = 70
 
 

@@ -16,6 +16,7 @@ except ImportError:  # CPython
 
 
 MS_PER_MIN = const(60_000)
+MIN_PER_HOUR = const(60)
 MS_PER_HOUR = const(3_600_000)
 MS_PER_DAY = const(86_400_000)
 MIN_PER_DAY = const(1_440)

@@ -2,20 +2,12 @@
 
 Every dose flow ends in a ConfirmScreen built from the numbers the user chose, showing
 them; nothing here sends a command any other way (menu.emit is called by screens).
-Amounts go into commands as exact decimal text (fmt_milli), never as floats.
+Commands go out as (name, values) in the pump's units (mU, minutes, %): the numbers
+chosen are the numbers sent. Number screens take their bounds from the command table's
+fields (basalt.core.commands); the menus only choose a coarser step.
 """
 
-from basalt.core.delivery import (
-    BOLUS_STEP_MU,
-    EXTENDED_MAX_MIN,
-    EXTENDED_MIN_MIN,
-    FILL_MIN_MU,
-    PRIME_MAX_MU,
-    PRIME_STEP_MU,
-    TEMP_MAX_MIN,
-    TEMP_MAX_PERCENT,
-    TEMP_MIN_MIN,
-)
+from basalt.core.commands import COMMANDS
 from basalt.core.errors import BasaltError
 from basalt.core.loop import MODES
 from basalt.core.ui.home import alarm_label
@@ -31,9 +23,7 @@ from basalt.core.ui.screens import (
     wrap,
 )
 from basalt.core.ui.text import Line
-from basalt.core.units import fmt_milli
 
-CARBS_MAX_G = 300
 PRIME_DEFAULT_MU = 2_000
 FILL_DEFAULT_MU = 150_000
 FILL_STEP_UI_MU = 1_000  # whole units on the device; the engine allows 0.1 U
@@ -93,35 +83,46 @@ def _bolus_items(menu, view):
     return items
 
 
+def _field(command, key):
+    return COMMANDS[command].field(key)
+
+
+def _bolus_step(view):
+    return max(_field("bolus", "units").step, view.bolus_increment_mu)
+
+
 def _amount_screen(view, title, done, min_steps=1, start=0):
-    step = max(BOLUS_STEP_MU, view.bolus_increment_mu)
-    top = view.max_bolus_mu // step * step
+    step = _bolus_step(view)
+    _, top, _ = _field("bolus", "units").bounds()
+    if view.max_bolus_mu is not None:  # the settings' max bolus, when one is loaded
+        top = min(top, view.max_bolus_mu)
+    top = top // step * step
     return NumberScreen(title, "U", start, 0, top, step, done, decimals=2,
                         min_ok=min_steps * step)
 
 
 def _confirm_normal(menu, view, amount):
     menu.push(ConfirmScreen(b"Confirm bolus", units2(amount), "U", ["normal, now"],
-                            {"cmd": "bolus", "units": fmt_milli(amount)}))
+                            ("bolus", {"units": amount})))
 
 
 def _ext_minutes(menu, view, amount):
     def done(menu, view, minutes):
         menu.push(ConfirmScreen(b"Confirm extended", units2(amount), "U",
                                 ["over " + minutes_text(minutes)],
-                                {"cmd": "extended_bolus", "units": fmt_milli(amount),
-                                 "minutes": minutes}))
+                                ("extended_bolus", {"units": amount, "minutes": minutes})))
 
     menu.push(_minutes_screen(b"Extended over", done))
 
 
 def _minutes_screen(title, done):
-    return NumberScreen(title, "", 120, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, TEMP_STEP_MIN,
-                        done, minutes=True, fast=False)
+    lo, hi, _ = _field("extended_bolus", "minutes").bounds()
+    return NumberScreen(title, "", 120, lo, hi, TEMP_STEP_MIN, done, minutes=True,
+                        fast=False)
 
 
 def _dual_now(menu, view, amount):
-    step = max(BOLUS_STEP_MU, view.bolus_increment_mu)
+    step = _bolus_step(view)
 
     def now_done(menu, view, now_mu):
         def done(menu, view, minutes):
@@ -130,8 +131,7 @@ def _dual_now(menu, view, amount):
                 b"Confirm dual", units2(amount), "U",
                 ["now " + units2(now_mu) + " U",
                  units2(later) + " U in " + minutes_text(minutes)],
-                {"cmd": "dual_bolus", "units": fmt_milli(amount),
-                 "now_units": fmt_milli(now_mu), "minutes": minutes}))
+                ("dual_bolus", {"units": amount, "now_units": now_mu, "minutes": minutes})))
 
         menu.push(_minutes_screen(b"Rest over", done))
 
@@ -148,14 +148,15 @@ def _reconcile_screen(view):
     def done(menu, view, amount):
         menu.push(ConfirmScreen(b"Count delivered", Line(12).put_milli(amount, 3).text(), "U",
                                 ["of %s U planned" % units2(programmed), "(no insulin moves)"],
-                                {"cmd": "reconcile_bolus", "units": fmt_milli(amount)}))
+                                ("reconcile_bolus", {"units": amount})))
 
-    return NumberScreen(b"Delivered?", "U", hi, lo, hi, BOLUS_STEP_MU, done, decimals=3,
+    return NumberScreen(b"Delivered?", "U", hi, lo, hi, 1, done, decimals=3,
                         fast=False)
 
 
 def _carbs_screen():
-    return NumberScreen(b"Carbs", "g", 0, 0, CARBS_MAX_G, 1, _advice)
+    # 0 g: a correction only; the calculator takes what the carbs command takes.
+    return NumberScreen(b"Carbs", "g", 0, 0, _field("carbs", "grams").hi, 1, _advice)
 
 
 def _advice(menu, view, carbs_g):
@@ -171,8 +172,9 @@ def _advice(menu, view, carbs_g):
     lines.append("%-9s%6s" % ("total", units2(total)))
     for note in notes:
         lines += wrap(note)
-    step = max(BOLUS_STEP_MU, view.bolus_increment_mu)
-    suggested = max(0, min(total, view.max_bolus_mu)) // step * step
+    step = _bolus_step(view)
+    top = _field("bolus", "units").hi if view.max_bolus_mu is None else view.max_bolus_mu
+    suggested = max(0, min(total, top)) // step * step
 
     def edit(menu, view):
         menu.push(_amount_screen(view, b"Bolus (edit)", _confirm_meal(carbs_g), 1, suggested))
@@ -186,12 +188,12 @@ def _confirm_meal(carbs_g):
 
     def announce(menu, view):
         if carbs_g and view.loop_mode is not None:
-            menu.emit({"cmd": "carbs", "grams": carbs_g})
+            menu.emit(("carbs", {"grams": carbs_g}))
 
     def done(menu, view, amount):
         details = ["normal, now"] + (["%d g carbs" % carbs_g] if carbs_g else [])
         menu.push(ConfirmScreen(b"Confirm bolus", units2(amount), "U", details,
-                                {"cmd": "bolus", "units": fmt_milli(amount)}, announce))
+                                ("bolus", {"units": amount}), announce))
 
     return done
 
@@ -204,7 +206,7 @@ def _loop_items(menu, view):
         _, label, details = LOOP_LABELS[name]
         mark = "*" if name == view.loop_mode else " "
         items.append((mark + label, _confirm(b"Loop mode?", ["to " + label] + details,
-                                             {"cmd": "loop_mode", "mode": name})))
+                                             ("loop_mode", {"mode": name}))))
     return items
 
 
@@ -218,14 +220,14 @@ def _basal_items(menu, view):
             items.append(("Temp basal", _open(_temp_percent_screen)))
         else:
             items.append(("Cancel temp", _confirm(b"Cancel temp?", ["back to scheduled"],
-                                                  {"cmd": "cancel_temp_basal"})))
+                                                  ("cancel_temp_basal", {}))))
         items.append(("Suspend", _confirm(b"Suspend?", ["stops all delivery",
                                                          "boluses cancelled"],
-                                          {"cmd": "suspend"})))
+                                          ("suspend", {}))))
     elif view.stop_reason == "suspended":
         items.append(("Resume", _confirm(b"Resume?", ["scheduled basal",
                                                        "missed is not given"],
-                                         {"cmd": "resume"})))
+                                         ("resume", {}))))
     items.append(("Prime", _open(_prime_screen)))
     items.append(("New reservoir", _open(lambda: _fill_screen(view))))
     return items
@@ -243,7 +245,7 @@ def _profile_items(menu, view):
     for name in view.profiles:
         mark = "*" if name == view.active_profile else " "
         items.append((mark + name, _confirm(b"Switch profile?", ["to " + name],
-                                            {"cmd": "activate_profile", "name": name})))
+                                            ("activate_profile", {"name": name}))))
     return items
 
 
@@ -252,35 +254,37 @@ def _temp_percent_screen():
         def done(menu, view, minutes):
             menu.push(ConfirmScreen(b"Confirm temp", "%d" % percent, "%",
                                     ["of scheduled", "for " + minutes_text(minutes)],
-                                    {"cmd": "temp_basal", "percent": percent,
-                                     "minutes": minutes}))
+                                    ("temp_basal", {"percent": percent, "minutes": minutes})))
 
-        menu.push(NumberScreen(b"Temp for", "", 60, TEMP_MIN_MIN, TEMP_MAX_MIN,
-                               TEMP_STEP_MIN, done, minutes=True))
+        lo, hi, _ = _field("temp_basal", "minutes").bounds()
+        menu.push(NumberScreen(b"Temp for", "", 60, lo, hi, TEMP_STEP_MIN, done,
+                               minutes=True))
 
-    return NumberScreen(b"Temp basal", "%", 100, 0, TEMP_MAX_PERCENT, TEMP_STEP_PERCENT,
-                        percent_done, fast=False)
+    lo, hi, _ = _field("temp_basal", "percent").bounds()
+    return NumberScreen(b"Temp basal", "%", 100, lo, hi, TEMP_STEP_PERCENT, percent_done,
+                        fast=False)
 
 
 def _prime_screen():
     def done(menu, view, amount):
         menu.push(ConfirmScreen(b"Confirm prime", units2(amount), "U",
                                 ["disconnected!", "fills the tubing"],
-                                {"cmd": "prime", "units": fmt_milli(amount)}))
+                                ("prime", {"units": amount})))
 
-    return NumberScreen(b"Prime", "U", PRIME_DEFAULT_MU, PRIME_STEP_MU, PRIME_MAX_MU,
-                        PRIME_STEP_MU, done, decimals=1)
+    lo, hi, step = _field("prime", "units").bounds()
+    return NumberScreen(b"Prime", "U", PRIME_DEFAULT_MU, lo, hi, step, done, decimals=1)
 
 
 def _fill_screen(view):
     def done(menu, view, amount):
         menu.push(ConfirmScreen(b"New reservoir", units2(amount), "U",
                                 ["rewinds plunger", "then prime"],
-                                {"cmd": "new_reservoir", "units": fmt_milli(amount)}))
+                                ("new_reservoir", {"units": amount})))
 
-    top = view.reservoir_capacity_mu // FILL_STEP_UI_MU * FILL_STEP_UI_MU
-    return NumberScreen(b"Reservoir fill", "U", FILL_DEFAULT_MU, FILL_MIN_MU, top,
-                        FILL_STEP_UI_MU, done, decimals=0)
+    lo, top, _ = _field("new_reservoir", "units").bounds(view.reservoir_capacity_mu)
+    top = top // FILL_STEP_UI_MU * FILL_STEP_UI_MU
+    return NumberScreen(b"Reservoir fill", "U", FILL_DEFAULT_MU, lo, top, FILL_STEP_UI_MU,
+                        done, decimals=0)
 
 
 # ----- alarms, history, settings ------------------------------------------------------
@@ -297,7 +301,7 @@ def _alarm_actions(code):
     def make():
         def act(cmd):
             def action(menu, view):
-                menu.emit({"cmd": cmd, "alarm": code})
+                menu.emit((cmd, {"alarm": code}))
                 menu.pop()
 
             return action

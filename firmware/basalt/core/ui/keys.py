@@ -1,6 +1,6 @@
 """Button decoding: raw pressed/released samples in, timestamped key events out.
 
-Pure and synchronous (the polling task in basalt/buttons.py feeds it), so tests drive
+Pure and synchronous (the polling task in basalt/app/buttons.py feeds it), so tests drive
 it with any timing. Per key:
   PRESS   the press is accepted: the key was seen down for debounce_ms without a gap
   LONG    still held long_ms after PRESS (once per press)

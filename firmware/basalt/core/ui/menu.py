@@ -3,7 +3,7 @@
 handle(now_ms, key, kind, view) takes one event from keys.ButtonDecoder; tick(now_ms,
 view) runs the idle timers; draw(painter, view) paints the current screen;
 pop_commands() gives the commands (basalt.core.commands format, including the alarm
-commands {"cmd": "acknowledge" / "snooze", "alarm": code}) for the app to apply.
+commands ("acknowledge" / "snooze", {"alarm": code})) for the app to apply.
 
 Rules that make an accidental dose impossible:
 - select acts on release (SHORT), and only if that same press began while the current
@@ -15,7 +15,7 @@ Rules that make an accidental dose impossible:
 A long press of select (or back) goes home from anywhere; while a bolus runs it opens
 "Stop bolus?", and a select press stops it: two presses from any screen.
 After a restart with notes to acknowledge (view.boot_notes), the boot screen shows them
-and stays until select sends {"cmd": "boot_ack"}.
+and stays until select sends ("boot_ack", {}).
 """
 
 from basalt.core.ui import flows

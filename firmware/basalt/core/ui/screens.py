@@ -273,7 +273,7 @@ class StopBolusScreen(Screen):
 
     def select(self, menu, view):
         if view.bolus_kind is not None:
-            menu.emit({"cmd": "cancel_bolus"})
+            menu.emit(("cancel_bolus", {}))
         menu.home()
 
     def draw(self, p, view, menu):
@@ -303,7 +303,7 @@ class BootScreen(Screen):
 
     def select(self, menu, view):
         if view.boot_notes is not None:
-            menu.emit({"cmd": "boot_ack"})
+            menu.emit(("boot_ack", {}))
         menu.pop()
 
     def draw(self, p, view, menu):

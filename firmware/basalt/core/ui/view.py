@@ -41,8 +41,8 @@ class PumpView:
         self.loop_mode = None  # "off" / "suspend_only" / "closed" when the pump has a loop
         # alarms: most urgent first; each (code, acknowledged, snoozed)
         self.alarms = ()
-        # limits for number entry (settings when loaded, else the engine's)
-        self.max_bolus_mu = 25_000
+        # the settings' max bolus (None without settings: the command table's bound)
+        self.max_bolus_mu = None
         self.bolus_increment_mu = 100
         self.reservoir_capacity_mu = 300_000
         # history lines (newest first), settings lines: short ready-made text

@@ -1,13 +1,12 @@
-"""Boot on a real board: load /board.py, build the drivers and the app, run it.
-
-Kept out of main.py so main.py stays a few lines; everything here is wiring.
+"""Boot on a device: load its board file (/board.py), build the drivers and the app,
+run the tasks. Kept out of main.py so main.py stays a few lines; wiring only.
 """
 
 import asyncio
 import time
 
 from basalt.app import BOOT_WARNING, PumpApp
-from basalt.core.board import load_board
+from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.ports import Clock
@@ -122,7 +121,7 @@ def make_cgm(app):
     cgm = app.settings.cgm if app.settings is not None else None
     if cgm is None or not cgm.enabled:
         return None
-    from basalt.cgm_client import make_cgm_client
+    from basalt.ble.cgm_client import make_cgm_client
     from basalt.core.readings import ReadingStore
 
     app.cgm = ReadingStore(app.clock.now_ms())
@@ -146,8 +145,7 @@ SETTINGS_PATH = "/settings.json"
 def settings_file(board, path=SETTINGS_PATH):
     """The therapy settings file: replaced only by a complete file that passed
     load_settings (written beside it, synced, renamed over it)."""
-    from basalt.persist import ValidatedFile
-    from basalt.storage import FileStorage
+    from basalt.storage.files import FileStorage, ValidatedFile
 
     folder, name = path.rsplit("/", 1)
     return ValidatedFile(FileStorage(folder or "/"), name,
@@ -185,7 +183,7 @@ def make_force(board, calibration=None):
     return FsrSensor(force.adc, calibration)
 
 
-app = None  # the running PumpApp, for inspection from the REPL (board_main.app)
+app = None  # the running PumpApp, for inspection from the REPL (basalt.app.device.app)
 
 
 def make_ui(app, board):
@@ -195,9 +193,9 @@ def make_ui(app, board):
     if board.display.height != 64:
         raise ConfigError("display.height", board.display.height,
                           "64 for the menus (128x32 panels are not supported yet)")
-    from basalt.buttons import board_keys
+    from basalt.app.buttons import board_keys
+    from basalt.app.ui_task import UiTask
     from basalt.drivers.ssd1306_display import make_display
-    from basalt.ui import UiTask
 
     try:
         display = make_display(board.display)
@@ -214,8 +212,8 @@ def start():
 
     from basalt.core.supervisor import Supervisor
     from basalt.drivers.watchdog import MachineWatchdog
-    from basalt.persist import Keeper
-    from basalt.storage import FileStorage
+    from basalt.storage.files import FileStorage
+    from basalt.storage.keeper import Keeper
 
     print(BOOT_WARNING)
     board = load_board(BOARD)
@@ -223,10 +221,10 @@ def start():
     app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
                   settings=read_settings(board),  # None: no limits, every dose refused
                   force=make_force(board), buzzer=make_buzzer(board),
-                  battery=make_battery(board))
+                  battery=make_battery(board), collect_events=False)
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
     app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
-    app.keeper.start(app, clock.now_ms(), reset_cause(), wall_epoch_s())
+    app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s())
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
     watchdog = MachineWatchdog(4_000)

@@ -4,9 +4,9 @@ the commands, the display and the key pins are ports.
 """
 
 from basalt import VERSION
-from basalt.core import commands
-from basalt.core.delivery import BOLUS_MAX_MU, STOP_NO_RESERVOIR
-from basalt.core.errors import BasaltError, NotAllowedNow
+from basalt.core.delivery import STOP_NO_RESERVOIR
+from basalt.core.errors import BasaltError
+from basalt.core.limits import BOLUS_MAX_MU
 from basalt.core.readings import ARROW_TEXT
 from basalt.core.ui.flows import refused
 from basalt.core.ui.history import history_line
@@ -19,7 +19,6 @@ from basalt.core.units import MIN_PER_DAY, MS_PER_MIN, fmt_milli
 POLL_MS = 10
 REDRAW_MS = 250
 HISTORY_LINES = 20
-ALARM_COMMANDS = ("acknowledge", "snooze")
 
 
 class UiTask:
@@ -41,9 +40,8 @@ class UiTask:
         fill_view(app, self.view, now)
 
     def on_key(self, now_ms, key, kind):
-        monitor = getattr(self.app, "monitor", None)
-        if kind == PRESS and monitor is not None:
-            monitor.button_pressed(now_ms)  # the auto-off alarm counts user activity
+        if kind == PRESS:
+            self.app.monitor.button_pressed(now_ms)  # the auto-off alarm counts activity
         self.menu.handle(now_ms, key, kind, self.view)
         self.apply_commands(now_ms)
 
@@ -52,7 +50,7 @@ class UiTask:
         commands = self.menu.pop_commands()
         for cmd in commands:
             try:
-                apply_command(self.app, now_ms, cmd)
+                self.app.command(cmd)
             except BasaltError as error:
                 refused(self.menu, error)
         if commands:
@@ -95,18 +93,6 @@ class UiTask:
             await clock.sleep_ms(POLL_MS)
 
 
-def apply_command(app, now_ms, cmd):
-    """Every command goes to the app. Alarm commands ({"cmd": "acknowledge", "alarm":
-    code}) go straight to its alarm manager only while basalt.core.commands does not
-    know them yet (before the alarm manager's branch is merged)."""
-    name = cmd.get("cmd")
-    if name in ALARM_COMMANDS and not hasattr(commands, "ALARM_COMMANDS"):
-        alarms = getattr(app, "alarms", None)
-        if alarms is None:
-            raise NotAllowedNow(name, "this build has no alarm manager")
-        return getattr(alarms, name)(now_ms, cmd["alarm"])
-    return app.command(cmd)
-
 
 def fill_view(app, view, now_ms):
     """Copy what the screens show from the app (None where a capability is absent)."""
@@ -146,23 +132,21 @@ def _fill_bolus(engine, view):
 
 
 def _fill_capabilities(app, view, now_ms):
-    """IOB, CGM, alarms, settings, calculator, boot notes: filled when the app has them
-    (CONTRACTS.md names), None or empty when it does not."""
-    iob = getattr(app, "iob", None)
-    view.iob_mu = iob.iob_mu(now_ms) if iob is not None else None
+    """IOB, CGM, alarms, settings, calculator, boot notes (None or empty where the pump
+    has none: no settings file, no keeper)."""
+    view.iob_mu = app.iob.iob_mu(now_ms)
     _fill_glucose(app.cgm, view, now_ms)
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
     closed = app.loop is not None and app.loop.mode == "closed" and app.cgm is not None
     view.loop = LOOP_CLOSED if closed else LOOP_OPEN
     view.loop_mode = None if app.loop is None else app.loop.mode
-    alarms = getattr(app, "alarms", None)
-    view.alarms = () if alarms is None else tuple(
-        _alarm_entry(alarms, a, now_ms) for a in alarms.active())
-    settings = getattr(app, "settings", None)
-    view.max_bolus_mu = settings.limits.max_bolus_mu if settings else BOLUS_MAX_MU
+    alarms = app.alarms
+    view.alarms = tuple(_alarm_entry(alarms, code, now_ms) for code in alarms.active())
+    settings = app.settings
+    view.max_bolus_mu = settings.limits.max_bolus_mu if settings else None
     if settings is not None:
         view.bolus_increment_mu = settings.bolus_increment_mu
-    if settings is not None and hasattr(app, "suggest_bolus"):
+    if settings is not None:
         if view.advise is None:
             view.advise = _advisor(app)
     else:
@@ -170,7 +154,7 @@ def _fill_capabilities(app, view, now_ms):
     if not view.settings or view.settings_of is not settings:  # a file saved while running
         view.settings = settings_lines(app, settings)
         view.settings_of = settings
-    keeper = getattr(app, "keeper", None)
+    keeper = app.keeper
     awaiting = keeper is not None and keeper.awaiting_ack
     view.boot_notes = tuple(keeper.boot_notes) if awaiting else None
     u = keeper.uncertain if keeper is not None else None
@@ -223,18 +207,10 @@ def _advisor(app):
     return advise
 
 
-def _alarm_entry(alarms, alarm, now_ms):
-    """(code, acknowledged, snoozed) from what active() lists: a code (its state() has
-    the rest, as basalt.core.alarms.AlarmManager gives it), an alarm object or a tuple."""
-    if isinstance(alarm, str):
-        state = alarms.state(alarm) if hasattr(alarms, "state") else None
-        if state is None:
-            return (alarm, False, False)
-        return (alarm, bool(state["acknowledged"]), state["snoozed_until_ms"] > now_ms)
-    if isinstance(alarm, tuple):
-        return (alarm[0], bool(alarm[1]), bool(alarm[2]))
-    return (alarm.code, bool(getattr(alarm, "acknowledged", False)),
-            bool(getattr(alarm, "snoozed", False)))
+def _alarm_entry(alarms, code, now_ms):
+    """(code, acknowledged, snoozed) of an active alarm, from the manager's state()."""
+    state = alarms.state(code)
+    return (code, bool(state["acknowledged"]), state["snoozed_until_ms"] > now_ms)
 
 
 def settings_lines(app, settings):
@@ -258,14 +234,12 @@ def settings_lines(app, settings):
 
 
 def _fill_history(app, view, now_ms, day_ms):
-    recent = getattr(app, "recent", None)
-    if recent is None:
-        return
-    seen = app.events_seen
+    recent = app.recent
+    seen = recent.seen
     if seen == view.history_seen:
         return
     lines = []
-    for kind, detail in reversed(recent):
+    for kind, detail in reversed(recent.events):
         line = history_line(kind, detail, now_ms, day_ms)
         if line is not None:
             lines.append(line)

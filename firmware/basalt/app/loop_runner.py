@@ -1,0 +1,109 @@
+"""The loop runner: the closed loop's commands, its carb record fed from the event
+stream, and every 5 minutes (or on a new reading) one decision carried out through
+the command table, so the loop doses through the same checks and safety gate as a user.
+"""
+
+from basalt.core import loop
+from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.limits import BOLUS_STEP_MU
+
+
+class LoopRunner:
+    def __init__(self, loop_settings, engine, iob, iob_feed, stream):
+        self.loop = None if loop_settings is None else loop.Loop(loop_settings)
+        self.engine = engine
+        self.iob = iob
+        self.iob_feed = iob_feed
+        self.stream = stream
+        self.settings = None  # the therapy settings (schedules, limits) the loop doses by
+        self.run = None  # the command table's entry: run(now_ms, (name, values))
+        self._state = loop.PumpState()
+
+    def replace(self, settings):
+        """New settings: a changed loop section starts the loop as at boot (its mode from
+        the file; carbs announced before are forgotten, so it doses no more than
+        without them); an unchanged one keeps the running loop."""
+        old = self.settings
+        if old is None or self.loop is None or old.loop.__dict__ != settings.loop.__dict__:
+            self.loop = loop.Loop(settings.loop)
+        self.settings = settings
+
+    # ----- the command table's "loop" part -------------------------------------------
+
+    def _require_loop(self, name):
+        if self.loop is None:
+            raise NotAllowedNow(name, "no therapy settings are loaded")
+        return self.loop
+
+    def set_mode(self, now_ms, mode):
+        self._require_loop("loop_mode").set_mode(mode)
+        self.stream.emit("loop_mode", {"at_ms": now_ms, "mode": mode})
+        return mode
+
+    def carbs(self, now_ms, grams):
+        self._require_loop("carbs")
+        self.stream.emit("carbs", {"at_ms": now_ms, "grams": grams})
+        return grams
+
+    def on_event(self, kind, detail):
+        """The carb record: carbs announced by command reach the loop from the stream."""
+        if kind == "carbs" and self.loop is not None:
+            self.loop.add_carbs(detail["at_ms"], detail["grams"])
+
+    # ----- one decision ----------------------------------------------------------------
+
+    def step(self, now_ms, store):
+        """Decide when due and act through the command table."""
+        if self.loop is None or store is None or not self.loop.due(now_ms, store.latest):
+            return
+        cgm, why = loop.cgm_input(store, now_ms)
+        settings = self.settings
+        day = self.engine.day_ms()
+        low, high = settings.targets.value_at(day)
+        therapy = (settings.sensitivity.value_at(day), settings.carb_ratio.value_at(day),
+                   (low + high) // 2)
+        decision = self.loop.decide(now_ms, therapy, cgm, why, self.iob,
+                                    self._pump_state(), store.latest)
+        self._act(now_ms, decision)
+
+    def _pump_state(self):
+        engine = self.engine
+        state = self._state
+        state.stop_reason = engine.stop_reason
+        state.delivering = engine.stop_reason is None
+        profiles = engine.profiles
+        if profiles.active is None:
+            state.delivering = False
+            state.stop_reason = "no basal profile"
+            return state
+        profile = profiles.current()
+        state.scheduled_mu_h = profile.rate_at(engine.day_ms())
+        state.highest_mu_h = max(profile.rates_mu_h)
+        limits = self.settings.limits
+        state.max_basal_mu_h = limits.max_basal_mu_h
+        state.max_iob_mu = limits.max_iob_mu
+        temp = engine.temp_basal()
+        # A temp runs only while delivering: the engine's rate now is the temp's.
+        state.temp_mu_h = None if temp is None else engine.basal_rate_mu_h()
+        state.temp_left_min = 0 if temp is None else temp[2]
+        state.bolus_running = engine.bolus_running()
+        state.bolus_step_mu = BOLUS_STEP_MU
+        return state
+
+    def _act(self, now_ms, decision):
+        """A refusal (LimitExceeded, NotAllowedNow, InvalidValue) is in the event and
+        delivers nothing."""
+        detail = decision.as_dict()
+        run = self.run
+        try:
+            if decision.action == "temp":
+                run(now_ms, ("loop_temp", {"rate": decision.rate_mu_h,
+                                           "minutes": decision.minutes}))
+            elif decision.action == "cancel" and self.engine.temp_basal() is not None:
+                run(now_ms, ("loop_cancel_temp", {}))
+            if decision.bolus_mu:
+                run(now_ms, ("loop_bolus", {"units": decision.bolus_mu}))
+                self.iob_feed.update(now_ms)
+        except (InvalidValue, NotAllowedNow) as error:
+            detail["refused"] = str(error)
+        self.stream.emit("loop_decision", detail)

@@ -1,0 +1,1 @@
+"""The Bluetooth side: the CGM client over aioble."""

@@ -1,0 +1,1 @@
+"""Persistence: what survives a power cut (journal, checkpoints, validated files)."""

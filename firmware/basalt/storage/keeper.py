@@ -1,0 +1,387 @@
+"""The Keeper: the pump's persistence, attached to the app (app.keeper = Keeper(...)).
+
+It is the event stream's "journal" reader (every event is journaled before a host
+tool sees it), writes the checkpoint (after each command, when something changed, and
+every CHECKPOINT_EVERY_MS), grants the motor its lease, holds the boot lock until the
+boot screen is acknowledged, and owns the commands that change files: boot_ack,
+reconcile_bolus, save_settings, force_tare / force_scale and (through ProfileStore) the
+profile edits. It is given the parts it keeps by bind(); it never reads the app.
+"""
+
+import json
+
+from basalt.core import checkpoint as ckp
+from basalt.core import forcecal
+from basalt.core import journal as jnl
+from basalt.core.delivery import STOP_USER
+from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli
+from basalt.storage import recovery
+from basalt.storage.checkpoints import (
+    CHECKPOINT_EVERY_MS,
+    STOP_OF_STATE,
+    CheckpointStore,
+    snapshot,
+)
+from basalt.storage.files import ValidatedFile
+from basalt.storage.journal import Journal
+from basalt.storage.lease import Lease
+from basalt.storage.profiles import BASAL_FILE, ProfileStore, check_basal_file
+
+SETTINGS_FILE = "settings.json"
+# The force sensor's calibration: this pump's own sensor, so beside its journal, not in
+# the settings file (a file written on a laptop and copied over it would drop it).
+FORCE_FILE = "forcecal.json"
+FORCE_SAMPLES = 10  # readings per step (1 s on an HX711 at 10 SPS)
+
+
+class Keeper:
+    """Until acknowledge_boot() the motor may not move and commands are refused."""
+
+    def __init__(self, storage, settings_validator=None, settings_file=None, **journal_args):
+        """settings.json beside the journal is checked by the settings schema for the
+        bound board (basalt.core.settings.load_settings), or by settings_validator(obj)
+        -> (settings, warnings) raising ConfigError; or settings_file: a ValidatedFile
+        kept elsewhere."""
+        self.storage = storage
+        self.journal = Journal(storage, **journal_args)
+        self.checkpoints = CheckpointStore(storage)
+        self.settings = settings_file or ValidatedFile(storage, SETTINGS_FILE,
+                                                       settings_validator or self._schema)
+        self.basal = ValidatedFile(storage, BASAL_FILE, check_basal_file)
+        self.force_file = ValidatedFile(storage, FORCE_FILE, lambda obj: (
+            forcecal.load_force_calibration(obj, FORCE_FILE)))
+        self.settings_warnings = []
+        self._settings_events = None  # None until load_settings() ran
+        self._settings_basal = False  # the settings file holds the basal profiles
+        self.awaiting_ack = True
+        self.uncertain = None  # interrupted bolus insulin the user has not reconciled
+        self.settings_error = None
+        self.fault = None
+        self.boot_notes = []
+        self.iob_gap_known = True  # the time the pump was off was known (wall clock)
+        self.boot = 0
+        self.lease = None
+        self.profiles = None
+        self._ck = None
+        self._dirty = True
+        self._temp = None
+        self._restart_stop = None
+        self._next_ck_ms = 0
+        self._rate = -1
+        self._summary = (0, 0)  # (ms, basal steps) at the last hourly summary
+
+    def bind(self, board, engine, iob, motion, stream, occlusion, apply_settings):
+        """The parts kept: the app calls this when the keeper is attached."""
+        self.board = board  # the settings schema checks the fill against its syringe
+        self.engine = engine
+        self.iob = iob
+        self.motion = motion
+        self.stream = stream
+        self.force = occlusion.force
+        self.apply_settings = apply_settings
+        self.lease = Lease(board)
+        self.profiles = ProfileStore(engine, self.settings, self.basal, self.save_settings)
+        stream.subscribe("journal", self.record)
+
+    def _schema(self, obj):
+        from basalt.core.settings import load_settings  # loaded only when a file is read
+
+        return load_settings(obj, self.board)
+
+    @property
+    def lease_steps(self):
+        return self.lease.steps
+
+    # ----- boot ------------------------------------------------------------------
+
+    def start(self, now_ms, cause="power_on", epoch_s=None, fw=""):
+        """Read what survived, restore the engine (stopped), record the boot."""
+        found = recovery.read_back(self.journal, self.checkpoints)
+        self.boot = found["boot"]
+        events = recovery.boot_events(found, cause, fw, epoch_s)
+        if self._settings_events is None:
+            self.load_settings()
+        events += self._settings_events
+        self._load_basal(events)
+        force_note = self._load_force_calibration(events)
+        plan = recovery.plan(found, self.board, self.engine)
+        self._apply(now_ms, plan)
+        events += plan["events"]
+        iob_events, iob_note, self.iob_gap_known = recovery.restore_iob(
+            self.iob, found["boluses"], now_ms, epoch_s)
+        events += iob_events
+        for code in plan["alarms"]:
+            events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
+        if self.settings_error:
+            events.append(("alarm", {"code": "delivery_fault", "detail": "settings invalid"}))
+        for kind, detail in events:
+            detail.setdefault("at_ms", now_ms)
+            self.stream.emit(kind, detail)
+        self.boot_notes = recovery.boot_notes(plan, cause, self.uncertain,
+                                              (iob_note, force_note), self.fault,
+                                              self.settings_error, self._restart_stop)
+        self.stream.publish()
+        self._write_checkpoint(now_ms)
+        return plan
+
+    def load_settings(self):
+        """The validated settings, or None if there is no file or it was refused (kept
+        as it is; the pump then stays stopped, settings_error says why). Call it before
+        building the app to configure it; start() calls it otherwise."""
+        self._settings_events = []
+        self._settings_basal = False
+        try:
+            obj, validated = self.settings.load()
+        except BasaltError as error:
+            self.settings_error = str(error)
+            self._settings_events.append(("settings_rejected", {
+                "file": SETTINGS_FILE, "message": str(error)[:200]}))
+            return None
+        if validated is None:
+            return None
+        self._settings_basal = "basal" in obj
+        settings, self.settings_warnings = validated
+        return settings
+
+    def _load_basal(self, events):
+        """Profiles edited on a pump that has no settings file holding them."""
+        try:
+            obj, profiles = self.basal.load()
+        except BasaltError as error:
+            events.append(("settings_rejected", {"file": BASAL_FILE,
+                                                 "message": str(error)[:200]}))
+            return
+        if profiles is None or self._settings_basal:
+            return  # the settings file holds the profiles (PumpApp loaded them)
+        self.engine.profiles = profiles
+
+    def _load_force_calibration(self, events):
+        """The force sensor's saved calibration (else the driver's nominal one stays:
+        the occlusion detector works on changes of force, so it still works, with
+        thresholds off by the scale's error). Returns the boot screen's note."""
+        if self.force is None:
+            return None
+        try:
+            _, calibration = self.force_file.load()
+        except BasaltError as error:
+            events.append(("settings_rejected", {"file": FORCE_FILE,
+                                                 "message": str(error)[:200]}))
+            return "Force calibration refused: nominal in use"
+        if calibration is None:
+            return "Force sensor not calibrated: nominal in use"
+        self.force.calibration = calibration
+        return None
+
+    def _apply(self, now_ms, plan):
+        engine = self.engine
+        engine.set_time_of_day(now_ms, plan["day_ms"])
+        state = plan["state"]
+        if plan["reservoir_steps"] or state != ckp.STATE_NO_RESERVOIR:
+            engine.restore(now_ms, plan["reservoir_steps"], plan["plunger_steps"],
+                           STOP_OF_STATE[state] if state < len(STOP_OF_STATE) else STOP_USER)
+        # A reset never empties the 60-min and 24-h windows of the safety gate.
+        engine.gate.restore(now_ms, plan["gate"][0], plan["gate"][1])
+        self._restart_stop = state
+        self._temp = plan["temp"]
+        self.uncertain = plan["uncertain"]
+        if not plan["trusted"]:
+            self.fault = "the delivery checkpoint could not be read"
+
+    # ----- the command table's "keeper" part ------------------------------------------
+
+    def acknowledge_boot(self, now_ms, day_ms=None):
+        """The user has seen the boot screen: the motor may move; delivery that was
+        running before the reset carries on (scheduled basal, a low temp basal)."""
+        if not self.awaiting_ack:
+            raise NotAllowedNow("boot_ack", "the boot screen was already acknowledged")
+        engine = self.engine
+        if day_ms is not None:
+            engine.set_time_of_day(now_ms, day_ms)
+        self.awaiting_ack = False
+        if self._restart_stop == ckp.STATE_DELIVERING and not self.fault \
+                and not self.settings_error and engine.stop_reason == STOP_USER:
+            engine.resume(now_ms)
+            temp = self._temp
+            if temp is not None:
+                engine.restore_temp(now_ms, temp[0], temp[1], temp[2], temp[3])
+        self._temp = None
+        self.stream.extend(engine.pop_events())
+        self._emit("boot_acknowledged", {}, now_ms)
+
+    def require_known_state(self, name):
+        """Resume only from a state the restart could read, with valid settings."""
+        if self.fault or self.settings_error:
+            raise NotAllowedNow(name, self.fault or "settings invalid: " +
+                                self.settings_error)
+
+    def reconcile(self, now_ms, delivered_mu=None):
+        """The user settles the interrupted bolus: what they accept as delivered
+        (default: the high bound, which counts the most insulin on board). Its real
+        time is in the previous boot's clock: counting it as delivered now keeps the
+        most of it on board (the safe side)."""
+        u = self.uncertain
+        if u is None:
+            raise NotAllowedNow("reconcile_bolus", "no interrupted bolus to reconcile")
+        lo, hi = u["delivered_lo_mu"], u["delivered_hi_mu"]
+        if delivered_mu is None:
+            delivered_mu = hi
+        elif not lo <= delivered_mu <= hi:  # between what surely went in and what may have
+            raise InvalidValue("reconcile_bolus units", fmt_milli(delivered_mu),
+                               "%s to %s U in steps of 0.001 U" % (fmt_milli(lo),
+                                                                   fmt_milli(hi)))
+        detail = dict(u)
+        detail["delivered_mu"] = delivered_mu
+        self.uncertain = None
+        self._emit("bolus_reconciled", detail, now_ms)
+        self.iob.add_bolus(now_ms, delivered_mu)
+        return delivered_mu
+
+    def calculator_locked(self):
+        return self.uncertain is not None
+
+    def save_settings(self, now_ms, obj):
+        """Validate and store settings atomically; journal which keys changed."""
+        old = None
+        try:
+            old, _ = self.settings.load()
+        except BasaltError:
+            pass
+        validated = self.settings.validator(obj)
+        if hasattr(validated[0], "limits"):  # real Settings (not accept_any_settings)
+            # Applied first, whole or not at all (a refusal leaves file and pump as they
+            # were); then stored. The cgm section is read at boot only (see app.device).
+            self.apply_settings(validated[0])
+        self.settings.save(obj, validated)
+        self.settings_error = None
+        if isinstance(obj, dict) and "basal" in obj:
+            self._settings_basal = True
+            self.storage.remove(BASAL_FILE)  # the file's basal profiles are the ones
+        changed = sorted(k for k in obj if not isinstance(old, dict) or old.get(k) != obj[k])
+        self._emit("settings_changed", {"keys": changed[:16],
+                                        "crc": jnl.crc(json.dumps(obj).encode())}, now_ms)
+        if "cgm" in changed:
+            # The BLE client and the reading store belong to one sensor: switching sensors
+            # mid-run would mix two sensors' readings in one trend. A restart starts clean.
+            self._emit("settings_pending", {"keys": ["cgm"], "message":
+                                            "the CGM settings apply after a restart"},
+                       now_ms)
+        return validated
+
+    def force_tare(self, now_ms):
+        """With the plunger free: FORCE_SAMPLES readings become the zero."""
+        return self._calibrate(now_ms, "force_tare", None)
+
+    def force_scale(self, now_ms, known_mn):
+        """With a known force on the sensor (200 g: 1.962 N): the counts per newton."""
+        return self._calibrate(now_ms, "force_scale", known_mn)
+
+    def _calibrate(self, now_ms, name, known_mn):
+        force = self.force
+        if force is None:
+            raise NotAllowedNow(name, "this board has no force sensor")
+        if self.engine.stop_reason is None or self.motion.busy():
+            raise NotAllowedNow(name, "suspend delivery first: the plunger must stand still")
+        readings = [force.read_raw() for _ in range(FORCE_SAMPLES)]
+        if known_mn is None:
+            calibration = forcecal.tare(force.calibration, readings)
+        else:
+            calibration = forcecal.scale(force.calibration, readings, known_mn)
+        self.force_file.save(calibration)
+        force.calibration = calibration
+        detail = dict(calibration)
+        detail["how"] = name
+        self._emit("force_calibrated", detail, now_ms)
+        return calibration
+
+    # ----- events, ticks and moves ---------------------------------------------------
+
+    def record(self, kind, detail):
+        """The stream's "journal" reader: every event, whoever raised it."""
+        self._dirty = True
+        if self.fault == "storage":
+            return  # the alarm is raised; the journal cannot take more
+        at_ms = detail.get("at_ms", 0)
+        try:
+            try:
+                self.journal.append(kind, detail, at_ms)
+            except ValueError as error:  # a float or an oversized detail: say so
+                self.journal.append("unrecordable", {"event": str(kind)[:40],
+                                                     "message": str(error)[:120]}, at_ms)
+        except OSError as error:
+            self._storage_fault(error, at_ms)
+        if kind == "reservoir_fitted":
+            self.fault = None  # a freshly fitted reservoir is a known state again
+
+    def command_done(self, now_ms):
+        """A command is durable before it returns: what the user was told took effect
+        (a suspend, a temp basal, a bolus) is in the checkpoint, even if the power
+        goes the next moment."""
+        self.stream.publish()
+        self._write_checkpoint(now_ms)
+
+    def on_tick(self, now_ms):
+        engine = self.engine
+        rate = engine.basal_rate_mu_h()
+        if rate != self._rate:
+            self._rate = rate
+            self._emit("basal_rate", {"rate_mu_h": rate}, now_ms)
+        since, steps = self._summary
+        if now_ms - since >= MS_PER_HOUR:
+            delivered = engine.basal_steps - steps
+            self._summary = (now_ms, engine.basal_steps)
+            self._emit("basal_summary", {
+                "from_ms": since, "minutes": (now_ms - since) // MS_PER_MIN,
+                "delivered_steps": delivered,
+                "delivered_mu": engine.board.mu_for_usteps(delivered)}, now_ms)
+        if self.awaiting_ack:
+            return
+        if self._dirty or now_ms >= self._next_ck_ms:
+            self._write_checkpoint(now_ms)
+
+    def may_move(self, now_ms):
+        """Before a forward move (motor idle): allowed only within a committed lease."""
+        if self.awaiting_ack or self.fault == "storage":
+            return False
+        if self._dirty or not self.lease.covers(self._ck, self.engine.plunger_steps):
+            if not self._write_checkpoint(now_ms):
+                return False
+        return True
+
+    def _emit(self, kind, detail, now_ms):
+        detail["at_ms"] = now_ms
+        self.stream.emit(kind, detail)
+        self.stream.publish()
+
+    def _write_checkpoint(self, now_ms):
+        ck = self.snapshot()
+        ck["at_ms"] = now_ms & 0xFFFFFFFF
+        try:
+            self.checkpoints.write(ck)
+        except OSError as error:
+            self._storage_fault(error, now_ms)
+            return False
+        self._ck = ck
+        self._dirty = False
+        self._next_ck_ms = now_ms + CHECKPOINT_EVERY_MS
+        return True
+
+    def snapshot(self):
+        """The checkpoint of the pump as it is now."""
+        held = (self._restart_stop, self._temp) if self.awaiting_ack else None
+        return snapshot(self.boot, self.engine, self.motion.unmoved_steps(),
+                        self.lease.steps, held, self.uncertain, self.journal.seq)
+
+    def _storage_fault(self, error, now_ms):
+        """Flash failed: nothing may move without a committed checkpoint. Stop, and
+        drop what was planned but not moved (missed insulin is never made up)."""
+        if self.fault == "storage":
+            return
+        self.fault = "storage"
+        engine = self.engine
+        if engine.stop_reason is None:
+            engine.suspend(max(now_ms, engine.last_ms()))
+            self.stream.extend(engine.pop_events())
+        self.motion.drop_pending()
+        self.stream.emit("alarm", {"code": "delivery_fault", "at_ms": now_ms,
+                                   "detail": "storage: %s" % error})

@@ -1,0 +1,107 @@
+"""Basal profile edits that survive a reset: the command table's "profiles" part once
+the pump keeps files. With a settings file, an edit is a settings change: the whole
+file, edited, must pass the settings schema before anything changes, and is saved as a
+settings change. Without one, the profiles go to basal.json, checked by the same schema
+for basal profiles (basalt.core.basal)."""
+
+from basalt.core.basal import BasalProfiles
+from basalt.core.check import exact_keys
+from basalt.core.errors import BasaltError, ConfigError
+from basalt.core.schedule import hhmm
+
+BASAL_FILE = "basal.json"
+
+
+class ProfileStore:
+    def __init__(self, engine, settings_file, basal_file, save_settings):
+        self.engine = engine
+        self.settings_file = settings_file
+        self.basal_file = basal_file
+        self.save_settings = save_settings  # save_settings(now_ms, obj)
+
+    def set_profile(self, now_ms, name, segments):
+        return self._edit(now_ms, "set_profile", name, segments)
+
+    def activate_profile(self, now_ms, name):
+        return self._edit(now_ms, "activate_profile", name)
+
+    def delete_profile(self, now_ms, name):
+        return self._edit(now_ms, "delete_profile", name)
+
+    def _edit(self, now_ms, how, name, segments=None):
+        pending = self._plan(how, name, segments)
+        result = getattr(self.engine, how)(now_ms, name, *(() if segments is None
+                                                            else (segments,)))
+        if pending is not None:
+            self.save_settings(now_ms, pending)
+        else:
+            self.save_basal()
+        return result
+
+    def _plan(self, how, name, segments):
+        """The settings file as the edit would leave it, validated; None without one (or
+        with a refused one: the edit then goes to basal.json)."""
+        try:
+            obj, _ = self.settings_file.load()
+        except BasaltError:
+            return None
+        if obj is None:
+            return None
+        try:
+            profiles = edited(self.engine.profiles, how, name, segments)
+        except (KeyError, TypeError, BasaltError):
+            return None  # the engine refuses the edit itself, with its own message
+        obj["basal"] = user_basal(profiles)
+        self.settings_file.validator(obj)
+        return obj
+
+    def save_basal(self):
+        profiles = self.engine.profiles
+        obj = {"active": profiles.active, "profiles": {}}
+        for name in profiles.profiles:
+            obj["profiles"][name] = [list(seg) for seg in profiles.profiles[name].segments()]
+        self.basal_file.save(obj)
+
+
+def check_basal_file(obj):
+    """{"active": name, "profiles": {name: [[start minute, mU/h], ...]}}, each profile
+    checked by BasalProfiles.put, the one basal-profile rule."""
+    exact_keys(BASAL_FILE, obj, ("active", "profiles"))
+    profiles = BasalProfiles()
+    if not isinstance(obj["profiles"], dict):
+        raise ConfigError(BASAL_FILE + ".profiles", obj["profiles"], "a table of profiles")
+    for name in sorted(obj["profiles"]):
+        try:
+            profiles.put(name, obj["profiles"][name])
+        except BasaltError as error:
+            raise ConfigError(BASAL_FILE + ".profiles." + str(name), name, str(error))
+    if obj["active"] is not None:
+        profiles.get(obj["active"])
+        profiles.active = obj["active"]
+    return profiles
+
+
+def edited(current, how, name, segments):
+    """The profiles as an edit would leave them (the engine's stay as they are)."""
+    scratch = BasalProfiles()
+    for key in sorted(current.profiles):
+        scratch.put(key, current.profiles[key].segments())
+    scratch.active = current.active
+    if how == "set_profile":
+        scratch.put(name, segments)
+    elif how == "activate_profile":
+        scratch.get(name)
+        scratch.active = name
+    else:
+        scratch.delete(name)
+    return scratch
+
+
+def user_basal(profiles):
+    """Profiles in the settings file's user units: {"active", "profiles": {name:
+    [["HH:MM", U/h], ...]}}."""
+    out = {}
+    for name in profiles.profiles:
+        out[name] = [[hhmm(start), rate // 1000 if rate % 1000 == 0 else rate / 1000]
+                     for start, rate in profiles.profiles[name].segments()]
+    return {"active": profiles.active, "profiles": out}
