@@ -153,7 +153,7 @@ def test_a_fault_drops_steps_not_yet_moved_and_says_so():
     assert dropped and dropped[0]["steps"] > 0
     assert rig.app.engine.stop_reason == "occlusion"
     assert not rig.motor.is_enabled()
-    assert rig.motor.position() == rig.app.moved_steps
+    assert rig.motor.position() == rig.app.motion.moved_steps
     assert rig.app.alarm_banner() == ("OCCLUSION", "Check tubing")
 
 
@@ -394,7 +394,7 @@ def test_the_motor_moves_only_steps_the_gate_counted(seed):
     rig.run(2_000)  # the last moves finish
     engine = rig.app.engine
     assert engine.basal_rate_mu_h() <= 2_000
-    assert rig.motor.position() == rig.app.moved_steps == (engine.gate.delivered_steps
+    assert rig.motor.position() == rig.app.motion.moved_steps == (engine.gate.delivered_steps
                                                            + engine.prime_steps)
 
 

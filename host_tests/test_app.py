@@ -50,7 +50,7 @@ def test_motor_moves_exactly_what_the_engine_planned(tick_ms):
     engine = app.engine
     planned = engine.basal_steps + engine.bolus_steps
     assert planned > 0
-    assert motor.position() == app.moved_steps == planned
+    assert motor.position() == app.motion.moved_steps == planned
     assert not motor.is_enabled()
 
 
@@ -88,7 +88,7 @@ def test_new_reservoir_rewinds_the_plunger():
     app.command({"cmd": "new_reservoir", "units": 150})
     run(app, clock, 10_000)
     assert motor.position() == 0
-    assert app.rewound_steps == pushed
+    assert app.motion.rewound_steps == pushed
     assert motor.forward is True or not motor.busy()
 
 

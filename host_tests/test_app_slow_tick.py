@@ -38,5 +38,5 @@ def test_every_step_the_motor_made_is_counted_when_reads_are_slow():
         clock.advance(app.tick_ms - 1)
         app.step()
     assert app.engine.bolus_steps == board.usteps_for_mu(500)
-    assert not motor.busy() and app.pending_steps == 0
-    assert app.moved_steps == motor.forward_steps == app.engine.bolus_steps
+    assert not motor.busy() and app.motion.pending_steps == 0
+    assert app.motion.moved_steps == motor.forward_steps == app.engine.bolus_steps

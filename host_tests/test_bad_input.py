@@ -136,6 +136,12 @@ def E(ident, call, error, field, value, allowed, state="running", marks=()):
                         marks=marks)
 
 
+def P(ident, cmd, error, field, value, allowed, state="running", marks=()):
+    """A command as the menus and the loop send it: (name, values in mU, mU/h, min)."""
+    return pytest.param(state, lambda engine, at: commands.apply(engine, at, cmd), error,
+                        field, value, allowed, id="pump-" + ident, marks=marks)
+
+
 def C(ident, cmd, error, field, value, allowed, state="running", marks=(), now=None):
     if now is None:
         def call(engine, at):
@@ -147,7 +153,6 @@ def C(ident, cmd, error, field, value, allowed, state="running", marks=(), now=N
                         marks=marks)
 
 
-BOLUS_MU = "10 to 25000 mU in steps of 10"
 BOLUS_U = "0.01 to 25 U in steps of 0.01 U"
 NOT_TEXT_U = "a decimal number of U, " + BOLUS_U
 NOT_NUMBER_U = "a number of U, " + BOLUS_U
@@ -162,22 +167,33 @@ def _cmd_bolus(units):
     return {"cmd": "bolus", "units": units}
 
 
-ENGINE_BOLUS = [
-    E("bolus-negative", _bolus(-1000), InvalidValue, "bolus amount", "-1000", BOLUS_MU),
-    E("bolus-zero", _bolus(0), InvalidValue, "bolus amount", "0", BOLUS_MU),
-    E("bolus-nan", _bolus(NAN), InvalidValue, "bolus amount", "nan", BOLUS_MU),
-    E("bolus-inf", _bolus(INF), InvalidValue, "bolus amount", "inf", BOLUS_MU),
-    E("bolus-text", _bolus("abc"), InvalidValue, "bolus amount", "'abc'", BOLUS_MU),
-    E("bolus-none", _bolus(None), InvalidValue, "bolus amount", "None", BOLUS_MU),
-    E("bolus-bool", _bolus(True), InvalidValue, "bolus amount", "True", BOLUS_MU),
-    E("bolus-list", _bolus([1]), InvalidValue, "bolus amount", "[1]", BOLUS_MU),
-    E("bolus-float-mu", _bolus(1000.0), InvalidValue, "bolus amount", "1000.0", BOLUS_MU),
-    E("bolus-too-fine-5mU", _bolus(5), InvalidValue, "bolus amount", "5", BOLUS_MU),
-    E("bolus-too-fine-1005mU", _bolus(1005), InvalidValue, "bolus amount", "1005", BOLUS_MU),
-    E("bolus-over-max", _bolus(25_010), InvalidValue, "bolus amount", "25010", BOLUS_MU),
-    E("bolus-1e9-int", _bolus(10**9), InvalidValue, "bolus amount", "1000000000", BOLUS_MU),
-    E("bolus-1e9-float", _bolus(1e9), InvalidValue, "bolus amount", "1000000000.0",
-      BOLUS_MU),
+PUMP_BOLUS = [
+    P("bolus-negative", ("bolus", {"units": -1000}), InvalidValue, "bolus units", "-1",
+      BOLUS_U),
+    P("bolus-zero", ("bolus", {"units": 0}), InvalidValue, "bolus units", "0", BOLUS_U),
+    P("bolus-nan", ("bolus", {"units": NAN}), InvalidValue, "bolus units", "nan", BOLUS_U),
+    P("bolus-inf", ("bolus", {"units": INF}), InvalidValue, "bolus units", "inf", BOLUS_U),
+    P("bolus-text", ("bolus", {"units": "abc"}), InvalidValue, "bolus units", "'abc'",
+      BOLUS_U),
+    P("bolus-none", ("bolus", {"units": None}), InvalidValue, "bolus units", "None", BOLUS_U),
+    P("bolus-bool", ("bolus", {"units": True}), InvalidValue, "bolus units", "True", BOLUS_U),
+    P("bolus-list", ("bolus", {"units": [1]}), InvalidValue, "bolus units", "[1]", BOLUS_U),
+    P("bolus-float-mu", ("bolus", {"units": 1000.0}), InvalidValue, "bolus units", "1000.0",
+      BOLUS_U),
+    P("bolus-too-fine-5mU", ("bolus", {"units": 5}), InvalidValue, "bolus units", "0.005",
+      BOLUS_U),
+    P("bolus-too-fine-1005mU", ("bolus", {"units": 1005}), InvalidValue, "bolus units",
+      "1.005", BOLUS_U),
+    P("bolus-over-max", ("bolus", {"units": 25_010}), InvalidValue, "bolus units", "25.01",
+      BOLUS_U),
+    P("bolus-1e9-int", ("bolus", {"units": 10**9}), InvalidValue, "bolus units",
+      "1000000", BOLUS_U),
+    P("bolus-1e9-float", ("bolus", {"units": 1e9}), InvalidValue, "bolus units",
+      "1000000000.0", BOLUS_U),
+    P("bolus-unknown-key", ("bolus", {"units": 1000, "now": 1}), InvalidValue, "bolus.now",
+      UNKNOWN, "keys cmd, units"),
+    P("loop-bolus-from-outside", {"cmd": "loop_bolus", "units": 1}, InvalidValue, "cmd",
+      "'loop_bolus'", "one of "),
 ]
 
 CMD_BOLUS = [
@@ -211,25 +227,27 @@ CMD_BOLUS = [
 ]
 
 EXT_MIN = "15 to 480 min (whole numbers)"
-DUAL_NOW_MU = "10 to 1990 mU in steps of 10"
+DUAL_NOW_U = "0.01 to 1.99 U in steps of 0.01 U"
 
-ENGINE_EXTENDED = [
-    E("extended-14min", lambda e, now: e.extended_bolus(now, 1000, 14), InvalidValue,
-      "extended duration", "14", EXT_MIN),
-    E("extended-481min", lambda e, now: e.extended_bolus(now, 1000, 481), InvalidValue,
-      "extended duration", "481", EXT_MIN),
-    E("extended-30.5min", lambda e, now: e.extended_bolus(now, 1000, 30.5), InvalidValue,
-      "extended duration", "30.5", EXT_MIN),
-    E("extended-amount-too-fine", lambda e, now: e.extended_bolus(now, 1005, 60),
-      InvalidValue, "extended bolus amount", "1005", BOLUS_MU),
-    E("dual-now-equals-total", lambda e, now: e.dual_bolus(now, 2000, 2000, 60), InvalidValue,
-      "dual-wave now part", "2000", DUAL_NOW_MU),
-    E("dual-now-above-total", lambda e, now: e.dual_bolus(now, 2000, 3000, 60), InvalidValue,
-      "dual-wave now part", "3000", DUAL_NOW_MU),
-    E("dual-now-zero", lambda e, now: e.dual_bolus(now, 2000, 0, 60), InvalidValue,
-      "dual-wave now part", "0", DUAL_NOW_MU),
-    E("dual-14min", lambda e, now: e.dual_bolus(now, 2000, 1000, 14), InvalidValue,
-      "extended duration", "14", EXT_MIN),
+PUMP_EXTENDED = [
+    P("extended-14min", ("extended_bolus", {"units": 1000, "minutes": 14}), InvalidValue,
+      "extended_bolus minutes", "14", EXT_MIN),
+    P("extended-481min", ("extended_bolus", {"units": 1000, "minutes": 481}), InvalidValue,
+      "extended_bolus minutes", "481", EXT_MIN),
+    P("extended-30.5min", ("extended_bolus", {"units": 1000, "minutes": 30.5}), InvalidValue,
+      "extended_bolus minutes", "30.5", EXT_MIN),
+    P("extended-amount-too-fine", ("extended_bolus", {"units": 1005, "minutes": 60}),
+      InvalidValue, "extended_bolus units", "1.005", BOLUS_U),
+    P("dual-now-equals-total", ("dual_bolus", {"units": 2000, "now_units": 2000,
+                                               "minutes": 60}), InvalidValue,
+      "dual_bolus now_units", "2", DUAL_NOW_U),
+    P("dual-now-above-total", ("dual_bolus", {"units": 2000, "now_units": 3000,
+                                              "minutes": 60}), InvalidValue,
+      "dual_bolus now_units", "3", DUAL_NOW_U),
+    P("dual-now-zero", ("dual_bolus", {"units": 2000, "now_units": 0, "minutes": 60}),
+      InvalidValue, "dual_bolus now_units", "0", "0.01 to 25 U in steps of 0.01 U"),
+    P("dual-14min", ("dual_bolus", {"units": 2000, "now_units": 1000, "minutes": 14}),
+      InvalidValue, "dual_bolus minutes", "14", EXT_MIN),
 ]
 
 CMD_EXTENDED = [
@@ -280,29 +298,29 @@ def _cmd_temp(**keys):
     return cmd
 
 
-ENGINE_TEMP = [
-    E("temp-percent-minus-1", _temp(60, percent=-1), InvalidValue, "temp basal percent", "-1",
-      PERCENT),
-    E("temp-percent-251", _temp(60, percent=251), InvalidValue, "temp basal percent", "251",
-      PERCENT),
-    E("temp-percent-float", _temp(60, percent=50.5), InvalidValue, "temp basal percent",
-      "50.5", PERCENT),
-    E("temp-rate-30001", _temp(60, rate=30_001), InvalidValue, "temp basal rate", "30001",
-      "0 to 30000 mU/h"),
-    E("temp-rate-negative", _temp(60, rate=-1), InvalidValue, "temp basal rate", "-1",
-      "0 to 30000 mU/h"),
-    E("temp-rate-and-percent", _temp(60, rate=1000, percent=50), InvalidValue, "temp basal",
-      "'rate and percent'", "exactly one of rate (U/h) or percent"),
-    E("temp-neither", _temp(60), InvalidValue, "temp basal", "'neither'",
-      "exactly one of rate (U/h) or percent"),
-    E("temp-14min", _temp(14, percent=50), InvalidValue, "temp basal duration", "14",
-      TEMP_MIN),
-    E("temp-1441min", _temp(1441, percent=50), InvalidValue, "temp basal duration", "1441",
-      TEMP_MIN),
+PUMP_TEMP = [
+    P("temp-percent-minus-1", ("temp_basal", {"minutes": 60, "percent": -1}), InvalidValue,
+      "temp_basal percent", "-1", PERCENT),
+    P("temp-percent-251", ("temp_basal", {"minutes": 60, "percent": 251}), InvalidValue,
+      "temp_basal percent", "251", PERCENT),
+    P("temp-percent-float", ("temp_basal", {"minutes": 60, "percent": 50.5}), InvalidValue,
+      "temp_basal percent", "50.5", PERCENT),
+    P("temp-rate-30001", ("temp_basal", {"minutes": 60, "rate": 30_001}), InvalidValue,
+      "temp_basal rate", "30.001", "0 to 30 U/h"),
+    P("temp-rate-negative", ("temp_basal", {"minutes": 60, "rate": -1}), InvalidValue,
+      "temp_basal rate", "-0.001", "0 to 30 U/h"),
+    P("temp-rate-and-percent", ("temp_basal", {"minutes": 60, "rate": 1000, "percent": 50}),
+      InvalidValue, "temp_basal", "'both'", "exactly one of rate (U/h) or percent"),
+    P("temp-neither", ("temp_basal", {"minutes": 60}), InvalidValue, "temp_basal",
+      "'neither'", "exactly one of rate (U/h) or percent"),
+    P("temp-14min", ("temp_basal", {"minutes": 14, "percent": 50}), InvalidValue,
+      "temp_basal minutes", "14", TEMP_MIN),
+    P("temp-1441min", ("temp_basal", {"minutes": 1441, "percent": 50}), InvalidValue,
+      "temp_basal minutes", "1441", TEMP_MIN),
     E("temp-percent-over-30U/h-on-high-profile", _temp(60, percent=200), InvalidValue,
       "temp basal percent", "200", "at most 150 % here", state="high"),
-    E("temp-while-suspended", _temp(60, percent=50), NotAllowedNow, "temp basal", None,
-      "suspended", state="suspended"),
+    P("temp-while-suspended", ("temp_basal", {"minutes": 60, "percent": 50}), NotAllowedNow,
+      "temp basal", None, "suspended", state="suspended"),
 ]
 
 CMD_TEMP = [
@@ -440,7 +458,7 @@ CMD_PROFILE = [
     C("activate-unknown-profile", {"cmd": "activate_profile", "name": "nope"}, InvalidValue,
       "profile", "'nope'", SAVED),
     C("activate-profile-name-list", {"cmd": "activate_profile", "name": ["day"]},
-      InvalidValue, "profile name", "['day']", NAME),
+      InvalidValue, "activate_profile name", "['day']", NAME),
     C("delete-unknown-profile", {"cmd": "delete_profile", "name": "nope"}, InvalidValue,
       "profile", "'nope'", SAVED),
     C("delete-active-profile", {"cmd": "delete_profile", "name": "day"}, NotAllowedNow,
@@ -460,19 +478,19 @@ CMD_PROFILE = [
       "'24:00'", CLOCK),
 ]
 
-FILL_MU = "10000 to 300000 mU in steps of 100"
 FOR_NEW_DOSES = " U left in the reservoir for new doses"
 FILL_U = "10 to 300 U in steps of 0.1"
 
 ENGINE_STATE = [
-    E("bolus-while-suspended", _bolus(1000), NotAllowedNow, "bolus", None,
+    P("bolus-while-suspended", ("bolus", {"units": 1000}), NotAllowedNow, "bolus", None,
       "pump is stopped (suspended)", state="suspended"),
-    E("extended-while-suspended", lambda e, now: e.extended_bolus(now, 1000, 60),
+    P("extended-while-suspended", ("extended_bolus", {"units": 1000, "minutes": 60}),
       NotAllowedNow, "extended bolus", None, "pump is stopped (suspended)",
       state="suspended"),
-    E("dual-while-suspended", lambda e, now: e.dual_bolus(now, 2000, 1000, 60), NotAllowedNow,
+    P("dual-while-suspended", ("dual_bolus", {"units": 2000, "now_units": 1000,
+                                              "minutes": 60}), NotAllowedNow,
       "dual-wave bolus", None, "pump is stopped (suspended)", state="suspended"),
-    E("bolus-reservoir-empty", _bolus(1000), NotAllowedNow, "bolus", None,
+    P("bolus-reservoir-empty", ("bolus", {"units": 1000}), NotAllowedNow, "bolus", None,
       "pump is stopped (reservoir empty)", state="empty"),
     E("bolus-more-than-left", _bolus(5000), NotAllowedNow, "bolus", None,
       ("5 U is more than the ", FOR_NEW_DOSES), state="low"),
@@ -485,14 +503,14 @@ ENGINE_STATE = [
       None, "suspend delivery first"),
     E("prime-more-than-left", lambda e, now: e.prime(now, 5000), NotAllowedNow, "prime", None,
       ("5 U is more than the ", FOR_NEW_DOSES), state="low_suspended"),
-    E("prime-too-fine", lambda e, now: e.prime(now, 1050), InvalidValue, "prime amount",
-      "1050", "100 to 30000 mU in steps of 100", state="suspended"),
+    P("prime-too-fine", ("prime", {"units": 1050}), InvalidValue, "prime units",
+      "1.05", "0.1 to 30 U in steps of 0.1 U", state="suspended"),
     E("new-reservoir-while-delivering", lambda e, now: e.new_reservoir(now, 100_000),
       NotAllowedNow, "new reservoir", None, "suspend delivery first"),
-    E("new-reservoir-above-capacity", lambda e, now: e.new_reservoir(now, 300_100),
-      InvalidValue, "reservoir fill", "300100", FILL_MU, state="suspended"),
-    E("new-reservoir-9.9U", lambda e, now: e.new_reservoir(now, 9_900), InvalidValue,
-      "reservoir fill", "9900", FILL_MU, state="suspended"),
+    P("new-reservoir-above-capacity", ("new_reservoir", {"units": 300_100}),
+      InvalidValue, "new_reservoir units", "300.1", FILL_U, state="suspended"),
+    P("new-reservoir-9.9U", ("new_reservoir", {"units": 9_900}), InvalidValue,
+      "new_reservoir units", "9.9", FILL_U, state="suspended"),
     E("resume-not-suspended", lambda e, now: e.resume(now), NotAllowedNow, "resume", None,
       "not suspended"),
     E("resume-reservoir-empty", lambda e, now: e.resume(now), NotAllowedNow, "resume", None,
@@ -537,7 +555,7 @@ CMD_STATE = [
     C("cancel-temp-none-running", {"cmd": "cancel_temp_basal"}, NotAllowedNow,
       "cancel temp basal", None, "no temp basal is running"),
     C("unknown-command", {"cmd": "bolsu", "units": 1}, InvalidValue, "cmd", "'bolsu'",
-      "one of activate_profile, bolus, cancel_bolus"),
+      "one of acknowledge, activate_profile, bolus, boot_ack, cancel_bolus"),
     C("command-name-missing", {"units": 1}, InvalidValue, "cmd", "None", "one of "),
     C("command-not-a-dict", "bolus", InvalidValue, "command", "'bolus'", "a table such as"),
     C("command-text-not-a-command-name", "hello", InvalidValue, "command", "'hello'",
@@ -562,7 +580,7 @@ CMD_STATE = [
       f"not before the last tick at {NOW}", state="suspended", now=NOW - 1),
 ]
 
-CASES = (ENGINE_BOLUS + CMD_BOLUS + ENGINE_EXTENDED + CMD_EXTENDED + ENGINE_TEMP + CMD_TEMP
+CASES = (PUMP_BOLUS + CMD_BOLUS + PUMP_EXTENDED + CMD_EXTENDED + PUMP_TEMP + CMD_TEMP
          + ENGINE_PROFILE + CMD_PROFILE + ENGINE_STATE + CMD_STATE)
 
 

@@ -14,6 +14,7 @@ from basalt.core import commands
 from basalt.core.board_file import load_board
 from basalt.core.calculator import DeliveryUncertain, GlucoseTooOld, confirm, suggest
 from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.limits import CARBS_MAX_G
 from basalt.core.settings import load_settings, parse_settings_text
 from tools.fakes import FakeMotor, VirtualClock
 from tools.settings.example import EXAMPLE
@@ -274,7 +275,7 @@ def test_the_calculator_itself_changes_nothing():
 
 # ----- properties ------------------------------------------------------------------------
 
-inputs = st.tuples(st.integers(0, 400), st.one_of(st.none(), st.integers(20, 600)),
+inputs = st.tuples(st.integers(0, CARBS_MAX_G), st.one_of(st.none(), st.integers(20, 600)),
                    st.integers(0, 40_000), st.integers(-5_000, 40_000),
                    st.integers(0, 24 * 60 - 1), st.sampled_from([SETTINGS, REVERSE]))
 
@@ -294,7 +295,7 @@ def test_suggestion_never_exceeds_max_bolus_nor_ignores_iob(case, more_iob):
     assert more["suggested_mu"] <= amount
 
 
-@given(st.integers(0, 399), st.integers(20, 599), st.integers(0, 24 * 60 - 1))
+@given(st.integers(0, CARBS_MAX_G - 1), st.integers(20, 599), st.integers(0, 24 * 60 - 1))
 def test_more_carbs_or_higher_glucose_never_suggests_less(carbs, glucose, minute):
     def amount(c, g):
         return suggest(REVERSE, FixedIob(), NOW, minute * M, c, g)["suggested_mu"]
@@ -329,25 +330,33 @@ def test_the_app_suggests_from_the_insulin_it_delivered():
 
 
 class KeeperStandIn:
-    """The parts of basalt.persist.Keeper the calculator wiring uses."""
+    """The parts of basalt.storage.keeper.Keeper the calculator wiring uses."""
+
+    awaiting_ack = False
 
     def __init__(self, uncertain):
         self.uncertain = uncertain
 
-    def before_command(self, app, now, cmd):
-        if cmd.get("cmd") == "reconcile_bolus":
-            delivered = self.uncertain["delivered_hi_mu"]
-            self.uncertain = None
-            return True, delivered
-        return False, None
+    def bind(self, board, engine, iob, motion, stream, occlusion, apply_settings):
+        self.iob = iob
+        self.profiles = engine
 
-    def after_command(self, app, now, cmd):
+    def reconcile(self, now, delivered_mu=None):
+        delivered = self.uncertain["delivered_hi_mu"]
+        self.uncertain = None
+        self.iob.add_bolus(now, delivered)
+        return delivered
+
+    def require_known_state(self, name):
         pass
 
-    def on_tick(self, app, now):
+    def command_done(self, now):
         pass
 
-    def may_move(self, app, now):
+    def on_tick(self, now):
+        pass
+
+    def may_move(self, now):
         return True
 
 

@@ -87,7 +87,7 @@ def test_stage_is_compiled_for_the_board(fake, tmp_path):
               if p.is_file()}
     assert staged == sources | {"basalt/version.mpy"}
     assert not any(p.suffix == ".py" for p in (stage / "basalt").rglob("*"))
-    assert (stage / "basalt" / "app.mpy").read_bytes()[:2] == b"M\x06"
+    assert (stage / "basalt" / "app" / "__init__.mpy").read_bytes()[:2] == b"M\x06"
     assert b"v-test" in (stage / "basalt" / "version.mpy").read_bytes()
 
 

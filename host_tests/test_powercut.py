@@ -10,6 +10,7 @@ import pytest
 from basalt.core import checkpoint as ckp
 from basalt.core.safety import SafetyGate
 from basalt.core.units import MS_PER_HOUR
+from basalt.storage import recovery
 from basalt.storage.keeper import Keeper
 from tools import sim
 from tools.bench import powercut
@@ -83,11 +84,11 @@ def test_a_firmware_that_restarts_the_interrupted_bolus_is_caught(reference, mon
         plan["restart"] = ck and ck["b0_kind"] and ck["b0_programmed_mu"]
         return plan
 
-    def start(self, app, now_ms, *args, **kwargs):
-        plan = keeper_start(self, app, now_ms, *args, **kwargs)
+    def start(self, now_ms, *args, **kwargs):
+        plan = keeper_start(self, now_ms, *args, **kwargs)
         if plan.get("restart"):
-            app.engine.stop_reason = None
-            app.engine.bolus(now_ms, plan["restart"])
+            self.engine.stop_reason = None
+            self.engine.bolus(now_ms, plan["restart"])
         return plan
 
     keeper_start = Keeper.start
@@ -126,7 +127,8 @@ def test_a_firmware_that_restores_only_the_checkpointed_totals_is_caught(referen
 def test_a_firmware_that_forgets_insulin_on_board_at_a_reset_is_caught(reference,
                                                                         monkeypatch):
     run, sizes = reference
-    monkeypatch.setattr(Keeper, "_restore_iob", lambda self, app, now, epoch, boluses: [])
+    monkeypatch.setattr(recovery, "restore_iob",
+                        lambda iob, boluses, now, epoch: ([], None, True))
     found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
              for cut in _cuts_between(sizes, 8, 9, 2)]  # after the 07:30 bolus of 4.5 U
     assert all(f["iob_losses"] == 1 for f in found)

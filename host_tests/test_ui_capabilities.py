@@ -86,7 +86,7 @@ def test_calculator_flow_with_the_real_calculator_and_a_cgm_reading():
     s.click(SELECT)  # edit
     s.click(SELECT)  # keep the suggestion
     s.click(SELECT)  # confirm
-    started = [d for k, d in s.app.recent if k == "bolus_started"]
+    started = [d for k, d in s.app.recent.events if k == "bolus_started"]
     assert [b["programmed_mu"] for b in started] == [total]
 
 
@@ -142,7 +142,7 @@ def test_an_interrupted_bolus_is_reconciled_from_the_bolus_menu():
     assert "1.288" in text and "of 3.00 U planned" in text
     s.click(SELECT)
     s.run(300)  # the next tick collects the keeper's event
-    reconciled = [d for k, d in s.app.recent if k == "bolus_reconciled"]
+    reconciled = [d for k, d in s.app.recent.events if k == "bolus_reconciled"]
     assert [d["delivered_mu"] for d in reconciled] == [1_288]
     assert s.app.keeper.uncertain is None
 
@@ -180,7 +180,7 @@ def test_a_locked_calculator_says_why_and_suggests_nothing():
     assert text.startswith("Not done") and "calculator" in text
     s.click(DOWN, 3)  # the rest of the reason
     assert "delivered" in screen_text(s)
-    assert not [k for k, _ in s.app.recent if k == "bolus_started"]
+    assert not [k for k, _ in s.app.recent.events if k == "bolus_started"]
 
 
 def test_loop_mode_and_meal_carbs_reach_the_real_loop_from_the_buttons():
@@ -194,7 +194,7 @@ def test_loop_mode_and_meal_carbs_reach_the_real_loop_from_the_buttons():
     s.click(SELECT)
     s.click(SELECT)  # confirm
     assert s.app.loop.mode == "closed"
-    assert [d for k, d in s.app.recent if k == "loop_mode"][-1]["mode"] == "closed"
+    assert [d for k, d in s.app.recent.events if k == "loop_mode"][-1]["mode"] == "closed"
     s.click(SELECT)
     s.click(SELECT)
     s.click(SELECT)  # Bolus > Calculator

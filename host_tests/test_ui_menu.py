@@ -63,7 +63,7 @@ def test_a_bolus_needs_its_confirm_screen_and_a_fresh_press():
     to_confirm(d)
     assert "2.50" in d.screen() and d.commands() == []
     d.click(SELECT)
-    assert d.commands() == [{"cmd": "bolus", "units": "2.5"}]
+    assert d.commands() == [("bolus", {"units": 2500})]
     assert d.screen().startswith("OPEN")  # back home
 
 
@@ -143,7 +143,7 @@ def test_a_running_bolus_stops_in_two_presses_from_any_screen(keys):
     d.long(SELECT)  # press 1
     assert "Stop bolus?" in d.screen() and "1.00 of 3.00 U" in d.screen()
     d.click(SELECT)  # press 2
-    assert d.commands() == [{"cmd": "cancel_bolus"}]
+    assert d.commands() == [("cancel_bolus", {})]
 
 
 def test_three_key_boards_get_back_items():
@@ -180,8 +180,8 @@ def test_dual_wave_flow_sends_exact_parts():
     text = d.screen()
     assert "4.00" in text and "now 1.70 U" in text and "2.30 U in 2h30" in text
     d.click(SELECT)
-    assert d.commands() == [{"cmd": "dual_bolus", "units": "4", "now_units": "1.7",
-                             "minutes": 150}]
+    assert d.commands() == [("dual_bolus", {"units": 4000, "now_units": 1700,
+                                            "minutes": 150})]
 
 
 def test_calculator_flow_appears_with_the_calculator():
@@ -197,7 +197,7 @@ def test_calculator_flow_appears_with_the_calculator():
     d.click(DOWN).click(SELECT)
     assert "3.20" in d.screen()
     d.click(SELECT)
-    assert d.commands() == [{"cmd": "bolus", "units": "3.2"}]
+    assert d.commands() == [("bolus", {"units": 3200})]
 
 
 def test_calculator_bolus_puts_the_carbs_on_record_for_the_loop():
@@ -209,7 +209,7 @@ def test_calculator_bolus_puts_the_carbs_on_record_for_the_loop():
     assert "30 g carbs" in d.click(SELECT).screen()
     assert d.commands() == []  # nothing until confirmed
     d.click(SELECT)
-    assert d.commands() == [{"cmd": "bolus", "units": "3"}, {"cmd": "carbs", "grams": 30}]
+    assert d.commands() == [("bolus", {"units": 3000}), ("carbs", {"grams": 30})]
 
 
 def test_loop_menu_shows_the_mode_and_changes_it_only_when_confirmed():
@@ -226,7 +226,7 @@ def test_loop_menu_shows_the_mode_and_changes_it_only_when_confirmed():
     d.click(BACK)
     assert d.commands() == []
     d.click(SELECT).click(SELECT)
-    assert d.commands() == [{"cmd": "loop_mode", "mode": "closed"}]
+    assert d.commands() == [("loop_mode", {"mode": "closed"})]
 
 
 def test_basal_menu_follows_the_pump_state():
@@ -238,7 +238,7 @@ def test_basal_menu_follows_the_pump_state():
     text = d.screen()
     assert "Resume" in text and "Temp basal" not in text
     d.click(DOWN).click(SELECT).click(SELECT)  # Resume, confirm
-    assert d.commands() == [{"cmd": "resume"}]
+    assert d.commands() == [("resume", {})]
 
 
 def test_temp_basal_flow():
@@ -247,14 +247,14 @@ def test_temp_basal_flow():
     d.click(UP, 5).click(SELECT).click(UP, 2).click(SELECT)
     assert "150" in d.screen() and "for 1h30" in d.screen()
     d.click(SELECT)
-    assert d.commands() == [{"cmd": "temp_basal", "percent": 150, "minutes": 90}]
+    assert d.commands() == [("temp_basal", {"percent": 150, "minutes": 90})]
 
 
 def test_alarm_actions_emit_alarm_commands():
     d = Driver()
     d.view.alarms = (("occlusion", False, False),)
     d.click(SELECT).click(DOWN, 2).click(SELECT).click(SELECT).click(DOWN).click(SELECT)
-    assert d.commands() == [{"cmd": "snooze", "alarm": "occlusion"}]
+    assert d.commands() == [("snooze", {"alarm": "occlusion"})]
 
 
 def walk_menus(d, depth=0, seen=None):
@@ -283,7 +283,7 @@ def test_every_menu_opens_and_draws():
     for title in ("Menu", "Bolus", "Basal", "Alarms", "History", "Settings", "Normal bolus",
                   "Temp basal", "Prime", "Reservoir fill", "Profiles", "OCCLUSION"):
         assert title in seen
-    sent = {c["cmd"] for c in d.commands()}
+    sent = {name for name, _ in d.commands()}
     assert sent <= {"acknowledge", "snooze"}  # they act at once; no dose
 
 

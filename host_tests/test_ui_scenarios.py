@@ -32,7 +32,7 @@ def screen_text(s):
 
 
 def started(s, kind):
-    return [d for k, d in s.app.recent if k == kind]
+    return [d for k, d in s.app.recent.events if k == kind]
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_normal_bolus_is_confirmed_then_delivered_exactly(s):
     done = started(s, "bolus_done")
     assert done[0]["delivered_steps"] == s.app.board.usteps_for_mu(2_500)
     engine = s.app.engine
-    assert s.app.moved_steps == engine.basal_steps + engine.bolus_steps
+    assert s.app.motion.moved_steps == engine.basal_steps + engine.bolus_steps
 
 
 def test_holding_or_bouncing_select_on_confirm_never_doses_twice(s):

@@ -34,7 +34,7 @@ Keys(menu, view).click(SELECT).click(SELECT).click(SELECT).click(UP, 13).click(S
 print("before confirm", menu.pop_commands())
 Keys(menu, view).click(SELECT)
 commands = menu.pop_commands()
-print("after confirm", [sorted(c.items()) for c in commands])
+print("after confirm", [(name, sorted(values.items())) for name, values in commands])
 
 # The button decoder: a bouncing press, a long hold with repeats, a glitch.
 events = []

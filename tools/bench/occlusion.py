@@ -75,8 +75,8 @@ class Rig:
             app.tick_ms = dt
             self.clock.advance(dt)
             app.step()
-            if app.detector.filtered is not None:
-                residual = app.detector.residual()
+            if app.occlusion.detector.filtered is not None:
+                residual = app.occlusion.detector.residual()
                 if residual > self.peak_residual:
                     self.peak_residual = residual
             for kind, detail in app.pop_events():

@@ -28,9 +28,9 @@ import os
 import time
 
 from basalt.app import PumpApp
-from basalt.core.errors import BasaltError
+from basalt.core.errors import BasaltError, ConfigError
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
-from basalt.storage import journal as persist
+from basalt.storage import journal as journal_files
 from basalt.storage.journal import Journal
 from basalt.storage.keeper import Keeper
 from tools import sim
@@ -74,6 +74,14 @@ GLUCOSE_EVERY_MS = 5 * MS_PER_MIN
 IOB_ROUNDING_MU = 6  # each bolus record rounds its delivered mU down: 1 mU per bolus
 
 
+
+def opaque_settings(obj):
+    """The bench's settings saves are data to write atomically, not therapy: the pump
+    here runs on open limits, so they are stored and journaled but never applied."""
+    if not isinstance(obj, dict):
+        raise ConfigError("settings.json", obj, "a table of settings")
+    return obj, []
+
 class BootClock(VirtualClock):
     """A board's ms count: starts at 0 at each boot, follows the world's time."""
 
@@ -115,7 +123,8 @@ class Run:
         clock = BootClock(self.world, self.world.now_ms())
         motor = FakeMotor(clock, self.board.motor.max_step_hz)
         app = PumpApp(self.board, clock, motor, tick_ms=TICK_MS, limits=open_limits())
-        keeper = Keeper(self.storage, segment_bytes=SEGMENT_BYTES, segments=SEGMENTS)
+        keeper = Keeper(self.storage, settings_validator=opaque_settings,
+                        segment_bytes=SEGMENT_BYTES, segments=SEGMENTS)
         app.keeper = keeper
         self._watch(keeper.journal)
         self.app = app
@@ -153,7 +162,7 @@ class Run:
         running = motor.busy() and motor.forward
         done = motor.stop()
         # Steps the gate counted that never moved: planned, or left of the running move.
-        unmoved = app.pending_steps + (app._move_steps - done if running else 0)
+        unmoved = app.motion.pending_steps + (app.motion.move_steps - done if running else 0)
         hour, day = app.engine.gate.carry_over()
         self.carried = (max(0, hour - unmoved), max(0, day - unmoved))
         # The IOB tracker counts steps once planned, as the gate does: less the unmoved.
@@ -162,7 +171,7 @@ class Run:
         self.forward += motor.forward_steps
         self.reverse += motor.reverse_steps
         ck = self.app.keeper._ck
-        if ck is not None and self.app.engine.plunger_steps - self.app.pending_steps \
+        if ck is not None and self.app.engine.plunger_steps - self.app.motion.pending_steps \
                 > ck["plunger_hi"]:
             self.lease_violations += 1
 
@@ -190,8 +199,8 @@ class Run:
                 self._do(schedule.pop()[2])
             now = self.world.now_ms()
             if now % GLUCOSE_EVERY_MS == 0:
-                app.events.append(("glucose", {"mg_dl": 100 + now // MS_PER_HOUR * 3,
-                                               "at_ms": app.clock.now_ms()}))
+                app.stream.emit("glucose", {"mg_dl": 100 + now // MS_PER_HOUR * 3,
+                                            "at_ms": app.clock.now_ms()})
             step = min(TICK_MS - now % TICK_MS, end - now)
             if schedule:
                 step = min(step, max(1, schedule[-1][0] - now))
@@ -202,9 +211,9 @@ class Run:
     def _do(self, action):
         app = self.app
         if isinstance(action, tuple):
-            app.events.append(("alarm_raised", {"code": action[1], "at_ms": app.clock.now_ms()}))
+            app.stream.emit("alarm_raised", {"code": action[1], "at_ms": app.clock.now_ms()})
             return
-        seen = len(app.events)
+        app.pop_events()  # what came before the command was seen by the tick
         try:
             app.command(action)
         except BasaltError:
@@ -213,7 +222,7 @@ class Run:
             self.retry = action
             raise
         finally:
-            for kind, detail in app.events[seen:]:
+            for kind, detail in app.pop_events():
                 if kind == "bolus_started":
                     self.started_by_user.add((app.keeper.boot, detail["id"]))
 
@@ -305,7 +314,7 @@ def run(limit=None, jobs=1):
     view, _ = read_back(reference.storage)
     day_bytes = sum(reference.storage.size(n) for n in reference.storage.names()
                     if n.endswith(".jnl"))
-    budget = persist.SEGMENT_BYTES * persist.SEGMENTS
+    budget = journal_files.SEGMENT_BYTES * journal_files.SEGMENTS
     return {
         "cuts": len(plan),
         "write_points": len(sizes),
@@ -321,7 +330,7 @@ def run(limit=None, jobs=1):
         "journal_records_per_day": len(view.records),
         "journal_budget_bytes": budget,
         # the oldest segment may be partly gone: count one segment fewer
-        "days_kept": round((budget - persist.SEGMENT_BYTES) / day_bytes, 1),
+        "days_kept": round((budget - journal_files.SEGMENT_BYTES) / day_bytes, 1),
         "wall_s": round(time.perf_counter() - started, 1),
     }
 

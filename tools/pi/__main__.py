@@ -83,7 +83,7 @@ async def drain(app, max_ticks=400):
     so nothing new is planned), so the counts agree."""
     for _ in range(max_ticks):
         app.step()
-        if not (app.motor.busy() or app.pending_steps or app.rewind_steps):
+        if not (app.motor.busy() or app.motion.pending_steps or app.motion.rewind_steps):
             return
         await asyncio.sleep(app.tick_ms / 1000)
 
@@ -91,8 +91,8 @@ async def drain(app, max_ticks=400):
 def summary(app):
     engine = app.engine
     return {
-        "moved_steps": app.moved_steps,
-        "rewound_steps": app.rewound_steps,
+        "moved_steps": app.motion.moved_steps,
+        "rewound_steps": app.motion.rewound_steps,
         "basal_steps": engine.basal_steps,
         "bolus_steps": engine.bolus_steps,
         "prime_steps": engine.prime_steps,

@@ -104,7 +104,7 @@ class Recorder:
             self.programmed += hour
             self.hours.append((hour, therapy - self._hour_steps))
             self._basal, self._parts, self._hour_steps = 0, {}, therapy
-        force = self.app.force
+        force = self.app.occlusion.force
         if force is not None:
             self.force_n.append(force.physics.drive_force_n())
         self.rows.append({
@@ -112,7 +112,7 @@ class Recorder:
             "time": _clock_text(engine.day_ms()),
             "basal_u_h": engine.basal_rate_mu_h() / 1000,
             "delivered_u": _units(engine, therapy),
-            "motor_u": _units(engine, max(0, self.app.moved_steps - engine.prime_steps
+            "motor_u": _units(engine, max(0, self.app.motion.moved_steps - engine.prime_steps
                                          - engine.reseat_steps)),
             "reservoir_u": engine.reservoir_mu() / 1000,
             "iob_u": self.app.iob.iob_mu(self.app.clock.now_ms()) / 1000,
@@ -159,7 +159,7 @@ def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=Non
         recorder.account(dt)
         clock.advance(dt)
         app.step()
-        alarm = app.detector.alarm
+        alarm = app.occlusion.detector.alarm
         if alarm is not None and (not recorder.alarms or recorder.alarms[-1][1] is not alarm):
             recorder.alarms.append((clock.now_ms() // MS_PER_MIN, alarm))
         while schedule and schedule[-1][0] == clock.now_ms():

@@ -131,8 +131,8 @@ def summary(recorder, hours, wall_s):
         lines.append(" %4d   %12.3f   %11.3f   %+12.4f" % (
             i, float(programmed) / 1000, delivered, delivered - float(programmed) / 1000))
     therapy = engine.basal_steps + engine.bolus_steps
-    in_flight = (therapy + engine.prime_steps + engine.reseat_steps - app.moved_steps
-                 - app.pending_steps)
+    in_flight = (therapy + engine.prime_steps + engine.reseat_steps - app.motion.moved_steps
+                 - app.motion.pending_steps)
     lines += [
         "",
         "programmed therapy  %9.3f U" % (float(recorder.programmed) / 1000),
@@ -145,7 +145,7 @@ def summary(recorder, hours, wall_s):
             app.iob.iob_mu(app.clock.now_ms()) / 1000,
             app.iob.bolus_iob_mu(app.clock.now_ms()) / 1000),
         "motor reported      %9d microsteps (+%d planned, %d in flight at the end)" % (
-            app.moved_steps, app.pending_steps, in_flight),
+            app.motion.moved_steps, app.motion.pending_steps, in_flight),
         "state               %s" % (engine.stop_reason or "delivering"),
     ] + _alarm_lines(recorder) + [
         "speed               %.0f simulated s per wall s" % (hours * 3600 / wall_s),
@@ -155,7 +155,7 @@ def summary(recorder, hours, wall_s):
 
 def _alarm_lines(recorder):
     """With physics: each alarm, the force at alarm and the insulin not delivered."""
-    if recorder.app.force is None:
+    if recorder.app.occlusion.force is None:
         return []
     lines = ["alarms              %d" % len(recorder.alarms)]
     for minute, alarm in recorder.alarms:

@@ -37,7 +37,7 @@ def balance_readings(rate_u_h, hours, error_pct=0.0, noise_mg=0.0, evaporation_m
     app = PumpApp(board, clock, motor, tick_ms=TICK_MS, limits=open_limits())
     app.command({"cmd": "set_profile", "name": "bench", "segments": [["00:00", rate_u_h]]})
     app.command({"cmd": "new_reservoir", "units": board.syringe_capacity_mu // 1000})
-    while app.rewind_steps or motor.busy():  # the plunger goes back before the run
+    while app.motion.rewind_steps or motor.busy():  # the plunger goes back before the run
         clock.advance(TICK_MS)
         app.step()
     app.command({"cmd": "resume"})

@@ -17,9 +17,9 @@ import random
 
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.app.ui_task import UiTask
+from basalt.core import commands
 from basalt.core.limits import BOLUS_MAX_MU
 from basalt.core.ui.paint import NullCanvas, TextDump
-from basalt.core.units import to_milli
 from tools import ROOT
 from tools.fakes import FakeMotor, VirtualClock, fake_keys
 from tools.settings import read_settings
@@ -86,7 +86,7 @@ class CheckedUi(UiTask):
 
     def apply_commands(self, now_ms):
         for cmd in self.menu.commands:
-            if cmd["cmd"] in DOSE_COMMANDS:
+            if as_call(cmd)[0] in DOSE_COMMANDS:
                 self._check_shown(cmd)
                 self.checked.append(cmd)
         super().apply_commands(now_ms)
@@ -103,15 +103,24 @@ class CheckedUi(UiTask):
                                     % (self.event_no, cmd, shown, screen))
 
 
+def as_call(cmd):
+    """(name, values in the pump's units) of a command in either form the table takes."""
+    if isinstance(cmd, tuple):
+        return cmd
+    name, values, _ = commands.parse(cmd)
+    return name, values
+
+
 def amounts_of(cmd):
     """The texts a confirmation must show for a command."""
     out = []
+    _, values = as_call(cmd)
     for key in ("units", "now_units"):
-        if key in cmd:
-            milli = to_milli(key, cmd[key], "U")
+        if values.get(key) is not None:
+            milli = values[key]
             out.append("%d.%02d" % (milli // 1000, milli % 1000 // 10))
-    if "percent" in cmd:
-        out.append("%d" % cmd["percent"])
+    if values.get("percent") is not None:
+        out.append("%d" % values["percent"])
     return out
 
 
@@ -139,8 +148,7 @@ class Walker:
         if now // self.app.tick_ms != before // self.app.tick_ms:
             self.app.step()
         self.ui.step(now)
-        if self.app.events:
-            self._check_deliveries()
+        self._check_deliveries()
 
     def _check_deliveries(self):
         """Each dose the engine starts is the last confirmed command, exactly."""
@@ -149,11 +157,12 @@ class Walker:
             if expect is None:
                 continue
             name, key, field = expect
-            cmd = self.ui.checked[-1] if self.ui.checked else {}
-            if cmd.get("cmd") not in name:
+            cmd = self.ui.checked[-1] if self.ui.checked else (None, {})
+            sent_name, values = as_call(cmd)
+            if sent_name not in name:
                 raise WalkViolation("%s without a confirmed command: %r (last: %r)"
                                     % (kind, detail, cmd))
-            sent = cmd[key] if key == "percent" else to_milli(key, cmd[key], "U")
+            sent = values[key]
             if detail[field] != sent or (kind == "bolus_started" and sent > BOLUS_MAX_MU):
                 raise WalkViolation("%s with %r; the confirmation showed %r" % (
                     kind, detail[field], cmd))

@@ -56,6 +56,18 @@ STATE_KNOWN = "state_known"  # the restart knew the pump's state and the setting
 SYRINGE = "syringe"  # a field bound: the board's syringe capacity
 
 
+class in_units:
+    """A value in thousandths shown in the user's unit in a message: 2500 -> 2.5."""
+
+    def __init__(self, milli):
+        self.text = fmt_milli(milli)
+
+    def __str__(self):
+        return self.text
+
+    __repr__ = __str__
+
+
 class Field:
     __slots__ = ("key", "kind", "lo", "hi", "step", "unit", "optional", "choices")
 
@@ -104,7 +116,7 @@ class Field:
             lo, hi, step = self.bounds(syringe_mu)
             if not is_int(value) or value < lo or value > hi or value % step:
                 if shown is None:
-                    shown = fmt_milli(value) if kind == MILLI and is_int(value) else value
+                    shown = in_units(value) if kind == MILLI and is_int(value) else value
                 raise InvalidValue(where, shown, self.allowed(syringe_mu))
         elif kind == CHOICE:
             one_of(where, value, self.choices)
@@ -152,7 +164,7 @@ def _dual_rule(values):
                                "a share of at least 0.01 U")
         values["now_units"] = now_mu
     elif values["now_units"] > amount - BOLUS_STEP_MU:
-        raise InvalidValue("dual_bolus now_units", fmt_milli(values["now_units"]),
+        raise InvalidValue("dual_bolus now_units", in_units(values["now_units"]),
                            "%s to %s U in steps of 0.01 U" % (
                                fmt_milli(BOLUS_STEP_MU), fmt_milli(amount - BOLUS_STEP_MU)))
 
@@ -188,7 +200,7 @@ TABLE_ = (
             doc="an absolute (U/h) or percent temp basal"),
     Command("cancel_temp_basal", (), "engine.cancel_temp_basal", doc="back to scheduled"),
     Command("suspend", (), "engine.suspend", doc="stop all delivery"),
-    Command("resume", (), "engine.resume", (ACK, ALARMS_ACKED, STATE_KNOWN),
+    Command("resume", (), "engine.resume", (ACK, STATE_KNOWN, ALARMS_ACKED),
             doc="scheduled basal again (missed insulin is not made up)"),
     Command("prime", (Field("units", MILLI, PRIME_STEP_MU, PRIME_MAX_MU, PRIME_STEP_MU, "U"),),
             "engine.prime", doc="fill the tubing while suspended and disconnected"),
@@ -258,11 +270,7 @@ def parse(cmd):
     conversions checked; the ranges are checked by check()."""
     command = lookup(cmd)
     name = command.name
-    required = ["cmd"]
-    optional = []
-    for field in command.fields:
-        (optional if field.optional else required).append(field.key)
-    exact_keys(name, cmd, required, optional, InvalidValue)
+    _keys(command, cmd)
     values = {}
     shown = {}
     for field in command.fields:
@@ -274,6 +282,19 @@ def parse(cmd):
                 values[field.key] = field.parse(where, cmd[field.key])
             shown[field.key] = cmd[field.key]
     return name, values, shown
+
+
+def _keys(command, table):
+    """Exactly the command's keys (and "cmd" in plain data): unknown or missing ones are
+    refused by name."""
+    required = ["cmd"]
+    optional = []
+    for field in command.fields:
+        (optional if field.optional else required).append(field.key)
+    if "cmd" not in table:  # (name, values): the name is not among the values
+        table = dict(table)
+        table["cmd"] = command.name
+    exact_keys(command.name, table, required, optional, InvalidValue)
 
 
 def public_names():
@@ -294,7 +315,7 @@ def check(name, values, shown=None, syringe_mu=FILL_MAX_MU):
         value = values.get(field.key)
         if value is None:
             if not field.optional:
-                raise InvalidValue(name + " " + field.key, None, "a value")
+                raise InvalidValue(name + " " + field.key, None, field.allowed(syringe_mu))
             continue
         field.check(name + " " + field.key, value,
                     None if shown is None else shown.get(field.key), syringe_mu)
@@ -321,6 +342,7 @@ class Dispatcher:
             self._guard(ACK, name)
         if isinstance(cmd, tuple):
             values = dict(cmd[1])
+            _keys(command, values)
             shown = None
         else:
             _, values, shown = parse(cmd)
@@ -381,3 +403,20 @@ def apply(engine, now_ms, cmd):
     """Check and apply one engine command (core vectors and benches without an app)."""
     return Dispatcher({"engine": engine, "profiles": engine}, EngineOnly(engine),
                       engine.board.syringe_capacity_mu).run(now_ms, cmd)
+
+
+def apply_alarm(alarms, now_ms, cmd):
+    """Check and apply an acknowledge or snooze command to a bare AlarmManager."""
+    name = cmd.get("cmd") if isinstance(cmd, dict) else None
+    if name not in ("acknowledge", "snooze"):
+        raise InvalidValue("command", cmd, "{'cmd': 'acknowledge' or 'snooze', "
+                           "'alarm': code}")
+    return Dispatcher({"alarms": alarms}, _NO_GUARDS).run(now_ms, cmd)
+
+
+class _NoGuards(EngineOnly):
+    def __init__(self):
+        self.engine = None
+
+
+_NO_GUARDS = _NoGuards()

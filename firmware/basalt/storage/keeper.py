@@ -13,6 +13,7 @@ import json
 from basalt.core import checkpoint as ckp
 from basalt.core import forcecal
 from basalt.core import journal as jnl
+from basalt.core.commands import in_units
 from basalt.core.delivery import STOP_USER
 from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli
@@ -227,7 +228,7 @@ class Keeper:
         if delivered_mu is None:
             delivered_mu = hi
         elif not lo <= delivered_mu <= hi:  # between what surely went in and what may have
-            raise InvalidValue("reconcile_bolus units", fmt_milli(delivered_mu),
+            raise InvalidValue("reconcile_bolus units", in_units(delivered_mu),
                                "%s to %s U in steps of 0.001 U" % (fmt_milli(lo),
                                                                    fmt_milli(hi)))
         detail = dict(u)
