@@ -721,6 +721,7 @@ class Loop:
         self.settings = loop_settings
         self.mode = loop_settings.mode
         self.state = {"carbs": [], "last_ms": None}
+        self._settings = loop_settings.as_dict()  # the record's "settings", kept
         self._last_offset = -1
         self.last = None  # the last Decision
 
@@ -733,6 +734,7 @@ class Loop:
 
     def set_mode(self, mode):
         self.mode = one_of("loop mode", mode, MODES)
+        self._settings = self.settings.as_dict(mode)
         self.state = {"carbs": self.state["carbs"], "last_ms": None}  # decide at once
 
     def add_carbs(self, now_ms, grams):
@@ -753,9 +755,11 @@ class Loop:
 
     def record(self, now_ms, therapy, iob, state):
         """The input record (without readings) for this decision."""
+        if self._settings["mode"] != self.mode:  # the mode was set directly
+            self._settings = self.settings.as_dict(self.mode)
         return {"now_ms": now_ms, "readings": [], "iob": iob_figures(iob, now_ms),
                 "schedule": schedule_section(state, therapy),
-                "settings": self.settings.as_dict(self.mode), "pump": pump_section(state),
+                "settings": self._settings, "pump": pump_section(state),
                 "state": self.state}
 
     def decide(self, now_ms, therapy, cgm, why, iob, state, latest_offset=-1):
