@@ -29,9 +29,15 @@ Then, in order (REFERENCE.md: oref0, Loop):
       explain (the patient is more sensitive than the settings say, or insulin is
       catching up), and no less while it rises faster than they explain.
 
+The whole algorithm is one pure call, decide(inputs) -> (decision, state), from a plain
+record (readings, IOB figures, the carb record, the schedule at now, loop settings, pump
+state, now_ms; described below at "the pure entry point", docs/loop-decide.md). Loop is the
+thin stateful wrapper the app holds; pump_inputs() builds the record from the live parts.
+
 Temps last 30 minutes, so a loop that stops deciding falls back to scheduled basal.
 Every decision carries a reason a person can read. Integers only: mg/dL, mU, mU/h, ms,
-mg/dL/min x 1000 for slopes; one decision allocates only its small result.
+mg/dL/min x 1000 for slopes; one decision allocates only its record and small result
+(about 2 KB in the MicroPython VM, tools/bench/loop_vm.py).
 """
 
 from basalt.core.basal import MAX_RATE_MU_H
