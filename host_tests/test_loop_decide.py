@@ -20,6 +20,7 @@ from basalt.core.errors import InvalidValue
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import IobTracker
 from basalt.core.readings import NO_VALUE, ReadingStore
+from host_tests.vectors.vectorkit import Lcg
 from tools.sim import decide as decide_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -276,15 +277,6 @@ def test_decisions_stay_within_the_rules(record):
 
 
 # ----- the stateful wrapper agrees with the pure function ----------------------------------
-
-
-class Lcg:
-    def __init__(self, seed):
-        self.state = seed
-
-    def below(self, n):
-        self.state = (self.state * 1664525 + 1013904223) & 0xFFFFFFFF
-        return (self.state >> 8) % n
 
 
 def pump_state(rng, scheduled):
