@@ -396,6 +396,14 @@ def test_pump_inputs_builds_what_the_app_decides_from():
     new, state = loop.decide(record)
     assert loop.result(new, state) == loop.result(old, twin.state)
     assert new.action == "temp" and new.glucose > 190
+    # What the app will call: the same decision, and its record replays through the CLI.
+    live = loop.Loop(app.settings.loop)
+    live.mode, live.state = app.loop.mode, app.loop.state
+    d = live.decide_from(now, app.cgm, app.iob, app.settings, app.engine, BOLUS_STEP_MU)
+    assert loop.result(d, live.state) == loop.result(old, twin.state)
+    assert live.last is d and not live.due(now + 60_000, app.cgm.latest)
+    assert live.in_control(now) and app.loop.state["last_ms"] != now  # the app's untouched
+    assert decide_cli.run(json.loads(json.dumps(live.inputs))) == loop.result(d, live.state)
 
 
 # ----- MicroPython -----------------------------------------------------------------------------
@@ -425,3 +433,32 @@ def test_the_fixtures_decide_the_same_in_micropython():
     assert [name for name, _ in rows] == NAMES
     for (name, got), path in zip(rows, FIXTURES):
         assert got == load(expected_path(path)), name
+
+
+def test_decide_from_gives_every_decision_the_app_makes_today():
+    """Over a running app (meal, highs, a fall to a suspend, a user temp), the call the
+    app will make (Loop.decide_from on its live parts) decides as its present path."""
+    from basalt.core.delivery import BOLUS_STEP_MU
+    from host_tests.test_loop import app_with_loop, feed
+
+    app, clock = app_with_loop()
+    real = app.loop.decide
+    agreed = []
+
+    def both(now, therapy, cgm, why, iob, state, latest_offset):
+        twin = loop.Loop(app.settings.loop)
+        twin.mode, twin.state = app.loop.mode, app.loop.state
+        mine = twin.decide_from(now, app.cgm, app.iob, app.settings, app.engine, BOLUS_STEP_MU)
+        theirs = real(now, therapy, cgm, why, iob, state, latest_offset)
+        agreed.append(loop.result(mine, twin.state) == loop.result(theirs, app.loop.state))
+        return theirs
+
+    app.loop.decide = both
+    feed(app, clock, [160, 165, 172])
+    app.command({"cmd": "carbs", "grams": 45})
+    feed(app, clock, [180, 190, 204, 215, 222, 226, 228, 224, 215])
+    app.command({"cmd": "temp_basal", "percent": 50, "minutes": 30})
+    feed(app, clock, [200, 180, 150, 120, 100, 85, 74, 70])
+    app.command({"cmd": "loop_mode", "mode": "suspend_only"})
+    feed(app, clock, [72, 80, 95])
+    assert len(agreed) > 20 and all(agreed)

@@ -202,9 +202,11 @@ def _max_temp(max_basal, highest, scheduled):
 # raises InvalidValue naming the field, the value and the allowed range. Unusable
 # glucose is not an error: it gives a fallback decision with its reason, as before.
 
-def decide(inputs):
-    """(Decision, new state) from one input record (see above); pure."""
-    check_inputs(inputs)
+def decide(inputs, check=True):
+    """(Decision, new state) from one input record (see above); pure. check=False skips
+    the schema check, for records built from checked parts (pump_inputs())."""
+    if check:
+        check_inputs(inputs)
     now_ms = inputs["now_ms"]
     cgm, why = glucose_input(inputs["readings"], now_ms, STALE_MS)
     return _decide(inputs, cgm, why)
@@ -616,6 +618,7 @@ class Loop:
         self._settings = loop_settings.as_dict()  # the record's "settings", kept
         self._last_offset = -1
         self.last = None  # the last Decision
+        self.inputs = None  # the record of the last decide_from() (replayable)
 
     def in_control(self, now_ms):
         """True when the closed loop dosed from a usable glucose in the last two periods:
@@ -662,6 +665,19 @@ class Loop:
         ratio mg/U, target mg/dL)."""
         d, self.state = _decide(self.record(now_ms, therapy, iob, state), cgm, why)
         self._last_offset = latest_offset
+        self.last = d
+        return d
+
+
+    def decide_from(self, now_ms, store, iob, settings, engine, bolus_step_mu):
+        """The app's one call: the record from the live parts (pump_inputs()), decided by
+        the pure decide(), its state kept. self.inputs keeps the record: written to a
+        file, `python -m tools.sim decide FILE` gives this decision again."""
+        record = pump_inputs(now_ms, store, iob, settings, engine, self.mode, self.state,
+                             bolus_step_mu)
+        d, self.state = decide(record, False)
+        self.inputs = record
+        self._last_offset = store.latest
         self.last = d
         return d
 
