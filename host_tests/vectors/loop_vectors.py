@@ -98,3 +98,44 @@ for cmd in ({"cmd": "loop_mode", "mode": "closed"}, {"cmd": "loop_mode", "mode":
         emit("command", list(loop.parse_command(cmd)))
     except BasaltError as error:
         emit("command", [type(error).__name__, str(error)])
+
+# ----- the pure entry point: records from a live store and tracker, and bad records ----------
+
+pure_store = ReadingStore(0)
+pure_iob = IobTracker(InsulinModel(75, 360))
+pure_state = {"carbs": [], "last_ms": None}
+pure_settings = loop.LoopSettings("closed", 80, True, 40, 30, 150)
+rng = Lcg(11)
+glucose = 170
+for step in range(48):
+    now = step * 5 * M
+    if step in (6, 30):
+        pure_state = {"carbs": loop.add_carbs(pure_state["carbs"], now, 40 + step),
+                      "last_ms": pure_state["last_ms"]}
+        pure_iob.add_bolus(now, 3_000)
+    glucose += rng.below(11) - 5 + (5 if 6 <= step < 14 else 0)
+    if rng.below(8):
+        record = cgms.decode_measurements(bytes(cgms.encode_record(
+            cgms.sfloat_from_milli(glucose * 1000), step * 5, crc=True)), True)[0]
+        pure_store.add(now, record)
+    pump = state(900, None if step % 7 else 1_500)
+    inputs = {"now_ms": now, "readings": pure_store.recent(loop.FIT_MIN),
+              "iob": loop.iob_figures(pure_iob, now),
+              "schedule": loop.schedule_section(pump, THERAPY),
+              "settings": pure_settings.as_dict(), "pump": loop.pump_section(pump),
+              "state": pure_state}
+    d, pure_state = loop.decide(inputs)
+    if d.bolus_mu:
+        pure_iob.add_bolus(now, d.bolus_mu)
+    emit("pure", [step, decision_row(d), pure_state])
+
+for field, value in (("now_ms", "soon"), ("readings", {}), ("iob", {"mu": [0] * 3}),
+                     ("state", {"carbs": [[0, 500, 0]], "last_ms": None}),
+                     ("pump", {"stop_reason": None}), ("settings", None)):
+    bad = dict(inputs)
+    bad[field] = value
+    try:
+        loop.decide(bad)
+        emit("bad", [field, "accepted"])
+    except BasaltError as error:
+        emit("bad", [field, type(error).__name__, str(error)])

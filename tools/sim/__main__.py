@@ -40,6 +40,10 @@ def main(argv=None):
         from tools.sim import faults
 
         return faults.main(argv[1:])
+    if argv[:1] == ["decide"]:
+        from tools.sim import decide
+
+        return decide.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
     parser.add_argument("--program", default=None, help="program JSON file (default "

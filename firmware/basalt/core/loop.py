@@ -29,14 +29,27 @@ Then, in order (REFERENCE.md: oref0, Loop):
       explain (the patient is more sensitive than the settings say, or insulin is
       catching up), and no less while it rises faster than they explain.
 
+The whole algorithm is one pure call, decide(inputs) -> (decision, state), from a plain
+record (readings, IOB figures, the carb record, the schedule at now, loop settings, pump
+state, now_ms; described below at "the pure entry point", docs/loop-decide.md). Loop is the
+thin stateful wrapper the app holds; pump_inputs() builds the record from the live parts.
+
 Temps last 30 minutes, so a loop that stops deciding falls back to scheduled basal.
 Every decision carries a reason a person can read. Integers only: mg/dL, mU, mU/h, ms,
-mg/dL/min x 1000 for slopes; one decision allocates only its small result.
+mg/dL/min x 1000 for slopes; one decision allocates only its record and small result
+(about 2 KB in the MicroPython VM, tools/bench/loop_vm.py).
 """
 
+from basalt.core.cgms import div_round
 from basalt.core.check import exact_keys, int_in, one_of
 from basalt.core.errors import InvalidValue
-from basalt.core.readings import LOW_MILLI
+from basalt.core.readings import (
+    LOW_MILLI,
+    NO_READING,
+    STALE_MS,
+    TREND_MIN_SPAN,
+    dosing_refusal,
+)
 from basalt.core.units import MS_PER_MIN, fmt_milli
 
 try:
@@ -58,6 +71,7 @@ FADE_MIN = const(60)  # momentum fades to nothing over this
 FIT_MIN = const(30)  # glucose and trend: a least-squares line through 30 min of readings
 NOISY_MILLI = 20_000  # readings further than this from their line: not used to dose
 MAX_CARB_ENTRIES = const(8)
+CARBS_MAX_G = const(400)  # one announced meal
 TEMP_FACTOR = const(2)  # rate = scheduled + 2 x need per hour: the need in 30 minutes
 
 DEFAULT_SUSPEND_MG_DL = 80
@@ -66,7 +80,6 @@ SUSPEND_RANGE = (67, 110)  # Loop's suspend threshold guardrail (REFERENCE.md)
 ABSORPTION_RANGE = (60, 360)
 AUTO_BOLUS_PERCENT_RANGE = (10, 80)
 AUTO_BOLUS_MAX_MIN_RANGE = (0, 120)
-
 
 class LoopSettings:
     """The settings file's loop section in integers (checked by basalt.core.settings)."""
@@ -79,6 +92,14 @@ class LoopSettings:
         self.auto_bolus_percent = auto_bolus_percent
         self.auto_bolus_max_min = auto_bolus_max_min
         self.absorption_min = absorption_min
+
+    def as_dict(self, mode=None):
+        """The input record's "settings" section (mode: the running mode, if changed)."""
+        return {"mode": self.mode if mode is None else mode,
+                "suspend_mg_dl": self.suspend_mg_dl, "auto_bolus": self.auto_bolus,
+                "auto_bolus_percent": self.auto_bolus_percent,
+                "auto_bolus_max_min": self.auto_bolus_max_min,
+                "absorption_min": self.absorption_min}
 
 
 class PumpState:
@@ -135,21 +156,469 @@ class Decision:
 
 def max_temp_mu_h(state):
     """oref0's max safe basal: min(max basal, 3 x highest scheduled, 4 x current)."""
-    return min(state.max_basal_mu_h, 3 * state.highest_mu_h, 4 * state.scheduled_mu_h)
+    return _max_temp(state.max_basal_mu_h, state.highest_mu_h, state.scheduled_mu_h)
+
+
+def _max_temp(max_basal, highest, scheduled):
+    return min(max_basal, 3 * highest, 4 * scheduled)
+
+
+# ----- the pure entry point -------------------------------------------------------------
+#
+# decide(inputs) -> (Decision, state). `inputs` is one plain record (dicts, lists, ints,
+# strings, bools, None: what a JSON file holds); nothing in it is changed, nothing is
+# read from anywhere else, no clock. Every time in it is an ms count on one monotonic
+# clock; only differences of times matter, so shifting them all by a constant shifts
+# the decision's at_ms and the state's times by the same constant and changes nothing
+# else (host_tests/test_loop_decide.py proves it).
+#
+#   now_ms     the time of the decision
+#   readings   [[at_ms, glucose_milli or None, flags], ...] oldest first: the newest
+#              stored CGM reading and the ones of the FIT_MIN minutes before it, with the
+#              reading store's flags (basalt.core.readings; 0 = usable), glucose in
+#              mg/dL x 1000 (None: the sensor sent no value). Times whole minutes apart.
+#   iob        {"mu": net IOB in mU now and every STEP_MIN minutes ahead (POINTS values,
+#              what IobTracker.iob_mu gives at now + k x 15 min), "activity_mu_h": net
+#              insulin acting now}. Figures, not the dose history: the tracker keeps 8 h
+#              of minute buckets (960 ints); the loop needs 18 numbers, and the record stays
+#              small enough for a fixture, a journal line or the device's heap.
+#   schedule   {"scheduled_mu_h", "highest_mu_h" (highest rate of the active profile),
+#              "max_basal_mu_h", "max_iob_mu", "isf_mg_dl_u", "carb_ratio_mg_u",
+#              "target_mg_dl"}: the settings at this time of day.
+#   settings   the loop settings: {"mode", "suspend_mg_dl", "auto_bolus",
+#              "auto_bolus_percent", "auto_bolus_max_min", "absorption_min"}
+#   pump       {"stop_reason": None while delivering, else why not; "temp_mu_h": the
+#              running temp basal's rate or None; "temp_left_min"; "bolus_running";
+#              "bolus_step_mu"}
+#   state      the loop's memory, what the previous decision returned:
+#              {"carbs": [[at_ms, grams, early_mg], ...] (announced meals, at most
+#              MAX_CARB_ENTRIES, in the order announced; early_mg: carbs counted as
+#              absorbed ahead of the linear model), "last_ms": the previous decision's
+#              time, or None (first decision, or the mode was just changed)}
+#   why        (optional) a note for people; ignored
+#
+# The returned state drops meals whose absorption time is over and records this
+# decision's time; feed it to the next decision. A record that breaks the schema
+# raises InvalidValue naming the field, the value and the allowed range. Unusable
+# glucose is not an error: it gives a fallback decision with its reason, as before.
+
+def decide(inputs, check=True):
+    """(Decision, new state) from one input record (see above); pure. check=False skips
+    the schema check, for records built from checked parts (pump_inputs())."""
+    if check:
+        check_inputs(inputs)
+    now_ms = inputs["now_ms"]
+    cgm, why = glucose_input(inputs["readings"], now_ms, STALE_MS)
+    return _decide(inputs, cgm, why)
+
+
+def check_inputs(inputs):
+    """Raise InvalidValue (field, value, allowed range) unless `inputs` fits the schema.
+    The schema lives in basalt.core.loop_check, loaded on first use: the app's Loop
+    builds its records from checked parts and never needs it."""
+    from basalt.core.loop_check import check_inputs as check
+
+    return check(inputs)
+
+
+def result(decision, state):
+    """A decision and its state as plain data: what the fixtures' expected files hold and
+    `python -m tools.sim decide` prints."""
+    out = decision.as_dict()
+    out["prediction"] = decision.prediction
+    return {"decision": out, "state": state}
+
+
+def glucose_input(readings, now_ms, stale_ms):
+    """(cgm, why) from plain readings (the record's "readings"): cgm = (glucose x 1000 on
+    the least-squares line over FIT_MIN at the newest reading, slope in mg/dL/min x 1000
+    or None, a caution (text) that forbids raising insulin, or None) when the newest
+    reading may dose, else None with the reason. A fresh LO reading (below what the
+    sensor measures, 40 mg/dL) is not "no data": it is a low, and comes through as that
+    glucose so that the loop suspends."""
+    if not readings:
+        return None, NO_READING
+    newest = readings[-1]
+    at, glucose, flags = newest
+    age = now_ms - at
+    if age < 0:
+        age = 0
+    why = dosing_refusal(age, flags, stale_ms)
+    if why is None and age >= stale_ms:
+        why = "CGM reading is %d min old (the loop needs one under %d min)" % (
+            age // MS_PER_MIN, stale_ms // MS_PER_MIN)
+    if why is None:
+        fit = _fit(readings)
+        if fit is None:
+            return (glucose, None, None), None
+        if fit[2] > NOISY_MILLI:
+            return None, "CGM readings too noisy (%d mg/dL from their trend on average, limit " \
+                "%d)" % (fit[2] // 1000, NOISY_MILLI // 1000)
+        caution = None
+        if fit[3]:
+            caution = "%d faulty CGM reading(s) in the last %d min" % (fit[3], FIT_MIN)
+        return (fit[0], fit[1], caution), None
+    if glucose is not None and glucose < LOW_MILLI and age <= stale_ms:
+        return (glucose, None, "LO reading"), None
+    return None, why
+
+
+def _fit(readings):
+    """The least-squares line through the usable readings of the FIT_MIN minutes up to the
+    newest (the same line as ReadingStore.fit(newest, FIT_MIN)): (glucose x 1000 on it at
+    the newest, slope, mean distance of those readings from it, flagged readings in the
+    span), or None with fewer than 3 usable readings over TREND_MIN_SPAN minutes."""
+    newest_at = readings[-1][0]
+    n = sx = sy = sxy = sxx = 0
+    base = None
+    oldest = 0
+    for i in range(len(readings) - 1, -1, -1):
+        at, glucose, flags = readings[i]
+        x = (at - newest_at) // MS_PER_MIN  # minutes, <= 0: every sum stays small
+        if x < -FIT_MIN:
+            break
+        if flags:
+            continue
+        if base is None:
+            base = glucose
+        y = glucose - base
+        n += 1
+        sx += x
+        sy += y
+        sxy += x * y
+        sxx += x * x
+        oldest = x
+    if n < 3 or -oldest < TREND_MIN_SPAN:
+        return None
+    slope = div_round(n * sxy - sx * sy, n * sxx - sx * sx)
+    at = div_round(sy - slope * sx, n)
+    scatter = 0
+    faulty = 0
+    for i in range(len(readings) - 1, -1, -1):
+        entry = readings[i]
+        x = (entry[0] - newest_at) // MS_PER_MIN
+        if x < -FIT_MIN:
+            break
+        if entry[2]:
+            faulty += 1
+        elif x >= oldest:
+            scatter += abs(entry[1] - base - at - slope * x)
+    return base + at, slope, scatter // n, faulty
+
+
+def _decide(inputs, cgm, why):
+    """decide() once the glucose is known (cgm, why as glucose_input gives them); the
+    record is taken as checked. Loop.decide enters here with the CGM input it is given."""
+    now_ms = inputs["now_ms"]
+    settings = inputs["settings"]
+    schedule = inputs["schedule"]
+    pump = inputs["pump"]
+    mu = inputs["iob"]["mu"]
+    last_ms = inputs["state"]["last_ms"]
+    absorb_min = settings["absorption_min"]
+    since = MS_PER_MIN * FADE_MIN if last_ms is None else now_ms - last_ms
+    # The carb record, copied (the input is never changed); meals whose time is over go.
+    carbs = []
+    for at, grams, early in inputs["state"]["carbs"]:
+        if now_ms - at < absorb_min * MS_PER_MIN:
+            carbs.append([at, grams, early])
+    state = {"carbs": carbs, "last_ms": now_ms}
+    d = Decision(now_ms, settings["mode"])
+    d.iob_mu = mu[0]
+    d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
+    if d.mode == "off":
+        d.reason = "loop off: pump therapy"
+        return d, state
+    if pump["stop_reason"] is not None:
+        d.reason = "pump stopped (%s): the loop waits" % pump["stop_reason"]
+        return d, state
+    scheduled = schedule["scheduled_mu_h"]
+    d.max_temp_mu_h = _max_temp(schedule["max_basal_mu_h"], schedule["highest_mu_h"], scheduled)
+    if cgm is None:
+        return _fallback(d, pump, scheduled, why), state
+    isf = schedule["isf_mg_dl_u"]
+    d.glucose = cgm[0] // 1000
+    d.trend_milli = cgm[1]
+    _predict(d, now_ms, inputs["iob"], carbs, absorb_min, isf, schedule["carb_ratio_mg_u"],
+             since)
+    threshold = settings["suspend_mg_dl"]
+    if d.glucose < threshold:
+        return _zero(d, "glucose %d mg/dL is below the suspend threshold %d: basal "
+                     "suspended" % (d.glucose, threshold)), state
+    if d.lowest < threshold:
+        return _zero(d, "predicted %d mg/dL in %d min, below the suspend threshold "
+                     "%d: basal suspended" % (d.lowest, d.lowest_min, threshold)), state
+    if d.mode == "suspend_only":
+        return _scheduled(d, pump, "glucose %d, lowest predicted %d mg/dL: scheduled basal"
+                          % (d.glucose, d.lowest)), state
+    return _dose(d, schedule, settings, pump, cgm[2]), state
+
+
+# ----- carbs --------------------------------------------------------------------------
+# Each meal absorbs linearly over absorption_min, or faster: glucose rising more than the
+# model explains while carbs are on board is those carbs arriving early (dynamic
+# absorption, as Loop does), so it uses them up (early_mg) instead of being counted twice
+# as momentum. The record is [[at_ms, grams, early_mg], ...] in the order announced.
+
+
+def add_carbs(carbs, now_ms, grams):
+    """A new carb record with `grams` eaten at now_ms; when it is full (MAX_CARB_ENTRIES)
+    the oldest meal makes room (of two as old, the one announced first)."""
+    int_in("carbs", grams, 1, CARBS_MAX_G, "g")
+    kept = list(carbs)
+    if len(kept) >= MAX_CARB_ENTRIES:
+        oldest = 0
+        for i in range(len(kept)):
+            if kept[i][0] < kept[oldest][0]:
+                oldest = i
+        kept.pop(oldest)
+    kept.append([now_ms, grams, 0])
+    return kept
+
+
+def carbs_on_board(carbs, now_ms, absorb_min):
+    """Carbs not absorbed yet, whole grams (rounded up)."""
+    left = 0
+    for entry in carbs:
+        left += _left_mg(entry, now_ms, absorb_min)
+    return -(-left // 1000)
+
+
+def _left_mg(entry, now_ms, absorb_min):
+    """mg of one meal not absorbed yet."""
+    at, grams, early = entry
+    absorb = absorb_min * MS_PER_MIN
+    age = now_ms - at
+    if age < 0:
+        age = 0
+    if age >= absorb:
+        return 0
+    left = grams * 1000 * ((absorb - age) // MS_PER_MIN) // absorb_min - early
+    return left if left > 0 else 0
+
+
+def _carb_rise(carbs, now_ms, ahead_min, absorb_min, isf, carb_ratio_mg):
+    """(mg/dL the carbs on board add in the next ahead_min, their slope now in
+    mg/dL/min x 1000)."""
+    rise = 0
+    slope = 0
+    for entry in carbs:
+        left = _left_mg(entry, now_ms, absorb_min)
+        if left:
+            total = entry[1] * 1000
+            coming = total * ahead_min // absorb_min
+            rise += (left if coming > left else coming) * isf // carb_ratio_mg
+            slope += total * isf // absorb_min * 1000 // carb_ratio_mg
+    return rise, slope
+
+
+def _absorb_early(carbs, now_ms, absorb_min, mg):
+    """Count mg of carbs as absorbed already, oldest meal first."""
+    for _ in range(MAX_CARB_ENTRIES):
+        oldest = -1
+        for i in range(len(carbs)):
+            if _left_mg(carbs[i], now_ms, absorb_min) and (
+                    oldest < 0 or carbs[i][0] < carbs[oldest][0]):
+                oldest = i
+        if oldest < 0 or mg <= 0:
+            return
+        take = min(mg, _left_mg(carbs[oldest], now_ms, absorb_min))
+        carbs[oldest][2] += take
+        mg -= take
+
+
+# ----- prediction and dose ---------------------------------------------------------------
+
+
+def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
+    mu = iob["mu"]
+    iob_now = d.iob_mu
+    _, carb_slope = _carb_rise(carbs, now_ms, 0, absorb_min, isf, carb_ratio)
+    # Slope explained by insulin acting and carbs absorbing, mg/dL/min x 1000.
+    expected = carb_slope - iob["activity_mu_h"] * isf // 60
+    trend = d.trend_milli
+    deviation = 0 if trend is None else trend - expected
+    if deviation > 0 and carbs:
+        # Carbs arriving faster than modelled: they use up carbs on board, and the
+        # rise of a meal that was bolused for is not a trend to chase.
+        minutes = min(since_ms, FADE_MIN * MS_PER_MIN) // MS_PER_MIN
+        _absorb_early(carbs, now_ms, absorb_min,
+                      deviation * minutes // isf * carb_ratio // 1000)
+        deviation = 0
+    d.deviation_milli = deviation
+    d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
+    glucose = d.glucose
+    points = [0] * POINTS
+    lowest, lowest_min, dose_low = glucose, 0, None
+    for k in range(POINTS):
+        ahead = k * STEP_MIN
+        insulin = (iob_now - mu[k]) * isf // 1000
+        value = (glucose - insulin + _carb_rise(carbs, now_ms, ahead, absorb_min, isf,
+                                                carb_ratio)[0]
+                 + _momentum(deviation, ahead))
+        points[k] = value
+        if value < lowest:
+            lowest, lowest_min = value, ahead
+        if ahead >= DOSE_FROM_MIN and (dose_low is None or value < dose_low):
+            dose_low = value
+    d.prediction = points
+    d.lowest, d.lowest_min = lowest, lowest_min
+    carbs_left = _carb_rise(carbs, now_ms, absorb_min, absorb_min, isf, carb_ratio)[0]
+    d.eventual = (glucose - iob_now * isf // 1000 + carbs_left
+                  + _momentum(deviation, FADE_MIN))
+    d.basis = min(d.eventual, dose_low)
+
+
+def _dose(d, schedule, settings, pump, caution):
+    isf = schedule["isf_mg_dl_u"]
+    target = schedule["target_mg_dl"]
+    basis = d.basis
+    need = (basis - target) * 1000 // isf
+    scheduled = schedule["scheduled_mu_h"]
+    what = "eventual %d, lowest from %d min %d, target %d mg/dL" % (
+        d.eventual, DOSE_FROM_MIN, basis, target)
+    if need > 0 and caution:
+        d.need_mu = need
+        return _scheduled(d, pump, "%s; %s: no more than scheduled basal" % (what, caution))
+    if need > 0:
+        max_iob = schedule["max_iob_mu"]
+        room = max_iob - d.iob_mu
+        if room <= 0:
+            d.need_mu = 0
+            return _scheduled(d, pump, "%s; insulin on board %s U is at the max of %s U: "
+                              "scheduled basal" % (what, fmt_milli(d.iob_mu),
+                                                   fmt_milli(max_iob)))
+        if need > room:
+            need = room
+            what += "; need limited to %s U by max IOB" % fmt_milli(room)
+    d.need_mu = need
+    against = _cgm_disagrees(d, need)
+    if against:
+        return _scheduled(d, pump, "%s; %s: scheduled basal" % (what, against))
+    if need > 0 and settings["auto_bolus"]:
+        need -= _auto_bolus(d, scheduled, settings, pump, need)
+    rate = scheduled + TEMP_FACTOR * need
+    if rate < 0:
+        rate = 0
+    if rate > d.max_temp_mu_h:
+        rate = d.max_temp_mu_h
+        what += "; temp capped at the max temp basal %s U/h" % fmt_milli(rate)
+    if d.bolus_mu:
+        what += "; automatic bolus %s U (%d %% of the need)" % (
+            fmt_milli(d.bolus_mu), settings["auto_bolus_percent"])
+    if rate == scheduled:
+        return _scheduled(d, pump, what + ": scheduled basal")
+    d.action, d.rate_mu_h, d.minutes = "temp", rate, TEMP_MIN
+    d.reason = "%s: temp %s U/h for %d min" % (what, fmt_milli(rate), TEMP_MIN)
+    return d
+
+
+def _auto_bolus(d, scheduled, settings, pump, need):
+    """A fraction of the need as a bolus, rounded down to the pump's bolus step."""
+    if pump["bolus_running"] or d.lowest < settings["suspend_mg_dl"]:
+        return 0
+    amount = need * settings["auto_bolus_percent"] // 100
+    most = scheduled * settings["auto_bolus_max_min"] // 60
+    if amount > most:
+        amount = most
+    step = pump["bolus_step_mu"]
+    amount = amount // step * step
+    d.bolus_mu = amount
+    return amount
+
+
+# ----- building the record from the live pump ------------------------------------------
+
+
+def iob_figures(iob, now_ms):
+    """The record's "iob" from an IobTracker (or anything with iob_mu(ms) and
+    activity_mu_h(ms)): POINTS + 1 evaluations, as the prediction used to make."""
+    mu = [0] * POINTS
+    for k in range(POINTS):
+        mu[k] = iob.iob_mu(now_ms + k * STEP_MIN * MS_PER_MIN)
+    return {"mu": mu, "activity_mu_h": iob.activity_mu_h(now_ms)}
+
+
+def pump_section(state):
+    """The record's "pump" from a PumpState."""
+    return {"stop_reason": None if state.delivering else "%s" % state.stop_reason,
+            "temp_mu_h": state.temp_mu_h, "temp_left_min": state.temp_left_min,
+            "bolus_running": state.bolus_running, "bolus_step_mu": state.bolus_step_mu}
+
+
+def schedule_section(state, therapy):
+    """The record's "schedule" from a PumpState and therapy = (sensitivity mg/dL/U, carb
+    ratio mg/U, target mg/dL)."""
+    return {"scheduled_mu_h": state.scheduled_mu_h, "highest_mu_h": state.highest_mu_h,
+            "max_basal_mu_h": state.max_basal_mu_h, "max_iob_mu": state.max_iob_mu,
+            "isf_mg_dl_u": therapy[0], "carb_ratio_mg_u": therapy[1],
+            "target_mg_dl": therapy[2]}
+
+
+def store_readings(store):
+    """The record's "readings" from a readings.ReadingStore: the newest stored reading
+    and those of the FIT_MIN minutes before it, oldest first, times as the store has
+    them now."""
+    return store.recent(FIT_MIN)
+
+
+def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu):
+    """The input record for decide() from the live pump's parts, for the app:
+
+        store    the readings.ReadingStore the CGM fills
+        iob      the IobTracker
+        settings the therapy Settings (sensitivity, carb_ratio, targets by time of day,
+                 limits, loop)
+        engine   the DeliveryEngine (profiles, time of day, temp basal, boluses, stop)
+        mode     the loop's running mode (Loop.mode: it may differ from the file's)
+        state    the loop's state (Loop.state: what the previous decision returned)
+
+    Reads only; everything it returns is plain data."""
+    day = engine.day_ms()
+    low, high = settings.targets.value_at(day)
+    pump = PumpState()
+    pump.stop_reason = engine.stop_reason
+    pump.delivering = engine.stop_reason is None
+    profiles = engine.profiles
+    if profiles.active is None:
+        pump.delivering = False
+        pump.stop_reason = "no basal profile"
+    else:
+        profile = profiles.current()
+        pump.scheduled_mu_h = profile.rate_at(day)
+        pump.highest_mu_h = max(profile.rates_mu_h)
+        temp = engine.temp_basal()
+        if temp is not None:
+            rate, percent, left = temp
+            pump.temp_mu_h = rate if rate is not None else pump.scheduled_mu_h * percent // 100
+            pump.temp_left_min = left
+        pump.bolus_running = engine.bolus_running()
+    pump.max_basal_mu_h = settings.limits.max_basal_mu_h
+    pump.max_iob_mu = settings.limits.max_iob_mu
+    pump.bolus_step_mu = bolus_step_mu
+    therapy = (settings.sensitivity.value_at(day), settings.carb_ratio.value_at(day),
+               (low + high) // 2)
+    return {"now_ms": now_ms, "readings": store_readings(store),
+            "iob": iob_figures(iob, now_ms), "schedule": schedule_section(pump, therapy),
+            "settings": settings.loop.as_dict(mode), "pump": pump_section(pump),
+            "state": state}
+
+
+# ----- the stateful wrapper ---------------------------------------------------------------
 
 
 class Loop:
-    """The loop's memory (mode, announced carbs, when it last decided) and decide()."""
+    """The loop's memory (mode, the state decide() returns, when it last decided) around
+    the pure decide(): what the app holds."""
 
     def __init__(self, loop_settings):
         self.settings = loop_settings
         self.mode = loop_settings.mode
-        self._carb_at = [0] * MAX_CARB_ENTRIES
-        self._carb_mg = [0] * MAX_CARB_ENTRIES  # as announced; 0 = a free entry
-        self._carb_early = [0] * MAX_CARB_ENTRIES  # absorbed ahead of the linear model
-        self._last_ms = None
+        self.state = {"carbs": [], "last_ms": None}
+        self._settings = loop_settings.as_dict()  # the record's "settings", kept
         self._last_offset = -1
         self.last = None  # the last Decision
+        self.inputs = None  # the record of the last decide_from() (replayable)
 
     def in_control(self, now_ms):
         """True when the closed loop dosed from a usable glucose in the last two periods:
@@ -160,97 +629,33 @@ class Loop:
 
     def set_mode(self, mode):
         self.mode = one_of("loop mode", mode, MODES)
-        self._last_ms = None  # decide at once in the new mode
-
-    # ----- carbs --------------------------------------------------------------------
-    # Each meal (mg of carbohydrate) absorbs linearly over absorption_min, or faster:
-    # glucose rising more than the model explains while carbs are on board is those
-    # carbs arriving early (dynamic absorption, as Loop does), so it uses them up
-    # instead of being counted twice as momentum.
+        self._settings = self.settings.as_dict(mode)
+        self.state = {"carbs": self.state["carbs"], "last_ms": None}  # decide at once
 
     def add_carbs(self, now_ms, grams):
         """Announced carbs (whole grams, eaten now). The oldest entry makes room."""
-        int_in("carbs", grams, 1, 400, "g")
-        slot = 0
-        for i in range(MAX_CARB_ENTRIES):
-            if self._carb_mg[i] == 0:
-                slot = i
-                break
-            if self._carb_at[i] < self._carb_at[slot]:
-                slot = i
-        self._carb_at[slot] = now_ms
-        self._carb_mg[slot] = grams * 1000
-        self._carb_early[slot] = 0
-
-    def _left_mg(self, i, now_ms):
-        """Carbs of entry i not absorbed yet (mg); frees the entry when none are left."""
-        total = self._carb_mg[i]
-        if not total:
-            return 0
-        absorb = self.settings.absorption_min * MS_PER_MIN
-        age = now_ms - self._carb_at[i]
-        if age < 0:
-            age = 0
-        if age >= absorb:
-            self._carb_mg[i] = 0  # the meal's time is over: the entry is free
-            return 0
-        left = total * ((absorb - age) // MS_PER_MIN) // (absorb // MS_PER_MIN)
-        left -= self._carb_early[i]
-        return left if left > 0 else 0
+        self.state = {"carbs": add_carbs(self.state["carbs"], now_ms, grams),
+                      "last_ms": self.state["last_ms"]}
 
     def cob_g(self, now_ms):
         """Carbs on board, whole grams (rounded up)."""
-        left = 0
-        for i in range(MAX_CARB_ENTRIES):
-            left += self._left_mg(i, now_ms)
-        return -(-left // 1000)
-
-    def _carb_rise(self, now_ms, ahead_min, isf, carb_ratio_mg):
-        """(mg/dL the carbs on board add in the next ahead_min, their slope now in
-        mg/dL/min x 1000)."""
-        absorb = self.settings.absorption_min
-        rise = 0
-        slope = 0
-        for i in range(MAX_CARB_ENTRIES):
-            left = self._left_mg(i, now_ms)
-            if left:
-                total = self._carb_mg[i]
-                coming = total * ahead_min // absorb
-                rise += (left if coming > left else coming) * isf // carb_ratio_mg
-                slope += total * isf // absorb * 1000 // carb_ratio_mg
-        return rise, slope
-
-    def _meal_since(self, now_ms):
-        """True while an announced meal is within its absorption time."""
-        absorb = self.settings.absorption_min * MS_PER_MIN
-        for i in range(MAX_CARB_ENTRIES):
-            if self._carb_mg[i] and now_ms - self._carb_at[i] < absorb:
-                return True
-        return False
-
-    def _absorb_early(self, now_ms, mg):
-        """Count mg of carbs as absorbed already, oldest meal first."""
-        for _ in range(MAX_CARB_ENTRIES):
-            oldest = -1
-            for i in range(MAX_CARB_ENTRIES):
-                if self._left_mg(i, now_ms) and (oldest < 0
-                                                  or self._carb_at[i] < self._carb_at[oldest]):
-                    oldest = i
-            if oldest < 0 or mg <= 0:
-                return
-            take = min(mg, self._left_mg(oldest, now_ms))
-            self._carb_early[oldest] += take
-            mg -= take
-
-    # ----- when -----------------------------------------------------------------------
+        return carbs_on_board(self.state["carbs"], now_ms, self.settings.absorption_min)
 
     def due(self, now_ms, latest_offset):
         """True every PERIOD_MS and when a reading with a new offset arrived."""
-        if self._last_ms is None or now_ms - self._last_ms >= PERIOD_MS:
+        last = self.state["last_ms"]
+        if last is None or now_ms - last >= PERIOD_MS:
             return True
         return latest_offset != self._last_offset
 
-    # ----- the decision -----------------------------------------------------------------
+    def record(self, now_ms, therapy, iob, state):
+        """The input record (without readings) for this decision."""
+        if self._settings["mode"] != self.mode:  # the mode was set directly
+            self._settings = self.settings.as_dict(self.mode)
+        return {"now_ms": now_ms, "readings": [], "iob": iob_figures(iob, now_ms),
+                "schedule": schedule_section(state, therapy),
+                "settings": self._settings, "pump": pump_section(state),
+                "state": self.state}
 
     def decide(self, now_ms, therapy, cgm, why, iob, state, latest_offset=-1):
         """A Decision from the CGM (glucose x 1000, trend in mg/dL/min x 1000 or None, and
@@ -258,153 +663,29 @@ class Loop:
         or None with `why` when there is nothing usable), the IOB tracker, the pump's
         state and the therapy at this time of day: therapy = (sensitivity mg/dL/U, carb
         ratio mg/U, target mg/dL)."""
-        since = MS_PER_MIN * FADE_MIN if self._last_ms is None else now_ms - self._last_ms
-        self._last_ms = now_ms
+        d, self.state = _decide(self.record(now_ms, therapy, iob, state), cgm, why)
         self._last_offset = latest_offset
-        d = Decision(now_ms, self.mode)
         self.last = d
-        d.iob_mu = iob.iob_mu(now_ms)
-        d.cob_g = self.cob_g(now_ms)
-        if self.mode == "off":
-            d.reason = "loop off: pump therapy"
-            return d
-        if not state.delivering:
-            d.reason = "pump stopped (%s): the loop waits" % state.stop_reason
-            return d
-        d.max_temp_mu_h = max_temp_mu_h(state)
-        if cgm is None:
-            return _fallback(d, state, why)
-        isf, carb_ratio, target = therapy
-        d.glucose = cgm[0] // 1000
-        d.trend_milli = cgm[1]
-        self._predict(d, now_ms, iob, isf, carb_ratio, since)
-        threshold = self.settings.suspend_mg_dl
-        if d.glucose < threshold:
-            return _zero(d, state, "glucose %d mg/dL is below the suspend threshold %d: basal "
-                         "suspended" % (d.glucose, threshold))
-        if d.lowest < threshold:
-            return _zero(d, state, "predicted %d mg/dL in %d min, below the suspend threshold "
-                         "%d: basal suspended" % (d.lowest, d.lowest_min, threshold))
-        if self.mode == "suspend_only":
-            return _scheduled(d, state, "glucose %d, lowest predicted %d mg/dL: scheduled basal"
-                              % (d.glucose, d.lowest))
-        return self._dose(d, state, isf, target, cgm[2])
-
-    def _predict(self, d, now_ms, iob, isf, carb_ratio, since_ms):
-        iob_now = d.iob_mu
-        activity = iob.activity_mu_h(now_ms)
-        _, carb_slope = self._carb_rise(now_ms, 0, isf, carb_ratio)
-        # Slope explained by insulin acting and carbs absorbing, mg/dL/min x 1000.
-        expected = carb_slope - activity * isf // 60
-        trend = d.trend_milli
-        deviation = 0 if trend is None else trend - expected
-        if deviation > 0 and self._meal_since(now_ms):
-            # Carbs arriving faster than modelled: they use up carbs on board, and the
-            # rise of a meal that was bolused for is not a trend to chase.
-            minutes = min(since_ms, FADE_MIN * MS_PER_MIN) // MS_PER_MIN
-            self._absorb_early(now_ms, deviation * minutes // isf * carb_ratio // 1000)
-            deviation = 0
-        d.deviation_milli = deviation
-        d.cob_g = self.cob_g(now_ms)
-        glucose = d.glucose
-        points = [0] * POINTS
-        lowest, lowest_min, dose_low = glucose, 0, None
-        for k in range(POINTS):
-            ahead = k * STEP_MIN
-            insulin = (iob_now - iob.iob_mu(now_ms + ahead * MS_PER_MIN)) * isf // 1000
-            carbs = self._carb_rise(now_ms, ahead, isf, carb_ratio)[0]
-            value = glucose - insulin + carbs + _momentum(deviation, ahead)
-            points[k] = value
-            if value < lowest:
-                lowest, lowest_min = value, ahead
-            if ahead >= DOSE_FROM_MIN and (dose_low is None or value < dose_low):
-                dose_low = value
-        d.prediction = points
-        d.lowest, d.lowest_min = lowest, lowest_min
-        carbs_left = self._carb_rise(now_ms, self.settings.absorption_min, isf, carb_ratio)[0]
-        d.eventual = (glucose - iob_now * isf // 1000 + carbs_left
-                      + _momentum(deviation, FADE_MIN))
-        d.basis = min(d.eventual, dose_low)
-
-    def _dose(self, d, state, isf, target, caution):
-        basis = d.basis
-        need = (basis - target) * 1000 // isf
-        scheduled = state.scheduled_mu_h
-        what = "eventual %d, lowest from %d min %d, target %d mg/dL" % (
-            d.eventual, DOSE_FROM_MIN, basis, target)
-        if need > 0 and caution:
-            d.need_mu = need
-            return _scheduled(d, state, "%s; %s: no more than scheduled basal" % (what, caution))
-        if need > 0:
-            room = state.max_iob_mu - d.iob_mu
-            if room <= 0:
-                d.need_mu = 0
-                return _scheduled(d, state, "%s; insulin on board %s U is at the max of %s U: "
-                                  "scheduled basal" % (what, fmt_milli(d.iob_mu),
-                                                       fmt_milli(state.max_iob_mu)))
-            if need > room:
-                need = room
-                what += "; need limited to %s U by max IOB" % fmt_milli(room)
-        d.need_mu = need
-        against = _cgm_disagrees(d, need)
-        if against:
-            return _scheduled(d, state, "%s; %s: scheduled basal" % (what, against))
-        if need > 0 and self.settings.auto_bolus:
-            need -= self._auto_bolus(d, state, need)
-        rate = scheduled + TEMP_FACTOR * need
-        if rate < 0:
-            rate = 0
-        if rate > d.max_temp_mu_h:
-            rate = d.max_temp_mu_h
-            what += "; temp capped at the max temp basal %s U/h" % fmt_milli(rate)
-        if d.bolus_mu:
-            what += "; automatic bolus %s U (%d %% of the need)" % (
-                fmt_milli(d.bolus_mu), self.settings.auto_bolus_percent)
-        if rate == scheduled:
-            return _scheduled(d, state, what + ": scheduled basal")
-        d.action, d.rate_mu_h, d.minutes = "temp", rate, TEMP_MIN
-        d.reason = "%s: temp %s U/h for %d min" % (what, fmt_milli(rate), TEMP_MIN)
         return d
 
-    def _auto_bolus(self, d, state, need):
-        """A fraction of the need as a bolus, rounded down to the pump's bolus step."""
-        if state.bolus_running or d.lowest < self.settings.suspend_mg_dl:
-            return 0
-        amount = need * self.settings.auto_bolus_percent // 100
-        most = state.scheduled_mu_h * self.settings.auto_bolus_max_min // 60
-        if amount > most:
-            amount = most
-        step = state.bolus_step_mu
-        amount = amount // step * step
-        d.bolus_mu = amount
-        return amount
+
+    def decide_from(self, now_ms, store, iob, settings, engine, bolus_step_mu):
+        """The app's one call: the record from the live parts (pump_inputs()), decided by
+        the pure decide(), its state kept. self.inputs keeps the record: written to a
+        file, `python -m tools.sim decide FILE` gives this decision again."""
+        record = pump_inputs(now_ms, store, iob, settings, engine, self.mode, self.state,
+                             bolus_step_mu)
+        d, self.state = decide(record, False)
+        self.inputs = record
+        self._last_offset = store.latest
+        self.last = d
+        return d
 
 
 def cgm_input(store, now_ms):
-    """(cgm, why) for decide() from a readings.ReadingStore: the least-squares fit over
-    FIT_MIN when the newest reading may dose, else None with the store's reason. A fresh
-    LO reading (below what the sensor measures, 40 mg/dL) is not "no data": it is a low,
-    and comes through as that glucose so that the loop suspends."""
-    reading, why = store.latest_for_dosing(now_ms)
-    if reading is not None and reading.age_ms >= store.stale_ms:
-        reading, why = None, "CGM reading is %d min old (the loop needs one under %d min)" % (
-            reading.age_ms // MS_PER_MIN, store.stale_ms // MS_PER_MIN)
-    if reading is not None:
-        fit = store.fit(reading.offset, FIT_MIN)
-        if fit is None:
-            return (reading.glucose_milli, None, None), None
-        if fit[2] > NOISY_MILLI:
-            return None, "CGM readings too noisy (%d mg/dL from their trend on average, limit " \
-                "%d)" % (fit[2] // 1000, NOISY_MILLI // 1000)
-        caution = None
-        if fit[3]:
-            caution = "%d faulty CGM reading(s) in the last %d min" % (fit[3], FIT_MIN)
-        return (fit[0], fit[1], caution), None
-    newest = store.latest_reading(now_ms)
-    if (newest is not None and newest.glucose_milli is not None
-            and newest.glucose_milli < LOW_MILLI and newest.age_ms <= store.stale_ms):
-        return (newest.glucose_milli, None, "LO reading"), None
-    return None, why
+    """(cgm, why) for Loop.decide() from a readings.ReadingStore: glucose_input() over
+    its readings (the one rule the pure decide() follows)."""
+    return glucose_input(store_readings(store), now_ms, store.stale_ms)
 
 
 def _cgm_disagrees(d, need):
@@ -426,28 +707,28 @@ def _momentum(deviation, ahead):
     return deviation * (2 * FADE_MIN * t - t * t) // (2 * FADE_MIN) // 1000
 
 
-def _zero(d, state, reason):
+def _zero(d, reason):
     d.action, d.rate_mu_h, d.minutes = "temp", 0, TEMP_MIN
     d.reason = reason + " (zero temp %d min)" % TEMP_MIN
     return d
 
 
-def _scheduled(d, state, reason):
-    d.action = "cancel" if state.temp_mu_h is not None else "keep"
+def _scheduled(d, pump, reason):
+    d.action = "cancel" if pump["temp_mu_h"] is not None else "keep"
     d.reason = reason
     return d
 
 
-def _fallback(d, state, why):
+def _fallback(d, pump, scheduled, why):
     """No usable glucose: never raise insulin; a high temp is cancelled, a low one ends."""
-    temp = state.temp_mu_h
-    if temp is not None and temp > state.scheduled_mu_h:
+    temp = pump["temp_mu_h"]
+    if temp is not None and temp > scheduled:
         d.action = "cancel"
         d.reason = "%s: high temp cancelled, scheduled basal" % why
     elif temp is not None:
         d.action = "keep"
         d.reason = "%s: the low temp ends in %d min, then scheduled basal" % (
-            why, state.temp_left_min)
+            why, pump["temp_left_min"])
     else:
         d.action = "keep"
         d.reason = "%s: scheduled basal" % why
@@ -466,5 +747,5 @@ def parse_command(cmd):
         return name, one_of("loop_mode mode", cmd["mode"], MODES)
     if name == "carbs":
         exact_keys("carbs", cmd, ("cmd", "grams"), (), InvalidValue)
-        return name, int_in("carbs grams", cmd["grams"], 1, 400, "g")
+        return name, int_in("carbs grams", cmd["grams"], 1, CARBS_MAX_G, "g")
     raise InvalidValue("cmd", name, "one of " + ", ".join(COMMANDS))

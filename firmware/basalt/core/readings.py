@@ -76,6 +76,20 @@ def flag_names(flags):
     return [name for bit, name in FLAG_NAMES if flags & bit]
 
 
+NO_READING = "no CGM reading yet"
+
+
+def dosing_refusal(age_ms, flags, stale_ms):
+    """Why a reading of this age and these flags may not dose, or None (the one rule
+    latest_for_dosing and the closed loop's plain readings both follow)."""
+    if age_ms > stale_ms:
+        return "CGM reading is %d min old (limit %d min)" % (
+            age_ms // MS_PER_MIN, stale_ms // MS_PER_MIN)
+    if flags:
+        return "CGM reading not usable: " + ", ".join(flag_names(flags))
+    return None
+
+
 def arrow_for(trend_milli):
     if trend_milli is None:
         return "NONE"
@@ -279,14 +293,25 @@ class ReadingStore:
         unknown until a good one arrives.
         """
         if self.latest < 0:
-            return None, "no CGM reading yet"
+            return None, NO_READING
         reading = self._reading(now_ms, self.latest)
-        if reading.age_ms > self.stale_ms:
-            return None, "CGM reading is %d min old (limit %d min)" % (
-                reading.age_ms // MS_PER_MIN, self.stale_ms // MS_PER_MIN)
-        if reading.flags:
-            return None, "CGM reading not usable: " + ", ".join(flag_names(reading.flags))
-        return reading, None
+        why = dosing_refusal(reading.age_ms, reading.flags, self.stale_ms)
+        return (None, why) if why else (reading, None)
+
+    def recent(self, minutes):
+        """The newest stored reading and those of the `minutes` before it as plain data,
+        oldest first: [[at_ms, glucose x 1000 or None (no value), flags], ...]."""
+        out = []
+        latest = self.latest
+        if latest < 0:
+            return out
+        for offset in range(max(latest - minutes, 0), latest + 1):
+            slot = offset % self.window
+            if self._offset[slot] == offset:
+                flags = self._flags[slot]
+                out.append([self.at_ms(offset), None if flags & NO_VALUE else
+                            self._glucose[slot], flags])
+        return out
 
     def pop_added(self, now_ms):
         """The readings stored since the last call (live or back-filled), oldest first,
