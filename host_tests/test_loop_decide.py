@@ -369,8 +369,33 @@ def test_cgm_input_is_the_old_store_rule():
 # ----- the record from the live pump --------------------------------------------------------
 
 
+def _old_pump_state(app):
+    """The pump state as the app built it before the loop's pure entry point (the oracle)."""
+    from basalt.core.limits import BOLUS_STEP_MU
+
+    engine = app.engine
+    state = loop.PumpState()
+    state.stop_reason = engine.stop_reason
+    state.delivering = engine.stop_reason is None
+    profile = engine.profiles.current()
+    state.scheduled_mu_h = profile.rate_at(engine.day_ms())
+    state.highest_mu_h = max(profile.rates_mu_h)
+    state.max_basal_mu_h = app.settings.limits.max_basal_mu_h
+    state.max_iob_mu = app.settings.limits.max_iob_mu
+    temp = engine.temp_basal()
+    if temp is None:
+        state.temp_mu_h = None
+    else:
+        rate, percent, _ = temp
+        state.temp_mu_h = rate if rate is not None else state.scheduled_mu_h * percent // 100
+    state.temp_left_min = 0 if temp is None else temp[2]
+    state.bolus_running = engine.bolus_running()
+    state.bolus_step_mu = BOLUS_STEP_MU
+    return state
+
+
 def test_pump_inputs_builds_what_the_app_decides_from():
-    from basalt.core.delivery import BOLUS_STEP_MU
+    from basalt.core.limits import BOLUS_STEP_MU
     from host_tests.test_loop import app_with_loop, feed
 
     app, clock = app_with_loop()
@@ -392,7 +417,7 @@ def test_pump_inputs_builds_what_the_app_decides_from():
     twin = loop.Loop(app.settings.loop)
     twin.mode, twin.state = app.loop.mode, app.loop.state
     cgm, why = loop.cgm_input(app.cgm, now)
-    old = twin.decide(now, therapy, cgm, why, app.iob, app._pump_state(), app.cgm.latest)
+    old = twin.decide(now, therapy, cgm, why, app.iob, _old_pump_state(app), app.cgm.latest)
     new, state = loop.decide(record)
     assert loop.result(new, state) == loop.result(old, twin.state)
     assert new.action == "temp" and new.glucose > 190
@@ -437,23 +462,29 @@ def test_the_fixtures_decide_the_same_in_micropython():
 
 def test_decide_from_gives_every_decision_the_app_makes_today():
     """Over a running app (meal, highs, a fall to a suspend, a user temp), the call the
-    app will make (Loop.decide_from on its live parts) decides as its present path."""
-    from basalt.core.delivery import BOLUS_STEP_MU
+    app makes (Loop.decide_from on its live parts) decides as its path before did."""
+    from basalt.core.limits import BOLUS_STEP_MU
     from host_tests.test_loop import app_with_loop, feed
 
     app, clock = app_with_loop()
-    real = app.loop.decide
+    real = app.loop.decide_from
     agreed = []
 
-    def both(now, therapy, cgm, why, iob, state, latest_offset):
+    def both(now, store, iob, settings, engine, bolus_step_mu):
+        # The path the app took before: therapy, its own pump state and cgm_input.
+        day = engine.day_ms()
+        low, high = settings.targets.value_at(day)
+        therapy = (settings.sensitivity.value_at(day), settings.carb_ratio.value_at(day),
+                   (low + high) // 2)
         twin = loop.Loop(app.settings.loop)
         twin.mode, twin.state = app.loop.mode, app.loop.state
-        mine = twin.decide_from(now, app.cgm, app.iob, app.settings, app.engine, BOLUS_STEP_MU)
-        theirs = real(now, therapy, cgm, why, iob, state, latest_offset)
-        agreed.append(loop.result(mine, twin.state) == loop.result(theirs, app.loop.state))
-        return theirs
+        cgm, why = loop.cgm_input(store, now)
+        theirs = twin.decide(now, therapy, cgm, why, iob, _old_pump_state(app), store.latest)
+        mine = real(now, store, iob, settings, engine, bolus_step_mu)
+        agreed.append(loop.result(mine, app.loop.state) == loop.result(theirs, twin.state))
+        return mine
 
-    app.loop.decide = both
+    app.loop.decide_from = both
     feed(app, clock, [160, 165, 172])
     app.command({"cmd": "carbs", "grams": 45})
     feed(app, clock, [180, 190, 204, 215, 222, 226, 228, 224, 215])

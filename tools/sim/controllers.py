@@ -15,7 +15,7 @@ is what the fake motor moved, in microsteps, converted to units.
 """
 
 from basalt.app import PumpApp
-from basalt.core import calculator, cgms
+from basalt.core import calculator, cgms, limits
 from basalt.core.errors import NotAllowedNow
 from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings
@@ -136,7 +136,7 @@ class BasaltPump:
         app = self.app
         eaten = minute if eaten is None else eaten
         if minute == eaten:
-            app.command({"cmd": "carbs", "grams": max(1, min(grams, calculator.CARBS_MAX_G))})
+            app.command({"cmd": "carbs", "grams": max(1, min(grams, limits.CARBS_MAX_G))})
         waited = minute - eaten
         if app.engine.bolus_running() and waited < MEAL_WAIT_MIN:
             return False
@@ -144,7 +144,7 @@ class BasaltPump:
         reading, _ = app.cgm.latest_for_dosing(now)
         cgm = None if reading is None else (reading.glucose_milli // 1000, reading.at_ms)
         try:
-            suggestion = app.suggest_bolus(min(grams, calculator.CARBS_MAX_G), cgm=cgm)
+            suggestion = app.suggest_bolus(min(grams, limits.CARBS_MAX_G), cgm=cgm)
         except NotAllowedNow as error:
             self.refused.append((minute, str(error)))
             return True

@@ -17,7 +17,6 @@ class LoopRunner:
         self.stream = stream
         self.settings = None  # the therapy settings (schedules, limits) the loop doses by
         self.run = None  # the command table's entry: run(now_ms, (name, values))
-        self._state = loop.PumpState()
 
     def replace(self, settings):
         """New settings: a changed loop section starts the loop as at boot (its mode from
@@ -53,42 +52,13 @@ class LoopRunner:
     # ----- one decision ----------------------------------------------------------------
 
     def step(self, now_ms, store):
-        """Decide when due and act through the command table."""
+        """Decide when due (one pure call from the live parts' record) and act through
+        the command table."""
         if self.loop is None or store is None or not self.loop.due(now_ms, store.latest):
             return
-        cgm, why = loop.cgm_input(store, now_ms)
-        settings = self.settings
-        day = self.engine.day_ms()
-        low, high = settings.targets.value_at(day)
-        therapy = (settings.sensitivity.value_at(day), settings.carb_ratio.value_at(day),
-                   (low + high) // 2)
-        decision = self.loop.decide(now_ms, therapy, cgm, why, self.iob,
-                                    self._pump_state(), store.latest)
+        decision = self.loop.decide_from(now_ms, store, self.iob, self.settings, self.engine,
+                                         BOLUS_STEP_MU)
         self._act(now_ms, decision)
-
-    def _pump_state(self):
-        engine = self.engine
-        state = self._state
-        state.stop_reason = engine.stop_reason
-        state.delivering = engine.stop_reason is None
-        profiles = engine.profiles
-        if profiles.active is None:
-            state.delivering = False
-            state.stop_reason = "no basal profile"
-            return state
-        profile = profiles.current()
-        state.scheduled_mu_h = profile.rate_at(engine.day_ms())
-        state.highest_mu_h = max(profile.rates_mu_h)
-        limits = self.settings.limits
-        state.max_basal_mu_h = limits.max_basal_mu_h
-        state.max_iob_mu = limits.max_iob_mu
-        temp = engine.temp_basal()
-        # A temp runs only while delivering: the engine's rate now is the temp's.
-        state.temp_mu_h = None if temp is None else engine.basal_rate_mu_h()
-        state.temp_left_min = 0 if temp is None else temp[2]
-        state.bolus_running = engine.bolus_running()
-        state.bolus_step_mu = BOLUS_STEP_MU
-        return state
 
     def _act(self, now_ms, decision):
         """A refusal (LimitExceeded, NotAllowedNow, InvalidValue) is in the event and

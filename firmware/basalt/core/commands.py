@@ -420,3 +420,11 @@ class _NoGuards(EngineOnly):
 
 
 _NO_GUARDS = _NoGuards()
+
+
+def validate(cmd):
+    """Plain data checked all the way (keys, conversions, ranges) without running it:
+    (name, values in the pump's units)."""
+    name, values, shown = parse(cmd)
+    check(name, values, shown)
+    return name, values

@@ -41,8 +41,8 @@ mg/dL/min x 1000 for slopes; one decision allocates only its record and small re
 """
 
 from basalt.core.cgms import div_round
-from basalt.core.check import exact_keys, int_in, one_of
-from basalt.core.errors import InvalidValue
+from basalt.core.check import int_in, one_of
+from basalt.core.limits import CARBS_MAX_G
 from basalt.core.readings import (
     LOW_MILLI,
     NO_READING,
@@ -61,7 +61,6 @@ except ImportError:  # CPython
 
 
 MODES = ("off", "suspend_only", "closed")
-COMMANDS = ("loop_mode", "carbs")
 PERIOD_MS = const(5 * 60_000)
 TEMP_MIN = const(30)  # every loop temp basal; a lost loop reverts within this
 STEP_MIN = const(15)  # prediction points every 15 minutes
@@ -71,7 +70,6 @@ FADE_MIN = const(60)  # momentum fades to nothing over this
 FIT_MIN = const(30)  # glucose and trend: a least-squares line through 30 min of readings
 NOISY_MILLI = 20_000  # readings further than this from their line: not used to dose
 MAX_CARB_ENTRIES = const(8)
-CARBS_MAX_G = const(400)  # one announced meal
 TEMP_FACTOR = const(2)  # rate = scheduled + 2 x need per hour: the need in 30 minutes
 
 DEFAULT_SUSPEND_MG_DL = 80
@@ -733,19 +731,3 @@ def _fallback(d, pump, scheduled, why):
         d.action = "keep"
         d.reason = "%s: scheduled basal" % why
     return d
-
-
-def parse_command(cmd):
-    """A loop command (plain data) -> (name, value); InvalidValue names what is wrong.
-
-    {"cmd": "loop_mode", "mode": "off" | "suspend_only" | "closed"}
-    {"cmd": "carbs", "grams": 1-400}     carbs eaten now (the calculator's, announced)
-    """
-    name = cmd.get("cmd")
-    if name == "loop_mode":
-        exact_keys("loop_mode", cmd, ("cmd", "mode"), (), InvalidValue)
-        return name, one_of("loop_mode mode", cmd["mode"], MODES)
-    if name == "carbs":
-        exact_keys("carbs", cmd, ("cmd", "grams"), (), InvalidValue)
-        return name, int_in("carbs grams", cmd["grams"], 1, CARBS_MAX_G, "g")
-    raise InvalidValue("cmd", name, "one of " + ", ".join(COMMANDS))

@@ -3,14 +3,13 @@ docs/loop-decide.md): check_inputs(inputs) returns the record or raises InvalidV
 naming the field, the value and the allowed range. A module of its own, loaded on first
 use: the pump's Loop builds records from checked parts and never loads it."""
 
-from basalt.core.basal import MAX_RATE_MU_H
 from basalt.core.check import exact_keys, flag, int_in, is_int, one_of, text
 from basalt.core.errors import InvalidValue
+from basalt.core.limits import CARBS_MAX_G, MAX_RATE_MU_H
 from basalt.core.loop import (
     ABSORPTION_RANGE,
     AUTO_BOLUS_MAX_MIN_RANGE,
     AUTO_BOLUS_PERCENT_RANGE,
-    CARBS_MAX_G,
     MAX_CARB_ENTRIES,
     MODES,
     POINTS,
