@@ -1,6 +1,6 @@
 """make deploy / python -m tools.deploy: the exact mpremote calls, and every error path.
 
-A fake `mpremote` on PATH (host_tests/fake_mpremote.py) records its arguments and answers
+A fake `mpremote` on PATH (tools/fake_mpremote.py) records its arguments and answers
 the probe like a Pico W; PORT=/dev/null stands in for a serial device (a character
 device that exists).
 """
@@ -29,7 +29,7 @@ def fake(tmp_path, monkeypatch):
     bin_dir.mkdir()
     exe = bin_dir / "mpremote"
     exe.write_text("#!/bin/sh\nexec %s %s \"$@\"\n"
-                   % (sys.executable, REPO / "host_tests" / "fake_mpremote.py"))
+                   % (sys.executable, REPO / "tools" / "fake_mpremote.py"))
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "calls.jsonl"
     log.touch()

@@ -1,6 +1,6 @@
 """Stepper adapters (RP2040 PIO, ESP32 RMT) against fake MCU modules, and the board files.
 
-The fakes in fake_mcu.py keep one virtual clock: every GPIO level change is logged with
+The fakes in tools/fake_mcu.py keep one virtual clock: every GPIO level change is logged with
 its time, the PIO program is executed cycle by cycle and RMT pulse trains are played
 out, so these tests measure the pulses the real programs would produce.
 """
@@ -8,21 +8,17 @@ out, so these tests measure the pulses the real programs would produce.
 import copy
 import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_mcu import FakeHardwareError, make_world  # noqa: E402
-
-from basalt.core.board import DRIVERS, MotorConfig, Pin, load_board  # noqa: E402
-from basalt.core.errors import ConfigError, MotorFault  # noqa: E402
-from basalt.drivers.stepper_esp32 import RmtStepper  # noqa: E402
-from basalt.drivers.stepper_rp2 import PioStepper  # noqa: E402
+from basalt.core.board import DRIVERS, MotorConfig, Pin, load_board
+from basalt.core.errors import ConfigError, MotorFault
+from basalt.drivers.stepper_esp32 import RmtStepper
+from basalt.drivers.stepper_rp2 import PioStepper
+from tools.fake_mcu import FakeHardwareError, make_world
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD_FILES = sorted((ROOT / "boards").glob("*.py"))

@@ -12,12 +12,11 @@ import pytest
 from basalt.core.board import load_board
 from basalt.core.errors import ConfigError
 from basalt.core.settings import load_settings, parse_settings_text
+from boards import sim as sim_board
 from tools.settings.__main__ import main as settings_main
 from tools.settings.example import EXAMPLE
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "boards"))
-import sim as sim_board  # noqa: E402
 
 GOOD = parse_settings_text(EXAMPLE)
 

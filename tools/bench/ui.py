@@ -32,7 +32,7 @@ def add_arguments(parser):
 def allocations():
     progress.phase("MicroPython VM (redraw allocations)")
     out = run_micropython(f"{ROOT}/tools/bench/ui_alloc_vm.py", waiting=progress.tick,
-                          lib_dirs=[f"{ROOT}/firmware/basalt", f"{ROOT}/host_tests/vectors"])
+                          lib_dirs=[f"{ROOT}/firmware/basalt", f"{ROOT}/tools/ui"])
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -53,11 +53,8 @@ def walks(events, seed):
 
 
 def host_redraw_ms():
-    import sys
-
-    sys.path.insert(0, f"{ROOT}/host_tests")
     from basalt.core.ui.paint import Painter
-    from vectors.ui_reference import full_view, menu_for, new_canvas
+    from tools.ui.reference import full_view, menu_for, new_canvas
 
     view = full_view()
     menu = menu_for(view)
