@@ -78,14 +78,25 @@ def uses_ble(path):
     return bool(BLE_IMPORT.search((FIRMWARE / path).read_text(encoding="utf-8")))
 
 
+def driver_stems():
+    """The driver modules in the tree; ManifestError for one no table claims."""
+    stems = []
+    for path in firmware_files():
+        parts = path.split("/")
+        if parts[:2] == ["basalt", "drivers"] and len(parts) == 3:
+            stem = parts[2][:-3]
+            if stem not in DRIVERS and stem not in SHARED_DRIVERS:
+                raise ManifestError(
+                    "firmware/basalt/drivers/%s.py: tools/deploy/manifest.py does not know "
+                    "which boards need it; add it to DRIVERS (by the board feature that "
+                    "uses it) or to SHARED_DRIVERS" % stem)
+            stems.append(stem)
+    return stems
+
+
 def _driver_needed(stem, board):
     if stem in SHARED_DRIVERS:
         return True
-    if stem not in DRIVERS:
-        raise ManifestError(
-            "firmware/basalt/drivers/%s.py: tools/deploy/manifest.py does not know which "
-            "boards need it; add it to DRIVERS (by the board feature that uses it) or to "
-            "SHARED_DRIVERS" % stem)
     need = DRIVERS[stem]
     if need[0] == "mcu":
         return board.mcu == need[1]
@@ -125,22 +136,13 @@ def expected():
     from tools.deploy.deploy import TARGETS, deployable_boards
 
     version = package_version()
-    out = {ALL_BOARDS: text(_all_files(), list(BLE_DEPS + DISPLAY_DEPS), version)}
+    driver_stems()  # every driver placed before any list is made
+    out = {ALL_BOARDS: text(firmware_files(), list(BLE_DEPS + DISPLAY_DEPS), version)}
     for name, board in deployable_boards():
         ble = TARGETS[board.mcu]["ble"]
         out[manifest_path(name)] = text(board_files(board, ble), board_deps(board, ble),
                                         version)
     return out
-
-
-def _all_files():
-    for path in firmware_files():  # every driver must be placed, even in the full list
-        parts = path.split("/")
-        if parts[:2] == ["basalt", "drivers"] and len(parts) == 3:
-            stem = parts[2][:-3]
-            if stem not in DRIVERS and stem not in SHARED_DRIVERS:
-                _driver_needed(stem, None)
-    return firmware_files()
 
 
 def write():
