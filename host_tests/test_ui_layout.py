@@ -9,6 +9,7 @@ from basalt.core.ui.paint import Painter, TextDump
 from basalt.core.ui.screens import BAR_W, ROW_Y, ListScreen
 from basalt.core.ui.text import Line
 from basalt.core.ui.view import PumpView
+from host_tests.test_iob import make_app, run
 from tools.ui.hostfb import HostFrameBuffer
 from tools.ui.shots import Session
 
@@ -124,24 +125,11 @@ def test_amounts_carry_a_minus_sign_only_with_a_digit(milli, text):
 
 
 def fresh_pump():
-    from basalt.app import PumpApp
-    from tools.fakes import FakeMotor, VirtualClock, bench_limits
-    from tools.sim import load_sim_board
-
-    board = load_sim_board()
-    clock = VirtualClock()
-    app = PumpApp(board, clock, FakeMotor(clock, board.motor.max_step_hz),
-                  limits=bench_limits())
+    """A pump on the sim board with a profile and nothing else: as it powers up."""
+    app, clock = make_app()
     app.command({"cmd": "set_profile", "name": "Weekday",
                  "segments": [["00:00", 0.8], ["06:00", 1.1]]})
     return app, clock
-
-
-def run(app, clock, ms):
-    end = clock.now_ms() + ms
-    while clock.now_ms() < end:
-        clock.advance(min(app.tick_ms, end - clock.now_ms()))
-        app.step()
 
 
 def test_a_fresh_pump_has_no_insulin_on_board_until_it_has_delivered():
