@@ -105,11 +105,13 @@ def test_the_list_follows_the_tree_and_a_stale_manifest_fails(tmp_path, monkeypa
     (scratch / "basalt" / "storage.py").rename(scratch / "basalt" / "storage" / "files.py")
     (scratch / "basalt" / "ble").mkdir()
     (scratch / "basalt" / "ble" / "__init__.py").write_text('"""BLE."""\n')
+    (scratch / "basalt" / "cgm_client.py").rename(scratch / "basalt" / "ble" / "client.py")
     expected = mf.expected()
     pico = [t for t, _ in json.loads(expected[scratch / "pico_w.package.json"])["urls"]]
     vb = [t for t, _ in json.loads(expected[scratch / "vboard.package.json"])["urls"]]
     assert "basalt/storage/files.py" in pico and "basalt/storage.py" not in pico
-    assert "basalt/ble/__init__.py" in pico and "basalt/ble/__init__.py" not in vb
+    assert "basalt/ble/client.py" in pico and "basalt/ble/client.py" not in vb
+    assert "basalt/ble/__init__.py" in pico and "basalt/ble/__init__.py" in vb
     assert (scratch / "pico_w.package.json").read_text() != expected[
         scratch / "pico_w.package.json"]
     with pytest.raises(dp.DeployError, match="out of date .* `python -m tools.deploy manifests`"):

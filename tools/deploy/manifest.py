@@ -5,7 +5,7 @@
 firmware/<board>.package.json lists main.py and every file under firmware/basalt/ except
 the drivers the board does not use (another MCU's stepper, a force sensor of another
 kind, a display, buzzer or battery driver the board file has no section for) and, on a
-board without Bluetooth, the modules that import aioble/bluetooth. Its deps are the
+board without Bluetooth, the modules that themselves import aioble/bluetooth. Its deps are the
 micropython-lib packages the board needs: aioble only with Bluetooth (the BLE CGM),
 ssd1306 only with a display. firmware/package.json is every file and every dep (any
 board file; the board file itself is yours to copy).
@@ -72,9 +72,9 @@ def firmware_files():
 
 
 def uses_ble(path):
-    parts = path.split("/")
-    if "ble" in parts[:-1]:
-        return True
+    """A module that imports aioble or bluetooth itself (anywhere in it, as the CGM
+    client does inside its factory). Only direct imports count: a module that imports
+    such a module lazily (board_main) runs on every board."""
     return bool(BLE_IMPORT.search((FIRMWARE / path).read_text(encoding="utf-8")))
 
 
