@@ -5,8 +5,6 @@ its time, the PIO program is executed cycle by cycle and RMT pulse trains are pl
 out, so these tests measure the pulses the real programs would produce.
 """
 
-import copy
-import importlib.util
 import re
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from basalt.core.board import DRIVERS, MotorConfig, Pin, load_board
 from basalt.core.errors import ConfigError, MotorFault
 from basalt.drivers.stepper_esp32 import RmtStepper
 from basalt.drivers.stepper_rp2 import PioStepper
+from tools import boardfiles
 from tools.fake_mcu import FakeHardwareError, make_world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -721,15 +720,8 @@ def test_drivers_run_in_micropython_without_allocating_per_poll():
 
 # ----- board files --------------------------------------------------------------------
 
-def load_module(path):
-    spec = importlib.util.spec_from_file_location("board_" + path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def board_spec(path):
-    return copy.deepcopy(load_module(path).BOARD)
+    return boardfiles.board_spec(path.stem)  # a fresh dict each time
 
 
 @pytest.mark.parametrize("path", BOARD_FILES, ids=lambda p: p.stem)
