@@ -4,11 +4,10 @@ enforce the MicroPython API ranges (freq, duty_u16 0-65535, read_u16 0-65535).""
 import pytest
 
 from basalt.core.alarms import HIGH, LOW, MEDIUM, PATTERNS
-from basalt.core.board_file import Pin, Section, load_board
+from basalt.core.board_file import Pin, Section
 from basalt.core.errors import InvalidValue
 from basalt.drivers.battery import AdcBattery
 from basalt.drivers.buzzer import PwmBuzzer
-from host_tests.test_safety import ROOT
 from tools.fakes import VirtualClock
 
 
@@ -238,13 +237,10 @@ def test_esp32_uses_11db_attenuation_and_calibrated_microvolts():
 
 
 def test_every_board_file_builds_both_drivers():
-    import importlib.util
+    from tools import boardfiles
 
-    for path in sorted((ROOT / "boards").glob("*.py")):
-        spec = importlib.util.spec_from_file_location("board_" + path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        board = load_board(module.BOARD)
+    for name in boardfiles.board_names():
+        board = boardfiles.load(name)
         if board.buzzer is None or board.battery is None:
             continue  # boards without them get None ports (board_main.make_*)
         machine = FakeMachine(esp32=board.mcu == "esp32")

@@ -1,18 +1,14 @@
 """The app wires the engine to the motor: every planned step is moved, the driver is
 disabled whenever idle, rewinds run backwards, and bad commands move nothing."""
 
-import sys
-from pathlib import Path
 
 import pytest
 
 from basalt.app import PumpApp
 from basalt.core.board_file import load_board
 from basalt.core.errors import InvalidValue, NotAllowedNow
+from boards import sim as sim_board
 from tools.fakes import FakeMotor, VirtualClock, open_limits
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
-import sim as sim_board  # noqa: E402
 
 BOARD = load_board(sim_board.BOARD)
 PROFILE = {"cmd": "set_profile", "name": "Day", "segments": [["00:00", 1.0], ["12:00", 2.0]]}

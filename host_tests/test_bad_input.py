@@ -17,25 +17,19 @@ and is checked three ways against a twin engine built the same way that never go
   3. one more hour of ticks on both engines: identical steps, snapshots and events.
 """
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from basalt.core import commands
-from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_MIN
+from tools import boardfiles
 from tools.fakes import FakeIob, open_limits
 
 
 def _sim_board():
-    path = Path(__file__).resolve().parent.parent / "boards" / "sim.py"
-    spec = importlib.util.spec_from_file_location("basalt_sim_board_for_tests", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return load_board(module.BOARD)
+    return boardfiles.load("sim")
 
 
 SIM = _sim_board()

@@ -4,20 +4,18 @@ A profile is up to 48 (start minute, rate mU/h) segments on a 30-minute grid, so
 the first at 00:00; each runs until the next starts, the last until midnight.
 """
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from basalt.core.basal import MAX_SEGMENTS, BasalProfiles, make_profile
-from basalt.core.board_file import load_board
 from basalt.core.commands import apply
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import MAX_PROFILES, MAX_RATE_MU_H
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
+from tools import boardfiles
 from tools.fakes import FakeIob, open_limits
 
 H = MS_PER_HOUR
@@ -309,11 +307,7 @@ def test_daily_total_is_the_sum_of_segment_integrals(profile):
 
 
 def _sim_board():
-    path = Path(__file__).resolve().parent.parent / "boards" / "sim.py"
-    spec = importlib.util.spec_from_file_location("basalt_sim_board_for_profiles", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return load_board(module.BOARD)
+    return boardfiles.load("sim")
 
 
 def _flat_engine():

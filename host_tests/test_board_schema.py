@@ -5,8 +5,6 @@ x 1e6, rounded half up. U-100: 1 U = 10 uL = 1e7 pL, 1 mU = 1e4 pL.
 """
 
 import copy
-import importlib.util
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -14,14 +12,11 @@ from hypothesis import strategies as st
 
 from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError, InvalidValue
+from tools import boardfiles
 
 
 def _sim_spec():
-    path = Path(__file__).resolve().parent.parent / "boards" / "sim.py"
-    spec = importlib.util.spec_from_file_location("basalt_sim_board_for_schema", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BOARD
+    return boardfiles.board_spec("sim")  # a fresh dict each time
 
 
 SIM = _sim_spec()
@@ -150,11 +145,7 @@ def test_microstep_pin_levels(driver, micro, pins, levels):
 
 @pytest.mark.parametrize("name", ["sim", "pico_w", "esp32_devkitc"])
 def test_boards_declare_every_peripheral(name):
-    path = Path(__file__).resolve().parent.parent / "boards" / (name + ".py")
-    spec = importlib.util.spec_from_file_location("basalt_board_" + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    loaded = load_board(module.BOARD)
+    loaded = boardfiles.load(name)
     assert loaded.display.address == 0x3C and loaded.display.width == 128
     assert sorted(loaded.buttons.__dict__) == ["back", "down", "select", "up"]
     assert all(pin.invert and pin.pull == "up" for pin in loaded.buttons.pins())

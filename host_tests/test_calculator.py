@@ -2,8 +2,6 @@
 refused with a clear error and no dose."""
 
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,11 +14,9 @@ from basalt.core.calculator import DeliveryUncertain, GlucoseTooOld, confirm, su
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import CARBS_MAX_G
 from basalt.core.settings import load_settings, parse_settings_text
+from boards import sim as sim_board
 from tools.fakes import FakeMotor, VirtualClock
 from tools.settings.example import EXAMPLE
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
-import sim as sim_board  # noqa: E402
 
 M = 60_000
 H = 3_600_000

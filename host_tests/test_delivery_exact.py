@@ -1,8 +1,6 @@
 """Delivery is the exact integral of the commanded program, rounded down to microsteps,
 however time is cut into ticks. An independent oracle integrates the program here."""
 
-import sys
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,10 +9,8 @@ from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import NotAllowedNow
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
+from boards import sim as sim_board
 from tools.fakes import FakeIob, open_limits
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
-import sim as sim_board  # noqa: E402
 
 BOARD = load_board(sim_board.BOARD)
 V = BOARD.ustep_volume_pl

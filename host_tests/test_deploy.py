@@ -1,6 +1,6 @@
 """make deploy / python -m tools.deploy: the exact mpremote calls, and every error path.
 
-A fake `mpremote` on PATH (host_tests/fake_mpremote.py) records its arguments and answers
+A fake `mpremote` on PATH (tools/fake_mpremote.py) records its arguments and answers
 the probe like a Pico W; PORT=/dev/null stands in for a serial device (a character
 device that exists).
 """
@@ -29,7 +29,7 @@ def fake(tmp_path, monkeypatch):
     bin_dir.mkdir()
     exe = bin_dir / "mpremote"
     exe.write_text("#!/bin/sh\nexec %s %s \"$@\"\n"
-                   % (sys.executable, REPO / "host_tests" / "fake_mpremote.py"))
+                   % (sys.executable, REPO / "tools" / "fake_mpremote.py"))
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "calls.jsonl"
     log.touch()
@@ -81,8 +81,10 @@ def test_stage_is_compiled_for_the_board(fake, tmp_path):
     stage = stage_of(tmp_path, "pico_w")
     assert (stage / "board.py").read_text() == (REPO / "boards" / "pico_w.py").read_text()
     assert (stage / "main.py").read_text() == (REPO / "firmware" / "main.py").read_text()
-    sources = {p.relative_to(REPO / "firmware").with_suffix(".mpy").as_posix()
-               for p in (REPO / "firmware" / "basalt").rglob("*.py")}
+    listed = json.loads((REPO / "firmware" / "pico_w.package.json").read_text())["urls"]
+    sources = {f[:-3] + ".mpy" for f, _ in listed if f.startswith("basalt/")}
+    assert "basalt/drivers/stepper_rp2.mpy" in sources  # its own stepper driver only
+    assert "basalt/drivers/stepper_esp32.mpy" not in sources
     staged = {p.relative_to(stage).as_posix() for p in (stage / "basalt").rglob("*")
               if p.is_file()}
     assert staged == sources | {"basalt/version.mpy"}
@@ -221,3 +223,143 @@ def test_make_deploy_without_board_says_what_to_do():
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "BOARD is not set" in proc.stderr and "pico_w" in proc.stderr
+
+
+# ----- a failed download is not a port problem -------------------------------------
+
+OFFLINE = ("[Errno -3] Temporary failure in name resolution requesting "
+           "https://micropython.org/pi/v2/package/6/aioble-core/latest.json")
+
+
+def test_offline_mip_blames_the_download_not_the_port(fake, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_MPREMOTE_FAIL", "mip")
+    monkeypatch.setenv("FAKE_MPREMOTE_FAIL_TEXT", OFFLINE)
+    assert run("--board", "pico_w", "--port", PORT) == 2
+    err = capsys.readouterr().err
+    assert "dependencies step failed: mip could not download" in err
+    assert "Temporary failure in name resolution" in err
+    assert "not the port" in err and "holding the port" not in err
+    assert "MIP=0" in err and "MIP_INDEX" in err
+    assert "mpremote connect %s mip install %s" % (PORT, " ".join(DEPS)) in err
+    # it stopped there: probe and mip ran, nothing was copied, `connect list` not asked
+    assert [c[2] for c in fake()] == ["exec", "mip"]
+
+
+def test_a_local_index_without_the_package_is_a_download_problem(fake, monkeypatch,
+                                                                 capsys):
+    monkeypatch.setenv("FAKE_MPREMOTE_FAIL", "mip")
+    monkeypatch.setenv("FAKE_MPREMOTE_FAIL_TEXT",
+                       "Error opening /srv/mirror/package/6/aioble-core/latest.json")
+    assert run("--board", "pico_w", "--port", PORT, "--index", "/srv/mirror") == 2
+    err = capsys.readouterr().err
+    assert "could not download" in err and "/srv/mirror" in err
+
+
+def test_a_port_lost_during_mip_is_a_port_problem(fake, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_MPREMOTE_FAIL", "mip")  # default text: cannot open the port
+    assert run("--board", "pico_w", "--port", PORT) == 2
+    err = capsys.readouterr().err
+    assert "dependencies step failed (mpremote exit 1)" in err
+    assert "This is the port or the board" in err and "holding the port" in err
+    assert "could not download" not in err
+
+
+@pytest.mark.parametrize("output, kind", [
+    ("mpremote: could not enter raw repl", "port"),
+    ("mpremote: no device found", "port"),
+    ("Install ssd1306\nmpremote: Package not found: ssd1306", "download"),
+    ("mpremote: <urlopen error [Errno 101] Network is unreachable> requesting x", "download"),
+])
+def test_failure_kinds(output, kind):
+    assert dp.failure_kind("dependencies", output) == kind
+    assert dp.failure_kind("firmware", output) == kind
+
+
+# ----- dry run: the plan, without a board on a port -----------------------------------
+
+
+def test_dry_run_needs_no_port(fake, tmp_path, capsys):
+    assert run("--board", "pico_w", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "no PORT given" in out
+    assert "deploy: probe: connect PORT exec" in out
+    assert "deploy: dependencies: connect PORT mip install " + " ".join(DEPS) in out
+    assert "deploy: done (dry run)" in out
+    assert fake() == []  # mpremote was never run, not even `connect list`
+    assert (stage_of(tmp_path, "pico_w") / "basalt" / "version.mpy").is_file()
+
+
+def test_dry_run_with_a_port_that_is_not_there(fake, capsys):
+    assert run("--board", "esp32_devkitc", "--port", "/dev/ttyUSB7", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "deploy: probe: connect /dev/ttyUSB7 exec" in out and "dry run" in out
+    assert fake() == []
+
+
+def test_dry_run_without_mpremote(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(dp, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(dp, "find_mpremote", lambda: (_ for _ in ()).throw(
+        dp.DeployError("mpremote not found")))
+    assert run("--board", "vboard", "--dry-run", "--no-deps") == 0
+    assert "deploy: reset: connect PORT reset" in capsys.readouterr().out
+
+
+def test_dry_run_still_checks_board_and_settings(fake, capsys):
+    assert run("--board", "nope", "--dry-run") == 2
+    assert "unknown board 'nope'" in capsys.readouterr().err
+    assert run("--board", "pico_w", "--dry-run", "--settings", "nope.json") == 2
+    assert "SETTINGS=nope.json: no such file" in capsys.readouterr().err
+
+
+# ----- one version string ------------------------------------------------------------
+
+
+def test_the_stamp_is_the_package_version_and_the_commit(fake, tmp_path):
+    from basalt import PACKAGE_VERSION
+
+    assert dp.stamp_version() == PACKAGE_VERSION + "+v-test"
+    assert dp.stamp_version("v-e2e") == "v-e2e"  # --version: as given
+    assert run("--board", "pico_w", "--port", PORT, "--no-deps") == 0
+    stamp = (tmp_path / "build" / "pico_w" / "version.py").read_text()
+    assert "VERSION = %r" % (PACKAGE_VERSION + "+v-test") in stamp
+    assert "BOARD = 'pico_w'" in stamp
+
+
+def test_the_firmware_reads_the_stamp_else_the_package_version(tmp_path):
+    """basalt.VERSION / firmware_version(): the stamp deploy writes, when it is there."""
+    import basalt
+
+    assert basalt.firmware_version() == basalt.VERSION == basalt.PACKAGE_VERSION  # host
+    package = tmp_path / "basalt"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        (REPO / "firmware" / "basalt" / "__init__.py").read_text())
+    code = "import basalt; print(basalt.VERSION, basalt.firmware_version())"
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    bare = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert bare.stdout.split() == [basalt.PACKAGE_VERSION] * 2
+    (package / "version.py").write_text("VERSION = '0.1.0+abc1234'\nBOARD = 'pico_w'\n")
+    stamped = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert stamped.stdout.split() == ["0.1.0+abc1234"] * 2
+
+
+def test_micropython_reads_the_stamp_deploy_writes(fake, tmp_path):
+    """In the MicroPython VM: basalt/__init__.py with deploy's version.py beside it."""
+    from tools.mpvm import missing_requirements, run_micropython_code
+
+    if missing_requirements():
+        pytest.skip(missing_requirements())
+    assert run("--board", "vboard", "--dry-run", "--version", "0.1.0+feed123") == 0
+    package = tmp_path / "vm" / "basalt"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        (REPO / "firmware" / "basalt" / "__init__.py").read_text())
+    code = "import basalt\nprint(basalt.VERSION, basalt.firmware_version())\n"
+    from basalt import PACKAGE_VERSION
+
+    assert run_micropython_code(code, lib_dirs=[package]).split() == [PACKAGE_VERSION] * 2
+    (package / "version.py").write_text(
+        (tmp_path / "build" / "vboard" / "version.py").read_text())  # deploy's stamp
+    assert run_micropython_code(code, lib_dirs=[package]).split() == ["0.1.0+feed123"] * 2

@@ -1,28 +1,23 @@
 """Stepper adapters (RP2040 PIO, ESP32 RMT) against fake MCU modules, and the board files.
 
-The fakes in fake_mcu.py keep one virtual clock: every GPIO level change is logged with
+The fakes in tools/fake_mcu.py keep one virtual clock: every GPIO level change is logged with
 its time, the PIO program is executed cycle by cycle and RMT pulse trains are played
 out, so these tests measure the pulses the real programs would produce.
 """
 
-import copy
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_mcu import FakeHardwareError, make_world  # noqa: E402
-
-from basalt.core.board_file import DRIVERS, MotorConfig, Pin, load_board  # noqa: E402
-from basalt.core.errors import ConfigError, MotorFault  # noqa: E402
-from basalt.drivers.stepper_esp32 import RmtStepper  # noqa: E402
-from basalt.drivers.stepper_rp2 import PioStepper  # noqa: E402
+from basalt.core.board_file import DRIVERS, MotorConfig, Pin, load_board
+from basalt.core.errors import ConfigError, MotorFault
+from basalt.drivers.stepper_esp32 import RmtStepper
+from basalt.drivers.stepper_rp2 import PioStepper
+from tools import boardfiles
+from tools.fake_mcu import FakeHardwareError, make_world
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD_FILES = sorted((ROOT / "boards").glob("*.py"))
@@ -725,15 +720,8 @@ def test_drivers_run_in_micropython_without_allocating_per_poll():
 
 # ----- board files --------------------------------------------------------------------
 
-def load_module(path):
-    spec = importlib.util.spec_from_file_location("board_" + path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def board_spec(path):
-    return copy.deepcopy(load_module(path).BOARD)
+    return boardfiles.board_spec(path.stem)  # a fresh dict each time
 
 
 @pytest.mark.parametrize("path", BOARD_FILES, ids=lambda p: p.stem)

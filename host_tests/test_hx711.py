@@ -1,6 +1,6 @@
 """HX711 and FSR force-sensor adapters against fakes that model the hardware's contract.
 
-Hx711Chip models the HX711's serial interface on fake_mcu's virtual clock, from the
+Hx711Chip models the HX711's serial interface on tools/fake_mcu.py's virtual clock, from the
 Avia datasheet: a conversion every period, DOUT low when one is ready, one bit per
 PD_SCK rising edge (MSB first), the 25th pulse pulls DOUT high, 25/26/27 pulses select
 the gain of the next conversion, PD_SCK high over 60 us powers it down and resets it to
@@ -9,22 +9,17 @@ than 50 us (T3) or with interrupts enabled, a pulse shorter than 0.2 us (T3/T4),
 clock pulse while no conversion is ready, more than 27 pulses, a read left half done.
 """
 
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_mcu import FakeHardwareError, make_world  # noqa: E402
-
-from basalt.core.board_file import Pin, load_board  # noqa: E402
-from basalt.core.errors import ConfigError, SensorFault  # noqa: E402
-from basalt.core.forcecal import counts_to_mn  # noqa: E402
-from basalt.drivers.fsr import FsrSensor  # noqa: E402
-from basalt.drivers.hx711 import HX711  # noqa: E402
+from basalt.core.board_file import Pin, load_board
+from basalt.core.errors import ConfigError, SensorFault
+from basalt.core.forcecal import counts_to_mn
+from basalt.drivers.fsr import FsrSensor
+from basalt.drivers.hx711 import HX711
+from tools.fake_mcu import FakeHardwareError, make_world
 
 US = 1_000  # ns
 DOUT, SCK = 14, 15
@@ -260,8 +255,7 @@ def test_inverted_wiring_and_calibration_give_millinewtons():
 
 
 def test_board_files_build_the_sensor_from_their_pins():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
-    import pico_w
+    from boards import pico_w
 
     board = load_board(pico_w.BOARD)
     assert board.force.kind == "hx711"

@@ -1,8 +1,6 @@
 """Insulin on board: the exponential model against REFERENCE.md, its integer table, and
 the tracker fed from what the engine actually delivered (bounded memory, exact sums)."""
 
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -21,11 +19,9 @@ from basalt.core.insulin import (
 )
 from basalt.core.iob import BUCKETS, IobTracker
 from basalt.core.settings import load_settings, parse_settings_text
+from boards import sim as sim_board
 from tools.fakes import FakeMotor, VirtualClock, open_limits
 from tools.settings.example import EXAMPLE
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
-import sim as sim_board  # noqa: E402
 
 M = 60_000
 H = 3_600_000

@@ -463,7 +463,6 @@ def test_the_fixtures_decide_the_same_in_micropython():
 def test_decide_from_gives_every_decision_the_app_makes_today():
     """Over a running app (meal, highs, a fall to a suspend, a user temp), the call the
     app makes (Loop.decide_from on its live parts) decides as its path before did."""
-    from basalt.core.limits import BOLUS_STEP_MU
     from host_tests.test_loop import app_with_loop, feed
 
     app, clock = app_with_loop()

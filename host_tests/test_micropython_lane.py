@@ -2,12 +2,15 @@
 
 Every ``host_tests/vectors/*_vectors.py`` is run twice:
 
-* under CPython (this interpreter) with ``firmware/`` and ``host_tests/`` on PYTHONPATH;
-* inside real MicroPython 1.29 (WebAssembly build, under node) with ``firmware/basalt``
-  and ``host_tests/vectors`` copied to ``/lib``.
+* under CPython (this interpreter) with ``firmware/``, ``host_tests/`` and the repo root
+  on PYTHONPATH;
+* inside real MicroPython 1.29 (WebAssembly build, under node) with ``firmware/basalt``,
+  ``host_tests/vectors`` and ``tools/ui`` copied to ``/lib``.
 
-Both runs use ``import basalt...`` / ``import vectors...``; neither puts the script's own
-folder on the path. The outputs must be identical line for line, and non-empty.
+Both runs use ``import basalt...`` / ``import vectors...``; the UI reference screens are
+``tools.ui.reference`` on CPython and ``ui.reference`` in the VM (ui_vectors.py tries
+one, then the other). Neither run puts the script's own folder on the path. The outputs
+must be identical line for line, and non-empty.
 """
 
 import os
@@ -21,14 +24,15 @@ from tools.mpvm import MicroPythonError, missing_requirements, run_micropython
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = REPO_ROOT / "host_tests" / "vectors"
-LIB_DIRS = (REPO_ROOT / "firmware" / "basalt", VECTORS_DIR)
+LIB_DIRS = (REPO_ROOT / "firmware" / "basalt", VECTORS_DIR, REPO_ROOT / "tools" / "ui")
 TIMEOUT_S = 300
 VECTOR_FILES = sorted(VECTORS_DIR.glob("*_vectors.py"))
 
 
 def run_cpython(script):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / d) for d in ("firmware", "host_tests"))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT / "firmware"), str(REPO_ROOT / "host_tests"), str(REPO_ROOT)])
     env["PYTHONHASHSEED"] = "0"
     env["PYTHONIOENCODING"] = "utf-8"
     # -P: do not put the script's folder on sys.path (MicroPython will not either).

@@ -2,7 +2,6 @@
 alarm stop and back-off, and the app end to end on the syringe physics."""
 
 import random
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,10 @@ from basalt.core.occlusion import (
     OcclusionDetector,
     load_occlusion_config,
 )
+from boards import sim as sim_board
 from tools.fakes import FakeIob, FakeMotor, VirtualClock, open_limits
 from tools.sim.occlusion_physics import PARAMS as PHYSICS
 from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
-import sim as sim_board  # noqa: E402
 
 BOARD = load_board(sim_board.BOARD)
 STEPS_PER_U = BOARD.usteps_for_mu(1000)  # 690

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from basalt.core import commands
-from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import ConfigError, InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.core.safety import (
@@ -27,12 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _board():
-    import importlib.util
+    from tools import boardfiles
 
-    spec = importlib.util.spec_from_file_location("sim_board_safety", ROOT / "boards" / "sim.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return load_board(module.BOARD)
+    return boardfiles.load("sim")
 
 
 BOARD = _board()

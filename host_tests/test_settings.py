@@ -3,6 +3,7 @@ the value and what is allowed; all problems are listed at once; recommended rang
 
 import copy
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,12 +12,11 @@ import pytest
 from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
 from basalt.core.settings import load_settings, parse_settings_text
+from boards import sim as sim_board
 from tools.settings.__main__ import main as settings_main
 from tools.settings.example import EXAMPLE
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "boards"))
-import sim as sim_board  # noqa: E402
 
 GOOD = parse_settings_text(EXAMPLE)
 
@@ -265,6 +265,32 @@ def test_cli_check_ok_prints_one_line(tmp_path, capsys):
     assert settings_main(["check", str(path), "--board", "sim"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and out[0].startswith(str(path) + ": ok, version 1: 2 basal profile")
+
+
+@pytest.mark.parametrize("name", ["nope", "os", "../settings/example"])
+def test_cli_check_unknown_board_is_one_line_naming_it_and_the_valid_ones(name, capsys):
+    """Not a traceback: one line naming the board and every boards/*.py, exit 2."""
+    assert settings_main(["check", str(REPO / "settings" / "example.json"),
+                          "--board", name]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, lines
+    assert "unknown board %r" % name in lines[0]
+    valid = sorted(p.stem for p in (REPO / "boards").glob("*.py"))
+    assert lines[0].endswith("valid boards: " + ", ".join(valid))
+    assert "Traceback" not in captured.err
+
+
+def test_cli_check_unknown_board_as_a_user_runs_it():
+    proc = subprocess.run([sys.executable, "-m", "tools.settings", "check",
+                           "settings/example.json", "--board", "nope"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "--board: unknown board 'nope': no boards/nope.py; valid boards: "
+        "esp32_devkitc, pico_w, raspberry_pi, sim, vboard"]
 
 
 def test_cli_check_lists_every_problem_and_exits_1(tmp_path, capsys):

@@ -75,3 +75,24 @@ def test_cli_refuses_bad_programs(tmp_path, change, message):
     assert result.returncode == 1
     assert message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_help_lists_every_command_and_each_answers_its_own_help(capsys):
+    """`python -m tools.sim --help` names every command the CLI dispatches on."""
+    import re
+
+    from tools.sim.__main__ import main
+
+    source = (ROOT / "tools" / "sim" / "__main__.py").read_text()
+    dispatched = re.findall(r'argv\[:1\] == \["([a-z-]+)"\]', source)
+    assert {"cohort", "loop-day", "faults"} <= set(dispatched)
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for name in dispatched:
+        assert re.search(r"^  %s  " % re.escape(name), text, re.M), name
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: python -m tools.sim " + name)

@@ -5,13 +5,13 @@ import sys
 import types
 
 import pytest
-from fake_mcu import make_world
 
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.app.buttons import board_keys
 from basalt.app.ui_task import UiTask
 from basalt.core.ui.paint import Painter
 from basalt.drivers import ssd1306_display
+from tools.fake_mcu import make_world
 from tools.fakes import FakeMotor, VirtualClock
 from tools.sim import load_sim_board
 from tools.ui.hostfb import HostFrameBuffer

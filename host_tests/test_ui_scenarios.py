@@ -12,7 +12,7 @@ from tools.ui.shots import Session
 
 # sha256 of the frame on the fake panel (FakeDisplay.shown) at key moments.
 FRAME_SHA256 = {
-    "home": "40cb18e831e8279602151fba32b966efbc9ceafa14ddb9149efd99e65a7174e8",
+    "home": "52469fc42bf1915959f5e701c911dc3273755fd4ebaecbbed92aea9936db155d",
     # The same frames as the reference screens of the MicroPython lane (ui_vectors.py),
     # where MicroPython's framebuf draws them: identical hashes.
     "bolus_confirm": "d7425a2ef21084dcf6c869dd590d593cf1a77d46d118584a9daf53e405c13c86",
@@ -53,8 +53,7 @@ def test_boot_screen_shows_version_and_warning():
 def test_home_screen(s):
     assert screen_text(s) == "\n".join([
         "OPEN  07:30",
-        "no CGM",
-        "        Res 24U",
+        "no CGM  Res 24U",  # one row: the reservoir is not half a row below "no CGM"
         "IOB 0.00 U",
         "Basal 1.10 U/h",
         "OK: menu"])

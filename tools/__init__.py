@@ -8,6 +8,10 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Why the tools touch sys.path (and nothing else does): `python -m tools.X` from the repo
+# root must find the firmware as the device does, `import basalt` (firmware/ is not a
+# package of the repo), and board files by their bare name as the device's /board.py
+# and tools/sim's load_sim_board("sim") expect; tests get the same from pyproject.toml.
 for _folder in ("boards", "firmware"):
     _path = os.path.join(ROOT, _folder)
     if _path not in sys.path:

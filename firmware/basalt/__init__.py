@@ -1,3 +1,14 @@
 """Basalt: firmware for a benchtop insulin-pump prototype. NOT FOR HUMAN USE."""
 
-VERSION = "0.1.0"
+PACKAGE_VERSION = "0.1.0"  # the release; tools/deploy puts it in the mip manifests
+
+try:  # basalt/version.py: the stamp tools/deploy writes on the board ("0.1.0+<commit>")
+    from basalt.version import VERSION
+except ImportError:  # not installed by tools/deploy (mip, the host, the simulator)
+    VERSION = PACKAGE_VERSION
+
+
+def firmware_version():
+    """The one version string: deploy's stamp when present, else the package version.
+    The boot screen shows it; the journal's boot record carries it (fw)."""
+    return VERSION

@@ -10,7 +10,11 @@ import hashlib
 from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import SELECT, UP, ButtonDecoder
 from basalt.core.ui.paint import TextDump
-from vectors.ui_reference import Keys, base_view, menu_for, new_canvas, screens
+
+try:  # CPython: the repo root is on the path
+    from tools.ui.reference import Keys, base_view, menu_for, new_canvas, screens
+except ImportError:  # MicroPython: the lane copies tools/ui to /lib/ui
+    from ui.reference import Keys, base_view, menu_for, new_canvas, screens
 
 
 def hexlify(data):

@@ -8,6 +8,9 @@ the module; nothing here needs editing to add one:
 
 The module docstring's first line is the help text. Modules without add_arguments (such
 as the scripts that run inside the MicroPython VM) are not imported.
+
+While a benchmark runs, a progress line goes to stderr every few seconds (--progress
+SECONDS, 0 for none; tools/bench/progress.py); stdout carries only the figures.
 """
 
 import argparse
@@ -18,6 +21,7 @@ import pkgutil
 import sys
 
 import tools.bench as package
+from tools.bench import progress
 
 
 def benchmarks():
@@ -46,9 +50,16 @@ def main(argv=None):
         parsers[name] = sub.add_parser(name, help=doc, description=doc)
         parsers[name].add_argument("--json", action="store_true",
                                    help="one JSON object on stdout")
+        parsers[name].add_argument("--progress", type=float, default=progress.EVERY_S,
+                                   metavar="SECONDS",
+                                   help="a progress line on stderr this often "
+                                        "(default %(default)s; 0: none)")
         modules[name].add_arguments(parsers[name])
     args = parser.parse_args(argv)
-    result = modules[args.bench].bench(args, parsers[args.bench])
+    if not args.progress >= 0:
+        parsers[args.bench].error("--progress must be 0 (none) or more seconds")
+    with progress.reporting(args.bench, args.progress):
+        result = modules[args.bench].bench(args, parsers[args.bench])
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:

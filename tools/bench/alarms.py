@@ -11,6 +11,7 @@ battery_flaps_24h       over 24 h of 10-second readings with the battery held ex
 import random
 
 from basalt.core.monitors import BatteryMonitor
+from tools.bench import progress
 from tools.bench.delivery import allocs_per_tick
 
 NOISE_MV = (0, 50, 150, 300)
@@ -43,7 +44,9 @@ def bench(args, parser):
 def run(seed=1):
     allocs, detail = allocs_per_tick("alarms_tick_vm.py")
     flaps = {}
+    progress.phase("battery flapping, noise levels:", len(NOISE_MV), "")
     for noise in NOISE_MV:
+        progress.advance()
         flaps[str(noise)] = sum(battery_flaps(threshold, noise, seed + noise)
                                 for threshold in (3_500, 3_300))
     return {

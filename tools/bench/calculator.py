@@ -14,6 +14,7 @@ import time
 
 from basalt.core.insulin import ONE, InsulinModel, iob_fraction
 from tools import ROOT
+from tools.bench import progress
 
 # REFERENCE.md: iob for peak 75 min, duration 360 min, at these minutes.
 CHECK_VALUES = ((30, 0.9295), (60, 0.7793), (120, 0.4498), (180, 0.2082), (240, 0.0727),
@@ -30,7 +31,9 @@ def deviations():
 def vm_figures():
     from tools.mpvm import run_micropython
 
+    progress.phase("MicroPython VM (IOB cost over 48 h of history)")
     out = run_micropython(os.path.join(ROOT, "tools", "bench", "iob_vm.py"),
+                          waiting=progress.tick,
                           lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),
                                     os.path.join(ROOT, "boards"),
                                     os.path.join(ROOT, "tools", "bench")))
@@ -43,6 +46,7 @@ def vm_figures():
 def cpython_us_per_call(calls=2_000):
     from tools.bench.iob_history import history_48h
 
+    progress.phase("CPython IOB cost")
     iob = history_48h(360)
     now = 48 * 3_600_000
     started = time.perf_counter()

@@ -18,6 +18,7 @@ import time
 
 from basalt.core import cgms
 from tools import ROOT
+from tools.bench import progress
 
 
 def bench_set():
@@ -41,6 +42,7 @@ def records_per_s_cpython(seconds=1.0, runs=3):
             for _ in range(100):
                 for data, crc in items:
                     records += len(decode(data, crc))
+            progress.tick()
         best = max(best, records / (time.perf_counter() - start))
     return best
 
@@ -50,9 +52,10 @@ def vm_figures(repeat=3_000, fuzz=20_000):
 
     from tools.mpvm import run_micropython
 
+    progress.phase("MicroPython VM (decode rate, allocations, %d fuzz inputs)" % fuzz)
     out = run_micropython(os.path.join(ROOT, "tools", "bench", "cgm_vm.py"),
                           lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),),
-                          args=(repeat, fuzz))
+                          args=(repeat, fuzz), waiting=progress.tick)
     result = json.loads(out.strip().splitlines()[-1])
     if not result["control_bytes_per_record"] > 0:
         raise RuntimeError("the allocation probe saw no allocation: the method is broken")
@@ -68,6 +71,7 @@ def fuzz(examples):
 
     def check(data, crc):
         seen["inputs"] += 1
+        progress.advance()
         try:
             records = cgms.decode_measurements(data, crc)
         except cgms.CgmFormatError:
@@ -113,6 +117,7 @@ def fuzz(examples):
         check(bytes(data), crc)
 
     started = time.perf_counter()
+    progress.phase("hypothesis fuzz:", 2 * examples, "inputs")
     raw()
     mutated()
     seen["seconds"] = round(time.perf_counter() - started, 1)
@@ -128,6 +133,7 @@ def _crash(seen, data, crc, error):
 def run(fuzz_examples=50_000):
     vm = vm_figures()
     fuzzed = fuzz(fuzz_examples)
+    progress.phase("CPython decode rate (best of 3 s)")
     return {
         "records_per_s_cpython": round(records_per_s_cpython()),
         "records_per_s_vm": vm["records_per_s"],

@@ -16,6 +16,7 @@ import time
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, PL_PER_MU
 from tools import ROOT, sim
+from tools.bench import progress
 from tools.fakes import FakeIob, open_limits
 
 RATES_MU_H = (25, 100, 1_000, 5_000, 30_000)
@@ -54,10 +55,13 @@ def max_step_error(board, days, seed):
         now = worst = 0
         end = days * MS_PER_DAY
         ticks = 0
+        progress.phase("accuracy at %d mU/h:" % rate, days, "days")
         while now < end:
             now += next(gaps)
             engine.tick(now)
             ticks += 1
+            if not ticks & 0x3FFF:
+                progress.at(now // MS_PER_DAY)
             # exact = rate*now/cost microsteps; compare without rounding.
             error = abs(rate * now - engine.basal_steps * cost)
             if error > worst:
@@ -75,7 +79,10 @@ def window_error_pct(board, rate_mu_h, hours, seed):
     gaps = jittered_gaps(rng)
     now = 0
     steps_at_minute = [0]
+    progress.phase("1-hour windows at %d mU/h:" % rate_mu_h, hours, "hours")
     for minute in range(1, hours * 60 + 1):
+        if not minute % 60:
+            progress.at(minute // 60)
         edge = minute * MS_PER_MIN
         while True:
             gap = next(gaps)
@@ -100,9 +107,11 @@ def window_error_pct(board, rate_mu_h, hours, seed):
 def sim_speedup(repeats=3):
     program = sim.load_program(sim.DEFAULT_PROGRAM)
     best = None
+    progress.phase("24 h make-sim day, best of", repeats, "runs")
     for _ in range(repeats):
         started = time.perf_counter()
         sim.run(program, 24, 1000)
+        progress.advance()
         wall = time.perf_counter() - started
         best = wall if best is None or wall < best else best
     return 24 * 3600 / best, best
@@ -112,9 +121,10 @@ def allocs_per_tick(script="alloc_tick_vm.py"):
     """Run an allocation probe script in the VM: (worst bytes per tick, by scenario)."""
     from tools.mpvm import run_micropython
 
+    progress.phase("MicroPython VM (allocations per tick, %s)" % script)
     out = run_micropython(os.path.join(ROOT, "tools", "bench", script),
                           lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),
-                                    os.path.join(ROOT, "boards")))
+                                    os.path.join(ROOT, "boards")), waiting=progress.tick)
     result = json.loads(out.strip().splitlines()[-1])
     if not result.pop("control_tuple") > 0:
         raise RuntimeError("the allocation probe saw no allocation: the method is broken")

@@ -15,6 +15,7 @@ import os
 import time
 
 from tools import ROOT
+from tools.bench import progress
 
 TARGETS = {
     "loop_all_tir": (">=", 85.0),
@@ -50,9 +51,10 @@ def bench(args, parser):
     for label, announce, controllers in runs:
         for controller in controllers:
             started = time.perf_counter()
-            result = cohort.run_cohort(controller, args.days, meals, announce, 0.0, args.seed,
-                                       names, args.jobs or None, cohort._progress)
             key = "%s/%s" % (label, controller)
+            progress.phase(key + ":", len(names), "patients")
+            result = cohort.run_cohort(controller, args.days, meals, announce, 0.0, args.seed,
+                                       names, args.jobs or None, _patient_done)
             out["wall_s"][key] = round(time.perf_counter() - started, 1)
             out["groups"][key] = cohort._rounded(result)["groups"]
     out["side_by_side"] = side_by_side(out["groups"])
@@ -60,6 +62,10 @@ def bench(args, parser):
     if not args.no_vm:
         out["vm_decision"] = vm_figures()
     return out
+
+
+def _patient_done(controller, done, total):
+    progress.at(done)
 
 
 def side_by_side(groups):
@@ -101,7 +107,9 @@ def check_targets(groups):
 def vm_figures():
     from tools.mpvm import run_micropython
 
+    progress.phase("MicroPython VM (one loop decision)")
     text = run_micropython(os.path.join(ROOT, "tools", "bench", "loop_vm.py"),
+                           waiting=progress.tick,
                            lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),
                                      os.path.join(ROOT, "tools", "bench")))
     result = json.loads(text.strip().splitlines()[-1])

@@ -36,6 +36,7 @@ from basalt.app import PumpApp
 from basalt.core.occlusion import load_occlusion_config
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from tools import ROOT, sim
+from tools.bench import progress
 from tools.fakes import FakeMotor, VirtualClock, open_limits
 from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics, vary
 
@@ -144,8 +145,12 @@ CASES = {
 def run_case(board, name, trials, seed):
     rate, tick, onset, limit, bolus = CASES[name]
     base = seed * 100_000 + sorted(CASES).index(name) * 10_000
-    return [occlusion_trial(board, base + i, rate, tick, onset, limit, bolus)
-            for i in range(trials)]
+    progress.phase("occlusion trials %s:" % name, trials, "trials")
+    results = []
+    for i in range(trials):
+        results.append(occlusion_trial(board, base + i, rate, tick, onset, limit, bolus))
+        progress.advance()
+    return results
 
 
 def summarize(name, results, scale_ms):
@@ -178,6 +183,7 @@ def false_alarm_days(board, days, seed):
     U/h): noise, drift, stick-slip, boluses; never an occlusion."""
     alarms = 0
     peak = 0
+    progress.phase("false alarms, normal delivery:", 2 * days, "days")
     for regimen in ("meals", "low"):
         rig = Rig(board, seed + (0 if regimen == "meals" else 1))
         if regimen == "meals":
@@ -191,6 +197,7 @@ def false_alarm_days(board, days, seed):
                 alarms += _collect(rig, MS_PER_DAY, 10_000)
             if rig.app.engine.reservoir_mu() < 80_000:
                 _refill(rig)
+            progress.advance()
         peak = max(peak, rig.peak_residual)
     return alarms, peak
 
@@ -269,7 +276,9 @@ def allocs():
     """Bytes one detector update allocates inside MicroPython (the app calls it per tick)."""
     from tools.mpvm import run_micropython
 
+    progress.phase("MicroPython VM (detector allocations)")
     out = run_micropython(os.path.join(ROOT, "tools", "bench", "alloc_detector_vm.py"),
+                          waiting=progress.tick,
                           lib_dirs=(os.path.join(ROOT, "firmware", "basalt"),))
     result = json.loads(out.strip().splitlines()[-1])
     if not result.pop("control_tuple") > 0:

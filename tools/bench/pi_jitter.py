@@ -11,6 +11,7 @@ import time
 
 from basalt.core.board_file import load_board
 from boards.raspberry_pi import BOARD
+from tools.bench import progress
 from tools.pi.stepper import ThreadStepper
 
 
@@ -46,6 +47,7 @@ def run(steps=2000, hz=1000, moves=3):
     motor.set_direction(True)
     duration_ms = steps * 1000 // hz
     overrun_ms = []
+    progress.phase("", moves, "moves of %d steps at %d Hz" % (steps, hz))
     for _ in range(moves):
         motor.enable()
         t0 = time.perf_counter_ns()
@@ -54,6 +56,7 @@ def run(steps=2000, hz=1000, moves=3):
             time.sleep(0.01)
         overrun_ms.append((time.perf_counter_ns() - t0) / 1e6 - duration_ms)
         motor.disable()
+        progress.advance()
     gaps = [b - a for a, b in zip(machine.edges, machine.edges[1:])]
     min_gap_us = min(gaps) // 1000 if gaps else 0
     result = {"steps": steps * moves, "hz": hz,

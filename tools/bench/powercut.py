@@ -34,6 +34,7 @@ from basalt.storage import journal as journal_files
 from basalt.storage.journal import Journal
 from basalt.storage.keeper import Keeper
 from tools import sim
+from tools.bench import progress
 from tools.fake_storage import FakeStorage, PowerCut
 from tools.fakes import FakeMotor, VirtualClock, open_limits
 
@@ -296,18 +297,26 @@ def run(limit=None, jobs=1):
     """Every write point of the day (or `limit` of them, evenly spread)."""
     board = sim.load_sim_board()
     started = time.perf_counter()
+    progress.phase("the uncut day (counting its writes)")
     reference, sizes = write_points(board)
     plan = cut_plan(sizes, limit)
+    progress.phase("", len(plan), "cuts")
     totals = {"over": 0, "double": 0, "lost": 0, "unreadable": 0, "lease": 0,
               "limit_resets": 0, "iob_losses": 0, "reboots": 0}
     if jobs > 1:
         from multiprocessing import Pool
 
-        with Pool(jobs) as pool:
-            results = pool.starmap(_cut_findings, [(reference.forward_total, c, g)
-                                                   for c, g in plan])
+        results = []
+        with Pool(jobs) as pool:  # the totals are sums: the order of the results is free
+            for found in pool.imap_unordered(_cut_star, [(reference.forward_total, c, g)
+                                                         for c, g in plan]):
+                results.append(found)
+                progress.advance()
     else:
-        results = [_cut_findings(reference.forward_total, c, g, board) for c, g in plan]
+        results = []
+        for cut_at, garbage in plan:
+            results.append(_cut_findings(reference.forward_total, cut_at, garbage, board))
+            progress.advance()
     for found in results:
         for key in totals:
             totals[key] += found[key]
@@ -338,6 +347,10 @@ def run(limit=None, jobs=1):
 def _cut_findings(reference_forward, cut_at, garbage, board=None):
     board = board or sim.load_sim_board()
     return check(one(board, cut_at, garbage), reference_forward)
+
+
+def _cut_star(job):
+    return _cut_findings(*job)
 
 
 def default_jobs():

@@ -18,6 +18,7 @@ import json
 import time
 
 from tools import ROOT
+from tools.bench import progress
 from tools.mpvm import run_micropython
 from tools.ui import walk
 
@@ -29,8 +30,9 @@ def add_arguments(parser):
 
 
 def allocations():
-    out = run_micropython(f"{ROOT}/tools/bench/ui_alloc_vm.py",
-                          lib_dirs=[f"{ROOT}/firmware/basalt", f"{ROOT}/host_tests/vectors"])
+    progress.phase("MicroPython VM (redraw allocations)")
+    out = run_micropython(f"{ROOT}/tools/bench/ui_alloc_vm.py", waiting=progress.tick,
+                          lib_dirs=[f"{ROOT}/firmware/basalt", f"{ROOT}/tools/ui"])
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -38,8 +40,9 @@ def walks(events, seed):
     result = {}
     for keys in (4, 3):
         started = time.perf_counter()
+        progress.phase("random walk, %d keys:" % keys, events, "key events")
         try:
-            counts = walk.walk(events, seed=seed, keys=keys)
+            counts = walk.walk(events, seed=seed, keys=keys, progress=progress.at)
             counts["violations"] = 0
         except walk.WalkViolation as violation:
             counts = {"violations": 1, "first_violation": str(violation)}
@@ -50,11 +53,8 @@ def walks(events, seed):
 
 
 def host_redraw_ms():
-    import sys
-
-    sys.path.insert(0, f"{ROOT}/host_tests")
     from basalt.core.ui.paint import Painter
-    from vectors.ui_reference import full_view, menu_for, new_canvas
+    from tools.ui.reference import full_view, menu_for, new_canvas
 
     view = full_view()
     menu = menu_for(view)

@@ -9,9 +9,10 @@ loop; prints one JSON line.
 import gc
 import json
 
+from ui.reference import Keys, base_view, full_view, menu_for, new_canvas  # /lib/ui
+
 from basalt.core.ui.keys import SELECT, UP
 from basalt.core.ui.paint import Painter
-from vectors.ui_reference import Keys, base_view, full_view, menu_for, new_canvas
 
 REDRAWS = 500
 

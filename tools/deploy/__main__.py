@@ -1,9 +1,13 @@
-"""CLI: python -m tools.deploy --board NAME --port PORT [options] (see tools/deploy)."""
+"""CLI: python -m tools.deploy --board NAME --port PORT [options] (see tools/deploy).
+
+    python -m tools.deploy manifests     regenerate the mip manifests (tools/deploy/manifest.py)
+"""
 
 import argparse
 import sys
 
-from tools.deploy.deploy import MANIFEST, DeployError, deploy, manifest_text
+from tools.deploy import manifest
+from tools.deploy.deploy import REPO_ROOT, DeployError, deploy
 
 
 def main(argv=None):
@@ -11,6 +15,9 @@ def main(argv=None):
         prog="python -m tools.deploy",
         description="Compile the firmware and install it on a MicroPython board "
                     "with mpremote (make deploy BOARD=... PORT=...).")
+    parser.add_argument("action", nargs="?", choices=["manifests"],
+                        help="manifests: write firmware/package.json and one "
+                             "firmware/<board>.package.json per deployable board, then exit")
     parser.add_argument("--board", default="", help="a board file name: boards/NAME.py")
     parser.add_argument("--port", default="", help="serial port, e.g. /dev/ttyACM0")
     parser.add_argument("--settings", default="", help="a settings.json to install")
@@ -22,12 +29,16 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true",
                         help="build and print the mpremote calls without running them")
     parser.add_argument("--write-manifest", action="store_true",
-                        help="rewrite firmware/package.json (the mip manifest) from the "
-                             "firmware files, then exit")
+                        help="the same as the `manifests` action")
     args = parser.parse_args(argv)
-    if args.write_manifest:
-        MANIFEST.write_text(manifest_text(), encoding="utf-8")
-        print("wrote %s" % MANIFEST)
+    if args.action == "manifests" or args.write_manifest:
+        try:
+            paths = manifest.write()
+        except manifest.ManifestError as exc:
+            print("deploy: error: %s" % exc, file=sys.stderr)
+            return 2
+        for path in paths:
+            print("wrote %s" % path.relative_to(REPO_ROOT))
         return 0
     try:
         stage = deploy(args.board, args.port, args.settings or None,

@@ -1,6 +1,5 @@
 """The deploy steps (see tools/deploy/__init__.py): check, build, plan, run."""
 
-import json
 import os
 import shutil
 import stat
@@ -8,21 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools import mpy_compile
+from tools import boardfiles, mpy_compile
+from tools.deploy import manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO_ROOT / "firmware"
 BOARDS = REPO_ROOT / "boards"
-MANIFEST = FIRMWARE / "package.json"  # mip manifest; its "deps" are the one dependency list
 BUILD = REPO_ROOT / "build" / "deploy"
 
 # Where each MCU's firmware can go with mpremote. `march` is mpy-cross's -march (only
 # native code depends on it, but it is stamped for the board all the same); `platform` is
-# sys.platform on the board; `arch` the native arch code in sys.implementation._mpy >> 10.
+# sys.platform on the board; `arch` the native arch code in sys.implementation._mpy >> 10;
+# `ble` whether it has the Bluetooth radio the CGM client needs (aioble): the rp2040 board
+# deploy knows is the Pico W (CYW43); the virtual board has no `bluetooth` module.
 TARGETS = {
-    "rp2040": {"march": "armv6m", "arch": 4, "platform": "rp2"},
-    "esp32": {"march": "xtensawin", "arch": 10, "platform": "esp32"},
-    "vboard": {"march": None, "arch": 0, "platform": "webassembly"},
+    "rp2040": {"march": "armv6m", "arch": 4, "platform": "rp2", "ble": True},
+    "esp32": {"march": "xtensawin", "arch": 10, "platform": "esp32", "ble": True},
+    "vboard": {"march": None, "arch": 0, "platform": "webassembly", "ble": False},
 }
 # Boards that exist but are not deployed with mpremote: (short hint, what to do instead).
 NOT_DEPLOYED = {
@@ -48,16 +49,20 @@ class DeployError(Exception):
 # ----- boards --------------------------------------------------------------------------
 
 
-def board_names():
-    return sorted(p.stem for p in BOARDS.glob("*.py") if not p.stem.startswith("_"))
+board_names = boardfiles.board_names
+read_board_file = boardfiles.board_spec
 
 
-def read_board_file(name):
-    """The BOARD dict of boards/<name>.py, executed in a fresh namespace."""
-    path = BOARDS / (name + ".py")
-    namespace = {"__name__": "board"}
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
-    return namespace["BOARD"]
+def deployable_boards():
+    """(name, Board) of every board file whose MCU deploy can install, by name."""
+    from basalt.core.board_file import load_board
+
+    out = []
+    for name in board_names():
+        board = load_board(read_board_file(name))
+        if board.mcu in TARGETS:
+            out.append((name, board))
+    return out
 
 
 def boards_help():
@@ -112,30 +117,25 @@ def check_settings(path, board):
     return ["settings warning: %s" % w for w in warnings]
 
 
-def dependencies():
-    """micropython-lib packages the firmware needs: `deps` of firmware/package.json."""
-    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
-    return ["%s@%s" % (name, version) if version != "latest" else name
-            for name, version in manifest.get("deps", [])]
+def board_manifest(name):
+    """firmware/<name>.package.json, checked against the tree (a stale one is refused)."""
+    path = manifest.manifest_path(name)
+    try:
+        data = manifest.read(name)
+        current = manifest.expected().get(path)
+    except manifest.ManifestError as exc:
+        raise DeployError(str(exc))
+    if path.read_text(encoding="utf-8") != current:
+        raise DeployError("%s is out of date with the firmware tree or boards/%s.py: run "
+                          "`python -m tools.deploy manifests` (and commit it)"
+                          % ("firmware/" + path.name, name))
+    return data
 
 
-def firmware_files():
-    """Every firmware source file, relative to firmware/ (what the mip manifest lists)."""
-    return sorted(p.relative_to(FIRMWARE).as_posix() for p in FIRMWARE.rglob("*.py")
-                  if "__pycache__" not in p.parts)
-
-
-def manifest_text():
-    """firmware/package.json as it must be: every firmware file, the same deps and version.
-
-    `python -m tools.deploy --write-manifest` writes it; a test checks it is current.
-    """
-    current = json.loads(MANIFEST.read_text(encoding="utf-8"))
-    pair = '    ["%s", "%s"]'
-    return ('{\n  "urls": [\n%s\n  ],\n  "deps": [\n%s\n  ],\n  "version": "%s"\n}\n' % (
-        ",\n".join(pair % (f, f) for f in firmware_files()),
-        ",\n".join(pair % (name, version) for name, version in current["deps"]),
-        current["version"]))
+def dependencies(name):
+    """micropython-lib packages the board needs: `deps` of its manifest."""
+    return ["%s@%s" % (dep, version) if version != "latest" else dep
+            for dep, version in board_manifest(name).get("deps", [])]
 
 
 # ----- ports ---------------------------------------------------------------------------
@@ -194,19 +194,32 @@ def _is_shortcut(port):
 
 
 def git_version():
-    """`git describe --tags --always --dirty`, or "unknown" outside a git checkout."""
+    """`git describe --always --dirty` (the commit, "-dirty" with local changes), or
+    "unknown" outside a git checkout."""
     try:
-        proc = subprocess.run(["git", "describe", "--tags", "--always", "--dirty"],
+        proc = subprocess.run(["git", "describe", "--always", "--dirty"],
                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
 
 
-def build(name, board, out_root=None, version=None):
-    """Compile the firmware for the board into out_root/<name>/; return that directory.
+def stamp_version(version=None):
+    """The one version string of a deployed firmware: --version as given, else the
+    package version with the commit, e.g. "0.1.0+d039efa" (semver build metadata).
+
+    deploy writes it to basalt/version.py; basalt.VERSION (the boot screen, the
+    journal's boot record through basalt.firmware_version()) reads it from there.
+    """
+    return version or "%s+%s" % (manifest.package_version(), git_version())
+
+
+def build(name, board, out_root=None, version=None, files=None):
+    """Compile the firmware for the board into out_root/<name>/; return the stage.
 
     Layout (as on the board): basalt/**.mpy (with basalt/version.mpy), main.py, board.py.
+    `files` (relative to firmware/, as the board's manifest lists them) limits basalt/
+    to the board's own drivers; None stages every file.
     """
     out = Path(out_root or BUILD) / name
     march = TARGETS[board.mcu]["march"]
@@ -219,10 +232,16 @@ def build(name, board, out_root=None, version=None):
     stage = out / "stage"
     if stage.exists():
         shutil.rmtree(stage)
-    shutil.copytree(compiled / "firmware" / "basalt", stage / "basalt")
+    wanted = None if files is None else {f[:-3] + ".mpy" for f in files}
+    for mpy in sorted((compiled / "firmware" / "basalt").rglob("*.mpy")):
+        relative = mpy.relative_to(compiled / "firmware").as_posix()
+        if wanted is None or relative in wanted:
+            (stage / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(mpy, stage / relative)
     version_py = out / "version.py"
-    version_py.write_text('"""Stamped by tools/deploy."""\n\nVERSION = %r\nBOARD = %r\n'
-                          % (version or git_version(), name), encoding="utf-8")
+    version_py.write_text('"""Stamped by tools/deploy (basalt.VERSION reads it)."""\n\n'
+                          'VERSION = %r\nBOARD = %r\n' % (stamp_version(version), name),
+                          encoding="utf-8")
     error = mpy_compile.compile_file(version_py, stage / "basalt" / "version.mpy",
                                      "basalt/version.py", extra_args=extra)
     if error:
@@ -316,32 +335,81 @@ def check_probe(output, port, name, board):
                              target["arch"]))
 
 
-def run_step(label, argv, port, mpremote):
+# What mpremote prints when it cannot reach the board, and when mip cannot fetch a
+# package (mpremote's mip downloads on this computer: urllib's errors, "Package not
+# found", a local --index that lacks the file).
+PORT_SIGNS = ("failed to access", "could not enter raw repl", "no device found",
+              "no device with serial number", "could not open port", "device disconnected",
+              "device reports readiness", "Input/output error", "TransportError")
+DOWNLOAD_SIGNS = ("requesting ", "Package not found", "Error opening", "File not found",
+                  "name resolution", "Name or service not known", "Network is unreachable",
+                  "urlopen error", "timed out", "certificate verify failed",
+                  "Connection refused", "Package may be partially installed")
+
+
+def failure_kind(label, output):
+    """"port" or "download": what a failed mpremote step's output points at."""
+    if any(sign in output for sign in PORT_SIGNS):
+        return "port"
+    if label == "dependencies":
+        # The probe just answered on this port: a mip failure that names no port
+        # problem is the download (network, index, package name).
+        return "download"
+    return "download" if any(sign in output for sign in DOWNLOAD_SIGNS) else "port"
+
+
+def run_step(label, argv, port, mpremote, board_name="<board>", deps=()):
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.stdout:
         sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
+        output = (proc.stderr or "") + (proc.stdout or "")
         detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise DeployError("%s step failed (mpremote exit %d): %s\nIs it MicroPython 1.29 on "
-                          "%s, and is no other program (screen, Thonny, another mpremote) "
-                          "holding the port?\n%s"
-                          % (label, proc.returncode, detail[-1] if detail else "",
-                             port, ports_help(mpremote)))
+        last = detail[-1] if detail else ""
+        if failure_kind(label, output) == "download":
+            raise DeployError(
+                "%s step failed: mip could not download the micropython-lib packages (%s): "
+                "%s\nThis is the network or the package index, not the port (the board on "
+                "%s answered). Deploy without them: make deploy BOARD=%s PORT=%s MIP=0 "
+                "(python -m tools.deploy ... --no-deps); then, once online: mpremote connect "
+                "%s mip install %s; or serve them from a local mirror with MIP_INDEX=DIR "
+                "(--index)." % (label, ", ".join(deps), last, port, board_name, port, port,
+                                " ".join(deps)))
+        raise DeployError("%s step failed (mpremote exit %d): %s\nThis is the port or the "
+                          "board: is it MicroPython 1.29 on %s, and is no other program "
+                          "(screen, Thonny, another mpremote) holding the port?\n%s"
+                          % (label, proc.returncode, last, port, ports_help(mpremote)))
     return proc.stdout
 
 
 def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
            out_root=None, version=None):
-    """Check, build and install; returns the stage directory. Raises DeployError."""
+    """Check, build and install; returns the stage directory. Raises DeployError.
+
+    A dry run checks and builds, prints the plan and runs nothing: it needs no port that
+    exists (without one the plan shows PORT) and no mpremote installed.
+    """
     _, board = check_board(name)
-    mpremote = find_mpremote()
     notes = check_settings(settings, board)
-    check_port(port, mpremote)
-    stage = build(name, board, out_root, version)
-    deps = dependencies() if with_deps else []
+    if dry_run:
+        try:
+            mpremote = find_mpremote()
+        except DeployError:
+            mpremote = "mpremote"
+        if not port:
+            notes.append("no PORT given: the plan shows PORT where the port goes")
+            port = "PORT"
+    else:
+        mpremote = find_mpremote()
+        check_port(port, mpremote)
+    listed = board_manifest(name)
+    stage = build(name, board, out_root, version,
+                  files=[f for f, _ in listed["urls"] if f.startswith("basalt/")])
+    deps = dependencies(name)
     if not with_deps:
         notes.append("dependencies not installed (--no-deps / MIP=0): %s"
-                     % ", ".join(dependencies()))
+                     % (", ".join(deps) or "none"))
+        deps = []
     for note in notes:
         print("deploy: note:", note)
     steps = plan(mpremote, port, stage, deps, settings, index)
@@ -349,7 +417,7 @@ def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
         print("deploy: %s: %s" % (label, " ".join(_shown(a) for a in argv[1:])))
         if dry_run:
             continue
-        output = run_step(label, argv, port, mpremote)
+        output = run_step(label, argv, port, mpremote, name, deps)
         if label == "probe":
             check_probe(output, port, name, board)
     return stage

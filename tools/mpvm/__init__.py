@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,11 +75,12 @@ def _command(script_path, lib_dirs, args, heap):
     return cmd
 
 
-def run_micropython(script_path, lib_dirs=(), args=(), heap=None, timeout=600):
+def run_micropython(script_path, lib_dirs=(), args=(), heap=None, timeout=600, waiting=None):
     """Run ``script_path`` in MicroPython; return its stdout (str, UTF-8).
 
     ``lib_dirs``: host directories copied into the VM as ``/lib/<basename>``.
     ``args``: become ``sys.argv[1:]``. ``heap``: GC heap in bytes (default 4 MiB).
+    ``waiting``: called about once a second while the VM runs (progress reports).
     Raises MicroPythonError on a non-zero exit (a Python exception, SystemExit with a
     non-zero code), on timeout, or when node / the npm package is missing.
     """
@@ -86,22 +88,28 @@ def run_micropython(script_path, lib_dirs=(), args=(), heap=None, timeout=600):
     if missing:
         raise MicroPythonError(missing)
     cmd = _command(script_path, lib_dirs, args, heap)
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            timeout=timeout,
-            env=dict(os.environ, NODE_NO_WARNINGS="1"),
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise MicroPythonError(
-            f"MicroPython run of {script_path} timed out after {timeout} s",
-            stdout=_text(exc.stdout),
-            stderr=_text(exc.stderr),
-        ) from None
-    stdout = _text(proc.stdout)
-    stderr = _text(proc.stderr)
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, NODE_NO_WARNINGS="1"))
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            # Retrying communicate() after its timeout loses no output (subprocess docs).
+            out, err = proc.communicate(timeout=max(0.01, min(1.0, left)))
+            break
+        except subprocess.TimeoutExpired:
+            if left <= 1.0:
+                proc.kill()
+                out, err = proc.communicate()
+                raise MicroPythonError(
+                    f"MicroPython run of {script_path} timed out after {timeout} s",
+                    stdout=_text(out),
+                    stderr=_text(err),
+                ) from None
+            if waiting is not None:
+                waiting()
+    stdout = _text(out)
+    stderr = _text(err)
     if proc.returncode != 0:
         raise MicroPythonError(
             f"MicroPython run of {script_path} failed (exit {proc.returncode}):\n{stderr}",

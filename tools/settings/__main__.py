@@ -2,25 +2,36 @@
 
     python -m tools.settings check FILE [--board NAME]   exit 0 + one-line summary,
                                                          or exit 1 + every problem
+                                                         (exit 2: unknown or invalid
+                                                         board, one line)
     python -m tools.settings example [--out FILE]        a valid, commented example
 """
 
 import argparse
 import sys
 
-from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
+from tools import boardfiles
 from tools.settings import read_settings
 from tools.settings.example import EXAMPLE
 
 
 def check(path, board_name=None):
-    """Print a summary (0) or every problem (1); warnings go to stderr."""
+    """Print a summary (0) or every problem (1); warnings go to stderr. A board name
+    with no boards/<name>.py (or an invalid board file) is one line on stderr, exit 2."""
     out, err = sys.stdout, sys.stderr
+    board = None
+    if board_name:
+        try:
+            board = boardfiles.load(board_name)
+        except boardfiles.UnknownBoard as error:
+            print("--board: %s" % error, file=err)
+            return 2
+        except ConfigError as error:
+            print("--board %s: boards/%s.py is not a valid board file: %s"
+                  % (board_name, board_name, error), file=err)
+            return 2
     try:
-        board = None
-        if board_name:
-            board = load_board(__import__(board_name).BOARD)
         settings, warnings = read_settings(path, board)
     except (OSError, UnicodeDecodeError) as error:
         print("%s: cannot read: %s" % (path, error), file=err)

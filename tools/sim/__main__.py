@@ -44,7 +44,20 @@ def main(argv=None):
         from tools.sim import decide
 
         return decide.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.sim", description=__doc__.split("\n")[0],
+        usage="%(prog)s [options]\n       %(prog)s {cohort,loop-day,faults,decide} ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands (each has its own --help, e.g. python -m tools.sim cohort --help):\n"
+               "  cohort     every virtual patient under one controller "
+               "(tools/sim/cohort.py)\n"
+               "  loop-day   a day of one virtual patient on closed loop, the CGM over "
+               "(fake)\n"
+               "             Bluetooth (tools/sim/loop_day.py)\n"
+               "  faults     closed-loop fault scenarios, with expectations "
+               "(tools/sim/faults.py)\n"
+               "  decide     one loop decision from an input record (tools/sim/decide.py)\n"
+               "\nwithout a command: the pump app on fake hardware for --hours, as make sim")
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
     parser.add_argument("--program", default=None, help="program JSON file (default "
                         "tools/sim/default_program.json, followed by the closed-loop day)")

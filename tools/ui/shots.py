@@ -5,7 +5,7 @@
 save_sim_screens(out) runs the firmware's PumpApp and UiTask on fake hardware, presses
 fake keys through a short session and saves the key moments (boot, home, bolus
 confirm, bolus running, an alarm) as PNGs; `make sim` calls it. --reference also saves
-every reference screen of host_tests/vectors/ui_reference.py.
+every reference screen of tools/ui/reference.py.
 """
 
 import argparse
@@ -15,7 +15,6 @@ import sys
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.app.ui_task import UiTask
 from basalt.core.ui.keys import DOWN, SELECT, UP
-from tools import ROOT
 from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, bench_limits, fake_keys
 from tools.sim import load_sim_board
 from tools.ui.png import write_png
@@ -99,9 +98,8 @@ def save_sim_screens(out):
 
 
 def save_reference(out):
-    sys.path.insert(0, os.path.join(ROOT, "host_tests"))
     from basalt.core.ui.paint import Painter
-    from vectors.ui_reference import screens
+    from tools.ui.reference import screens
 
     os.makedirs(out, exist_ok=True)
     paths = []

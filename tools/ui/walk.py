@@ -198,9 +198,12 @@ class Walker:
                 self.poll(max(1, step))
                 elapsed += step
 
-    def run(self, events):
+    def run(self, events, progress=None):
+        """Press keys until `events` key events; progress(events so far) after each press."""
         while self.ui.event_no < events:
             self.press()
+            if progress is not None:
+                progress(self.ui.event_no)
         return {
             "events": self.ui.event_no,
             "doses_confirmed": len(self.ui.checked),
@@ -209,5 +212,5 @@ class Walker:
         }
 
 
-def walk(events, seed=1, keys=4):
-    return Walker(seed, keys).run(events)
+def walk(events, seed=1, keys=4, progress=None):
+    return Walker(seed, keys).run(events, progress)

@@ -11,13 +11,12 @@ Everything starts from wires(board): one row per GPIO the board file uses, found
 through each Pin's board key (Pin.path), so a new pin in a board file shows up here.
 """
 
-import copy
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 from basalt.core.board_file import DRIVERS, load_board
+from tools import boardfiles
 
 ROOT = Path(__file__).resolve().parents[2]
 HARDWARE = ROOT / "hardware"
@@ -51,11 +50,7 @@ class Wire:
 
 def board_spec(name):
     """The BOARD dict of boards/<name>.py (a fresh copy)."""
-    path = ROOT / "boards" / (name + ".py")
-    spec = importlib.util.spec_from_file_location("board_" + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return copy.deepcopy(module.BOARD)
+    return boardfiles.board_spec(name)
 
 
 def load(name):

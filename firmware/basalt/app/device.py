@@ -5,6 +5,7 @@ run the tasks. Kept out of main.py so main.py stays a few lines; wiring only.
 import asyncio
 import time
 
+from basalt import firmware_version
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
@@ -224,7 +225,7 @@ def start():
                   battery=make_battery(board), collect_events=False)
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
     app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
-    app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s())
+    app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
     watchdog = MachineWatchdog(4_000)

@@ -157,6 +157,10 @@ class DeliveryFeed:
     steps added since the last tick into mU, keeping the sub-mU remainders, and charges
     the scheduled basal for the same time, so nothing is lost or counted twice however
     ticks are cut. Prime is not therapy and is not counted. Allocates nothing per tick.
+
+    Missed basal (scheduled but not delivered: suspended, a low temp) is charged only
+    once therapy has run: a fresh pump (no reservoir yet, fitted but not started) has
+    missed nothing, so its net IOB is 0, not the schedule's insulin since power-on.
     """
 
     def __init__(self, tracker, engine, now_ms):
@@ -170,6 +174,7 @@ class DeliveryFeed:
         self._bolus_pl = 0
         self._basal_pl = 0
         self._scheduled_acc = 0  # scheduled basal in mU*ms/h, below one mU
+        self._started = engine.stop_reason is None  # therapy has run since the feed began
         self._scheduled_rate = self._scheduled_now()
 
     def update(self, now_ms):
@@ -188,6 +193,12 @@ class DeliveryFeed:
         delivered = self._basal_pl // _PL_PER_MU
         self._basal_pl -= delivered * _PL_PER_MU
         scheduled = self._scheduled_mu(now_ms - self._last_ms)
+        if not self._started:
+            # Before therapy first runs nothing is missed; the span it starts in counts
+            # what it delivered as scheduled.
+            scheduled = delivered
+            self._scheduled_acc = 0
+            self._started = engine.stop_reason is None
         self._last_ms = now_ms
         self._scheduled_rate = self._scheduled_now()
         self.tracker.add_basal(now_ms, delivered, scheduled)

@@ -3,8 +3,9 @@ allocated once, labels are bytes constants, alarm and state names come from tabl
 
 Layout (128 x 64):
    y 0   state  clock                 battery
-   y 12  GLUCOSE trend     age / "no CGM"
-                           reservoir
+   y 12  GLUCOSE trend     age
+   y 21                    reservoir
+         (without a CGM: "no CGM" and the reservoir share one row, y 16)
    y 30  IOB
    y 39  basal or temp basal
    y 48  running bolus: delivered / programmed and a bar
@@ -123,8 +124,10 @@ class HomeScreen:
 
     def _glucose(self, p, view):
         a, b = self.a, self.b
+        res_y = 21
         if view.glucose_mgdl is None:
-            p.text(b"no CGM", 0, 16)
+            res_y = 16  # the row of "no CGM": no age line above it
+            p.text(b"no CGM", 0, res_y)
         else:
             age = view.glucose_age_ms or 0
             a.clear()
@@ -146,7 +149,7 @@ class HomeScreen:
             b.put(b"--")
         else:
             b.put_int(view.reservoir_mu // 1000).put_char(85)
-        p.line_text(b, 64, 21)
+        p.line_text(b, 64, res_y)
 
     def _basal(self, p, view):
         a = self.a.clear()

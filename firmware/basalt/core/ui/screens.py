@@ -10,6 +10,11 @@ from basalt.core.ui.text import Line
 ROW_Y = (12, 22, 32, 42, 52)  # list rows under the title bar
 ROWS = len(ROW_Y)
 COLS = 16
+# List rows: a label of LABEL_COLS characters from LABEL_X keeps its ink (glyph columns
+# 1-7) inside the highlight bar (x 0 to BAR_W - 1), clear of the scroll marks (x >= 122).
+LABEL_X = 1
+LABEL_COLS = COLS - 1
+BAR_W = 121
 
 
 def units2(milli):
@@ -112,12 +117,14 @@ class ListScreen(Screen):
             if i >= len(items):
                 break
             y = ROW_Y[row]
-            label = _bytes(items[i][0])[:COLS - 1]
+            label = _bytes(items[i][0])
+            if len(label) > LABEL_COLS:  # cut, and say so: the last one shown is "~"
+                label = label[:LABEL_COLS - 1] + b"~"
             if i == self.index:
-                p.c.fill_rect(0, y - 1, 121, 10, 1)
-                p.text(label, 2, y, 0)
+                p.c.fill_rect(0, y - 1, BAR_W, 10, 1)
+                p.text(label, LABEL_X, y, 0)
             else:
-                p.text(label, 2, y)
+                p.text(label, LABEL_X, y)
         _scroll_marks(p, self.top, len(items))
 
 

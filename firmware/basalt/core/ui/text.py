@@ -61,11 +61,14 @@ class Line:
         return self
 
     def put_milli(self, milli, decimals=2):
-        """An amount in thousandths with `decimals` places (truncated): 1250 -> '1.25'."""
-        if milli < 0:
-            self.put_char(45)
+        """An amount in thousandths with `decimals` places (truncated): 1250 -> '1.25'.
+        The minus sign only with a digit to carry it: -4 -> '0.00', -13 -> '-0.01'."""
+        negative = milli < 0
+        if negative:
             milli = -milli
         milli //= _POW10[3 - decimals]
+        if negative and milli:
+            self.put_char(45)
         unit = _POW10[decimals]
         whole = milli // unit
         self.put_int(whole)

@@ -5,6 +5,8 @@ Tests put a wrapper named `mpremote` on PATH that runs this file. Environment:
   FAKE_MPREMOTE_PORTS   what `mpremote connect list` prints (default: nothing)
   FAKE_MPREMOTE_BOARD   "platform mpy" the probe answers (default "rp2 4870", a Pico)
   FAKE_MPREMOTE_FAIL    fail (exit 1) when a call's arguments contain this word
+  FAKE_MPREMOTE_FAIL_TEXT  what that failure prints on stderr after "mpremote: "
+                        (default: mpremote's message for a port it cannot open)
 """
 
 import json
@@ -22,7 +24,10 @@ def main(args):
         return 0
     fail = os.environ.get("FAKE_MPREMOTE_FAIL")
     if fail and fail in args:
-        print("mpremote: failed to access %s (fake)" % args[1], file=sys.stderr)
+        text = os.environ.get("FAKE_MPREMOTE_FAIL_TEXT",
+                              "failed to access %s (it may be in use by another program)"
+                              % args[1])
+        print("mpremote: " + text, file=sys.stderr)
         return 1
     for i, arg in enumerate(args):
         if arg == "exec" and PROBE_TAG in args[i + 1]:

@@ -1,7 +1,9 @@
 """Reference screens: views and key sequences that put the menu on each screen.
 
-Shared by ui_vectors.py (MicroPython lane: the same pixels in CPython and in
-MicroPython's framebuf), the PNG screenshots for the README and the redraw benchmark.
+Shared by host_tests/vectors/ui_vectors.py (MicroPython lane: the same pixels in
+CPython and in MicroPython's framebuf), the PNG screenshots (tools/ui/shots.py) and the
+redraw benchmark (tools/bench/ui.py, ui_alloc_vm.py). On CPython it is tools.ui.reference;
+inside the MicroPython VM, tools/ui is copied to /lib/ui, so it is ui.reference there.
 new_canvas() is MicroPython's framebuf where it exists, else the host renderer.
 """
 
@@ -16,11 +18,6 @@ def new_canvas():
     try:
         import framebuf
     except ImportError:  # CPython: the host renderer from tools/ui
-        import sys
-
-        root = __file__.rsplit("/", 3)[0]
-        if root not in sys.path:
-            sys.path.append(root)
         from tools.ui.hostfb import HostFrameBuffer
 
         return HostFrameBuffer(128, 64)
