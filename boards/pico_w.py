@@ -36,7 +36,7 @@ BOARD = {
         "microstep_pins": [7, 8],  # MS1, MS2
         "max_step_hz": 4000,
     },
-    # Bore area of a BD 3 mL syringe as used by the Poseidon pump (REFERENCE.md).
+    # Bore area of a BD 3 mL syringe as used by the Poseidon pump (docs/references.md).
     "syringe": {"capacity_ml": 3.0, "bore_area_mm2": 57.89},
     "drive": {"lead_mm": 0.8, "full_steps_per_rev": 200, "microsteps": 16},
     "display": {"i2c": 0, "sda": 4, "scl": 5, "address": 0x3C},

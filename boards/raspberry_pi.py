@@ -28,7 +28,7 @@ BOARD = {
         # A thread on Linux cannot keep a faster schedule (see blinka_stepper.py).
         "max_step_hz": 1000,
     },
-    # Bore area of a BD 3 mL syringe as used by the Poseidon pump (REFERENCE.md).
+    # Bore area of a BD 3 mL syringe as used by the Poseidon pump (docs/references.md).
     "syringe": {"capacity_ml": 3.0, "bore_area_mm2": 57.89},
     "drive": {"lead_mm": 0.8, "full_steps_per_rev": 200, "microsteps": 16},
     "display": {"i2c": 1, "sda": 2, "scl": 3, "address": 0x3C},

@@ -10,7 +10,7 @@ BOARD = {
         "enable": {"pin": 4, "invert": True},
         "max_step_hz": 4000,
     },
-    # Bore area of a BD 3 mL syringe as used by the Poseidon pump (REFERENCE.md).
+    # Bore area of a BD 3 mL syringe as used by the Poseidon pump (docs/references.md).
     "syringe": {"capacity_ml": 3.0, "bore_area_mm2": 57.89},
     "drive": {"lead_mm": 0.8, "full_steps_per_rev": 200, "microsteps": 16},
     # Simulated peripherals, numbered like the Pico W's.

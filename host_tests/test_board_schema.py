@@ -49,7 +49,7 @@ def test_sim_board_bd_3ml_on_m5_lead_at_1_16():
     # 57.89 mm2 x 0.8 mm / 3200 = 14.4725 um3 = 14,472.5 pL, rounded half up.
     assert b.ustep_volume_pl == 14_473
     assert b.syringe_capacity_mu == 300_000  # 3 mL of U-100 = 300 U
-    # REFERENCE.md: about 691 microsteps per unit (1e7 / 14473 = 690.94).
+    # docs/references.md: about 691 microsteps per unit (1e7 / 14473 = 690.94).
     assert b.usteps_for_mu(1000) == 690
     assert b.usteps_for_mu(100_000) == 69_094
     assert b.mu_for_usteps(691) == 1000
@@ -65,7 +65,7 @@ def test_sim_board_bd_3ml_on_m5_lead_at_1_16():
 
 # ----- microstep volumes --------------------------------------------------------------
 
-# Poseidon bore areas (REFERENCE.md), 0.8 mm lead, 200 full steps x 16 = 0.25 um/microstep.
+# Poseidon bore areas (docs/references.md), 0.8 mm lead, 200 full steps x 16 = 0.25 um/microstep.
 POSEIDON = [
     # (id, capacity mL, area mm2, expected pL, capacity mU, whole microsteps per unit)
     ("1mL-17.34mm2", 1, 17.34, 4_335, 100_000, 2_306),  # 17,340 x 0.25

@@ -12,7 +12,7 @@ from basalt.core import cgms
 from basalt.core.cgms import CgmFormatError
 from tools.cgms.__main__ import main as cli_main
 
-EXAMPLE = bytes.fromhex("080078000500 0de8".replace(" ", ""))  # REFERENCE.md
+EXAMPLE = bytes.fromhex("080078000500 0de8".replace(" ", ""))  # docs/references.md
 
 
 def test_crc_check_value_and_example_record():
@@ -158,7 +158,7 @@ def test_session_start_refuses_bad_fields(hex_text, match):
 
 
 def test_racp_requests_and_responses():
-    assert cgms.racp_report_last() == b"\x01\x06"  # REFERENCE.md
+    assert cgms.racp_report_last() == b"\x01\x06"  # docs/references.md
     assert cgms.racp_report_since(0x012C) == b"\x01\x03\x01\x2c\x01"
     ok = cgms.decode_racp_response(b"\x06\x00\x01\x01")
     assert (ok.request_op, ok.code, ok.describe()) == (1, 1, "success")

@@ -79,7 +79,7 @@ def test_deps_follow_the_board():
     aioble = ["aioble-core", "aioble-central", "aioble-client", "aioble-security"]
     assert deps["pico_w"] == deps["esp32_devkitc"] == aioble + ["ssd1306"]
     assert deps["vboard"] == ["ssd1306"]  # a display, no Bluetooth radio
-    assert "basalt/cgm_client.py" in tree()
+    assert "basalt/ble/cgm_client.py" in tree()
     cgm = [f for f in tree() if mf.uses_ble(f)]
     assert cgm and not set(cgm) & set(files_of("vboard"))  # no aioble, no BLE client
     for board in DEPLOYABLE:
@@ -97,21 +97,22 @@ def copy_of_the_firmware(tmp_path, monkeypatch):
 
 
 def test_the_list_follows_the_tree_and_a_stale_manifest_fails(tmp_path, monkeypatch, capsys):
-    """Files moved into a new folder (as basalt/app/, storage/, ble/) are picked up; the
-    committed manifest is then stale, and deploy refuses it naming the fix."""
+    """Files moved into a new folder are picked up; the committed manifest is then stale,
+    and deploy refuses it naming the fix."""
     scratch = copy_of_the_firmware(tmp_path, monkeypatch)
-    (scratch / "basalt" / "storage").mkdir()
-    (scratch / "basalt" / "storage" / "__init__.py").write_text("")
-    (scratch / "basalt" / "storage.py").rename(scratch / "basalt" / "storage" / "files.py")
-    (scratch / "basalt" / "ble").mkdir()
-    (scratch / "basalt" / "ble" / "__init__.py").write_text('"""BLE."""\n')
-    (scratch / "basalt" / "cgm_client.py").rename(scratch / "basalt" / "ble" / "client.py")
+    (scratch / "basalt" / "flash").mkdir()
+    (scratch / "basalt" / "flash" / "__init__.py").write_text("")
+    (scratch / "basalt" / "storage" / "files.py").rename(scratch / "basalt" / "flash" / "files.py")
+    (scratch / "basalt" / "radio").mkdir()
+    (scratch / "basalt" / "radio" / "__init__.py").write_text('"""BLE."""\n')
+    basalt = scratch / "basalt"
+    (basalt / "ble" / "cgm_client.py").rename(basalt / "radio" / "client.py")
     expected = mf.expected()
     pico = [t for t, _ in json.loads(expected[scratch / "pico_w.package.json"])["urls"]]
     vb = [t for t, _ in json.loads(expected[scratch / "vboard.package.json"])["urls"]]
-    assert "basalt/storage/files.py" in pico and "basalt/storage.py" not in pico
-    assert "basalt/ble/client.py" in pico and "basalt/ble/client.py" not in vb
-    assert "basalt/ble/__init__.py" in pico and "basalt/ble/__init__.py" in vb
+    assert "basalt/flash/files.py" in pico and "basalt/storage/files.py" not in pico
+    assert "basalt/radio/client.py" in pico and "basalt/radio/client.py" not in vb
+    assert "basalt/radio/__init__.py" in pico and "basalt/radio/__init__.py" in vb
     assert (scratch / "pico_w.package.json").read_text() != expected[
         scratch / "pico_w.package.json"]
     with pytest.raises(dp.DeployError, match="out of date .* `python -m tools.deploy manifests`"):

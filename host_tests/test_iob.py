@@ -1,4 +1,4 @@
-"""Insulin on board: the exponential model against REFERENCE.md, its integer table, and
+"""Insulin on board: the exponential model against docs/references.md, its integer table, and
 the tracker fed from what the engine actually delivered (bounded memory, exact sums)."""
 
 
@@ -26,7 +26,7 @@ from tools.settings.example import EXAMPLE
 M = 60_000
 H = 3_600_000
 BOARD = load_board(sim_board.BOARD)
-# REFERENCE.md check values, peak 75 min, duration 360 min.
+# docs/references.md check values, peak 75 min, duration 360 min.
 CHECK = [(30, 0.9295), (60, 0.7793), (120, 0.4498), (180, 0.2082), (240, 0.0727),
          (300, 0.0139)]
 MODEL = InsulinModel(75, 360)

@@ -1,7 +1,7 @@
-"""Calculator benchmark: the insulin model against REFERENCE.md, and IOB cost in the VM.
+"""Calculator benchmark: the insulin model against docs/references.md, and IOB cost in the VM.
 
 model_max_deviation   largest |iob(t) - check value| of the exponential formula (floats)
-                      over REFERENCE.md's check values (peak 75 min, duration 6 h)
+                      over docs/references.md's check values (peak 75 min, duration 6 h)
 table_max_deviation   the same for the integer table the tracker evaluates
 iob_bytes_per_call    bytes allocated per IOB call over 48 h of history, in MicroPython
 iob_us_per_call       time per net-IOB call over 48 h of history in the MicroPython VM
@@ -16,7 +16,7 @@ from basalt.core.insulin import ONE, InsulinModel, iob_fraction
 from tools import ROOT
 from tools.bench import progress
 
-# REFERENCE.md: iob for peak 75 min, duration 360 min, at these minutes.
+# docs/references.md: iob for peak 75 min, duration 360 min, at these minutes.
 CHECK_VALUES = ((30, 0.9295), (60, 0.7793), (120, 0.4498), (180, 0.2082), (240, 0.0727),
                 (300, 0.0139))
 

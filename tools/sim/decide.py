@@ -33,6 +33,9 @@ def dumps(value, indent=""):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv in (["--help"], ["-h"]):
+        print("usage: python -m tools.sim decide FILE.json\n\n" + __doc__.strip())
+        raise SystemExit(0)
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: python -m tools.sim decide FILE.json", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ Parameters (PARAMS; `vary()` draws a trial's values from RANGES). They are assum
 for a printed benchtop rig, chosen to be plausible, not measured; change them here:
 - compliance 0.1 uL/kPa of syringe stopper + 60 cm line. A cross-check: with it, a
   pump alarming at an assumed ~125 kPa (~18 psi) holds 12.5 uL = 1.25 U at alarm, the
-  volume the Paradigm's published 75 min at 1 U/h implies (REFERENCE.md). Bore
+  volume the Paradigm's published 75 min at 1 U/h implies (docs/references.md). Bore
   57.89 mm2 (BD 3 mL): 1 uL pressed in = 10 kPa = 0.579 N, 8.4 mN per microstep.
 - resistance 40 kPa.s/uL: 10 kPa (0.58 N) to push a 1.5 U/min bolus through the
   cannula and line; tau = R x C = 4 s.

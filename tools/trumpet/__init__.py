@@ -1,7 +1,7 @@
 """Delivery accuracy from balance readings, the way IEC 60601-2-24 measures it.
 
 The pump delivers water into a beaker on a balance; the balance is read every
-interval (IEC: 0.5 min). From the readings (REFERENCE.md, "Delivery accuracy"):
+interval (IEC: 0.5 min). From the readings (docs/references.md, "Delivery accuracy"):
 
     flow per interval   Q_i = 60 * dW_i / (dt * rho)      mL/h (dW in g, dt in min)
     overall error       A   = 100 * (mean Q - r) / r      % of the set rate r

@@ -2,7 +2,7 @@
 
 Pure and shared: the pump's BLE client decodes with it, the CGM simulator board
 (tools/cgm_peripheral) encodes with it, and the tests hold one against the other.
-Facts (Bluetooth SIG CGMS 1.0.1 / GATT characteristic definitions; REFERENCE.md):
+Facts (Bluetooth SIG CGMS 1.0.1 / GATT characteristic definitions; docs/references.md):
 
 - CGM Measurement 0x2AA7: records back to back; each is Size (u8, whole record incl.
   CRC, 6..15), Flags (u8), Glucose (SFLOAT mg/dL), Time Offset (u16, minutes since the

@@ -1,6 +1,6 @@
 """The exponential insulin action model (Loop, oref0) and its integer table.
 
-With peak tp and duration td in minutes (REFERENCE.md):
+With peak tp and duration td in minutes (docs/references.md):
 
     tau = tp (1 - tp/td) / (1 - 2 tp/td),  a = 2 tau / td,
     S   = 1 / (1 - a + (1 + a) exp(-td/tau))

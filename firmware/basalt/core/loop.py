@@ -13,7 +13,7 @@ Momentum is the deviation: the CGM trend minus the slope insulin activity and ca
 absorption explain, carried forward and fading to nothing over 60 minutes (so it adds
 at most 30 minutes' worth). The eventual glucose counts all insulin and carbs on board.
 
-Then, in order (REFERENCE.md: oref0, Loop):
+Then, in order (docs/references.md: oref0, Loop):
   no usable CGM (stale >= 15 min, flat, implausible)  cancel a high temp; a low temp
       runs out (<= 30 min); nothing new until a fresh reading -> scheduled basal
   glucose or any prediction below the suspend threshold  zero temp (suspend, predictive)
@@ -74,7 +74,7 @@ TEMP_FACTOR = const(2)  # rate = scheduled + 2 x need per hour: the need in 30 m
 
 DEFAULT_SUSPEND_MG_DL = 80
 # Ranges the settings file allows (basalt.core.settings checks them).
-SUSPEND_RANGE = (67, 110)  # Loop's suspend threshold guardrail (REFERENCE.md)
+SUSPEND_RANGE = (67, 110)  # Loop's suspend threshold guardrail (docs/references.md)
 ABSORPTION_RANGE = (60, 360)
 AUTO_BOLUS_PERCENT_RANGE = (10, 80)
 AUTO_BOLUS_MAX_MIN_RANGE = (0, 120)

@@ -3,7 +3,7 @@
 Every consumer that doses or alarms on glucose (bolus calculator, alerts, closed loop)
 asks one question: latest_for_dosing(now_ms) -> (Reading, None) or (None, reason).
 A reading is refused for dosing when it is stale (no glucose value for 15 minutes, the
-limit Loop uses: "glucoseTooOld", REFERENCE.md) or flagged:
+limit Loop uses: "glucoseTooOld", docs/references.md) or flagged:
 
   no_value      the sensor sent NaN, NRes or +/-INF
   out_of_range  outside 40..400 mg/dL (what CGMs report; beyond it they say LO/HI)

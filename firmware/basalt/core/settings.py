@@ -2,7 +2,7 @@
 
 load_settings(obj) -> (Settings, warnings) or SettingsError (a ConfigError) listing
 every problem, each naming the key path, the value and what is allowed. Hard limits
-refuse a value; recommended ranges (Loop and AndroidAPS guardrails, REFERENCE.md) only
+refuse a value; recommended ranges (Loop and AndroidAPS guardrails, docs/references.md) only
 warn. Keys are in user units ("max_bolus_u": 10); attributes are integers (mU, mU/h,
 minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text).
 """
