@@ -1,6 +1,6 @@
 """Insulin on board from a simulator run: python hardware/lessons/iob.py out/lesson1/sim.csv
 
-The exponential insulin-action model used by Loop and oref0 (REFERENCE.md), applied by
+The exponential insulin-action model used by Loop and oref0 (docs/references.md#insulin-action), applied by
 hand to the insulin the simulated pump delivered above its basal rate (the boluses).
 Lesson 3 in hardware/lessons/ explains it. Benchtop teaching only.
 """
@@ -16,7 +16,7 @@ S = 1 / (1 - a + (1 + a) * math.exp(-TD / tau))
 
 
 def iob_fraction(t):
-    """Fraction of a dose still on board t minutes after it (REFERENCE.md)."""
+    """Fraction of a dose still on board t minutes after it (docs/references.md)."""
     if t <= 0:
         return 1.0
     if t >= TD:
@@ -39,7 +39,7 @@ def main(path):
     with open(path) as handle:
         rows = list(csv.DictReader(handle))
     bolus = bolus_per_minute(rows)
-    print("check: %.4f at 60 min (REFERENCE.md: 0.7793)" % iob_fraction(60))
+    print("check: %.4f at 60 min (published check value: 0.7793)" % iob_fraction(60))
     for now in range(0, len(bolus) + 1, 60):
         iob = sum(units * iob_fraction(now - minute) for minute, units in enumerate(bolus[:now]))
         print("%s  %5.2f U on board" % (rows[now]["time"], iob))
