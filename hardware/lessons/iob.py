@@ -1,7 +1,8 @@
 """Insulin on board from a simulator run: python hardware/lessons/iob.py out/lesson1/sim.csv
 
 The exponential insulin-action model used by Loop and oref0
-(docs/references.md#insulin-action), applied by hand to the insulin the simulated pump delivered above its basal rate (the boluses).
+(docs/references.md#insulin-action), applied by hand to the insulin the simulated
+pump delivered above its basal rate (the boluses).
 Lesson 3 in hardware/lessons/ explains it. Benchtop teaching only.
 """
 
