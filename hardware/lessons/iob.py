@@ -1,7 +1,8 @@
 """Insulin on board from a simulator run: python hardware/lessons/iob.py out/lesson1/sim.csv
 
-The exponential insulin-action model used by Loop and oref0 (docs/references.md), applied by
-hand to the insulin the simulated pump delivered above its basal rate (the boluses).
+The exponential insulin-action model used by Loop and oref0
+(docs/references.md#insulin-action), applied by hand to the insulin the simulated
+pump delivered above its basal rate (the boluses).
 Lesson 3 in hardware/lessons/ explains it. Benchtop teaching only.
 """
 
@@ -39,7 +40,7 @@ def main(path):
     with open(path) as handle:
         rows = list(csv.DictReader(handle))
     bolus = bolus_per_minute(rows)
-    print("check: %.4f at 60 min (docs/references.md: 0.7793)" % iob_fraction(60))
+    print("check: %.4f at 60 min (published check value: 0.7793)" % iob_fraction(60))
     for now in range(0, len(bolus) + 1, 60):
         iob = sum(units * iob_fraction(now - minute) for minute, units in enumerate(bolus[:now]))
         print("%s  %5.2f U on board" % (rows[now]["time"], iob))

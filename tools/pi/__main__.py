@@ -25,6 +25,10 @@ from basalt.ports import Clock
 from tools.pi.stepper import ThreadStepper
 
 DEFAULT_BOARD = Path(__file__).resolve().parents[2] / "boards" / "raspberry_pi.py"
+# As on a board: without a settings file there are no limits, so no basal runs and the
+# safety gate refuses every dose. Said at start, so a refused bolus is no surprise.
+NO_SETTINGS = ("pi: no --settings file: no basal profile runs and every dose is refused "
+               "(e.g. --settings settings/example.json)")
 
 
 class MonotonicClock(Clock):
@@ -122,6 +126,8 @@ def main(argv=None, machine=None):
         print("pi: error: %s is for the %s, not a Raspberry Pi" % (args.board, board.mcu),
               file=sys.stderr)
         return 2
+    if settings is None:
+        print(NO_SETTINGS, file=sys.stderr)
     for warning in warnings:
         print("settings warning: " + warning)
     app = build(board, settings, machine)

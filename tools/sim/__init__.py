@@ -11,7 +11,7 @@ from basalt.app import PumpApp
 from basalt.core.board_file import load_board
 from basalt.core.check import exact_keys
 from basalt.core.commands import parse_clock
-from basalt.core.errors import ConfigError
+from basalt.core.errors import BasaltError, ConfigError
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
 from tools.fakes import FakeMotor, VirtualClock, bench_limits
 from tools.settings import read_settings
@@ -23,6 +23,8 @@ DEFAULT_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 def load_program(path):
     """A program file: start time, setup commands, and a daily list of timed commands.
 
+    Events repeat every simulated day; one marked "once": true runs on the first day
+    only (the resume after fitting a reservoir: on day 2 the pump is not suspended).
     An optional "settings" key names a therapy settings file (relative to the program);
     it is checked now and kept, loaded, under "_settings".
     """
@@ -38,6 +40,8 @@ def load_program(path):
         if not isinstance(event, dict) or "at" not in event:
             raise ConfigError("program.events[%d].at" % i, "(missing)", "a time 'HH:MM'")
         parse_clock("program.events[%d].at" % i, event["at"])
+        if event.get("once", False) not in (True, False):
+            raise ConfigError("program.events[%d].once" % i, event["once"], "true or false")
         _check_sim_event(program, i, event)
     return program
 
@@ -49,7 +53,7 @@ def _check_sim_event(program, i, event):
     """A "sim" event blocks or clears the line; it needs "physics": true."""
     if "sim" not in event:
         return
-    exact_keys("program.events[%d]" % i, event, ("at", "sim"))
+    exact_keys("program.events[%d]" % i, event, ("at", "sim"), ("once",))
     if event["sim"] not in SIM_EVENTS:
         raise ConfigError("program.events[%d].sim" % i, event["sim"], "occlude or clear")
     if program.get("physics") is not True:
@@ -163,12 +167,15 @@ def run(program, hours=24, tick_ms=1000, board=None, progress=None, settings=Non
         if alarm is not None and (not recorder.alarms or recorder.alarms[-1][1] is not alarm):
             recorder.alarms.append((clock.now_ms() // MS_PER_MIN, alarm))
         while schedule and schedule[-1][0] == clock.now_ms():
-            cmd = schedule.pop()[1]
+            _, cmd, where = schedule.pop()
             if "sim" in cmd:
                 _world(force, cmd["sim"], clock, motor)
-            else:
-                app.button_pressed()  # the user keys the command in (auto-off counts presses)
+                continue
+            app.button_pressed()  # the user keys the command in (auto-off counts presses)
+            try:
                 app.command(cmd)
+            except BasaltError as error:
+                raise ProgramError("%s: %s" % (where, error))
         recorder.sample(clock.now_ms())
         if progress and clock.now_ms() % MS_PER_HOUR == 0:
             progress(clock.now_ms(), end_ms)
@@ -190,16 +197,26 @@ def _world(force, event, clock, motor):
         physics.clear(clock.now_ms(), motor.position())
 
 
+class ProgramError(BasaltError):
+    """A program's command was refused; the message says which event, day and time."""
+
+
 def _schedule(program, start_ms, hours):
-    """Timed commands over the whole run (the events repeat daily), latest first."""
+    """Timed commands over the whole run, latest first: (at_ms, command, where).
+
+    The events repeat daily, except those marked "once" (first day only). Day 1 runs
+    from the program's start; an event before the start falls on the next day."""
     out = []
     days = -(-hours // 24) + 1
     for day in range(days):
-        for event in program["events"]:
+        for i, event in enumerate(program["events"]):
             at = parse_clock("at", event["at"]) * MS_PER_MIN - start_ms + day * 24 * MS_PER_HOUR
-            if 0 <= at < hours * MS_PER_HOUR:
-                cmd = {key: value for key, value in event.items() if key != "at"}
-                out.append((at, cmd))
+            first_day = at < 24 * MS_PER_HOUR
+            if 0 <= at < hours * MS_PER_HOUR and (first_day or not event.get("once")):
+                cmd = {key: value for key, value in event.items() if key not in ("at", "once")}
+                where = "program.events[%d] (day %d, %s)" % (
+                    i, at // (24 * MS_PER_HOUR) + 1, event["at"])
+                out.append((at, cmd, where))
     out.sort(key=lambda item: item[0], reverse=True)
     return out
 

@@ -1,7 +1,7 @@
 """Delivery accuracy from balance readings (IEC 60601-2-24 trumpet curve).
 
     python -m tools.trumpet FILE.csv --rate 1.0 [--json] [options]   analyse a run
-    python -m tools.trumpet simulate --rate 1.0 --out FILE.csv [...]  make a run
+    python -m tools.trumpet simulate [--rate 1.0] [--out FILE.csv] [...]  make a run
 
 FILE.csv has a header and the columns time_s (seconds) and grams (balance reading);
 other columns are ignored. The rate is in U/h of U-100 insulin (--rate) or in mL/h
@@ -16,6 +16,7 @@ import sys
 from tools import trumpet
 
 PROG = "python -m tools.trumpet"
+DEFAULT_SIM_RATE_U_H = 1.0  # insulin pumps are tested at 1 U/h (IEC 60601-2-24)
 
 
 def main(argv=None):
@@ -143,7 +144,9 @@ def simulate_main(argv):
         prog=PROG + " simulate",
         description="Balance readings of a basal run of the firmware on the simulator, with "
                     "a known delivery error, evaporation and balance noise.")
-    parser.add_argument("--rate", type=float, required=True, help="basal rate, U/h (U-100)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="basal rate, U/h (U-100); default %g U/h, the rate IEC 60601-2-24 "
+                             "tests insulin pumps at" % DEFAULT_SIM_RATE_U_H)
     parser.add_argument("--hours", type=float, default=3, help="run length (default 3)")
     parser.add_argument("--out", default="out/balance.csv", help="CSV to write")
     parser.add_argument("--error-pct", type=float, default=0.0,
@@ -160,6 +163,10 @@ def simulate_main(argv):
                         help="the line is closed from START to END minutes (a stopcock)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.rate is None:
+        args.rate = DEFAULT_SIM_RATE_U_H
+        print("no --rate given: simulating %g U/h (the IEC 60601-2-24 rate for insulin pumps)"
+              % args.rate, file=sys.stderr)
     for name in ("noise_mg", "resolution_mg", "evaporation_mg_h"):
         if getattr(args, name) < 0:
             parser.error("--%s must not be negative" % name.replace("_", "-"))

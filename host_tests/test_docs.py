@@ -1,0 +1,332 @@
+"""Every command shown in README.md and docs/*.md runs as written.
+
+The fenced shell blocks (```sh, ```bash, ```shell, ```console) of those pages are
+extracted; each command is either run here (RUN: its exit status and something it
+prints are checked) or listed in SKIP with the reason it cannot run in a test (a real
+board, a server that runs until stopped, minutes of work). A command in the docs that
+is in neither table fails the test, and so does a table entry the docs no longer show,
+so a new or edited command cannot go unchecked. Every fenced block must name its
+language, so a shell command cannot hide in an untagged block.
+
+The commands run in a scratch directory that links to the repository's folders, so
+their outputs (out/, build/, files they write) land there, not in the checkout.
+`make TARGET` runs as `make -o setup TARGET`: the set-up step (pip, npm) is already
+done for the test run and must not reinstall the shared environment.
+
+The lesson pages (hardware/lessons/) have their own runner in test_hardware_docs.py.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PAGES = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
+SHELL = {"sh", "bash", "shell", "console"}
+FENCE = re.compile(r"^( *)```([^\n`]*)\n(.*?)^\1```[ \t]*$", re.S | re.M)
+
+PY = "PYTHONPATH=firmware .venv/bin/python"
+
+# command as written -> (expected exit status, texts its stdout + stderr must contain)
+RUN = {
+    "make sim": (0, ["Basalt simulator: 24 h", "Basalt closed loop: 24 h", "wrote out/loop.png"]),
+    'make sim SIM_ARGS="--hours 72 --no-loop --no-screens"': (
+        0, ["72 h of 72 h simulated", "Basalt simulator: 72 h", "wrote out/sim.png"]),
+    PY + " -m tools.wiring --check": (0, []),
+    PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
+    "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
+    """ --command '{"cmd": "new_reservoir", "units": 100}' --command '{"cmd": "resume"}'"""
+    """ --command '{"cmd": "bolus", "units": 0.5}'""": (0, ["NOT FOR HUMAN USE",
+                                                           '"bolus_steps": ']),
+    PY + " -m tools.settings example --out my_settings.json": (0, []),
+    PY + " -m tools.settings check my_settings.json --board sim": (
+        0, ["my_settings.json: ok, version 1: 2 basal profile(s), active Weekday (23.35 U/day)"]),
+    PY + ' -m tools.cgms decode --crc "08 00 78 00 05 00 0d e8"': (
+        0, ['[{"glucose_mg_dl": 120, "time_offset_min": 5}]']),
+    """echo '{"interval_s": 5, "offset_step_min": 5}' > cgm_config.json""": (0, []),
+    PY + " -m tools.sim --no-loop --no-screens --no-plot --journal out/history/journal.bin": (
+        0, ["wrote out/history/journal.bin"]),
+    PY + " -m tools.history export out/history/journal.bin --csv > history.csv": (0, []),
+    PY + " -m tools.history export out/history/journal.bin --nightscout --out ns.json": (
+        0, ["wrote ns.json"]),
+    PY + " -m tools.history plot out/history/journal.bin --out out/history.png": (
+        0, ["wrote out/history.png"]),
+    PY + " -m tools.trumpet simulate --out out/class/balance.csv": (
+        0, ["no --rate given: simulating 1 U/h", "1 U/h for 3 h"]),
+    PY + " -m tools.trumpet out/class/balance.csv --rate 1": (0, ["overall error A"]),
+    PY + " -m tools.trumpet simulate --rate 1 --hours 3 --error-pct 2 --evaporation-mg-h 0.5"
+    " --noise-mg 0.1 --jitter-s 2 --out out/bench/run.csv": (0, ["true delivery error +2 %"]),
+    # the benchmark report's figures, to the digit
+    PY + " -m tools.trumpet out/bench/run.csv --rate 1 --evaporation-mg-h 0.5 --no-plot": (
+        0, ["overall error A   +2.37 %", "   2 min   +109.77 %    -88.51 %",
+            "  60 min     +5.13 %     -1.30 %"]),
+    PY + " -m tools.bench --help": (0, ["delivery", "powercut", "loop"]),
+    PY + " -m tools.sim loop-day --patient adolescent#003 --out out/bench --no-plot": (
+        0, ["time in range 70-180   92.4 %", "480: 110 zero temps (suspend), 333 other temps"]),
+    PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
+    PY + " -m tools.sim --program tools/sim/occlusion_program.json --hours 14 --no-screens"
+    " --out out/occlusion": (0, ["minute 606: occlusion at", "wrote out/occlusion/sim.png"]),
+    PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1": (
+        0, ["child", "TIR"]),
+    PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
+    ".venv/bin/python -m ruff check firmware boards host_tests tools": (0, ["All checks passed"]),
+    ".venv/bin/python tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral": (
+        0, ["compiled"]),
+}
+
+BOARD = "needs a board on a serial port"
+SKIP = {
+    "make test": "the whole suite, this test included (minutes)",
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 SETTINGS=settings/example.json": BOARD,
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 SETTINGS=my_settings.json": BOARD,
+    "make deploy BOARD=esp32_devkitc PORT=/dev/ttyUSB0": BOARD,
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 MIP=0": BOARD,
+    'mpremote mip install --target "" github:<owner>/<repo>/firmware/package.json':
+        BOARD + " and a published fork (<owner>/<repo> is the reader's)",
+    "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
+    "make vboard": "serves a virtual board until stopped; test_vboard.py drives it",
+    "make deploy BOARD=vboard PORT=/dev/pts/3 MIP=0":
+        "needs a running `make vboard` and its pty; test_vboard.py deploys into one",
+    ".venv/bin/mpremote connect /dev/pts/3 repl": "an interactive REPL on a running vboard",
+    PY + " -m tools.pi --settings my_settings.json": "runs on a Raspberry Pi until stopped",
+    ".venv/bin/mpremote connect /dev/ttyACM0 mip install ssd1306": BOARD + " and the network",
+    "mpremote mip install aioble": BOARD + " and the network",
+    "mpremote fs cp -r firmware/basalt :": BOARD,
+    "mpremote fs cp tools/cgm_peripheral/cgm_sensor.py :cgm_sensor.py": BOARD,
+    "mpremote fs cp tools/cgm_peripheral/main.py :main.py": BOARD,
+    "mpremote fs cp cgm_config.json :cgm_config.json": BOARD,
+    PY + " -m tools.history pull --port /dev/ttyACM0": BOARD,
+    ".venv/bin/python -m pytest -q host_tests/test_sim.py":
+        "a module of the suite this test runs in",
+    "make bench": "30 simulated days at five rates (about 20 s); test_bench_cli.py runs it short",
+    PY + " -m tools.bench delivery --json": "as make bench",
+    PY + " -m tools.bench calculator --json": "MicroPython VM runs (several seconds)",
+    PY + " -m tools.bench alarms --json": "MicroPython VM runs; test_bench_cli.py covers it",
+    PY + " -m tools.bench occlusion --json": "120 trials and 60 days of physics (about 20 s)",
+    PY + " -m tools.bench cgm --json": "100,000 fuzz inputs (minutes)",
+    PY + " -m tools.bench powercut --json": "a power cut in every write of a day (1-2.5 min)",
+    PY + " -m tools.bench ui --json": "MicroPython redraws and random walks (minutes)",
+    PY + " -m tools.bench ui --json --events 1000000": "a million key events per board (long)",
+    PY + " -m tools.bench loop --json": "30 virtual patients x 2 days x 5 runs (minutes)",
+    PY + " -m tools.bench loop --json --seed 2": "as the seed 1 run (minutes)",
+    PY + " -m tools.bench pi_jitter --json": "times real step threads for seconds; "
+                                               "meaningful on a Pi",
+}
+
+
+def fenced_blocks(path):
+    """[(language, body, line number)] of a Markdown page's fenced code blocks."""
+    text = path.read_text(encoding="utf-8")
+    return [(m.group(2).strip(), m.group(3), text.count("\n", 0, m.start()) + 1)
+            for m in FENCE.finditer(text)]
+
+
+def strip_comment(line):
+    """The line without a trailing shell comment (a # after a blank, outside quotes)."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def shell_commands(path):
+    """[(command, line)] of a page's shell blocks: continuations joined, comments and
+    blank lines dropped; in a console block only `$ ` lines are commands."""
+    commands = []
+    for language, body, line in fenced_blocks(path):
+        if language not in SHELL:
+            continue
+        for offset, raw in enumerate(re.sub(r"\\\n[ \t]*", " ", body).split("\n")):
+            if language == "console":
+                if not raw.startswith("$ "):
+                    continue
+                raw = raw[2:]
+            command = " ".join(strip_comment(raw).split())
+            if command:
+                commands.append((command, "%s:%d" % (path.name, line + 1 + offset)))
+    return commands
+
+
+def documented():
+    """{command: first place it is shown}, in page order."""
+    found = {}
+    for page in PAGES:
+        for command, where in shell_commands(page):
+            found.setdefault(command, where)
+    return found
+
+
+def _normal(command):
+    return " ".join(command.split())
+
+
+def test_every_shown_command_is_run_or_skipped_with_a_reason():
+    shown = documented()
+    assert shown, "no shell command found in README.md or docs/"
+    known = {_normal(c) for c in RUN} | {_normal(c) for c in SKIP}
+    unlisted = ["%s: %s" % (where, c) for c, where in shown.items() if c not in known]
+    assert not unlisted, ("commands shown in the docs that this test neither runs nor "
+                          "skips (add them to RUN or SKIP):\n" + "\n".join(unlisted))
+    stale = sorted(known - set(shown))
+    assert not stale, "RUN/SKIP entries no page shows any more:\n" + "\n".join(stale)
+    assert not {_normal(c) for c in RUN} & {_normal(c) for c in SKIP}
+    assert all(reason.strip() for reason in SKIP.values())
+
+
+def test_every_fenced_block_names_its_language():
+    untagged = ["%s:%d" % (page.relative_to(REPO), line)
+                for page in PAGES for language, _, line in fenced_blocks(page) if not language]
+    assert not untagged, "fenced blocks without a language (sh, text, json, python...): %s" % (
+        ", ".join(untagged))
+
+
+def _scratch(tmp_path):
+    """A directory that looks like the checkout but keeps what the commands write."""
+    work = tmp_path / "repo"
+    work.mkdir()
+    for entry in REPO.iterdir():
+        if entry.name not in ("out", "build", ".git", ".pytest_cache", ".ruff_cache"):
+            (work / entry.name).symlink_to(entry)
+    return work
+
+
+def _as_run(command):
+    """`make X` runs without its set-up step; everything else exactly as written."""
+    if command.startswith("make "):
+        return "make --no-print-directory -o setup " + command[len("make "):]
+    return command
+
+
+def test_shown_commands_run_as_written(tmp_path):
+    if shutil.which("make") is None or shutil.which("node") is None:
+        pytest.skip("make or node missing")
+    work = _scratch(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MAKEFLAGS",
+                                                             "MAKELEVEL", "MFLAGS")}
+    runs = {_normal(c): check for c, check in RUN.items()}
+    failures, timings = [], []
+    for command, where in documented().items():
+        if command not in runs:
+            continue
+        rc, texts = runs[command]
+        started = time.perf_counter()
+        proc = subprocess.run(["bash", "-c", "set -o pipefail; " + _as_run(command)],
+                              cwd=work, env=env, capture_output=True, text=True, timeout=120)
+        timings.append((time.perf_counter() - started, command))
+        output = proc.stdout + proc.stderr
+        missing = [t for t in texts if t not in output]
+        if proc.returncode != rc or missing:
+            failures.append("%s: %s\n  exit %d (expected %d); missing %r\n  %s" % (
+                where, command, proc.returncode, rc, missing, output[-800:]))
+    assert not failures, "\n\n".join(failures)
+    # what the commands wrote, where the docs say they write it
+    assert (work / "my_settings.json").read_text().startswith("// Basalt therapy settings")
+    assert (work / "history.csv").read_text().startswith("seq,boot,at_ms,time,kind,detail")
+    assert (work / "out" / "history.png").read_bytes()[:4] == b"\x89PNG"
+    assert len((work / "out" / "occlusion" / "sim.csv").read_text().splitlines()) == 14 * 60 + 2
+    assert (work / "out" / "loop.png").read_bytes()[:4] == b"\x89PNG"
+    total = sum(t for t, _ in timings)
+    print("\n".join("%5.1f s  %s" % item for item in sorted(timings, reverse=True)))
+    assert total < 90, "the documented commands took %.0f s: %s" % (
+        total, sorted(timings, reverse=True)[:3])
+
+
+def test_skipped_commands_name_real_benchmarks_and_boards():
+    """A skipped command still has to make sense: its benchmark and board exist."""
+    help_text = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-m", "tools.bench", "--help"], cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "firmware")), capture_output=True,
+        text=True, timeout=60).stdout
+    for command in SKIP:
+        bench = re.search(r"-m tools\.bench (\w+)", command)
+        if bench:
+            assert bench.group(1) in help_text, command
+        for board in re.findall(r"BOARD=(\w+)", command):
+            assert (REPO / "boards" / (board + ".py")).exists(), command
+        for path in re.findall(r"(?:^| )((?:boards|tools|firmware|settings)/[\w/.]+)", command):
+            assert (REPO / path).exists(), (command, path)
+
+
+def _slug(heading):
+    """GitHub's anchor for a heading."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(page):
+    text = re.sub(FENCE, "", page.read_text(encoding="utf-8"))
+    return {_slug(m.group(1)) for m in re.finditer(r"^#+ +(.+)$", text, re.M)}
+
+
+LINKED = PAGES + sorted((REPO / "hardware").rglob("*.md"))
+
+
+@pytest.mark.parametrize("page", LINKED, ids=lambda p: str(p.relative_to(REPO)))
+def test_links_resolve_to_files_and_headings(page):
+    text = re.sub(FENCE, "", page.read_text(encoding="utf-8"))
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        assert dest.exists(), "%s links to missing %s" % (page.name, target)
+        if anchor and dest.suffix == ".md":
+            assert anchor in _anchors(dest), "%s links to missing heading %s" % (
+                page.name, target)
+
+
+def test_docs_stay_inside_the_repository():
+    """Facts are restated in docs/references.md; nothing points outside the repository."""
+    for page in LINKED:
+        text = page.read_text(encoding="utf-8")
+        for banned in ("REFERENCE.md", "CONTRACTS.md", "../shared", "/work/"):
+            assert banned not in text, "%s mentions %s" % (page.relative_to(REPO), banned)
+
+
+def test_readme_is_short_with_deploy_on_the_first_screen():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert len(text) < 6000, "README.md is %d bytes; details belong in docs/" % len(text)
+    first_screen = "\n".join(lines[:45])
+    assert "make deploy BOARD=" in first_screen
+    assert "not a medical device" in first_screen.lower()
+    assert "make test" in first_screen and "make sim" in first_screen
+    for guide in ("user-guide", "maker-guide", "educator-guide", "developer-guide",
+                  "benchmarks", "references"):
+        assert "(docs/%s.md)" % guide in text, guide
+    assert re.search(r"!\[[^\]]*\]\(docs/[\w.]+\.png\)", text), "README has no picture"
+
+
+def test_licence_and_disclaimer():
+    licence = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("MIT License") and "The Basalt authors" in licence
+    assert "not a medical device" in (REPO / "NOTICE").read_text(encoding="utf-8").lower()
+    assert '"license": "MIT"' in (REPO / "package.json").read_text(encoding="utf-8")
+    assert 'license = "MIT"' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_extraction_sees_what_a_reader_sees(tmp_path):
+    """The extractor itself: continuations, comments, quotes, console prompts, tags."""
+    page = tmp_path / "p.md"
+    page.write_text(
+        "```sh\nmake sim    # a day\n"
+        "python -m x --a '#not a comment' \\\n    --b 2\n\n```\n"
+        "```console\n$ echo hi\nhi\n```\n"
+        "```json\n{\"cmd\": \"suspend\"}\n```\n"
+        "```\nuntagged\n```\n")
+    assert [c for c, _ in shell_commands(page)] == [
+        "make sim", "python -m x --a '#not a comment' --b 2", "echo hi"]
+    assert [lang for lang, _, _ in fenced_blocks(page)] == ["sh", "console", "json", ""]
+    assert _slug("Bluetooth CGM Service (0x181F)") == "bluetooth-cgm-service-0x181f"
+    assert _as_run('make sim SIM_ARGS="--hours 72"') == (
+        'make --no-print-directory -o setup sim SIM_ARGS="--hours 72"')
