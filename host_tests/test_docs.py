@@ -74,6 +74,8 @@ RUN = {
     PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1": (
         0, ["child", "TIR"]),
     PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
+    PY + " -m tools.sim decide host_tests/scenarios/decide_rising_with_carbs.json": (
+        0, ['"decision"', '"state"']),
     ".venv/bin/python -m ruff check firmware boards host_tests tools": (0, ["All checks passed"]),
     ".venv/bin/python tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral": (
         0, ["compiled"]),
