@@ -106,7 +106,7 @@ def test_cgm_fuzz_counts_its_inputs(capsys):
 
 
 def test_the_walk_reports_as_it_goes():
-    from tools.ui import walk
+    from tools.screens import walk
 
     seen = []
     counts = walk.walk(200, seed=3, keys=4, progress=seen.append)

@@ -5,10 +5,10 @@ Every ``host_tests/vectors/*_vectors.py`` is run twice:
 * under CPython (this interpreter) with ``firmware/``, ``host_tests/`` and the repo root
   on PYTHONPATH;
 * inside real MicroPython 1.29 (WebAssembly build, under node) with ``firmware/basalt``,
-  ``host_tests/vectors`` and ``tools/ui`` copied to ``/lib``.
+  ``host_tests/vectors`` and ``tools/screens`` copied to ``/lib``.
 
 Both runs use ``import basalt...`` / ``import vectors...``; the UI reference screens are
-``tools.ui.reference`` on CPython and ``ui.reference`` in the VM (ui_vectors.py tries
+``tools.screens.reference`` on CPython and ``screens.reference`` in the VM (ui_vectors.py tries
 one, then the other). Neither run puts the script's own folder on the path. The outputs
 must be identical line for line, and non-empty.
 """
@@ -24,7 +24,7 @@ from tools.mpvm import MicroPythonError, missing_requirements, run_micropython
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = REPO_ROOT / "host_tests" / "vectors"
-LIB_DIRS = (REPO_ROOT / "firmware" / "basalt", VECTORS_DIR, REPO_ROOT / "tools" / "ui")
+LIB_DIRS = (REPO_ROOT / "firmware" / "basalt", VECTORS_DIR, REPO_ROOT / "tools" / "screens")
 TIMEOUT_S = 300
 VECTOR_FILES = sorted(VECTORS_DIR.glob("*_vectors.py"))
 

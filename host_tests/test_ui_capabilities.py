@@ -14,9 +14,9 @@ from basalt.storage.keeper import Keeper
 from tools import ROOT
 from tools.fake_storage import FakeStorage
 from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, fake_keys
+from tools.screens.shots import Session
 from tools.settings import read_settings
 from tools.sim import load_sim_board
-from tools.ui.shots import Session
 
 MIN = 60_000
 

@@ -13,8 +13,8 @@ from basalt.core.ui.paint import Painter
 from basalt.drivers import ssd1306_display
 from tools.fake_mcu import make_world
 from tools.fakes import FakeMotor, VirtualClock
+from tools.screens.hostfb import HostFrameBuffer
 from tools.sim import load_sim_board
-from tools.ui.hostfb import HostFrameBuffer
 
 
 class FakeSsd1306Module:

@@ -10,8 +10,8 @@ from basalt.core.ui.screens import BAR_W, ROW_Y, ListScreen
 from basalt.core.ui.text import Line
 from basalt.core.ui.view import PumpView
 from host_tests.test_iob import make_app, run
-from tools.ui.hostfb import HostFrameBuffer
-from tools.ui.shots import Session
+from tools.screens.hostfb import HostFrameBuffer
+from tools.screens.shots import Session
 
 H = 3_600_000
 

@@ -1,4 +1,4 @@
-"""The random walk (tools/ui/walk.py): random presses with random timing, bounces, long
+"""The random walk (tools/screens/walk.py): random presses with random timing, bounces, long
 holds and idle gaps through the decoder, the menu and the real PumpApp. No dose without
 a confirmation that showed it, never more than shown, no crash.
 
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from tools.ui import walk
+from tools.screens import walk
 
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
 

@@ -1,4 +1,4 @@
-"""Pixels: the host renderer (tools/ui/hostfb.py) draws exactly what MicroPython's own
+"""Pixels: the host renderer (tools/screens/hostfb.py) draws exactly what MicroPython's own
 framebuf draws, primitive by primitive; the font table is what the VM renders; PNGs
 hold exactly the frame's pixels. (The reference screens are compared bit for bit in
 the MicroPython lane: host_tests/vectors/ui_vectors.py.)"""
@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from tools.mpvm import missing_requirements, run_micropython_code
-from tools.ui import fontgen
-from tools.ui.hostfb import HostFrameBuffer
-from tools.ui.png import ON, png_bytes
+from tools.screens import fontgen
+from tools.screens.hostfb import HostFrameBuffer
+from tools.screens.png import ON, png_bytes
 
 needs_vm = pytest.mark.skipif(missing_requirements() is not None,
                               reason="MicroPython VM not set up")
@@ -72,7 +72,7 @@ def test_host_primitives_match_micropython_framebuf():
 @needs_vm
 def test_font_table_is_what_the_vm_renders():
     assert fontgen.FONT_FILE.read_text() == fontgen.module_text(fontgen.glyphs_from_vm()), (
-        "regenerate with: python -m tools.ui.fontgen")
+        "regenerate with: python -m tools.screens.fontgen")
 
 
 def test_host_text_draws_only_set_pixels_and_clips():

@@ -8,7 +8,7 @@ import pytest
 
 from basalt.core.ui.keys import BACK, DOWN, SELECT, UP
 from basalt.core.ui.paint import TextDump
-from tools.ui.shots import Session
+from tools.screens.shots import Session
 
 # sha256 of the frame on the fake panel (FakeDisplay.shown) at key moments.
 FRAME_SHA256 = {
@@ -228,7 +228,7 @@ def test_back_key_walks_back_one_screen(s):
 
 def test_make_sim_screenshots_and_the_readme_pictures_are_current(tmp_path):
     from tools import ROOT
-    from tools.ui.shots import save_sim_screens
+    from tools.screens.shots import save_sim_screens
 
     paths = save_sim_screens(str(tmp_path))
     names = sorted(p.rsplit("/", 1)[-1] for p in paths)
@@ -238,4 +238,4 @@ def test_make_sim_screenshots_and_the_readme_pictures_are_current(tmp_path):
                  "screen_home.png"):
         committed = open("%s/docs/%s" % (ROOT, name), "rb").read()
         assert (tmp_path / name).read_bytes() == committed, (
-            "docs/%s is stale: python -m tools.ui.shots --out docs" % name)
+            "docs/%s is stale: python -m tools.screens.shots --out docs" % name)

@@ -6,7 +6,7 @@ from basalt.core.alarms import check_pattern
 from basalt.core.errors import MotorFault
 from basalt.core.safety import Limits
 from basalt.ports import Battery, Buzzer, Clock, Motor
-from tools.ui.hostfb import HostFrameBuffer
+from tools.screens.hostfb import HostFrameBuffer
 
 
 class VirtualClock(Clock):

@@ -193,7 +193,7 @@ class Canvas:
     """A 1-bit drawing surface with MicroPython's framebuf API (MONO_VLSB on the SSD1306).
 
     The screens draw only with these calls, so framebuf.FrameBuffer (on the device),
-    the SSD1306 driver (a FrameBuffer subclass) and tools/ui/hostfb.HostFrameBuffer (on
+    the SSD1306 driver (a FrameBuffer subclass) and tools/screens/hostfb.HostFrameBuffer (on
     the host) all give the same pixels. Colours are 0 and 1; everything clips at the
     edges; text() uses the built-in 8x8 font and draws only the set pixels.
     """

@@ -1,7 +1,7 @@
 """UI vectors: every reference screen drawn into a 128x64 MONO_VLSB buffer.
 
 Under MicroPython the canvas is MicroPython's own framebuf; under CPython it is the
-host renderer (tools/ui/hostfb.py). The lane compares the printed lines, so the pixels
+host renderer (tools/screens/hostfb.py). The lane compares the printed lines, so the pixels
 (and the text dumps, and the commands the menus emit) must be identical bit for bit.
 """
 
@@ -12,9 +12,9 @@ from basalt.core.ui.keys import SELECT, UP, ButtonDecoder
 from basalt.core.ui.paint import TextDump
 
 try:  # CPython: the repo root is on the path
-    from tools.ui.reference import Keys, base_view, menu_for, new_canvas, screens
-except ImportError:  # MicroPython: the lane copies tools/ui to /lib/ui
-    from ui.reference import Keys, base_view, menu_for, new_canvas, screens
+    from tools.screens.reference import Keys, base_view, menu_for, new_canvas, screens
+except ImportError:  # MicroPython: the lane copies tools/screens to /lib/screens
+    from screens.reference import Keys, base_view, menu_for, new_canvas, screens
 
 
 def hexlify(data):

@@ -8,7 +8,7 @@ home_redraw_bytes          bytes allocated per home-screen redraw inside MicroPy
 home_no_cgm_redraw_bytes   the same without CGM, IOB, temp basal, bolus or alarms
 bolus_entry_redraw_bytes   the bolus amount screen (number entry)
 control_tuple_bytes        a draw that builds one tuple: proves allocations are seen
-walk_*                     the random walk (tools/ui/walk.py) on 4-key and 3-key
+walk_*                     the random walk (tools/screens/walk.py) on 4-key and 3-key
                            boards: key events, doses confirmed and started, violations
                            (a violation stops the walk and is reported)
 host_redraw_ms             one home redraw into the host renderer (CPython)
@@ -20,7 +20,7 @@ import time
 from tools import ROOT
 from tools.bench import progress
 from tools.mpvm import run_micropython
-from tools.ui import walk
+from tools.screens import walk
 
 
 def add_arguments(parser):
@@ -32,7 +32,7 @@ def add_arguments(parser):
 def allocations():
     progress.phase("MicroPython VM (redraw allocations)")
     out = run_micropython(f"{ROOT}/tools/bench/ui_alloc_vm.py", waiting=progress.tick,
-                          lib_dirs=[f"{ROOT}/firmware/basalt", f"{ROOT}/tools/ui"])
+                          lib_dirs=[f"{ROOT}/firmware/basalt", f"{ROOT}/tools/screens"])
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -54,7 +54,7 @@ def walks(events, seed):
 
 def host_redraw_ms():
     from basalt.core.ui.paint import Painter
-    from tools.ui.reference import full_view, menu_for, new_canvas
+    from tools.screens.reference import full_view, menu_for, new_canvas
 
     view = full_view()
     menu = menu_for(view)

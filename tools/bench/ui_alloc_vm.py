@@ -9,7 +9,7 @@ loop; prints one JSON line.
 import gc
 import json
 
-from ui.reference import Keys, base_view, full_view, menu_for, new_canvas  # /lib/ui
+from screens.reference import Keys, base_view, full_view, menu_for, new_canvas  # /lib/screens
 
 from basalt.core.ui.keys import SELECT, UP
 from basalt.core.ui.paint import Painter

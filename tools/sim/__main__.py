@@ -9,7 +9,7 @@ With the default program (make sim) it then runs the closed-loop day (out/loop.p
 loop.csv) for --hours (at most 24), unless --no-loop.
 
 Then, as a separate step, screenshots of the pump's screens at key moments
-(tools/ui/shots.py: boot, home, bolus confirm, bolus running, an alarm) in --out.
+(tools/screens/shots.py: boot, home, bolus confirm, bolus running, an alarm) in --out.
 """
 
 import argparse
@@ -118,7 +118,7 @@ def main(argv=None):
 
 def save_screens(out):
     """The UI screenshots: a short scripted session on the same app, fake keys."""
-    from tools.ui.shots import save_sim_screens
+    from tools.screens.shots import save_sim_screens
 
     for path in save_sim_screens(out):
         print("wrote %s" % path)

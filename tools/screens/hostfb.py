@@ -4,12 +4,12 @@ It implements the primitives the screens draw with -- fill, pixel, hline, vline,
 fill_rect, line, text -- so that the bytes in ``buf`` are exactly what MicroPython's
 ``framebuf.FrameBuffer(buf, w, h, framebuf.MONO_VLSB)`` holds after the same calls.
 host_tests/test_ui_render.py checks that against the real framebuf in the MicroPython
-VM. Text uses the 8x8 glyphs in tools/ui/font8x8.py, derived from that framebuf.
+VM. Text uses the 8x8 glyphs in tools/screens/font8x8.py, derived from that framebuf.
 
 MONO_VLSB: byte (y // 8) * width + x holds a column of 8 pixels, bit y % 8 (LSB on top).
 """
 
-from tools.ui.font8x8 import FIRST, GLYPHS, LAST
+from tools.screens.font8x8 import FIRST, GLYPHS, LAST
 
 
 class HostFrameBuffer:

@@ -1,7 +1,7 @@
 """Derive the 8x8 glyph table from MicroPython's own framebuf (run inside the VM).
 
-    python -m tools.ui.fontgen          # rewrite tools/ui/font8x8.py
-    python -m tools.ui.fontgen --check  # exit 1 if the committed table differs
+    python -m tools.screens.fontgen          # rewrite tools/screens/font8x8.py
+    python -m tools.screens.fontgen --check  # exit 1 if the committed table differs
 
 Each printable character (and 127, the glyph framebuf draws for anything outside
 32..127) is rendered once into an 8x8 MONO_VLSB FrameBuffer; its 8 column bytes are the
@@ -38,7 +38,7 @@ def module_text(glyphs):
     lines = [
         '"""8x8 glyphs of MicroPython\'s framebuf.text(), codes 32..127 (generated).',
         "",
-        "Written by `python -m tools.ui.fontgen` from renders inside the MicroPython VM;",
+        "Written by `python -m tools.screens.fontgen` from renders inside the MicroPython VM;",
         "host_tests/test_ui_render.py regenerates it and compares. 8 bytes per glyph, one",
         'per column, bit 0 at the top (MONO_VLSB). Do not edit by hand."""',
         "",

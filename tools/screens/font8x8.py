@@ -1,6 +1,6 @@
 """8x8 glyphs of MicroPython's framebuf.text(), codes 32..127 (generated).
 
-Written by `python -m tools.ui.fontgen` from renders inside the MicroPython VM;
+Written by `python -m tools.screens.fontgen` from renders inside the MicroPython VM;
 host_tests/test_ui_render.py regenerates it and compares. 8 bytes per glyph, one
 per column, bit 0 at the top (MONO_VLSB). Do not edit by hand."""
 

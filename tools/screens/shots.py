@@ -1,11 +1,11 @@
 """Screenshots of the pump's screens.
 
-    python -m tools.ui.shots [--out docs] [--reference]
+    python -m tools.screens.shots [--out docs] [--reference]
 
 save_sim_screens(out) runs the firmware's PumpApp and UiTask on fake hardware, presses
 fake keys through a short session and saves the key moments (boot, home, bolus
 confirm, bolus running, an alarm) as PNGs; `make sim` calls it. --reference also saves
-every reference screen of tools/ui/reference.py.
+every reference screen of tools/screens/reference.py.
 """
 
 import argparse
@@ -16,8 +16,8 @@ from basalt.app import BOOT_WARNING, PumpApp
 from basalt.app.ui_task import UiTask
 from basalt.core.ui.keys import DOWN, SELECT, UP
 from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, bench_limits, fake_keys
+from tools.screens.png import write_png
 from tools.sim import load_sim_board
-from tools.ui.png import write_png
 
 SETUP = (
     {"cmd": "set_profile", "name": "Weekday", "segments": [["00:00", 0.8], ["06:00", 1.1]]},
@@ -99,7 +99,7 @@ def save_sim_screens(out):
 
 def save_reference(out):
     from basalt.core.ui.paint import Painter
-    from tools.ui.reference import screens
+    from tools.screens.reference import screens
 
     os.makedirs(out, exist_ok=True)
     paths = []
@@ -111,7 +111,7 @@ def save_reference(out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.ui.shots")
+    parser = argparse.ArgumentParser(prog="python -m tools.screens.shots")
     parser.add_argument("--out", default="out")
     parser.add_argument("--reference", action="store_true", help="every reference screen too")
     args = parser.parse_args(argv)

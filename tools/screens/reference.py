@@ -1,9 +1,10 @@
 """Reference screens: views and key sequences that put the menu on each screen.
 
 Shared by host_tests/vectors/ui_vectors.py (MicroPython lane: the same pixels in
-CPython and in MicroPython's framebuf), the PNG screenshots (tools/ui/shots.py) and the
-redraw benchmark (tools/bench/ui.py, ui_alloc_vm.py). On CPython it is tools.ui.reference;
-inside the MicroPython VM, tools/ui is copied to /lib/ui, so it is ui.reference there.
+CPython and in MicroPython's framebuf), the PNG screenshots (tools/screens/shots.py) and the
+redraw benchmark (tools/bench/ui.py, ui_alloc_vm.py). On CPython it is
+tools.screens.reference; inside the MicroPython VM, tools/screens is copied to
+/lib/screens, so it is screens.reference there.
 new_canvas() is MicroPython's framebuf where it exists, else the host renderer.
 """
 
@@ -17,8 +18,8 @@ WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 def new_canvas():
     try:
         import framebuf
-    except ImportError:  # CPython: the host renderer from tools/ui
-        from tools.ui.hostfb import HostFrameBuffer
+    except ImportError:  # CPython: the host renderer from tools/screens
+        from tools.screens.hostfb import HostFrameBuffer
 
         return HostFrameBuffer(128, 64)
 
