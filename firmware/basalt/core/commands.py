@@ -208,8 +208,10 @@ TABLE_ = (
             "engine.new_reservoir", doc="rewind and fit a filled reservoir"),
     Command("set_profile", (PROFILE_NAME, Field("segments", SEGMENTS)), "profiles.set_profile",
             doc="create or replace a basal profile"),
-    Command("activate_profile", (PROFILE_NAME,), "profiles.activate_profile"),
-    Command("delete_profile", (PROFILE_NAME,), "profiles.delete_profile"),
+    Command("activate_profile", (PROFILE_NAME,), "profiles.activate_profile",
+            doc="deliver by another saved profile"),
+    Command("delete_profile", (PROFILE_NAME,), "profiles.delete_profile",
+            doc="remove a profile that is not active"),
     Command("set_time", (TIME_OF_DAY,), "engine.set_time_of_day", doc="the time of day"),
     Command("acknowledge", (ALARM_CODE,), "alarms.acknowledge", (),
             doc="acknowledge an alarm (a button press)"),
@@ -229,9 +231,12 @@ TABLE_ = (
             "keeper.force_scale", doc="scale the force sensor with a known force"),
     # The loop's own actions: the same safety gate, never from outside the pump.
     Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"), TEMP_MINUTES),
-            "engine.auto_temp_basal", (DELIVERING,), internal=True),
-    Command("loop_bolus", (BOLUS_UNITS,), "engine.auto_bolus", (DELIVERING,), internal=True),
-    Command("loop_cancel_temp", (), "engine.cancel_temp_basal", (), internal=True),
+            "engine.auto_temp_basal", (DELIVERING,), internal=True,
+            doc="the loop's temp basal (max temp and max IOB checked by the gate)"),
+    Command("loop_bolus", (BOLUS_UNITS,), "engine.auto_bolus", (DELIVERING,), internal=True,
+            doc="the loop's automatic bolus"),
+    Command("loop_cancel_temp", (), "engine.cancel_temp_basal", (), internal=True,
+            doc="the loop ends its temp basal"),
 )
 
 COMMANDS = {}
