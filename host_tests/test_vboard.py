@@ -15,6 +15,7 @@ import serial
 
 from basalt.core.board_file import load_board
 from boards.vboard import BOARD
+from tools.deploy import deploy as dp
 from tools.mpvm import missing_requirements
 from tools.vboard import VirtualBoard
 
@@ -119,8 +120,7 @@ def test_deploy_boot_and_deliver(vboard, tmp_path):
     # mpremote's own file commands see what deploy wrote.
     listing = mpremote(vboard.port, "fs", "ls", ":basalt")
     assert re.search(r"\bapp/", listing) and "version.mpy" in listing
-    assert mpremote(vboard.port, "fs", "cat", ":board.py") == (
-        REPO / "boards" / "vboard.py").read_text()
+    assert mpremote(vboard.port, "fs", "cat", ":board.py") == dp.board_file_text("vboard")
 
 
 def test_raw_paste_protocol(vboard):

@@ -1,6 +1,7 @@
 """The deploy steps (see tools/deploy/__init__.py): check, build, plan, run."""
 
 import os
+import pprint
 import shutil
 import stat
 import subprocess
@@ -247,8 +248,16 @@ def build(name, board, out_root=None, version=None, files=None):
     if error:
         raise DeployError("mpy-cross failed on the version stamp: " + error)
     shutil.copyfile(FIRMWARE / "main.py", stage / "main.py")
-    shutil.copyfile(BOARDS / (name + ".py"), stage / "board.py")
+    (stage / "board.py").write_text(board_file_text(name), encoding="utf-8")
     return stage
+
+
+def board_file_text(name):
+    """The device's /board.py: the board file's BOARD written out whole, so a board file
+    built from another (boards/vboard.py from pico_w.py) needs nothing else on the board."""
+    spec = read_board_file(name)
+    return ('"""Board file %s, written by tools/deploy from boards/%s.py."""\n\nBOARD = %s\n'
+            % (name, name, pprint.pformat(spec, width=88, sort_dicts=False)))
 
 
 def device_files(stage):
