@@ -49,7 +49,6 @@ class PumpApp:
         self.board = board
         self.clock = clock
         self.motor = motor
-        self.tick_ms = tick_ms
         self.settings = settings
         now = clock.now_ms()
         alarm_settings = DEFAULT_ALARMS
@@ -220,6 +219,15 @@ class PumpApp:
         return self.alarms.banner()
 
     # ----- parts the screens and host tools read -----------------------------------------
+
+    @property
+    def tick_ms(self):
+        """The delivery tick; a move is spread over one tick (the motion's own)."""
+        return self.motion.tick_ms
+
+    @tick_ms.setter
+    def tick_ms(self, ms):
+        self.motion.tick_ms = ms
 
     @property
     def loop(self):

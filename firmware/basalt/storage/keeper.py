@@ -249,7 +249,7 @@ class Keeper:
         except BasaltError:
             pass
         validated = self.settings.validator(obj)
-        if hasattr(validated[0], "limits"):  # real Settings (not accept_any_settings)
+        if not isinstance(validated[0], dict):  # Settings (an opaque validator gives a table)
             # Applied first, whole or not at all (a refusal leaves file and pump as they
             # were); then stored. The cgm section is read at boot only (see app.device).
             self.apply_settings(validated[0])
