@@ -88,7 +88,7 @@ SKIP = {
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 SETTINGS=my_settings.json": BOARD,
     "make deploy BOARD=esp32_devkitc PORT=/dev/ttyUSB0": BOARD,
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 MIP=0": BOARD,
-    'mpremote mip install --target "" github:<owner>/<repo>/firmware/package.json':
+    'mpremote mip install --target "" github:<owner>/<repo>/firmware/pico_w.package.json':
         BOARD + " and a published fork (<owner>/<repo> is the reader's)",
     "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
     "make vboard": "serves a virtual board until stopped; test_vboard.py drives it",
