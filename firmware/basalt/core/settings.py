@@ -4,12 +4,14 @@ load_settings(obj) -> (Settings, warnings) or SettingsError (a ConfigError) list
 every problem, each naming the key path, the value and what is allowed. Hard limits
 refuse a value; recommended ranges (Loop and AndroidAPS guardrails, docs/references.md) only
 warn. Keys are in user units ("max_bolus_u": 10); attributes are integers (mU, mU/h,
-minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text).
+minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text); it is
+strict JSON (basalt.core.strict_json): a key twice in one table, or nesting deeper than
+the schema's MAX_DEPTH, is refused before any value is read.
 """
 
 import json
 
-from basalt.core import insulin, loop
+from basalt.core import insulin, loop, strict_json
 from basalt.core.basal import BasalProfiles, make_profile, rate_from_user
 from basalt.core.check import flag, int_in, is_int, one_of, text
 from basalt.core.errors import ConfigError, InvalidValue
@@ -34,6 +36,9 @@ VERSION = 1
 
 BOLUS_INCREMENTS_MU = (10, 50, 100, 500, 1_000)
 DEFAULT_MIN_GLUCOSE = 70
+# The deepest the schema nests: the file's table > basal > profiles > a profile's list of
+# segments > one segment. A deeper file cannot be valid; it is refused unread.
+MAX_DEPTH = 5
 
 
 class SettingsError(ConfigError):
@@ -90,16 +95,22 @@ class Settings:
 
 # ----- the file ---------------------------------------------------------------------
 
-def parse_settings_text(source):
-    """JSON text, where whole lines starting with // are comments -> a plain object."""
+def parse_settings_text(source, name="settings"):
+    """JSON text, where whole lines starting with // are comments -> a plain object.
+
+    Strict (basalt.core.strict_json.check): a key twice in one table is refused naming
+    the key path and both lines; so is nesting deeper than MAX_DEPTH, or anything that is
+    not strict JSON, each as one ConfigError line, the same on CPython and MicroPython."""
     lines = source.split("\n")
     for i, line in enumerate(lines):
         if line.strip(" \t\r").startswith("//"):
             lines[i] = ""  # keep line numbers for JSON error messages
+    text = "\n".join(lines)
+    strict_json.check(text, MAX_DEPTH, name)
     try:
-        return json.loads("\n".join(lines))
-    except ValueError as error:
-        raise ConfigError("settings", "(the file)", "JSON with whole-line // comments",
+        return json.loads(text)
+    except ValueError as error:  # not expected after the check: kept as a backstop
+        raise ConfigError(name, "(the file)", "JSON with whole-line // comments",
                           "not valid JSON (%s)" % error)
 
 
