@@ -275,7 +275,13 @@ def glucose_input(readings, now_ms, stale_ms):
     if why is None:
         fit = _fit(readings)
         if fit is None:
-            return (glucose, None, None), None
+            # Too few usable readings for a line: flagged ones in the span still forbid
+            # raising insulin (a step up is not dosed once its first value is believed).
+            faulty = _flagged_within(readings, FIT_MIN)
+            caution = None
+            if faulty:
+                caution = "%d faulty CGM reading(s) in the last %d min" % (faulty, FIT_MIN)
+            return (glucose, None, caution), None
         if fit[2] > NOISY_MILLI:
             return None, "CGM readings too noisy (%d mg/dL from their trend on average, limit " \
                 "%d)" % (fit[2] // 1000, NOISY_MILLI // 1000)
@@ -286,6 +292,19 @@ def glucose_input(readings, now_ms, stale_ms):
     if glucose is not None and glucose < LOW_MILLI and age <= stale_ms:
         return (glucose, None, "LO reading"), None
     return None, why
+
+
+def _flagged_within(readings, minutes):
+    """Flagged readings in the `minutes` up to the newest."""
+    newest_at = readings[-1][0]
+    count = 0
+    for i in range(len(readings) - 1, -1, -1):
+        at, _, flags = readings[i]
+        if (at - newest_at) // MS_PER_MIN < -minutes:
+            break
+        if flags:
+            count += 1
+    return count
 
 
 def _fit(readings):
