@@ -3,7 +3,8 @@
     python -m tools.sim faults [NAME ...] [--json]      (default: every scenario)
 
 A scenario (host_tests/scenarios/loop_NAME.json) scripts what the CGM sensor sends
-every 5 minutes (steady +-1 mg/dL, spoof +-2, ramp, nothing, a stuck value, noise, a compression dip) and what
+every 5 minutes (steady +-1 mg/dL, spoof +-2, ramp, nothing, a stuck value, noise, a
+compression dip) and what
 the user does (carbs, boluses, suspend, resume). The pump is Basalt's PumpApp on fake
 hardware in closed loop with settings/example.json's therapy; readings reach its store
 in the CGM wire format. Its expected file (loop_NAME.expected.json) lists what the loop
