@@ -538,7 +538,7 @@ def test_the_keeper_refuses_a_key_twice_at_boot_and_keeps_the_pump_stopped():
     assert keeper._settings_events[0][0] == "settings_rejected"
 
 
-def test_a_program_or_a_pi_command_with_a_key_twice_is_refused(tmp_path):
+def test_a_program_or_a_pi_command_with_a_key_twice_is_refused(tmp_path, capsys):
     from tools import sim
     from tools.pi.__main__ import main as pi_main
 
@@ -547,5 +547,8 @@ def test_a_program_or_a_pi_command_with_a_key_twice_is_refused(tmp_path):
     with pytest.raises(ConfigError, match='start: duplicate key "start" on line 1 and '
                        'again on line 2'):
         sim.load_program(tmp_path / "program.json")
-    command = '{"cmd": "save_settings", "settings": {"limits": {}, "limits": {}}}'
+    command = '{"cmd": "save_settings", "settings": {"limits": {},\n "limits": {}}}'
+    capsys.readouterr()
     assert pi_main(["--command", command, "--seconds", "0"]) == 2
+    assert ('pi: error: settings.limits: duplicate key "limits" on line 1 and again on '
+            'line 2' in capsys.readouterr().err)

@@ -84,9 +84,10 @@ class LoopRunner:
         self._alert(now_ms, decision)
 
     def _alert(self, now_ms, decision):
-        """The loop_limit alarm while the bound cuts the loop's dose; its cause ends with
-        the first decision the bound does not cut (it latches until acknowledged)."""
-        if decision.extra_limit is not None:
+        """The loop_limit alarm when the bound starts cutting the loop's dose; its cause
+        ends with the first decision the bound does not cut (it latches until
+        acknowledged). One event each way, not one per decision."""
+        if decision.extra_limit is not None and not self.limited:
             most_3h, most_24h = loop.extra_limits(self.loop.inputs["settings"],
                                                   self.loop.inputs["schedule"])
             self.stream.emit("alarm", {
@@ -95,6 +96,6 @@ class LoopRunner:
                     fmt_milli(decision.extra_3h_mu), fmt_milli(most_3h),
                     fmt_milli(decision.extra_24h_mu), fmt_milli(most_24h))})
             self.limited = True
-        elif self.limited:
+        elif decision.extra_limit is None and self.limited:
             self.stream.emit("loop_limit_ended", {"code": "loop_limit", "at_ms": now_ms})
             self.limited = False

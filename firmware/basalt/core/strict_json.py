@@ -87,8 +87,8 @@ def _quote(key):
 
 def _scan(data, max_depth):
     """The iterative scan; raises _Refusal or _Duplicate."""
-    # One frame per open table or list: [keys {key: line} or None for a list, the key
-    # being read (tables) or the item count (lists)].
+    # One frame per open table or list: [keys {key bytes: line} or None for a list, the
+    # key being read (tables) or the item count (lists)].
     stack = []
     size = len(data)
     pos = 0
@@ -134,13 +134,15 @@ def _scan(data, max_depth):
         elif state == _KEY:
             if c != 0x22:
                 raise _Refusal(line, "expected a key in double quotes")
-            chars = []
-            pos = _string(data, pos, line, chars)
-            key = "".join(chars)
+            escaped = []
+            start = pos + 1
+            pos = _string(data, pos, line, escaped)
+            # The key's UTF-8 bytes: a slice when it has no escapes (one allocation).
+            key = "".join(escaped).encode() if escaped else data[start:pos - 1]
             frame = stack[-1]
             keys = frame[0]
             if key in keys:
-                raise _Duplicate(_path(stack, key), key, keys[key], line)
+                raise _Duplicate(_path(stack, key), key.decode(), keys[key], line)
             keys[key] = line
             frame[1] = key
             while pos < size and data[pos] in _SPACE:
@@ -148,7 +150,7 @@ def _scan(data, max_depth):
                     line += 1
                 pos += 1
             if pos >= size or data[pos] != 0x3A:
-                raise _Refusal(line, "expected ':' after key %s" % _quote(key))
+                raise _Refusal(line, "expected ':' after key %s" % _quote(key.decode()))
             pos += 1
             state = _VALUE
         else:  # _AFTER a value
@@ -181,23 +183,25 @@ def _path(stack, key):
         if keys is None:
             parts.append("[%d]" % where)
         else:
-            parts.append(("." if parts else "") + where)
-    parts.append(("." if parts else "") + key)
+            parts.append(("." if parts else "") + where.decode())
+    parts.append(("." if parts else "") + key.decode())
     return "".join(parts)
 
 
 def _string(data, pos, line, chars):
-    """The end of the string starting at data[pos] (a quote). With a list, its characters
-    (escapes decoded) are appended: a key written with escapes is the same key."""
+    """The end of the string starting at data[pos] (a quote). With a list, and only if
+    the string holds an escape, its text (escapes decoded) is appended in pieces: a key
+    written with escapes is the same key. Without an escape the list stays empty."""
     size = len(data)
     pos += 1
     start = pos
+    escaped = False
     while True:
         if pos >= size:
             raise _Refusal(line, "a string is not closed")
         c = data[pos]
         if c == 0x22:
-            if chars is not None and start < pos:
+            if chars is not None and escaped and start < pos:
                 chars.append(data[start:pos].decode())
             return pos + 1
         if c < 0x20:
@@ -206,6 +210,7 @@ def _string(data, pos, line, chars):
         if c == 0x5C:
             if chars is not None and start < pos:
                 chars.append(data[start:pos].decode())
+            escaped = True
             if pos + 1 >= size:
                 raise _Refusal(line, "a string is not closed")
             e = data[pos + 1]
