@@ -406,3 +406,14 @@ def test_the_app_shows_the_cgm_time_alarm_until_it_is_read():
     assert "cgm_time" in kinds
     app.command({"cmd": "acknowledge", "alarm": "cgm_time"})
     assert "cgm_time" not in app.alarms.active()
+
+
+def test_the_history_screen_names_the_clock_event_and_skips_the_cause_notes():
+    from basalt.core.ui.history import history_line
+
+    assert history_line("cgm_time", {"at_ms": 0, "result": "ignored"}, 0, 0) == \
+        "00:00 CGM clock"
+    assert history_line("cgm_time_ok", {"at_ms": 0}, 0, 0) is None
+    assert history_line("loop_limit_ended", {"at_ms": 0}, 0, 0) is None
+    assert history_line("alarm", {"at_ms": 0, "code": "loop_limit"}, 0, 0) == \
+        "00:00 !loop limit"[:16]
