@@ -105,6 +105,8 @@ SKIP = {
     PY + " -m tools.history pull --port /dev/ttyACM0": BOARD,
     ".venv/bin/python -m pytest -q host_tests/test_sim.py":
         "a module of the suite this test runs in",
+    ".venv/bin/python -m pytest -q host_tests/test_loop_trust.py":
+        "a module of the suite this test runs in",
     "make bench": "30 simulated days at five rates (about 20 s); test_bench_cli.py runs it short",
     PY + " -m tools.bench delivery --json": "as make bench",
     PY + " -m tools.bench calculator --json": "MicroPython VM runs (several seconds)",

@@ -240,7 +240,18 @@ def shifted(record, shift):
         entry[0] += shift
     if out["state"]["last_ms"] is not None:
         out["state"]["last_ms"] += shift
+    _shift_extra(out["state"], shift)
     return out
+
+
+def _shift_extra(state, shift):
+    """The times in what the loop added (hourly buckets, its running temp)."""
+    for entry in state.get("extra", []):
+        entry[0] += shift
+    temp = state.get("loop_temp")
+    if temp is not None:
+        temp[0] += shift
+        temp[2] += shift
 
 
 @given(records(), st.integers(-(2 ** 39), 2 ** 39))
@@ -254,6 +265,7 @@ def test_results_do_not_depend_on_the_date(record, shift):
     moved["state"]["last_ms"] += shift
     for entry in moved["state"]["carbs"]:
         entry[0] += shift
+    _shift_extra(moved["state"], shift)
     assert later == moved
 
 
@@ -315,14 +327,13 @@ def test_the_wrapper_and_the_pure_function_agree(seed, mode, auto_bolus):
         if rng.below(12) == 0:
             grams = 5 + rng.below(80)
             lp.add_carbs(now, grams)
-            state = {"carbs": loop.add_carbs(state["carbs"], now, grams),
-                     "last_ms": state["last_ms"]}
+            state = dict(state, carbs=loop.add_carbs(state["carbs"], now, grams))
             tracker.add_bolus(now, grams * 60)
         if rng.below(25) == 0:
             new_mode = loop.MODES[rng.below(3)]
             lp.set_mode(new_mode)
             mode = new_mode
-            state = {"carbs": state["carbs"], "last_ms": None}
+            state = dict(state, last_ms=None)  # what the loop added stays counted
         pump = pump_state(rng, 600 + rng.below(600))
         therapy = (30 + rng.below(60), 8_000 + rng.below(8_000), 100 + rng.below(20))
         record = {"now_ms": now, "readings": store.recent(loop.FIT_MIN),

@@ -353,3 +353,202 @@ def test_the_board_boots_with_its_settings_file_or_none(tmp_path, capsys):
     path.write_text(EXAMPLE.replace('"fill_u": 200', '"fill_u": 400'))  # sim syringe: 300 U
     assert read_settings(board, str(path)) is None
     assert "reservoir.fill_u: 400 is not allowed" in capsys.readouterr().out
+
+
+# ----- settings that lie: a key twice, nesting no schema has --------------------------
+# json.loads keeps the last of two equal keys; the strict reader (basalt.core.strict_json)
+# refuses the file instead, naming the key path and both lines, on every path that reads
+# settings text: the CLI, the board's boot, the keeper's boot and its save, the tools.
+
+HARD_MAXIMA = '"limits": {"max_bolus_u": 25, "max_basal_u_h": 30, "max_iob_u": 100,\n' \
+    '             "max_bolus_60min_u": 75, "max_daily_u": 300}'
+
+
+def _line_of(text, needle, nth=1):
+    """1-based line of the nth occurrence of needle in text."""
+    at = -1
+    for _ in range(nth):
+        at = text.index(needle, at + 1)
+    return text.count("\n", 0, at) + 1
+
+
+def _second_limits(text):
+    end = text.rindex("}")
+    return text[:end].rstrip() + ",\n\n  " + HARD_MAXIMA + "\n}\n"
+
+
+def _nested_twice(text):
+    return text.replace('"max_iob_u": 20,', '"max_iob_u": 20,\n             "max_iob_u": 100,')
+
+
+def _profile_twice(text):
+    return text.replace('"Weekend": [["00:00", 0.8]',
+                        '"Weekday": [["00:00", 3.0]],\n      "Weekend": [["00:00", 0.8]')
+
+
+def _segment_key_twice(text):
+    return text.replace('"loop": {"mode": "off",', '"loop": {"mode": "off",\n    "mode": "closed",')
+
+
+def _deep(levels):
+    return lambda text: "[" * levels + "]" * levels
+
+
+def _six_deep(text):
+    return text.replace('["00:00", 0.8], ["03:00"', '["00:00", [0.8]], ["03:00"')
+
+
+LYING = [
+    # (id, edit of the example text, key path, key or None, (first needle, nth),
+    #  (second needle, nth))
+    ("top-level-limits-twice", _second_limits, "limits", "limits", ('"limits"', 1),
+     ('"limits"', 2)),
+    ("nested-limit-twice", _nested_twice, "limits.max_iob_u", "max_iob_u",
+     ('"max_iob_u"', 1), ('"max_iob_u"', 2)),
+    ("profile-twice", _profile_twice, "basal.profiles.Weekday", "Weekday",
+     ('"Weekday": [[', 1), ('"Weekday": [[', 2)),
+    ("loop-mode-twice", _segment_key_twice, "loop.mode", "mode", ('"mode"', 1),
+     ('"mode"', 2)),
+]
+
+
+@pytest.mark.parametrize("edit, path, key, first, second", [r[1:] for r in LYING],
+                         ids=[r[0] for r in LYING])
+def test_a_key_twice_is_refused_naming_it_and_both_lines(edit, path, key, first, second):
+    text = edit(EXAMPLE)
+    plain = json.loads("\n".join("" if line.strip().startswith("//") else line
+                                 for line in text.split("\n")))
+    load_settings(plain)  # what json.loads alone makes of it: accepted, the last one wins
+    with pytest.raises(ConfigError) as info:
+        parse_settings_text(text)
+    error = info.value
+    lines = (_line_of(text, first[0], first[1]), _line_of(text, second[0], second[1]))
+    assert error.field == path and error.value == key
+    assert str(error) == ('%s: duplicate key "%s" on line %d and again on line %d; allowed: '
+                          'each key once in a table (JSON keeps only the last, silently)'
+                          % (path, key, lines[0], lines[1]))
+    assert lines[0] < lines[1]
+
+
+def test_the_second_limits_block_would_have_raised_every_limit():
+    """Why it matters: read by json.loads alone, the file's limits are the hard maxima."""
+    text = _second_limits(EXAMPLE)
+    plain = json.loads("\n".join("" if line.strip().startswith("//") else line
+                                 for line in text.split("\n")))
+    settings, _ = load_settings(plain)
+    assert settings.limits.max_bolus_mu == 25_000 and settings.limits.max_basal_mu_h == 30_000
+    with pytest.raises(ConfigError, match='limits: duplicate key "limits"'):
+        parse_settings_text(text)
+
+
+def test_escaped_spelling_of_a_key_is_the_same_key():
+    text = EXAMPLE.replace('"max_iob_u": 20,', '"max_iob_u": 20, "max_\\u0069ob_u": 100,')
+    with pytest.raises(ConfigError, match='limits.max_iob_u: duplicate key "max_iob_u"'):
+        parse_settings_text(text)
+
+
+DEEP = [
+    # (id, edit, refused by)
+    ("2000-levels", _deep(2000), "settings"),
+    ("6-levels", _deep(6), "settings"),
+    ("a-segment-one-level-too-deep", _six_deep, "settings"),
+]
+
+
+@pytest.mark.parametrize("edit, field", [r[1:] for r in DEEP], ids=[r[0] for r in DEEP])
+def test_nesting_deeper_than_the_schema_is_one_line(edit, field):
+    with pytest.raises(ConfigError) as info:
+        parse_settings_text(edit(EXAMPLE))
+    message = str(info.value)
+    assert info.value.field == field
+    assert "\n" not in message
+    assert message.startswith("settings: nested more than 5 levels deep on line ")
+    assert message.endswith("allowed: at most 5 levels of tables and lists (what the "
+                            "file's schema uses)")
+
+
+def test_the_schema_nests_five_levels_and_five_are_read():
+    from basalt.core.settings import MAX_DEPTH
+
+    assert MAX_DEPTH == 5
+    assert parse_settings_text("[" * 5 + "]" * 5) == [[[[[]]]]]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"a": 01}', "leading zeros"),
+    ('{"a": NaN}', "expected a value"),
+    ('{"a": 1,}', "expected a key in double quotes"),
+    ('[1, 2,]', "expected a value"),
+    ('{"a": "tab\there"}', "a control character (code 9)"),
+    ('{"a": "\\ud83d\\ude00"}', "half of a surrogate pair"),
+    ('{"a": 1} {"b": 2}', "more text after the value"),
+    ('{"a": [1, 2}', "expected ',' or ']'"),
+    ('{"a": "open', "a string is not closed"),
+])
+def test_only_strict_json_is_read(text, problem):
+    with pytest.raises(ConfigError) as info:
+        parse_settings_text(text)
+    assert str(info.value).startswith("settings: not valid JSON (line 1: ")
+    assert problem in str(info.value)
+
+
+def test_cli_check_refuses_a_key_twice_and_deep_nesting(tmp_path, capsys):
+    path = tmp_path / "lying.json"
+    text = _second_limits(EXAMPLE)
+    path.write_text(text)
+    assert settings_main(["check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["%s: refused, 1 problem(s):" % path,
+                   '  limits: duplicate key "limits" on line %d and again on line %d; '
+                   'allowed: each key once in a table (JSON keeps only the last, silently)'
+                   % (_line_of(text, '"limits"'), _line_of(text, '"limits"', 2))]
+    path.write_text("[" * 2000 + "]" * 2000)
+    assert settings_main(["check", str(path)]) == 1  # not a RecursionError
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["%s: refused, 1 problem(s):" % path,
+                   "  settings: nested more than 5 levels deep on line 1; allowed: at most "
+                   "5 levels of tables and lists (what the file's schema uses)"]
+
+
+def test_the_board_refuses_a_key_twice_at_boot(tmp_path, capsys):
+    from basalt.app.device import read_settings
+
+    board = load_board(sim_board.BOARD)
+    path = tmp_path / "settings.json"
+    path.write_text(_profile_twice(EXAMPLE))
+    assert read_settings(board, str(path)) is None
+    assert 'basal.profiles.Weekday: duplicate key "Weekday"' in capsys.readouterr().out
+    path.write_text("{" + '"a": {' * 1999 + "}" * 2000)
+    assert read_settings(board, str(path)) is None
+    assert "settings: nested more than 5 levels deep" in capsys.readouterr().out
+
+
+def test_the_keeper_refuses_a_key_twice_at_boot_and_keeps_the_pump_stopped():
+    from basalt.storage.keeper import Keeper
+    from tools.fake_storage import FakeStorage
+
+    storage = FakeStorage()
+    storage.files["settings.json"] = bytearray(_second_limits(EXAMPLE).encode())
+    board = load_board(sim_board.BOARD)
+    keeper = Keeper(storage)
+    keeper.board = board
+    assert keeper.load_settings() is None
+    assert keeper.settings_error.startswith(
+        'limits: duplicate key "limits" on line ')
+    assert keeper._settings_events[0][0] == "settings_rejected"
+
+
+def test_a_program_or_a_pi_command_with_a_key_twice_is_refused(tmp_path, capsys):
+    from tools import sim
+    from tools.pi.__main__ import main as pi_main
+
+    (tmp_path / "program.json").write_text(
+        '{"start": "06:00", "setup": [], "events": [],\n "start": "07:00"}')
+    with pytest.raises(ConfigError, match='start: duplicate key "start" on line 1 and '
+                       'again on line 2'):
+        sim.load_program(tmp_path / "program.json")
+    command = '{"cmd": "save_settings", "settings": {"limits": {},\n "limits": {}}}'
+    capsys.readouterr()
+    assert pi_main(["--command", command, "--seconds", "0"]) == 2
+    assert ('pi: error: settings.limits: duplicate key "limits" on line 1 and again on '
+            'line 2' in capsys.readouterr().err)

@@ -179,3 +179,35 @@ for i in range(12):
     emit("flat", [i * 5, flat.add(i * 300_000, record)])
 emit("arrows", [[t, readings.arrow_for(t)] for t in (
     None, 3000, 2999, 2000, 1999, 1000, 999, 0, -999, -1000, -1999, -2000, -2999, -3000)])
+
+
+# ----- time offsets the pump's clock cannot have reached -----------------------------------
+
+
+def pairs(events):
+    return [[kind, [[key, detail[key]] for key in sorted(detail)]] for kind, detail in events]
+
+
+def clock_record(offset, mg_dl):
+    return cgms.decode_measurements(bytes(cgms.encode_record(
+        cgms.sfloat_from_milli(mg_dl * 1000), offset)))[0]
+
+
+for name, script in (
+        ("one_future", [(t, t, 118 + t % 7) for t in range(0, 30, 5)] + [(30, 60_000, 120)]
+         + [(t, t, 118 + t % 7) for t in range(35, 60, 5)]),
+        ("clock_moved", [(t, t, 118 + t % 7) for t in range(0, 30, 5)]
+         + [(t, t + 2_880, 130 + t % 5) for t in range(30, 60, 5)]),
+        ("bad_first", [(0, 60_000, 120)] + [(t, t, 118 + t % 7) for t in range(5, 40, 5)]),
+        ("sync_future", [(t, t, 118 + t % 7) for t in range(0, 20, 5)] + [(20, -1, 0)]
+         + [(t, t, 118 + t % 7) for t in range(25, 40, 5)])):
+    store = readings.ReadingStore(0)
+    for minute, offset, mg_dl in script:
+        now = minute * 60_000 + 2_000
+        if offset < 0:
+            store.sync(now, 50_000)
+            emit("clock", [name, minute, "sync", store.anchor_ms])
+            continue
+        emit("clock", [name, minute, offset, store.add(now, clock_record(offset, mg_dl)),
+                       store.latest, store.anchor_ms, pairs(store.pop_events())])
+    emit("clock_counts", [name, sorted(store.counts.items())])

@@ -18,6 +18,11 @@ def emit(name, value):
     print(json.dumps([name, value], separators=(",", ":")))
 
 
+def state_row(state):
+    """The loop's state as sorted pairs (MicroPython's dicts keep no order)."""
+    return [[key, state[key]] for key in sorted(state)]
+
+
 def decision_row(d):
     items = d.as_dict()
     return [[key, items[key]] for key in sorted(items)] + [["prediction", d.prediction]]
@@ -127,7 +132,7 @@ for step in range(48):
     d, pure_state = loop.decide(inputs)
     if d.bolus_mu:
         pure_iob.add_bolus(now, d.bolus_mu)
-    emit("pure", [step, decision_row(d), pure_state])
+    emit("pure", [step, decision_row(d), state_row(pure_state)])
 
 for field, value in (("now_ms", "soon"), ("readings", {}), ("iob", {"mu": [0] * 3}),
                      ("state", {"carbs": [[0, 500, 0]], "last_ms": None}),
@@ -139,3 +144,24 @@ for field, value in (("now_ms", "soon"), ("readings", {}), ("iob", {"mu": [0] * 
         emit("bad", [field, "accepted"])
     except BasaltError as error:
         emit("bad", [field, type(error).__name__, str(error)])
+
+# ----- what the loop may add over scheduled basal: a spoofed 300 mg/dL for 8 hours --------
+
+bound_settings = loop.LoopSettings("closed", 80, True, 40, 30, 180, 2_000, 5_000)
+bound_state = {"carbs": [], "last_ms": None}
+temp = None
+for step in range(96):
+    now = 7 * H + step * 5 * M + (step % 4) * M  # decisions 5 to 8 minutes apart
+    pump = state(800, temp)
+    readings = [[now - k * 5 * M, (300 - k) * 1000, 0] for k in range(6, -1, -1)]
+    inputs = {"now_ms": now, "readings": readings,
+              "iob": {"mu": [0] * loop.POINTS, "activity_mu_h": 0},
+              "schedule": loop.schedule_section(pump, THERAPY),
+              "settings": bound_settings.as_dict(), "pump": loop.pump_section(pump),
+              "state": bound_state}
+    d, bound_state = loop.decide(inputs)
+    temp = d.rate_mu_h if d.action == "temp" else (None if d.action == "cancel" else temp)
+    emit("bound", [step, d.action, d.rate_mu_h, d.bolus_mu, d.extra_limit, d.extra_3h_mu, d.reason,
+                   d.extra_24h_mu, state_row(bound_state)[1:]])
+emit("limits", [loop.extra_limits(bound_settings.as_dict(), {"highest_mu_h": 1_250}),
+                loop.extra_limits(loop.LoopSettings().as_dict(), {"highest_mu_h": 1_250})])

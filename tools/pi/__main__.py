@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 
 from basalt.app import BOOT_WARNING, PumpApp
+from basalt.core import strict_json
 from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError, NotAllowedNow
+from basalt.core.settings import MAX_DEPTH as SETTINGS_MAX_DEPTH
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.ports import Clock
 from tools.pi.stepper import ThreadStepper
@@ -118,7 +120,10 @@ def main(argv=None, machine=None):
     try:
         board = read_board(args.board)
         settings, warnings = read_settings(args.settings, board)
-        commands = [json.loads(text) for text in args.command]
+        # Strict JSON: a save_settings command with a key twice is refused, not read as
+        # its last value; a command nests one level above the settings file.
+        commands = [strict_json.loads(text, 1 + SETTINGS_MAX_DEPTH, "--command")
+                    for text in args.command]
     except (ConfigError, ValueError, OSError) as exc:
         print("pi: error: %s" % exc, file=sys.stderr)
         return 2

@@ -3,11 +3,11 @@
 run() is shared by `make sim` (tools.sim.__main__) and the benchmark (tools.bench).
 """
 
-import json
 import os
 from fractions import Fraction
 
 from basalt.app import PumpApp
+from basalt.core import strict_json
 from basalt.core.board_file import load_board
 from basalt.core.check import exact_keys
 from basalt.core.commands import parse_clock
@@ -29,7 +29,9 @@ def load_program(path):
     it is checked now and kept, loaded, under "_settings".
     """
     with open(path) as handle:
-        program = json.load(handle)
+        # Strict: a program's setup may hold a whole settings table (save_settings), and
+        # a key given twice there would otherwise keep only its last value.
+        program = strict_json.loads(handle.read(), strict_json.DEFAULT_MAX_DEPTH, "program")
     exact_keys("program", program, ("start", "setup", "events"),
                ("comment", "board", "settings", "physics"))
     if "settings" in program:

@@ -3,7 +3,8 @@
     python -m tools.sim faults [NAME ...] [--json]      (default: every scenario)
 
 A scenario (host_tests/scenarios/loop_NAME.json) scripts what the CGM sensor sends
-every 5 minutes (steady +-1 mg/dL, ramp, nothing, a stuck value, noise, a compression dip) and what
+every 5 minutes (steady +-1 mg/dL, spoof +-2, ramp, nothing, a stuck value, noise, a
+compression dip) and what
 the user does (carbs, boluses, suspend, resume). The pump is Basalt's PumpApp on fake
 hardware in closed loop with settings/example.json's therapy; readings reach its store
 in the CGM wire format. Its expected file (loop_NAME.expected.json) lists what the loop
@@ -54,11 +55,15 @@ def load(name):
     return scenario, expected
 
 
-def make_app(loop_settings):
+def make_app(loop_settings, sections=None):
+    """The app in closed loop on settings/example.json; `sections` changes keys of its
+    other sections ({"alarms": {"auto_off_h": 0}}: a day without a button press)."""
     from tools.sim import load_sim_board
 
     with open(os.path.join(ROOT, "settings", "example.json")) as handle:
         obj = parse_settings_text(handle.read())
+    for section, keys in (sections or {}).items():
+        obj[section] = dict(obj[section], **keys)
     obj["loop"] = dict(loop_settings, mode="closed")
     settings = load_settings(obj)[0]
     board = load_sim_board()
@@ -78,6 +83,8 @@ def cgm_value(script, minute, last):
         if start <= minute < end:
             if kind == "steady":  # a live sensor never repeats exactly: +-1 mg/dL
                 return part[3] + (minute // SAMPLE_MIN) % 3 - 1
+            if kind == "spoof":  # a replayed value with a little made-up noise: +-2
+                return part[3] + (minute // SAMPLE_MIN) % 5 - 2
             if kind == "ramp":
                 return part[3] + (part[4] - part[3]) * (minute - start) // (end - start)
             if kind == "none":
@@ -86,13 +93,13 @@ def cgm_value(script, minute, last):
                 return last
             if kind == "noise":  # base +- amplitude, alternating every sample
                 return part[3] + (part[4] if (minute // SAMPLE_MIN) % 2 else -part[4])
-            raise ValueError("cgm kind %r: steady, ramp, none, stuck or noise" % kind)
+            raise ValueError("cgm kind %r: steady, spoof, ramp, none, stuck or noise" % kind)
     raise ValueError("no cgm script covers minute %d" % minute)
 
 
 def run(scenario):
     """Decisions (plain dicts, with the minute) of one scenario."""
-    app, clock = make_app(scenario.get("loop", {}))
+    app, clock = make_app(scenario.get("loop", {}), scenario.get("settings"))
     events = {}
     for minute, cmd in scenario.get("events", []):
         events.setdefault(minute, []).append(cmd)

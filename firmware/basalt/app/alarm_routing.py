@@ -4,6 +4,9 @@ snoozing is a button press for the auto-off alarm."""
 
 from basalt.core.alarms import ALARMS, check_code
 
+# Events that say an alarm's cause is gone: (kind -> code).
+CAUSE_GONE = {"loop_limit_ended": "loop_limit", "cgm_time_ok": "cgm_time"}
+
 
 class AlarmRouter:
     """The "alarms" reader of the event stream. ("alarm", {"code": ...}) events (the
@@ -28,6 +31,9 @@ class AlarmRouter:
             self.raise_alarm(code, extra)
         elif kind == "cgm_restored":
             self.clear(self.clock.now_ms(), "cgm_lost")
+        elif kind in CAUSE_GONE:
+            # The cause of a latching alarm is over; it stays until acknowledged.
+            self.clear(self.clock.now_ms(), CAUSE_GONE[kind])
 
     def raise_alarm(self, code, detail=None):
         """One that stops delivery halts the engine and latches until acknowledged;

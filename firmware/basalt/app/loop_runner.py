@@ -6,6 +6,7 @@ the command table, so the loop doses through the same checks and safety gate as 
 from basalt.core import loop
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import BOLUS_STEP_MU
+from basalt.core.units import fmt_milli
 
 
 class LoopRunner:
@@ -16,6 +17,7 @@ class LoopRunner:
         self.iob_feed = iob_feed
         self.stream = stream
         self.settings = None  # the therapy settings (schedules, limits) the loop doses by
+        self.limited = False  # the last decision met the loop's 3 h or 24 h bound
         self.run = None  # the command table's entry: run(now_ms, (name, values))
 
     def replace(self, settings):
@@ -24,7 +26,9 @@ class LoopRunner:
         without them); an unchanged one keeps the running loop."""
         old = self.settings
         if old is None or self.loop is None or old.loop.__dict__ != settings.loop.__dict__:
+            replaced = self.loop
             self.loop = loop.Loop(settings.loop)
+            self.loop.carry_extra(replaced)
         self.settings = settings
 
     # ----- the command table's "loop" part -------------------------------------------
@@ -77,3 +81,21 @@ class LoopRunner:
         except (InvalidValue, NotAllowedNow) as error:
             detail["refused"] = str(error)
         self.stream.emit("loop_decision", detail)
+        self._alert(now_ms, decision)
+
+    def _alert(self, now_ms, decision):
+        """The loop_limit alarm when the bound starts cutting the loop's dose; its cause
+        ends with the first decision the bound does not cut (it latches until
+        acknowledged). One event each way, not one per decision."""
+        if decision.extra_limit is not None and not self.limited:
+            most_3h, most_24h = loop.extra_limits(self.loop.inputs["settings"],
+                                                  self.loop.inputs["schedule"])
+            self.stream.emit("alarm", {
+                "code": "loop_limit", "at_ms": now_ms, "window": decision.extra_limit,
+                "detail": "loop added %s U in 3 h (bound %s), %s U in 24 h (bound %s)" % (
+                    fmt_milli(decision.extra_3h_mu), fmt_milli(most_3h),
+                    fmt_milli(decision.extra_24h_mu), fmt_milli(most_24h))})
+            self.limited = True
+        elif decision.extra_limit is None and self.limited:
+            self.stream.emit("loop_limit_ended", {"code": "loop_limit", "at_ms": now_ms})
+            self.limited = False

@@ -42,9 +42,16 @@ ALARMS = {
     "reservoir_low": (MEDIUM, False, False, "RESERVOIR LOW", "Refill soon"),
     "battery_low": (MEDIUM, False, False, "BATTERY LOW", "Charge soon"),
     "cgm_lost": (MEDIUM, False, False, "CGM LOST", "No glucose data"),
+    # The closed loop wanted more insulin over scheduled basal than its 3 h or 24 h bound
+    # leaves (a spoofed or failing CGM, or a real high that needs a person): latches
+    # until read, so a bound met at night is still on the screen in the morning.
+    "loop_limit": (MEDIUM, False, True, "LOOP LIMIT", "Check BG and CGM"),
     "suspended_too_long": (MEDIUM, False, False, "STILL SUSPENDED", "Resume delivery?"),
     "site_change": (LOW, False, False, "SITE CHANGE", "Change the site"),
     "glucose_check": (LOW, False, False, "CHECK GLUCOSE", "Enter a reading"),
+    # A CGM record whose time offset the pump's clock cannot have reached was ignored,
+    # or the store re-anchored to the sensor's new clock: latches until read.
+    "cgm_time": (LOW, False, True, "CGM TIME ERROR", "Reading ignored"),
 }
 CODES = tuple(sorted(ALARMS))
 

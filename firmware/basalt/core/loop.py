@@ -78,18 +78,35 @@ SUSPEND_RANGE = (67, 110)  # Loop's suspend threshold guardrail (docs/references
 ABSORPTION_RANGE = (60, 360)
 AUTO_BOLUS_PERCENT_RANGE = (10, 80)
 AUTO_BOLUS_MAX_MIN_RANGE = (0, 120)
+# What the loop may add over scheduled basal (temps above it and automatic boluses) in
+# any 3 h and any 24 h. Defaults, when the file sets none: 6 and 24 hours of the active
+# profile's highest rate (the cohort's busiest day adds 4.4 and 20 of them: the bound
+# does not bind on a real day; a spoofed CGM reading 350 all day meets it).
+EXTRA_3H_MS = const(3 * 3_600_000)
+EXTRA_24H_MS = const(24 * 3_600_000)
+EXTRA_BUCKET_MS = const(3_600_000)  # the state keeps what was added per hour
+DEFAULT_EXTRA_3H_HOURS = const(6)
+DEFAULT_EXTRA_24H_HOURS = const(24)
+EXTRA_3H_RANGE_MU = (0, 50_000)
+EXTRA_24H_RANGE_MU = (0, 200_000)
+
 
 class LoopSettings:
     """The settings file's loop section in integers (checked by basalt.core.settings)."""
 
     def __init__(self, mode="off", suspend_mg_dl=DEFAULT_SUSPEND_MG_DL, auto_bolus=False,
-                 auto_bolus_percent=40, auto_bolus_max_min=30, absorption_min=180):
+                 auto_bolus_percent=40, auto_bolus_max_min=30, absorption_min=180,
+                 max_extra_3h_mu=None, max_extra_24h_mu=None):
         self.mode = mode
         self.suspend_mg_dl = suspend_mg_dl
         self.auto_bolus = auto_bolus
         self.auto_bolus_percent = auto_bolus_percent
         self.auto_bolus_max_min = auto_bolus_max_min
         self.absorption_min = absorption_min
+        # mU over scheduled basal in any 3 h / 24 h; None: the default (hours of the
+        # active profile's highest rate, see extra_limits()).
+        self.max_extra_3h_mu = max_extra_3h_mu
+        self.max_extra_24h_mu = max_extra_24h_mu
 
     def as_dict(self, mode=None):
         """The input record's "settings" section (mode: the running mode, if changed)."""
@@ -97,7 +114,9 @@ class LoopSettings:
                 "suspend_mg_dl": self.suspend_mg_dl, "auto_bolus": self.auto_bolus,
                 "auto_bolus_percent": self.auto_bolus_percent,
                 "auto_bolus_max_min": self.auto_bolus_max_min,
-                "absorption_min": self.absorption_min}
+                "absorption_min": self.absorption_min,
+                "max_extra_3h_mu": self.max_extra_3h_mu,
+                "max_extra_24h_mu": self.max_extra_24h_mu}
 
 
 class PumpState:
@@ -141,6 +160,12 @@ class Decision:
         self.need_mu = 0
         self.max_temp_mu_h = 0
         self.prediction = None  # mg/dL at 0, 15, ..., 240 min
+        # What the loop added over scheduled basal in the last 3 h and 24 h before this
+        # decision (mU, hourly buckets: a window may count up to an hour more), and which
+        # bound cut this decision's dose ("3 h", "24 h") or None.
+        self.extra_3h_mu = 0
+        self.extra_24h_mu = 0
+        self.extra_limit = None
 
     def as_dict(self):
         """Plain data for events, the journal and scenario files (ints, strings, None)."""
@@ -149,7 +174,9 @@ class Decision:
                 "reason": self.reason, "glucose": self.glucose, "trend_milli": self.trend_milli,
                 "iob_mu": self.iob_mu, "cob_g": self.cob_g, "eventual": self.eventual,
                 "lowest": self.lowest, "lowest_min": self.lowest_min, "need_mu": self.need_mu,
-                "deviation_milli": self.deviation_milli, "max_temp_mu_h": self.max_temp_mu_h}
+                "deviation_milli": self.deviation_milli, "max_temp_mu_h": self.max_temp_mu_h,
+                "extra_3h_mu": self.extra_3h_mu, "extra_24h_mu": self.extra_24h_mu,
+                "extra_limit": self.extra_limit}
 
 
 def max_temp_mu_h(state):
@@ -248,7 +275,13 @@ def glucose_input(readings, now_ms, stale_ms):
     if why is None:
         fit = _fit(readings)
         if fit is None:
-            return (glucose, None, None), None
+            # Too few usable readings for a line: flagged ones in the span still forbid
+            # raising insulin (a step up is not dosed once its first value is believed).
+            faulty = _flagged_within(readings, FIT_MIN)
+            caution = None
+            if faulty:
+                caution = "%d faulty CGM reading(s) in the last %d min" % (faulty, FIT_MIN)
+            return (glucose, None, caution), None
         if fit[2] > NOISY_MILLI:
             return None, "CGM readings too noisy (%d mg/dL from their trend on average, limit " \
                 "%d)" % (fit[2] // 1000, NOISY_MILLI // 1000)
@@ -259,6 +292,19 @@ def glucose_input(readings, now_ms, stale_ms):
     if glucose is not None and glucose < LOW_MILLI and age <= stale_ms:
         return (glucose, None, "LO reading"), None
     return None, why
+
+
+def _flagged_within(readings, minutes):
+    """Flagged readings in the `minutes` up to the newest."""
+    newest_at = readings[-1][0]
+    count = 0
+    for i in range(len(readings) - 1, -1, -1):
+        at, _, flags = readings[i]
+        if (at - newest_at) // MS_PER_MIN < -minutes:
+            break
+        if flags:
+            count += 1
+    return count
 
 
 def _fit(readings):
@@ -309,31 +355,45 @@ def _decide(inputs, cgm, why):
     record is taken as checked. Loop.decide enters here with the CGM input it is given."""
     now_ms = inputs["now_ms"]
     settings = inputs["settings"]
-    schedule = inputs["schedule"]
-    pump = inputs["pump"]
     mu = inputs["iob"]["mu"]
     last_ms = inputs["state"]["last_ms"]
     absorb_min = settings["absorption_min"]
     since = MS_PER_MIN * FADE_MIN if last_ms is None else now_ms - last_ms
     # The carb record, copied (the input is never changed); meals whose time is over go.
     carbs = []
-    for at, grams, early in inputs["state"]["carbs"]:
+    old = inputs["state"]
+    for at, grams, early in old["carbs"]:
         if now_ms - at < absorb_min * MS_PER_MIN:
             carbs.append([at, grams, early])
-    state = {"carbs": carbs, "last_ms": now_ms}
+    # What the loop added over scheduled basal: its last temp counted up to now.
+    extra, loop_temp = _settle(old.get("extra", ()), old.get("loop_temp"), now_ms)
+    state = {"carbs": carbs, "last_ms": now_ms, "extra": extra, "loop_temp": loop_temp}
     d = Decision(now_ms, settings["mode"])
     d.iob_mu = mu[0]
     d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
+    d.extra_3h_mu = added_within(extra, now_ms, EXTRA_3H_MS)
+    d.extra_24h_mu = added_within(extra, now_ms, EXTRA_24H_MS)
+    scheduled = inputs["schedule"]["scheduled_mu_h"]
+    return _commit(_choose(d, inputs, cgm, why, carbs, since), state, scheduled)
+
+
+def _choose(d, inputs, cgm, why, carbs, since):
+    """The decision, before what it adds is put on the loop's record."""
+    now_ms = inputs["now_ms"]
+    settings = inputs["settings"]
+    schedule = inputs["schedule"]
+    pump = inputs["pump"]
+    absorb_min = settings["absorption_min"]
     if d.mode == "off":
         d.reason = "loop off: pump therapy"
-        return d, state
+        return d
     if pump["stop_reason"] is not None:
         d.reason = "pump stopped (%s): the loop waits" % pump["stop_reason"]
-        return d, state
+        return d
     scheduled = schedule["scheduled_mu_h"]
     d.max_temp_mu_h = _max_temp(schedule["max_basal_mu_h"], schedule["highest_mu_h"], scheduled)
     if cgm is None:
-        return _fallback(d, pump, scheduled, why), state
+        return _fallback(d, pump, scheduled, why)
     isf = schedule["isf_mg_dl_u"]
     d.glucose = cgm[0] // 1000
     d.trend_milli = cgm[1]
@@ -342,14 +402,127 @@ def _decide(inputs, cgm, why):
     threshold = settings["suspend_mg_dl"]
     if d.glucose < threshold:
         return _zero(d, "glucose %d mg/dL is below the suspend threshold %d: basal "
-                     "suspended" % (d.glucose, threshold)), state
+                     "suspended" % (d.glucose, threshold))
     if d.lowest < threshold:
         return _zero(d, "predicted %d mg/dL in %d min, below the suspend threshold "
-                     "%d: basal suspended" % (d.lowest, d.lowest_min, threshold)), state
+                     "%d: basal suspended" % (d.lowest, d.lowest_min, threshold))
     if d.mode == "suspend_only":
         return _scheduled(d, pump, "glucose %d, lowest predicted %d mg/dL: scheduled basal"
-                          % (d.glucose, d.lowest)), state
-    return _dose(d, schedule, settings, pump, cgm[2]), state
+                          % (d.glucose, d.lowest))
+    return _dose(d, schedule, settings, pump, cgm[2])
+
+
+# ----- what the loop adds over scheduled basal -------------------------------------------
+# The state keeps "extra": [[bucket start ms, mU], ...] oldest first, one bucket per hour
+# of what the loop's temps above scheduled basal and its automatic boluses added, and
+# "loop_temp": [start ms, mU/h above scheduled, end ms] for the loop's temp still
+# running (or None). A temp is counted as running to its end unless a later decision
+# replaces or cancels it (the safe direction: a temp the user cancelled still counts).
+# Amounts go into the bucket of the decision that counts them; a window sums every
+# bucket that reaches into it, so it can count up to an hour more than it spans, never
+# less. Before dosing, the planned dose (the bolus and the temp's whole 30 minutes) must
+# fit what is left in both windows: no 3 h (or 24 h) stretch ever holds more than the
+# bound, even if the loop stops deciding.
+
+
+def extra_limits(settings, schedule):
+    """(3 h bound, 24 h bound) in mU from the record's settings and schedule: the
+    settings' values, or the defaults (hours of the highest scheduled rate)."""
+    most_3h = settings.get("max_extra_3h_mu")
+    most_24h = settings.get("max_extra_24h_mu")
+    highest = schedule["highest_mu_h"]
+    if most_3h is None:
+        most_3h = DEFAULT_EXTRA_3H_HOURS * highest
+    if most_24h is None:
+        most_24h = DEFAULT_EXTRA_24H_HOURS * highest
+    return most_3h, most_24h
+
+
+def added_within(extra, now_ms, window_ms):
+    """mU the loop added in the buckets that reach into the window ending now."""
+    total = 0
+    for start, mu in extra:
+        if start + EXTRA_BUCKET_MS > now_ms - window_ms:
+            total += mu
+    return total
+
+
+def _add_extra(extra, now_ms, mu):
+    """A new bucket list with mu added at now_ms (the input is not changed); buckets
+    older than 24 h go."""
+    kept = []
+    for start, amount in extra:
+        if start + EXTRA_BUCKET_MS > now_ms - EXTRA_24H_MS:
+            kept.append([start, amount])
+    if mu <= 0:
+        return kept
+    if kept and now_ms >= kept[-1][0]:
+        last = kept[-1][0]
+        steps = (now_ms - last) // EXTRA_BUCKET_MS
+        if steps == 0:
+            kept[-1][1] += mu
+            return kept
+        kept.append([last + steps * EXTRA_BUCKET_MS, mu])
+    else:
+        kept.append([now_ms, mu])
+    return kept
+
+
+def _over(extra_mu_h, ms):
+    """mU a rate extra_mu_h above scheduled adds in ms, rounded up."""
+    return -(-extra_mu_h * ms // 3_600_000) if extra_mu_h > 0 and ms > 0 else 0
+
+
+def _settle(extra, loop_temp, now_ms):
+    """(buckets, loop_temp) with the loop's running temp counted up to now."""
+    if loop_temp is None:
+        return _add_extra(extra, now_ms, 0), None
+    start, extra_mu_h, end = loop_temp
+    ran_to = end if end < now_ms else now_ms
+    buckets = _add_extra(extra, now_ms, _over(extra_mu_h, ran_to - start))
+    if end <= now_ms:
+        return buckets, None
+    return buckets, [now_ms, extra_mu_h, end]
+
+
+def _commit(d, state, scheduled):
+    """Put what the decision adds on the record: its bolus now, its temp as running. A
+    new temp or a cancel ends the loop's temp; keep and none leave it running."""
+    now_ms = d.at_ms
+    if d.action == "temp":
+        over = d.rate_mu_h - scheduled
+        state["loop_temp"] = None if over <= 0 else [now_ms, over,
+                                                     now_ms + d.minutes * MS_PER_MIN]
+    elif d.action == "cancel":
+        state["loop_temp"] = None
+    if d.bolus_mu:
+        state["extra"] = _add_extra(state["extra"], now_ms, d.bolus_mu)
+    return d, state
+
+
+def _bound(d, schedule, settings, pump, rate, what):
+    """(rate, what) with the dose cut to what the 3 h and 24 h bounds leave."""
+    scheduled = schedule["scheduled_mu_h"]
+    most_3h, most_24h = extra_limits(settings, schedule)
+    left_3h = most_3h - d.extra_3h_mu
+    left_24h = most_24h - d.extra_24h_mu
+    left = left_3h if left_3h < left_24h else left_24h
+    if left < 0:
+        left = 0
+    if d.bolus_mu + _over(rate - scheduled, TEMP_MIN * MS_PER_MIN) <= left:
+        return rate, what
+    d.extra_limit = "3 h" if left_3h <= left_24h else "24 h"
+    step = pump["bolus_step_mu"]
+    if d.bolus_mu > left:
+        d.bolus_mu = left // step * step
+    room_mu_h = (left - d.bolus_mu) * 60 // TEMP_MIN
+    if rate > scheduled + room_mu_h:
+        rate = scheduled + room_mu_h
+    most, used = (most_3h, d.extra_3h_mu) if d.extra_limit == "3 h" else (most_24h,
+                                                                           d.extra_24h_mu)
+    what += "; loop extra over scheduled basal capped: %s of %s U in %s used" % (
+        fmt_milli(used), fmt_milli(most), d.extra_limit)
+    return rate, what
 
 
 # ----- carbs --------------------------------------------------------------------------
@@ -501,6 +674,7 @@ def _dose(d, schedule, settings, pump, caution):
     if rate > d.max_temp_mu_h:
         rate = d.max_temp_mu_h
         what += "; temp capped at the max temp basal %s U/h" % fmt_milli(rate)
+    rate, what = _bound(d, schedule, settings, pump, rate, what)
     if d.bolus_mu:
         what += "; automatic bolus %s U (%d %% of the need)" % (
             fmt_milli(d.bolus_mu), settings["auto_bolus_percent"])
@@ -612,7 +786,7 @@ class Loop:
     def __init__(self, loop_settings):
         self.settings = loop_settings
         self.mode = loop_settings.mode
-        self.state = {"carbs": [], "last_ms": None}
+        self.state = {"carbs": [], "last_ms": None, "extra": [], "loop_temp": None}
         self._settings = loop_settings.as_dict()  # the record's "settings", kept
         self._last_offset = -1
         self.last = None  # the last Decision
@@ -628,12 +802,26 @@ class Loop:
     def set_mode(self, mode):
         self.mode = one_of("loop mode", mode, MODES)
         self._settings = self.settings.as_dict(mode)
-        self.state = {"carbs": self.state["carbs"], "last_ms": None}  # decide at once
+        self.state = self._kept(self.state["carbs"], None)  # decide at once
 
     def add_carbs(self, now_ms, grams):
         """Announced carbs (whole grams, eaten now). The oldest entry makes room."""
-        self.state = {"carbs": add_carbs(self.state["carbs"], now_ms, grams),
-                      "last_ms": self.state["last_ms"]}
+        self.state = self._kept(add_carbs(self.state["carbs"], now_ms, grams),
+                                self.state["last_ms"])
+
+    def _kept(self, carbs, last_ms):
+        """A state with new carbs and last_ms; what the loop added stays counted."""
+        state = self.state
+        return {"carbs": carbs, "last_ms": last_ms, "extra": state.get("extra", []),
+                "loop_temp": state.get("loop_temp")}
+
+    def carry_extra(self, other):
+        """Count what another Loop (the one new settings replace) added as ours: a
+        settings change does not hand the loop a fresh 24 h budget."""
+        if other is not None:
+            self.state = {"carbs": self.state["carbs"], "last_ms": self.state["last_ms"],
+                          "extra": other.state.get("extra", []),
+                          "loop_temp": other.state.get("loop_temp")}
 
     def cob_g(self, now_ms):
         """Carbs on board, whole grams (rounded up)."""

@@ -10,6 +10,8 @@ from basalt.core.loop import (
     ABSORPTION_RANGE,
     AUTO_BOLUS_MAX_MIN_RANGE,
     AUTO_BOLUS_PERCENT_RANGE,
+    EXTRA_3H_RANGE_MU,
+    EXTRA_24H_RANGE_MU,
     MAX_CARB_ENTRIES,
     MODES,
     POINTS,
@@ -31,12 +33,14 @@ TARGET_RANGE = (70, 250)  # mg/dL
 ACTIVITY_LIMIT_MU_H = 1_000_000
 TEMP_LEFT_MAX_MIN = 1_440
 BOLUS_STEP_RANGE = (1, 1_000)
+MAX_EXTRA_BUCKETS = 25  # one an hour reaching into the last 24 h
 
 _TOP = ("now_ms", "readings", "iob", "schedule", "settings", "pump", "state")
 _SCHEDULE = ("scheduled_mu_h", "highest_mu_h", "max_basal_mu_h", "max_iob_mu",
              "isf_mg_dl_u", "carb_ratio_mg_u", "target_mg_dl")
 _SETTINGS = ("mode", "suspend_mg_dl", "auto_bolus", "auto_bolus_percent",
              "auto_bolus_max_min", "absorption_min")
+_SETTINGS_OPTIONAL = ("max_extra_3h_mu", "max_extra_24h_mu")  # None or absent: the defaults
 _PUMP = ("stop_reason", "temp_mu_h", "temp_left_min", "bolus_running", "bolus_step_mu")
 
 
@@ -83,7 +87,7 @@ def check_inputs(inputs):
     int_in("schedule.target_mg_dl", schedule["target_mg_dl"], TARGET_RANGE[0],
            TARGET_RANGE[1], "mg/dL")
     settings = inputs["settings"]
-    exact_keys("settings", settings, _SETTINGS, (), InvalidValue)
+    exact_keys("settings", settings, _SETTINGS, _SETTINGS_OPTIONAL, InvalidValue)
     one_of("settings.mode", settings["mode"], MODES)
     int_in("settings.suspend_mg_dl", settings["suspend_mg_dl"], SUSPEND_RANGE[0],
            SUSPEND_RANGE[1], "mg/dL")
@@ -94,6 +98,10 @@ def check_inputs(inputs):
            AUTO_BOLUS_MAX_MIN_RANGE[0], AUTO_BOLUS_MAX_MIN_RANGE[1], "min")
     int_in("settings.absorption_min", settings["absorption_min"], ABSORPTION_RANGE[0],
            ABSORPTION_RANGE[1], "min")
+    for key, (lo, hi) in (("max_extra_3h_mu", EXTRA_3H_RANGE_MU),
+                          ("max_extra_24h_mu", EXTRA_24H_RANGE_MU)):
+        if settings.get(key) is not None:
+            int_in("settings." + key, settings[key], lo, hi, "mU over scheduled basal")
     pump = inputs["pump"]
     exact_keys("pump", pump, _PUMP, (), InvalidValue)
     if pump["stop_reason"] is not None:
@@ -105,7 +113,7 @@ def check_inputs(inputs):
     int_in("pump.bolus_step_mu", pump["bolus_step_mu"], BOLUS_STEP_RANGE[0],
            BOLUS_STEP_RANGE[1], "mU")
     state = inputs["state"]
-    exact_keys("state", state, ("carbs", "last_ms"), (), InvalidValue)
+    exact_keys("state", state, ("carbs", "last_ms"), ("extra", "loop_temp"), InvalidValue)
     carbs = _list("state.carbs", state["carbs"], 0, MAX_CARB_ENTRIES)
     for i in range(len(carbs)):
         where = "state.carbs[%d]" % i
@@ -115,6 +123,30 @@ def check_inputs(inputs):
         int_in(where + " early_mg", early, 0, grams * 1000, "mg (at most the meal)")
     if state["last_ms"] is not None:
         _time("state.last_ms", state["last_ms"])
+    extra = _list("state.extra", state.get("extra", []), 0, MAX_EXTRA_BUCKETS)
+    before = None
+    for i in range(len(extra)):
+        where = "state.extra[%d]" % i
+        entry = extra[i]
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise InvalidValue(where, entry, "a list [bucket start ms, mU]")
+        _time(where + " start_ms", entry[0])
+        int_in(where + " mu", entry[1], 0, EXTRA_24H_RANGE_MU[1] * 2, "mU")
+        if before is not None and entry[0] <= before:
+            raise InvalidValue(where + " start_ms", entry[0], "after %d (oldest first)"
+                               % before)
+        before = entry[0]
+    temp = state.get("loop_temp")
+    if temp is not None:
+        if not isinstance(temp, list) or len(temp) != 3:
+            raise InvalidValue("state.loop_temp", temp, "None or [start ms, mU/h above "
+                               "scheduled, end ms]")
+        _time("state.loop_temp start_ms", temp[0])
+        int_in("state.loop_temp mu_h", temp[1], 1, MAX_RATE_MU_H, "mU/h")
+        _time("state.loop_temp end_ms", temp[2])
+        if temp[2] <= temp[0]:
+            raise InvalidValue("state.loop_temp end_ms", temp[2], "after its start %d"
+                               % temp[0])
     return inputs
 
 

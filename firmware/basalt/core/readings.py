@@ -8,7 +8,11 @@ limit Loop uses: "glucoseTooOld", docs/references.md) or flagged:
   no_value      the sensor sent NaN, NRes or +/-INF
   out_of_range  outside 40..400 mg/dL (what CGMs report; beyond it they say LO/HI)
   rate          more than 6 mg/dL/min from the previous usable reading (blood glucose
-                rarely changes faster than 3-4 mg/dL/min; twice that is a sensor fault)
+                rarely changes faster than 3-4 mg/dL/min; twice that is a sensor fault).
+                A fall is measured against a reading of the last 15 minutes; a rise
+                against one of the last 60: a step up (100 -> 400) stays flagged until
+                the time since the last believable reading could explain it (50 min
+                for 300 mg/dL), so it is not dosed 15 minutes later
   flat          the same value for 45 minutes or more (oref0 refuses an unchanged CGM)
   duplicate     two different records claimed the same time offset
   sensor        the sensor's annunciation says session stopped, malfunction, wrong
@@ -24,6 +28,14 @@ pump's clock (anchor_ms) is estimated from live records as now_ms - offset*60000
 estimate is late by the notification latency, so the store keeps the smallest and lets
 it rise by at most ANCHOR_CREEP_MS per record to follow a sensor clock that runs slow.
 A reading's time is anchor_ms + offset * 60000.
+
+A record whose offset the pump's clock cannot have reached (more than FUTURE_TOLERANCE_MS
+ahead of the anchor) is ignored, not allowed to drag the anchor back (which made every
+later reading "too old" for the rest of the session): a cgm_time event says so and the
+cgm_time alarm latches until read. Three records in a row that agree on another anchor
+over 10 minutes (ahead of it, or behind the stored readings by more than the window) are
+the sensor's clock: the store starts over from them (a new session, with the event and
+the alarm), so a bad offset never leaves the CGM dead without a message.
 """
 
 from basalt.core import cgms
@@ -43,12 +55,17 @@ LOW_MILLI = const(40_000)
 HIGH_MILLI = const(400_000)
 MAX_RATE_MILLI = const(6_000)  # mg/dL per minute x 1000
 RATE_LOOKBACK_MIN = const(15)
+RISE_LOOKBACK_MIN = const(60)  # a rise is measured against a usable reading this far back
 FLAT_MIN = const(45)
 TREND_MIN = const(15)  # trend: least squares over this many minutes of readings
 TREND_MIN_SPAN = const(10)
 HISTORY_MIN = const(30)  # fetched with RACP when the store has no reading yet
 MAX_CADENCE_MIN = const(5)  # CGMs send every 1 or 5 minutes
 ANCHOR_CREEP_MS = const(1_000)
+FUTURE_TOLERANCE_MS = const(10 * 60_000)  # ahead of the anchor by more: not this clock
+REANCHOR_RECORDS = const(3)  # records that agree on another clock ...
+REANCHOR_SPAN_MS = const(10 * 60_000)  # ... over at least this long: follow it
+REANCHOR_AGREE_MS = const(2 * 60_000)
 
 NO_VALUE = const(1)
 OUT_OF_RANGE = const(2)
@@ -121,9 +138,11 @@ class ReadingStore:
         self._offset = [-1] * window_min
         self._glucose = [0] * window_min
         self._flags = [0] * window_min
-        self.counts = {"stored": 0, "repeated": 0, "conflicts": 0, "too_old": 0}
+        self.counts = {"stored": 0, "repeated": 0, "conflicts": 0, "too_old": 0, "future": 0,
+                       "reanchored": 0}
         self._events = []
         self._lost = False
+        self._odd = None  # [anchor estimate, records, first ms] of records off the clock
         self.new_session(now_ms)
 
     # --- session and input ---------------------------------------------------------
@@ -141,17 +160,21 @@ class ReadingStore:
         self.session_ms = now_ms
 
     def sync(self, now_ms, current_offset):
-        """The sensor's CGM Status says its session is now at current_offset minutes."""
+        """The sensor's CGM Status says its session is now at current_offset minutes (an
+        offset the clock cannot have reached is not followed: the records decide)."""
+        if self._ahead(now_ms, current_offset):
+            self.counts["future"] += 1
+            return
         self._anchor(now_ms, current_offset)
 
     def add(self, now_ms, record):
-        """Store one decoded cgms.Record; returns its flags (0 = usable for dosing)."""
+        """Store one decoded cgms.Record; returns its flags (0 = usable for dosing), or
+        None when it was not stored (too old, or a time the clock cannot have reached)."""
         offset = record.time_offset
+        if self._off_the_clock(now_ms, offset):
+            return None
         if offset > self.latest:
             self._anchor(now_ms, offset)
-        elif offset <= self.latest - self.window:
-            self.counts["too_old"] += 1
-            return None
         slot = offset % self.window
         flags = self._classify(record)
         if self._offset[slot] == offset:
@@ -170,6 +193,55 @@ class ReadingStore:
         self.counts["stored"] += 1
         self.check(now_ms)
         return flags
+
+    def _ahead(self, now_ms, offset):
+        """True when the pump's clock cannot have reached this offset yet."""
+        anchor = self.anchor_ms
+        return (anchor is not None
+                and now_ms - offset * MS_PER_MIN < anchor - FUTURE_TOLERANCE_MS)
+
+    def _off_the_clock(self, now_ms, offset):
+        """True when the record is not stored: ahead of the clock, or older than the
+        window behind the newest reading. Records that agree with each other on another
+        clock, REANCHOR_RECORDS of them over REANCHOR_SPAN_MS, start the store over."""
+        ahead = offset > self.latest and self._ahead(now_ms, offset)
+        behind = self.latest >= 0 and offset <= self.latest - self.window
+        if not ahead and not behind:
+            self._odd = None
+            return False
+        estimate = now_ms - offset * MS_PER_MIN
+        odd = self._odd
+        if odd is not None and abs(estimate - odd[0]) <= REANCHOR_AGREE_MS:
+            odd[1] += 1
+        else:
+            odd = self._odd = [estimate, 1, now_ms]
+        if odd[1] >= REANCHOR_RECORDS and now_ms - odd[2] >= REANCHOR_SPAN_MS:
+            self._odd = None
+            self.counts["reanchored"] += 1
+            message = ("CGM clock moved: readings start over from offset %d min"
+                       % offset)
+            self.new_session(now_ms)
+            self._time_alarm(now_ms, offset, "reanchored", message)
+            return False
+        if ahead:
+            self.counts["future"] += 1
+            if odd[1] == 1:
+                expected = (now_ms - self.anchor_ms) // MS_PER_MIN
+                self._time_alarm(now_ms, offset, "ignored", "CGM record at %d min is %d min "
+                                 "ahead of the pump's clock: ignored" % (offset,
+                                                                          offset - expected))
+        else:
+            self.counts["too_old"] += 1
+        return True
+
+    def _time_alarm(self, now_ms, offset, action, message):
+        """The event, and the cgm_time alarm: raised, its cause already gone (it latches
+        until the user reads it)."""
+        self._events.append(("cgm_time", {"at_ms": now_ms, "offset": offset,
+                                          "result": action, "message": message}))
+        self._events.append(("alarm", {"code": "cgm_time", "at_ms": now_ms,
+                                       "detail": message}))
+        self._events.append(("cgm_time_ok", {"code": "cgm_time", "at_ms": now_ms}))
 
     def _classify(self, record):
         if record.glucose_milli is None:
@@ -225,10 +297,11 @@ class ReadingStore:
         if flags & (NO_VALUE | OUT_OF_RANGE):
             return flags
         glucose = self._glucose[slot]
-        before = self._previous(offset, RATE_LOOKBACK_MIN + 1, _NOT_A_REFERENCE)
+        before = self._previous(offset, RISE_LOOKBACK_MIN + 1, _NOT_A_REFERENCE)
         if before >= 0:
             change = glucose - self._glucose[before % self.window]
-            if abs(change) > MAX_RATE_MILLI * (offset - before):
+            most = MAX_RATE_MILLI * (offset - before)
+            if change > most or (-change > most and offset - before <= RATE_LOOKBACK_MIN):
                 flags |= RATE
         if self._flat_since(offset, glucose) <= offset - FLAT_MIN:
             flags |= FLAT

@@ -4,12 +4,14 @@ load_settings(obj) -> (Settings, warnings) or SettingsError (a ConfigError) list
 every problem, each naming the key path, the value and what is allowed. Hard limits
 refuse a value; recommended ranges (Loop and AndroidAPS guardrails, docs/references.md) only
 warn. Keys are in user units ("max_bolus_u": 10); attributes are integers (mU, mU/h,
-minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text).
+minutes, mg/dL). The file may hold whole-line // comments (parse_settings_text); it is
+strict JSON (basalt.core.strict_json): a key twice in one table, or nesting deeper than
+the schema's MAX_DEPTH, is refused before any value is read.
 """
 
 import json
 
-from basalt.core import insulin, loop
+from basalt.core import insulin, loop, strict_json
 from basalt.core.basal import BasalProfiles, make_profile, rate_from_user
 from basalt.core.check import flag, int_in, is_int, one_of, text
 from basalt.core.errors import ConfigError, InvalidValue
@@ -34,6 +36,9 @@ VERSION = 1
 
 BOLUS_INCREMENTS_MU = (10, 50, 100, 500, 1_000)
 DEFAULT_MIN_GLUCOSE = 70
+# The deepest the schema nests: the file's table > basal > profiles > a profile's list of
+# segments > one segment. A deeper file cannot be valid; it is refused unread.
+MAX_DEPTH = 5
 
 
 class SettingsError(ConfigError):
@@ -90,16 +95,22 @@ class Settings:
 
 # ----- the file ---------------------------------------------------------------------
 
-def parse_settings_text(source):
-    """JSON text, where whole lines starting with // are comments -> a plain object."""
+def parse_settings_text(source, name="settings"):
+    """JSON text, where whole lines starting with // are comments -> a plain object.
+
+    Strict (basalt.core.strict_json.check): a key twice in one table is refused naming
+    the key path and both lines; so is nesting deeper than MAX_DEPTH, or anything that is
+    not strict JSON, each as one ConfigError line, the same on CPython and MicroPython."""
     lines = source.split("\n")
     for i, line in enumerate(lines):
         if line.strip(" \t\r").startswith("//"):
             lines[i] = ""  # keep line numbers for JSON error messages
+    text = "\n".join(lines)
+    strict_json.check(text, MAX_DEPTH, name)
     try:
-        return json.loads("\n".join(lines))
-    except ValueError as error:
-        raise ConfigError("settings", "(the file)", "JSON with whole-line // comments",
+        return json.loads(text)
+    except ValueError as error:  # not expected after the check: kept as a backstop
+        raise ConfigError(name, "(the file)", "JSON with whole-line // comments",
                           "not valid JSON (%s)" % error)
 
 
@@ -509,12 +520,14 @@ def _site_change(value):
 # ----- the closed loop -----------------------------------------------------------------
 
 _LOOP_KEYS = ("mode", "suspend_threshold_mg_dl", "auto_bolus", "auto_bolus_percent",
-              "auto_bolus_max_min", "carb_absorption_min")
+              "auto_bolus_max_min", "carb_absorption_min", "max_extra_3h_u", "max_extra_24h_u")
 
 
 def _loop(check, obj):
     """Optional section; every key optional (defaults: loop off, suspend at 80 mg/dL, no
-    automatic boluses, 40 % of the need, at most 30 min of basal, carbs absorbed in 3 h)."""
+    automatic boluses, 40 % of the need, at most 30 min of basal, carbs absorbed in 3 h;
+    what the loop may add over scheduled basal in any 3 h and any 24 h: 6 and 24 hours
+    of the active profile's highest rate)."""
     if not check.keys("loop", obj, (), _LOOP_KEYS):
         return None
     default = loop.LoopSettings()
@@ -537,9 +550,28 @@ def _loop(check, obj):
                             obj.get("carb_absorption_min", default.absorption_min),
                             loop.ABSORPTION_RANGE[0], loop.ABSORPTION_RANGE[1], "min", 1,
                             ConfigError)
-    if None in (mode, suspend, auto, percent, most, absorption):
+    extra_3h = _extra(check, obj, "max_extra_3h_u", loop.EXTRA_3H_RANGE_MU)
+    extra_24h = _extra(check, obj, "max_extra_24h_u", loop.EXTRA_24H_RANGE_MU)
+    if extra_3h is not None and extra_24h is not None and extra_3h > extra_24h:
+        check.problems.append(ConfigError("loop.max_extra_3h_u", obj["max_extra_3h_u"],
+                                          "at most loop.max_extra_24h_u (%s U): 3 h are "
+                                          "part of 24 h" % fmt_milli(extra_24h)))
         return None
-    return loop.LoopSettings(mode, suspend, auto, percent, most, absorption)
+    if None in (mode, suspend, auto, percent, most, absorption) or _MISSING in (extra_3h,
+                                                                               extra_24h):
+        return None
+    return loop.LoopSettings(mode, suspend, auto, percent, most, absorption, extra_3h,
+                             extra_24h)
+
+
+def _extra(check, obj, key, limits):
+    """What the loop may add over scheduled basal in a window, mU; None when the file
+    does not say (the loop's default), _MISSING when refused."""
+    if key not in obj:
+        return None
+    value = check.take(milli_in, "loop." + key, obj[key], limits[0], limits[1],
+                       BOLUS_STEP_MU, "U over scheduled basal")
+    return _MISSING if value is None else value
 
 
 # ----- the CGM ------------------------------------------------------------------------

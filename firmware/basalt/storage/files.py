@@ -8,6 +8,7 @@ a file at close and renames atomically, which replace() relies on.
 import json
 import os
 
+from basalt.core import strict_json
 from basalt.core.errors import ConfigError
 from basalt.ports import Storage
 
@@ -95,7 +96,7 @@ class ValidatedFile:
         self.storage = storage
         self.name = name
         self.validator = validator  # obj -> anything; raises ConfigError naming the key
-        self.parse = parse  # text -> obj (default: plain JSON); raises ConfigError
+        self.parse = parse  # text -> obj (default: strict JSON); raises ConfigError
 
     def load(self):
         """(obj, validated) or (None, None) if there is no file; raises ConfigError."""
@@ -110,7 +111,8 @@ class ValidatedFile:
             return None, None
         try:
             text = bytes(data).decode()
-            obj = self.parse(text) if self.parse is not None else json.loads(text)
+            obj = (self.parse(text) if self.parse is not None
+                   else strict_json.loads(text, strict_json.DEFAULT_MAX_DEPTH, self.name))
         except (ValueError, UnicodeError):
             raise ConfigError(self.name, "(%d bytes)" % len(data), "a JSON table",
                               "not valid JSON")

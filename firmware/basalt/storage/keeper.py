@@ -48,7 +48,9 @@ class Keeper:
         self.journal = Journal(storage, **journal_args)
         self.checkpoints = CheckpointStore(storage)
         self.settings = settings_file or ValidatedFile(storage, SETTINGS_FILE,
-                                                       settings_validator or self._schema)
+                                                       settings_validator or self._schema,
+                                                       None if settings_validator else
+                                                       self._parse)
         self.basal = ValidatedFile(storage, BASAL_FILE, check_basal_file)
         self.force_file = ValidatedFile(storage, FORCE_FILE, lambda obj: (
             forcecal.load_force_calibration(obj, FORCE_FILE)))
@@ -89,6 +91,13 @@ class Keeper:
         from basalt.core.settings import load_settings  # loaded only when a file is read
 
         return load_settings(obj, self.board)
+
+    def _parse(self, text):
+        """The settings schema's own reader: strict JSON (no key twice, no deeper
+        nesting than the schema), whole-line // comments."""
+        from basalt.core.settings import parse_settings_text
+
+        return parse_settings_text(text, SETTINGS_FILE)
 
     @property
     def lease_steps(self):

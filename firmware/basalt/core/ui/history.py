@@ -60,6 +60,7 @@ _FORMATS = {
     "alarm": _alarm("!"),
     "alarm_raised": _alarm("!"),
     "cgm_restored": lambda d: "CGM back",
+    "cgm_time": lambda d: "CGM clock",
     "alarm_acknowledged": _alarm("ok "),
     "alarm_cleared": _alarm("end "),
     "reading": _reading,
@@ -67,7 +68,9 @@ _FORMATS = {
     "boot": lambda d: "boot " + str(d.get("cause", "")),
     "boot_acknowledged": lambda d: "boot seen",
 }
-SKIPPED = ("bolus_part_done", "prime_done")
+# Skipped: parts of a whole already shown, and "the cause is gone" notes (the alarm's
+# own end is shown when it ends).
+SKIPPED = ("bolus_part_done", "prime_done", "cgm_time_ok", "loop_limit_ended")
 
 
 def history_line(kind, detail, now_ms, day_ms):
