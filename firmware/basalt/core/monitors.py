@@ -23,7 +23,13 @@ correction boluses and site changes arrive as method calls with now_ms.
 
 from basalt.core.alarms import ALARMS
 from basalt.core.check import int_in, is_int
-from basalt.core.delivery import STOP_EMPTY, STOP_LIMIT, STOP_NO_RESERVOIR, STOP_USER
+from basalt.core.delivery import (
+    STOP_BASAL_LIMIT,
+    STOP_EMPTY,
+    STOP_LIMIT,
+    STOP_NO_RESERVOIR,
+    STOP_USER,
+)
 from basalt.core.errors import ConfigError, NotAllowedNow
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 
@@ -138,7 +144,12 @@ class PumpMonitor:
         self._level(now_ms, "reservoir_low", reason != STOP_NO_RESERVOIR
                     and reason != STOP_EMPTY and engine.reservoir_steps <= self._low_steps)
         self._level(now_ms, "reservoir_empty", reason == STOP_EMPTY)
-        self._level(now_ms, "daily_max", reason is not None and reason.startswith(STOP_LIMIT))
+        # A basal step refused at release (STOP_BASAL_LIMIT) means the engine asked for
+        # more than the rate cap it had been given: a delivery fault, not a daily maximum.
+        basal_stop = reason == STOP_BASAL_LIMIT
+        self._level(now_ms, "daily_max", reason is not None and reason.startswith(STOP_LIMIT)
+                    and not basal_stop)
+        self._level(now_ms, "delivery_fault", basal_stop)
         if reason == STOP_USER:
             if self._suspended_since is None:
                 self._suspended_since = now_ms
