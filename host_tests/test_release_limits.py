@@ -55,10 +55,15 @@ def segment_lists(draw, max_basal):
 @st.composite
 def therapy(draw):
     """A settings file (plain data) the validator accepts, with drawn limits and profiles."""
-    max_basal = draw(st.one_of(st.sampled_from([1_000, 3_000, 30_000]),
-                               st.integers(5, 3_000).map(lambda r: r * 10)))
-    top = min(max_basal, 12_500)  # 24 h at most 300 U, the highest max daily insulin
+    # Rates up to 12.5 U/h (24 h at most 300 U, the highest max daily insulin); max basal
+    # from just the highest rate (where a percent temp meets it soonest) to the 30 U/h
+    # the pump allows.
+    top = draw(st.one_of(st.sampled_from([1_000, 3_000, 12_500]),
+                         st.integers(5, 1_250).map(lambda r: r * 10)))
     profiles = {"A": draw(segment_lists(top)), "B": draw(segment_lists(top))}
+    highest = max(r for segs in profiles.values() for _, r in segs)
+    factor = draw(st.sampled_from([100, 100, 100, 120, 150, 200, 250, 10_000]))
+    max_basal = min(MAX_RATE_MU_H, max(50, highest * factor // 100))
     day_total = max(sum(r * ((segs + [(1440, 0)])[i + 1][0] - m) for i, (m, r) in
                         enumerate(segs)) // 60 for segs in profiles.values())
     bolus = draw(st.integers(10, 250)) * 100  # 1-25 U
@@ -79,14 +84,22 @@ permille = st.integers(1, 1_200)
 actions = st.one_of(
     st.tuples(st.just("run"), st.integers(1, 180)),
     st.tuples(st.just("run"), st.integers(1, 30)),
+    # The schedule changing under a temp basal is what is under test: drawn often.
     st.tuples(st.just("set_time"), st.integers(0, 1_439)),
     st.tuples(st.just("set_time"), st.integers(0, 47).map(lambda h: h * 30)),
+    st.tuples(st.just("set_time_into"), st.integers(0, 3), st.integers(0, 29)),
+    st.tuples(st.just("set_time_into"), st.integers(0, 3), st.integers(0, 29)),
+    # A high percent temp, then the clock set into another segment at once.
+    st.tuples(st.just("temp_then_clock"), st.integers(101, 250), st.integers(15, 240),
+              st.integers(0, 3), st.integers(0, 29)),
     st.tuples(st.just("temp_percent"), st.integers(0, 250), st.integers(15, 720)),
     st.tuples(st.just("temp_percent"), st.integers(100, 250), st.integers(15, 720)),
+    st.tuples(st.just("temp_percent"), st.integers(100, 250), st.integers(15, 120)),
+    st.tuples(st.just("temp_percent"), st.integers(100, 250), st.integers(15, 45)),
     st.tuples(st.just("temp_rate"), permille, st.integers(15, 720)),
     st.tuples(st.just("bolus"), permille),
     st.tuples(st.just("extended"), permille, st.integers(15, 480)),
-    st.tuples(st.just("dual"), permille, st.integers(1, 99), st.integers(15, 480)),
+    st.tuples(st.just("dual"), permille, st.integers(1, 99), st.integers(15, 120)),
     st.tuples(st.just("activate"), st.sampled_from(["A", "B"])),
     st.tuples(st.just("edit"), st.sampled_from(["A", "B"]), st.lists(
         st.tuples(st.integers(0, 47), st.integers(0, 1_000)), min_size=1, max_size=4)),
@@ -94,6 +107,9 @@ actions = st.one_of(
     st.tuples(st.sampled_from(["cancel_temp", "cancel_bolus", "suspend", "resume",
                                "refill"])),
 )
+
+# Each command is followed by a while of delivery (0 to 60 minutes).
+steps = st.tuples(actions, st.one_of(st.integers(0, 10), st.integers(0, 60)))
 
 
 class Rig:
@@ -152,6 +168,13 @@ class Rig:
             self.run(action[1] * MS_PER_MIN)
         elif kind == "set_time":
             self.command({"cmd": "set_time", "time": hhmm(action[1])})
+        elif kind == "set_time_into":  # a minute into one of the active profile's segments
+            segments = self.app.engine.profiles.current().segments()
+            start = segments[action[1] % len(segments)][0]
+            self.command({"cmd": "set_time", "time": hhmm(start + action[2])})
+        elif kind == "temp_then_clock":
+            self.act(("temp_percent", action[1], action[2]))
+            self.act(("set_time_into", action[3], action[4]))
         elif kind == "temp_percent":
             self.command({"cmd": "temp_basal", "minutes": action[2], "percent": action[1]})
         elif kind == "temp_rate":
@@ -277,8 +300,12 @@ def run_script(obj, day_min, script):
     rig.command({"cmd": "set_time", "time": hhmm(day_min)})
     rig.command({"cmd": "new_reservoir", "units": 300})
     rig.command({"cmd": "resume"})
-    for action in script:
-        rig.act(action)
+    for item in script:
+        if isinstance(item[0], tuple):  # (action, minutes that pass after it)
+            rig.act(item[0])
+            rig.run(item[1] * MS_PER_MIN)
+        else:
+            rig.act(item)
     rig.run(20 * MS_PER_MIN)
     return rig, check(rig)
 
@@ -299,7 +326,7 @@ ISSUE_SCRIPT = [("temp_percent", 250, 240), ("set_time", 360), ("run", 120)]
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
-@given(therapy(), st.integers(0, 1_439), st.lists(actions, min_size=3, max_size=25))
+@given(therapy(), st.integers(0, 1_439), st.lists(steps, min_size=3, max_size=25))
 # 250 % over 0.8 U/h, then the clock set into 1.5 U/h: 3.75 U/h against max basal 3 U/h.
 @example(issue_settings("3", "0.8", "1.5"), 60, ISSUE_SCRIPT)
 # The same path past the pump's own 30 U/h: 250 % over 10 U/h, then 15 U/h.
