@@ -3,7 +3,7 @@
 - loop_mode and carbs wait for the boot screen like every dose command (the command
   table's ACK guard): refused before boot_ack, changing nothing, accepted after;
 - max IOB counts net insulin on board (boluses plus basal above or below the schedule),
-  as oref0 and Loop do: after a long suspend a bolus may take bolus-only IOB above max
+  as oref0 does: after a long suspend a bolus may take bolus-only IOB above max
   IOB, by at most the scheduled basal the suspend left out (the highest scheduled rate
   times the area under the insulin curve). See docs/developer-guide.md, "Max IOB counts
   net insulin".

@@ -11,7 +11,9 @@ Limits (integers):
   max_bolus_mu         one bolus (normal, extended or dual-wave), at most 25 U
   max_basal_mu_h       any basal rate: profile segments, temp basals (absolute or the
                        peak of a percent temp), the loop's temp basals
-  max_iob_mu           insulin on board + what running boluses still owe + the new bolus
+  max_iob_mu           net insulin on board (boluses, and basal above or below the
+                       schedule: negative after a suspend, as oref0 counts it)
+                       + what running boluses still owe + the new bolus
   max_bolus_60min_mu   bolus insulin in any 60 minutes (delivered + still owed + new)
   max_daily_mu         all therapy insulin (basal + bolus) in any 24 hours
 
