@@ -399,3 +399,26 @@ def test_a_steady_rate_at_max_basal_is_never_held_back():
             rig.app.button_pressed()  # keeps auto-off (12 h) away
     assert engine.stop_reason is None
     assert engine.basal_steps == basal_steps(3_000, now)  # the exact integral, all of it
+
+
+def test_budget_unused_while_suspended_buys_no_burst_later():
+    """The gate alone: an hour with nothing taken, then one second: the budget is one
+    second at max basal plus the one microstep carried, not an hour's worth."""
+    from basalt.core.safety import BASAL, Limits, SafetyGate
+
+    gate = SafetyGate(Limits(10_000, 3_000, 20_000, 15_000, 80_000), FakeIobZero(), BOARD,
+                      lambda kind, detail: None)
+    gate.advance(0)
+    gate.advance(MS_PER_HOUR)  # suspended: nothing taken
+    gate.advance(MS_PER_HOUR + 1_000)
+    assert basal_steps(3_000, 1_000) == 0  # 0.58 of a microstep in that second
+    assert gate.take(BASAL, 1_000) == 1  # the one microstep carried, no more
+    assert gate.limit_hit == "max_basal"
+    gate.limit_hit = None
+    gate.advance(2 * MS_PER_HOUR)  # the next hour's budget (with that second's fraction)
+    assert gate.take(BASAL, 10_000) == basal_steps(3_000, MS_PER_HOUR)
+
+
+class FakeIobZero:
+    def iob_mu(self, now_ms):
+        return 0

@@ -260,8 +260,9 @@ class DeliveryEngine:
         if rate > cap:
             if rate != self._capped_from:
                 self._capped_from = rate
-                self._event("basal_capped", {"asked_mu_h": rate, "rate_mu_h": cap,
-                                             "limit": "max_basal"})
+                self._event("basal_capped", {"asked_mu_h": rate, "rate_mu_h": cap, "limit":
+                                             "max_basal" if self.gate.limits is not None
+                                             else "no_limits"})
             rate = cap
         else:
             self._capped_from = 0
