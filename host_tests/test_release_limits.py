@@ -422,3 +422,17 @@ def test_budget_unused_while_suspended_buys_no_burst_later():
 class FakeIobZero:
     def iob_mu(self, now_ms):
         return 0
+
+
+def test_the_cap_is_journaled_and_survives_a_reset_as_a_record():
+    from basalt.core.safety import Limits
+    from host_tests.test_journal_recovery import Pump
+
+    pump = Pump(limits=Limits(10_000, 3_000, 20_000, 15_000, 80_000)).setup()  # 1 U/h, 2 U/h
+    pump.app.command({"cmd": "temp_basal", "minutes": 60, "percent": 250})  # 2.5 U/h
+    pump.app.command({"cmd": "set_time", "time": "12:00"})  # 5 U/h asked, max basal 3
+    pump.run(60_000)
+    assert pump.app.engine.basal_rate_mu_h() == 3_000
+    pump.boot()
+    capped = [r.detail for r in pump.records() if r.kind == "basal_capped"]
+    assert capped == [{"asked_mu_h": 5_000, "rate_mu_h": 3_000, "limit": "max_basal"}]
