@@ -10,7 +10,7 @@ correction boluses and site changes arrive as method calls with now_ms.
 
   reservoir_low       reservoir at or below Settings.alarms.reservoir_low_mu
   reservoir_empty     the engine stopped because the reservoir ran dry
-  daily_max           the engine stopped at the max daily insulin
+  daily_max           the engine stopped at a limit (max daily insulin, max bolus in 60 min)
   auto_off            no button press for auto_off_min (0 = off): halt + alarm
   suspended_too_long  suspended by the user for suspend_reminder_min (0 = off)
   site_change         site_change_min since the last site change (0 = off)
@@ -18,7 +18,9 @@ correction boluses and site changes arrive as method calls with now_ms.
   battery_low/critical  BatteryMonitor: filtered, confirmed and hysteretic levels
   infusion_set        InfusionSetWatch: glucose > 250 mg/dL and not falling 2 h after a
                       correction bolus
-  delivery_fault      reported by the app (motor steps != commanded, or late): fault()
+  delivery_fault      reported by the app (motor steps != commanded, or late): fault();
+                      and while the engine is stopped because the gate refused a basal
+                      step above the rate cap at release (STOP_BASAL_LIMIT)
 """
 
 from basalt.core.alarms import ALARMS
