@@ -99,6 +99,12 @@ class FakeMotor(Motor):
         sign = 1 if self.forward else -1
         return self.forward_steps - self.reverse_steps + sign * running
 
+    def forward_travel(self):
+        """Microsteps moved forward so far (delivery), a move in progress included;
+        rewinds are not subtracted."""
+        running = self.steps_done() if self._move is not None and self.forward else 0
+        return self.forward_steps + running
+
     def _settle(self, truncate):
         """Book a finished (or, when truncating, interrupted) move into the totals."""
         move = self._move

@@ -113,8 +113,40 @@ def gate_inputs():
         emit("gate_no_iob", str(error))
 
 
+def rate_cap():
+    """Max basal at release: a percent temp over a segment the clock moves into is
+    capped (the event says so), the gate's basal budget lets an exact max-basal rate
+    through at any tick length, and holds back an engine that asks for more."""
+    for cap, low, high in ((3_000, 800, 1_500), (30_000, 10_000, 15_000)):
+        e = DeliveryEngine(BOARD, 0, limits(basal=cap, daily=1_000_000 if cap > 3_000
+                                            else 60_000), FixedIob(0), 3_600_000)
+        e.set_profile(0, "Day", [(0, low), (360, high), (720, low)])
+        e.new_reservoir(0, 300_000)
+        e.resume(0)
+        e.start_temp_basal(0, 240, percent=250)
+        e.set_time_of_day(0, 6 * 3_600_000)
+        rng = Lcg(cap)
+        t = 0
+        steps = 0
+        for _ in range(300):
+            t += 1 + rng.below(20_000)
+            steps += e.tick(t)
+        emit("rate_cap", [cap, e.basal_rate_mu_h(), e.stop_reason, t, steps,
+                          cap * t // (BOARD.ustep_volume_pl * 360),
+                          [(k, d) for k, d in e.pop_events() if k == "basal_capped"]])
+    e = engine(limits(basal=2_000), FixedIob(0), 2_000)
+    e._basal_rate = 4_000  # a wrong rate the gate must hold back
+    t = 0
+    steps = 0
+    while e.stop_reason is None and t < 3_600_000:
+        t += 1_000
+        steps += e.tick(t)
+    emit("rate_budget", [t, steps, e.stop_reason, e.gate.limit_hit])
+
+
 limit_tables()
 windows()
+rate_cap()
 refusals()
 daily_stop()
 gate_inputs()

@@ -71,6 +71,16 @@ def everything(engine):
     return 60_000
 
 
+def capped_temp(engine):
+    """A 250 % temp over 0.8 U/h, the clock then set into 1.2 U/h under a 2 U/h max:
+    delivered at the gate's cap, every basal step counted against its budget."""
+    engine.set_limits(0, Limits(max_bolus_mu=25_000, max_basal_mu_h=2_000, max_iob_mu=100_000,
+                                max_daily_mu=1_000_000, max_bolus_60min_mu=75_000))
+    engine.start_temp_basal(0, 240, percent=250)
+    engine.set_time_of_day(0, 6 * 3_600_000)
+    return 0
+
+
 class Control:
     """Allocates one small tuple per tick: proves the method sees allocations."""
 
@@ -80,7 +90,7 @@ class Control:
 
 results = {"control_tuple": measure(Control(), 0)}
 for name, setup in (("basal", basal_only), ("bolus", bolus_running),
-                    ("temp+dual", everything)):
+                    ("temp+dual", everything), ("capped temp", capped_temp)):
     engine, now = engine_with(setup)
     results[name] = measure(engine, now)
 print(json.dumps(results))

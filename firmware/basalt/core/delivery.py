@@ -43,6 +43,7 @@ STOP_OCCLUSION = "occlusion"
 STOP_SENSOR_FAULT = "force sensor fault"
 ALARM_STOPS = (STOP_OCCLUSION, STOP_SENSOR_FAULT)  # the user may resume after these
 STOP_LIMIT = "limit reached: "  # + the limit's name, e.g. "limit reached: max daily insulin"
+STOP_BASAL_LIMIT = STOP_LIMIT + NAMES["max_basal"]  # a basal step refused at release
 # Stops that resume cannot undo: they need a new reservoir.
 NEEDS_RESERVOIR = (STOP_NO_RESERVOIR, STOP_EMPTY)
 
@@ -92,6 +93,7 @@ class DeliveryEngine:
                BOLUS_SPEED_MAX_MU_MIN, "mU/min")
         self.board = board
         self.gate = SafetyGate(limits, iob, board, self._event)
+        self.gate.advance(now_ms)  # the basal budget starts with the engine's clock
         self.profiles = BasalProfiles()
         self.bolus_speed_mu_min = bolus_speed_mu_min
         self.events = []
@@ -110,6 +112,7 @@ class DeliveryEngine:
         self._basal_acc = 0
         self._basal_rate = 0
         self._basal_span = _FOREVER
+        self._capped_from = 0  # the rate the program asked for while the gate caps it
         self._seg_left = _FOREVER
         self._temp = None  # [rate_mu_h or None, percent or None, left_ms, duration_ms]
         self._now_part = None
@@ -246,6 +249,23 @@ class DeliveryEngine:
             rate = temp[0]
         else:
             rate = scheduled * temp[1] // 100
+        # The gate's rate cap (max basal, never above MAX_RATE_MU_H) binds whatever the
+        # program asks: a percent temp over a segment that became higher after it started
+        # (the clock set, a boundary reached) is delivered at the cap, and said once.
+        # Commands that choose therapy (profile save or switch, settings) are refused up
+        # front instead (_check_temp_fits); the clock is never refused, since a pump on
+        # the wrong time delivers the wrong schedule. gate.take() enforces the same cap
+        # on every basal step released (see basalt.core.safety).
+        cap = self.gate.rate_cap_mu_h()
+        if rate > cap:
+            if rate != self._capped_from:
+                self._capped_from = rate
+                self._event("basal_capped", {"asked_mu_h": rate, "rate_mu_h": cap, "limit":
+                                             "max_basal" if self.gate.limits is not None
+                                             else "no_limits"})
+            rate = cap
+        else:
+            self._capped_from = 0
         self._basal_rate = rate
         self._basal_span = (_SMALL - self._step_cost) // rate if rate else _FOREVER
 

@@ -10,7 +10,7 @@ correction boluses and site changes arrive as method calls with now_ms.
 
   reservoir_low       reservoir at or below Settings.alarms.reservoir_low_mu
   reservoir_empty     the engine stopped because the reservoir ran dry
-  daily_max           the engine stopped at the max daily insulin
+  daily_max           the engine stopped at a limit (max daily insulin, max bolus in 60 min)
   auto_off            no button press for auto_off_min (0 = off): halt + alarm
   suspended_too_long  suspended by the user for suspend_reminder_min (0 = off)
   site_change         site_change_min since the last site change (0 = off)
@@ -18,12 +18,20 @@ correction boluses and site changes arrive as method calls with now_ms.
   battery_low/critical  BatteryMonitor: filtered, confirmed and hysteretic levels
   infusion_set        InfusionSetWatch: glucose > 250 mg/dL and not falling 2 h after a
                       correction bolus
-  delivery_fault      reported by the app (motor steps != commanded, or late): fault()
+  delivery_fault      reported by the app (motor steps != commanded, or late): fault();
+                      and while the engine is stopped because the gate refused a basal
+                      step above the rate cap at release (STOP_BASAL_LIMIT)
 """
 
 from basalt.core.alarms import ALARMS
 from basalt.core.check import int_in, is_int
-from basalt.core.delivery import STOP_EMPTY, STOP_LIMIT, STOP_NO_RESERVOIR, STOP_USER
+from basalt.core.delivery import (
+    STOP_BASAL_LIMIT,
+    STOP_EMPTY,
+    STOP_LIMIT,
+    STOP_NO_RESERVOIR,
+    STOP_USER,
+)
 from basalt.core.errors import ConfigError, NotAllowedNow
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 
@@ -138,7 +146,12 @@ class PumpMonitor:
         self._level(now_ms, "reservoir_low", reason != STOP_NO_RESERVOIR
                     and reason != STOP_EMPTY and engine.reservoir_steps <= self._low_steps)
         self._level(now_ms, "reservoir_empty", reason == STOP_EMPTY)
-        self._level(now_ms, "daily_max", reason is not None and reason.startswith(STOP_LIMIT))
+        # A basal step refused at release (STOP_BASAL_LIMIT) means the engine asked for
+        # more than the rate cap it had been given: a delivery fault, not a daily maximum.
+        basal_stop = reason == STOP_BASAL_LIMIT
+        self._level(now_ms, "daily_max", reason is not None and reason.startswith(STOP_LIMIT)
+                    and not basal_stop)
+        self._level(now_ms, "delivery_fault", basal_stop)
         if reason == STOP_USER:
             if self._suspended_since is None:
                 self._suspended_since = now_ms

@@ -11,7 +11,9 @@ Limits (integers):
   max_bolus_mu         one bolus (normal, extended or dual-wave), at most 25 U
   max_basal_mu_h       any basal rate: profile segments, temp basals (absolute or the
                        peak of a percent temp), the loop's temp basals
-  max_iob_mu           insulin on board + what running boluses still owe + the new bolus
+  max_iob_mu           net insulin on board (boluses, and basal above or below the
+                       schedule: negative after a suspend, as oref0 counts it)
+                       + what running boluses still owe + the new bolus
   max_bolus_60min_mu   bolus insulin in any 60 minutes (delivered + still owed + new)
   max_daily_mu         all therapy insulin (basal + bolus) in any 24 hours
 
@@ -19,6 +21,21 @@ The windows are fixed rings of 5-minute buckets of delivered microsteps. Any 60-
 window lies inside 13 consecutive buckets and any 24-hour window inside 289, so keeping
 every such bucket sum under the limit keeps every real window under it (conservative by
 up to one bucket). Steps count in the bucket of the tick that hands them to the motor.
+
+The basal rate is also enforced where steps are released, not only when a command
+starts. A running program can change under a temp basal without any dose command: the
+time of day is set, a segment boundary is reached, a profile is switched or edited,
+settings are applied. The rule lives here, once: the basal rate delivered is at most
+rate_cap_mu_h() = min(max_basal, MAX_RATE_MU_H). The engine asks rate_cap_mu_h() each
+time it recomputes its rate and delivers at most that (journaling "basal_capped" when
+it has to cut the rate: a percent temp is capped, as real pumps cap percent temps, and
+the clock can always be set); and take() counts basal steps against a budget that
+accrues at the cap with the engine's own exact arithmetic (1/360 pL remainders), so a
+step above the cap never passes even if the engine computed its rate wrongly. At most
+one microstep of unused budget is carried from one call to the next, so in any interval
+T basal delivery is at most cap * T + one microstep. A basal step refused by the budget
+stops delivery with the limit "max_basal" (an engine fault: it never happens while the
+engine caps its rate).
 
 During delivery: a bolus is admitted only if delivered-in-window + owed + new fits, and
 the window sum plus what is owed never grows after that, so boluses cannot cross the
@@ -57,6 +74,8 @@ NAMES = {
     "no_limits": "no limits loaded",
 }
 IOB_BOUND_MU = 1_000_000  # an IOB provider's answer outside +-1000 U is a fault
+_SMALL = 0x3FFFFFFF  # largest small int on 32-bit MicroPython
+_FOREVER = 0x3FFFFFFF
 
 BASAL = 0
 BOLUS = 1
@@ -145,6 +164,12 @@ class SafetyGate:
         self._day = Window(DAY_BUCKETS)  # basal + bolus steps
         self.delivered_steps = 0  # every therapy step let through
         self.limit_hit = None  # the limit that stopped delivery in take()
+        # The basal budget: whole steps the rate cap allows now, and the remainder in
+        # 1/360 pL (the engine's units), accrued in advance() since _rate_ms.
+        self._step_cost = board.ustep_volume_pl * 360
+        self._rate_room = 0
+        self._rate_acc = 0
+        self._rate_ms = None  # no time seen yet: the first advance() starts the budget
         self.set_limits(limits)
 
     def set_limits(self, limits):
@@ -153,11 +178,25 @@ class SafetyGate:
         if limits is None:
             self.limits = None
             self._hour_cap = self._day_cap = 0
+            self._set_rate_cap(0)
             return
         limits = checked_limits(limits)
         self.limits = limits
         self._hour_cap = self._board.usteps_for_mu(limits.max_bolus_60min_mu)
         self._day_cap = self._board.usteps_for_mu(limits.max_daily_mu)
+        self._set_rate_cap(min(limits.max_basal_mu_h, MAX_RATE_MU_H))
+
+    def _set_rate_cap(self, cap):
+        """The budget accrues at the new cap from the last advance() on (the time before
+        was accrued at the old one: the engine delivered it already)."""
+        self._rate_cap = cap
+        # Longest span whose product cap * span (+ remainder) stays a small int.
+        self._rate_chunk = (_SMALL - self._step_cost) // cap if cap else _FOREVER
+
+    def rate_cap_mu_h(self):
+        """The highest basal rate that may be delivered now (mU/h): max basal, never above
+        the pump's MAX_RATE_MU_H; 0 without limits."""
+        return self._rate_cap
 
     def _limits(self, command):
         limits = self.limits
@@ -172,6 +211,34 @@ class SafetyGate:
         bucket = now_ms // BUCKET_MS
         self._hour.advance(bucket)
         self._day.advance(bucket)
+        last = self._rate_ms
+        if last is None or now_ms > last:
+            self._rate_ms = now_ms
+            if last is not None:
+                self._accrue(now_ms - last)
+
+    def _accrue(self, dt):
+        """The basal budget for dt more ms at the cap. Unused budget is carried over as
+        at most one microstep (the engine's own remainder is always below one), so time
+        spent suspended or below the cap never buys a burst above it later."""
+        room = self._rate_room
+        acc = self._rate_acc
+        if room:
+            room = 1
+            acc = 0
+        cap = self._rate_cap
+        if cap:
+            cost = self._step_cost
+            chunk = self._rate_chunk
+            while dt > 0:
+                span = chunk if dt > chunk else dt
+                acc += cap * span
+                n = acc // cost
+                acc -= n * cost
+                room += n
+                dt -= span
+        self._rate_room = room
+        self._rate_acc = acc
 
     def take(self, kind, n):
         """Let up to n therapy steps through now; fewer means a limit was reached."""
@@ -181,6 +248,8 @@ class SafetyGate:
             hour_room = self._hour_cap - self._hour.total
             if hour_room < room:
                 room, limit = hour_room, "max_bolus_60min"
+        elif self._rate_room < room:  # basal: the rate cap, counted at release
+            room, limit = self._rate_room, "max_basal"
         if n > room:
             n = room if room > 0 else 0
             self.limit_hit = limit if self.limits is not None else "no_limits"
@@ -188,6 +257,8 @@ class SafetyGate:
             self._day.add(n)
             if kind == BOLUS:
                 self._hour.add(n)
+            else:
+                self._rate_room -= n
             self.delivered_steps += n
         return n
 

@@ -52,6 +52,7 @@ _FORMATS = {
     "temp_basal_started": _temp,
     "temp_basal_cancelled": lambda d: "temp off",
     "temp_basal_done": lambda d: "temp end",
+    "basal_capped": lambda d: "cap " + _u(d.get("rate_mu_h") or 0),  # at max basal
     "stopped": lambda d: _STOPS.get(d.get("reason"), "stopped"),
     "resumed": lambda d: "resumed",
     "prime_started": lambda d: "prime " + _u(d.get("programmed_mu", 0)),
