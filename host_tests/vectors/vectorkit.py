@@ -63,3 +63,24 @@ class FixedIob:
         if self.value == "raise":
             raise ValueError("tracker fault")
         return self.value
+
+
+# The example settings file's shape, as text (the settings vectors parse it).
+SETTINGS_TEXT = """
+// a comment line
+{
+  "version": 1,
+  "basal": {"active": "Day", "profiles": {
+      "Day": [["00:00", 0.8], ["06:00", 1.2], ["22:00", 0.85]],
+      "Sick": [["00:00", 1.5]]}},
+  "carb_ratio_g_per_u": [["00:00", 10], ["11:00", 12], ["17:00", 9.5]],
+  "sensitivity_mg_dl_per_u": [["00:00", 50], ["06:00", 45]],
+  "target_mg_dl": [["00:00", 100, 120], ["22:00", 110, 140]],
+  "insulin": {"type": "rapid_adult", "duration_h": 6},
+  "limits": {"max_bolus_u": 10, "max_basal_u_h": 3, "max_iob_u": 20, "max_daily_u": 80},
+  "alarms": {"reservoir_low_u": 20, "auto_off_h": 12, "site_change_days": 2.5,
+             "suspend_reminder_min": 30, "glucose_check_min": 0},
+  "bolus": {"speed_u_per_min": 1.5, "increment_u": 0.05, "reverse_correction": true},
+  "reservoir": {"syringe": "BD 3 mL", "fill_u": 200, "prime_u": 12}
+}
+"""
