@@ -3,7 +3,7 @@ oldest segment removed when there are more than `segments`. Byte layouts are pur
 (basalt.core.journal); this moves bytes through the Storage port."""
 
 from basalt.core import journal as jnl
-from basalt.storage.files import read_or_empty
+from basalt.storage.files import guarded, read_or_empty
 
 SEGMENT_BYTES = 16_384
 SEGMENTS = 16  # 256 KiB of flash for history; docs/ give the days it keeps
@@ -19,13 +19,20 @@ class Journal:
         self._current = None  # [number, size]
         self._own = []  # numbers of readable segments, oldest first
         self._highest = 0
+        self.list_error = None  # why the file list could not be read, at the last read()
 
     def read(self, visit=None):
         """A JournalView of everything readable; never raises on damage. With visit,
         records go to visit(record) one by one and are not kept, and only one segment
         file is in memory at a time."""
         files = []
-        for name in self.storage.names():
+        self.list_error = None
+        try:
+            listed = self.storage.names()
+        except OSError as error:  # the boot goes on; the boot screen says so
+            listed = []
+            self.list_error = str(error)
+        for name in listed:
             number = jnl.segment_number(name)
             if number is not None:
                 files.append((number, name))
@@ -58,7 +65,8 @@ class Journal:
             self._highest += 1
             current = self._current = [self._highest, 0]
             data = jnl.encode_header(self._highest, self.boot) + data
-        self.storage.append(jnl.segment_name(current[0]), data)
+        name = jnl.segment_name(current[0])
+        guarded("append", name, self.storage.append, name, data)
         current[1] += len(data)
         if fresh:
             self._own.append(current[0])
@@ -69,7 +77,8 @@ class Journal:
 
     def _rotate(self):
         while len(self._own) > self.segments:
-            self.storage.remove(jnl.segment_name(self._own.pop(0)))
+            name = jnl.segment_name(self._own.pop(0))
+            guarded("remove", name, self.storage.remove, name)
 
 
 def bundle(storage):
