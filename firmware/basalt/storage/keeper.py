@@ -106,13 +106,16 @@ class Keeper:
         if self._settings_events is None:
             self.load_settings()
         events += self._settings_events
-        self._load_basal(events)
+        basal_note = self._load_basal(events)
         force_note = self._load_force_calibration(events)
-        plan = recovery.plan(found, self.board, self.engine)
+        plan = recovery.plan(found, self.board, self.engine, now_ms, epoch_s)
         self._apply(now_ms, plan)
         events += plan["events"]
         iob_events, iob_note, self.iob_gap_known = recovery.restore_iob(
             self.iob, found["boluses"], now_ms, epoch_s)
+        if plan["assumed_mu"]:
+            # Counted as delivered now: the most of it on board (the safe side).
+            self.iob.add_bolus(now_ms, plan["assumed_mu"])
         events += iob_events
         for code in plan["alarms"]:
             events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
@@ -121,9 +124,10 @@ class Keeper:
         for kind, detail in events:
             detail.setdefault("at_ms", now_ms)
             self.stream.emit(kind, detail)
-        self.boot_notes = recovery.boot_notes(plan, cause, self.uncertain,
-                                              (iob_note, force_note), self.fault,
-                                              self.settings_error, self._restart_stop)
+        self.boot_notes = recovery.boot_notes(
+            plan, cause, self.uncertain,
+            recovery.read_notes(found) + [iob_note, basal_note, force_note], self.fault,
+            self.settings_error, self._restart_stop)
         self.stream.publish()
         self._write_checkpoint(now_ms)
         return plan
@@ -154,10 +158,13 @@ class Keeper:
         except BasaltError as error:
             events.append(("settings_rejected", {"file": BASAL_FILE,
                                                  "message": str(error)[:200]}))
-            return
+            if self._settings_basal:
+                return None  # the settings file holds the profiles: nothing lost
+            return "Basal profiles refused (%s): %s" % (BASAL_FILE, str(error)[:60])
         if profiles is None or self._settings_basal:
-            return  # the settings file holds the profiles (PumpApp loaded them)
+            return None  # the settings file holds the profiles (PumpApp loaded them)
         self.engine.profiles = profiles
+        return None
 
     def _load_force_calibration(self, events):
         """The force sensor's saved calibration (else the driver's nominal one stays:
