@@ -16,9 +16,9 @@ of space has already truncated its file, as open(name, "wb") does.
 
 import random
 
-ENOSPC = 28
-
 from basalt.ports import Storage
+
+ENOSPC = 28
 
 
 class PowerCut(BaseException):
