@@ -24,13 +24,16 @@ Over all cuts it counts:
   reboots              reboots after cuts (equal to cuts: every cut really happened)
 """
 
+import json
 import os
 import time
 
 from basalt.app import PumpApp
 from basalt.core.errors import BasaltError, ConfigError
+from basalt.core.settings import load_settings, parse_settings_text
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from basalt.storage import journal as journal_files
+from basalt.storage.files import ValidatedFile
 from basalt.storage.journal import Journal
 from basalt.storage.keeper import Keeper
 from tools import sim
@@ -76,6 +79,26 @@ IOB_ROUNDING_MU = 6  # each bolus record rounds its delivered mU down: 1 mU per 
 
 
 
+REAL_DAY = [entry for entry in DAY if not (isinstance(entry[1], dict)
+                                           and entry[1]["cmd"] == "save_settings")] + [
+    ("09:00", ("settings", {"max_bolus_u": 8, "max_basal_u_h": 2.5})),
+    ("14:00", ("settings", {"max_bolus_u": 6, "max_bolus_60min_u": 9})),
+    ("23:00", ("settings", {"max_bolus_u": 4, "max_iob_u": 15})),
+]
+REAL_SETTINGS = os.path.join(os.path.dirname(__file__), "..", "..", "settings",
+                             "example.json")
+
+
+def real_settings_text():
+    """settings/example.json as a person copies it to the pump (with its comments), the
+    auto-off turned off (nobody presses a button on the bench)."""
+    with open(REAL_SETTINGS) as handle:
+        text = handle.read()
+    obj = parse_settings_text(text)
+    obj["alarms"]["auto_off_h"] = 0
+    return json.dumps(obj).encode()
+
+
 def opaque_settings(obj):
     """The bench's settings saves are data to write atomically, not therapy: the pump
     here runs on open limits, so they are stored and journaled but never applied."""
@@ -99,11 +122,32 @@ class BootClock(VirtualClock):
 
 
 class Run:
-    """One scripted day on one flash, with at most one armed power cut."""
+    """One scripted day on one flash, with at most one armed power cut.
 
-    def __init__(self, board, storage):
+    real: the pump runs on a real settings file (settings/example.json through the
+    firmware's own validator, basalt.core.settings.load_settings) instead of open
+    limits; hooks: [(world ms, hook(run))] called once each as the day passes that time
+    (a flash fault starting, a bit flipped, a clean power-off: a hook may raise
+    PowerCut). Besides the power-cut findings it counts crashes (an exception other than
+    the project's typed errors escaping the firmware), insulin on board forgotten at a
+    reboot (mU), settings lies (the file a boot loads is not what the user was last told
+    was saved, or the pump runs on settings its file does not hold) and whether a boot
+    screen reported journal damage."""
+
+    def __init__(self, board, storage, real=False, hooks=(), day=None):
         self.board = board
         self.storage = storage
+        self.real = real
+        self.hooks = sorted(hooks, key=lambda hook: hook[0])
+        self.day = day if day is not None else (REAL_DAY if real else DAY)
+        self.crash = None  # "Type: message" of the exception that escaped
+        self.forgotten_iob_mu = 0
+        self.settings_lies = 0
+        self.reported_damage = False  # a boot screen said the journal was damaged
+        self.confirmed = None  # the settings object the user was last told was saved
+        self.pending = None  # one whose save a power cut interrupted (never confirmed)
+        self.in_settings = False  # inside save_settings (the write points are marked)
+        self.notes = []
         self.world = VirtualClock()
         self.forward = 0  # plunger travel of finished boots (the plunger is physical)
         self.reverse = 0
@@ -123,13 +167,34 @@ class Run:
         self.boots += 1
         clock = BootClock(self.world, self.world.now_ms())
         motor = FakeMotor(clock, self.board.motor.max_step_hz)
-        app = PumpApp(self.board, clock, motor, tick_ms=TICK_MS, limits=open_limits())
-        keeper = Keeper(self.storage, settings_validator=opaque_settings,
-                        segment_bytes=SEGMENT_BYTES, segments=SEGMENTS)
+        if self.real:
+            if self.boots == 1:
+                self.storage.files["settings.json"] = bytearray(real_settings_text())
+                self.confirmed = json.loads(real_settings_text())
+            sfile = ValidatedFile(self.storage, "settings.json",
+                                  lambda obj: load_settings(obj, self.board),
+                                  parse_settings_text)
+            keeper = Keeper(self.storage, settings_file=sfile,
+                            segment_bytes=SEGMENT_BYTES, segments=SEGMENTS)
+            try:
+                _, validated = sfile.load()
+            except BasaltError:
+                validated = None  # refused: the keeper says so on the boot screen
+            app = PumpApp(self.board, clock, motor, tick_ms=TICK_MS,
+                          settings=validated[0] if validated else None)
+        else:
+            app = PumpApp(self.board, clock, motor, tick_ms=TICK_MS, limits=open_limits())
+            keeper = Keeper(self.storage, settings_validator=opaque_settings,
+                            segment_bytes=SEGMENT_BYTES, segments=SEGMENTS)
         app.keeper = keeper
         self._watch(keeper.journal)
+        self._watch_settings(keeper)
         self.app = app
         keeper.start(0, "power_on" if self.boots == 1 else "brownout")
+        self.notes.append(list(keeper.boot_notes))
+        if any(note.startswith("Journal") for note in keeper.boot_notes):
+            self.reported_damage = True
+        self._check_settings_file(keeper)
         carried, self.carried = self.carried, None
         if carried is not None:
             hour, day = app.engine.gate.carry_over()
@@ -138,14 +203,53 @@ class Run:
         carried_iob, self.carried_iob = self.carried_iob, None
         if carried_iob is not None:
             uncertain = keeper.uncertain["delivered_hi_mu"] if keeper.uncertain else 0
-            if app.iob.bolus_iob_mu(0) + uncertain < carried_iob - IOB_ROUNDING_MU:
+            have = app.iob.bolus_iob_mu(0) + uncertain
+            if have < carried_iob - IOB_ROUNDING_MU:
                 self.iob_losses += 1
+                self.forgotten_iob_mu += carried_iob - have
         if app.engine.running_boluses():
             self.double_boluses += 1  # a bolus came back after the reset
         keeper.acknowledge_boot(0, day_ms=self.world.now_ms() % MS_PER_DAY)
         retry, self.retry = self.retry, None
         if retry is not None:
             self._do(retry)  # the pump died before confirming it: the user tries again
+
+    def _watch_settings(self, keeper):
+        save = keeper.save_settings
+
+        def saving(now_ms, obj):
+            before = self.app.settings
+            self.in_settings = True
+            try:
+                validated = save(now_ms, obj)
+            except PowerCut:
+                self.pending = obj
+                raise
+            except BasaltError:
+                if self.app.settings is not before:
+                    self.settings_lies += 1  # refused, yet the pump runs on it
+                raise
+            finally:
+                self.in_settings = False
+            self.confirmed, self.pending = obj, None
+            if self.real and self.app.settings is not validated[0]:
+                self.settings_lies += 1  # saved, yet the pump runs on something else
+            return validated
+
+        keeper.save_settings = saving
+        keeper.profiles.save_settings = saving
+
+    def _check_settings_file(self, keeper):
+        """The settings a boot loads are the ones last confirmed (or the interrupted
+        save's), unless the boot screen says the file was refused."""
+        if self.confirmed is None or keeper.settings_error:
+            return
+        try:
+            obj, _ = keeper.settings.load()
+        except BasaltError:
+            return  # refused: the keeper reported it (settings_error)
+        if obj != self.confirmed and (self.pending is None or obj != self.pending):
+            self.settings_lies += 1
 
     def _watch(self, journal):
         append = journal.append
@@ -178,7 +282,7 @@ class Run:
 
     def play(self):
         """The whole day; a power cut reboots and the day goes on."""
-        schedule = sorted(((_at(at), i, action) for i, (at, action) in enumerate(DAY)),
+        schedule = sorted(((_at(at), i, action) for i, (at, action) in enumerate(self.day)),
                           reverse=True)
         while True:
             try:
@@ -189,6 +293,11 @@ class Run:
             except PowerCut:
                 self.power_off()
                 self.app = None
+            except Exception as error:  # noqa: BLE001 - any escape is a finding here
+                self.crash = "%s: %s" % (type(error).__name__, error)
+                break
+        if self.app is None:
+            return self.forward
         motor = self.app.motor
         motor.stop()
         return self.forward + motor.forward_steps
@@ -196,6 +305,8 @@ class Run:
     def _until(self, end, schedule):
         app = self.app
         while self.world.now_ms() < end:
+            while self.hooks and self.hooks[0][0] <= self.world.now_ms():
+                self.hooks.pop(0)[1](self)
             while schedule and schedule[-1][0] <= self.world.now_ms():
                 self._do(schedule.pop()[2])
             now = self.world.now_ms()
@@ -205,12 +316,16 @@ class Run:
             step = min(TICK_MS - now % TICK_MS, end - now)
             if schedule:
                 step = min(step, max(1, schedule[-1][0] - now))
+            if self.hooks:
+                step = min(step, max(1, self.hooks[0][0] - now))
             self.world.advance(step)
             app.step()
             app.pop_events()
 
     def _do(self, action):
         app = self.app
+        if isinstance(action, tuple) and action[0] == "settings":
+            action = self._settings_change(action[1])
         if isinstance(action, tuple):
             app.stream.emit("alarm_raised", {"code": action[1], "at_ms": app.clock.now_ms()})
             return
@@ -226,6 +341,13 @@ class Run:
             for kind, detail in app.pop_events():
                 if kind == "bolus_started":
                     self.started_by_user.add((app.keeper.boot, detail["id"]))
+
+
+    def _settings_change(self, limits):
+        """save_settings of the settings last saved, some limits changed."""
+        obj = json.loads(json.dumps(self.confirmed))
+        obj["limits"].update(limits)
+        return {"cmd": "save_settings", "settings": obj}
 
 
 def read_back(storage):
