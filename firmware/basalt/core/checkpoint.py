@@ -317,7 +317,7 @@ def _plan_unknown(plan, unfinished):
     """Without a checkpoint, an unfinished bolus may have delivered anything up to its
     programmed amount: the user must reconcile it."""
     for key in sorted(unfinished or {}):
-        kind, programmed = unfinished[key]
+        kind, programmed = unfinished[key][0], unfinished[key][1]
         bolus = _closed(key, kind, programmed, programmed)
         plan["events"].append(("bolus_interrupted", bolus))
         plan["uncertain"] = _add_uncertain(plan["uncertain"], bolus)

@@ -395,6 +395,10 @@ class Keeper:
         self.stream.publish()
 
     def _write_checkpoint(self, now_ms):
+        if self.fault == "storage":
+            # The flash failed: the last slot it took is kept as it is (a write that
+            # fails may have truncated the one it was writing).
+            return False
         ck = self.snapshot()
         ck["at_ms"] = now_ms & 0xFFFFFFFF
         try:
