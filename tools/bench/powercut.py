@@ -22,6 +22,12 @@ Over all cuts it counts:
                        awaiting reconciliation, at its high bound) is below what the
                        dying pump counted (by more than 1 mU per bolus of rounding)
   reboots              reboots after cuts (equal to cuts: every cut really happened)
+
+Then the fault kinds of tools.bench.powercut_kinds (torn writes at any byte, bit flips
+in every file, partial ENOSPC, full and dead flash, cuts during settings saves on a real
+settings file), `--kind-runs` runs each, reported per kind under "kinds": runs,
+over_deliveries, double_boluses, lost_records (lost silently), forgotten_iob_mu,
+crashes.
 """
 
 import json
@@ -324,6 +330,9 @@ class Run:
 
     def _do(self, action):
         app = self.app
+        if isinstance(action, tuple) and action[0] == "hook":
+            action[1](self)  # a fault planted right after the command before it
+            return
         if isinstance(action, tuple) and action[0] == "settings":
             action = self._settings_change(action[1])
         if isinstance(action, tuple):
@@ -415,8 +424,9 @@ def cut_plan(sizes, limit=None):
     return plan
 
 
-def run(limit=None, jobs=1):
-    """Every write point of the day (or `limit` of them, evenly spread)."""
+def run(limit=None, jobs=1, kind_runs=200):
+    """Every write point of the day (or `limit` of them, evenly spread), then
+    kind_runs runs of each fault kind (tools.bench.powercut_kinds; 0: none)."""
     board = sim.load_sim_board()
     started = time.perf_counter()
     progress.phase("the uncut day (counting its writes)")
@@ -442,6 +452,11 @@ def run(limit=None, jobs=1):
     for found in results:
         for key in totals:
             totals[key] += found[key]
+    kinds = {"kinds": {}, "bit_flip_files": {}}
+    if kind_runs:
+        from tools.bench import powercut_kinds
+
+        kinds = powercut_kinds.run(kind_runs, jobs)
     view, _ = read_back(reference.storage)
     day_bytes = sum(reference.storage.size(n) for n in reference.storage.names()
                     if n.endswith(".jnl"))
@@ -462,6 +477,9 @@ def run(limit=None, jobs=1):
         "journal_budget_bytes": budget,
         # the oldest segment may be partly gone: count one segment fewer
         "days_kept": round((budget - journal_files.SEGMENT_BYTES) / day_bytes, 1),
+        "kinds": kinds["kinds"],
+        "kind_runs": sum(figures["runs"] for figures in kinds["kinds"].values()),
+        "bit_flip_files": kinds["bit_flip_files"],
         "wall_s": round(time.perf_counter() - started, 1),
     }
 
@@ -483,6 +501,10 @@ def default_jobs():
 def add_arguments(parser):
     parser.add_argument("--limit", type=int, default=None, help="at most this many cuts")
     parser.add_argument("--jobs", type=int, default=default_jobs())
+    parser.add_argument("--kind-runs", type=int, default=200,
+                        help="runs of each fault kind (torn writes at any byte, bit "
+                             "flips, partial ENOSPC, full and dead flash, cuts during "
+                             "settings saves with the real validator; 0: none)")
 
 
 def bench(args, parser):
@@ -490,4 +512,6 @@ def bench(args, parser):
         parser.error("--limit must be at least 1")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    return run(args.limit, args.jobs)
+    if args.kind_runs < 0:
+        parser.error("--kind-runs must be 0 or more")
+    return run(args.limit, args.jobs, args.kind_runs)

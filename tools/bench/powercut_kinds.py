@@ -5,9 +5,11 @@ fault calls for it, and is judged against the uncut day of its own settings mode
 
   torn_write      the power cut at any byte of the day's writes (not one per write:
                   a byte drawn over all of them), the rest of the write lost or noise
-  bit_flip        at a moment of the day one bit of one file is inverted (every file
-                  the pump writes, in turn: journal segments, checkpoint slots,
-                  settings.json and its .sum, basal.json), then a clean power-off
+  bit_flip        one bit of one file inverted, then a clean power-off: by thirds, any
+                  file the pump writes (in turn: journal segments, checkpoint slots,
+                  settings.json, basal.json and their .sum) at any moment; the newest
+                  checkpoint slot right after one of the day's commands (in turn); a
+                  journal record that holds insulin or a stop at any moment
   enospc_partial  from a moment on, writes above N bytes fail with ENOSPC (16-600;
                   small ones succeed: a nearly full flash), a reboot later, still full
   full_flash      from a moment on every write fails with ENOSPC, a reboot later
@@ -36,6 +38,8 @@ than any journal record). Per kind it counts:
 
 import random
 
+from basalt.core import checkpoint as ckp
+from basalt.core import journal as jnl
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from tools import sim
 from tools.bench import powercut, progress
@@ -100,8 +104,12 @@ def plan(per_kind, references, kinds=KINDS):
                         break
                     pick -= size
             elif kind == "bit_flip":
-                params = (rng.randrange(10 * MS_PER_MIN, MS_PER_DAY - 10 * MS_PER_MIN), i,
-                          rng.random())
+                # By thirds: any file at any moment; the newest checkpoint slot right
+                # after one of the day's commands; a record that holds insulin or a
+                # stop (a bolus, a suspend, a temp basal, a reservoir) at any moment.
+                how = ("any_file", "newest_checkpoint", "critical_record")[i % 3]
+                params = (how, rng.randrange(10 * MS_PER_MIN, MS_PER_DAY - 10 * MS_PER_MIN),
+                          i // 3, rng.random())
             else:
                 at = rng.randrange(5 * MS_PER_MIN, 23 * MS_PER_HOUR)
                 later = min(MS_PER_DAY - MS_PER_MIN,
@@ -119,6 +127,63 @@ def _flip(storage, turn, fraction, flipped):
         storage.flip(name, int(fraction * len(storage.files[name]) * 8))
         flipped.append(name)
         raise PowerCut("a clean power-off after a bit flip in " + name)
+
+    return hook
+
+
+CRITICAL = ("bolus_started", "bolus_done", "bolus_cancelled", "bolus_part_done", "stopped",
+            "resumed", "temp_basal_started", "temp_basal_done", "reservoir_fitted",
+            "bolus_interrupted", "boot")
+
+
+def records_at(storage):
+    """[(file, start byte, end byte, Record)] of every readable journal record."""
+    out = []
+    for name in sorted(storage.files):
+        if jnl.segment_number(name) is None:
+            continue
+        data = bytes(storage.files[name])
+        pos = jnl.HEADER_SIZE
+        while pos < len(data):
+            found = jnl._record_at(data, pos)
+            if found is None:
+                pos += 1
+                continue
+            out.append((name, pos, found[1], found[0]))
+            pos = found[1]
+    return out
+
+
+def flip_record(kinds, fraction, flipped):
+    """A hook: one bit of a record of one of `kinds` (the one `fraction` picks among
+    those written so far) inverted, then a clean power-off."""
+    def hook(run):
+        storage = run.storage
+        found = [entry for entry in records_at(storage) if entry[3].kind in kinds]
+        if found:
+            name, start, end, _ = found[int(fraction * len(found))]
+            bit = start * 8 + int(fraction * 7919) % ((end - start) * 8)
+            storage.flip(name, bit)
+            flipped.append(name)
+        raise PowerCut("a clean power-off after a bit flip in a journal record")
+
+    return hook
+
+
+def flip_newest_checkpoint(fraction, flipped):
+    """A hook: one bit of the newest valid checkpoint slot inverted, then a clean
+    power-off (the older slot is what a boot finds)."""
+    def hook(run):
+        storage = run.storage
+        best = None
+        for name in ckp.SLOTS:
+            ck, _ = ckp.decode(storage.read(name))
+            if ck is not None and (best is None or ck["counter"] > best[1]):
+                best = (name, ck["counter"])
+        if best is not None:
+            storage.flip(best[0], int(fraction * ckp.SIZE * 8))
+            flipped.append(best[0])
+        raise PowerCut("a clean power-off after a bit flip in the newest checkpoint")
 
     return hook
 
@@ -142,16 +207,29 @@ def one(job, reference_forward):
     kind, _, real, params = job
     hooks = []
     flipped = []
+    day = None
     if kind in ("torn_write", "settings_cut"):
         storage = FakeStorage(params[0], params[1], seed=params[0])
     else:
         storage = FakeStorage()
         if kind == "bit_flip":
-            hooks.append((params[0], _flip(storage, params[1], params[2], flipped)))
+            how, at, turn, fraction = params
+            if how == "any_file":
+                hooks.append((at, _flip(storage, turn, fraction, flipped)))
+            elif how == "critical_record":
+                hooks.append((at, flip_record(CRITICAL, fraction, flipped)))
+            else:
+                day = list(powercut.REAL_DAY if real else powercut.DAY)
+                commands = [entry for entry in day if isinstance(entry[1], dict)
+                            or entry[1][0] == "settings"]
+                entry = commands[turn % len(commands)]
+                day.append((entry[0], ("hook", flip_newest_checkpoint(fraction, flipped))))
         else:
             hooks.append((params[0], _fail_from(storage, kind, params[2])))
             hooks.append((params[1], _power_off))
-    run = powercut.Run(board(), storage, real=real, hooks=hooks)
+    run = powercut.Run(board(), storage, real=real, hooks=hooks,
+                       day=day if kind == "bit_flip" and params[0] == "newest_checkpoint"
+                       else None)
     run.forward_total = run.play()
     return judge(run, reference_forward), (flipped[0] if flipped else None)
 
