@@ -4,7 +4,7 @@ the boot screen what happened."""
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
-from basalt.core.units import MS_PER_MIN
+from basalt.core.units import MS_PER_MIN, PL_PER_MU
 
 
 def read_back(journal, checkpoints):
@@ -89,8 +89,8 @@ def plan(found, board, engine, now_ms=0, epoch_s=None):
         bolus_hour = _sum(found["boluses"].placed(now_ms, epoch_s, 60 * MS_PER_MIN)[0])
         bolus_day = _sum(found["boluses"].placed(now_ms, epoch_s, day_ms)[0])
         basal_day = _sum(found["basal"].placed(now_ms, epoch_s, day_ms)[0])
-        j_hour = board.usteps_for_mu(bolus_hour + assumed)
-        j_day = board.usteps_for_mu(bolus_day + basal_day + assumed)
+        j_hour = _steps_up(board, bolus_hour + assumed)
+        j_day = _steps_up(board, bolus_day + basal_day + assumed)
         cap = ckp.GATE_STEPS_MAX
         hour = min(cap, max(hour, j_hour))
         day = min(cap, max(day, j_day, hour))
@@ -109,10 +109,15 @@ def plan(found, board, engine, now_ms=0, epoch_s=None):
 
 
 def _sum(placed):
+    """mU of placed doses, each plus the 1 mU its record may have rounded down."""
     total = 0
     for _, mu in placed:
-        total += mu
+        total += mu + 1
     return total
+
+
+def _steps_up(board, mu):
+    return -(-mu * PL_PER_MU // board.ustep_volume_pl)
 
 
 def restore_iob(iob, boluses, now_ms, epoch_s):
