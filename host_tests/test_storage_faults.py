@@ -307,3 +307,121 @@ def test_every_fault_kind_in_short_form_loses_and_adds_nothing():
     assert sorted(result["kinds"]) == sorted(powercut_kinds.KINDS)
     for kind, figures in result["kinds"].items():
         assert figures == dict(ZERO, runs=2), kind
+
+
+# ----- planted bugs: the bench sees each finding -----------------------------------------
+
+@pytest.fixture(scope="module")
+def forward():
+    return {real: powercut_kinds.write_points(real)[0].forward_total for real in (False, True)}
+
+
+def _day_with(hook, at, real=False):
+    day = list(powercut.REAL_DAY if real else powercut.DAY)
+    day.append((at, ("hook", hook)))
+    return day
+
+
+def _judge(forward, real=False, day=None, hooks=(), storage=None):
+    run = powercut.Run(BOARD, storage or FakeStorage(), real=real, hooks=hooks, day=day)
+    run.forward_total = run.play()
+    return powercut_kinds.judge(run, forward[real])
+
+
+def test_a_firmware_that_trusts_the_older_checkpoint_is_caught(forward, monkeypatch):
+    """Without the journal cross-check a rotted newest slot forgets a suspend or a
+    temp basal and basal resumes."""
+    monkeypatch.setattr(ckp, "cross_check", lambda plan, ck, after: None)
+    over = 0
+    for at in ("21:00", "15:00"):  # the suspend; the 50 % temp basal
+        flip = powercut_kinds.flip_newest_checkpoint(0.3, [])
+        over += _judge(forward, day=_day_with(flip, at))["over_deliveries"]
+    assert over == 2
+
+
+def test_a_firmware_that_closes_an_unended_bolus_at_zero_is_caught(forward, monkeypatch):
+    """The review's finding: a rotted bolus_done forgot the bolus on board."""
+    original = ckp._plan_unstarted
+
+    def at_zero(plan, unfinished, running, ck=None, slot_damaged=False):
+        original(plan, {key: entry[:2] for key, entry in (unfinished or {}).items()},
+                 running)
+
+    monkeypatch.setattr(ckp, "_plan_unstarted", at_zero)
+    hook = powercut_kinds.flip_record(("bolus_done",), 0.0, [])
+    found = _judge(forward, hooks=[(8 * MS_PER_HOUR, hook)])  # the 07:30 bolus of 4.5 U
+    assert found["forgotten_iob_mu"] >= 4_000
+
+
+def test_a_firmware_that_applies_settings_before_writing_them_is_caught(forward,
+                                                                         monkeypatch):
+    """The review's finding: applied in RAM, the write failed, the boot restored the
+    old limits."""
+    def apply_then_write(self, now_ms, obj):
+        validated = self.settings.validator(obj)
+        self.apply_settings(validated[0])
+        self.settings.save(obj, validated)
+        return validated
+
+    monkeypatch.setattr(Keeper, "save_settings", apply_then_write)
+    storage = FakeStorage()
+
+    def nearly_full(run):
+        storage.enospc_above = 600
+
+    found = _judge(forward, real=True, storage=storage, hooks=[
+        (8 * MS_PER_HOUR, nearly_full), (10 * MS_PER_HOUR, powercut_kinds._power_off)])
+    assert found["lost_records"] >= 1
+
+
+def test_a_firmware_that_lets_a_bare_oserror_out_is_caught(forward, monkeypatch):
+    from basalt.storage import files
+
+    monkeypatch.setattr(files, "guarded", lambda operation, name, call, *args: call(*args))
+    storage = FakeStorage()
+
+    def full(run):
+        storage.enospc_above = 0
+
+    found = _judge(forward, real=True, storage=storage, hooks=[(8 * MS_PER_HOUR, full)])
+    assert found["crashes"] == 1
+
+
+def test_a_firmware_that_trusts_unchecked_settings_bytes_is_caught(forward, monkeypatch):
+    monkeypatch.setattr(ValidatedFile, "_check_sum", lambda self, data: None)
+
+    def rot(run):
+        data = run.storage.files["settings.json"]
+        run.storage.flip("settings.json", bytes(data).index(b"10") * 8 + 1)  # 10 -> 30 U
+        raise powercut.PowerCut("a clean power-off after a bit flip in settings.json")
+
+    found = _judge(forward, hooks=[(10 * MS_PER_HOUR, rot)])
+    assert found["lost_records"] >= 1
+
+
+def test_a_firmware_that_keeps_journal_damage_off_the_boot_screen_is_caught(forward,
+                                                                             monkeypatch):
+    from basalt.storage import recovery
+
+    monkeypatch.setattr(recovery, "read_notes", lambda found: [])
+    hook = powercut_kinds.flip_record(("glucose",), 0.5, [])
+    found = _judge(forward, hooks=[(12 * MS_PER_HOUR, hook)])
+    assert found["lost_records"] == 1
+
+
+def test_the_planted_bugs_scenarios_are_clean_on_this_firmware(forward):
+    """The same scenarios as the planted-bug tests above, on the firmware as it is."""
+    found = []
+    for at in ("21:00", "15:00"):
+        flip = powercut_kinds.flip_newest_checkpoint(0.3, [])
+        found.append(_judge(forward, day=_day_with(flip, at)))
+    hook = powercut_kinds.flip_record(("bolus_done",), 0.0, [])
+    found.append(_judge(forward, hooks=[(8 * MS_PER_HOUR, hook)]))
+    for limit in (600, 0):
+        storage = FakeStorage()
+        found.append(_judge(forward, real=True, storage=storage, hooks=[
+            (8 * MS_PER_HOUR, lambda run, limit=limit: setattr(storage, "enospc_above",
+                                                              limit)),
+            (10 * MS_PER_HOUR, powercut_kinds._power_off)]))
+    for figures in found:
+        assert figures == dict(ZERO, runs=1)
