@@ -420,7 +420,7 @@ def test_the_planted_bugs_scenarios_are_clean_on_this_firmware(forward):
     for limit in (600, 0):
         storage = FakeStorage()
         found.append(_judge(forward, real=True, storage=storage, hooks=[
-            (8 * MS_PER_HOUR, lambda run, limit=limit: setattr(storage, "enospc_above",
+            (8 * MS_PER_HOUR, lambda run, limit=limit: setattr(run.storage, "enospc_above",
                                                               limit)),
             (10 * MS_PER_HOUR, powercut_kinds._power_off)]))
     for figures in found:
