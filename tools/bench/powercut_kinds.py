@@ -80,7 +80,7 @@ def write_points(real):
     return run, sizes
 
 
-def plan(per_kind, references, kinds=KINDS):
+def plan(per_kind, references, kinds):
     """[(kind, index, real, params)]: per_kind runs of each kind, drawn from one seed."""
     jobs = []
     for kind in kinds:
@@ -269,8 +269,9 @@ def _file_class(name):
     return "journal segments" if name.endswith(".jnl") else name
 
 
-def run(per_kind=200, jobs=1, kinds=KINDS):
-    """{"kinds": {kind: figures}, "bit_flip_files": {file: runs}}."""
+def run(per_kind=200, jobs=1, kinds=None):
+    """{"kinds": {kind: figures}, "bit_flip_files": {file: runs}} (kinds: KINDS)."""
+    kinds = KINDS if kinds is None else kinds
     progress.phase("the fault-free days (open limits, real settings)")
     references = {False: write_points(False), True: write_points(True)}
     work = plan(per_kind, references, kinds)
