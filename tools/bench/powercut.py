@@ -35,6 +35,7 @@ import os
 import time
 
 from basalt.app import PumpApp
+from basalt.core import journal as jnl
 from basalt.core.errors import BasaltError, ConfigError
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
@@ -150,6 +151,7 @@ class Run:
         self.forgotten_iob_mu = 0
         self.settings_lies = 0
         self.reported_damage = False  # a boot screen said the journal was damaged
+        self.reported_files = set()  # segment files a boot screen named as damaged
         self.confirmed = None  # the settings object the user was last told was saved
         self.pending = None  # one whose save a power cut interrupted (never confirmed)
         self.in_settings = False  # inside save_settings (the write points are marked)
@@ -158,6 +160,7 @@ class Run:
         self.forward = 0  # plunger travel of finished boots (the plunger is physical)
         self.reverse = 0
         self.committed = []  # (boot, seq, kind) of appends that returned
+        self.committed_file = {}  # (boot, seq) -> the segment file it went to
         self.boots = 0
         self.double_boluses = 0
         self.lease_violations = 0
@@ -198,8 +201,12 @@ class Run:
         self.app = app
         keeper.start(0, "power_on" if self.boots == 1 else "brownout")
         self.notes.append(list(keeper.boot_notes))
-        if any(note.startswith("Journal") for note in keeper.boot_notes):
-            self.reported_damage = True
+        for note in keeper.boot_notes:
+            if note.startswith("Journal"):
+                self.reported_damage = True
+                for name in self.storage.names():
+                    if name in note:
+                        self.reported_files.add(name)
         self._check_settings_file(keeper)
         carried, self.carried = self.carried, None
         if carried is not None:
@@ -263,6 +270,8 @@ class Run:
         def recording(kind, detail, at_ms):
             seq = append(kind, detail, at_ms)
             self.committed.append((journal.boot, seq, kind))
+            self.committed_file[(journal.boot, seq)] = jnl.segment_name(
+                journal._current[0])
             return seq
 
         journal.append = recording

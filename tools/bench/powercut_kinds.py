@@ -27,7 +27,7 @@ than any journal record). Per kind it counts:
   over_deliveries  runs whose plunger travelled further than in the fault-free day
   double_boluses   boluses running again after a reboot, or started by nobody
   lost_records     committed records lost silently (a journal record whose append
-                   returned is missing and no boot screen said the journal was damaged;
+                   returned is missing and no boot screen named its file as damaged;
                    or settings that lie: a boot loads settings other than the last the
                    user was told were saved, or the pump runs on settings its file does
                    not hold)
@@ -249,10 +249,10 @@ def judge(run, reference_forward):
         found["crashes"] = 1
         return found
     present = {(r.boot, r.seq): r.kind for r in view.records}
-    if not run.reported_damage:
-        for boot, seq, kind in run.committed:
-            if present.get((boot, seq)) != kind:
-                found["lost_records"] += 1
+    for boot, seq, kind in run.committed:
+        if present.get((boot, seq)) != kind and \
+                run.committed_file.get((boot, seq)) not in run.reported_files:
+            found["lost_records"] += 1  # missing, and no boot screen named its file
     for record in view.records:
         if record.kind == "bolus_started" and \
                 (record.boot, record.detail.get("id")) not in run.started_by_user:
