@@ -425,3 +425,21 @@ def test_the_planted_bugs_scenarios_are_clean_on_this_firmware(forward):
             (10 * MS_PER_HOUR, powercut_kinds._power_off)]))
     for figures in found:
         assert figures == dict(ZERO, runs=1)
+
+
+def test_a_segment_the_flash_will_not_read_is_named_on_the_boot_screen():
+    from host_tests.test_journal_recovery import Pump
+
+    pump = Pump().setup()
+    pump.run(MS_PER_MIN)
+    read = pump.storage.read
+
+    def failing(name):
+        if name == "j000001.jnl":
+            raise OSError(5, "EIO")
+        return read(name)
+
+    pump.storage.read = failing
+    pump.boot()
+    assert any(note.startswith("Journal: j000001.jnl unreadable") for note in
+               pump.keeper.boot_notes)

@@ -43,19 +43,22 @@ class ProfileStore:
             profiles = None  # the engine refuses it with its own message, below
         if profiles is None:
             result = getattr(self.engine, how)(now_ms, name, *args)
-            self.save_basal()
+            self._store(now_ms, None)
             return result
         old = self.basal_file.raw()
+        self._store(now_ms, profiles)
+        try:
+            return getattr(self.engine, how)(now_ms, name, *args)
+        except BasaltError:
+            self.basal_file.restore(old)
+            raise
+
+    def _store(self, now_ms, profiles):
         try:
             self.save_basal(profiles)
         except StorageFault as fault:
             if self.on_fault is not None:
                 self.on_fault(fault, now_ms)
-            raise
-        try:
-            return getattr(self.engine, how)(now_ms, name, *args)
-        except BasaltError:
-            self.basal_file.restore(old)
             raise
 
     def _plan(self, how, name, segments):

@@ -42,7 +42,7 @@ def read_back(journal, checkpoints):
     return {"view": view, "ck": ck, "status": status, "settled": settled,
             "unfinished": unfinished, "boluses": boluses, "basal": basal, "boot": boot,
             "after": after, "missing": gaps[0], "slots_damaged": slots_damaged,
-            "list_error": journal.list_error}
+            "list_error": journal.list_error, "read_errors": list(journal.read_errors)}
 
 
 def boot_events(found, cause, fw, epoch_s):
@@ -145,6 +145,8 @@ def read_notes(found):
     view = found["view"]
     if found.get("list_error"):
         notes.append("Journal unreadable (file list: %s)" % found["list_error"])
+    for name, error in found.get("read_errors", ()):
+        notes.append("Journal: %s unreadable (%s)" % (name, error[:30]))
     if view.damaged:
         files = []
         for name, _, _ in view.damaged:
