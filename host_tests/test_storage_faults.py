@@ -443,3 +443,24 @@ def test_a_segment_the_flash_will_not_read_is_named_on_the_boot_screen():
     pump.boot()
     assert any(note.startswith("Journal: j000001.jnl unreadable") for note in
                pump.keeper.boot_notes)
+
+
+def test_a_failed_save_never_blesses_a_file_that_rotted():
+    pump = RealPump().setup()
+    pump.app.command({"cmd": "save_settings", "settings": pump.settings_obj(max_bolus_u=5)})
+    next_obj = pump.settings_obj(max_bolus_u=6)
+    at = bytes(pump.storage.files["settings.json"]).index(b'"max_bolus_u": 5')
+    pump.storage.files["settings.json"][at + len('"max_bolus_u": ')] = ord("9")
+    replace = pump.storage.replace
+
+    def sum_only(name, data):
+        if name == "settings.json":
+            raise OSError(28, "No space left on device")
+        replace(name, data)
+
+    pump.storage.replace = sum_only  # the .sum is rewritten, the file is not
+    with pytest.raises(StorageFault):
+        pump.app.command({"cmd": "save_settings", "settings": next_obj})
+    pump.storage.replace = replace
+    pump.boot()
+    assert "damaged on flash" in pump.keeper.settings_error

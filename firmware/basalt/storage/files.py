@@ -199,7 +199,11 @@ class ValidatedFile:
             pass
         line = _sum_line(data)
         if old is not None:
-            line += " " + _sum_line(bytes(old))
+            try:
+                self._check_sum(bytes(old))  # never bless bytes that rotted
+                line += " " + _sum_line(bytes(old))
+            except ConfigError:
+                pass
         guarded("replace", self.name + SUM_SUFFIX, storage.replace,
                 self.name + SUM_SUFFIX, line.encode())
         guarded("replace", self.name, storage.replace, self.name, data)
