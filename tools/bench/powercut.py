@@ -198,6 +198,7 @@ class Run:
         app.keeper = keeper
         self._watch(keeper.journal)
         self._watch_settings(keeper)
+        self._watch_drops(app.motion)
         self.app = app
         keeper.start(0, "power_on" if self.boots == 1 else "brownout")
         self.notes.append(list(keeper.boot_notes))
@@ -226,6 +227,18 @@ class Run:
         retry, self.retry = self.retry, None
         if retry is not None:
             self._do(retry)  # the pump died before confirming it: the user tries again
+
+    def _watch_drops(self, motion):
+        """Steps a storage fault dropped (planned, counted by the gate and the IOB
+        tracker, never moved): the dying pump's totals less them are what went in."""
+        self.dropped = 0
+        drop = motion.drop_pending
+
+        def dropping():
+            self.dropped += motion.pending_steps
+            drop()
+
+        motion.drop_pending = dropping
 
     def _watch_settings(self, keeper):
         save = keeper.save_settings
@@ -282,7 +295,8 @@ class Run:
         running = motor.busy() and motor.forward
         done = motor.stop()
         # Steps the gate counted that never moved: planned, or left of the running move.
-        unmoved = app.motion.pending_steps + (app.motion.move_steps - done if running else 0)
+        unmoved = app.motion.pending_steps + (app.motion.move_steps - done if running else 0) \
+            + self.dropped
         hour, day = app.engine.gate.carry_over()
         self.carried = (max(0, hour - unmoved), max(0, day - unmoved))
         # The IOB tracker counts steps once planned, as the gate does: less the unmoved.
