@@ -464,3 +464,31 @@ def test_a_failed_save_never_blesses_a_file_that_rotted():
     pump.storage.replace = replace
     pump.boot()
     assert "damaged on flash" in pump.keeper.settings_error
+
+
+def test_settings_the_pump_refuses_to_apply_are_taken_back_out_of_the_file():
+    """Written and read back, then refused by what runs now (a 2.5 U/h temp basal over
+    a new 2 U/h max basal): the old file goes back; if the flash will not take it back,
+    the pump says so and will not resume on settings its file does not hold."""
+    pump = RealPump().setup()
+    before = pump.storage.read("settings.json")
+    pump.app.command({"cmd": "temp_basal", "rate": 2.5, "minutes": 60})
+    obj = pump.settings_obj(max_basal_u_h=2)
+    with pytest.raises(BasaltError, match="max basal"):
+        pump.app.command({"cmd": "save_settings", "settings": obj})
+    assert pump.storage.read("settings.json") == before
+    assert pump.app.settings.limits.max_basal_mu_h == 3_000
+    replace = pump.storage.replace
+
+    def no_way_back(name, data):
+        if name == "settings.json" and bytes(data) == before:
+            raise OSError(28, "No space left on device")
+        replace(name, data)
+
+    pump.storage.replace = no_way_back
+    with pytest.raises(BasaltError, match="max basal"):
+        pump.app.command({"cmd": "save_settings", "settings": obj})
+    assert "not restored" in pump.keeper.settings_error
+    assert pump.app.alarms.is_active("delivery_fault")
+    with pytest.raises(BasaltError, match="settings invalid: not restored"):
+        pump.keeper.require_known_state("resume")

@@ -225,15 +225,16 @@ class ValidatedFile:
             return None
 
     def restore(self, old):
-        """Put back the bytes raw() gave before a save (None: no file). Best effort: a
-        flash that fails here too leaves whatever it kept."""
+        """Put back the bytes raw() gave before a save (None: no file); False if the
+        flash failed here too (it then keeps whatever it kept)."""
         try:
             if old is None:
                 self.storage.remove(self.name)
             else:
                 self.storage.replace(self.name, bytes(old))
         except OSError:
-            pass
+            return False
+        return True
 
     def remove(self):
         guarded("remove", self.name, self.storage.remove, self.name)

@@ -273,7 +273,11 @@ class Keeper:
             try:
                 self.apply_settings(validated[0])
             except BasaltError:
-                self.settings.restore(old_bytes)
+                if not self.settings.restore(old_bytes):
+                    fault = StorageFault(self.settings.name, "restore", OSError(
+                        5, "the refused settings stay in the file"))
+                    self.file_fault(fault, now_ms)
+                    self.settings_error = "not restored after a refusal: " + str(fault)
                 raise
         self.settings_error = None
         if isinstance(obj, dict) and "basal" in obj:
