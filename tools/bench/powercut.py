@@ -524,10 +524,11 @@ def default_jobs():
 def add_arguments(parser):
     parser.add_argument("--limit", type=int, default=None, help="at most this many cuts")
     parser.add_argument("--jobs", type=int, default=default_jobs())
-    parser.add_argument("--kind-runs", type=int, default=200,
+    parser.add_argument("--kind-runs", type=int, default=None,
                         help="runs of each fault kind (torn writes at any byte, bit "
                              "flips, partial ENOSPC, full and dead flash, cuts during "
-                             "settings saves with the real validator; 0: none)")
+                             "settings saves with the real validator; 0: none; default "
+                             "200, or with --limit N a share of N, at least 1)")
 
 
 def bench(args, parser):
@@ -535,6 +536,11 @@ def bench(args, parser):
         parser.error("--limit must be at least 1")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if args.kind_runs < 0:
+    kind_runs = args.kind_runs
+    if kind_runs is None:
+        from tools.bench.powercut_kinds import KINDS
+
+        kind_runs = 200 if args.limit is None else max(1, args.limit // len(KINDS))
+    if kind_runs < 0:
         parser.error("--kind-runs must be 0 or more")
-    return run(args.limit, args.jobs, args.kind_runs)
+    return run(args.limit, args.jobs, kind_runs)
