@@ -113,7 +113,8 @@ SKIP = {
     PY + " -m tools.bench alarms --json": "MicroPython VM runs; test_bench_cli.py covers it",
     PY + " -m tools.bench occlusion --json": "120 trials and 60 days of physics (about 20 s)",
     PY + " -m tools.bench cgm --json": "100,000 fuzz inputs (minutes)",
-    PY + " -m tools.bench powercut --json": "a power cut in every write of a day (1-2.5 min)",
+    PY + " -m tools.bench powercut --json": "a power cut in every write of a day, then "
+                                              "1,200 fault-kind runs (minutes)",
     PY + " -m tools.bench ui --json": "MicroPython redraws and random walks (minutes)",
     PY + " -m tools.bench ui --json --events 1000000": "a million key events per board (long)",
     PY + " -m tools.bench loop --json": "30 virtual patients x 2 days x 5 runs (minutes)",

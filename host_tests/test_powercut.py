@@ -159,3 +159,22 @@ def test_fake_storage_cuts_inside_a_write_and_leaves_a_prefix():
     with pytest.raises(PowerCut):
         storage.replace("s", b"new")
     assert storage.read("s") == b"old" and storage.read("s.new") == b"new"
+
+
+def test_the_bench_reports_every_fault_kind_beside_the_cuts(monkeypatch):
+    """`python -m tools.bench powercut --json`: the cut figures stay at the top level,
+    each fault kind (tools.bench.powercut_kinds) has its six figures under "kinds"."""
+    from tools.bench import powercut_kinds
+
+    monkeypatch.setattr(powercut_kinds, "KINDS", ("settings_cut", "full_flash"))
+    result = powercut.run(limit=2, jobs=1, kind_runs=1)
+    for key in ("cuts", "write_points", "over_deliveries", "double_boluses",
+                "lost_records", "unreadable_journals", "lease_violations",
+                "limit_resets", "iob_losses", "reboots", "journal_bytes_per_day",
+                "days_kept", "wall_s"):
+        assert key in result
+    assert sorted(result["kinds"]) == ["full_flash", "settings_cut"]
+    for figures in result["kinds"].values():
+        assert figures == {"runs": 1, "over_deliveries": 0, "double_boluses": 0,
+                           "lost_records": 0, "forgotten_iob_mu": 0, "crashes": 0}
+    assert result["kind_runs"] == 2

@@ -6,11 +6,19 @@ of n bytes spans n points, replace() n + 1: its temporary file, then the rename)
 the count reaches the armed point the bytes before it land, the rest do not (or, with
 garbage=True, land as noise: a partly programmed flash block), and PowerCut is raised.
 PowerCut is a BaseException so no `except Exception` in the firmware can swallow it.
+
+Flash faults: fail_writes (an OSError every write raises before anything lands: a dead
+flash), enospc_above (writes of more than that many bytes raise ENOSPC, smaller ones
+still succeed: a nearly full flash; 0 is a full flash) and flip() (one bit of a file
+inverted in place: bit rot, which littlefs does not checksum). A write() that runs out
+of space has already truncated its file, as open(name, "wb") does.
 """
 
 import random
 
 from basalt.ports import Storage
+
+ENOSPC = 28
 
 
 class PowerCut(BaseException):
@@ -25,6 +33,7 @@ class FakeStorage(Storage):
         self.cut_at = cut_at
         self.garbage = garbage
         self.fail_writes = None  # an OSError to raise from every write (a dead flash)
+        self.enospc_above = None  # writes of more bytes than this raise ENOSPC
         self._rng = random.Random(seed)
 
     def arm(self, cut_at, garbage=False):
@@ -45,18 +54,28 @@ class FakeStorage(Storage):
 
     # ----- writes --------------------------------------------------------------------
 
+    def _space(self, name, data, truncate=False):
+        limit = self.enospc_above
+        if limit is not None and len(data) > limit:
+            if truncate and name in self.files:
+                self.files[name] = bytearray()
+            raise OSError(ENOSPC, "No space left on device")
+
     def append(self, name, data):
+        self._space(name, data)
         old = self.files.get(name, bytearray())
         landed = self._land(data)
         self.files[name] = bytearray(old) + landed
         self._maybe_cut(len(data))
 
     def write(self, name, data):
+        self._space(name, data, truncate=True)
         landed = self._land(data)
         self.files[name] = bytearray(landed)  # the old content is gone from the start
         self._maybe_cut(len(data))
 
     def replace(self, name, data):
+        self._space(name, data)  # the temporary file cannot be written: nothing changes
         temp = name + ".new"
         self.write(temp, data)
         self._land(b"r")  # the rename is one more cut point: before it, nothing changed
@@ -95,3 +114,8 @@ class FakeStorage(Storage):
         """Overwrite bytes of a file in place (a bad block, a flipped bit)."""
         buf = self.files[name]
         buf[offset:offset + len(data)] = data
+
+    def flip(self, name, bit):
+        """Invert one bit of a file in place (bit counts from the file's first byte)."""
+        buf = self.files[name]
+        buf[bit // 8] ^= 1 << (bit % 8)

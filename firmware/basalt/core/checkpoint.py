@@ -151,13 +151,17 @@ def slot_for(counter):
 
 # ----- the plan after a reset ------------------------------------------------------
 
-def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None):
+def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None, after=None,
+                 slot_damaged=False):
     """What a rebooting pump restores, ends and records.
 
     ck/status: from newest(); board: for microsteps to mU; profile: the active basal
     profile (to judge an absolute temp basal) or None; settled: (boot, id) of boluses
     the journal already shows finished, cancelled or interrupted; unfinished: {(boot,
-    id): (kind, programmed_mu)} of boluses the journal shows started and never ended.
+    id): (kind, programmed_mu[, seq])} of boluses the journal shows started and never
+    ended; after: kinds of the journal records written after the checkpoint (seq from
+    its journal_seq on), cross-checked against it (cross_check); slot_damaged: the
+    other slot was present but unreadable (it may have been the newer one).
     Returns a dict: trusted, state, reservoir_steps, plunger_steps, day_ms, temp (None or
     (rate_mu_h, percent, left_ms, duration_ms) to resume), uncertain (None or the
     interrupted bolus the user must reconcile), events [(kind, detail)], alarms [codes].
@@ -181,9 +185,39 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None):
     plan["day_ms"] = ck["day_ms"] % MS_PER_DAY
     _plan_temp(plan, ck, profile)
     running = _plan_bolus(plan, ck, board, settled)
-    _plan_unstarted(plan, unfinished, running)
+    _plan_unstarted(plan, unfinished, running, ck, slot_damaged)
     _plan_gate(plan, ck, running)
+    if after:
+        cross_check(plan, ck, after)
     return plan
+
+
+STOPPING = ("stopped", "alarm_stop")
+CHANGING = ("temp_basal_started",)  # the files hold profile and settings changes
+REFITTED = ("reservoir_fitted", "prime_started", "prime_done")
+
+
+def cross_check(plan, ck, after):
+    """The journal holds stops, temp starts and reservoir changes: records written after
+    the checkpoint mean it is older than the pump's last state (the newer slot torn or
+    rotted). A stop, or any change of what basal runs, restarts suspended (never
+    resumed on the journal's word: a 0 % temp or a suspend is not forgotten); a new
+    reservoir makes the plunger counts unknown (state lost)."""
+    stopped = changed = refitted = False
+    for kind in after:
+        stopped = stopped or kind in STOPPING
+        changed = changed or kind in CHANGING
+        refitted = refitted or kind in REFITTED
+    if refitted and ck["state"] != STATE_NO_RESERVOIR:
+        plan["trusted"] = False
+        plan["alarms"].append("delivery_fault")
+        plan["events"].append(("checkpoint_stale", {"reason": "reservoir changed after it"}))
+    if (stopped or changed) and plan["state"] == STATE_DELIVERING:
+        plan["state"] = STATE_SUSPENDED
+        if plan["temp"] is not None:
+            plan["temp"] = None
+        plan["events"].append(("checkpoint_stale", {
+            "reason": "stopped after it" if stopped else "basal changed after it"}))
 
 
 def _plan_gate(plan, ck, running):
@@ -249,13 +283,33 @@ def _plan_bolus(plan, ck, board, settled):
     return running
 
 
-def _plan_unstarted(plan, unfinished, running):
-    """A bolus the journal shows started but the checkpoint never held: the power went
-    before its checkpoint was committed, and the motor moves only after that. So it
-    delivered nothing; it is closed with 0 U (nothing uncertain, nothing to reconcile)."""
+def _plan_unstarted(plan, unfinished, running, ck=None, slot_damaged=False):
+    """A bolus the journal shows started but the checkpoint does not hold running.
+    - Started before the checkpoint was written (its seq below journal_seq): it ended
+      and its end record is unreadable. It is counted as delivered in full
+      (bolus_assumed): a lost record that could hide insulin is insulin.
+    - Started after it, with the other slot unreadable: that slot may have been the
+      newer one, holding it running, so it may have delivered up to all of it: the
+      user reconciles it.
+    - Otherwise the power went before its checkpoint was committed, and the motor moves
+      only after that: it delivered nothing and is closed with 0 U."""
     for key in sorted(unfinished or {}):
-        if key not in running:
-            kind, programmed = unfinished[key]
+        if key in running:
+            continue
+        entry = unfinished[key]
+        kind, programmed = entry[0], entry[1]
+        seq = entry[2] if len(entry) > 2 else None
+        if ck is not None and seq is not None and seq < ck["journal_seq"]:
+            bolus = _closed(key, kind, programmed, programmed)
+            bolus["delivered_lo_mu"] = programmed
+            bolus["delivered_mu"] = programmed
+            bolus["reason"] = "end record unreadable"
+            plan["events"].append(("bolus_assumed", bolus))
+        elif slot_damaged and seq is not None:
+            bolus = _closed(key, kind, programmed, programmed)
+            plan["events"].append(("bolus_interrupted", bolus))
+            plan["uncertain"] = _add_uncertain(plan["uncertain"], bolus)
+        else:
             plan["events"].append(("bolus_interrupted", _closed(key, kind, programmed, 0)))
 
 
@@ -263,7 +317,7 @@ def _plan_unknown(plan, unfinished):
     """Without a checkpoint, an unfinished bolus may have delivered anything up to its
     programmed amount: the user must reconcile it."""
     for key in sorted(unfinished or {}):
-        kind, programmed = unfinished[key]
+        kind, programmed = unfinished[key][0], unfinished[key][1]
         bolus = _closed(key, kind, programmed, programmed)
         plan["events"].append(("bolus_interrupted", bolus))
         plan["uncertain"] = _add_uncertain(plan["uncertain"], bolus)

@@ -72,3 +72,28 @@ class LimitExceeded(NotAllowedNow):
         self.value = value
         self.maximum = maximum
         self.over = over
+
+
+_ERRNO_NAMES = {2: "ENOENT", 5: "EIO", 12: "ENOMEM", 19: "ENODEV", 22: "EINVAL",
+                28: "ENOSPC", 30: "EROFS"}
+
+
+class StorageFault(BasaltError):
+    """The flash failed a read or a write of one file (any OSError of the Storage
+    port, or bytes that did not read back as written). `file` is the file's name,
+    `operation` what was being done ("write", "append", "replace", "read back",
+    "remove", "list"), `errno` the OSError's number (None if there was none) and
+    `screen` a short line for the display, e.g. "settings.json not saved: ENOSPC"."""
+
+    def __init__(self, file, operation, error, screen=None):
+        self.file = file
+        self.operation = operation
+        self.errno = error.args[0] if isinstance(error, OSError) and error.args \
+            and isinstance(error.args[0], int) else None
+        what = _ERRNO_NAMES.get(self.errno, "errno %s" % self.errno) \
+            if self.errno is not None else str(error)
+        if self.errno is not None and len(error.args) > 1 and isinstance(error.args[1], str):
+            what += " (%s)" % error.args[1]
+        self.what = what
+        self.screen = screen or "%s not saved: %s" % (file, what)
+        super().__init__("storage: %s of %s failed: %s" % (operation, file, what))

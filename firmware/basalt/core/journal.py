@@ -45,7 +45,8 @@ KINDS = (
     "alarm_acknowledged", "alarm_cleared", "glucose", "settings_changed",
     "settings_rejected", "boot_acknowledged", "journal_damaged", "journal_foreign",
     "checkpoint_lost", "storage_fault", "refused", "alarm_stop", "cgm_link", "cgm_session",
-    "cgm_restored", "cgm_malformed", "cgm_backfill", "unrecordable",
+    "cgm_restored", "cgm_malformed", "cgm_backfill", "unrecordable", "bolus_assumed",
+    "checkpoint_stale",
 )
 KEYS = (
     None, "id", "kind", "programmed_mu", "now_mu", "extended_mu", "duration_min",
@@ -433,7 +434,7 @@ def read_journal(files, visit=None):
 
 # ----- insulin on board after a reset ------------------------------------------------
 
-BOLUS_DELIVERED = ("bolus_done", "bolus_cancelled", "bolus_reconciled")
+BOLUS_DELIVERED = ("bolus_done", "bolus_cancelled", "bolus_reconciled", "bolus_assumed")
 REPLAY_MAX = 64  # boluses kept while reading (far more than fit in 8 h)
 
 
@@ -460,6 +461,8 @@ class BolusReplay:
     safe side: the most insulin still on board).
     """
 
+    DELIVERED = BOLUS_DELIVERED  # the record kinds whose delivered_mu it keeps
+
     def __init__(self):
         self._boots = []  # _Boot, oldest first (only those the kept boluses need)
         self._doses = []  # (_Boot, at_ms, mU)
@@ -483,7 +486,7 @@ class BolusReplay:
                 boot.epoch_zero = detail["epoch_s"] * 1000 - at
             if isinstance(detail.get("alive_ms"), int):
                 self.alive(detail.get("alive_boot"), detail["alive_ms"], 1)
-        elif record.kind in BOLUS_DELIVERED:
+        elif record.kind in self.DELIVERED:
             mu = detail.get("delivered_mu")
             if isinstance(mu, int) and mu > 0:
                 self._doses.append((boot, at, mu))
@@ -532,3 +535,10 @@ class BolusReplay:
             if window_ms is None or now_ms - when < window_ms:
                 out.append((when, mu))
         return out, known or not self._boots
+
+
+class BasalReplay(BolusReplay):
+    """The hourly basal summaries, placed as BolusReplay places boluses: the basal part
+    of the 24-hour total when the checkpoint that held it is lost."""
+
+    DELIVERED = ("basal_summary",)

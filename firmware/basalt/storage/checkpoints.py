@@ -10,6 +10,7 @@ from basalt.core.delivery import (
     STOP_USER,
 )
 from basalt.core.units import MS_PER_MIN
+from basalt.storage.files import guarded
 
 CHECKPOINT_EVERY_MS = 5 * MS_PER_MIN
 
@@ -26,14 +27,21 @@ class CheckpointStore:
     def __init__(self, storage):
         self.storage = storage
         self.counter = 0
+        self.damaged = []  # (slot file, why) of slots present but not valid at load()
 
     def load(self):
         slots = []
+        self.damaged = []
         for name in ckp.SLOTS:
             try:
                 slots.append(self.storage.read(name))
             except OSError:
                 slots.append(b"")  # unreadable: not a valid slot, and not "missing"
+        for i in range(len(slots)):
+            if slots[i] is not None:
+                why = ckp.decode(slots[i])[1]
+                if why is not None:
+                    self.damaged.append((ckp.SLOTS[i], why))
         ck, status = ckp.newest(slots)
         if ck is not None:
             self.counter = ck["counter"]
@@ -42,7 +50,8 @@ class CheckpointStore:
     def write(self, ck):
         self.counter += 1
         ck["counter"] = self.counter
-        self.storage.write(ckp.slot_for(self.counter), ckp.encode(ck))
+        name = ckp.slot_for(self.counter)
+        guarded("write", name, self.storage.write, name, ckp.encode(ck))
 
 
 def snapshot(boot, engine, unmoved, lease_steps, held, uncertain, journal_seq):

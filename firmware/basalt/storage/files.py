@@ -9,7 +9,8 @@ import json
 import os
 
 from basalt.core import strict_json
-from basalt.core.errors import ConfigError
+from basalt.core.errors import ConfigError, StorageFault
+from basalt.core.journal import crc
 from basalt.ports import Storage
 
 _ENOENT = 2
@@ -89,17 +90,57 @@ def read_or_empty(storage, name):
         return b""
 
 
+def guarded(operation, name, call, *args):
+    """call(*args); an OSError of the Storage port becomes a StorageFault naming the
+    file and the error (no storage path raises a bare OSError)."""
+    try:
+        return call(*args)
+    except OSError as error:
+        raise StorageFault(name, operation, error)
+
+
+SUM_SUFFIX = ".sum"
+
+
+def _sum_line(data):
+    return "%d %d" % (crc(data), len(data))
+
+
+def _sums(text):
+    """[(crc, length)] of a .sum file's text; None if it cannot be parsed."""
+    parts = text.split()
+    if not parts or len(parts) % 2:
+        return None
+    out = []
+    try:
+        for i in range(0, len(parts), 2):
+            out.append((int(parts[i]), int(parts[i + 1])))
+    except ValueError:
+        return None
+    return out
+
+
 class ValidatedFile:
-    """A JSON file replaced only by a complete, validated one (atomically)."""
+    """A JSON file replaced only by a complete, validated one (atomically), read back
+    and compared before save() returns.
+
+    littlefs does not checksum file contents, so beside each file the pump writes it
+    keeps NAME.sum: the CRC-32 and length of the bytes it wrote (and of the ones before,
+    so a power cut between the two renames still matches). A file of the length the
+    pump wrote whose CRC matches neither is bit rot: refused, never used. A file of
+    another length was copied over by a person (a laptop, mpremote): it is checked by
+    the validator as any file without a .sum."""
 
     def __init__(self, storage, name, validator, parse=None):
         self.storage = storage
         self.name = name
         self.validator = validator  # obj -> anything; raises ConfigError naming the key
         self.parse = parse  # text -> obj (default: strict JSON); raises ConfigError
+        self.replaced = False  # the last load() found a file not written by the pump
 
     def load(self):
         """(obj, validated) or (None, None) if there is no file; raises ConfigError."""
+        self.replaced = False
         try:
             data = self.storage.read(self.name)
             if data is None:
@@ -109,6 +150,7 @@ class ValidatedFile:
                               "failed: %s" % error)
         if data is None:
             return None, None
+        self._check_sum(bytes(data))
         try:
             text = bytes(data).decode()
             obj = (self.parse(text) if self.parse is not None
@@ -118,10 +160,85 @@ class ValidatedFile:
                               "not valid JSON")
         return obj, self.validator(obj)
 
+    def _check_sum(self, data):
+        try:
+            raw = self.storage.read(self.name + SUM_SUFFIX)
+        except OSError:
+            raw = None  # an unreadable sum: the file is judged by its validator alone
+        if raw is None:
+            return
+        try:
+            sums = _sums(bytes(raw).decode())
+        except UnicodeError:
+            sums = None
+        if sums is None:
+            raise ConfigError(self.name, "(%d bytes)" % len(data), "a file matching "
+                              + self.name + SUM_SUFFIX, "its checksum file is damaged")
+        here = (crc(data), len(data))
+        if here in sums:
+            return
+        for _, length in sums:
+            if length == len(data):
+                raise ConfigError(self.name, "(%d bytes)" % len(data), "the bytes the pump "
+                                  "wrote (a file copied over it: delete " + self.name
+                                  + SUM_SUFFIX + " too)", "damaged on flash (checksum "
+                                  "mismatch)")
+        self.replaced = True  # another length: a person copied a file over it
+
     def save(self, obj, validated=None):
         """Validate (unless given what the validator returned for obj), then replace
-        the file; a refused obj changes nothing."""
+        the file and read it back; a refused obj changes nothing. A flash error (or
+        bytes that read back otherwise) raises StorageFault: the old file is then still
+        the one a boot loads, or the new one if only the read-back failed."""
         if validated is None:
             validated = self.validator(obj)
-        self.storage.replace(self.name, json.dumps(obj).encode())
+        data = json.dumps(obj).encode()
+        storage = self.storage
+        old = None
+        try:
+            old = storage.read(self.name)
+        except OSError:
+            pass
+        line = _sum_line(data)
+        if old is not None:
+            try:
+                self._check_sum(bytes(old))  # never bless bytes that rotted
+                line += " " + _sum_line(bytes(old))
+            except ConfigError:
+                pass
+        guarded("replace", self.name + SUM_SUFFIX, storage.replace,
+                self.name + SUM_SUFFIX, line.encode())
+        guarded("replace", self.name, storage.replace, self.name, data)
+        try:
+            back = storage.read(self.name)
+        except OSError:
+            back = None
+        if back is None or bytes(back) != data:
+            self.restore(old)  # a boot must not load what the pump never applied
+            raise StorageFault(self.name, "read back", OSError(5, "read back differs"),
+                               "%s not saved: read back differs" % self.name)
         return validated
+
+    def raw(self):
+        """The file's bytes as they are (None if there is none or it cannot be read)."""
+        try:
+            return self.storage.read(self.name)
+        except OSError:
+            return None
+
+    def restore(self, old):
+        """Put back the bytes raw() gave before a save (None: no file); False if the
+        flash failed here too (it then keeps whatever it kept)."""
+        try:
+            if old is None:
+                self.storage.remove(self.name)
+            else:
+                self.storage.replace(self.name, bytes(old))
+        except OSError:
+            return False
+        return True
+
+    def remove(self):
+        guarded("remove", self.name, self.storage.remove, self.name)
+        guarded("remove", self.name + SUM_SUFFIX, self.storage.remove,
+                self.name + SUM_SUFFIX)

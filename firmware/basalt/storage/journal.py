@@ -3,7 +3,7 @@ oldest segment removed when there are more than `segments`. Byte layouts are pur
 (basalt.core.journal); this moves bytes through the Storage port."""
 
 from basalt.core import journal as jnl
-from basalt.storage.files import read_or_empty
+from basalt.storage.files import guarded
 
 SEGMENT_BYTES = 16_384
 SEGMENTS = 16  # 256 KiB of flash for history; docs/ give the days it keeps
@@ -19,23 +19,40 @@ class Journal:
         self._current = None  # [number, size]
         self._own = []  # numbers of readable segments, oldest first
         self._highest = 0
+        self.list_error = None  # why the file list could not be read, at the last read()
+        self.read_errors = []
 
     def read(self, visit=None):
         """A JournalView of everything readable; never raises on damage. With visit,
         records go to visit(record) one by one and are not kept, and only one segment
         file is in memory at a time."""
         files = []
-        for name in self.storage.names():
+        self.list_error = None
+        try:
+            listed = self.storage.names()
+        except OSError as error:  # the boot goes on; the boot screen says so
+            listed = []
+            self.list_error = str(error)
+        for name in listed:
             number = jnl.segment_number(name)
             if number is not None:
                 files.append((number, name))
         files.sort()
         self._highest = files[-1][0] if files else 0
-        view = jnl.read_journal(((name, read_or_empty(self.storage, name))
-                                 for _, name in files), visit)
+        self.read_errors = []  # (file, error) of segments the flash would not read
+        view = jnl.read_journal(((name, self._read(name)) for _, name in files), visit)
         foreign = [name for name, _ in view.foreign]
         self._own = [number for number, name in files if name not in foreign]
         return view
+
+    def _read(self, name):
+        """A segment's bytes; one the flash will not read counts as empty (the boot
+        goes on) and is listed in read_errors for the boot screen."""
+        try:
+            return self.storage.read(name) or b""
+        except OSError as error:
+            self.read_errors.append((name, str(error)))
+            return b""
 
     def open(self, view, boot, seq):
         """Continue after what was read: a torn tail is left as it is (kept for the
@@ -58,7 +75,8 @@ class Journal:
             self._highest += 1
             current = self._current = [self._highest, 0]
             data = jnl.encode_header(self._highest, self.boot) + data
-        self.storage.append(jnl.segment_name(current[0]), data)
+        name = jnl.segment_name(current[0])
+        guarded("append", name, self.storage.append, name, data)
         current[1] += len(data)
         if fresh:
             self._own.append(current[0])
@@ -69,7 +87,8 @@ class Journal:
 
     def _rotate(self):
         while len(self._own) > self.segments:
-            self.storage.remove(jnl.segment_name(self._own.pop(0)))
+            name = jnl.segment_name(self._own.pop(0))
+            guarded("remove", name, self.storage.remove, name)
 
 
 def bundle(storage):

@@ -15,7 +15,7 @@ from basalt.core import forcecal
 from basalt.core import journal as jnl
 from basalt.core.commands import in_units
 from basalt.core.delivery import STOP_USER
-from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow
+from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow, StorageFault
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli
 from basalt.storage import recovery
 from basalt.storage.checkpoints import (
@@ -61,6 +61,7 @@ class Keeper:
         self.uncertain = None  # interrupted bolus insulin the user has not reconciled
         self.settings_error = None
         self.fault = None
+        self.storage_message = None  # the screen's line for the last storage fault
         self.boot_notes = []
         self.iob_gap_known = True  # the time the pump was off was known (wall clock)
         self.boot = 0
@@ -84,7 +85,8 @@ class Keeper:
         self.force = occlusion.force
         self.apply_settings = apply_settings
         self.lease = Lease(board)
-        self.profiles = ProfileStore(engine, self.settings, self.basal, self.save_settings)
+        self.profiles = ProfileStore(engine, self.settings, self.basal, self.save_settings,
+                                     self.file_fault)
         stream.subscribe("journal", self.record)
 
     def _schema(self, obj):
@@ -113,13 +115,16 @@ class Keeper:
         if self._settings_events is None:
             self.load_settings()
         events += self._settings_events
-        self._load_basal(events)
+        basal_note = self._load_basal(events)
         force_note = self._load_force_calibration(events)
-        plan = recovery.plan(found, self.board, self.engine)
+        plan = recovery.plan(found, self.board, self.engine, now_ms, epoch_s)
         self._apply(now_ms, plan)
         events += plan["events"]
         iob_events, iob_note, self.iob_gap_known = recovery.restore_iob(
             self.iob, found["boluses"], now_ms, epoch_s)
+        if plan["assumed_mu"]:
+            # Counted as delivered now: the most of it on board (the safe side).
+            self.iob.add_bolus(now_ms, plan["assumed_mu"])
         events += iob_events
         for code in plan["alarms"]:
             events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
@@ -128,9 +133,10 @@ class Keeper:
         for kind, detail in events:
             detail.setdefault("at_ms", now_ms)
             self.stream.emit(kind, detail)
-        self.boot_notes = recovery.boot_notes(plan, cause, self.uncertain,
-                                              (iob_note, force_note), self.fault,
-                                              self.settings_error, self._restart_stop)
+        self.boot_notes = recovery.boot_notes(
+            plan, cause, self.uncertain,
+            recovery.read_notes(found) + [iob_note, basal_note, force_note], self.fault,
+            self.settings_error, self._restart_stop)
         self.stream.publish()
         self._write_checkpoint(now_ms)
         return plan
@@ -161,10 +167,13 @@ class Keeper:
         except BasaltError as error:
             events.append(("settings_rejected", {"file": BASAL_FILE,
                                                  "message": str(error)[:200]}))
-            return
+            if self._settings_basal:
+                return None  # the settings file holds the profiles: nothing lost
+            return "Basal profiles refused (%s): %s" % (BASAL_FILE, str(error)[:60])
         if profiles is None or self._settings_basal:
-            return  # the settings file holds the profiles (PumpApp loaded them)
+            return None  # the settings file holds the profiles (PumpApp loaded them)
         self.engine.profiles = profiles
+        return None
 
     def _load_force_calibration(self, events):
         """The force sensor's saved calibration (else the driver's nominal one stays:
@@ -251,22 +260,41 @@ class Keeper:
         return self.uncertain is not None
 
     def save_settings(self, now_ms, obj):
-        """Validate and store settings atomically; journal which keys changed."""
+        """Validate, write, read back and compare, THEN apply: the pump never runs on
+        settings a boot would not load. A refusal or a flash fault leaves file and pump
+        as they were (a flash fault raises StorageFault, with a delivery_fault alarm);
+        the keys that changed are journaled."""
         old = None
         try:
             old, _ = self.settings.load()
         except BasaltError:
             pass
+        old_bytes = self.settings.raw()
         validated = self.settings.validator(obj)
+        try:
+            self.settings.save(obj, validated)  # written and read back as written
+        except StorageFault as fault:
+            self.file_fault(fault, now_ms)
+            raise
         if not isinstance(validated[0], dict):  # Settings (an opaque validator gives a table)
-            # Applied first, whole or not at all (a refusal leaves file and pump as they
-            # were); then stored. The cgm section is read at boot only (see app.device).
-            self.apply_settings(validated[0])
-        self.settings.save(obj, validated)
+            # Applied whole or not at all; refused (what runs now breaks the new
+            # limits), the old file goes back. The cgm section is read at boot only.
+            try:
+                self.apply_settings(validated[0])
+            except BasaltError:
+                if not self.settings.restore(old_bytes):
+                    fault = StorageFault(self.settings.name, "restore", OSError(
+                        5, "the refused settings stay in the file"))
+                    self.file_fault(fault, now_ms)
+                    self.settings_error = "not restored after a refusal: " + str(fault)
+                raise
         self.settings_error = None
         if isinstance(obj, dict) and "basal" in obj:
             self._settings_basal = True
-            self.storage.remove(BASAL_FILE)  # the file's basal profiles are the ones
+            try:
+                self.basal.remove()  # the file's basal profiles are the ones
+            except StorageFault as fault:  # harmless (a boot ignores it), but said
+                self.file_fault(fault, now_ms)
         changed = sorted(k for k in obj if not isinstance(old, dict) or old.get(k) != obj[k])
         self._emit("settings_changed", {"keys": changed[:16],
                                         "crc": jnl.crc(json.dumps(obj).encode())}, now_ms)
@@ -277,6 +305,18 @@ class Keeper:
                                             "the CGM settings apply after a restart"},
                        now_ms)
         return validated
+
+    def file_fault(self, fault, now_ms):
+        """A settings, basal or calibration file could not be written: the pump keeps
+        what it ran on (the file still holds it), stops with a delivery_fault alarm
+        (the flash is failing) and the screen says which file and why."""
+        self.storage_message = fault.screen
+        self.stream.emit("storage_fault", {"file": fault.file, "message": str(fault)[:120],
+                                           "at_ms": now_ms})
+        self.stream.emit("alarm", {"code": "delivery_fault", "at_ms": now_ms,
+                                   "detail": fault.screen[:60]})
+        self.stream.publish()
+        self._write_checkpoint(now_ms)
 
     def force_tare(self, now_ms):
         """With the plunger free: FORCE_SAMPLES readings become the zero."""
@@ -297,7 +337,11 @@ class Keeper:
             calibration = forcecal.tare(force.calibration, readings)
         else:
             calibration = forcecal.scale(force.calibration, readings, known_mn)
-        self.force_file.save(calibration)
+        try:
+            self.force_file.save(calibration)
+        except StorageFault as fault:
+            self.file_fault(fault, now_ms)
+            raise
         force.calibration = calibration
         detail = dict(calibration)
         detail["how"] = name
@@ -318,7 +362,7 @@ class Keeper:
             except ValueError as error:  # a float or an oversized detail: say so
                 self.journal.append("unrecordable", {"event": str(kind)[:40],
                                                      "message": str(error)[:120]}, at_ms)
-        except OSError as error:
+        except (StorageFault, OSError) as error:
             self._storage_fault(error, at_ms)
         if kind == "reservoir_fitted":
             self.fault = None  # a freshly fitted reservoir is a known state again
@@ -364,11 +408,15 @@ class Keeper:
         self.stream.publish()
 
     def _write_checkpoint(self, now_ms):
+        if self.fault == "storage":
+            # The flash failed: the last slot it took is kept as it is (a write that
+            # fails may have truncated the one it was writing).
+            return False
         ck = self.snapshot()
         ck["at_ms"] = now_ms & 0xFFFFFFFF
         try:
             self.checkpoints.write(ck)
-        except OSError as error:
+        except (StorageFault, OSError) as error:
             self._storage_fault(error, now_ms)
             return False
         self._ck = ck
@@ -393,5 +441,7 @@ class Keeper:
             engine.suspend(max(now_ms, engine.last_ms()))
             self.stream.extend(engine.pop_events())
         self.motion.drop_pending()
+        screen = error.screen if isinstance(error, StorageFault) else "storage: %s" % error
+        self.storage_message = screen
         self.stream.emit("alarm", {"code": "delivery_fault", "at_ms": now_ms,
-                                   "detail": "storage: %s" % error})
+                                   "detail": screen[:60]})

@@ -6,18 +6,19 @@ for basal profiles (basalt.core.basal)."""
 
 from basalt.core.basal import BasalProfiles
 from basalt.core.check import exact_keys
-from basalt.core.errors import BasaltError, ConfigError
+from basalt.core.errors import BasaltError, ConfigError, StorageFault
 from basalt.core.schedule import hhmm
 
 BASAL_FILE = "basal.json"
 
 
 class ProfileStore:
-    def __init__(self, engine, settings_file, basal_file, save_settings):
+    def __init__(self, engine, settings_file, basal_file, save_settings, on_fault=None):
         self.engine = engine
         self.settings_file = settings_file
         self.basal_file = basal_file
         self.save_settings = save_settings  # save_settings(now_ms, obj)
+        self.on_fault = on_fault  # on_fault(StorageFault, now_ms): the alarm
 
     def set_profile(self, now_ms, name, segments):
         return self._edit(now_ms, "set_profile", name, segments)
@@ -29,14 +30,36 @@ class ProfileStore:
         return self._edit(now_ms, "delete_profile", name)
 
     def _edit(self, now_ms, how, name, segments=None):
+        """Stored first (written and read back), then applied: a flash fault leaves
+        the engine's profiles as the file has them."""
         pending = self._plan(how, name, segments)
-        result = getattr(self.engine, how)(now_ms, name, *(() if segments is None
-                                                            else (segments,)))
+        args = () if segments is None else (segments,)
         if pending is not None:
-            self.save_settings(now_ms, pending)
-        else:
-            self.save_basal()
-        return result
+            self.save_settings(now_ms, pending)  # validated, stored, applied
+            return getattr(self.engine, how)(now_ms, name, *args)
+        try:
+            profiles = edited(self.engine.profiles, how, name, segments)
+        except (KeyError, TypeError, BasaltError):
+            profiles = None  # the engine refuses it with its own message, below
+        if profiles is None:
+            result = getattr(self.engine, how)(now_ms, name, *args)
+            self._store(now_ms, None)
+            return result
+        old = self.basal_file.raw()
+        self._store(now_ms, profiles)
+        try:
+            return getattr(self.engine, how)(now_ms, name, *args)
+        except BasaltError:
+            self.basal_file.restore(old)
+            raise
+
+    def _store(self, now_ms, profiles):
+        try:
+            self.save_basal(profiles)
+        except StorageFault as fault:
+            if self.on_fault is not None:
+                self.on_fault(fault, now_ms)
+            raise
 
     def _plan(self, how, name, segments):
         """The settings file as the edit would leave it, validated; None without one (or
@@ -55,8 +78,9 @@ class ProfileStore:
         self.settings_file.validator(obj)
         return obj
 
-    def save_basal(self):
-        profiles = self.engine.profiles
+    def save_basal(self, profiles=None):
+        if profiles is None:
+            profiles = self.engine.profiles
         obj = {"active": profiles.active, "profiles": {}}
         for name in profiles.profiles:
             obj["profiles"][name] = [list(seg) for seg in profiles.profiles[name].segments()]

@@ -4,29 +4,45 @@ the boot screen what happened."""
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
-from basalt.core.units import MS_PER_MIN
+from basalt.core.units import MS_PER_MIN, PL_PER_MU
 
 
 def read_back(journal, checkpoints):
     """Everything the boot needs from flash: {"view", "ck", "status", "settled",
-    "unfinished", "boluses", "boot", "seq"}; the journal is opened to append after it."""
+    "unfinished", "boluses", "basal", "boot", "after", "missing", "slots_damaged"}; the
+    journal is opened to append after it."""
+    ck, status = checkpoints.load()
+    slots_damaged = list(checkpoints.damaged)
+    after_seq = ck["journal_seq"] if ck is not None else None
     settled = set()
     unfinished = {}
+    after = []  # kinds of the records written after the checkpoint
     boluses = jnl.BolusReplay()
+    basal = jnl.BasalReplay()
+    gaps = [0, None]  # records missing between readable ones (by seq), the last seq
 
     def visit(record):
         _settle(settled, unfinished, record)
         boluses.visit(record)
+        basal.visit(record)
+        if after_seq is not None and record.seq >= after_seq:
+            after.append(record.kind)
+        last = gaps[1]
+        if last is not None and record.seq > last + 1:
+            gaps[0] += record.seq - last - 1
+        gaps[1] = record.seq
 
     view = journal.read(visit)
-    ck, status = checkpoints.load()
     if ck is not None and "at_ms" in ck:
         boluses.alive(ck["boot"], ck["at_ms"])  # the pump ran at least this long
+        basal.alive(ck["boot"], ck["at_ms"])
     boot = (max(view.last_boot(), ck["boot"] if ck else 0) + 1) & 0xFFFF or 1
     seq = max(view.next_seq(), ck["journal_seq"] if ck else 0)
     journal.open(view, boot, seq)
     return {"view": view, "ck": ck, "status": status, "settled": settled,
-            "unfinished": unfinished, "boluses": boluses, "boot": boot}
+            "unfinished": unfinished, "boluses": boluses, "basal": basal, "boot": boot,
+            "after": after, "missing": gaps[0], "slots_damaged": slots_damaged,
+            "list_error": journal.list_error, "read_errors": list(journal.read_errors)}
 
 
 def boot_events(found, cause, fw, epoch_s):
@@ -40,17 +56,68 @@ def boot_events(found, cause, fw, epoch_s):
     events = [("boot", boot)]
     if view.damaged:
         events.append(("journal_damaged", {"damaged_bytes": view.damaged_bytes(),
-                                           "file": view.damaged[0][0]}))
+                                           "file": view.damaged[0][0],
+                                           "records": found["missing"]}))
     for name, message in view.foreign:
         events.append(("journal_foreign", {"file": name, "message": message}))
+    if ck is not None:
+        for name, why in found["slots_damaged"]:
+            events.append(("checkpoint_lost", {"file": name, "reason": why}))
     return events
 
 
-def plan(found, board, engine):
+def plan(found, board, engine, now_ms=0, epoch_s=None):
+    """The restore plan, cross-checked against the journal. With a checkpoint lost
+    (both slots, or one that may have been the newer), the safety gate's windows are
+    rebuilt from the journal (boluses, bolus_assumed and hourly basal summaries),
+    counted the larger of the two; a bolus whose end record is unreadable is counted in
+    them in full."""
     profiles = engine.profiles
     profile = profiles.profiles.get(profiles.active) if profiles.active else None
-    return ckp.plan_restore(found["ck"], found["status"], board, profile, found["settled"],
-                            found["unfinished"])
+    ck = found["ck"]
+    slot_damaged = bool(found["slots_damaged"]) and ck is not None
+    out = ckp.plan_restore(ck, found["status"], board, profile, found["settled"],
+                           found["unfinished"], found["after"], slot_damaged)
+    assumed = 0
+    for kind, detail in out["events"]:
+        if kind == "bolus_assumed":
+            assumed += detail["delivered_mu"]
+    lost = ck is None and found["status"] != "none"
+    hour, day = out["gate"]
+    if lost or slot_damaged or assumed:
+        day_ms = 24 * 60 * MS_PER_MIN
+        bolus_hour = _sum(found["boluses"].placed(now_ms, epoch_s, 60 * MS_PER_MIN)[0])
+        bolus_day = _sum(found["boluses"].placed(now_ms, epoch_s, day_ms)[0])
+        basal_day = _sum(found["basal"].placed(now_ms, epoch_s, day_ms)[0])
+        j_hour = _steps_up(board, bolus_hour + assumed)
+        j_day = _steps_up(board, bolus_day + basal_day + assumed)
+        cap = ckp.GATE_STEPS_MAX
+        hour = min(cap, max(hour, j_hour))
+        day = min(cap, max(day, j_day, hour))
+        out["gate"] = (hour, day)
+        if lost:
+            events = []
+            for kind, detail in out["events"]:
+                if kind == "gate_windows_unknown":
+                    kind, detail = "gate_windows_rebuilt", {"reason": "checkpoint lost",
+                                                            "hour_steps": hour,
+                                                            "day_steps": day}
+                events.append((kind, detail))
+            out["events"] = events
+    out["assumed_mu"] = assumed
+    return out
+
+
+def _sum(placed):
+    """mU of placed doses, each plus the 1 mU its record may have rounded down."""
+    total = 0
+    for _, mu in placed:
+        total += mu + 1
+    return total
+
+
+def _steps_up(board, mu):
+    return -(-mu * PL_PER_MU // board.ustep_volume_pl)
 
 
 def restore_iob(iob, boluses, now_ms, epoch_s):
@@ -71,6 +138,33 @@ def restore_iob(iob, boluses, now_ms, epoch_s):
                               "unknown: counted as none"})], note, known
 
 
+def read_notes(found):
+    """What the boot could not read, for the boot screen: damaged journal bytes and
+    records, checkpoint slots, the file list."""
+    notes = []
+    view = found["view"]
+    if found.get("list_error"):
+        notes.append("Journal unreadable (file list: %s)" % found["list_error"])
+    for name, error in found.get("read_errors", ()):
+        notes.append("Journal: %s unreadable (%s)" % (name, error[:30]))
+    if view.damaged:
+        files = []
+        for name, _, _ in view.damaged:
+            if name not in files:
+                files.append(name)
+        notes.append("Journal: %d bytes unreadable in %s%s" % (
+            view.damaged_bytes(), ", ".join(files[:2]), "" if not found["missing"] else
+            " (%d record(s) lost)" % found["missing"]))
+    elif found["missing"]:
+        notes.append("Journal: %d record(s) missing" % found["missing"])
+    for name, _ in view.foreign:
+        notes.append("Journal: %s from a newer firmware, kept unread" % name)
+    if found["ck"] is not None:
+        for name, why in found["slots_damaged"]:
+            notes.append("Checkpoint %s unreadable (%s): older copy used" % (name, why))
+    return notes
+
+
 def boot_notes(plan, cause, uncertain, extra_notes, fault, settings_error, restart_stop):
     """The boot screen's lines, most important first."""
     notes = ["Restarted (%s)" % cause]
@@ -83,6 +177,15 @@ def boot_notes(plan, cause, uncertain, extra_notes, fault, settings_error, resta
         if kind == "gate_windows_unknown":
             notes.append("60-min and daily totals unknown (%s): counted from 0"
                          % detail["reason"])
+        elif kind == "gate_windows_rebuilt":
+            notes.append("60-min and daily totals rebuilt from the journal")
+        elif kind == "bolus_assumed":
+            notes.append("Bolus %s U: end record unreadable; counted as delivered"
+                         % units(detail["delivered_mu"]))
+        elif kind == "checkpoint_stale":
+            notes.append("Checkpoint older than the journal (%s): %s" % (
+                detail["reason"], "state lost" if "reservoir" in detail["reason"]
+                else "kept suspended"))
         elif kind == "temp_basal_ended":
             notes.append("Temp basal ended by the restart")
         elif kind == "temp_basal_resumed":
@@ -108,11 +211,12 @@ def _settle(settled, unfinished, record):
     detail = record.detail
     if kind == "bolus_started":
         unfinished[(record.boot, detail.get("id"))] = (detail.get("kind"),
-                                                       detail.get("programmed_mu", 0))
+                                                       detail.get("programmed_mu", 0),
+                                                       record.seq)
         return
     if kind == "bolus_done" or kind == "bolus_cancelled":
         key = (record.boot, detail.get("id"))
-    elif kind == "bolus_interrupted":
+    elif kind == "bolus_interrupted" or kind == "bolus_assumed":
         key = (detail.get("bolus_boot"), detail.get("id"))
     else:
         return
