@@ -52,6 +52,38 @@ def stage_of(tmp_path, board):
     return tmp_path / "build" / board / "stage"
 
 
+def test_a_deployed_settings_file_is_read_as_new_even_at_the_same_length(tmp_path):
+    """The pump keeps settings.json.sum for the files it wrote; deploy drops it before
+    copying a settings file, so a new file of the same length is validated, not taken
+    for bit rot."""
+    from basalt.core.settings import load_settings, parse_settings_text
+    from basalt.storage.files import FileStorage, ValidatedFile
+
+    storage = FileStorage(str(tmp_path))
+    board = dp.boardfiles.load("pico_w")
+    settings = ValidatedFile(storage, "settings.json", lambda o: load_settings(o, board),
+                             parse_settings_text)
+    example = parse_settings_text((REPO / "settings" / "example.json").read_text())
+    settings.save(example)
+    assert storage.read("settings.json.sum") is not None
+    text = storage.read("settings.json").decode()
+    edited = text.replace('"max_bolus_u": 10', '"max_bolus_u": 8 ')  # same length
+    assert len(edited) == len(text) and edited != text
+    removed = []
+
+    class Os:
+        @staticmethod
+        def remove(path):
+            removed.append(path)
+            storage.remove(path.lstrip("/"))
+
+    exec(dp.DROP_SETTINGS_SUM.replace("import os\n", ""), {"os": Os})
+    assert removed == ["/settings.json.sum"]
+    storage.write("settings.json", edited.encode())  # what mpremote fs cp does
+    _, (loaded, _) = settings.load()
+    assert loaded.limits.max_bolus_mu == 8_000
+
+
 def test_a_board_file_built_from_another_is_written_out_whole():
     text = dp.board_file_text("vboard")
     assert "import" not in text.split('"""')[-1]
@@ -78,7 +110,7 @@ def test_pico_w_command_sequence(fake, tmp_path, capsys):
         "+", "fs", "cp", "-r", str(stage / "basalt"), ":",
         "+", "fs", "cp", str(stage / "main.py"), ":main.py",
         "+", "fs", "cp", str(stage / "board.py"), ":board.py",
-        "+", "fs", "cp", str(settings), ":settings.json",
+        "+", "exec", dp.DROP_SETTINGS_SUM, "+", "fs", "cp", str(settings), ":settings.json",
         "+", "exec", dp.VERIFY]
     assert reset == connect + ["reset"]
     out = capsys.readouterr().out

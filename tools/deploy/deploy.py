@@ -299,6 +299,10 @@ def sweep_code(keep):
 # ----- plan and run --------------------------------------------------------------------
 
 
+DROP_SETTINGS_SUM = ("import os\ntry:\n    os.remove('/settings.json.sum')\n"
+                     "except OSError:\n    pass")
+
+
 def plan(mpremote, port, stage, deps, settings=None, index=None):
     """The mpremote calls, in order, as (label, argv) pairs."""
     connect = [mpremote, "connect", port]
@@ -313,7 +317,10 @@ def plan(mpremote, port, stage, deps, settings=None, index=None):
                       "+", "fs", "cp", str(stage / "main.py"), ":main.py",
                       "+", "fs", "cp", str(stage / "board.py"), ":board.py"]
     if settings:
-        copy += ["+", "fs", "cp", str(settings), ":settings.json"]
+        # The pump keeps a checksum beside the settings it wrote; a file put there by
+        # hand is checked as a new one only without it.
+        copy += ["+", "exec", DROP_SETTINGS_SUM, "+", "fs", "cp", str(settings),
+                 ":settings.json"]
     copy += ["+", "exec", VERIFY]
     steps.append(("firmware", copy))
     steps.append(("reset", connect + ["reset"]))
