@@ -14,18 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from basalt.app import PumpApp
 from basalt.core.commands import ACK, COMMANDS
 from basalt.core.errors import LimitExceeded, NotAllowedNow
 from basalt.core.insulin import iob_fraction, preset_peak
-from basalt.core.settings import load_settings, parse_settings_text
+from basalt.core.settings import parse_settings_text
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
-from basalt.storage.files import ValidatedFile
 from basalt.storage.journal import Journal
-from basalt.storage.keeper import Keeper
-from host_tests.test_journal_recovery import BOARD
+from host_tests.test_journal_recovery import boot_on_settings_file
 from tools.fake_storage import FakeStorage
-from tools.fakes import FakeMotor, VirtualClock
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "settings" / "example.json").read_text()
 
@@ -35,15 +31,7 @@ def booted(obj=None):
     storage = FakeStorage()
     text = EXAMPLE if obj is None else json.dumps(obj)
     storage.files["settings.json"] = bytearray(text.encode())
-    settings_file = ValidatedFile(storage, "settings.json",
-                                  lambda o: load_settings(o, BOARD), parse_settings_text)
-    keeper = Keeper(storage, settings_file=settings_file)
-    clock = VirtualClock()
-    app = PumpApp(BOARD, clock, FakeMotor(clock, BOARD.motor.max_step_hz), 250,
-                  settings=keeper.load_settings())
-    app.keeper = keeper
-    keeper.start(0)
-    return app, storage
+    return boot_on_settings_file(storage), storage
 
 
 def journal_kinds(storage):

@@ -365,25 +365,32 @@ def test_a_confirmed_command_survives_a_power_cut_right_after_it(cmd, check):
     assert check(pump)
 
 
-def test_profile_edits_go_into_the_settings_file_only_if_it_stays_valid():
-    from pathlib import Path
-
+def boot_on_settings_file(storage):
+    """A pump with a Keeper whose settings.json (in storage) is checked by the real
+    schema, booted and waiting for boot_ack."""
     from basalt.core.settings import load_settings, parse_settings_text
     from basalt.storage.files import ValidatedFile
+
+    settings_file = ValidatedFile(storage, "settings.json",
+                                  lambda obj: load_settings(obj, BOARD), parse_settings_text)
+    keeper = Keeper(storage, settings_file=settings_file)
+    clock = VirtualClock()
+    app = PumpApp(BOARD, clock, FakeMotor(clock, BOARD.motor.max_step_hz), 250,
+                  settings=keeper.load_settings())
+    app.keeper = keeper
+    keeper.start(0)
+    return app
+
+
+def test_profile_edits_go_into_the_settings_file_only_if_it_stays_valid():
+    from pathlib import Path
 
     example = (Path(__file__).resolve().parents[1] / "settings" / "example.json").read_text()
     storage = FakeStorage()
     storage.files["settings.json"] = bytearray(example.encode())
 
     def boot():
-        settings_file = ValidatedFile(storage, "settings.json",
-                                      lambda obj: load_settings(obj, BOARD), parse_settings_text)
-        keeper = Keeper(storage, settings_file=settings_file)
-        clock = VirtualClock()
-        app = PumpApp(BOARD, clock, FakeMotor(clock, BOARD.motor.max_step_hz), 250,
-                      settings=keeper.load_settings())
-        app.keeper = keeper
-        keeper.start(0)
+        app = boot_on_settings_file(storage)
         app.command({"cmd": "boot_ack"})
         return app
 
