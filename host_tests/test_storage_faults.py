@@ -20,6 +20,7 @@ from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 from basalt.storage.files import ValidatedFile
 from basalt.storage.journal import Journal
 from basalt.storage.keeper import Keeper
+from host_tests.test_journal_recovery import Pump
 from tools import sim
 from tools.bench import powercut, powercut_kinds
 from tools.fake_storage import FakeStorage
@@ -28,7 +29,7 @@ from tools.fakes import FakeMotor, VirtualClock
 BOARD = sim.load_sim_board()
 
 
-class RealPump:
+class RealPump(Pump):
     """A pump on settings/example.json through the firmware's own validator."""
 
     def __init__(self, storage=None):
@@ -55,13 +56,7 @@ class RealPump:
             self.app.command({"cmd": "boot_ack"})
         return self
 
-    def run(self, ms):
-        end = self.clock.now_ms() + ms
-        while self.clock.now_ms() < end:
-            self.clock.advance(min(250, end - self.clock.now_ms()))
-            self.app.step()
-
-    def setup(self):
+    def setup(self):  # run() is Pump's: 250 ms ticks
         for cmd in ({"cmd": "new_reservoir", "units": 150}, {"cmd": "resume"}):
             self.app.command(cmd)
         self.run(1000)
