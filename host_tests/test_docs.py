@@ -11,7 +11,7 @@ language, so a shell command cannot hide in an untagged block.
 The commands run in a scratch directory that links to the repository's folders, so
 their outputs (out/, build/, files they write) land there, not in the checkout.
 `make TARGET` runs as `make -o setup TARGET`: the set-up step (pip, npm) is already
-done for the test run and must not reinstall the shared environment.
+done for the test run and must not reinstall the environment the tests run in.
 
 The lesson pages (hardware/lessons/) have their own runner in test_hardware_docs.py.
 """
@@ -290,12 +290,38 @@ def test_links_resolve_to_files_and_headings(page):
                 page.name, target)
 
 
+# Files of the project's design notes, kept outside the repository: the facts the project
+# relies on are restated in docs/references.md with their original citations instead.
+OUTSIDE = re.compile(r"\.\./shared\b|\b(?:REFERENCE|CONTRACTS)\.md\b")
+
+
 def test_docs_stay_inside_the_repository():
-    """Facts are restated in docs/references.md; nothing points outside the repository."""
+    """Nothing the docs show points outside the repository or at this machine."""
     for page in LINKED:
         text = page.read_text(encoding="utf-8")
-        for banned in ("REFERENCE.md", "CONTRACTS.md", "../shared", "/work/"):
-            assert banned not in text, "%s mentions %s" % (page.relative_to(REPO), banned)
+        found = OUTSIDE.search(text)
+        assert found is None, "%s mentions %s" % (page.relative_to(REPO), found.group())
+        assert "/work/" not in text, "%s names a path of this machine" % page.relative_to(REPO)
+
+
+def test_no_tracked_file_points_outside_the_repository():
+    """Code, comments and configuration cite docs/references.md, never the notes the
+    project grew from."""
+    names = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split()
+    offenders = []
+    for name in names:
+        path = REPO / name
+        if path.suffix in (".png", ".bin", ".mpy") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if OUTSIDE.search(line):
+                offenders.append("%s:%d: %s" % (name, number, line.strip()))
+    assert offenders == [], "\n".join(offenders)
 
 
 def test_readme_is_short_with_deploy_on_the_first_screen():
