@@ -60,7 +60,7 @@ def markdown():
     for command in TABLE_:
         fields = "; ".join(field_text(f) for f in command.fields) or "—"
         if command.one_of:
-            fields += "; " + command.one_of[2]
+            fields += "; " + command.one_of[3]
         guards = ", ".join(GUARDS[g] for g in command.guards) or "—"
         name = "`%s`%s" % (command.name, " (loop only)" if command.internal else "")
         lines.append("| %s | %s | %s | `%s` | %s |" % (name, fields, guards, command.handler,

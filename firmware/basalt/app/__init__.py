@@ -115,7 +115,7 @@ class PumpApp:
         """Apply a command at the current time: plain data in user units
         ({"cmd": "bolus", "units": 2.5}) or (name, values) in the pump's units."""
         now = self.clock.now_ms()
-        durable = lookup(cmd).handler.split(".")[0] in _DURABLE_PARTS
+        durable = lookup(cmd).part in _DURABLE_PARTS
         try:
             result = self.commands.run(now, cmd)
         finally:

@@ -37,15 +37,15 @@ class MotorSupervisor:
     def busy(self):
         return self.motor.busy()
 
-    def start_next(self, now_ms, may_move):
-        """With the motor idle: a rewind first, else the pending forward steps if
-        may_move() (the persistence's lease) allows."""
+    def start_next(self, now_ms, lease):
+        """With the motor idle: a rewind first, else the pending forward steps if the
+        persistence's lease allows (lease.may_move(now_ms); None: no persistence)."""
         if self.motor.busy():
             return
         if self.rewind_steps:
             self._start(now_ms, False, self.rewind_steps)
             self.rewind_steps = 0
-        elif self.pending_steps and may_move():
+        elif self.pending_steps and (lease is None or lease.may_move(now_ms)):
             self._start(now_ms, True, self.pending_steps)
             self.pending_steps = 0
 

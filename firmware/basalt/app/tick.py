@@ -38,7 +38,7 @@ class Ticker:
             keeper.on_tick(now_ms)
             app.collect()
         self._reap(now_ms)  # a move that ended during this tick is counted before the next
-        motion.start_next(now_ms, lambda: keeper is None or keeper.may_move(now_ms))
+        motion.start_next(now_ms, keeper)
 
     def _reap(self, now_ms):
         fault = self.app.motion.reap(now_ms)

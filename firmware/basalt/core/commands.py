@@ -13,7 +13,9 @@ Two forms reach the table:
 Unknown keys, missing keys and bad values are refused before anything is changed.
 """
 
+from basalt.core import schedule
 from basalt.core.alarms import check_code
+from basalt.core.basal import rate_from_user
 from basalt.core.check import _span, exact_keys, is_int, one_of, text
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
@@ -104,9 +106,7 @@ class Field:
                                    self.allowed(syringe_mu))
         if kind == CLOCK:
             return parse_clock(where, value) * MS_PER_MIN
-        if kind == SEGMENTS:
-            return segments_from_user(where, value)
-        return value
+        return value  # segments are read by parse(): their messages name the profile
 
     def check(self, where, value, shown=None, syringe_mu=FILL_MAX_MU):
         """The field's rule, in the pump's units; `shown` is the value as the user gave
@@ -130,16 +130,20 @@ class Field:
 
 
 class Command:
-    __slots__ = ("name", "fields", "handler", "guards", "one_of", "internal", "doc", "rule",
-                 "args")
+    __slots__ = ("name", "fields", "handler", "part", "method", "guards", "one_of",
+                 "internal", "doc", "rule", "args", "label")
 
     def __init__(self, name, fields, handler, guards=(ACK,), one_of=None, internal=False,
-                 doc="", rule=None, args=None):
+                 doc="", rule=None, args=None, label=None):
         self.name = name
         self.fields = fields
         self.handler = handler  # "part.method": part names a Dispatcher target
+        self.part, self.method = handler.split(".")
         self.guards = guards
-        self.one_of = one_of  # (key, key, what the user may give): exactly one of them
+        # (key, key, field named in the refusal, what the user may give): exactly one.
+        self.one_of = one_of
+        # How a refusal of the pump's state names it ("dual-wave bolus refused: ...").
+        self.label = label or name.replace("_", " ")
         self.internal = internal  # only the pump's own parts send it (the loop)
         self.doc = doc
         self.rule = rule  # rule(values): checks between fields, may add derived values
@@ -191,12 +195,12 @@ TABLE_ = (
               optional=True),
         Field("now_percent", WHOLE, 1, 99, 1, "%", optional=True),
         EXTENDED_MINUTES), "engine.dual_bolus", _DOSE,
-        ("now_units", "now_percent", "exactly one of now_units or now_percent"),
+        ("now_units", "now_percent", "dual_bolus now", "exactly one of now_units or now_percent"),
         doc="part now, the rest over the minutes", rule=_dual_rule,
-        args=("units", "now_units", "minutes")),
+        args=("units", "now_units", "minutes"), label="dual-wave bolus"),
     Command("cancel_bolus", (), "engine.cancel_bolus", doc="stop every running bolus"),
     Command("temp_basal", (TEMP_MINUTES, TEMP_RATE, TEMP_PERCENT), "engine.start_temp_basal",
-            _DOSE, ("rate", "percent", "exactly one of rate (U/h) or percent"),
+            _DOSE, ("rate", "percent", "temp_basal", "exactly one of rate (U/h) or percent"),
             doc="an absolute (U/h) or percent temp basal"),
     Command("cancel_temp_basal", (), "engine.cancel_temp_basal", doc="back to scheduled"),
     Command("suspend", (), "engine.suspend", doc="stop all delivery"),
@@ -231,7 +235,7 @@ TABLE_ = (
             "keeper.force_scale", doc="scale the force sensor with a known force"),
     # The loop's own actions: the same safety gate, never from outside the pump.
     Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"), TEMP_MINUTES),
-            "engine.auto_temp_basal", (DELIVERING,), internal=True,
+            "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal",
             doc="the loop's temp basal (max temp and max IOB checked by the gate)"),
     Command("loop_bolus", (BOLUS_UNITS,), "engine.auto_bolus", (DELIVERING,), internal=True,
             doc="the loop's automatic bolus"),
@@ -246,9 +250,6 @@ for _command in TABLE_:
 
 def segments_from_user(name, segments):
     """[['00:00', 0.8], ['06:00', 1.2], ...] (U/h) -> [(0, 800), (360, 1200), ...]."""
-    from basalt.core import schedule
-    from basalt.core.basal import rate_from_user
-
     return schedule.segments_from_user("profile %s" % name, segments, 1, rate_from_user,
                                        "[HH:MM, U/h]")
 
@@ -271,9 +272,14 @@ def lookup(cmd):
 
 
 def parse(cmd):
-    """Plain data in the user's units -> (name, values in the pump's units), keys and
-    conversions checked; the ranges are checked by check()."""
+    """Plain data in the user's units -> (name, values in the pump's units, the values as
+    given), keys and conversions checked; the ranges are checked by check()."""
     command = lookup(cmd)
+    values, shown = _parse(command, cmd)
+    return command.name, values, shown
+
+
+def _parse(command, cmd):
     name = command.name
     _keys(command, cmd)
     values = {}
@@ -286,7 +292,7 @@ def parse(cmd):
             else:
                 values[field.key] = field.parse(where, cmd[field.key])
             shown[field.key] = cmd[field.key]
-    return name, values, shown
+    return values, shown
 
 
 def _keys(command, table):
@@ -312,10 +318,15 @@ def check(name, values, shown=None, syringe_mu=FILL_MAX_MU):
     command = COMMANDS.get(name) if isinstance(name, str) else None
     if command is None:
         raise InvalidValue("cmd", name, "one of " + ", ".join(sorted(COMMANDS)))
+    return _check(command, values, shown, syringe_mu)
+
+
+def _check(command, values, shown, syringe_mu):
+    name = command.name
     pair = command.one_of
     if pair is not None and (values.get(pair[0]) is None) == (values.get(pair[1]) is None):
-        raise InvalidValue(_PAIR_FIELD.get(name, name),
-                           "both" if values.get(pair[0]) is not None else "neither", pair[2])
+        raise InvalidValue(pair[2], "both" if values.get(pair[0]) is not None else "neither",
+                           pair[3])
     for field in command.fields:
         value = values.get(field.key)
         if value is None:
@@ -344,45 +355,40 @@ class Dispatcher:
         command = lookup(cmd)
         name = command.name
         if ACK in command.guards:  # nothing runs until the boot screen was read
-            self._guard(ACK, name)
+            self._guard(ACK, command)
         if isinstance(cmd, tuple):
             values = dict(cmd[1])
             _keys(command, values)
             shown = None
         else:
-            _, values, shown = parse(cmd)
-        args = check(name, values, shown, self.syringe_mu)
+            values, shown = _parse(command, cmd)
+        args = _check(command, values, shown, self.syringe_mu)
         for guard in command.guards:
             if guard != ACK:
-                self._guard(guard, name)
-        part, method = command.handler.split(".")
-        target = self.targets.get(part)
+                self._guard(guard, command)
+        target = self.targets.get(command.part)
         if target is None:
-            raise NotAllowedNow(name, _MISSING.get(part, "this pump has no " + part))
-        return getattr(target, method)(now_ms, *args)
+            raise NotAllowedNow(name, _MISSING.get(command.part,
+                                                   "this pump has no " + command.part))
+        return getattr(target, command.method)(now_ms, *args)
 
-    def _guard(self, guard, name):
+    def _guard(self, guard, command):
         state = self.state
+        name = command.name
         if guard == ACK:
             if state.awaiting_ack():
                 raise NotAllowedNow(name, "acknowledge the boot screen first")
         elif guard == DELIVERING:
             reason = state.stop_reason()
             if reason is not None:
-                raise NotAllowedNow(_ENGINE_NAME.get(name, name),
-                                    "pump is stopped (%s)" % reason)
+                raise NotAllowedNow(command.label, "pump is stopped (%s)" % reason)
         elif guard == ALARMS_ACKED:
             state.require_resumable(name)
         elif guard == STATE_KNOWN:
             state.require_known_state(name)
 
 
-_PAIR_FIELD = {"dual_bolus": "dual_bolus now"}
 _MISSING = {"loop": "no therapy settings are loaded", "keeper": "this pump keeps no journal"}
-# The engine's own names for its refusals (kept as the journal and tests know them).
-_ENGINE_NAME = {"bolus": "bolus", "extended_bolus": "extended bolus",
-                "dual_bolus": "dual-wave bolus", "temp_basal": "temp basal",
-                "loop_temp": "temp basal", "loop_bolus": "loop bolus"}
 
 
 class EngineOnly:
@@ -416,15 +422,7 @@ def apply_alarm(alarms, now_ms, cmd):
     if name not in ("acknowledge", "snooze"):
         raise InvalidValue("command", cmd, "{'cmd': 'acknowledge' or 'snooze', "
                            "'alarm': code}")
-    return Dispatcher({"alarms": alarms}, _NO_GUARDS).run(now_ms, cmd)
-
-
-class _NoGuards(EngineOnly):
-    def __init__(self):
-        self.engine = None
-
-
-_NO_GUARDS = _NoGuards()
+    return Dispatcher({"alarms": alarms}, EngineOnly(None)).run(now_ms, cmd)  # no guards
 
 
 def validate(cmd):

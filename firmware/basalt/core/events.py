@@ -86,7 +86,11 @@ class EventStream:
             self._base = self.end()
             del self._log[:]
             return
-        low = min(self._cursors[name] for name in self._names)
+        cursors = self._cursors
+        low = self.end()
+        for name in self._names:  # a loop, not min() over a generator: no allocation
+            if cursors[name] < low:
+                low = cursors[name]
         drop = low - self._base
         if drop > 0:
             del self._log[:drop]
