@@ -21,18 +21,10 @@ from basalt.core.limits import (
     PRIME_SPEED_MU_MIN,
 )
 from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
-from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, fmt_milli
+from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, SMALL_INT_MAX, fmt_milli
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
-_SMALL = const(0x3FFFFFFF)  # largest small int on 32-bit MicroPython
-_FOREVER = const(0x3FFFFFFF)
+_SMALL = SMALL_INT_MAX
+_FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
 
 
 # Why the pump is stopped (None while delivering).

@@ -48,7 +48,7 @@ not counted.
 from basalt.core.check import int_in, is_int
 from basalt.core.errors import BasaltError, ConfigError, LimitExceeded, NotAllowedNow
 from basalt.core.limits import BOLUS_MAX_MU, BOLUS_STEP_MU, MAX_RATE_MU_H
-from basalt.core.units import MS_PER_MIN, PL_PER_MU, fmt_milli
+from basalt.core.units import MS_PER_MIN, PL_PER_MU, SMALL_INT_MAX, fmt_milli
 
 BUCKET_MS = 5 * MS_PER_MIN
 HOUR_BUCKETS = 13  # 60 min + the bucket a window may start inside
@@ -74,8 +74,8 @@ NAMES = {
     "no_limits": "no limits loaded",
 }
 IOB_BOUND_MU = 1_000_000  # an IOB provider's answer outside +-1000 U is a fault
-_SMALL = 0x3FFFFFFF  # largest small int on 32-bit MicroPython
-_FOREVER = 0x3FFFFFFF
+_SMALL = SMALL_INT_MAX
+_FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
 
 BASAL = 0
 BOLUS = 1
