@@ -1,0 +1,238 @@
+# The device VM's story runner (MicroPython; the script tools.devicevm runs in the VM).
+#
+# Installs the fakes (vtime as time, vasyncio as asyncio, tools/vboard's machine patched
+# by vhw, vhw's rp2/esp32/ssd1306), puts /board.py, /settings.json and /main.py in place
+# (staged by the host under /lib/devicevm/files), then runs the story's steps: boots run
+# the real firmware/main.py; keys are pin levels; time is virtual. Observations go to a
+# transcript printed as one line "DEVICEVM {json}" at the end; the host checks them.
+
+import gc
+import json
+import sys
+
+sys.path.insert(0, "/lib/devicevm")
+import vtime  # noqa: E402
+
+sys.modules["time"] = vtime
+import vasyncio  # noqa: E402
+
+sys.modules["asyncio"] = vasyncio
+import vboard  # noqa: E402
+import vb_machine  # noqa: E402  (tools/vboard/py/machine.py, staged under this name)
+import vhw  # noqa: E402
+
+vhw.install_machine(vb_machine)
+sys.modules["machine"] = vb_machine
+
+
+class _Module:
+    pass
+
+
+def _module(name, **attrs):
+    mod = _Module()
+    for key, value in attrs.items():
+        setattr(mod, key, value)
+    sys.modules[name] = mod
+
+
+_module("rp2", PIO=vhw.PIO, StateMachine=vhw.StateMachine, asm_pio=vhw.asm_pio,
+        asm_pio_encode=vhw.asm_pio_encode)
+_module("esp32", RMT=vhw.RMT)
+_module("ssd1306", SSD1306_I2C=vhw.ssd1306_module())
+
+FILES = "/lib/devicevm/files/"
+_ERRNO = {63: 1, 44: 2, 29: 5, 8: 9, 2: 13, 10: 16, 20: 17, 43: 19, 54: 20, 31: 21, 28: 22,
+          51: 28, 55: 39}  # Emscripten (WASI) errno -> MicroPython's, as in _vboard_boot
+
+
+def _translated(fn):
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OSError as exc:
+            code = exc.args[0] if exc.args else None
+            if code in _ERRNO:
+                raise OSError(_ERRNO[code])
+            raise
+
+    return call
+
+
+def _setup_files():
+    import builtins
+    import os
+
+    for name in ("listdir", "ilistdir", "mkdir", "remove", "rename", "rmdir", "stat",
+                 "statvfs", "unlink"):
+        setattr(os, name, _translated(getattr(os, name)))
+    builtins.open = _translated(builtins.open)
+    for name in ("board.py", "settings.json", "main.py"):
+        try:
+            with open(FILES + name) as src, open("/" + name, "w") as dst:
+                dst.write(src.read())
+        except OSError:
+            pass  # no settings file is a story too
+
+
+_setup_files()
+_keep = set(sys.modules)
+STORY = json.loads(open(FILES + "story.json").read())
+BOARD = None
+out = {"steps": [], "resets": [], "crashes": []}
+clock = {"t_us": 0, "base": 0}  # story time = base + VM time since the last boot
+
+
+def story_ms():
+    return (clock["base"] + vtime.now_us()) // 1000
+
+
+def _board():
+    global BOARD
+    if BOARD is None:
+        from board import BOARD as spec
+        from basalt.core.board_file import load_board
+
+        BOARD = load_board(spec)
+    return BOARD
+
+
+def _buttons():
+    from board import BOARD as spec
+
+    return spec["buttons"]
+
+
+def power_cut():
+    clock["base"] += vtime.now_us()
+    vhw.power_off()
+    vasyncio.reset()
+    for name in list(sys.modules):
+        if name not in _keep:
+            del sys.modules[name]
+    gc.collect()
+
+
+def boot(kind):
+    global BOARD
+    vtime.power_on()
+    vboard.power_on(kind)
+    vhw.reset_request[0] = None
+    BOARD = None
+    main = {"__name__": "__main__"}
+    try:
+        exec(open("/main.py").read(), main)
+    except BaseException as exc:  # noqa: B036 - what the board prints before its REPL
+        _crash(exc)
+
+
+def _crash(exc):
+    import io
+
+    text = io.StringIO()
+    sys.print_exception(exc, text)
+    out["crashes"].append({"t_ms": story_ms(), "error": text.getvalue()})
+
+
+def _wdt_stop(at_us):
+    deadline = vhw.wdt_deadline()
+    if deadline is not None and deadline <= at_us:
+        vtime.advance_to(deadline)
+        return True
+    return vhw.reset_request[0] is not None
+
+
+def run_ms(ms):
+    end = story_ms() + ms
+    while story_ms() < end:
+        vasyncio.run_until(vtime.now_us() + (end - story_ms()) * 1000, _wdt_stop)
+        for error in vasyncio._state["crashes"]:
+            _crash(error)
+        vasyncio._state["crashes"] = []
+        kind = vhw.reset_request[0]
+        if kind is None and vhw.wdt_deadline() is not None and \
+                vhw.wdt_deadline() <= vtime.now_us():
+            kind = "wdt"
+        if kind is not None:
+            out["resets"].append({"t_ms": story_ms(), "kind": kind})
+            power_cut()
+            boot(kind)
+
+
+def key(name, pressed):
+    spec = _buttons()[name]
+    pin = spec["pin"] if isinstance(spec, dict) else spec
+    invert = isinstance(spec, dict) and spec.get("invert")
+    vboard.inputs[pin] = (0 if pressed else 1) if invert else (1 if pressed else 0)
+
+
+def usteps(value):
+    """A story's microstep count: an int, or {"mu": m} converted by the board."""
+    if isinstance(value, dict):
+        return _board().usteps_for_mu(value["mu"])
+    return value
+
+
+def frame():
+    """The OLED's frame as hex (the host reads the text back: tools/devicevm/screen.py)."""
+    import binascii
+
+    panel = vboard.i2c_devices[0x3C]
+    return binascii.hexlify(panel.ram).decode() if panel.on else ""
+
+
+def heap():
+    gc.collect()
+    return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+
+
+def do(step):
+    """Run one step; return what it observed (a dict) or None."""
+    if "boot" in step:
+        boot(step["boot"])
+        run_ms(step.get("ms", 0))
+    elif "power_cut" in step:
+        power_cut()
+    elif "wait_s" in step:
+        run_ms(int(step["wait_s"] * 1000))
+    elif "wait_ms" in step:
+        run_ms(step["wait_ms"])
+    elif "press" in step:
+        key(step["press"], True)
+    elif "release" in step:
+        key(step["release"], False)
+    elif "hold" in step or "click" in step:
+        name = step.get("hold") or step.get("click")
+        key(name, True)
+        run_ms(step.get("ms", 100))
+        key(name, False)
+        run_ms(step.get("settle_ms", 150))
+    elif "force_mn" in step:
+        vboard.set_force_mn(step["force_mn"])
+    elif "adc" in step:
+        vboard.set_adc(step["adc"], step["u16"])
+    elif "rtc" in step:
+        vtime.set_rtc(step["rtc"])
+    elif "heap" in step:
+        return heap()
+    if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
+        return {"frame": frame()}
+    if "expect_usteps" in step:
+        return {"usteps": vboard.position(), "want": usteps(step["expect_usteps"])}
+    if "expect_usteps_between" in step:
+        lo, hi = step["expect_usteps_between"]
+        return {"usteps": vboard.position(), "want": [usteps(lo), usteps(hi)]}
+    if "usteps" in step:
+        return {"usteps": vboard.position()}
+    return None
+
+
+for step in STORY:
+    seen = do(step)
+    entry = {"t_ms": story_ms()}
+    if seen:
+        entry.update(seen)
+    out["steps"].append(entry)
+out["usteps"] = vboard.position()
+out["ignored_pulses"] = vboard.driver["ignored"]
+print("DEVICEVM " + json.dumps(out))
