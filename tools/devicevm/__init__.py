@@ -140,6 +140,25 @@ def check_story(steps, transcript):
     return failures
 
 
+def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=120):
+    """Run MicroPython source with the device VM's fakes installed (for contract tests:
+    `code` starts with `import vfakes`); return its stdout."""
+    with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
+        lib = _stage(tmp, [], board, settings)
+        script = lib / "snippet.py"
+        script.write_text('import sys\nsys.path.insert(0, "/lib/devicevm")\n' + code,
+                          encoding="utf-8")
+        return run_micropython(script, lib_dirs=[REPO / "firmware" / "basalt", lib],
+                               heap=heap, timeout=timeout)
+
+
+def story_failures(path, board):
+    """Run the story file on the board; the failures as one message ('' when it holds)."""
+    steps = load_story(REPO / path)
+    failures, _ = DeviceVM(board).check(steps)
+    return "\n".join(failures)
+
+
 class DeviceVM:
     """One board file and settings file; run(steps) runs a story in a fresh VM."""
 

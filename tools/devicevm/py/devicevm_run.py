@@ -1,9 +1,7 @@
 # The device VM's story runner (MicroPython; the script tools.devicevm runs in the VM).
 #
-# Installs the fakes (vtime as time, vasyncio as asyncio, tools/vboard's machine patched
-# by vhw, vhw's rp2/esp32/ssd1306), puts /board.py, /settings.json and /main.py in place
-# (staged by the host under /lib/devicevm/files), then runs the story's steps: boots run
-# the real firmware/main.py; keys are pin levels; time is virtual. Observations go to a
+# vfakes installs the fakes and the files; then the story's steps run: boots run the
+# real firmware/main.py; keys are pin levels; time is virtual. Observations go to a
 # transcript printed as one line "DEVICEVM {json}" at the end; the host checks them.
 
 import gc
@@ -11,71 +9,13 @@ import json
 import sys
 
 sys.path.insert(0, "/lib/devicevm")
+import vfakes  # noqa: E402, F401  (first: time, asyncio and machine are fakes from here)
+import vasyncio  # noqa: E402
+import vboard  # noqa: E402
+import vhw  # noqa: E402
 import vtime  # noqa: E402
 
-sys.modules["time"] = vtime
-import vasyncio  # noqa: E402
-
-sys.modules["asyncio"] = vasyncio
-import vboard  # noqa: E402
-import vb_machine  # noqa: E402  (tools/vboard/py/machine.py, staged under this name)
-import vhw  # noqa: E402
-
-vhw.install_machine(vb_machine)
-sys.modules["machine"] = vb_machine
-
-
-class _Module:
-    pass
-
-
-def _module(name, **attrs):
-    mod = _Module()
-    for key, value in attrs.items():
-        setattr(mod, key, value)
-    sys.modules[name] = mod
-
-
-_module("rp2", PIO=vhw.PIO, StateMachine=vhw.StateMachine, asm_pio=vhw.asm_pio,
-        asm_pio_encode=vhw.asm_pio_encode)
-_module("esp32", RMT=vhw.RMT)
-_module("ssd1306", SSD1306_I2C=vhw.ssd1306_module())
-
-FILES = "/lib/devicevm/files/"
-_ERRNO = {63: 1, 44: 2, 29: 5, 8: 9, 2: 13, 10: 16, 20: 17, 43: 19, 54: 20, 31: 21, 28: 22,
-          51: 28, 55: 39}  # Emscripten (WASI) errno -> MicroPython's, as in _vboard_boot
-
-
-def _translated(fn):
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OSError as exc:
-            code = exc.args[0] if exc.args else None
-            if code in _ERRNO:
-                raise OSError(_ERRNO[code])
-            raise
-
-    return call
-
-
-def _setup_files():
-    import builtins
-    import os
-
-    for name in ("listdir", "ilistdir", "mkdir", "remove", "rename", "rmdir", "stat",
-                 "statvfs", "unlink"):
-        setattr(os, name, _translated(getattr(os, name)))
-    builtins.open = _translated(builtins.open)
-    for name in ("board.py", "settings.json", "main.py"):
-        try:
-            with open(FILES + name) as src, open("/" + name, "w") as dst:
-                dst.write(src.read())
-        except OSError:
-            pass  # no settings file is a story too
-
-
-_setup_files()
+FILES = vfakes.FILES
 _keep = set(sys.modules)
 STORY = json.loads(open(FILES + "story.json").read())
 BOARD = None
