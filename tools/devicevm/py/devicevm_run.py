@@ -9,7 +9,9 @@ import json
 import sys
 
 sys.path.insert(0, "/lib/devicevm")
-import vfakes  # noqa: E402, F401  (first: time, asyncio and machine are fakes from here)
+import vfakes  # noqa: E402  (first: time, asyncio and machine are fakes from here)
+
+# isort: split
 import vasyncio  # noqa: E402
 import vboard  # noqa: E402
 import vhw  # noqa: E402
@@ -31,6 +33,7 @@ def _board():
     global BOARD
     if BOARD is None:
         from board import BOARD as spec
+
         from basalt.core.board_file import load_board
 
         BOARD = load_board(spec)

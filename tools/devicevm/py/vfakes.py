@@ -13,7 +13,6 @@ sys.modules["time"] = vtime
 import vasyncio  # noqa: E402
 
 sys.modules["asyncio"] = vasyncio
-import vboard  # noqa: E402
 import vb_machine  # noqa: E402  (tools/vboard/py/machine.py, staged under this name)
 import vhw  # noqa: E402
 
