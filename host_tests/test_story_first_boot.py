@@ -1,18 +1,6 @@
-"""User story host_tests/stories/first_boot.json on every board file, in the device VM
-(the real firmware in MicroPython, driven by keys, read from the framebuffer)."""
+"""Story: the boot screen warns and lists the boot notes until select acknowledges
+them; then the home screen and the menu (host_tests/stories/first_boot.json)."""
 
-import pytest
+from tools.devicevm.testing import story_test
 
-from tools.devicevm import BOARDS, story_failures
-from tools.mpvm import missing_requirements
-
-STORY = "host_tests/stories/first_boot.json"
-
-pytestmark = pytest.mark.skipif(missing_requirements() is not None,
-                                reason=str(missing_requirements()))
-
-
-@pytest.mark.parametrize("board", BOARDS, ids=BOARDS)
-def test_story_first_boot(board):
-    failures = story_failures(STORY, board)
-    assert not failures, failures
+test_story_first_boot = story_test("first_boot")

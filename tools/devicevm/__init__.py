@@ -61,7 +61,8 @@ def _stage(tmp, steps, board, settings):
     files.mkdir(parents=True)
     for src in VM_PY.glob("*.py"):
         shutil.copy(src, lib / src.name)
-    shutil.copy(VBOARD_PY / "vboard.py", lib / "vboard.py")
+    for name in ("vboard.py", "vm_errno.py"):
+        shutil.copy(VBOARD_PY / name, lib / name)
     shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
     shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
     shutil.copy(REPO / "firmware" / "main.py", files / "main.py")

@@ -100,11 +100,7 @@ class Event:
 
     def set(self):
         self.state = True
-        now = vtime.now_us()
-        for task in self.waiting:
-            if task.blocker is self:
-                task.blocker = None
-                task.wake = now
+        _wake(self.waiting, self)
         self.waiting = []
 
     def clear(self):
@@ -152,16 +148,21 @@ def gather(*aws, return_exceptions=False):
     return results
 
 
+def _wake(tasks, blocker):
+    """Make due now every task still waiting for `blocker` (an Event or a Task)."""
+    now = vtime.now_us()
+    for task in tasks:
+        if task.blocker is blocker:
+            task.blocker = None
+            task.wake = now
+
+
 def _finish(task, result, error):
     task.finished = True
     task.result = result
     task.error = error
     task.wake = None
-    now = vtime.now_us()
-    for waiter in task.waiters:
-        if waiter.blocker is task:
-            waiter.blocker = None
-            waiter.wake = now
+    _wake(task.waiters, task)
     if error is not None and not task.waiters and not isinstance(error, CancelledError):
         _state["crashes"].append(error)
         sys.print_exception(error)

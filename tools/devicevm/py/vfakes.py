@@ -37,31 +37,12 @@ _module("esp32", RMT=vhw.RMT)
 _module("ssd1306", SSD1306_I2C=vhw.ssd1306_module())
 
 FILES = "/lib/devicevm/files/"
-_ERRNO = {63: 1, 44: 2, 29: 5, 8: 9, 2: 13, 10: 16, 20: 17, 43: 19, 54: 20, 31: 21, 28: 22,
-          51: 28, 55: 39}  # Emscripten (WASI) errno -> MicroPython's, as in _vboard_boot
-
-
-def _translated(fn):
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OSError as exc:
-            code = exc.args[0] if exc.args else None
-            if code in _ERRNO:
-                raise OSError(_ERRNO[code])
-            raise
-
-    return call
 
 
 def _setup_files():
-    import builtins
-    import os
+    import vm_errno  # tools/vboard/py/vm_errno.py
 
-    for name in ("listdir", "ilistdir", "mkdir", "remove", "rename", "rmdir", "stat",
-                 "statvfs", "unlink"):
-        setattr(os, name, _translated(getattr(os, name)))
-    builtins.open = _translated(builtins.open)
+    vm_errno.translate_errnos()
     for name in ("board.py", "settings.json", "main.py"):
         try:
             with open(FILES + name) as src, open("/" + name, "w") as dst:
