@@ -21,16 +21,19 @@ Step vocabulary (one key names the step; times are virtual):
   {"rtc": 1767225600}              set the RTC (epoch s) or null to unset it
   {"expect_screen": ["Basal", "Prime"]}  each string is a substring of a screen row,
                                    the rows found in top-to-bottom order
-  {"expect_rows": ["row 0", "row 1"]}    the first rows exactly (trailing spaces cut)
+  {"expect_rows": ["> Menu", "> Bolus"]}  the first rows exactly (see screen.py: text
+                                   rows top to bottom, a highlighted row reads "> text")
   {"screen": true}                 record the screen (no check: for writing stories)
   {"expect_usteps": 8291} or {"expect_usteps": {"mu": 12000}}  net plunger microsteps
                                    since the VM started; {"mu": m} is board.usteps_for_mu
   {"expect_usteps_between": [a, b]}  a <= microsteps <= b (ints or {"mu": m})
   {"usteps": true}                 record the microsteps
   {"heap": true}                   record gc.mem_alloc()/mem_free() after gc.collect()
-Every step may carry "note": "..." (ignored). A story also fails on a firmware crash
-(an exception out of a task or main.py) and on an unexpected reset unless the story
-says {"allow_resets": true} as its first step.
+                                   (caveat: this WebAssembly build grows its heap and
+                                   keeps garbage a collect called from Python should free)
+Every step may carry "note": "..." (ignored). A dimmed screen takes one key to wake.
+A story also fails on a firmware crash (an exception out of a task or main.py) and on
+an unexpected reset unless the story says {"allow_resets": true} as its first step.
 
     python -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w
 """

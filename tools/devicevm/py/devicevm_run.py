@@ -22,7 +22,7 @@ _keep = set(sys.modules)
 STORY = json.loads(open(FILES + "story.json").read())
 BOARD = None
 out = {"steps": [], "resets": [], "crashes": []}
-clock = {"t_us": 0, "base": 0}  # story time = base + VM time since the last boot
+clock = {"base": 0}  # story time (us) = base + VM time since the last boot
 
 
 def story_ms():
@@ -47,7 +47,6 @@ def _buttons():
 
 
 def power_cut():
-    clock["base"] += vtime.now_us()
     vhw.power_off()
     vasyncio.reset()
     for name in list(sys.modules):
@@ -58,8 +57,11 @@ def power_cut():
 
 def boot(kind):
     global BOARD
+    clock["base"] += vtime.now_us()  # the time off (or up to the reset) stays story time
     vtime.power_on()
     vboard.power_on(kind)
+    vboard.hx711._bits = None  # the load cell's ADC restarts with the board
+    vboard.hx711._ready_at = 0
     vhw.reset_request[0] = None
     BOARD = None
     main = {"__name__": "__main__"}
