@@ -16,7 +16,7 @@ needs_vm = pytest.mark.skipif(missing_requirements() is not None,
 
 
 def vm_json(code, board="pico_w"):
-    out = run_with_fakes("import vfakes\nimport json\n" + code, board=board)
+    out = run_with_fakes("import json\n" + code, board=board)
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -95,7 +95,7 @@ def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeo
     heap: the VM's GC heap in bytes (a board's budget); mpy: load the firmware as .mpy."""
     with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
         lib = _stage(tmp, steps, board, settings)
-        script = lib / "devicevm_run.py"
+        script = lib / "story_vm.py"
         stdout = run_micropython(script, lib_dirs=[_firmware(tmp, mpy), lib],
                                  heap=heap, timeout=timeout)
     console, transcript = [], None
@@ -161,14 +161,13 @@ def check_story(steps, transcript):
 
 
 def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=120):
-    """Run MicroPython source with the device VM's fakes installed (for contract tests:
-    `code` starts with `import vfakes`); return its stdout."""
+    """Run MicroPython source with the device VM's fakes installed (for contract tests);
+    return its stdout."""
     with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
         lib = _stage(tmp, [], board, settings)
-        script = lib / "snippet.py"
-        script.write_text('import sys\nsys.path.insert(0, "/lib/devicevm")\n' + code,
-                          encoding="utf-8")
-        return run_micropython(script, lib_dirs=[REPO / "firmware" / "basalt", lib],
+        (lib / "files" / "snippet.py").write_text(code, encoding="utf-8")
+        return run_micropython(lib / "snippet_vm.py",
+                               lib_dirs=[REPO / "firmware" / "basalt", lib],
                                heap=heap, timeout=timeout)
 
 

@@ -2,7 +2,7 @@
 # Timer), functional `rp2` (StateMachine) and `esp32` (RMT) step generators, and an
 # `ssd1306` driver, all over the bench in tools/vboard/py/vboard.py (pins, the stepper
 # driver that counts microsteps only while EN is active, the HX711, the OLED panel).
-# MicroPython only; installed into sys.modules by devicevm_run.
+# MicroPython only; installed into sys.modules by story_vm.
 
 import vasyncio
 import vboard

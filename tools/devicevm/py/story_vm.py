@@ -1,6 +1,6 @@
 # The device VM's story runner (MicroPython; the script tools.devicevm runs in the VM).
 #
-# vfakes installs the fakes and the files; then the story's steps run: boots run the
+# fakes_vm installs the fakes and the files; then the story's steps run: boots run the
 # real firmware/main.py; keys are pin levels; time is virtual. Observations go to a
 # transcript printed as one line "DEVICEVM {json}" at the end; the host checks them.
 
@@ -9,7 +9,7 @@ import json
 import sys
 
 sys.path.insert(0, "/lib/devicevm")
-import vfakes  # noqa: E402  (first: time, asyncio and machine are fakes from here)
+import fakes_vm  # noqa: E402  (first: time, asyncio and machine are fakes from here)
 
 # isort: split
 import vasyncio  # noqa: E402
@@ -17,7 +17,7 @@ import vboard  # noqa: E402
 import vhw  # noqa: E402
 import vtime  # noqa: E402
 
-FILES = vfakes.FILES
+FILES = fakes_vm.FILES
 _keep = set(sys.modules)
 STORY = json.loads(open(FILES + "story.json").read())
 BOARD = None
