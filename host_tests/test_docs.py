@@ -38,6 +38,8 @@ RUN = {
     'make sim SIM_ARGS="--hours 72 --no-loop --no-screens"': (
         0, ["72 h of 72 h simulated", "Basalt simulator: 72 h", "wrote out/sim.png"]),
     PY + " -m tools.wiring --check": (0, []),
+    PY + " -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w": (
+        0, ["|> Basalt v0.1.0|", "host_tests/stories/first_boot.json: ok"]),
     PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
     """ --command '{"cmd": "new_reservoir", "units": 100}' --command '{"cmd": "resume"}'"""
