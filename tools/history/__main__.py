@@ -21,11 +21,12 @@ from tools.history import pull as pull_mod
 __doc__ = __doc__ % history.DEFAULT_START
 
 
-def main(argv=None, runner=None):
+def main(argv=None, runner=None, link_factory=None):
     parser = argparse.ArgumentParser(prog="python -m tools.history",
                                      description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
-    get = sub.add_parser("pull", help="copy the journal from a board with mpremote")
+    get = sub.add_parser("pull", help="copy the journal from a board (the pump keeps "
+                                      "delivering)")
     get.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0")
     get.add_argument("--out", default=os.path.join("out", "history"))
     export = sub.add_parser("export", help="write CSV or Nightscout JSON")
@@ -42,7 +43,8 @@ def main(argv=None, runner=None):
     args = parser.parse_args(argv)
     try:
         if args.action == "pull":
-            path = pull_mod.pull(args.port, args.out, runner or pull_mod.subprocess_runner)
+            path = pull_mod.pull(args.port, args.out, runner or pull_mod.subprocess_runner,
+                                 link_factory or pull_mod.pump_link.PumpLink)
             view = history.load(path)
             print("pulled %d records into %s" % (len(view.records), path))
             _warn(view)

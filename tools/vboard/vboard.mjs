@@ -132,7 +132,53 @@ function feed(byte) {
     doPendingReset();
 }
 
+// ----- the USB console's requests (basalt.app.usb_service) -----------------------------
+// While the program listens, a line that starts with "#B< " goes to it whole (a board
+// gives the running program every byte; here the REPL stays live for everything else).
+
+const REQUEST = [0x23, 0x42, 0x3c, 0x20]; // "#B< "
+let listening = false; // the running program reads the console (vboard.console)
+let atLineStart = true;
+let request = null; // bytes of a line that may be a request, held from the REPL
+globalThis.vboard_listen = (on) => {
+    listening = !!on;
+};
+
+function toProgram(byte) {
+    // True if the byte went to the program's console (or is held for it).
+    if (request === null) {
+        const start = atLineStart && listening && !raw && !paste && byte === REQUEST[0];
+        atLineStart = endsLine(byte);
+        if (start) request = [byte];
+        return start;
+    }
+    if (byte === CTRL_C || (request.length < REQUEST.length && byte !== REQUEST[request.length])) {
+        const held = request; // not a request (or Ctrl-C): the REPL gets it all
+        request = null;
+        held.forEach(toRepl);
+        atLineStart = endsLine(byte);
+        return false;
+    }
+    if (byte === 0x0d || byte === 0x0a) {
+        const line = Buffer.from(request).toString("latin1");
+        request = null;
+        atLineStart = true;
+        py(`import vboard\nvboard.console.feed(${JSON.stringify(line)})`);
+        return true;
+    }
+    request.push(byte);
+    return true;
+}
+
+function endsLine(byte) {
+    return byte === 0x0d || byte === 0x0a || byte === CTRL_C || byte === CTRL_D;
+}
+
 function onByte(byte) {
+    if (!toProgram(byte)) toRepl(byte);
+}
+
+function toRepl(byte) {
     if (paste) {
         if (byte === CTRL_D) {
             paste = null;
