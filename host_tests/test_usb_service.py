@@ -340,3 +340,36 @@ def test_a_pump_that_does_not_resume_or_start_is_said_loudly(monkeypatch):
     with pytest.raises(therapy.TherapyError, match="did not start"):
         g.after()
     assert "THE PUMP APP DID NOT START" in said[-1]
+
+
+def test_pull_from_firmware_without_the_service_needs_stop_therapy(tmp_path):
+    from host_tests.test_history import FakeBoard, cgm_journal
+
+    _, storage = cgm_journal(tmp_path, boots=1)
+    silent = lambda port: pump_link.PumpLink(port, 0.2, serial_factory=Repl(answer=False))  # noqa: E731
+    board = FakeBoard(storage)
+    with pytest.raises(pull.PullError, match="pull --stop-therapy does that and restarts"):
+        pull.pull("/dev/ttyACM0", str(tmp_path / "a"), runner=board, link_factory=silent)
+    assert board.calls == []  # nothing touched the board
+
+    def board_and_reset(args):
+        return "" if args[2:] == ["reset"] else board(args)
+
+    said = []
+    path = pull.pull("/dev/ttyACM0", str(tmp_path / "b"), runner=board_and_reset,
+                     link_factory=silent, say=said.append, stop_therapy=True)
+    assert len(history.load(path).records) == 5
+    assert "THERAPY WAS STOPPED by this pull" in said[0] and "UNTIL IT IS ACKNOWLEDGED" in said[0]
+
+
+def test_a_failed_install_after_the_app_was_stopped_is_said_loudly(monkeypatch):
+    monkeypatch.setattr(therapy.time, "sleep", lambda s: None)
+    pump = ScriptedPump([state(), pump_link.NotRunning("repl")])
+    g, said = guard(pump, stop_therapy=True)
+    g.before()
+    g.failed()
+    assert "THE PUMP APP IS NOT RUNNING" in said[-1] and "deploy suspended delivery" in said[-1]
+    untouched, said = guard(ScriptedPump([pump_link.NotRunning("repl")]))
+    untouched.before()
+    untouched.failed()  # the app was not running before deploy: nothing to add
+    assert not any("!!" in line for line in said)

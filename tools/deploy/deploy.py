@@ -430,13 +430,18 @@ def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
         print("deploy: note:", note)
     steps = plan(mpremote, port, stage, deps, settings, index)
     guard = None if dry_run else therapy_guard(port, stop_therapy, link_factory)
-    for label, argv in steps:
-        print("deploy: %s: %s" % (label, " ".join(_shown(a) for a in argv[1:])))
-        if dry_run:
-            continue
-        output = run_step(label, argv, port, mpremote, name, deps)
-        if label == "probe":
-            check_probe(output, port, name, board)
+    try:
+        for label, argv in steps:
+            print("deploy: %s: %s" % (label, " ".join(_shown(a) for a in argv[1:])))
+            if dry_run:
+                continue
+            output = run_step(label, argv, port, mpremote, name, deps)
+            if label == "probe":
+                check_probe(output, port, name, board)
+    except DeployError:
+        if guard is not None:
+            guard.failed()  # a pump deploy stopped is not left stopped in silence
+        raise
     if guard is not None:
         _guarded(guard.after)
     return stage

@@ -98,6 +98,17 @@ class TherapyGuard:
             time.sleep(0.5)
         return False
 
+    def failed(self):
+        """The install failed after the pump app was stopped for it: say so loudly."""
+        if self.found is None:
+            return
+        self.say(pump_link.loudly([
+            "THE PUMP APP IS NOT RUNNING on %s: deploy stopped it for the install, which "
+            "failed." % self.port,
+            "NOTHING IS DELIVERED%s. Deploy again once fixed, or start the firmware on "
+            "the board:" % (" (deploy suspended delivery)" if self.suspended_at else ""),
+            "mpremote connect %s reset" % self.port]))
+
     def after(self):
         """After the reset into the new firmware: the app answers, and what
         --stop-therapy suspended runs again; else a banner says what is stopped."""

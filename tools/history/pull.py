@@ -54,9 +54,11 @@ def _wanted(names):
 
 
 def pull(port, out_dir, runner=subprocess_runner, link_factory=pump_link.PumpLink,
-         say=print):
+         say=print, stop_therapy=False):
     """Copy /data's journal files to out_dir/segments and write out_dir/journal.bin (the
-    segments concatenated). Returns the bundle path."""
+    segments concatenated). Returns the bundle path. stop_therapy: when no pump app
+    answers (firmware without the USB service), copy with mpremote anyway, which stops
+    the program, then reset the board so the pump starts again."""
     folder = os.path.join(out_dir, "segments")
     try:
         with link_factory(port) as link:
@@ -72,19 +74,24 @@ def pull(port, out_dir, runner=subprocess_runner, link_factory=pump_link.PumpLin
     except pump_link.Refused as error:
         raise PullError("the pump on %s refused: %s" % (port, error)) from None
     except pump_link.NotRunning:
-        names = list_remote(port, runner)
-        _check(names, port)
-        os.makedirs(folder, exist_ok=True)
-        for name in names:
-            runner(["connect", port, "fs", "cp", ":%s/%s" % (REMOTE_DIR, name),
-                    os.path.join(folder, name)])
+        names = _copy_with_mpremote(port, runner, folder)
         say(pump_link.loudly([
             "THE PUMP APP IS NOT RUNNING on %s: nothing is delivered." % port,
             "It was stopped before this pull (the REPL answered); pull copied the",
             "journal with mpremote. Start the pump: Ctrl-D at its REPL, or",
             "mpremote connect %s reset" % port]))
     except pump_link.NoAnswer as error:
-        raise PullError(str(error)) from None
+        if not stop_therapy:
+            raise PullError("%s. Firmware without the USB service (older than this pull) "
+                            "can only be read with mpremote, which stops the pump "
+                            "program: pull --stop-therapy does that and restarts it"
+                            % error) from None
+        names = _copy_with_mpremote(port, runner, folder)
+        runner(["connect", port, "reset"])
+        say(pump_link.loudly([
+            "THERAPY WAS STOPPED by this pull (--stop-therapy: mpremote on %s)," % port,
+            "and the board was reset: the pump restarts with its boot screen and",
+            "DELIVERS NOTHING UNTIL IT IS ACKNOWLEDGED on the pump."]))
     except OSError as error:  # the port cannot be opened
         raise PullError("cannot open %s: %s" % (port, error)) from None
     bundle_path = os.path.join(out_dir, "journal.bin")
@@ -94,6 +101,16 @@ def pull(port, out_dir, runner=subprocess_runner, link_factory=pump_link.PumpLin
                 with open(os.path.join(folder, name), "rb") as handle:
                     out.write(handle.read())
     return bundle_path
+
+
+def _copy_with_mpremote(port, runner, folder):
+    names = list_remote(port, runner)
+    _check(names, port)
+    os.makedirs(folder, exist_ok=True)
+    for name in names:
+        runner(["connect", port, "fs", "cp", ":%s/%s" % (REMOTE_DIR, name),
+                os.path.join(folder, name)])
+    return names
 
 
 def _check(names, port):

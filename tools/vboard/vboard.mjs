@@ -14,6 +14,8 @@
 //   and main.py unless the raw REPL is active; machine.reset() (also what `mpremote
 //   reset` calls) and a watchdog timeout: a hard reset that always runs main.py;
 // - Ctrl-C stops the running program (main.py's asyncio task) with KeyboardInterrupt;
+// - the running program may read the console (the firmware's USB service): a board
+//   gives it every byte; here it gets the lines that start "#B< " (below);
 // - output newlines are cooked to \r\n, as the UART/USB console does.
 // Differences: asyncio.run(main) starts `main` as a task on the VM's event loop and
 // returns, so the REPL stays live while the app runs; the filesystem is in memory.
