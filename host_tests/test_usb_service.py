@@ -373,3 +373,35 @@ def test_a_failed_install_after_the_app_was_stopped_is_said_loudly(monkeypatch):
     untouched.before()
     untouched.failed()  # the app was not running before deploy: nothing to add
     assert not any("!!" in line for line in said)
+
+
+class PipeConsole(usb_service.StdioConsole):
+    """The board's console on a pipe; CPython's poll has no ipoll (MicroPython's)."""
+
+    def _ready(self):
+        return bool(self._poll.poll(0))
+
+
+class Stdin:
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = os.fdopen(fd, "rb", buffering=0)
+
+    def fileno(self):
+        return self.fd
+
+
+def test_the_console_gives_whole_lines_and_never_waits():
+    import io
+
+    read_end, write_end = os.pipe()
+    console = PipeConsole(Stdin(read_end), io.StringIO())
+    assert console.readline() is None  # nothing there: no wait
+    os.write(write_end, b'#B< {"q": "st')
+    assert console.readline() is None  # half a line is kept
+    os.write(write_end, b'atus"}\r\n\r\n' + b"x" * 5000 + b"\nok\r")
+    assert console.readline() == b'#B< {"q": "status"}'
+    lines = [console.readline() for _ in range(12)]  # 512 bytes per look at most
+    assert [line for line in lines if line] == [b"ok"]  # the overlong line is dropped
+    console.write("#B> {}\n")
+    assert console._out.getvalue() == "#B> {}\n"

@@ -35,14 +35,15 @@ class StdioConsole:
     """sys.stdin/stdout of the board (USB CDC or UART), polled so the loop never waits.
     Ctrl-C never arrives here: the port turns it into KeyboardInterrupt (kbd_intr)."""
 
-    def __init__(self):
+    def __init__(self, stdin=None, stdout=None):
         import select
         import sys
 
+        stdin = stdin or sys.stdin
         self._poll = select.poll()
-        self._poll.register(sys.stdin, select.POLLIN)
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout
+        self._poll.register(stdin, select.POLLIN)
+        self._in = stdin.buffer
+        self._out = stdout or sys.stdout
         self._line = bytearray()
         self._skip = False  # the rest of an overlong line is dropped
 
