@@ -105,10 +105,10 @@ def test_pull_history_mid_basal_delivers_every_microstep(pump, tmp_path):
     expected = (acc0 + TEMP_MU_H * (ms1 - ms0)) // cost  # the rate over the time
     assert (acc0 + TEMP_MU_H * (ms1 - ms0)) % cost == acc1  # the accumulator agrees
     delivered = pos1 - pos0  # the plunger's real microsteps (the driver model)
-    print("basal over %d ms at 30 U/h: expected %d microsteps, released %d, plunger moved "
-          "%d (+%d then in flight); during the pull: %s" % (
-              ms1 - ms0, expected, basal1 - basal0, delivered,
-              (owed1 - pos1) - (owed0 - pos0), during.group(0)))
+    print("basal over %d ms at 30 U/h: expected %d microsteps, released %d, accounted %d "
+          "(plunger moved %d; not yet moved: %d at the start, %d at the end); during the "
+          "pull: %s" % (ms1 - ms0, expected, basal1 - basal0, owed1 - owed0, delivered,
+                        owed0 - pos0, owed1 - pos1, during.group(0)))
     assert owed1 - owed0 == basal1 - basal0 == expected > 10  # none lost, none doubled
     assert 0 <= owed1 - pos1 <= expected // 2 and delivered > 0  # and the plunger moved
     assert int(during.group(1)) >= 1  # delivery went on while the journal was read
