@@ -45,8 +45,15 @@ def _run_file(name):
         sys.print_exception(exc)
 
 
+async def _until_reset(coro):
+    try:
+        return await coro
+    except SystemExit:  # machine.reset() in a task: the reset is under way (on a board
+        pass  # it never returns); the VM would end on an uncaught SystemExit
+
+
 def _create_task(coro):
-    task = _create_task_of_vm(coro)
+    task = _create_task_of_vm(_until_reset(coro))
     if len(_program) > 32:
         _program[:] = [t for t in _program if not t.done()]
     _program.append(task)  # every task of the program stops with it
@@ -66,9 +73,19 @@ def boot(kind, run_main):
 
 
 def interrupt():
-    """Ctrl-C: the running program stops with KeyboardInterrupt."""
-    if _stop_program():
+    """Ctrl-C: the running program stops with KeyboardInterrupt. On a board it comes out
+    of asyncio.run into main.py; here asyncio.run returned when the app started, so
+    main.py's handler of it, `on_interrupt` if main.py defines one, is called instead."""
+    if not _stop_program():
+        return
+    handler = __import__("__main__").__dict__.get("on_interrupt")
+    if handler is None:
         print("Traceback (most recent call last):\n  File \"main.py\"\nKeyboardInterrupt: ")
+        return
+    try:
+        handler()
+    except Exception as exc:
+        sys.print_exception(exc)
 
 
 def teardown():
@@ -87,6 +104,7 @@ def teardown():
 
 
 def _stop_program():
+    vboard.console.close()  # nobody reads the USB console any more
     stopped = False
     while _program:
         task = _program.pop()
