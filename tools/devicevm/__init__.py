@@ -67,6 +67,7 @@ def _stage(tmp, steps, board, settings):
     for name in ("vboard.py", "vm_errno.py"):
         shutil.copy(VBOARD_PY / name, lib / name)
     shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
+    shutil.copy(REPO / "tools" / "fake_ble.py", lib / "fake_ble.py")
     shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
     shutil.copy(REPO / "firmware" / "main.py", files / "main.py")
     if settings is not None:
@@ -171,10 +172,12 @@ def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, t
                                heap=heap, timeout=timeout)
 
 
-def story_failures(path, board):
-    """Run the story file on the board; the failures as one message ('' when it holds)."""
+def story_failures(path, board, settings=None):
+    """Run the story file on the board (with a settings file, repo-relative, or the
+    example); the failures as one message ('' when it holds)."""
     steps = load_story(REPO / path)
-    failures, _ = DeviceVM(board).check(steps)
+    settings = DEFAULT_SETTINGS if settings is None else REPO / settings
+    failures, _ = DeviceVM(board, settings).check(steps)
     return "\n".join(failures)
 
 
