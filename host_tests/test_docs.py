@@ -10,8 +10,9 @@ language, so a shell command cannot hide in an untagged block.
 
 The commands run in a scratch directory that links to the repository's folders, so
 their outputs (out/, build/, files they write) land there, not in the checkout.
-`make TARGET` runs as `make -o setup TARGET`: the set-up step (pip, npm) is already
-done for the test run and must not reinstall the environment the tests run in.
+`make TARGET` runs as `make -o setup -o .venv/.stamp-deploy TARGET`: the set-up steps
+(pip, npm) are already done for the test run and must not reinstall the environment
+the tests run in.
 
 The lesson pages (hardware/lessons/) have their own runner in test_hardware_docs.py.
 """
@@ -205,10 +206,13 @@ def _scratch(tmp_path):
     return work
 
 
+NO_SETUP = "-o setup -o .venv/.stamp-deploy"  # the full set's and the deploy set's set-up
+
+
 def _as_run(command):
     """`make X` runs without its set-up step; everything else exactly as written."""
     if command.startswith("make "):
-        return "make --no-print-directory -o setup " + command[len("make "):]
+        return "make --no-print-directory %s %s" % (NO_SETUP, command[len("make "):])
     return command
 
 
@@ -360,4 +364,4 @@ def test_extraction_sees_what_a_reader_sees(tmp_path):
     assert [lang for lang, _, _ in fenced_blocks(page)] == ["sh", "console", "json", ""]
     assert _slug("Bluetooth CGM Service (0x181F)") == "bluetooth-cgm-service-0x181f"
     assert _as_run('make sim SIM_ARGS="--hours 72"') == (
-        'make --no-print-directory -o setup sim SIM_ARGS="--hours 72"')
+        'make --no-print-directory -o setup -o .venv/.stamp-deploy sim SIM_ARGS="--hours 72"')
