@@ -6,6 +6,7 @@
 #   make sim       run the simulator (SIM_ARGS="..." to pass arguments)
 #   make bench     delivery benchmark, JSON output
 #   make deploy    install on a board: BOARD=pico_w PORT=/dev/ttyACM0 [SETTINGS=f.json] [MIP=0]
+#                  [ROMFS=1: basalt/ into the board's ROMFS partition, where it has one]
 #   make vboard    start the virtual board (MicroPython in WebAssembly behind a pty)
 #   make setup     only create .venv (full set) and node_modules
 #   make clean     remove build outputs and caches (make distclean also drops .venv, node_modules)
@@ -105,12 +106,13 @@ PORT ?=
 SETTINGS ?=
 MIP ?= 1
 MIP_INDEX ?=
+ROMFS ?= 0
 VBOARD_ARGS ?=
 
 deploy: $(VENV)/.stamp-deploy
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_TOOL) tools.deploy --board "$(BOARD)" \
 	  --port "$(PORT)" --settings "$(SETTINGS)" $(if $(filter 0,$(MIP)),--no-deps) \
-	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)")
+	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)") $(if $(filter 1,$(ROMFS)),--romfs)
 
 vboard: $(VENV)/.stamp-deploy node_modules/.stamp
 	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)
