@@ -89,6 +89,11 @@ SKIP = {
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 SETTINGS=my_settings.json": BOARD,
     "make deploy BOARD=esp32_devkitc PORT=/dev/ttyUSB0": BOARD,
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 MIP=0": BOARD,
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 ROMFS=1": BOARD,
+    "mpremote fs cp firmware/main.py :main.py + fs cp boards/pico_w.py :board.py":
+        BOARD + " flashed with a frozen firmware",
+    "mpremote fs cp settings/example.json :settings.json + reset":
+        BOARD + " flashed with a frozen firmware",
     'mpremote mip install --target "" github:<owner>/<repo>/firmware/pico_w.package.json':
         BOARD + " and a published fork (<owner>/<repo> is the reader's)",
     "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
