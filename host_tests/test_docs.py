@@ -41,9 +41,10 @@ RUN = {
     PY + " -m tools.wiring --check": (0, []),
     PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
-    """ --command '{"cmd": "new_reservoir", "units": 100}' --command '{"cmd": "resume"}'"""
-    """ --command '{"cmd": "bolus", "units": 0.5}'""": (0, ["NOT FOR HUMAN USE",
-                                                           '"bolus_steps": ']),
+    """ --command '{"cmd": "boot_ack"}' --command '{"cmd": "new_reservoir", "units": 100}'"""
+    """ --command '{"cmd": "resume"}' --command '{"cmd": "bolus", "units": 0.5}'""": (
+        0, ["NOT FOR HUMAN USE", "pi: 00:00:00  basal", "stopped: suspended  alarms: none",
+            '"bolus_steps": ']),
     PY + " -m tools.settings example --out my_settings.json": (0, []),
     PY + " -m tools.settings check my_settings.json --board sim": (
         0, ["my_settings.json: ok, version 1: 2 basal profile(s), active Weekday (23.35 U/day)"]),

@@ -44,8 +44,10 @@ assert deploy_cli.main(["--board", "pico_w", "--dry-run",
                         "--settings", "settings/example.json"]) == 0
 """
 PI_CODE = """
+import tempfile
 import tools.pi.__main__ as pi_cli
-assert pi_cli.main(["--settings", "settings/example.json", "--seconds", "0.2"]) == 0
+assert pi_cli.main(["--settings", "settings/example.json", "--seconds", "0.2",
+                    "--data", tempfile.mkdtemp()]) == 0
 """
 
 
