@@ -190,3 +190,29 @@ def test_the_hx711_model_answers_the_firmware_driver():
 
     sensor = HX711(PI.force.dout, PI.force.sck, machine=Machine(bench=bench), time=Time())
     assert sensor.read_mn() == 1_500
+
+
+def test_a_force_sensor_fault_stops_delivery_and_sounds_the_buzzer(make_rig):
+    """HX711 -> occlusion watch -> alarm -> buzzer, as on a board: the load cell reads
+    the end of its range mid-bolus; delivery stops and the piezo's PWM starts."""
+    rig = make_rig()
+    app, bench = rig.app, rig.bench
+    for cmd in ({"cmd": "boot_ack"}, {"cmd": "new_reservoir", "units": 100},
+                {"cmd": "resume"}, {"cmd": "bolus", "units": 1}):
+        app.command(cmd)
+    buzzer = bench.pwm(PI.buzzer.pin.number)
+    heard = []
+
+    async def fault():
+        run = asyncio.ensure_future(pi_rig.run(rig, 2.0, 10_000))
+        await asyncio.sleep(0.8)
+        assert app.engine.stop_reason is None and buzzer.duty_cycle == 0
+        bench.hx711.counts = 0x7FFFFF  # saturated
+        await asyncio.sleep(0.8)
+        heard.append((buzzer.frequency, buzzer.duty_cycle))
+        await run
+
+    asyncio.run(fault())
+    assert app.alarms.active() == ["sensor_fault"]
+    assert app.engine.stop_reason is not None and "sensor" in app.engine.stop_reason
+    assert heard[0][0] > 0 and heard[0][1] > 0
