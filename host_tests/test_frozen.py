@@ -12,6 +12,7 @@ from tools.deploy import deploy as dp
 from tools.deploy import manifest as mf
 
 REPO = Path(__file__).resolve().parent.parent
+VM_SCRIPT = Path(__file__).with_name("romfs_import_vm.py")
 FROZEN_BOARDS = {"pico_w": "$(BOARD_DIR)/manifest.py",
                  "esp32_devkitc": "$(PORT_DIR)/boards/manifest.py"}
 KINDS = ("include", "require", "package", "module", "freeze", "metadata")
@@ -126,7 +127,7 @@ def test_the_vm_mounts_the_image_deploy_builds_and_imports_from_it(fake, tmp_pat
     """The MicroPython VM has vfs.VfsRom: basalt imports from the image on /rom, and
     holds less heap than the same .mpy files imported from a filesystem (the bytecode
     stays in the image, as it stays in flash on a board)."""
-    from tools.mpvm import missing_requirements, run_micropython_code
+    from tools.mpvm import missing_requirements, run_micropython
 
     if missing_requirements():
         pytest.skip(missing_requirements())
@@ -140,7 +141,7 @@ def test_the_vm_mounts_the_image_deploy_builds_and_imports_from_it(fake, tmp_pat
     (payload / "__init__.py").write_text("IMAGE = %r\nFILES = %r\n" % (image, files))
     found = {}
     for where in ("rom", "fs"):  # one VM each: the qstrs one import interns are shared
-        out = run_micropython_code(VM_IMPORT_FROM, lib_dirs=[payload], args=[where])
+        out = run_micropython(VM_SCRIPT, lib_dirs=[payload], args=[where])
         found.update(line.split(" ", 1) for line in out.strip().splitlines())
     assert found["version"] == "0.1.0+rom"
     assert found["rom_file"] == "/rom/basalt/app/__init__.mpy"
@@ -148,37 +149,3 @@ def test_the_vm_mounts_the_image_deploy_builds_and_imports_from_it(fake, tmp_pat
     rom, fs = int(found["rom"]), int(found["fs"])
     assert 0 < rom < fs * 3 // 4, (rom, fs)
     print("heap of import basalt.app: ROMFS %d, filesystem %d bytes" % (rom, fs))
-
-
-# Imports basalt.app from a ROMFS image on /rom (sys.argv[1] "rom"; the image's own bytes
-# not counted, as flash is not heap) or from a filesystem copy of the same .mpy files.
-VM_IMPORT_FROM = """
-import gc, os, sys, vfs
-from payload import IMAGE, FILES
-where = sys.argv[1]
-if where == 'rom':
-    buf = bytes.fromhex(IMAGE)
-    vfs.mount(vfs.VfsRom(buf), '/rom')
-else:
-    os.mkdir('/fsb')
-    for path, data in FILES.items():
-        parts = path.split('/')
-        for i in range(1, len(parts)):
-            try:
-                os.mkdir('/fsb/' + '/'.join(parts[:i]))
-            except OSError:
-                pass
-        with open('/fsb/' + path, 'wb') as f:
-            f.write(bytes.fromhex(data))
-del IMAGE, FILES
-sys.modules.pop('payload')
-sys.path.insert(0, '/rom' if where == 'rom' else '/fsb')
-gc.collect()
-before = gc.mem_alloc()
-import basalt.app
-gc.collect()
-print(where, gc.mem_alloc() - before)
-print(where + '_file', basalt.app.__file__)
-import basalt.version
-print('version', basalt.version.VERSION)
-"""
