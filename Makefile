@@ -6,6 +6,7 @@
 #   make sim       run the simulator (SIM_ARGS="..." to pass arguments)
 #   make bench     delivery benchmark, JSON output
 #   make deploy    install on a board: BOARD=pico_w PORT=/dev/ttyACM0 [SETTINGS=f.json] [MIP=0]
+#                  [STOP_THERAPY=1: a delivering pump is suspended and resumed, not refused]
 #                  [ROMFS=1: basalt/ into the board's ROMFS partition, where it has one]
 #   make vboard    start the virtual board (MicroPython in WebAssembly behind a pty)
 #   make setup     only create .venv (full set) and node_modules
@@ -112,7 +113,8 @@ VBOARD_ARGS ?=
 deploy: $(VENV)/.stamp-deploy
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_TOOL) tools.deploy --board "$(BOARD)" \
 	  --port "$(PORT)" --settings "$(SETTINGS)" $(if $(filter 0,$(MIP)),--no-deps) \
-	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)") $(if $(filter 1,$(ROMFS)),--romfs)
+	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)") $(if $(filter 1,$(STOP_THERAPY)),--stop-therapy) \
+	  $(if $(filter 1,$(ROMFS)),--romfs)
 
 vboard: $(VENV)/.stamp-deploy node_modules/.stamp
 	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)

@@ -39,6 +39,8 @@ RUN = {
     'make sim SIM_ARGS="--hours 72 --no-loop --no-screens"': (
         0, ["72 h of 72 h simulated", "Basalt simulator: 72 h", "wrote out/sim.png"]),
     PY + " -m tools.wiring --check": (0, []),
+    PY + " -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w": (
+        0, ["|> Basalt v0.1.0|", "host_tests/stories/first_boot.json: ok"]),
     PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
     """ --command '{"cmd": "boot_ack"}' --command '{"cmd": "new_reservoir", "units": 100}'"""
@@ -95,6 +97,8 @@ SKIP = {
         BOARD + " flashed with a frozen firmware",
     "mpremote fs cp settings/example.json :settings.json + reset":
         BOARD + " flashed with a frozen firmware",
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 STOP_THERAPY=1":
+        BOARD + "; test_usb_therapy.py runs --stop-therapy on a virtual board",
     'mpremote mip install --target "" github:<owner>/<repo>/firmware/pico_w.package.json':
         BOARD + " and a published fork (<owner>/<repo> is the reader's)",
     "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
@@ -109,7 +113,8 @@ SKIP = {
     "mpremote fs cp tools/cgm_peripheral/cgm_sensor.py :cgm_sensor.py": BOARD,
     "mpremote fs cp tools/cgm_peripheral/main.py :main.py": BOARD,
     "mpremote fs cp cgm_config.json :cgm_config.json": BOARD,
-    PY + " -m tools.history pull --port /dev/ttyACM0": BOARD,
+    PY + " -m tools.history pull --port /dev/ttyACM0":
+        BOARD + "; test_usb_therapy.py pulls from a virtual board mid-basal",
     ".venv/bin/python -m pytest -q host_tests/test_sim.py":
         "a module of the suite this test runs in",
     ".venv/bin/python -m pytest -q host_tests/test_loop_trust.py":

@@ -24,6 +24,7 @@ package(
         "app/occlusion_watch.py",
         "app/tick.py",
         "app/ui_task.py",
+        "app/usb_service.py",
         "ble/__init__.py",
         "ble/cgm_client.py",
         "core/__init__.py",
