@@ -94,7 +94,20 @@ class _Importer:
         self.result[1] = _module_file(name).endswith(".mpy")
 
 
+# The VM's names (qstrs) live in pools, each twice the size of the last: the import that
+# fills one pays for the next (10 KB and more), whichever module it is. Interning this
+# many names first leaves room for every module's, so each figure is the module's own
+# (without its pool entries, some 8 bytes a name). The boot figures have no such step.
+_NAMES_AHEAD = 5_200
+
+
+def _grow_name_pools():
+    for i in range(_NAMES_AHEAD):
+        getattr(_grow_name_pools, "_q%d" % i, None)  # getattr interns the name
+
+
 def imports(order):
+    _grow_name_pools()
     before = list(sys.modules)
     stand_ins = {}
     for name in order:
