@@ -7,14 +7,14 @@ import time
 
 from basalt import firmware_version
 from basalt.app import BOOT_WARNING, PumpApp
-from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
 from basalt.ports import Clock
 
 # Imported to boot and not used after it: start() drops them from sys.modules so gc
 # frees their bytecode (a settings save imports the checks again). Nothing that runs
 # after boot keeps one of their functions or classes.
-BOOT_ONLY = ("basalt.storage.recovery", "basalt.core.settings", "basalt.core.strict_json")
+BOOT_ONLY = ("basalt.storage.recovery", "basalt.core.settings", "basalt.core.strict_json",
+             "basalt.core.board_file")
 
 
 class TicksClock(Clock):
@@ -235,6 +235,7 @@ def start():
     global app
     from board import BOARD  # the board file deploy copied to the device as /board.py
 
+    from basalt.core.board_file import load_board
     from basalt.core.supervisor import Supervisor
     from basalt.drivers.watchdog import MachineWatchdog
     from basalt.storage.files import FileStorage
