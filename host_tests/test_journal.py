@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
+from basalt.core import restore
 from basalt.core.basal import make_profile
 from basalt.core.errors import InvalidValue
 from basalt.core.supervisor import Supervisor
@@ -232,14 +233,14 @@ PROFILE = make_profile("P", [(0, 1000), (360, 500), (720, 1500)])
 def test_temp_basal_resumes_only_if_it_lowers_delivery(fields, resumed):
     fields.setdefault("temp_left_ms", 6 * 3_600_000)  # from 01:00 into the 06:00 segment
     fields["temp_duration_ms"] = 8 * 3_600_000
-    plan = ckp.plan_restore(_ck(**fields), "ok", BOARD, PROFILE)
+    plan = restore.plan_restore(_ck(**fields), "ok", BOARD, PROFILE)
     kinds = [kind for kind, _ in plan["events"]]
     assert kinds == ["temp_basal_resumed" if resumed else "temp_basal_ended"]
     assert (plan["temp"] is not None) == resumed
 
 
 def test_a_suspended_pump_stays_suspended_and_its_temp_is_not_revived():
-    plan = ckp.plan_restore(_ck(state=ckp.STATE_SUSPENDED, temp_type=ckp.TEMP_PERCENT,
+    plan = restore.plan_restore(_ck(state=ckp.STATE_SUSPENDED, temp_type=ckp.TEMP_PERCENT,
                                 temp_value=50, temp_left_ms=60_000), "ok", BOARD, PROFILE)
     assert plan["state"] == ckp.STATE_SUSPENDED and plan["temp"] is None
     assert plan["events"] == []
@@ -248,7 +249,7 @@ def test_a_suspended_pump_stays_suspended_and_its_temp_is_not_revived():
 def test_a_running_bolus_becomes_interrupted_within_its_bounds():
     ck = _ck(b0_id=4, b0_kind=1, b0_programmed_mu=3000, b0_lo=700, b0_hi=734,
              b1_id=3, b1_kind=2, b1_programmed_mu=2000, b1_lo=10, b1_hi=44)
-    plan = ckp.plan_restore(ck, "ok", BOARD, PROFILE)
+    plan = restore.plan_restore(ck, "ok", BOARD, PROFILE)
     events = [d for k, d in plan["events"] if k == "bolus_interrupted"]
     assert [e["id"] for e in events] == [4, 3]
     first = events[0]
@@ -259,7 +260,7 @@ def test_a_running_bolus_becomes_interrupted_within_its_bounds():
     assert plan["uncertain"]["programmed_mu"] == 5000
     # the reservoir is counted as if the motor had used all of its lease
     assert plan["reservoir_steps"] == 50_000 - 34 and plan["plunger_steps"] == 1000
-    settled = ckp.plan_restore(ck, "ok", BOARD, PROFILE, settled={(5, 4), (5, 3)})
+    settled = restore.plan_restore(ck, "ok", BOARD, PROFILE, settled={(5, 4), (5, 3)})
     assert not settled["events"] and settled["uncertain"]["count"] == 2
 
 
@@ -273,10 +274,10 @@ def _v1_bytes(ck):
 
 def test_the_gate_totals_come_back_with_the_lease_the_motor_may_have_used():
     plain = _ck(gate_hour_steps=0, gate_day_steps=9_000)
-    assert ckp.plan_restore(plain, "ok", BOARD, PROFILE)["gate"] == (0, 9_034)
+    assert restore.plan_restore(plain, "ok", BOARD, PROFILE)["gate"] == (0, 9_034)
     bolus = _ck(gate_hour_steps=2_000, gate_day_steps=9_000, b0_id=4, b0_kind=1,
                 b0_programmed_mu=3000, b0_lo=700, b0_hi=734)
-    assert ckp.plan_restore(bolus, "ok", BOARD, PROFILE)["gate"] == (2_034, 9_034)
+    assert restore.plan_restore(bolus, "ok", BOARD, PROFILE)["gate"] == (2_034, 9_034)
     decoded, why = ckp.decode(ckp.encode(dict(bolus, counter=3)))
     assert why is None and decoded["gate_day_steps"] == 9_000
 
@@ -287,7 +288,7 @@ def test_a_version_1_checkpoint_is_read_and_says_its_windows_are_unknown():
     assert len(data) == 84
     ck, status = ckp.newest([data, None])
     assert status == "ok" and ck["version"] == 1 and ck["reservoir_steps"] == 50_000
-    plan = ckp.plan_restore(ck, status, BOARD, PROFILE)
+    plan = restore.plan_restore(ck, status, BOARD, PROFILE)
     assert plan["gate"] == (0, 0) and plan["temp"] is not None
     assert ("gate_windows_unknown", {"reason": "checkpoint version 1 has no safety-gate "
                                                "totals"}) in plan["events"]
@@ -296,10 +297,10 @@ def test_a_version_1_checkpoint_is_read_and_says_its_windows_are_unknown():
 
 
 def test_an_unreadable_checkpoint_means_untrusted_and_an_alarm():
-    plan = ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD)
+    plan = restore.plan_restore(None, "ck0.bin CRC mismatch", BOARD)
     assert not plan["trusted"] and plan["alarms"] == ["delivery_fault"]
     assert plan["state"] == ckp.STATE_NO_RESERVOIR
-    assert ckp.plan_restore(None, "none", BOARD)["trusted"]
+    assert restore.plan_restore(None, "none", BOARD)["trusted"]
 
 
 # ----- supervisor ---------------------------------------------------------------------
@@ -399,10 +400,10 @@ def test_file_storage_keeps_the_port_contract(tmp_path):
 def test_a_bolus_started_but_never_checkpointed_is_closed_at_zero():
     ck = _ck(b0_id=7, b0_kind=1, b0_programmed_mu=1000, b0_lo=10, b0_hi=44)
     unfinished = {(5, 7): ("normal", 1000), (5, 8): ("extended", 2000)}
-    plan = ckp.plan_restore(ck, "ok", BOARD, PROFILE, (), unfinished)
+    plan = restore.plan_restore(ck, "ok", BOARD, PROFILE, (), unfinished)
     closed = [d for k, d in plan["events"] if k == "bolus_interrupted"]
     hi_mu = -(-44 * BOARD.ustep_volume_pl // 10_000)  # rounded up
     assert [(d["id"], d["delivered_hi_mu"]) for d in closed] == [(7, hi_mu), (8, 0)]
     assert plan["uncertain"]["count"] == 1  # only the checkpointed one is uncertain
-    lost = ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD, None, (), unfinished)
+    lost = restore.plan_restore(None, "ck0.bin CRC mismatch", BOARD, None, (), unfinished)
     assert lost["uncertain"]["delivered_hi_mu"] == 3000  # without a checkpoint: up to all

@@ -7,6 +7,7 @@ import struct
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
+from basalt.core import restore
 from basalt.core.basal import make_profile
 from basalt.core.board_file import load_board
 from basalt.core.supervisor import Supervisor
@@ -98,20 +99,20 @@ def vectors_checkpoint():
     emit("torn", ckp.newest([ckp.encode(older), data[:40]]))
     emit("both bad", ckp.newest([data[:3], b"\x01" * ckp.SIZE]))
     profile = make_profile("P", [(0, 800), (600, 1200), (960, 400)])
-    emit("plan", ckp.plan_restore(ck, "ok", BOARD, profile, ()))
+    emit("plan", restore.plan_restore(ck, "ok", BOARD, profile, ()))
     for kind, value in ((ckp.TEMP_PERCENT, 150), (ckp.TEMP_RATE, 400), (ckp.TEMP_RATE, 401)):
         probe = dict(ck, temp_type=kind, temp_value=value, temp_left_ms=9_000_000)
-        plan = ckp.plan_restore(probe, "ok", BOARD, profile, {(4, 2)})
+        plan = restore.plan_restore(probe, "ok", BOARD, profile, {(4, 2)})
         emit("temp %d %d" % (kind, value), [plan["temp"], plan["events"]])
-    emit("untrusted", ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD))
+    emit("untrusted", restore.plan_restore(None, "ck0.bin CRC mismatch", BOARD))
     unfinished = {(4, 2): ("dual", 7000), (4, 9): ("normal", 500)}
-    emit("unfinished", ckp.plan_restore(ck, "ok", BOARD, profile, (), unfinished)["events"])
-    emit("lost", ckp.plan_restore(None, "torn", BOARD, None, (), unfinished))
+    emit("unfinished", restore.plan_restore(ck, "ok", BOARD, profile, (), unfinished)["events"])
+    emit("lost", restore.plan_restore(None, "torn", BOARD, None, (), unfinished))
     # A version 1 checkpoint (older firmware): read, its gate windows unknown.
     v1 = ckp.LAYOUTS[1]
     body = struct.pack(v1[1], *[1 if name == "version" else ck[name] for name, _ in v1[0]])
     old, why = ckp.decode(body + struct.pack("<I", jnl.crc(body)))
-    emit("v1", [why, len(old), ckp.plan_restore(old, "ok", BOARD, profile, ())["gate"]])
+    emit("v1", [why, len(old), restore.plan_restore(old, "ok", BOARD, profile, ())["gate"]])
 
 
 def vectors_bolus_replay():
