@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
 from basalt.core import restore
 from basalt.core.basal import make_profile
 from basalt.core.errors import InvalidValue
@@ -42,7 +43,7 @@ def segment(records, number=1, boot=1):
 @given(kinds, details, st.integers(0, 2**32 - 1), st.integers(0, 0xFFFF))
 def test_records_round_trip(kind, detail, seq, boot):
     data = jnl.encode_header(3, boot) + jnl.encode_record(seq, boot, 123_456, kind, detail)
-    header, records, damaged = jnl.read_segment(data)
+    header, records, damaged = jread.read_segment(data)
     assert header == (jnl.FORMAT_VERSION, 3, boot)
     assert damaged == []
     (record,) = records
@@ -60,7 +61,7 @@ def _listify(value):
 
 def test_at_ms_goes_in_the_header_and_comes_back():
     data = jnl.encode_record(1, 1, 5, "alarm", {"code": "occlusion", "at_ms": 5})
-    record = jnl.scan(data, 0)[0][0]
+    record = jread.scan(data, 0)[0][0]
     assert record.as_event() == ("alarm", {"code": "occlusion", "at_ms": 5})
 
 
@@ -87,7 +88,7 @@ def test_a_corrupt_record_is_skipped_and_the_rest_kept(where):
     index = {"first": 0, "middle": 2, "last": 4}[where]
     offset = jnl.HEADER_SIZE + sum(sizes[:index]) + 16
     data[offset] ^= 0x40
-    _, found, damaged = jnl.read_segment(bytes(data))
+    _, found, damaged = jread.read_segment(bytes(data))
     assert [r.detail["mg_dl"] for r in found] == [100 + i for i in range(5) if i != index]
     assert len(damaged) == 1 and damaged[0][1] - damaged[0][0] == sizes[index]
 
@@ -95,14 +96,14 @@ def test_a_corrupt_record_is_skipped_and_the_rest_kept(where):
 def test_a_torn_tail_is_reported_as_damage_at_the_end():
     data = segment([("glucose", {"mg_dl": 1}), ("glucose", {"mg_dl": 2})])
     torn = data[:-5]
-    _, found, damaged = jnl.read_segment(torn)
+    _, found, damaged = jread.read_segment(torn)
     assert [r.detail["mg_dl"] for r in found] == [1]
     assert damaged[-1][1] == len(torn)
 
 
 @given(st.binary(max_size=600))
 def test_random_bytes_never_raise(data):
-    _, records, damaged = jnl.read_segment(data)
+    _, records, damaged = jread.read_segment(data)
     assert sum(end - start for start, end in damaged) <= len(data)
     assert all(r.kind for r in records)
 
@@ -112,7 +113,7 @@ def test_garbage_between_records_loses_nothing_committed(noise, count):
     records = [("bolus_done", {"id": i, "delivered_mu": 10 * i}) for i in range(count)]
     good = segment(records)
     mixed = good + noise + jnl.encode_record(99, 1, 7, "boot", {"cause": "x"})
-    found = jnl.read_segment(mixed)[1]
+    found = jread.read_segment(mixed)[1]
     seqs = [r.seq for r in found]
     assert seqs[:count] == list(range(1, count + 1)) and seqs[-1] == 99
 
@@ -120,8 +121,8 @@ def test_garbage_between_records_loses_nothing_committed(noise, count):
 def test_a_newer_format_is_kept_unread_with_a_clear_message():
     newer = jnl.encode_header(4, 1, version=jnl.FORMAT_VERSION + 1) + b"\x00" * 40
     with pytest.raises(jnl.JournalError, match="newer firmware .*format 2.*kept unchanged"):
-        jnl.read_segment(newer, "j000004.jnl")
-    view = jnl.read_journal([("j000003.jnl", segment([("boot", {})], 3)),
+        jread.read_segment(newer, "j000004.jnl")
+    view = jread.read_journal([("j000003.jnl", segment([("boot", {})], 3)),
                              ("j000004.jnl", newer)])
     assert len(view.records) == 1 and view.foreign[0][0] == "j000004.jnl"
 
@@ -129,7 +130,7 @@ def test_a_newer_format_is_kept_unread_with_a_clear_message():
 def test_a_damaged_header_still_yields_the_records():
     data = bytearray(segment([("glucose", {"mg_dl": 5})]))
     data[0:4] = b"XXXX"
-    header, found, damaged = jnl.read_segment(bytes(data))
+    header, found, damaged = jread.read_segment(bytes(data))
     assert header is None and [r.detail for r in found] == [{"mg_dl": 5}]
     assert damaged[0] == (0, jnl.HEADER_SIZE)
 
@@ -138,7 +139,7 @@ def test_times_unwrap_past_32_bits_within_a_boot():
     data = (jnl.encode_record(1, 1, 2**32 - 10, "glucose", {}) +
             jnl.encode_record(2, 1, 2**32 + 5, "glucose", {}) +
             jnl.encode_record(3, 2, 7, "boot", {}))
-    records = jnl.unwrap_times(jnl.scan(data, 0)[0])
+    records = jread.unwrap_times(jread.scan(data, 0)[0])
     assert [r.at_ms for r in records] == [2**32 - 10, 2**32 + 5, 7]
 
 
@@ -147,7 +148,7 @@ def test_a_record_about_an_earlier_moment_is_not_a_wrap():
     data = (jnl.encode_record(1, 1, 3_600_000, "basal_rate", {}) +
             jnl.encode_record(2, 1, 1_800_000, "glucose", {"mg_dl": 120}) +
             jnl.encode_record(3, 1, 3_700_000, "basal_rate", {}))
-    records = jnl.unwrap_times(jnl.scan(data, 0)[0])
+    records = jread.unwrap_times(jread.scan(data, 0)[0])
     assert [r.at_ms for r in records] == [3_600_000, 1_800_000, 3_700_000]
 
 

@@ -7,6 +7,7 @@ import struct
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
 from basalt.core import restore
 from basalt.core.basal import make_profile
 from basalt.core.board_file import load_board
@@ -26,7 +27,7 @@ def hexed(data):
 
 
 def records_of(data, start=0):
-    records, damaged = jnl.scan(data, start)
+    records, damaged = jread.scan(data, start)
     return [[r.seq, r.boot, r.at_ms, r.kind, plain(r.detail)] for r in records], damaged
 
 
@@ -44,7 +45,7 @@ EVENTS = [
 def vectors_records():
     data = bytearray(jnl.encode_header(7, 3))
     emit("header", hexed(data))
-    emit("header parsed", jnl.parse_header(bytes(data)))
+    emit("header parsed", jread.parse_header(bytes(data)))
     for i in range(len(EVENTS)):
         kind, detail = EVENTS[i]
         record = jnl.encode_record(100 + i, 3, 1000 * i + 2 ** 32 - 3000, kind, detail)
@@ -52,7 +53,7 @@ def vectors_records():
         data.extend(record)
     emit("segment", records_of(bytes(data), 16))
     emit("crc", [jnl.crc(b"123456789"), jnl.crc32_soft(b"123456789"), jnl.crc(b"")])
-    times = jnl.unwrap_times(jnl.scan(bytes(data), 16)[0])
+    times = jread.unwrap_times(jread.scan(bytes(data), 16)[0])
     emit("unwrapped", [r.at_ms for r in times])
     return bytes(data)
 
@@ -70,16 +71,16 @@ def vectors_damage(data):
     emit("noise", records_of(noise))
     newer = jnl.encode_header(8, 3, version=jnl.FORMAT_VERSION + 1) + data[16:]
     try:
-        jnl.read_segment(newer, "j000008.jnl")
+        jread.read_segment(newer, "j000008.jnl")
         emit("newer", "read")
     except jnl.JournalError as error:
         emit("newer", str(error))
-    view = jnl.read_journal([("j000007.jnl", data), ("j000008.jnl", newer),
+    view = jread.read_journal([("j000007.jnl", data), ("j000008.jnl", newer),
                              ("j000009.jnl", data[:60])])
     emit("view", [len(view.records), view.damaged, [n for n, _ in view.foreign],
                   view.last_segment, view.next_seq()])
     kinds = []
-    lean = jnl.read_journal([("j000007.jnl", data)], lambda record: kinds.append(record.kind))
+    lean = jread.read_journal([("j000007.jnl", data)], lambda record: kinds.append(record.kind))
     emit("visited", [kinds, lean.records, lean.count, lean.next_seq(), lean.last_boot()])
 
 
@@ -126,7 +127,7 @@ def vectors_bolus_replay():
         (3, 0, "boot", {"epoch_s": 1_800_010_000}), (3, 30_000, "glucose", {"mg_dl": 99}),
     ]
     for epoch in (None, 1_800_020_000, 1_700_000_000):
-        replay = jnl.BolusReplay()
+        replay = jread.BolusReplay()
         for seq, (boot, at, kind, detail) in enumerate(records):
             replay.visit(jnl.Record(seq + 1, boot, at, kind, detail))
         replay.alive(3, 120_000)

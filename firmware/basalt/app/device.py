@@ -14,7 +14,7 @@ from basalt.ports import Clock
 # frees their bytecode (a settings save imports the checks again). Nothing that runs
 # after boot keeps one of their functions or classes.
 BOOT_ONLY = ("basalt.storage.recovery", "basalt.core.settings", "basalt.core.strict_json",
-             "basalt.core.board_file", "basalt.core.restore")
+             "basalt.core.board_file", "basalt.core.restore", "basalt.core.journal_read")
 
 
 class TicksClock(Clock):

@@ -3,7 +3,7 @@ restore (basalt.core.restore.plan_restore), put insulin on board back, and say o
 the boot screen what happened."""
 
 from basalt.core import checkpoint as ckp
-from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
 from basalt.core import restore
 from basalt.core.units import MS_PER_MIN, PL_PER_MU
 
@@ -18,8 +18,8 @@ def read_back(journal, checkpoints):
     settled = set()
     unfinished = {}
     after = []  # kinds of the records written after the checkpoint
-    boluses = jnl.BolusReplay()
-    basal = jnl.BasalReplay()
+    boluses = jread.BolusReplay()
+    basal = jread.BasalReplay()
     gaps = [0, None]  # records missing between readable ones (by seq), the last seq
 
     def visit(record):
