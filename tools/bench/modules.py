@@ -17,6 +17,8 @@ boot_modules                what device.start() has imported on the Pico W's wir
 boot_modules_heap_bytes     the sum of their heap_bytes
 lazy_modules                measured modules a booted pump has not imported
 started_heap_bytes          the live heap right after device.start(), before the ticks
+after_settings_save_heap_bytes  the same after saving the settings file again (the
+                            settings checks, dropped after boot, are imported again)
 boot_heap_bytes             the booted pump's live heap (modules and objects) after
                             gc.collect(), less the VM's own baseline; without the BLE
                             stack's share and the real ssd1306 driver's bytecode
@@ -175,6 +177,7 @@ def boot_summary(boot, modules):
         figures["boot"] = name in booted
     return {"boot_modules": booted, "boot_heap_bytes": boot["boot_heap_bytes"],
             "started_heap_bytes": boot["started_heap_bytes"],
+            "after_settings_save_heap_bytes": boot["after_settings_save_heap_bytes"],
             "vm_baseline_bytes": boot["vm_baseline_bytes"],
             "boot_ui": boot["ui"], "boot_cgm": boot["cgm"],
             "boot_modules_heap_bytes": sum(modules[n].get("heap_bytes", 0)

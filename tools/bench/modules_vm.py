@@ -10,7 +10,8 @@
 #                                        for ssd1306, aioble and bluetooth; asyncio.run is
 #                                        replaced by a few synchronous ticks of the app
 #                                        and the UI; the modules then loaded and the live
-#                                        heap, less the VM's own baseline
+#                                        heap, less the VM's own baseline; then the same
+#                                        settings saved again (keeper.save_settings)
 #
 # The WebAssembly VM collects garbage only when control returns to JavaScript (its
 # gc.collect() just asks for a collection then): so every measured piece of work is one
@@ -217,16 +218,26 @@ def boot():
         if ui is not None:
             ui.step(app.clock.now_ms())
 
+    loaded = []
+
+    def booted():
+        loaded.extend(sorted(m for m in sys.modules if m not in baseline_modules))
+
+    def save_settings():  # what the boot dropped is imported again to check the file
+        app = parts[0]
+        with open("/settings.json") as f:
+            app.keeper.save_settings(app.clock.now_ms(), json.loads(f.read()))
+
     def done(live):
         vboard.power_off()  # the watchdog's timer stops with the run
-        loaded = sorted(m for m in sys.modules if m not in baseline_modules)
         print(json.dumps({
             "vm_baseline_bytes": live[0], "started_heap_bytes": live[1] - live[0],
-            "boot_heap_bytes": live[-1] - live[0], "boot_modules": loaded,
+            "boot_heap_bytes": live[5] - live[0], "boot_modules": loaded,
+            "after_settings_save_heap_bytes": live[7] - live[0],
             "ui": parts[2] is not None, "cgm": parts[3] is not None,
             "mpy": _module_file("basalt.app.device").endswith(".mpy")}))
 
-    _steps([start] + [tick] * 4, done)
+    _steps([start] + [tick] * 4 + [booted, save_settings], done)
 
 
 if sys.argv[1] == "boot":
