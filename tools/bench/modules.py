@@ -18,7 +18,8 @@ boot_modules_heap_bytes     the sum of their heap_bytes
 lazy_modules                measured modules a booted pump has not imported
 started_heap_bytes          the live heap right after device.start(), before the ticks
 after_settings_save_heap_bytes  the same after saving the settings file again (the
-                            settings checks, dropped after boot, are imported again)
+                            settings checks, dropped after boot, are imported for the
+                            save and dropped again once it is recorded)
 boot_heap_bytes             the booted pump's live heap (modules and objects) after
                             gc.collect(), less the VM's own baseline; without the BLE
                             stack's share and the real ssd1306 driver's bytecode

@@ -11,10 +11,11 @@ from basalt.core.errors import ConfigError
 from basalt.ports import Clock
 
 # Imported to boot and not used after it: start() drops them from sys.modules so gc
-# frees their bytecode (a settings save imports the checks again). Nothing that runs
-# after boot keeps one of their functions or classes.
-BOOT_ONLY = ("basalt.storage.recovery", "basalt.core.settings", "basalt.core.strict_json",
-             "basalt.core.board_file", "basalt.core.restore", "basalt.core.journal_read")
+# frees their bytecode. Nothing that runs after boot keeps one of their functions or
+# classes. A settings save imports the checks again; they go once it is recorded.
+SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
+BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
+                               "basalt.core.restore", "basalt.core.journal_read")
 
 
 class TicksClock(Clock):
@@ -165,6 +166,11 @@ def _settings():
     return settings
 
 
+def _unload_after_save(kind, detail):
+    if kind == "settings_changed":  # the last thing a settings save does
+        forget(SETTINGS_CHECKS)
+
+
 def forget(names):
     """Drop modules from sys.modules and from their packages, so gc can free them."""
     import sys
@@ -254,6 +260,7 @@ def start():
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
     forget(BOOT_ONLY)
+    app.stream.subscribe("unload", _unload_after_save, from_start=False)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
     asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app)))
