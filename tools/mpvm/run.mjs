@@ -121,7 +121,7 @@ function copyTree(FS, hostDir, vmDir) {
         }
         if (isDir) {
             count += copyTree(FS, hostPath, vmPath);
-        } else if (isFile && (ent.name.endsWith(".py") || ent.name.endsWith(".mpy") || ent.name.endsWith(".json"))) {
+        } else if (isFile && /\.(py|mpy|json)$/.test(ent.name)) {
             FS.writeFile(vmPath, fs.readFileSync(hostPath));
             count++;
         }
