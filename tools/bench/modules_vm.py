@@ -188,6 +188,8 @@ def boot():
             _write("/" + name, f.read())
     for name, text in (("ssd1306", _SSD1306), ("bluetooth", _BLUETOOTH), ("aioble", _AIOBLE)):
         _write("/lib/%s.py" % name, text)
+    # The virtual board's USB console asks vboard.mjs to pass it lines: nobody types here.
+    js.eval("globalThis.vboard_listen = (on) => 0")
     import asyncio
 
     import machine  # noqa: F401
@@ -199,7 +201,7 @@ def boot():
     def start():
         from basalt.app import device
 
-        async def run_tasks(app, supervisor, ui=None, cgm_client=None):
+        async def run_tasks(app, supervisor, ui=None, cgm_client=None, *others):
             parts.extend((app, supervisor, ui, cgm_client))
 
         def run(coro):  # the tasks are stepped below instead

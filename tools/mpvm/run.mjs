@@ -183,6 +183,13 @@ async function main() {
         out.flush();
         err.flush();
     });
+    process.on("uncaughtException", (e) => {  // a Python exception in a timer callback
+        if (!(e && e.name === "PythonError")) throw e;
+        out.flush();
+        err.flush();
+        process.stderr.write(String(e.message).endsWith("\n") ? e.message : `${e.message}\n`);
+        process.exit(1);
+    });
 
     const FS = mp.FS;
     ensureDir(FS, "/lib");
