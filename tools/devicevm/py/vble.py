@@ -8,10 +8,9 @@
 
 import sys
 
+import fake_ble
 import vasyncio
 import vtime
-
-import fake_ble
 
 MIN_MS = 60_000
 POLL_MS = 1_000  # a wait re-checks its condition at least this often
