@@ -1,7 +1,8 @@
 # The device VM's fakes, installed on import (MicroPython): vtime as `time`, vasyncio as
 # `asyncio`, tools/vboard's machine (staged as vb_machine) patched by vhw for virtual
 # time, vhw's rp2/esp32/ssd1306; /board.py, /settings.json and /main.py copied from the
-# host's staging folder /lib/devicevm/files; the VM's errnos translated to a board's.
+# host's staging folder /lib/devicevm/files; the VM's errnos translated to a board's;
+# vble's `bluetooth` and `aioble` (pairing only on an ESP32 board file, as NimBLE).
 # Import it before anything that imports time, asyncio or machine.
 
 import sys
@@ -52,3 +53,13 @@ def _setup_files():
 
 
 _setup_files()
+
+
+def _install_ble():
+    import vble
+
+    with open("/board.py") as board:
+        vble.install(can_pair='"mcu": "esp32"' in board.read())
+
+
+_install_ble()

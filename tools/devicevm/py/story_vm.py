@@ -13,6 +13,7 @@ import fakes_vm  # noqa: E402  (first: time, asyncio and machine are fakes from 
 
 # isort: split
 import vasyncio  # noqa: E402
+import vble  # noqa: E402
 import vboard  # noqa: E402
 import vhw  # noqa: E402
 import vtime  # noqa: E402
@@ -48,6 +49,7 @@ def _buttons():
 
 def power_cut():
     vhw.power_off()
+    vble.power_off()
     vasyncio.reset()
     for name in list(sys.modules):
         if name not in _keep:
@@ -90,7 +92,10 @@ def _wdt_stop(at_us):
 def run_ms(ms):
     end = story_ms() + ms
     while story_ms() < end:
-        vasyncio.run_until(vtime.now_us() + (end - story_ms()) * 1000, _wdt_stop)
+        due = vble.next_due_ms()  # a sensor's next reading: stop there to make it
+        until = end if due is None else max(story_ms(), min(end, due))
+        vasyncio.run_until(vtime.now_us() + (until - story_ms()) * 1000, _wdt_stop)
+        vble.tick(story_ms())
         for error in vasyncio._state["crashes"]:
             _crash(error)
         vasyncio._state["crashes"] = []
@@ -160,6 +165,8 @@ def do(step):
         vtime.set_rtc(step["rtc"])
     elif "heap" in step:
         return heap()
+    elif vble.step(step, story_ms()):
+        pass
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:
