@@ -19,6 +19,7 @@ import asyncio
 from collections import deque
 
 from basalt.core import cgms
+from basalt.ports import Clock
 
 
 class DeviceDisconnectedError(Exception):
@@ -29,7 +30,7 @@ class GattError(Exception):
     pass
 
 
-class StepClock:
+class StepClock(Clock):
     """Time moves only when the test says so; sleeps yield and are recorded."""
 
     def __init__(self, now_ms=0):

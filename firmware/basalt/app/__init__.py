@@ -22,6 +22,7 @@ from basalt.core.events import EventStream
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
 from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
+from basalt.core.units import REBASE_SHIFT_MS
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings are loaded
@@ -80,6 +81,7 @@ class PumpApp:
                                       self.iob, self.iob_feed, stream)
         self.loop_runner.settings = settings
         self.recent = RecentEvents()
+        self.timed = []  # parts outside the app that keep its clock's times (rebase())
         self._keeper = None  # basalt.storage.keeper.Keeper, once attached
         self.commands = Dispatcher(
             {"engine": engine, "profiles": engine, "loop": self.loop_runner,
@@ -126,8 +128,29 @@ class PumpApp:
         return result
 
     def step(self):
-        """One delivery tick (basalt.app.tick)."""
-        self.ticker.step(self.clock.now_ms())
+        """One delivery tick (basalt.app.tick); first the clock's epoch, when it is due."""
+        clock = self.clock
+        now = clock.now_ms()
+        if clock.rebase_at_ms is not None and now >= clock.rebase_at_ms:
+            now = self.rebase(REBASE_SHIFT_MS)
+        self.ticker.step(now)
+
+    def rebase(self, shift_ms):
+        """Move the clock and every stored time back by shift_ms, between two ticks, so
+        time stays a small int (basalt.core.units.REBASE_AT_MS). Every part keeps its
+        times relative to now exactly; the journal and the checkpoint keep ms since boot
+        (the keeper adds what was taken off). Returns the new now_ms."""
+        self.collect()  # every reader has seen the events of the old epoch
+        self.clock.rebase(shift_ms)
+        for part in (self.engine, self.iob, self.iob_feed, self.alarms, self.monitor,
+                     self.motion, self.occlusion, self.cgm_watch, self.loop_runner,
+                     self.stream, self.ticker, self.keeper, self.buzzer):
+            if part is not None:
+                part.rebase(shift_ms)
+        self.recent.rebase(shift_ms, self.stream)
+        for part in self.timed:
+            part.rebase(shift_ms)
+        return self.clock.now_ms()
 
     async def run(self):
         while True:

@@ -10,6 +10,7 @@ from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
 from basalt.core.settings import load_settings, parse_settings_text
+from basalt.core.units import REBASE_AT_MS
 from basalt.ports import Clock
 
 
@@ -17,8 +18,11 @@ class TicksClock(Clock):
     """The one clock on a board: a monotonic ms count built from ticks_diff.
 
     ticks_ms() wraps (2**30 ms on most ports); summing ticks_diff over calls never
-    sees the wrap as long as now_ms() is called at least once per wrap period.
+    sees the wrap as long as now_ms() is called at least once per wrap period. The app
+    moves the count back every few days (Clock.rebase): it stays a small int.
     """
+
+    rebase_at_ms = REBASE_AT_MS
 
     def __init__(self):
         self._last = time.ticks_ms()
@@ -230,4 +234,5 @@ def start():
         print(line)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
+    app.timed.append(supervisor)  # its check-in times move with the clock's epoch
     asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app)))

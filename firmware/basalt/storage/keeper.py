@@ -16,7 +16,7 @@ from basalt.core import journal as jnl
 from basalt.core.commands import in_units
 from basalt.core.delivery import STOP_USER
 from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow, StorageFault
-from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli, shifted
 from basalt.storage import recovery
 from basalt.storage.checkpoints import (
     CHECKPOINT_EVERY_MS,
@@ -74,6 +74,9 @@ class Keeper:
         self._next_ck_ms = 0
         self._rate = -1
         self._summary = (0, 0)  # (ms, basal steps) at the last hourly summary
+        # What the app's clock was moved back by (Clock.rebase): the journal and the
+        # checkpoint hold ms since boot (now_ms + epoch_ms), never the epoch's time.
+        self.epoch_ms = 0
 
     def bind(self, board, engine, iob, motion, stream, occlusion, apply_settings):
         """The parts kept: the app calls this when the keeper is attached."""
@@ -356,16 +359,26 @@ class Keeper:
         if self.fault == "storage":
             return  # the alarm is raised; the journal cannot take more
         at_ms = detail.get("at_ms", 0)
+        since_boot = at_ms + self.epoch_ms
+        if "until_ms" in detail:  # a snooze's end, as the header's time: since boot
+            detail = dict(detail)
+            detail["until_ms"] += self.epoch_ms
         try:
             try:
-                self.journal.append(kind, detail, at_ms)
+                self.journal.append(kind, detail, since_boot)
             except ValueError as error:  # a float or an oversized detail: say so
                 self.journal.append("unrecordable", {"event": str(kind)[:40],
-                                                     "message": str(error)[:120]}, at_ms)
+                                                     "message": str(error)[:120]}, since_boot)
         except (StorageFault, OSError) as error:
             self._storage_fault(error, at_ms)
         if kind == "reservoir_fitted":
             self.fault = None  # a freshly fitted reservoir is a known state again
+
+    def rebase(self, shift_ms):
+        """The app's clock moved back by shift_ms (between two ticks)."""
+        self.epoch_ms += shift_ms
+        self._next_ck_ms = shifted(self._next_ck_ms, shift_ms)
+        self._summary = (shifted(self._summary[0], shift_ms), self._summary[1])
 
     def command_done(self, now_ms):
         """A command is durable before it returns: what the user was told took effect
@@ -385,7 +398,7 @@ class Keeper:
             delivered = engine.basal_steps - steps
             self._summary = (now_ms, engine.basal_steps)
             self._emit("basal_summary", {
-                "from_ms": since, "minutes": (now_ms - since) // MS_PER_MIN,
+                "from_ms": since + self.epoch_ms, "minutes": (now_ms - since) // MS_PER_MIN,
                 "delivered_steps": delivered,
                 "delivered_mu": engine.board.mu_for_usteps(delivered)}, now_ms)
         if self.awaiting_ack:
@@ -413,7 +426,7 @@ class Keeper:
             # fails may have truncated the one it was writing).
             return False
         ck = self.snapshot()
-        ck["at_ms"] = now_ms & 0xFFFFFFFF
+        ck["at_ms"] = (now_ms + self.epoch_ms) & 0xFFFFFFFF
         try:
             self.checkpoints.write(ck)
         except (StorageFault, OSError) as error:
