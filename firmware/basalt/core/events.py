@@ -14,7 +14,7 @@ routing), and those events reach every reader in the same publish().
 
 from basalt.core.units import shifted
 
-EVENT_TIMES = ("at_ms", "until_ms", "last_reading_ms")  # absolute times in a detail
+EVENT_TIMES = ("at_ms", "from_ms", "until_ms", "last_reading_ms")  # times in a detail
 
 
 class EventStream:

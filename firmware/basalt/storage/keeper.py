@@ -16,6 +16,7 @@ from basalt.core import journal as jnl
 from basalt.core.commands import in_units
 from basalt.core.delivery import STOP_USER
 from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow, StorageFault
+from basalt.core.events import EVENT_TIMES
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli, shifted
 from basalt.storage import recovery
 from basalt.storage.checkpoints import (
@@ -360,9 +361,8 @@ class Keeper:
             return  # the alarm is raised; the journal cannot take more
         at_ms = detail.get("at_ms", 0)
         since_boot = at_ms + self.epoch_ms
-        if "until_ms" in detail:  # a snooze's end, as the header's time: since boot
-            detail = dict(detail)
-            detail["until_ms"] += self.epoch_ms
+        if self.epoch_ms:
+            detail = _since_boot(detail, self.epoch_ms)
         try:
             try:
                 self.journal.append(kind, detail, since_boot)
@@ -398,7 +398,7 @@ class Keeper:
             delivered = engine.basal_steps - steps
             self._summary = (now_ms, engine.basal_steps)
             self._emit("basal_summary", {
-                "from_ms": since + self.epoch_ms, "minutes": (now_ms - since) // MS_PER_MIN,
+                "from_ms": since, "minutes": (now_ms - since) // MS_PER_MIN,
                 "delivered_steps": delivered,
                 "delivered_mu": engine.board.mu_for_usteps(delivered)}, now_ms)
         if self.awaiting_ack:
@@ -458,3 +458,15 @@ class Keeper:
         self.storage_message = screen
         self.stream.emit("alarm", {"code": "delivery_fault", "at_ms": now_ms,
                                    "detail": screen[:60]})
+
+
+def _since_boot(detail, epoch_ms):
+    """The detail's other absolute times (a snooze's end, ...) as ms since boot, as the
+    record's own time is: a copy, only when it has one."""
+    out = detail
+    for key in EVENT_TIMES:
+        if key != "at_ms" and key in detail:
+            if out is detail:
+                out = dict(detail)
+            out[key] += epoch_ms
+    return out
