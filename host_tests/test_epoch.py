@@ -4,6 +4,9 @@ int for years of uptime. A pump whose clock moved back must do exactly what the 
 pump does when it never moves: the same microsteps at the same times, the same alarms,
 IOB and loop decisions, the same journal and checkpoint bytes."""
 
+import json
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +22,7 @@ from tools.fakes import FakeMotor, VirtualClock
 from tools.settings.example import EXAMPLE
 from tools.sim import load_sim_board
 
+ROOT = Path(__file__).resolve().parent.parent
 M = 60_000
 TICK_MS = 5_000
 MINUTES = 150
@@ -167,3 +171,20 @@ def test_no_part_keeps_a_time_of_the_old_epoch():
     assert old == []
     assert all(TIME_FLOOR_MS <= value <= SMALL_INT_MAX for path, value in stored_ints(app)
                if not path.endswith(("epoch_ms", "crc")))
+
+
+def test_in_micropython_the_tick_allocates_nothing_past_2_30_2_31_and_2_32_ms():
+    """The whole app tick (PumpApp.step) in the VM, the clock started just below each
+    power: the first tick moves the epoch, then no tick allocates. The same tick with the
+    epoch never moved allocates on every tick (the measurement sees it)."""
+    from tools.mpvm import run_micropython
+
+    out = run_micropython(str(ROOT / "tools" / "bench" / "epoch_tick_vm.py"),
+                          lib_dirs=[str(ROOT / "firmware" / "basalt"), str(ROOT / "boards")])
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result.pop("no_epoch_2**30") >= 16
+    for power in (30, 31, 32):
+        assert result["uptime_ms_2**%d" % power] > 1 << power  # it ran past the power
+        assert result["now_ms_2**%d" % power] < REBASE_AT_MS
+        assert result["basal_2**%d" % power] == 0
+        assert result["bolus_2**%d" % power] == 0

@@ -131,8 +131,9 @@ class PumpApp:
         """One delivery tick (basalt.app.tick); first the clock's epoch, when it is due."""
         clock = self.clock
         now = clock.now_ms()
-        if clock.rebase_at_ms is not None and now >= clock.rebase_at_ms:
-            now = self.rebase(REBASE_SHIFT_MS)
+        at = clock.rebase_at_ms
+        if at is not None and now >= at:  # one shift on a board; more if it started late
+            now = self.rebase(REBASE_SHIFT_MS * ((now - at) // REBASE_SHIFT_MS + 1))
         self.ticker.step(now)
 
     def rebase(self, shift_ms):
@@ -161,8 +162,11 @@ class PumpApp:
         """Move what the engine and the alarm manager said onto the stream, and let
         every reader see it."""
         stream = self.stream
-        stream.extend(self.engine.pop_events())
-        stream.extend(self.alarms.pop_events())
+        # pop_events() makes a new list: not called on a quiet tick (no allocation)
+        if self.engine.events:
+            stream.extend(self.engine.pop_events())
+        if self.alarms.events:
+            stream.extend(self.alarms.pop_events())
         stream.publish()
 
     def pop_events(self):

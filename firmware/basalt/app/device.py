@@ -211,6 +211,21 @@ def make_ui(app, board):
     return UiTask(app, display, board_keys(board.buttons), BOOT_WARNING)
 
 
+def self_test(app, board):
+    """The power-on self-test (basalt.app.selftest), imported for it and dropped after,
+    so its code is freed."""
+    import sys
+
+    import basalt.app as package
+    from basalt.app import selftest
+
+    try:
+        return selftest.at_boot(app, board, wall_epoch_s() is not None)
+    finally:
+        del sys.modules["basalt.app.selftest"]
+        del package.selftest
+
+
 def start():
     global app
     from board import BOARD  # the board file deploy copied to the device as /board.py
@@ -230,6 +245,7 @@ def start():
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
     app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
+    self_test(app, board)  # its problems join the boot notes
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
     watchdog = MachineWatchdog(4_000)

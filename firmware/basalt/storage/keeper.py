@@ -37,6 +37,12 @@ FORCE_FILE = "forcecal.json"
 FORCE_SAMPLES = 10  # readings per step (1 s on an HX711 at 10 SPS)
 
 
+def force_file(storage):
+    """The force sensor's saved calibration, checked as the driver takes it."""
+    return ValidatedFile(storage, FORCE_FILE, lambda obj: (
+        forcecal.load_force_calibration(obj, FORCE_FILE)))
+
+
 class Keeper:
     """Until acknowledge_boot() the motor may not move and commands are refused."""
 
@@ -53,8 +59,7 @@ class Keeper:
                                                        None if settings_validator else
                                                        self._parse)
         self.basal = ValidatedFile(storage, BASAL_FILE, check_basal_file)
-        self.force_file = ValidatedFile(storage, FORCE_FILE, lambda obj: (
-            forcecal.load_force_calibration(obj, FORCE_FILE)))
+        self.force_file = force_file(storage)
         self.settings_warnings = []
         self._settings_events = None  # None until load_settings() ran
         self._settings_basal = False  # the settings file holds the basal profiles
@@ -62,6 +67,9 @@ class Keeper:
         self.uncertain = None  # interrupted bolus insulin the user has not reconciled
         self.settings_error = None
         self.fault = None
+        # The power-on self-test's first problem that stops delivery (basalt.app.selftest):
+        # the line naming the part and pin; resume is refused with it until a restart.
+        self.hardware_fault = None
         self.storage_message = None  # the screen's line for the last storage fault
         self.boot_notes = []
         self.iob_gap_known = True  # the time the pump was off was known (wall clock)
@@ -223,7 +231,8 @@ class Keeper:
             engine.set_time_of_day(now_ms, day_ms)
         self.awaiting_ack = False
         if self._restart_stop == ckp.STATE_DELIVERING and not self.fault \
-                and not self.settings_error and engine.stop_reason == STOP_USER:
+                and not self.settings_error and not self.hardware_fault \
+                and engine.stop_reason == STOP_USER:
             engine.resume(now_ms)
             temp = self._temp
             if temp is not None:
@@ -233,7 +242,10 @@ class Keeper:
         self._emit("boot_acknowledged", {}, now_ms)
 
     def require_known_state(self, name):
-        """Resume only from a state the restart could read, with valid settings."""
+        """Resume only from a state the restart could read, with valid settings and
+        hardware that passed the power-on self-test."""
+        if self.hardware_fault:
+            raise NotAllowedNow(name, "self-test: " + self.hardware_fault)
         if self.fault or self.settings_error:
             raise NotAllowedNow(name, self.fault or "settings invalid: " +
                                 self.settings_error)
