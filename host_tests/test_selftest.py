@@ -5,16 +5,18 @@ command table's guard: resume is refused with the self-test's own line."""
 
 import pytest
 
-from basalt.app import PumpApp, selftest
+from basalt.app import BOOT_WARNING, PumpApp, selftest
+from basalt.app.ui_task import UiTask
 from basalt.core.board_file import load_board
 from basalt.core.errors import NotAllowedNow, SensorFault
+from basalt.core.ui.paint import TextDump
 from basalt.drivers.stepper_rp2 import PioStepper
 from basalt.ports import ForceSensor
 from basalt.storage.keeper import Keeper
 from boards.pico_w import BOARD as PICO_W
 from tools.fake_mcu import make_world
 from tools.fake_storage import FakeStorage
-from tools.fakes import FakeMotor, VirtualClock, open_limits
+from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, fake_keys, open_limits
 
 BOARD = load_board(PICO_W)
 FREE = (lambda: False,) * 4
@@ -108,7 +110,7 @@ def test_a_safety_fault_is_on_the_boot_screen_and_refuses_resume_with_its_line()
     assert found == [("force sensor HX711 DOUT GP14: no answer", True),
                      ("display 0x3C I2C0 SDA GP4 SCL GP5: not found", False)]
     notes = app.keeper.boot_notes
-    assert notes[-2:] == ["force sensor HX711 DOUT GP14: no answer",
+    assert notes[:2] == ["force sensor HX711 DOUT GP14: no answer",
                           "display 0x3C I2C0 SDA GP4 SCL GP5: not found"]
     app.command({"cmd": "boot_ack"})
     app.command({"cmd": "new_reservoir", "units": 100})
@@ -120,6 +122,17 @@ def test_a_safety_fault_is_on_the_boot_screen_and_refuses_resume_with_its_line()
         app.clock.advance(250)
         app.step()
     assert app.motor.forward_travel() == 0
+
+
+def test_the_boot_screen_shows_the_self_test_lines():
+    app = pump(Force(fault=SensorFault("timeout", "HX711 DOUT stayed high")))
+    selftest.at_boot(app, BOARD, True, keys=FREE, scan=DISPLAY)
+    ui = UiTask(app, FakeDisplay(), fake_keys(4), BOOT_WARNING)
+    ui.refresh(0)
+    dump = TextDump()
+    ui.menu.draw(dump, ui.view)
+    text = " ".join(dump.dump().split())
+    assert "force sensor HX711 DOUT GP14: no answer" in text, dump.dump()
 
 
 def test_faults_that_do_not_touch_delivery_leave_resume_allowed():

@@ -117,7 +117,7 @@ def board_keys(board):
 
 def at_boot(app, board, clock_set, keys=None, scan=None):
     """The checks on the running app's own drivers, before the boot screen is read:
-    each problem joins the boot notes (the screen; the board prints them on the REPL);
+    each problem heads the boot notes (the screen; the board prints them on the REPL);
     the first that stops delivery is the keeper's hardware_fault (resume refused)."""
     keeper = app.keeper
     config = app.occlusion.detector.config
@@ -125,8 +125,8 @@ def at_boot(app, board, clock_set, keys=None, scan=None):
                            board_keys(board) if keys is None else keys,
                            board_scan(board) if scan is None else scan, clock_set,
                            (config["min_force_mn"], config["max_force_mn"])))
+    keeper.boot_notes[:0] = [line for line, _ in found]  # first: the screen shows them
     for line, stops in found:
-        keeper.boot_notes.append(line)
         if stops and keeper.hardware_fault is None:
             keeper.hardware_fault = line
     print("self-test: %d problem%s" % (len(found), "" if len(found) == 1 else "s")
