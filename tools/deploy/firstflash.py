@@ -3,8 +3,11 @@
     python -m tools.deploy --selftest PORT
 
 runs the firmware's power-on self-test (basalt.app.selftest.report) on the board with
-mpremote exec, prints its report, then resets the board so the pump starts again (its
-boot screen waits to be acknowledged). Exit status 1 when a check failed.
+mpremote exec, prints its report, then resets the board so the pump starts again. As
+deploy does, it first asks a running pump (tools/deploy/therapy.py): a delivering pump
+is refused unless --stop-therapy (suspended first, resumed after), and the app stops
+cleanly into a maintenance boot so mpremote has the board alone. Exit status 1 when a
+check failed, 2 when the report could not be run.
 """
 
 import subprocess
@@ -44,13 +47,21 @@ def checklist(board_name, board):
     return "\n".join(lines + by_hand)
 
 
-def selftest(port, mpremote):
-    """Run the report on the board, then reset it; (exit status, output)."""
+def selftest(port, mpremote, stop_therapy=False):
+    """Run the report on the board, then reset it; (exit status, output). Raises
+    DeployError when the pump refuses (delivering, without stop_therapy)."""
+    from tools.deploy.deploy import _guarded, therapy_guard
+
+    guard = therapy_guard(port, stop_therapy)
     proc = subprocess.run([mpremote, "connect", port, "exec", REPORT], capture_output=True,
                           text=True, timeout=120)
     output = proc.stdout + proc.stderr
     reset = subprocess.run([mpremote, "connect", port, "reset"], capture_output=True,
                            text=True, timeout=60)
+    if reset.returncode == 0:
+        _guarded(guard.after)  # the app answers again; what was suspended resumes
+    else:
+        guard.failed()
     if proc.returncode != 0 or not any(line.startswith((PASS, FAIL))
                                        for line in proc.stdout.splitlines()):
         return 2, output + "\nselftest: the board did not answer with a report (is the " \
@@ -61,7 +72,7 @@ def selftest(port, mpremote):
     return (1 if FAIL in proc.stdout else 0), proc.stdout + note
 
 
-def main(port, mpremote):
-    status, output = selftest(port, mpremote)
+def main(port, mpremote, stop_therapy=False):
+    status, output = selftest(port, mpremote, stop_therapy)
     print(output)
     return status
