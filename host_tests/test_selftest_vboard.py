@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import serial
 
+from host_tests.test_vboard import _read_until
 from tools.mpvm import missing_requirements
 from tools.vboard import VirtualBoard
 
@@ -55,22 +56,13 @@ def repl(port, lines, settle_s=1.5):
     with serial.Serial(port, timeout=0.05) as console:
         time.sleep(settle_s)  # the boot and its self-test (the HX711 waits for an answer)
         console.write(b"\r")
-        _read_until(console, b">>> ")
+        _read_until(console, b">>> ", 15)
         out = []
         for line in lines:
             console.write(line.encode() + b"\r")
-            text = _read_until(console, b">>> ").decode(errors="replace")
+            text = _read_until(console, b">>> ", 15).decode(errors="replace")
             out.append(text[len(line):-4].strip())
         return out
-
-
-def _read_until(console, marker, timeout=15):
-    data = b""
-    end = time.monotonic() + timeout
-    while not data.endswith(marker) and time.monotonic() < end:
-        data += console.read(4096)
-    assert data.endswith(marker), data[-300:]
-    return data
 
 
 CLEAR = ("vboard.release(10); vboard.hx711.present = True; vboard.flash['read_only'] = False\n"

@@ -125,7 +125,10 @@ def at_boot(app, board, clock_set, keys=None, scan=None):
                            board_keys(board) if keys is None else keys,
                            board_scan(board) if scan is None else scan, clock_set,
                            (config["min_force_mn"], config["max_force_mn"])))
-    keeper.boot_notes[:0] = [line for line, _ in found]  # first: the screen shows them
+    # Wiring first (the screen shows them at once); the clock's note last (dates only).
+    wiring = [line for line, _ in found if not line.startswith("clock")]
+    keeper.boot_notes[:0] = wiring
+    keeper.boot_notes += [line for line, _ in found if line.startswith("clock")]
     for line, stops in found:
         if stops and keeper.hardware_fault is None:
             keeper.hardware_fault = line
