@@ -42,6 +42,8 @@ RUN = {
     PY + " -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w": (
         0, ["|> Basalt v0.1.0|", "host_tests/stories/first_boot.json: ok"]),
     PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
+    PY + " -m tools.deploy --board pico_w --dry-run": (
+        0, ["deploy: done (dry run)", "First flash: check all of this", "Motor driver EN GP6"]),
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
     """ --command '{"cmd": "boot_ack"}' --command '{"cmd": "new_reservoir", "units": 100}'"""
     """ --command '{"cmd": "resume"}' --command '{"cmd": "bolus", "units": 0.5}'""": (
@@ -116,6 +118,8 @@ SKIP = {
     "mpremote fs cp cgm_config.json :cgm_config.json": BOARD,
     PY + " -m tools.history pull --port /dev/ttyACM0":
         BOARD + "; test_usb_therapy.py pulls from a virtual board mid-basal",
+    PY + " -m tools.deploy --selftest /dev/ttyACM0": BOARD + "; test_selftest_vboard.py runs "
+                                                      "it on a virtual board",
     ".venv/bin/python -m pytest -q host_tests/test_sim.py":
         "a module of the suite this test runs in",
     ".venv/bin/python -m pytest -q host_tests/test_loop_trust.py":

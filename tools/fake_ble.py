@@ -24,6 +24,7 @@ encoder): records, E2E-CRC, Feature, Status, Session Start Time and the RACP.
 import asyncio
 
 from basalt.core import cgms
+from basalt.ports import Clock
 
 
 class DeviceDisconnectedError(Exception):
@@ -34,7 +35,7 @@ class GattError(Exception):
     pass
 
 
-class StepClock:
+class StepClock(Clock):
     """Time moves only when the test says so; sleeps yield and are recorded."""
 
     def __init__(self, now_ms=0):

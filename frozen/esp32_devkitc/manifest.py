@@ -22,6 +22,7 @@ package(
         "app/loop_runner.py",
         "app/motion.py",
         "app/occlusion_watch.py",
+        "app/selftest.py",
         "app/tick.py",
         "app/ui_task.py",
         "app/usb_service.py",

@@ -8,6 +8,7 @@ import time
 from basalt import firmware_version
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.errors import ConfigError
+from basalt.core.units import REBASE_AT_MS
 from basalt.ports import Clock
 
 # Imported to boot and not used after it: start() drops them from sys.modules so gc
@@ -15,15 +16,19 @@ from basalt.ports import Clock
 # classes. A settings save imports the checks again; they go once it is recorded.
 SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
 BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
-                               "basalt.core.restore", "basalt.core.journal_read")
+                               "basalt.core.restore", "basalt.core.journal_read",
+                               "basalt.app.selftest")
 
 
 class TicksClock(Clock):
     """The one clock on a board: a monotonic ms count built from ticks_diff.
 
     ticks_ms() wraps (2**30 ms on most ports); summing ticks_diff over calls never
-    sees the wrap as long as now_ms() is called at least once per wrap period.
+    sees the wrap as long as now_ms() is called at least once per wrap period. The app
+    moves the count back every few days (Clock.rebase): it stays a small int.
     """
+
+    rebase_at_ms = REBASE_AT_MS
 
     def __init__(self):
         self._last = time.ticks_ms()
@@ -240,6 +245,13 @@ def make_ui(app, board):
     return UiTask(app, display, board_keys(board.buttons), BOOT_WARNING)
 
 
+def self_test(app, board):
+    """The power-on self-test (basalt.app.selftest): boot only, forgotten after it."""
+    from basalt.app import selftest
+
+    return selftest.at_boot(app, board, wall_epoch_s() is not None)
+
+
 def start():
     global app
     from board import BOARD  # the board file deploy copied to the device as /board.py
@@ -260,12 +272,14 @@ def start():
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
     app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
+    self_test(app, board)  # its problems join the boot notes
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
     forget(BOOT_ONLY)
     app.stream.subscribe("unload", _unload_after_save, from_start=False)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
+    app.timed.append(supervisor)  # its check-in times move with the clock's epoch
     from basalt.app.usb_service import on_board
 
     asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app),

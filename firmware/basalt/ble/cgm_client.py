@@ -26,6 +26,7 @@ from the configured or first-found sensor address.
 import asyncio
 
 from basalt.core import cgms
+from basalt.core.events import shift_events
 
 _IO_DISPLAY_YESNO = 1
 _PASSKEY_ACTION_NUMCMP = 4
@@ -94,6 +95,10 @@ class CgmClient:
             return ()  # called every tick: nothing allocated when nothing happened
         self._events = []
         return events
+
+    def rebase(self, shift_ms):
+        """The app's clock moved back (its time-outs are the radio's own, relative)."""
+        shift_events(self._events, shift_ms)
 
     # --- the task --------------------------------------------------------------------
 
