@@ -33,6 +33,8 @@ Step vocabulary (one key names the step; times are virtual):
                                    runs in chunks and the VM collects between them
                                    (py/heap_trace.py says why); otherwise this WebAssembly
                                    build defers the collection and garbage stays counted
+  {"hold_bytes": 10000}            keep a bytearray of that size alive (0 drops it): a
+                                   known allocation, to check the heap figures
 Every step may carry "note": "..." (ignored). A dimmed screen takes one key to wake.
 A story also fails on a firmware crash (an exception out of a task or main.py) and on
 an unexpected reset unless the story says {"allow_resets": true} as its first step.

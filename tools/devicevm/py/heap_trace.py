@@ -75,7 +75,8 @@ def run(chunks, done):
         import micropython
 
         print("DEVICEVM-MEMINFO")
-        micropython.mem_info()  # "GC: total: ..., max free sz: N" (blocks of 16 bytes)
+        micropython.mem_info(1)  # the figures and each heap area's block table
+        print()  # the table's last row has no line end
         print("DEVICEVM-HEAP " + json.dumps(dict(zip(_NAMES, figs))))
         done()
 

@@ -53,6 +53,7 @@ _keep = set(sys.modules)
 STORY = json.loads(open(FILES + "story.json").read())
 BOARD = None
 FIGS = None  # the heap trace's figures (trace mode)
+HELD = [None]  # a {"hold_bytes": n} step's buffer: a known allocation for heap tests
 out = {"resets": [], "crashes": []}
 clock = {"base": 0}  # story time (us) = base + VM time since the last boot
 
@@ -203,6 +204,8 @@ def do(step):
         vtime.set_rtc(step["rtc"])
     elif "heap" in step:
         return (yield from heap())
+    elif "hold_bytes" in step:
+        HELD[0] = bytearray(step["hold_bytes"]) if step["hold_bytes"] else None
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:
