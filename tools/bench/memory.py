@@ -1,4 +1,4 @@
-"""Whole-app heap of the real firmware in the MicroPython VM per board: boot, peak, largest free block, bytecode, a day at the board's published heap.
+"""Whole-app heap of the firmware in the VM per board: boot, peak, free block, a capped day.
 
     python -m tools.bench memory [--json] [--board pico_w] [--chunk-ms 500] [--detail]
 
@@ -39,9 +39,9 @@ import contextlib
 import io
 import json
 import re
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import tempfile
 
 from tools.boardfiles import board_names, board_spec
 from tools.devicevm import DEFAULT_SETTINGS, check_story, compile_firmware, run_story

@@ -35,6 +35,7 @@ CHUNK_MS = int(sys.argv[2]) if TRACE else 1 << 60
 
 def _mount_romfs():
     import os
+
     import vfs
 
     try:
