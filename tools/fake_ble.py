@@ -9,14 +9,19 @@ It keeps the contracts of the real library that the CGM client must live with:
   indicated()/notified() need the matching subscription;
 - pairing exists only when the fake BLE object has gap_pair (ESP32), and a sensor without
   a display gives an encrypted but unauthenticated link (Just Works);
-- time-outs follow the test's clock (StepClock), so nothing depends on wall time.
+- time-outs follow the test's clock (StepClock), so nothing depends on wall time;
+- a sensor marked `bonded` re-encrypts with its stored (authenticated) bond, no passkey.
+
+One implementation for CPython and MicroPython (no deque, no get_running_loop): the
+device VM loads this file too (tools/devicevm/py/vble.py). The clock decides how a wait
+passes: StepClock.idle() yields once (the test moves time); the VM's clock sleeps in
+virtual time until the sensor's `changed` event or the time-out.
 
 Sensors speak the real wire format through basalt.core.cgms (the simulator board's
 encoder): records, E2E-CRC, Feature, Status, Session Start Time and the RACP.
 """
 
 import asyncio
-from collections import deque
 
 from basalt.core import cgms
 
@@ -47,6 +52,15 @@ class StepClock:
             self.sleeps.append(ms)
         await asyncio.sleep(0)
 
+    async def idle(self, changed, left_ms):
+        """One wait for a condition (see _until): here one event-loop turn."""
+        await asyncio.sleep(0)
+
+    async def pace(self):
+        """Between two notifications a sensor sends (two event-loop turns here)."""
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
 
 class UUID:
     def __init__(self, value):
@@ -67,6 +81,12 @@ class FakeBLE:
 
     def __init__(self):
         self.passkey_answers = []
+        self.on = False
+
+    def active(self, value=None):
+        if value is not None:
+            self.on = bool(value)
+        return self.on
 
 
 class PairingBLE(FakeBLE):
@@ -101,16 +121,19 @@ class FakeAioble:
     DeviceDisconnectedError = DeviceDisconnectedError
     GattError = GattError
 
-    def __init__(self, clock, sensors=(), can_pair=False):
+    def __init__(self, clock, sensors=(), can_pair=False, ble=None):
         self.clock = clock
         self.sensors = list(sensors)
-        self.core = _Core(PairingBLE() if can_pair else FakeBLE())
+        if ble is None:
+            ble = PairingBLE() if can_pair else FakeBLE()
+        self.core = _Core(ble)
         self.registered_services = []  # a GATT server registration would land here
 
     def Device(self, addr_type, addr):  # noqa: N802  (aioble's name)
         return FakeDevice(self, addr_type, bytes(addr))
 
     def scan(self, duration_ms, interval_us=None, window_us=None, active=False):
+        self.core.ble.active(True)  # aioble's ensure_active()
         return _Scan([s for s in self.sensors if s.in_range])
 
     def register_services(self, *services):
@@ -160,6 +183,7 @@ class FakeDevice:
         self.addr = addr
 
     async def connect(self, timeout_ms=10_000):
+        self.aioble.core.ble.active(True)  # aioble's ensure_active()
         await asyncio.sleep(0)
         sensor = self.aioble.sensor_at(self.addr)
         if sensor is None:
@@ -198,10 +222,13 @@ class FakeConnection:
                                        "io": io})
         self.encrypted = True
         self.bonded = bond
+        if self.sensor.bonded:  # the stored bond: encrypted with its authenticated key
+            self.authenticated = True
+            return
         if mitm and self.sensor.has_display and io in (1, 4):
             core.irq(31, (self._conn_handle, 4, self.sensor.passkey))
             answers = core.ble.passkey_answers
-            await _until(self.sensor.clock, lambda: answers or not self.connected, timeout_ms)
+            await _until(self.sensor, lambda: answers or not self.connected, timeout_ms)
             self._live()
             self.authenticated = bool(answers and answers[-1][2])
             if not self.authenticated:
@@ -231,8 +258,8 @@ class ClientCharacteristic:
         self.sensor = sensor
         self.uuid = uuid
         self.properties = properties
-        self._notify_queue = deque((), 1)  # aioble: only the newest notification
-        self._indicate_queue = deque((), 1)
+        self._notify_queue = []  # aioble: only the newest notification (at most one)
+        self._indicate_queue = []
         self.subscribed = set()
         self.lost = 0
 
@@ -268,10 +295,9 @@ class ClientCharacteristic:
     async def _next(self, kind, queue, timeout_ms):
         if kind not in self.subscribed:
             raise ValueError("not subscribed to %s" % kind)
-        await _until(self.sensor.clock, lambda: queue or not self.sensor.link_up(self),
-                     timeout_ms)
+        await _until(self.sensor, lambda: queue or not self.sensor.link_up(self), timeout_ms)
         if queue:
-            return queue.popleft()
+            return queue.pop()
         raise DeviceDisconnectedError()
 
     def push(self, kind, data):
@@ -279,19 +305,23 @@ class ClientCharacteristic:
         if kind in self.subscribed:
             if queue:
                 self.lost += 1
+                queue.pop()
             queue.append(bytes(data))
+            self.sensor.changed.set()
 
     def _live(self):
         if not self.sensor.link_up(self):
             raise DeviceDisconnectedError()
 
 
-async def _until(clock, condition, timeout_ms):
+async def _until(sensor, condition, timeout_ms):
+    clock = sensor.clock
     start = clock.now_ms()
     while not condition():
-        if timeout_ms is not None and clock.now_ms() - start >= timeout_ms:
+        left = None if timeout_ms is None else timeout_ms - (clock.now_ms() - start)
+        if left is not None and left <= 0:
             raise asyncio.TimeoutError()
-        await asyncio.sleep(0)
+        await clock.idle(sensor.changed, left)
 
 
 _GATT = {
@@ -307,13 +337,16 @@ _GATT = {
 class FakeSensor:
     """A CGMS sensor: stores every record it made and answers the RACP from them."""
 
-    def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456):
+    def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456,
+                 bonded=False):
         self.aioble = aioble
         self.addr = bytes(addr)
         self.clock = clock
         self.crc = crc
         self.has_display = has_display
         self.passkey = passkey
+        self.bonded = bonded
+        self.changed = asyncio.Event()  # set when a notification arrives or the link drops
         self.in_range = True
         self.has_cgm_service = True
         self.advertised = [cgms.SERVICE_UUID]
@@ -323,7 +356,7 @@ class FakeSensor:
         self.connection = None
         self.pair_calls = []
         self.racp_requests = []
-        self.racp_pending = deque()
+        self.racp_pending = []
         self._pumping = None
         self._chars = {}
         aioble.sensors.append(self)
@@ -350,6 +383,7 @@ class FakeSensor:
             self.connection.connected = False
         self.connection = None
         self._chars = {}
+        self.changed.set()
 
     def current_offset(self):
         return self.records[-1][0] if self.records else 0
@@ -357,13 +391,12 @@ class FakeSensor:
     async def pump(self):
         """Send queued RACP answers, one notification per event-loop turn (real pace)."""
         while self.racp_pending:
-            kind, data = self.racp_pending.popleft()
+            kind, data = self.racp_pending.pop(0)
             char = self._chars.get(cgms.RACP_UUID if kind == "indicate"
                                    else cgms.MEASUREMENT_UUID)
             if char is not None and self.link_up(char):
                 char.push(kind, data)
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
+            await self.clock.pace()
 
     # --- what the fake radio calls ----------------------------------------------------
 
@@ -396,7 +429,7 @@ class FakeSensor:
         self.racp_requests.append(data)
         self._answer(data)
         if self._pumping is None or self._pumping.done():
-            self._pumping = asyncio.get_running_loop().create_task(self.pump())
+            self._pumping = asyncio.create_task(self.pump())
 
     def _answer(self, data):
         try:

@@ -35,11 +35,31 @@ Step vocabulary (one key names the step; times are virtual):
                                    build defers the collection and garbage stays counted
   {"hold_bytes": 10000}            keep a bytearray of that size alive (0 drops it): a
                                    known allocation, to check the heap figures
+CGM sensors (tools/devicevm/py/vble.py: a fake `bluetooth` and aioble over
+tools/fake_ble.py, the real CGMS wire format; the firmware's CGM client runs only with
+a settings file whose `cgm` section is enabled, e.g. host_tests/stories/settings_cgm.json):
+  {"cgm_sensor": {"address": "c0:ff:ee:00:00:01", "bonded": true, "passkey": 123456,
+                  "every_min": 5, "mg_dl": 120}}
+                                   a sensor in range (stays over power cuts); it measures
+                                   every `every_min` (default 5) minutes from now; bonded:
+                                   an authenticated bond is stored (ESP32 re-encrypts
+                                   with it); passkey: it has a display (numeric comparison)
+  {"cgm": {"mg_dl": [120, 115], "now": true}}  the next readings (an int or a list; the
+                                   last repeats); now: one is measured at once
+  {"cgm_out_of_range": true}       every sensor out of range (the link drops; records
+                                   are still made and stored for the RACP back-fill);
+                                   false: back in range
+  {"cgm_second_sensor": {"address": "..."}}  another sensor, never bonded, with the
+                                   first one's current glucose
+The Pico W's BLE() has no gap_pair (BTstack), the ESP32's has (NimBLE); active(True)
+on the Pico W keeps BTSTACK_GC_BYTES of the GC heap (docs/references.md).
 Every step may carry "note": "..." (ignored). A dimmed screen takes one key to wake.
 A story also fails on a firmware crash (an exception out of a task or main.py) and on
 an unexpected reset unless the story says {"allow_resets": true} as its first step.
 
     python -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w
+    python -m tools.devicevm story host_tests/stories/cgm_readings.json \
+        --settings host_tests/stories/settings_cgm.json
 """
 
 import json
@@ -75,6 +95,7 @@ def _stage(tmp, steps, board, settings, romfs=None):
     for name in ("vboard.py", "vm_errno.py"):
         shutil.copy(VBOARD_PY / name, lib / name)
     shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
+    shutil.copy(REPO / "tools" / "fake_ble.py", lib / "fake_ble.py")
     shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
     shutil.copy(REPO / "firmware" / "main.py", files / "main.py")
     if settings is not None:
@@ -211,10 +232,12 @@ def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, t
                                heap=heap, timeout=timeout)
 
 
-def story_failures(path, board):
-    """Run the story file on the board; the failures as one message ('' when it holds)."""
+def story_failures(path, board, settings=None):
+    """Run the story file on the board (with a settings file, repo-relative, or the
+    example); the failures as one message ('' when it holds)."""
     steps = load_story(REPO / path)
-    failures, _ = DeviceVM(board).check(steps)
+    settings = DEFAULT_SETTINGS if settings is None else REPO / settings
+    failures, _ = DeviceVM(board, settings).check(steps)
     return "\n".join(failures)
 
 

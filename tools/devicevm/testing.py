@@ -1,6 +1,7 @@
 """story_test(name): the pytest test of host_tests/stories/<name>.json on every board
 file (ids pico_w, esp32_devkitc); skipped when node or the MicroPython package is
-missing. In host_tests/test_story_<name>.py: test_story_<name> = story_test("<name>")."""
+missing. In host_tests/test_story_<name>.py: test_story_<name> = story_test("<name>");
+settings="settings_cgm.json" runs it with that file from host_tests/stories/."""
 
 import pytest
 
@@ -8,12 +9,13 @@ from tools.devicevm import BOARDS, story_failures
 from tools.mpvm import missing_requirements
 
 
-def story_test(name):
+def story_test(name, settings=None):
     @pytest.mark.skipif(missing_requirements() is not None,
                         reason=str(missing_requirements()))
     @pytest.mark.parametrize("board", BOARDS, ids=BOARDS)
     def test(board):
-        failures = story_failures("host_tests/stories/%s.json" % name, board)
+        failures = story_failures("host_tests/stories/%s.json" % name, board,
+                                  settings and "host_tests/stories/" + settings)
         assert not failures, failures
 
     test.__name__ = "test_story_" + name

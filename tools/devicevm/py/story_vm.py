@@ -20,10 +20,30 @@ import json
 import sys
 
 sys.path.insert(0, "/lib/devicevm")
+
+
+def _mount_romfs():
+    """Before the fakes: they import basalt's codecs."""
+    import os
+
+    import vfs
+
+    try:
+        image = open("/lib/devicevm/files/romfs.img", "rb").read()
+    except OSError:
+        return
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path.insert(0, "/rom")
+    os.remove("/lib/devicevm/files/romfs.img")
+
+
+_mount_romfs()
+
 import fakes_vm  # noqa: E402  (first: time, asyncio and machine are fakes from here)
 
 # isort: split
 import vasyncio  # noqa: E402
+import vble  # noqa: E402
 import vboard  # noqa: E402
 import vhw  # noqa: E402
 import vtime  # noqa: E402
@@ -33,21 +53,6 @@ TRACE = len(sys.argv) > 2 and sys.argv[1] == "trace"
 CHUNK_MS = int(sys.argv[2]) if TRACE else 1 << 60
 
 
-def _mount_romfs():
-    import os
-
-    import vfs
-
-    try:
-        image = open(FILES + "romfs.img", "rb").read()
-    except OSError:
-        return
-    vfs.mount(vfs.VfsRom(image), "/rom")
-    sys.path.insert(0, "/rom")
-    os.remove(FILES + "romfs.img")
-
-
-_mount_romfs()
 if TRACE:
     import heap_trace  # noqa: E402
 _keep = set(sys.modules)
@@ -82,6 +87,7 @@ def _buttons():
 
 def power_cut():
     vhw.power_off()
+    vble.power_off()
     vasyncio.reset()
     for name in list(sys.modules):
         if name not in _keep:
@@ -128,8 +134,11 @@ def run_ms(ms):
     """Run the firmware for ms (a generator: a chunk ends every CHUNK_MS)."""
     end = story_ms() + ms
     while story_ms() < end:
-        piece = min(end - story_ms(), CHUNK_MS)
-        vasyncio.run_until(vtime.now_us() + piece * 1000, _wdt_stop)
+        due = vble.next_due_ms()  # a sensor's next reading: stop there to make it
+        until = min(end, story_ms() + CHUNK_MS)
+        until = until if due is None else max(story_ms(), min(until, due))
+        vasyncio.run_until(vtime.now_us() + (until - story_ms()) * 1000, _wdt_stop)
+        vble.tick(story_ms())
         for error in vasyncio._state["crashes"]:
             _crash(error)
         vasyncio._state["crashes"] = []
@@ -207,6 +216,8 @@ def do(step):
         return (yield from heap())
     elif "hold_bytes" in step:
         HELD[0] = bytearray(step["hold_bytes"]) if step["hold_bytes"] else None
+    elif vble.step(step, story_ms()):
+        pass
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:
