@@ -2,7 +2,8 @@
 # `asyncio`, tools/vboard's machine (staged as vb_machine) patched by vhw for virtual
 # time, vhw's rp2/esp32/ssd1306; /board.py, /settings.json and /main.py copied from the
 # host's staging folder /lib/devicevm/files; the VM's errnos translated to a board's;
-# select.poll with no host input; vble's `bluetooth` and `aioble` (pairing only on an ESP32 board file, as NimBLE).
+# select.poll with no host input; vble's `bluetooth` and `aioble` (pairing only on an
+# ESP32 board file, as NimBLE).
 # Import it before anything that imports time, asyncio or machine.
 
 import sys
