@@ -126,8 +126,10 @@ def romfs_image(package):
 
 def capped_heap_size(baseline, total, heap, budget):
     """The VM heap size whose free heap after the baseline is at most budget (the total a
-    heap size gives is a fixed fraction of it: the GC's tables take the rest)."""
-    return int((baseline + budget) * heap // total) - BLOCK
+    heap size gives is a fixed fraction of it: the GC's tables take the rest). Eight
+    blocks of margin: the story run's own baseline may differ from the probe's by a few
+    blocks, and the cap must never exceed the budget."""
+    return int((baseline + budget) * heap // total) - 8 * BLOCK
 
 
 class SetupTooBig(RuntimeError):
