@@ -389,7 +389,7 @@ def test_a_typed_low_offers_the_15_g_rule_logged_without_insulin():
     d.click(DOWN, 60).click(SELECT).click(SELECT)  # 60 mg/dL
     assert d.screen().startswith("Carbs for low") and " 15" in d.screen()
     d.click(SELECT)
-    assert "no" in d.screen() and "insulin. Recheck" in d.screen()
+    assert "fast, no insulin" in d.screen() and "recheck in 15min" in d.screen()
     d.click(SELECT)
     assert d.commands() == [("glucose", {"mg_dl": 60}), ("treat_low", {"grams": 15})]
 
@@ -440,3 +440,14 @@ def test_the_calculator_without_a_glucose_asks_for_one_first():
     d.click(SELECT).click(UP, 80).click(SELECT).click(SELECT)  # 200 mg/dL, saved
     assert d.commands() == [("glucose", {"mg_dl": 200})]
     assert d.screen().startswith("Carbs")
+
+
+def test_the_guides_pictures_of_these_screens_are_current(tmp_path):
+    from tools import ROOT
+    from tools.screens.shots import DOC_REFERENCE, save_reference
+
+    save_reference(str(tmp_path), DOC_REFERENCE)
+    for name in DOC_REFERENCE:
+        committed = open("%s/docs/ui_%s.png" % (ROOT, name), "rb").read()
+        assert (tmp_path / ("ui_%s.png" % name)).read_bytes() == committed, (
+            "docs/ui_%s.png is stale: python -m tools.screens.shots --out docs" % name)

@@ -17,7 +17,7 @@ MMOL_STEP = 100  # 0.1 mmol/L
 START_MG_DL = 120
 TREAT_STEP_G = 5
 LOW_CODES = ("urgent_low", "low", "urgent_low_soon", "recheck_bg")
-_CARBS = ["fast carbs; no", "insulin. Recheck", "in 15 min"]
+_CARBS = ["fast, no insulin", "recheck in 15min"]
 # What to do, for the alarms whose banner cannot say it all.
 ADVICE = {
     "infusion_set": "Glucose still high after insulin. Check the site and tubing. Check "
@@ -103,7 +103,7 @@ def treat_screen():
 # ----- site change ---------------------------------------------------------------------
 
 def _site_confirm(title):
-    return ConfirmScreen(title, "", "", ["restarts the site", "reminder"],
+    return ConfirmScreen(title, "", "", ["site reminder", "starts over"],
                          ("site_changed", {}))
 
 
