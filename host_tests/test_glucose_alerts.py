@@ -451,3 +451,23 @@ def test_the_guides_pictures_of_these_screens_are_current(tmp_path):
         committed = open("%s/docs/ui_%s.png" % (ROOT, name), "rb").read()
         assert (tmp_path / ("ui_%s.png" % name)).read_bytes() == committed, (
             "docs/ui_%s.png is stale: python -m tools.screens.shots --out docs" % name)
+
+
+def test_typed_glucose_carbs_for_a_low_and_site_changes_reach_the_export(tmp_path):
+    from basalt.storage.journal import bundle
+    from tools import history
+
+    pump = Pump(epoch=True).setup()
+    for cmd in ({"cmd": "glucose", "mg_dl": 62}, {"cmd": "treat_low", "grams": 15},
+                {"cmd": "site_changed"}):
+        pump.app.command(cmd)
+    path = tmp_path / "journal.bin"
+    path.write_bytes(bundle(pump.storage))
+    view = history.load(str(path))
+    shaped = history.nightscout(view, history.parse_start("2030-01-01T00:00:00Z"))
+    care = [t for t in shaped["treatments"] if t["eventType"] != "Note"][-3:]
+    assert [(t["eventType"], t.get("glucose"), t.get("carbs")) for t in care] == [
+        ("BG Check", 62, None), ("Carb Correction", None, 15), ("Site Change", None, None)]
+    assert care[0]["glucoseType"] == "Finger" and shaped["entries"] == []  # not a sensor
+    lines = [row["kind"] for row in history.csv_rows(view, 0)]
+    assert lines[-3:] == ["glucose", "low_treated", "site_changed"]
