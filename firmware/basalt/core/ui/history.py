@@ -68,7 +68,7 @@ _FORMATS = {
     "bolus_reconciled": lambda d: "count " + _u(d.get("delivered_mu", 0)),
     "boot": lambda d: "boot " + str(d.get("cause", "")),
     "boot_acknowledged": lambda d: "boot seen",
-    "glucose": lambda d: "%s %s" % ("finger" if d.get("source") == "finger" else "bg",
+    "glucose": lambda d: "%s %s" % ("meter" if d.get("source") == "finger" else "bg",
                                     d.get("mg_dl", "?")),
     "low_treated": lambda d: "low: %s g" % d.get("grams", "?"),
     "site_changed": lambda d: "new site",
