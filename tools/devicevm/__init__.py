@@ -93,10 +93,12 @@ def _firmware(tmp, mpy):
     return out / "firmware" / "basalt"
 
 
-def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=300,
+def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=900,
               mpy=False):
     """Run the steps in one VM; return the transcript (dict) with the console lines.
-    heap: the VM's GC heap in bytes (a board's budget); mpy: load the firmware as .mpy."""
+    heap: the VM's GC heap in bytes (a board's budget); mpy: load the firmware as .mpy.
+    timeout (wall seconds) only guards against a hung VM: a 20-minute story takes about
+    70 s of CPU, three times that on a loaded machine."""
     with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
         lib = _stage(tmp, steps, board, settings)
         script = lib / "story_vm.py"
