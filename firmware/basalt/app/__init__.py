@@ -14,7 +14,6 @@ from basalt.app.loop_runner import LoopRunner
 from basalt.app.motion import MotorSupervisor
 from basalt.app.occlusion_watch import OcclusionWatch
 from basalt.app.tick import RecentEvents, Ticker
-from basalt.core import calculator
 from basalt.core.alarms import AlarmManager
 from basalt.core.commands import Dispatcher, lookup
 from basalt.core.delivery import DeliveryEngine
@@ -191,6 +190,8 @@ class PumpApp:
         self.iob_feed.update(now)  # count what a command since the last tick delivered
         loop = self.loop_runner.loop
         looping = loop is not None and loop.in_control(now)
+        from basalt.core import calculator  # loaded when the calculator is first used
+
         return calculator.suggest(self.settings, self.iob, now, self.engine.day_ms(),
                                   carbs_g, glucose_mg_dl, cgm, uncertain_bolus, looping)
 

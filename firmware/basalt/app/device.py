@@ -7,10 +7,15 @@ import time
 
 from basalt import firmware_version
 from basalt.app import BOOT_WARNING, PumpApp
-from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
-from basalt.core.settings import load_settings, parse_settings_text
 from basalt.ports import Clock
+
+# Imported to boot and not used after it: start() drops them from sys.modules so gc
+# frees their bytecode. Nothing that runs after boot keeps one of their functions or
+# classes. A settings save imports the checks again; they go once it is recorded.
+SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
+BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
+                               "basalt.core.restore", "basalt.core.journal_read")
 
 
 class TicksClock(Clock):
@@ -152,7 +157,32 @@ def settings_file(board, path=SETTINGS_PATH):
 
     folder, name = path.rsplit("/", 1)
     return ValidatedFile(FileStorage(folder or "/"), name,
-                         lambda obj: load_settings(obj, board), parse_settings_text)
+                         lambda obj: _settings().load_settings(obj, board),
+                         lambda text: _settings().parse_settings_text(text))
+
+
+def _settings():
+    """The settings checks, imported when a file is read (boot, a settings save)."""
+    from basalt.core import settings
+
+    return settings
+
+
+def _unload_after_save(kind, detail):
+    if kind == "settings_changed":  # the last thing a settings save does
+        forget(SETTINGS_CHECKS)
+
+
+def forget(names):
+    """Drop modules from sys.modules and from their packages, so gc can free them."""
+    import sys
+
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, short = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None and short in parent.__dict__:
+            delattr(parent, short)
 
 
 def read_settings(board, path=SETTINGS_PATH):
@@ -213,6 +243,7 @@ def start():
     global app
     from board import BOARD  # the board file deploy copied to the device as /board.py
 
+    from basalt.core.board_file import load_board
     from basalt.core.supervisor import Supervisor
     from basalt.drivers.watchdog import MachineWatchdog
     from basalt.storage.files import FileStorage
@@ -230,6 +261,8 @@ def start():
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
+    forget(BOOT_ONLY)
+    app.stream.subscribe("unload", _unload_after_save, from_start=False)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
     from basalt.app.usb_service import on_board

@@ -699,7 +699,7 @@ class DeliveryEngine:
 
     def restore_temp(self, now_ms, rate_mu_h, percent, left_ms, duration_ms):
         """Resume a checkpointed temp basal for the time it had left (no limits re-run:
-        checkpoint.plan_restore resumes only temps that lower delivery)."""
+        restore.plan_restore resumes only temps that lower delivery)."""
         self._advance(now_ms)
         if self.stop_reason is not None:
             raise NotAllowedNow("resume temp basal", "pump is stopped (%s)" % self.stop_reason)

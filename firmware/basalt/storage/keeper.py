@@ -17,7 +17,6 @@ from basalt.core.commands import in_units
 from basalt.core.delivery import STOP_USER
 from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow, StorageFault
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli
-from basalt.storage import recovery
 from basalt.storage.checkpoints import (
     CHECKPOINT_EVERY_MS,
     STOP_OF_STATE,
@@ -109,6 +108,8 @@ class Keeper:
 
     def start(self, now_ms, cause="power_on", epoch_s=None, fw=""):
         """Read what survived, restore the engine (stopped), record the boot."""
+        from basalt.storage import recovery  # boot only (basalt.app.device.BOOT_ONLY)
+
         found = recovery.read_back(self.journal, self.checkpoints)
         self.boot = found["boot"]
         events = recovery.boot_events(found, cause, fw, epoch_s)
