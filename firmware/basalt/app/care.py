@@ -2,7 +2,7 @@
 their set (a fingerstick, carbs for a low, a new site), put on the event stream (the
 journal, the history) and handed to the reminders and alerts."""
 
-from basalt.core.calculator import CGM_FRESH_MS
+from basalt.core.readings import STALE_MS  # the age beyond which glucose may not dose
 
 
 class Care:
@@ -22,7 +22,7 @@ class Care:
     def typed_for_dosing(self, now_ms):
         """The fingerstick the calculator may use (as fresh as a CGM reading must be)."""
         typed = self.typed
-        if typed is None or now_ms - typed[1] > CGM_FRESH_MS:
+        if typed is None or now_ms - typed[1] > STALE_MS:
             return None
         return typed[0]
 
