@@ -10,8 +10,9 @@ language, so a shell command cannot hide in an untagged block.
 
 The commands run in a scratch directory that links to the repository's folders, so
 their outputs (out/, build/, files they write) land there, not in the checkout.
-`make TARGET` runs as `make -o setup TARGET`: the set-up step (pip, npm) is already
-done for the test run and must not reinstall the environment the tests run in.
+`make TARGET` runs as `make -o setup -o .venv/.stamp-deploy TARGET`: the set-up steps
+(pip, npm) are already done for the test run and must not reinstall the environment
+the tests run in.
 
 The lesson pages (hardware/lessons/) have their own runner in test_hardware_docs.py.
 """
@@ -42,9 +43,10 @@ RUN = {
         0, ["|> Basalt v0.1.0|", "host_tests/stories/first_boot.json: ok"]),
     PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
-    """ --command '{"cmd": "new_reservoir", "units": 100}' --command '{"cmd": "resume"}'"""
-    """ --command '{"cmd": "bolus", "units": 0.5}'""": (0, ["NOT FOR HUMAN USE",
-                                                           '"bolus_steps": ']),
+    """ --command '{"cmd": "boot_ack"}' --command '{"cmd": "new_reservoir", "units": 100}'"""
+    """ --command '{"cmd": "resume"}' --command '{"cmd": "bolus", "units": 0.5}'""": (
+        0, ["NOT FOR HUMAN USE", "pi: 00:00:00  basal", "stopped: suspended  alarms: none",
+            '"bolus_steps": ']),
     PY + " -m tools.settings example --out my_settings.json": (0, []),
     PY + " -m tools.settings check my_settings.json --board sim": (
         0, ["my_settings.json: ok, version 1: 2 basal profile(s), active Weekday (23.35 U/day)"]),
@@ -91,6 +93,11 @@ SKIP = {
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 SETTINGS=my_settings.json": BOARD,
     "make deploy BOARD=esp32_devkitc PORT=/dev/ttyUSB0": BOARD,
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 MIP=0": BOARD,
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 ROMFS=1": BOARD,
+    "mpremote fs cp firmware/main.py :main.py + fs cp boards/pico_w.py :board.py":
+        BOARD + " flashed with a frozen firmware",
+    "mpremote fs cp settings/example.json :settings.json + reset":
+        BOARD + " flashed with a frozen firmware",
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 STOP_THERAPY=1":
         BOARD + "; test_usb_therapy.py runs --stop-therapy on a virtual board",
     'mpremote mip install --target "" github:<owner>/<repo>/firmware/pico_w.package.json':
@@ -211,10 +218,13 @@ def _scratch(tmp_path):
     return work
 
 
+NO_SETUP = "-o setup -o .venv/.stamp-deploy"  # the full set's and the deploy set's set-up
+
+
 def _as_run(command):
     """`make X` runs without its set-up step; everything else exactly as written."""
     if command.startswith("make "):
-        return "make --no-print-directory -o setup " + command[len("make "):]
+        return "make --no-print-directory %s %s" % (NO_SETUP, command[len("make "):])
     return command
 
 
@@ -366,4 +376,4 @@ def test_extraction_sees_what_a_reader_sees(tmp_path):
     assert [lang for lang, _, _ in fenced_blocks(page)] == ["sh", "console", "json", ""]
     assert _slug("Bluetooth CGM Service (0x181F)") == "bluetooth-cgm-service-0x181f"
     assert _as_run('make sim SIM_ARGS="--hours 72"') == (
-        'make --no-print-directory -o setup sim SIM_ARGS="--hours 72"')
+        'make --no-print-directory -o setup -o .venv/.stamp-deploy sim SIM_ARGS="--hours 72"')

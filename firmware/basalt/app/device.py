@@ -202,15 +202,16 @@ def read_settings(board, path=SETTINGS_PATH):
     return settings
 
 
-def make_force(board, calibration=None):
-    """The occlusion sensor the board declares (None when it has none)."""
+def make_force(board, calibration=None, time=None):
+    """The occlusion sensor the board declares (None when it has none). time: the HX711's
+    sleep_us module where the port's own time has none (the Pi rig, CPython)."""
     force = board.force
     if force is None:
         return None
     if force.kind == "hx711":
         from basalt.drivers.hx711 import HX711
 
-        return HX711(force.dout, force.sck, calibration)
+        return HX711(force.dout, force.sck, calibration, time=time)
     from basalt.drivers.fsr import FsrSensor
 
     return FsrSensor(force.adc, calibration)
