@@ -37,6 +37,8 @@ EXPECTED = {
     "prime": ("engine.prime", [("units", MILLI, 100, 30_000, 100, "U")]),
     "new_reservoir": ("engine.new_reservoir", [("units", MILLI, 10_000, "syringe", 100, "U")]),
     "carbs": ("loop.carbs", [("grams", WHOLE, 1, 300, 1, "g")]),
+    "glucose": ("care.glucose", [("mg_dl", WHOLE, 20, 600, 1, "mg/dL")]),
+    "treat_low": ("care.treat_low", [("grams", WHOLE, 5, 60, 1, "g")]),
     "reconcile_bolus": ("keeper.reconcile", [("units", MILLI, 0, 25_000, 1, "U")]),
     "force_scale": ("keeper.force_scale", [("newtons", MILLI, 100, 100_000, 1, "N")]),
     "loop_temp": ("engine.auto_temp_basal", [("rate", MILLI, 0, 30_000, 1, "U/h"),
@@ -45,7 +47,8 @@ EXPECTED = {
 }
 NO_NUMBERS = ("cancel_bolus", "cancel_temp_basal", "suspend", "resume", "set_profile",
               "activate_profile", "delete_profile", "set_time", "acknowledge", "snooze",
-              "loop_mode", "boot_ack", "save_settings", "force_tare", "loop_cancel_temp")
+              "loop_mode", "boot_ack", "save_settings", "force_tare", "loop_cancel_temp",
+              "site_changed")
 
 
 def test_the_table_lists_every_command_once():

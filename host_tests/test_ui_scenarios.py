@@ -184,6 +184,9 @@ def test_switch_profile_prime_and_new_reservoir(s):
     assert "200.00" in screen_text(s)
     s.click(SELECT)
     assert started(s, "reservoir_fitted")[-1]["fill_mu"] == 200_000
+    assert screen_text(s).startswith("New site too?")
+    s.click(BACK)  # not this time
+    assert started(s, "site_changed") == []
     s.click(SELECT)
     s.click(DOWN)
     s.click(SELECT)

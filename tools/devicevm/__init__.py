@@ -19,6 +19,10 @@ Step vocabulary (one key names the step; times are virtual):
   {"force_mn": 3000}               the force on the HX711 load cell
   {"adc": 28, "u16": 40000}        an ADC input (the battery divider)
   {"rtc": 1767225600}              set the RTC (epoch s) or null to unset it
+  {"cgm": 50}                      a CGM reading of 50 mg/dL now, stored in the pump's
+                                   reading store as the BLE client stores a record (the
+                                   store is made at the first one; the link itself is
+                                   not modelled)
   {"expect_screen": ["Basal", "Prime"]}  each string is a substring of a screen row,
                                    the rows found in top-to-bottom order
   {"expect_rows": ["> Menu", "> Bolus"]}  the first rows exactly (see screen.py: text
@@ -127,14 +131,15 @@ def _firmware(tmp, mpy):
     return Path(mpy)
 
 
-def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=300,
+def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=900,
               mpy=False, trace_ms=None, romfs=None):
     """Run the steps in one VM; return the transcript (dict) with the console lines.
     heap: the VM's initial GC heap in bytes; mpy: load the firmware as .mpy (True, or
     the folder of a compiled basalt package); trace_ms: run in chunks of at most that
     much firmware time with the live heap traced between them (transcript["heap"],
     ["modules"], ["meminfo"]); romfs: a ROMFS image (bytes) holding basalt/, mounted as
-    /rom instead of the package in /lib (bytecode read in place, as from flash)."""
+    /rom instead of the package in /lib (bytecode read in place, as from flash).
+    timeout (wall seconds) only guards against a hung VM."""
     with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
         lib = _stage(tmp, steps, board, settings, romfs)
         script = lib / "story_vm.py"

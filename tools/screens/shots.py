@@ -97,13 +97,21 @@ def save_sim_screens(out):
     return paths
 
 
-def save_reference(out):
+# The reference screens the guides show (docs/ui_NAME.png), saved with every run.
+DOC_REFERENCE = ("home_full", "glucose_entry", "glucose_mmol", "treat_low", "urgent_low",
+                 "urgent_low_actions", "infusion_set", "site_prompt")
+
+
+def save_reference(out, names=None):
+    """ui_NAME.png of the reference screens named (all if None)."""
     from basalt.core.ui.paint import Painter
     from tools.screens.reference import screens
 
     os.makedirs(out, exist_ok=True)
     paths = []
     for name, menu, view in screens():
+        if names is not None and name not in names:
+            continue
         painter = Painter(FakeDisplay())
         menu.draw(painter, view)
         paths.append(write_png(os.path.join(out, "ui_%s.png" % name), painter.c.buf))
@@ -116,8 +124,7 @@ def main(argv=None):
     parser.add_argument("--reference", action="store_true", help="every reference screen too")
     args = parser.parse_args(argv)
     paths = save_sim_screens(args.out)
-    if args.reference:
-        paths += save_reference(args.out)
+    paths += save_reference(args.out, None if args.reference else DOC_REFERENCE)
     for path in paths:
         print("wrote %s" % path)
     return 0

@@ -8,6 +8,7 @@ One tick is basalt.app.tick.Ticker.step(); only the MotorSupervisor moves the mo
 """
 
 from basalt.app.alarm_routing import AlarmActions, AlarmRouter, Sounder
+from basalt.app.care import Care
 from basalt.app.cgm_watch import CgmWatch
 from basalt.app.loop_runner import LoopRunner
 from basalt.app.motion import MotorSupervisor
@@ -18,10 +19,11 @@ from basalt.core.commands import Dispatcher, lookup
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import ConfigError, NotAllowedNow
 from basalt.core.events import EventStream
+from basalt.core.glucose_alerts import GlucoseAlerts
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
 from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
-from basalt.core.units import REBASE_SHIFT_MS
+from basalt.core.units import MS_PER_MIN, REBASE_SHIFT_MS
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings are loaded
@@ -72,9 +74,13 @@ class PumpApp:
         self.alarms = AlarmManager()
         self.monitor = PumpMonitor(engine, self.alarms, alarm_settings, now,
                                    _battery_levels(board, battery))
+        self.alerts = GlucoseAlerts(self.alarms)
+        self.care = Care(self.alerts, self.monitor, stream)
         self.motion = MotorSupervisor(motor, stream, tick_ms)
         self.occlusion = OcclusionWatch(force, occlusion, engine, self.motion, stream)
-        self.cgm_watch = CgmWatch(self.monitor, stream)
+        self.cgm_watch = CgmWatch(self.monitor, stream, self.alerts)
+        if settings is not None:
+            self._alert_settings(settings)
         self.router = AlarmRouter(clock, self.alarms, self.monitor, self.motion, self.collect)
         self.loop_runner = LoopRunner(None if settings is None else settings.loop, engine,
                                       self.iob, self.iob_feed, stream)
@@ -84,7 +90,7 @@ class PumpApp:
         self._keeper = None  # basalt.storage.keeper.Keeper, once attached
         self.commands = Dispatcher(
             {"engine": engine, "profiles": engine, "loop": self.loop_runner,
-             "alarms": AlarmActions(self.alarms, self.monitor)},
+             "alarms": AlarmActions(self.alarms, self.monitor), "care": self.care},
             _Guards(self), board.syringe_capacity_mu)
         self.loop_runner.run = self.commands.run
         self.ticker = Ticker(self, Sounder(buzzer, self.alarms), battery)
@@ -185,9 +191,19 @@ class PumpApp:
         self.engine.bolus_speed_mu_min = settings.bolus_speed_mu_min
         self.iob.set_model(settings.insulin_model())
         self.monitor.set_settings(settings.alarms)
+        self._alert_settings(settings)
         self.loop_runner.replace(settings)
         self.settings = settings
         self.collect()
+
+    def _alert_settings(self, settings):
+        """The cgm_alerts section: the alerts, the set watch, the CGM-lost delay."""
+        s = settings.cgm_alerts
+        self.alerts.set_settings(s)
+        watch = self.monitor.infusion_set
+        watch.high_mg_dl = s.set_high_mg_dl
+        watch.after_ms = s.set_high_min * MS_PER_MIN
+        self.cgm_watch.lost_ms = s.signal_loss_min * MS_PER_MIN
 
     def suggest_bolus(self, carbs_g, glucose_mg_dl=None, cgm=None, uncertain_bolus=None):
         """The bolus calculator at the current time (see basalt.core.calculator); locked

@@ -35,6 +35,9 @@ class Ticker:
             app.loop_runner.step(now_ms, store)
         self._read_battery(now_ms)
         app.monitor.evaluate(now_ms)
+        engine = app.engine
+        app.alerts.basal(now_ms, engine.stop_reason is None and engine.basal_rate_mu_h() == 0)
+        app.alerts.evaluate(now_ms)
         app.collect()
         self.sounder.update(now_ms)
         keeper = app.keeper

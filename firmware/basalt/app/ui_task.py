@@ -6,6 +6,7 @@ the commands, the display and the key pins are ports.
 from basalt import VERSION
 from basalt.core.delivery import STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError
+from basalt.core.glucose_alerts import UNEXPLAINED_LOW_MG_DL
 from basalt.core.limits import BOLUS_MAX_MU
 from basalt.core.readings import ARROW_TEXT
 from basalt.core.ui.flows import refused
@@ -143,6 +144,7 @@ def _fill_capabilities(app, view, now_ms):
     has none: no settings file, no keeper)."""
     view.iob_mu = app.iob.iob_mu(now_ms)
     _fill_glucose(app.cgm, view, now_ms)
+    _fill_care(app, view, now_ms)
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
     closed = app.loop is not None and app.loop.mode == "closed" and app.cgm is not None
     view.loop = LOOP_CLOSED if closed else LOOP_OPEN
@@ -188,6 +190,14 @@ def _fill_glucose(readings, view, now_ms):
         view.history_seen = -1  # rebuild the history lines
 
 
+def _fill_care(app, view, now_ms):
+    settings = app.settings
+    view.glucose_units = settings.glucose_units if settings is not None else "mg/dL"
+    view.low_mg_dl = app.alerts.settings.low_mg_dl or UNEXPLAINED_LOW_MG_DL
+    view.bg_for_dosing = (app.care.typed_for_dosing(now_ms) is not None
+                          or (app.cgm is not None and app.cgm.glucose_known(now_ms)))
+
+
 def _advisor(app):
     """advise(carbs_g) for the calculator screens: the app's bolus calculator with the
     newest CGM reading fit for dosing (else no correction), as (total, parts, notes)."""
@@ -200,7 +210,8 @@ def _advisor(app):
             reading = readings.latest_for_dosing(now)[0]
             if reading is not None:
                 cgm = (reading.glucose_milli // 1000, reading.at_ms)
-        out = app.suggest_bolus(carbs_g, cgm=cgm)  # locked by the app after a reset
+        typed = None if cgm is not None else app.care.typed_for_dosing(now)
+        out = app.suggest_bolus(carbs_g, typed, cgm)  # locked by the app after a reset
         iob = out.get("iob_from_correction_mu", 0) + out.get("iob_from_meal_mu", 0)
         parts = [("meal", out.get("meal_mu", 0)), ("correct", out.get("correction_mu", 0)),
                  ("IOB", -iob)]
@@ -208,7 +219,7 @@ def _advisor(app):
         if out["glucose_mg_dl"] is None:
             notes.insert(0, "no glucose: no correction")
         else:
-            notes.insert(0, "bg %d mg/dL" % out["glucose_mg_dl"])
+            notes.insert(0, "bg %d mg/dL %s" % (out["glucose_mg_dl"], out["glucose_source"]))
         return out["suggested_mu"], parts, notes
 
     return advise

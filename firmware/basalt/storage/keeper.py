@@ -139,6 +139,9 @@ class Keeper:
             # Counted as delivered now: the most of it on board (the safe side).
             self.iob.add_bolus(now_ms, plan["assumed_mu"])
         events += iob_events
+        site = recovery.site_age(found, now_ms, epoch_s)
+        if site is not None:
+            events.append(site)  # the site-change reminder's clock goes on (AlarmRouter)
         for code in plan["alarms"]:
             events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
         if self.settings_error:

@@ -45,6 +45,9 @@ def _main_items(menu, view):
     items = []
     if view.bolus_kind is not None:
         items.append(("Stop bolus", _open(StopBolusScreen)))
+    alarm = view.most_urgent()
+    if alarm is not None:  # the alarm on the screen: select, select acts on it
+        items.append(("!" + alarm_label(alarm).decode(), _care("open_alarm", alarm)))
     items += [
         ("Bolus", _open(lambda: ListScreen(b"Bolus", _bolus_items))),
         ("Basal", _open(lambda: ListScreen(b"Basal", _basal_items))),
@@ -56,6 +59,8 @@ def _main_items(menu, view):
         ("Alarms (%d)" % len(view.alarms), _open(lambda: ListScreen(b"Alarms", _alarm_items))),
         ("History", _open(lambda: TextScreen(b"History", _history, "no history yet"))),
         ("Settings", _open(lambda: TextScreen(b"Settings", _settings, "no settings"))),
+        ("Glucose", _care("open_glucose")),
+        ("Site changed", _care("open_site")),
     ]
     return items
 
@@ -67,6 +72,16 @@ def _open(make):
     return action
 
 
+def _care(name, *args):
+    """A flow of basalt.core.ui.flows_care, imported when first opened (memory)."""
+    def action(menu, view):
+        from basalt.core.ui import flows_care
+
+        getattr(flows_care, name)(menu, view, *args)
+
+    return action
+
+
 # ----- bolus --------------------------------------------------------------------------
 
 def _bolus_items(menu, view):
@@ -74,7 +89,7 @@ def _bolus_items(menu, view):
     if view.uncertain is not None:
         items.append(("Interrupted bol", _open(lambda: _reconcile_screen(view))))
     if view.advise is not None:
-        items.append(("Calculator", _open(_carbs_screen)))
+        items.append(("Calculator", _calculator))
     items += [
         ("Normal", _open(lambda: _amount_screen(view, b"Normal bolus", _confirm_normal))),
         ("Extended", _open(lambda: _amount_screen(view, b"Extended bolus", _ext_minutes))),
@@ -152,6 +167,13 @@ def _reconcile_screen(view):
 
     return NumberScreen(b"Delivered?", "U", hi, lo, hi, 1, done, decimals=3,
                         fast=False)
+
+
+def _calculator(menu, view):
+    if view.bg_for_dosing:
+        menu.push(_carbs_screen())
+    else:  # type a glucose first, or go on without a correction
+        _care("calc_glucose", _carbs_screen)(menu, view)
 
 
 def _carbs_screen():
@@ -279,7 +301,8 @@ def _fill_screen(view):
     def done(menu, view, amount):
         menu.push(ConfirmScreen(b"New reservoir", units2(amount), "U",
                                 ["rewinds plunger", "then prime"],
-                                ("new_reservoir", {"units": amount})))
+                                ("new_reservoir", {"units": amount}),
+                                _care("site_prompt")))
 
     lo, top, _ = _field("new_reservoir", "units").bounds(view.reservoir_capacity_mu)
     top = top // FILL_STEP_UI_MU * FILL_STEP_UI_MU
@@ -293,23 +316,8 @@ def _alarm_items(menu, view):
     items = []
     for code, acknowledged, snoozed in view.alarms:
         state = "z" if snoozed else ("." if acknowledged else "!")
-        items.append((state + alarm_label(code).decode(), _open(_alarm_actions(code))))
+        items.append((state + alarm_label(code).decode(), _care("open_alarm", code)))
     return items
-
-
-def _alarm_actions(code):
-    def make():
-        def act(cmd):
-            def action(menu, view):
-                menu.emit((cmd, {"alarm": code}))
-                menu.pop()
-
-            return action
-
-        return ListScreen(alarm_label(code), lambda menu, view: [
-            ("Acknowledge", act("acknowledge")), ("Snooze", act("snooze"))])
-
-    return make
 
 
 def _history(view):

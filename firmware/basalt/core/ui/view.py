@@ -55,6 +55,11 @@ class PumpView:
         # the bolus calculator: None, or advise(carbs_g) -> (total_mu, [(label, mu)],
         # [note, ...]); it may raise a BasaltError (e.g. the CGM reading is too old)
         self.advise = None
+        # glucose entry: the user's unit, the low threshold (a typed low offers carbs),
+        # and whether the calculator has a glucose fit for dosing (CGM or typed)
+        self.glucose_units = "mg/dL"
+        self.low_mg_dl = 70
+        self.bg_for_dosing = False
         # after a restart: the notes the user must acknowledge before delivery goes on
         self.boot_notes = None
         # a bolus interrupted by a reset: (delivered_lo_mu, delivered_hi_mu, programmed_mu)
