@@ -19,10 +19,6 @@ Step vocabulary (one key names the step; times are virtual):
   {"force_mn": 3000}               the force on the HX711 load cell
   {"adc": 28, "u16": 40000}        an ADC input (the battery divider)
   {"rtc": 1767225600}              set the RTC (epoch s) or null to unset it
-  {"cgm": 50}                      a CGM reading of 50 mg/dL now, stored in the pump's
-                                   reading store as the BLE client stores a record (the
-                                   store is made at the first one; the link itself is
-                                   not modelled)
   {"expect_screen": ["Basal", "Prime"]}  each string is a substring of a screen row,
                                    the rows found in top-to-bottom order
   {"expect_rows": ["> Menu", "> Bolus"]}  the first rows exactly (see screen.py: text

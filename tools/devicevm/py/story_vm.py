@@ -175,24 +175,6 @@ def frame():
     return binascii.hexlify(panel.ram).decode() if panel.on else ""
 
 
-_cgm = {"app": None, "start_ms": 0}
-
-
-def cgm_reading(mg_dl):
-    """The sensor's record of mg_dl now, stored as the BLE client stores a notification
-    (the pump's reading store is made at the first one after each boot)."""
-    from basalt.app import device
-    from basalt.core import cgms
-    from basalt.core.readings import ReadingStore
-
-    app = device.app
-    now = app.clock.now_ms()
-    if _cgm["app"] is not app:
-        _cgm["app"], _cgm["start_ms"] = app, now
-        app.cgm = ReadingStore(now)
-    offset = (now - _cgm["start_ms"]) // 60_000
-    data = cgms.encode_record(cgms.sfloat_from_milli(mg_dl * 1000), offset, crc=True)
-    app.cgm.add(now, cgms.decode_measurements(bytes(data), True)[0])
 
 
 def heap():
@@ -232,8 +214,6 @@ def do(step):
         vboard.set_adc(step["adc"], step["u16"])
     elif "rtc" in step:
         vtime.set_rtc(step["rtc"])
-    elif "cgm" in step:
-        cgm_reading(step["cgm"])
     elif "heap" in step:
         return (yield from heap())
     elif "hold_bytes" in step:
