@@ -5,7 +5,8 @@ snoozing is a button press for the auto-off alarm."""
 from basalt.core.alarms import ALARMS, check_code
 
 # Events that say an alarm's cause is gone: (kind -> code).
-CAUSE_GONE = {"loop_limit_ended": "loop_limit", "cgm_time_ok": "cgm_time"}
+CAUSE_GONE = {"loop_limit_ended": "loop_limit", "cgm_time_ok": "cgm_time",
+              "sick_check_done": "sick_check"}
 
 
 class AlarmRouter:
