@@ -113,8 +113,7 @@ def fill_view(app, view, now_ms):
     view.reservoir_capacity_mu = engine.board.syringe_capacity_mu
     profiles = engine.profiles
     view.active_profile = profiles.active
-    names = view.profiles
-    if len(names) != len(profiles.profiles) or (names and names[0] not in profiles.profiles):
+    if _names_changed(view.profiles, profiles.profiles):
         view.profiles = tuple(sorted(profiles.profiles))
     if view.profile_segments is None:
         view.profile_segments = lambda name: _segments(app.engine.profiles, name)
@@ -122,6 +121,16 @@ def fill_view(app, view, now_ms):
     view.activity_left_min = app.activity.left_min(now_ms)
     _fill_capabilities(app, view, now_ms)
     _fill_history(app, view, now_ms, engine.day_ms())
+
+
+def _names_changed(names, profiles):
+    """A profile added, deleted or renamed (no allocation when nothing changed)."""
+    if len(names) != len(profiles):
+        return True
+    for name in names:
+        if name not in profiles:
+            return True
+    return False
 
 
 def _segments(profiles, name):

@@ -11,7 +11,7 @@ from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 ACTIVITY_NAMES = {"exercise": "Exercise", "sleep": "Sleep", "sick": "Sick day"}
 ACTIVITY_DEFAULT_MIN = {"exercise": 60, "sleep": 480, "sick": 1_440}
 ACTIVITY_STEP_MIN = 30
-KNOWN_DEFAULT_MN = 1_962  # a 200 g weight
+KNOWN_DEFAULT_MN = 1_960  # a 200 g weight: 1.961 N
 KNOWN_STEP_MN = 10
 
 
