@@ -9,65 +9,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.app import BOOT_WARNING, PumpApp
-from basalt.app.ui_task import UiTask
 from basalt.core import clock
 from basalt.core.commands import COMMANDS
 from basalt.core.errors import InvalidValue, NotAllowedNow
-from basalt.core.settings import load_settings, parse_settings_text
+from basalt.core.settings import parse_settings_text
 from basalt.core.ui.keys import BACK, DOWN, SELECT, UP
 from basalt.core.ui.paint import TextDump
-from basalt.storage.files import ValidatedFile
 from basalt.storage.journal import Journal
-from basalt.storage.keeper import Keeper
-from tools.fake_storage import FakeStorage
-from tools.fakes import FakeDisplay, FakeMotor, VirtualClock, fake_keys
-from tools.screens.shots import Session
-from tools.settings.example import EXAMPLE
-from tools.sim import load_sim_board
+from tools.screens.shots import FakeForce, KeptSession, save_setup_screens
 
-BOARD = load_sim_board()
 MIN = 60_000
 HOUR = 60 * MIN
 DAY_2026_12_06 = 20_793  # days since 1970
 
 
-class FakeForce:
-    """A force sensor whose raw counts the test sets."""
-
-    def __init__(self):
-        self.raw = 1_000
-        self.calibration = {"tare_counts": 0, "counts_per_n": 28_000}
-
-    def read_raw(self):
-        return self.raw
-
-    def read_mn(self):
-        cal = self.calibration
-        return (self.raw - cal["tare_counts"]) * 1000 // cal["counts_per_n"]
-
-
-class Pump(Session):
-    """board_main's composition on the host: settings and journal on a fake flash, a
-    keeper that needs a wall clock (as on a board), the UI task with four fake keys."""
-
-    def __init__(self, epoch_s=None, storage=None, force=None, settings=True):
-        self.storage = storage or FakeStorage()
-        if settings and "settings.json" not in self.storage.files:
-            self.storage.files["settings.json"] = bytearray(EXAMPLE.encode())
-        self.clock = VirtualClock()
-        settings_file = ValidatedFile(self.storage, "settings.json",
-                                      lambda obj: load_settings(obj, BOARD),
-                                      parse_settings_text)
-        keeper = Keeper(self.storage, settings_file=settings_file, needs_clock=True)
-        self.app = PumpApp(BOARD, self.clock, FakeMotor(self.clock, BOARD.motor.max_step_hz),
-                           settings=keeper.load_settings(), force=force)
-        self.app.keeper = keeper
-        keeper.start(0, "power_on", epoch_s)
-        self.display, self.keys = FakeDisplay(), fake_keys(4)
-        self.ui = UiTask(self.app, self.display, self.keys, BOOT_WARNING)
-        self.run(500)
-
+class Pump(KeptSession):
     def text(self):
         dump = TextDump()
         self.ui.menu.draw(dump, self.ui.view)
@@ -77,27 +33,8 @@ class Pump(Session):
     def records(self, kind):
         return [r.detail for r in Journal(self.storage).read().records if r.kind == kind]
 
-    def ready(self):
-        """Past the boot screen with the time set, a reservoir fitted, delivering."""
-        if self.app.keeper.awaiting_ack:
-            self.app.command({"cmd": "boot_ack"})
-        for cmd in ({"cmd": "new_reservoir", "units": 200}, {"cmd": "resume"}):
-            self.app.command(cmd)
-        self.run(3_000)  # past the boot screen's version page
-        return self
-
     def saved(self):
         return parse_settings_text(bytes(self.storage.files["settings.json"]).decode())
-
-
-    def idle(self, ms):
-        """Time passes with nobody at the keys: 1 s delivery ticks (fast), then one
-        redraw."""
-        end = self.clock.now_ms() + ms
-        while self.clock.now_ms() < end:
-            self.clock.advance(min(1_000, end - self.clock.now_ms()))
-            self.app.step()
-        self.run(250)
 
 
 def steps_over(pump, ms):
@@ -533,3 +470,13 @@ def test_activity_fields_come_from_the_table():
     with pytest.raises(NotAllowedNow, match="no activity mode is running"):
         pump.app.command({"cmd": "end_activity"})
     assert BACK == 3  # four keys on this rig
+
+
+def test_the_setup_screenshots_in_docs_are_current(tmp_path):
+    from tools import ROOT
+
+    for path in save_setup_screens(str(tmp_path)):
+        name = path.rsplit("/", 1)[-1]
+        committed = open("%s/docs/%s" % (ROOT, name), "rb").read()
+        assert open(path, "rb").read() == committed, (
+            "docs/%s is stale: python -m tools.screens.shots --out docs" % name)

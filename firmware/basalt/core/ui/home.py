@@ -124,7 +124,7 @@ class HomeScreen:
         else:
             p.text(b"time?", 52, 0)
         if view.activity is not None:
-            p.text(RULES[view.activity][TAG], 94, 0)
+            p.text(RULES[view.activity][TAG], 93, 0)
         draw_battery(p.c, view.battery_pct, 110, 0)
 
     def _glucose(self, p, view):
