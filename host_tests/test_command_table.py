@@ -50,7 +50,7 @@ EXPECTED = {
 NO_NUMBERS = ("cancel_bolus", "cancel_temp_basal", "suspend", "resume", "set_profile",
               "activate_profile", "delete_profile", "set_time", "acknowledge", "snooze",
               "loop_mode", "boot_ack", "save_settings", "force_tare", "loop_cancel_temp",
-              "rename_profile", "end_activity")
+              "rename_profile", "end_activity", "reload_settings")
 
 
 def test_the_table_lists_every_command_once():

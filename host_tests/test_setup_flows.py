@@ -480,3 +480,33 @@ def test_the_setup_screenshots_in_docs_are_current(tmp_path):
         committed = open("%s/docs/%s" % (ROOT, name), "rb").read()
         assert open(path, "rb").read() == committed, (
             "docs/%s is stale: python -m tools.screens.shots --out docs" % name)
+
+
+def test_a_settings_file_copied_on_while_running_applies_from_the_menu_at_once():
+    pump = Pump(epoch_s=DAY_2026_12_06 * 86_400 + 7 * 3600).ready()
+    obj = pump.saved()
+    obj["basal"]["profiles"]["Weekday"] = [["00:00", 0.5]]
+    obj["limits"]["max_bolus_u"] = 4
+    obj["limits"]["max_bolus_60min_u"] = 6
+    pump.storage.files["settings.json"] = bytearray(json.dumps(obj).encode())  # mpremote cp
+    assert pump.app.engine.basal_rate_mu_h() == 1_200
+    pump.click(SELECT)
+    pump.click(DOWN, 7)
+    pump.click(SELECT)  # Setup
+    pump.click(DOWN)
+    pump.click(SELECT)  # Reload settings
+    pump.click(SELECT)
+    assert pump.app.engine.basal_rate_mu_h() == 500  # now, not at the next boot
+    assert pump.app.settings.limits.max_bolus_mu == 4_000
+    assert pump.records("settings_changed")[-1]["how"] == "reload"
+
+
+def test_a_refused_settings_file_changes_nothing_that_runs_and_says_why():
+    pump = Pump(epoch_s=DAY_2026_12_06 * 86_400 + 7 * 3600).ready()
+    obj = pump.saved()
+    obj["limits"]["max_basal_u_h"] = 0.5  # below the profile's rates
+    pump.storage.files["settings.json"] = bytearray(json.dumps(obj).encode())
+    with pytest.raises(InvalidValue, match="limits.max_basal_u_h"):
+        pump.app.command({"cmd": "reload_settings"})
+    assert pump.app.engine.basal_rate_mu_h() == 1_200
+    assert pump.records("settings_rejected")

@@ -253,6 +253,8 @@ TABLE_ = (
             "keeper.reconcile", doc="count an interrupted bolus as delivered"),
     Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings",
             doc="a whole settings file, applied and stored"),
+    Command("reload_settings", (), "keeper.reload_settings",
+            doc="apply the settings file now (one copied on while running)"),
     Command("force_tare", (), "keeper.force_tare", doc="zero the force sensor"),
     Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
             "keeper.force_scale", doc="scale the force sensor with a known force"),

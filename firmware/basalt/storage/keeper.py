@@ -325,6 +325,25 @@ class Keeper:
                        now_ms)
         return validated
 
+    def reload_settings(self, now_ms):
+        """A settings file copied on while the pump runs (mpremote cp): read, checked
+        by the schema and applied whole now, not at the next boot; journaled. A refused
+        file changes nothing that runs (the boot screen would refuse it too: say so)."""
+        try:
+            obj, validated = self.settings.load()
+        except BasaltError as error:
+            self._emit("settings_rejected", {"file": SETTINGS_FILE,
+                                             "message": str(error)[:200]}, now_ms)
+            raise
+        if validated is None or isinstance(validated[0], dict):
+            raise NotAllowedNow("reload settings", "no settings file to read")
+        self.apply_settings(validated[0])
+        self.settings_error = None
+        self._settings_basal = "basal" in obj
+        self._emit("settings_changed", {"keys": sorted(obj)[:16], "how": "reload",
+                                        "crc": jnl.crc(json.dumps(obj).encode())}, now_ms)
+        return validated
+
     def file_fault(self, fault, now_ms):
         """A settings, basal or calibration file could not be written: the pump keeps
         what it ran on (the file still holds it), stops with a delivery_fault alarm

@@ -42,6 +42,9 @@ def _setup_items(menu, view):
     items = [("Clock " + clock_text(view), clock_flow)]
     if view.force_cal is not None:
         items.append(("Calibration", _open(_calibration)))
+    items.append(("Reload settings", lambda m, v: m.push(ConfirmScreen(
+        b"Reload settings?", "", "", ["read the file", "and apply it now"],
+        ("reload_settings", {})))))
     return items
 
 
