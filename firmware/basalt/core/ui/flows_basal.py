@@ -40,8 +40,9 @@ def temp_screen(menu, view):
         ("Rate U/h", lambda m, v: m.push(_temp_rate_screen(v)))]))
 
 
-def _rate_screen(title, view, start, done):
-    lo, hi, _ = _bounds("set_profile", "segments")
+def _rate_screen(title, view, start, done, command="set_profile", key="segments"):
+    """A rate in U/h: the field's bounds, at most the settings' max basal."""
+    lo, hi, _ = _bounds(command, key)
     if view.max_basal_mu_h is not None:
         hi = min(hi, view.max_basal_mu_h)
     hi = hi // RATE_STEP_MU_H * RATE_STEP_MU_H
@@ -50,11 +51,6 @@ def _rate_screen(title, view, start, done):
 
 
 def _temp_rate_screen(view):
-    lo, hi, _ = _bounds("temp_basal", "rate")
-    if view.max_basal_mu_h is not None:
-        hi = min(hi, view.max_basal_mu_h)
-    hi = hi // RATE_STEP_MU_H * RATE_STEP_MU_H
-
     def rate_done(menu, view, rate):
         def done(menu, view, minutes):
             menu.push(ConfirmScreen(b"Confirm temp", units2(rate), "U/h",
@@ -65,9 +61,7 @@ def _temp_rate_screen(view):
         menu.push(NumberScreen(b"Temp for", "", 60, first, last, flows.TEMP_STEP_MIN, done,
                                minutes=True))
 
-    start = view.basal_mu_h // RATE_STEP_MU_H * RATE_STEP_MU_H
-    return NumberScreen(b"Temp rate", "U/h", start, lo, hi, RATE_STEP_MU_H, rate_done,
-                        decimals=2)
+    return _rate_screen(b"Temp rate", view, view.basal_mu_h, rate_done, "temp_basal", "rate")
 
 
 # ----- profiles ---------------------------------------------------------------------------
