@@ -104,7 +104,7 @@ def boot_clock(menu, view):
         menu.home()
 
     menu.push(ListScreen(b"Time not set", lambda m, v: [
-        ("Set clock", lambda m, v: clock_flow(m, v, ack)), ("Later: low basal", later)]))
+        ("Set clock", lambda m, v: clock_flow(m, v, ack)), ("Skip: low basal", later)]))
 
 
 # ----- calibration ----------------------------------------------------------------------
