@@ -118,8 +118,10 @@ async def deliver(app, supervisor):
         await clock.sleep_ms(app.tick_ms)
 
 
-async def run_tasks(app, supervisor, ui=None, cgm_client=None):
+async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
     keeper = app.keeper
+    if usb is not None:  # host tools over USB while therapy runs (basalt.app.usb_service)
+        asyncio.create_task(usb.run())
     asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
@@ -250,4 +252,7 @@ def start():
         print(line)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
-    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app)))
+    from basalt.app.usb_service import on_board
+
+    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app),
+                          on_board(app, board.mcu)))
