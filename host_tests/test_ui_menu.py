@@ -139,7 +139,7 @@ def test_a_running_bolus_stops_in_two_presses_from_any_screen(keys):
     d.view.bolus_kind = "normal"
     d.view.bolus_programmed_mu = 3_000
     d.view.bolus_delivered_mu = 1_000
-    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT)  # temp basal
+    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT).click(SELECT)  # temp %
     d.long(SELECT)  # press 1
     assert "Stop bolus?" in d.screen() and "1.00 of 3.00 U" in d.screen()
     d.click(SELECT)  # press 2
@@ -245,7 +245,7 @@ def test_basal_menu_follows_the_pump_state():
 
 def test_temp_basal_flow():
     d = Driver()
-    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT)
+    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT).click(SELECT)
     d.click(UP, 5).click(SELECT).click(UP, 2).click(SELECT)
     assert "150" in d.screen() and "for 1h30" in d.screen()
     d.click(SELECT)

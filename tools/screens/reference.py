@@ -130,7 +130,7 @@ def screens():
     Keys(m, v).click(SELECT).click(DOWN, 3).click(SELECT).click(DOWN)
     out.append(("history", m, v))
     m = menu_for(v)
-    Keys(m, v).click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT)
+    Keys(m, v).click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT).click(SELECT)
     Keys(m, v).click(UP, 5).click(SELECT).click(UP, 2)
     out.append(("temp_minutes", m, v))
     m = menu_for(full)

@@ -14,6 +14,7 @@ from basalt.app.loop_runner import LoopRunner
 from basalt.app.motion import MotorSupervisor
 from basalt.app.occlusion_watch import OcclusionWatch
 from basalt.app.tick import RecentEvents, Ticker
+from basalt.core.activity import Activity
 from basalt.core.alarms import AlarmManager
 from basalt.core.commands import Dispatcher, lookup
 from basalt.core.delivery import DeliveryEngine
@@ -85,12 +86,15 @@ class PumpApp:
         self.loop_runner = LoopRunner(None if settings is None else settings.loop, engine,
                                       self.iob, self.iob_feed, stream)
         self.loop_runner.settings = settings
+        self.activity = Activity(stream.emit)  # exercise, sleep, sick day
+        self.loop_runner.activity = self.activity
         self.recent = RecentEvents()
         self.timed = []  # parts outside the app that keep its clock's times (rebase())
         self._keeper = None  # basalt.storage.keeper.Keeper, once attached
         self.commands = Dispatcher(
             {"engine": engine, "profiles": engine, "loop": self.loop_runner,
-             "alarms": AlarmActions(self.alarms, self.monitor), "care": self.care},
+             "alarms": AlarmActions(self.alarms, self.monitor), "care": self.care,
+             "activity": self.activity},
             _Guards(self), board.syringe_capacity_mu)
         self.loop_runner.run = self.commands.run
         self.ticker = Ticker(self, Sounder(buzzer, self.alarms), battery)
@@ -210,6 +214,9 @@ class PumpApp:
         while the keeper holds an interrupted bolus nobody has reconciled."""
         if self.settings is None:
             raise NotAllowedNow("bolus calculator", "no therapy settings are loaded")
+        if not self.engine.time_known:
+            raise NotAllowedNow("bolus calculator", "set the clock first: the ratios "
+                                "follow the time of day")
         if uncertain_bolus is None and self.keeper is not None:
             uncertain_bolus = self.keeper.uncertain
         now = self.clock.now_ms()

@@ -6,7 +6,8 @@ from basalt.core.alarms import ALARMS, check_code
 from basalt.core.units import MS_PER_MIN
 
 # Events that say an alarm's cause is gone: (kind -> code).
-CAUSE_GONE = {"loop_limit_ended": "loop_limit", "cgm_time_ok": "cgm_time"}
+CAUSE_GONE = {"loop_limit_ended": "loop_limit", "cgm_time_ok": "cgm_time",
+              "sick_check_done": "sick_check"}
 
 
 class AlarmRouter:

@@ -29,6 +29,7 @@ class Ticker:
         app.occlusion.watch(now_ms)
         motion.plan(app.engine.tick(now_ms))
         app.iob_feed.update(now_ms)
+        app.activity.tick(now_ms)
         store = app.cgm_watch.store
         if store is not None:
             app.cgm_watch.watch(now_ms)

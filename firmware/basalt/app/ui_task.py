@@ -106,7 +106,8 @@ def fill_view(app, view, now_ms):
     """Copy what the screens show from the app (None where a capability is absent)."""
     engine = app.engine
     view.now_ms = now_ms
-    view.clock_min = engine.day_ms() // MS_PER_MIN
+    view.clock_min = engine.day_ms() // MS_PER_MIN if engine.time_known else None
+    view.date_days = engine.date_days
     view.stop_reason = engine.stop_reason
     view.basal_mu_h = engine.basal_rate_mu_h()
     temp = engine.temp_basal()
@@ -120,10 +121,29 @@ def fill_view(app, view, now_ms):
     view.reservoir_capacity_mu = engine.board.syringe_capacity_mu
     profiles = engine.profiles
     view.active_profile = profiles.active
-    if len(view.profiles) != len(profiles.profiles):
+    if _names_changed(view.profiles, profiles.profiles):
         view.profiles = tuple(sorted(profiles.profiles))
+    if view.profile_segments is None:
+        view.profile_segments = lambda name: _segments(app.engine.profiles, name)
+    view.activity = app.activity.kind
+    view.activity_left_min = app.activity.left_min(now_ms)
     _fill_capabilities(app, view, now_ms)
     _fill_history(app, view, now_ms, engine.day_ms())
+
+
+def _names_changed(names, profiles):
+    """A profile added, deleted or renamed (no allocation when nothing changed)."""
+    if len(names) != len(profiles):
+        return True
+    for name in names:
+        if name not in profiles:
+            return True
+    return False
+
+
+def _segments(profiles, name):
+    profile = profiles.profiles.get(name)
+    return [] if profile is None else profile.segments()
 
 
 def _fill_bolus(engine, view):
@@ -153,6 +173,10 @@ def _fill_capabilities(app, view, now_ms):
     view.alarms = tuple(_alarm_entry(alarms, code, now_ms) for code in alarms.active())
     settings = app.settings
     view.max_bolus_mu = settings.limits.max_bolus_mu if settings else None
+    view.max_basal_mu_h = settings.limits.max_basal_mu_h if settings else None
+    force = app.occlusion.force
+    cal = force.calibration if force is not None else None
+    view.force_cal = None if cal is None else (cal["tare_counts"], cal["counts_per_n"])
     if settings is not None:
         view.bolus_increment_mu = settings.bolus_increment_mu
     if settings is not None:
@@ -183,7 +207,7 @@ def _fill_glucose(readings, view, now_ms):
     view.trend = TREND_NAMES.index(arrow) - 3 if arrow in TREND_NAMES else None
     if reading.offset != view.reading_offset:  # a new reading: into the history's list
         view.reading_offset = reading.offset
-        minute = (view.clock_min - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
+        minute = ((view.clock_min or 0) - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
         line = "%02d:%02d bg %d %s" % (minute // 60, minute % 60, view.glucose_mgdl,
                                        ARROW_TEXT.get(arrow, ""))
         view.readings = ((line,) + view.readings)[:HISTORY_LINES]

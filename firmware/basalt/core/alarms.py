@@ -63,6 +63,8 @@ ALARMS = {
     "recheck_bg": (LOW, False, False, "RECHECK GLUCOSE", "Enter a reading"),
     "site_change": (LOW, False, False, "SITE CHANGE", "Change the site"),
     "glucose_check": (LOW, False, False, "CHECK GLUCOSE", "Enter a reading"),
+    # Sick day (an activity mode): every 2 h, latched until read.
+    "sick_check": (LOW, False, True, "SICK DAY CHECK", "Ketones + site"),
     # A CGM record whose time offset the pump's clock cannot have reached was ignored,
     # or the store re-anchored to the sensor's new clock: latches until read.
     "cgm_time": (LOW, False, True, "CGM TIME ERROR", "Reading ignored"),

@@ -62,7 +62,19 @@ def _main_items(menu, view):
         ("Glucose", _care("open_glucose")),
         ("Site changed", _care("open_site")),
     ]
+    items.append(("Activity" + ("" if view.activity is None else ": " + view.activity),
+                  _lazy("flows_setup", "activity_screen")))
+    items.append(("Setup", _lazy("flows_setup", "setup_screen")))
     return items
+
+
+def _lazy(module, name):
+    """An action in a screen module loaded when it is first opened (memory)."""
+    def action(menu, view):
+        mod = __import__("basalt.core.ui." + module, None, None, (name,))
+        getattr(mod, name)(menu, view)
+
+    return action
 
 
 def _open(make):
@@ -235,11 +247,11 @@ def _loop_items(menu, view):
 # ----- basal --------------------------------------------------------------------------
 
 def _basal_items(menu, view):
-    items = [("Profile " + (view.active_profile or "-"), _open(lambda: ListScreen(
-        b"Profiles", _profile_items)))]
+    items = [("Profile " + (view.active_profile or "-"), _lazy("flows_basal",
+                                                               "profiles_screen"))]
     if view.stop_reason is None:
         if view.temp_left_min is None:
-            items.append(("Temp basal", _open(_temp_percent_screen)))
+            items.append(("Temp basal", _lazy("flows_basal", "temp_screen")))
         else:
             items.append(("Cancel temp", _confirm(b"Cancel temp?", ["back to scheduled"],
                                                   ("cancel_temp_basal", {}))))
@@ -260,15 +272,6 @@ def _confirm(title, details, command, big="", unit=""):
         menu.push(ConfirmScreen(title, big, unit, details, command))
 
     return action
-
-
-def _profile_items(menu, view):
-    items = []
-    for name in view.profiles:
-        mark = "*" if name == view.active_profile else " "
-        items.append((mark + name, _confirm(b"Switch profile?", ["to " + name],
-                                            ("activate_profile", {"name": name}))))
-    return items
 
 
 def _temp_percent_screen():

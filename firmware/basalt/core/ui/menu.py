@@ -147,7 +147,9 @@ class Menu:
         """Idle dimming, the boot screen's timeout, waking for an alarm."""
         booting = isinstance(self.top(), BootScreen)
         if view.boot_notes is not None:
-            if not booting:  # after a restart: nothing else until the notes are seen
+            # After a restart: nothing else until the notes are seen (the clock screens
+            # the boot screen opens wait above it).
+            if not self._boot_below():
                 self.home()
                 self.push(BootScreen(self.version, self.warning))
         elif booting and now_ms - self._boot_until >= 0:
@@ -162,6 +164,12 @@ class Menu:
             if alarm is None and not self.dimmed:
                 self.dimmed = True
                 self.changed = True
+
+    def _boot_below(self):
+        for screen in self.stack:
+            if isinstance(screen, BootScreen):
+                return True
+        return False
 
     def wake(self, now_ms):
         if self.dimmed:
