@@ -154,7 +154,8 @@ class PumpApp:
         self.clock.rebase(shift_ms)
         for part in (self.engine, self.iob, self.iob_feed, self.alarms, self.monitor,
                      self.motion, self.occlusion, self.cgm_watch, self.loop_runner,
-                     self.stream, self.ticker, self.keeper, self.buzzer):
+                     self.stream, self.ticker, self.keeper, self.buzzer, self.alerts,
+                     self.activity, self.care):
             if part is not None:
                 part.rebase(shift_ms)
         self.recent.rebase(shift_ms, self.stream)

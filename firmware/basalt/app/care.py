@@ -3,6 +3,7 @@ their set (a fingerstick, carbs for a low, a new site), put on the event stream 
 journal, the history) and handed to the reminders and alerts."""
 
 from basalt.core.readings import STALE_MS  # the age beyond which glucose may not dose
+from basalt.core.units import shifted
 
 
 class Care:
@@ -11,6 +12,10 @@ class Care:
         self.monitor = monitor
         self.stream = stream
         self.typed = None  # (mg/dL, at_ms) of the newest fingerstick
+
+    def rebase(self, shift_ms):
+        if self.typed is not None:
+            self.typed = (self.typed[0], shifted(self.typed[1], shift_ms))
 
     def glucose(self, now_ms, mg_dl):
         self.typed = (mg_dl, now_ms)

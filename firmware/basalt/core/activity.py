@@ -13,6 +13,7 @@ events go to emit(kind, detail) (the app's event stream, so they are journaled).
 """
 
 from basalt.core.errors import NotAllowedNow
+from basalt.core.units import shifted
 
 KINDS = ("exercise", "sleep", "sick")
 # kind: (loop target mg/dL (0: the schedule's), % of a positive need dosed, automatic
@@ -37,6 +38,12 @@ class Activity:
         self.kind = None
         self.until_ms = 0
         self._remind_at = 0
+
+    def rebase(self, shift_ms):
+        if self.kind is not None:  # 0 means "none" while no mode runs
+            self.until_ms = shifted(self.until_ms, shift_ms)
+            if self._remind_at:
+                self._remind_at = shifted(self._remind_at, shift_ms)
 
     def start(self, now_ms, kind, minutes):
         replaced = self.kind

@@ -285,8 +285,7 @@ class InfusionSetWatch:
         self._armed_at = None
 
     def rebase(self, shift_ms):
-        shift_list(self._times, shift_ms)
-        shift_times(self, ("_bolus_at",), shift_ms)
+        shift_times(self, ("_last_at", "_armed_at"), shift_ms)
 
     def correction(self, now_ms):
         if (self._armed_at is None and self._last_at is not None
