@@ -33,7 +33,7 @@ from basalt.core.delivery import (
     STOP_USER,
 )
 from basalt.core.errors import ConfigError, NotAllowedNow
-from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shift_list, shift_times
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shift_times
 
 
 class _DefaultAlarms:
