@@ -255,7 +255,10 @@ class Hx711:
             return 1
         if self._bits is not None:  # after pulse k (1-24) DOUT shows bit 24 - k
             return (self._bits >> (24 - self._pulses)) & 1
-        return 0 if time.ticks_diff(time.ticks_us(), self._ready_at) >= 0 else 1
+        # Ready from _ready_at on; a wait longer than half the ticks period (an idle
+        # pump reads nothing for minutes) must not wrap into "not ready".
+        wait = time.ticks_diff(self._ready_at, time.ticks_us())
+        return 1 if 0 < wait <= self.PERIOD_US else 0
 
     def clock(self):
         if not self.present:

@@ -1,0 +1,155 @@
+# The browser page's side of the VM (MicroPython): the real firmware (main.py ->
+# basalt.app.device.start) on the browser board, over the device VM's fakes
+# (tools/devicevm/py: vtime, vasyncio, vhw, vble, fake_ble; story_vm's boot, run and
+# keys), beside the virtual patient (tools/vpatient). web/app.js calls these functions.
+#
+# Each simulated minute: the firmware runs a minute; the plunger's microsteps over it
+# are the insulin the patient gets; the patient steps a minute with any carbs eaten;
+# the CGM sensor's next readings are the patient's CGM values. The sensor reaches the
+# firmware over the fake BLE link (vble.StorySensor: the CGMS wire format, as on the
+# vboard), so the pump knows only what a pump would know.
+
+import json
+import sys
+
+sys.path.insert(0, "/lib/devicevm")
+import story_vm as vm  # noqa: E402  (installs the fakes: time, asyncio, machine, BLE)
+
+# isort: split
+import vble  # noqa: E402
+import vboard  # noqa: E402
+import vtime  # noqa: E402
+from vpatient import cgm as vcgm  # noqa: E402
+from vpatient import patient as vpatient  # noqa: E402
+
+MIN_MS = 60_000
+PRESS_MS = 100  # the shortest key press (a click), as in a story
+SETTLE_MS = 150  # after a release, before the next key
+SENSOR = "c0:ff:ee:00:00:01"  # the address in web/settings.json's cgm section
+DAY_S = 86_400
+EPOCH_DAY = 1796515200  # 2026-12-06 00:00 UTC: the RTC's date (a board set before)
+
+S = {"patient": None, "cgm": None, "sensor": None, "carbs": 0, "minute_at": 0,
+     "usteps_at": 0, "bolus_at": 0, "pressed": {}, "samples": [], "mu_per_ustep": 0.0,
+     "last_cgm": None}
+
+
+def names():
+    return json.dumps(vpatient.names())
+
+
+def start(patient, start_min=420, cgm_on=True):
+    """Power the board on with the patient attached; the RTC at start_min of the day."""
+    S["patient"] = vpatient.Patient(patient)
+    S["cgm"] = _new_cgm(patient)
+    vtime.set_rtc(EPOCH_DAY + int(start_min) * 60)
+    if cgm_on:
+        spec = {"address": SENSOR, "mg_dl": _cgm_value(S["patient"].glucose_mg_dl)}
+        S["sensor"] = vble.StorySensor(spec, vm.story_ms())
+        S["last_cgm"] = spec["mg_dl"]
+    board = vm._board()
+    S["mu_per_ustep"] = 1_000_000 / board.usteps_for_mu(1_000_000)
+    for _ in vm.boot("power"):
+        pass
+    S["minute_at"] = vm.story_ms()
+    S["usteps_at"] = vboard.position()
+    S["bolus_at"] = _status().get("bolus", 0)
+
+
+def _new_cgm(name):
+    return vcgm.Cgm(seed=1)
+
+
+def _cgm_value(glucose):
+    return max(40, min(400, int(S["cgm"].read(glucose) + 0.5)))
+
+
+def run(ms):
+    """Run the firmware (and the patient) for ms of simulated time."""
+    end = vm.story_ms() + int(ms)
+    while vm.story_ms() < end:
+        until = min(end, S["minute_at"] + MIN_MS)
+        for _ in vm.run_ms(until - vm.story_ms()):
+            pass
+        if vm.story_ms() >= S["minute_at"] + MIN_MS:
+            _minute()
+
+
+def _minute():
+    """A minute of the patient, with the insulin the plunger pushed in that minute."""
+    S["minute_at"] += MIN_MS
+    now = vboard.position()
+    units = (now - S["usteps_at"]) * S["mu_per_ustep"] / 1000
+    S["usteps_at"] = now
+    patient = S["patient"]
+    patient.step(1, S["carbs"], units)
+    carbs, S["carbs"] = S["carbs"], 0
+    sensor = S["sensor"]
+    if sensor is not None:
+        due = sensor.next_ms
+        sensor.values = [_cgm_value(patient.glucose_mg_dl)]
+        reading = S["last_cgm"] if due > vm.story_ms() + MIN_MS else sensor.values[0]
+        S["last_cgm"] = reading
+    status = _status()
+    bolus = status.get("bolus", S["bolus_at"])
+    bolus_mu = int((bolus - S["bolus_at"]) * S["mu_per_ustep"] + 0.5)
+    S["bolus_at"] = bolus
+    S["samples"].append([S["minute_at"] // MIN_MS, round(patient.glucose_mg_dl, 1),
+                         S["last_cgm"] if sensor is not None else None,
+                         status.get("rate_mu_h"), bolus_mu, _iob_mu(), carbs])
+
+
+def _app():
+    device = sys.modules.get("basalt.app.device")
+    return None if device is None else device.app
+
+
+def _status():
+    """What a host tool reads over USB ({"q": "status"}), through the USB service."""
+    app = _app()
+    if app is None:
+        return {}
+    from basalt.app.usb_service import UsbService
+
+    return json.loads(UsbService(app, None).answer('{"q": "status"}'))
+
+
+def _iob_mu():
+    app = _app()
+    return None if app is None else app.iob.iob_mu(app.clock.now_ms())
+
+
+def key(name, down):
+    """A key from the page: down now; up no sooner than a click's press, then settled."""
+    if down:
+        S["pressed"][name] = vm.story_ms()
+        vm.key(name, True)
+        return
+    held = vm.story_ms() - S["pressed"].pop(name, vm.story_ms() - PRESS_MS)
+    if held < PRESS_MS:
+        run(PRESS_MS - held)
+    vm.key(name, False)
+    run(SETTLE_MS)
+
+
+def eat(grams):
+    """Carbs the patient eats (the pump knows only what is entered on it)."""
+    S["carbs"] += max(0, int(grams))
+
+
+def samples():
+    """The minutes sampled since the last call, as JSON (the plot's rows)."""
+    rows, S["samples"] = S["samples"], []
+    return json.dumps(rows)
+
+
+def state():
+    """The page's view, as JSON: the OLED frame (hex, "" when off), the clock, the
+    plunger, the patient, crashes and resets."""
+    panel = vboard.i2c_devices[0x3C]
+    patient = S["patient"]
+    return json.dumps({
+        "t_ms": vm.story_ms(), "frame": vm.frame(), "contrast": getattr(panel, "contrast", 255),
+        "usteps": vboard.position(), "mu_per_ustep": S["mu_per_ustep"],
+        "glucose": round(patient.glucose_mg_dl, 1), "cgm": S["last_cgm"],
+        "crashes": vm.out["crashes"], "resets": vm.out["resets"]})
