@@ -29,21 +29,28 @@ METRICS = ("tir", "tbr70", "tbr54", "tar180", "tar250", "mean", "cv", "insulin_u
 
 def parse_meals(text):
     """'7:00=45,12:00=70' -> [(420, 45.0), (720, 70.0)] (minute of the day, grams)."""
-    meals = []
+    return parse_timed(text, "--meals", "GRAMS", "grams", 400)
+
+
+def parse_timed(text, option, unit, what, most):
+    """'H:MM=AMOUNT,...' -> sorted [(minute of the day, amount)], 0 < amount <= most."""
+    items = []
     for item in text.split(","):
-        clock, sep, grams = item.strip().partition("=")
+        clock, sep, amount = item.strip().partition("=")
         hours, colon, minutes = clock.partition(":")
         try:
             minute = int(hours) * 60 + int(minutes)
-            grams = float(grams)
+            amount = float(amount)
         except ValueError:
-            raise ValueError("--meals: %r is not HH:MM=GRAMS" % item.strip())
+            raise ValueError("%s: %r is not HH:MM=%s" % (option, item.strip(), unit))
         if not (sep and colon and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-            raise ValueError("--meals: %r is not HH:MM=GRAMS with a time 0:00-23:59" % item)
-        if not 0 < grams <= 400 or math.isnan(grams):
-            raise ValueError("--meals: %r: grams must be above 0 and at most 400" % item)
-        meals.append((minute, grams))
-    return sorted(meals)
+            raise ValueError("%s: %r is not HH:MM=%s with a time 0:00-23:59" % (
+                option, item, unit))
+        if not 0 < amount <= most or math.isnan(amount):
+            raise ValueError("%s: %r: %s must be above 0 and at most %g" % (
+                option, item, what, most))
+        items.append((minute, amount))
+    return sorted(items)
 
 
 def parse_announce(text):
