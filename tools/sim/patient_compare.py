@@ -72,13 +72,15 @@ def simglucose_traces(job):
     return spec["name"], traces
 
 
-def vm_traces(specs, minutes, seed, timeout=1800):
-    """({name: (plasma, sc, cgm)}, VM milliseconds of simulation) from the port in the VM."""
+def vm_traces(specs, minutes, seed, timeout=1800, waiting=None):
+    """({name: (plasma, sc, cgm)}, VM milliseconds of simulation) from the port in the VM.
+
+    waiting: called about once a second while the VM runs."""
     from tools.mpvm import run_micropython
 
     plan = json.dumps({"minutes": minutes, "seed": seed, "patients": specs})
-    lines = run_micropython(VM_SCRIPT, lib_dirs=[VPATIENT], args=[plan],
-                            timeout=timeout).splitlines()
+    lines = run_micropython(VM_SCRIPT, lib_dirs=[VPATIENT], args=[plan], timeout=timeout,
+                            waiting=waiting).splitlines()
     out, total_ms = {}, 0
     for i in range(0, len(lines), 4):
         name, ms = lines[i].split()
