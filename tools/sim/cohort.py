@@ -55,15 +55,33 @@ def parse_timed(text, option, unit, what, most):
 
 def parse_announce(text):
     """'all' -> 1.0, 'none' -> 0.0, or a fraction 0-1 of meals the user announces."""
-    if text in ("all", "none"):
-        return 1.0 if text == "all" else 0.0
+    return parse_word_or_number(text, "--announce", {"all": 1.0, "none": 0.0}, 0.0, 1.0,
+                                "all, none or a fraction 0-1")
+
+
+def parse_word_or_number(text, option, words, low, high, expected):
+    """words[text] if text is one of them, else a number low-high (else ValueError)."""
+    if text in words:
+        return words[text]
     try:
-        fraction = float(text)
+        value = float(text)
     except ValueError:
-        fraction = -1.0
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError("--announce: %r is not all, none or a fraction 0-1" % text)
-    return fraction
+        value = float("nan")
+    if not low <= value <= high:
+        raise ValueError("%s: %r is not %s" % (option, text, expected))
+    return value
+
+
+def parse_patients(text):
+    """'' or 'all' -> all 30 names; else the comma-separated names, each one known."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or names == ("all",):
+        return patients.PATIENTS
+    for name in names:
+        if name not in patients.PATIENTS:
+            raise ValueError("--patients: unknown %r; known: adolescent#001-010, "
+                             "adult#001-010, child#001-010" % name)
+    return names
 
 
 def meal_plan(meals, days, announce, carb_error_pct, rng):
@@ -254,12 +272,7 @@ def main(argv=None):
             raise ValueError("--carb-error must be 0 to 100, got %g" % args.carb_error)
         meals = parse_meals(args.meals)
         announce = parse_announce(args.announce)
-        names = tuple(n.strip() for n in args.patients.split(",") if n.strip()) or \
-            patients.PATIENTS
-        for name in names:
-            if name not in patients.PATIENTS:
-                raise ValueError("--patients: unknown %r; known: adolescent#001-010, "
-                                 "adult#001-010, child#001-010" % name)
+        names = parse_patients(args.patients)
     except ValueError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2

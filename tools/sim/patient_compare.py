@@ -145,29 +145,9 @@ def summary(reference, ported, minutes, vm_ms):
     }
 
 
-def parse_names(text):
-    if text == "all":
-        return patients.PATIENTS
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    for name in names:
-        if name not in patients.PATIENTS:
-            raise ValueError("--patients: unknown %r; known: all, adolescent#001-010, "
-                             "adult#001-010, child#001-010" % name)
-    if not names:
-        raise ValueError("--patients: give all or names")
-    return names
-
-
 def parse_basal(text):
-    if text == "auto":
-        return "auto"
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 10:
-        raise ValueError("--basal: %r is not auto or U/h 0-10" % text)
-    return value
+    return cohort.parse_word_or_number(text, "--basal", {"auto": "auto"}, 0.0, 10.0,
+                                       "auto or U/h 0-10")
 
 
 def parse_boluses(text):
@@ -194,7 +174,7 @@ def main(argv=None):
     try:
         if not 1 <= args.hours <= 168:
             raise ValueError("--hours must be 1 to 168, got %d" % args.hours)
-        names = parse_names(args.patients)
+        names = cohort.parse_patients(args.patients)
         meals = cohort.parse_meals(args.meals)
         basal = parse_basal(args.basal)
         boluses = parse_boluses(args.boluses)
