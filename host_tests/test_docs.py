@@ -83,8 +83,11 @@ RUN = {
     PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
     PY + " -m tools.sim decide host_tests/scenarios/decide_rising_with_carbs.json": (
         0, ['"decision"', '"state"']),
+    PY + " -m tools.sim patient-compare --patients adult#001,child#007 --hours 6 --json": (
+        0, ['"patients": 2', '"within_targets": true', '"vm_s_per_day"']),
     ".venv/bin/python -m ruff check firmware boards host_tests tools": (0, ["All checks passed"]),
-    ".venv/bin/python tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral": (
+    ".venv/bin/python tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral"
+    " tools/vpatient": (
         0, ["compiled"]),
 }
 
@@ -141,6 +144,19 @@ SKIP = {
         "test_bench_memory.py runs a tiny form",
     PY + " -m tools.bench pi_jitter --json": "times real step threads for seconds; "
                                                "meaningful on a Pi",
+    PY + " -m tools.sim patient-compare --patients all --json":
+        "30 patient-days in simglucose and in the VM (about 25 s); test_vpatient.py runs 3",
+    PY + ' -m tools.sim patient-compare --patients all --meals "8:00=100,13:00=120,19:00=150"'
+    " --boluses none --json": "as the default pattern (about 25 s)",
+    PY + ' -m tools.sim patient-compare --patients all --meals "6:30=30,9:30=15,12:00=60,'
+    '15:30=20,19:00=90,23:00=25" --basal 1.2 --boluses "6:30=4,12:00=8,19:00=12,2:00=3" --json':
+        "as the default pattern (about 25 s)",
+    PY + ' -m tools.sim patient-compare --patients all --meals "7:00=20" --basal 2'
+    ' --boluses "8:00=12,16:00=12" --json': "as the default pattern (about 25 s)",
+    PY + " -m tools.sim patient-compare --patients all --hours 72 --json":
+        "90 patient-days (about a minute)",
+    PY + " -m tools.bench vpatient --json": "30 patient-days in the VM (about 15 s); "
+                                              "test_vpatient.py times 3 short ones",
 }
 
 
