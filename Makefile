@@ -121,7 +121,7 @@ vboard: $(VENV)/.stamp-deploy node_modules/.stamp
 	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)
 
 WEB_ARGS ?=
-web: $(VENV)/.stamp-deploy node_modules/.stamp
+web: $(VENV)/.stamp node_modules/.stamp
 	$(RUN_TOOL) tools.web $(WEB_ARGS)
 
 # --- housekeeping -------------------------------------------------------------

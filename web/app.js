@@ -5,7 +5,9 @@
 // keys; every pump decision is the firmware's.
 //
 // Page settings come from the address (so a lesson can name them):
-//   ?patient=adult%23004&speed=60&start=07:00&cgm=on&paused=0
+//   ?patient=adult%23004&speed=60&start=07:00&cgm=on&paused=0&settings=patient
+// settings=patient: the pump programmed for the patient (basal, carb ratio, sensitivity)
+// as the cohort programs it; settings=example: web/settings.json's Weekday profile.
 
 import { loadMicroPython } from "./vendor/micropython.mjs";
 import { Plot } from "./plot.js";
@@ -24,6 +26,7 @@ const settings = {
     start: /^\d\d:\d\d$/.test(params.get("start") || "") ? params.get("start") : "07:00",
     cgm: params.get("cgm") !== "off",
     paused: params.get("paused") === "1",
+    pump: params.get("settings") === "example" ? "example" : "patient", // the pump's settings file
 };
 const startMin = +settings.start.slice(0, 2) * 60 + +settings.start.slice(3, 5);
 
@@ -63,9 +66,10 @@ async function start() {
     mp.runPython("import webvm");
     vm = mp.pyimport("webvm");
     fillPatients(JSON.parse(vm.names()));
-    vm.start(settings.patient, startMin, settings.cgm);
+    vm.start(settings.patient, startMin, settings.cgm, settings.pump);
     $("status").textContent = `MicroPython ${count} files loaded; patient ${settings.patient}, ` +
-        `CGM ${settings.cgm ? "on" : "off"}, start ${settings.start}.`;
+        `CGM ${settings.cgm ? "on" : "off"}, start ${settings.start}, pump settings: ` +
+        (settings.pump === "example" ? "the example file." : "programmed for the patient.");
     lastWall = performance.now();
     requestAnimationFrame(draw);
     pump();

@@ -9,6 +9,11 @@ filesystem: the firmware as the Pico W's manifest lists it (what `make deploy` p
 a board), the device VM's fakes staged as tools.devicevm stages them for a story, the
 browser board file, the page's settings and the virtual patient. py/files.json lists
 them. Nothing is compiled or bundled: the page reads the same files the tests run.
+
+Settings: web/settings.json as it is (the page's `settings=example`), and for each of
+the 30 patients the same file with the patient's therapy (basal, carb ratio,
+sensitivity, targets, insulin, limits) as the cohort programs it
+(tools.sim.controllers.settings_json), the page's default.
 """
 
 import functools
@@ -29,6 +34,9 @@ VPATIENT = REPO / "tools" / "vpatient"
 PAGE_FILES = ("index.html", "app.js", "plot.js", "style.css", "sw.js")
 DEFAULT_OUT = REPO / "build" / "web"
 DEFAULT_PORT = 8023
+SETTINGS_DIR = "lib/devicevm/settings/"
+THERAPY_KEYS = ("basal", "carb_ratio_g_per_u", "sensitivity_mg_dl_per_u", "target_mg_dl",
+                "insulin", "limits")
 TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
          ".json": "application/json", ".py": "text/plain; charset=utf-8"}
 
@@ -58,6 +66,26 @@ def vm_files():
     return files
 
 
+def settings_file(name):
+    """The VM path of a patient's settings file ('#' is not for addresses)."""
+    return SETTINGS_DIR + name.replace("#", "_") + ".json"
+
+
+def patient_settings(name):
+    """web/settings.json with the patient's therapy, as the cohort programs the pump."""
+    from basalt.core.settings import parse_settings_text
+    from tools.sim.controllers import settings_json
+    from tools.sim.patients import settings_for
+
+    page = parse_settings_text((WEB / "settings.json").read_text(encoding="utf-8"))
+    therapy = settings_json(settings_for(name))
+    for key in THERAPY_KEYS:
+        page[key] = therapy[key]
+    (rates,) = therapy["basal"]["profiles"].values()
+    page["basal"] = {"active": "Patient", "profiles": {"Patient": rates}}
+    return page
+
+
 def build(out=DEFAULT_OUT):
     """Copy the page and its files into out (emptied first); return the number of VM files."""
     problem = missing()
@@ -81,6 +109,13 @@ def build(out=DEFAULT_OUT):
             vm_path = "lib/devicevm/" + src.relative_to(staged).as_posix()
             _copy(src, out / "py" / vm_path)
             listed.append(vm_path)
+    from tools.vpatient.patient import names
+
+    for name in names():
+        path = out / "py" / settings_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(patient_settings(name), indent=1) + "\n", encoding="utf-8")
+        listed.append(settings_file(name))
     (out / "py" / "files.json").write_text(json.dumps(sorted(listed), indent=0) + "\n",
                                            encoding="utf-8")
     return len(listed)

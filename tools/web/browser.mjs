@@ -6,7 +6,7 @@
 //   node tools/web/browser.mjs speed URL SECONDS      the speed achieved at 600x
 //
 // check: the page loads; the first frames after power-on (the boot screen) and the
-// pump's console; a 60 g meal and the patient's glucose over the next 30 minutes; the
+// pump's console; a 60 g meal and the patient's glucose over the next 15 minutes; the
 // boot notes acknowledged, a reservoir fitted and basal resumed, and a 1.00 U bolus
 // entered, all by key presses (keyboard and mouse clicks on the page's buttons), with
 // the microsteps read back from the VM before and after; a screenshot of the OLED and
@@ -53,7 +53,7 @@ async function press(page, name, times = 1, mouse = false) {
 }
 
 async function check(url, outdir) {
-    const { context, page, errors, close } = await open(url + "?patient=adult%23001&speed=1&paused=1");
+    const { context, page, errors, close } = await open(url + "?patient=child%23001&speed=1&paused=1");
     const out = { errors, marks: [] };
     const t0 = Date.now();
     const mark = (what) => out.marks.push([what, Date.now() - t0]);
@@ -70,13 +70,13 @@ async function check(url, outdir) {
     await advance(page, 1000);
     out.notes_frame = (await state(page)).frame;
     mark("boot");
-    // a meal (the pump not yet delivering): glucose before and over the next 20 minutes
+    // a meal (the pump not yet delivering): glucose before and over the next 15 minutes
     const before = await state(page);
     out.glucose_before_meal = before.glucose;
     await page.fill("#grams", "60");
     await page.click("#eat");
     out.glucose_after_meal = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 3; i++) {
         await advance(page, 5 * 60_000);
         out.glucose_after_meal.push((await state(page)).glucose);
     }

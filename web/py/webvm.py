@@ -31,22 +31,28 @@ EPOCH_DAY = 1796515200  # 2026-12-06 00:00 UTC: the RTC's date (a board set befo
 
 S = {"patient": None, "cgm": None, "sensor": None, "carbs": 0, "minute_at": 0,
      "usteps_at": 0, "bolus_at": 0, "pressed": {}, "samples": [], "mu_per_ustep": 0.0,
-     "last_cgm": None}
+     "last_cgm": None, "due": None}
 
 
 def names():
     return json.dumps(vpatient.names())
 
 
-def start(patient, start_min=420, cgm_on=True):
-    """Power the board on with the patient attached; the RTC at start_min of the day."""
+def start(patient, start_min=420, cgm_on=True, settings="patient"):
+    """Power the board on with the patient attached; the RTC at start_min of the day.
+    settings: "patient" (the patient's therapy, as tools.web writes it for each of the
+    30) or "example" (web/settings.json as it is)."""
     S["patient"] = vpatient.Patient(patient)
-    S["cgm"] = _new_cgm(patient)
+    S["cgm"] = vcgm.CGM(seed=1)
+    if settings == "patient":
+        name = "/lib/devicevm/settings/%s.json" % patient.replace("#", "_")
+        with open(name) as src, open("/settings.json", "w") as dst:
+            dst.write(src.read())
     vtime.set_rtc(EPOCH_DAY + int(start_min) * 60)
     if cgm_on:
-        spec = {"address": SENSOR, "mg_dl": _cgm_value(S["patient"].glucose_mg_dl)}
+        spec = {"address": SENSOR, "mg_dl": _cgm_value()}
         S["sensor"] = vble.StorySensor(spec, vm.story_ms())
-        S["last_cgm"] = spec["mg_dl"]
+        S["due"] = S["sensor"].next_ms
     board = vm._board()
     S["mu_per_ustep"] = 1_000_000 / board.usteps_for_mu(1_000_000)
     for _ in vm.boot("power"):
@@ -56,12 +62,9 @@ def start(patient, start_min=420, cgm_on=True):
     S["bolus_at"] = _status().get("bolus", 0)
 
 
-def _new_cgm(name):
-    return vcgm.Cgm(seed=1)
-
-
-def _cgm_value(glucose):
-    return max(40, min(400, int(S["cgm"].read(glucose) + 0.5)))
+def _cgm_value():
+    """The sensor's reading now (its model samples every 3 min and holds between)."""
+    return int(S["cgm"].measure(S["patient"]) + 0.5)
 
 
 def run(ms):
@@ -86,10 +89,10 @@ def _minute():
     carbs, S["carbs"] = S["carbs"], 0
     sensor = S["sensor"]
     if sensor is not None:
-        due = sensor.next_ms
-        sensor.values = [_cgm_value(patient.glucose_mg_dl)]
-        reading = S["last_cgm"] if due > vm.story_ms() + MIN_MS else sensor.values[0]
-        S["last_cgm"] = reading
+        if sensor.next_ms != S["due"]:  # it measured in this minute, what was sent
+            S["due"] = sensor.next_ms
+            S["last_cgm"] = sensor.values[0]
+        sensor.values = [_cgm_value()]  # for its next measurement
     status = _status()
     bolus = status.get("bolus", S["bolus_at"])
     bolus_mu = int((bolus - S["bolus_at"]) * S["mu_per_ustep"] + 0.5)
