@@ -173,8 +173,9 @@ function draw() {
         $("bg").textContent = state.glucose.toFixed(0);
         $("cgm").textContent = state.cgm === null ? "--" : state.cgm;
         $("units").textContent = (state.usteps * state.mu_per_ustep / 1000).toFixed(3);
+        $("force").textContent = (state.force_mn / 1000).toFixed(2);
         const set = speedNow(now);
-        $("achieved").textContent = settings.paused ? "paused" :
+        $("achieved").textContent = settings.paused ? `paused (${settings.speed}\u00d7 set)` :
             `${set}\u00d7 set, ${factor === null ? "--" : factor.toFixed(0)}\u00d7 now`;
         window.basalt.factor = factor;
         if (state.crashes.length) {
@@ -241,6 +242,8 @@ function eat() {
     if (vm && grams > 0 && grams <= 200) vm.eat(grams);
 }
 $("eat").addEventListener("click", eat);
+$("blocked").addEventListener("change", (e) => vm && vm.block(e.target.checked));
+$("cgmaway").addEventListener("change", (e) => vm && vm.cgm_in_range(!e.target.checked));
 $("grams").addEventListener("keydown", (e) => { if (e.key === "Enter") eat(); });
 
 // ----- for tests and the curious (the browser console) ----------------------------------

@@ -4,7 +4,9 @@
 # keys), beside the virtual patient (tools/vpatient). web/app.js calls these functions.
 #
 # Each simulated minute: the firmware runs a minute; the plunger's microsteps over it
-# are the insulin the patient gets; the patient steps a minute with any carbs eaten;
+# are the insulin the patient gets (beyond the furthest it pushed before: pulling back
+# takes nothing back; while the line is blocked nothing arrives, and what was pushed
+# arrives when it opens); the patient steps a minute with any carbs eaten;
 # the CGM sensor's next readings are the patient's CGM values. The sensor reaches the
 # firmware over the fake BLE link (vble.StorySensor: the CGMS wire format, as on the
 # vboard), so the pump knows only what a pump would know.
@@ -26,10 +28,15 @@ MIN_MS = 60_000
 PRESS_MS = 100  # the shortest key press (a click), as in a story
 SETTLE_MS = 150  # after a release, before the next key
 SENSOR = "c0:ff:ee:00:00:01"  # the address in web/settings.json's cgm section
-DAY_S = 86_400
+# A blocked line: the plunger still moves, the fluid cannot leave, and the force on the
+# load cell rises with each microstep pushed: the drive (12.5 mN per microstep) in series
+# with the fluid's compliance (8.4 mN per microstep), the rig parameters of
+# tools/sim/occlusion_physics.py: 1 / (1/12.5 + 1/8.4) = 5.0 mN per microstep.
+BLOCKED_MN_PER_USTEP = 5.0
+FORCE_EVERY_MS = 1_000  # how often a blocked line's force follows the plunger
 EPOCH_DAY = 1796515200  # 2026-12-06 00:00 UTC: the RTC's date (a board set before)
 
-S = {"patient": None, "cgm": None, "sensor": None, "carbs": 0, "minute_at": 0,
+S = {"blocked_at": None, "free_mn": 0, "patient": None, "cgm": None, "sensor": None, "carbs": 0, "minute_at": 0,
      "usteps_at": 0, "bolus_at": 0, "pressed": {}, "samples": [], "mu_per_ustep": 0.0,
      "last_cgm": None, "due": None}
 
@@ -72,8 +79,13 @@ def run(ms):
     end = vm.story_ms() + int(ms)
     while vm.story_ms() < end:
         until = min(end, S["minute_at"] + MIN_MS)
+        if S["blocked_at"] is not None:
+            until = min(until, vm.story_ms() + FORCE_EVERY_MS)
         for _ in vm.run_ms(until - vm.story_ms()):
             pass
+        if S["blocked_at"] is not None:
+            pushed = vboard.position() - S["blocked_at"]
+            vboard.set_force_mn(S["free_mn"] + int(BLOCKED_MN_PER_USTEP * max(0, pushed)))
         if vm.story_ms() >= S["minute_at"] + MIN_MS:
             _minute()
 
@@ -81,9 +93,11 @@ def run(ms):
 def _minute():
     """A minute of the patient, with the insulin the plunger pushed in that minute."""
     S["minute_at"] += MIN_MS
-    now = vboard.position()
-    units = (now - S["usteps_at"]) * S["mu_per_ustep"] / 1000
-    S["usteps_at"] = now
+    units = 0.0
+    if S["blocked_at"] is None:  # the fluid leaves as far as the plunger ever pushed it
+        now = vboard.position()
+        units = max(0, now - S["usteps_at"]) * S["mu_per_ustep"] / 1000
+        S["usteps_at"] = max(S["usteps_at"], now)  # a back-off pulls nothing back
     patient = S["patient"]
     patient.step(1, S["carbs"], units)
     carbs, S["carbs"] = S["carbs"], 0
@@ -135,6 +149,22 @@ def key(name, down):
     run(SETTLE_MS)
 
 
+def block(blocked):
+    """The line blocked (True) or open again (False: the force back to the friction's)."""
+    if blocked and S["blocked_at"] is None:
+        S["free_mn"] = vboard.hx711.force_mn
+        S["blocked_at"] = vboard.position()
+    elif not blocked and S["blocked_at"] is not None:
+        S["blocked_at"] = None
+        vboard.set_force_mn(S["free_mn"])
+
+
+def cgm_in_range(in_range):
+    """The CGM sensor in range or not (out of range: the link drops, readings are kept
+    by the sensor for the back-fill, as on the vboard)."""
+    vble.step({"cgm_out_of_range": not in_range}, vm.story_ms())
+
+
 def eat(grams):
     """Carbs the patient eats (the pump knows only what is entered on it)."""
     S["carbs"] += max(0, int(grams))
@@ -155,4 +185,4 @@ def state():
         "t_ms": vm.story_ms(), "frame": vm.frame(), "contrast": getattr(panel, "contrast", 255),
         "usteps": vboard.position(), "mu_per_ustep": S["mu_per_ustep"],
         "glucose": round(patient.glucose_mg_dl, 1), "cgm": S["last_cgm"],
-        "crashes": vm.out["crashes"], "resets": vm.out["resets"]})
+        "force_mn": vboard.hx711.force_mn, "crashes": vm.out["crashes"], "resets": vm.out["resets"]})
