@@ -127,26 +127,30 @@ const image = oled.createImageData(512, 256);
 let lastFrame = null;
 let lastPlot = 0;
 
+const pixels = new Uint32Array(image.data.buffer); // one RGBA word per canvas pixel
+const frame = new Uint8Array(1024);
+
+function rgba(r, g, b) { // little-endian ImageData words
+    return (255 << 24 | b << 16 | g << 8 | r) >>> 0;
+}
+
 function drawOled(hex, contrast) {
     const key = hex + contrast;
     if (key === lastFrame) return;
     lastFrame = key;
+    for (let i = 0; i < 1024; i++) frame[i] = hex ? parseInt(hex.substr(2 * i, 2), 16) : 0;
     const level = contrast >= 0x80 ? 1 : 0.45; // the firmware dims the panel when idle
-    const on = [150 * level, 215 * level, 255 * level];
-    const px = image.data;
-    for (let y = 0; y < 256; y++) {
-        const oy = y >> 2;
-        for (let x = 0; x < 512; x++) {
-            const ox = x >> 2;
-            const at = ((oy >> 3) * 128 + ox) * 2;
-            const byte = hex ? parseInt(hex.substr(at, 2), 16) : 0;
-            const lit = (byte >> (oy & 7)) & 1;
-            const edge = (x & 3) === 3 || (y & 3) === 3 ? 0.55 : 1; // a dark seam between pixels
-            const i = (y * 512 + x) * 4;
-            px[i] = lit ? on[0] * edge : 4;
-            px[i + 1] = lit ? on[1] * edge : 6;
-            px[i + 2] = lit ? on[2] * edge : 10;
-            px[i + 3] = 255;
+    const lit = rgba(150 * level, 215 * level, 255 * level);
+    const seam = rgba(82 * level, 118 * level, 140 * level); // a dark seam between pixels
+    const dark = rgba(4, 6, 10);
+    for (let oy = 0; oy < 64; oy++) {
+        for (let ox = 0; ox < 128; ox++) {
+            const on = (frame[(oy >> 3) * 128 + ox] >> (oy & 7)) & 1;
+            let at = oy * 4 * 512 + ox * 4;
+            for (let dy = 0; dy < 4; dy++, at += 512) {
+                pixels[at] = pixels[at + 1] = pixels[at + 2] = on ? (dy === 3 ? seam : lit) : dark;
+                pixels[at + 3] = on ? seam : dark;
+            }
         }
     }
     oled.putImageData(image, 0, 0);

@@ -103,18 +103,21 @@ export class Plot {
         const { ctx } = this;
         ctx.strokeStyle = COLORS.grid;
         ctx.fillStyle = COLORS.text;
+        ctx.textAlign = "right";
         for (const v of ticks) {
             ctx.beginPath();
             ctx.moveTo(x0, y(v));
             ctx.lineTo(x1, y(v));
             ctx.stroke();
-            ctx.fillText(String(+v.toFixed(1)), 8, y(v) + 4);
+            ctx.fillText(String(+v.toFixed(1)), x0 - 6, y(v) + 4);
         }
+        ctx.textAlign = "center";
         ctx.save();
-        ctx.translate(12, panel.y + panel.h / 2 + 20);
+        ctx.translate(12, panel.y + panel.h / 2);
         ctx.rotate(-Math.PI / 2);
         ctx.fillText(unit, 0, 0);
         ctx.restore();
+        ctx.textAlign = "left";
     }
 
     line(samples, x, y, color, width, steps = false) {

@@ -134,30 +134,31 @@ async function check(url, outdir) {
 }
 
 async function screenshot(url, file) {
-    const { page, close } = await open(url + "?patient=adolescent%23003&speed=600&start=06:00",
-                                       { width: 1540, height: 720 });
-    const s = page;
-    const ok = async (n = 1) => press(s, "select", n);
-    await advance(s, 1500);
-    await ok(); // boot notes
-    await ok(); await press(s, "down"); await ok(); await press(s, "down", 2); await ok(3);
-    await press(s, "back"); await ok(); await press(s, "down"); await ok(); await press(s, "down");
-    await ok(2); // basal resumed
-    for (const [hours, grams] of [[1.5, 50], [5, 70], [5.5, 0]]) {
-        await advance(s, hours * 3600_000 / 2);
-        if (grams) {
-            await s.fill("#grams", String(grams));
-            await s.click("#eat");
-            await ok(3); await press(s, "down"); await ok(); // Menu > Bolus > Normal
-            await press(s, "up", grams / 10 * 20); await ok(2); // grams/10 U
-        }
-        await advance(s, hours * 3600_000 / 2);
+    // adolescent#003 from 06:00: the pump set up, two meals with calculator boluses
+    // (the CGM reading is the calculator's glucose), six hours, the home screen lit.
+    const { page, close } = await open(url + "?patient=adolescent%23003&speed=600&start=06:00&paused=1",
+                                       { width: 1480, height: 760 });
+    const ok = (n = 1) => press(page, "select", n);
+    await advance(page, 1500);
+    await ok(); // the boot notes
+    await ok(); await press(page, "down"); await ok(); await press(page, "down", 2); await ok(3);
+    await press(page, "back"); await ok(); await press(page, "down"); await ok();
+    await press(page, "down"); await ok(2); // a new reservoir, basal resumed
+    for (const [grams, hours] of [[50, 3.5], [70, 1.5]]) {
+        await advance(page, 3600_000);
+        await page.fill("#grams", String(grams));
+        await page.click("#eat");
+        await ok(4); // wake, Menu, Bolus, Calculator
+        await press(page, "up", grams);
+        await ok(); await press(page, "down"); await ok(3); // the advice, accepted
+        await advance(page, (hours - 1) * 3600_000);
     }
-    await ok(); // the home screen, lit
-    await s.waitForTimeout(600);
-    await s.screenshot({ path: file });
+    await ok(); // the screen lit
+    await page.waitForTimeout(800);
+    await page.screenshot({ path: file });
+    const seen = await state(page);
     await close();
-    return { file };
+    return { file, t_ms: seen.t_ms, crashes: seen.crashes };
 }
 
 async function speed(url, seconds) {
