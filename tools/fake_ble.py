@@ -9,6 +9,10 @@ It keeps the contracts of the real library that the CGM client must live with:
   indicated()/notified() need the matching subscription;
 - pairing exists only when the fake BLE object has gap_pair (ESP32), and a sensor without
   a display gives an encrypted but unauthenticated link (Just Works);
+- bonding: a numeric comparison the central accepts stores the sensor's key in the
+  central's table (`PairingBLE.keys`, what aioble.security keeps through
+  _IRQ_SET_SECRET); a later pair() with a sensor holding the same key encrypts without
+  asking, and a sensor with that address but another key (a clone) must pair afresh;
 - time-outs follow the test's clock (StepClock), so nothing depends on wall time.
 
 Sensors speak the real wire format through basalt.core.cgms (the simulator board's
@@ -70,7 +74,12 @@ class FakeBLE:
 
 
 class PairingBLE(FakeBLE):
-    """bluetooth.BLE on ESP32 (NimBLE): has gap_pair and gap_passkey."""
+    """bluetooth.BLE on ESP32 (NimBLE): has gap_pair and gap_passkey; `keys` is the bond
+    table (peer address -> key) aioble.security would keep."""
+
+    def __init__(self):
+        super().__init__()
+        self.keys = {}
 
     def gap_pair(self, conn_handle):
         pass
@@ -194,19 +203,28 @@ class FakeConnection:
         core = self.device.aioble.core
         if not hasattr(core.ble, "gap_pair"):
             raise AttributeError("'BLE' object has no attribute 'gap_pair'")
-        self.sensor.pair_calls.append({"bond": bond, "le_secure": le_secure, "mitm": mitm,
-                                       "io": io})
+        sensor = self.sensor
+        sensor.pair_calls.append({"bond": bond, "le_secure": le_secure, "mitm": mitm,
+                                  "io": io})
+        keys = core.ble.keys
+        if keys.get(sensor.addr) == sensor.bond_key:  # bonded before: the keys match
+            self.encrypted = self.authenticated = self.bonded = True
+            return
         self.encrypted = True
         self.bonded = bond
-        if mitm and self.sensor.has_display and io in (1, 4):
-            core.irq(31, (self._conn_handle, 4, self.sensor.passkey))
+        if mitm and sensor.has_display and io in (1, 4):
             answers = core.ble.passkey_answers
-            await _until(self.sensor.clock, lambda: answers or not self.connected, timeout_ms)
+            asked = len(answers)
+            core.irq(31, (self._conn_handle, 4, sensor.passkey))
+            await _until(sensor.clock, lambda: len(answers) > asked or not self.connected,
+                         timeout_ms)
             self._live()
-            self.authenticated = bool(answers and answers[-1][2])
+            self.authenticated = bool(answers[-1][2])
             if not self.authenticated:
-                self.encrypted = False
+                self.encrypted = self.bonded = False
                 raise GattError("pairing failed: numeric comparison rejected")
+            if bond:
+                keys[sensor.addr] = sensor.bond_key  # _IRQ_SET_SECRET
 
     def _live(self):
         if not self.connected:
@@ -307,9 +325,11 @@ _GATT = {
 class FakeSensor:
     """A CGMS sensor: stores every record it made and answers the RACP from them."""
 
-    def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456):
+    def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456,
+                 bond_key=None):
         self.aioble = aioble
         self.addr = bytes(addr)
+        self.bond_key = bond_key if bond_key is not None else object()  # its own LTK
         self.clock = clock
         self.crc = crc
         self.has_display = has_display

@@ -136,6 +136,7 @@ def _fill_capabilities(app, view, now_ms):
     has none: no settings file, no keeper)."""
     view.iob_mu = app.iob.iob_mu(now_ms)
     _fill_glucose(app.cgm, view, now_ms)
+    _fill_cgm_link(app.cgm_client, view)
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
     closed = app.loop is not None and app.loop.mode == "closed" and app.cgm is not None
     view.loop = LOOP_CLOSED if closed else LOOP_OPEN
@@ -181,9 +182,20 @@ def _fill_glucose(readings, view, now_ms):
         view.history_seen = -1  # rebuild the history lines
 
 
+def _fill_cgm_link(client, view):
+    if client is None:
+        view.cgm_link = view.cgm_passkey = None
+        return
+    view.cgm_link = client.status()
+    view.cgm_security = client.security
+    view.cgm_peer = client.peer_text()
+    view.cgm_passkey = client.prompt
+
+
 def _advisor(app):
     """advise(carbs_g) for the calculator screens: the app's bolus calculator with the
-    newest CGM reading fit for dosing (else no correction), as (total, parts, notes)."""
+    newest CGM reading fit for dosing (else no correction), as (total, parts, notes,
+    the advice as the bolus command's fields)."""
 
     def advise(carbs_g):
         now = app.clock.now_ms()
@@ -202,7 +214,11 @@ def _advisor(app):
             notes.insert(0, "no glucose: no correction")
         else:
             notes.insert(0, "bg %d mg/dL" % out["glucose_mg_dl"])
-        return out["suggested_mu"], parts, notes
+        # The advice goes with the bolus command, for the history's reason.
+        record = {"carbs": carbs_g, "meal": out.get("meal_mu", 0),
+                  "correction": out.get("correction_mu", 0), "iob": iob,
+                  "glucose": out["glucose_mg_dl"]}
+        return out["suggested_mu"], parts, notes, record
 
     return advise
 

@@ -47,6 +47,7 @@ class Menu:
         self._last_input = now_ms
         self._boot_until = now_ms + boot_ms
         self._alarm = None
+        self.pairing = None  # the CGM pairing number on screen (basalt.core.ui.flows_cgm)
         if boot_ms:
             self.push(BootScreen(version, warning))
 
@@ -148,6 +149,10 @@ class Menu:
                 self.push(BootScreen(self.version, self.warning))
         elif booting and now_ms - self._boot_until >= 0:
             self.pop()
+        if (view.cgm_passkey is not None or self.pairing is not None) and not booting:
+            from basalt.core.ui.flows_cgm import watch_prompt
+
+            watch_prompt(self, now_ms, view)
         alarm = view.most_urgent()
         if alarm is not None and (alarm != self._alarm or self.dimmed):
             self.wake(now_ms)  # an alarm nobody has acknowledged keeps the screen lit
@@ -158,6 +163,9 @@ class Menu:
             if alarm is None and not self.dimmed:
                 self.dimmed = True
                 self.changed = True
+
+    def idle_ms(self, now_ms):
+        return now_ms - self._last_input
 
     def wake(self, now_ms):
         if self.dimmed:

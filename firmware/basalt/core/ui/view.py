@@ -22,6 +22,13 @@ class PumpView:
         self.glucose_mgdl = None
         self.trend = None  # -3..3, or None when the CGM sends no trend
         self.glucose_age_ms = None
+        # the BLE CGM link (None: no client): its status line, security ("bonded", "not
+        # paired", "refused", "unauthenticated"), the sensor's address, and a pairing
+        # number waiting for the user's answer
+        self.cgm_link = None
+        self.cgm_security = None
+        self.cgm_peer = None
+        self.cgm_passkey = None
         # insulin on board (None until the IOB model exists)
         self.iob_mu = None
         # delivery
