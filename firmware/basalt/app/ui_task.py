@@ -156,6 +156,8 @@ def _fill_capabilities(app, view, now_ms):
         view.settings = settings_lines(app, settings)
         view.settings_of = settings
     keeper = app.keeper
+    if view.open_journal is None and keeper is not None:
+        view.open_journal = _journal_pages(app)
     awaiting = keeper is not None and keeper.awaiting_ack
     view.boot_notes = tuple(keeper.boot_notes) if awaiting else None
     u = keeper.uncertain if keeper is not None else None
@@ -180,6 +182,15 @@ def _fill_glucose(readings, view, now_ms):
                                        ARROW_TEXT.get(arrow, ""))
         view.readings = ((line,) + view.readings)[:HISTORY_LINES]
         view.history_seen = -1  # rebuild the history lines
+
+
+def _journal_pages(app):
+    def open_journal():
+        from basalt.storage.history_pages import JournalPages  # when History opens
+
+        return JournalPages(app.keeper.journal, app.clock.now_ms(), app.engine.day_ms())
+
+    return open_journal
 
 
 def _fill_cgm_link(client, view):

@@ -58,7 +58,7 @@ def _main_items(menu, view):
     if view.cgm_link is not None:
         items.append(("CGM", _open_cgm))
     items += [
-        ("History", _open(lambda: TextScreen(b"History", _history, "no history yet"))),
+        ("History", _open_history),
         ("Settings", _open(lambda: TextScreen(b"Settings", _settings, "no settings"))),
     ]
     return items
@@ -68,6 +68,15 @@ def _open_cgm(menu, view):
     from basalt.core.ui.flows_cgm import cgm_screen  # only when a CGM is there
 
     menu.push(cgm_screen())
+
+
+def _open_history(menu, view):
+    if view.open_journal is None:  # no journal (a host without storage): recent events
+        menu.push(TextScreen(b"History", _history, "no history yet"))
+        return
+    from basalt.core.ui.history_pages import HistoryPagesScreen
+
+    menu.push(HistoryPagesScreen(view.open_journal()))
 
 
 def _open(make):

@@ -56,6 +56,8 @@ class PumpView:
         self.history = ()
         self.history_seen = -1  # the app's event count when history was last filled
         self.readings = ()  # CGM readings as history lines, newest first
+        # the journal a page at a time: None, or open_journal() -> JournalPages
+        self.open_journal = None
         self.reading_offset = -1
         self.settings = ()
         self.settings_of = None  # the Settings those lines show (the app's, when made)
