@@ -71,6 +71,10 @@ class FakeBLE:
 
     def __init__(self):
         self.passkey_answers = []
+        self.configured = {}
+
+    def config(self, **settings):
+        self.configured.update(settings)
 
 
 class PairingBLE(FakeBLE):
@@ -219,7 +223,7 @@ class FakeConnection:
             await _until(sensor.clock, lambda: len(answers) > asked or not self.connected,
                          timeout_ms)
             self._live()
-            self.authenticated = bool(answers[-1][2])
+            self.authenticated = bool(answers[-1][2]) and sensor.peer_confirms(sensor.passkey)
             if not self.authenticated:
                 self.encrypted = self.bonded = False
                 raise GattError("pairing failed: numeric comparison rejected")
@@ -387,6 +391,10 @@ class FakeSensor:
 
     # --- what the fake radio calls ----------------------------------------------------
 
+    def peer_confirms(self, passkey):
+        """The sensor's side of a numeric comparison (a test sensor always agrees)."""
+        return True
+
     def accept(self, device):
         self.drop()
         self.connection = FakeConnection(self, device)
@@ -435,3 +443,180 @@ class FakeSensor:
             self.racp_pending.append(("notify", record))
         code = cgms.RACP_SUCCESS if found else cgms.RACP_NO_RECORDS
         self.racp_pending.append(("indicate", cgms.racp_response(op, code)))
+
+
+# --- the CGM simulator board's side: aioble as a GATT server, on the same fake air -----
+
+class FakePeripheralAioble:
+    """The slice of aioble the CGM simulator board (tools/cgm_peripheral/main.py) uses as
+    a GATT server, on the air of a FakeAioble central: while it advertises, the central's
+    scan finds it as a sensor (SimLink); reads, writes, notifications and indications go
+    between the two; pairing asks both sides to compare the number (where both can)."""
+
+    def __init__(self, central, addr, clock, can_pair=False):
+        self.clock = clock
+        self.core = _Core(PairingBLE() if can_pair else FakeBLE())
+        self.secrets_path = None
+        self.security = self  # aioble.security.load_secrets(path)
+        self.link = SimLink(self, central, addr, clock)
+
+    def load_secrets(self, path=None):
+        self.secrets_path = path
+
+    def Service(self, uuid):  # noqa: N802  (aioble's names)
+        return _SimService(uuid)
+
+    def Characteristic(self, service, uuid, read=False, write=False, notify=False,  # noqa: N802
+                       indicate=False, initial=None, capture=False):
+        props = tuple(name for name, on in (("read", read), ("write", write),
+                                            ("notify", notify), ("indicate", indicate)) if on)
+        char = _SimCharacteristic(self.link, uuid.value, props, initial)
+        service.characteristics.append(char)
+        return char
+
+    def register_services(self, *services):
+        for service in services:
+            self.link.serve(service)
+
+    async def advertise(self, interval_us, name=None, services=None, appearance=0,
+                        timeout_ms=None):
+        link = self.link
+        link.in_range = True
+        try:
+            await _until(self.clock, lambda: link.connection is not None, timeout_ms)
+        finally:
+            link.in_range = False  # connected (or given up): no longer advertising
+        return _SimConnection(link, link.connection)
+
+
+class _SimService:
+    def __init__(self, uuid):
+        self.uuid = uuid
+        self.characteristics = []
+
+
+class _SimConnection:
+    def __init__(self, link, central_side):
+        self.link = link
+        self.central_side = central_side
+        self.device = "central"
+
+    def is_connected(self):
+        return self.central_side.connected
+
+    async def disconnected(self, timeout_ms=None):
+        await _until(self.link.clock, lambda: not self.central_side.connected, timeout_ms)
+
+    async def disconnect(self, timeout_ms=2_000):
+        if self.central_side.connected:
+            self.link.drop()
+
+
+class _SimCharacteristic:
+    def __init__(self, link, uuid, properties, initial):
+        self.link = link
+        self.uuid = uuid
+        self.properties = properties
+        self.value = bytes(initial or b"")
+        self._written = deque()
+
+    def write(self, data):  # the server's own value (what a read returns)
+        self.value = bytes(data)
+
+    def notify(self, connection, data):
+        self.link.push(self.uuid, "notify", data)
+
+    async def indicate(self, connection, data, timeout_ms=1_000):
+        self.link.push(self.uuid, "indicate", data)
+        await asyncio.sleep(0)
+
+    async def written(self, timeout_ms=None):
+        await _until(self.link.clock, lambda: self._written, timeout_ms)
+        return self.link.server_connection, self._written.popleft()
+
+
+class SimLink(FakeSensor):
+    """The simulator board as the central sees it: a FakeSensor whose values, writes and
+    notifications are the simulator's own characteristics."""
+
+    def __init__(self, peripheral, central, addr, clock):
+        super().__init__(central, addr, clock, has_display=True, passkey=482_913)
+        self.peripheral = peripheral
+        self.in_range = False  # until it advertises
+        self.has_cgm_service = False
+        self.gatt = {}
+        self.server = {}  # uuid -> _SimCharacteristic
+        self.server_connection = None
+
+    def serve(self, service):
+        if service.uuid.value == cgms.SERVICE_UUID:
+            self.has_cgm_service = True
+        for char in service.characteristics:
+            self.server[char.uuid] = char
+            self.gatt[char.uuid] = char.properties
+
+    def accept(self, device):
+        connection = super().accept(device)
+        self.server_connection = _SimConnection(self, connection)
+        return connection
+
+    def read(self, uuid):
+        return self.server[uuid].value
+
+    def written(self, uuid, data):
+        self.server[uuid]._written.append(bytes(data))
+
+    def push(self, uuid, kind, data):
+        char = self._chars.get(uuid)
+        if char is not None and self.link_up(char):
+            char.push(kind, data)
+
+    def peer_confirms(self, passkey):
+        """Numeric comparison on the simulator's side: its IRQ handler answers."""
+        core = self.peripheral.core
+        if not hasattr(core.ble, "gap_pair"):
+            return False
+        answers = core.ble.passkey_answers
+        asked = len(answers)
+        core.irq(31, (1, 4, passkey))
+        return len(answers) > asked and bool(answers[-1][2])
+
+
+def load_simulator(peripheral, clock):
+    """tools/cgm_peripheral/main.py as the board runs it, on the host: its aioble is the
+    fake peripheral, its asyncio the host's with sleep_ms on the test's clock. Returns the
+    module (its CgmPeripheral, enable_bonding, ...); nothing starts (main() is not run)."""
+    import importlib.util
+    import sys
+    import types
+
+    from tools import ROOT
+    from tools.cgm_peripheral import cgm_sensor
+
+    shim = types.ModuleType("asyncio")
+    shim.__dict__.update({k: v for k, v in vars(asyncio).items() if not k.startswith("__")})
+
+    async def sleep_ms(ms):
+        end = clock.now_ms() + ms
+        await asyncio.sleep(0)
+        while clock.now_ms() < end:
+            await asyncio.sleep(0)
+
+    shim.sleep_ms = sleep_ms
+    fakes = {"aioble": peripheral, "asyncio": shim, "cgm_sensor": cgm_sensor,
+             "bluetooth": types.SimpleNamespace(UUID=UUID),
+             "micropython": types.SimpleNamespace(const=lambda value: value)}
+    saved = {name: sys.modules.get(name) for name in fakes}
+    sys.modules.update(fakes)
+    try:
+        path = "%s/tools/cgm_peripheral/main.py" % ROOT
+        spec = importlib.util.spec_from_file_location("cgm_simulator_main", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = old
+    return module
