@@ -179,7 +179,7 @@ def test_history_pages_back_past_the_last_twenty_events_with_the_reasons():
     text = screen_text(s)
     s.click(DOWN, 2)
     text = (text + " " + screen_text(s)).replace("\n", " ")
-    assert text.startswith("07:30 bolus_star bolus 0.50 U from the calculator: meal 30 g")
+    assert text.startswith("07:30 cal 0.50 bolus 0.50 U from the calculator: meal 30 g")
     for words in ("+ corr 0.40 U", "- IOB 0.20 U", "(bg 190 mg/dL)"):
         assert words in text
     s.click(SELECT)  # closes the entry
@@ -190,3 +190,14 @@ def test_history_pages_back_past_the_last_twenty_events_with_the_reasons():
 def test_hidden_kinds_are_the_ones_with_nothing_to_say_alone():
     assert "bolus_started" not in HIDDEN and "loop_decision" not in HIDDEN
     assert "glucose" in HIDDEN  # every 5 minutes: the CGM screen has them
+
+
+def test_the_screenshots_in_docs_are_current(tmp_path):
+    from tools import ROOT
+    from tools.screens.shots import CGM_SCREENS, save_reference
+
+    for path in save_reference(str(tmp_path), CGM_SCREENS):
+        name = path.rsplit("/", 1)[-1]
+        committed = open("%s/docs/%s" % (ROOT, name), "rb").read()
+        assert open(path, "rb").read() == committed, (
+            "docs/%s is stale: python -m tools.screens.shots --out docs --cgm" % name)

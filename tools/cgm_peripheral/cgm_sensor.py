@@ -37,6 +37,10 @@ def load_config(overrides):
         config[key] = overrides[key]
     if not isinstance(config["interval_s"], int) or config["interval_s"] < 1:
         raise ValueError("interval_s: %r; allowed: whole seconds >= 1" % config["interval_s"])
+    for key in ("button_up", "button_down"):
+        pin = config[key]
+        if pin is not None and (not isinstance(pin, int) or not 0 <= pin <= 48):
+            raise ValueError("%s: %r; allowed: a GPIO number 0-48 or null" % (key, pin))
     if config["offset_step_min"] not in (1, 5):
         raise ValueError("offset_step_min: %r; allowed: 1 or 5" % config["offset_step_min"])
     return config

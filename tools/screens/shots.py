@@ -1,11 +1,12 @@
 """Screenshots of the pump's screens.
 
-    python -m tools.screens.shots [--out docs] [--reference]
+    python -m tools.screens.shots [--out docs] [--reference] [--cgm]
 
 save_sim_screens(out) runs the firmware's PumpApp and UiTask on fake hardware, presses
 fake keys through a short session and saves the key moments (boot, home, bolus
 confirm, bolus running, an alarm) as PNGs; `make sim` calls it. --reference also saves
-every reference screen of tools/screens/reference.py.
+every reference screen of tools/screens/reference.py; --cgm only the pairing, CGM link
+and history ones (docs/ui_cgm_*.png, docs/ui_history_*.png).
 """
 
 import argparse
@@ -97,13 +98,18 @@ def save_sim_screens(out):
     return paths
 
 
-def save_reference(out):
+CGM_SCREENS = ("cgm_pairing", "cgm_link", "history_pages", "history_entry")
+
+
+def save_reference(out, only=None):
     from basalt.core.ui.paint import Painter
     from tools.screens.reference import screens
 
     os.makedirs(out, exist_ok=True)
     paths = []
     for name, menu, view in screens():
+        if only is not None and name not in only:
+            continue
         painter = Painter(FakeDisplay())
         menu.draw(painter, view)
         paths.append(write_png(os.path.join(out, "ui_%s.png" % name), painter.c.buf))
@@ -114,8 +120,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.screens.shots")
     parser.add_argument("--out", default="out")
     parser.add_argument("--reference", action="store_true", help="every reference screen too")
+    parser.add_argument("--cgm", action="store_true",
+                        help="only the CGM and history reference screens (docs/ui_*.png)")
     args = parser.parse_args(argv)
-    paths = save_sim_screens(args.out)
+    if args.cgm:
+        paths = save_reference(args.out, CGM_SCREENS)
+    else:
+        paths = save_sim_screens(args.out)
     if args.reference:
         paths += save_reference(args.out)
     for path in paths:

@@ -91,8 +91,13 @@ def _items(menu, view):
     row, about = SECURITY.get(view.cgm_security, (view.cgm_security or "?", ""))
     peer = view.cgm_peer or "none yet"
     text = "%s Sensor: %s." % (about, peer)
-    items = [(view.cgm_link[4:] or "-", _message("CGM link", text)),
-             (row, _message("CGM link", text))]
+    state = view.cgm_link[4:]  # "CGM scanning" -> "scanning"
+    if state in ("bonded", "unauthenticated"):
+        state = "connected"
+    about_link = _message("CGM link", text)
+    items = [(state or "-", about_link), (row, about_link)]
+    if view.cgm_peer is not None:
+        items.append(("Sensor " + view.cgm_peer[-8:], about_link))
     if view.cgm_peer is not None:
         items.append(("Forget sensor", _push(ConfirmScreen(
             b"Forget sensor?", "", "", ["the next CGM", "found must pair"],

@@ -90,7 +90,7 @@ class HistoryPagesScreen(Screen):
         if self.rows:
             record = self.rows[self.index][1]
             when = clock_text(self.pages, record.boot, record.at_ms)
-            menu.push(MessageScreen(when + " " + record.kind[:10],
+            menu.push(MessageScreen(when + " " + summary(record.kind, record.detail),
                                     describe(record.kind, record.detail)))
 
     def draw(self, p, view, menu):
@@ -135,6 +135,10 @@ def summary(kind, d):
     if kind == "bolus_started" and d.get("source") in ("calculator", "loop"):
         return ("cal " if d["source"] == "calculator" else "auto ") + _u(
             d.get("programmed_mu", 0))
+    if kind in ("cgm_pair", "cgm_link"):
+        return "CGM " + str(d.get("state"))
+    if kind == "alarm_stop":
+        return "stop " + str(d.get("reason"))
     fmt = _FORMATS.get(kind)
     return fmt(d) if fmt is not None else kind
 
