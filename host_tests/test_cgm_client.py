@@ -192,19 +192,24 @@ def test_new_sensor_session_resets_the_store():
     assert any(kind == "cgm_session" for kind, _ in client.pop_events())
 
 
+def stranger_then_sensor(client, clock, stranger, sensor):
+    """Both send a reading (300 from the stranger, 100 from the sensor) once connected."""
+
+    async def scenario():
+        task = await start(client)
+        stranger.measure(0, 300)
+        await live(clock, sensor, 0, 100)
+        await stop(task)
+
+    run(scenario)
+
+
 def test_only_the_configured_sensor_is_used():
     clock, radio, sensor, store, client = rig()
     other = FakeSensor(radio, SENSOR_B, clock)
     radio.sensors.reverse()  # the stranger is found first
     client = CgmClient(store, clock, radio, UUID, address="c0:ff:ee:00:00:01", addr_type=None)
-
-    async def scenario():
-        task = await start(client)
-        other.measure(0, 300)
-        await live(clock, sensor, 0, 100)
-        await stop(task)
-
-    run(scenario)
+    stranger_then_sensor(client, clock, other, sensor)
     assert client.counts["ignored_devices"] >= 1
     assert store.latest_reading(clock.now_ms()).glucose_milli == 100_000
 
@@ -226,18 +231,23 @@ def test_first_sensor_found_is_pinned_for_later_reconnects():
     assert client.counts["ignored_devices"] >= 1
 
 
-def test_esp32_bonds_with_secure_connections_and_mitm():
-    answers = []
-    clock, radio, sensor, store, client = rig(can_pair=True, has_display=True)
+def pair_and_read(client, clock, sensor, offset, mg_dl, asked):
+    """The user says yes to every number; one live reading once connected."""
 
     async def scenario():
-        user = asyncio.create_task(answer_prompts(client, "yes", answers))
+        user = asyncio.create_task(answer_prompts(client, "yes", asked))
         task = await start(client)
-        await live(clock, sensor, 0, 100)
+        await live(clock, sensor, offset, mg_dl)
         await stop(task)
         user.cancel()
 
     run(scenario)
+
+
+def test_esp32_bonds_with_secure_connections_and_mitm():
+    answers = []
+    clock, radio, sensor, store, client = rig(can_pair=True, has_display=True)
+    pair_and_read(client, clock, sensor, 0, 100, answers)
     assert sensor.pair_calls == [{"bond": True, "le_secure": True, "mitm": True, "io": 1}]
     assert answers == [123456] and radio.core.ble.passkey_answers == [(1, 4, 1)]
     assert client.security == "bonded" and client.status() == "CGM bonded"
@@ -309,15 +319,7 @@ def bonded_rig(storage):
     """A pump bonded to SENSOR_A (the user said yes), its peer kept in storage."""
     clock, radio, sensor, store, client = rig(can_pair=True, has_display=True,
                                               peers=PeerFile(storage))
-
-    async def scenario():
-        user = asyncio.create_task(answer_prompts(client, "yes", []))
-        task = await start(client)
-        await live(clock, sensor, 0, 100)
-        await stop(task)
-        user.cancel()
-
-    run(scenario)
+    pair_and_read(client, clock, sensor, 0, 100, [])
     assert client.bonded and client.security == "bonded"
     return clock, radio, sensor, store, client
 
@@ -378,15 +380,7 @@ def test_forget_lets_the_next_sensor_pair():
     sensor.in_range = False
     other = FakeSensor(radio, SENSOR_B, clock, has_display=True, passkey=654321)
     asked = []
-
-    async def scenario():
-        user = asyncio.create_task(answer_prompts(client, "yes", asked))
-        task = await start(client)
-        await live(clock, other, 5, 120)
-        await stop(task)
-        user.cancel()
-
-    run(scenario)
+    pair_and_read(client, clock, other, 5, 120, asked)
     assert asked == [654321] and client.peer == SENSOR_B and client.bonded
     assert radio.core.ble.keys == {SENSOR_B: other.bond_key}
 
@@ -407,13 +401,7 @@ def test_pico_w_keeps_the_first_sensor_across_a_reboot_and_says_unauthenticated(
                          peers=PeerFile(storage))
     assert rebooted.peer == SENSOR_A and not rebooted.bonded
 
-    async def again():
-        task = await start(rebooted)
-        stranger.measure(0, 300)
-        await live(clock, sensor, 0, 100)
-        await stop(task)
-
-    run(again)
+    stranger_then_sensor(rebooted, clock, stranger, sensor)
     assert rebooted.store.latest_reading(clock.now_ms()).glucose_milli == 100_000
     assert stranger.connection is None
 
