@@ -108,6 +108,10 @@ def test_damage_is_skipped_as_the_boot_reader_skips_it():
      "temp basal 150 % for 60 min, by the user"),
     ("cgm_pair", {"state": "refused", "detail": "no answer in time"},
      "CGM pairing: refused (no answer in time)"),
+    ("bolus_interrupted", {"programmed_mu": 2_000, "delivered_lo_mu": 500,
+                           "delivered_hi_mu": 900},
+     "bolus of 2.00 U interrupted by a restart: 0.50 U to 0.90 U delivered; the user "
+     "counts it"),
     ("something_new", {"b": 2, "a": 1}, "something new: a 1, b 2"),
 ])
 def test_each_entry_says_who_and_why(kind, detail, words):

@@ -32,6 +32,7 @@ import asyncio
 import json
 
 from basalt.core import cgms
+from basalt.core.errors import NotAllowedNow
 
 _IO_DISPLAY_YESNO = 1
 _PASSKEY_ACTION_NUMCMP = 4
@@ -108,8 +109,6 @@ class CgmClient:
     def answer(self, now_ms, answer):
         """The user's answer to the pairing prompt ("yes" / "no")."""
         if self.prompt is None:
-            from basalt.core.errors import NotAllowedNow
-
             raise NotAllowedNow("cgm_pair", "no pairing is waiting for an answer")
         self._answer = answer == "yes"
 

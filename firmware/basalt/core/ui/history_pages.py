@@ -139,6 +139,8 @@ def summary(kind, d):
         return "CGM " + str(d.get("state"))
     if kind == "alarm_stop":
         return "stop " + str(d.get("reason"))
+    if kind == "bolus_interrupted":
+        return "cut " + _u(d.get("programmed_mu", 0))
     fmt = _FORMATS.get(kind)
     return fmt(d) if fmt is not None else kind
 
@@ -222,6 +224,12 @@ def _ended(how):
     return text
 
 
+def _interrupted(d):
+    return "bolus of %s interrupted by a restart: %s to %s delivered; the user counts it" % (
+        _units(d.get("programmed_mu")), _units(d.get("delivered_lo_mu")),
+        _units(d.get("delivered_hi_mu")))
+
+
 def _link(what):
     def text(d):
         out = "%s: %s" % (what, d.get("state", ""))
@@ -241,6 +249,11 @@ _REASONS = {
     "alarm_stop": _alarm_stop,
     "cgm_link": _link("CGM link"),
     "cgm_pair": _link("CGM pairing"),
+    "bolus_interrupted": _interrupted,
+    "bolus_assumed": lambda d: "bolus of %s counted as delivered (%s)" % (
+        _units(d.get("delivered_mu")), d.get("reason")),
+    "bolus_reconciled": lambda d: "interrupted bolus counted by the user: %s" % _units(
+        d.get("delivered_mu")),
     "carbs": lambda d: "carbs %s g announced to the loop" % d.get("grams"),
     "stopped": lambda d: "delivery stopped: %s" % d.get("reason"),
     "boot": lambda d: "pump started (%s), firmware %s" % (d.get("cause"), d.get("fw")),
