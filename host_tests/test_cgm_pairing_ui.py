@@ -136,6 +136,7 @@ def test_pico_w_the_cgm_screen_says_the_link_is_unauthenticated():
 
     story(s, steps)
     assert "Unauthenticated" in shown["cgm"] and "Forget sensor" in shown["cgm"]
+    assert "CGM unauth link" in s.ui.view.settings
     assert "cannot pair" in shown["about"].replace("\n", " ")
     assert s.app.cgm.latest_reading(s.clock.now_ms()).glucose_milli == 150_000
     assert other.connection is None

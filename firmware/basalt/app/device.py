@@ -232,4 +232,5 @@ def start():
         print(line)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
-    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app)))
+    cgm = make_cgm(app)  # before the UI: its settings screen names the CGM link
+    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), cgm))

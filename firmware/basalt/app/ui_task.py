@@ -246,6 +246,9 @@ def settings_lines(app, settings):
     lines = ["board " + board.name,
              "syringe %s U" % fmt_milli(board.syringe_capacity_mu // 1000 * 1000),
              "bolus %s U/min" % fmt_milli(engine.bolus_speed_mu_min)]
+    client = app.cgm_client
+    if client is not None:  # a board that cannot pair says so where settings are read
+        lines.append("CGM unauth link" if not client.can_pair else "CGM pairs, bonds")
     if settings is None:
         lines += ["max bolus %s U" % fmt_milli(BOLUS_MAX_MU), "(no settings file)"]
         return tuple(lines)
