@@ -5,6 +5,7 @@
 #   make sim       run the simulator (SIM_ARGS="..." to pass arguments)
 #   make bench     delivery benchmark, JSON output
 #   make deploy    install on a board: BOARD=pico_w PORT=/dev/ttyACM0 [SETTINGS=f.json] [MIP=0]
+#                  [STOP_THERAPY=1: a delivering pump is suspended and resumed, not refused]
 #   make vboard    start the virtual board (MicroPython in WebAssembly behind a pty)
 #   make setup     only create .venv and node_modules
 #   make clean     remove build outputs and caches (make distclean also drops .venv, node_modules)
@@ -91,7 +92,7 @@ VBOARD_ARGS ?=
 deploy: setup
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_TOOL) tools.deploy --board "$(BOARD)" \
 	  --port "$(PORT)" --settings "$(SETTINGS)" $(if $(filter 0,$(MIP)),--no-deps) \
-	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)")
+	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)") $(if $(filter 1,$(STOP_THERAPY)),--stop-therapy)
 
 vboard: setup
 	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)

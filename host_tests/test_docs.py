@@ -38,6 +38,8 @@ RUN = {
     'make sim SIM_ARGS="--hours 72 --no-loop --no-screens"': (
         0, ["72 h of 72 h simulated", "Basalt simulator: 72 h", "wrote out/sim.png"]),
     PY + " -m tools.wiring --check": (0, []),
+    PY + " -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w": (
+        0, ["|> Basalt v0.1.0|", "host_tests/stories/first_boot.json: ok"]),
     PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
     """ --command '{"cmd": "new_reservoir", "units": 100}' --command '{"cmd": "resume"}'"""
@@ -88,6 +90,8 @@ SKIP = {
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 SETTINGS=my_settings.json": BOARD,
     "make deploy BOARD=esp32_devkitc PORT=/dev/ttyUSB0": BOARD,
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 MIP=0": BOARD,
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 STOP_THERAPY=1":
+        BOARD + "; test_usb_therapy.py runs --stop-therapy on a virtual board",
     'mpremote mip install --target "" github:<owner>/<repo>/firmware/pico_w.package.json':
         BOARD + " and a published fork (<owner>/<repo> is the reader's)",
     "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
@@ -102,7 +106,8 @@ SKIP = {
     "mpremote fs cp tools/cgm_peripheral/cgm_sensor.py :cgm_sensor.py": BOARD,
     "mpremote fs cp tools/cgm_peripheral/main.py :main.py": BOARD,
     "mpremote fs cp cgm_config.json :cgm_config.json": BOARD,
-    PY + " -m tools.history pull --port /dev/ttyACM0": BOARD,
+    PY + " -m tools.history pull --port /dev/ttyACM0":
+        BOARD + "; test_usb_therapy.py pulls from a virtual board mid-basal",
     ".venv/bin/python -m pytest -q host_tests/test_sim.py":
         "a module of the suite this test runs in",
     ".venv/bin/python -m pytest -q host_tests/test_loop_trust.py":

@@ -1,4 +1,5 @@
-"""tools.history: pull with mpremote (injected runner and a fake mpremote on PATH),
+"""tools.history: pull with mpremote from a board whose app is not running (injected
+runner and a fake mpremote on PATH; pull through the running app: test_usb_service.py),
 CSV and Nightscout export, the plot, simulator journals, and bad files."""
 
 import csv
@@ -12,7 +13,7 @@ import pytest
 
 from basalt.core import journal as jnl
 from basalt.storage.journal import Journal, bundle
-from tools import history, sim
+from tools import history, pump_link, sim
 from tools.fake_storage import FakeStorage
 from tools.history import __main__ as cli
 from tools.history import pull
@@ -45,8 +46,13 @@ def cgm_journal(tmp_path, boots=2):
     return path, storage
 
 
+def app_not_running(port):
+    """The pump link when the board's REPL answers (no app): pull falls back to mpremote."""
+    raise pump_link.NotRunning("the pump app is not running on %s" % port)
+
+
 def run_cli(argv, capsys, runner=None):
-    code = cli.main(argv, runner=runner)
+    code = cli.main(argv, runner=runner, link_factory=app_not_running)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -170,7 +176,7 @@ def test_pull_through_a_fake_mpremote_on_path(tmp_path, monkeypatch):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", str(fake.parent) + os.pathsep + os.environ["PATH"])
     assert pull.mpremote_command() == [str(fake)]
-    path = pull.pull("/dev/ttyACM0", str(tmp_path / "out"))
+    path = pull.pull("/dev/ttyACM0", str(tmp_path / "out"), link_factory=app_not_running)
     assert len(history.load(path).records) == 5
 
 

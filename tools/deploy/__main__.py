@@ -26,6 +26,9 @@ def main(argv=None):
     parser.add_argument("--index", default=None,
                         help="mip index to install the packages from (URL or local mirror)")
     parser.add_argument("--version", default=None, help="version to stamp (git describe)")
+    parser.add_argument("--stop-therapy", action="store_true",
+                        help="deploy to a pump that is delivering: suspend it first, "
+                             "resume it after (without this, deploy refuses)")
     parser.add_argument("--dry-run", action="store_true",
                         help="build and print the mpremote calls without running them")
     parser.add_argument("--write-manifest", action="store_true",
@@ -43,7 +46,7 @@ def main(argv=None):
     try:
         stage = deploy(args.board, args.port, args.settings or None,
                        with_deps=not args.no_deps, index=args.index, dry_run=args.dry_run,
-                       version=args.version)
+                       version=args.version, stop_therapy=args.stop_therapy)
     except DeployError as exc:
         print("deploy: error: %s" % exc, file=sys.stderr)
         return 2

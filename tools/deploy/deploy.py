@@ -399,7 +399,7 @@ def run_step(label, argv, port, mpremote, board_name="<board>", deps=()):
 
 
 def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
-           out_root=None, version=None):
+           out_root=None, version=None, stop_therapy=False, link_factory=None):
     """Check, build and install; returns the stage directory. Raises DeployError.
 
     A dry run checks and builds, prints the plan and runs nothing: it needs no port that
@@ -429,14 +429,42 @@ def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
     for note in notes:
         print("deploy: note:", note)
     steps = plan(mpremote, port, stage, deps, settings, index)
-    for label, argv in steps:
-        print("deploy: %s: %s" % (label, " ".join(_shown(a) for a in argv[1:])))
-        if dry_run:
-            continue
-        output = run_step(label, argv, port, mpremote, name, deps)
-        if label == "probe":
-            check_probe(output, port, name, board)
+    guard = None if dry_run else therapy_guard(port, stop_therapy, link_factory)
+    try:
+        for label, argv in steps:
+            print("deploy: %s: %s" % (label, " ".join(_shown(a) for a in argv[1:])))
+            if dry_run:
+                continue
+            output = run_step(label, argv, port, mpremote, name, deps)
+            if label == "probe":
+                check_probe(output, port, name, board)
+    except DeployError:
+        if guard is not None:
+            guard.failed()  # a pump deploy stopped is not left stopped in silence
+        raise
+    if guard is not None:
+        _guarded(guard.after)
     return stage
+
+
+def therapy_guard(port, stop_therapy, link_factory=None):
+    """Before mpremote takes the board: a delivering pump is refused (or, with
+    --stop-therapy, suspended) and the app stopped cleanly (tools/deploy/therapy.py)."""
+    from tools.deploy.therapy import TherapyGuard
+
+    guard = TherapyGuard(port, stop_therapy, **({"link_factory": link_factory}
+                                                if link_factory else {}))
+    _guarded(guard.before)
+    return guard
+
+
+def _guarded(step):
+    from tools.deploy.therapy import TherapyError
+
+    try:
+        return step()
+    except TherapyError as error:
+        raise DeployError(str(error)) from None
 
 
 def _shown(arg):

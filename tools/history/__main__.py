@@ -1,6 +1,6 @@
 """python -m tools.history: get a pump's history off the board and look at it.
 
-    python -m tools.history pull --port /dev/ttyACM0 [--out out/history]
+    python -m tools.history pull --port /dev/ttyACM0 [--out out/history] [--stop-therapy]
     python -m tools.history export FILE (--csv | --nightscout) [--out F] [--start ISO]
     python -m tools.history plot FILE [--out out/history.png] [--start ISO]
 
@@ -21,13 +21,18 @@ from tools.history import pull as pull_mod
 __doc__ = __doc__ % history.DEFAULT_START
 
 
-def main(argv=None, runner=None):
+def main(argv=None, runner=None, link_factory=None):
     parser = argparse.ArgumentParser(prog="python -m tools.history",
                                      description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
-    get = sub.add_parser("pull", help="copy the journal from a board with mpremote")
+    get = sub.add_parser("pull", help="copy the journal from a board (the pump keeps "
+                                      "delivering)")
     get.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0")
     get.add_argument("--out", default=os.path.join("out", "history"))
+    get.add_argument("--stop-therapy", action="store_true",
+                     help="if no pump app answers (firmware without the USB service), "
+                          "copy with mpremote anyway (it stops the pump program) and "
+                          "reset the board")
     export = sub.add_parser("export", help="write CSV or Nightscout JSON")
     export.add_argument("file")
     shape = export.add_mutually_exclusive_group(required=True)
@@ -42,7 +47,9 @@ def main(argv=None, runner=None):
     args = parser.parse_args(argv)
     try:
         if args.action == "pull":
-            path = pull_mod.pull(args.port, args.out, runner or pull_mod.subprocess_runner)
+            path = pull_mod.pull(args.port, args.out, runner or pull_mod.subprocess_runner,
+                                 link_factory or pull_mod.pump_link.PumpLink,
+                                 stop_therapy=args.stop_therapy)
             view = history.load(path)
             print("pulled %d records into %s" % (len(view.records), path))
             _warn(view)

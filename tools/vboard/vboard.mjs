@@ -14,6 +14,8 @@
 //   and main.py unless the raw REPL is active; machine.reset() (also what `mpremote
 //   reset` calls) and a watchdog timeout: a hard reset that always runs main.py;
 // - Ctrl-C stops the running program (main.py's asyncio task) with KeyboardInterrupt;
+// - the running program may read the console (the firmware's USB service): a board
+//   gives it every byte; here it gets the lines that start "#B< " (below);
 // - output newlines are cooked to \r\n, as the UART/USB console does.
 // Differences: asyncio.run(main) starts `main` as a task on the VM's event loop and
 // returns, so the REPL stays live while the app runs; the filesystem is in memory.
@@ -132,7 +134,53 @@ function feed(byte) {
     doPendingReset();
 }
 
+// ----- the USB console's requests (basalt.app.usb_service) -----------------------------
+// While the program listens, a line that starts with "#B< " goes to it whole (a board
+// gives the running program every byte; here the REPL stays live for everything else).
+
+const REQUEST = [0x23, 0x42, 0x3c, 0x20]; // "#B< "
+let listening = false; // the running program reads the console (vboard.console)
+let atLineStart = true;
+let request = null; // bytes of a line that may be a request, held from the REPL
+globalThis.vboard_listen = (on) => {
+    listening = !!on;
+};
+
+function toProgram(byte) {
+    // True if the byte went to the program's console (or is held for it).
+    if (request === null) {
+        const start = atLineStart && listening && !raw && !paste && byte === REQUEST[0];
+        atLineStart = endsLine(byte);
+        if (start) request = [byte];
+        return start;
+    }
+    if (byte === CTRL_C || (request.length < REQUEST.length && byte !== REQUEST[request.length])) {
+        const held = request; // not a request (or Ctrl-C): the REPL gets it all
+        request = null;
+        held.forEach(toRepl);
+        atLineStart = endsLine(byte);
+        return false;
+    }
+    if (byte === 0x0d || byte === 0x0a) {
+        const line = Buffer.from(request).toString("latin1");
+        request = null;
+        atLineStart = true;
+        py(`import vboard\nvboard.console.feed(${JSON.stringify(line)})`);
+        return true;
+    }
+    request.push(byte);
+    return true;
+}
+
+function endsLine(byte) {
+    return byte === 0x0d || byte === 0x0a || byte === CTRL_C || byte === CTRL_D;
+}
+
 function onByte(byte) {
+    if (!toProgram(byte)) toRepl(byte);
+}
+
+function toRepl(byte) {
     if (paste) {
         if (byte === CTRL_D) {
             paste = null;

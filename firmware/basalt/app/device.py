@@ -100,8 +100,10 @@ async def deliver(app, supervisor):
         await clock.sleep_ms(app.tick_ms)
 
 
-async def run_tasks(app, supervisor, ui=None, cgm_client=None):
+async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
     keeper = app.keeper
+    if usb is not None:  # host tools over USB while therapy runs (basalt.app.usb_service)
+        asyncio.create_task(usb.run())
     asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
@@ -232,5 +234,8 @@ def start():
         print(line)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
+    from basalt.app.usb_service import on_board
+
     cgm = make_cgm(app)  # before the UI: its settings screen names the CGM link
-    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), cgm))
+    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), cgm,
+                          on_board(app, board.mcu)))

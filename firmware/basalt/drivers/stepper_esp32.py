@@ -83,7 +83,7 @@ class RmtStepper(StepDirMotor):
         self._lvl = [0] * entries
         self._edges = [0] * (entries // 2)
         self._poll_us = _POLL_GUESS_US
-        self._last_poll = time.ticks_us()
+        self._last_poll = self._time.ticks_us()
         self._reset_move()
 
     def _reset_move(self):

@@ -11,40 +11,9 @@ import asyncio
 import sys
 
 import vboard  # the bench outlives resets: imported before _keep is taken
+import vm_errno
 
-# The VM's file system is Emscripten's, whose OSError numbers are WASI's (ENOENT is 44).
-# A board's VFS raises MicroPython's (ENOENT 2), which is what mpremote and the firmware
-# look for: translate at the boundary (os functions and open()).
-_ERRNO = {63: 1, 44: 2, 29: 5, 8: 9, 2: 13, 10: 16, 20: 17, 43: 19, 54: 20, 31: 21, 28: 22,
-          51: 28, 55: 39}
-
-
-def _translated(fn):
-    def call(*args, **kwargs):
-        if args and args[0] == "":  # a board's VFS takes "" as the current directory
-            args = (".",) + args[1:]
-        try:
-            return fn(*args, **kwargs)
-        except OSError as exc:
-            code = exc.args[0] if exc.args else None
-            if code in _ERRNO:
-                raise OSError(_ERRNO[code])
-            raise
-
-    return call
-
-
-def _translate_errnos():
-    import builtins
-    import os
-
-    for name in ("chdir", "getcwd", "ilistdir", "listdir", "mkdir", "remove", "rename",
-                 "rmdir", "stat", "statvfs", "unlink"):
-        setattr(os, name, _translated(getattr(os, name)))
-    builtins.open = _translated(builtins.open)
-
-
-_translate_errnos()
+vm_errno.translate_errnos()  # the VM's errnos as a board's VFS raises them
 _program = []  # the running program's tasks (asyncio.run's and those it created)
 _keep = set(sys.modules) | {"_vboard_boot", "__main__"}
 _kept_globals = ("__name__", "__file__", "__builtins__")
@@ -76,8 +45,15 @@ def _run_file(name):
         sys.print_exception(exc)
 
 
+async def _until_reset(coro):
+    try:
+        return await coro
+    except SystemExit:  # machine.reset() in a task: the reset is under way (on a board
+        pass  # it never returns); the VM would end on an uncaught SystemExit
+
+
 def _create_task(coro):
-    task = _create_task_of_vm(coro)
+    task = _create_task_of_vm(_until_reset(coro))
     if len(_program) > 32:
         _program[:] = [t for t in _program if not t.done()]
     _program.append(task)  # every task of the program stops with it
@@ -97,9 +73,19 @@ def boot(kind, run_main):
 
 
 def interrupt():
-    """Ctrl-C: the running program stops with KeyboardInterrupt."""
-    if _stop_program():
+    """Ctrl-C: the running program stops with KeyboardInterrupt. On a board it comes out
+    of asyncio.run into main.py; here asyncio.run returned when the app started, so
+    main.py's handler of it, `on_interrupt` if main.py defines one, is called instead."""
+    if not _stop_program():
+        return
+    handler = __import__("__main__").__dict__.get("on_interrupt")
+    if handler is None:
         print("Traceback (most recent call last):\n  File \"main.py\"\nKeyboardInterrupt: ")
+        return
+    try:
+        handler()
+    except Exception as exc:
+        sys.print_exception(exc)
 
 
 def teardown():
@@ -118,6 +104,7 @@ def teardown():
 
 
 def _stop_program():
+    vboard.console.close()  # nobody reads the USB console any more
     stopped = False
     while _program:
         task = _program.pop()

@@ -266,6 +266,43 @@ def set_force_mn(mn):
     hx711.force_mn = int(mn)
 
 
+# ----- the USB console, as the running program reads it ------------------------------
+
+
+class Console:
+    """sys.stdin/stdout for basalt.app.usb_service. On a board every byte goes to the
+    program while it runs (Ctrl-C excepted); here the REPL stays live beside the app,
+    so vboard.mjs hands over only lines that start with the service's request marker
+    ("#B< "), and only while a program listens (from open() until it stops)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def open(self):
+        import js
+
+        del self.lines[:]
+        js.vboard_listen(1)
+
+    def close(self):
+        import js
+
+        del self.lines[:]
+        js.vboard_listen(0)
+
+    def feed(self, line):
+        self.lines.append(line.encode())
+
+    def readline(self):
+        return self.lines.pop(0) if self.lines else None
+
+    def write(self, text):
+        print(text, end="")
+
+
+console = Console()
+
+
 # ----- the OLED -------------------------------------------------------------------------
 
 

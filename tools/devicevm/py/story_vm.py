@@ -1,0 +1,183 @@
+# The device VM's story runner (MicroPython; the script tools.devicevm runs in the VM).
+#
+# fakes_vm installs the fakes and the files; then the story's steps run: boots run the
+# real firmware/main.py; keys are pin levels; time is virtual. Observations go to a
+# transcript printed as one line "DEVICEVM {json}" at the end; the host checks them.
+
+import gc
+import json
+import sys
+
+sys.path.insert(0, "/lib/devicevm")
+import fakes_vm  # noqa: E402  (first: time, asyncio and machine are fakes from here)
+
+# isort: split
+import vasyncio  # noqa: E402
+import vboard  # noqa: E402
+import vhw  # noqa: E402
+import vtime  # noqa: E402
+
+FILES = fakes_vm.FILES
+_keep = set(sys.modules)
+STORY = json.loads(open(FILES + "story.json").read())
+BOARD = None
+out = {"steps": [], "resets": [], "crashes": []}
+clock = {"base": 0}  # story time (us) = base + VM time since the last boot
+
+
+def story_ms():
+    return (clock["base"] + vtime.now_us()) // 1000
+
+
+def _board():
+    global BOARD
+    if BOARD is None:
+        from board import BOARD as spec
+
+        from basalt.core.board_file import load_board
+
+        BOARD = load_board(spec)
+    return BOARD
+
+
+def _buttons():
+    from board import BOARD as spec
+
+    return spec["buttons"]
+
+
+def power_cut():
+    vhw.power_off()
+    vasyncio.reset()
+    for name in list(sys.modules):
+        if name not in _keep:
+            del sys.modules[name]
+    gc.collect()
+
+
+def boot(kind):
+    global BOARD
+    clock["base"] += vtime.now_us()  # the time off (or up to the reset) stays story time
+    vtime.power_on()
+    vboard.power_on(kind)
+    vboard.hx711._bits = None  # the load cell's ADC restarts with the board
+    vboard.hx711._ready_at = 0
+    vhw.reset_request[0] = None
+    BOARD = None
+    main = {"__name__": "__main__"}
+    try:
+        exec(open("/main.py").read(), main)
+    except BaseException as exc:  # noqa: B036 - what the board prints before its REPL
+        _crash(exc)
+
+
+def _crash(exc):
+    import io
+
+    text = io.StringIO()
+    sys.print_exception(exc, text)
+    out["crashes"].append({"t_ms": story_ms(), "error": text.getvalue()})
+
+
+def _wdt_stop(at_us):
+    deadline = vhw.wdt_deadline()
+    if deadline is not None and deadline <= at_us:
+        vtime.advance_to(deadline)
+        return True
+    return vhw.reset_request[0] is not None
+
+
+def run_ms(ms):
+    end = story_ms() + ms
+    while story_ms() < end:
+        vasyncio.run_until(vtime.now_us() + (end - story_ms()) * 1000, _wdt_stop)
+        for error in vasyncio._state["crashes"]:
+            _crash(error)
+        vasyncio._state["crashes"] = []
+        kind = vhw.reset_request[0]
+        if kind is None and vhw.wdt_deadline() is not None and \
+                vhw.wdt_deadline() <= vtime.now_us():
+            kind = "wdt"
+        if kind is not None:
+            out["resets"].append({"t_ms": story_ms(), "kind": kind})
+            power_cut()
+            boot(kind)
+
+
+def key(name, pressed):
+    spec = _buttons()[name]
+    pin = spec["pin"] if isinstance(spec, dict) else spec
+    invert = isinstance(spec, dict) and spec.get("invert")
+    vboard.inputs[pin] = (0 if pressed else 1) if invert else (1 if pressed else 0)
+
+
+def usteps(value):
+    """A story's microstep count: an int, or {"mu": m} converted by the board."""
+    if isinstance(value, dict):
+        return _board().usteps_for_mu(value["mu"])
+    return value
+
+
+def frame():
+    """The OLED's frame as hex (the host reads the text back: tools/devicevm/screen.py)."""
+    import binascii
+
+    panel = vboard.i2c_devices[0x3C]
+    return binascii.hexlify(panel.ram).decode() if panel.on else ""
+
+
+def heap():
+    gc.collect()
+    return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+
+
+def do(step):
+    """Run one step; return what it observed (a dict) or None."""
+    if "boot" in step:
+        boot(step["boot"])
+        run_ms(step.get("ms", 0))
+    elif "power_cut" in step:
+        power_cut()
+    elif "wait_s" in step:
+        run_ms(int(step["wait_s"] * 1000))
+    elif "wait_ms" in step:
+        run_ms(step["wait_ms"])
+    elif "press" in step:
+        key(step["press"], True)
+    elif "release" in step:
+        key(step["release"], False)
+    elif "hold" in step or "click" in step:
+        name = step.get("hold") or step.get("click")
+        key(name, True)
+        run_ms(step.get("ms", 100))
+        key(name, False)
+        run_ms(step.get("settle_ms", 150))
+    elif "force_mn" in step:
+        vboard.set_force_mn(step["force_mn"])
+    elif "adc" in step:
+        vboard.set_adc(step["adc"], step["u16"])
+    elif "rtc" in step:
+        vtime.set_rtc(step["rtc"])
+    elif "heap" in step:
+        return heap()
+    if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
+        return {"frame": frame()}
+    if "expect_usteps" in step:
+        return {"usteps": vboard.position(), "want": usteps(step["expect_usteps"])}
+    if "expect_usteps_between" in step:
+        lo, hi = step["expect_usteps_between"]
+        return {"usteps": vboard.position(), "want": [usteps(lo), usteps(hi)]}
+    if "usteps" in step:
+        return {"usteps": vboard.position()}
+    return None
+
+
+for step in STORY:
+    seen = do(step)
+    entry = {"t_ms": story_ms()}
+    if seen:
+        entry.update(seen)
+    out["steps"].append(entry)
+out["usteps"] = vboard.position()
+out["ignored_pulses"] = vboard.driver["ignored"]
+print("DEVICEVM " + json.dumps(out))
