@@ -158,8 +158,10 @@ class Menu:
             self.wake(now_ms)  # an alarm nobody has acknowledged keeps the screen lit
         self._alarm = alarm
         if now_ms - self._last_input >= self.dim_ms:
-            if len(self.stack) > 1:
-                self.home()  # no screen waits half-filled (or armed) for a passer-by
+            if len(self.stack) > 1 and view.boot_notes is None:
+                # No screen waits half-filled (or armed) for a passer-by; the boot
+                # notes stay (dimmed) until they are acknowledged.
+                self.home()
             if alarm is None and not self.dimmed:
                 self.dimmed = True
                 self.changed = True
