@@ -20,9 +20,13 @@ encoder): records, E2E-CRC, Feature, Status, Session Start Time and the RACP.
 """
 
 import asyncio
+import binascii
+import json
 from collections import deque
 
 from basalt.core import cgms
+
+_NAP_MS = 20  # a waiting fake polls this often under MicroPython (virtual-time asyncio)
 
 
 class DeviceDisconnectedError(Exception):
@@ -117,8 +121,37 @@ class FakeAioble:
     def __init__(self, clock, sensors=(), can_pair=False):
         self.clock = clock
         self.sensors = list(sensors)
+        self.can_pair = can_pair
         self.core = _Core(PairingBLE() if can_pair else FakeBLE())
         self.registered_services = []  # a GATT server registration would land here
+        self.security = self  # `from aioble import security`
+        self.secrets_path = None
+
+    def power_on(self):
+        """A reset: a fresh radio (no IRQ handler, no keys in RAM); sensors stay."""
+        self.core = _Core(PairingBLE() if self.can_pair else FakeBLE())
+
+    # --- aioble.security: the bond keys as a JSON file, loaded before the radio starts
+
+    def load_secrets(self, path=None):
+        self.secrets_path = path or self.secrets_path
+        keys = getattr(self.core.ble, "keys", None)
+        if keys is None or self.secrets_path is None:
+            return
+        keys.clear()
+        try:
+            with open(self.secrets_path) as f:
+                for addr, key in json.load(f):
+                    keys[binascii.unhexlify(addr)] = binascii.unhexlify(key)
+        except (OSError, ValueError):
+            pass  # as aioble: no file, or one that does not load, is no keys
+
+    def save_secrets(self):
+        if self.secrets_path is None:
+            return
+        with open(self.secrets_path, "w") as f:
+            json.dump([[binascii.hexlify(a).decode(), binascii.hexlify(k).decode()]
+                       for a, k in self.core.ble.keys.items()], f)
 
     def Device(self, addr_type, addr):  # noqa: N802  (aioble's name)
         return FakeDevice(self, addr_type, bytes(addr))
@@ -229,6 +262,7 @@ class FakeConnection:
                 raise GattError("pairing failed: numeric comparison rejected")
             if bond:
                 keys[sensor.addr] = sensor.bond_key  # _IRQ_SET_SECRET
+                self.device.aioble.save_secrets()
 
     def _live(self):
         if not self.connected:
@@ -310,10 +344,14 @@ class ClientCharacteristic:
 
 async def _until(clock, condition, timeout_ms):
     start = clock.now_ms()
+    nap = getattr(asyncio, "sleep_ms", None)  # MicroPython: time must pass while waiting
     while not condition():
         if timeout_ms is not None and clock.now_ms() - start >= timeout_ms:
             raise asyncio.TimeoutError()
-        await asyncio.sleep(0)
+        if nap is None:
+            await asyncio.sleep(0)
+        else:
+            await nap(_NAP_MS)
 
 
 _GATT = {
@@ -329,11 +367,16 @@ _GATT = {
 class FakeSensor:
     """A CGMS sensor: stores every record it made and answers the RACP from them."""
 
+    made = 0
+
     def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456,
                  bond_key=None):
         self.aioble = aioble
         self.addr = bytes(addr)
-        self.bond_key = bond_key if bond_key is not None else object()  # its own LTK
+        FakeSensor.made += 1
+        # its own long-term key: a clone with the same address has another one
+        self.bond_key = bond_key if bond_key is not None else bytes(
+            [FakeSensor.made % 256]) + self.addr
         self.clock = clock
         self.crc = crc
         self.has_display = has_display
@@ -347,7 +390,7 @@ class FakeSensor:
         self.connection = None
         self.pair_calls = []
         self.racp_requests = []
-        self.racp_pending = deque()
+        self.racp_pending = []
         self._pumping = None
         self._chars = {}
         aioble.sensors.append(self)
@@ -381,7 +424,7 @@ class FakeSensor:
     async def pump(self):
         """Send queued RACP answers, one notification per event-loop turn (real pace)."""
         while self.racp_pending:
-            kind, data = self.racp_pending.popleft()
+            kind, data = self.racp_pending.pop(0)
             char = self._chars.get(cgms.RACP_UUID if kind == "indicate"
                                    else cgms.MEASUREMENT_UUID)
             if char is not None and self.link_up(char):
@@ -424,7 +467,7 @@ class FakeSensor:
         self.racp_requests.append(data)
         self._answer(data)
         if self._pumping is None or self._pumping.done():
-            self._pumping = asyncio.get_running_loop().create_task(self.pump())
+            self._pumping = asyncio.create_task(self.pump())
 
     def _answer(self, data):
         try:
@@ -518,7 +561,7 @@ class _SimCharacteristic:
         self.uuid = uuid
         self.properties = properties
         self.value = bytes(initial or b"")
-        self._written = deque()
+        self._written = []
 
     def write(self, data):  # the server's own value (what a read returns)
         self.value = bytes(data)
@@ -532,7 +575,7 @@ class _SimCharacteristic:
 
     async def written(self, timeout_ms=None):
         await _until(self.link.clock, lambda: self._written, timeout_ms)
-        return self.link.server_connection, self._written.popleft()
+        return self.link.server_connection, self._written.pop(0)
 
 
 class SimLink(FakeSensor):

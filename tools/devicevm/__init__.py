@@ -28,9 +28,15 @@ Step vocabulary (one key names the step; times are virtual):
                                    since the VM started; {"mu": m} is board.usteps_for_mu
   {"expect_usteps_between": [a, b]}  a <= microsteps <= b (ints or {"mu": m})
   {"usteps": true}                 record the microsteps
+  {"cgm_sensor": "c0ffee000001", "display": true}  a BLE CGM sensor in range (the fake
+                                   link of tools/devicevm/py/vcgm.py: an ESP32 pairs,
+                                   a Pico W cannot); {"cgm_measure": 140, "sensor": ...}
+                                   it notifies a reading; {"cgm_away": addr} it leaves
   {"heap": true}                   record gc.mem_alloc()/mem_free() after gc.collect()
                                    (caveat: this WebAssembly build grows its heap and
                                    keeps garbage a collect called from Python should free)
+A step with "only": "esp32_devkitc" (a board name) runs on that board only.
+The first step may name the settings file: {"settings": "host_tests/stories/x.json"}.
 Every step may carry "note": "..." (ignored). A dimmed screen takes one key to wake.
 A story also fails on a firmware crash (an exception out of a task or main.py) and on
 an unexpected reset unless the story says {"allow_resets": true} as its first step.
@@ -66,6 +72,7 @@ def _stage(tmp, steps, board, settings):
         shutil.copy(src, lib / src.name)
     for name in ("vboard.py", "vm_errno.py"):
         shutil.copy(VBOARD_PY / name, lib / name)
+    shutil.copy(REPO / "tools" / "fake_ble.py", lib / "fake_ble.py")  # vcgm's link
     shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
     shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
     shutil.copy(REPO / "firmware" / "main.py", files / "main.py")
@@ -174,7 +181,8 @@ def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, t
 def story_failures(path, board):
     """Run the story file on the board; the failures as one message ('' when it holds)."""
     steps = load_story(REPO / path)
-    failures, _ = DeviceVM(board).check(steps)
+    settings = steps[0].get("settings") if steps else None
+    failures, _ = DeviceVM(board, REPO / settings if settings else DEFAULT_SETTINGS).check(steps)
     return "\n".join(failures)
 
 
@@ -190,9 +198,13 @@ class DeviceVM:
         self.mpy = mpy
 
     def run(self, steps):
-        return run_story(steps, self.board, self.settings, self.heap, mpy=self.mpy)
+        return run_story(self.steps(steps), self.board, self.settings, self.heap, mpy=self.mpy)
+
+    def steps(self, steps):
+        """The story's steps for this board (a step with "only": board runs only there)."""
+        return [step for step in steps if step.get("only", self.board) == self.board]
 
     def check(self, steps):
         """Run the story; return (failures, transcript)."""
         transcript = self.run(steps)
-        return check_story(steps, transcript), transcript
+        return check_story(self.steps(steps), transcript), transcript

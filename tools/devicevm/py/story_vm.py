@@ -14,12 +14,14 @@ import fakes_vm  # noqa: E402  (first: time, asyncio and machine are fakes from 
 # isort: split
 import vasyncio  # noqa: E402
 import vboard  # noqa: E402
+import vcgm  # noqa: E402  (the fake BLE CGM link; kept across power cuts)
 import vhw  # noqa: E402
 import vtime  # noqa: E402
 
 FILES = fakes_vm.FILES
 _keep = set(sys.modules)
 STORY = json.loads(open(FILES + "story.json").read())
+USES_CGM = any(key.startswith("cgm_") for step in STORY for key in step)
 BOARD = None
 out = {"steps": [], "resets": [], "crashes": []}
 clock = {"base": 0}  # story time (us) = base + VM time since the last boot
@@ -64,6 +66,8 @@ def boot(kind):
     vboard.hx711._ready_at = 0
     vhw.reset_request[0] = None
     BOARD = None
+    if USES_CGM:
+        vcgm.boot()
     main = {"__name__": "__main__"}
     try:
         exec(open("/main.py").read(), main)
@@ -160,6 +164,8 @@ def do(step):
         vtime.set_rtc(step["rtc"])
     elif "heap" in step:
         return heap()
+    elif any(key.startswith("cgm_") for key in step):
+        vcgm.do(step)
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:

@@ -98,6 +98,8 @@ def _items(menu, view):
     items = [(state or "-", about_link), (row, about_link)]
     if view.cgm_peer is not None:
         items.append(("Sensor " + view.cgm_peer[-8:], about_link))
+    if view.glucose_mgdl is not None:
+        items.append(("Last %d mg/dL" % view.glucose_mgdl, about_link))
     if view.cgm_peer is not None:
         items.append(("Forget sensor", _push(ConfirmScreen(
             b"Forget sensor?", "", "", ["the next CGM", "found must pair"],

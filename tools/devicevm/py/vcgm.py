@@ -1,0 +1,85 @@
+# The fake BLE CGM link in the device VM (MicroPython): tools/fake_ble.py's aioble as
+# `aioble` and a `bluetooth` with its UUID, installed at each boot of a story that uses
+# the CGM. The radio's sensors are the world outside the pump: they stay in range (and
+# keep their records) across the pump's power cuts; the pump's radio restarts empty and
+# reloads its bond keys from /data as aioble.security does (fake_ble.FakeAioble).
+#
+# Steps (story_vm.do):
+#   {"cgm_sensor": "c0ffee000001", "display": true}  a sensor comes in range (display:
+#                                    it can show a number, so numeric comparison);
+#                                    "clone": true, another device with that address
+#                                    (and the same data) but not its keys; the same
+#                                    step without "clone" brings the real one back
+#   {"cgm_measure": 140, "sensor": "c0ffee000001"}   it measures (the next offset, 5 min
+#                                    after its last) and notifies when connected
+#   {"cgm_away": "c0ffee000001"}     it drops the link and goes out of range
+
+import sys
+
+import fake_ble
+import vtime
+
+
+class _Clock:
+    def now_ms(self):
+        return vtime.now_us() // 1000
+
+
+class _Bluetooth:
+    UUID = fake_ble.UUID
+
+
+_state = {"radio": None, "sensors": {}, "originals": {}}
+
+
+def _radio():
+    """The air and the pump's radio: NimBLE (ESP32) pairs, the Pico W's BTstack cannot."""
+    if _state["radio"] is None:
+        from board import BOARD as spec
+
+        _state["radio"] = fake_ble.FakeAioble(_Clock(), can_pair=spec["mcu"] == "esp32")
+    return _state["radio"]
+
+
+def boot():
+    """Before main.py runs: the pump's radio (a fresh one at every boot)."""
+    radio = _radio()
+    radio.power_on()
+    sys.modules["aioble"] = radio
+    sys.modules["bluetooth"] = _Bluetooth
+
+
+def do(step):
+    radio = _radio()
+    sensors = _state["sensors"]
+    if "cgm_sensor" in step:
+        addr = step["cgm_sensor"]
+        originals = _state["originals"]
+        if step.get("clone"):  # the real one stays out of range meanwhile
+            if addr in sensors:
+                originals[addr] = sensors[addr]
+                sensors[addr].in_range = False
+            sensors[addr] = fake_ble.FakeSensor(radio, _addr(addr), radio.clock,
+                                                has_display=bool(step.get("display")))
+        elif addr in originals or addr in sensors:
+            if addr in originals:
+                sensors[addr].in_range = False
+                sensors[addr] = originals.pop(addr)
+            sensors[addr].in_range = True
+        else:
+            sensors[addr] = fake_ble.FakeSensor(radio, _addr(addr), radio.clock,
+                                                has_display=bool(step.get("display")))
+    elif "cgm_measure" in step:
+        sensor = sensors[step.get("sensor") or next(iter(sensors))]
+        offset = sensor.current_offset() + 5 if sensor.records else 0
+        sensor.measure(step.get("offset", offset), step["cgm_measure"])
+    elif "cgm_away" in step:
+        sensor = sensors[step["cgm_away"]]
+        sensor.drop()
+        sensor.in_range = False
+
+
+def _addr(text):
+    import binascii
+
+    return binascii.unhexlify(text)
