@@ -73,6 +73,8 @@ def _stage(tmp, steps, board, settings):
     for name in ("vboard.py", "vm_errno.py"):
         shutil.copy(VBOARD_PY / name, lib / name)
     shutil.copy(REPO / "tools" / "fake_ble.py", lib / "fake_ble.py")  # vcgm's link
+    shutil.copy(REPO / "tools" / "cgm_peripheral" / "main.py", lib / "cgm_sim_main.py")
+    shutil.copy(REPO / "tools" / "cgm_peripheral" / "cgm_sensor.py", lib / "cgm_sensor.py")
     shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
     shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
     shutil.copy(REPO / "firmware" / "main.py", files / "main.py")

@@ -325,13 +325,15 @@ class CgmClient:
 
     async def _racp(self, racp, since):
         self.counts["racp"] += 1
+        before = self.counts["records"]
         await racp.write(cgms.racp_report_since(since), True, timeout_ms=GATT_MS)
         try:
             reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=RACP_MS))
         except asyncio.TimeoutError:
             await racp.write(cgms.racp_abort(), True, timeout_ms=GATT_MS)
             raise CgmLinkError("no RACP response in %d s" % (RACP_MS // 1000))
-        self._event("cgm_backfill", since=since, result=reply.describe())
+        self._event("cgm_backfill", since=since, result=reply.describe(),
+                    records=self.counts["records"] - before)
         # Asked once: found or not, these gaps are not asked for again.
         self.store.backfill_done()
 

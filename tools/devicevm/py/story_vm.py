@@ -165,7 +165,7 @@ def do(step):
     elif "heap" in step:
         return heap()
     elif any(key.startswith("cgm_") for key in step):
-        vcgm.do(step)
+        vcgm.do(step, run_ms)
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:

@@ -137,6 +137,8 @@ def summary(kind, d):
             d.get("programmed_mu", 0))
     if kind in ("cgm_pair", "cgm_link"):
         return "CGM " + str(d.get("state"))
+    if kind == "cgm_backfill":
+        return "CGM +%s" % d.get("records", "?")
     if kind == "alarm_stop":
         return "stop " + str(d.get("reason"))
     if kind == "bolus_interrupted":
@@ -254,6 +256,9 @@ _REASONS = {
         _units(d.get("delivered_mu")), d.get("reason")),
     "bolus_reconciled": lambda d: "interrupted bolus counted by the user: %s" % _units(
         d.get("delivered_mu")),
+    "cgm_backfill": lambda d: "CGM back-fill (RACP) of the records since offset %s: %s, "
+                              "%s records" % (d.get("since"), d.get("result"),
+                                              d.get("records", "?")),
     "carbs": lambda d: "carbs %s g announced to the loop" % d.get("grams"),
     "stopped": lambda d: "delivery stopped: %s" % d.get("reason"),
     "boot": lambda d: "pump started (%s), firmware %s" % (d.get("cause"), d.get("fw")),
