@@ -264,10 +264,12 @@ def test_bad_settings_file(fake, tmp_path, capsys):
 
 
 def test_make_deploy_without_board_says_what_to_do():
-    # -o setup, as test_docs runs make: never (re)build the environment from a test. A
-    # worktree's requirements.txt is newer than a shared .venv's stamp, and the set-up
-    # rule starts with rm -rf .venv: it replaced the shared (symlinked) environment.
-    proc = subprocess.run(["make", "--no-print-directory", "-o", "setup", "deploy"], cwd=REPO,
+    # -o setup and the deploy stamp, as test_docs runs make: never (re)build the
+    # environment from a test. A worktree's requirements are newer than a shared .venv's
+    # stamps, and the set-up rules start with rm -rf .venv: that once replaced the
+    # shared (symlinked) environment.
+    proc = subprocess.run(["make", "--no-print-directory", "-o", "setup",
+                           "-o", ".venv/.stamp-deploy", "deploy"], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "BOARD is not set" in proc.stderr and "pico_w" in proc.stderr

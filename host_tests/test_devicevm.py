@@ -125,3 +125,37 @@ def test_a_power_cut_keeps_the_plunger_and_story_time_runs_on():
     assert times == [500, 2500, 2500, 2500, 7500, 7500, 8000, 8000]
     assert transcript["steps"][2]["usteps"] == transcript["steps"][5]["usteps"] == 0
     assert transcript["console"].count("Restarted (power_on)") == 2
+
+
+@needs_vm
+@pytest.mark.parametrize("board, can_pair, reserved", [("pico_w", False, 1024),
+                                                       ("esp32_devkitc", True, 0)])
+def test_the_fake_ble_pairs_only_on_esp32_and_btstack_keeps_gc_heap(board, can_pair,
+                                                                     reserved):
+    got = vm_json("""
+import gc, bluetooth, aioble, vble
+ble = bluetooth.BLE()
+gc.collect()
+before = gc.mem_alloc()
+ble.active(True)
+gc.collect()
+held = gc.mem_alloc() - before
+ble.active(True)
+gc.collect()
+again = gc.mem_alloc() - before
+print(json.dumps({"pair": hasattr(ble, "gap_pair"), "same": aioble.core.ble is ble,
+                  "held": held, "again": again, "off": ble.active(False)}))
+""", board=board)
+    assert got["pair"] is can_pair and got["same"]
+    assert reserved <= got["held"] <= reserved + 64  # the bytearray's header and list slot
+    assert abs(got["again"] - got["held"]) <= 32  # active twice reserves once
+    assert got["off"] is False  # (freeing cannot be measured: the VM's GC keeps garbage)
+
+
+def test_the_stories_cgm_settings_pass_the_schema_with_cgm_on():
+    from basalt.core.settings import load_settings, parse_settings_text
+    from tools.devicevm import REPO
+
+    settings, _ = load_settings(parse_settings_text(
+        (REPO / "host_tests" / "stories" / "settings_cgm.json").read_text()))
+    assert settings.cgm.enabled and settings.cgm.address == "c0:ff:ee:00:00:01"

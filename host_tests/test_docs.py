@@ -10,8 +10,9 @@ language, so a shell command cannot hide in an untagged block.
 
 The commands run in a scratch directory that links to the repository's folders, so
 their outputs (out/, build/, files they write) land there, not in the checkout.
-`make TARGET` runs as `make -o setup TARGET`: the set-up step (pip, npm) is already
-done for the test run and must not reinstall the environment the tests run in.
+`make TARGET` runs as `make -o setup -o .venv/.stamp-deploy TARGET`: the set-up steps
+(pip, npm) are already done for the test run and must not reinstall the environment
+the tests run in.
 
 The lesson pages (hardware/lessons/) have their own runner in test_hardware_docs.py.
 """
@@ -41,10 +42,13 @@ RUN = {
     PY + " -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w": (
         0, ["|> Basalt v0.1.0|", "host_tests/stories/first_boot.json: ok"]),
     PY + " -m tools.deploy": (2, ["BOARD is not set", "pico_w", "esp32_devkitc"]),
+    PY + " -m tools.deploy --board pico_w --dry-run": (
+        0, ["deploy: done (dry run)", "First flash: check all of this", "Motor driver EN GP6"]),
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
-    """ --command '{"cmd": "new_reservoir", "units": 100}' --command '{"cmd": "resume"}'"""
-    """ --command '{"cmd": "bolus", "units": 0.5}'""": (0, ["NOT FOR HUMAN USE",
-                                                           '"bolus_steps": ']),
+    """ --command '{"cmd": "boot_ack"}' --command '{"cmd": "new_reservoir", "units": 100}'"""
+    """ --command '{"cmd": "resume"}' --command '{"cmd": "bolus", "units": 0.5}'""": (
+        0, ["NOT FOR HUMAN USE", "pi: 00:00:00  basal", "stopped: suspended  alarms: none",
+            '"bolus_steps": ']),
     PY + " -m tools.settings example --out my_settings.json": (0, []),
     PY + " -m tools.settings check my_settings.json --board sim": (
         0, ["my_settings.json: ok, version 1: 2 basal profile(s), active Weekday (23.35 U/day)"]),
@@ -68,6 +72,7 @@ RUN = {
         0, ["overall error A   +2.37 %", "   2 min   +109.77 %    -88.51 %",
             "  60 min     +5.13 %     -1.30 %"]),
     PY + " -m tools.bench --help": (0, ["delivery", "powercut", "loop"]),
+    PY + " -m tools.bench modules --json": (0, ['"boot_cgm": true', '"boot_ui": true']),
     PY + " -m tools.sim loop-day --patient adolescent#003 --out out/bench --no-plot": (
         0, ["time in range 70-180   92.4 %", "480: 110 zero temps (suspend), 333 other temps"]),
     PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
@@ -90,6 +95,11 @@ SKIP = {
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 SETTINGS=my_settings.json": BOARD,
     "make deploy BOARD=esp32_devkitc PORT=/dev/ttyUSB0": BOARD,
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 MIP=0": BOARD,
+    "make deploy BOARD=pico_w PORT=/dev/ttyACM0 ROMFS=1": BOARD,
+    "mpremote fs cp firmware/main.py :main.py + fs cp boards/pico_w.py :board.py":
+        BOARD + " flashed with a frozen firmware",
+    "mpremote fs cp settings/example.json :settings.json + reset":
+        BOARD + " flashed with a frozen firmware",
     "make deploy BOARD=pico_w PORT=/dev/ttyACM0 STOP_THERAPY=1":
         BOARD + "; test_usb_therapy.py runs --stop-therapy on a virtual board",
     'mpremote mip install --target "" github:<owner>/<repo>/firmware/pico_w.package.json':
@@ -108,6 +118,8 @@ SKIP = {
     "mpremote fs cp cgm_config.json :cgm_config.json": BOARD,
     PY + " -m tools.history pull --port /dev/ttyACM0":
         BOARD + "; test_usb_therapy.py pulls from a virtual board mid-basal",
+    PY + " -m tools.deploy --selftest /dev/ttyACM0": BOARD + "; test_selftest_vboard.py runs "
+                                                      "it on a virtual board",
     ".venv/bin/python -m pytest -q host_tests/test_sim.py":
         "a module of the suite this test runs in",
     ".venv/bin/python -m pytest -q host_tests/test_loop_trust.py":
@@ -210,10 +222,13 @@ def _scratch(tmp_path):
     return work
 
 
+NO_SETUP = "-o setup -o .venv/.stamp-deploy"  # the full set's and the deploy set's set-up
+
+
 def _as_run(command):
     """`make X` runs without its set-up step; everything else exactly as written."""
     if command.startswith("make "):
-        return "make --no-print-directory -o setup " + command[len("make "):]
+        return "make --no-print-directory %s %s" % (NO_SETUP, command[len("make "):])
     return command
 
 
@@ -365,4 +380,4 @@ def test_extraction_sees_what_a_reader_sees(tmp_path):
     assert [lang for lang, _, _ in fenced_blocks(page)] == ["sh", "console", "json", ""]
     assert _slug("Bluetooth CGM Service (0x181F)") == "bluetooth-cgm-service-0x181f"
     assert _as_run('make sim SIM_ARGS="--hours 72"') == (
-        'make --no-print-directory -o setup sim SIM_ARGS="--hours 72"')
+        'make --no-print-directory -o setup -o .venv/.stamp-deploy sim SIM_ARGS="--hours 72"')

@@ -30,9 +30,11 @@ MS = 1_000_000  # ns per ms
 
 def config(driver="tmc2209", microsteps=16, ms_pins=(7, 8), step=(2, False), dir_=(3, False),
            en=(6, True), max_hz=4000, ms_invert=False):
+    table = DRIVERS[driver]
     return MotorConfig(driver, Pin(step[0], step[1]), Pin(dir_[0], dir_[1]),
                        Pin(en[0], en[1]), microsteps,
-                       [Pin(n, ms_invert) for n in ms_pins], max_hz)
+                       [Pin(n, ms_invert) for n in ms_pins], max_hz,
+                       table["levels"][microsteps], table["min_pulse_us"])
 
 
 class Rig:

@@ -89,27 +89,31 @@ def test_sim_cli_runs_72_hours(tmp_path):
     assert len(rows) == 1 + 72 * 60 + 1  # header, one row a minute, both ends
 
 
-def _pi(*args):
+def _pi(data, *args):
+    """The Pi entry on blinka's mock board, its boot screen acknowledged first."""
     env = dict(os.environ, BLINKA_OS_AGNOSTIC="1", PYTHONPATH=str(REPO / "firmware"))
-    return subprocess.run([sys.executable, "-m", "tools.pi", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "tools.pi", "--data", str(data),
+                           "--command", '{"cmd": "boot_ack"}', *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
 
 
-def test_pi_without_settings_says_why_doses_are_refused():
-    proc = _pi("--seconds", "0", "--command", '{"cmd": "new_reservoir", "units": 100}',
+def test_pi_without_settings_says_why_doses_are_refused(tmp_path):
+    proc = _pi(tmp_path, "--seconds", "0",
+               "--command", '{"cmd": "new_reservoir", "units": 100}',
                "--command", '{"cmd": "resume"}', "--command", '{"cmd": "bolus", "units": 0.5}')
     assert proc.returncode == 1
-    assert "no --settings file: no basal profile runs and every dose is refused" in proc.stderr
+    assert ("no settings file in %s: no basal profile runs and every dose is refused"
+            % tmp_path) in proc.stderr
     assert "--settings settings/example.json" in proc.stderr
     assert "bolus refused" in proc.stderr
 
 
-def test_pi_with_settings_has_no_such_note_and_delivers():
-    proc = _pi("--settings", "settings/example.json", "--seconds", "1",
+def test_pi_with_settings_has_no_such_note_and_delivers(tmp_path):
+    proc = _pi(tmp_path, "--settings", "settings/example.json", "--seconds", "1",
                "--command", '{"cmd": "new_reservoir", "units": 100}',
                "--command", '{"cmd": "resume"}', "--command", '{"cmd": "bolus", "units": 0.5}')
     assert proc.returncode == 0, proc.stderr
-    assert "no --settings" not in proc.stderr
+    assert "no settings file" not in proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["bolus_steps"] > 0
 
 

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
 from basalt.core.ui.history_pages import HIDDEN, describe, summary
 from basalt.core.ui.keys import DOWN, SELECT, UP
 from basalt.core.ui.paint import TextDump
@@ -39,7 +40,7 @@ class CountingStorage(FakeStorage):
 def filled(storage, count, seed=1, segment_bytes=600):
     rng = random.Random(seed)
     journal = Journal(storage, segment_bytes=segment_bytes, segments=64)
-    journal.open(jnl.JournalView(), 1, 1)
+    journal.open(jread.JournalView(), 1, 1)
     for n in range(count):
         kind = rng.choice(KINDS)
         detail = {"n": n, "text": "x" * rng.randrange(0, 200 if n % 17 else 900)}
@@ -80,7 +81,7 @@ def test_damage_is_skipped_as_the_boot_reader_skips_it():
     storage.files[names[-1]] = storage.files[names[-1]][:-7]  # a torn tail
     expected = []
     for name in names:
-        expected += [r.detail["n"] for r in jnl.read_segment(bytes(storage.files[name]))[1]]
+        expected += [r.detail["n"] for r in jread.read_segment(bytes(storage.files[name]))[1]]
     pages = JournalPages(journal)
     assert walk(pages, pages.newest(), pages.older) == expected[::-1]
     assert len(expected) == 118

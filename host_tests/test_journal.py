@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
+from basalt.core import restore
 from basalt.core.basal import make_profile
 from basalt.core.errors import InvalidValue
 from basalt.core.supervisor import Supervisor
@@ -41,7 +43,7 @@ def segment(records, number=1, boot=1):
 @given(kinds, details, st.integers(0, 2**32 - 1), st.integers(0, 0xFFFF))
 def test_records_round_trip(kind, detail, seq, boot):
     data = jnl.encode_header(3, boot) + jnl.encode_record(seq, boot, 123_456, kind, detail)
-    header, records, damaged = jnl.read_segment(data)
+    header, records, damaged = jread.read_segment(data)
     assert header == (jnl.FORMAT_VERSION, 3, boot)
     assert damaged == []
     (record,) = records
@@ -59,7 +61,7 @@ def _listify(value):
 
 def test_at_ms_goes_in_the_header_and_comes_back():
     data = jnl.encode_record(1, 1, 5, "alarm", {"code": "occlusion", "at_ms": 5})
-    record = jnl.scan(data, 0)[0][0]
+    record = jread.scan(data, 0)[0][0]
     assert record.as_event() == ("alarm", {"code": "occlusion", "at_ms": 5})
 
 
@@ -86,7 +88,7 @@ def test_a_corrupt_record_is_skipped_and_the_rest_kept(where):
     index = {"first": 0, "middle": 2, "last": 4}[where]
     offset = jnl.HEADER_SIZE + sum(sizes[:index]) + 16
     data[offset] ^= 0x40
-    _, found, damaged = jnl.read_segment(bytes(data))
+    _, found, damaged = jread.read_segment(bytes(data))
     assert [r.detail["mg_dl"] for r in found] == [100 + i for i in range(5) if i != index]
     assert len(damaged) == 1 and damaged[0][1] - damaged[0][0] == sizes[index]
 
@@ -94,14 +96,14 @@ def test_a_corrupt_record_is_skipped_and_the_rest_kept(where):
 def test_a_torn_tail_is_reported_as_damage_at_the_end():
     data = segment([("glucose", {"mg_dl": 1}), ("glucose", {"mg_dl": 2})])
     torn = data[:-5]
-    _, found, damaged = jnl.read_segment(torn)
+    _, found, damaged = jread.read_segment(torn)
     assert [r.detail["mg_dl"] for r in found] == [1]
     assert damaged[-1][1] == len(torn)
 
 
 @given(st.binary(max_size=600))
 def test_random_bytes_never_raise(data):
-    _, records, damaged = jnl.read_segment(data)
+    _, records, damaged = jread.read_segment(data)
     assert sum(end - start for start, end in damaged) <= len(data)
     assert all(r.kind for r in records)
 
@@ -111,7 +113,7 @@ def test_garbage_between_records_loses_nothing_committed(noise, count):
     records = [("bolus_done", {"id": i, "delivered_mu": 10 * i}) for i in range(count)]
     good = segment(records)
     mixed = good + noise + jnl.encode_record(99, 1, 7, "boot", {"cause": "x"})
-    found = jnl.read_segment(mixed)[1]
+    found = jread.read_segment(mixed)[1]
     seqs = [r.seq for r in found]
     assert seqs[:count] == list(range(1, count + 1)) and seqs[-1] == 99
 
@@ -119,8 +121,8 @@ def test_garbage_between_records_loses_nothing_committed(noise, count):
 def test_a_newer_format_is_kept_unread_with_a_clear_message():
     newer = jnl.encode_header(4, 1, version=jnl.FORMAT_VERSION + 1) + b"\x00" * 40
     with pytest.raises(jnl.JournalError, match="newer firmware .*format 2.*kept unchanged"):
-        jnl.read_segment(newer, "j000004.jnl")
-    view = jnl.read_journal([("j000003.jnl", segment([("boot", {})], 3)),
+        jread.read_segment(newer, "j000004.jnl")
+    view = jread.read_journal([("j000003.jnl", segment([("boot", {})], 3)),
                              ("j000004.jnl", newer)])
     assert len(view.records) == 1 and view.foreign[0][0] == "j000004.jnl"
 
@@ -128,7 +130,7 @@ def test_a_newer_format_is_kept_unread_with_a_clear_message():
 def test_a_damaged_header_still_yields_the_records():
     data = bytearray(segment([("glucose", {"mg_dl": 5})]))
     data[0:4] = b"XXXX"
-    header, found, damaged = jnl.read_segment(bytes(data))
+    header, found, damaged = jread.read_segment(bytes(data))
     assert header is None and [r.detail for r in found] == [{"mg_dl": 5}]
     assert damaged[0] == (0, jnl.HEADER_SIZE)
 
@@ -137,7 +139,7 @@ def test_times_unwrap_past_32_bits_within_a_boot():
     data = (jnl.encode_record(1, 1, 2**32 - 10, "glucose", {}) +
             jnl.encode_record(2, 1, 2**32 + 5, "glucose", {}) +
             jnl.encode_record(3, 2, 7, "boot", {}))
-    records = jnl.unwrap_times(jnl.scan(data, 0)[0])
+    records = jread.unwrap_times(jread.scan(data, 0)[0])
     assert [r.at_ms for r in records] == [2**32 - 10, 2**32 + 5, 7]
 
 
@@ -146,7 +148,7 @@ def test_a_record_about_an_earlier_moment_is_not_a_wrap():
     data = (jnl.encode_record(1, 1, 3_600_000, "basal_rate", {}) +
             jnl.encode_record(2, 1, 1_800_000, "glucose", {"mg_dl": 120}) +
             jnl.encode_record(3, 1, 3_700_000, "basal_rate", {}))
-    records = jnl.unwrap_times(jnl.scan(data, 0)[0])
+    records = jread.unwrap_times(jread.scan(data, 0)[0])
     assert [r.at_ms for r in records] == [3_600_000, 1_800_000, 3_700_000]
 
 
@@ -232,14 +234,14 @@ PROFILE = make_profile("P", [(0, 1000), (360, 500), (720, 1500)])
 def test_temp_basal_resumes_only_if_it_lowers_delivery(fields, resumed):
     fields.setdefault("temp_left_ms", 6 * 3_600_000)  # from 01:00 into the 06:00 segment
     fields["temp_duration_ms"] = 8 * 3_600_000
-    plan = ckp.plan_restore(_ck(**fields), "ok", BOARD, PROFILE)
+    plan = restore.plan_restore(_ck(**fields), "ok", BOARD, PROFILE)
     kinds = [kind for kind, _ in plan["events"]]
     assert kinds == ["temp_basal_resumed" if resumed else "temp_basal_ended"]
     assert (plan["temp"] is not None) == resumed
 
 
 def test_a_suspended_pump_stays_suspended_and_its_temp_is_not_revived():
-    plan = ckp.plan_restore(_ck(state=ckp.STATE_SUSPENDED, temp_type=ckp.TEMP_PERCENT,
+    plan = restore.plan_restore(_ck(state=ckp.STATE_SUSPENDED, temp_type=ckp.TEMP_PERCENT,
                                 temp_value=50, temp_left_ms=60_000), "ok", BOARD, PROFILE)
     assert plan["state"] == ckp.STATE_SUSPENDED and plan["temp"] is None
     assert plan["events"] == []
@@ -248,7 +250,7 @@ def test_a_suspended_pump_stays_suspended_and_its_temp_is_not_revived():
 def test_a_running_bolus_becomes_interrupted_within_its_bounds():
     ck = _ck(b0_id=4, b0_kind=1, b0_programmed_mu=3000, b0_lo=700, b0_hi=734,
              b1_id=3, b1_kind=2, b1_programmed_mu=2000, b1_lo=10, b1_hi=44)
-    plan = ckp.plan_restore(ck, "ok", BOARD, PROFILE)
+    plan = restore.plan_restore(ck, "ok", BOARD, PROFILE)
     events = [d for k, d in plan["events"] if k == "bolus_interrupted"]
     assert [e["id"] for e in events] == [4, 3]
     first = events[0]
@@ -259,7 +261,7 @@ def test_a_running_bolus_becomes_interrupted_within_its_bounds():
     assert plan["uncertain"]["programmed_mu"] == 5000
     # the reservoir is counted as if the motor had used all of its lease
     assert plan["reservoir_steps"] == 50_000 - 34 and plan["plunger_steps"] == 1000
-    settled = ckp.plan_restore(ck, "ok", BOARD, PROFILE, settled={(5, 4), (5, 3)})
+    settled = restore.plan_restore(ck, "ok", BOARD, PROFILE, settled={(5, 4), (5, 3)})
     assert not settled["events"] and settled["uncertain"]["count"] == 2
 
 
@@ -273,10 +275,10 @@ def _v1_bytes(ck):
 
 def test_the_gate_totals_come_back_with_the_lease_the_motor_may_have_used():
     plain = _ck(gate_hour_steps=0, gate_day_steps=9_000)
-    assert ckp.plan_restore(plain, "ok", BOARD, PROFILE)["gate"] == (0, 9_034)
+    assert restore.plan_restore(plain, "ok", BOARD, PROFILE)["gate"] == (0, 9_034)
     bolus = _ck(gate_hour_steps=2_000, gate_day_steps=9_000, b0_id=4, b0_kind=1,
                 b0_programmed_mu=3000, b0_lo=700, b0_hi=734)
-    assert ckp.plan_restore(bolus, "ok", BOARD, PROFILE)["gate"] == (2_034, 9_034)
+    assert restore.plan_restore(bolus, "ok", BOARD, PROFILE)["gate"] == (2_034, 9_034)
     decoded, why = ckp.decode(ckp.encode(dict(bolus, counter=3)))
     assert why is None and decoded["gate_day_steps"] == 9_000
 
@@ -287,7 +289,7 @@ def test_a_version_1_checkpoint_is_read_and_says_its_windows_are_unknown():
     assert len(data) == 84
     ck, status = ckp.newest([data, None])
     assert status == "ok" and ck["version"] == 1 and ck["reservoir_steps"] == 50_000
-    plan = ckp.plan_restore(ck, status, BOARD, PROFILE)
+    plan = restore.plan_restore(ck, status, BOARD, PROFILE)
     assert plan["gate"] == (0, 0) and plan["temp"] is not None
     assert ("gate_windows_unknown", {"reason": "checkpoint version 1 has no safety-gate "
                                                "totals"}) in plan["events"]
@@ -296,10 +298,10 @@ def test_a_version_1_checkpoint_is_read_and_says_its_windows_are_unknown():
 
 
 def test_an_unreadable_checkpoint_means_untrusted_and_an_alarm():
-    plan = ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD)
+    plan = restore.plan_restore(None, "ck0.bin CRC mismatch", BOARD)
     assert not plan["trusted"] and plan["alarms"] == ["delivery_fault"]
     assert plan["state"] == ckp.STATE_NO_RESERVOIR
-    assert ckp.plan_restore(None, "none", BOARD)["trusted"]
+    assert restore.plan_restore(None, "none", BOARD)["trusted"]
 
 
 # ----- supervisor ---------------------------------------------------------------------
@@ -399,10 +401,10 @@ def test_file_storage_keeps_the_port_contract(tmp_path):
 def test_a_bolus_started_but_never_checkpointed_is_closed_at_zero():
     ck = _ck(b0_id=7, b0_kind=1, b0_programmed_mu=1000, b0_lo=10, b0_hi=44)
     unfinished = {(5, 7): ("normal", 1000), (5, 8): ("extended", 2000)}
-    plan = ckp.plan_restore(ck, "ok", BOARD, PROFILE, (), unfinished)
+    plan = restore.plan_restore(ck, "ok", BOARD, PROFILE, (), unfinished)
     closed = [d for k, d in plan["events"] if k == "bolus_interrupted"]
     hi_mu = -(-44 * BOARD.ustep_volume_pl // 10_000)  # rounded up
     assert [(d["id"], d["delivered_hi_mu"]) for d in closed] == [(7, hi_mu), (8, 0)]
     assert plan["uncertain"]["count"] == 1  # only the checkpointed one is uncertain
-    lost = ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD, None, (), unfinished)
+    lost = restore.plan_restore(None, "ck0.bin CRC mismatch", BOARD, None, (), unfinished)
     assert lost["uncertain"]["delivered_hi_mu"] == 3000  # without a checkpoint: up to all

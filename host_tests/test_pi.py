@@ -127,9 +127,9 @@ def test_machine_shim_on_blinka_mock_board():
         "from basalt.core.board_file import load_board\n"
         "from boards.raspberry_pi import BOARD\n"
         "m = ThreadStepper(load_board(BOARD).motor, Machine())\n"
-        "print(m._en._io._pin.current_value, m._step._io._pin.current_value)\n"
+        "print(m._en._io._io._pin.current_value, m._step._io._io._pin.current_value)\n"
         "m.enable()\n"
-        "print(m._en._io._pin.current_value)\n"
+        "print(m._en._io._io._pin.current_value)\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=AGNOSTIC,
                           capture_output=True, text=True, timeout=60)
@@ -137,11 +137,11 @@ def test_machine_shim_on_blinka_mock_board():
     assert proc.stdout.split() == ["1", "0", "0"]  # EN off (active low), STEP idle; EN on
 
 
-def test_pi_entry_delivers_a_bolus_on_blinka():
-    commands = [{"cmd": "new_reservoir", "units": 100}, {"cmd": "resume"},
-                {"cmd": "bolus", "units": 0.02}]
-    args = [sys.executable, "-m", "tools.pi", "--seconds", "1.2",
-            "--settings", str(REPO / "settings" / "example.json")]
+def test_pi_entry_delivers_a_bolus_on_blinka(tmp_path):
+    commands = [{"cmd": "boot_ack"}, {"cmd": "new_reservoir", "units": 100},
+                {"cmd": "resume"}, {"cmd": "bolus", "units": 0.02}]
+    args = [sys.executable, "-m", "tools.pi", "--seconds", "1.2", "--status-s", "0.5",
+            "--data", str(tmp_path), "--settings", str(REPO / "settings" / "example.json")]
     for cmd in commands:
         args += ["--command", json.dumps(cmd)]
     proc = subprocess.run(args, cwd=REPO, env=AGNOSTIC, capture_output=True, text=True,
@@ -155,9 +155,21 @@ def test_pi_entry_delivers_a_bolus_on_blinka():
     moved = result["moved_steps"]  # the bolus and a second of the example's basal
     assert moved == result["bolus_steps"] + result["basal_steps"]
     assert result["step_timing"]["edges"] == moved
+    # the whole pump: the bench stands in for the HX711 and the OLED, a status line
+    # comes every --status-s, the journal is in --data
+    assert "a simulated bench stands in" in proc.stdout
+    status = [line for line in lines if line.startswith("pi: 00:00:")]
+    assert len(status) >= 3 and "delivering  alarms: none" in status[1], status
+    assert status[-1].endswith("stopped: suspended  alarms: none")
+    assert (tmp_path / "settings.json").exists() and len(list(tmp_path.iterdir())) > 1
+    # the second run starts from what the first left: the boot screen, then the state
+    again = subprocess.run(args[:9] + ["--command", json.dumps(commands[0])], cwd=REPO,
+                           env=AGNOSTIC, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "Restarted" in again.stdout, again.stderr
+    assert "no reservoir" not in again.stdout.splitlines()[-2], again.stdout
 
 
-def test_pi_entry_refuses_other_boards_and_bad_commands():
+def test_pi_entry_refuses_other_boards_and_bad_commands(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tools.pi", "--board", "boards/pico_w.py"],
                           cwd=REPO, env=AGNOSTIC, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "is for the rp2040" in proc.stderr
@@ -165,6 +177,7 @@ def test_pi_entry_refuses_other_boards_and_bad_commands():
                           cwd=REPO, env=AGNOSTIC, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "tools.pi", "--seconds", "0",
+                           "--data", str(tmp_path), "--command", '{"cmd": "boot_ack"}',
                            "--command", '{"cmd": "bolus", "units": 99}'],
                           cwd=REPO, env=AGNOSTIC, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "bolus units: 99" in proc.stderr

@@ -8,6 +8,7 @@ checks can fail: a firmware that resumes a bolus or a raised temp basal is caugh
 import pytest
 
 from basalt.core import checkpoint as ckp
+from basalt.core import restore
 from basalt.core.safety import SafetyGate
 from basalt.core.units import MS_PER_HOUR
 from basalt.storage import recovery
@@ -69,7 +70,7 @@ def test_a_firmware_that_restarts_raised_temps_is_caught(reference, monkeypatch)
             pct = ck["temp_value"] if ck["temp_type"] == ckp.TEMP_PERCENT else None
             plan["temp"] = (rate, pct, ck["temp_duration_ms"], ck["temp_duration_ms"])
 
-    monkeypatch.setattr(ckp, "_plan_temp", resume_everything)
+    monkeypatch.setattr(restore, "_plan_temp", resume_everything)
     over = sum(powercut.check(powercut.one(BOARD, cut), run.forward_total)["over"]
                for cut in _cuts_between(sizes, 17.05, 17.9, 4))
     assert over >= 1
@@ -77,7 +78,7 @@ def test_a_firmware_that_restarts_raised_temps_is_caught(reference, monkeypatch)
 
 def test_a_firmware_that_restarts_the_interrupted_bolus_is_caught(reference, monkeypatch):
     run, sizes = reference
-    original = ckp.plan_restore
+    original = restore.plan_restore
 
     def restart_bolus(ck, status, *args):
         plan = original(ck, status, *args)
@@ -92,7 +93,7 @@ def test_a_firmware_that_restarts_the_interrupted_bolus_is_caught(reference, mon
         return plan
 
     keeper_start = Keeper.start
-    monkeypatch.setattr(ckp, "plan_restore", restart_bolus)
+    monkeypatch.setattr(restore, "plan_restore", restart_bolus)
     monkeypatch.setattr(Keeper, "start", start)
     found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
              for cut in _cuts_between(sizes, 7.51, 7.55, 2)]
@@ -112,13 +113,13 @@ def test_a_firmware_that_restores_only_the_checkpointed_totals_is_caught(referen
     """Basal moves within the lease without a new checkpoint: without that lease, a reset
     loses up to 0.05 U of the daily window."""
     run, sizes = reference
-    original = ckp._plan_gate
+    original = restore._plan_gate
 
     def checkpointed_only(plan, ck, running):
         original(plan, ck, running)
         plan["gate"] = (ck["gate_hour_steps"], ck["gate_day_steps"])
 
-    monkeypatch.setattr(ckp, "_plan_gate", checkpointed_only)
+    monkeypatch.setattr(restore, "_plan_gate", checkpointed_only)
     found = [powercut.check(powercut.one(BOARD, cut), run.forward_total)
              for cut in _cuts_between(sizes, 3, 5, 6)]
     assert sum(f["limit_resets"] for f in found) >= 3

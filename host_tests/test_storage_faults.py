@@ -14,6 +14,7 @@ import pytest
 
 from basalt.app import PumpApp
 from basalt.core import checkpoint as ckp
+from basalt.core import restore
 from basalt.core.errors import BasaltError, StorageFault
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
@@ -326,7 +327,7 @@ def _judge(forward, real=False, day=None, hooks=(), storage=None):
 def test_a_firmware_that_trusts_the_older_checkpoint_is_caught(forward, monkeypatch):
     """Without the journal cross-check a rotted newest slot forgets a suspend or a
     temp basal and basal resumes."""
-    monkeypatch.setattr(ckp, "cross_check", lambda plan, ck, after: None)
+    monkeypatch.setattr(restore, "cross_check", lambda plan, ck, after: None)
     over = 0
     for at in ("21:00", "15:00"):  # the suspend; the 50 % temp basal
         flip = powercut_kinds.flip_newest_checkpoint(0.3, [])
@@ -336,13 +337,13 @@ def test_a_firmware_that_trusts_the_older_checkpoint_is_caught(forward, monkeypa
 
 def test_a_firmware_that_closes_an_unended_bolus_at_zero_is_caught(forward, monkeypatch):
     """The review's finding: a rotted bolus_done forgot the bolus on board."""
-    original = ckp._plan_unstarted
+    original = restore._plan_unstarted
 
     def at_zero(plan, unfinished, running, ck=None, slot_damaged=False):
         original(plan, {key: entry[:2] for key, entry in (unfinished or {}).items()},
                  running)
 
-    monkeypatch.setattr(ckp, "_plan_unstarted", at_zero)
+    monkeypatch.setattr(restore, "_plan_unstarted", at_zero)
     hook = powercut_kinds.flip_record(("bolus_done",), 0.0, [])
     found = _judge(forward, hooks=[(8 * MS_PER_HOUR, hook)])  # the 07:30 bolus of 4.5 U
     assert found["forgotten_iob_mu"] >= 4_000

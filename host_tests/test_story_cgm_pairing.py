@@ -1,5 +1,5 @@
 """Story: CGM pairing from the buttons (host_tests/stories/cgm_pairing.json), the real
-firmware with the fake BLE link (tools/devicevm/py/vcgm.py). ESP32: the number is shown
+firmware with the fake BLE link (tools/devicevm/py/vble.py). ESP32: the number is shown
 and select pairs; the CGM screen says bonded and shows the reading; a second, unbonded
 sensor with the same data and a device copying the bonded sensor's address are never
 used (no question asked, the copy's request refused and journaled); the bonded sensor

@@ -246,3 +246,12 @@ def test_mip_installs_from_a_local_index(vboard, tmp_path):
     again = mpremote(vboard.port, "mip", "install", "--index", str(tmp_path), "basalt-demo")
     assert "Exists: /lib/basalt_demo/__init__.py" in again  # the board's sha256 matched
     assert mpremote(vboard.port, "exec", "import basalt_demo; print(basalt_demo.X)") == "42\n"
+
+
+def test_romfs_deploy_finds_no_partition_on_the_virtual_board(vboard, tmp_path, capsys):
+    """The VM has vfs.rom_ioctl but an empty ROM segment: ROMFS=1 says so in one line
+    and leaves the filesystem deploy to go on (docs/flash-builds.md)."""
+    _, board = dp.check_board("vboard")
+    stage = dp.build("vboard", board, tmp_path, "v-rom")
+    assert dp.romfs_step(MPREMOTE, vboard.port, stage, "vboard") is None
+    assert dp.ROMFS_NONE % vboard.port in capsys.readouterr().out

@@ -13,7 +13,13 @@ It keeps the contracts of the real library that the CGM client must live with:
   central's table (`PairingBLE.keys`, what aioble.security keeps through
   _IRQ_SET_SECRET); a later pair() with a sensor holding the same key encrypts without
   asking, and a sensor with that address but another key (a clone) must pair afresh;
+  a sensor marked `bonded` re-encrypts with a bond stored before the test began;
 - time-outs follow the test's clock (StepClock), so nothing depends on wall time.
+
+One implementation for CPython and MicroPython (no deque, no get_running_loop): the
+device VM loads this file too (tools/devicevm/py/vble.py). The clock decides how a wait
+passes: StepClock.idle() yields once (the test moves time); the VM's clock sleeps in
+virtual time until the sensor's `changed` event or the time-out.
 
 Sensors speak the real wire format through basalt.core.cgms (the simulator board's
 encoder): records, E2E-CRC, Feature, Status, Session Start Time and the RACP.
@@ -22,11 +28,9 @@ encoder): records, E2E-CRC, Feature, Status, Session Start Time and the RACP.
 import asyncio
 import binascii
 import json
-from collections import deque
 
 from basalt.core import cgms
-
-_NAP_MS = 20  # a waiting fake polls this often under MicroPython (virtual-time asyncio)
+from basalt.ports import Clock
 
 
 class DeviceDisconnectedError(Exception):
@@ -37,7 +41,7 @@ class GattError(Exception):
     pass
 
 
-class StepClock:
+class StepClock(Clock):
     """Time moves only when the test says so; sleeps yield and are recorded."""
 
     def __init__(self, now_ms=0):
@@ -53,6 +57,15 @@ class StepClock:
     async def sleep_ms(self, ms):
         if ms >= 1_000:
             self.sleeps.append(ms)
+        await asyncio.sleep(0)
+
+    async def idle(self, changed, left_ms):
+        """One wait for a condition (see _until): here one event-loop turn."""
+        await asyncio.sleep(0)
+
+    async def pace(self):
+        """Between two notifications a sensor sends (two event-loop turns here)."""
+        await asyncio.sleep(0)
         await asyncio.sleep(0)
 
 
@@ -76,9 +89,15 @@ class FakeBLE:
     def __init__(self):
         self.passkey_answers = []
         self.configured = {}
+        self.on = False
 
     def config(self, **settings):
         self.configured.update(settings)
+
+    def active(self, value=None):
+        if value is not None:
+            self.on = bool(value)
+        return self.on
 
 
 class PairingBLE(FakeBLE):
@@ -118,18 +137,20 @@ class FakeAioble:
     DeviceDisconnectedError = DeviceDisconnectedError
     GattError = GattError
 
-    def __init__(self, clock, sensors=(), can_pair=False):
+    def __init__(self, clock, sensors=(), can_pair=False, ble=None):
         self.clock = clock
         self.sensors = list(sensors)
         self.can_pair = can_pair
-        self.core = _Core(PairingBLE() if can_pair else FakeBLE())
+        if ble is None:
+            ble = PairingBLE() if can_pair else FakeBLE()
+        self.core = _Core(ble)
         self.registered_services = []  # a GATT server registration would land here
         self.security = self  # `from aioble import security`
         self.secrets_path = None
 
     def power_on(self):
         """A reset: a fresh radio (no IRQ handler, no keys in RAM); sensors stay."""
-        self.core = _Core(PairingBLE() if self.can_pair else FakeBLE())
+        self.core = _Core(type(self.core.ble)())
 
     # --- aioble.security: the bond keys as a JSON file, loaded before the radio starts
 
@@ -157,6 +178,7 @@ class FakeAioble:
         return FakeDevice(self, addr_type, bytes(addr))
 
     def scan(self, duration_ms, interval_us=None, window_us=None, active=False):
+        self.core.ble.active(True)  # aioble's ensure_active()
         return _Scan([s for s in self.sensors if s.in_range])
 
     def register_services(self, *services):
@@ -206,6 +228,7 @@ class FakeDevice:
         self.addr = addr
 
     async def connect(self, timeout_ms=10_000):
+        self.aioble.core.ble.active(True)  # aioble's ensure_active()
         await asyncio.sleep(0)
         sensor = self.aioble.sensor_at(self.addr)
         if sensor is None:
@@ -249,12 +272,15 @@ class FakeConnection:
             return
         self.encrypted = True
         self.bonded = bond
+        if sensor.bonded:  # the stored bond: encrypted with its authenticated key
+            self.authenticated = True
+            return
         if mitm and sensor.has_display and io in (1, 4):
             answers = core.ble.passkey_answers
             asked = len(answers)
             core.irq(31, (self._conn_handle, 4, sensor.passkey))
             await _until(sensor.clock, lambda: len(answers) > asked or not self.connected,
-                         timeout_ms)
+                         timeout_ms, sensor.changed)
             self._live()
             self.authenticated = bool(answers[-1][2]) and sensor.peer_confirms(sensor.passkey)
             if not self.authenticated:
@@ -287,8 +313,8 @@ class ClientCharacteristic:
         self.sensor = sensor
         self.uuid = uuid
         self.properties = properties
-        self._notify_queue = deque((), 1)  # aioble: only the newest notification
-        self._indicate_queue = deque((), 1)
+        self._notify_queue = []  # aioble: only the newest notification (at most one)
+        self._indicate_queue = []
         self.subscribed = set()
         self.lost = 0
 
@@ -325,9 +351,9 @@ class ClientCharacteristic:
         if kind not in self.subscribed:
             raise ValueError("not subscribed to %s" % kind)
         await _until(self.sensor.clock, lambda: queue or not self.sensor.link_up(self),
-                     timeout_ms)
+                     timeout_ms, self.sensor.changed)
         if queue:
-            return queue.popleft()
+            return queue.pop()
         raise DeviceDisconnectedError()
 
     def push(self, kind, data):
@@ -335,23 +361,23 @@ class ClientCharacteristic:
         if kind in self.subscribed:
             if queue:
                 self.lost += 1
+                queue.pop()
             queue.append(bytes(data))
+            self.sensor.changed.set()
 
     def _live(self):
         if not self.sensor.link_up(self):
             raise DeviceDisconnectedError()
 
 
-async def _until(clock, condition, timeout_ms):
+async def _until(clock, condition, timeout_ms, changed=None):
+    """Wait for condition(); `changed` (an Event, if any) is set when it may hold."""
     start = clock.now_ms()
-    nap = getattr(asyncio, "sleep_ms", None)  # MicroPython: time must pass while waiting
     while not condition():
-        if timeout_ms is not None and clock.now_ms() - start >= timeout_ms:
+        left = None if timeout_ms is None else timeout_ms - (clock.now_ms() - start)
+        if left is not None and left <= 0:
             raise asyncio.TimeoutError()
-        if nap is None:
-            await asyncio.sleep(0)
-        else:
-            await nap(_NAP_MS)
+        await clock.idle(changed, left)
 
 
 _GATT = {
@@ -370,7 +396,7 @@ class FakeSensor:
     made = 0
 
     def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456,
-                 bond_key=None):
+                 bond_key=None, bonded=False):
         self.aioble = aioble
         self.addr = bytes(addr)
         FakeSensor.made += 1
@@ -381,6 +407,8 @@ class FakeSensor:
         self.crc = crc
         self.has_display = has_display
         self.passkey = passkey
+        self.bonded = bonded
+        self.changed = asyncio.Event()  # set when a notification arrives or the link drops
         self.in_range = True
         self.has_cgm_service = True
         self.advertised = [cgms.SERVICE_UUID]
@@ -417,6 +445,7 @@ class FakeSensor:
             self.connection.connected = False
         self.connection = None
         self._chars = {}
+        self.changed.set()
 
     def current_offset(self):
         return self.records[-1][0] if self.records else 0
@@ -429,8 +458,7 @@ class FakeSensor:
                                    else cgms.MEASUREMENT_UUID)
             if char is not None and self.link_up(char):
                 char.push(kind, data)
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
+            await self.clock.pace()
 
     # --- what the fake radio calls ----------------------------------------------------
 

@@ -7,6 +7,8 @@ Tests put a wrapper named `mpremote` on PATH that runs this file. Environment:
   FAKE_MPREMOTE_FAIL    fail (exit 1) when a call's arguments contain this word
   FAKE_MPREMOTE_FAIL_TEXT  what that failure prints on stderr after "mpremote: "
                         (default: mpremote's message for a port it cannot open)
+  FAKE_MPREMOTE_ROMFS   bytes in the board's ROMFS partition (default 0: none, as the
+                        stock firmware); `romfs deploy IMAGE` checks the image against it
 """
 
 import json
@@ -14,6 +16,25 @@ import os
 import sys
 
 PROBE_TAG = "BASALT-PROBE"
+ROMFS_TAG = "BASALT-ROMFS"
+ROMFS_MAGIC = b"\xd2\xcd\x31"
+
+
+def romfs_deploy(image):
+    """As mpremote's `romfs deploy` answers: refused without a partition or room."""
+    partition = int(os.environ.get("FAKE_MPREMOTE_ROMFS", "0"))
+    with open(image, "rb") as f:
+        data = f.read()
+    print("Image size is %d bytes" % len(data))
+    if partition <= 0:
+        print("mpremote: ROMFS is not enabled on this device", file=sys.stderr)
+        return 1
+    if not data.startswith(ROMFS_MAGIC) or len(data) > partition:
+        print("Invalid ROMFS image" if len(data) <= partition else
+              "ROMFS image is too big for the target partition")
+        return 1
+    print("ROMFS image deployed")
+    return 0
 
 
 def main(args):
@@ -29,7 +50,11 @@ def main(args):
                               % args[1])
         print("mpremote: " + text, file=sys.stderr)
         return 1
+    if args[2:4] == ["romfs", "deploy"]:
+        return romfs_deploy(args[4])
     for i, arg in enumerate(args):
+        if arg == "exec" and ROMFS_TAG in args[i + 1]:
+            print(ROMFS_TAG, os.environ.get("FAKE_MPREMOTE_ROMFS", "0"))
         if arg == "exec" and PROBE_TAG in args[i + 1]:
             print(PROBE_TAG, os.environ.get("FAKE_MPREMOTE_BOARD", "rp2 4870"))
         if arg == "exec" and "basalt.version" in args[i + 1]:

@@ -10,10 +10,15 @@ from tools.screens.hostfb import HostFrameBuffer
 
 
 class VirtualClock(Clock):
-    """Simulated monotonic time; advanced by the simulator or a test."""
+    """Simulated monotonic time; advanced by the simulator or a test.
 
-    def __init__(self, start_ms=0):
+    rebase_at_ms (None: never) lets the app move it back as a board's clock is moved
+    (Clock.rebase); the fakes keep to uptime_ms(), the world's time, which never moves.
+    """
+
+    def __init__(self, start_ms=0, rebase_at_ms=None):
         self._now = start_ms
+        self.rebase_at_ms = rebase_at_ms
 
     def now_ms(self):
         return self._now
@@ -74,18 +79,18 @@ class FakeMotor(Motor):
             raise ValueError("%d steps in %d ms exceeds %d Hz" % (steps, duration_ms,
                                                                    self.max_step_hz))
         self._settle(truncate=False)
-        self._move = [self.clock.now_ms(), steps, duration_ms]
-        self.moves.append((self.clock.now_ms(), steps, duration_ms, self.forward))
+        self._move = [self.clock.uptime_ms(), steps, duration_ms]
+        self.moves.append((self.clock.uptime_ms(), steps, duration_ms, self.forward))
 
     def busy(self):
         move = self._move
-        return move is not None and self.clock.now_ms() - move[0] < move[2]
+        return move is not None and self.clock.uptime_ms() - move[0] < move[2]
 
     def steps_done(self):
         move = self._move
         if move is None:
             return self._last_done
-        elapsed = min(self.clock.now_ms() - move[0], move[2])
+        elapsed = min(self.clock.uptime_ms() - move[0], move[2])
         return move[1] * elapsed // move[2]
 
     def stop(self):

@@ -64,10 +64,26 @@ class Clock:
     On a board it is kept from time.ticks_ms() through ticks_diff (so the 2**30 wrap of
     ticks never shows); in the simulator it is virtual. Core code never reads it: the
     app reads it once per tick and passes now_ms down.
+
+    It stays a small int: when now_ms() passes rebase_at_ms the app moves it back with
+    rebase() between two ticks, and every part's stored times with it (PumpApp.rebase).
+    epoch_ms counts what was taken off: uptime_ms() is the time since the start.
+    rebase_at_ms None: never (a host clock, whose ints never allocate). A clock that
+    keeps its count in _now gets rebase() from here.
     """
+
+    rebase_at_ms = None
+    epoch_ms = 0
 
     def now_ms(self):
         raise NotImplementedError
+
+    def rebase(self, shift_ms):
+        self._now -= shift_ms
+        self.epoch_ms += shift_ms
+
+    def uptime_ms(self):
+        return self.now_ms() + self.epoch_ms
 
     async def sleep_ms(self, ms):
         raise NotImplementedError
@@ -182,6 +198,9 @@ class Buzzer:
 
     def stop(self):
         raise NotImplementedError
+
+    def rebase(self, shift_ms):
+        """The app's clock moved back (Clock.rebase): a buzzer keeping its times moves them."""
 
 
 class Battery:

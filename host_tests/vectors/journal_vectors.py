@@ -7,6 +7,8 @@ import struct
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
+from basalt.core import restore
 from basalt.core.basal import make_profile
 from basalt.core.board_file import load_board
 from basalt.core.supervisor import Supervisor
@@ -25,7 +27,7 @@ def hexed(data):
 
 
 def records_of(data, start=0):
-    records, damaged = jnl.scan(data, start)
+    records, damaged = jread.scan(data, start)
     return [[r.seq, r.boot, r.at_ms, r.kind, plain(r.detail)] for r in records], damaged
 
 
@@ -43,7 +45,7 @@ EVENTS = [
 def vectors_records():
     data = bytearray(jnl.encode_header(7, 3))
     emit("header", hexed(data))
-    emit("header parsed", jnl.parse_header(bytes(data)))
+    emit("header parsed", jread.parse_header(bytes(data)))
     for i in range(len(EVENTS)):
         kind, detail = EVENTS[i]
         record = jnl.encode_record(100 + i, 3, 1000 * i + 2 ** 32 - 3000, kind, detail)
@@ -51,7 +53,7 @@ def vectors_records():
         data.extend(record)
     emit("segment", records_of(bytes(data), 16))
     emit("crc", [jnl.crc(b"123456789"), jnl.crc32_soft(b"123456789"), jnl.crc(b"")])
-    times = jnl.unwrap_times(jnl.scan(bytes(data), 16)[0])
+    times = jread.unwrap_times(jread.scan(bytes(data), 16)[0])
     emit("unwrapped", [r.at_ms for r in times])
     return bytes(data)
 
@@ -69,16 +71,16 @@ def vectors_damage(data):
     emit("noise", records_of(noise))
     newer = jnl.encode_header(8, 3, version=jnl.FORMAT_VERSION + 1) + data[16:]
     try:
-        jnl.read_segment(newer, "j000008.jnl")
+        jread.read_segment(newer, "j000008.jnl")
         emit("newer", "read")
     except jnl.JournalError as error:
         emit("newer", str(error))
-    view = jnl.read_journal([("j000007.jnl", data), ("j000008.jnl", newer),
+    view = jread.read_journal([("j000007.jnl", data), ("j000008.jnl", newer),
                              ("j000009.jnl", data[:60])])
     emit("view", [len(view.records), view.damaged, [n for n, _ in view.foreign],
                   view.last_segment, view.next_seq()])
     kinds = []
-    lean = jnl.read_journal([("j000007.jnl", data)], lambda record: kinds.append(record.kind))
+    lean = jread.read_journal([("j000007.jnl", data)], lambda record: kinds.append(record.kind))
     emit("visited", [kinds, lean.records, lean.count, lean.next_seq(), lean.last_boot()])
 
 
@@ -98,20 +100,20 @@ def vectors_checkpoint():
     emit("torn", ckp.newest([ckp.encode(older), data[:40]]))
     emit("both bad", ckp.newest([data[:3], b"\x01" * ckp.SIZE]))
     profile = make_profile("P", [(0, 800), (600, 1200), (960, 400)])
-    emit("plan", ckp.plan_restore(ck, "ok", BOARD, profile, ()))
+    emit("plan", restore.plan_restore(ck, "ok", BOARD, profile, ()))
     for kind, value in ((ckp.TEMP_PERCENT, 150), (ckp.TEMP_RATE, 400), (ckp.TEMP_RATE, 401)):
         probe = dict(ck, temp_type=kind, temp_value=value, temp_left_ms=9_000_000)
-        plan = ckp.plan_restore(probe, "ok", BOARD, profile, {(4, 2)})
+        plan = restore.plan_restore(probe, "ok", BOARD, profile, {(4, 2)})
         emit("temp %d %d" % (kind, value), [plan["temp"], plan["events"]])
-    emit("untrusted", ckp.plan_restore(None, "ck0.bin CRC mismatch", BOARD))
+    emit("untrusted", restore.plan_restore(None, "ck0.bin CRC mismatch", BOARD))
     unfinished = {(4, 2): ("dual", 7000), (4, 9): ("normal", 500)}
-    emit("unfinished", ckp.plan_restore(ck, "ok", BOARD, profile, (), unfinished)["events"])
-    emit("lost", ckp.plan_restore(None, "torn", BOARD, None, (), unfinished))
+    emit("unfinished", restore.plan_restore(ck, "ok", BOARD, profile, (), unfinished)["events"])
+    emit("lost", restore.plan_restore(None, "torn", BOARD, None, (), unfinished))
     # A version 1 checkpoint (older firmware): read, its gate windows unknown.
     v1 = ckp.LAYOUTS[1]
     body = struct.pack(v1[1], *[1 if name == "version" else ck[name] for name, _ in v1[0]])
     old, why = ckp.decode(body + struct.pack("<I", jnl.crc(body)))
-    emit("v1", [why, len(old), ckp.plan_restore(old, "ok", BOARD, profile, ())["gate"]])
+    emit("v1", [why, len(old), restore.plan_restore(old, "ok", BOARD, profile, ())["gate"]])
 
 
 def vectors_bolus_replay():
@@ -125,7 +127,7 @@ def vectors_bolus_replay():
         (3, 0, "boot", {"epoch_s": 1_800_010_000}), (3, 30_000, "glucose", {"mg_dl": 99}),
     ]
     for epoch in (None, 1_800_020_000, 1_700_000_000):
-        replay = jnl.BolusReplay()
+        replay = jread.BolusReplay()
         for seq, (boot, at, kind, detail) in enumerate(records):
             replay.visit(jnl.Record(seq + 1, boot, at, kind, detail))
         replay.alive(3, 120_000)

@@ -1,13 +1,14 @@
 """CLI: python -m tools.deploy --board NAME --port PORT [options] (see tools/deploy).
 
     python -m tools.deploy manifests     regenerate the mip manifests (tools/deploy/manifest.py)
+    python -m tools.deploy --selftest PORT   the power-on self-test over USB (firstflash.py)
 """
 
 import argparse
 import sys
 
-from tools.deploy import manifest
-from tools.deploy.deploy import REPO_ROOT, DeployError, deploy
+from tools.deploy import firstflash, manifest
+from tools.deploy.deploy import REPO_ROOT, DeployError, check_board, deploy, find_mpremote
 
 
 def main(argv=None):
@@ -29,11 +30,23 @@ def main(argv=None):
     parser.add_argument("--stop-therapy", action="store_true",
                         help="deploy to a pump that is delivering: suspend it first, "
                              "resume it after (without this, deploy refuses)")
+    parser.add_argument("--romfs", action="store_true",
+                        help="put basalt/ in the board's ROMFS partition if its firmware "
+                             "has one (make deploy ROMFS=1); else say so and deploy as usual")
     parser.add_argument("--dry-run", action="store_true",
                         help="build and print the mpremote calls without running them")
     parser.add_argument("--write-manifest", action="store_true",
                         help="the same as the `manifests` action")
+    parser.add_argument("--selftest", metavar="PORT", default=None,
+                        help="run the board's power-on self-test over USB, print its report "
+                             "and reset the board (exit 1 when a check failed)")
     args = parser.parse_args(argv)
+    if args.selftest:
+        try:
+            return firstflash.main(args.selftest, find_mpremote(), args.stop_therapy)
+        except DeployError as exc:
+            print("deploy: error: %s" % exc, file=sys.stderr)
+            return 2
     if args.action == "manifests" or args.write_manifest:
         try:
             paths = manifest.write()
@@ -46,12 +59,14 @@ def main(argv=None):
     try:
         stage = deploy(args.board, args.port, args.settings or None,
                        with_deps=not args.no_deps, index=args.index, dry_run=args.dry_run,
-                       version=args.version, stop_therapy=args.stop_therapy)
+                       version=args.version, stop_therapy=args.stop_therapy,
+                       romfs=args.romfs)
     except DeployError as exc:
         print("deploy: error: %s" % exc, file=sys.stderr)
         return 2
     print("deploy: done%s (firmware staged in %s)"
           % (" (dry run)" if args.dry_run else "", stage))
+    print(firstflash.checklist(args.board, check_board(args.board)[1]))
     return 0
 
 

@@ -150,7 +150,8 @@ def find_mpremote():
     sibling = Path(sys.executable).with_name("mpremote")
     if sibling.is_file():
         return str(sibling)
-    raise DeployError("mpremote not found: run `make setup` (it is pinned in requirements.txt)")
+    raise DeployError("mpremote not found: run `make setup` (it is pinned in "
+                      "requirements/deploy.txt)")
 
 
 def list_ports(mpremote):
@@ -303,8 +304,9 @@ DROP_SETTINGS_SUM = ("import os\ntry:\n    os.remove('/settings.json.sum')\n"
                      "except OSError:\n    pass")
 
 
-def plan(mpremote, port, stage, deps, settings=None, index=None):
-    """The mpremote calls, in order, as (label, argv) pairs."""
+def plan(mpremote, port, stage, deps, settings=None, index=None, romfs_image=None):
+    """The mpremote calls, in order, as (label, argv) pairs. With romfs_image, basalt/
+    goes to the board's ROMFS partition and leaves its filesystem (romfs_step)."""
     connect = [mpremote, "connect", port]
     steps = [("probe", connect + ["exec", PROBE])]
     if deps:
@@ -312,19 +314,83 @@ def plan(mpremote, port, stage, deps, settings=None, index=None):
         if index:
             mip += ["--index", str(index)]
         steps.append(("dependencies", mip + list(deps)))
-    copy = connect + ["exec", sweep_code(device_files(stage)),
-                      "+", "fs", "cp", "-r", str(stage / "basalt"), ":",
-                      "+", "fs", "cp", str(stage / "main.py"), ":main.py",
-                      "+", "fs", "cp", str(stage / "board.py"), ":board.py"]
+    if romfs_image:
+        steps.append(("romfs", connect + ["romfs", "deploy", str(romfs_image)]))
+        copy = connect + ["exec", sweep_code(()) + ROMFS_DROP_FS_BASALT]
+    else:
+        copy = connect + ["exec", sweep_code(device_files(stage)),
+                          "+", "fs", "cp", "-r", str(stage / "basalt"), ":"]
+    copy += ["+", "fs", "cp", str(stage / "main.py"), ":main.py",
+             "+", "fs", "cp", str(stage / "board.py"), ":board.py"]
     if settings:
         # The pump keeps a checksum beside the settings it wrote; a file put there by
         # hand is checked as a new one only without it.
         copy += ["+", "exec", DROP_SETTINGS_SUM, "+", "fs", "cp", str(settings),
                  ":settings.json"]
+    if romfs_image:
+        copy += ["+", "soft-reset"]  # mounts the new image at /rom (raw REPL: no main.py)
     copy += ["+", "exec", VERIFY]
     steps.append(("firmware", copy))
     steps.append(("reset", connect + ["reset"]))
     return steps
+
+
+# ----- ROMFS (make deploy ROMFS=1) -------------------------------------------------------
+
+# The size of the board's first ROMFS partition, 0 without one: no vfs.rom_ioctl (firmware
+# built without MICROPY_VFS_ROM), no segment, or an empty one (the WebAssembly VM's).
+ROMFS_PROBE = ("import vfs\ntry:\n    d = vfs.rom_ioctl(2, 0)\n"
+               "    n = d.ioctl(4, 0) * d.ioctl(5, 0) if hasattr(d, 'ioctl') else len(d)\n"
+               "except Exception:\n    n = 0\nprint('BASALT-ROMFS', n)")
+# /rom comes after '' on sys.path, so a basalt/ left on the filesystem would shadow it.
+ROMFS_DROP_FS_BASALT = "try:\n    os.rmdir('/basalt')\nexcept OSError:\n    pass\n"
+ROMFS_NONE = ("deploy: romfs: the MicroPython on %s has no ROMFS partition (stock 1.29 "
+              "firmware for the Pico W and the ESP32 has none: docs/flash-builds.md); "
+              "basalt/ goes to the filesystem as usual")
+
+
+def build_romfs(stage):
+    """A ROMFS image of the stage's compiled basalt/ (mpremote's own image writer), as
+    stage/../basalt.romfs. Returns its path."""
+    import contextlib
+    import io
+
+    from mpremote.romfs import make_romfs
+
+    tree = stage.parent / "romfs"
+    if tree.exists():
+        shutil.rmtree(tree)
+    shutil.copytree(stage / "basalt", tree / "basalt")
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the whole tree
+        image = make_romfs(str(tree), mpy_cross=False)
+    path = stage.parent / "basalt.romfs"
+    path.write_bytes(image)
+    return path
+
+
+def romfs_step(mpremote, port, stage, name, dry_run=False):
+    """ROMFS=1: the image to deploy, or None (said in one line) when the board's firmware
+    has no ROMFS partition. A dry run builds the image and asks the board nothing."""
+    image = build_romfs(stage)
+    size = image.stat().st_size
+    if dry_run:
+        print("deploy: romfs: %s, %d bytes (the board's partition is asked when deploying)"
+              % (image, size))
+        return image
+    output = run_step("romfs", [mpremote, "connect", port, "exec", ROMFS_PROBE], port,
+                      mpremote, name)
+    found = [line.split()[1] for line in output.splitlines()
+             if line.startswith("BASALT-ROMFS ") and line.split()[1].isdigit()]
+    partition = int(found[0]) if found else 0
+    if partition <= 0:
+        print(ROMFS_NONE % port)
+        return None
+    if size > partition:
+        raise DeployError("the ROMFS image is %d bytes, the ROMFS partition on %s %d: deploy "
+                          "without ROMFS=1, or build firmware with a larger partition "
+                          "(docs/flash-builds.md)" % (size, port, partition))
+    print("deploy: romfs: %s, %d bytes, into a %d-byte partition" % (image, size, partition))
+    return image
 
 
 def check_probe(output, port, name, board):
@@ -399,7 +465,8 @@ def run_step(label, argv, port, mpremote, board_name="<board>", deps=()):
 
 
 def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
-           out_root=None, version=None, stop_therapy=False, link_factory=None):
+           out_root=None, version=None, stop_therapy=False, link_factory=None,
+           romfs=False):
     """Check, build and install; returns the stage directory. Raises DeployError.
 
     A dry run checks and builds, prints the plan and runs nothing: it needs no port that
@@ -428,9 +495,11 @@ def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
         deps = []
     for note in notes:
         print("deploy: note:", note)
-    steps = plan(mpremote, port, stage, deps, settings, index)
     guard = None if dry_run else therapy_guard(port, stop_therapy, link_factory)
     try:
+        # ROMFS=1 asks the board for its partition: after the guard, like every call
+        romfs_image = romfs_step(mpremote, port, stage, name, dry_run) if romfs else None
+        steps = plan(mpremote, port, stage, deps, settings, index, romfs_image)
         for label, argv in steps:
             print("deploy: %s: %s" % (label, " ".join(_shown(a) for a in argv[1:])))
             if dry_run:

@@ -28,20 +28,48 @@ Step vocabulary (one key names the step; times are virtual):
                                    since the VM started; {"mu": m} is board.usteps_for_mu
   {"expect_usteps_between": [a, b]}  a <= microsteps <= b (ints or {"mu": m})
   {"usteps": true}                 record the microsteps
-  {"cgm_sensor": "c0ffee000001", "display": true}  a BLE CGM sensor in range (the fake
-                                   link of tools/devicevm/py/vcgm.py: an ESP32 pairs,
-                                   a Pico W cannot); {"cgm_measure": 140, "sensor": ...}
-                                   it notifies a reading; {"cgm_away": addr} it leaves
   {"heap": true}                   record gc.mem_alloc()/mem_free() after gc.collect()
                                    (caveat: this WebAssembly build grows its heap and
                                    keeps garbage a collect called from Python should free)
 A step with "only": "esp32_devkitc" (a board name) runs on that board only.
-The first step may name the settings file: {"settings": "host_tests/stories/x.json"}.
+The first step may name the settings file: {"settings": "host_tests/stories/x.json"}
+(else settings/example.json); the firmware's CGM client runs only with a settings file
+whose `cgm` section is enabled: host_tests/stories/settings_cgm.json (the sensor
+c0:ff:ee:00:00:01) or settings_cgm_first_found.json (no address: the first one found).
+CGM (tools/devicevm/py/vble.py: a fake `bluetooth` and aioble over tools/fake_ble.py,
+the real CGMS wire format, in story time):
+  {"cgm_sensor": {"address": "c0:ff:ee:00:00:01", "bonded": true, "passkey": 123456,
+                  "every_min": 5, "mg_dl": 120}}
+                                   a sensor in range (stays over power cuts); it measures
+                                   every `every_min` (default 5; 0: only on a "cgm" step)
+                                   minutes from now; bonded: an authenticated bond is
+                                   stored (ESP32 re-encrypts with it); passkey: it has a
+                                   display (numeric comparison); "clone": true, another
+                                   device with that address but not its keys; the step
+                                   again without clone brings that sensor back in range
+  {"cgm": {"mg_dl": [120, 115], "now": true, "sensor": "..."}}  the next readings (an
+                                   int or a list; the last repeats) of every sensor or
+                                   the one named; now: one is measured at once
+  {"cgm_out_of_range": true}       every sensor out of range (the link drops; records
+                                   are still made and stored for the RACP back-fill);
+                                   false: back in range; an address: that sensor leaves
+  {"cgm_second_sensor": {"address": "..."}}  another sensor, never bonded, with the
+                                   first one's current glucose
+  {"cgm_sim": {"interval_s": 60}}  the CGM simulator board: tools/cgm_peripheral/main.py
+                                   (its own firmware) on a fake aioble GATT server on
+                                   the same air, one VM, two radios; the dict is its
+                                   cgm_config.json
+  {"cgm_sim_serial": "bg 250"}     a line typed on the simulator's console
+  {"cgm_sim_button": "down"}       press and release one of its buttons
+The Pico W's BLE() has no gap_pair (BTstack), the ESP32's has (NimBLE); active(True)
+on the Pico W keeps BTSTACK_GC_BYTES of the GC heap (docs/references.md). The pump's
+radio restarts empty at each boot and reloads its bond keys from /data.
 Every step may carry "note": "..." (ignored). A dimmed screen takes one key to wake.
 A story also fails on a firmware crash (an exception out of a task or main.py) and on
 an unexpected reset unless the story says {"allow_resets": true} as its first step.
 
     python -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w
+    python -m tools.devicevm story host_tests/stories/cgm_readings.json --board esp32_devkitc
 """
 
 import json
@@ -72,10 +100,10 @@ def _stage(tmp, steps, board, settings):
         shutil.copy(src, lib / src.name)
     for name in ("vboard.py", "vm_errno.py"):
         shutil.copy(VBOARD_PY / name, lib / name)
-    shutil.copy(REPO / "tools" / "fake_ble.py", lib / "fake_ble.py")  # vcgm's link
     shutil.copy(REPO / "tools" / "cgm_peripheral" / "main.py", lib / "cgm_sim_main.py")
     shutil.copy(REPO / "tools" / "cgm_peripheral" / "cgm_sensor.py", lib / "cgm_sensor.py")
     shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
+    shutil.copy(REPO / "tools" / "fake_ble.py", lib / "fake_ble.py")
     shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
     shutil.copy(REPO / "firmware" / "main.py", files / "main.py")
     if settings is not None:
@@ -183,9 +211,14 @@ def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, t
 def story_failures(path, board):
     """Run the story file on the board; the failures as one message ('' when it holds)."""
     steps = load_story(REPO / path)
-    settings = steps[0].get("settings") if steps else None
-    failures, _ = DeviceVM(board, REPO / settings if settings else DEFAULT_SETTINGS).check(steps)
+    failures, _ = DeviceVM(board, story_settings(steps)).check(steps)
     return "\n".join(failures)
+
+
+def story_settings(steps):
+    """The settings file the story's first step names (repo-relative), else the example."""
+    name = steps[0].get("settings") if steps else None
+    return REPO / name if name else DEFAULT_SETTINGS
 
 
 class DeviceVM:

@@ -1,6 +1,7 @@
 """story_test(name): the pytest test of host_tests/stories/<name>.json on every board
 file (ids pico_w, esp32_devkitc); skipped when node or the MicroPython package is
-missing. In host_tests/test_story_<name>.py: test_story_<name> = story_test("<name>")."""
+missing. In host_tests/test_story_<name>.py: test_story_<name> = story_test("<name>")
+(the story's first step may name its settings file)."""
 
 import pytest
 

@@ -10,6 +10,7 @@ import json
 import os
 
 from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
 from basalt.core.readings import arrow_for
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
@@ -24,7 +25,7 @@ def split_bundle(data):
     starts = []
     pos = data.find(jnl.MAGIC)
     while pos >= 0:
-        if jnl.parse_header(data[pos:pos + jnl.HEADER_SIZE]) is not None:
+        if jread.parse_header(data[pos:pos + jnl.HEADER_SIZE]) is not None:
             starts.append(pos)
         pos = data.find(jnl.MAGIC, pos + 1)
     if not starts or starts[0] != 0:
@@ -51,7 +52,7 @@ def load(path):
             raise HistoryError("%s: %s" % (path, error.strerror or error))
         files = split_bundle(data)
         size = len(data)
-    view = jnl.read_journal(files)
+    view = jread.read_journal(files)
     if not view.records:
         why = "; ".join(message for _, message in view.foreign) or (
             "%d bytes, none of them a journal record with a valid CRC" % size)

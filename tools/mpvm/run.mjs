@@ -13,7 +13,12 @@
 // as given, sys.argv[1:] = args. Its stdout is passed through byte for byte; its
 // sys.stderr goes to stderr. Exit status: 0 on success, the SystemExit code if the
 // script raises SystemExit, 1 (traceback on stderr) on any other exception, 2 on a
-// usage error. There is no asyncio.run in this VM.
+// usage error. There is no asyncio.run in this VM. A script may go on in callbacks from
+// JavaScript timers (js.setTimeout): node runs them after the script returns, their
+// output is flushed when the process ends, and an exception in one exits with 1.
+// The VM collects garbage only when control is back in JavaScript (its gc.collect()
+// asks for a collection then): to read a live heap, read gc.mem_alloc() in a timer
+// callback after the step that made the garbage called gc.collect().
 
 import fs from "node:fs";
 import path from "node:path";
@@ -172,6 +177,18 @@ async function main() {
         linebuffer: false,
         stdout: (bytes) => out.push(bytes),
         stderr: (bytes) => err.push(bytes),
+    });
+
+    process.on("exit", () => {  // output of timer callbacks that ran after the script
+        out.flush();
+        err.flush();
+    });
+    process.on("uncaughtException", (e) => {  // a Python exception in a timer callback
+        if (!(e && e.name === "PythonError")) throw e;
+        out.flush();
+        err.flush();
+        process.stderr.write(String(e.message).endsWith("\n") ? e.message : `${e.message}\n`);
+        process.exit(1);
     });
 
     const FS = mp.FS;

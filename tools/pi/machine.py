@@ -28,27 +28,65 @@ def board_pin(number, output):
                      % (number, detector.board.id, name))
 
 
+class BlinkaLine:
+    """One GPIO line on a blinka DigitalInOut; pull is None, "up" or "down" (a bench's
+    lines, tools/pi/bench.py, offer the same three members)."""
+
+    def __init__(self, number, output, resolve=board_pin):
+        import digitalio
+
+        self._digitalio = digitalio
+        self._io = digitalio.DigitalInOut(resolve(number, output))
+
+    def switch_to_output(self, value=False):
+        self._io.switch_to_output(value=value)
+
+    def switch_to_input(self, pull=None):
+        pulls = {"up": self._digitalio.Pull.UP, "down": self._digitalio.Pull.DOWN}
+        self._io.switch_to_input(pull=pulls.get(pull))
+
+    @property
+    def value(self):
+        return self._io.value
+
+    @value.setter
+    def value(self, level):
+        self._io.value = level
+
+
+def blinka_io(number, output, resolve=board_pin):
+    return BlinkaLine(number, output, resolve)
+
+
 class Pin:
     """machine.Pin on a blinka DigitalInOut: Pin(n, Pin.OUT, pull, value=v) drives v
-    from the moment the line becomes an output (set before switching, as on a board)."""
+    from the moment the line becomes an output (set before switching, as on a board).
+    Pin(n) without a mode leaves the line alone, as MicroPython does: the I2C pins a
+    display's bus is given stay the kernel's I2C pins. `io(number, output)` makes the
+    line's DigitalInOut-like object (a blinka one, or a bench's: tools/pi/bench.py)."""
 
     IN = 0
     OUT = 1
     PULL_UP = 1
     PULL_DOWN = 2
 
-    def __init__(self, id, mode=IN, pull=None, *, value=None, resolve=board_pin):
-        import digitalio
-
+    def __init__(self, id, mode=None, pull=None, *, value=None, resolve=board_pin, io=None):
         self.id = id
-        self._io = digitalio.DigitalInOut(resolve(id, mode == self.OUT))
+        self._io = None
+        self._make = io or (lambda number, output: blinka_io(number, output, resolve))
+        if mode is not None:
+            self.init(mode, pull, value=value)
+
+    def init(self, mode=IN, pull=None, *, value=None):
+        self._io = self._make(self.id, mode == self.OUT)
         if mode == self.OUT:
             self._io.switch_to_output(value=bool(value))
         else:
-            pulls = {self.PULL_UP: digitalio.Pull.UP, self.PULL_DOWN: digitalio.Pull.DOWN}
-            self._io.switch_to_input(pull=pulls.get(pull))
+            self._io.switch_to_input({self.PULL_UP: "up", self.PULL_DOWN: "down"}.get(pull))
 
     def value(self, x=None):
+        if self._io is None:
+            self.init(self.IN)
         if x is None:
             return int(self._io.value)
         self._io.value = bool(x)
@@ -66,12 +104,14 @@ class PWM:
     """machine.PWM (freq, duty_u16) on pwmio.PWMOut. The Pi's hardware PWM is on GPIO12,
     13, 18 and 19; blinka falls back to nothing else, so use one of those."""
 
-    def __init__(self, dest, *, freq=1000, duty_u16=0, resolve=board_pin):
-        import pwmio
-
+    def __init__(self, dest, *, freq=1000, duty_u16=0, resolve=board_pin, out=None):
         number = dest.id if isinstance(dest, Pin) else dest
-        self._out = pwmio.PWMOut(resolve(number, True), frequency=freq, duty_cycle=duty_u16,
-                                 variable_frequency=True)
+        if out is None:
+            import pwmio
+
+            out = pwmio.PWMOut(resolve(number, True), frequency=freq, duty_cycle=duty_u16,
+                               variable_frequency=True)
+        self._out = out  # pwmio.PWMOut, or a bench's stand-in with the same attributes
 
     def freq(self, value=None):
         if value is None:
@@ -91,11 +131,13 @@ class I2C:
     """machine.I2C (writeto, writevto, readfrom_into, scan) on busio.I2C: what
     micropython-lib's ssd1306 driver calls. The Pi's I2C1 is GPIO2 (SDA) / GPIO3 (SCL)."""
 
-    def __init__(self, id=1, *, scl=None, sda=None, freq=400_000):
-        import board
-        import busio
+    def __init__(self, id=1, *, scl=None, sda=None, freq=400_000, bus=None):
+        if bus is None:
+            import board
+            import busio
 
-        self._bus = busio.I2C(board.SCL, board.SDA, frequency=freq)
+            bus = busio.I2C(board.SCL, board.SDA, frequency=freq)
+        self._bus = bus  # busio.I2C, or a bench's bus (try_lock, unlock, scan, writeto)
 
     def _locked(self, action):
         while not self._bus.try_lock():
@@ -150,17 +192,42 @@ class Time:
 
 
 class Machine:
-    """A `machine`-like module for the drivers: Pin with a chosen pin resolver."""
+    """A `machine`-like module for the drivers: Pin with a chosen pin resolver, and,
+    with a bench (tools/pi/bench.py), the lines, PWM and I2C devices the bench models.
+    tools.pi installs one as sys.modules["machine"], so the firmware's own drivers and
+    builders (basalt.app.device) run on the Pi unchanged."""
 
     Pin = Pin
     PWM = PWM
     I2C = I2C
 
-    def __init__(self, resolve=board_pin):
-        resolver = resolve
+    def __init__(self, resolve=board_pin, bench=None):
+        def io(number, output):
+            if bench is not None and bench.claims(number):
+                return bench.io(number)
+            return blinka_io(number, output, resolve)
 
         class _Pin(Pin):
-            def __init__(self, id, mode=Pin.IN, pull=None, *, value=None):
-                Pin.__init__(self, id, mode, pull, value=value, resolve=resolver)
+            def __init__(self, id, mode=None, pull=None, *, value=None):
+                Pin.__init__(self, id, mode, pull, value=value, io=io)
 
-        self.Pin = _Pin
+        class _PWM(PWM):
+            def __init__(self, dest, *, freq=1000, duty_u16=0):
+                number = dest.id if isinstance(dest, Pin) else dest
+                out = bench.pwm(number) if bench is not None else None
+                PWM.__init__(self, dest, freq=freq, duty_u16=duty_u16, resolve=resolve,
+                             out=out)
+
+        class _I2C(I2C):
+            def __init__(self, id=1, *, scl=None, sda=None, freq=400_000):
+                I2C.__init__(self, id, freq=freq, bus=bench.i2c if bench else None)
+
+        self.Pin, self.PWM, self.I2C = _Pin, _PWM, _I2C
+
+    @staticmethod
+    def disable_irq():
+        return 0  # no interrupts to mask in a Linux process (the HX711 driver asks)
+
+    @staticmethod
+    def enable_irq(state):
+        return None

@@ -13,7 +13,6 @@ from basalt.app.loop_runner import LoopRunner
 from basalt.app.motion import MotorSupervisor
 from basalt.app.occlusion_watch import OcclusionWatch
 from basalt.app.tick import RecentEvents, Ticker
-from basalt.core import calculator
 from basalt.core.alarms import AlarmManager
 from basalt.core.commands import Dispatcher, lookup
 from basalt.core.delivery import DeliveryEngine
@@ -22,6 +21,7 @@ from basalt.core.events import EventStream
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
 from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
+from basalt.core.units import REBASE_SHIFT_MS
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings are loaded
@@ -80,6 +80,7 @@ class PumpApp:
                                       self.iob, self.iob_feed, stream)
         self.loop_runner.settings = settings
         self.recent = RecentEvents()
+        self.timed = []  # parts outside the app that keep its clock's times (rebase())
         self._keeper = None  # basalt.storage.keeper.Keeper, once attached
         self.commands = Dispatcher(
             {"engine": engine, "profiles": engine, "loop": self.loop_runner,
@@ -126,8 +127,30 @@ class PumpApp:
         return result
 
     def step(self):
-        """One delivery tick (basalt.app.tick)."""
-        self.ticker.step(self.clock.now_ms())
+        """One delivery tick (basalt.app.tick); first the clock's epoch, when it is due."""
+        clock = self.clock
+        now = clock.now_ms()
+        at = clock.rebase_at_ms
+        if at is not None and now >= at:  # one shift on a board; more if it started late
+            now = self.rebase(REBASE_SHIFT_MS * ((now - at) // REBASE_SHIFT_MS + 1))
+        self.ticker.step(now)
+
+    def rebase(self, shift_ms):
+        """Move the clock and every stored time back by shift_ms, between two ticks, so
+        time stays a small int (basalt.core.units.REBASE_AT_MS). Every part keeps its
+        times relative to now exactly; the journal and the checkpoint keep ms since boot
+        (the keeper adds what was taken off). Returns the new now_ms."""
+        self.collect()  # every reader has seen the events of the old epoch
+        self.clock.rebase(shift_ms)
+        for part in (self.engine, self.iob, self.iob_feed, self.alarms, self.monitor,
+                     self.motion, self.occlusion, self.cgm_watch, self.loop_runner,
+                     self.stream, self.ticker, self.keeper, self.buzzer):
+            if part is not None:
+                part.rebase(shift_ms)
+        self.recent.rebase(shift_ms, self.stream)
+        for part in self.timed:
+            part.rebase(shift_ms)
+        return self.clock.now_ms()
 
     async def run(self):
         while True:
@@ -138,8 +161,11 @@ class PumpApp:
         """Move what the engine and the alarm manager said onto the stream, and let
         every reader see it."""
         stream = self.stream
-        stream.extend(self.engine.pop_events())
-        stream.extend(self.alarms.pop_events())
+        # pop_events() makes a new list: not called on a quiet tick (no allocation)
+        if self.engine.events:
+            stream.extend(self.engine.pop_events())
+        if self.alarms.events:
+            stream.extend(self.alarms.pop_events())
         stream.publish()
 
     def pop_events(self):
@@ -174,6 +200,8 @@ class PumpApp:
         self.iob_feed.update(now)  # count what a command since the last tick delivered
         loop = self.loop_runner.loop
         looping = loop is not None and loop.in_control(now)
+        from basalt.core import calculator  # loaded when the calculator is first used
+
         return calculator.suggest(self.settings, self.iob, now, self.engine.day_ms(),
                                   carbs_g, glucose_mg_dl, cgm, uncertain_bolus, looping)
 

@@ -13,6 +13,12 @@ class CgmWatch:
         self.store = None  # a basalt.core.readings.ReadingStore, attached by whoever runs it
         self.client = None  # the BLE client filling the store (its events are journaled)
 
+    def rebase(self, shift_ms):
+        if self.store is not None:
+            self.store.rebase(shift_ms)
+        if self.client is not None:
+            self.client.rebase(shift_ms)
+
     def watch(self, now_ms):
         store = self.store
         if store is None:

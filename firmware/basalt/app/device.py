@@ -7,18 +7,28 @@ import time
 
 from basalt import firmware_version
 from basalt.app import BOOT_WARNING, PumpApp
-from basalt.core.board_file import load_board
 from basalt.core.errors import ConfigError
-from basalt.core.settings import load_settings, parse_settings_text
+from basalt.core.units import REBASE_AT_MS
 from basalt.ports import Clock
+
+# Imported to boot and not used after it: start() drops them from sys.modules so gc
+# frees their bytecode. Nothing that runs after boot keeps one of their functions or
+# classes. A settings save imports the checks again; they go once it is recorded.
+SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
+BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
+                               "basalt.core.restore", "basalt.core.journal_read",
+                               "basalt.app.selftest")
 
 
 class TicksClock(Clock):
     """The one clock on a board: a monotonic ms count built from ticks_diff.
 
     ticks_ms() wraps (2**30 ms on most ports); summing ticks_diff over calls never
-    sees the wrap as long as now_ms() is called at least once per wrap period.
+    sees the wrap as long as now_ms() is called at least once per wrap period. The app
+    moves the count back every few days (Clock.rebase): it stays a small int.
     """
+
+    rebase_at_ms = REBASE_AT_MS
 
     def __init__(self):
         self._last = time.ticks_ms()
@@ -154,7 +164,32 @@ def settings_file(board, path=SETTINGS_PATH):
 
     folder, name = path.rsplit("/", 1)
     return ValidatedFile(FileStorage(folder or "/"), name,
-                         lambda obj: load_settings(obj, board), parse_settings_text)
+                         lambda obj: _settings().load_settings(obj, board),
+                         lambda text: _settings().parse_settings_text(text))
+
+
+def _settings():
+    """The settings checks, imported when a file is read (boot, a settings save)."""
+    from basalt.core import settings
+
+    return settings
+
+
+def _unload_after_save(kind, detail):
+    if kind == "settings_changed":  # the last thing a settings save does
+        forget(SETTINGS_CHECKS)
+
+
+def forget(names):
+    """Drop modules from sys.modules and from their packages, so gc can free them."""
+    import sys
+
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, short = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None and short in parent.__dict__:
+            delattr(parent, short)
 
 
 def read_settings(board, path=SETTINGS_PATH):
@@ -174,15 +209,16 @@ def read_settings(board, path=SETTINGS_PATH):
     return settings
 
 
-def make_force(board, calibration=None):
-    """The occlusion sensor the board declares (None when it has none)."""
+def make_force(board, calibration=None, time=None):
+    """The occlusion sensor the board declares (None when it has none). time: the HX711's
+    sleep_us module where the port's own time has none (the Pi rig, CPython)."""
     force = board.force
     if force is None:
         return None
     if force.kind == "hx711":
         from basalt.drivers.hx711 import HX711
 
-        return HX711(force.dout, force.sck, calibration)
+        return HX711(force.dout, force.sck, calibration, time=time)
     from basalt.drivers.fsr import FsrSensor
 
     return FsrSensor(force.adc, calibration)
@@ -211,10 +247,18 @@ def make_ui(app, board):
     return UiTask(app, display, board_keys(board.buttons), BOOT_WARNING)
 
 
+def self_test(app, board):
+    """The power-on self-test (basalt.app.selftest): boot only, forgotten after it."""
+    from basalt.app import selftest
+
+    return selftest.at_boot(app, board, wall_epoch_s() is not None)
+
+
 def start():
     global app
     from board import BOARD  # the board file deploy copied to the device as /board.py
 
+    from basalt.core.board_file import load_board
     from basalt.core.supervisor import Supervisor
     from basalt.drivers.watchdog import MachineWatchdog
     from basalt.storage.files import FileStorage
@@ -230,10 +274,14 @@ def start():
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
     app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
+    self_test(app, board)  # its problems join the boot notes
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
+    forget(BOOT_ONLY)
+    app.stream.subscribe("unload", _unload_after_save, from_start=False)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
+    app.timed.append(supervisor)  # its check-in times move with the clock's epoch
     from basalt.app.usb_service import on_board
 
     cgm = make_cgm(app)  # before the UI: its settings screen names the CGM link

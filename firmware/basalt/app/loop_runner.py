@@ -48,6 +48,10 @@ class LoopRunner:
         self.stream.emit("carbs", {"at_ms": now_ms, "grams": grams})
         return grams
 
+    def rebase(self, shift_ms):
+        if self.loop is not None:
+            self.loop.rebase(shift_ms)
+
     def on_event(self, kind, detail):
         """The carb record: carbs announced by command reach the loop from the stream."""
         if kind == "carbs" and self.loop is not None:

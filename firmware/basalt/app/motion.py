@@ -5,6 +5,8 @@ over one tick (longer if the driver is slower), checked when it ends (steps repo
 = steps commanded, finished by its deadline) and the driver is disabled between moves.
 """
 
+from basalt.core.units import shifted
+
 # A move still running this long after its end (or its own length, if longer) is a
 # delivery fault. Step pulses are hardware-timed, so only a jam or a dead timer gets here;
 # the margin covers a late tick and slower step generators (the virtual board's).
@@ -26,6 +28,9 @@ class MotorSupervisor:
         self._deadline = 0  # ... and by when it must have finished
         motor.disable()
         motor.set_direction(True)
+
+    def rebase(self, shift_ms):
+        self._deadline = shifted(self._deadline, shift_ms)
 
     def on_event(self, kind, detail):
         if kind == "reservoir_fitted":  # the plunger goes back before anything else

@@ -17,6 +17,9 @@ class OcclusionWatch:
         self._settle_steps = 0  # drive-train take-up the engine re-advances on resume
         self._seen_moved = 0  # motion.moved_steps the detector has been told of
 
+    def rebase(self, shift_ms):
+        self.detector.rebase(shift_ms)
+
     def on_event(self, kind, detail):
         if kind == "resumed":
             self._settle_steps = detail["takeup_steps"]

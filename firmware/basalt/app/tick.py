@@ -6,6 +6,7 @@ start the next move.
 """
 
 from basalt.core.errors import InvalidValue
+from basalt.core.units import shift_times
 
 BATTERY_PERIOD_MS = 10_000  # how often the battery is read
 RECENT_EVENTS = 20  # kept for the history screen
@@ -17,6 +18,9 @@ class Ticker:
         self.sounder = sounder
         self.battery = battery
         self._battery_at = app.clock.now_ms() - BATTERY_PERIOD_MS
+
+    def rebase(self, shift_ms):
+        shift_times(self, ("_battery_at",), shift_ms)
 
     def step(self, now_ms):
         app = self.app
@@ -63,6 +67,10 @@ class RecentEvents:
     def __init__(self):
         self.events = []
         self.seen = 0
+
+    def rebase(self, shift_ms, stream):
+        """Its events' times, but those the stream still holds (it shifts those)."""
+        stream.rebase_events(self.events, shift_ms)
 
     def on_event(self, kind, detail):
         events = self.events

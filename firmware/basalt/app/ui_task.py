@@ -14,7 +14,7 @@ from basalt.core.ui.keys import PRESS, ButtonDecoder
 from basalt.core.ui.menu import Menu
 from basalt.core.ui.paint import Painter
 from basalt.core.ui.view import LOOP_CLOSED, LOOP_OPEN, TREND_NAMES, PumpView
-from basalt.core.units import MIN_PER_DAY, MS_PER_MIN, fmt_milli
+from basalt.core.units import MIN_PER_DAY, MS_PER_MIN, fmt_milli, shift_times
 
 POLL_MS = 10
 REDRAW_MS = 250
@@ -38,6 +38,13 @@ class UiTask:
         self._dimmed = False
         self._next_draw = now
         fill_view(app, self.view, now)
+        app.timed.append(self)  # its times move with the app's clock (PumpApp.rebase)
+
+    def rebase(self, shift_ms):
+        self.menu.rebase(shift_ms)
+        self.decoder.rebase(shift_ms)
+        shift_times(self, ("_next_draw",), shift_ms)
+        shift_times(self.view, ("now_ms",), shift_ms)
 
     def on_key(self, now_ms, key, kind):
         if kind == PRESS:

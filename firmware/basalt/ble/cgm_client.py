@@ -33,6 +33,7 @@ import json
 
 from basalt.core import cgms
 from basalt.core.errors import NotAllowedNow
+from basalt.core.events import shift_events
 
 _IO_DISPLAY_YESNO = 1
 _PASSKEY_ACTION_NUMCMP = 4
@@ -135,6 +136,10 @@ class CgmClient:
             return ()  # called every tick: nothing allocated when nothing happened
         self._events = []
         return events
+
+    def rebase(self, shift_ms):
+        """The app's clock moved back (its time-outs are the radio's own, relative)."""
+        shift_events(self._events, shift_ms)
 
     # --- the task --------------------------------------------------------------------
 

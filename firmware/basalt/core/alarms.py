@@ -21,7 +21,7 @@ unless something changes.
 """
 
 from basalt.core.errors import InvalidValue, NotAllowedNow
-from basalt.core.units import MS_PER_MIN
+from basalt.core.units import MS_PER_MIN, shifted
 
 HIGH = 0
 MEDIUM = 1
@@ -231,6 +231,16 @@ class AlarmManager:
         self._event(now_ms, "alarm_escalated", {"code": code,
                                                 "priority": PRIORITY_NAMES[slot[_PRIORITY]],
                                                 "level": slot[_LEVEL]})
+
+    def rebase(self, shift_ms):
+        """The clock moved back by shift_ms: every alarm keeps its times (a snooze's 0
+        means none, so a snooze that ended stays a nonzero time in the past)."""
+        for code in CODES:
+            slot = self._slots[code]
+            slot[_ALERT_SINCE] = shifted(slot[_ALERT_SINCE], shift_ms)
+            slot[_RAISED_AT] = shifted(slot[_RAISED_AT], shift_ms)
+            if slot[_SNOOZED_UNTIL]:
+                slot[_SNOOZED_UNTIL] = shifted(slot[_SNOOZED_UNTIL], shift_ms) or -1
 
     # ----- what to show and sound -----------------------------------------------------
 

@@ -21,7 +21,7 @@ from basalt.core.limits import (
     PRIME_SPEED_MU_MIN,
 )
 from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
-from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, SMALL_INT_MAX, fmt_milli
+from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, SMALL_INT_MAX, fmt_milli, shifted
 
 _SMALL = SMALL_INT_MAX
 _FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
@@ -127,6 +127,12 @@ class DeliveryEngine:
 
     def day_ms(self):
         return self._day_ms
+
+    def rebase(self, shift_ms):
+        """The clock moved back by shift_ms (basalt.core.units.REBASE_SHIFT_MS); the rest
+        of the engine's time is relative (ramps, temp basal, time of day)."""
+        self._last_ms = shifted(self._last_ms, shift_ms)
+        self.gate.rebase(shift_ms)
 
     def set_time_of_day(self, now_ms, day_ms):
         int_in("time of day", day_ms, 0, MS_PER_DAY - 1, "ms")
@@ -709,7 +715,7 @@ class DeliveryEngine:
 
     def restore_temp(self, now_ms, rate_mu_h, percent, left_ms, duration_ms):
         """Resume a checkpointed temp basal for the time it had left (no limits re-run:
-        checkpoint.plan_restore resumes only temps that lower delivery)."""
+        restore.plan_restore resumes only temps that lower delivery)."""
         self._advance(now_ms)
         if self.stop_reason is not None:
             raise NotAllowedNow("resume temp basal", "pump is stopped (%s)" % self.stop_reason)

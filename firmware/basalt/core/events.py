@@ -12,6 +12,10 @@ readers in the order they subscribed; a handler may emit (an alarm raised by the
 routing), and those events reach every reader in the same publish().
 """
 
+from basalt.core.units import shifted
+
+EVENT_TIMES = ("at_ms", "from_ms", "until_ms", "last_reading_ms")  # times in a detail
+
 
 class EventStream:
     def __init__(self):
@@ -81,6 +85,20 @@ class EventStream:
         self._trim()
         return events
 
+    def rebase(self, shift_ms):
+        """The clock moved back by shift_ms: the events still held move with it."""
+        shift_events(self._log, shift_ms)
+
+    def rebase_events(self, events, shift_ms):
+        """A reader's own copy of (kind, detail) events: shifted, but the details the
+        stream still holds (rebase() shifts those; a detail moves once)."""
+        held = set()
+        for _, detail in self._log:
+            held.add(id(detail))
+        for _, detail in events:
+            if id(detail) not in held:
+                _shift_detail(detail, shift_ms)
+
     def _trim(self):
         if not self._names:  # nobody reads: nothing to keep
             self._base = self.end()
@@ -95,3 +113,15 @@ class EventStream:
         if drop > 0:
             del self._log[:drop]
             self._base = low
+
+
+def shift_events(events, shift_ms):
+    """(kind, detail) events whose times move back by shift_ms (a part's pending ones)."""
+    for _, detail in events:
+        _shift_detail(detail, shift_ms)
+
+
+def _shift_detail(detail, shift_ms):
+    for key in EVENT_TIMES:
+        if key in detail:
+            detail[key] = shifted(detail[key], shift_ms)

@@ -16,6 +16,7 @@ exactly one duration of action after every delivery and is at most one minute of
 from basalt.core.check import int_in
 from basalt.core.errors import InvalidValue
 from basalt.core.insulin import DURATION_MAX_MIN, MS_PER_MIN, ONE, SHIFT
+from basalt.core.units import shifted
 
 try:
     from micropython import const
@@ -47,6 +48,10 @@ class IobTracker:
         self.model = _fits(model)
 
     # ----- recording ---------------------------------------------------------------
+
+    def rebase(self, shift_ms):
+        """The clock moved back by shift_ms (whole minutes): the buckets keep their ages."""
+        self._head = shifted(self._head * MS_PER_MIN, shift_ms) // MS_PER_MIN
 
     def add_bolus(self, at_ms, amount_mu):
         """Bolus insulin delivered at at_ms (a reconciled bolus may be added late)."""
@@ -176,6 +181,9 @@ class DeliveryFeed:
         self._scheduled_acc = 0  # scheduled basal in mU*ms/h, below one mU
         self._started = engine.stop_reason is None  # therapy has run since the feed began
         self._scheduled_rate = self._scheduled_now()
+
+    def rebase(self, shift_ms):
+        self._last_ms = shifted(self._last_ms, shift_ms)
 
     def update(self, now_ms):
         """Record what the engine delivered since the last update (call after tick)."""

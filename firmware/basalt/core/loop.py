@@ -50,7 +50,7 @@ from basalt.core.readings import (
     TREND_MIN_SPAN,
     dosing_refusal,
 )
-from basalt.core.units import MS_PER_MIN, fmt_milli
+from basalt.core.units import MS_PER_MIN, fmt_milli, shifted
 
 try:
     from micropython import const
@@ -798,6 +798,20 @@ class Loop:
         d = self.last
         return (self.mode == "closed" and d is not None and d.mode == "closed"
                 and d.glucose is not None and 0 <= now_ms - d.at_ms <= 2 * PERIOD_MS)
+
+    def rebase(self, shift_ms):
+        """The clock moved back by shift_ms: the state's times move with it (new lists:
+        the last decision's input record keeps its own, consistent times)."""
+        state = self.state
+        temp = state.get("loop_temp")
+        self.state = {
+            "carbs": [[shifted(c[0], shift_ms)] + c[1:] for c in state["carbs"]],
+            "last_ms": shifted(state["last_ms"], shift_ms),
+            "extra": [[shifted(e[0], shift_ms), e[1]] for e in state.get("extra", [])],
+            "loop_temp": None if temp is None else [shifted(temp[0], shift_ms), temp[1],
+                                                    shifted(temp[2], shift_ms)]}
+        if self.last is not None:
+            self.last.at_ms = shifted(self.last.at_ms, shift_ms)
 
     def set_mode(self, mode):
         self.mode = one_of("loop mode", mode, MODES)

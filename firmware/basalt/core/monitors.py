@@ -33,7 +33,7 @@ from basalt.core.delivery import (
     STOP_USER,
 )
 from basalt.core.errors import ConfigError, NotAllowedNow
-from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shift_list, shift_times
 
 
 class _DefaultAlarms:
@@ -70,6 +70,9 @@ def checked_alarm_settings(settings):
     return values
 
 
+_TIMES = ("_last_press", "_site_since", "_last_glucose", "_last_cgm", "_suspended_since")
+
+
 class PumpMonitor:
     def __init__(self, engine, alarms, settings, now_ms, battery_levels=None):
         self.engine = engine
@@ -85,6 +88,10 @@ class PumpMonitor:
 
     def check_settings(self, settings):
         checked_alarm_settings(settings)
+
+    def rebase(self, shift_ms):
+        shift_times(self, _TIMES, shift_ms)
+        self.infusion_set.rebase(shift_ms)
 
     def set_settings(self, settings):
         values = checked_alarm_settings(settings)
@@ -265,6 +272,10 @@ class InfusionSetWatch:
         self._head = 0
         self._bolus_at = None
         self._bolus_mg_dl = None
+
+    def rebase(self, shift_ms):
+        shift_list(self._times, shift_ms)
+        shift_times(self, ("_bolus_at",), shift_ms)
 
     def correction(self, now_ms):
         self._bolus_at = now_ms

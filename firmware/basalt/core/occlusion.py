@@ -33,7 +33,7 @@ stiffness), relieves the pressure, so clearing the blockage releases no bolus.
 
 from basalt.core.check import exact_keys, int_in
 from basalt.core.errors import ConfigError
-from basalt.core.units import MS_PER_HOUR
+from basalt.core.units import MS_PER_HOUR, shift_times
 
 OCCLUSION = "occlusion"
 SENSOR_FAULT = "sensor_fault"
@@ -123,6 +123,9 @@ class OcclusionDetector:
         self._bad = 0
         self._same = 0
         self._last_reading = None
+
+    def rebase(self, shift_ms):
+        shift_times(self, ("_last_ms", "_settle_end"), shift_ms)
 
     # ----- inputs -------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ the alarm), so a bad offset never leaves the CGM dead without a message.
 """
 
 from basalt.core import cgms
-from basalt.core.units import MS_PER_MIN
+from basalt.core.events import shift_events
+from basalt.core.units import MS_PER_MIN, shifted
 
 try:
     from micropython import const
@@ -158,6 +159,18 @@ class ReadingStore:
         self.cadence = None  # minutes between records, learned
         self.backfilled_to = -1  # gaps up to here have been asked for once
         self.session_ms = now_ms
+
+    def rebase(self, shift_ms):
+        """The clock moved back by shift_ms. Readings are sensor offsets from the anchor,
+        which moves exactly (a session start is days old: never floored)."""
+        if self.anchor_ms is not None:
+            self.anchor_ms -= shift_ms
+        self.session_ms = shifted(self.session_ms, shift_ms)
+        odd = self._odd
+        if odd is not None:
+            odd[0] -= shift_ms
+            odd[2] = shifted(odd[2], shift_ms)
+        shift_events(self._events, shift_ms)
 
     def sync(self, now_ms, current_offset):
         """The sensor's CGM Status says its session is now at current_offset minutes (an

@@ -48,7 +48,7 @@ not counted.
 from basalt.core.check import int_in, is_int
 from basalt.core.errors import BasaltError, ConfigError, LimitExceeded, NotAllowedNow
 from basalt.core.limits import BOLUS_MAX_MU, BOLUS_STEP_MU, MAX_RATE_MU_H
-from basalt.core.units import MS_PER_MIN, PL_PER_MU, SMALL_INT_MAX, fmt_milli
+from basalt.core.units import MS_PER_MIN, PL_PER_MU, SMALL_INT_MAX, fmt_milli, shifted
 
 BUCKET_MS = 5 * MS_PER_MIN
 HOUR_BUCKETS = 13  # 60 min + the bucket a window may start inside
@@ -146,6 +146,9 @@ class Window:
         self.sums[self._head] += n
         self.total += n
 
+    def rebase(self, shift_ms):
+        self._bucket -= shift_ms // BUCKET_MS  # whole buckets (a whole-day shift)
+
 
 class SafetyGate:
     """Checks every dose against the limits and counts every therapy microstep.
@@ -216,6 +219,11 @@ class SafetyGate:
             self._rate_ms = now_ms
             if last is not None:
                 self._accrue(now_ms - last)
+
+    def rebase(self, shift_ms):
+        self._hour.rebase(shift_ms)
+        self._day.rebase(shift_ms)
+        self._rate_ms = shifted(self._rate_ms, shift_ms)
 
     def _accrue(self, dt):
         """The basal budget for dt more ms at the cap. Unused budget is carried over as

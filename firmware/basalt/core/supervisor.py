@@ -8,6 +8,7 @@ in a motor left running with nobody watching it.
 """
 
 from basalt.core.errors import InvalidValue
+from basalt.core.units import shifted
 
 
 class Supervisor:
@@ -29,6 +30,12 @@ class Supervisor:
             raise InvalidValue("supervisor task", name, "a registered task: " +
                                ", ".join(sorted(self._seen)))
         self._seen[name] = now_ms
+
+    def rebase(self, shift_ms):
+        """The app's clock moved back by shift_ms (PumpApp.rebase)."""
+        seen = self._seen
+        for name in seen:
+            seen[name] = shifted(seen[name], shift_ms)
 
     def poll(self, now_ms):
         """Feed the watchdog if every task is alive; returns whether it fed."""

@@ -24,6 +24,36 @@ MU_PER_U = const(1_000)
 SMALL_INT_MAX = const(0x3FFFFFFF)  # largest small int on 32-bit MicroPython
 PL_PER_MU = const(10_000)  # 1 mU of U-100 insulin = 0.01 uL = 10,000 pL
 
+# The time epoch: once the app's now_ms reaches REBASE_AT_MS (6.2 days) the clock and
+# every stored time move back by REBASE_SHIFT_MS, so time stays a small int for years.
+# The shift is whole days: minute, 5-min and hour buckets keep their alignment. Stored
+# times older than TIME_FLOOR_MS stay there: then now - t (at most 2**29 + 2**28 plus a
+# late tick) is a small int, and "at least 6.3 days ago" answers every comparison the
+# pump makes (its longest interval is the 3-day site change).
+REBASE_AT_MS = const(0x20000000)  # 2**29
+REBASE_SHIFT_MS = const(259_200_000)  # 3 days
+TIME_FLOOR_MS = const(-0x10000000)  # -2**28
+
+
+def shifted(at_ms, shift_ms):
+    """A stored absolute time after the clock moved back by shift_ms (None stays None)."""
+    if at_ms is None:
+        return None
+    at_ms -= shift_ms
+    return at_ms if at_ms > TIME_FLOOR_MS else TIME_FLOOR_MS
+
+
+def shift_times(obj, names, shift_ms):
+    """shifted() applied to the attributes `names` of obj (a part's rebase())."""
+    for name in names:
+        setattr(obj, name, shifted(getattr(obj, name), shift_ms))
+
+
+def shift_list(times, shift_ms):
+    """shifted() applied in place to a list of times."""
+    for i in range(len(times)):
+        times[i] = shifted(times[i], shift_ms)
+
 
 def fmt_milli(milli):
     """1500 -> '1.5', 10 -> '0.01', -250 -> '-0.25' (exact, no float)."""

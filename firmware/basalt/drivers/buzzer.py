@@ -8,6 +8,7 @@ is passed in by tests, or imported in the constructor).
 """
 
 from basalt.core.alarms import check_pattern
+from basalt.core.units import shift_times
 from basalt.drivers.stepdir import hw_module
 from basalt.ports import Buzzer
 
@@ -45,6 +46,9 @@ class PwmBuzzer(Buzzer):
     def stop(self):
         self._pattern = None
         self._silence()
+
+    def rebase(self, shift_ms):
+        shift_times(self, ("_started",), shift_ms)
 
     def step(self, now_ms):
         """Set the PWM for time now_ms; returns the ms until the output changes next."""

@@ -94,6 +94,11 @@ class StepDirMotor(Motor):
         self._en.value(self.config.enable.level(False))
         self._enabled = False
 
+    def en_reads_active(self):
+        """The EN line read back at its pin (the power-on self-test): True if it is at the
+        driver's active level (a short, a missing pull-up, the wrong pin)."""
+        return self._en.value() == self.config.enable.level(True)
+
     def is_enabled(self):
         return self._enabled
 

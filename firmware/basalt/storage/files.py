@@ -8,7 +8,6 @@ a file at close and renames atomically, which replace() relies on.
 import json
 import os
 
-from basalt.core import strict_json
 from basalt.core.errors import ConfigError, StorageFault
 from basalt.core.journal import crc
 from basalt.ports import Storage
@@ -161,6 +160,8 @@ class ValidatedFile:
         if data is None:
             return None, None
         self._check_sum(bytes(data))
+        from basalt.core import strict_json  # files are read at boot (basalt.app.device)
+
         try:
             text = bytes(data).decode()
             obj = (self.parse(text) if self.parse is not None

@@ -13,6 +13,7 @@ import struct
 from array import array
 
 from basalt.core import journal as jnl
+from basalt.core import journal_read as jread  # reading records back (History only)
 
 CHUNK = 1_280  # read at once: more than one record of the largest size
 _KEPT = 2
@@ -70,7 +71,7 @@ class JournalPages:
         segment, index = pos
         offsets, lengths = self._index(segment)
         data = self.storage.read_at(jnl.segment_name(segment), offsets[index], lengths[index])
-        found = jnl._record_at(data, 0)
+        found = jread._record_at(data, 0)
         return None if found is None else found[0]
 
     # ----- indexing ---------------------------------------------------------------
@@ -93,7 +94,7 @@ class JournalPages:
         lengths = array("H")
         read = self.storage.read_at
         head = read(name, 0, jnl.HEADER_SIZE)
-        pos = jnl.HEADER_SIZE if jnl.parse_header(head) is not None else 0
+        pos = jnl.HEADER_SIZE if jread.parse_header(head) is not None else 0
         while True:
             data = read(name, pos, CHUNK)
             eof = len(data) < CHUNK
@@ -112,7 +113,7 @@ class JournalPages:
                 length = struct.unpack_from("<H", data, at + 2)[0]
                 if length <= jnl.MAX_PAYLOAD and at + jnl.RECORD_OVERHEAD + length > size:
                     return at  # cut by the chunk: CHUNK holds the largest record whole
-            found = jnl._record_at(data, at)
+            found = jread._record_at(data, at)
             if found is not None:
                 record, end = found
                 offsets.append(base + at)

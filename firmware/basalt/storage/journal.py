@@ -40,7 +40,9 @@ class Journal:
         files.sort()
         self._highest = files[-1][0] if files else 0
         self.read_errors = []  # (file, error) of segments the flash would not read
-        view = jnl.read_journal(((name, self._read(name)) for _, name in files), visit)
+        from basalt.core.journal_read import read_journal  # at boot (BOOT_ONLY)
+
+        view = read_journal(((name, self._read(name)) for _, name in files), visit)
         foreign = [name for name, _ in view.foreign]
         self._own = [number for number, name in files if name not in foreign]
         return view

@@ -16,8 +16,8 @@ from basalt.core import journal as jnl
 from basalt.core.commands import in_units
 from basalt.core.delivery import STOP_USER
 from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow, StorageFault
-from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli
-from basalt.storage import recovery
+from basalt.core.events import EVENT_TIMES
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli, shifted
 from basalt.storage.checkpoints import (
     CHECKPOINT_EVERY_MS,
     STOP_OF_STATE,
@@ -36,6 +36,12 @@ FORCE_FILE = "forcecal.json"
 FORCE_SAMPLES = 10  # readings per step (1 s on an HX711 at 10 SPS)
 
 
+def force_file(storage):
+    """The force sensor's saved calibration, checked as the driver takes it."""
+    return ValidatedFile(storage, FORCE_FILE, lambda obj: (
+        forcecal.load_force_calibration(obj, FORCE_FILE)))
+
+
 class Keeper:
     """Until acknowledge_boot() the motor may not move and commands are refused."""
 
@@ -52,8 +58,7 @@ class Keeper:
                                                        None if settings_validator else
                                                        self._parse)
         self.basal = ValidatedFile(storage, BASAL_FILE, check_basal_file)
-        self.force_file = ValidatedFile(storage, FORCE_FILE, lambda obj: (
-            forcecal.load_force_calibration(obj, FORCE_FILE)))
+        self.force_file = force_file(storage)
         self.settings_warnings = []
         self._settings_events = None  # None until load_settings() ran
         self._settings_basal = False  # the settings file holds the basal profiles
@@ -61,6 +66,9 @@ class Keeper:
         self.uncertain = None  # interrupted bolus insulin the user has not reconciled
         self.settings_error = None
         self.fault = None
+        # The power-on self-test's first problem that stops delivery (basalt.app.selftest):
+        # the line naming the part and pin; resume is refused with it until a restart.
+        self.hardware_fault = None
         self.storage_message = None  # the screen's line for the last storage fault
         self.boot_notes = []
         self.iob_gap_known = True  # the time the pump was off was known (wall clock)
@@ -74,6 +82,9 @@ class Keeper:
         self._next_ck_ms = 0
         self._rate = -1
         self._summary = (0, 0)  # (ms, basal steps) at the last hourly summary
+        # What the app's clock was moved back by (Clock.rebase): the journal and the
+        # checkpoint hold ms since boot (now_ms + epoch_ms), never the epoch's time.
+        self.epoch_ms = 0
 
     def bind(self, board, engine, iob, motion, stream, occlusion, apply_settings):
         """The parts kept: the app calls this when the keeper is attached."""
@@ -109,6 +120,8 @@ class Keeper:
 
     def start(self, now_ms, cause="power_on", epoch_s=None, fw=""):
         """Read what survived, restore the engine (stopped), record the boot."""
+        from basalt.storage import recovery  # boot only (basalt.app.device.BOOT_ONLY)
+
         found = recovery.read_back(self.journal, self.checkpoints)
         self.boot = found["boot"]
         events = recovery.boot_events(found, cause, fw, epoch_s)
@@ -220,7 +233,8 @@ class Keeper:
             engine.set_time_of_day(now_ms, day_ms)
         self.awaiting_ack = False
         if self._restart_stop == ckp.STATE_DELIVERING and not self.fault \
-                and not self.settings_error and engine.stop_reason == STOP_USER:
+                and not self.settings_error and not self.hardware_fault \
+                and engine.stop_reason == STOP_USER:
             engine.resume(now_ms)
             temp = self._temp
             if temp is not None:
@@ -230,7 +244,10 @@ class Keeper:
         self._emit("boot_acknowledged", {}, now_ms)
 
     def require_known_state(self, name):
-        """Resume only from a state the restart could read, with valid settings."""
+        """Resume only from a state the restart could read, with valid settings and
+        hardware that passed the power-on self-test."""
+        if self.hardware_fault:
+            raise NotAllowedNow(name, "self-test: " + self.hardware_fault)
         if self.fault or self.settings_error:
             raise NotAllowedNow(name, self.fault or "settings invalid: " +
                                 self.settings_error)
@@ -357,16 +374,25 @@ class Keeper:
         if self.fault == "storage":
             return  # the alarm is raised; the journal cannot take more
         at_ms = detail.get("at_ms", 0)
+        since_boot = at_ms + self.epoch_ms
+        if self.epoch_ms:
+            detail = _since_boot(detail, self.epoch_ms)
         try:
             try:
-                self.journal.append(kind, detail, at_ms)
+                self.journal.append(kind, detail, since_boot)
             except ValueError as error:  # a float or an oversized detail: say so
                 self.journal.append("unrecordable", {"event": str(kind)[:40],
-                                                     "message": str(error)[:120]}, at_ms)
+                                                     "message": str(error)[:120]}, since_boot)
         except (StorageFault, OSError) as error:
             self._storage_fault(error, at_ms)
         if kind == "reservoir_fitted":
             self.fault = None  # a freshly fitted reservoir is a known state again
+
+    def rebase(self, shift_ms):
+        """The app's clock moved back by shift_ms (between two ticks)."""
+        self.epoch_ms += shift_ms
+        self._next_ck_ms = shifted(self._next_ck_ms, shift_ms)
+        self._summary = (shifted(self._summary[0], shift_ms), self._summary[1])
 
     def command_done(self, now_ms):
         """A command is durable before it returns: what the user was told took effect
@@ -414,7 +440,7 @@ class Keeper:
             # fails may have truncated the one it was writing).
             return False
         ck = self.snapshot()
-        ck["at_ms"] = now_ms & 0xFFFFFFFF
+        ck["at_ms"] = (now_ms + self.epoch_ms) & 0xFFFFFFFF
         try:
             self.checkpoints.write(ck)
         except (StorageFault, OSError) as error:
@@ -446,3 +472,15 @@ class Keeper:
         self.storage_message = screen
         self.stream.emit("alarm", {"code": "delivery_fault", "at_ms": now_ms,
                                    "detail": screen[:60]})
+
+
+def _since_boot(detail, epoch_ms):
+    """The detail's other absolute times (a snooze's end, ...) as ms since boot, as the
+    record's own time is: a copy, only when it has one."""
+    out = detail
+    for key in EVENT_TIMES:
+        if key != "at_ms" and key in detail:
+            if out is detail:
+                out = dict(detail)
+            out[key] += epoch_ms
+    return out

@@ -1,9 +1,10 @@
 """Boot recovery: read what survived a reset (journal and checkpoint), plan the
-restore (basalt.core.checkpoint.plan_restore), put insulin on board back, and say on
+restore (basalt.core.restore.plan_restore), put insulin on board back, and say on
 the boot screen what happened."""
 
 from basalt.core import checkpoint as ckp
-from basalt.core import journal as jnl
+from basalt.core import journal_read as jread
+from basalt.core import restore
 from basalt.core.units import MS_PER_MIN, PL_PER_MU
 
 
@@ -17,8 +18,8 @@ def read_back(journal, checkpoints):
     settled = set()
     unfinished = {}
     after = []  # kinds of the records written after the checkpoint
-    boluses = jnl.BolusReplay()
-    basal = jnl.BasalReplay()
+    boluses = jread.BolusReplay()
+    basal = jread.BasalReplay()
     gaps = [0, None]  # records missing between readable ones (by seq), the last seq
 
     def visit(record):
@@ -76,7 +77,7 @@ def plan(found, board, engine, now_ms=0, epoch_s=None):
     profile = profiles.profiles.get(profiles.active) if profiles.active else None
     ck = found["ck"]
     slot_damaged = bool(found["slots_damaged"]) and ck is not None
-    out = ckp.plan_restore(ck, found["status"], board, profile, found["settled"],
+    out = restore.plan_restore(ck, found["status"], board, profile, found["settled"],
                            found["unfinished"], found["after"], slot_damaged)
     assumed = 0
     for kind, detail in out["events"]:

@@ -1,7 +1,9 @@
 # The device VM's fakes, installed on import (MicroPython): vtime as `time`, vasyncio as
 # `asyncio`, tools/vboard's machine (staged as vb_machine) patched by vhw for virtual
 # time, vhw's rp2/esp32/ssd1306; /board.py, /settings.json and /main.py copied from the
-# host's staging folder /lib/devicevm/files; the VM's errnos translated to a board's.
+# host's staging folder /lib/devicevm/files; the VM's errnos translated to a board's;
+# select.poll with no host input; vble's `bluetooth` and `aioble` (pairing only on an
+# ESP32 board file, as NimBLE).
 # Import it before anything that imports time, asyncio or machine.
 
 import sys
@@ -36,6 +38,20 @@ _module("rp2", PIO=vhw.PIO, StateMachine=vhw.StateMachine, asm_pio=vhw.asm_pio,
 _module("esp32", RMT=vhw.RMT)
 _module("ssd1306", SSD1306_I2C=vhw.ssd1306_module())
 
+
+class _NoInput:
+    """select.poll() on the USB console: no host is plugged in during a story (polling
+    the VM's real stdin costs milliseconds of wall time per look)."""
+
+    def register(self, stream, mask=0):
+        pass
+
+    def ipoll(self, timeout=-1):
+        return ()
+
+
+_module("select", POLLIN=1, poll=_NoInput)
+
 FILES = "/lib/devicevm/files/"
 
 
@@ -52,3 +68,13 @@ def _setup_files():
 
 
 _setup_files()
+
+
+def _install_ble():
+    import vble
+
+    with open("/board.py") as board:
+        vble.install(can_pair='"mcu": "esp32"' in board.read())
+
+
+_install_ble()

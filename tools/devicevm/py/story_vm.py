@@ -13,15 +13,14 @@ import fakes_vm  # noqa: E402  (first: time, asyncio and machine are fakes from 
 
 # isort: split
 import vasyncio  # noqa: E402
+import vble  # noqa: E402
 import vboard  # noqa: E402
-import vcgm  # noqa: E402  (the fake BLE CGM link; kept across power cuts)
 import vhw  # noqa: E402
 import vtime  # noqa: E402
 
 FILES = fakes_vm.FILES
 _keep = set(sys.modules)
 STORY = json.loads(open(FILES + "story.json").read())
-USES_CGM = any(key.startswith("cgm_") for step in STORY for key in step)
 BOARD = None
 out = {"steps": [], "resets": [], "crashes": []}
 clock = {"base": 0}  # story time (us) = base + VM time since the last boot
@@ -50,6 +49,7 @@ def _buttons():
 
 def power_cut():
     vhw.power_off()
+    vble.power_off()
     vasyncio.reset()
     for name in list(sys.modules):
         if name not in _keep:
@@ -66,8 +66,7 @@ def boot(kind):
     vboard.hx711._ready_at = 0
     vhw.reset_request[0] = None
     BOARD = None
-    if USES_CGM:
-        vcgm.boot()
+    vble.power_on()
     main = {"__name__": "__main__"}
     try:
         exec(open("/main.py").read(), main)
@@ -94,7 +93,10 @@ def _wdt_stop(at_us):
 def run_ms(ms):
     end = story_ms() + ms
     while story_ms() < end:
-        vasyncio.run_until(vtime.now_us() + (end - story_ms()) * 1000, _wdt_stop)
+        due = vble.next_due_ms()  # a sensor's next reading: stop there to make it
+        until = end if due is None else max(story_ms(), min(end, due))
+        vasyncio.run_until(vtime.now_us() + (until - story_ms()) * 1000, _wdt_stop)
+        vble.tick(story_ms())
         for error in vasyncio._state["crashes"]:
             _crash(error)
         vasyncio._state["crashes"] = []
@@ -164,8 +166,8 @@ def do(step):
         vtime.set_rtc(step["rtc"])
     elif "heap" in step:
         return heap()
-    elif any(key.startswith("cgm_") for key in step):
-        vcgm.do(step, run_ms)
+    elif vble.step(step, story_ms(), run_ms):
+        pass
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:

@@ -6,6 +6,9 @@
 # - the bench's (the stepper driver and the plunger it moves, button levels, ADC inputs,
 #   the OLED): kept across resets, like hardware outside the chip. Read and drive it from
 #   the REPL: vboard.position(), vboard.press(12), vboard.set_adc(28, 40000), ...
+#   Faults for the power-on self-test, seen from the next reset on: a stuck button
+#   (vboard.press(12)), no OLED (del vboard.i2c_devices[0x3C]), no HX711
+#   (vboard.hx711.present = False), a read-only flash (vboard.flash["read_only"] = True).
 #
 # The stepper driver (A4988/DRV8825/TMC2209 in step/dir mode) is wired as /board.py says:
 # it counts a STEP pulse as one microstep only while EN is at its active level, in the
@@ -36,6 +39,7 @@ inputs = {}  # GPIO -> level set from the bench (buttons)
 adc = {}  # GPIO -> u16
 i2c_devices = {}  # address -> device model
 driver = {"position": 0, "pulses": 0, "ignored": 0, "wiring": None}
+flash = {"read_only": False}  # True: /data is mounted read-only from the next reset on
 
 
 def power_on(kind):
@@ -43,6 +47,25 @@ def power_on(kind):
     reset_cause = _CAUSES.get(kind, HARD_RESET)
     driver["wiring"] = None  # /board.py may have been replaced before this reset
     hx711.wiring = None
+    _mount_data()
+
+
+def _mount_data():
+    """/data as the flash leaves it: writable, or read-only (a worn or locked flash)."""
+    import os
+
+    import vfs
+
+    try:
+        vfs.umount("/data")
+    except OSError:
+        pass
+    if flash["read_only"]:
+        try:
+            os.mkdir("/data")
+        except OSError:
+            pass
+        vfs.mount(vfs.VfsPosix("/data"), "/data", readonly=True)
 
 
 def power_off():
@@ -214,6 +237,7 @@ class Hx711:
     PERIOD_US = 100_000
 
     def __init__(self):
+        self.present = True  # False: no chip on the wires (DOUT floats high, never ready)
         self.force_mn = 200  # the plunger's friction on a free-flowing line
         self.wiring = None  # (dout, sck) from /board.py, or (-1, -1)
         self._ready_at = 0
@@ -227,11 +251,15 @@ class Hx711:
         return max(-0x7FFFFF, min(0x7FFFFE, counts)) & 0xFFFFFF
 
     def dout(self):
+        if not self.present:
+            return 1
         if self._bits is not None:  # after pulse k (1-24) DOUT shows bit 24 - k
             return (self._bits >> (24 - self._pulses)) & 1
         return 0 if time.ticks_diff(time.ticks_us(), self._ready_at) >= 0 else 1
 
     def clock(self):
+        if not self.present:
+            return
         if self._bits is None:
             if self.dout():
                 return  # no conversion ready: the pulse does nothing useful

@@ -11,6 +11,8 @@ A sample that differs from the accepted state only counts once it has lasted
 debounce_ms, so contact bounce never makes a second PRESS or SHORT.
 """
 
+from basalt.core.units import shift_list
+
 UP = 0
 DOWN = 1
 SELECT = 2
@@ -46,6 +48,15 @@ class ButtonDecoder:
         self._pressed_at = [0] * keys
         self._long_sent = [False] * keys
         self._next_repeat = [0] * keys
+
+    def rebase(self, shift_ms):
+        """The clock moved back by shift_ms (a waiting change's -1 means none)."""
+        change = self._change_at
+        for key in range(self.keys):
+            if change[key] >= 0:
+                change[key] = max(0, change[key] - shift_ms)
+        shift_list(self._pressed_at, shift_ms)
+        shift_list(self._next_repeat, shift_ms)
 
     def update(self, now_ms, key, raw_down):
         """One raw sample of one key at now_ms (True = pressed)."""

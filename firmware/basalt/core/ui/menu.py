@@ -22,6 +22,7 @@ from basalt.core.ui import flows
 from basalt.core.ui.home import HomeScreen
 from basalt.core.ui.keys import BACK, DOWN, LONG, PRESS, RELEASE, REPEAT, SELECT, SHORT, UP
 from basalt.core.ui.screens import BootScreen, MessageScreen, StopBolusScreen
+from basalt.core.units import shift_times
 
 DIM_MS = 30_000
 BOOT_MS = 3_000
@@ -50,6 +51,9 @@ class Menu:
         self.pairing = None  # the CGM pairing number on screen (basalt.core.ui.flows_cgm)
         if boot_ms:
             self.push(BootScreen(version, warning))
+
+    def rebase(self, shift_ms):
+        shift_times(self, ("_last_input", "_boot_until"), shift_ms)
 
     # ----- the stack ---------------------------------------------------------------
 

@@ -1,0 +1,371 @@
+"""Reading the history journal's bytes back (layouts in basalt.core.journal). Pure.
+
+Never raises on damage: a record whose CRC fails is skipped, the reader looks for the
+next sync byte whose record checks out, and the skipped bytes are reported as damaged
+spans. Used by boot recovery (then dropped from RAM) and by the host tools.
+"""
+
+import struct
+
+from basalt.core.journal import (
+    _HEADER,
+    _RECORD,
+    _SYNC_BYTE,
+    FORMAT_VERSION,
+    HEADER_SIZE,
+    KEYS,
+    KINDS,
+    LITERAL,
+    MAGIC,
+    MAX_PAYLOAD,
+    RECORD_OVERHEAD,
+    SYNC,
+    T_DICT,
+    T_FALSE,
+    T_INT,
+    T_LIST,
+    T_NONE,
+    T_STR,
+    T_TRUE,
+    JournalError,
+    Record,
+    crc,
+    segment_number,
+)
+
+# ----- decoding -------------------------------------------------------------------
+
+class _Reader:
+    def __init__(self, data, pos, end):
+        self.data = data
+        self.pos = pos
+        self.end = end
+
+    def byte(self):
+        if self.pos >= self.end:
+            raise ValueError("payload ends early")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def varint(self):
+        n = shift = 0
+        while True:
+            byte = self.byte()
+            n |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return n
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def text(self):
+        size = self.varint()
+        if self.pos + size > self.end:
+            raise ValueError("text runs past the payload")
+        start = self.pos
+        self.pos += size
+        return bytes(self.data[start:self.pos]).decode()
+
+    def items(self, depth):
+        count = self.varint()
+        out = {}
+        for _ in range(count):
+            code = self.byte()
+            key = self.text() if code == LITERAL else _name(KEYS, code, "key")
+            out[key] = self.value(depth)
+        return out
+
+    def value(self, depth):
+        if depth > 8:
+            raise ValueError("nested too deep")
+        tag = self.byte()
+        if tag == T_NONE:
+            return None
+        if tag == T_FALSE or tag == T_TRUE:
+            return tag == T_TRUE
+        if tag == T_INT:
+            n = self.varint()
+            return -((n + 1) >> 1) if n & 1 else n >> 1
+        if tag == T_STR:
+            return self.text()
+        if tag == T_LIST:
+            return [self.value(depth + 1) for _ in range(self.varint())]
+        if tag == T_DICT:
+            return self.items(depth + 1)
+        raise ValueError("unknown value tag %d" % tag)
+
+
+def _name(table, code, what):
+    if 0 < code < len(table):
+        return table[code]
+    return "%s#%d" % (what, code)  # from a newer firmware: kept, shown by its number
+
+
+def parse_header(data):
+    """(version, segment, boot) of a segment header, or None if it is damaged."""
+    if len(data) < HEADER_SIZE:
+        return None
+    magic, version, _, segment, boot, check = struct.unpack_from(_HEADER, data, 0)
+    if magic != MAGIC or check != crc(bytes(data[:HEADER_SIZE - 4])):
+        return None
+    return version, segment, boot
+
+
+def _record_at(data, pos):
+    """(Record, end) if a valid record starts at pos, else None."""
+    size = len(data)
+    if pos + RECORD_OVERHEAD > size or data[pos] != SYNC:
+        return None
+    _, code, length, seq, boot, at_ms = struct.unpack_from(_RECORD, data, pos)
+    end = pos + 14 + length + 4
+    if length > MAX_PAYLOAD or end > size:
+        return None
+    (check,) = struct.unpack_from("<I", data, end - 4)
+    if check != crc(bytes(data[pos:end - 4])):
+        return None
+    try:
+        reader = _Reader(data, pos + 14, end - 4)
+        kind = reader.text() if code == LITERAL else _name(KINDS, code, "kind")
+        detail = reader.items(0)
+        if reader.pos != reader.end:
+            return None
+    except (ValueError, UnicodeError):
+        return None
+    return Record(seq, boot, at_ms, kind, detail), end
+
+
+def scan(data, start=HEADER_SIZE, visit=None):
+    """Every valid record in a segment's bytes, and the damaged spans [(start, end)].
+
+    Never raises on damage: bad bytes are skipped up to the next sync byte that starts
+    a record whose CRC checks out. With visit, each record is handed to visit(record)
+    instead of being kept (a board cannot hold a whole journal's records in RAM).
+    """
+    records = []
+    damaged = []
+    pos = start
+    size = len(data)
+    bad_from = -1
+    while pos < size:
+        found = _record_at(data, pos)
+        if found is not None:
+            if bad_from >= 0:
+                damaged.append((bad_from, pos))
+                bad_from = -1
+            if visit is None:
+                records.append(found[0])
+            else:
+                visit(found[0])
+            pos = found[1]
+            continue
+        if bad_from < 0:
+            bad_from = pos
+        nxt = data.find(_SYNC_BYTE, pos + 1)
+        pos = size if nxt < 0 else nxt
+    if bad_from >= 0:
+        damaged.append((bad_from, size))
+    return records, damaged
+
+
+def read_segment(data, name="segment", visit=None):
+    """(header or None, records, damaged spans) of one segment file's bytes.
+
+    Raises JournalError for a segment written by a newer firmware (its format is
+    unknown, so its bytes are not guessed at).
+    """
+    header = parse_header(data)
+    if header is not None and header[0] > FORMAT_VERSION:
+        raise JournalError("%s was written by a newer firmware (journal format %d; this "
+                           "firmware reads format %d); it is kept unchanged" % (
+                               name, header[0], FORMAT_VERSION))
+    # A damaged header is scanned like any bytes: the records after it still count.
+    records, damaged = scan(data, HEADER_SIZE if header is not None else 0, visit)
+    return header, records, damaged
+
+
+HALF_RANGE = 1 << 31  # a drop of more than this in a boot's 32-bit ms count is a wrap
+
+
+def unwrap_times(records):
+    """Give each record a full at_ms. Within one boot the 32-bit count only grows, but a
+    record may be about an earlier moment (a back-filled CGM reading): only a drop of
+    more than half the range is a wrap."""
+    last = {}
+    for record in records:
+        base, prev = last.get(record.boot, (0, -1))
+        at = base + record.at_ms
+        if at + HALF_RANGE < prev:
+            base += 1 << 32
+            at += 1 << 32
+        last[record.boot] = (base, max(at, prev))
+        record.at_ms = at
+    return records
+
+
+class JournalView:
+    """Everything readable in a journal: records in order, damage and foreign segments."""
+
+    def __init__(self):
+        self.records = []  # kept only when read without a visitor
+        self.count = 0
+        self.damaged = []  # (file name, start byte, end byte)
+        self.foreign = []  # (file name, message): segments from a newer firmware
+        self.last_segment = None  # (number, size, torn tail?) of the newest readable one
+        self._last = None  # (seq, boot) of the last record read
+
+    def _seen(self, record):
+        self.count += 1
+        self._last = (record.seq, record.boot)
+
+    def damaged_bytes(self):
+        total = 0
+        for _, start, end in self.damaged:
+            total += end - start
+        return total
+
+    def next_seq(self):
+        return self._last[0] + 1 if self._last else 1
+
+    def last_boot(self):
+        return self._last[1] if self._last else 0
+
+
+def read_journal(files, visit=None):
+    """files: (segment file name, bytes) pairs, oldest first (a generator keeps one file
+    in memory at a time). Never raises on damage. With visit, records are handed to it
+    and not kept."""
+    view = JournalView()
+
+    def seen(record):
+        view._seen(record)
+        if visit is not None:
+            visit(record)
+        else:
+            view.records.append(record)
+
+    for name, data in files:
+        data = bytes(data)
+        try:
+            _, records, damaged = read_segment(data, name, seen)
+        except JournalError as error:
+            view.foreign.append((name, str(error)))
+            continue
+        for start, end in damaged:
+            view.damaged.append((name, start, end))
+        torn = bool(damaged) and damaged[-1][1] == len(data)
+        view.last_segment = (segment_number(name), len(data), torn)
+    unwrap_times(view.records)
+    return view
+
+
+# ----- insulin on board after a reset ------------------------------------------------
+
+BOLUS_DELIVERED = ("bolus_done", "bolus_cancelled", "bolus_reconciled", "bolus_assumed")
+REPLAY_MAX = 64  # boluses kept while reading (far more than fit in 8 h)
+
+
+class _Boot:
+    def __init__(self, boot, at_ms):
+        self.boot = boot
+        self.first = at_ms  # its first and last record's time, in its own clock
+        self.last = at_ms
+        self.wrap = 0
+        self.epoch_zero = None  # wall-clock ms of its at_ms 0, if its boot record says
+        self.offset = 0  # what placed() adds to its times to put them on the current clock
+
+
+class BolusReplay:
+    """Bolus insulin from the journal, placed on the current boot's clock.
+
+    A journal visitor (read_journal(..., visit=replay.visit)) that keeps the boluses
+    delivered (bolus_done, bolus_cancelled: delivered_mu; bolus_reconciled: the amount
+    the user settled) and each boot's first and last record. Each bolus counts at the
+    time its record was written (the end of the bolus; later means more insulin on
+    board). placed() maps every earlier boot onto the current clock: a boot's last
+    record is followed by the next boot's start after the time the pump was off, taken
+    from the two boots' wall clocks when both knew it, else as no time at all (the
+    safe side: the most insulin still on board).
+    """
+
+    DELIVERED = BOLUS_DELIVERED  # the record kinds whose delivered_mu it keeps
+
+    def __init__(self):
+        self._boots = []  # _Boot, oldest first (only those the kept boluses need)
+        self._doses = []  # (_Boot, at_ms, mU)
+
+    def visit(self, record):
+        boot = self._boots[-1] if self._boots else None
+        at = record.at_ms
+        if boot is None or boot.boot != record.boot:
+            boot = _Boot(record.boot, at)
+            self._boots.append(boot)
+            self._trim()
+        else:
+            if at + boot.wrap + HALF_RANGE < boot.last:  # the 32-bit ms count wrapped
+                boot.wrap += 1 << 32
+            at += boot.wrap
+            if at > boot.last:
+                boot.last = at
+        detail = record.detail
+        if record.kind == "boot":
+            if isinstance(detail.get("epoch_s"), int):
+                boot.epoch_zero = detail["epoch_s"] * 1000 - at
+            if isinstance(detail.get("alive_ms"), int):
+                self.alive(detail.get("alive_boot"), detail["alive_ms"], 1)
+        elif record.kind in self.DELIVERED:
+            mu = detail.get("delivered_mu")
+            if isinstance(mu, int) and mu > 0:
+                self._doses.append((boot, at, mu))
+                if len(self._doses) > REPLAY_MAX:
+                    self._doses.pop(0)
+                    self._trim()
+
+    def alive(self, boot, at_ms, before=0):
+        """The pump was still running at at_ms (32-bit) of `boot` (from its last
+        checkpoint), the newest boot read or, with before=1, the one before it."""
+        if len(self._boots) <= before:
+            return
+        last = self._boots[-1 - before]
+        if last.boot != boot:
+            return
+        at = at_ms + last.wrap
+        if at + HALF_RANGE < last.last:
+            at += 1 << 32  # written after the count wrapped, unseen by the journal
+        if at > last.last:
+            last.last = at
+
+    def _trim(self):
+        """Forget boots older than the oldest bolus kept (the newest is always kept)."""
+        oldest = self._doses[0][0] if self._doses else self._boots[-1]
+        while self._boots[0] is not oldest:
+            self._boots.pop(0)
+
+    def placed(self, now_ms, epoch_s=None, window_ms=None):
+        """[(at_ms on the current clock, mU)] of the boluses less than window_ms before
+        now_ms (all, if None), and whether every gap between boots was known."""
+        known = True
+        end = now_ms  # the start of the boot after the one being placed
+        wall = None if epoch_s is None else epoch_s * 1000  # wall time of `end`
+        for boot in reversed(self._boots):
+            gap = 0
+            if wall is not None and boot.epoch_zero is not None:
+                gap = max(0, wall - (boot.epoch_zero + boot.last))
+            else:
+                known = False
+            boot.offset = end - boot.last - gap
+            end = boot.offset + boot.first
+            wall = None if boot.epoch_zero is None else boot.epoch_zero + boot.first
+        out = []
+        for boot, at, mu in self._doses:
+            when = at + boot.offset
+            if window_ms is None or now_ms - when < window_ms:
+                out.append((when, mu))
+        return out, known or not self._boots
+
+
+class BasalReplay(BolusReplay):
+    """The hourly basal summaries, placed as BolusReplay places boluses: the basal part
+    of the 24-hour total when the checkpoint that held it is lost."""
+
+    DELIVERED = ("basal_summary",)

@@ -1,0 +1,71 @@
+"""tools.bench modules: per-module heap costs of the compiled firmware in the VM, and
+what a booted pump has loaded."""
+
+import json
+
+import pytest
+
+from tools.bench import __main__ as bench_main
+from tools.bench import modules as bench
+from tools.mpvm import missing_requirements
+
+if missing_requirements():
+    pytest.fail(missing_requirements(), pytrace=False)
+
+
+def write_package(root, files):
+    for name, text in files.items():
+        path = root / "pkgx" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_a_module_costs_what_it_keeps_not_the_garbage_it_made(tmp_path):
+    write_package(tmp_path / "src", {
+        "__init__.py": "from pkgx.sub import keeps\n",  # a package importing its module
+        "sub/__init__.py": "",
+        "sub/keeps.py": "TABLE = list(range(1000))\n",
+        "litter.py": ("from pkgx.sub import keeps\n"
+                      "_junk = [str(i) for i in range(2000)]\n_junk = None\n"),
+    })
+    _, modules, _ = bench.import_costs(tmp_path / "mpy", root=tmp_path / "src",
+                                       package="pkgx")
+    assert list(modules).index("pkgx.sub.keeps") < list(modules).index("pkgx.litter")
+    assert all(m["mpy"] and m["also_imported"] == 0 for m in modules.values())
+    # 1000 list slots of 4 bytes are kept; the 2000 strings (~40 KB) are collected.
+    assert 4_000 <= modules["pkgx.sub.keeps"]["heap_bytes"] < 5_500
+    assert modules["pkgx.litter"]["heap_bytes"] < 1_500
+    assert modules["pkgx"]["heap_bytes"] < 1_500  # its module was counted on its own
+
+
+def test_dependencies_come_first_and_function_bodies_do_not_count(tmp_path):
+    write_package(tmp_path, {
+        "__init__.py": "",
+        "a.py": "import pkgx.b\n\ndef later():\n    from pkgx import c\n",
+        "b.py": "try:\n    from pkgx.c import X\nexcept ImportError:\n    pass\n",
+        "c.py": "X = 1\n",
+    })
+    files = bench.module_files(tmp_path, "pkgx")
+    assert bench.dependencies(files["pkgx.a"], files) == {"pkgx.b"}
+    assert bench.import_order(["pkgx.a"], files) == ["pkgx.c", "pkgx.b", "pkgx.a"]
+
+
+def test_the_booted_pump_and_its_lazy_modules(capsys):
+    assert bench_main.main(["modules", "--json", "--progress", "0"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["all_loaded_from_mpy"] and result["boot_ui"] and result["boot_cgm"]
+    booted = set(result["boot_modules"])
+    assert {"basalt.app.device", "basalt.core.delivery", "basalt.ble.cgm_client"} <= booted
+    # Loaded when their feature is used, or dropped after boot (basalt.app.device).
+    assert {"basalt.core.loop_check", "basalt.drivers.stepper_esp32", "basalt.core.calculator",
+            "basalt.core.settings", "basalt.core.strict_json", "basalt.core.board_file",
+            "basalt.storage.recovery", "basalt.core.restore",
+            "basalt.core.journal_read"} <= set(result["lazy_modules"])
+    # The running app holds its modules and its own objects.
+    assert result["boot_heap_bytes"] > result["boot_modules_heap_bytes"] > 100_000
+    # A settings save after boot imports the dropped checks again (or it would fail in
+    # the VM), and they are dropped again once the save is recorded.
+    checks = sum(result["modules"][name]["heap_bytes"]
+                 for name in ("basalt.core.settings", "basalt.core.strict_json"))
+    assert checks > 10_000
+    assert result["after_settings_save_heap_bytes"] - result["boot_heap_bytes"] < checks / 4

