@@ -22,7 +22,7 @@ from basalt.core.alarms import (
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_MIN
 
-HIGH_CODE, MEDIUM_CODE, LOW_CODE = "occlusion", "reservoir_low", "site_change"
+HIGH_CODE, MEDIUM_CODE, LOW_CODE = "occlusion", "reservoir_low", "falling"
 
 
 def kinds(manager):

@@ -325,14 +325,14 @@ def _cgm(rig, values, every_min=5):
     ([300] * 30, True),  # flat at 300 for 2.5 h
     ([300 + i for i in range(30)], True),  # rising
     ([300 - 3 * i for i in range(30)], False),  # falling as it should: 300 -> 213
-    ([300 - i for i in range(30)], False),  # falling slowly, still above 250: not flat
+    ([300 - i for i in range(30)], True),  # falling, but above 250 for 2 h: 300 -> 271
+    ([300] * 22 + [250] + [300] * 7, False),  # back to 250 once: the watch ends
     ([240] * 30, False),  # flat but not above 250
 ])
-def test_high_and_not_falling_two_hours_after_a_correction_warns(after_bolus, alarm):
+def test_high_for_two_hours_after_a_correction_warns(after_bolus, alarm):
     rig = Rig()
     _cgm(rig, [300] * 6)
-    rig.app.command({"cmd": "bolus", "units": 2})
-    rig.app.correction_bolus()
+    rig.app.command({"cmd": "bolus", "units": 2})  # a bolus while high is a correction
     _cgm(rig, after_bolus)
     raised = rig.raised()
     assert raised == (["infusion_set"] if alarm else [])

@@ -549,7 +549,7 @@ CMD_STATE = [
     C("cancel-temp-none-running", {"cmd": "cancel_temp_basal"}, NotAllowedNow,
       "cancel temp basal", None, "no temp basal is running"),
     C("unknown-command", {"cmd": "bolsu", "units": 1}, InvalidValue, "cmd", "'bolsu'",
-      "one of acknowledge, activate_profile, bolus, boot_ack, cancel_bolus"),
+      "one of acknowledge, activate_profile, activity, bolus, boot_ack, cancel_bolus"),
     C("command-name-missing", {"units": 1}, InvalidValue, "cmd", "None", "one of "),
     C("command-not-a-dict", "bolus", InvalidValue, "command", "'bolus'", "a table such as"),
     C("command-text-not-a-command-name", "hello", InvalidValue, "command", "'hello'",

@@ -42,15 +42,22 @@ EXPECTED = {
     "prime": ("engine.prime", [("units", MILLI, 100, 30_000, 100, "U")]),
     "new_reservoir": ("engine.new_reservoir", [("units", MILLI, 10_000, "syringe", 100, "U")]),
     "carbs": ("loop.carbs", [("grams", WHOLE, 1, 300, 1, "g")]),
+    "glucose": ("care.glucose", [("mg_dl", WHOLE, 20, 600, 1, "mg/dL")]),
+    "treat_low": ("care.treat_low", [("grams", WHOLE, 5, 60, 1, "g")]),
     "reconcile_bolus": ("keeper.reconcile", [("units", MILLI, 0, 25_000, 1, "U")]),
     "force_scale": ("keeper.force_scale", [("newtons", MILLI, 100, 100_000, 1, "N")]),
     "loop_temp": ("engine.auto_temp_basal", [("rate", MILLI, 0, 30_000, 1, "U/h"),
                                              ("minutes", WHOLE, 15, 1_440, 1, "min")]),
     "loop_bolus": ("engine.auto_bolus", [("units", MILLI, 10, 25_000, 10, "U")]),
+    "set_clock": ("engine.set_clock", [("year", WHOLE, 2024, 2099, 1, ""),
+                                       ("month", WHOLE, 1, 12, 1, ""),
+                                       ("day", WHOLE, 1, 31, 1, "")]),
+    "activity": ("activity.start", [("minutes", WHOLE, 30, 1_440, 1, "min")]),
 }
 NO_NUMBERS = ("cancel_bolus", "cancel_temp_basal", "suspend", "resume", "set_profile",
               "activate_profile", "delete_profile", "set_time", "acknowledge", "snooze",
               "loop_mode", "boot_ack", "save_settings", "force_tare", "loop_cancel_temp",
+              "site_changed", "rename_profile", "end_activity", "reload_settings",
               "cgm_pair", "cgm_forget")
 
 
@@ -98,8 +105,10 @@ def _valid(command):
     """Values in the pump's units that pass every field of the command."""
     values = {}
     for field in command.fields:
-        if field.kind in (MILLI, WHOLE) and not field.optional:
+        if field.kind in (MILLI, WHOLE, commands.CLOCK) and not field.optional:
             values[field.key] = field.bounds(BOARD.syringe_capacity_mu)[1]
+        elif field.kind == commands.CHOICE:
+            values[field.key] = field.choices[0]
     if command.one_of:
         key = command.one_of[0]
         values[key] = command.field(key).bounds()[0] if key != "now_units" else 10

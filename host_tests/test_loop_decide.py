@@ -480,7 +480,7 @@ def test_decide_from_gives_every_decision_the_app_makes_today():
     real = app.loop.decide_from
     agreed = []
 
-    def both(now, store, iob, settings, engine, bolus_step_mu):
+    def both(now, store, iob, settings, engine, bolus_step_mu, activity=None):
         # The path the app took before: therapy, its own pump state and cgm_input.
         day = engine.day_ms()
         low, high = settings.targets.value_at(day)
@@ -490,7 +490,7 @@ def test_decide_from_gives_every_decision_the_app_makes_today():
         twin.mode, twin.state = app.loop.mode, app.loop.state
         cgm, why = loop.cgm_input(store, now)
         theirs = twin.decide(now, therapy, cgm, why, iob, _old_pump_state(app), store.latest)
-        mine = real(now, store, iob, settings, engine, bolus_step_mu)
+        mine = real(now, store, iob, settings, engine, bolus_step_mu, activity)
         agreed.append(loop.result(mine, app.loop.state) == loop.result(theirs, twin.state))
         return mine
 

@@ -139,7 +139,7 @@ def test_a_running_bolus_stops_in_two_presses_from_any_screen(keys):
     d.view.bolus_kind = "normal"
     d.view.bolus_programmed_mu = 3_000
     d.view.bolus_delivered_mu = 1_000
-    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT)  # temp basal
+    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT).click(SELECT)  # temp %
     d.long(SELECT)  # press 1
     assert "Stop bolus?" in d.screen() and "1.00 of 3.00 U" in d.screen()
     d.click(SELECT)  # press 2
@@ -190,6 +190,7 @@ def test_calculator_flow_appears_with_the_calculator():
     assert "Calculator" not in d.screen()
     d.view.advise = lambda carbs: (carbs * 100 + 300, [("carbs", carbs * 100), ("corr", 300)],
                                    ["bg 150 mg/dL"])
+    d.view.bg_for_dosing = True  # a CGM reading (or a typed one) fit for dosing
     assert "Calculator" in d.screen()
     d.click(SELECT).click(UP, 30).click(SELECT)  # 30 g
     assert "total" in d.screen() and "3.30" in d.screen()
@@ -204,6 +205,7 @@ def test_calculator_bolus_puts_the_carbs_on_record_for_the_loop():
     d = Driver()
     d.view.loop_mode = "closed"
     d.view.advise = lambda carbs: (carbs * 100, [("meal", carbs * 100)], [])
+    d.view.bg_for_dosing = True
     d.click(SELECT).click(SELECT).click(SELECT).click(UP, 30).click(SELECT)  # 30 g
     d.click(SELECT)  # edit
     assert "30 g carbs" in d.click(SELECT).screen()
@@ -243,7 +245,7 @@ def test_basal_menu_follows_the_pump_state():
 
 def test_temp_basal_flow():
     d = Driver()
-    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT)
+    d.click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT).click(SELECT)
     d.click(UP, 5).click(SELECT).click(UP, 2).click(SELECT)
     assert "150" in d.screen() and "for 1h30" in d.screen()
     d.click(SELECT)
@@ -252,9 +254,20 @@ def test_temp_basal_flow():
 
 def test_alarm_actions_emit_alarm_commands():
     d = Driver()
+    d.view.alarms = (("reservoir_low", False, False),)
+    d.click(SELECT).click(DOWN, 3).click(SELECT).click(SELECT).click(DOWN).click(SELECT)
+    assert d.commands() == [("snooze", {"alarm": "reservoir_low"})]
+
+
+def test_an_unacknowledged_alarm_heads_the_menu_and_a_high_one_cannot_be_snoozed():
+    d = Driver()
     d.view.alarms = (("occlusion", False, False),)
-    d.click(SELECT).click(DOWN, 2).click(SELECT).click(SELECT).click(DOWN).click(SELECT)
-    assert d.commands() == [("snooze", {"alarm": "occlusion"})]
+    assert d.click(SELECT).screen().split("\n")[1] == "!OCCLUSION"
+    assert "Snooze" not in d.click(SELECT).screen()
+    d.click(SELECT)
+    assert d.commands() == [("acknowledge", {"alarm": "occlusion"})]
+    d.view.alarms = (("occlusion", True, False),)
+    assert "!OCCLUSION" not in d.screen()  # acknowledged: nothing to act on
 
 
 def walk_menus(d, depth=0, seen=None):
@@ -266,7 +279,10 @@ def walk_menus(d, depth=0, seen=None):
         return seen
     for i in range(len(top.items(d.menu, d.view))):
         top.index = i
+        before = len(d.menu.stack)
         d.click(SELECT)
+        if len(d.menu.stack) < before:
+            return seen  # the item closed this list (an alarm action goes back)
         if d.menu.top() is not top:
             walk_menus(d, depth + 1, seen)
             while d.menu.top() is not top and len(d.menu.stack) > 1:
@@ -281,7 +297,8 @@ def test_every_menu_opens_and_draws():
     d.click(SELECT)
     seen = walk_menus(d)
     for title in ("Menu", "Bolus", "Basal", "Alarms", "History", "Settings", "Normal bolus",
-                  "Temp basal", "Prime", "Reservoir fill", "Profiles", "OCCLUSION"):
+                  "Temp basal", "Prime", "Reservoir fill", "Profiles", "OCCLUSION", "Glucose",
+                  "Site changed?"):
         assert title in seen
     sent = {name for name, _ in d.commands()}
     assert sent <= {"acknowledge", "snooze"}  # they act at once; no dose

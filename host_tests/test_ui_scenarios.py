@@ -144,6 +144,7 @@ def test_temp_basal_set_and_cancel(s):
     s.click(SELECT)
     s.click(DOWN)
     s.click(SELECT)  # temp basal
+    s.click(SELECT)  # percent
     s.click(DOWN, 5)  # 50 %
     s.click(SELECT)
     s.click(SELECT)  # 1 h
@@ -166,6 +167,7 @@ def test_switch_profile_prime_and_new_reservoir(s):
     s.click(DOWN)
     s.click(SELECT)
     s.click(SELECT)  # profiles: Night, *Weekday
+    s.click(SELECT)  # Night: activate
     s.click(SELECT)
     s.click(SELECT)
     assert s.app.engine.profiles.active == "Night"
@@ -184,6 +186,9 @@ def test_switch_profile_prime_and_new_reservoir(s):
     assert "200.00" in screen_text(s)
     s.click(SELECT)
     assert started(s, "reservoir_fitted")[-1]["fill_mu"] == 200_000
+    assert screen_text(s).startswith("New site too?")
+    s.click(BACK)  # not this time
+    assert started(s, "site_changed") == []
     s.click(SELECT)
     s.click(DOWN)
     s.click(SELECT)

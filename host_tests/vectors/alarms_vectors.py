@@ -6,6 +6,7 @@ from basalt.core import commands
 from basalt.core.alarms import CODES, PATTERNS, AlarmManager, banner
 from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
+from basalt.core.glucose_alerts import AlertSettings, GlucoseAlerts
 from basalt.core.monitors import BatteryMonitor, InfusionSetWatch, PumpMonitor
 from basalt.core.safety import Limits
 from vectors.vectorkit import SIM_BOARD, FixedIob, Lcg, emit, error_of
@@ -139,8 +140,36 @@ def monitor_days():
                          engine.pop_events()])
 
 
+def glucose_alerts():
+    """A random CGM trace, basal at zero or not, carbs for lows, acknowledgements."""
+    for seed in range(12):
+        rng = Lcg(2100 + seed)
+        alarms = AlarmManager()
+        alerts = GlucoseAlerts(alarms, AlertSettings(fall_mg_dl_min=(0, 2, 3)[rng.below(3)],
+                                                     rise_mg_dl_min=(0, 2, 3)[rng.below(3)]))
+        now = 0
+        glucose = 60 + rng.below(200)
+        for _ in range(300):
+            now += 60_000
+            if now % 300_000 == 0 and rng.below(10):
+                glucose = max(40, min(400, glucose + rng.below(31) - 15))
+                alerts.cgm(now, glucose, (rng.below(8_001) - 4_000), now, rng.below(4) > 0)
+            alerts.basal(now, rng.below(30) > 0 if glucose < 100 else rng.below(30) == 0)
+            pick = rng.below(25)
+            if pick == 0:
+                alerts.treated(now)
+            elif pick == 1:
+                alerts.fingerstick(now, glucose)
+            elif pick == 2 and alarms.most_urgent() is not None:
+                error_of(alarms.acknowledge, now, alarms.most_urgent())
+            alerts.evaluate(now)
+            alarms.evaluate(now)
+        emit("glucose_alerts", [seed, alarms.active(), alarms.pop_events()])
+
+
 manager_scripts()
 bad_codes()
+glucose_alerts()
 batteries()
 infusion_sets()
 monitor_days()

@@ -28,9 +28,13 @@ Step vocabulary (one key names the step; times are virtual):
                                    since the VM started; {"mu": m} is board.usteps_for_mu
   {"expect_usteps_between": [a, b]}  a <= microsteps <= b (ints or {"mu": m})
   {"usteps": true}                 record the microsteps
-  {"heap": true}                   record gc.mem_alloc()/mem_free() after gc.collect()
-                                   (caveat: this WebAssembly build grows its heap and
-                                   keeps garbage a collect called from Python should free)
+  {"heap": true}                   record gc.mem_alloc()/mem_free() after gc.collect():
+                                   exact only with trace_ms (run_story), where the story
+                                   runs in chunks and the VM collects between them
+                                   (py/heap_trace.py says why); otherwise this WebAssembly
+                                   build defers the collection and garbage stays counted
+  {"hold_bytes": 10000}            keep a bytearray of that size alive (0 drops it): a
+                                   known allocation, to check the heap figures
 A step with "only": "esp32_devkitc" (a board name) runs on that board only.
 The first step may name the settings file: {"settings": "host_tests/stories/x.json"}
 (else settings/example.json); the firmware's CGM client runs only with a settings file
@@ -86,13 +90,17 @@ VBOARD_PY = REPO / "tools" / "vboard" / "py"
 BOARDS = ("pico_w", "esp32_devkitc")
 DEFAULT_SETTINGS = REPO / "settings" / "example.json"
 MARK = "DEVICEVM "
+STEP_MARK = "DEVICEVM-STEP "
+HEAP_MARK = "DEVICEVM-HEAP "
+MODULES_MARK = "DEVICEVM-MODULES "
+MEMINFO_MARK = "DEVICEVM-MEMINFO"
 
 
 def load_story(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _stage(tmp, steps, board, settings):
+def _stage(tmp, steps, board, settings, romfs=None):
     lib = Path(tmp) / "devicevm"
     files = lib / "files"
     files.mkdir(parents=True)
@@ -109,41 +117,74 @@ def _stage(tmp, steps, board, settings):
     if settings is not None:
         shutil.copy(settings, files / "settings.json")
     (files / "story.json").write_text(json.dumps(steps), encoding="utf-8")
+    if romfs is not None:
+        (files / "romfs.img").write_bytes(romfs)
     return lib
 
 
-def _firmware(tmp, mpy):
-    """The basalt package to load: the sources, or bytecode compiled by mpy-cross (what
-    a board runs after `tools.deploy`; only .mpy files, so nothing falls back to .py)."""
-    if not mpy:
-        return REPO / "firmware" / "basalt"
+def compile_firmware(out):
+    """mpy-cross the basalt package into out/; the compiled package's folder (what a
+    board runs after `tools.deploy`; only .mpy files, so nothing falls back to .py)."""
     from tools.mpy_compile import compile_tree
 
-    out = Path(tmp) / "mpy"
-    count, failures = compile_tree([REPO / "firmware" / "basalt"], out)
+    count, failures = compile_tree([REPO / "firmware" / "basalt"], Path(out))
     if failures:
         raise RuntimeError("mpy-cross failed: %s" % failures)
-    return out / "firmware" / "basalt"
+    return Path(out) / "firmware" / "basalt"
 
 
-def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=300,
-              mpy=False):
+def _firmware(tmp, mpy):
+    """The basalt package to load: the sources, or bytecode (mpy: True, or the folder of
+    an already compiled package)."""
+    if not mpy:
+        return REPO / "firmware" / "basalt"
+    if mpy is True:
+        return compile_firmware(Path(tmp) / "mpy")
+    return Path(mpy)
+
+
+def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=900,
+              mpy=False, trace_ms=None, romfs=None):
     """Run the steps in one VM; return the transcript (dict) with the console lines.
-    heap: the VM's GC heap in bytes (a board's budget); mpy: load the firmware as .mpy."""
+    heap: the VM's initial GC heap in bytes; mpy: load the firmware as .mpy (True, or
+    the folder of a compiled basalt package); trace_ms: run in chunks of at most that
+    much firmware time with the live heap traced between them (transcript["heap"],
+    ["modules"], ["meminfo"]); romfs: a ROMFS image (bytes) holding basalt/, mounted as
+    /rom instead of the package in /lib (bytecode read in place, as from flash).
+    timeout (wall seconds) only guards against a hung VM."""
     with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
-        lib = _stage(tmp, steps, board, settings)
+        lib = _stage(tmp, steps, board, settings, romfs)
         script = lib / "story_vm.py"
-        stdout = run_micropython(script, lib_dirs=[_firmware(tmp, mpy), lib],
-                                 heap=heap, timeout=timeout)
-    console, transcript = [], None
+        libs = [lib] if romfs is not None else [_firmware(tmp, mpy), lib]
+        args = () if trace_ms is None else ("trace", int(trace_ms))
+        stdout = run_micropython(script, lib_dirs=libs, args=args, heap=heap,
+                                 timeout=timeout)
+    return _transcript(stdout)
+
+
+def _transcript(stdout):
+    console, steps, transcript = [], [], None
+    extra = {"modules": set(), "meminfo": []}
+    meminfo = False
     for line in stdout.splitlines():
         if line.startswith(MARK):
             transcript = json.loads(line[len(MARK):])
+        elif line.startswith(STEP_MARK):
+            steps.append(json.loads(line[len(STEP_MARK):]))
+        elif line.startswith(HEAP_MARK):
+            extra["heap"] = json.loads(line[len(HEAP_MARK):])
+            meminfo = False
+        elif line.startswith(MODULES_MARK):
+            extra["modules"].update(line[len(MODULES_MARK):].split())
+        elif line.startswith(MEMINFO_MARK):
+            meminfo = True
+        elif meminfo:
+            extra["meminfo"].append(line)
         else:
             console.append(line)
     if transcript is None:
         raise RuntimeError("the VM printed no transcript:\n" + stdout[-3000:])
-    transcript["console"] = console
+    transcript.update(extra, steps=steps, console=console)
     for seen in transcript["steps"]:
         if "frame" in seen:
             seen["screen"] = screen_rows(bytes.fromhex(seen.pop("frame")))

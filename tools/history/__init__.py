@@ -129,7 +129,9 @@ def nightscout(view, start_ms):
     for when, record in timeline(view, start_ms):
         detail = record.detail
         kind = record.kind
-        if kind == "glucose" and isinstance(detail.get("mg_dl"), int):
+        if kind in CARE_EVENTS or (kind == "glucose" and detail.get("source") == "finger"):
+            treatments.append(_care(when, kind, detail))
+        elif kind == "glucose" and isinstance(detail.get("mg_dl"), int):
             entries.append({"type": "sgv", "sgv": detail["mg_dl"], "date": when,
                             "dateString": iso(when), "direction": direction(detail.get("trend")),
                             "device": "basalt"})
@@ -152,6 +154,22 @@ def nightscout(view, start_ms):
             treatments.append({"eventType": "Note", "notes": "alarm: %s" % detail.get("code"),
                                "created_at": iso(when), "enteredBy": "basalt"})
     return {"entries": entries, "treatments": treatments}
+
+
+# Events the user logged on the pump, as Nightscout's careportal names them; a typed
+# glucose is a "BG Check" from a finger, not a sensor entry.
+CARE_EVENTS = {"low_treated": "Carb Correction", "site_changed": "Site Change"}
+
+
+def _care(when, kind, detail):
+    treatment = {"eventType": CARE_EVENTS.get(kind, "BG Check"), "created_at": iso(when),
+                 "enteredBy": "basalt"}
+    if kind == "low_treated":
+        treatment["carbs"] = detail.get("grams")
+    elif kind == "glucose":
+        treatment.update({"glucose": detail.get("mg_dl"), "glucoseType": "Finger",
+                          "units": "mg/dl"})
+    return treatment
 
 
 def _bolus(when, record, started):

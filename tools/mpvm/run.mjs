@@ -3,7 +3,7 @@
 //
 //   node tools/mpvm/run.mjs [--lib HOSTDIR]... [--heap BYTES] [--] SCRIPT.py [args...]
 //
-// --lib HOSTDIR  copy HOSTDIR (its .py, .mpy and .json files, recursively, skipping
+// --lib HOSTDIR  copy HOSTDIR (its .py, .mpy, .json and .img files, recursively, skipping
 //                __pycache__ and dot-entries) into the VM as /lib/<basename of HOSTDIR>;
 //                /lib is on MicroPython's sys.path, so `--lib firmware/basalt` makes
 //                `import basalt` work. Repeatable.
@@ -102,7 +102,7 @@ function ensureDir(FS, dir) {
     }
 }
 
-// Copy .py/.mpy/.json files of hostDir (recursively) to vmDir. Returns the number of files.
+// Copy .py/.mpy/.json/.img files of hostDir (recursively) to vmDir. Returns the number of files.
 function copyTree(FS, hostDir, vmDir) {
     ensureDir(FS, vmDir);
     let count = 0;
@@ -121,7 +121,7 @@ function copyTree(FS, hostDir, vmDir) {
         }
         if (isDir) {
             count += copyTree(FS, hostPath, vmPath);
-        } else if (isFile && /\.(py|mpy|json)$/.test(ent.name)) {
+        } else if (isFile && /\.(py|mpy|json|img)$/.test(ent.name)) {
             FS.writeFile(vmPath, fs.readFileSync(hostPath));
             count++;
         }

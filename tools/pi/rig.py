@@ -33,6 +33,7 @@ from basalt import firmware_version
 from basalt.app import PumpApp, device
 from basalt.core.errors import NotAllowedNow
 from basalt.core.supervisor import Supervisor
+from basalt.ports import Clock
 from basalt.storage.files import FileStorage
 from basalt.storage.keeper import Keeper
 from tools.pi.machine import Machine, Time
@@ -46,8 +47,9 @@ NO_CGM = ("pi: CGM over Bluetooth is not available on the Pi rig yet (the boards
           "is aioble, MicroPython only): glucose is entered by hand")
 
 
-class MonotonicClock:
-    """The one clock on the Pi: ms since start, from CPython's monotonic clock."""
+class MonotonicClock(Clock):
+    """The one clock on the Pi: ms since start, from CPython's monotonic clock (a CPython
+    int never becomes a heap object, so it never rebases: Clock.rebase_at_ms is None)."""
 
     rebase_at_ms = None  # CPython's ints never allocate: never moved back (ports.Clock)
 

@@ -130,14 +130,15 @@ def screens():
     Keys(m, v).click(SELECT).click(DOWN, 3).click(SELECT).click(DOWN)
     out.append(("history", m, v))
     m = menu_for(v)
-    Keys(m, v).click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT)
+    Keys(m, v).click(SELECT).click(DOWN).click(SELECT).click(DOWN).click(SELECT).click(SELECT)
     Keys(m, v).click(UP, 5).click(SELECT).click(UP, 2)
     out.append(("temp_minutes", m, v))
     m = menu_for(full)
-    Keys(m, full).click(SELECT).click(DOWN, 3).click(SELECT)
+    Keys(m, full).click(SELECT).click(DOWN, 4).click(SELECT)  # past "!RESERVOIR LOW"
     out.append(("alarm_list", m, full))
     v = base_view()
     v.advise = advise
+    v.bg_for_dosing = True
     m = menu_for(v)
     Keys(m, v).click(SELECT).click(SELECT).click(SELECT).click(UP, 45).click(SELECT)
     out.append(("calculator_advice", m, v))
@@ -147,6 +148,34 @@ def screens():
     m.tick(10, v)
     out.append(("boot_notes", m, v))
     out += cgm_screens()
+    out += care_screens()
+    return out
+
+
+def care_screens():
+    """Glucose entry, the 15 g rule, the alert screens and the site change."""
+    out = []
+    for name, units, up in (("glucose_entry", "mg/dL", 22), ("glucose_mmol", "mmol/L", 12)):
+        v = base_view()
+        v.glucose_units = units
+        m = menu_for(v)
+        Keys(m, v).click(SELECT).click(DOWN, 5).click(SELECT).click(UP, up)
+        out.append((name, m, v))
+    v = base_view()
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(DOWN, 5).click(SELECT).click(DOWN, 58).click(SELECT)
+    Keys(m, v).click(SELECT).click(SELECT)
+    out.append(("treat_low", m, v))
+    for code, presses in (("urgent_low", 2), ("urgent_low", 3), ("infusion_set", 2)):
+        v = base_view()
+        v.alarms = ((code, False, False),)
+        m = menu_for(v)
+        Keys(m, v).click(SELECT, presses)
+        out.append((code + ("_actions" if presses == 3 else ""), m, v))
+    v = base_view()
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(DOWN).click(SELECT).click(DOWN, 4).click(SELECT, 3)
+    out.append(("site_prompt", m, v))
     return out
 
 

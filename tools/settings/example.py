@@ -73,6 +73,23 @@ EXAMPLE = """\
   // basal (temps above it, automatic boluses) in any 3 h / 24 h (default 6 h / 24 h of
   // the active profile's highest rate; the LOOP LIMIT alarm says when it binds).
   "loop": {"mode": "off", "suspend_threshold_mg_dl": 80, "auto_bolus": false,
-           "auto_bolus_percent": 40, "auto_bolus_max_min": 30, "carb_absorption_min": 180}
+           "auto_bolus_percent": 40, "auto_bolus_max_min": 30, "carb_absorption_min": 180},
+
+  // How screens show glucose (optional): "mg/dL" (default) or "mmol/L".
+  "glucose_units": "mg/dL",
+
+  // CGM alerts (optional section; every key optional). The urgent low at 55 mg/dL is
+  // fixed and always on. low_mg_dl 0 (off) or 60-100 (default 70); high_mg_dl 0 or
+  // 120-400 (250); each alerts again after its repeat while it lasts: low_repeat_min
+  // (15) and high_repeat_min (60), 0 (never) or 5-240; fall_mg_dl_min and
+  // rise_mg_dl_min 0 (off, the default), 2 or 3; urgent_low_soon true/false (true);
+  // signal_loss_min 15-120 (15): CGM LOST after this long without a value;
+  // zero_basal_min 30-240 (120): NO BASAL when basal has been zero this long with no
+  // low reading; set_high_mg_dl 200-400 (250) and set_high_min 60-240 (120): CHECK
+  // SITE when glucose stays above it this long after a correction.
+  "cgm_alerts": {"low_mg_dl": 70, "low_repeat_min": 15, "high_mg_dl": 250,
+                 "high_repeat_min": 60, "fall_mg_dl_min": 0, "rise_mg_dl_min": 0,
+                 "urgent_low_soon": true, "signal_loss_min": 15, "zero_basal_min": 120,
+                 "set_high_mg_dl": 250, "set_high_min": 120}
 }
 """

@@ -8,20 +8,23 @@ One tick is basalt.app.tick.Ticker.step(); only the MotorSupervisor moves the mo
 """
 
 from basalt.app.alarm_routing import AlarmActions, AlarmRouter, Sounder
+from basalt.app.care import Care
 from basalt.app.cgm_watch import CgmWatch
 from basalt.app.loop_runner import LoopRunner
 from basalt.app.motion import MotorSupervisor
 from basalt.app.occlusion_watch import OcclusionWatch
 from basalt.app.tick import RecentEvents, Ticker
+from basalt.core.activity import Activity
 from basalt.core.alarms import AlarmManager
 from basalt.core.commands import Dispatcher, lookup
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import ConfigError, NotAllowedNow
 from basalt.core.events import EventStream
+from basalt.core.glucose_alerts import GlucoseAlerts
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import DeliveryFeed, IobTracker
 from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
-from basalt.core.units import REBASE_SHIFT_MS
+from basalt.core.units import MS_PER_MIN, REBASE_SHIFT_MS
 
 BOOT_WARNING = "BENCHTOP PROTOTYPE - NOT FOR HUMAN USE"
 DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings are loaded
@@ -72,19 +75,26 @@ class PumpApp:
         self.alarms = AlarmManager()
         self.monitor = PumpMonitor(engine, self.alarms, alarm_settings, now,
                                    _battery_levels(board, battery))
+        self.alerts = GlucoseAlerts(self.alarms)
+        self.care = Care(self.alerts, self.monitor, stream)
         self.motion = MotorSupervisor(motor, stream, tick_ms)
         self.occlusion = OcclusionWatch(force, occlusion, engine, self.motion, stream)
-        self.cgm_watch = CgmWatch(self.monitor, stream)
+        self.cgm_watch = CgmWatch(self.monitor, stream, self.alerts)
+        if settings is not None:
+            self._alert_settings(settings)
         self.router = AlarmRouter(clock, self.alarms, self.monitor, self.motion, self.collect)
         self.loop_runner = LoopRunner(None if settings is None else settings.loop, engine,
                                       self.iob, self.iob_feed, stream)
         self.loop_runner.settings = settings
+        self.activity = Activity(stream.emit)  # exercise, sleep, sick day
+        self.loop_runner.activity = self.activity
         self.recent = RecentEvents()
         self.timed = []  # parts outside the app that keep its clock's times (rebase())
         self._keeper = None  # basalt.storage.keeper.Keeper, once attached
         self.commands = Dispatcher(
             {"engine": engine, "profiles": engine, "loop": self.loop_runner,
-             "alarms": AlarmActions(self.alarms, self.monitor)},
+             "alarms": AlarmActions(self.alarms, self.monitor), "care": self.care,
+             "activity": self.activity},
             _Guards(self), board.syringe_capacity_mu)
         self.loop_runner.run = self.commands.run
         self.ticker = Ticker(self, Sounder(buzzer, self.alarms), battery)
@@ -144,7 +154,8 @@ class PumpApp:
         self.clock.rebase(shift_ms)
         for part in (self.engine, self.iob, self.iob_feed, self.alarms, self.monitor,
                      self.motion, self.occlusion, self.cgm_watch, self.loop_runner,
-                     self.stream, self.ticker, self.keeper, self.buzzer):
+                     self.stream, self.ticker, self.keeper, self.buzzer, self.alerts,
+                     self.activity, self.care):
             if part is not None:
                 part.rebase(shift_ms)
         self.recent.rebase(shift_ms, self.stream)
@@ -185,15 +196,28 @@ class PumpApp:
         self.engine.bolus_speed_mu_min = settings.bolus_speed_mu_min
         self.iob.set_model(settings.insulin_model())
         self.monitor.set_settings(settings.alarms)
+        self._alert_settings(settings)
         self.loop_runner.replace(settings)
         self.settings = settings
         self.collect()
+
+    def _alert_settings(self, settings):
+        """The cgm_alerts section: the alerts, the set watch, the CGM-lost delay."""
+        s = settings.cgm_alerts
+        self.alerts.set_settings(s)
+        watch = self.monitor.infusion_set
+        watch.high_mg_dl = s.set_high_mg_dl
+        watch.after_ms = s.set_high_min * MS_PER_MIN
+        self.cgm_watch.lost_ms = s.signal_loss_min * MS_PER_MIN
 
     def suggest_bolus(self, carbs_g, glucose_mg_dl=None, cgm=None, uncertain_bolus=None):
         """The bolus calculator at the current time (see basalt.core.calculator); locked
         while the keeper holds an interrupted bolus nobody has reconciled."""
         if self.settings is None:
             raise NotAllowedNow("bolus calculator", "no therapy settings are loaded")
+        if not self.engine.time_known:
+            raise NotAllowedNow("bolus calculator", "set the clock first: the ratios "
+                                "follow the time of day")
         if uncertain_bolus is None and self.keeper is not None:
             uncertain_bolus = self.keeper.uncertain
         now = self.clock.now_ms()

@@ -3,9 +3,11 @@ manager; the buzzer follows what the manager says should sound; acknowledging or
 snoozing is a button press for the auto-off alarm."""
 
 from basalt.core.alarms import ALARMS, check_code
+from basalt.core.units import MS_PER_MIN
 
 # Events that say an alarm's cause is gone: (kind -> code).
-CAUSE_GONE = {"loop_limit_ended": "loop_limit", "cgm_time_ok": "cgm_time"}
+CAUSE_GONE = {"loop_limit_ended": "loop_limit", "cgm_time_ok": "cgm_time",
+              "sick_check_done": "sick_check"}
 
 
 class AlarmRouter:
@@ -31,6 +33,11 @@ class AlarmRouter:
             self.raise_alarm(code, extra)
         elif kind == "cgm_restored":
             self.clear(self.clock.now_ms(), "cgm_lost")
+        elif kind == "bolus_started" or kind == "temp_basal_started":
+            self.monitor.dose_started(self.clock.now_ms(), kind, detail)
+        elif kind == "site_age":  # the boot found the last site change in the journal
+            now = self.clock.now_ms()
+            self.monitor.site_changed(now, now - detail["minutes"] * MS_PER_MIN)
         elif kind in CAUSE_GONE:
             # The cause of a latching alarm is over; it stays until acknowledged.
             self.clear(self.clock.now_ms(), CAUSE_GONE[kind])

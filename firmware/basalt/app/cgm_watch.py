@@ -1,15 +1,18 @@
 """CGM watch: the reading store checked every tick (lost / restored), each reading
 stored since the last tick (live or back-filled) put on the event stream for the
-history, the newest usable one given to the monitors, and the BLE client's link,
-session and back-fill events passed on."""
+history, the newest usable one given to the monitors, the newest one (usable or not)
+to the glucose alerts, and the BLE client's link, session and back-fill events passed
+on."""
 
 from basalt.core.readings import flag_names
 
 
 class CgmWatch:
-    def __init__(self, monitor, stream):
+    def __init__(self, monitor, stream, alerts=None):
         self.monitor = monitor
         self.stream = stream
+        self.alerts = alerts
+        self.lost_ms = None  # the CGM-lost alarm's delay (None: the store's staleness)
         self.store = None  # a basalt.core.readings.ReadingStore, attached by whoever runs it
         self.client = None  # the BLE client filling the store (its events are journaled)
 
@@ -23,6 +26,8 @@ class CgmWatch:
         store = self.store
         if store is None:
             return
+        if self.lost_ms is not None:
+            store.lost_ms = self.lost_ms
         store.check(now_ms)
         stream = self.stream
         newest = -1
@@ -41,6 +46,10 @@ class CgmWatch:
             reading, _ = store.latest_for_dosing(now_ms)
             if reading is not None:
                 self.monitor.glucose(now_ms, reading.mg_dl, True)
+            shown = store.latest_reading(now_ms) if self.alerts is not None else None
+            if shown is not None and shown.mg_dl is not None:
+                self.alerts.cgm(now_ms, shown.mg_dl, shown.trend_milli, shown.at_ms,
+                                reading is not None)
         stream.extend(store.pop_events())
         if self.client is not None:
             stream.extend(self.client.pop_events())

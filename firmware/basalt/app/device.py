@@ -100,6 +100,24 @@ def wall_epoch_s():
     return now if time.gmtime(0)[0] == 1970 else now + 946_684_800  # 2000-epoch ports
 
 
+def keep_rtc(kind, detail):
+    """The stream's "rtc" reader: the time set from the menu, into the RTC (where the
+    port has one), so a soft or watchdog reset keeps it."""
+    if kind != "clock_set" or detail.get("how") != "user":
+        return
+    from basalt.core.clock import civil_from_days
+
+    year, month, day = civil_from_days(detail["days"])
+    minute = detail["minute"]
+    try:
+        import machine
+
+        machine.RTC().datetime((year, month, day, (detail["days"] + 3) % 7, minute // 60,
+                                minute % 60, 0, 0))
+    except (ImportError, AttributeError, OSError) as error:
+        print("rtc: %s; the time lasts until the next reset" % error)
+
+
 async def deliver(app, supervisor):
     """The delivery task: one tick, then check in with the supervisor."""
     clock = app.clock
@@ -272,7 +290,9 @@ def start():
                   force=make_force(board), buzzer=make_buzzer(board),
                   battery=make_battery(board), collect_events=False)
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
-    app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board))
+    app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board),
+                        needs_clock=True)
+    app.stream.subscribe("rtc", keep_rtc)  # a clock set from the menu goes to the RTC
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
     self_test(app, board)  # its problems join the boot notes
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it

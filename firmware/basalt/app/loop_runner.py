@@ -19,6 +19,7 @@ class LoopRunner:
         self.settings = None  # the therapy settings (schedules, limits) the loop doses by
         self.limited = False  # the last decision met the loop's 3 h or 24 h bound
         self.run = None  # the command table's entry: run(now_ms, (name, values))
+        self.activity = None  # basalt.core.activity.Activity: exercise, sleep, sick day
 
     def replace(self, settings):
         """New settings: a changed loop section starts the loop as at boot (its mode from
@@ -64,8 +65,10 @@ class LoopRunner:
         the command table."""
         if self.loop is None or store is None or not self.loop.due(now_ms, store.latest):
             return
+        activity = self.activity
         decision = self.loop.decide_from(now_ms, store, self.iob, self.settings, self.engine,
-                                         BOLUS_STEP_MU)
+                                         BOLUS_STEP_MU,
+                                         None if activity is None else activity.rules())
         self._act(now_ms, decision)
 
     def _act(self, now_ms, decision):

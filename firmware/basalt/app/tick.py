@@ -29,12 +29,16 @@ class Ticker:
         app.occlusion.watch(now_ms)
         motion.plan(app.engine.tick(now_ms))
         app.iob_feed.update(now_ms)
+        app.activity.tick(now_ms)
         store = app.cgm_watch.store
         if store is not None:
             app.cgm_watch.watch(now_ms)
             app.loop_runner.step(now_ms, store)
         self._read_battery(now_ms)
         app.monitor.evaluate(now_ms)
+        engine = app.engine
+        app.alerts.basal(now_ms, engine.stop_reason is None and engine.basal_rate_mu_h() == 0)
+        app.alerts.evaluate(now_ms)
         app.collect()
         self.sounder.update(now_ms)
         keeper = app.keeper

@@ -6,6 +6,7 @@ the commands, the display and the key pins are ports.
 from basalt import VERSION
 from basalt.core.delivery import STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError
+from basalt.core.glucose_alerts import UNEXPLAINED_LOW_MG_DL
 from basalt.core.limits import BOLUS_MAX_MU
 from basalt.core.readings import ARROW_TEXT
 from basalt.core.ui.flows import refused
@@ -105,7 +106,8 @@ def fill_view(app, view, now_ms):
     """Copy what the screens show from the app (None where a capability is absent)."""
     engine = app.engine
     view.now_ms = now_ms
-    view.clock_min = engine.day_ms() // MS_PER_MIN
+    view.clock_min = engine.day_ms() // MS_PER_MIN if engine.time_known else None
+    view.date_days = engine.date_days
     view.stop_reason = engine.stop_reason
     view.basal_mu_h = engine.basal_rate_mu_h()
     temp = engine.temp_basal()
@@ -119,10 +121,29 @@ def fill_view(app, view, now_ms):
     view.reservoir_capacity_mu = engine.board.syringe_capacity_mu
     profiles = engine.profiles
     view.active_profile = profiles.active
-    if len(view.profiles) != len(profiles.profiles):
+    if _names_changed(view.profiles, profiles.profiles):
         view.profiles = tuple(sorted(profiles.profiles))
+    if view.profile_segments is None:
+        view.profile_segments = lambda name: _segments(app.engine.profiles, name)
+    view.activity = app.activity.kind
+    view.activity_left_min = app.activity.left_min(now_ms)
     _fill_capabilities(app, view, now_ms)
     _fill_history(app, view, now_ms, engine.day_ms())
+
+
+def _names_changed(names, profiles):
+    """A profile added, deleted or renamed (no allocation when nothing changed)."""
+    if len(names) != len(profiles):
+        return True
+    for name in names:
+        if name not in profiles:
+            return True
+    return False
+
+
+def _segments(profiles, name):
+    profile = profiles.profiles.get(name)
+    return [] if profile is None else profile.segments()
 
 
 def _fill_bolus(engine, view):
@@ -144,6 +165,7 @@ def _fill_capabilities(app, view, now_ms):
     view.iob_mu = app.iob.iob_mu(now_ms)
     _fill_glucose(app.cgm, view, now_ms)
     _fill_cgm_link(app.cgm_client, view)
+    _fill_care(app, view, now_ms)
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
     closed = app.loop is not None and app.loop.mode == "closed" and app.cgm is not None
     view.loop = LOOP_CLOSED if closed else LOOP_OPEN
@@ -152,6 +174,10 @@ def _fill_capabilities(app, view, now_ms):
     view.alarms = tuple(_alarm_entry(alarms, code, now_ms) for code in alarms.active())
     settings = app.settings
     view.max_bolus_mu = settings.limits.max_bolus_mu if settings else None
+    view.max_basal_mu_h = settings.limits.max_basal_mu_h if settings else None
+    force = app.occlusion.force
+    cal = force.calibration if force is not None else None
+    view.force_cal = None if cal is None else (cal["tare_counts"], cal["counts_per_n"])
     if settings is not None:
         view.bolus_increment_mu = settings.bolus_increment_mu
     if settings is not None:
@@ -184,7 +210,7 @@ def _fill_glucose(readings, view, now_ms):
     view.trend = TREND_NAMES.index(arrow) - 3 if arrow in TREND_NAMES else None
     if reading.offset != view.reading_offset:  # a new reading: into the history's list
         view.reading_offset = reading.offset
-        minute = (view.clock_min - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
+        minute = ((view.clock_min or 0) - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
         line = "%02d:%02d bg %d %s" % (minute // 60, minute % 60, view.glucose_mgdl,
                                        ARROW_TEXT.get(arrow, ""))
         view.readings = ((line,) + view.readings)[:HISTORY_LINES]
@@ -210,6 +236,14 @@ def _fill_cgm_link(client, view):
     view.cgm_passkey = client.prompt
 
 
+def _fill_care(app, view, now_ms):
+    settings = app.settings
+    view.glucose_units = settings.glucose_units if settings is not None else "mg/dL"
+    view.low_mg_dl = app.alerts.settings.low_mg_dl or UNEXPLAINED_LOW_MG_DL
+    view.bg_for_dosing = (app.care.typed_for_dosing(now_ms) is not None
+                          or (app.cgm is not None and app.cgm.glucose_known(now_ms)))
+
+
 def _advisor(app):
     """advise(carbs_g) for the calculator screens: the app's bolus calculator with the
     newest CGM reading fit for dosing (else no correction), as (total, parts, notes,
@@ -223,7 +257,8 @@ def _advisor(app):
             reading = readings.latest_for_dosing(now)[0]
             if reading is not None:
                 cgm = (reading.glucose_milli // 1000, reading.at_ms)
-        out = app.suggest_bolus(carbs_g, cgm=cgm)  # locked by the app after a reset
+        typed = None if cgm is not None else app.care.typed_for_dosing(now)
+        out = app.suggest_bolus(carbs_g, typed, cgm)  # locked by the app after a reset
         iob = out.get("iob_from_correction_mu", 0) + out.get("iob_from_meal_mu", 0)
         parts = [("meal", out.get("meal_mu", 0)), ("correct", out.get("correction_mu", 0)),
                  ("IOB", -iob)]
@@ -231,7 +266,7 @@ def _advisor(app):
         if out["glucose_mg_dl"] is None:
             notes.insert(0, "no glucose: no correction")
         else:
-            notes.insert(0, "bg %d mg/dL" % out["glucose_mg_dl"])
+            notes.insert(0, "bg %d mg/dL %s" % (out["glucose_mg_dl"], out["glucose_source"]))
         # The advice goes with the bolus command, for the history's reason.
         record = {"carbs": carbs_g, "meal": out.get("meal_mu", 0),
                   "correction": out.get("correction_mu", 0), "iob": iob,

@@ -11,8 +11,11 @@ Rules
   its cause clears. An acknowledged alarm is silent and ends when its cause clears.
 - Medium and low alarms can be snoozed: silent for SNOOZE_MS, then they alert again.
   High alarms cannot be snoozed.
+- repeat(): an acknowledged alarm whose cause is still there alerts again a set time
+  after it was acknowledged (the glucose alerts' repeat intervals).
 - An alarm left unacknowledged escalates: after ESCALATE_MS[priority] its pattern turns
-  louder and faster; after as long again its priority goes up one step.
+  louder and faster; after as long again its priority goes up one step (not for the
+  REMINDERS: a reminder never becomes an alarm that cannot be snoozed).
 - Every raise, acknowledge, snooze, re-alert, escalation and clear is an event
   (kind, detail) with at_ms, like the engine's.
 
@@ -47,13 +50,27 @@ ALARMS = {
     # until read, so a bound met at night is still on the screen in the morning.
     "loop_limit": (MEDIUM, False, True, "LOOP LIMIT", "Check BG and CGM"),
     "suspended_too_long": (MEDIUM, False, False, "STILL SUSPENDED", "Resume delivery?"),
+    # CGM glucose alerts (basalt.core.glucose_alerts). Urgent low is fixed at 55 mg/dL
+    # and cannot be turned off; it latches, as every high one does.
+    "urgent_low": (HIGH, False, True, "URGENT LOW", "Eat 15 g carbs"),
+    "low": (MEDIUM, False, False, "LOW GLUCOSE", "Eat 15 g carbs"),
+    "urgent_low_soon": (MEDIUM, False, False, "URGENT LOW SOON", "Eat carbs now"),
+    "falling": (LOW, False, False, "FALLING FAST", "Check glucose"),
+    "rising": (LOW, False, False, "RISING FAST", "Check glucose"),
+    "high": (LOW, False, False, "HIGH GLUCOSE", "Check ketones"),
+    # No insulin for a long time with no low reading to explain it (a stuck-low CGM).
+    "zero_basal": (MEDIUM, False, False, "NO BASAL", "Check BG and CGM"),
+    "recheck_bg": (LOW, False, False, "RECHECK GLUCOSE", "Enter a reading"),
     "site_change": (LOW, False, False, "SITE CHANGE", "Change the site"),
     "glucose_check": (LOW, False, False, "CHECK GLUCOSE", "Enter a reading"),
+    # Sick day (an activity mode): every 2 h, latched until read.
+    "sick_check": (LOW, False, True, "SICK DAY CHECK", "Ketones + site"),
     # A CGM record whose time offset the pump's clock cannot have reached was ignored,
     # or the store re-anchored to the sensor's new clock: latches until read.
     "cgm_time": (LOW, False, True, "CGM TIME ERROR", "Reading ignored"),
 }
 CODES = tuple(sorted(ALARMS))
+REMINDERS = ("site_change", "glucose_check", "recheck_bg")  # louder when ignored, never higher
 
 SNOOZE_MS = (0, 15 * MS_PER_MIN, 30 * MS_PER_MIN)  # by priority; high cannot be snoozed
 ESCALATE_MS = (2 * MS_PER_MIN, 5 * MS_PER_MIN, 15 * MS_PER_MIN)  # by priority
@@ -185,6 +202,7 @@ class AlarmManager:
             raise NotAllowedNow("acknowledge", "%s is already acknowledged" % code)
         slot[_ACKED] = True
         slot[_SNOOZED_UNTIL] = 0
+        slot[_ALERT_SINCE] = now_ms  # repeat() counts from here
         self._event(now_ms, "alarm_acknowledged", {"code": code,
                                                    "after_ms": now_ms - slot[_RAISED_AT]})
         if not slot[_CAUSE]:
@@ -200,6 +218,19 @@ class AlarmManager:
         slot[_SNOOZED_UNTIL] = until
         slot[_LEVEL] = 0
         self._event(now_ms, "alarm_snoozed", {"code": code, "until_ms": until})
+
+    def repeat(self, now_ms, code, after_ms):
+        """Alert again if acknowledged at least after_ms ago (0: never) and the cause is
+        still present. True if it did. Allocates nothing unless it fires."""
+        slot = self._slots[code]
+        if not (after_ms and slot[_ACTIVE] and slot[_ACKED] and slot[_CAUSE]
+                and now_ms - slot[_ALERT_SINCE] >= after_ms):
+            return False
+        slot[_ACKED] = False
+        slot[_ALERT_SINCE] = now_ms
+        slot[_LEVEL] = 0
+        self._event(now_ms, "alarm_realerted", {"code": code})
+        return True
 
     # ----- time ---------------------------------------------------------------------
 
@@ -223,7 +254,7 @@ class AlarmManager:
         slot[_ALERT_SINCE] = now_ms
         if slot[_LEVEL] == 0:
             slot[_LEVEL] = 1
-        elif slot[_PRIORITY] > HIGH:
+        elif slot[_PRIORITY] > HIGH and code not in REMINDERS:
             slot[_PRIORITY] -= 1
             slot[_LEVEL] = 0
         else:

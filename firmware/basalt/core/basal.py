@@ -94,6 +94,16 @@ class BasalProfiles:
             raise NotAllowedNow("delete profile", "%s is the active profile" % name)
         del self.profiles[name]
 
+    def rename(self, name, new_name):
+        profile = self.get(name)
+        text("profile name", new_name, 1, 16)
+        if new_name in self.profiles:
+            raise NotAllowedNow("rename profile", "%s is already a profile" % new_name)
+        del self.profiles[name]
+        self.profiles[new_name] = BasalProfile(new_name, profile.starts_min, profile.rates_mu_h)
+        if self.active == name:
+            self.active = new_name
+
     def copy(self):
         """The same profiles in a separate table (profiles themselves never change)."""
         twin = BasalProfiles()

@@ -14,9 +14,11 @@ Unknown keys, missing keys and bad values are refused before anything is changed
 """
 
 from basalt.core import schedule
+from basalt.core.activity import KINDS, MAX_MIN, MIN_MIN
 from basalt.core.alarms import check_code
 from basalt.core.basal import rate_from_user
 from basalt.core.check import _span, exact_keys, is_int, one_of, text
+from basalt.core.clock import YEAR_MAX, YEAR_MIN, check_date
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
 from basalt.core.limits import (
@@ -39,7 +41,7 @@ from basalt.core.limits import (
 )
 from basalt.core.loop import MODES
 from basalt.core.schedule import parse_clock
-from basalt.core.units import MS_PER_MIN, fmt_milli, to_milli
+from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, to_milli
 
 # Field kinds: how a user's value becomes the pump's.
 MILLI = "milli"  # a number of units (int, float or exact decimal text) -> thousandths
@@ -124,6 +126,9 @@ class Field:
             one_of(where, value, self.choices)
         elif kind == NAME:
             text(where, value, 1, 16)
+        elif kind == CLOCK and (not is_int(value) or not 0 <= value < MS_PER_DAY
+                                or value % MS_PER_MIN):
+            raise InvalidValue(where, value, "a time of day 00:00 to 23:59 (ms on the minute)")
         elif kind == ALARM:
             check_code(value)
         elif kind == TABLE and not isinstance(value, dict):
@@ -183,7 +188,7 @@ TEMP_PERCENT = Field("percent", WHOLE, 0, TEMP_MAX_PERCENT, 1, "%", optional=Tru
 PROFILE_NAME = Field("name", NAME)
 CARBS = Field("grams", WHOLE, 1, CARBS_MAX_G, 1, "g")
 ALARM_CODE = Field("alarm", ALARM)
-TIME_OF_DAY = Field("time", CLOCK)
+TIME_OF_DAY = Field("time", CLOCK, 0, MS_PER_DAY - MS_PER_MIN, MS_PER_MIN)
 # A calculator bolus carries the advice the user confirmed, for the history (a record
 # only: the safety gate checks the units as for any bolus).
 ADVICE = (Field("carbs", WHOLE, 0, CARBS_MAX_G, 1, "g", optional=True),
@@ -193,6 +198,12 @@ ADVICE = (Field("carbs", WHOLE, 0, CARBS_MAX_G, 1, "g", optional=True),
           Field("glucose", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True))
 
 _DOSE = (ACK, DELIVERING)
+
+
+def _clock_rule(values):
+    """The day must exist in its month; the date becomes days since 1970."""
+    values["days"] = check_date("set_clock", values["year"], values["month"], values["day"])
+
 
 TABLE_ = (
     Command("bolus", (BOLUS_UNITS,) + ADVICE, "engine.bolus", _DOSE,
@@ -220,19 +231,36 @@ TABLE_ = (
             "engine.prime", doc="fill the tubing while suspended and disconnected"),
     Command("new_reservoir", (Field("units", MILLI, FILL_MIN_MU, SYRINGE, FILL_STEP_MU, "U"),),
             "engine.new_reservoir", doc="rewind and fit a filled reservoir"),
-    Command("set_profile", (PROFILE_NAME, Field("segments", SEGMENTS)), "profiles.set_profile",
+    Command("set_profile", (PROFILE_NAME, Field("segments", SEGMENTS, 0, MAX_RATE_MU_H, 1, "U/h")),
+            "profiles.set_profile",
             doc="create or replace a basal profile"),
     Command("activate_profile", (PROFILE_NAME,), "profiles.activate_profile",
             doc="deliver by another saved profile"),
     Command("delete_profile", (PROFILE_NAME,), "profiles.delete_profile",
             doc="remove a profile that is not active"),
+    Command("rename_profile", (PROFILE_NAME, Field("new_name", NAME)),
+            "profiles.rename_profile", doc="give a saved profile another name"),
     Command("set_time", (TIME_OF_DAY,), "engine.set_time_of_day", doc="the time of day"),
+    # Allowed on the boot screen: it asks for the clock when the RTC lost it.
+    Command("set_clock", (Field("year", WHOLE, YEAR_MIN, YEAR_MAX), Field("month", WHOLE, 1, 12),
+                          Field("day", WHOLE, 1, 31), TIME_OF_DAY), "engine.set_clock", (),
+            rule=_clock_rule, args=("days", "time"),
+            doc="the date and the time of day (the basal schedule follows)"),
+    Command("activity", (Field("mode", CHOICE, choices=KINDS),
+                         Field("minutes", WHOLE, MIN_MIN, MAX_MIN, 1, "min")),
+            "activity.start", doc="exercise, sleep or sick day, for the minutes"),
+    Command("end_activity", (), "activity.stop", doc="end the activity mode now"),
     Command("acknowledge", (ALARM_CODE,), "alarms.acknowledge", (),
             doc="acknowledge an alarm (a button press)"),
     Command("snooze", (ALARM_CODE,), "alarms.snooze", (), doc="snooze a medium or low alarm"),
     Command("loop_mode", (Field("mode", CHOICE, choices=MODES),),
             "loop.set_mode", doc="off, suspend_only or closed"),
     Command("carbs", (CARBS,), "loop.carbs", doc="carbs eaten now, for the loop"),
+    Command("glucose", (Field("mg_dl", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL"),),
+            "care.glucose", doc="a fingerstick reading (history, calculator, reminders)"),
+    Command("treat_low", (Field("grams", WHOLE, 5, 60, 1, "g"),), "care.treat_low",
+            doc="fast carbs taken for a low: logged, no insulin; recheck in 15 min"),
+    Command("site_changed", (), "care.site_changed", doc="a new infusion site"),
     Command("boot_ack", (Field("time", CLOCK, optional=True),), "keeper.acknowledge_boot", (),
             doc="the boot screen was read; optionally the time of day"),
     Command("reconcile_bolus", (Field("units", MILLI, 0, BOLUS_MAX_MU, 1, "U",
@@ -240,6 +268,8 @@ TABLE_ = (
             "keeper.reconcile", doc="count an interrupted bolus as delivered"),
     Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings",
             doc="a whole settings file, applied and stored"),
+    Command("reload_settings", (), "keeper.reload_settings",
+            doc="apply the settings file now (one copied on while running)"),
     Command("force_tare", (), "keeper.force_tare", doc="zero the force sensor"),
     Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
             "keeper.force_scale", doc="scale the force sensor with a known force"),

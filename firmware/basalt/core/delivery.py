@@ -97,6 +97,10 @@ class DeliveryEngine:
         self.prime_steps = 0
         self._last_ms = now_ms
         self._day_ms = day_ms
+        # The wall clock: False after a reset that lost it (basal then runs at the
+        # profile's lowest rate, docs/user-guide.md "Clock"); the date in days since 1970.
+        self.time_known = True
+        self.date_days = None
         self._owed = 0  # steps integrated by a command's catch-up, not yet returned
         self._dry = False  # the reservoir ran out during the current span
         self._capped = False  # the gate let fewer steps through than were due
@@ -138,7 +142,26 @@ class DeliveryEngine:
         int_in("time of day", day_ms, 0, MS_PER_DAY - 1, "ms")
         self._advance(now_ms)
         self._day_ms = day_ms
+        self.time_known = True
         self._retarget()
+
+    def set_clock(self, now_ms, days, day_ms, how="user"):
+        """The date (days since 1970) and the time of day; the schedule follows."""
+        was = self.time_known
+        self.set_time_of_day(now_ms, day_ms)
+        self.date_days = days
+        if how is not None:
+            self._event("clock_set", {"days": days, "minute": day_ms // MS_PER_MIN,
+                                      "was_known": was, "how": how})
+
+    def clock_lost(self, now_ms):
+        """The time is not known (a reset without a valid RTC): no segment is guessed,
+        the active profile's lowest rate runs until the clock is set."""
+        self._advance(now_ms)
+        self.time_known = False
+        self.date_days = None
+        self._retarget()
+        self._event("clock_unknown", {"rate_mu_h": self._scheduled()})
 
     def _advance(self, now_ms):
         dt = now_ms - self._last_ms
@@ -169,6 +192,8 @@ class DeliveryEngine:
         self._day_ms += span
         if self._day_ms >= MS_PER_DAY:
             self._day_ms -= MS_PER_DAY
+            if self.date_days is not None:
+                self.date_days += 1
         self._seg_left -= span
         if self.stop_reason is None:
             if self._basal_rate:
@@ -236,7 +261,7 @@ class DeliveryEngine:
     def _retarget(self):
         """Recompute the basal rate and the time to its next change."""
         scheduled = self._scheduled()
-        if self.profiles.active is None:
+        if self.profiles.active is None or not self.time_known:
             self._seg_left = _FOREVER
         else:
             self._seg_left = self.profiles.current().ms_to_next_change(self._day_ms)
@@ -271,7 +296,14 @@ class DeliveryEngine:
         """The active profile's rate now (0 without a profile)."""
         if self.profiles.active is None:
             return 0
-        return self.profiles.current().rate_at(self._day_ms)
+        profile = self.profiles.current()
+        if not self.time_known:
+            return min(profile.rates_mu_h)
+        return profile.rate_at(self._day_ms)
+
+    def scheduled_mu_h(self):
+        """What the schedule gives now (the lowest rate while the time is unknown)."""
+        return self._scheduled()
 
     def basal_rate_mu_h(self):
         """The basal rate being delivered now (0 while stopped)."""
@@ -298,6 +330,9 @@ class DeliveryEngine:
 
     def delete_profile(self, now_ms, name):
         self.profiles.delete(name)
+
+    def rename_profile(self, now_ms, name, new_name):
+        self.profiles.rename(name, new_name)
 
     def _check_temp_fits(self, command, profile):
         """A running percent temp basal must stay within the pump's and the set maximum."""

@@ -314,12 +314,15 @@ class BolusReplay:
             if isinstance(detail.get("alive_ms"), int):
                 self.alive(detail.get("alive_boot"), detail["alive_ms"], 1)
         elif record.kind in self.DELIVERED:
-            mu = detail.get("delivered_mu")
+            mu = self.amount(detail)
             if isinstance(mu, int) and mu > 0:
                 self._doses.append((boot, at, mu))
                 if len(self._doses) > REPLAY_MAX:
                     self._doses.pop(0)
                     self._trim()
+
+    def amount(self, detail):
+        return detail.get("delivered_mu")
 
     def alive(self, boot, at_ms, before=0):
         """The pump was still running at at_ms (32-bit) of `boot` (from its last
@@ -369,3 +372,13 @@ class BasalReplay(BolusReplay):
     of the 24-hour total when the checkpoint that held it is lost."""
 
     DELIVERED = ("basal_summary",)
+
+
+class SiteReplay(BolusReplay):
+    """Site changes, placed as BolusReplay places boluses: the site-change reminder's
+    clock after a reset (without wall clocks, the time off counts as none)."""
+
+    DELIVERED = ("site_changed",)
+
+    def amount(self, detail):
+        return 1

@@ -666,6 +666,10 @@ def _dose(d, schedule, settings, pump, caution):
     against = _cgm_disagrees(d, need)
     if against:
         return _scheduled(d, pump, "%s; %s: scheduled basal" % (what, against))
+    share = settings.get("need_percent", 100)
+    if need > 0 and share < 100:  # an activity mode doses only part of a rise
+        need = need * share // 100
+        what += "; %d %% of the need (activity)" % share
     if need > 0 and settings["auto_bolus"]:
         need -= _auto_bolus(d, scheduled, settings, pump, need)
     rate = scheduled + TEMP_FACTOR * need
@@ -734,7 +738,8 @@ def store_readings(store):
     return store.recent(FIT_MIN)
 
 
-def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu):
+def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu,
+                activity=None):
     """The input record for decide() from the live pump's parts, for the app:
 
         store    the readings.ReadingStore the CGM fills
@@ -744,6 +749,7 @@ def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu
         engine   the DeliveryEngine (profiles, time of day, temp basal, boluses, stop)
         mode     the loop's running mode (Loop.mode: it may differ from the file's)
         state    the loop's state (Loop.state: what the previous decision returned)
+        activity the running activity mode's rules (basalt.core.activity.RULES), or None
 
     Reads only; everything it returns is plain data."""
     day = engine.day_ms()
@@ -752,12 +758,12 @@ def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu
     pump.stop_reason = engine.stop_reason
     pump.delivering = engine.stop_reason is None
     profiles = engine.profiles
-    if profiles.active is None:
+    if profiles.active is None or not engine.time_known:
         pump.delivering = False
-        pump.stop_reason = "no basal profile"
+        pump.stop_reason = "no basal profile" if profiles.active is None else "time not set"
     else:
         profile = profiles.current()
-        pump.scheduled_mu_h = profile.rate_at(day)
+        pump.scheduled_mu_h = engine.scheduled_mu_h()
         pump.highest_mu_h = max(profile.rates_mu_h)
         temp = engine.temp_basal()
         if temp is not None:
@@ -768,12 +774,16 @@ def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu
     pump.max_basal_mu_h = settings.limits.max_basal_mu_h
     pump.max_iob_mu = settings.limits.max_iob_mu
     pump.bolus_step_mu = bolus_step_mu
-    therapy = (settings.sensitivity.value_at(day), settings.carb_ratio.value_at(day),
-               (low + high) // 2)
+    target = (low + high) // 2
+    loop_settings = settings.loop.as_dict(mode)
+    if activity is not None:  # an activity mode: its target, its share of the need
+        target = activity[0] or target
+        loop_settings["need_percent"] = activity[1]
+        loop_settings["auto_bolus"] = loop_settings["auto_bolus"] and activity[2]
+    therapy = (settings.sensitivity.value_at(day), settings.carb_ratio.value_at(day), target)
     return {"now_ms": now_ms, "readings": store_readings(store),
             "iob": iob_figures(iob, now_ms), "schedule": schedule_section(pump, therapy),
-            "settings": settings.loop.as_dict(mode), "pump": pump_section(pump),
-            "state": state}
+            "settings": loop_settings, "pump": pump_section(pump), "state": state}
 
 
 # ----- the stateful wrapper ---------------------------------------------------------------
@@ -869,12 +879,12 @@ class Loop:
         return d
 
 
-    def decide_from(self, now_ms, store, iob, settings, engine, bolus_step_mu):
+    def decide_from(self, now_ms, store, iob, settings, engine, bolus_step_mu, activity=None):
         """The app's one call: the record from the live parts (pump_inputs()), decided by
         the pure decide(), its state kept. self.inputs keeps the record: written to a
         file, `python -m tools.sim decide FILE` gives this decision again."""
         record = pump_inputs(now_ms, store, iob, settings, engine, self.mode, self.state,
-                             bolus_step_mu)
+                             bolus_step_mu, activity)
         d, self.state = decide(record, False)
         self.inputs = record
         self._last_offset = store.latest

@@ -40,7 +40,8 @@ _SCHEDULE = ("scheduled_mu_h", "highest_mu_h", "max_basal_mu_h", "max_iob_mu",
              "isf_mg_dl_u", "carb_ratio_mg_u", "target_mg_dl")
 _SETTINGS = ("mode", "suspend_mg_dl", "auto_bolus", "auto_bolus_percent",
              "auto_bolus_max_min", "absorption_min")
-_SETTINGS_OPTIONAL = ("max_extra_3h_mu", "max_extra_24h_mu")  # None or absent: the defaults
+# None or absent: the defaults; need_percent: an activity mode's share of a positive need.
+_SETTINGS_OPTIONAL = ("max_extra_3h_mu", "max_extra_24h_mu", "need_percent")
 _PUMP = ("stop_reason", "temp_mu_h", "temp_left_min", "bolus_running", "bolus_step_mu")
 
 
@@ -102,6 +103,8 @@ def check_inputs(inputs):
                           ("max_extra_24h_mu", EXTRA_24H_RANGE_MU)):
         if settings.get(key) is not None:
             int_in("settings." + key, settings[key], lo, hi, "mU over scheduled basal")
+    if "need_percent" in settings:
+        int_in("settings.need_percent", settings["need_percent"], 10, 100, "% of the need")
     pump = inputs["pump"]
     exact_keys("pump", pump, _PUMP, (), InvalidValue)
     if pump["stop_reason"] is not None:

@@ -16,8 +16,8 @@ correction boluses and site changes arrive as method calls with now_ms.
   site_change         site_change_min since the last site change (0 = off)
   glucose_check       no CGM and no glucose reading for glucose_check_min (0 = off)
   battery_low/critical  BatteryMonitor: filtered, confirmed and hysteretic levels
-  infusion_set        InfusionSetWatch: glucose > 250 mg/dL and not falling 2 h after a
-                      correction bolus
+  infusion_set        InfusionSetWatch: glucose still > 250 mg/dL 2 h after a correction
+                      given while it was that high (settings: cgm_alerts.set_high_*)
   delivery_fault      reported by the app (motor steps != commanded, or late): fault();
                       and while the engine is stopped because the gate refused a basal
                       step above the rate cap at release (STOP_BASAL_LIMIT)
@@ -33,7 +33,7 @@ from basalt.core.delivery import (
     STOP_USER,
 )
 from basalt.core.errors import ConfigError, NotAllowedNow
-from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shift_list, shift_times
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shift_times
 
 
 class _DefaultAlarms:
@@ -107,8 +107,9 @@ class PumpMonitor:
         self._last_press = now_ms
         self.alarms.clear(now_ms, "auto_off")  # latched until acknowledged
 
-    def site_changed(self, now_ms):
-        self._site_since = now_ms
+    def site_changed(self, now_ms, at_ms=None):
+        """A new site now, or at at_ms (the boot restores the journaled one)."""
+        self._site_since = now_ms if at_ms is None else at_ms
         self.alarms.clear(now_ms, "site_change")
 
     def battery_mv(self, now_ms, millivolts):
@@ -132,6 +133,17 @@ class PumpMonitor:
             self.alarms.clear(now_ms, "infusion_set")  # one-shot: latched until acknowledged
 
     def correction_bolus(self, now_ms):
+        self.infusion_set.correction(now_ms)
+
+    def dose_started(self, now_ms, kind, detail):
+        """Every bolus, and a loop temp above the scheduled rate, is a correction for
+        the infusion-set watch (which counts it only while glucose is high)."""
+        if kind == "temp_basal_started":
+            rate = detail.get("rate_mu_h")
+            profiles = self.engine.profiles
+            if (detail.get("source") != "loop" or rate is None or profiles.active is None
+                    or rate <= profiles.current().rate_at(self.engine.day_ms())):
+                return
         self.infusion_set.correction(now_ms)
 
     def require_resumable(self):
@@ -254,67 +266,43 @@ class BatteryMonitor:
 # ----- possible infusion-set failure ------------------------------------------------------
 
 HIGH_MG_DL = 250
-CHECK_AFTER_MS = 2 * MS_PER_HOUR  # look 2 h after a correction bolus ...
-CHECK_UNTIL_MS = 3 * MS_PER_HOUR  # ... until 3 h after it
-TREND_MS = 30 * MS_PER_MIN  # "not falling": no lower than 30 min before
-_RING = 12  # readings kept (an hour of 5-minute CGM readings)
+CHECK_AFTER_MS = 2 * MS_PER_HOUR
+READING_FRESH_MS = 15 * MS_PER_MIN  # a correction counts if the newest reading is this new
 
 
 class InfusionSetWatch:
-    """After a correction bolus, glucose should fall. If 2-3 h later it is above 250 mg/dL
-    and no lower than 30 min before (or than at the bolus), the cannula may be out:
-    an occlusion sensor cannot see that. Readings are kept in a fixed ring."""
+    """Insulin should bring a high down. If glucose stays above high_mg_dl for after_ms
+    after a correction given while it was above (any bolus; a loop temp above the
+    scheduled rate), the cannula may be out or the tubing leaking: an occlusion sensor
+    cannot see that. A reading at or below high_mg_dl ends the watch; it fires once per
+    correction. Two ints of state: no history is kept."""
 
-    def __init__(self):
-        self._times = [0] * _RING
-        self._values = [0] * _RING
-        self._count = 0
-        self._head = 0
-        self._bolus_at = None
-        self._bolus_mg_dl = None
+    def __init__(self, high_mg_dl=HIGH_MG_DL, after_ms=CHECK_AFTER_MS):
+        self.high_mg_dl = high_mg_dl
+        self.after_ms = after_ms
+        self._last_at = None
+        self._last_mg_dl = 0
+        self._armed_at = None
 
     def rebase(self, shift_ms):
-        shift_list(self._times, shift_ms)
-        shift_times(self, ("_bolus_at",), shift_ms)
+        shift_times(self, ("_last_at", "_armed_at"), shift_ms)
 
     def correction(self, now_ms):
-        self._bolus_at = now_ms
-        self._bolus_mg_dl = self._latest_since(now_ms - 15 * MS_PER_MIN)
+        if (self._armed_at is None and self._last_at is not None
+                and now_ms - self._last_at <= READING_FRESH_MS
+                and self._last_mg_dl > self.high_mg_dl):
+            self._armed_at = now_ms
 
     def reading(self, now_ms, mg_dl):
-        """Store a reading; True if it shows a possible infusion-set failure."""
+        """Note a reading; True if it shows a possible infusion-set failure."""
         int_in("glucose", mg_dl, 20, 600, "mg/dL")
-        self._head = (self._head + 1) % _RING
-        self._times[self._head] = now_ms
-        self._values[self._head] = mg_dl
-        if self._count < _RING:
-            self._count += 1
-        bolus_at = self._bolus_at
-        if bolus_at is None:
+        self._last_at = now_ms
+        self._last_mg_dl = mg_dl
+        armed = self._armed_at
+        if mg_dl <= self.high_mg_dl:
+            self._armed_at = None
             return False
-        age = now_ms - bolus_at
-        if age > CHECK_UNTIL_MS:
-            self._bolus_at = None
+        if armed is None or now_ms - armed < self.after_ms:
             return False
-        if age < CHECK_AFTER_MS or mg_dl <= HIGH_MG_DL:
-            return False
-        before = self._at_or_before(now_ms - TREND_MS)
-        if before is None:
-            before = self._bolus_mg_dl
-        if before is None or mg_dl < before:
-            return False
-        self._bolus_at = None  # once per correction
+        self._armed_at = None
         return True
-
-    def _at_or_before(self, t_ms):
-        """The newest reading at or before t_ms that is in the ring, or None."""
-        for back in range(self._count):
-            i = (self._head - back) % _RING
-            if self._times[i] <= t_ms:
-                return self._values[i]
-        return None
-
-    def _latest_since(self, t_ms):
-        if self._count and self._times[self._head] >= t_ms:
-            return self._values[self._head]
-        return None

@@ -136,6 +136,7 @@ class ReadingStore:
     def __init__(self, now_ms, window_min=WINDOW_MIN, stale_ms=STALE_MS):
         self.window = window_min
         self.stale_ms = stale_ms
+        self.lost_ms = stale_ms  # no value for this long: the CGM-lost alarm
         self._offset = [-1] * window_min
         self._glucose = [0] * window_min
         self._flags = [0] * window_min
@@ -462,12 +463,12 @@ class ReadingStore:
         return base + at, slope, scatter // n, faulty
 
     def check(self, now_ms):
-        """Raise or clear the CGM-lost alarm: no glucose value for stale_ms."""
+        """Raise or clear the CGM-lost alarm: no glucose value for lost_ms."""
         if self.latest_value >= 0:
             last_ms = self.at_ms(self.latest_value)
         else:
             last_ms = self.session_ms
-        lost = now_ms - last_ms > self.stale_ms
+        lost = now_ms - last_ms > self.lost_ms
         if lost and not self._lost:
             self._events.append(("alarm", {"code": "cgm_lost", "at_ms": now_ms,
                                            "last_reading_ms": last_ms}))

@@ -15,6 +15,7 @@ from basalt.core import insulin, loop, strict_json
 from basalt.core.basal import BasalProfiles, make_profile, rate_from_user
 from basalt.core.check import flag, int_in, is_int, one_of, text
 from basalt.core.errors import ConfigError, InvalidValue
+from basalt.core.glucose_alerts import AlertSettings
 from basalt.core.limits import (
     BOLUS_MAX_MU,
     BOLUS_SPEED_MAX_MU_MIN,
@@ -145,7 +146,8 @@ class _Check:
 
 _TOP_KEYS = ("version", "basal", "carb_ratio_g_per_u", "sensitivity_mg_dl_per_u",
              "target_mg_dl", "insulin", "limits", "alarms", "bolus", "reservoir")
-_OPTIONAL_KEYS = ("loop", "cgm")
+_OPTIONAL_KEYS = ("loop", "cgm", "cgm_alerts", "glucose_units")
+GLUCOSE_UNITS = ("mg/dL", "mmol/L")  # how screens show glucose; files and commands: mg/dL
 
 
 def _top(check, obj, board):
@@ -157,7 +159,8 @@ def _top(check, obj, board):
                                           "firmware reads)" % VERSION))
         return None
     check.keys("", obj, _TOP_KEYS, _OPTIONAL_KEYS)
-    parts = {"version": VERSION, "loop": loop.LoopSettings(), "cgm": CgmSettings()}
+    parts = {"version": VERSION, "loop": loop.LoopSettings(), "cgm": CgmSettings(),
+             "cgm_alerts": AlertSettings(), "glucose_units": GLUCOSE_UNITS[0]}
     if "basal" in obj:
         parts["basal_profiles"] = _basal(check, obj["basal"])
     if "carb_ratio_g_per_u" in obj:
@@ -180,6 +183,11 @@ def _top(check, obj, board):
         parts["loop"] = _loop(check, obj["loop"])
     if "cgm" in obj:
         parts["cgm"] = _cgm(check, obj["cgm"])
+    if "cgm_alerts" in obj:
+        parts["cgm_alerts"] = _cgm_alerts(check, obj["cgm_alerts"])
+    if "glucose_units" in obj:
+        parts["glucose_units"] = check.take(one_of, "glucose_units", obj["glucose_units"],
+                                            GLUCOSE_UNITS, ConfigError)
     return parts
 
 
@@ -563,6 +571,44 @@ def _is_address(text):
         if (ch != ":") if i % 3 == 2 else (ch not in "0123456789abcdefABCDEF"):
             return False
     return True
+
+
+# key: (default, 0 allowed (off / never), lo, hi, unit). The urgent low (55 mg/dL) is
+# not here: it cannot be changed or turned off.
+_ALERT_KEYS = {
+    "low_mg_dl": (70, True, 60, 100, "mg/dL"),
+    "low_repeat_min": (15, True, 5, 240, "min"),
+    "high_mg_dl": (250, True, 120, 400, "mg/dL"),
+    "high_repeat_min": (60, True, 5, 240, "min"),
+    "fall_mg_dl_min": (0, True, 2, 3, "mg/dL/min"),
+    "rise_mg_dl_min": (0, True, 2, 3, "mg/dL/min"),
+    "signal_loss_min": (15, False, 15, 120, "min"),
+    "zero_basal_min": (120, False, 30, 240, "min"),
+    "set_high_mg_dl": (250, False, 200, 400, "mg/dL"),
+    "set_high_min": (120, False, 60, 240, "min"),
+}
+
+
+def _cgm_alerts(check, obj):
+    """Optional section, every key optional (defaults in _ALERT_KEYS; urgent_low_soon
+    true)."""
+    if not check.keys("cgm_alerts", obj, (), tuple(_ALERT_KEYS) + ("urgent_low_soon",)):
+        return None
+    values = {}
+    for key in sorted(_ALERT_KEYS):
+        default, off, lo, hi, unit = _ALERT_KEYS[key]
+        value = obj.get(key, default)
+        path = "cgm_alerts." + key
+        if off:
+            values[key] = check.take(_off_or, path, value, lo, hi, unit)
+        else:
+            values[key] = check.take(int_in, path, value, lo, hi, unit, 1, ConfigError)
+    values["urgent_low_soon"] = check.take(flag, "cgm_alerts.urgent_low_soon",
+                                           obj.get("urgent_low_soon", True), ConfigError)
+    for key in values:
+        if values[key] is None:
+            return None
+    return AlertSettings(**values)
 
 
 def _join(path, key):

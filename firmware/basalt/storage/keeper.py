@@ -45,11 +45,14 @@ def force_file(storage):
 class Keeper:
     """Until acknowledge_boot() the motor may not move and commands are refused."""
 
-    def __init__(self, storage, settings_validator=None, settings_file=None, **journal_args):
+    def __init__(self, storage, settings_validator=None, settings_file=None, needs_clock=False,
+                 **journal_args):
         """settings.json beside the journal is checked by the settings schema for the
         bound board (basalt.core.settings.load_settings), or by settings_validator(obj)
         -> (settings, warnings) raising ConfigError; or settings_file: a ValidatedFile
-        kept elsewhere."""
+        kept elsewhere. needs_clock (a board): a boot without a valid RTC reading does
+        not know the time (else, on a host rig, the checkpoint's time of day goes on)."""
+        self.needs_clock = needs_clock
         self.storage = storage
         self.journal = Journal(storage, **journal_args)
         self.checkpoints = CheckpointStore(storage)
@@ -133,6 +136,7 @@ class Keeper:
         plan = recovery.plan(found, self.board, self.engine, now_ms, epoch_s)
         self._apply(now_ms, plan)
         events[0][1]["day_ms"] = self.engine.day_ms()  # the history's clock for this boot
+        clock_note = self._set_clock(now_ms, epoch_s)
         events += plan["events"]
         iob_events, iob_note, self.iob_gap_known = recovery.restore_iob(
             self.iob, found["boluses"], now_ms, epoch_s)
@@ -140,6 +144,9 @@ class Keeper:
             # Counted as delivered now: the most of it on board (the safe side).
             self.iob.add_bolus(now_ms, plan["assumed_mu"])
         events += iob_events
+        site = recovery.site_age(found, now_ms, epoch_s)
+        if site is not None:
+            events.append(site)  # the site-change reminder's clock goes on (AlarmRouter)
         for code in plan["alarms"]:
             events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
         if self.settings_error:
@@ -149,7 +156,8 @@ class Keeper:
             self.stream.emit(kind, detail)
         self.boot_notes = recovery.boot_notes(
             plan, cause, self.uncertain,
-            recovery.read_notes(found) + [iob_note, basal_note, force_note], self.fault,
+            recovery.read_notes(found) + [clock_note, iob_note, basal_note, force_note],
+            self.fault,
             self.settings_error, self._restart_stop)
         self.stream.publish()
         self._write_checkpoint(now_ms)
@@ -205,6 +213,20 @@ class Keeper:
             return "Force sensor not calibrated: nominal in use"
         self.force.calibration = calibration
         return None
+
+    def _set_clock(self, now_ms, epoch_s):
+        """The RTC's time (it survives soft and watchdog resets while powered; every
+        clock setting is journaled). Without one, a board does not guess: the boot
+        screen asks for the time. Returns the boot screen's note."""
+        engine = self.engine
+        if epoch_s is not None:
+            engine.set_clock(now_ms, epoch_s // 86_400, epoch_s % 86_400 * 1000, None)
+            return None
+        if not self.needs_clock:
+            return None
+        engine.clock_lost(now_ms)
+        return "Time not set: basal %s U/h (lowest) until set" % fmt_milli(
+            engine.scheduled_mu_h())
 
     def _apply(self, now_ms, plan):
         engine = self.engine
@@ -322,6 +344,25 @@ class Keeper:
             self._emit("settings_pending", {"keys": ["cgm"], "message":
                                             "the CGM settings apply after a restart"},
                        now_ms)
+        return validated
+
+    def reload_settings(self, now_ms):
+        """A settings file copied on while the pump runs (mpremote cp): read, checked
+        by the schema and applied whole now, not at the next boot; journaled. A refused
+        file changes nothing that runs (the boot screen would refuse it too: say so)."""
+        try:
+            obj, validated = self.settings.load()
+        except BasaltError as error:
+            self._emit("settings_rejected", {"file": SETTINGS_FILE,
+                                             "message": str(error)[:200]}, now_ms)
+            raise
+        if validated is None or isinstance(validated[0], dict):
+            raise NotAllowedNow("reload settings", "no settings file to read")
+        self.apply_settings(validated[0])
+        self.settings_error = None
+        self._settings_basal = "basal" in obj
+        self._emit("settings_changed", {"keys": sorted(obj)[:16], "how": "reload",
+                                        "crc": jnl.crc(json.dumps(obj).encode())}, now_ms)
         return validated
 
     def file_fault(self, fault, now_ms):

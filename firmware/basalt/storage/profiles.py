@@ -10,6 +10,9 @@ from basalt.core.errors import BasaltError, ConfigError, StorageFault
 from basalt.core.schedule import hhmm
 
 BASAL_FILE = "basal.json"
+# Edits the applied settings hold whole: the engine has nothing left to do (its own
+# delete or rename would look for a name that is gone).
+_APPLIED_WHOLE = ("delete_profile", "rename_profile")
 
 
 class ProfileStore:
@@ -29,13 +32,19 @@ class ProfileStore:
     def delete_profile(self, now_ms, name):
         return self._edit(now_ms, "delete_profile", name)
 
+    def rename_profile(self, now_ms, name, new_name):
+        return self._edit(now_ms, "rename_profile", name, new_name)
+
     def _edit(self, now_ms, how, name, segments=None):
         """Stored first (written and read back), then applied: a flash fault leaves
-        the engine's profiles as the file has them."""
+        the engine's profiles as the file has them. `segments` is the new name for a
+        rename."""
         pending = self._plan(how, name, segments)
         args = () if segments is None else (segments,)
         if pending is not None:
             self.save_settings(now_ms, pending)  # validated, stored, applied
+            if how in _APPLIED_WHOLE:
+                return None  # the saved settings hold the edit already
             return getattr(self.engine, how)(now_ms, name, *args)
         try:
             profiles = edited(self.engine.profiles, how, name, segments)
@@ -116,6 +125,8 @@ def edited(current, how, name, segments):
     elif how == "activate_profile":
         scratch.get(name)
         scratch.active = name
+    elif how == "rename_profile":
+        scratch.rename(name, segments)
     else:
         scratch.delete(name)
     return scratch

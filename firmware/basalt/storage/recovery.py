@@ -20,12 +20,14 @@ def read_back(journal, checkpoints):
     after = []  # kinds of the records written after the checkpoint
     boluses = jread.BolusReplay()
     basal = jread.BasalReplay()
+    site = jread.SiteReplay()
     gaps = [0, None]  # records missing between readable ones (by seq), the last seq
 
     def visit(record):
         _settle(settled, unfinished, record)
         boluses.visit(record)
         basal.visit(record)
+        site.visit(record)
         if after_seq is not None and record.seq >= after_seq:
             after.append(record.kind)
         last = gaps[1]
@@ -37,11 +39,13 @@ def read_back(journal, checkpoints):
     if ck is not None and "at_ms" in ck:
         boluses.alive(ck["boot"], ck["at_ms"])  # the pump ran at least this long
         basal.alive(ck["boot"], ck["at_ms"])
+        site.alive(ck["boot"], ck["at_ms"])
     boot = (max(view.last_boot(), ck["boot"] if ck else 0) + 1) & 0xFFFF or 1
     seq = max(view.next_seq(), ck["journal_seq"] if ck else 0)
     journal.open(view, boot, seq)
     return {"view": view, "ck": ck, "status": status, "settled": settled,
-            "unfinished": unfinished, "boluses": boluses, "basal": basal, "boot": boot,
+            "unfinished": unfinished, "boluses": boluses, "basal": basal, "site": site,
+            "boot": boot,
             "after": after, "missing": gaps[0], "slots_damaged": slots_damaged,
             "list_error": journal.list_error, "read_errors": list(journal.read_errors)}
 
@@ -137,6 +141,14 @@ def restore_iob(iob, boluses, now_ms, epoch_s):
     return [("iob_restored", {"boluses": len(placed), "delivered_mu": total,
                               "time_off": "from the wall clock" if known else
                               "unknown: counted as none"})], note, known
+
+
+def site_age(found, now_ms, epoch_s):
+    """("site_age", {"minutes": ...}) since the newest journaled site change, or None."""
+    placed = found["site"].placed(now_ms, epoch_s)[0]
+    if not placed:
+        return None
+    return "site_age", {"minutes": max(0, now_ms - placed[-1][0]) // MS_PER_MIN}
 
 
 def read_notes(found):

@@ -1,14 +1,44 @@
 # The device VM's story runner (MicroPython; the script tools.devicevm runs in the VM).
 #
 # fakes_vm installs the fakes and the files; then the story's steps run: boots run the
-# real firmware/main.py; keys are pin levels; time is virtual. Observations go to a
-# transcript printed as one line "DEVICEVM {json}" at the end; the host checks them.
+# real firmware/main.py; keys are pin levels; time is virtual. Each step's observations
+# are printed as it ends ("DEVICEVM-STEP {json}", nothing kept); the rest of the
+# transcript is one line "DEVICEVM {json}" at the end; the host checks them.
+#
+#   story_vm.py                 the steps run in one call from JavaScript
+#   story_vm.py trace CHUNK_MS  the heap traced: the story runs in chunks (a boot, at most
+#                               CHUNK_MS of firmware time, a key), each in its own call
+#                               from JavaScript (js.setImmediate). This VM collects
+#                               garbage only when such a call returns (gc.collect() inside
+#                               Python only asks for it), so between chunks the live heap
+#                               is exact; see heap_trace.
+# Optional: files/romfs.img is mounted as /rom (vfs.VfsRom) and put first on sys.path
+# (the firmware's bytecode read in place, as from a board's ROMFS partition).
 
 import gc
 import json
 import sys
 
 sys.path.insert(0, "/lib/devicevm")
+
+
+def _mount_romfs():
+    """Before the fakes: they import basalt's codecs."""
+    import os
+
+    import vfs
+
+    try:
+        image = open("/lib/devicevm/files/romfs.img", "rb").read()
+    except OSError:
+        return
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path.insert(0, "/rom")
+    os.remove("/lib/devicevm/files/romfs.img")
+
+
+_mount_romfs()
+
 import fakes_vm  # noqa: E402  (first: time, asyncio and machine are fakes from here)
 
 # isort: split
@@ -19,10 +49,18 @@ import vhw  # noqa: E402
 import vtime  # noqa: E402
 
 FILES = fakes_vm.FILES
+TRACE = len(sys.argv) > 2 and sys.argv[1] == "trace"
+CHUNK_MS = int(sys.argv[2]) if TRACE else 1 << 60
+
+
+if TRACE:
+    import heap_trace  # noqa: E402
 _keep = set(sys.modules)
 STORY = json.loads(open(FILES + "story.json").read())
 BOARD = None
-out = {"steps": [], "resets": [], "crashes": []}
+FIGS = None  # the heap trace's figures (trace mode)
+HELD = [None]  # a {"hold_bytes": n} step's buffer: a known allocation for heap tests
+out = {"resets": [], "crashes": []}
 clock = {"base": 0}  # story time (us) = base + VM time since the last boot
 
 
@@ -58,6 +96,7 @@ def power_cut():
 
 
 def boot(kind):
+    """Power on and run main.py (a generator: the chunk ends after main.py)."""
     global BOARD
     clock["base"] += vtime.now_us()  # the time off (or up to the reset) stays story time
     vtime.power_on()
@@ -72,6 +111,8 @@ def boot(kind):
         exec(open("/main.py").read(), main)
     except BaseException as exc:  # noqa: B036 - what the board prints before its REPL
         _crash(exc)
+    main = None
+    yield
 
 
 def _crash(exc):
@@ -91,10 +132,12 @@ def _wdt_stop(at_us):
 
 
 def run_ms(ms):
+    """Run the firmware for ms (a generator: a chunk ends every CHUNK_MS)."""
     end = story_ms() + ms
     while story_ms() < end:
         due = vble.next_due_ms()  # a sensor's next reading: stop there to make it
-        until = end if due is None else max(story_ms(), min(end, due))
+        until = min(end, story_ms() + CHUNK_MS)
+        until = until if due is None else max(story_ms(), min(until, due))
         vasyncio.run_until(vtime.now_us() + (until - story_ms()) * 1000, _wdt_stop)
         vble.tick(story_ms())
         for error in vasyncio._state["crashes"]:
@@ -107,7 +150,8 @@ def run_ms(ms):
         if kind is not None:
             out["resets"].append({"t_ms": story_ms(), "kind": kind})
             power_cut()
-            boot(kind)
+            yield from boot(kind)
+        yield
 
 
 def key(name, pressed):
@@ -132,22 +176,29 @@ def frame():
     return binascii.hexlify(panel.ram).decode() if panel.on else ""
 
 
+
+
 def heap():
-    gc.collect()
-    return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+    """gc.mem_alloc()/mem_free(): exact in trace mode (read after this chunk's collection);
+    otherwise after a gc.collect() that this VM defers (garbage still counted)."""
+    if not TRACE:
+        gc.collect()
+        return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+    yield
+    return heap_trace.live_now(FIGS)
 
 
 def do(step):
-    """Run one step; return what it observed (a dict) or None."""
+    """Run one step (a generator); return what it observed (a dict) or None."""
     if "boot" in step:
-        boot(step["boot"])
-        run_ms(step.get("ms", 0))
+        yield from boot(step["boot"])
+        yield from run_ms(step.get("ms", 0))
     elif "power_cut" in step:
         power_cut()
     elif "wait_s" in step:
-        run_ms(int(step["wait_s"] * 1000))
+        yield from run_ms(int(step["wait_s"] * 1000))
     elif "wait_ms" in step:
-        run_ms(step["wait_ms"])
+        yield from run_ms(step["wait_ms"])
     elif "press" in step:
         key(step["press"], True)
     elif "release" in step:
@@ -155,9 +206,9 @@ def do(step):
     elif "hold" in step or "click" in step:
         name = step.get("hold") or step.get("click")
         key(name, True)
-        run_ms(step.get("ms", 100))
+        yield from run_ms(step.get("ms", 100))
         key(name, False)
-        run_ms(step.get("settle_ms", 150))
+        yield from run_ms(step.get("settle_ms", 150))
     elif "force_mn" in step:
         vboard.set_force_mn(step["force_mn"])
     elif "adc" in step:
@@ -165,7 +216,9 @@ def do(step):
     elif "rtc" in step:
         vtime.set_rtc(step["rtc"])
     elif "heap" in step:
-        return heap()
+        return (yield from heap())
+    elif "hold_bytes" in step:
+        HELD[0] = bytearray(step["hold_bytes"]) if step["hold_bytes"] else None
     elif vble.step(step, story_ms(), run_ms):
         pass
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
@@ -180,12 +233,27 @@ def do(step):
     return None
 
 
-for step in STORY:
-    seen = do(step)
-    entry = {"t_ms": story_ms()}
-    if seen:
-        entry.update(seen)
-    out["steps"].append(entry)
-out["usteps"] = vboard.position()
-out["ignored_pulses"] = vboard.driver["ignored"]
-print("DEVICEVM " + json.dumps(out))
+def story():
+    """The steps, each one's observations printed as it ends (a generator of chunks)."""
+    for step in STORY:
+        seen = yield from do(step)
+        entry = {"t_ms": story_ms()}
+        if seen:
+            entry.update(seen)
+        print("DEVICEVM-STEP " + json.dumps(entry))
+        entry = seen = None
+        yield
+
+
+def transcript():
+    out["usteps"] = vboard.position()
+    out["ignored_pulses"] = vboard.driver["ignored"]
+    print("DEVICEVM " + json.dumps(out))
+
+
+if TRACE:
+    FIGS = heap_trace.run(story(), transcript)
+else:
+    for _ in story():
+        pass
+    transcript()

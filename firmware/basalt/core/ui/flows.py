@@ -45,6 +45,9 @@ def _main_items(menu, view):
     items = []
     if view.bolus_kind is not None:
         items.append(("Stop bolus", _open(StopBolusScreen)))
+    alarm = view.most_urgent()
+    if alarm is not None:  # the alarm on the screen: select, select acts on it
+        items.append(("!" + alarm_label(alarm).decode(), _care("open_alarm", alarm)))
     items += [
         ("Bolus", _open(lambda: ListScreen(b"Bolus", _bolus_items))),
         ("Basal", _open(lambda: ListScreen(b"Basal", _basal_items))),
@@ -60,7 +63,12 @@ def _main_items(menu, view):
     items += [
         ("History", _open_history),
         ("Settings", _open(lambda: TextScreen(b"Settings", _settings, "no settings"))),
+        ("Glucose", _care("open_glucose")),
+        ("Site changed", _care("open_site")),
     ]
+    items.append(("Activity" + ("" if view.activity is None else ": " + view.activity),
+                  _lazy("flows_setup", "activity_screen")))
+    items.append(("Setup", _lazy("flows_setup", "setup_screen")))
     return items
 
 
@@ -79,9 +87,28 @@ def _open_history(menu, view):
     menu.push(HistoryPagesScreen(view.open_journal()))
 
 
+def _lazy(module, name):
+    """An action in a screen module loaded when it is first opened (memory)."""
+    def action(menu, view):
+        mod = __import__("basalt.core.ui." + module, None, None, (name,))
+        getattr(mod, name)(menu, view)
+
+    return action
+
+
 def _open(make):
     def action(menu, view):
         menu.push(make())
+
+    return action
+
+
+def _care(name, *args):
+    """A flow of basalt.core.ui.flows_care, imported when first opened (memory)."""
+    def action(menu, view):
+        from basalt.core.ui import flows_care
+
+        getattr(flows_care, name)(menu, view, *args)
 
     return action
 
@@ -93,7 +120,7 @@ def _bolus_items(menu, view):
     if view.uncertain is not None:
         items.append(("Interrupted bol", _open(lambda: _reconcile_screen(view))))
     if view.advise is not None:
-        items.append(("Calculator", _open(_carbs_screen)))
+        items.append(("Calculator", _calculator))
     items += [
         ("Normal", _open(lambda: _amount_screen(view, b"Normal bolus", _confirm_normal))),
         ("Extended", _open(lambda: _amount_screen(view, b"Extended bolus", _ext_minutes))),
@@ -173,6 +200,13 @@ def _reconcile_screen(view):
                         fast=False)
 
 
+def _calculator(menu, view):
+    if view.bg_for_dosing:
+        menu.push(_carbs_screen())
+    else:  # type a glucose first, or go on without a correction
+        _care("calc_glucose", _carbs_screen)(menu, view)
+
+
 def _carbs_screen():
     # 0 g: a correction only; the calculator takes what the carbs command takes.
     return NumberScreen(b"Carbs", "g", 0, 0, _field("carbs", "grams").hi, 1, _advice)
@@ -249,11 +283,11 @@ def _loop_items(menu, view):
 # ----- basal --------------------------------------------------------------------------
 
 def _basal_items(menu, view):
-    items = [("Profile " + (view.active_profile or "-"), _open(lambda: ListScreen(
-        b"Profiles", _profile_items)))]
+    items = [("Profile " + (view.active_profile or "-"), _lazy("flows_basal",
+                                                               "profiles_screen"))]
     if view.stop_reason is None:
         if view.temp_left_min is None:
-            items.append(("Temp basal", _open(_temp_percent_screen)))
+            items.append(("Temp basal", _lazy("flows_basal", "temp_screen")))
         else:
             items.append(("Cancel temp", _confirm(b"Cancel temp?", ["back to scheduled"],
                                                   ("cancel_temp_basal", {}))))
@@ -274,15 +308,6 @@ def _confirm(title, details, command, big="", unit=""):
         menu.push(ConfirmScreen(title, big, unit, details, command))
 
     return action
-
-
-def _profile_items(menu, view):
-    items = []
-    for name in view.profiles:
-        mark = "*" if name == view.active_profile else " "
-        items.append((mark + name, _confirm(b"Switch profile?", ["to " + name],
-                                            ("activate_profile", {"name": name}))))
-    return items
 
 
 def _temp_percent_screen():
@@ -315,7 +340,8 @@ def _fill_screen(view):
     def done(menu, view, amount):
         menu.push(ConfirmScreen(b"New reservoir", units2(amount), "U",
                                 ["rewinds plunger", "then prime"],
-                                ("new_reservoir", {"units": amount})))
+                                ("new_reservoir", {"units": amount}),
+                                _care("site_prompt")))
 
     lo, top, _ = _field("new_reservoir", "units").bounds(view.reservoir_capacity_mu)
     top = top // FILL_STEP_UI_MU * FILL_STEP_UI_MU
@@ -329,23 +355,8 @@ def _alarm_items(menu, view):
     items = []
     for code, acknowledged, snoozed in view.alarms:
         state = "z" if snoozed else ("." if acknowledged else "!")
-        items.append((state + alarm_label(code).decode(), _open(_alarm_actions(code))))
+        items.append((state + alarm_label(code).decode(), _care("open_alarm", code)))
     return items
-
-
-def _alarm_actions(code):
-    def make():
-        def act(cmd):
-            def action(menu, view):
-                menu.emit((cmd, {"alarm": code}))
-                menu.pop()
-
-            return action
-
-        return ListScreen(alarm_label(code), lambda menu, view: [
-            ("Acknowledge", act("acknowledge")), ("Snooze", act("snooze"))])
-
-    return make
 
 
 def _history(view):

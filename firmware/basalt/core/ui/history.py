@@ -68,10 +68,14 @@ _FORMATS = {
     "bolus_reconciled": lambda d: "count " + _u(d.get("delivered_mu", 0)),
     "boot": lambda d: "boot " + str(d.get("cause", "")),
     "boot_acknowledged": lambda d: "boot seen",
+    "glucose": lambda d: "%s %s" % ("meter" if d.get("source") == "finger" else "bg",
+                                    d.get("mg_dl", "?")),
+    "low_treated": lambda d: "low: %s g" % d.get("grams", "?"),
+    "site_changed": lambda d: "new site",
 }
 # Skipped: parts of a whole already shown, and "the cause is gone" notes (the alarm's
 # own end is shown when it ends).
-SKIPPED = ("bolus_part_done", "prime_done", "cgm_time_ok", "loop_limit_ended")
+SKIPPED = ("bolus_part_done", "prime_done", "cgm_time_ok", "loop_limit_ended", "site_age")
 
 
 def history_line(kind, detail, now_ms, day_ms):

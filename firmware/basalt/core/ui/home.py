@@ -12,6 +12,7 @@ Layout (128 x 64):
    y 55  the most urgent alarm (inverted when not yet acknowledged), else a hint
 """
 
+from basalt.core.activity import RULES, TAG
 from basalt.core.errors import BasaltError
 from basalt.core.ui.text import Line
 from basalt.core.ui.view import LOOP_CLOSED
@@ -120,6 +121,10 @@ class HomeScreen:
         p.line_text(a, 0, 0)
         if view.clock_min is not None:
             p.line_text(a.clear().put_clock(view.clock_min), 52, 0)
+        else:
+            p.text(b"time?", 52, 0)
+        if view.activity is not None:
+            p.text(RULES[view.activity][TAG], 93, 0)
         draw_battery(p.c, view.battery_pct, 110, 0)
 
     def _glucose(self, p, view):

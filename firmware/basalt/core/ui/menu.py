@@ -148,7 +148,9 @@ class Menu:
         """Idle dimming, the boot screen's timeout, waking for an alarm."""
         booting = isinstance(self.top(), BootScreen)
         if view.boot_notes is not None:
-            if not booting:  # after a restart: nothing else until the notes are seen
+            # After a restart: nothing else until the notes are seen (the clock screens
+            # the boot screen opens wait above it).
+            if not self._boot_below():
                 self.home()
                 self.push(BootScreen(self.version, self.warning))
         elif booting and now_ms - self._boot_until >= 0:
@@ -172,6 +174,12 @@ class Menu:
 
     def idle_ms(self, now_ms):
         return now_ms - self._last_input
+
+    def _boot_below(self):
+        for screen in self.stack:
+            if isinstance(screen, BootScreen):
+                return True
+        return False
 
     def wake(self, now_ms):
         if self.dimmed:

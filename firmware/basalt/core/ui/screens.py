@@ -309,6 +309,11 @@ class BootScreen(Screen):
         self.top = max(0, self.top - step)
 
     def select(self, menu, view):
+        if view.boot_notes is not None and view.clock_min is None:
+            from basalt.core.ui.flows_setup import boot_clock  # asks for the time
+
+            boot_clock(menu, view)
+            return
         if view.boot_notes is not None:
             menu.emit(("boot_ack", {}))
         menu.pop()
@@ -337,4 +342,4 @@ class BootScreen(Screen):
             if self.top + row < len(lines):
                 p.text(_bytes(lines[self.top + row]), 0, ROW_Y[row])
         _scroll_marks(p, self.top, len(lines) - 1)
-        footer(p, b"OK: continue")
+        footer(p, b"OK: set time" if view.clock_min is None else b"OK: continue")

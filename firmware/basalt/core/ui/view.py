@@ -17,7 +17,10 @@ class PumpView:
     def __init__(self):
         self.version = ""
         self.now_ms = 0
-        self.clock_min = None  # pump time of day in minutes, or None
+        self.clock_min = None  # pump time of day in minutes, or None (time not set)
+        self.date_days = None  # the date in days since 1970, or None (not set)
+        self.activity = None  # the running activity mode ("exercise", ...), or None
+        self.activity_left_min = None
         # CGM (None: no CGM configured / no reading)
         self.glucose_mgdl = None
         self.trend = None  # -3..3, or None when the CGM sends no trend
@@ -36,6 +39,9 @@ class PumpView:
         self.basal_mu_h = 0  # delivered now
         self.active_profile = None
         self.profiles = ()  # saved profile names, sorted
+        self.profile_segments = None  # profile_segments(name) -> [(minute, mU/h), ...]
+        self.max_basal_mu_h = None  # the settings' max basal (None without settings)
+        self.force_cal = None  # (tare counts, counts per N) of the force sensor, or None
         self.temp_rate_mu_h = None  # absolute temp basal, or
         self.temp_percent = None  # percent temp basal
         self.temp_left_min = None  # None: no temp basal
@@ -64,6 +70,11 @@ class PumpView:
         # the bolus calculator: None, or advise(carbs_g) -> (total_mu, [(label, mu)],
         # [note, ...]); it may raise a BasaltError (e.g. the CGM reading is too old)
         self.advise = None
+        # glucose entry: the user's unit, the low threshold (a typed low offers carbs),
+        # and whether the calculator has a glucose fit for dosing (CGM or typed)
+        self.glucose_units = "mg/dL"
+        self.low_mg_dl = 70
+        self.bg_for_dosing = False
         # after a restart: the notes the user must acknowledge before delivery goes on
         self.boot_notes = None
         # a bolus interrupted by a reset: (delivered_lo_mu, delivered_hi_mu, programmed_mu)
