@@ -7,7 +7,7 @@ import pytest
 
 from basalt.core import journal as jnl
 from basalt.core import journal_read as jread
-from basalt.core.ui.history_pages import HIDDEN, describe, summary
+from basalt.core.ui.history_pages import HIDDEN, describe, shown, summary
 from basalt.core.ui.keys import DOWN, SELECT, UP
 from basalt.core.ui.paint import TextDump
 from basalt.storage import history_pages
@@ -194,7 +194,17 @@ def test_history_pages_back_past_the_last_twenty_events_with_the_reasons():
 
 def test_hidden_kinds_are_the_ones_with_nothing_to_say_alone():
     assert "bolus_started" not in HIDDEN and "loop_decision" not in HIDDEN
-    assert "glucose" in HIDDEN  # every 5 minutes: the CGM screen has them
+
+
+@pytest.mark.parametrize("kind, detail, expected", [
+    ("glucose", {"mg_dl": 120, "source": "cgm"}, False),  # every 5 min: the CGM screen
+    ("glucose", {"mg_dl": 120}, False),
+    ("glucose", {"mg_dl": 200, "source": "finger"}, True),  # typed by the user
+    ("bolus_part_done", {}, False),
+    ("bolus_started", {"programmed_mu": 500}, True),
+])
+def test_which_records_the_history_shows(kind, detail, expected):
+    assert shown(jnl.Record(1, 1, 0, kind, detail)) is expected
 
 
 def test_the_screenshots_in_docs_are_current(tmp_path):

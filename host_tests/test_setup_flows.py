@@ -164,7 +164,7 @@ def test_the_clock_from_the_setup_menu_moves_the_schedule():
     pump = Pump(epoch_s=DAY_2026_12_06 * 86_400 + 2 * 3600).ready()
     assert pump.app.engine.basal_rate_mu_h() == 800
     pump.click(SELECT)
-    pump.click(DOWN, 7)  # the last item: Setup
+    pump.click(DOWN, 9)  # the last item: Setup
     pump.click(SELECT)
     assert "Clock 02:0" in pump.text()
     pump.click(SELECT)
@@ -324,7 +324,7 @@ def test_tare_and_scale_from_the_menu_are_saved_in_data_and_shown():
     pump = Pump(epoch_s=DAY_2026_12_06 * 86_400, force=force).ready()
     pump.app.command({"cmd": "suspend"})
     pump.click(SELECT)
-    pump.click(DOWN, 7)
+    pump.click(DOWN, 9)
     pump.click(SELECT)  # Setup
     pump.click(DOWN)
     pump.click(SELECT)  # Calibration
@@ -335,7 +335,7 @@ def test_tare_and_scale_from_the_menu_are_saved_in_data_and_shown():
     assert json.loads(bytes(pump.storage.files["forcecal.json"]))["tare_counts"] == 1_000
     force.raw = 1_000 + 2 * 27_500  # 2 N on a sensor of 27,500 counts/N
     pump.click(SELECT)
-    pump.click(DOWN, 7)
+    pump.click(DOWN, 9)
     pump.click(SELECT)
     pump.click(DOWN)
     pump.click(SELECT)
@@ -355,7 +355,7 @@ def test_tare_and_scale_from_the_menu_are_saved_in_data_and_shown():
 def test_tare_while_delivering_is_refused_with_the_reason():
     pump = Pump(epoch_s=DAY_2026_12_06 * 86_400, force=FakeForce()).ready()
     pump.click(SELECT)
-    pump.click(DOWN, 7)
+    pump.click(DOWN, 9)
     pump.click(SELECT)
     pump.click(DOWN)
     pump.click(SELECT)
@@ -370,7 +370,7 @@ def test_tare_while_delivering_is_refused_with_the_reason():
 
 def start_activity(pump, downs, ups_30min=0):
     pump.click(SELECT)
-    pump.click(DOWN, 6)
+    pump.click(DOWN, 8)
     pump.click(SELECT)  # Activity
     pump.click(DOWN, downs)
     pump.click(SELECT)
@@ -417,7 +417,7 @@ def test_ending_an_activity_from_the_menu():
     start_activity(pump, 1)  # sleep
     assert pump.app.activity.kind == "sleep"
     pump.click(SELECT)
-    pump.click(DOWN, 6)
+    pump.click(DOWN, 8)
     assert "Activity: sleep" in pump.text()
     pump.click(SELECT)
     pump.click(DOWN, 3)
@@ -491,7 +491,7 @@ def test_a_settings_file_copied_on_while_running_applies_from_the_menu_at_once()
     pump.storage.files["settings.json"] = bytearray(json.dumps(obj).encode())  # mpremote cp
     assert pump.app.engine.basal_rate_mu_h() == 1_200
     pump.click(SELECT)
-    pump.click(DOWN, 7)
+    pump.click(DOWN, 9)
     pump.click(SELECT)  # Setup
     pump.click(DOWN)
     pump.click(SELECT)  # Reload settings

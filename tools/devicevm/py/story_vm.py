@@ -219,8 +219,8 @@ def do(step):
         return (yield from heap())
     elif "hold_bytes" in step:
         HELD[0] = bytearray(step["hold_bytes"]) if step["hold_bytes"] else None
-    elif vble.step(step, story_ms(), run_ms):
-        pass
+    else:
+        yield from vble.step(step, story_ms(), run_ms)
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:

@@ -194,7 +194,8 @@ def _chosen(addr):
 
 
 def step(step, now_ms, run_ms):
-    """A story's CGM step (see tools/devicevm/__init__.py); True when it was one."""
+    """A story's CGM step (see tools/devicevm/__init__.py), a generator like the
+    runner's steps (run_ms is one): its value is True when the step was one."""
     if "cgm_sensor" in step or "cgm_second_sensor" in step:
         spec = dict(step.get("cgm_sensor") or step["cgm_second_sensor"])
         if "cgm_second_sensor" in step:
@@ -212,7 +213,7 @@ def step(step, now_ms, run_ms):
         for sensor in _chosen(away if isinstance(away, str) else None):
             sensor.in_range(not away)
     elif any(key.startswith("cgm_sim") for key in step):
-        _sim_step(step, run_ms)
+        yield from _sim_step(step, run_ms)
     else:
         return False
     return True
@@ -266,5 +267,5 @@ def _sim_step(step, run_ms):
     elif "cgm_sim_button" in step:
         pin = _sim["pins"][step["cgm_sim_button"]]
         pin.level = 0
-        run_ms(100)
+        yield from run_ms(100)
         pin.level = 1

@@ -24,8 +24,9 @@ from basalt.core.ui.screens import (
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN
 
 # Records that are parts of a whole shown elsewhere, or too frequent to page through
-# (readings every 5 minutes: the CGM's own list has them; hourly basal totals).
-HIDDEN = ("bolus_part_done", "prime_done", "cgm_time_ok", "loop_limit_ended", "glucose",
+# (CGM readings every 5 minutes: the CGM's own list has them; hourly basal totals).
+# A glucose typed from a meter is shown: the user entered it.
+HIDDEN = ("bolus_part_done", "prime_done", "cgm_time_ok", "loop_limit_ended",
           "basal_summary", "basal_rate", "limits_set")
 SEARCH_MOST = 200  # records read at most for one move (a run of hidden ones)
 
@@ -43,8 +44,7 @@ class HistoryPagesScreen(Screen):
         found = None
         if pos is not None:
             record = pages.record(pos)
-            found = (pos, record) if record is not None and record.kind not in HIDDEN \
-                else self._next(pos, pages.older)
+            found = (pos, record) if shown(record) else self._next(pos, pages.older)
         while found is not None and len(self.rows) < ROWS:
             self.rows.append(found)
             found = self._next(found[0], pages.older)
@@ -57,7 +57,7 @@ class HistoryPagesScreen(Screen):
             if pos is None:
                 return None
             record = self.pages.record(pos)
-            if record is not None and record.kind not in HIDDEN:
+            if shown(record):
                 return pos, record
         return None
 
@@ -110,6 +110,12 @@ class HistoryPagesScreen(Screen):
                 p.text(label, LABEL_X, y)
         top = 1 if self.newer_left else 0
         _scroll_marks(p, top, top + ROWS + (1 if self.older_left else 0))
+
+
+def shown(record):
+    if record is None or record.kind in HIDDEN:
+        return False
+    return record.kind != "glucose" or record.detail.get("source") == "finger"
 
 
 def clock_text(pages, boot, at_ms):
