@@ -1,6 +1,7 @@
 """The MicroPython virtual patient (tools/vpatient): simglucose's data, model and sensor."""
 
 import csv
+import json
 import os
 import warnings
 
@@ -148,13 +149,17 @@ def test_the_port_under_cpython_follows_simglucose():
             assert got < 0.5 and want < 0.05, (spec["name"], channel)
 
 
-def test_in_the_micropython_vm_the_port_meets_the_targets():
+def test_in_the_micropython_vm_the_port_meets_the_targets(capsys):
+    """The command as documented, short: three patients, 6 h, in the VM and simglucose."""
     from tools.mpvm import missing_requirements
 
     missing = missing_requirements()
     if missing:
         pytest.fail("MicroPython lane cannot run: %s" % missing, pytrace=False)
-    result = patient_compare.compare(_plan(6), 360, 1, jobs=1)
+    argv = ["--patients", ",".join(ONE_PER_GROUP), "--meals", "1:00=50,4:00=30", "--hours", "6",
+            "--jobs", "1", "--json"]
+    assert patient_compare.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
     assert result["patients"] == 3 and result["within_targets"]
     assert result["max_abs_mg_dl"] < 0.5 and result["sc_max_abs_mg_dl"] < 0.5
     assert result["cgm_max_abs_mg_dl"] < 0.5
