@@ -1,10 +1,13 @@
 """The MicroPython virtual patient (tools/vpatient): simglucose's data, model and sensor."""
 
 import csv
+import json
 import os
 import warnings
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tools.sim import patient_compare, patients
 from tools.vpatient import params
@@ -47,9 +50,13 @@ def test_settings_are_the_cohorts(name):
 
 @pytest.mark.parametrize("call, problem", [
     (lambda: Patient("adult#011"), "unknown virtual patient 'adult#011'"),
-    (lambda: Patient("adult#001").step(-1, 0, 0), "minutes -1"),
-    (lambda: Patient("adult#001").step(1, -5, 0), "carbs_g -5"),
-    (lambda: Patient("adult#001").step(1, 0, -0.1), "insulin_u_per_min -0.1"),
+    (lambda: Patient("adult#001").step(-1, 0, 0), "minutes -1 is not 0-10080"),
+    (lambda: Patient("adult#001").step(10081, 0, 0), "minutes 10081 is not 0-10080"),
+    (lambda: Patient("adult#001").step(1, -5, 0), "carbs_g -5 is not 0 or 0.001-1000 g"),
+    (lambda: Patient("adult#001").step(1, 1e-9, 0), "carbs_g 1e-09 is not 0 or 0.001-1000"),
+    (lambda: Patient("adult#001").step(1, float("nan"), 0), "carbs_g nan"),
+    (lambda: Patient("adult#001").step(1, 0, -0.1), "insulin_u_per_min -0.1 is not 0-100"),
+    (lambda: Patient("adult#001").step(1, 0, float("inf")), "insulin_u_per_min inf"),
 ])
 def test_bad_input_is_refused_by_name(call, problem):
     with pytest.raises(ValueError, match=problem):
@@ -65,14 +72,17 @@ def test_basal_alone_holds_the_fasting_glucose(name):
     assert patient.glucose_mg_dl == pytest.approx(start, abs=0.01)
 
 
-def test_a_long_step_is_the_same_as_minutes_one_by_one():
-    one, many = Patient("adult#003"), Patient("adult#003")
-    rate = one.basal_u_h / 60 + 0.2
-    one.step(40, 60, rate)  # 60 g eaten over the first 12 minutes at 5 g/min
-    many.step(1, 60, rate)
-    for _ in range(39):
+@given(minutes=st.integers(0, 60), carbs=st.just(0.0) | st.floats(0.001, 200),
+       extra_u_min=st.floats(0, 2),
+       name=st.sampled_from(ONE_PER_GROUP))
+def test_a_long_step_is_the_same_as_minutes_one_by_one(minutes, carbs, extra_u_min, name):
+    one, many = Patient(name), Patient(name)
+    rate = one.basal_u_h / 60 + extra_u_min
+    one.step(minutes, carbs, rate)  # the carbs are eaten at 5 g/min from the first minute
+    many.step(1 if minutes else 0, carbs, rate)
+    for _ in range(minutes - 1):
         many.step(1, 0, rate)
-    assert one.x == many.x and one.t_min == many.t_min == 40
+    assert one.x == many.x and one.t_min == many.t_min == minutes
 
 
 def test_a_meal_raises_glucose_and_insulin_lowers_it():
@@ -139,13 +149,17 @@ def test_the_port_under_cpython_follows_simglucose():
             assert got < 0.5 and want < 0.05, (spec["name"], channel)
 
 
-def test_in_the_micropython_vm_the_port_meets_the_targets():
+def test_in_the_micropython_vm_the_port_meets_the_targets(capsys):
+    """The command as documented, short: three patients, 6 h, in the VM and simglucose."""
     from tools.mpvm import missing_requirements
 
     missing = missing_requirements()
     if missing:
         pytest.fail("MicroPython lane cannot run: %s" % missing, pytrace=False)
-    result = patient_compare.compare(_plan(6), 360, 1, jobs=1)
+    argv = ["--patients", ",".join(ONE_PER_GROUP), "--meals", "1:00=50,4:00=30", "--hours", "6",
+            "--jobs", "1", "--json"]
+    assert patient_compare.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
     assert result["patients"] == 3 and result["within_targets"]
     assert result["max_abs_mg_dl"] < 0.5 and result["sc_max_abs_mg_dl"] < 0.5
     assert result["cgm_max_abs_mg_dl"] < 0.5

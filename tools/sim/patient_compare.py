@@ -59,16 +59,15 @@ def simglucose_traces(job):
     """simglucose's plasma, subcutaneous and CGM traces for one plan (N + 1 values)."""
     spec, minutes, seed = job
     patient = patients.VirtualPatient(spec["name"], sensor_seed=seed)
-    inner = patient._patient  # T1DPatient: plasma glucose is state[3] / Vg
-    vg = inner._params.Vg
     events = {minute: (carbs, bolus) for minute, carbs, bolus in spec["events"]}
-    traces = ([inner.state[3] / vg], [patient.glucose()], [patient.cgm()])
-    for minute in range(minutes):
-        carbs, bolus = events.get(minute, (0.0, 0.0))
-        patient.step(spec["basal_u_min"] + bolus, carbs)
-        for trace, value in zip(traces, (inner.state[3] / vg, patient.glucose(),
+    traces = ([], [], [])
+    for minute in range(minutes + 1):
+        for trace, value in zip(traces, (patient.plasma_glucose(), patient.glucose(),
                                          patient.cgm())):
-            trace.append(float(value))
+            trace.append(value)
+        if minute < minutes:
+            carbs, bolus = events.get(minute, (0.0, 0.0))
+            patient.step(spec["basal_u_min"] + bolus, carbs)
     return spec["name"], traces
 
 

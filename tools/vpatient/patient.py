@@ -18,6 +18,9 @@ from . import params
 
 EAT_RATE = 5.0  # g/min, simglucose's T1DPatient.EAT_RATE
 SUBSTEPS = 1  # Runge-Kutta steps per simulated minute
+MAX_STEP_MIN = 10080  # a week per call
+MIN_CARBS_G, MAX_CARBS_G = 0.001, 1000.0
+MAX_INSULIN_U_MIN = 100.0  # beyond any pump (simglucose's deliver at most 30 U/min)
 
 
 def names():
@@ -57,9 +60,15 @@ class Patient:
 
     def step(self, minutes=1, carbs_g=0.0, insulin_u_per_min=0.0):
         """Advance `minutes` minutes: carbs_g announced now, insulin at a constant rate."""
-        if minutes < 0 or carbs_g < 0 or insulin_u_per_min < 0:
-            raise ValueError("step: minutes %r, carbs_g %r and insulin_u_per_min %r must "
-                             "not be negative" % (minutes, carbs_g, insulin_u_per_min))
+        if not 0 <= minutes <= MAX_STEP_MIN:
+            raise ValueError("step: minutes %r is not 0-%d" % (minutes, MAX_STEP_MIN))
+        # Below a milligram the gastric emptying terms overflow (5 / meal size).
+        if not (carbs_g == 0 or MIN_CARBS_G <= carbs_g <= MAX_CARBS_G):
+            raise ValueError("step: carbs_g %r is not 0 or %g-%g g" % (
+                carbs_g, MIN_CARBS_G, MAX_CARBS_G))
+        if not 0 <= insulin_u_per_min <= MAX_INSULIN_U_MIN:
+            raise ValueError("step: insulin_u_per_min %r is not 0-%g U/min" % (
+                insulin_u_per_min, MAX_INSULIN_U_MIN))
         self._plate_g += carbs_g
         # U/min -> pmol/kg/min
         insulin = insulin_u_per_min * 6000 / self._p[0]
