@@ -95,7 +95,7 @@ export class Plot {
             ctx.moveTo(x(t), top.y);
             ctx.lineTo(x(t), low.y + low.h);
             ctx.stroke();
-            ctx.fillText(`${String(hh).padStart(2, "0")}:00`, x(t) - 16, H - 8);
+            ctx.fillText(`${String(hh).padStart(2, "0")}:00`, Math.min(x(t) - 16, this.canvas.width - 36), H - 8);
         }
     }
 

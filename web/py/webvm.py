@@ -36,9 +36,9 @@ BLOCKED_MN_PER_USTEP = 5.0
 FORCE_EVERY_MS = 1_000  # how often a blocked line's force follows the plunger
 EPOCH_DAY = 1796515200  # 2026-12-06 00:00 UTC: the RTC's date (a board set before)
 
-S = {"blocked_at": None, "free_mn": 0, "patient": None, "cgm": None, "sensor": None, "carbs": 0, "minute_at": 0,
+S = {"patient": None, "cgm": None, "sensor": None, "carbs": 0, "minute_at": 0,
      "usteps_at": 0, "bolus_at": 0, "pressed": {}, "samples": [], "mu_per_ustep": 0.0,
-     "last_cgm": None, "due": None}
+     "last_cgm": None, "due": None, "blocked_at": None, "free_mn": 0}
 
 
 def names():
@@ -57,8 +57,8 @@ def start(patient, start_min=420, cgm_on=True, settings="patient"):
             dst.write(src.read())
     vtime.set_rtc(EPOCH_DAY + int(start_min) * 60)
     if cgm_on:
-        spec = {"address": SENSOR, "mg_dl": _cgm_value()}
-        S["sensor"] = vble.StorySensor(spec, vm.story_ms())
+        _cgm_step({"cgm_sensor": {"address": SENSOR, "mg_dl": _cgm_value()}})
+        S["sensor"] = vble.state["by_addr"][SENSOR]
         S["due"] = S["sensor"].next_ms
     board = vm._board()
     S["mu_per_ustep"] = 1_000_000 / board.usteps_for_mu(1_000_000)
@@ -109,7 +109,7 @@ def _minute():
         sensor.values = [_cgm_value()]  # for its next measurement
     status = _status()
     bolus = status.get("bolus", S["bolus_at"])
-    bolus_mu = int((bolus - S["bolus_at"]) * S["mu_per_ustep"] + 0.5)
+    bolus_mu = int(max(0, bolus - S["bolus_at"]) * S["mu_per_ustep"] + 0.5)  # 0 at a reboot
     S["bolus_at"] = bolus
     S["samples"].append([S["minute_at"] // MIN_MS, round(patient.glucose_mg_dl, 1),
                          S["last_cgm"] if sensor is not None else None,
@@ -162,7 +162,13 @@ def block(blocked):
 def cgm_in_range(in_range):
     """The CGM sensor in range or not (out of range: the link drops, readings are kept
     by the sensor for the back-fill, as on the vboard)."""
-    vble.step({"cgm_out_of_range": not in_range}, vm.story_ms())
+    _cgm_step({"cgm_out_of_range": not in_range})
+
+
+def _cgm_step(step):
+    """A CGM step in the device VM's story vocabulary (vble.step, a generator)."""
+    for _ in vble.step(step, vm.story_ms(), vm.run_ms):
+        pass
 
 
 def eat(grams):
@@ -185,4 +191,5 @@ def state():
         "t_ms": vm.story_ms(), "frame": vm.frame(), "contrast": getattr(panel, "contrast", 255),
         "usteps": vboard.position(), "mu_per_ustep": S["mu_per_ustep"],
         "glucose": round(patient.glucose_mg_dl, 1), "cgm": S["last_cgm"],
-        "force_mn": vboard.hx711.force_mn, "crashes": vm.out["crashes"], "resets": vm.out["resets"]})
+        "force_mn": vboard.hx711.force_mn, "crashes": vm.out["crashes"],
+        "resets": vm.out["resets"]})
