@@ -103,7 +103,8 @@ def level(gpio):
 
 
 def drive(gpio, value):
-    sync()  # pulses so far happened at the old levels
+    if gpio in _motor_pins():
+        sync()  # pulses so far happened at the old levels
     state = pins.setdefault(gpio, [None, None])
     if gpio == _hx711_wiring()[1] and value and not state[1]:
         hx711.clock()  # a PD_SCK rising edge
@@ -139,6 +140,23 @@ def _wiring():
         enable, active = pin(motor["enable"])
         driver["wiring"] = (step, direction, forward, enable, active)
     return driver["wiring"]
+
+
+def _motor_pins():
+    """STEP, DIR and EN: a change on them splits a move (every pin without a board)."""
+    try:
+        step, direction, _, enable, _ = _wiring()
+    except ImportError:
+        return _ALL_PINS
+    return (step, direction, enable)
+
+
+class _AllPins:
+    def __contains__(self, gpio):
+        return True
+
+
+_ALL_PINS = _AllPins()
 
 
 def _pin_spec(spec):
@@ -255,7 +273,10 @@ class Hx711:
             return 1
         if self._bits is not None:  # after pulse k (1-24) DOUT shows bit 24 - k
             return (self._bits >> (24 - self._pulses)) & 1
-        return 0 if time.ticks_diff(time.ticks_us(), self._ready_at) >= 0 else 1
+        wait = time.ticks_diff(self._ready_at, time.ticks_us())
+        # Ready once the period is over; a wait longer than a period is the tick count
+        # having wrapped after a long time without reads: the conversion is long ready.
+        return 1 if 0 < wait <= self.PERIOD_US else 0
 
     def clock(self):
         if not self.present:
