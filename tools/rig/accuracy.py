@@ -18,7 +18,9 @@ from tools.rig.pump import RigError
 
 INTERVAL_S = trumpet.INTERVAL_S
 PRIME_SETTLE_S = 10  # the drop reaches the beaker and the balance settles
-FLOW_SETTLE_S = 60  # after the last shot, before the blank: the line relaxes
+SETTLE_LOOK_S = 60  # after priming, the weight is read this often until it is steady
+SETTLE_MG = 0.03  # steady: less change than this between two looks (3 x a 0.01 mg noise)
+SETTLE_MAX_S = 900  # the line takes minutes to relax after a prime (stick-slip)
 
 
 def default_start_min(minutes):
@@ -47,11 +49,30 @@ def prime(bench, step_u=0.5, max_u=20.0):
         if grams is not None and grams - start >= shot_g / 2:
             bench.say("rig: prime: flow seen after %.2f U (+%.2f mg)"
                       % (primed, (grams - start) * 1000))
-            bench.clock.sleep(FLOW_SETTLE_S)
+            settle(bench, grams)
             return primed
     raise RigError("prime: no flow seen on the balance after %.1f U: check the line "
                    "(air, a closed stopcock, the tip above the beaker) and --prime-max-u"
                    % primed)
+
+
+def settle(bench, grams):
+    """Until the beaker's weight stops moving (the line relaxes after the shots), so
+    the blank measures evaporation, not the last drops."""
+    end = bench.now() + SETTLE_MAX_S
+    steady = 0
+    while steady < 2:
+        if bench.now() > end:
+            raise RigError("the weight is still changing %d s after priming: a leak, a "
+                           "draft, or the tip touching the beaker?" % SETTLE_MAX_S)
+        bench.clock.sleep(SETTLE_LOOK_S)
+        now = bench.weigh("settle")
+        bench.log("settle", now, None)
+        if now is not None and grams is not None and abs(now - grams) < SETTLE_MG / 1000:
+            steady += 1
+        else:
+            steady = 0
+        grams = now
 
 
 def blank(bench, minutes):
@@ -123,12 +144,22 @@ def analyse(bench, rows, rate_u_h, evaporation_mg_h, start_min):
     numbered = [(i + 1, t, g) for i, (t, g, _) in enumerate(rows)]
     result = trumpet.analyse(numbered, rate_ml_h, bench.density, INTERVAL_S, start_min,
                              None, evaporation_mg_h / 1000)
+    start_s = result["analysis"]["start_min"] * 60
+    period = [row for row in rows if row[0] - rows[0][0] >= start_s - 1.0]  # reads come late
+    sides = {"readings": len(rows), "run_min": round((rows[-1][0] - rows[0][0]) / 60, 3)}
+    sides.update(_both_sides(bench, period, rate_ml_h, evaporation_mg_h))
+    sides["run"] = _both_sides(bench, rows, rate_ml_h, evaporation_mg_h)
+    return result, sides
+
+
+def _both_sides(bench, rows, rate_ml_h, evaporation_mg_h):
+    """What the pump counted and what the balance saw (evaporation added back) from
+    the first to the last of the rows."""
     (t_first, g_first, u_first), (t_last, g_last, u_last) = rows[0], rows[-1]
     hours = (t_last - t_first) / 3600
     balance_ml = (g_last - g_first + evaporation_mg_h / 1000 * hours) / bench.density
     pump_ml = bench.pump.ml(u_last - u_first)
-    sides = {
-        "readings": len(rows),
+    return {
         "pump_delivered_usteps": u_last - u_first,
         "pump_delivered_mu": bench.pump.mu(u_last - u_first),
         "pump_ml": round(pump_ml, 7),
@@ -136,9 +167,7 @@ def analyse(bench, rows, rate_u_h, evaporation_mg_h, start_min):
         "set_ml": round(rate_ml_h * hours, 7),
         "balance_vs_pump_pct": round(100 * (balance_ml - pump_ml) / pump_ml, 3)
         if pump_ml else None,
-        "run_min": round((t_last - t_first) / 60, 3),
     }
-    return result, sides
 
 
 def accuracy(bench, rate_u_h, minutes, blank_min, start_min=None, prime_step_u=0.5,

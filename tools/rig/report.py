@@ -42,26 +42,27 @@ def accuracy_png(result, facts, rows, path, title):
 def volumes_panel(axes, facts, rows):
     """Cumulative volume since the run's first reading: balance (evaporation added
     back), the pump's microsteps, and the set rate."""
+    run = facts["run"]
     t0, g0, u0 = rows[0]
     minutes = [(t - t0) / 60 for t, _, _ in rows]
     evaporation_g_h = facts["evaporation_mg_h"] / 1000
     density = facts["density_g_ml"]
-    per_ustep_ul = facts["pump_ml"] * 1000 / facts["pump_delivered_usteps"] \
-        if facts["pump_delivered_usteps"] else 0.0
+    per_ustep_ul = run["pump_ml"] * 1000 / run["pump_delivered_usteps"] \
+        if run["pump_delivered_usteps"] else 0.0
     balance = [((g - g0) + evaporation_g_h * m / 60) / density * 1000
                for m, (_, g, _) in zip(minutes, rows)]
     pump = [(u - u0) * per_ustep_ul for _, _, u in rows]
     rate_ul_min = facts["rate_ml_h"] * 1000 / 60
     axes.plot(minutes, balance, color="tab:green", linewidth=1,
-              label="balance: %.2f uL" % (facts["balance_ml"] * 1000))
+              label="balance: %.2f uL" % (run["balance_ml"] * 1000))
     axes.plot(minutes, pump, color="tab:orange", linewidth=1, linestyle="-.",
-              label="pump's microsteps: %.2f uL" % (facts["pump_ml"] * 1000))
+              label="pump's microsteps: %.2f uL" % (run["pump_ml"] * 1000))
     axes.plot([0, minutes[-1]], [0, rate_ul_min * minutes[-1]], color="black",
-              linestyle="--", linewidth=1, label="set rate: %.2f uL" % (facts["set_ml"] * 1000))
+              linestyle="--", linewidth=1, label="set rate: %.2f uL" % (run["set_ml"] * 1000))
     axes.set_xlabel("time since the run's first reading (min)")
     axes.set_ylabel("delivered (uL)")
-    axes.set_title("what the pump claimed, what the balance saw (%+.2f %%)"
-                   % (facts["balance_vs_pump_pct"] or 0), fontsize=10)
+    axes.set_title("the whole run: what the pump claimed, what the balance saw",
+                   fontsize=10)
     axes.legend(fontsize=8)
     axes.grid(alpha=0.3)
 
@@ -77,9 +78,10 @@ def accuracy_text(report):
              % (report["evaporation_mg_h"], report["blank_min"]),
              "readings          %d counted; replies not counted: %s"
              % (report["readings"], _rejected(report["rejected_replies"])),
-             "the pump claimed  %d microsteps = %.3f U = %.5f mL"
+             "in the analysis period:",
+             "the pump claimed  %d microsteps = %.3f U = %.5f mL (set: %.5f mL)"
              % (report["pump_delivered_usteps"], report["pump_delivered_mu"] / 1000,
-                report["pump_ml"]),
+                report["pump_ml"], report["set_ml"]),
              "the balance saw   %.5f mL (%+.2f %% against the pump's claim)"
              % (report["balance_ml"], report["balance_vs_pump_pct"]),
              "overall error A   %+.2f %%" % report["overall_error_pct"], "",

@@ -19,7 +19,6 @@ simulated bench rig (tools.rig --simulate) runs hours of firmware in seconds.
 """
 
 import json
-
 import os
 import selectors
 import subprocess
@@ -137,6 +136,8 @@ class VirtualBoard:
     def close(self):
         self._stop.set()
         self._thread.join(timeout=2)
+        if self._control is not None:
+            os.close(self._to_vm)  # first: node waits for its read of the control pipe
         if self._node.poll() is None:
             self._node.stdin.close()
             try:
@@ -146,7 +147,6 @@ class VirtualBoard:
                 self._node.wait()
         self._node.stdout.close()
         if self._control is not None:
-            os.close(self._to_vm)
             self._replies.close()
         for fd in (self._master, self._slave):
             os.close(fd)
