@@ -177,6 +177,9 @@ def accuracy_main(args, bench, sim, say):
     result, facts, rows = accuracy(bench, args.rate, args.minutes, args.blank_min,
                                    args.start_min, args.prime_step_u, args.prime_max_u)
     files = {"csv": bench.log_path, "json": os.path.join(args.out, "accuracy.json")}
+    if rows:
+        files["run_csv"] = os.path.join(args.out, "run.csv")
+        report.write_run_csv(rows, files["run_csv"])
     if sim is not None:
         facts["simulated"] = _simulated(args)
     if result is not None:

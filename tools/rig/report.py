@@ -14,6 +14,14 @@ def accuracy_json(result, facts, files):
     return out
 
 
+def write_run_csv(rows, path):
+    """The run's readings as tools.trumpet reads them (time_s from the run's start)."""
+    with open(path, "w") as handle:
+        handle.write("time_s,grams,pump_usteps\n")
+        for t, grams, usteps in rows:
+            handle.write("%.3f,%.5f,%d\n" % (t, grams, usteps))
+
+
 def write_json(obj, path):
     with open(path, "w") as handle:
         json.dump(obj, handle, indent=1, sort_keys=True)
