@@ -322,3 +322,31 @@ def test_the_simulated_occlusion_test_times_the_alarm_and_weighs_the_bolus(sim, 
 
 def rig_usteps(rig, units):
     return rig.board.usteps_for_mu(round(units * 1000))
+
+
+def test_the_virtual_board_on_virtual_time_moves_only_when_advanced():
+    """Its clock and watchdog follow advance_ms exactly; the REPL stays live."""
+    if missing_requirements():
+        pytest.skip(str(missing_requirements()))
+    from host_tests.test_vboard import Console
+    from tools.vboard import VirtualBoard
+
+    with VirtualBoard(virtual_time=True) as board:
+        console = Console(board.port)
+        try:
+            console.serial.write(b"\r")
+            console.read_until(">>> ")
+            console.run("import time, machine")
+            before = int(console.run("print(time.ticks_ms())"))
+            assert int(console.run("print(time.ticks_ms())")) == before  # no time passed
+            board.advance_ms(5000)
+            assert int(console.run("print(time.ticks_ms())")) == before + 5000
+            console.run("w = machine.WDT(timeout=100)")
+            board.advance_ms(99)
+            assert console.run("print(machine.reset_cause())").strip() != "3"
+            board.advance_ms(2)  # the watchdog's deadline passes: a reset
+            console.serial.write(b"\r")
+            console.read_until(">>> ")
+            assert console.run("import machine; print(machine.reset_cause())").strip() == "3"
+        finally:
+            console.close()

@@ -48,8 +48,8 @@ def accuracy_png(result, facts, rows, path, title):
 
 
 def volumes_panel(axes, facts, rows):
-    """Cumulative volume since the run's first reading: balance (evaporation added
-    back), the pump's microsteps, and the set rate."""
+    """Since the run's first reading: how far the balance (evaporation added back) and
+    the pump's microstep count are from the set rate, in uL."""
     run = facts["run"]
     t0, g0, u0 = rows[0]
     minutes = [(t - t0) / 60 for t, _, _ in rows]
@@ -57,20 +57,21 @@ def volumes_panel(axes, facts, rows):
     density = facts["density_g_ml"]
     per_ustep_ul = run["pump_ml"] * 1000 / run["pump_delivered_usteps"] \
         if run["pump_delivered_usteps"] else 0.0
-    balance = [((g - g0) + evaporation_g_h * m / 60) / density * 1000
-               for m, (_, g, _) in zip(minutes, rows)]
-    pump = [(u - u0) * per_ustep_ul for _, _, u in rows]
-    rate_ul_min = facts["rate_ml_h"] * 1000 / 60
+    set_ul = [facts["rate_ml_h"] * 1000 * m / 60 for m in minutes]
+    balance = [((g - g0) + evaporation_g_h * m / 60) / density * 1000 - s
+               for m, (_, g, _), s in zip(minutes, rows, set_ul)]
+    pump = [(u - u0) * per_ustep_ul - s for (_, _, u), s in zip(rows, set_ul)]
     axes.plot(minutes, balance, color="tab:green", linewidth=1,
-              label="balance: %.2f uL" % (run["balance_ml"] * 1000))
-    axes.plot(minutes, pump, color="tab:orange", linewidth=1, linestyle="-.",
-              label="pump's microsteps: %.2f uL" % (run["pump_ml"] * 1000))
-    axes.plot([0, minutes[-1]], [0, rate_ul_min * minutes[-1]], color="black",
-              linestyle="--", linewidth=1, label="set rate: %.2f uL" % (run["set_ml"] * 1000))
+              label="balance saw %.2f uL (%+.2f %% of the pump's count)"
+              % (run["balance_ml"] * 1000, run["balance_vs_pump_pct"] or 0))
+    axes.plot(minutes, pump, color="tab:orange", linewidth=1,
+              label="pump counted %d microsteps = %.2f uL"
+              % (run["pump_delivered_usteps"], run["pump_ml"] * 1000))
+    axes.axhline(0, color="black", linestyle="--", linewidth=1,
+                 label="set rate: %.2f uL" % (run["set_ml"] * 1000))
     axes.set_xlabel("time since the run's first reading (min)")
-    axes.set_ylabel("delivered (uL)")
-    axes.set_title("the whole run: what the pump claimed, what the balance saw",
-                   fontsize=10)
+    axes.set_ylabel("delivered minus set (uL)")
+    axes.set_title("the whole run, against the set rate", fontsize=10)
     axes.legend(fontsize=8)
     axes.grid(alpha=0.3)
 
