@@ -247,6 +247,25 @@ def test_ctrl_c_during_the_run_stops_the_pump_and_keeps_the_readings(tmp_path):
         r["phase"] for r in logged}
 
 
+def test_a_weight_that_never_settles_is_said_and_the_blank_goes_on(tmp_path):
+    from tools.rig.accuracy import SETTLE_MAX_S, prime
+
+    clock = FakeClock()
+    link = FakeLink(clock)
+    said = []
+    bench = _bench(tmp_path, clock, link)
+    bench.say = said.append
+
+    def rising(data):  # after the first shot, 0.6 mg a minute for ever
+        return "S S %11.5f g\r\n" % ((0.005 + clock.t * 1e-5) * (clock.t > 5))
+
+    bench.balance = BalanceReader(FakePort(rising), MtSics)
+    assert prime(bench) == 0.5
+    bench.close()
+    assert clock.t > SETTLE_MAX_S
+    assert any("still changes" in text and "blank starts anyway" in text for text in said)
+
+
 # ----- the simulated rig: real firmware, virtual time, a virtual MT-SICS balance -------
 
 
