@@ -5,11 +5,12 @@ accuracy procedure end to end recovering the simulated error, and the occlusion 
 """
 
 import csv
+import json
 
 import pytest
 
 from tools.mpvm import missing_requirements
-from tools.rig import balances
+from tools.rig import balances, report
 from tools.rig.accuracy import accuracy
 from tools.rig.balances import (
     AandD,
@@ -314,11 +315,20 @@ def test_the_simulated_accuracy_procedure_recovers_the_error(sim, tmp_path, erro
     assert facts["balance_vs_pump_pct"] == pytest.approx(error_pct, abs=0.3)
     assert facts["run"]["pump_delivered_mu"] == pytest.approx(2000, abs=15)
     assert facts["readings"] == len(rows) == 25 and facts["rejected_replies"] == {}
-    assert not facts["interrupted"] and link.status is not None
+    assert not facts["interrupted"]
+    # the benchmark's JSON (python -m tools.rig accuracy ... --json): IEC's sign
+    obj = json.loads(json.dumps(report.accuracy_json(result, facts, {})))
+    for key in ("overall_error_pct", "evaporation_mg_h", "readings", "pump_delivered_mu",
+                "balance_ml"):
+        assert key in obj, key
+    measured, set_ml = obj["balance_ml"], obj["set_ml"]
+    assert obj["overall_error_pct"] == pytest.approx(100 * (measured - set_ml) / set_ml,
+                                                     abs=0.1)
+    assert "overall error A   %+.2f %%" % obj["overall_error_pct"] in report.accuracy_text(obj)
 
 
 def test_the_simulated_occlusion_test_times_the_alarm_and_weighs_the_bolus(sim, tmp_path):
-    from tools.rig.occlusion import occlusion
+    from tools.rig.occlusion import occlusion, occlusion_text
 
     bench, link, port = _sim_bench(sim, tmp_path, "occlusion.csv")
     try:
@@ -337,6 +347,7 @@ def test_the_simulated_occlusion_test_times_the_alarm_and_weighs_the_bolus(sim, 
     # reopening releases next to nothing
     assert facts["backoff_usteps"] > rig_usteps(sim, facts["held_by_the_line_u"])
     assert -0.002 <= facts["bolus_u"] < 0.01, facts
+    assert "time to the alarm     %.1f min" % facts["time_to_alarm_min"] in occlusion_text(facts)
 
 
 def rig_usteps(rig, units):
