@@ -85,7 +85,8 @@ RUN = {
         0, ['"decision"', '"state"']),
     PY + " -m tools.rig accuracy --help": (0, ["--simulate-error-pct", "--balance", "--protocol"]),
     ".venv/bin/python -m ruff check firmware boards host_tests tools": (0, ["All checks passed"]),
-    ".venv/bin/python tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral": (
+    ".venv/bin/python tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral"
+    " tools/vpatient": (
         0, ["compiled"]),
 }
 
@@ -145,6 +146,22 @@ SKIP = {
         "procedure short for P = 3 and 0",
     PY + " -m tools.bench pi_jitter --json": "times real step threads for seconds; "
                                                "meaningful on a Pi",
+    PY + " -m tools.sim patient-compare --patients adult#001,child#007 --hours 6 --json":
+        "simglucose and the VM (several seconds); test_vpatient.py runs the command on 3 "
+        "patients for 6 h",
+    PY + " -m tools.sim patient-compare --patients all --json":
+        "30 patient-days in simglucose and in the VM (about 25 s); test_vpatient.py runs 3",
+    PY + ' -m tools.sim patient-compare --patients all --meals "8:00=100,13:00=120,19:00=150"'
+    " --boluses none --json": "as the default pattern (about 25 s)",
+    PY + ' -m tools.sim patient-compare --patients all --meals "6:30=30,9:30=15,12:00=60,'
+    '15:30=20,19:00=90,23:00=25" --basal 1.2 --boluses "6:30=4,12:00=8,19:00=12,2:00=3" --json':
+        "as the default pattern (about 25 s)",
+    PY + ' -m tools.sim patient-compare --patients all --meals "7:00=20" --basal 2'
+    ' --boluses "8:00=12,16:00=12" --json': "as the default pattern (about 25 s)",
+    PY + " -m tools.sim patient-compare --patients all --hours 72 --json":
+        "90 patient-days (about a minute)",
+    PY + " -m tools.bench vpatient --json": "30 patient-days in the VM (about 15 s); "
+                                              "test_vpatient.py times 3 short ones",
 }
 
 
