@@ -58,7 +58,8 @@ def _layout(fields):
     return fields, fmt, struct.calcsize(fmt) + 4
 
 
-LAYOUTS = {1: _layout(FIELDS_V1), 2: _layout(FIELDS[:-1]), 3: _layout(FIELDS)}  # every version this firmware reads
+# Every version this firmware reads.
+LAYOUTS = {1: _layout(FIELDS_V1), 2: _layout(FIELDS[:-1]), 3: _layout(FIELDS)}
 _FORMAT = LAYOUTS[VERSION][1]
 SIZE = LAYOUTS[VERSION][2]
 
