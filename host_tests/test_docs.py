@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -74,7 +73,7 @@ RUN = {
     PY + " -m tools.bench --help": (0, ["delivery", "powercut", "loop"]),
     PY + " -m tools.bench modules --json": (0, ['"boot_cgm": true', '"boot_ui": true']),
     PY + " -m tools.sim loop-day --patient adolescent#003 --out out/bench --no-plot": (
-        0, ["time in range 70-180   92.4 %", "480: 110 zero temps (suspend), 333 other temps"]),
+        0, ["time in range 70-180   92.4 %", "480: 113 zero temps (suspend), 330 other temps"]),
     PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
     PY + " -m tools.sim --program tools/sim/occlusion_program.json --hours 14 --no-screens"
     " --out out/occlusion": (0, ["minute 606: occlusion at", "wrote out/occlusion/sim.png"]),
@@ -270,10 +269,10 @@ def test_shown_commands_run_as_written(tmp_path):
         if command not in runs:
             continue
         rc, texts = runs[command]
-        started = time.perf_counter()
+        started = _children_cpu_s()
         proc = subprocess.run(["bash", "-c", "set -o pipefail; " + _as_run(command)],
-                              cwd=work, env=env, capture_output=True, text=True, timeout=120)
-        timings.append((time.perf_counter() - started, command))
+                              cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        timings.append((_children_cpu_s() - started, command))
         output = proc.stdout + proc.stderr
         missing = [t for t in texts if t not in output]
         if proc.returncode != rc or missing:
@@ -286,10 +285,18 @@ def test_shown_commands_run_as_written(tmp_path):
     assert (work / "out" / "history.png").read_bytes()[:4] == b"\x89PNG"
     assert len((work / "out" / "occlusion" / "sim.csv").read_text().splitlines()) == 14 * 60 + 2
     assert (work / "out" / "loop.png").read_bytes()[:4] == b"\x89PNG"
+    # CPU seconds, not wall time: the budget is what the commands cost make test, the
+    # same on a loaded machine (where wall time stretches) as on an idle one
     total = sum(t for t, _ in timings)
     print("\n".join("%5.1f s  %s" % item for item in sorted(timings, reverse=True)))
-    assert total < 90, "the documented commands took %.0f s: %s" % (
+    assert total < 90, "the documented commands took %.0f s of CPU: %s" % (
         total, sorted(timings, reverse=True)[:3])
+
+
+def _children_cpu_s():
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def test_skipped_commands_name_real_benchmarks_and_boards():
