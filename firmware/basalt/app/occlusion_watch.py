@@ -1,5 +1,10 @@
 """Occlusion watch: the force sensor read while delivering, the detector fed with the
-steps moved since the last read, and an alarm stop when it raises."""
+steps moved since the last read, and an alarm stop when it raises.
+
+It also reads while priming and while the prime's pressure drains (the detector learns
+the rig's flow from it), drops what was learned when a syringe or a line is fitted
+(reservoir_fitted, site_changed), and puts what the detector learned on the event
+stream (occlusion_learned: the journal keeps it, the calibration screen shows it)."""
 
 from basalt.core.delivery import STOP_OCCLUSION, STOP_SENSOR_FAULT
 from basalt.core.errors import SensorFault
@@ -16,6 +21,7 @@ class OcclusionWatch:
         self._watching = False  # the detector has a baseline for this delivery run
         self._settle_steps = 0  # drive-train take-up the engine re-advances on resume
         self._seen_moved = 0  # motion.moved_steps the detector has been told of
+        self._priming = None  # None, True while priming, False while its pressure drains
 
     def rebase(self, shift_ms):
         self.detector.rebase(shift_ms)
@@ -23,13 +29,33 @@ class OcclusionWatch:
     def on_event(self, kind, detail):
         if kind == "resumed":
             self._settle_steps = detail["takeup_steps"]
+        elif kind in ("reservoir_fitted", "site_changed"):
+            known = self.detector.flow_learned
+            self.detector.forget()
+            self._priming = None
+            if known:  # the journal shows where the old calibration ended
+                self._publish(detail.get("at_ms", 0))
+        elif kind == "prime_started":
+            self._priming = True
+        elif kind in ("prime_done", "prime_stopped") and self._priming:
+            self._priming = False
+
+    def _publish(self, now_ms):
+        self.detector.news = False
+        detail = self.detector.learned()
+        detail["at_ms"] = now_ms
+        self.stream.emit("occlusion_learned", detail)
 
     def watch(self, now_ms):
         """One reading while delivering; stop on the detector's alarm."""
         moved = self.motion.moved_steps
         steps = moved - self._seen_moved  # moved since the last reading
         self._seen_moved = moved
-        if self.force is None or self.engine.stop_reason is not None:
+        if self.force is None:
+            return
+        if self._priming is not None:
+            self._prime_read(now_ms, steps)
+        if self.engine.stop_reason is not None:
             self._watching = False
             return
         if not self._watching:
@@ -42,6 +68,18 @@ class OcclusionWatch:
             alarm = self.detector.sensor_failed(now_ms, fault.reason, str(fault))
         if alarm is not None:
             self._alarm_stop(now_ms, alarm)
+        elif self.detector.news:
+            self._publish(now_ms)
+
+    def _prime_read(self, now_ms, steps):
+        try:
+            force = self.force.read_mn()
+        except SensorFault:
+            return  # a prime without its readings teaches nothing; delivery checks faults
+        if self.detector.prime_read(now_ms, steps, force, self._priming):
+            self._priming = None
+            if self.detector.news:
+                self._publish(now_ms)
 
     def _alarm_stop(self, now_ms, alarm):
         """Stop delivery (steps not yet moved are dropped) and back the plunger off."""
