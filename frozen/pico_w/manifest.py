@@ -81,6 +81,7 @@ package(
         "drivers/battery.py",
         "drivers/buzzer.py",
         "drivers/hx711.py",
+        "drivers/hx711_rp2.py",
         "drivers/ssd1306_display.py",
         "drivers/stepdir.py",
         "drivers/stepper_rp2.py",

@@ -136,6 +136,9 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
         asyncio.create_task(app.buzzer.run(app.clock))
+    force = app.occlusion.force
+    if hasattr(force, "run"):  # the HX711's reading task: the tick never waits for it
+        asyncio.create_task(force.run(app.clock))
     if ui is not None:
         asyncio.create_task(ui.run(supervisor))
     if cgm_client is not None:
@@ -231,6 +234,10 @@ def make_force(board, calibration=None, time=None):
     force = board.force
     if force is None:
         return None
+    if force.kind == "hx711" and board.mcu == "rp2040":
+        from basalt.drivers.hx711_rp2 import HX711Pio  # PIO clocks it: no Python read
+
+        return HX711Pio(force.dout, force.sck, calibration, time=time)
     if force.kind == "hx711":
         from basalt.drivers.hx711 import HX711
 

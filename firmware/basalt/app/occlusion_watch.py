@@ -29,6 +29,7 @@ class OcclusionWatch:
     def on_event(self, kind, detail):
         if kind == "resumed":
             self._settle_steps = detail["takeup_steps"]
+            self._priming = None  # delivery began: a prime's drain is no longer its own
         elif kind in ("reservoir_fitted", "site_changed"):
             known = self.detector.flow_learned
             self.detector.forget()
@@ -36,6 +37,7 @@ class OcclusionWatch:
             if known:  # the journal shows where the old calibration ended
                 self._publish(detail.get("at_ms", 0))
         elif kind == "prime_started":
+            self.detector.prime_start()
             self._priming = True
         elif kind in ("prime_done", "prime_stopped") and self._priming:
             self._priming = False
@@ -63,7 +65,7 @@ class OcclusionWatch:
             self.detector.reset(now_ms, self._settle_steps)
             self._settle_steps = 0
         try:
-            alarm = self.detector.update(now_ms, steps, self.force.read_mn())
+            alarm = self.detector.update(now_ms, steps, self.force.read_mn_now())
         except SensorFault as fault:
             alarm = self.detector.sensor_failed(now_ms, fault.reason, str(fault))
         if alarm is not None:
@@ -73,7 +75,7 @@ class OcclusionWatch:
 
     def _prime_read(self, now_ms, steps):
         try:
-            force = self.force.read_mn()
+            force = self.force.read_mn_now()
         except SensorFault:
             return  # a prime without its readings teaches nothing; delivery checks faults
         if self.detector.prime_read(now_ms, steps, force, self._priming):

@@ -206,6 +206,9 @@ class OcclusionDetector:
 
     # ----- the rig's flow, learned at prime ---------------------------------------------
 
+    def prime_start(self):
+        self._prime = None  # a prime cut short before teaches this one nothing
+
     def prime_read(self, now_ms, steps, force_mn, priming):
         """One reading while priming (priming True) and then while the pressure the prime
         built drains (PRIME_TAIL_MS; a step in that time gives up). From the excess
