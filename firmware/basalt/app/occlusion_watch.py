@@ -22,6 +22,7 @@ class OcclusionWatch:
         self._settle_steps = 0  # drive-train take-up the engine re-advances on resume
         self._seen_moved = 0  # motion.moved_steps the detector has been told of
         self._priming = None  # None, True while priming, False while its pressure drains
+        self.learned = self.detector.learned()  # as the calibration screen shows it
 
     def rebase(self, shift_ms):
         self.detector.rebase(shift_ms)
@@ -44,7 +45,7 @@ class OcclusionWatch:
 
     def _publish(self, now_ms):
         self.detector.news = False
-        detail = self.detector.learned()
+        self.learned = detail = self.detector.learned()
         detail["at_ms"] = now_ms
         self.stream.emit("occlusion_learned", detail)
 
@@ -64,6 +65,7 @@ class OcclusionWatch:
             self._watching = True
             self.detector.reset(now_ms, self._settle_steps)
             self._settle_steps = 0
+            self.learned = self.detector.learned()  # this run learns afresh
         try:
             alarm = self.detector.update(now_ms, steps, self.force.read_mn_now())
         except SensorFault as fault:
@@ -72,6 +74,8 @@ class OcclusionWatch:
             self._alarm_stop(now_ms, alarm)
         elif self.detector.news:
             self._publish(now_ms)
+        elif self.learned["drift_mn_h"] != self.detector.drift_mn_h:
+            self.learned = self.detector.learned()  # the hour's drift, for the screen
 
     def _prime_read(self, now_ms, steps):
         try:

@@ -42,11 +42,15 @@ _FORCE_CAP = 20_000  # mN: the allowance and the differences the filters see sta
 _DT_CAP = 600_000  # ms: a longer gap is treated as 10 minutes by the trackers
 _QUIET_MN = 50  # below this flow allowance a slower filter lags no flow force
 _JUMP_CAP = 500  # mN: a stick-slip slip counts as this much noise at most
-_MARGIN_MN = 50  # learned threshold: above the band and twice the noise by this
+# The learned threshold: the band x _BAND_X4 / 4 + the noise x _NOISE_X + _MARGIN_MN.
+_BAND_X4 = 6
+_NOISE_X = 3
+_MARGIN_MN = 50
 PRIME_TAIL_MS = 150_000  # after a prime, its pressure is watched draining this long
 _PRIME_REF_MS = 10_000  # the settled force: the tail's readings through this filter
 _PRIME_MIN_STEPS = 200  # a smaller prime teaches nothing about the flow
 _PRIME_MIN_MN = 150  # nor one whose pressure is this close to the noise
+_FLOW_MS_MAX = 45_000  # the longest flow time constant learned
 
 # key: (default, lo, hi, unit, meaning). Defaults suit the reference mechanics (BD 3 mL,
 # M5 lead screw, 1/16 steps, 5 kg load cell); tools/sim/occlusion_physics.py models them.
@@ -158,7 +162,7 @@ class OcclusionDetector:
         self.threshold = self.config["threshold_mn"]
         self.noise_mn = self.band_mn = self.drift_mn_h = None  # learned this run
         self._learn_n = 0 if self.config["learn_steps"] else -1  # readings; -1: done
-        self._learn_ms = self._learn_base = self._learn_steps = 0
+        self._learn_ms = self._learn_base = self._learn_steps = 0  # drift: since when
         self._noise_acc = self._peak = 0
 
     def rebase(self, shift_ms):
@@ -190,8 +194,12 @@ class OcclusionDetector:
         self._leak(dt, steps)
         self._track_baseline(dt)
         alarm = self._judge(now_ms, steps)
-        if self._learn_n >= 0 and alarm is None:
-            self._learn(now_ms, force_mn - last)
+        if alarm is None:
+            if self._learn_n >= 0:
+                self._learn(now_ms, force_mn - last)
+            elif now_ms - self._learn_ms >= MS_PER_HOUR:  # the drift: the baseline's
+                self.drift_mn_h = self.baseline - self._learn_base  # rise over an hour
+                self._learn_ms, self._learn_base = now_ms, self.baseline
         return alarm
 
     def sensor_failed(self, now_ms, reason, detail):
@@ -251,7 +259,7 @@ class OcclusionDetector:
         if p[3] < _PRIME_MIN_STEPS or end < _PRIME_MIN_MN or area <= 0 or tail <= 0:
             return  # too little pushed or seen: the reference allowance stays
         tau = tail * 10 // end
-        self.flow_ms = _clamp_in(tau * 5 // 4, 1_000, 30_000)
+        self.flow_ms = _clamp_in(tau * 5 // 4, 1_000, _FLOW_MS_MAX)
         self.flow_gain = _clamp_in(area * 12_500 // (p[3] * (tau if tau > 250 else 250)),
                                    1_000, 40_000)
         self.flow_learned = True
@@ -299,13 +307,13 @@ class OcclusionDetector:
 
     def _learn(self, now_ms, jump):
         """The first learn_steps steps of a run: noise (mean successive difference of
-        the readings), the stick-slip band (the largest residual), the drift (the
-        baseline's slope); the threshold follows what is seen, and is set at the end."""
+        the readings) and the stick-slip band (the largest residual); the threshold
+        follows what is seen, and is set at the end. (The drift is the baseline's rise
+        in each hour after, shown and journaled: minutes of stick-slip do not show it.)"""
         cfg = self.config
         n = self._learn_n
         if n == 0:
-            self._learn_ms, self._learn_base, self._learn_steps = (
-                now_ms, self.baseline, self.steps)
+            self._learn_steps = self.steps
         else:
             jump = -jump if jump < 0 else jump
             self._noise_acc += jump if jump < _JUMP_CAP else _JUMP_CAP
@@ -314,7 +322,7 @@ class OcclusionDetector:
         if residual > self._peak:
             self._peak = residual
         noise = self._noise_acc * 886 // (1000 * n)  # sigma = mean |difference| x 0.886
-        learned = _clamp_in(self._peak * 5 // 4 + 2 * noise + _MARGIN_MN,
+        learned = _clamp_in(self._peak * _BAND_X4 // 4 + _NOISE_X * noise + _MARGIN_MN,
                             cfg["threshold_min_mn"], cfg["threshold_max_mn"])
         self.threshold = learned if learned > cfg["threshold_mn"] else cfg["threshold_mn"]
         if self.steps - self._learn_steps < cfg["learn_steps"] or n < cfg["learn_reads"]:
@@ -322,8 +330,7 @@ class OcclusionDetector:
         self._learn_n = -1
         self.threshold = learned
         self.noise_mn, self.band_mn = noise, self._peak
-        span_s = (now_ms - self._learn_ms) // 1000
-        self.drift_mn_h = (self.baseline - self._learn_base) * 3600 // (span_s or 1)
+        self._learn_ms, self._learn_base = now_ms, self.baseline
         self.news = True
 
     def _settling(self, now_ms):

@@ -19,9 +19,9 @@ modules are passed in by tests and imported in the constructor otherwise.
 The delivery tick never waits for the chip: read_raw_now() takes the conversion poll()
 captured (poll() runs from run(), a task: it clocks a ready conversion out in slices of
 SLICE_PULSES pulses, a small fraction of a millisecond each, and does nothing while
-DOUT is high), or clocks out one that is ready now (at most 27 pulses), or says there
-is none. read_raw() waits for one (calibration, the self-test: not the tick). On the
-RP2040, HX711Pio lets a PIO state machine clock every conversion into its RX FIFO.
+DOUT is high), or clocks one more slice itself, or says there is none. read_raw()
+waits for one (calibration, the self-test: not the tick). On the RP2040, HX711Pio
+(basalt.drivers.hx711_rp2) lets a PIO state machine clock conversions into its FIFO.
 """
 
 from basalt.core.errors import SensorFault
@@ -100,10 +100,11 @@ class HX711(ForceSensor):
         return self._take()
 
     def read_raw_now(self):
-        """The conversion poll() captured, or one ready now; never waits for DOUT.
-        SensorFault "timeout" when there is none since the last reading."""
-        if self._fresh is None and (self._pulse or self.ready()):
-            self._slice(_ALL)
+        """The conversion poll() captured, else at most one more slice of one (the
+        reading task is late); never waits for DOUT. SensorFault "timeout" when there
+        is none since the last reading."""
+        if self._fresh is None:
+            self.poll()
         if self._fresh is None:
             raise SensorFault("timeout", "HX711: no conversion since the last reading")
         return self._take()
