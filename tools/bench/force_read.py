@@ -7,7 +7,8 @@ per board the tick's growth with the sensor enabled against the same tick withou
   tick_wait_growth_us      the most the tick waited or slept with the sensor, minus
                            without (VM clock: on the chip this is time the tick holds)
   poll_slice_wait_us_max   one slice of the reading task (9 to 11 PD_SCK pulses)
-  tick_own_slice_wait_us_max  the tick's read when the task is late: one slice at most
+  tick_read_wait_us_max    the tick's read when the task stopped after a slice: it
+                           clocks the rest (the tick never begins a read)
   waiting_read_wait_us     the read calibration uses, which waits for a conversion:
                            what a tick could wait before (up to 150 ms, 400 at power-up)
 

@@ -19,8 +19,8 @@ modules are passed in by tests and imported in the constructor otherwise.
 The delivery tick never waits for the chip: read_raw_now() takes the conversion poll()
 captured (poll() runs from run(), a task: it clocks a ready conversion out in slices of
 SLICE_PULSES pulses, a small fraction of a millisecond each, and does nothing while
-DOUT is high), or clocks one more slice itself, or says there is none. read_raw()
-waits for one (calibration, the self-test: not the tick). On the RP2040, HX711Pio
+DOUT is high), or clocks the rest of one the task began, or says there is none.
+read_raw() waits for one (calibration, the self-test: not the tick). On the RP2040, HX711Pio
 (basalt.drivers.hx711_rp2) lets a PIO state machine clock conversions into its FIFO.
 """
 
@@ -100,11 +100,11 @@ class HX711(ForceSensor):
         return self._take()
 
     def read_raw_now(self):
-        """The conversion poll() captured, else at most one more slice of one (the
-        reading task is late); never waits for DOUT. SensorFault "timeout" when there
-        is none since the last reading."""
-        if self._fresh is None:
-            self.poll()
+        """The conversion poll() captured (or the rest of one it began: a read must end
+        before the chip's next conversion); never waits for DOUT and never starts a
+        read. SensorFault "timeout" when there is none since the last reading."""
+        if self._fresh is None and self._pulse:
+            self._slice(_ALL)
         if self._fresh is None:
             raise SensorFault("timeout", "HX711: no conversion since the last reading")
         return self._take()
