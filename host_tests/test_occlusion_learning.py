@@ -10,6 +10,7 @@ import pytest
 from basalt.core.board_file import Pin
 from basalt.core.errors import SensorFault
 from basalt.core.occlusion import PARAMS, OcclusionDetector
+from basalt.core.occlusion_prime import PrimeLearner
 from basalt.core.ui.keys import DOWN, SELECT
 from basalt.drivers.hx711 import HX711, SLICE_PULSES
 from basalt.ports import ForceSensor
@@ -63,16 +64,16 @@ def learn(noise, band, prime_steps_per_s=115, prime_s=12, seed=1):
 
     rng = random.Random(seed)
     detector = OcclusionDetector()
-    detector.prime_start()
+    learner = PrimeLearner()
     flow = now = 0
     for i in range(4 * (prime_s + 160)):
         now += 250
         priming = i < 4 * prime_s
         steps = prime_steps_per_s // 4 if priming else 0
         flow += steps * 8 - flow * 250 // 4_000
-        if detector.prime_read(now, steps, 1500 + flow + rng.randint(-noise, noise),
-                               priming):
+        if learner.read(now, steps, 1500 + flow + rng.randint(-noise, noise), priming):
             break
+    detector.learn_flow(*learner.result())
     detector.reset(now)
     saw = 0
     for i in range(600):
@@ -259,3 +260,39 @@ def test_the_ticks_read_never_waits_for_the_chip():
     start = world.now_ns
     assert sensor.read_raw_now() == 0x012345 + len(chip.conversions) - 1
     assert world.now_ns - start <= 2 * SLICE_NS
+
+
+# ----- the bench: any envelope from a file; a spoiled trial is an early alarm -----------------
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"stickiness": [1, 2]}', "'stickiness' is not a range; allowed: compliance_ul_per_kpa"),
+    ('{"noise_mn": [60, 10]}', "noise_mn is [60, 10]; allowed: [lo, hi] with 0 < lo <= hi"),
+    ('{"noise_mn": [0, 10]}', "noise_mn is [0, 10]"),
+    ('[1, 2]', "a JSON object of {key: [lo, hi]}"),
+])
+def test_a_ranges_file_is_checked_by_key(tmp_path, capsys, text, words):
+    from tools.bench import __main__ as bench_main
+
+    path = tmp_path / "ranges.json"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as info:
+        bench_main.main(["occlusion", "--ranges", str(path), "--trials", "1", "--days", "0"])
+    assert info.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_the_wide_envelope_file_overrides_every_range():
+    from tools.sim.occlusion_physics import RANGES
+
+    assert set(WIDE) == set(RANGES)
+    assert WIDE["compliance_ul_per_kpa"] == (0.05, 0.3) and WIDE["noise_mn"] == (10.0, 60.0)
+
+
+def test_a_trial_the_detector_spoils_counts_as_an_early_alarm_not_a_crash():
+    from tools.bench.occlusion import CASES, occlusion_trial
+
+    rough = dict(WIDE, stiction_n=(3.0, 3.0), noise_mn=(400.0, 400.0))  # off any chart
+    rate, tick, onset, limit, bolus = CASES["bolus"]
+    assert occlusion_trial(BOARD, 3, rate, tick, onset, limit, bolus, rough) == {
+        "false_alarm": True}

@@ -6,6 +6,7 @@ from basalt.core.board_file import load_board
 from basalt.core.delivery import STOP_OCCLUSION, DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.occlusion import OcclusionDetector, load_occlusion_config
+from basalt.core.occlusion_prime import PrimeLearner
 from basalt.core.safety import Limits
 from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, error_of
 
@@ -114,7 +115,7 @@ def learning():
         gain, tau = (8, 12, 4, 8, 8, 8)[case], (2_000, 9_000, 24_000, 4_000, 4_000, 4_000)[case]
         prime_steps = 0 if case == 3 else 115  # per second: 10 U/min; none: no flow
         detector = OcclusionDetector()
-        detector.prime_start()
+        learner = PrimeLearner()
         flow = 0
         now = 0
         state = [0, 0]
@@ -124,8 +125,9 @@ def learning():
             steps = prime_steps // 4 if priming else 0
             flow += steps * gain - flow * 250 // tau
             force = 1500 + flow + rng.below(2 * noise + 1) - noise
-            if detector.prime_read(now, steps, force, priming):
+            if learner.read(now, steps, force, priming):
                 break
+        detector.learn_flow(*learner.result())
         detector.reset(now)
         line = []
         for i in range(400):  # a run at 1 U/h, 2 s ticks: learning, then judging

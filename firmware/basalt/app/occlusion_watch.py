@@ -6,6 +6,7 @@ the rig's flow from it), drops what was learned when a syringe or a line is fitt
 (reservoir_fitted, site_changed), and puts what the detector learned on the event
 stream (occlusion_learned: the journal keeps it, the calibration screen shows it)."""
 
+from basalt import forget
 from basalt.core.delivery import STOP_OCCLUSION, STOP_SENSOR_FAULT
 from basalt.core.errors import SensorFault
 from basalt.core.occlusion import OCCLUSION, OcclusionDetector
@@ -22,6 +23,7 @@ class OcclusionWatch:
         self._settle_steps = 0  # drive-train take-up the engine re-advances on resume
         self._seen_moved = 0  # motion.moved_steps the detector has been told of
         self._priming = None  # None, True while priming, False while its pressure drains
+        self._learner = None  # basalt.core.occlusion_prime.PrimeLearner, while it learns
         self.learned = self.detector.learned()  # as the calibration screen shows it
 
     def rebase(self, shift_ms):
@@ -30,15 +32,18 @@ class OcclusionWatch:
     def on_event(self, kind, detail):
         if kind == "resumed":
             self._settle_steps = detail["takeup_steps"]
-            self._priming = None  # delivery began: a prime's drain is no longer its own
+            self._priming = self._learner = None  # delivery began: the drain is not the
+            # prime's alone
         elif kind in ("reservoir_fitted", "site_changed"):
             known = self.detector.flow_learned
             self.detector.forget()
-            self._priming = None
+            self._priming = self._learner = None
             if known:  # the journal shows where the old calibration ended
                 self._publish(detail.get("at_ms", 0))
-        elif kind == "prime_started":
-            self.detector.prime_start()
+        elif kind == "prime_started" and self.force is not None:
+            from basalt.core.occlusion_prime import PrimeLearner  # only while it learns
+
+            self._learner = PrimeLearner()
             self._priming = True
         elif kind in ("prime_done", "prime_stopped") and self._priming:
             self._priming = False
@@ -82,8 +87,11 @@ class OcclusionWatch:
             force = self.force.read_mn_now()
         except SensorFault:
             return  # a prime without its readings teaches nothing; delivery checks faults
-        if self.detector.prime_read(now_ms, steps, force, self._priming):
-            self._priming = None
+        if self._learner.read(now_ms, steps, force, self._priming):
+            gain, flow_ms = self._learner.result()
+            self._priming = self._learner = None
+            forget(("basalt.core.occlusion_prime",))  # until the next prime
+            self.detector.learn_flow(gain, flow_ms)
             if self.detector.news:
                 self._publish(now_ms)
 
@@ -102,3 +110,4 @@ class OcclusionWatch:
         if occluded:
             detail["not_delivered_mu"] = engine.board.mu_for_usteps(alarm["fluid_steps"])
         self.stream.emit("alarm", detail)  # routed to the alarm manager
+

@@ -47,7 +47,7 @@ KINDS = (
     "settings_rejected", "boot_acknowledged", "journal_damaged", "journal_foreign",
     "checkpoint_lost", "storage_fault", "refused", "alarm_stop", "cgm_link", "cgm_session",
     "cgm_restored", "cgm_malformed", "cgm_backfill", "unrecordable", "bolus_assumed",
-    "checkpoint_stale",
+    "checkpoint_stale", "occlusion_learned",
 )
 KEYS = (
     None, "id", "kind", "programmed_mu", "now_mu", "extended_mu", "duration_min",
@@ -58,7 +58,8 @@ KEYS = (
     "version", "damaged_bytes", "records", "day_ms", "bolus_boot", "state", "from_ms",
     "source", "count", "force_mn", "baseline_mn", "rise_mn", "slope_umn_per_step",
     "compressed_steps", "fluid_steps", "takeup_steps", "backoff_steps", "not_delivered_mu",
-    "since", "result", "event",
+    "since", "result", "event", "threshold_mn", "noise_mn", "band_mn", "drift_mn_h",
+    "flow_umn_per_step", "flow_ms", "flow_learned",
 )
 _KIND_CODES = {name: code for code, name in enumerate(KINDS) if name}
 _KEY_CODES = {name: code for code, name in enumerate(KEYS) if name}

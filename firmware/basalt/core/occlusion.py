@@ -46,12 +46,6 @@ _JUMP_CAP = 500  # mN: a stick-slip slip counts as this much noise at most
 _BAND_X4 = 6
 _NOISE_X = 3
 _MARGIN_MN = 50
-PRIME_TAIL_MS = 150_000  # after a prime, its pressure is watched draining this long
-_SETTLED_MS = 40_000  # the settled force: the mean of the drain's last readings
-_BIN_MS = 10_000  # the drain's area is kept in bins this long
-_PRIME_MIN_STEPS = 200  # a smaller prime teaches nothing about the flow
-_PRIME_MIN_MN = 150  # nor one whose pressure is this close to the noise
-_FLOW_MS_MAX = 45_000  # the longest flow time constant learned
 
 # key: (default, lo, hi, unit, meaning). Defaults suit the reference mechanics (BD 3 mL,
 # M5 lead screw, 1/16 steps, 5 kg load cell); tools/sim/occlusion_physics.py models them.
@@ -134,7 +128,6 @@ class OcclusionDetector:
         self.flow_gain = cfg["flow_umn_per_step"]  # the allowance in use (learned at
         self.flow_ms = cfg["flow_ms"]  # prime, else the reference mechanics')
         self.flow_learned = False
-        self._prime = None
 
     def reset(self, now_ms, settle_steps=0):
         """Start afresh (delivery resumed, reservoir changed): re-learn the baseline,
@@ -168,7 +161,6 @@ class OcclusionDetector:
 
     def rebase(self, shift_ms):
         shift_times(self, ("_last_ms", "_settle_end", "_step_ms", "_learn_ms"), shift_ms)
-        self._prime = None  # its times are gone: that prime teaches nothing
 
     # ----- inputs -------------------------------------------------------------------
 
@@ -213,70 +205,13 @@ class OcclusionDetector:
         return self._raise({"code": SENSOR_FAULT, "at_ms": now_ms, "reason": reason,
                             "detail": detail, "reads": self._bad})
 
-    # ----- the rig's flow, learned at prime ---------------------------------------------
+    # ----- the rig's flow, learned at prime (basalt.core.occlusion_prime) --------------
 
-    def prime_start(self):
-        self._prime = None  # a prime cut short before teaches this one nothing
-
-    def prime_read(self, now_ms, steps, force_mn, priming):
-        """One reading while priming (priming True) and then while the pressure the prime
-        built drains (PRIME_TAIL_MS; a step in that time gives up). From the excess
-        force over the settled friction (the mean of the drain's last _SETTLED_MS): the
-        flow force per step of rate (its area over the steps) and its time constant
-        (the drain's area, until the excess is under 5 % of the prime's, over the
-        excess at the prime's end) set the flow allowance, 5/4 above both. True once
-        done."""
-        p = self._prime
-        if p is None:
-            if priming:  # start, ref, area, steps, end, excess at end, fast, sum, count,
-                # last, the drain's area per _BIN_MS
-                self._prime = [now_ms, force_mn, 0, 0, None, 0, force_mn, 0, 0, now_ms,
-                               [0] * (PRIME_TAIL_MS // _BIN_MS)]
-            return not priming
-        dt = now_ms - p[9]
-        p[9] = now_ms
-        area = (force_mn - p[1]) * (dt // 10)  # mN x 10 ms
-        p[3] += steps
-        p[6] += (force_mn - p[6]) * _weight(dt, 1_000) // 256
-        if priming or p[4] is None:
-            p[2] += area
-            if not priming:  # the prime's last steps may come with this reading
-                p[4], p[5] = now_ms, p[6]
-            return False
-        if steps:
-            self._prime = None  # delivery began: the drain is not the prime's alone
-            return True
-        since = now_ms - p[4]
-        bins = p[10]
-        bins[min(since // _BIN_MS, len(bins) - 1)] += area
-        if since > PRIME_TAIL_MS - _SETTLED_MS:
-            p[7] += force_mn
-            p[8] += 1
-        if since < PRIME_TAIL_MS:
-            return False
-        self._prime = None
-        self._learn_flow(p)
-        return True
-
-    def _learn_flow(self, p):
-        settled = p[7] // (p[8] or 1) - p[1]  # where the force came to rest, above where
-        end = p[5] - p[1] - settled  # it started; the excess at the prime's end
-        span = _BIN_MS // 10
-        tail = 0
-        for area in p[10]:
-            excess = area - settled * span
-            tail += excess
-            if excess < end * span // 20:
-                break
-        area = p[2] - settled * ((p[4] - p[0]) // 10) + tail
-        if p[3] < _PRIME_MIN_STEPS or end < _PRIME_MIN_MN or area <= 0 or tail <= 0:
-            return  # too little pushed or seen: the reference allowance stays
-        tau = tail * 10 // end
-        self.flow_ms = _clamp_in(tau * 5 // 4, 1_000, _FLOW_MS_MAX)
-        self.flow_gain = _clamp_in(area * 12_500 // (p[3] * (tau if tau > 250 else 250)),
-                                   1_000, 40_000)
-        self.flow_learned = True
-        self.news = True
+    def learn_flow(self, gain, flow_ms):
+        """The flow allowance a prime measured (None: it taught nothing)."""
+        if gain is not None:
+            self.flow_gain, self.flow_ms, self.flow_learned = gain, flow_ms, True
+            self.news = True
 
     def learned(self):
         """What it learned (None: not yet), as plain data: the screen and the journal."""
