@@ -4,9 +4,17 @@ The real app, engine and detector run against tools/sim/occlusion_physics.py.
 
 Every trial builds a PumpApp on a FakeMotor with a SimForceSensor over
 tools/sim/occlusion_physics.py (parameters drawn from the modeled envelope, own noise
-and drift), delivers normally, blocks the line at a random moment and runs until the
-app raises the occlusion alarm. It then waits with the line blocked (the app has
-stopped and backed the plunger off), clears the blockage and measures what flows out.
+and drift), fits and primes the syringe (2 U, then 3 minutes before resuming: the
+detector learns the rig's flow from the prime), delivers normally, blocks the line at a
+random moment and runs until the app raises the occlusion alarm. It then waits with the
+line blocked (the app has stopped and backed the plunger off), clears the blockage and
+measures what flows out. An alarm before the onset spoils the trial: it is counted as
+a false alarm before onset (the trial's bolus is never asked of a stopped pump).
+
+--ranges FILE.json draws the rigs from another envelope ({key: [lo, hi]} over RANGES,
+e.g. tools/sim/wide_envelope.json): its figures under the same keys, the default
+envelope's headline figures beside them (default_envelope) and its worst corner
+(worst_corner: every corner once per case, the slowest against the targets).
 
   median/max_min_1uh, _0_1uh   time from onset to alarm at a 1 U/h / 0.1 U/h basal
   median/max_s_bolus           the same during a 5 U bolus at 1.5 U/min (onset random
@@ -19,8 +27,11 @@ stopped and backed the plunger off), clears the blockage and measures what flows
   false_alarms_30d             alarms in 30 simulated days of normal delivery (meals,
                                a day profile; then 0.1 U/h) with noise and drift
   false_alarms_trials          alarms before onset in all the trials above
-  peak_residual_mn_30d         the most force those 30 days left unexplained, against
-                               threshold_mn: the margin before a false alarm
+  peak_residual_mn_30d         the most force those 30 days left unexplained, and
+  peak_residual_pct_of_threshold_30d  as a share of the (learned) threshold in use then:
+                               the margin before a false alarm
+  threshold_mn, _min_, _max_   the threshold until a run has learned its own, and the
+                               floor and ceiling of the learned one
   detector_allocs_per_update   bytes a detector update allocates inside MicroPython
 
 Quiet stretches are ticked coarsely (10 s at 0.1 U/h, 2 s at 1 U/h), boluses at 1 s
@@ -345,7 +356,9 @@ def run(trials=30, days=30, seed=1, ranges=None):
         default = envelope(board, trials, days, seed)
         result["default_envelope"] = {key: default[key] for key in HEADLINE if key in default}
         result["worst_corner"] = worst_corner(board, ranges, seed)
-    result["threshold_floor_mn"] = load_occlusion_config()["threshold_mn"]
+    config = load_occlusion_config()
+    for key in ("threshold_mn", "threshold_min_mn", "threshold_max_mn"):  # until learned;
+        result[key] = config[key]  # the learned one's floor and ceiling
     result["detector_allocs_per_update"], result["detector_allocs_by_scenario"] = allocs()
     result["targets"] = dict(TARGETS)
     return result
