@@ -243,6 +243,7 @@ def test_the_ticks_read_never_waits_for_the_chip():
     """No conversion captured: a miss at once (the detector counts misses); a read the
     task began: the tick clocks its rest (two slices at most), never a new one."""
     world, sensor, _ = hx711(dead=True)
+    assert sensor.poll() is False  # the reading task runs (else the tick's read waits)
     start = world.now_ns
     for _ in range(5):
         with pytest.raises(SensorFault) as caught:
@@ -250,6 +251,7 @@ def test_the_ticks_read_never_waits_for_the_chip():
         assert caught.value.reason == "timeout"
     assert world.now_ns == start
     world, sensor, chip = hx711()
+    assert sensor.poll() is False  # the task looks: nothing ready yet
     world.advance_us(150_000)
     assert sensor.ready()
     start = world.now_ns

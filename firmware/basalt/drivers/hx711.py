@@ -85,6 +85,7 @@ class HX711(ForceSensor):
         self._pulse = 0  # pulses of the read under way (0: none)
         self._word = 0
         self._fresh = None  # a conversion clocked out and not yet taken (or its fault)
+        self._polled = False  # a reading task polls: the tick need never wait
 
     def ready(self):
         """True when a conversion is waiting (DOUT low); never blocks."""
@@ -102,7 +103,10 @@ class HX711(ForceSensor):
     def read_raw_now(self):
         """The conversion poll() captured (or the rest of one it began: a read must end
         before the chip's next conversion); never waits for DOUT and never starts a
-        read. SensorFault "timeout" when there is none since the last reading."""
+        read. SensorFault "timeout" when there is none since the last reading. Where
+        nothing polls (a host stepping the app without the reading task), read_raw()."""
+        if not self._polled:
+            return self.read_raw()
         if self._fresh is None and self._pulse:
             self._slice(_ALL)
         if self._fresh is None:
@@ -115,6 +119,7 @@ class HX711(ForceSensor):
     def poll(self):
         """Never waits: clocks out the next slice of a ready conversion. True once one
         is captured for read_raw_now()."""
+        self._polled = True
         if self._fresh is not None or not (self._pulse or self.ready()):
             return False
         return self._slice(SLICE_PULSES)
