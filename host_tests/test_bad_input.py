@@ -185,7 +185,7 @@ PUMP_BOLUS = [
     P("bolus-1e9-float", ("bolus", {"units": 1e9}), InvalidValue, "bolus units",
       "1000000000.0", BOLUS_U),
     P("bolus-unknown-key", ("bolus", {"units": 1000, "now": 1}), InvalidValue, "bolus.now",
-      UNKNOWN, "keys cmd, units"),
+      UNKNOWN, "keys carbs, cmd, correction, glucose, iob, meal, units"),
     P("loop-bolus-from-outside", {"cmd": "loop_bolus", "units": 1}, InvalidValue, "cmd",
       "'loop_bolus'", "one of "),
 ]
@@ -559,7 +559,7 @@ CMD_STATE = [
     C("command-name-unhashable", {"cmd": ["bolus"], "units": 1}, InvalidValue, "cmd",
       "['bolus']", "one of "),
     C("unknown-extra-key", {"cmd": "bolus", "units": 1, "unit": 1}, InvalidValue,
-      "bolus.unit", UNKNOWN, "keys cmd, units"),
+      "bolus.unit", UNKNOWN, "keys carbs, cmd, correction, glucose, iob, meal, units"),
     C("unknown-extra-key-temp", _cmd_temp(percent=50, rate_uh=1), InvalidValue,
       "temp_basal.rate_uh", UNKNOWN, "keys cmd, minutes, percent, rate"),
     C("unknown-extra-key-resume", {"cmd": "resume", "at": "now"}, InvalidValue, "resume.at",

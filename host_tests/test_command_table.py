@@ -24,7 +24,12 @@ BOARD = load_sim_board()
 # Every command, its handler and its fields as (key, kind, lo, hi, step, unit): the table
 # as a reader of the developer guide sees it. A change to the table changes this list.
 EXPECTED = {
-    "bolus": ("engine.bolus", [("units", MILLI, 10, 25_000, 10, "U")]),
+    "bolus": ("engine.bolus", [("units", MILLI, 10, 25_000, 10, "U"),
+                               ("carbs", WHOLE, 0, 300, 1, "g"),
+                               ("meal", MILLI, 0, 25_000, 1, "U"),
+                               ("correction", MILLI, -25_000, 25_000, 1, "U"),
+                               ("iob", MILLI, -100_000, 100_000, 1, "U"),
+                               ("glucose", WHOLE, 20, 600, 1, "mg/dL")]),
     "extended_bolus": ("engine.extended_bolus", [("units", MILLI, 10, 25_000, 10, "U"),
                                                  ("minutes", WHOLE, 15, 480, 1, "min")]),
     "dual_bolus": ("engine.dual_bolus", [("units", MILLI, 20, 25_000, 10, "U"),
@@ -52,7 +57,8 @@ EXPECTED = {
 NO_NUMBERS = ("cancel_bolus", "cancel_temp_basal", "suspend", "resume", "set_profile",
               "activate_profile", "delete_profile", "set_time", "acknowledge", "snooze",
               "loop_mode", "boot_ack", "save_settings", "force_tare", "loop_cancel_temp",
-              "site_changed", "rename_profile", "end_activity", "reload_settings")
+              "site_changed", "rename_profile", "end_activity", "reload_settings",
+              "cgm_pair", "cgm_forget")
 
 
 def test_the_table_lists_every_command_once():

@@ -47,7 +47,7 @@ RUN = {
     "BLINKA_OS_AGNOSTIC=1 " + PY + " -m tools.pi --settings settings/example.json --seconds 2"
     """ --command '{"cmd": "boot_ack"}' --command '{"cmd": "new_reservoir", "units": 100}'"""
     """ --command '{"cmd": "resume"}' --command '{"cmd": "bolus", "units": 0.5}'""": (
-        0, ["NOT FOR HUMAN USE", "pi: 00:00:00  basal", "stopped: suspended  alarms: none",
+        0, ["NOT FOR HUMAN USE", "pi: 00:00:0", "stopped: suspended  alarms: none",
             '"bolus_steps": ']),
     PY + " -m tools.settings example --out my_settings.json": (0, []),
     PY + " -m tools.settings check my_settings.json --board sim": (
@@ -83,6 +83,7 @@ RUN = {
     PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
     PY + " -m tools.sim decide host_tests/scenarios/decide_rising_with_carbs.json": (
         0, ['"decision"', '"state"']),
+    PY + " -m tools.rig accuracy --help": (0, ["--simulate-error-pct", "--balance", "--protocol"]),
     ".venv/bin/python -m ruff check firmware boards host_tests tools": (0, ["All checks passed"]),
     ".venv/bin/python tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral": (
         0, ["compiled"]),
@@ -144,6 +145,9 @@ SKIP = {
     ".venv/bin/python -m tools.bench memory --json":
         "a scripted day per board from .mpy and from ROMFS (minutes); "
         "test_bench_memory.py runs a tiny form",
+    PY + " -m tools.rig accuracy --simulate --simulate-error-pct 3 --rate 1.0 --minutes 150 --json":
+        "three virtual hours of the firmware (a minute or two); test_rig.py runs the "
+        "procedure short for P = 3 and 0",
     PY + " -m tools.bench pi_jitter --json": "times real step threads for seconds; "
                                                "meaningful on a Pi",
 }

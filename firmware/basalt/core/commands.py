@@ -189,6 +189,13 @@ PROFILE_NAME = Field("name", NAME)
 CARBS = Field("grams", WHOLE, 1, CARBS_MAX_G, 1, "g")
 ALARM_CODE = Field("alarm", ALARM)
 TIME_OF_DAY = Field("time", CLOCK, 0, MS_PER_DAY - MS_PER_MIN, MS_PER_MIN)
+# A calculator bolus carries the advice the user confirmed, for the history (a record
+# only: the safety gate checks the units as for any bolus).
+ADVICE = (Field("carbs", WHOLE, 0, CARBS_MAX_G, 1, "g", optional=True),
+          Field("meal", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True),
+          Field("correction", MILLI, -BOLUS_MAX_MU, BOLUS_MAX_MU, 1, "U", optional=True),
+          Field("iob", MILLI, -4 * BOLUS_MAX_MU, 4 * BOLUS_MAX_MU, 1, "U", optional=True),
+          Field("glucose", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True))
 
 _DOSE = (ACK, DELIVERING)
 
@@ -199,7 +206,8 @@ def _clock_rule(values):
 
 
 TABLE_ = (
-    Command("bolus", (BOLUS_UNITS,), "engine.bolus", _DOSE, doc="a normal bolus now"),
+    Command("bolus", (BOLUS_UNITS,) + ADVICE, "engine.bolus", _DOSE,
+            doc="a normal bolus now; from the calculator, with its advice"),
     Command("extended_bolus", (BOLUS_UNITS, EXTENDED_MINUTES), "engine.extended_bolus",
             _DOSE, doc="an amount spread evenly over the minutes"),
     Command("dual_bolus", (
@@ -265,6 +273,9 @@ TABLE_ = (
     Command("force_tare", (), "keeper.force_tare", doc="zero the force sensor"),
     Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
             "keeper.force_scale", doc="scale the force sensor with a known force"),
+    Command("cgm_pair", (Field("answer", CHOICE, choices=("yes", "no")),), "cgm.answer", (),
+            doc="the user's answer: is the sensor's number the one on the screen?"),
+    Command("cgm_forget", (), "cgm.forget", doc="forget the CGM sensor (and its bond)"),
     # The loop's own actions: the same safety gate, never from outside the pump.
     Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"), TEMP_MINUTES),
             "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal",
@@ -420,7 +431,8 @@ class Dispatcher:
             state.require_known_state(name)
 
 
-_MISSING = {"loop": "no therapy settings are loaded", "keeper": "this pump keeps no journal"}
+_MISSING = {"loop": "no therapy settings are loaded", "keeper": "this pump keeps no journal",
+            "cgm": "no CGM is configured"}
 
 
 class EngineOnly:

@@ -406,11 +406,18 @@ class DeliveryEngine:
 
     # ----- boluses ----------------------------------------------------------------
 
-    def bolus(self, now_ms, amount_mu):
-        """A normal bolus at the bolus speed."""
+    def bolus(self, now_ms, amount_mu, carbs_g=None, meal_mu=None, correction_mu=None,
+              iob_mu=None, glucose=None):
+        """A normal bolus at the bolus speed; from the calculator, its advice (carbs,
+        meal and correction parts, IOB taken off, glucose) goes in the event as well."""
         self._advance(now_ms)
         self._require_bolus_ok("bolus", amount_mu, need_now=True, need_ext=False)
-        self._start_bolus("normal", amount_mu, amount_mu, 0, 0)
+        advice = None
+        if meal_mu is not None or correction_mu is not None or carbs_g is not None:
+            advice = {"carbs_g": carbs_g, "meal_mu": meal_mu, "correction_mu": correction_mu,
+                      "iob_mu": iob_mu, "mg_dl": glucose}
+        self._start_bolus("normal", amount_mu, amount_mu, 0, 0,
+                          "user" if advice is None else "calculator", advice)
 
     def auto_bolus(self, now_ms, amount_mu):
         """The closed loop's entry point: a normal bolus through the same gate."""
@@ -477,7 +484,8 @@ class DeliveryEngine:
             raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
                                 "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))
 
-    def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min, source="user"):
+    def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min, source="user",
+                     advice=None):
         self._bolus_id += 1
         ident = (self._bolus_id, kind)
         if now_mu:
@@ -488,10 +496,12 @@ class DeliveryEngine:
                 self._ext_pending = ext
             else:
                 self._ext_part = ext
-        self._event("bolus_started", {"id": self._bolus_id, "kind": kind,
-                                      "programmed_mu": amount_mu, "now_mu": now_mu,
-                                      "extended_mu": ext_mu, "duration_min": duration_min,
-                                      "source": source})
+        detail = {"id": self._bolus_id, "kind": kind, "programmed_mu": amount_mu,
+                  "now_mu": now_mu, "extended_mu": ext_mu, "duration_min": duration_min,
+                  "source": source}
+        if advice is not None:
+            detail.update(advice)
+        self._event("bolus_started", detail)
 
     def _bolus_ms(self, amount_mu):
         # Ceiling: the bolus never runs faster than the set speed.

@@ -135,6 +135,7 @@ class Keeper:
         force_note = self._load_force_calibration(events)
         plan = recovery.plan(found, self.board, self.engine, now_ms, epoch_s)
         self._apply(now_ms, plan)
+        events[0][1]["day_ms"] = self.engine.day_ms()  # the history's clock for this boot
         clock_note = self._set_clock(now_ms, epoch_s)
         events += plan["events"]
         iob_events, iob_note, self.iob_gap_known = recovery.restore_iob(
