@@ -13,16 +13,8 @@ from basalt.core.errors import SensorFault
 from basalt.drivers.hx711 import HX711
 from basalt.drivers.stepdir import hw_module
 
-try:
-    from micropython import const
-except ImportError:  # CPython (host tests)
-
-    def const(value):
-        return value
-
-
-_SM_HZ = const(1_000_000)
-_MASK = const(0xFFFFFF)
+_SM_HZ = 1_000_000  # one state-machine cycle per microsecond
+_MASK = 0xFFFFFF
 
 
 def _program(hi, lo, ready, extra):

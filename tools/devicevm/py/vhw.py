@@ -110,7 +110,19 @@ def StateMachine(id, program=None, **kw):
     return StepTrain(id, program, **kw)
 
 
-class Hx711Reader:
+class _RxFifo:
+    """The RX FIFO as the drivers read it; credit() brings the model up to now."""
+
+    def rx_fifo(self):
+        self.credit()
+        return len(self.rx)
+
+    def get(self):
+        self.credit()
+        return self.rx.pop(0)
+
+
+class Hx711Reader(_RxFifo):
     """The HX711 program's effect: while active, a conversion vboard's HX711 has ready
     when the FIFO is looked at is clocked in (24 bits MSB first, then the 25th pulse)
     and pushed; a full FIFO (4 words) drops it, as push(noblock) does."""
@@ -127,7 +139,7 @@ class Hx711Reader:
     def restart(self):
         self.rx = []
 
-    def _run(self):
+    def credit(self):
         chip = vboard.hx711
         if not self.on or chip.dout():
             return
@@ -139,16 +151,8 @@ class Hx711Reader:
         if len(self.rx) < 4:
             self.rx.append(value)
 
-    def rx_fifo(self):
-        self._run()
-        return len(self.rx)
 
-    def get(self):
-        self._run()
-        return self.rx.pop(0)
-
-
-class StepTrain:
+class StepTrain(_RxFifo):
     """Takes (N, D) from its TX FIFO and issues N STEP pulses, one every (2 D + 10)
     cycles at `freq`, the first at once; pushes X (steps left) after edges and _DONE a
     period after the last. active(0) freezes it; exec("mov(isr, x)...") + exec("push..")
@@ -210,14 +214,6 @@ class StepTrain:
         if elapsed >= self.steps * self.period and len(self.rx) < 4:
             self.rx.append(_DONE)
             self.moving = False
-
-    def rx_fifo(self):
-        self.credit()
-        return len(self.rx)
-
-    def get(self):
-        self.credit()
-        return self.rx.pop(0)
 
     def exec(self, instr):
         if instr.startswith("mov(isr, x)"):
