@@ -11,6 +11,13 @@ from tools.rig.pump import RigError
 PROG = "python -m tools.rig"
 
 
+def _serial_line(parser):
+    """The balance's serial line settings (its manual gives them)."""
+    parser.add_argument("--baud", type=int, default=9600, help="balance baud rate (9600)")
+    parser.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
+    parser.add_argument("--parity", choices=("N", "E", "O"), default="N")
+
+
 def _connection(parser):
     group = parser.add_argument_group("the rig (or --simulate)")
     group.add_argument("--pump", metavar="PORT", help="the pump's USB serial port")
@@ -21,9 +28,7 @@ def _connection(parser):
     group.add_argument("--protocol", default="auto",
                        choices=["auto"] + sorted(balances.PROTOCOLS),
                        help="the balance's protocol (default: try each once)")
-    group.add_argument("--baud", type=int, default=9600, help="balance baud rate (9600)")
-    group.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
-    group.add_argument("--parity", choices=("N", "E", "O"), default="N")
+    _serial_line(group)
     sim = parser.add_argument_group("a simulated rig")
     sim.add_argument("--simulate", action="store_true",
                      help="the virtual board (real firmware) and a virtual MT-SICS balance "
@@ -72,9 +77,7 @@ def build_parser():
     _connection(occ)
     det = sub.add_parser("detect", help="which protocol the balance speaks")
     det.add_argument("--balance", metavar="PORT", required=True)
-    det.add_argument("--baud", type=int, default=9600)
-    det.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
-    det.add_argument("--parity", choices=("N", "E", "O"), default="N")
+    _serial_line(det)
     return parser
 
 
