@@ -133,7 +133,7 @@ SKIP = {
     PY + " -m tools.bench occlusion --json --ranges tools/sim/wide_envelope.json":
         "both envelopes and 64 corners (about 10 minutes); test_occlusion_learning.py runs "
         "the --ranges checks",
-    PY + " -m tools.bench force_read --json": "the device VM on two boards (about a minute); "
+    PY + " -m tools.bench force_read --json": "the device VM on two boards (about half a minute); "
                                              "test_occlusion_learning.py bounds the reads",
     PY + " -m tools.bench cgm --json": "100,000 fuzz inputs (minutes)",
     PY + " -m tools.bench powercut --json": "a power cut in every write of a day, then "

@@ -6,6 +6,12 @@ per board the tick's growth with the sensor enabled against the same tick withou
 
   tick_wait_growth_us      the most the tick waited or slept with the sensor, minus
                            without (VM clock: on the chip this is time the tick holds)
+  tick_wait_us_max_blocking_read  the same with the read inside the tick (before)
+  tick_host_us_median/max_*  the tick's own time on the host (the interpreter under
+                           node, the fakes' Python included; a loaded host stretches
+                           the max): without the sensor, with it, the blocking read
+  tick_host_growth_us_median, _max  the host's median / longest tick with the sensor,
+                           minus without
   poll_slice_wait_us_max   one slice of the reading task (9 to 11 PD_SCK pulses)
   tick_read_wait_us_max    the tick's read when the task stopped after a slice: it
                            clocks the rest (the tick never begins a read)
@@ -37,6 +43,10 @@ def run():
                              .strip().splitlines()[-1])
         figures["tick_wait_growth_us"] = (figures["tick_wait_us_max_with_sensor"]
                                           - figures["tick_wait_us_max_without_sensor"])
+        figures["tick_host_growth_us_median"] = (figures["tick_host_us_median_with_sensor"]
+                                                 - figures["tick_host_us_median_without_sensor"])
+        figures["tick_host_growth_us_max"] = (figures["tick_host_us_max_with_sensor"]
+                                              - figures["tick_host_us_max_without_sensor"])
         result[board] = figures
     return result
 
