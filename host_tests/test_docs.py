@@ -107,6 +107,8 @@ SKIP = {
         BOARD + " and a published fork (<owner>/<repo> is the reader's)",
     "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
     "make vboard": "serves a virtual board until stopped; test_vboard.py drives it",
+    "make web": "serves the page until stopped; test_browser_page.py builds, serves and "
+                "drives it in headless Chromium",
     "make deploy BOARD=vboard PORT=/dev/pts/3 MIP=0":
         "needs a running `make vboard` and its pty; test_vboard.py deploys into one",
     ".venv/bin/mpremote connect /dev/pts/3 repl": "an interactive REPL on a running vboard",
