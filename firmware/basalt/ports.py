@@ -88,6 +88,11 @@ class Clock:
     async def sleep_ms(self, ms):
         raise NotImplementedError
 
+    async def wait_ms(self, flag, ms):
+        """Until flag (an asyncio.ThreadSafeFlag: a pin's edge, a new buzzer pattern) is
+        set or ms have passed. Only a board's clock has it; tasks get a flag only there."""
+        raise NotImplementedError
+
 
 class Storage:
     """Files in flash (littlefs on a board), one flat folder, small whole-file operations.

@@ -43,6 +43,13 @@ class TicksClock(Clock):
     async def sleep_ms(self, ms):
         await asyncio.sleep_ms(ms)
 
+    async def wait_ms(self, flag, ms):
+        """Until flag (an asyncio.ThreadSafeFlag) is set, or ms have passed."""
+        try:
+            await asyncio.wait_for_ms(flag.wait(), ms)
+        except asyncio.TimeoutError:
+            pass
+
 
 def make_motor(board):
     """The stepper adapter for the board's MCU; the driver starts disabled."""
@@ -135,7 +142,7 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
     asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
-        asyncio.create_task(app.buzzer.run(app.clock))
+        asyncio.create_task(app.buzzer.run(app.clock, new_flag()))
     force = app.occlusion.force
     if hasattr(force, "run"):  # the HX711's reading task: the tick never waits for it
         asyncio.create_task(force.run(app.clock))
@@ -247,7 +254,7 @@ def make_ui(app, board):
     if board.display.height != 64:
         raise ConfigError("display.height", board.display.height,
                           "64 for the menus (128x32 panels are not supported yet)")
-    from basalt.app.buttons import board_keys
+    from basalt.app.buttons import board_keys, key_pins
     from basalt.app.ui_task import UiTask
     from basalt.drivers.ssd1306_display import make_display
 
@@ -257,7 +264,27 @@ def make_ui(app, board):
         print("display: %s; running without the screen and buttons "
               "(driver: mpremote mip install ssd1306)" % error)
         return None
-    return UiTask(app, display, board_keys(board.buttons), BOOT_WARNING)
+    pins = key_pins(board.buttons)
+    return UiTask(app, display, board_keys(board.buttons, pins), BOOT_WARNING,
+                  wake=key_wake(pins))
+
+
+def key_wake(pins):
+    """A flag every key's edge sets (it ends the UI's idle wait), or None where the
+    pins have no irq or asyncio no ThreadSafeFlag (the Pi's CPython): polled."""
+    from basalt.app.buttons import wire_edges
+
+    flag = new_flag()
+    if flag is None or not wire_edges(pins, lambda pin: flag.set()):
+        return None
+    return flag
+
+
+def new_flag():
+    """An asyncio.ThreadSafeFlag for TicksClock.wait_ms (None on the Pi's CPython, whose
+    asyncio has none: the task polls instead)."""
+    flag = getattr(asyncio, "ThreadSafeFlag", None)
+    return None if flag is None else flag()
 
 
 def self_test(app, board):

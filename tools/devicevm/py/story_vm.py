@@ -158,7 +158,7 @@ def key(name, pressed):
     spec = _buttons()[name]
     pin = spec["pin"] if isinstance(spec, dict) else spec
     invert = isinstance(spec, dict) and spec.get("invert")
-    vboard.inputs[pin] = (0 if pressed else 1) if invert else (1 if pressed else 0)
+    vboard.set_input(pin, (0 if pressed else 1) if invert else (1 if pressed else 0))
 
 
 def usteps(value):

@@ -29,6 +29,7 @@ def power_off():
     del vboard.step_timers[:]
     vboard.pins.clear()
     vboard.pwm.clear()
+    vboard.edge_handlers.clear()  # the old firmware's handlers go with its RAM
     _wdt["deadline"] = None
 
 
