@@ -4,6 +4,7 @@
     python -m tools.sim cohort ...   (virtual patients; see tools/sim/cohort.py)
     python -m tools.sim loop-day ... (one patient on closed loop; tools/sim/loop_day.py)
     python -m tools.sim faults ...   (closed-loop fault scenarios; tools/sim/faults.py)
+    python -m tools.sim trial ...    (controllers x scenarios on Dask; tools/sim/trial.py)
 
 With the default program (make sim) it then runs the closed-loop day (out/loop.png,
 loop.csv) for --hours (at most 24), unless --no-loop.
@@ -44,9 +45,13 @@ def main(argv=None):
         from tools.sim import decide
 
         return decide.main(argv[1:])
+    if argv[:1] == ["trial"]:
+        from tools.sim import trial
+
+        return trial.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m tools.sim", description=__doc__.split("\n")[0],
-        usage="%(prog)s [options]\n       %(prog)s {cohort,loop-day,faults,decide} ...",
+        usage="%(prog)s [options]\n       %(prog)s {cohort,loop-day,faults,decide,trial} ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands (each has its own --help, e.g. python -m tools.sim cohort --help):\n"
                "  cohort     every virtual patient under one controller "
@@ -57,6 +62,8 @@ def main(argv=None):
                "  faults     closed-loop fault scenarios, with expectations "
                "(tools/sim/faults.py)\n"
                "  decide     one loop decision from an input record (tools/sim/decide.py)\n"
+               "  trial      controllers x scenarios x patients on Dask, with a report "
+               "(tools/sim/trial.py)\n"
                "\nwithout a command: the pump app on fake hardware for --hours, as make sim")
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
     parser.add_argument("--program", default=None, help="program JSON file (default "
