@@ -161,13 +161,15 @@ def _cluster(workers, scheduler):
     if scheduler:
         return Client(scheduler), None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+                           dashboard_address=":0", silence_logs=40)
     return Client(cluster), cluster
 
 
-def run(matrix, results_path, workers=None, scheduler=None, progress=True, fresh=False):
+def run(matrix, results_path, workers=None, scheduler=None, progress=True, fresh=False,
+        on_result=None):
     """Run the cells not yet in results_path; returns ({key: result} of every cell, the
-    wall seconds of this run, how many cells it ran)."""
+    wall seconds of this run, how many cells it ran). on_result(cells done, cells in
+    all) after each cell (the bench's progress lines)."""
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -195,6 +197,8 @@ def run(matrix, results_path, workers=None, scheduler=None, progress=True, fresh
                     done[result["key"]] = result
                     bar.update(result["days"])
                     bar.set_postfix_str("%s %s" % (result["controller"], result["patient"]))
+                    if on_result is not None:
+                        on_result(len(done), len(todo))
         finally:
             bar.close()
             client.close()
