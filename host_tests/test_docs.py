@@ -81,6 +81,8 @@ RUN = {
     PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1": (
         0, ["child", "TIR"]),
     PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
+    PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1"
+    " --scenario exercise": (0, ["child", "TIR"]),
     PY + " -m tools.sim decide host_tests/scenarios/decide_rising_with_carbs.json": (
         0, ['"decision"', '"state"']),
     ".venv/bin/python -m ruff check firmware boards host_tests tools": (0, ["All checks passed"]),
@@ -141,6 +143,17 @@ SKIP = {
         "test_bench_memory.py runs a tiny form",
     PY + " -m tools.bench pi_jitter --json": "times real step threads for seconds; "
                                                "meaningful on a Pi",
+    PY + " -m tools.sim cohort --controller oref1 --days 2 --json":
+        "30 virtual patients x 2 days with oref1 in node (minutes)",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/example.json --out out/trial":
+        "32 cells on a LocalCluster (minutes); test_trial.py runs the same code in CI size",
+    ".venv/bin/dask scheduler": "a Dask scheduler serves until stopped",
+    "PYTHONPATH=firmware .venv/bin/dask worker tcp://10.0.0.5:8786 --nthreads 1":
+        "a Dask worker serves its scheduler until stopped",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial"
+    " --scheduler tcp://10.0.0.5:8786": "needs a running Dask cluster at that address",
+    PY + " -m tools.bench trial --json": "360 patient-days, oref0 in node (an hour or more on "
+                                          "2 cores); test_trial.py runs it in CI size",
 }
 
 

@@ -1,8 +1,14 @@
 """Cohort runs: every virtual patient, minute by minute, under one controller.
 
-    python -m tools.sim cohort --controller {simglucose-bb,...} --days N
+    python -m tools.sim cohort --controller {pump,loop,oref0,oref1,simglucose-bb} --days N
         --meals "7:00=45,12:00=70,18:00=80,22:00=15" --announce {all,none,FRACTION}
-        --carb-error PCT --seed N [--patients NAMES] [--jobs N] --json
+        --carb-error PCT [--scenario NAME] --seed N [--patients NAMES] [--jobs N] --json
+
+pump and loop are Basalt's PumpApp (tools/sim/controllers.py); oref0 and oref1 are
+OpenAPS deciding for the same PumpApp (tools/sim/oref.py). --scenario takes the meals,
+the user's behaviour and what happens to the patient and the sensor from a file of the
+scenario library (tools/sim/scenarios.py); the JSON then counts the controller's bridge
+errors and refused commands.
 
 A controller sees what a pump would see: a CGM reading every sensor sample (3 min for
 the Dexcom model), and a meal announcement (grams, with the user's counting error) at
@@ -14,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import random
 import sys
 import time
 

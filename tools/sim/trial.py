@@ -165,6 +165,15 @@ def _cluster(workers, scheduler):
     return Client(cluster), cluster
 
 
+def _balanced(cell):
+    """Submission order: patient by patient, the groups interleaved (adolescent#001,
+    adult#001, child#001, adolescent#002, ...), every scenario and controller for each;
+    so a run stopped early has the same patients in every column of the report."""
+    name = cell["patient"]
+    return (int(name.split("#")[1]), patients.GROUPS.index(patients.group_of(name)),
+            cell["seed"], name, cell["scenario"], cell["controller"], cell["settings"])
+
+
 def run(matrix, results_path, workers=None, scheduler=None, progress=True, fresh=False,
         on_result=None):
     """Run the cells not yet in results_path; returns ({key: result} of every cell, the
@@ -179,7 +188,7 @@ def run(matrix, results_path, workers=None, scheduler=None, progress=True, fresh
     done = read_done(results_path)
     wanted = {cell_key(c) for c in todo}
     done = {k: v for k, v in done.items() if k in wanted}
-    pending = [c for c in todo if cell_key(c) not in done]
+    pending = sorted((c for c in todo if cell_key(c) not in done), key=_balanced)
     started = time.perf_counter()
     if pending:
         workers = workers or os.cpu_count() or 1
