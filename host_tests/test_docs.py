@@ -148,6 +148,8 @@ SKIP = {
     PY + " -m tools.sim trial --matrix tools/sim/matrices/example.json --out out/trial":
         "32 cells on a LocalCluster (minutes); test_trial.py runs the same code in CI size",
     ".venv/bin/dask scheduler": "a Dask scheduler serves until stopped",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial":
+        "the benchmark's 360 cells (hours on 2 shared cores)",
     "PYTHONPATH=firmware .venv/bin/dask worker tcp://10.0.0.5:8786 --nthreads 1":
         "a Dask worker serves its scheduler until stopped",
     PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial"

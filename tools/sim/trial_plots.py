@@ -17,9 +17,18 @@ RANGES = (  # (label, colour), bottom to top of a bar
     ("180-250", "#f2c12e"), (">250", "#f08a24"))
 
 
+ORDER = ("pump", "loop", "oref0", "oref1", "simglucose-bb")  # columns, left to right
+
+
+def _order(label):
+    base = label.split("+")[0]
+    return (ORDER.index(base) if base in ORDER else len(ORDER), label)
+
+
 def _by_scenario(done, label):
+    """{scenario: {controller label: [results]}}, the labels in ORDER."""
     out = {}
-    for result in done.values():
+    for result in sorted(done.values(), key=lambda r: _order(label(r))):
         out.setdefault(result["scenario"], {}).setdefault(label(result), []).append(result)
     return out
 
@@ -66,7 +75,7 @@ def agp_pngs(done, out, label):
             ax.set_xlim(0, 24)
             ax.set_xticks(range(0, 25, 6))
             ax.set_xticklabels(["%02d:00" % h for h in range(0, 25, 6)], fontsize=8)
-            ax.set_ylim(40, 350)
+            ax.set_ylim(40, 400)
             ax.grid(alpha=0.25)
         for ax in axes.flat[len(controllers):]:
             ax.set_visible(False)
