@@ -24,14 +24,24 @@ BOARD = load_sim_board()
 # Every command, its handler and its fields as (key, kind, lo, hi, step, unit): the table
 # as a reader of the developer guide sees it. A change to the table changes this list.
 EXPECTED = {
-    "bolus": ("engine.bolus", [("units", MILLI, 10, 25_000, 10, "U")]),
+    "bolus": ("engine.bolus", [("units", MILLI, 10, 25_000, 10, "U"),
+                               ("carbs", WHOLE, 0, 300, 1, "g"),
+                               ("meal", MILLI, 0, 25_000, 1, "U"),
+                               ("correction", MILLI, -25_000, 25_000, 1, "U"),
+                               ("iob", MILLI, -100_000, 100_000, 1, "U"),
+                               ("glucose", WHOLE, 20, 600, 1, "mg/dL"),
+                               ("carb_ratio", MILLI, 1, 300_000, 1, "g/U"),
+                               ("sensitivity", WHOLE, 1, 1_000, 1, "mg/dL/U"),
+                               ("target_low", WHOLE, 20, 600, 1, "mg/dL"),
+                               ("target_high", WHOLE, 20, 600, 1, "mg/dL"),
+                               ("suggested", MILLI, 0, 25_000, 1, "U")]),
     "extended_bolus": ("engine.extended_bolus", [("units", MILLI, 10, 25_000, 10, "U"),
                                                  ("minutes", WHOLE, 15, 480, 1, "min")]),
     "dual_bolus": ("engine.dual_bolus", [("units", MILLI, 20, 25_000, 10, "U"),
                                          ("now_units", MILLI, 10, 25_000, 10, "U"),
                                          ("now_percent", WHOLE, 1, 99, 1, "%"),
                                          ("minutes", WHOLE, 15, 480, 1, "min")]),
-    "temp_basal": ("engine.start_temp_basal", [("minutes", WHOLE, 15, 1_440, 1, "min"),
+    "temp_basal": ("engine.start_temp_basal", [("minutes", WHOLE, 15, 4_320, 1, "min"),
                                                ("rate", MILLI, 0, 30_000, 1, "U/h"),
                                                ("percent", WHOLE, 0, 250, 1, "%")]),
     "prime": ("engine.prime", [("units", MILLI, 100, 30_000, 100, "U")]),
@@ -42,7 +52,7 @@ EXPECTED = {
     "reconcile_bolus": ("keeper.reconcile", [("units", MILLI, 0, 25_000, 1, "U")]),
     "force_scale": ("keeper.force_scale", [("newtons", MILLI, 100, 100_000, 1, "N")]),
     "loop_temp": ("engine.auto_temp_basal", [("rate", MILLI, 0, 30_000, 1, "U/h"),
-                                             ("minutes", WHOLE, 15, 1_440, 1, "min")]),
+                                             ("minutes", WHOLE, 30, 30, 1, "min")]),
     "loop_bolus": ("engine.auto_bolus", [("units", MILLI, 10, 25_000, 10, "U")]),
     "set_clock": ("engine.set_clock", [("year", WHOLE, 2024, 2099, 1, ""),
                                        ("month", WHOLE, 1, 12, 1, ""),
@@ -52,7 +62,8 @@ EXPECTED = {
 NO_NUMBERS = ("cancel_bolus", "cancel_temp_basal", "suspend", "resume", "set_profile",
               "activate_profile", "delete_profile", "set_time", "acknowledge", "snooze",
               "loop_mode", "boot_ack", "save_settings", "force_tare", "loop_cancel_temp",
-              "site_changed", "rename_profile", "end_activity", "reload_settings")
+              "site_changed", "rename_profile", "end_activity", "reload_settings",
+              "cgm_pair", "cgm_forget")
 
 
 def test_the_table_lists_every_command_once():

@@ -4,5 +4,4 @@ and ends once read and recovered (host_tests/stories/urgent_low_acknowledged.jso
 
 from tools.devicevm.testing import story_test
 
-test_story_urgent_low_acknowledged = story_test("urgent_low_acknowledged",
-                                                settings="settings_cgm.json")
+test_story_urgent_low_acknowledged = story_test("urgent_low_acknowledged")

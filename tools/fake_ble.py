@@ -9,8 +9,12 @@ It keeps the contracts of the real library that the CGM client must live with:
   indicated()/notified() need the matching subscription;
 - pairing exists only when the fake BLE object has gap_pair (ESP32), and a sensor without
   a display gives an encrypted but unauthenticated link (Just Works);
-- time-outs follow the test's clock (StepClock), so nothing depends on wall time;
-- a sensor marked `bonded` re-encrypts with its stored (authenticated) bond, no passkey.
+- bonding: a numeric comparison the central accepts stores the sensor's key in the
+  central's table (`PairingBLE.keys`, what aioble.security keeps through
+  _IRQ_SET_SECRET); a later pair() with a sensor holding the same key encrypts without
+  asking, and a sensor with that address but another key (a clone) must pair afresh;
+  a sensor marked `bonded` re-encrypts with a bond stored before the test began;
+- time-outs follow the test's clock (StepClock), so nothing depends on wall time.
 
 One implementation for CPython and MicroPython (no deque, no get_running_loop): the
 device VM loads this file too (tools/devicevm/py/vble.py). The clock decides how a wait
@@ -22,6 +26,8 @@ encoder): records, E2E-CRC, Feature, Status, Session Start Time and the RACP.
 """
 
 import asyncio
+import binascii
+import json
 
 from basalt.core import cgms
 from basalt.ports import Clock
@@ -82,7 +88,11 @@ class FakeBLE:
 
     def __init__(self):
         self.passkey_answers = []
+        self.configured = {}
         self.on = False
+
+    def config(self, **settings):
+        self.configured.update(settings)
 
     def active(self, value=None):
         if value is not None:
@@ -91,7 +101,12 @@ class FakeBLE:
 
 
 class PairingBLE(FakeBLE):
-    """bluetooth.BLE on ESP32 (NimBLE): has gap_pair and gap_passkey."""
+    """bluetooth.BLE on ESP32 (NimBLE): has gap_pair and gap_passkey; `keys` is the bond
+    table (peer address -> key) aioble.security would keep."""
+
+    def __init__(self):
+        super().__init__()
+        self.keys = {}
 
     def gap_pair(self, conn_handle):
         pass
@@ -125,10 +140,39 @@ class FakeAioble:
     def __init__(self, clock, sensors=(), can_pair=False, ble=None):
         self.clock = clock
         self.sensors = list(sensors)
+        self.can_pair = can_pair
         if ble is None:
             ble = PairingBLE() if can_pair else FakeBLE()
         self.core = _Core(ble)
         self.registered_services = []  # a GATT server registration would land here
+        self.security = self  # `from aioble import security`
+        self.secrets_path = None
+
+    def power_on(self):
+        """A reset: a fresh radio (no IRQ handler, no keys in RAM); sensors stay."""
+        self.core = _Core(type(self.core.ble)())
+
+    # --- aioble.security: the bond keys as a JSON file, loaded before the radio starts
+
+    def load_secrets(self, path=None):
+        self.secrets_path = path or self.secrets_path
+        keys = getattr(self.core.ble, "keys", None)
+        if keys is None or self.secrets_path is None:
+            return
+        keys.clear()
+        try:
+            with open(self.secrets_path) as f:
+                for addr, key in json.load(f):
+                    keys[binascii.unhexlify(addr)] = binascii.unhexlify(key)
+        except (OSError, ValueError):
+            pass  # as aioble: no file, or one that does not load, is no keys
+
+    def save_secrets(self):
+        if self.secrets_path is None:
+            return
+        with open(self.secrets_path, "w") as f:
+            json.dump([[binascii.hexlify(a).decode(), binascii.hexlify(k).decode()]
+                       for a, k in self.core.ble.keys.items()], f)
 
     def Device(self, addr_type, addr):  # noqa: N802  (aioble's name)
         return FakeDevice(self, addr_type, bytes(addr))
@@ -219,22 +263,32 @@ class FakeConnection:
         core = self.device.aioble.core
         if not hasattr(core.ble, "gap_pair"):
             raise AttributeError("'BLE' object has no attribute 'gap_pair'")
-        self.sensor.pair_calls.append({"bond": bond, "le_secure": le_secure, "mitm": mitm,
-                                       "io": io})
+        sensor = self.sensor
+        sensor.pair_calls.append({"bond": bond, "le_secure": le_secure, "mitm": mitm,
+                                  "io": io})
+        keys = core.ble.keys
+        if keys.get(sensor.addr) == sensor.bond_key:  # bonded before: the keys match
+            self.encrypted = self.authenticated = self.bonded = True
+            return
         self.encrypted = True
         self.bonded = bond
-        if self.sensor.bonded:  # the stored bond: encrypted with its authenticated key
+        if sensor.bonded:  # the stored bond: encrypted with its authenticated key
             self.authenticated = True
             return
-        if mitm and self.sensor.has_display and io in (1, 4):
-            core.irq(31, (self._conn_handle, 4, self.sensor.passkey))
+        if mitm and sensor.has_display and io in (1, 4):
             answers = core.ble.passkey_answers
-            await _until(self.sensor, lambda: answers or not self.connected, timeout_ms)
+            asked = len(answers)
+            core.irq(31, (self._conn_handle, 4, sensor.passkey))
+            await _until(sensor.clock, lambda: len(answers) > asked or not self.connected,
+                         timeout_ms, sensor.changed)
             self._live()
-            self.authenticated = bool(answers and answers[-1][2])
+            self.authenticated = bool(answers[-1][2]) and sensor.peer_confirms(sensor.passkey)
             if not self.authenticated:
-                self.encrypted = False
+                self.encrypted = self.bonded = False
                 raise GattError("pairing failed: numeric comparison rejected")
+            if bond:
+                keys[sensor.addr] = sensor.bond_key  # _IRQ_SET_SECRET
+                self.device.aioble.save_secrets()
 
     def _live(self):
         if not self.connected:
@@ -296,7 +350,8 @@ class ClientCharacteristic:
     async def _next(self, kind, queue, timeout_ms):
         if kind not in self.subscribed:
             raise ValueError("not subscribed to %s" % kind)
-        await _until(self.sensor, lambda: queue or not self.sensor.link_up(self), timeout_ms)
+        await _until(self.sensor.clock, lambda: queue or not self.sensor.link_up(self),
+                     timeout_ms, self.sensor.changed)
         if queue:
             return queue.pop()
         raise DeviceDisconnectedError()
@@ -315,14 +370,14 @@ class ClientCharacteristic:
             raise DeviceDisconnectedError()
 
 
-async def _until(sensor, condition, timeout_ms):
-    clock = sensor.clock
+async def _until(clock, condition, timeout_ms, changed=None):
+    """Wait for condition(); `changed` (an Event, if any) is set when it may hold."""
     start = clock.now_ms()
     while not condition():
         left = None if timeout_ms is None else timeout_ms - (clock.now_ms() - start)
         if left is not None and left <= 0:
             raise asyncio.TimeoutError()
-        await clock.idle(sensor.changed, left)
+        await clock.idle(changed, left)
 
 
 _GATT = {
@@ -338,10 +393,16 @@ _GATT = {
 class FakeSensor:
     """A CGMS sensor: stores every record it made and answers the RACP from them."""
 
+    made = 0
+
     def __init__(self, aioble, addr, clock, crc=True, has_display=False, passkey=123456,
-                 bonded=False):
+                 bond_key=None, bonded=False):
         self.aioble = aioble
         self.addr = bytes(addr)
+        FakeSensor.made += 1
+        # its own long-term key: a clone with the same address has another one
+        self.bond_key = bond_key if bond_key is not None else bytes(
+            [FakeSensor.made % 256]) + self.addr
         self.clock = clock
         self.crc = crc
         self.has_display = has_display
@@ -401,6 +462,10 @@ class FakeSensor:
 
     # --- what the fake radio calls ----------------------------------------------------
 
+    def peer_confirms(self, passkey):
+        """The sensor's side of a numeric comparison (a test sensor always agrees)."""
+        return True
+
     def accept(self, device):
         self.drop()
         self.connection = FakeConnection(self, device)
@@ -449,3 +514,180 @@ class FakeSensor:
             self.racp_pending.append(("notify", record))
         code = cgms.RACP_SUCCESS if found else cgms.RACP_NO_RECORDS
         self.racp_pending.append(("indicate", cgms.racp_response(op, code)))
+
+
+# --- the CGM simulator board's side: aioble as a GATT server, on the same fake air -----
+
+class FakePeripheralAioble:
+    """The slice of aioble the CGM simulator board (tools/cgm_peripheral/main.py) uses as
+    a GATT server, on the air of a FakeAioble central: while it advertises, the central's
+    scan finds it as a sensor (SimLink); reads, writes, notifications and indications go
+    between the two; pairing asks both sides to compare the number (where both can)."""
+
+    def __init__(self, central, addr, clock, can_pair=False):
+        self.clock = clock
+        self.core = _Core(PairingBLE() if can_pair else FakeBLE())
+        self.secrets_path = None
+        self.security = self  # aioble.security.load_secrets(path)
+        self.link = SimLink(self, central, addr, clock)
+
+    def load_secrets(self, path=None):
+        self.secrets_path = path
+
+    def Service(self, uuid):  # noqa: N802  (aioble's names)
+        return _SimService(uuid)
+
+    def Characteristic(self, service, uuid, read=False, write=False, notify=False,  # noqa: N802
+                       indicate=False, initial=None, capture=False):
+        props = tuple(name for name, on in (("read", read), ("write", write),
+                                            ("notify", notify), ("indicate", indicate)) if on)
+        char = _SimCharacteristic(self.link, uuid.value, props, initial)
+        service.characteristics.append(char)
+        return char
+
+    def register_services(self, *services):
+        for service in services:
+            self.link.serve(service)
+
+    async def advertise(self, interval_us, name=None, services=None, appearance=0,
+                        timeout_ms=None):
+        link = self.link
+        link.in_range = True
+        try:
+            await _until(self.clock, lambda: link.connection is not None, timeout_ms)
+        finally:
+            link.in_range = False  # connected (or given up): no longer advertising
+        return _SimConnection(link, link.connection)
+
+
+class _SimService:
+    def __init__(self, uuid):
+        self.uuid = uuid
+        self.characteristics = []
+
+
+class _SimConnection:
+    def __init__(self, link, central_side):
+        self.link = link
+        self.central_side = central_side
+        self.device = "central"
+
+    def is_connected(self):
+        return self.central_side.connected
+
+    async def disconnected(self, timeout_ms=None):
+        await _until(self.link.clock, lambda: not self.central_side.connected, timeout_ms)
+
+    async def disconnect(self, timeout_ms=2_000):
+        if self.central_side.connected:
+            self.link.drop()
+
+
+class _SimCharacteristic:
+    def __init__(self, link, uuid, properties, initial):
+        self.link = link
+        self.uuid = uuid
+        self.properties = properties
+        self.value = bytes(initial or b"")
+        self._written = []
+
+    def write(self, data):  # the server's own value (what a read returns)
+        self.value = bytes(data)
+
+    def notify(self, connection, data):
+        self.link.push(self.uuid, "notify", data)
+
+    async def indicate(self, connection, data, timeout_ms=1_000):
+        self.link.push(self.uuid, "indicate", data)
+        await asyncio.sleep(0)
+
+    async def written(self, timeout_ms=None):
+        await _until(self.link.clock, lambda: self._written, timeout_ms)
+        return self.link.server_connection, self._written.pop(0)
+
+
+class SimLink(FakeSensor):
+    """The simulator board as the central sees it: a FakeSensor whose values, writes and
+    notifications are the simulator's own characteristics."""
+
+    def __init__(self, peripheral, central, addr, clock):
+        super().__init__(central, addr, clock, has_display=True, passkey=482_913)
+        self.peripheral = peripheral
+        self.in_range = False  # until it advertises
+        self.has_cgm_service = False
+        self.gatt = {}
+        self.server = {}  # uuid -> _SimCharacteristic
+        self.server_connection = None
+
+    def serve(self, service):
+        if service.uuid.value == cgms.SERVICE_UUID:
+            self.has_cgm_service = True
+        for char in service.characteristics:
+            self.server[char.uuid] = char
+            self.gatt[char.uuid] = char.properties
+
+    def accept(self, device):
+        connection = super().accept(device)
+        self.server_connection = _SimConnection(self, connection)
+        return connection
+
+    def read(self, uuid):
+        return self.server[uuid].value
+
+    def written(self, uuid, data):
+        self.server[uuid]._written.append(bytes(data))
+
+    def push(self, uuid, kind, data):
+        char = self._chars.get(uuid)
+        if char is not None and self.link_up(char):
+            char.push(kind, data)
+
+    def peer_confirms(self, passkey):
+        """Numeric comparison on the simulator's side: its IRQ handler answers."""
+        core = self.peripheral.core
+        if not hasattr(core.ble, "gap_pair"):
+            return False
+        answers = core.ble.passkey_answers
+        asked = len(answers)
+        core.irq(31, (1, 4, passkey))
+        return len(answers) > asked and bool(answers[-1][2])
+
+
+def load_simulator(peripheral, clock):
+    """tools/cgm_peripheral/main.py as the board runs it, on the host: its aioble is the
+    fake peripheral, its asyncio the host's with sleep_ms on the test's clock. Returns the
+    module (its CgmPeripheral, enable_bonding, ...); nothing starts (main() is not run)."""
+    import importlib.util
+    import sys
+    import types
+
+    from tools import ROOT
+    from tools.cgm_peripheral import cgm_sensor
+
+    shim = types.ModuleType("asyncio")
+    shim.__dict__.update({k: v for k, v in vars(asyncio).items() if not k.startswith("__")})
+
+    async def sleep_ms(ms):
+        end = clock.now_ms() + ms
+        await asyncio.sleep(0)
+        while clock.now_ms() < end:
+            await asyncio.sleep(0)
+
+    shim.sleep_ms = sleep_ms
+    fakes = {"aioble": peripheral, "asyncio": shim, "cgm_sensor": cgm_sensor,
+             "bluetooth": types.SimpleNamespace(UUID=UUID),
+             "micropython": types.SimpleNamespace(const=lambda value: value)}
+    saved = {name: sys.modules.get(name) for name in fakes}
+    sys.modules.update(fakes)
+    try:
+        path = "%s/tools/cgm_peripheral/main.py" % ROOT
+        spec = importlib.util.spec_from_file_location("cgm_simulator_main", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = old
+    return module

@@ -99,7 +99,8 @@ class Storage:
       durable. A cut during it may leave the file empty or holding any prefix of data.
     - replace(name, data) is atomic: after a cut the file holds either its old content or
       all of data, never a mix (write a new file, sync and close it, rename over).
-    - read(name) returns the file's bytes, or None if there is no such file.
+    - read(name) returns the file's bytes, or None if there is no such file;
+      read_at(name, offset, size) a part of them.
     - names() lists the files; size(name) is a file's size (0 if missing);
       remove(name) deletes a file if it exists.
     - Failures other than a power cut raise OSError.
@@ -107,6 +108,12 @@ class Storage:
 
     def read(self, name):
         raise NotImplementedError
+
+    def read_at(self, name, offset, size):
+        """Up to size bytes of a file from offset (fewer at its end; b"" past it or if
+        there is no such file): what a reader that must not hold the whole file uses.
+        Ports with seekable files do it without reading the rest."""
+        return (self.read(name) or b"")[offset:offset + size]
 
     def append(self, name, data):
         raise NotImplementedError

@@ -22,7 +22,11 @@ DEFAULTS = {
     "seed": 1,
     "log_records": 720,  # kept for RACP back-fill (12 h at 1 per minute)
     "session_start": [2026, 1, 1, 8, 0, 0],
+    "button_up": None,  # GPIO of a button that raises the trace by STEP_MG_DL (or None)
+    "button_down": None,  # ... and one that lowers it
 }
+STEP_MG_DL = 20
+HELP = "bg N | up | down | model | off N | status"
 
 
 def load_config(overrides):
@@ -33,6 +37,10 @@ def load_config(overrides):
         config[key] = overrides[key]
     if not isinstance(config["interval_s"], int) or config["interval_s"] < 1:
         raise ValueError("interval_s: %r; allowed: whole seconds >= 1" % config["interval_s"])
+    for key in ("button_up", "button_down"):
+        pin = config[key]
+        if pin is not None and (not isinstance(pin, int) or not 0 <= pin <= 48):
+            raise ValueError("%s: %r; allowed: a GPIO number 0-48 or null" % (key, pin))
     if config["offset_step_min"] not in (1, 5):
         raise ValueError("offset_step_min: %r; allowed: 1 or 5" % config["offset_step_min"])
     return config
@@ -46,6 +54,9 @@ class SensorModel:
         self.log = []  # (offset, record bytes), oldest first, bounded
         self._seed = config["seed"]
         self._previous = None
+        self.hold = None  # "bg N": every record is N mg/dL until "model"
+        self.shift = 0  # "up" / "down": added to the trace or the model
+        self.off_records = 0  # "off N": the radio is off for the next N records
         start = config["session_start"]
         self.session = cgms.SessionStart(start[0], start[1], start[2], start[3], start[4],
                                          start[5], 0, 0)
@@ -72,13 +83,44 @@ class SensorModel:
 
     def glucose(self, n):
         """mg/dL for record n (None = the sensor has no value: NaN)."""
+        if self.hold is not None:
+            return self.hold
         trace = self.config["trace"]
         if trace:
-            return trace[n % len(trace)]
+            value = trace[n % len(trace)]
+            return None if value is None else max(20, value + self.shift)
         minutes = n * self.config["offset_step_min"]
         wave = math.sin(2 * math.pi * minutes / self.config["period_min"])
         noise = self._noise(self.config["noise_mg_dl"])
-        return int(self.config["base_mg_dl"] + self.config["swing_mg_dl"] * wave + noise)
+        return max(20, int(self.config["base_mg_dl"] + self.config["swing_mg_dl"] * wave +
+                           noise) + self.shift)
+
+    def command(self, line):
+        """A serial (or button) command: changes what the next records measure; returns
+        the reply the console prints."""
+        words = line.split()
+        if not words:
+            return HELP
+        word = words[0]
+        if word in ("up", "down"):
+            self.shift += STEP_MG_DL if word == "up" else -STEP_MG_DL
+            return "shift %+d mg/dL" % self.shift
+        if word == "model":
+            self.hold, self.shift = None, 0
+            return "trace as configured"
+        if word == "status":
+            return "offset %d, next %s mg/dL, radio %s" % (
+                self.offset(), self.glucose(self.count),
+                "off for %d" % self.off_records if self.off_records else "on")
+        if word in ("bg", "off") and len(words) == 2 and words[1].isdigit():
+            value = int(words[1])
+            if word == "off":
+                self.off_records = value
+                return "radio off for %d records (kept for the RACP)" % value
+            if 20 <= value <= 600:
+                self.hold = value
+                return "bg %d mg/dL" % value
+        return "error: %r; commands: %s" % (line.strip(), HELP)
 
     def _noise(self, amplitude):
         self._seed = (self._seed * 1664525 + 1013904223) & 0xFFFFFFFF

@@ -8,10 +8,17 @@ Serves CGM Measurement (notify), Feature, Status, Session Start Time, Session Ru
 (read) and the RACP (write + indicate). Bonds with LE Secure Connections where the port
 can pair (ESP32): numeric comparison, the number is printed here and accepted, so the
 pump's user confirms it against this console.
+
+The console (serial) takes commands that change the trace the pump sees: `bg 60` (hold
+60 mg/dL), `up` / `down` (shift by 20 mg/dL), `model` (back to the configured trace),
+`off 5` (radio off for 5 records: they are kept, and the pump back-fills them with the
+RACP when it reconnects), `status`. Buttons on the config's `button_up` and
+`button_down` pins (to ground, pulled up) do `up` and `down`.
 """
 
 import asyncio
 import json
+import sys
 
 import aioble
 import bluetooth
@@ -57,6 +64,8 @@ class CgmPeripheral:
 
     async def advertise(self):
         while True:
+            while self.model.off_records:
+                await asyncio.sleep_ms(100)
             connection = await aioble.advertise(
                 _ADV_INTERVAL_US, name=self.model.config["name"],
                 services=[bluetooth.UUID(cgms.SERVICE_UUID)], appearance=_APPEARANCE_CGM)
@@ -71,7 +80,12 @@ class CgmPeripheral:
         while True:
             record = self.model.next_record()
             self.status.write(self.model.status())
-            self._notify(record)
+            if self.model.off_records:
+                self.model.off_records -= 1
+                if self.connection is not None:
+                    await self.connection.disconnect()
+            else:
+                self._notify(record)
             print("offset", self.model.offset(), "record", record.hex())
             await asyncio.sleep_ms(interval_ms)
 
@@ -84,6 +98,29 @@ class CgmPeripheral:
                     await asyncio.sleep_ms(20)  # let the radio drain; the client has one slot
                 elif connection.is_connected():
                     await self.racp.indicate(connection, data, timeout_ms=2_000)
+
+    def command(self, line):
+        print(self.model.command(line))
+
+    async def serial(self, stream):
+        """Console commands, one per line (stream: an asyncio.StreamReader)."""
+        while True:
+            line = await stream.readline()
+            if line:
+                self.command(line.decode() if isinstance(line, bytes) else line)
+            else:
+                await asyncio.sleep_ms(100)
+
+    async def buttons(self, pins):
+        """Pressed buttons (pins pulled up, pressed = 0), polled: (pin, command) pairs."""
+        last = [1] * len(pins)
+        while True:
+            for i, (pin, word) in enumerate(pins):
+                level = pin.value()
+                if level == 0 and last[i] == 1:
+                    self.command(word)
+                last[i] = level
+            await asyncio.sleep_ms(20)
 
     def _notify(self, data):
         if self.connection is not None and self.connection.is_connected():
@@ -113,10 +150,25 @@ def enable_bonding():
     return True
 
 
+def button_pins(config):
+    from machine import Pin
+
+    return [(Pin(config[key], Pin.IN, Pin.PULL_UP), word)
+            for key, word in (("button_up", "up"), ("button_down", "down"))
+            if config[key] is not None]
+
+
 async def main():
     enable_bonding()
-    sim = CgmPeripheral(SensorModel(read_config()))
-    await asyncio.gather(sim.advertise(), sim.measure(), sim.answer_racp())
+    config = read_config()
+    sim = CgmPeripheral(SensorModel(config))
+    tasks = [sim.advertise(), sim.measure(), sim.answer_racp(),
+             sim.serial(asyncio.StreamReader(sys.stdin))]
+    pins = button_pins(config)
+    if pins:
+        tasks.append(sim.buttons(pins))
+    await asyncio.gather(*tasks)
 
 
-asyncio.run(main())
+if __name__ == "__main__":  # on the board; a host test imports it to drive CgmPeripheral
+    asyncio.run(main())

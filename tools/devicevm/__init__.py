@@ -35,31 +35,45 @@ Step vocabulary (one key names the step; times are virtual):
                                    build defers the collection and garbage stays counted
   {"hold_bytes": 10000}            keep a bytearray of that size alive (0 drops it): a
                                    known allocation, to check the heap figures
-CGM sensors (tools/devicevm/py/vble.py: a fake `bluetooth` and aioble over
-tools/fake_ble.py, the real CGMS wire format; the firmware's CGM client runs only with
-a settings file whose `cgm` section is enabled, e.g. host_tests/stories/settings_cgm.json):
+A step with "only": "esp32_devkitc" (a board name) runs on that board only.
+The first step may name the settings file: {"settings": "host_tests/stories/x.json"}
+(else settings/example.json); the firmware's CGM client runs only with a settings file
+whose `cgm` section is enabled: host_tests/stories/settings_cgm.json (the sensor
+c0:ff:ee:00:00:01) or settings_cgm_first_found.json (no address: the first one found).
+CGM (tools/devicevm/py/vble.py: a fake `bluetooth` and aioble over tools/fake_ble.py,
+the real CGMS wire format, in story time):
   {"cgm_sensor": {"address": "c0:ff:ee:00:00:01", "bonded": true, "passkey": 123456,
                   "every_min": 5, "mg_dl": 120}}
                                    a sensor in range (stays over power cuts); it measures
-                                   every `every_min` (default 5) minutes from now; bonded:
-                                   an authenticated bond is stored (ESP32 re-encrypts
-                                   with it); passkey: it has a display (numeric comparison)
-  {"cgm": {"mg_dl": [120, 115], "now": true}}  the next readings (an int or a list; the
-                                   last repeats); now: one is measured at once
+                                   every `every_min` (default 5; 0: only on a "cgm" step)
+                                   minutes from now; bonded: an authenticated bond is
+                                   stored (ESP32 re-encrypts with it); passkey: it has a
+                                   display (numeric comparison); "clone": true, another
+                                   device with that address but not its keys; the step
+                                   again without clone brings that sensor back in range
+  {"cgm": {"mg_dl": [120, 115], "now": true, "sensor": "..."}}  the next readings (an
+                                   int or a list; the last repeats) of every sensor or
+                                   the one named; now: one is measured at once
   {"cgm_out_of_range": true}       every sensor out of range (the link drops; records
                                    are still made and stored for the RACP back-fill);
-                                   false: back in range
+                                   false: back in range; an address: that sensor leaves
   {"cgm_second_sensor": {"address": "..."}}  another sensor, never bonded, with the
                                    first one's current glucose
+  {"cgm_sim": {"interval_s": 60}}  the CGM simulator board: tools/cgm_peripheral/main.py
+                                   (its own firmware) on a fake aioble GATT server on
+                                   the same air, one VM, two radios; the dict is its
+                                   cgm_config.json
+  {"cgm_sim_serial": "bg 250"}     a line typed on the simulator's console
+  {"cgm_sim_button": "down"}       press and release one of its buttons
 The Pico W's BLE() has no gap_pair (BTstack), the ESP32's has (NimBLE); active(True)
-on the Pico W keeps BTSTACK_GC_BYTES of the GC heap (docs/references.md).
+on the Pico W keeps BTSTACK_GC_BYTES of the GC heap (docs/references.md). The pump's
+radio restarts empty at each boot and reloads its bond keys from /data.
 Every step may carry "note": "..." (ignored). A dimmed screen takes one key to wake.
 A story also fails on a firmware crash (an exception out of a task or main.py) and on
 an unexpected reset unless the story says {"allow_resets": true} as its first step.
 
     python -m tools.devicevm story host_tests/stories/first_boot.json --board pico_w
-    python -m tools.devicevm story host_tests/stories/cgm_readings.json \
-        --settings host_tests/stories/settings_cgm.json
+    python -m tools.devicevm story host_tests/stories/cgm_readings.json --board esp32_devkitc
 """
 
 import json
@@ -94,6 +108,8 @@ def _stage(tmp, steps, board, settings, romfs=None):
         shutil.copy(src, lib / src.name)
     for name in ("vboard.py", "vm_errno.py"):
         shutil.copy(VBOARD_PY / name, lib / name)
+    shutil.copy(REPO / "tools" / "cgm_peripheral" / "main.py", lib / "cgm_sim_main.py")
+    shutil.copy(REPO / "tools" / "cgm_peripheral" / "cgm_sensor.py", lib / "cgm_sensor.py")
     shutil.copy(VBOARD_PY / "machine.py", lib / "vb_machine.py")
     shutil.copy(REPO / "tools" / "fake_ble.py", lib / "fake_ble.py")
     shutil.copy(REPO / "boards" / f"{board}.py", files / "board.py")
@@ -233,13 +249,17 @@ def run_with_fakes(code, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, t
                                heap=heap, timeout=timeout)
 
 
-def story_failures(path, board, settings=None):
-    """Run the story file on the board (with a settings file, repo-relative, or the
-    example); the failures as one message ('' when it holds)."""
+def story_failures(path, board):
+    """Run the story file on the board; the failures as one message ('' when it holds)."""
     steps = load_story(REPO / path)
-    settings = DEFAULT_SETTINGS if settings is None else REPO / settings
-    failures, _ = DeviceVM(board, settings).check(steps)
+    failures, _ = DeviceVM(board, story_settings(steps)).check(steps)
     return "\n".join(failures)
+
+
+def story_settings(steps):
+    """The settings file the story's first step names (repo-relative), else the example."""
+    name = steps[0].get("settings") if steps else None
+    return REPO / name if name else DEFAULT_SETTINGS
 
 
 class DeviceVM:
@@ -254,9 +274,13 @@ class DeviceVM:
         self.mpy = mpy
 
     def run(self, steps):
-        return run_story(steps, self.board, self.settings, self.heap, mpy=self.mpy)
+        return run_story(self.steps(steps), self.board, self.settings, self.heap, mpy=self.mpy)
+
+    def steps(self, steps):
+        """The story's steps for this board (a step with "only": board runs only there)."""
+        return [step for step in steps if step.get("only", self.board) == self.board]
 
     def check(self, steps):
         """Run the story; return (failures, transcript)."""
         transcript = self.run(steps)
-        return check_story(steps, transcript), transcript
+        return check_story(self.steps(steps), transcript), transcript

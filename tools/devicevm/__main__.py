@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from tools.devicevm import BOARDS, DEFAULT_SETTINGS, DeviceVM, load_story
+from tools.devicevm import BOARDS, DeviceVM, load_story, story_settings
 
 
 def main(argv=None):
@@ -17,14 +17,16 @@ def main(argv=None):
     story = sub.add_parser("story", help="run a story and print its transcript")
     story.add_argument("path")
     story.add_argument("--board", choices=BOARDS, default="pico_w")
-    story.add_argument("--settings", default=str(DEFAULT_SETTINGS))
+    story.add_argument("--settings", default=None,
+                       help="a settings file (default: the one the story names, else the example)")
     story.add_argument("--heap", type=int, default=None, help="VM heap in bytes")
     story.add_argument("--mpy", action="store_true",
                        help="load the firmware as .mpy bytecode (mpy-cross), as deployed")
     args = parser.parse_args(argv)
     steps = load_story(args.path)
-    failures, transcript = DeviceVM(args.board, args.settings, args.heap, args.mpy).check(steps)
-    for step, seen in zip(steps, transcript["steps"]):
+    vm = DeviceVM(args.board, args.settings or story_settings(steps), args.heap, args.mpy)
+    failures, transcript = vm.check(steps)
+    for step, seen in zip(vm.steps(steps), transcript["steps"]):
         print("%8d ms  %s" % (seen["t_ms"], json.dumps(step)))
         for row in seen.get("screen", ()):
             print("            |%s|" % row)

@@ -51,6 +51,8 @@ class MonotonicClock(Clock):
     """The one clock on the Pi: ms since start, from CPython's monotonic clock (a CPython
     int never becomes a heap object, so it never rebases: Clock.rebase_at_ms is None)."""
 
+    rebase_at_ms = None  # CPython's ints never allocate: never moved back (ports.Clock)
+
     def __init__(self):
         self._t0 = time.monotonic_ns()
 

@@ -147,6 +147,7 @@ def screens():
     m = Menu(0, version=v.version, warning=WARNING)
     m.tick(10, v)
     out.append(("boot_notes", m, v))
+    out += cgm_screens()
     out += care_screens()
     return out
 
@@ -176,6 +177,75 @@ def care_screens():
     Keys(m, v).click(SELECT).click(DOWN).click(SELECT).click(DOWN, 4).click(SELECT, 3)
     out.append(("site_prompt", m, v))
     return out
+
+
+def cgm_screens():
+    """The pairing prompt, the CGM link screen (a board that cannot pair), the journal's
+    history pages and one entry."""
+    from basalt.core.ui.flows_cgm import watch_prompt
+    from basalt.core.ui.history_pages import HistoryPagesScreen
+
+    out = []
+    v = base_view()
+    v.cgm_link, v.cgm_security, v.cgm_passkey = "CGM pairing", "not paired", 482_913
+    m = menu_for(v)
+    watch_prompt(m, 10, v)
+    out.append(("cgm_pairing", m, v))
+    v = base_view()
+    v.cgm_link, v.cgm_security, v.cgm_peer = ("CGM unauthenticated", "unauthenticated",
+                                              "5e:50:c0:de:00:01")
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(DOWN, 3).click(SELECT).click(DOWN)
+    out.append(("cgm_link", m, v))
+    v = base_view()
+    v.open_journal = ReferencePages
+    m = menu_for(v)
+    Keys(m, v).click(SELECT).click(DOWN, 3).click(SELECT)
+    out.append(("history_pages", m, v))
+    m = Menu(0, has_back=True, version=v.version, warning=WARNING, boot_ms=0)
+    m.push(HistoryPagesScreen(ReferencePages()))
+    Keys(m, v).click(DOWN, 2).click(SELECT)
+    out.append(("history_entry", m, v))
+    return out
+
+
+class _Record:
+    def __init__(self, at_min, kind, detail):
+        self.boot = 3
+        self.at_ms = at_min * 60_000
+        self.kind = kind
+        self.detail = detail
+
+
+class ReferencePages:
+    """A journal of six records for the history screens (JournalPages' interface)."""
+
+    boot = 3
+    boots = {3: (0, 6 * 3_600_000)}  # boot 3 started at 06:00
+    RECORDS = (
+        (30, "bolus_started", {"programmed_mu": 4_500, "source": "calculator", "carbs_g": 45,
+                               "meal_mu": 4_500, "correction_mu": 1_200, "iob_mu": 800,
+                               "mg_dl": 190}),
+        (33, "bolus_done", {"programmed_mu": 4_500, "delivered_mu": 4_500}),
+        (60, "loop_decision", {"mode": "closed", "action": "temp", "rate_mu_h": 2_400,
+                               "minutes": 30, "eventual": 170, "glucose": 182,
+                               "iob_mu": 3_900}),
+        (72, "alarm_raised", {"code": "occlusion", "priority": "high"}),
+        (73, "alarm_stop", {"reason": "occlusion", "bolus_not_delivered_mu": 0}),
+        (80, "cgm_pair", {"state": "bonded", "detail": "5e:50:c0:de:00:01"}),
+    )
+
+    def newest(self):
+        return len(self.RECORDS) - 1
+
+    def older(self, pos):
+        return pos - 1 if pos > 0 else None
+
+    def newer(self, pos):
+        return pos + 1 if pos + 1 < len(self.RECORDS) else None
+
+    def record(self, pos):
+        return _Record(*self.RECORDS[pos])
 
 
 def advise(carbs_g):

@@ -1,13 +1,15 @@
 """Screenshots of the pump's screens.
 
-    python -m tools.screens.shots [--out docs] [--reference]
+    python -m tools.screens.shots [--out docs] [--reference] [--cgm]
 
 save_sim_screens(out) runs the firmware's PumpApp and UiTask on fake hardware, presses
 fake keys through a short session and saves the key moments (boot, home, bolus
 confirm, bolus running, an alarm) as PNGs; `make sim` calls it. save_setup_screens(out)
 does the same on a pump that keeps files (KeptSession): the clock asked for at boot, a
 profile edit and its daily total, a temp basal in U/h, the calibration screen and an
-activity mode. --reference also saves every reference screen of tools/screens/reference.py.
+activity mode. --reference also saves every reference screen of
+tools/screens/reference.py; --cgm only
+the pairing, CGM link and history ones (docs/ui_cgm_*.png, docs/ui_history_*.png).
 """
 
 import argparse
@@ -228,9 +230,12 @@ def save_sim_screens(out):
     return paths
 
 
+CGM_SCREENS = ("cgm_pairing", "cgm_link", "history_pages", "history_entry")
+
+
 # The reference screens the guides show (docs/ui_NAME.png), saved with every run.
 DOC_REFERENCE = ("home_full", "glucose_entry", "glucose_mmol", "treat_low", "urgent_low",
-                 "urgent_low_actions", "infusion_set", "site_prompt")
+                 "urgent_low_actions", "infusion_set", "site_prompt") + CGM_SCREENS
 
 
 def save_reference(out, names=None):
@@ -253,9 +258,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.screens.shots")
     parser.add_argument("--out", default="out")
     parser.add_argument("--reference", action="store_true", help="every reference screen too")
+    parser.add_argument("--cgm", action="store_true",
+                        help="only the CGM and history reference screens (docs/ui_*.png)")
     args = parser.parse_args(argv)
-    paths = save_sim_screens(args.out) + save_setup_screens(args.out)
-    paths += save_reference(args.out, None if args.reference else DOC_REFERENCE)
+    if args.cgm:
+        paths = save_reference(args.out, CGM_SCREENS)
+    else:
+        paths = save_sim_screens(args.out) + save_setup_screens(args.out)
+        paths += save_reference(args.out, None if args.reference else DOC_REFERENCE)
     for path in paths:
         print("wrote %s" % path)
     return 0

@@ -4,6 +4,7 @@
     python -m tools.sim cohort ...   (virtual patients; see tools/sim/cohort.py)
     python -m tools.sim loop-day ... (one patient on closed loop; tools/sim/loop_day.py)
     python -m tools.sim faults ...   (closed-loop fault scenarios; tools/sim/faults.py)
+    python -m tools.sim patient-compare ... (the MicroPython virtual patient vs simglucose)
     python -m tools.sim trial ...    (controllers x scenarios on Dask; tools/sim/trial.py)
 
 With the default program (make sim) it then runs the closed-loop day (out/loop.png,
@@ -41,6 +42,10 @@ def main(argv=None):
         from tools.sim import faults
 
         return faults.main(argv[1:])
+    if argv[:1] == ["patient-compare"]:
+        from tools.sim import patient_compare
+
+        return patient_compare.main(argv[1:])
     if argv[:1] == ["decide"]:
         from tools.sim import decide
 
@@ -51,7 +56,8 @@ def main(argv=None):
         return trial.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m tools.sim", description=__doc__.split("\n")[0],
-        usage="%(prog)s [options]\n       %(prog)s {cohort,loop-day,faults,decide,trial} ...",
+        usage="%(prog)s [options]\n       %(prog)s "
+              "{cohort,loop-day,faults,decide,patient-compare,trial} ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands (each has its own --help, e.g. python -m tools.sim cohort --help):\n"
                "  cohort     every virtual patient under one controller "
@@ -62,6 +68,8 @@ def main(argv=None):
                "  faults     closed-loop fault scenarios, with expectations "
                "(tools/sim/faults.py)\n"
                "  decide     one loop decision from an input record (tools/sim/decide.py)\n"
+               "  patient-compare  the MicroPython virtual patient against simglucose\n"
+               "             (tools/sim/patient_compare.py)\n"
                "  trial      controllers x scenarios x patients on Dask, with a report "
                "(tools/sim/trial.py)\n"
                "\nwithout a command: the pump app on fake hardware for --hours, as make sim")

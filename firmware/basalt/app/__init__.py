@@ -299,7 +299,10 @@ class PumpApp:
 
     @cgm_client.setter
     def cgm_client(self, client):
+        """The BLE client: its link events are journaled, and it is the command table's
+        "cgm" part (pairing answers, forget)."""
         self.cgm_watch.client = client
+        self.commands.targets["cgm"] = client
 
 
 class _Guards:

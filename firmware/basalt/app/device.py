@@ -157,9 +157,11 @@ def make_cgm(app):
 
     app.cgm = ReadingStore(app.clock.now_ms())
     try:
-        # No passkey prompt yet: numeric comparison (ESP32) is refused until the UI
-        # can show the number; a configured address still limits who is accepted.
-        app.cgm_client = make_cgm_client(app.cgm, app.clock, address=cgm.address)
+        # The pairing number is shown by the UI task (client.prompt) and answered with
+        # the cgm_pair command; the sensor in use and the bond keys are kept in /data.
+        storage = app.keeper.storage if app.keeper is not None else None
+        app.cgm_client = make_cgm_client(app.cgm, app.clock, address=cgm.address,
+                                         storage=storage)
         return app.cgm_client
     except ImportError as error:  # aioble not installed
         print("cgm: %s; glucose is typed (install: mpremote mip install aioble)" % error)
@@ -302,5 +304,6 @@ def start():
     app.timed.append(supervisor)  # its check-in times move with the clock's epoch
     from basalt.app.usb_service import on_board
 
-    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), make_cgm(app),
+    cgm = make_cgm(app)  # before the UI: its settings screen names the CGM link
+    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), cgm,
                           on_board(app, board.mcu)))

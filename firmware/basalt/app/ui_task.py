@@ -164,6 +164,7 @@ def _fill_capabilities(app, view, now_ms):
     has none: no settings file, no keeper)."""
     view.iob_mu = app.iob.iob_mu(now_ms)
     _fill_glucose(app.cgm, view, now_ms)
+    _fill_cgm_link(app.cgm_client, view)
     _fill_care(app, view, now_ms)
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
     closed = app.loop is not None and app.loop.mode == "closed" and app.cgm is not None
@@ -188,6 +189,8 @@ def _fill_capabilities(app, view, now_ms):
         view.settings = settings_lines(app, settings)
         view.settings_of = settings
     keeper = app.keeper
+    if view.open_journal is None and keeper is not None:
+        view.open_journal = _journal_pages(app)
     awaiting = keeper is not None and keeper.awaiting_ack
     view.boot_notes = tuple(keeper.boot_notes) if awaiting else None
     u = keeper.uncertain if keeper is not None else None
@@ -214,6 +217,25 @@ def _fill_glucose(readings, view, now_ms):
         view.history_seen = -1  # rebuild the history lines
 
 
+def _journal_pages(app):
+    def open_journal():
+        from basalt.storage.history_pages import JournalPages  # when History opens
+
+        return JournalPages(app.keeper.journal, app.clock.now_ms(), app.engine.day_ms())
+
+    return open_journal
+
+
+def _fill_cgm_link(client, view):
+    if client is None:
+        view.cgm_link = view.cgm_passkey = None
+        return
+    view.cgm_link = client.status()
+    view.cgm_security = client.security
+    view.cgm_peer = client.peer_text()
+    view.cgm_passkey = client.prompt
+
+
 def _fill_care(app, view, now_ms):
     settings = app.settings
     view.glucose_units = settings.glucose_units if settings is not None else "mg/dL"
@@ -224,7 +246,8 @@ def _fill_care(app, view, now_ms):
 
 def _advisor(app):
     """advise(carbs_g) for the calculator screens: the app's bolus calculator with the
-    newest CGM reading fit for dosing (else no correction), as (total, parts, notes)."""
+    newest CGM reading fit for dosing (else no correction), as (total, parts, notes,
+    the advice as the bolus command's fields)."""
 
     def advise(carbs_g):
         now = app.clock.now_ms()
@@ -244,7 +267,15 @@ def _advisor(app):
             notes.insert(0, "no glucose: no correction")
         else:
             notes.insert(0, "bg %d mg/dL %s" % (out["glucose_mg_dl"], out["glucose_source"]))
-        return out["suggested_mu"], parts, notes
+        # The advice goes with the bolus command, for the history's reason.
+        record = {"carbs": carbs_g, "meal": out.get("meal_mu", 0),
+                  "correction": out.get("correction_mu", 0), "iob": iob,
+                  "glucose": out["glucose_mg_dl"], "glucose_source": out["glucose_source"],
+                  "carb_ratio": out["carb_ratio_mg_per_u"],
+                  "sensitivity": out["sensitivity_mg_dl_per_u"],
+                  "target_low": out["target_low_mg_dl"],
+                  "target_high": out["target_high_mg_dl"], "suggested": out["suggested_mu"]}
+        return out["suggested_mu"], parts, notes, record
 
     return advise
 
@@ -261,6 +292,9 @@ def settings_lines(app, settings):
     lines = ["board " + board.name,
              "syringe %s U" % fmt_milli(board.syringe_capacity_mu // 1000 * 1000),
              "bolus %s U/min" % fmt_milli(engine.bolus_speed_mu_min)]
+    client = app.cgm_client
+    if client is not None:  # a board that cannot pair says so where settings are read
+        lines.append("CGM unauth link" if not client.can_pair else "CGM pairs, bonds")
     if settings is None:
         lines += ["max bolus %s U" % fmt_milli(BOLUS_MAX_MU), "(no settings file)"]
         return tuple(lines)

@@ -16,16 +16,23 @@ aioble keeps only the newest notification) and the RACP, back-fill gaps with RAC
 "records >= offset", and reconnect with exponential backoff after a drop.
 
 Security: where the port has BLE.gap_pair (ESP32/NimBLE) the client bonds with LE
-Secure Connections and MITM protection (numeric comparison: `confirm_passkey(passkey)`
-shows the number and returns the user's answer) and accepts readings only over an
-authenticated link. Where it does not (Pico W/BTstack today), the link is not paired:
-`security` says "no pairing" so the screen can show it, and readings are accepted only
-from the configured or first-found sensor address.
+Secure Connections and MITM protection. Numeric comparison: the passkey waits in
+`prompt` (the UI shows it) until the user's answer arrives through the command table
+(`cgm_pair` -> answer()); no answer within PROMPT_MS is a refusal. The link must come up
+encrypted and authenticated or no reading is taken. Once bonded, the sensor's address
+is kept in /data (PeerFile; aioble keeps the keys, see make_cgm_client) and only that
+sensor is used: a device that is not it is ignored, and one with its address but
+without its keys asks to pair again, which is refused without asking the user, until
+the user forgets the sensor (`cgm_forget`). Where the port cannot pair (Pico W/BTstack
+today), `security` is "unauthenticated" (the screen says so) and readings are accepted
+only from the configured or first-found sensor's address, also kept in /data.
 """
 
 import asyncio
+import json
 
 from basalt.core import cgms
+from basalt.core.errors import NotAllowedNow
 from basalt.core.events import shift_events
 
 _IO_DISPLAY_YESNO = 1
@@ -36,6 +43,7 @@ SCAN_MS = 10_000
 CONNECT_MS = 10_000
 GATT_MS = 3_000
 PAIR_MS = 60_000
+PROMPT_MS = 30_000  # the user's time to compare the numbers; silence is a refusal
 RACP_MS = 30_000
 NOTIFY_MS = 11 * 60_000  # a 5-minute sensor has missed two records: reconnect
 BACKOFF_MS = (1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 60_000)
@@ -51,18 +59,23 @@ def pairing_supported(ble):
 
 
 class CgmClient:
-    def __init__(self, store, clock, aioble, uuid, address=None, addr_type=0,
-                 confirm_passkey=None):
+    def __init__(self, store, clock, aioble, uuid, address=None, addr_type=0, peers=None):
         self.store = store
         self.clock = clock
         self._ble_mod = aioble
         self._uuid = uuid
-        self.peer = None if address is None else _addr_bytes(address)
-        self._addr_type = addr_type
-        self.confirm_passkey = confirm_passkey  # async (passkey) -> bool; the app's UI
+        self.configured = None if address is None else _addr_bytes(address)
+        self.peer = self.configured
+        self._addr_type = self._configured_type = addr_type
+        self.forget_keys = None  # drops the stack's bond keys (make_cgm_client sets it)
+        self.peers = peers  # a PeerFile: the sensor this pump uses, across reboots
+        self.bonded = False  # aioble holds keys for self.peer (the pump paired with it)
         self.can_pair = pairing_supported(aioble.core.ble)
         self.state = "idle"
-        self.security = "pairing" if self.can_pair else "no pairing"
+        self.security = "not paired" if self.can_pair else "unauthenticated"
+        self.prompt = None  # the passkey the user is asked to compare, or None
+        self._answer = None
+        self._renew = False  # forget(): end the link now
         self.feature = None
         self.crc = False
         self.session_key = None
@@ -75,17 +88,45 @@ class CgmClient:
         self._backfill = asyncio.Event()
         self._pending_passkey = None
         self._last_error = None
+        self._load_peer()
         if self.can_pair:
             aioble.core.register_irq_handler(self._irq, None)
 
     # --- for the app and the screen ------------------------------------------------
 
     def status(self):
-        """One short line (<= 21 characters) for the OLED: "CGM bonded", "CGM unpaired
-        link" (this board cannot pair), "CGM scanning", "CGM waiting 4 s", ..."""
+        """One short line (<= 21 characters) for the OLED: "CGM bonded", "CGM
+        unauthenticated" (this board cannot pair), "CGM scanning", "CGM waiting 4 s"..."""
         if self.state == "connected":
-            return "CGM bonded" if self.security == "bonded" else "CGM unpaired link"
+            return "CGM bonded" if self.security == "bonded" else "CGM unauthenticated"
         return "CGM " + self.state
+
+    def peer_text(self):
+        """The sensor in use as "c0:ff:ee:00:00:01", or None before one is chosen."""
+        return None if self.peer is None else _hex(self.peer)
+
+    # --- the command table's "cgm" part ----------------------------------------------
+
+    def answer(self, now_ms, answer):
+        """The user's answer to the pairing prompt ("yes" / "no")."""
+        if self.prompt is None:
+            raise NotAllowedNow("cgm_pair", "no pairing is waiting for an answer")
+        self._answer = answer == "yes"
+
+    def forget(self, now_ms):
+        """Forget the sensor in use (and its bond): the next one found must pair, or,
+        on a board that cannot pair, is the one used."""
+        if self.bonded and self.forget_keys is not None:
+            self.forget_keys()
+        self.peer = self.configured
+        self._addr_type = self._configured_type
+        self.bonded = False
+        self.security = "not paired" if self.can_pair else "unauthenticated"
+        if self.peers is not None:
+            self.peers.forget()
+        self._event("cgm_pair", state="forgotten")
+        self._renew = True
+        self._backfill.set()
 
     def pop_events(self):
         """Link, session and back-fill events since the last call (the app's tick
@@ -133,6 +174,7 @@ class CgmClient:
             if chars["racp"] is not None:
                 await chars["racp"].subscribe(notify=False, indicate=True)
             self._set_state("connected")
+            self._renew = False
             await self._serve(connection, chars)
         finally:
             if connection.is_connected():
@@ -155,9 +197,12 @@ class CgmClient:
 
     async def _secure(self, connection):
         if not self.can_pair:
-            self.security = "no pairing"
+            self.security = "unauthenticated"
             self._pin(connection)
             return
+        addr = bytes(connection.device.addr)
+        if self.peer is not None and addr != self.peer:
+            raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
         self._set_state("pairing")
         answering = asyncio.create_task(self._answer_passkeys())
         try:
@@ -165,21 +210,37 @@ class CgmClient:
                                   timeout_ms=PAIR_MS)
         finally:
             answering.cancel()
-            self.passkey = None
+            self.prompt = self.passkey = None
         if not (connection.encrypted and connection.authenticated):
-            self.security = "not authenticated"
+            self.security = "refused"
             raise CgmLinkError("pairing gave no authenticated link (MITM protection)")
         self.security = "bonded"
+        if not self.bonded:
+            self.bonded = True
+            self._event("cgm_pair", state="bonded", detail=_hex(addr))
         self._pin(connection)
 
     def _pin(self, connection):
-        """From now on only this sensor: the configured one, or the first one found."""
+        """From now on only this sensor: the configured one, or the first one found; kept
+        in /data so a reboot does not take another."""
         addr = bytes(connection.device.addr)
         if self.peer is None:
             self.peer = addr
             self._addr_type = None  # found by scan: keep scanning, match the address
         elif addr != self.peer:
             raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
+        kept = (addr, self._addr_type, self.bonded)
+        if self.peers is not None and self.peers.load() != kept:
+            self.peers.save(*kept)
+
+    def _load_peer(self):
+        kept = None if self.peers is None else self.peers.load()
+        if kept is None or self.configured is not None and kept[0] != self.configured:
+            return  # a configured address wins over one kept from an older setting
+        self.peer, self._addr_type, bonded = kept
+        self.bonded = bonded and self.can_pair
+        if self.bonded:
+            self.security = "bonded"
 
     async def _discover(self, connection):
         service = await connection.service(self._uuid(cgms.SERVICE_UUID), timeout_ms=GATT_MS)
@@ -221,7 +282,7 @@ class CgmClient:
         drain = asyncio.create_task(self._drain(chars["measurement"]))
         try:
             since = self.store.backfill_from(self._current_offset)
-            while connection.is_connected() and not _done(drain):
+            while connection.is_connected() and not _done(drain) and not self._renew:
                 if since is not None and chars["racp"] is not None:
                     await self._racp(chars["racp"], since)
                 self._backfill.clear()
@@ -269,13 +330,15 @@ class CgmClient:
 
     async def _racp(self, racp, since):
         self.counts["racp"] += 1
+        before = self.counts["records"]
         await racp.write(cgms.racp_report_since(since), True, timeout_ms=GATT_MS)
         try:
             reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=RACP_MS))
         except asyncio.TimeoutError:
             await racp.write(cgms.racp_abort(), True, timeout_ms=GATT_MS)
             raise CgmLinkError("no RACP response in %d s" % (RACP_MS // 1000))
-        self._event("cgm_backfill", since=since, result=reply.describe())
+        self._event("cgm_backfill", since=since, result=reply.describe(),
+                    records=self.counts["records"] - before)
         # Asked once: found or not, these gaps are not asked for again.
         self.store.backfill_done()
 
@@ -299,10 +362,31 @@ class CgmClient:
             self._pending_passkey = None
             conn_handle, action, passkey = pending
             accept = False
-            if action == _PASSKEY_ACTION_NUMCMP and self.confirm_passkey is not None:
-                self.passkey = passkey  # the screen shows it while the user decides
-                accept = bool(await self.confirm_passkey(passkey))
+            if self.bonded:
+                # The bonded sensor has its keys: one asking to pair again is not it (or
+                # lost them); only the user's "forget sensor" lets a new pairing happen.
+                self._event("cgm_pair", state="refused",
+                            detail="a bonded sensor asked to pair again")
+            elif action == _PASSKEY_ACTION_NUMCMP:
+                accept = await self._ask_user(passkey)
             ble.gap_passkey(conn_handle, action, 1 if accept else 0)
+
+    async def _ask_user(self, passkey):
+        """Show the number (prompt) and wait for answer(); no answer in time is a no.
+        Polls in its own task: the pump's other tasks never wait for it."""
+        self._answer = None
+        self.prompt = self.passkey = passkey
+        start = self.clock.now_ms()
+        try:
+            while self._answer is None and self.clock.now_ms() - start < PROMPT_MS:
+                await self.clock.sleep_ms(100)
+        finally:
+            self.prompt = None
+        accept = bool(self._answer)
+        self._event("cgm_pair", state="confirmed" if accept else "refused",
+                    detail="user said yes" if accept else (
+                        "user said no" if self._answer is False else "no answer in time"))
+        return accept
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -343,14 +427,66 @@ def _text(error):
     return "%s: %s" % (type(error).__name__, error)
 
 
-def make_cgm_client(store, clock, address=None, addr_type=0, confirm_passkey=None):
-    """The client on a board: imports aioble and bluetooth only here (not on the host)."""
+class PeerFile:
+    """The sensor this pump uses, kept across reboots: {"addr": "c0:ff:..", "type": 0,
+    "bonded": true} in a file of a Storage port (/data). A file that does not read back
+    is as none: the next sensor must pair again (or, without pairing, is taken)."""
+
+    def __init__(self, storage, name="cgm_peer.json"):
+        self.storage = storage
+        self.name = name
+
+    def load(self):
+        """(addr bytes, addr type or None, bonded) or None."""
+        try:
+            obj = json.loads(self.storage.read(self.name) or "null")
+            addr = _addr_bytes(obj["addr"])
+            kind = obj["type"]
+            if len(addr) == 6 and kind in (None, 0, 1) and obj["bonded"] in (True, False):
+                return addr, kind, obj["bonded"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
+
+    def save(self, addr, addr_type, bonded):
+        self.storage.replace(self.name, json.dumps(
+            {"addr": _hex(addr), "type": addr_type, "bonded": bonded}).encode())
+
+    def forget(self):
+        self.storage.remove(self.name)
+
+
+BOND_FILE = "/data/cgm_bond.json"
+
+
+def make_cgm_client(store, clock, address=None, addr_type=0, storage=None):
+    """The client on a board: imports aioble and bluetooth only here (not on the host).
+    storage: the Storage port of /data, where the sensor in use (and, where the port can
+    pair, aioble's bond keys: BOND_FILE) are kept."""
     import aioble
     import bluetooth
 
     if pairing_supported(aioble.core.ble):
-        from aioble import security  # registers the bonding key store
+        # aioble.security answers the stack's _IRQ_GET_SECRET/_IRQ_SET_SECRET from a
+        # dict it saves as JSON; its path must be set before the radio is turned on.
+        from aioble import security
 
-        security.load_secrets("/cgm_bond.json")
-    return CgmClient(store, clock, aioble, bluetooth.UUID, address, addr_type,
-                     confirm_passkey)
+        security.load_secrets(BOND_FILE)
+    peers = None if storage is None else PeerFile(storage)
+    client = CgmClient(store, clock, aioble, bluetooth.UUID, address, addr_type, peers)
+    if client.can_pair:
+        client.forget_keys = _forget_keys
+    return client
+
+
+def _forget_keys():
+    """No bond keys at all: the file removed, then aioble's table reloaded (empty)."""
+    import os
+
+    from aioble import security
+
+    try:
+        os.remove(BOND_FILE)
+    except OSError:
+        pass
+    security.load_secrets(BOND_FILE)

@@ -41,6 +41,16 @@ class FileStorage(Storage):
                 return None
             raise
 
+    def read_at(self, name, offset, size):
+        try:
+            with open(self._path(name), "rb") as handle:
+                handle.seek(offset)
+                return handle.read(size)
+        except OSError as error:
+            if error.args and error.args[0] == _ENOENT:
+                return b""
+            raise
+
     def _put(self, name, data, mode):
         with open(self._path(name), mode) as handle:
             handle.write(data)

@@ -135,6 +135,7 @@ class Keeper:
         force_note = self._load_force_calibration(events)
         plan = recovery.plan(found, self.board, self.engine, now_ms, epoch_s)
         self._apply(now_ms, plan)
+        events[0][1]["day_ms"] = self.engine.day_ms()  # the history's clock for this boot
         clock_note = self._set_clock(now_ms, epoch_s)
         events += plan["events"]
         iob_events, iob_note, self.iob_gap_known = recovery.restore_iob(
@@ -236,6 +237,7 @@ class Keeper:
                            STOP_OF_STATE[state] if state < len(STOP_OF_STATE) else STOP_USER)
         # A reset never empties the 60-min and 24-h windows of the safety gate.
         engine.gate.restore(now_ms, plan["gate"][0], plan["gate"][1])
+        engine.bolus_carry_pl = plan["bolus_carry_pl"]
         self._restart_stop = state
         self._temp = plan["temp"]
         self.uncertain = plan["uncertain"]
@@ -256,7 +258,7 @@ class Keeper:
         if self._restart_stop == ckp.STATE_DELIVERING and not self.fault \
                 and not self.settings_error and not self.hardware_fault \
                 and engine.stop_reason == STOP_USER:
-            engine.resume(now_ms)
+            engine.resume(now_ms, "restart")
             temp = self._temp
             if temp is not None:
                 engine.restore_temp(now_ms, temp[0], temp[1], temp[2], temp[3])
@@ -505,7 +507,7 @@ class Keeper:
         self.fault = "storage"
         engine = self.engine
         if engine.stop_reason is None:
-            engine.suspend(max(now_ms, engine.last_ms()))
+            engine.suspend(max(now_ms, engine.last_ms()), "delivery_fault")
             self.stream.extend(engine.pop_events())
         self.motion.drop_pending()
         screen = error.screen if isinstance(error, StorageFault) else "storage: %s" % error

@@ -105,6 +105,7 @@ def boot(kind):
     vboard.hx711._ready_at = 0
     vhw.reset_request[0] = None
     BOARD = None
+    vble.power_on()
     main = {"__name__": "__main__"}
     try:
         exec(open("/main.py").read(), main)
@@ -218,8 +219,8 @@ def do(step):
         return (yield from heap())
     elif "hold_bytes" in step:
         HELD[0] = bytearray(step["hold_bytes"]) if step["hold_bytes"] else None
-    elif vble.step(step, story_ms()):
-        pass
+    else:
+        yield from vble.step(step, story_ms(), run_ms)
     if any(k in step for k in ("expect_screen", "expect_rows", "screen")):
         return {"frame": frame()}
     if "expect_usteps" in step:

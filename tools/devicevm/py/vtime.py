@@ -27,6 +27,10 @@ def advance_to(us):
 
 
 def power_on():
+    """A restart: uptime starts again at 0; a set RTC keeps counting (as one with a
+    backup cell does; a story whose board loses it says {"rtc": null})."""
+    if _rtc[0] is not None:
+        _rtc[0] += _now[0] // 1_000_000
     _now[0] = 0
 
 

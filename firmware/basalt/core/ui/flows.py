@@ -57,7 +57,11 @@ def _main_items(menu, view):
                       _open(lambda: ListScreen(b"Loop mode", _loop_items))))
     items += [
         ("Alarms (%d)" % len(view.alarms), _open(lambda: ListScreen(b"Alarms", _alarm_items))),
-        ("History", _open(lambda: TextScreen(b"History", _history, "no history yet"))),
+    ]
+    if view.cgm_link is not None:
+        items.append(("CGM", _open_cgm))
+    items += [
+        ("History", _open_history),
         ("Settings", _open(lambda: TextScreen(b"Settings", _settings, "no settings"))),
         ("Glucose", _care("open_glucose")),
         ("Site changed", _care("open_site")),
@@ -66,6 +70,21 @@ def _main_items(menu, view):
                   _lazy("flows_setup", "activity_screen")))
     items.append(("Setup", _lazy("flows_setup", "setup_screen")))
     return items
+
+
+def _open_cgm(menu, view):
+    from basalt.core.ui.flows_cgm import cgm_screen  # only when a CGM is there
+
+    menu.push(cgm_screen())
+
+
+def _open_history(menu, view):
+    if view.open_journal is None:  # no journal (a host without storage): recent events
+        menu.push(TextScreen(b"History", _history, "no history yet"))
+        return
+    from basalt.core.ui.history_pages import HistoryPagesScreen
+
+    menu.push(HistoryPagesScreen(view.open_journal()))
 
 
 def _lazy(module, name):
@@ -198,10 +217,12 @@ def _advice(menu, view, carbs_g):
         menu.home()
         return
     try:
-        total, parts, notes = view.advise(carbs_g)
+        advice = view.advise(carbs_g)
     except BasaltError as error:
         refused(menu, error)
         return
+    total, parts, notes = advice[:3]
+    record = advice[3] if len(advice) > 3 else {}
     lines = ["%-9s%6s" % (label[:9], units2(mu)) for label, mu in parts]
     lines.append("%-9s%6s" % ("total", units2(total)))
     for note in notes:
@@ -211,25 +232,41 @@ def _advice(menu, view, carbs_g):
     suggested = max(0, min(total, top)) // step * step
 
     def edit(menu, view):
-        menu.push(_amount_screen(view, b"Bolus (edit)", _confirm_meal(carbs_g), 1, suggested))
+        menu.push(_amount_screen(view, b"Bolus (edit)", _confirm_meal(carbs_g, record), 1,
+                                 suggested))
 
     menu.push(TextScreen("%dg advice" % carbs_g, lambda view: lines, on_select=edit))
 
 
-def _confirm_meal(carbs_g):
-    """The calculator's bolus: once confirmed, the carbs go on record for the loop too
+def _confirm_meal(carbs_g, record):
+    """The calculator's bolus, with its advice (record: the bolus command's advice
+    fields) for the history: once confirmed, the carbs go on record for the loop too
     (a pump without a loop has nobody to tell)."""
 
     def announce(menu, view):
         if carbs_g and view.loop_mode is not None:
-            menu.emit(("carbs", {"grams": carbs_g}))
+            menu.emit(("carbs", {"grams": carbs_g, "source": "calculator"}))
 
     def done(menu, view, amount):
         details = ["normal, now"] + (["%d g carbs" % carbs_g] if carbs_g else [])
         menu.push(ConfirmScreen(b"Confirm bolus", units2(amount), "U", details,
-                                ("bolus", {"units": amount}), announce))
+                                ("bolus", _with(record, amount)), announce))
 
     return done
+
+
+def _with(record, amount):
+    """The bolus command with the advice fields that fit their declared range (the
+    advice is a record: one out of range is left out, never a reason to refuse)."""
+    values = {"units": amount}
+    for key in record:
+        value = record[key]
+        if value is not None:
+            field = _field("bolus", key)
+            lo, hi, _ = field.bounds()
+            if value in field.choices if field.choices else lo <= value <= hi:
+                values[key] = value
+    return values
 
 
 # ----- the loop -----------------------------------------------------------------------

@@ -48,6 +48,7 @@ class Menu:
         self._last_input = now_ms
         self._boot_until = now_ms + boot_ms
         self._alarm = None
+        self.pairing = None  # the CGM pairing number on screen (basalt.core.ui.flows_cgm)
         if boot_ms:
             self.push(BootScreen(version, warning))
 
@@ -154,16 +155,25 @@ class Menu:
                 self.push(BootScreen(self.version, self.warning))
         elif booting and now_ms - self._boot_until >= 0:
             self.pop()
+        if (view.cgm_passkey is not None or self.pairing is not None) and not booting:
+            from basalt.core.ui.flows_cgm import watch_prompt
+
+            watch_prompt(self, now_ms, view)
         alarm = view.most_urgent()
         if alarm is not None and (alarm != self._alarm or self.dimmed):
             self.wake(now_ms)  # an alarm nobody has acknowledged keeps the screen lit
         self._alarm = alarm
         if now_ms - self._last_input >= self.dim_ms:
-            if len(self.stack) > 1:
-                self.home()  # no screen waits half-filled (or armed) for a passer-by
+            if len(self.stack) > 1 and view.boot_notes is None:
+                # No screen waits half-filled (or armed) for a passer-by; the boot
+                # notes stay (dimmed) until they are acknowledged.
+                self.home()
             if alarm is None and not self.dimmed:
                 self.dimmed = True
                 self.changed = True
+
+    def idle_ms(self, now_ms):
+        return now_ms - self._last_input
 
     def _boot_below(self):
         for screen in self.stack:

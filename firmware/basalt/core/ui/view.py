@@ -25,6 +25,13 @@ class PumpView:
         self.glucose_mgdl = None
         self.trend = None  # -3..3, or None when the CGM sends no trend
         self.glucose_age_ms = None
+        # the BLE CGM link (None: no client): its status line, security ("bonded", "not
+        # paired", "refused", "unauthenticated"), the sensor's address, and a pairing
+        # number waiting for the user's answer
+        self.cgm_link = None
+        self.cgm_security = None
+        self.cgm_peer = None
+        self.cgm_passkey = None
         # insulin on board (None until the IOB model exists)
         self.iob_mu = None
         # delivery
@@ -55,6 +62,8 @@ class PumpView:
         self.history = ()
         self.history_seen = -1  # the app's event count when history was last filled
         self.readings = ()  # CGM readings as history lines, newest first
+        # the journal a page at a time: None, or open_journal() -> JournalPages
+        self.open_journal = None
         self.reading_offset = -1
         self.settings = ()
         self.settings_of = None  # the Settings those lines show (the app's, when made)
