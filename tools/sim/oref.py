@@ -27,6 +27,7 @@ import subprocess
 import time
 
 from basalt.core import insulin
+from basalt.core.commands import COMMANDS
 from basalt.core.errors import BasaltError
 from basalt.core.limits import BOLUS_STEP_MU
 from tools import ROOT
@@ -40,6 +41,8 @@ TEMP_MIN = 30  # oref0 sets 30-minute temps
 DEVICE = "basalt-sim"
 TIMEOUT_S = 60  # one decision takes milliseconds; a bridge silent this long is stuck
 EXERCISE_TARGET = 140  # mg/dL: AndroidAPS's default activity temp target (references.md)
+# The pump's loop temps last exactly this long (the command table's loop_temp minutes).
+LOOP_TEMP_MIN = [f for f in COMMANDS["loop_temp"].fields if f.key == "minutes"][0].hi
 
 # Profile fields Basalt has no equivalent for: oref0's own recommended values. oref0's
 # lib/profile defaults() supplies them (docs/references.md: oref0 preferences); the
@@ -331,7 +334,10 @@ class Oref0(BasaltPump):
 
     def enact(self, minute, suggested):
         """The suggestion as the loop's commands, through the command table and the gate;
-        a refusal is recorded (the pump keeps doing what it did)."""
+        a refusal is recorded (the pump keeps doing what it did). oref0's longer temps
+        (a 120-minute zero temp on a low) are set for the pump's LOOP_TEMP_MIN: oref0
+        decides again at every reading and renews a temp before it ends, as a rig does
+        on a pump whose temps are short."""
         run = self.app.command
         try:
             if "rate" in suggested and "duration" in suggested:
@@ -340,7 +346,8 @@ class Oref0(BasaltPump):
                         run(("loop_cancel_temp", {}))
                 else:
                     rate = max(0, int(round(suggested["rate"] * 1000)))
-                    run(("loop_temp", {"rate": rate, "minutes": int(suggested["duration"])}))
+                    minutes = min(int(suggested["duration"]), LOOP_TEMP_MIN)
+                    run(("loop_temp", {"rate": rate, "minutes": minutes}))
         except BasaltError as error:
             self.refused.append((minute, "temp: %s" % error))
         units = suggested.get("units") or 0
