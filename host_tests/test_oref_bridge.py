@@ -140,6 +140,17 @@ def test_a_refused_command_is_counted_and_changes_nothing():
     assert controller.app.engine.temp_basal() is None
 
 
+@pytest.mark.parametrize("minutes", [30, 60, 120])
+def test_oref0s_longer_temps_run_as_the_pumps_loop_temp(minutes):
+    """oref0 sets a 120-minute zero temp on a low; the pump's loop temps last 30 minutes
+    (the command table), so it runs for 30 and oref0 renews it: never refused."""
+    controller = oref.Oref0(patients.settings_for("adult#001"), 3)
+    controller.enact(0, {"rate": 0, "duration": minutes})
+    rate, _, left = controller.app.engine.temp_basal()
+    assert controller.refused == [] and rate == 0
+    assert left == oref.LOOP_TEMP_MIN == 30
+
+
 ERRORS = (  # (request line, what the answer's error says)
     ("not json", "not JSON"),
     ('{"op": "launch"}', "unknown op"),
