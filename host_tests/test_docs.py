@@ -153,13 +153,13 @@ SKIP = {
         "32 cells on a LocalCluster (minutes); test_trial.py runs the same code in CI size",
     ".venv/bin/dask scheduler": "a Dask scheduler serves until stopped",
     PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial":
-        "the benchmark's 360 cells (hours on 2 shared cores)",
+        "the benchmark's 360 cells (37 min on 2 shared cores)",
     "PYTHONPATH=firmware .venv/bin/dask worker tcp://10.0.0.5:8786 --nthreads 1":
         "a Dask worker serves its scheduler until stopped",
     PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial"
     " --scheduler tcp://10.0.0.5:8786": "needs a running Dask cluster at that address",
-    PY + " -m tools.bench trial --json": "360 patient-days, oref0 in node (an hour or more on "
-                                          "2 cores); test_trial.py runs it in CI size",
+    PY + " -m tools.bench trial --json": "720 patient-days, oref0 in node (37 min on 2 shared "
+                                          "cores); test_trial.py runs it in CI size",
     PY + " -m tools.sim patient-compare --patients adult#001,child#007 --hours 6 --json":
         "simglucose and the VM (several seconds); test_vpatient.py runs the command on 3 "
         "patients for 6 h",

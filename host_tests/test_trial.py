@@ -5,10 +5,12 @@ tools/sim/trial.py); then a rerun from the results file runs nothing and says th
 import argparse
 import csv
 import json
+import os
 import shutil
 
 import pytest
 
+from tools import ROOT
 from tools.bench import trial as bench_trial
 from tools.sim import trial
 
@@ -106,3 +108,10 @@ def test_cells_cover_the_matrix_with_settings_variants():
     assert len({trial.cell_key(c) for c in cells}) == len(cells)
     low = next(c for c in cells if c["settings"] == "low")
     assert trial.label(low) == low["controller"] + "+low"
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "tools", "sim",
+                                                                  "matrices"))))
+def test_the_shipped_matrices_load(name):
+    matrix = trial.load_matrix(os.path.join(ROOT, "tools", "sim", "matrices", name))
+    assert trial.cells(matrix)
