@@ -164,6 +164,9 @@ class ForceSensor:
       takes effect on the next read.
     - Reads are short and bounded (an HX711 read waits at most one conversion period
       plus a margin); power_down()/power_up() are optional (default: no-op).
+    - read_mn_now() is what the delivery tick calls: it never waits for a conversion
+      (an HX711 takes the one its reading task captured, else raises SensorFault
+      "timeout"); by default it is read_mn(), for sensors whose reads are short.
     """
 
     calibration = None
@@ -173,6 +176,9 @@ class ForceSensor:
 
     def read_mn(self):
         return counts_to_mn(self.calibration, self.read_raw())
+
+    def read_mn_now(self):
+        return self.read_mn()
 
     def power_down(self):
         pass

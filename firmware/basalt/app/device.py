@@ -5,7 +5,7 @@ run the tasks. Kept out of main.py so main.py stays a few lines; wiring only.
 import asyncio
 import time
 
-from basalt import firmware_version
+from basalt import firmware_version, forget
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.errors import ConfigError
 from basalt.core.units import REBASE_AT_MS
@@ -136,6 +136,9 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
         asyncio.create_task(app.buzzer.run(app.clock))
+    force = app.occlusion.force
+    if hasattr(force, "run"):  # the HX711's reading task: the tick never waits for it
+        asyncio.create_task(force.run(app.clock))
     if ui is not None:
         asyncio.create_task(ui.run(supervisor))
     if cgm_client is not None:
@@ -198,18 +201,6 @@ def _unload_after_save(kind, detail):
         forget(SETTINGS_CHECKS)
 
 
-def forget(names):
-    """Drop modules from sys.modules and from their packages, so gc can free them."""
-    import sys
-
-    for name in names:
-        sys.modules.pop(name, None)
-        package, _, short = name.rpartition(".")
-        parent = sys.modules.get(package)
-        if parent is not None and short in parent.__dict__:
-            delattr(parent, short)
-
-
 def read_settings(board, path=SETTINGS_PATH):
     """The therapy settings on the device, or None (missing or refused: no therapy runs
     until a valid file is loaded; every problem is printed for the user)."""
@@ -233,6 +224,10 @@ def make_force(board, calibration=None, time=None):
     force = board.force
     if force is None:
         return None
+    if force.kind == "hx711" and board.mcu == "rp2040":
+        from basalt.drivers.hx711_rp2 import HX711Pio  # PIO clocks it: no Python read
+
+        return HX711Pio(force.dout, force.sck, calibration, time=time)
     if force.kind == "hx711":
         from basalt.drivers.hx711 import HX711
 

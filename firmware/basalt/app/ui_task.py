@@ -178,6 +178,7 @@ def _fill_capabilities(app, view, now_ms):
     force = app.occlusion.force
     cal = force.calibration if force is not None else None
     view.force_cal = None if cal is None else (cal["tare_counts"], cal["counts_per_n"])
+    view.occlusion = None if force is None else app.occlusion.learned
     if settings is not None:
         view.bolus_increment_mu = settings.bolus_increment_mu
     if settings is not None:
