@@ -80,6 +80,8 @@ RUN = {
     PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1": (
         0, ["child", "TIR"]),
     PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
+    PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1"
+    " --scenario exercise": (0, ["child", "TIR"]),
     PY + " -m tools.sim decide host_tests/scenarios/decide_rising_with_carbs.json": (
         0, ['"decision"', '"state"']),
     PY + " -m tools.rig accuracy --help": (0, ["--simulate-error-pct", "--balance", "--protocol"]),
@@ -152,6 +154,19 @@ SKIP = {
         "procedure short for P = 3 and 0",
     PY + " -m tools.bench pi_jitter --json": "times real step threads for seconds; "
                                                "meaningful on a Pi",
+    PY + " -m tools.sim cohort --controller oref1 --days 2 --json":
+        "30 virtual patients x 2 days with oref1 in node (minutes)",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/example.json --out out/trial":
+        "32 cells on a LocalCluster (minutes); test_trial.py runs the same code in CI size",
+    ".venv/bin/dask scheduler": "a Dask scheduler serves until stopped",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial":
+        "the benchmark's 360 cells (37 min on 2 shared cores)",
+    "PYTHONPATH=firmware .venv/bin/dask worker tcp://10.0.0.5:8786 --nthreads 1":
+        "a Dask worker serves its scheduler until stopped",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial"
+    " --scheduler tcp://10.0.0.5:8786": "needs a running Dask cluster at that address",
+    PY + " -m tools.bench trial --json": "720 patient-days, oref0 in node (37 min on 2 shared "
+                                          "cores); test_trial.py runs it in CI size",
     PY + " -m tools.sim patient-compare --patients adult#001,child#007 --hours 6 --json":
         "simglucose and the VM (several seconds); test_vpatient.py runs the command on 3 "
         "patients for 6 h",
