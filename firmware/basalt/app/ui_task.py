@@ -8,7 +8,6 @@ from basalt.core.delivery import STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError
 from basalt.core.glucose_alerts import UNEXPLAINED_LOW_MG_DL
 from basalt.core.limits import BOLUS_MAX_MU
-from basalt.core.readings import ARROW_TEXT
 from basalt.core.ui.flows import refused
 from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import PRESS, ButtonDecoder
@@ -209,6 +208,8 @@ def _fill_glucose(readings, view, now_ms):
     arrow = reading.arrow
     view.trend = TREND_NAMES.index(arrow) - 3 if arrow in TREND_NAMES else None
     if reading.offset != view.reading_offset:  # a new reading: into the history's list
+        from basalt.core.readings import ARROW_TEXT  # loaded with the CGM
+
         view.reading_offset = reading.offset
         minute = ((view.clock_min or 0) - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
         line = "%02d:%02d bg %d %s" % (minute // 60, minute % 60, view.glucose_mgdl,

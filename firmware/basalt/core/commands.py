@@ -39,7 +39,7 @@ from basalt.core.limits import (
     TEMP_MAX_PERCENT,
     TEMP_MIN_MIN,
 )
-from basalt.core.loop import MODES
+from basalt.core.loop_state import MODES
 from basalt.core.schedule import parse_clock
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, to_milli
 

@@ -40,6 +40,7 @@ the alarm), so a bad offset never leaves the CGM dead without a message.
 
 from basalt.core import cgms
 from basalt.core.events import shift_events
+from basalt.core.limits import STALE_MS
 from basalt.core.units import MS_PER_MIN, shifted
 
 try:
@@ -51,7 +52,6 @@ except ImportError:  # CPython
 
 
 WINDOW_MIN = const(360)
-STALE_MS = const(15 * 60_000)
 LOW_MILLI = const(40_000)
 HIGH_MILLI = const(400_000)
 MAX_RATE_MILLI = const(6_000)  # mg/dL per minute x 1000
