@@ -52,20 +52,34 @@ BLOCK = 16  # bytes per GC block on a 32-bit port
 STORY_TIMEOUT_S = 1800
 VM_HEAP = 4 * 1024 * 1024  # the probe run's heap
 
-# The published free GC heap after boot of each port's stock firmware, without PSRAM.
+# The published free GC heap after boot of each port's stock firmware, without PSRAM
+# (docs/references.md says where each figure is from).
 BUDGETS = {
     "rp2040": (
-        111_936,
-        "no published gc.mem_free() after boot of MicroPython's RPI_PICO_W firmware was "
-        "found; its GC heap is the RAM the linker leaves (micropython PR 10968), and "
-        "CircuitPython 9.0 on a Pico W reports 126,112 free at start (adafruit/"
-        "circuitpython issue 9085); the ESP32-WROOM's 111,936 stands in until a Pico W "
-        "measurement is cited. The BTstack share is allocated by the fake bluetooth "
-        "module once BLE is active, so it counts in the firmware's figures"),
+        126_112,
+        "Pico W: 126,112 bytes free at start, the one published free-heap figure on Pico W "
+        "hardware (CircuitPython 9.0.0, adafruit/circuitpython issue 9085); no "
+        "gc.mem_free() after boot of MicroPython's RPI_PICO_W was found. MicroPython's rp2 "
+        "heap is the RAM the linker leaves: __GcHeapStart = __bss_end__ + the C heap, "
+        "__GcHeapEnd = the end of RAM (ports/rp2/memmap_rp2040/"
+        "section_extra_post_platform_end.incl; PR 10968), so the CYW43, lwIP and BTstack "
+        "static buffers of the W come out of it: the Pico without radio has 209,936 "
+        "(micropython issue 12557), an upper bound. BTstack's GC-heap share is allocated "
+        "by the fake bluetooth module once BLE is active, so it counts in the figures"),
     "esp32": (
         111_936,
         "ESP32-WROOM (no PSRAM) stock MicroPython 1.2x: 111,936 bytes after the heap's "
         "first growth (micropython PR 13219; issues 7043 and 14421)"),
+}
+# A board file with "psram": True: the free GC heap after boot of the port's SPIRAM
+# firmware on such a module.
+PSRAM_BUDGETS = {
+    "esp32": (
+        4_096_864,
+        "ESP32-WROVER (4 MB of its PSRAM mapped as the GC heap): gc.mem_free() 4,096,864 "
+        "after boot of MicroPython's esp32spiram firmware (v1.14) on an ESP32-WROVER-B "
+        "(enesbcs/mpyeasy issue 8); a WROOM module without PSRAM leaves 111,936 "
+        "(micropython issues 7043, 14421)"),
 }
 FROZEN_METHOD = ("bytecode in flash: the compiled package as a ROMFS image (mpremote "
                  "romfs builder) mounted with vfs.VfsRom in the VM, imports reading "
@@ -76,6 +90,11 @@ FROZEN_METHOD = ("bytecode in flash: the compiled package as a ROMFS image (mpre
 def micropython_boards():
     """The board files with a MicroPython port, by name."""
     return [name for name in board_names() if board_spec(name).get("mcu") in PORTS]
+
+
+def board_budget(spec):
+    """(bytes, source) of the board file's published free heap after boot."""
+    return (PSRAM_BUDGETS if spec.get("psram") else BUDGETS)[spec["mcu"]]
 
 
 def largest_free_block(meminfo):
@@ -189,7 +208,7 @@ def measure(boards, steps, chunk_ms, detail=False, workers=2):
         jobs = []
         for name in boards:
             spec = board_spec(name)
-            budget = BUDGETS[spec["mcu"]]
+            budget = board_budget(spec)
             for frozen in (False, True):
                 jobs.append((name, frozen, budget, spec))
         with ThreadPoolExecutor(max_workers=workers) as pool:
