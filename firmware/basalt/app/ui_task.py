@@ -8,7 +8,6 @@ from basalt.core.delivery import STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError
 from basalt.core.glucose_alerts import UNEXPLAINED_LOW_MG_DL
 from basalt.core.limits import BOLUS_MAX_MU
-from basalt.core.ui.flows import refused
 from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import PRESS, ButtonDecoder
 from basalt.core.ui.menu import Menu
@@ -59,6 +58,8 @@ class UiTask:
             try:
                 self.app.command(cmd)
             except BasaltError as error:
+                from basalt.core.ui.flows import refused  # the menus' own note
+
                 refused(self.menu, error)
         if commands:
             fill_view(self.app, self.view, now_ms)
