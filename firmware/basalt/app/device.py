@@ -5,7 +5,7 @@ run the tasks. Kept out of main.py so main.py stays a few lines; wiring only.
 import asyncio
 import time
 
-from basalt import firmware_version, forget
+from basalt import firmware_version
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.errors import ConfigError
 from basalt.core.units import REBASE_AT_MS
@@ -196,6 +196,18 @@ def _settings():
 def _unload_after_save(kind, detail):
     if kind == "settings_changed":  # the last thing a settings save does
         forget(SETTINGS_CHECKS)
+
+
+def forget(names):
+    """Drop modules from sys.modules and from their packages, so gc can free them."""
+    import sys
+
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, short = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None and short in parent.__dict__:
+            delattr(parent, short)
 
 
 def read_settings(board, path=SETTINGS_PATH):
