@@ -14,6 +14,10 @@ the live heap read between chunks is exact. Figures, each less the VM's own base
 
   boot_heap_bytes     live heap 2 s after power-on
   peak_heap_bytes     the largest live heap read between chunks during the day
+                      (both read in a first run of the day in a 4 MiB heap that never
+                      grows: in a heap that grew, the VM's simulated power cut leaves
+                      the old firmware reachable, so the capped run's later live heap
+                      holds two firmwares, which no board's RAM does)
   largest_free_bytes  the largest free block at the end of the day in the capped heap
                       (the first heap area's block table, micropython.mem_info(1))
   bytecode_bytes      summed sizes of the .mpy files of every firmware module loaded
@@ -156,12 +160,14 @@ class SetupTooBig(RuntimeError):
     of a grown heap): a budget this small cannot be imposed on this VM."""
 
 
-def day_run(steps, board, package, romfs, budget, chunk_ms, settings=DEFAULT_SETTINGS):
+def day_run(steps, board, package, romfs, budget, chunk_ms, settings=DEFAULT_SETTINGS,
+            probe_steps=None):
     """The story traced in a VM whose heap leaves `budget` bytes free after the VM's
-    own baseline (sized from a probe run of the same VM); the transcript."""
+    own baseline (sized from a probe run of the same VM, of probe_steps: default its
+    first step); the transcript, with the probe's as transcript["probe"]."""
     kwargs = dict(board=board, settings=settings, mpy=package, trace_ms=chunk_ms,
                   romfs=romfs, timeout=STORY_TIMEOUT_S)
-    probed = run_story([{"heap": True}], heap=VM_HEAP, **kwargs)
+    probed = run_story(probe_steps or steps[:1], heap=VM_HEAP, **kwargs)
     probe = probed["heap"]
     heap = capped_heap_size(probed["steps"][0]["alloc"], probe["total_start"], VM_HEAP,
                             budget)
@@ -170,30 +176,39 @@ def day_run(steps, board, package, romfs, budget, chunk_ms, settings=DEFAULT_SET
     if trace["total_start"] > probe["total_start"] * heap / VM_HEAP + BLOCK * 64:
         raise SetupTooBig("%s: the VM's setup grew the %d-byte heap to %d before the "
                           "story began" % (board, heap, trace["total_start"]))
+    transcript["probe"] = probed
     return transcript
 
 
 def figures(steps, transcript, package, budget):
-    """The per-board figures from a traced transcript (steps: the story run)."""
+    """The per-board figures from a traced transcript (steps: the story run). Boot and
+    peak are read in the probe's roomy heap when it ran the whole story: in a heap that
+    had to grow, the VM's simulated power cut left the old firmware reachable (the
+    live heap after the reboot held both), which a board's RAM never does."""
     trace = transcript["heap"]
-    marks = [seen for step, seen in zip(steps, transcript["steps"]) if "heap" in step]
+    live = transcript.get("probe", transcript)
+    if len(live["steps"]) != len(steps):
+        live = transcript
+    marks = [seen for step, seen in zip(steps, live["steps"]) if "heap" in step]
     baseline = marks[0]["alloc"]
-    boot = marks[1]["alloc"] if len(marks) > 1 else trace["live_end"]
+    boot = marks[1]["alloc"] if len(marks) > 1 else live["heap"]["live_end"]
+    capped_base = [seen for step, seen in zip(steps, transcript["steps"])
+                   if "heap" in step][0]["alloc"]
     failures = check_story(steps, transcript)
     finished = len(transcript["steps"]) == len(steps)
     return {
         "boot_heap_bytes": boot - baseline,
-        "peak_heap_bytes": trace["live_max"] - baseline,
+        "peak_heap_bytes": live["heap"]["live_max"] - baseline,
         "largest_free_bytes": largest_free_block(transcript["meminfo"]),
         "bytecode_bytes": _module_bytes(transcript["modules"], package),
-        "capped_heap_bytes": trace["total_start"] - baseline,
+        "capped_heap_bytes": trace["total_start"] - capped_base,
         "capped_day_ok": finished and not failures
         and trace["total_max"] == trace["total_start"],
         "budget_bytes": budget[0],
         "budget_source": budget[1],
     }, {
         "vm_baseline_bytes": baseline,
-        "before_collect_peak_bytes": trace["before_collect_max"] - baseline,
+        "before_collect_peak_bytes": trace["before_collect_max"] - capped_base,
         "heap_total_max_bytes": trace["total_max"],
         "chunks": trace["chunks"],
         "failures": failures,
@@ -214,7 +229,7 @@ def measure(boards, steps, chunk_ms, detail=False, workers=2):
         with ThreadPoolExecutor(max_workers=workers) as pool:
             runs = list(pool.map(
                 lambda job: day_run(steps, job[0], package, image if job[1] else None,
-                                    job[2][0], chunk_ms), jobs))
+                                    job[2][0], chunk_ms, probe_steps=steps), jobs))
         result = {"boards": {}, "frozen": {"method": FROZEN_METHOD}}
         for (name, frozen, budget, spec), transcript in zip(jobs, runs):
             figs, more = figures(steps, transcript, package, budget)
