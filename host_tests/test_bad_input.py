@@ -27,6 +27,9 @@ from basalt.core.units import MS_PER_MIN
 from tools import boardfiles
 from tools.fakes import FakeIob, open_limits
 
+BOLUS_KEYS = ("keys carb_ratio, carbs, cmd, correction, glucose, glucose_source, iob, meal, "
+              "sensitivity, suggested, target_high, target_low, units")
+
 
 def _sim_board():
     return boardfiles.load("sim")
@@ -185,7 +188,7 @@ PUMP_BOLUS = [
     P("bolus-1e9-float", ("bolus", {"units": 1e9}), InvalidValue, "bolus units",
       "1000000000.0", BOLUS_U),
     P("bolus-unknown-key", ("bolus", {"units": 1000, "now": 1}), InvalidValue, "bolus.now",
-      UNKNOWN, "keys carbs, cmd, correction, glucose, iob, meal, units"),
+      UNKNOWN, BOLUS_KEYS),
     P("loop-bolus-from-outside", {"cmd": "loop_bolus", "units": 1}, InvalidValue, "cmd",
       "'loop_bolus'", "one of "),
 ]
@@ -279,7 +282,7 @@ CMD_EXTENDED = [
 ]
 
 PERCENT = "0 to 250 %"
-TEMP_MIN = "15 to 1440 min (whole numbers)"
+TEMP_MIN = "15 to 4320 min (whole numbers)"
 
 
 def _temp(duration, rate=None, percent=None):
@@ -309,8 +312,8 @@ PUMP_TEMP = [
       "'neither'", "exactly one of rate (U/h) or percent"),
     P("temp-14min", ("temp_basal", {"minutes": 14, "percent": 50}), InvalidValue,
       "temp_basal minutes", "14", TEMP_MIN),
-    P("temp-1441min", ("temp_basal", {"minutes": 1441, "percent": 50}), InvalidValue,
-      "temp_basal minutes", "1441", TEMP_MIN),
+    P("temp-4321min", ("temp_basal", {"minutes": 4321, "percent": 50}), InvalidValue,
+      "temp_basal minutes", "4321", TEMP_MIN),
     E("temp-percent-over-30U/h-on-high-profile", _temp(60, percent=200), InvalidValue,
       "temp basal percent", "200", "at most 150 % here", state="high"),
     P("temp-while-suspended", ("temp_basal", {"minutes": 60, "percent": 50}), NotAllowedNow,
@@ -332,8 +335,8 @@ CMD_TEMP = [
       "exactly one of rate (U/h) or percent"),
     C("temp-14min", _cmd_temp(percent=50, minutes=14), InvalidValue, "temp_basal minutes",
       "14", TEMP_MIN),
-    C("temp-1441min", _cmd_temp(percent=50, minutes=1441), InvalidValue,
-      "temp_basal minutes", "1441", TEMP_MIN),
+    C("temp-4321min", _cmd_temp(percent=50, minutes=4321), InvalidValue,
+      "temp_basal minutes", "4321", TEMP_MIN),
     C("temp-30.5min", _cmd_temp(percent=50, minutes=30.5), InvalidValue,
       "temp_basal minutes", "30.5", TEMP_MIN),
     C("temp-rate-text", _cmd_temp(rate="abc"), InvalidValue, "temp_basal rate", "'abc'",
@@ -559,7 +562,7 @@ CMD_STATE = [
     C("command-name-unhashable", {"cmd": ["bolus"], "units": 1}, InvalidValue, "cmd",
       "['bolus']", "one of "),
     C("unknown-extra-key", {"cmd": "bolus", "units": 1, "unit": 1}, InvalidValue,
-      "bolus.unit", UNKNOWN, "keys carbs, cmd, correction, glucose, iob, meal, units"),
+      "bolus.unit", UNKNOWN, BOLUS_KEYS),
     C("unknown-extra-key-temp", _cmd_temp(percent=50, rate_uh=1), InvalidValue,
       "temp_basal.rate_uh", UNKNOWN, "keys cmd, minutes, percent, rate"),
     C("unknown-extra-key-resume", {"cmd": "resume", "at": "now"}, InvalidValue, "resume.at",
@@ -674,7 +677,7 @@ def test_good_commands_are_accepted_in_the_same_states():
         ("running", {"cmd": "dual_bolus", "units": 2, "now_units": 1.99, "minutes": 60}),
         ("running", {"cmd": "dual_bolus", "units": 2, "now_percent": 99, "minutes": 60}),
         ("running", {"cmd": "temp_basal", "minutes": 15, "percent": 0}),
-        ("running", {"cmd": "temp_basal", "minutes": 1440, "percent": 250}),
+        ("running", {"cmd": "temp_basal", "minutes": 4320, "percent": 250}),
         ("running", {"cmd": "temp_basal", "minutes": 60, "rate": 30}),
         ("high", {"cmd": "temp_basal", "minutes": 60, "percent": 150}),
         ("temp_percent", {"cmd": "set_profile", "name": "night",

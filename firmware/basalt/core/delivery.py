@@ -6,6 +6,8 @@ its program rounded down, however time is cut into ticks and however late they c
 
   basal  rate r mU/h for dt ms is r*dt/360 pL; the remainder is kept in 1/360 pL.
   ramps  (bolus parts, prime) spread N steps evenly over T ms: floor(N*t/T) by time t.
+  bolus  each part's N takes the remainder (pL) the parts before it left: completed
+         boluses total floor(exact / step), never above, within one microstep below.
 
 Every product stays below 2**30 (spans are cut to a per-channel maximum), so a tick
 allocates nothing on 32-bit MicroPython.
@@ -21,7 +23,15 @@ from basalt.core.limits import (
     PRIME_SPEED_MU_MIN,
 )
 from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
-from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, SMALL_INT_MAX, fmt_milli, shifted
+from basalt.core.units import (
+    MS_PER_DAY,
+    MS_PER_HOUR,
+    MS_PER_MIN,
+    PL_PER_MU,
+    SMALL_INT_MAX,
+    fmt_milli,
+    shifted,
+)
 
 _SMALL = SMALL_INT_MAX
 _FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
@@ -36,6 +46,13 @@ STOP_SENSOR_FAULT = "force sensor fault"
 ALARM_STOPS = (STOP_OCCLUSION, STOP_SENSOR_FAULT)  # the user may resume after these
 STOP_LIMIT = "limit reached: "  # + the limit's name, e.g. "limit reached: max daily insulin"
 STOP_BASAL_LIMIT = STOP_LIMIT + NAMES["max_basal"]  # a basal step refused at release
+# Why delivery stopped, as the journal's "cause" (a halt by any other alarm: "alarm").
+_CAUSES = {STOP_USER: "user", STOP_EMPTY: "empty_reservoir", STOP_OCCLUSION: "occlusion",
+           STOP_SENSOR_FAULT: "alarm"}
+# A calculator bolus's record keys, in the order of the bolus command's advice fields.
+ADVICE_KEYS = ("carbs_g", "meal_mu", "correction_mu", "iob_mu", "mg_dl", "glucose_source",
+               "carb_ratio_mg_per_u", "sensitivity_mg_dl_per_u", "target_low_mg_dl",
+               "target_high_mg_dl", "suggested_mu")
 # Stops that resume cannot undo: they need a new reservoir.
 NEEDS_RESERVOIR = (STOP_NO_RESERVOIR, STOP_EMPTY)
 
@@ -116,6 +133,9 @@ class DeliveryEngine:
         self._ext_pending = None  # the extended part of a dual wave, waiting its turn
         self._prime = None
         self._bolus_id = 0
+        # pL asked of boluses but below one microstep (0 <= carry < one step): the next
+        # bolus part takes it; a cancelled or interrupted bolus drops it (the safe side).
+        self.bolus_carry_pl = 0
         self._takeup = 0  # drive-train slack left by an occlusion back-off
         self.reseat_steps = 0  # take-up re-advanced on resume: travel, not therapy
         self._retarget()
@@ -349,18 +369,18 @@ class DeliveryEngine:
                              % (temp[1], profile.name))
 
     def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
-        """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 24 h."""
+        """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 72 h."""
         self._temp_basal(now_ms, duration_min, rate_mu_h, percent, "user")
 
-    def auto_temp_basal(self, now_ms, rate_mu_h, duration_min):
+    def auto_temp_basal(self, now_ms, rate_mu_h, duration_min, cause=None):
         """The closed loop's entry point: an absolute temp basal through the same gate.
 
         Besides max basal, the gate refuses a rate above the scheduled one while
-        insulin on board is at max_iob.
+        insulin on board is at max_iob. cause: "low_glucose_suspend" for its zero temps.
         """
-        self._temp_basal(now_ms, duration_min, rate_mu_h, None, "loop")
+        self._temp_basal(now_ms, duration_min, rate_mu_h, None, "loop", cause)
 
-    def _temp_basal(self, now_ms, duration_min, rate_mu_h, percent, source):
+    def _temp_basal(self, now_ms, duration_min, rate_mu_h, percent, source, cause=None):
         # Fields and their ranges were checked by the command table (core.commands).
         self._advance(now_ms)
         duration_ms = duration_min * MS_PER_MIN
@@ -381,21 +401,28 @@ class DeliveryEngine:
         replaced = self._temp is not None
         self._temp = [rate_mu_h, percent, duration_ms, duration_ms]
         self._retarget()
-        self._event("temp_basal_started", {"rate_mu_h": rate_mu_h, "percent": percent,
-                                           "duration_min": duration_min,
-                                           "replaced": replaced, "source": source})
+        detail = {"rate_mu_h": rate_mu_h, "percent": percent, "duration_min": duration_min,
+                  "replaced": replaced, "source": source}
+        if cause is not None:
+            detail["cause"] = cause
+        self._event("temp_basal_started", detail)
 
-    def cancel_temp_basal(self, now_ms):
+    def cancel_temp_basal(self, now_ms, cause="user"):
         self._advance(now_ms)
         if self._temp is None:
             raise NotAllowedNow("cancel temp basal", "no temp basal is running")
-        self._cancel_temp()
+        self._cancel_temp(cause)
         self._retarget()
 
-    def _cancel_temp(self):
+    def auto_cancel_temp(self, now_ms):
+        """The loop ends its temp basal."""
+        self.cancel_temp_basal(now_ms, "loop")
+
+    def _cancel_temp(self, cause):
         temp = self._temp
         self._temp = None
-        self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN})
+        self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN,
+                                             "cause": cause})
 
     def temp_basal(self):
         """(rate_mu_h, percent, minutes left) or None."""
@@ -406,18 +433,22 @@ class DeliveryEngine:
 
     # ----- boluses ----------------------------------------------------------------
 
-    def bolus(self, now_ms, amount_mu, carbs_g=None, meal_mu=None, correction_mu=None,
-              iob_mu=None, glucose=None):
-        """A normal bolus at the bolus speed; from the calculator, its advice (carbs,
-        meal and correction parts, IOB taken off, glucose) goes in the event as well."""
+    def bolus(self, now_ms, amount_mu, *advice):
+        """A normal bolus at the bolus speed; from the calculator, its advice (the
+        command's advice fields, in ADVICE_KEYS order) goes in the event as well: the
+        history says why (carbs, glucose and its source, ratio, sensitivity, target, IOB
+        taken off, what was suggested; programmed_mu is what the user confirmed)."""
         self._advance(now_ms)
         self._require_bolus_ok("bolus", amount_mu, need_now=True, need_ext=False)
-        advice = None
-        if meal_mu is not None or correction_mu is not None or carbs_g is not None:
-            advice = {"carbs_g": carbs_g, "meal_mu": meal_mu, "correction_mu": correction_mu,
-                      "iob_mu": iob_mu, "mg_dl": glucose}
+        record = None
+        for i in range(len(advice)):
+            if advice[i] is not None:
+                if record is None:
+                    record = {"carbs_g": None, "meal_mu": None, "correction_mu": None,
+                              "iob_mu": None, "mg_dl": None}
+                record[ADVICE_KEYS[i]] = advice[i]
         self._start_bolus("normal", amount_mu, amount_mu, 0, 0,
-                          "user" if advice is None else "calculator", advice)
+                          "user" if record is None else "calculator", record)
 
     def auto_bolus(self, now_ms, amount_mu):
         """The closed loop's entry point: a normal bolus through the same gate."""
@@ -447,7 +478,7 @@ class DeliveryEngine:
         self._advance(now_ms)
         if not self.bolus_running():
             raise NotAllowedNow("cancel bolus", "no bolus is running")
-        return self._cancel_boluses("cancelled")
+        return self._cancel_boluses("cancelled", "user")
 
     def bolus_running(self):
         return (self._now_part is not None or self._ext_part is not None
@@ -469,18 +500,26 @@ class DeliveryEngine:
             raise NotAllowedNow(command, "a bolus is being delivered; wait or cancel it")
         if need_ext and (self._ext_part is not None or self._ext_pending is not None):
             raise NotAllowedNow(command, "an extended bolus is running; cancel it first")
-        self._require_insulin(command, amount_mu)
-        self.gate.check_bolus(self._last_ms, command, amount_mu, self._bolus_owed())
+        steps = self._carried(amount_mu)[0]  # what its parts will move, remainder taken
+        self._require_insulin(command, amount_mu, steps)
+        self.gate.check_bolus(self._last_ms, command, amount_mu, self._bolus_owed(), steps)
+
+    def _carried(self, amount_mu):
+        """(whole microsteps, pL left over) of amount_mu plus the carried remainder."""
+        pl = amount_mu * PL_PER_MU + self.bolus_carry_pl
+        step_pl = self.board.ustep_volume_pl
+        steps = pl // step_pl
+        return steps, pl - steps * step_pl
 
     def _bolus_owed(self):
         """Microsteps that running and waiting bolus parts still owe."""
         return _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
 
-    def _require_insulin(self, command, amount_mu):
+    def _require_insulin(self, command, amount_mu, steps=None):
         """The reservoir, less what running boluses and prime still owe, must hold it."""
         free = self.reservoir_steps - self._bolus_owed() - _owed(self._prime)
         free_mu = self.board.mu_for_usteps(free) if free > 0 else 0
-        if amount_mu > free_mu:
+        if amount_mu > free_mu or (steps is not None and steps > free):
             raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
                                 "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))
 
@@ -489,9 +528,9 @@ class DeliveryEngine:
         self._bolus_id += 1
         ident = (self._bolus_id, kind)
         if now_mu:
-            self._now_part = self._ramp(ident, now_mu, self._bolus_ms(now_mu))
+            self._now_part = self._bolus_ramp(ident, now_mu, self._bolus_ms(now_mu))
         if ext_mu:
-            ext = self._ramp(ident, ext_mu, duration_min * MS_PER_MIN)
+            ext = self._bolus_ramp(ident, ext_mu, duration_min * MS_PER_MIN)
             if now_mu:
                 self._ext_pending = ext
             else:
@@ -509,6 +548,11 @@ class DeliveryEngine:
 
     def _ramp(self, ident, amount_mu, duration_ms):
         return Ramp(ident, amount_mu, self.board.usteps_for_mu(amount_mu), duration_ms)
+
+    def _bolus_ramp(self, ident, amount_mu, duration_ms):
+        """A bolus part: it takes the carried remainder and leaves its own."""
+        steps, self.bolus_carry_pl = self._carried(amount_mu)
+        return Ramp(ident, amount_mu, steps, duration_ms)
 
     def _finish_ramps(self):
         now_part = self._now_part
@@ -533,16 +577,19 @@ class DeliveryEngine:
             self._event("prime_done", {"programmed_mu": prime.programmed_mu,
                                        "delivered_steps": prime.done})
 
-    def _cancel_boluses(self, how):
+    def _cancel_boluses(self, how, cause):
         reports = []
         now_part, ext, pending = self._now_part, self._ext_part, self._ext_pending
         self._now_part = self._ext_part = self._ext_pending = None
+        if now_part is not None or ext is not None:
+            self.bolus_carry_pl = 0  # what was asked is not given: nothing to carry
         if now_part is not None:
             reports.append(self._report(now_part, pending))
         if ext is not None:
             reports.append(self._report(None, ext))
         for report in reports:
             report["ended"] = how
+            report["cause"] = cause
             self._event("bolus_" + how, report)
         return reports
 
@@ -561,14 +608,15 @@ class DeliveryEngine:
 
     # ----- suspend, prime, reservoir ---------------------------------------------
 
-    def suspend(self, now_ms):
-        """Stop all delivery; temp basal and boluses are cancelled (never resumed)."""
+    def suspend(self, now_ms, alarm=None):
+        """Stop all delivery; temp basal and boluses are cancelled (never resumed).
+        alarm: the alarm code when the pump suspends itself (a storage fault)."""
         self._advance(now_ms)
         if self.stop_reason is not None:
             raise NotAllowedNow("suspend", "delivery is already stopped (%s)" % self.stop_reason)
-        self._stop(STOP_USER)
+        self._stop(STOP_USER, alarm)
 
-    def resume(self, now_ms):
+    def resume(self, now_ms, cause="user"):
         """Back to scheduled basal. Insulin missed while suspended is not made up.
 
         Resumes after a user suspend, a halt (alarm) or a limit stop; a limit stop only
@@ -590,7 +638,7 @@ class DeliveryEngine:
             self._owed += takeup
             self.plunger_steps += takeup
             self.reseat_steps += takeup
-        self._event("resumed", {"takeup_steps": takeup})
+        self._event("resumed", {"takeup_steps": takeup, "cause": cause, "after": reason})
 
     def alarm_stop(self, now_ms, reason, backoff_steps=0, takeup_steps=0, unmoved_steps=0):
         """Stop for an occlusion or a force-sensor fault; return the steps to back off.
@@ -631,7 +679,7 @@ class DeliveryEngine:
         self._advance(now_ms)
         if self.stop_reason is not None:
             return False
-        self._stop(reason)
+        self._stop(reason, reason.replace(" ", "_"))
         return True
 
     def set_limits(self, now_ms, limits, profiles=None):
@@ -710,13 +758,20 @@ class DeliveryEngine:
     def reservoir_mu(self):
         return self.board.mu_for_usteps(self.reservoir_steps)
 
-    def _stop(self, reason):
+    def _stop(self, reason, alarm=None):
+        """Stop for reason; alarm: the code of the alarm that stopped it, if any."""
+        cause = "alarm" if alarm and reason == STOP_USER else _CAUSES.get(reason, "alarm")
+        if reason.startswith(STOP_LIMIT):
+            cause = "limit"
         self.stop_reason = reason
-        self._cancel_boluses("cancelled")
+        self._cancel_boluses("cancelled", cause)
         if self._temp is not None:
-            self._cancel_temp()
+            self._cancel_temp(cause)
         self._retarget()
-        self._event("stopped", {"reason": reason})
+        detail = {"reason": reason, "cause": cause}
+        if alarm:
+            detail["alarm"] = alarm
+        self._event("stopped", detail)
 
     def _empty(self):
         prime = self._prime
@@ -765,13 +820,14 @@ class DeliveryEngine:
         return self._last_ms
 
     def running_boluses(self):
-        """Reports (id, kind, programmed_mu, delivered_steps, delivered_mu) of the
-        running boluses: at most a normal or dual-wave one and an extended one."""
+        """Reports (id, kind, programmed_mu, delivered_steps, delivered_mu, total_steps)
+        of the running boluses: at most a normal or dual-wave one and an extended one."""
         reports = []
-        if self._now_part is not None:
-            reports.append(self._report(self._now_part, self._ext_pending))
-        if self._ext_part is not None:
-            reports.append(self._report(None, self._ext_part))
+        for now_part, ext in ((self._now_part, self._ext_pending), (None, self._ext_part)):
+            if now_part is not None or ext is not None:
+                report = self._report(now_part, ext)
+                report["total_steps"] = _steps(now_part) + _steps(ext)
+                reports.append(report)
         return reports
 
     # ----- inspection -------------------------------------------------------------
@@ -799,11 +855,17 @@ class DeliveryEngine:
             "profiles": (self.profiles.active, sorted(
                 (p.name, p.segments()) for p in self.profiles.profiles.values())),
             "bolus_speed": self.bolus_speed_mu_min,
+            "bolus_carry_pl": self.bolus_carry_pl,
             "takeup": (self._takeup, self.reseat_steps),
             "gate": (self.gate.delivered_steps, self.gate.day_steps(),
                      self.gate.hour_bolus_steps(), self.gate.limit_hit),
             "events": len(self.events),
         }
+
+
+def _steps(ramp):
+    """All the microsteps of a bolus part (with a dual wave's now part carried in)."""
+    return 0 if ramp is None else ramp.steps + ramp.carried_steps
 
 
 def _owed(ramp):

@@ -19,6 +19,7 @@ except ImportError:  # CPython
 MODES = ("off", "suspend_only", "closed")
 PERIOD_MS = const(5 * 60_000)
 MAX_CARB_ENTRIES = const(8)
+TEMP_MIN = const(30)  # every loop temp basal; a lost loop reverts within this
 
 DEFAULT_SUSPEND_MG_DL = 80
 # Ranges the settings file allows (basalt.core.settings checks them).

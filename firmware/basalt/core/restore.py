@@ -17,7 +17,9 @@ After a reset (plan_restore):
   at boot (plan["gate"]), plus the lease the motor may have used after the checkpoint:
   a reset can never empty the windows. A version 1 checkpoint (older firmware, no
   totals) is still read; its windows restart empty and the plan says so
-  (gate_windows_unknown), since guessing them full would stop delivery for a day.
+  (gate_windows_unknown), since guessing them full would stop delivery for a day;
+- the boluses' carried remainder (below one microstep) comes back only if no bolus was
+  running: an interrupted one drops it, as a cancelled one does (less, never more).
 """
 
 from basalt.core.checkpoint import (
@@ -48,11 +50,12 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None, a
     other slot was present but unreadable (it may have been the newer one).
     Returns a dict: trusted, state, reservoir_steps, plunger_steps, day_ms, temp (None or
     (rate_mu_h, percent, left_ms, duration_ms) to resume), uncertain (None or the
-    interrupted bolus the user must reconcile), events [(kind, detail)], alarms [codes].
+    interrupted bolus the user must reconcile), gate, bolus_carry_pl, events [(kind,
+    detail)], alarms [codes].
     """
     plan = {"trusted": True, "state": STATE_NO_RESERVOIR, "reservoir_steps": 0,
             "plunger_steps": 0, "day_ms": 0, "temp": None, "uncertain": None,
-            "gate": (0, 0), "events": [], "alarms": []}
+            "gate": (0, 0), "bolus_carry_pl": 0, "events": [], "alarms": []}
     if ck is None:
         if status != "none":
             plan["trusted"] = False
@@ -70,6 +73,7 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None, a
     _plan_temp(plan, ck, profile)
     running = _plan_bolus(plan, ck, board, settled)
     _plan_unstarted(plan, unfinished, running, ck, slot_damaged)
+    _plan_carry(plan, ck, board)
     _plan_gate(plan, ck, running)
     if after:
         cross_check(plan, ck, after)
@@ -102,6 +106,17 @@ def cross_check(plan, ck, after):
             plan["temp"] = None
         plan["events"].append(("checkpoint_stale", {
             "reason": "stopped after it" if stopped else "basal changed after it"}))
+
+
+def _plan_carry(plan, ck, board):
+    """The boluses' remainder comes back only when the restart ended no bolus (none
+    running, none unaccounted for): else the last bolus may have used it."""
+    carry = ck.get("bolus_carry_pl", 0)
+    for kind, _ in plan["events"]:
+        if kind == "bolus_interrupted" or kind == "bolus_assumed":
+            return
+    if plan["uncertain"] is None and carry < board.ustep_volume_pl:
+        plan["bolus_carry_pl"] = carry
 
 
 def _plan_gate(plan, ck, running):
