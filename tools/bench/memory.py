@@ -134,15 +134,15 @@ def _module_bytes(modules, package):
     return total
 
 
-def romfs_image(package):
-    """A ROMFS image holding basalt/ (the compiled package folder)."""
+def romfs_image(package, name="basalt"):
+    """A ROMFS image holding name/ (the compiled package folder)."""
     from mpremote.romfs import make_romfs
 
     with tempfile.TemporaryDirectory(prefix="romfs-") as tmp:
         root = Path(tmp) / "root"
-        (root / "basalt").mkdir(parents=True)
+        (root / name).mkdir(parents=True)
         for src in package.rglob("*.mpy"):
-            dst = root / "basalt" / src.relative_to(package)
+            dst = root / name / src.relative_to(package)
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_bytes(src.read_bytes())
         with contextlib.redirect_stdout(io.StringIO()):  # it prints each file
