@@ -33,7 +33,8 @@ objects                     the booted pump's big live objects: {"root.name": by
                             256 bytes of objects, each object counted once, under the
                             first root that reaches it (the app's parts first). Estimated
                             from lengths (16 bytes an object, 4 a list slot, 8 a dict or
-                            instance member, 1 a byte): a lower bound, not a gc figure
+                            instance member, 1 a byte; strings not counted, most are
+                            interned names): a lower bound, not a gc figure
 """
 
 import ast

@@ -213,12 +213,13 @@ _OBJECTS_MIN = 256  # roots holding less are not listed
 def _estimate(obj):
     """(bytes, children) of one object: a lower bound from its length in MicroPython's
     32-bit layouts (a 16-byte block per object; 4 bytes a list or tuple slot, 8 a dict
-    or instance member; 1 a byte; the capacity beyond the length is not seen)."""
+    or instance member; 1 a byte; the capacity beyond the length is not seen; strings
+    not counted)."""
     kind = type(obj)
     if kind in (bytearray, bytes, memoryview):
         return 16 + len(obj), ()
-    if kind is str:
-        return (16 + len(obj) + 1 if len(obj) > 8 else 0), ()  # short ones are names
+    if kind is str:  # not counted: most are interned names (in the pools, or in flash)
+        return 0, ()
     if kind is float:
         return 16, ()
     if kind in (list, tuple):

@@ -139,7 +139,7 @@ class ReadingStore:
         self.lost_ms = stale_ms  # no value for this long: the CGM-lost alarm
         self._offset = [-1] * window_min
         self._glucose = [0] * window_min
-        self._flags = [0] * window_min
+        self._flags = bytearray(window_min)  # each a byte of the flags above (< 64)
         self.counts = {"stored": 0, "repeated": 0, "conflicts": 0, "too_old": 0, "future": 0,
                        "reanchored": 0}
         self._events = []
