@@ -72,6 +72,7 @@ RUN = {
             "  60 min     +5.13 %     -1.30 %"]),
     PY + " -m tools.bench --help": (0, ["delivery", "powercut", "loop"]),
     PY + " -m tools.bench modules --json": (0, ['"boot_cgm": true', '"boot_ui": true']),
+    PY + " -m tools.bench modules --json --romfs": (0, ['"romfs": true', '"boot_ui": true']),
     PY + " -m tools.sim loop-day --patient adolescent#003 --out out/bench --no-plot": (
         0, ["time in range 70-180   92.4 %", "480: 113 zero temps (suspend), 330 other temps"]),
     PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
