@@ -138,6 +138,8 @@ SKIP = {
     PY + " -m tools.bench ui --json --events 1000000": "a million key events per board (long)",
     PY + " -m tools.bench loop --json": "30 virtual patients x 2 days x 5 runs (minutes)",
     PY + " -m tools.bench loop --json --seed 2": "as the seed 1 run (minutes)",
+    ".venv/bin/python -m tools.bench memory --json --board pico_w --detail":
+        "the scripted day on the Pico W board from .mpy and from ROMFS (minutes)",
     ".venv/bin/python -m tools.bench memory --json":
         "a scripted day per board from .mpy and from ROMFS (minutes); "
         "test_bench_memory.py runs a tiny form",
