@@ -77,7 +77,7 @@ RUN = {
         0, ["time in range 70-180   92.4 %", "480: 113 zero temps (suspend), 330 other temps"]),
     PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
     PY + " -m tools.sim --program tools/sim/occlusion_program.json --hours 14 --no-screens"
-    " --out out/occlusion": (0, ["minute 606: occlusion at", "wrote out/occlusion/sim.png"]),
+    " --out out/occlusion": (0, ["minute 604: occlusion at", "wrote out/occlusion/sim.png"]),
     PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1": (
         0, ["child", "TIR"]),
     PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
@@ -108,6 +108,8 @@ SKIP = {
         BOARD + " and a published fork (<owner>/<repo> is the reader's)",
     "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
     "make vboard": "serves a virtual board until stopped; test_vboard.py drives it",
+    "make web": "serves the page until stopped; test_browser_page.py builds, serves and "
+                "drives it in headless Chromium",
     "make deploy BOARD=vboard PORT=/dev/pts/3 MIP=0":
         "needs a running `make vboard` and its pty; test_vboard.py deploys into one",
     ".venv/bin/mpremote connect /dev/pts/3 repl": "an interactive REPL on a running vboard",
@@ -130,7 +132,12 @@ SKIP = {
     PY + " -m tools.bench delivery --json": "as make bench",
     PY + " -m tools.bench calculator --json": "MicroPython VM runs (several seconds)",
     PY + " -m tools.bench alarms --json": "MicroPython VM runs; test_bench_cli.py covers it",
-    PY + " -m tools.bench occlusion --json": "120 trials and 60 days of physics (about 20 s)",
+    PY + " -m tools.bench occlusion --json": "270 trials and 60 days of physics (minutes)",
+    PY + " -m tools.bench occlusion --json --ranges tools/sim/wide_envelope.json":
+        "both envelopes and 64 corners (about 10 minutes); test_occlusion_learning.py runs "
+        "the --ranges checks",
+    PY + " -m tools.bench force_read --json": "the device VM on two boards (about half a minute); "
+                                             "test_occlusion_learning.py bounds the reads",
     PY + " -m tools.bench cgm --json": "100,000 fuzz inputs (minutes)",
     PY + " -m tools.bench powercut --json": "a power cut in every write of a day, then "
                                               "1,200 fault-kind runs (minutes)",

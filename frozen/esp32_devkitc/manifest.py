@@ -56,6 +56,7 @@ package(
         "core/loop_state.py",
         "core/monitors.py",
         "core/occlusion.py",
+        "core/occlusion_prime.py",
         "core/readings.py",
         "core/restore.py",
         "core/safety.py",
