@@ -1,10 +1,16 @@
-"""ESP32 DevKitC (ESP32-WROOM-32): DRV8825 at 1/16 on a BD 3 mL syringe, M5 lead screw."""
+"""ESP32 DevKitC-VE (ESP32-WROVER-E, PSRAM): DRV8825 at 1/16 on a BD 3 mL syringe, M5 lead screw.
+
+A PSRAM board: the firmware's heap does not fit the ~111 KB an ESP32-WROOM module leaves
+(tools.bench memory; docs/references.md). Flash MicroPython's ESP32_GENERIC-SPIRAM
+firmware.
+"""
 
 # Pin plan (ESP32 GPIO numbers). Every pin below is configured in BOARD;
 # load_board() refuses a GPIO used twice.
-# Nothing here uses the strapping pins GPIO0, 2, 5, 12, 15, the flash bus GPIO6-11, or
-# UART0 GPIO1/3 (USB console). ADC2 does not work while the radio is on, so the battery
-# uses ADC1. GPIO16/17 carry PSRAM on WROVER variants of the DevKitC.
+# Nothing here uses the flash bus GPIO6-11, the PSRAM pins GPIO16/17 (WROVER), UART0
+# GPIO1/3 (USB console), or a strapping pin but GPIO2 (the buzzer, held low at boot by
+# its transistor's base pull-down, as it must be). ADC2 does not work while the radio is
+# on, so the battery uses ADC1.
 #
 # motor (BOARD["motor"]):
 #   GPIO25  STEP  -> DRV8825 STEP
@@ -22,16 +28,17 @@
 # 33 = button BACK, to GND, internal pull-up
 # 35 = HX711 DOUT (force sensor; input-only pin, driven by the HX711)
 # 4 = HX711 PD_SCK
-# 16 = buzzer, LEDC PWM, through an NPN transistor (WROOM modules; on a WROVER
-#               DevKitC, where GPIO16 is PSRAM, use GPIO2 with the transistor's base
-#               pull-down, which also holds that strapping pin low at boot as it must be)
+# 2 = buzzer, LEDC PWM, through an NPN transistor whose 10 k base pull-down also holds
+#               this strapping pin low at boot (on a WROOM DevKitC, without PSRAM, it
+#               was GPIO16; that board lacks the heap, see the docstring)
 # 34 = battery voltage, ADC1_CH6, through a 2:1 divider (input-only pin)
 #
-# Free: GPIO17, GPIO36 and GPIO39 (input-only).
+# Free: GPIO36 and GPIO39 (input-only).
 
 BOARD = {
     "name": "esp32_devkitc",
     "mcu": "esp32",
+    "psram": True,  # a WROVER module: the GC heap lives in its PSRAM
     "motor": {
         "driver": "drv8825",
         "step": 25,
@@ -52,7 +59,7 @@ BOARD = {
         "back": {"pin": 33, "invert": True, "pull": "up"},
     },
     "force": {"kind": "hx711", "dout": 35, "sck": 4},
-    "buzzer": {"pin": 16},
+    "buzzer": {"pin": 2},
     # One Li-ion cell through a 2:1 divider (100 k / 100 k) to GPIO34 (ADC1_CH6).
     "battery": {"adc": 34, "divider": 2.0, "full_mv": 4200, "low_mv": 3500,
                 "critical_mv": 3300},

@@ -28,14 +28,29 @@ def test_a_module_costs_what_it_keeps_not_the_garbage_it_made(tmp_path):
         "litter.py": ("from pkgx.sub import keeps\n"
                       "_junk = [str(i) for i in range(2000)]\n_junk = None\n"),
     })
-    _, modules, _ = bench.import_costs(tmp_path / "mpy", root=tmp_path / "src",
-                                       package="pkgx")
+    _, modules, _, _ = bench.import_costs(tmp_path / "mpy", root=tmp_path / "src",
+                                          package="pkgx")
     assert list(modules).index("pkgx.sub.keeps") < list(modules).index("pkgx.litter")
     assert all(m["mpy"] and m["also_imported"] == 0 for m in modules.values())
     # 1000 list slots of 4 bytes are kept; the 2000 strings (~40 KB) are collected.
     assert 4_000 <= modules["pkgx.sub.keeps"]["heap_bytes"] < 5_500
     assert modules["pkgx.litter"]["heap_bytes"] < 1_500
     assert modules["pkgx"]["heap_bytes"] < 1_500  # its module was counted on its own
+
+
+def test_from_romfs_the_bytecode_and_strings_stay_in_the_image(tmp_path):
+    write_package(tmp_path / "src", {
+        "__init__.py": "",
+        "text.py": "TEXT = %r\n\n\ndef f():\n    return TEXT\n" % ("x" * 4000),
+    })
+    costs = {}
+    for romfs in (False, True):
+        _, modules, _, _ = bench.import_costs(tmp_path / ("mpy%d" % romfs),
+                                              root=tmp_path / "src", package="pkgx",
+                                              romfs=romfs)
+        assert modules["pkgx.text"]["mpy"]
+        costs[romfs] = modules["pkgx.text"]["heap_bytes"]
+    assert costs[False] > 4_000 > 1_000 > costs[True]
 
 
 def test_dependencies_come_first_and_function_bodies_do_not_count(tmp_path):
@@ -63,6 +78,10 @@ def test_the_booted_pump_and_its_lazy_modules(capsys):
             "basalt.core.journal_read"} <= set(result["lazy_modules"])
     # The running app holds its modules and its own objects.
     assert result["boot_heap_bytes"] > result["boot_modules_heap_bytes"] > 100_000
+    # Its big live objects, each counted once: the command table is built at import.
+    objects = result["objects"]
+    assert objects["basalt.core.commands.COMMANDS"] > 2_000
+    assert sum(objects.values()) < result["boot_heap_bytes"] - result["boot_modules_heap_bytes"]
     # A settings save after boot imports the dropped checks again (or it would fail in
     # the VM), and they are dropped again once the save is recorded.
     checks = sum(result["modules"][name]["heap_bytes"]

@@ -185,7 +185,8 @@ REFUSED = [
     # (id, spec, key path, value text, allowed)
     ("unknown-top-level-key", board(colour="red"), "colour", UNKNOWN,
      "keys battery, buttons, buzzer, calibration, display, drive, force, mcu, motor, name, "
-     "syringe"),
+     "psram, syringe"),
+    ("psram-not-a-flag", board(psram="yes"), "psram", "'yes'", "true or false"),
     ("unknown-motor-key", board(motor__speed=1), "motor.speed", UNKNOWN,
      "keys dir, driver, enable, max_step_hz, microstep_pins, step"),
     ("unknown-syringe-key", board(syringe__brand="BD"), "syringe.brand", UNKNOWN,

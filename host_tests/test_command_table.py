@@ -167,6 +167,7 @@ ALLOWED_USES = {
     "core/safety.py": "the widest limits the safety gate accepts from settings",
     "core/calculator.py": "the calculator's carbs input and rounding to the bolus step",
     "core/loop.py": "the loop's automatic bolus rounds to the bolus step",
+    "core/loop_state.py": "the loop's carb record: an announced meal within the carbs maximum",
     "core/loop_check.py": "the loop's input record schema",
     "app/loop_runner.py": "the bolus step the loop rounds to",
     "app/ui_task.py": "the settings screen shows the hard maximum without a settings file",

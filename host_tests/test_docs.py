@@ -72,6 +72,7 @@ RUN = {
             "  60 min     +5.13 %     -1.30 %"]),
     PY + " -m tools.bench --help": (0, ["delivery", "powercut", "loop"]),
     PY + " -m tools.bench modules --json": (0, ['"boot_cgm": true', '"boot_ui": true']),
+    PY + " -m tools.bench modules --json --romfs": (0, ['"romfs": true', '"boot_ui": true']),
     PY + " -m tools.sim loop-day --patient adolescent#003 --out out/bench --no-plot": (
         0, ["time in range 70-180   92.4 %", "480: 113 zero temps (suspend), 330 other temps"]),
     PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
@@ -146,6 +147,8 @@ SKIP = {
     PY + " -m tools.bench ui --json --events 1000000": "a million key events per board (long)",
     PY + " -m tools.bench loop --json": "30 virtual patients x 2 days x 5 runs (minutes)",
     PY + " -m tools.bench loop --json --seed 2": "as the seed 1 run (minutes)",
+    ".venv/bin/python -m tools.bench memory --json --board pico_w --detail":
+        "the scripted day on the Pico W board from .mpy and from ROMFS (minutes)",
     ".venv/bin/python -m tools.bench memory --json":
         "a scripted day per board from .mpy and from ROMFS (minutes); "
         "test_bench_memory.py runs a tiny form",

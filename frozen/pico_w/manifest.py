@@ -53,6 +53,7 @@ package(
         "core/limits.py",
         "core/loop.py",
         "core/loop_check.py",
+        "core/loop_state.py",
         "core/monitors.py",
         "core/occlusion.py",
         "core/occlusion_prime.py",

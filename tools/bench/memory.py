@@ -16,6 +16,10 @@ the live heap read between chunks is exact. Figures, each less the VM's own base
 
   boot_heap_bytes     live heap 2 s after power-on
   peak_heap_bytes     the largest live heap read between chunks during the day
+                      (both read in a first run of the day in a 4 MiB heap that never
+                      grows: in a heap that grew, the VM's simulated power cut leaves
+                      the old firmware reachable, so the capped run's later live heap
+                      holds two firmwares, which no board's RAM does)
   largest_free_bytes  the largest free block at the end of the day in the capped heap
                       (the first heap area's block table, micropython.mem_info(1))
   bytecode_bytes      summed sizes of the .mpy files of every firmware module loaded
@@ -54,20 +58,34 @@ BLOCK = 16  # bytes per GC block on a 32-bit port
 STORY_TIMEOUT_S = 1800
 VM_HEAP = 4 * 1024 * 1024  # the probe run's heap
 
-# The published free GC heap after boot of each port's stock firmware, without PSRAM.
+# The published free GC heap after boot of each port's stock firmware, without PSRAM
+# (docs/references.md says where each figure is from).
 BUDGETS = {
     "rp2040": (
-        111_936,
-        "no published gc.mem_free() after boot of MicroPython's RPI_PICO_W firmware was "
-        "found; its GC heap is the RAM the linker leaves (micropython PR 10968), and "
-        "CircuitPython 9.0 on a Pico W reports 126,112 free at start (adafruit/"
-        "circuitpython issue 9085); the ESP32-WROOM's 111,936 stands in until a Pico W "
-        "measurement is cited. The BTstack share is allocated by the fake bluetooth "
-        "module once BLE is active, so it counts in the firmware's figures"),
+        126_112,
+        "Pico W: 126,112 bytes free at start, the one published free-heap figure on Pico W "
+        "hardware (CircuitPython 9.0.0, adafruit/circuitpython issue 9085); no "
+        "gc.mem_free() after boot of MicroPython's RPI_PICO_W was found. MicroPython's rp2 "
+        "heap is the RAM the linker leaves: __GcHeapStart = __bss_end__ + the C heap, "
+        "__GcHeapEnd = the end of RAM (ports/rp2/memmap_rp2040/"
+        "section_extra_post_platform_end.incl; PR 10968), so the CYW43, lwIP and BTstack "
+        "static buffers of the W come out of it: the Pico without radio has 209,936 "
+        "(micropython issue 12557), an upper bound. BTstack's GC-heap share is allocated "
+        "by the fake bluetooth module once BLE is active, so it counts in the figures"),
     "esp32": (
         111_936,
         "ESP32-WROOM (no PSRAM) stock MicroPython 1.2x: 111,936 bytes after the heap's "
         "first growth (micropython PR 13219; issues 7043 and 14421)"),
+}
+# A board file with "psram": True: the free GC heap after boot of the port's SPIRAM
+# firmware on such a module.
+PSRAM_BUDGETS = {
+    "esp32": (
+        4_096_864,
+        "ESP32-WROVER (4 MB of its PSRAM mapped as the GC heap): gc.mem_free() 4,096,864 "
+        "after boot of MicroPython's esp32spiram firmware (v1.14) on an ESP32-WROVER-B "
+        "(enesbcs/mpyeasy issue 8); a WROOM module without PSRAM leaves 111,936 "
+        "(micropython issues 7043, 14421)"),
 }
 FROZEN_METHOD = ("bytecode in flash: the compiled package as a ROMFS image (mpremote "
                  "romfs builder) mounted with vfs.VfsRom in the VM, imports reading "
@@ -78,6 +96,11 @@ FROZEN_METHOD = ("bytecode in flash: the compiled package as a ROMFS image (mpre
 def micropython_boards():
     """The board files with a MicroPython port, by name."""
     return [name for name in board_names() if board_spec(name).get("mcu") in PORTS]
+
+
+def board_budget(spec):
+    """(bytes, source) of the board file's published free heap after boot."""
+    return (PSRAM_BUDGETS if spec.get("psram") else BUDGETS)[spec["mcu"]]
 
 
 def largest_free_block(meminfo):
@@ -111,15 +134,15 @@ def _module_bytes(modules, package):
     return total
 
 
-def romfs_image(package):
-    """A ROMFS image holding basalt/ (the compiled package folder)."""
+def romfs_image(package, name="basalt"):
+    """A ROMFS image holding name/ (the compiled package folder)."""
     from mpremote.romfs import make_romfs
 
     with tempfile.TemporaryDirectory(prefix="romfs-") as tmp:
         root = Path(tmp) / "root"
-        (root / "basalt").mkdir(parents=True)
+        (root / name).mkdir(parents=True)
         for src in package.rglob("*.mpy"):
-            dst = root / "basalt" / src.relative_to(package)
+            dst = root / name / src.relative_to(package)
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_bytes(src.read_bytes())
         with contextlib.redirect_stdout(io.StringIO()):  # it prints each file
@@ -139,44 +162,54 @@ class SetupTooBig(RuntimeError):
     of a grown heap): a budget this small cannot be imposed on this VM."""
 
 
-def day_run(steps, board, package, romfs, budget, chunk_ms):
+def day_run(steps, board, package, romfs, budget, chunk_ms, probe_steps=None):
     """The story traced in a VM whose heap leaves `budget` bytes free after the VM's
-    own baseline (sized from a probe run of the same VM); the transcript."""
+    own baseline (sized from a probe run of the same VM, of probe_steps: default a
+    heap reading only); the transcript, with the probe's as transcript["probe"]."""
     kwargs = dict(board=board, settings=story_settings(steps), mpy=package, trace_ms=chunk_ms,
                   romfs=romfs, timeout=STORY_TIMEOUT_S)
-    probed = run_story([{"heap": True}], heap=VM_HEAP, **kwargs)
+    probed = run_story(probe_steps or [{"heap": True}], heap=VM_HEAP, **kwargs)
     probe = probed["heap"]
-    heap = capped_heap_size(probed["steps"][0]["alloc"], probe["total_start"], VM_HEAP,
-                            budget)
+    first = [seen for seen in probed["steps"] if "alloc" in seen][0]["alloc"]
+    heap = capped_heap_size(first, probe["total_start"], VM_HEAP, budget)
     transcript = run_story(steps, heap=heap, **kwargs)
     trace = transcript["heap"]
     if trace["total_start"] > probe["total_start"] * heap / VM_HEAP + BLOCK * 64:
         raise SetupTooBig("%s: the VM's setup grew the %d-byte heap to %d before the "
                           "story began" % (board, heap, trace["total_start"]))
+    transcript["probe"] = probed
     return transcript
 
 
 def figures(steps, transcript, package, budget):
-    """The per-board figures from a traced transcript (steps: the story run)."""
+    """The per-board figures from a traced transcript (steps: the story run). Boot and
+    peak are read in the probe's roomy heap when it ran the whole story: in a heap that
+    had to grow, the VM's simulated power cut left the old firmware reachable (the
+    live heap after the reboot held both), which a board's RAM never does."""
     trace = transcript["heap"]
-    marks = [seen for step, seen in zip(steps, transcript["steps"]) if "heap" in step]
+    live = transcript.get("probe", transcript)
+    if len(live["steps"]) != len(steps):
+        live = transcript
+    marks = [seen for step, seen in zip(steps, live["steps"]) if "heap" in step]
     baseline = marks[0]["alloc"]
-    boot = marks[1]["alloc"] if len(marks) > 1 else trace["live_end"]
+    boot = marks[1]["alloc"] if len(marks) > 1 else live["heap"]["live_end"]
+    capped_base = [seen for step, seen in zip(steps, transcript["steps"])
+                   if "heap" in step][0]["alloc"]
     failures = check_story(steps, transcript)
     finished = len(transcript["steps"]) == len(steps)
     return {
         "boot_heap_bytes": boot - baseline,
-        "peak_heap_bytes": trace["live_max"] - baseline,
+        "peak_heap_bytes": live["heap"]["live_max"] - baseline,
         "largest_free_bytes": largest_free_block(transcript["meminfo"]),
         "bytecode_bytes": _module_bytes(transcript["modules"], package),
-        "capped_heap_bytes": trace["total_start"] - baseline,
+        "capped_heap_bytes": trace["total_start"] - capped_base,
         "capped_day_ok": finished and not failures
         and trace["total_max"] == trace["total_start"],
         "budget_bytes": budget[0],
         "budget_source": budget[1],
     }, {
         "vm_baseline_bytes": baseline,
-        "before_collect_peak_bytes": trace["before_collect_max"] - baseline,
+        "before_collect_peak_bytes": trace["before_collect_max"] - capped_base,
         "heap_total_max_bytes": trace["total_max"],
         "chunks": trace["chunks"],
         "failures": failures,
@@ -191,13 +224,13 @@ def measure(boards, steps, chunk_ms, detail=False, workers=2):
         jobs = []
         for name in boards:
             spec = board_spec(name)
-            budget = BUDGETS[spec["mcu"]]
+            budget = board_budget(spec)
             for frozen in (False, True):
                 jobs.append((name, frozen, budget, spec))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             runs = list(pool.map(
                 lambda job: day_run(steps, job[0], package, image if job[1] else None,
-                                    job[2][0], chunk_ms), jobs))
+                                    job[2][0], chunk_ms, probe_steps=steps), jobs))
         result = {"boards": {}, "frozen": {"method": FROZEN_METHOD}}
         for (name, frozen, budget, spec), transcript in zip(jobs, runs):
             figs, more = figures(steps, transcript, package, budget)

@@ -1,9 +1,12 @@
 """Modules: the MicroPython heap each compiled firmware module costs, and a booted pump's.
 
     python -m tools.bench modules [--json] [--only basalt.core.units ...] [--no-boot]
+                                  [--romfs]
 
 The firmware is compiled with mpy-cross (tools/mpy_compile.py) and the .mpy files are
-loaded in the MicroPython VM from /lib, as a deployed board loads them (bytecode in RAM).
+loaded in the MicroPython VM from /lib, as a deployed board loads them (bytecode in RAM);
+with --romfs from a ROMFS image of them mounted with vfs.VfsRom (bytecode and strings
+read in place, as from a board's flash: the frozen/ROMFS build).
 
 modules.<name>.heap_bytes   gc.mem_alloc() growth (after gc.collect()) of importing the
                             module, its module-level dependencies imported first, so the
@@ -24,6 +27,14 @@ boot_heap_bytes             the booted pump's live heap (modules and objects) af
                             gc.collect(), less the VM's own baseline; without the BLE
                             stack's share and the real ssd1306 driver's bytecode
 all_modules_heap_bytes      the sum over every module measured
+objects                     the booted pump's big live objects: {"root.name": bytes} for
+                            each member of the app, the UI task, the CGM client and each
+                            firmware module's globals (code left out) reaching at least
+                            256 bytes of objects, each object counted once, under the
+                            first root that reaches it (the app's parts first). Estimated
+                            from lengths (16 bytes an object, 4 a list slot, 8 a dict or
+                            instance member, 1 a byte; strings not counted, most are
+                            interned names): a lower bound, not a gc figure
 """
 
 import ast
@@ -49,6 +60,9 @@ def add_arguments(parser):
                         help="measure these modules (and what they import) only")
     parser.add_argument("--no-boot", action="store_true",
                         help="skip booting the pump (per-module figures only)")
+    parser.add_argument("--romfs", action="store_true",
+                        help="import from a ROMFS image of the compiled package "
+                             "(bytecode in flash) instead of .mpy files in /lib")
 
 
 def module_files(root=FIRMWARE, package="basalt"):
@@ -119,10 +133,20 @@ def _vm(args, lib_dirs):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def import_costs(tmp, names=None, root=FIRMWARE, package="basalt"):
+def romfs_dir(tree, folder):
+    """folder/romfs.img: a ROMFS image of the compiled package (the VM mounts it)."""
+    from tools.bench.memory import romfs_image
+
+    folder.mkdir()
+    (folder / "romfs.img").write_bytes(romfs_image(tree, tree.name))
+    return folder
+
+
+def import_costs(tmp, names=None, root=FIRMWARE, package="basalt", romfs=False):
     """Compile root's package into tmp and measure importing `names` (default: every
-    module) and what they import. Returns (the compiled package's folder,
-    {name: figures} dependencies first, the non-package modules the imports loaded)."""
+    module) and what they import (romfs: from a ROMFS image of it). Returns (the
+    compiled package's folder, {name: figures} dependencies first, the non-package
+    modules the imports loaded, the lib folders that hold the package in the VM)."""
     files = module_files(root, package)
     order = import_order(names or files, files)
     progress.phase("mpy-cross")
@@ -130,15 +154,16 @@ def import_costs(tmp, names=None, root=FIRMWARE, package="basalt"):
     if failures:
         raise SystemExit("mpy-cross failed on %s" % ", ".join(str(f) for f, _ in failures))
     tree = Path(tmp) / Path(root).name / package
+    libs = [str(romfs_dir(tree, Path(tmp) / "romfs"))] if romfs else [str(tree)]
     progress.phase("MicroPython VM: importing %d modules" % len(order))
-    measured = _vm(["imports", json.dumps(order)], [str(tree)])
+    measured = _vm(["imports", json.dumps(order)], libs)
     modules = {}
     for name in order:
         figures = dict(measured["modules"][name])
         figures["mpy_bytes"] = tree.joinpath(
             files[name].relative_to(Path(root) / package)).with_suffix(".mpy").stat().st_size
         modules[name] = figures
-    return tree, modules, measured["other_modules"]
+    return tree, modules, measured["other_modules"], libs
 
 
 def boot_files(folder):
@@ -160,16 +185,17 @@ def bench(args, parser):
     if unknown:
         parser.error("not a firmware module: %s" % ", ".join(unknown))
     with tempfile.TemporaryDirectory(prefix="bench-modules-") as tmp:
-        tree, modules, others = import_costs(Path(tmp) / "mpy", args.only)
-        result = {"modules": modules, "other_modules": others,
+        tree, modules, others, libs = import_costs(Path(tmp) / "mpy", args.only,
+                                                   romfs=args.romfs)
+        result = {"modules": modules, "other_modules": others, "romfs": args.romfs,
                   "all_modules_heap_bytes": sum(m.get("heap_bytes", 0)
                                                 for m in modules.values()),
                   "all_loaded_from_mpy": all(m.get("mpy") for m in modules.values())}
         result["targets"] = {"boot_heap_bytes": TARGET}
         if not args.no_boot:
             progress.phase("MicroPython VM: booting the pump")
-            boot = _vm(["boot"], [str(tree), os.path.join(ROOT, "tools", "vboard", "py"),
-                                  str(boot_files(Path(tmp) / "bootfiles"))])
+            boot = _vm(["boot"], libs + [os.path.join(ROOT, "tools", "vboard", "py"),
+                                         str(boot_files(Path(tmp) / "bootfiles"))])
             result.update(boot_summary(boot, modules))
     return result
 
@@ -183,7 +209,7 @@ def boot_summary(boot, modules):
             "started_heap_bytes": boot["started_heap_bytes"],
             "after_settings_save_heap_bytes": boot["after_settings_save_heap_bytes"],
             "vm_baseline_bytes": boot["vm_baseline_bytes"],
-            "boot_ui": boot["ui"], "boot_cgm": boot["cgm"],
+            "boot_ui": boot["ui"], "boot_cgm": boot["cgm"], "objects": boot["objects"],
             "boot_modules_heap_bytes": sum(modules[n].get("heap_bytes", 0)
                                            for n in booted if n in modules),
             "lazy_modules": sorted(n for n in modules if n not in booted)}

@@ -17,12 +17,35 @@
 # gc.collect() just asks for a collection then): so every measured piece of work is one
 # step run from a JavaScript timer, and the live heap is read at the start of the next.
 # Prints one JSON object on the last line.
+#
+# With /lib/romfs/romfs.img (modules.py --romfs) the package is imported from that ROMFS
+# image mounted as /rom (vfs.VfsRom): bytecode and strings read in place, as from a
+# board's flash; the image buffer is read before the first figure (in the baseline).
 
 import gc
 import json
 import sys
 
 import js
+
+ROOT = "/lib/"
+
+
+def _mount_romfs():
+    global ROOT
+    import vfs
+
+    try:
+        with open("/lib/romfs/romfs.img", "rb") as f:
+            image = f.read()
+    except OSError:
+        return
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path.insert(0, "/rom")
+    ROOT = "/rom/"
+
+
+_mount_romfs()
 
 
 def _steps(work, done):
@@ -59,7 +82,7 @@ def _stand_in(package):
         pass
     module = __import__("_bench_blank")
     del sys.modules["_bench_blank"]
-    module.__path__ = "/lib/" + package.replace(".", "/")
+    module.__path__ = ROOT + package.replace(".", "/")
     sys.modules[package] = module
     return module
 
@@ -181,6 +204,79 @@ def _write(path, text):
         f.write(text)
 
 
+# ----- the booted pump's big live objects -------------------------------------------------
+
+_CODE = ("function", "closure", "bound_method", "type", "module", "generator")
+_OBJECTS_MIN = 256  # roots holding less are not listed
+
+
+def _estimate(obj):
+    """(bytes, children) of one object: a lower bound from its length in MicroPython's
+    32-bit layouts (a 16-byte block per object; 4 bytes a list or tuple slot, 8 a dict
+    or instance member; 1 a byte; the capacity beyond the length is not seen; strings
+    not counted)."""
+    kind = type(obj)
+    if kind in (bytearray, bytes, memoryview):
+        return 16 + len(obj), ()
+    if kind is str:  # not counted: most are interned names (in the pools, or in flash)
+        return 0, ()
+    if kind is float:
+        return 16, ()
+    if kind in (list, tuple):
+        return 16 + 4 * len(obj), obj
+    if kind is dict:
+        return 16 + 8 * len(obj), list(obj.values())
+    if kind is set:
+        return 16 + 4 * len(obj), obj
+    name = kind.__name__
+    if name in _CODE:
+        return 0, ()
+    members = getattr(obj, "__dict__", None)
+    if not isinstance(members, dict):
+        return 0, ()
+    return 16 + 8 * len(members), list(members.values())
+
+
+def _claimed(obj, seen):
+    """Estimated bytes of obj and everything reachable from it not claimed before."""
+    total = 0
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        key = id(item)
+        if key in seen:
+            continue
+        seen.add(key)
+        size, children = _estimate(item)
+        total += size
+        stack.extend(children)
+    return total
+
+
+def live_objects(roots):
+    """{"root.attribute": estimated bytes} of every attribute (instance members, or a
+    module's globals other than its code) holding at least _OBJECTS_MIN bytes of
+    objects, each object counted under the first root that reaches it (roots in order:
+    the app's parts first, private members last). Estimates (_estimate), not gc
+    figures."""
+    seen = set()
+    for _, root in roots:
+        seen.add(id(root))
+    found = {}
+    for label, root in roots:
+        if root is None:
+            continue
+        members = root.__dict__
+        for key in sorted(members, key=lambda k: (k[0] == "_", k)):  # private ones last
+            value = members[key]
+            if type(value).__name__ in _CODE:
+                continue
+            size = _claimed(value, seen)
+            if size >= _OBJECTS_MIN:
+                found["%s.%s" % (label, key)] = size
+    return found
+
+
 def boot():
     sys.path.append("/lib/py")  # the virtual board's machine.py and vboard.py
     for name in ("board.py", "settings.json"):  # as deploy writes them
@@ -232,11 +328,15 @@ def boot():
 
     def done(live):
         vboard.power_off()  # the watchdog's timer stops with the run
+        roots = [("app", parts[0]), ("ui", parts[2]), ("cgm", parts[3])]
+        roots += [(name, sys.modules[name]) for name in sorted(sys.modules)
+                  if name.startswith("basalt")]
         print(json.dumps({
             "vm_baseline_bytes": live[0], "started_heap_bytes": live[1] - live[0],
             "boot_heap_bytes": live[5] - live[0], "boot_modules": loaded,
             "after_settings_save_heap_bytes": live[7] - live[0],
             "ui": parts[2] is not None, "cgm": parts[3] is not None,
+            "objects": live_objects(roots),
             "mpy": _module_file("basalt.app.device").endswith(".mpy")}))
 
     _steps([start] + [tick] * 4 + [booted, save_settings], done)

@@ -2,7 +2,7 @@
 their set (a fingerstick, carbs for a low, a new site), put on the event stream (the
 journal, the history) and handed to the reminders and alerts."""
 
-from basalt.core.readings import STALE_MS  # the age beyond which glucose may not dose
+from basalt.core.limits import STALE_MS  # the age beyond which glucose may not dose
 from basalt.core.units import shifted
 
 

@@ -4,7 +4,6 @@ history, the newest usable one given to the monitors, the newest one (usable or 
 to the glucose alerts, and the BLE client's link, session and back-fill events passed
 on."""
 
-from basalt.core.readings import flag_names
 
 
 class CgmWatch:
@@ -40,6 +39,8 @@ class CgmWatch:
             detail = {"at_ms": reading.at_ms, "mg_dl": reading.mg_dl,
                       "trend": reading.trend_milli}
             if reading.flags:  # kept in the history, never used to dose
+                from basalt.core.readings import flag_names  # loaded with the CGM
+
                 detail["flags"] = ",".join(flag_names(reading.flags))
             stream.emit("glucose", detail)
         if newest == store.latest:

@@ -3,7 +3,7 @@ stream, and every 5 minutes (or on a new reading) one decision carried out throu
 the command table, so the loop doses through the same checks and safety gate as a user.
 """
 
-from basalt.core import loop
+from basalt.core import loop_state
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import BOLUS_STEP_MU
 from basalt.core.units import fmt_milli
@@ -11,7 +11,7 @@ from basalt.core.units import fmt_milli
 
 class LoopRunner:
     def __init__(self, loop_settings, engine, iob, iob_feed, stream):
-        self.loop = None if loop_settings is None else loop.Loop(loop_settings)
+        self.loop = None if loop_settings is None else loop_state.Loop(loop_settings)
         self.engine = engine
         self.iob = iob
         self.iob_feed = iob_feed
@@ -28,7 +28,7 @@ class LoopRunner:
         old = self.settings
         if old is None or self.loop is None or old.loop.__dict__ != settings.loop.__dict__:
             replaced = self.loop
-            self.loop = loop.Loop(settings.loop)
+            self.loop = loop_state.Loop(settings.loop)
             self.loop.carry_extra(replaced)
         self.settings = settings
 
@@ -101,8 +101,10 @@ class LoopRunner:
         ends with the first decision the bound does not cut (it latches until
         acknowledged). One event each way, not one per decision."""
         if decision.extra_limit is not None and not self.limited:
-            most_3h, most_24h = loop.extra_limits(self.loop.inputs["settings"],
-                                                  self.loop.inputs["schedule"])
+            from basalt.core.loop import extra_limits  # loaded by the decision
+
+            most_3h, most_24h = extra_limits(self.loop.inputs["settings"],
+                                             self.loop.inputs["schedule"])
             self.stream.emit("alarm", {
                 "code": "loop_limit", "at_ms": now_ms, "window": decision.extra_limit,
                 "detail": "loop added %s U in 3 h (bound %s), %s U in 24 h (bound %s)" % (

@@ -39,7 +39,7 @@ from basalt.core.limits import (
     TEMP_MAX_PERCENT,
     TEMP_MIN_MIN,
 )
-from basalt.core.loop import MODES, TEMP_MIN
+from basalt.core.loop_state import MODES, TEMP_MIN
 from basalt.core.schedule import parse_clock
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, to_milli
 
@@ -75,17 +75,29 @@ class in_units:
 
 
 class Field:
-    __slots__ = ("key", "kind", "lo", "hi", "step", "unit", "optional", "choices")
+    # Defaults live on the class and a field stores only what differs: the table is the
+    # largest thing built at import, and every member costs heap on MicroPython.
+    lo = 0
+    hi = 0
+    step = 1
+    unit = ""
+    optional = False
+    choices = ()
 
     def __init__(self, key, kind, lo=0, hi=0, step=1, unit="", optional=False, choices=()):
         self.key = key
         self.kind = kind
-        self.lo = lo
-        self.hi = hi
-        self.step = step
-        self.unit = unit
-        self.optional = optional
-        self.choices = choices
+        if lo or hi:
+            self.lo = lo
+            self.hi = hi
+        if step != 1:
+            self.step = step
+        if unit:
+            self.unit = unit
+        if optional:
+            self.optional = True
+        if choices:
+            self.choices = choices
 
     def bounds(self, syringe_mu=FILL_MAX_MU):
         """(lo, hi, step) in the pump's units: what the menus offer."""
@@ -137,25 +149,53 @@ class Field:
 
 
 class Command:
-    __slots__ = ("name", "fields", "handler", "part", "method", "guards", "one_of",
-                 "internal", "doc", "rule", "args", "label")
+    # As for Field: defaults on the class, the rest derived when asked (the table is
+    # built at import and kept for good).
+    guards = (ACK,)
+    # (key, key, field named in the refusal, what the user may give): exactly one.
+    one_of = None
+    internal = False  # only the pump's own parts send it (the loop)
+    doc = ""
+    rule = None  # rule(values): checks between fields, may add derived values
+    _args = None
+    _label = None
 
-    def __init__(self, name, fields, handler, guards=(ACK,), one_of=None, internal=False,
+    def __init__(self, name, fields, handler, guards=None, one_of=None, internal=False,
                  doc="", rule=None, args=None, label=None):
         self.name = name
         self.fields = fields
         self.handler = handler  # "part.method": part names a Dispatcher target
-        self.part, self.method = handler.split(".")
-        self.guards = guards
-        # (key, key, field named in the refusal, what the user may give): exactly one.
-        self.one_of = one_of
-        # How a refusal of the pump's state names it ("dual-wave bolus refused: ...").
-        self.label = label or name.replace("_", " ")
-        self.internal = internal  # only the pump's own parts send it (the loop)
         self.doc = doc
-        self.rule = rule  # rule(values): checks between fields, may add derived values
-        # The handler's arguments after now_ms, by key (default: every field in order).
-        self.args = args or tuple(field.key for field in fields)
+        if guards is not None:
+            self.guards = guards
+        if one_of is not None:
+            self.one_of = one_of
+        if internal:
+            self.internal = True
+        if rule is not None:
+            self.rule = rule
+        if args is not None:
+            self._args = args
+        if label is not None:
+            self._label = label
+
+    @property
+    def part(self):
+        return self.handler.split(".")[0]
+
+    @property
+    def method(self):
+        return self.handler.split(".")[1]
+
+    @property
+    def label(self):
+        """How a refusal of the pump's state names it ("dual-wave bolus refused: ...")."""
+        return self._label or self.name.replace("_", " ")
+
+    @property
+    def args(self):
+        """The handler's arguments after now_ms, by key (default: every field in order)."""
+        return self._args or tuple(field.key for field in self.fields)
 
     def field(self, key):
         for field in self.fields:

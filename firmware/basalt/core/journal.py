@@ -68,8 +68,16 @@ KEYS = (
     "threshold_mn", "noise_mn", "band_mn", "drift_mn_h", "flow_umn_per_step", "flow_ms",
     "flow_learned",
 )
-_KIND_CODES = {name: code for code, name in enumerate(KINDS) if name}
-_KEY_CODES = {name: code for code, name in enumerate(KEYS) if name}
+
+
+def _code(table, name):
+    """name's code in KINDS or KEYS, else LITERAL (a search: no dicts built at import,
+    and a record is written a few times a minute at most)."""
+    try:
+        return table.index(name) if name is not None else LITERAL
+    except ValueError:
+        return LITERAL
+
 
 T_NONE, T_FALSE, T_TRUE, T_INT, T_STR, T_LIST, T_DICT = 0, 1, 2, 3, 4, 5, 6
 
@@ -127,7 +135,7 @@ def encode_record(seq, boot, at_ms, kind, detail):
     """The bytes of one record. detail: a dict of ints, strings, bools, None, lists, dicts
     (its at_ms, if any, goes in the header)."""
     payload = bytearray()
-    code = _KIND_CODES.get(kind, LITERAL)
+    code = _code(KINDS, kind)
     if code == LITERAL:
         _put_text(payload, kind)
     _put_items(payload, detail, "at_ms")
@@ -163,7 +171,7 @@ def _put_items(out, detail, skip=None):
     keys = sorted(key for key in detail if key != skip)
     _put_varint(out, len(keys))
     for key in keys:
-        code = _KEY_CODES.get(key, LITERAL)
+        code = _code(KEYS, key)
         out.append(code)
         if code == LITERAL:
             _put_text(out, key)

@@ -38,3 +38,4 @@ FILL_MAX_MU = const(6_000_000)  # a 60 mL syringe; the board's syringe may hold 
 CARBS_MAX_G = const(300)
 GLUCOSE_MIN = const(20)  # mg/dL a meter or CGM reports at all
 GLUCOSE_MAX = const(600)
+STALE_MS = const(15 * 60_000)  # glucose older than this (CGM or typed) may not dose

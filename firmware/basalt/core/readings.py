@@ -40,6 +40,7 @@ the alarm), so a bad offset never leaves the CGM dead without a message.
 
 from basalt.core import cgms
 from basalt.core.events import shift_events
+from basalt.core.limits import STALE_MS
 from basalt.core.units import MS_PER_MIN, shifted
 
 try:
@@ -51,7 +52,6 @@ except ImportError:  # CPython
 
 
 WINDOW_MIN = const(360)
-STALE_MS = const(15 * 60_000)
 LOW_MILLI = const(40_000)
 HIGH_MILLI = const(400_000)
 MAX_RATE_MILLI = const(6_000)  # mg/dL per minute x 1000
@@ -139,7 +139,7 @@ class ReadingStore:
         self.lost_ms = stale_ms  # no value for this long: the CGM-lost alarm
         self._offset = [-1] * window_min
         self._glucose = [0] * window_min
-        self._flags = [0] * window_min
+        self._flags = bytearray(window_min)  # each a byte of the flags above (< 64)
         self.counts = {"stored": 0, "repeated": 0, "conflicts": 0, "too_old": 0, "future": 0,
                        "reanchored": 0}
         self._events = []

@@ -11,7 +11,8 @@ the schema's MAX_DEPTH, is refused before any value is read.
 
 import json
 
-from basalt.core import insulin, loop, strict_json
+from basalt.core import insulin, strict_json
+from basalt.core import loop_state as loop
 from basalt.core.basal import BasalProfiles, make_profile, rate_from_user
 from basalt.core.check import flag, int_in, is_int, one_of, text
 from basalt.core.errors import ConfigError, InvalidValue

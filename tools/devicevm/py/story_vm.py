@@ -92,6 +92,16 @@ def power_cut():
     for name in list(sys.modules):
         if name not in _keep:
             del sys.modules[name]
+    # The packages the fakes keep (basalt, basalt.core) still name the firmware's
+    # submodules: a board's RAM forgets them, so does the VM (else the old firmware
+    # stays reachable through them and counts in the next boot's heap).
+    for name in _keep:
+        package = sys.modules.get(name)
+        if package is None or not name.startswith("basalt"):
+            continue
+        for attr, value in list(package.__dict__.items()):
+            if type(value) is type(sys) and getattr(value, "__name__", attr) not in _keep:
+                delattr(package, attr)
     gc.collect()
 
 

@@ -18,7 +18,8 @@ After a restart with notes to acknowledge (view.boot_notes), the boot screen sho
 and stays until select sends ("boot_ack", {}).
 """
 
-from basalt.core.ui import flows
+import sys
+
 from basalt.core.ui.home import HomeScreen
 from basalt.core.ui.keys import BACK, DOWN, LONG, PRESS, RELEASE, REPEAT, SELECT, SHORT, UP
 from basalt.core.ui.screens import BootScreen, MessageScreen, StopBolusScreen
@@ -26,6 +27,13 @@ from basalt.core.units import shift_times
 
 DIM_MS = 30_000
 BOOT_MS = 3_000
+# The menus and the screens they import as they open: imported when the main menu opens
+# and forgotten when the screen is back home, so their bytecode is freed between uses.
+# Forgotten by Menu.unload, which the app sets on a board (basalt.app.device.forget).
+MENU_MODULES = ("basalt.core.ui.flows", "basalt.core.ui.flows_basal",
+                "basalt.core.ui.flows_care", "basalt.core.ui.flows_cgm",
+                "basalt.core.ui.flows_setup", "basalt.core.ui.history_pages",
+                "basalt.storage.history_pages", "basalt.core.journal_read")
 
 
 class Menu:
@@ -49,6 +57,7 @@ class Menu:
         self._boot_until = now_ms + boot_ms
         self._alarm = None
         self.pairing = None  # the CGM pairing number on screen (basalt.core.ui.flows_cgm)
+        self.unload = None  # unload(names) forgets modules; None keeps them (a host)
         if boot_ms:
             self.push(BootScreen(version, warning))
 
@@ -80,8 +89,12 @@ class Menu:
     def _screen_changed(self):
         self._armed = False
         self.changed = True
+        if self.unload is not None and len(self.stack) == 1 and MENU_MODULES[0] in sys.modules:
+            self.unload(MENU_MODULES)  # home: no screen of theirs is left
 
     def open_main(self):
+        from basalt.core.ui import flows
+
         self.push(flows.main_menu())
 
     def show_message(self, title, text):
