@@ -81,24 +81,69 @@ def parse_start(text):
     return int(moment.timestamp() * 1000)
 
 
-def timeline(view, start_ms):
-    """[(epoch ms, record)]: a boot whose record carries epoch_s is placed there; a boot
-    without one follows the previous boot's last record (the time the pump was off is
-    unknown); the first such boot starts at start_ms."""
+# Where a boot's times come from (the CSV's time_source column, the export's flag).
+CLOCK, CLOCK_SET, GUESSED = "pump clock", "clock set on the pump", "guessed"
+
+
+def placed(view, start_ms):
+    """[(epoch ms, record, source)]. A boot whose boot record carries epoch_s (the RTC
+    was set) is placed there; one whose clock was set from the menu later in the boot
+    (clock_set: days, minute) is placed by that record; a boot with neither follows the
+    previous boot's last record (the time the pump was off is unknown), the first one
+    from start_ms: those times are guessed (source GUESSED)."""
+    anchors = _anchors(view)
     out = []
-    offset = None  # epoch ms of at_ms 0 in the current boot
     boot = None
     last = start_ms
     for record in view.records:
         if record.boot != boot:
             boot = record.boot
-            offset = last - record.at_ms if out else start_ms - record.at_ms
-            if record.kind == "boot" and record.detail.get("epoch_s"):
-                offset = record.detail["epoch_s"] * 1000 - record.at_ms
+            offset, source = anchors.get(boot, (None, GUESSED))
+            if offset is None:
+                offset = last - record.at_ms if out else start_ms - record.at_ms
         when = offset + record.at_ms
         last = when
-        out.append((when, record))
+        out.append((when, record, source))
     return out
+
+
+def _anchors(view):
+    """{boot: (epoch ms of its at_ms 0, source)} for the boots that knew the time."""
+    anchors = {}
+    for record in view.records:
+        detail = record.detail
+        if record.boot in anchors and anchors[record.boot][1] == CLOCK:
+            continue
+        if record.kind == "boot" and detail.get("epoch_s"):
+            anchors[record.boot] = (detail["epoch_s"] * 1000 - record.at_ms, CLOCK)
+        elif (record.kind == "clock_set" and record.boot not in anchors
+              and isinstance(detail.get("days"), int)):
+            wall = detail["days"] * 86_400_000 + detail.get("minute", 0) * 60_000
+            anchors[record.boot] = (wall - record.at_ms, CLOCK_SET)
+    return anchors
+
+
+def timeline(view, start_ms):
+    """[(epoch ms, record)] as placed()."""
+    return [(when, record) for when, record, _ in placed(view, start_ms)]
+
+
+def guessed(view, start_ms):
+    """True when some record's time is a guess (a boot that never knew the clock)."""
+    return any(source == GUESSED for _, _, source in placed(view, start_ms))
+
+
+def clock_warning(view, start_ms):
+    """The warning for a journal whose times are (partly) guessed, or None."""
+    points = placed(view, start_ms)
+    boots = sorted({r.boot for _, r, source in points if source == GUESSED})
+    if not boots:
+        return None
+    return ("the pump's clock was never set in boot%s %s: those records follow on from "
+            "--start %s, a guess (set the clock: Menu > Time, or mpremote rtc --set; or "
+            "give --start the time of the first record)" % (
+                "s" if len(boots) > 1 else "", ", ".join(str(b) for b in boots),
+                iso(start_ms)))
 
 
 def iso(epoch_ms):
@@ -106,14 +151,27 @@ def iso(epoch_ms):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (epoch_ms % 1000)
 
 
+BASE_FIELDS = ("seq", "boot", "at_ms", "time", "time_source", "kind")
+
+
+def csv_fields(view):
+    """The CSV's columns: the record's place, then every detail key any record has
+    (sorted), so no field of any record is lost."""
+    keys = set()
+    for record in view.records:
+        keys.update(record.detail)
+    return BASE_FIELDS + tuple(sorted(keys - set(BASE_FIELDS)))
+
+
 def csv_rows(view, start_ms):
-    for when, record in timeline(view, start_ms):
-        yield {"seq": record.seq, "boot": record.boot, "at_ms": record.at_ms,
-               "time": iso(when), "kind": record.kind,
-               "detail": json.dumps(record.detail, sort_keys=True)}
+    for when, record, source in placed(view, start_ms):
+        row = {"seq": record.seq, "boot": record.boot, "at_ms": record.at_ms,
+               "time": iso(when), "time_source": source, "kind": record.kind}
+        for key, value in record.detail.items():
+            if key not in BASE_FIELDS:
+                row[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+        yield row
 
-
-CSV_FIELDS = ("seq", "boot", "at_ms", "time", "kind", "detail")
 
 def direction(trend_milli):
     """Nightscout's arrow for a journaled trend (mg/dL per minute x 1000, as the reading
@@ -121,76 +179,9 @@ def direction(trend_milli):
     return arrow_for(trend_milli)
 
 
-def nightscout(view, start_ms):
-    """{"entries": [...], "treatments": [...]} with Nightscout's field names."""
-    entries = []
-    treatments = []
-    started = {}
-    for when, record in timeline(view, start_ms):
-        detail = record.detail
-        kind = record.kind
-        if kind in CARE_EVENTS or (kind == "glucose" and detail.get("source") == "finger"):
-            treatments.append(_care(when, kind, detail))
-        elif kind == "glucose" and isinstance(detail.get("mg_dl"), int):
-            entries.append({"type": "sgv", "sgv": detail["mg_dl"], "date": when,
-                            "dateString": iso(when), "direction": direction(detail.get("trend")),
-                            "device": "basalt"})
-        elif kind == "bolus_started":
-            started[(record.boot, detail.get("id"))] = (when, detail)
-        elif kind in ("bolus_done", "bolus_cancelled", "bolus_reconciled"):
-            treatments.append(_bolus(when, record, started))
-        elif kind == "temp_basal_started":
-            treatment = {"eventType": "Temp Basal", "duration": detail.get("duration_min"),
-                         "created_at": iso(when), "enteredBy": "basalt"}
-            if detail.get("rate_mu_h") is not None:
-                treatment["absolute"] = detail["rate_mu_h"] / 1000
-            else:
-                treatment["percent"] = detail.get("percent", 100) - 100  # NS: the change
-            treatments.append(treatment)
-        elif kind in ("temp_basal_cancelled", "temp_basal_ended"):
-            treatments.append({"eventType": "Temp Basal", "duration": 0,
-                               "created_at": iso(when), "enteredBy": "basalt"})
-        elif kind in ("alarm", "alarm_raised"):
-            treatments.append({"eventType": "Note", "notes": "alarm: %s" % detail.get("code"),
-                               "created_at": iso(when), "enteredBy": "basalt"})
-    return {"entries": entries, "treatments": treatments}
+def nightscout(view, start_ms, device="basalt"):
+    """{"entries", "treatments", "devicestatus"}: each list the body of its API v1
+    POST (tools/history/nsexport.py maps the records)."""
+    from tools.history import nsexport
 
-
-# Events the user logged on the pump, as Nightscout's careportal names them; a typed
-# glucose is a "BG Check" from a finger, not a sensor entry.
-CARE_EVENTS = {"low_treated": "Carb Correction", "site_changed": "Site Change"}
-
-
-def _care(when, kind, detail):
-    treatment = {"eventType": CARE_EVENTS.get(kind, "BG Check"), "created_at": iso(when),
-                 "enteredBy": "basalt"}
-    if kind == "low_treated":
-        treatment["carbs"] = detail.get("grams")
-    elif kind == "glucose":
-        treatment.update({"glucose": detail.get("mg_dl"), "glucoseType": "Finger",
-                          "units": "mg/dl"})
-    return treatment
-
-
-def _bolus(when, record, started):
-    detail = record.detail
-    key = (detail.get("bolus_boot", record.boot), detail.get("id"))
-    start_when, start = started.get(key, (when, {}))
-    delivered = detail.get("delivered_mu", 0) / 1000
-    kind = detail.get("kind") or start.get("kind")
-    carbs = start.get("carbs")
-    if kind in ("dual", "extended"):
-        event = "Combo Bolus"
-    elif carbs:
-        event = "Meal Bolus"
-    else:
-        event = "Correction Bolus"
-    treatment = {"eventType": event, "insulin": delivered, "created_at": iso(start_when),
-                 "enteredBy": "basalt",
-                 "notes": "%s: programmed %.3f U" % (record.kind, detail.get(
-                     "programmed_mu", 0) / 1000)}
-    if carbs:
-        treatment["carbs"] = carbs
-    if event == "Combo Bolus":
-        treatment["duration"] = start.get("duration_min", 0)
-    return treatment
+    return nsexport.export(view, start_ms, device)
