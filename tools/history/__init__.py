@@ -140,7 +140,7 @@ def clock_warning(view, start_ms):
     if not boots:
         return None
     return ("the pump's clock was never set in boot%s %s: those records follow on from "
-            "--start %s, a guess (set the clock: Menu > Time, or mpremote rtc --set; or "
+            "--start %s, a guess (set the clock: Menu > Setup > Clock, or mpremote rtc --set; or "
             "give --start the time of the first record)" % (
                 "s" if len(boots) > 1 else "", ", ".join(str(b) for b in boots),
                 iso(start_ms)))
@@ -159,8 +159,14 @@ def csv_fields(view):
     (sorted), so no field of any record is lost."""
     keys = set()
     for record in view.records:
-        keys.update(record.detail)
-    return BASE_FIELDS + tuple(sorted(keys - set(BASE_FIELDS)))
+        keys.update(_column(key) for key in record.detail)
+    return BASE_FIELDS + tuple(sorted(keys))
+
+
+def _column(key):
+    """A detail key's column; one named like a base column (a bolus's kind) is
+    detail_<key>."""
+    return "detail_" + key if key in BASE_FIELDS else key
 
 
 def csv_rows(view, start_ms):
@@ -168,8 +174,7 @@ def csv_rows(view, start_ms):
         row = {"seq": record.seq, "boot": record.boot, "at_ms": record.at_ms,
                "time": iso(when), "time_source": source, "kind": record.kind}
         for key, value in record.detail.items():
-            if key not in BASE_FIELDS:
-                row[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+            row[_column(key)] = json.dumps(value) if isinstance(value, (list, dict)) else value
         yield row
 
 

@@ -186,8 +186,11 @@ class _Export:
         when, source, start = started.get(key, (done, GUESSED, record))
         detail = start.detail
         carbs = _carbs(detail)
-        event = "Meal Bolus" if carbs else "Correction Bolus"
-        fields = {"insulin": units(self.delivered_mu(record.detail)), "carbs": carbs or None,
+        insulin = units(self.delivered_mu(record.detail))
+        # Nightscout drops an insulin of 0: a bolus stopped before its first microstep,
+        # without carbs, is a Note that says so.
+        event = "Meal Bolus" if carbs else "Correction Bolus" if insulin else "Note"
+        fields = {"insulin": insulin or None, "carbs": carbs or None,
                   "notes": _bolus_notes(start, record), "programmed": units(
                       detail.get("now_mu") or detail.get("programmed_mu") or 0)}
         if detail.get("source") == "loop":
@@ -207,9 +210,14 @@ class _Export:
         begin, now_part = extended_at.get(key, (when, 0))
         amount = self.delivered_mu(record.detail) - now_part  # the end reports both parts
         minutes = (done - begin) / 60_000
-        fields = {"enteredinsulin": units(amount), "splitNow": 0, "splitExt": 100,
-                  "relative": round(float(amount) / 1000 / (minutes / 60), 6) if minutes
-                  else 0, "duration": minutes, "durationInMilliseconds": done - begin,
+        entered = units(amount)
+        if entered <= 0 or minutes <= 0:  # stopped before a microstep of it went in
+            self.treatment(begin, source, start, "Note", "extended",
+                           notes=_bolus_notes(start, record))
+            return
+        fields = {"enteredinsulin": entered, "splitNow": 0, "splitExt": 100,
+                  "relative": round(entered / minutes * 60, 6) if minutes else 0,
+                  "duration": minutes, "durationInMilliseconds": done - begin,
                   "notes": _bolus_notes(start, record),
                   "programmed": units(start.detail.get("extended_mu") or 0)}
         fields.update(_reason_fields(start.detail))
