@@ -181,7 +181,9 @@ def test_dual_wave_delivers_both_parts_in_order(amount, data, minutes, gaps):
     now_mu = data.draw(st.integers(1, amount // 10 - 1)) * 10
     engine = running_engine([(0, 0)])
     engine.dual_bolus(0, amount, now_mu, minutes)
-    now_steps, ext_steps = (now_mu * PL_PER_MU // V, (amount - now_mu) * PL_PER_MU // V)
+    # The extended part takes the now part's remainder: the whole is exact to a step.
+    now_steps = now_mu * PL_PER_MU // V
+    ext_steps = amount * PL_PER_MU // V - now_steps
     now_ms = -(-now_mu * MS_PER_MIN // 1_500)
     ext_ms = minutes * MS_PER_MIN
     t = 0

@@ -207,7 +207,7 @@ def test_checkpoint_round_trip_and_the_newest_valid_slot_wins():
     assert ckp.newest([bytes(flipped), ckp.encode(a)])[0] == a
     assert ckp.newest([None, None]) == (None, "none")
     ck, why = ckp.newest([torn, b"\x00" * ckp.SIZE])
-    assert ck is None and "ck0.bin torn (30 of 96 bytes)" in why and "CRC mismatch" in why
+    assert ck is None and "ck0.bin torn (30 of 100 bytes)" in why and "CRC mismatch" in why
     newer = dict(a, version=ckp.VERSION + 1)
     assert "newer firmware" in ckp.decode(ckp.encode(newer))[1]
 

@@ -106,7 +106,41 @@ def scenarios():
         emit("state", [seed, now, moved, engine.snapshot(), engine.pop_events()])
 
 
+def bolus_series():
+    """Boluses of 0.01-2 U (normal, extended, dual) run to their end on several
+    syringes: the carried remainder and the totals after each, then a cancel."""
+    for seed in range(4):
+        rng = Lcg(50 + seed)
+        capacity, area = SYRINGES[seed]
+        board = load_board(board_spec(capacity, area))
+        engine = DeliveryEngine(board, 0, VECTOR_LIMITS, FixedIob(0), 0)
+        engine.set_profile(0, "P", [(0, 0)])
+        engine.new_reservoir(0, max(10_000, board.syringe_capacity_mu // 100 * 100))
+        engine.resume(0)
+        now = asked = 0
+        for i in range(12):
+            amount = 10 * (1 + rng.below(200))
+            pick = rng.below(3)
+            if pick == 0 or amount < 20:
+                engine.bolus(now, amount)
+            elif pick == 1:
+                engine.extended_bolus(now, amount, 15 + rng.below(60))
+            else:
+                engine.dual_bolus(now, amount, amount // 20 * 10 or 10, 15)
+            while engine.bolus_running():
+                now += 1 + rng.below(600_000)
+                engine.tick(now)
+            asked += amount
+            emit("bolus series", [seed, i, amount, engine.bolus_steps, engine.bolus_carry_pl,
+                                  asked * 10_000 - engine.bolus_steps * board.ustep_volume_pl])
+        engine.bolus(now, 500)
+        engine.tick(now + 5_000)
+        engine.cancel_bolus(now + 5_000)
+        emit("bolus cancelled", [seed, engine.bolus_steps, engine.bolus_carry_pl])
+
+
 mechanics()
 units()
 profiles()
 scenarios()
+bolus_series()

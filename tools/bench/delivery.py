@@ -4,6 +4,11 @@ max_step_error        30 simulated days at each rate with jittered ticks: the la
                       |delivered - exact integral| in microsteps, checked after every tick.
 window_error_pct_0_1  at 0.1 U/h, every 1-hour window (one starting each minute): the
                       worst |delivered - programmed| / programmed, in percent.
+bolus_series_error    1,000 random boluses of 0.01-2 U (normal, extended, dual) run to
+                      their end with jittered ticks: the largest gap between the
+                      cumulative delivered and the exact cumulative amount asked, checked
+                      after every bolus, in microsteps (delivered is never above).
+bolus_hundredths_error  ten 0.01 U boluses: microsteps between delivered and exact.
 sim_speedup           simulated seconds per wall second of the 24 h `make sim` run.
 allocs_per_tick       bytes allocated per steady-state engine tick inside MicroPython.
 """
@@ -104,6 +109,59 @@ def window_error_pct(board, rate_mu_h, hours, seed):
     return worst
 
 
+def _bolus_engine(board):
+    engine = _engine(board, 0)
+    engine.set_profile(0, "flat", [(0, 0)])  # no basal: every step is a bolus step
+    return engine
+
+
+def _give(engine, now, amount, kind, rng):
+    """One bolus run to its end with device-like ticks; returns the time after it."""
+    if kind == 0 or amount < 20:
+        engine.bolus(now, amount)
+    elif kind == 1:
+        engine.extended_bolus(now, amount, rng.randint(15, 120))
+    else:
+        engine.dual_bolus(now, amount, rng.randint(1, amount // 10 - 1) * 10, 15)
+    gaps = jittered_gaps(rng)
+    while engine.bolus_running():
+        now += next(gaps) * 20  # coarser than the device: the count does not depend on it
+        engine.tick(now)
+    return now
+
+
+def bolus_series_error(board, count, seed):
+    """(largest |exact - delivered| in microsteps after any bolus, largest delivered
+    above exact (pL, <= 0 means never above), delivered steps, exact steps)."""
+    rng = random.Random(seed)
+    engine = _bolus_engine(board)
+    step_pl = board.ustep_volume_pl
+    now = asked_pl = worst = 0
+    above = None
+    progress.phase("bolus series:", count, "boluses")
+    for i in range(count):
+        amount = rng.randint(1, 200) * 10  # 0.01 to 2 U in the pump's 0.01 U steps
+        now = _give(engine, now, amount, rng.randrange(3), rng)
+        asked_pl += amount * PL_PER_MU
+        gap = asked_pl - engine.bolus_steps * step_pl
+        worst = max(worst, abs(gap))
+        above = -gap if above is None or -gap > above else above
+        if not (i + 1) % 100:
+            progress.at(i + 1)
+    return worst / step_pl, above, engine.bolus_steps, asked_pl / step_pl
+
+
+def bolus_hundredths_error(board):
+    """Ten 0.01 U boluses: (|exact - delivered| in microsteps, delivered steps)."""
+    engine = _bolus_engine(board)
+    now = 0
+    for _ in range(10):
+        now = _give(engine, now, 10, 0, random.Random(now))
+    exact_pl = 10 * 10 * PL_PER_MU
+    return abs(exact_pl - engine.bolus_steps * board.ustep_volume_pl) / board.ustep_volume_pl, \
+        engine.bolus_steps
+
+
 def sim_speedup(repeats=3):
     program = sim.load_program(sim.DEFAULT_PROGRAM)
     best = None
@@ -134,6 +192,8 @@ def allocs_per_tick(script="alloc_tick_vm.py"):
 def run(days=30, seed=1):
     board = sim.load_sim_board()
     step_error, per_rate = max_step_error(board, days, seed)
+    series, above, series_steps, series_exact = bolus_series_error(board, 1_000, seed)
+    hundredths, hundredths_steps = bolus_hundredths_error(board)
     speedup, wall = sim_speedup()
     allocs, alloc_detail = allocs_per_tick()
     return {
@@ -145,12 +205,20 @@ def run(days=30, seed=1):
                                         for k, v in per_rate.items()},
         "ticks_per_rate": {str(k): v["ticks"] for k, v in per_rate.items()},
         "window_error_pct_0_1": round(window_error_pct(board, 100, 48, seed), 4),
+        "bolus_series_error": round(series, 6),
+        "bolus_series_most_above_exact_pl": above,
+        "bolus_series_steps": {"delivered": series_steps, "exact": round(series_exact, 3)},
+        "bolus_hundredths_error": round(hundredths, 6),
+        "bolus_hundredths_steps": {"delivered": hundredths_steps,
+                                   "exact": round(100 * PL_PER_MU / board.ustep_volume_pl, 3)},
         "sim_speedup": round(speedup),
         "sim_tick_ms": 1000,
         "sim_wall_s": round(wall, 4),
         "allocs_per_tick": allocs,
         "allocs_per_tick_by_scenario": alloc_detail,
         "targets": {"max_step_error": "<= 1", "window_error_pct_0_1": "<= 2 (abs)",
+                    "bolus_series_error": "<= 1", "bolus_series_most_above_exact_pl": "< 0",
+                    "bolus_hundredths_error": "<= 1",
                     "sim_speedup": ">= 20000", "allocs_per_tick": "0"},
     }
 

@@ -1,6 +1,6 @@
 """The delivery checkpoint: its record, its two slots, the newest valid one. Pure.
 
-The checkpoint is one small record (96 bytes, SIZE) written to two alternating slots, each
+The checkpoint is one small record (100 bytes, SIZE) written to two alternating slots, each
 with a write counter and a CRC: a torn write spoils only the slot being written, so the
 other one, one write older, is still valid. The newest valid slot wins.
 
@@ -19,7 +19,7 @@ import struct
 
 from basalt.core.journal import crc
 
-VERSION = 2
+VERSION = 3
 SLOTS = ("ck0.bin", "ck1.bin")
 
 STATE_DELIVERING = 0
@@ -46,8 +46,10 @@ FIELDS = (
     # Version 2: the safety gate's window totals (SafetyGate.carry_over()), microsteps,
     # and when it was written (ms on its boot's clock, modulo 2**32, as journal records).
     ("gate_hour_steps", "I"), ("gate_day_steps", "I"), ("at_ms", "I"),
+    # Version 3: the boluses' carried remainder (pL, below one microstep).
+    ("bolus_carry_pl", "I"),
 )
-FIELDS_V1 = FIELDS[:-3]
+FIELDS_V1 = FIELDS[:-4]
 BOLUS_SLOTS = ("b0_", "b1_")
 
 
@@ -56,7 +58,8 @@ def _layout(fields):
     return fields, fmt, struct.calcsize(fmt) + 4
 
 
-LAYOUTS = {1: _layout(FIELDS_V1), 2: _layout(FIELDS)}  # every version this firmware reads
+# Every version this firmware reads.
+LAYOUTS = {1: _layout(FIELDS_V1), 2: _layout(FIELDS[:-1]), 3: _layout(FIELDS)}
 _FORMAT = LAYOUTS[VERSION][1]
 SIZE = LAYOUTS[VERSION][2]
 

@@ -6,6 +6,8 @@ its program rounded down, however time is cut into ticks and however late they c
 
   basal  rate r mU/h for dt ms is r*dt/360 pL; the remainder is kept in 1/360 pL.
   ramps  (bolus parts, prime) spread N steps evenly over T ms: floor(N*t/T) by time t.
+  bolus  each part's N takes the remainder (pL) the parts before it left: completed
+         boluses total floor(exact / step), never above, within one microstep below.
 
 Every product stays below 2**30 (spans are cut to a per-channel maximum), so a tick
 allocates nothing on 32-bit MicroPython.
@@ -21,7 +23,15 @@ from basalt.core.limits import (
     PRIME_SPEED_MU_MIN,
 )
 from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
-from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, SMALL_INT_MAX, fmt_milli, shifted
+from basalt.core.units import (
+    MS_PER_DAY,
+    MS_PER_HOUR,
+    MS_PER_MIN,
+    PL_PER_MU,
+    SMALL_INT_MAX,
+    fmt_milli,
+    shifted,
+)
 
 _SMALL = SMALL_INT_MAX
 _FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
@@ -116,6 +126,9 @@ class DeliveryEngine:
         self._ext_pending = None  # the extended part of a dual wave, waiting its turn
         self._prime = None
         self._bolus_id = 0
+        # pL asked of boluses but below one microstep (0 <= carry < one step): the next
+        # bolus part takes it; a cancelled or interrupted bolus drops it (the safe side).
+        self.bolus_carry_pl = 0
         self._takeup = 0  # drive-train slack left by an occlusion back-off
         self.reseat_steps = 0  # take-up re-advanced on resume: travel, not therapy
         self._retarget()
@@ -469,18 +482,26 @@ class DeliveryEngine:
             raise NotAllowedNow(command, "a bolus is being delivered; wait or cancel it")
         if need_ext and (self._ext_part is not None or self._ext_pending is not None):
             raise NotAllowedNow(command, "an extended bolus is running; cancel it first")
-        self._require_insulin(command, amount_mu)
-        self.gate.check_bolus(self._last_ms, command, amount_mu, self._bolus_owed())
+        steps = self._carried(amount_mu)[0]  # what its parts will move, remainder taken
+        self._require_insulin(command, amount_mu, steps)
+        self.gate.check_bolus(self._last_ms, command, amount_mu, self._bolus_owed(), steps)
+
+    def _carried(self, amount_mu):
+        """(whole microsteps, pL left over) of amount_mu plus the carried remainder."""
+        pl = amount_mu * PL_PER_MU + self.bolus_carry_pl
+        step_pl = self.board.ustep_volume_pl
+        steps = pl // step_pl
+        return steps, pl - steps * step_pl
 
     def _bolus_owed(self):
         """Microsteps that running and waiting bolus parts still owe."""
         return _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
 
-    def _require_insulin(self, command, amount_mu):
+    def _require_insulin(self, command, amount_mu, steps=None):
         """The reservoir, less what running boluses and prime still owe, must hold it."""
         free = self.reservoir_steps - self._bolus_owed() - _owed(self._prime)
         free_mu = self.board.mu_for_usteps(free) if free > 0 else 0
-        if amount_mu > free_mu:
+        if amount_mu > free_mu or (steps is not None and steps > free):
             raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
                                 "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))
 
@@ -489,9 +510,9 @@ class DeliveryEngine:
         self._bolus_id += 1
         ident = (self._bolus_id, kind)
         if now_mu:
-            self._now_part = self._ramp(ident, now_mu, self._bolus_ms(now_mu))
+            self._now_part = self._bolus_ramp(ident, now_mu, self._bolus_ms(now_mu))
         if ext_mu:
-            ext = self._ramp(ident, ext_mu, duration_min * MS_PER_MIN)
+            ext = self._bolus_ramp(ident, ext_mu, duration_min * MS_PER_MIN)
             if now_mu:
                 self._ext_pending = ext
             else:
@@ -509,6 +530,11 @@ class DeliveryEngine:
 
     def _ramp(self, ident, amount_mu, duration_ms):
         return Ramp(ident, amount_mu, self.board.usteps_for_mu(amount_mu), duration_ms)
+
+    def _bolus_ramp(self, ident, amount_mu, duration_ms):
+        """A bolus part: it takes the carried remainder and leaves its own."""
+        steps, self.bolus_carry_pl = self._carried(amount_mu)
+        return Ramp(ident, amount_mu, steps, duration_ms)
 
     def _finish_ramps(self):
         now_part = self._now_part
@@ -537,6 +563,8 @@ class DeliveryEngine:
         reports = []
         now_part, ext, pending = self._now_part, self._ext_part, self._ext_pending
         self._now_part = self._ext_part = self._ext_pending = None
+        if now_part is not None or ext is not None:
+            self.bolus_carry_pl = 0  # what was asked is not given: nothing to carry
         if now_part is not None:
             reports.append(self._report(now_part, pending))
         if ext is not None:
@@ -765,13 +793,14 @@ class DeliveryEngine:
         return self._last_ms
 
     def running_boluses(self):
-        """Reports (id, kind, programmed_mu, delivered_steps, delivered_mu) of the
-        running boluses: at most a normal or dual-wave one and an extended one."""
+        """Reports (id, kind, programmed_mu, delivered_steps, delivered_mu, total_steps)
+        of the running boluses: at most a normal or dual-wave one and an extended one."""
         reports = []
-        if self._now_part is not None:
-            reports.append(self._report(self._now_part, self._ext_pending))
-        if self._ext_part is not None:
-            reports.append(self._report(None, self._ext_part))
+        for now_part, ext in ((self._now_part, self._ext_pending), (None, self._ext_part)):
+            if now_part is not None or ext is not None:
+                report = self._report(now_part, ext)
+                report["total_steps"] = _steps(now_part) + _steps(ext)
+                reports.append(report)
         return reports
 
     # ----- inspection -------------------------------------------------------------
@@ -799,11 +828,17 @@ class DeliveryEngine:
             "profiles": (self.profiles.active, sorted(
                 (p.name, p.segments()) for p in self.profiles.profiles.values())),
             "bolus_speed": self.bolus_speed_mu_min,
+            "bolus_carry_pl": self.bolus_carry_pl,
             "takeup": (self._takeup, self.reseat_steps),
             "gate": (self.gate.delivered_steps, self.gate.day_steps(),
                      self.gate.hour_bolus_steps(), self.gate.limit_hit),
             "events": len(self.events),
         }
+
+
+def _steps(ramp):
+    """All the microsteps of a bolus part (with a dual wave's now part carried in)."""
+    return 0 if ramp is None else ramp.steps + ramp.carried_steps
 
 
 def _owed(ramp):

@@ -17,7 +17,9 @@ After a reset (plan_restore):
   at boot (plan["gate"]), plus the lease the motor may have used after the checkpoint:
   a reset can never empty the windows. A version 1 checkpoint (older firmware, no
   totals) is still read; its windows restart empty and the plan says so
-  (gate_windows_unknown), since guessing them full would stop delivery for a day.
+  (gate_windows_unknown), since guessing them full would stop delivery for a day;
+- the boluses' carried remainder (below one microstep) comes back only if no bolus was
+  running: an interrupted one drops it, as a cancelled one does (less, never more).
 """
 
 from basalt.core.checkpoint import (
@@ -48,11 +50,12 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None, a
     other slot was present but unreadable (it may have been the newer one).
     Returns a dict: trusted, state, reservoir_steps, plunger_steps, day_ms, temp (None or
     (rate_mu_h, percent, left_ms, duration_ms) to resume), uncertain (None or the
-    interrupted bolus the user must reconcile), events [(kind, detail)], alarms [codes].
+    interrupted bolus the user must reconcile), gate, bolus_carry_pl, events [(kind,
+    detail)], alarms [codes].
     """
     plan = {"trusted": True, "state": STATE_NO_RESERVOIR, "reservoir_steps": 0,
             "plunger_steps": 0, "day_ms": 0, "temp": None, "uncertain": None,
-            "gate": (0, 0), "events": [], "alarms": []}
+            "gate": (0, 0), "bolus_carry_pl": 0, "events": [], "alarms": []}
     if ck is None:
         if status != "none":
             plan["trusted"] = False
@@ -69,6 +72,8 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None, a
     plan["day_ms"] = ck["day_ms"] % MS_PER_DAY
     _plan_temp(plan, ck, profile)
     running = _plan_bolus(plan, ck, board, settled)
+    if not running and ck.get("bolus_carry_pl", 0) < board.ustep_volume_pl:
+        plan["bolus_carry_pl"] = ck.get("bolus_carry_pl", 0)
     _plan_unstarted(plan, unfinished, running, ck, slot_damaged)
     _plan_gate(plan, ck, running)
     if after:

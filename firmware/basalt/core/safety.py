@@ -296,14 +296,21 @@ class SafetyGate:
 
     # ----- checks (raise LimitExceeded; nothing changes) ------------------------------
 
-    def check_bolus(self, now_ms, command, amount_mu, owed_steps):
-        """A new bolus of amount_mu while running boluses still owe owed_steps."""
+    def check_bolus(self, now_ms, command, amount_mu, owed_steps, steps=None):
+        """A new bolus of amount_mu while running boluses still owe owed_steps; steps:
+        the microsteps it will move (the engine's carried remainder may add one)."""
         int_in(command + " amount", amount_mu, 1, CEILINGS["max_bolus_mu"][1], "mU")
         int_in(command + " owed steps", owed_steps, 0, 0x3FFFFFFF, "microsteps")
         limits = self._limits(command)
         self.advance(now_ms)
         self._check(command, "max_bolus", amount_mu, 0, limits.max_bolus_mu)
-        steps = self._board.usteps_for_mu(amount_mu)
+        whole = self._board.usteps_for_mu(amount_mu)
+        if steps is None:
+            steps = whole
+        elif not is_int(steps) or not whole <= steps <= whole + 1:
+            # A remainder is below one microstep: more would exceed what was confirmed.
+            raise NotAllowedNow(command, "%s U would move %r microsteps; at most %d" % (
+                fmt_milli(amount_mu), steps, whole + 1))
         self._check_steps(command, "max_bolus_60min", amount_mu, steps,
                           self._hour.total + owed_steps, self._hour_cap,
                           limits.max_bolus_60min_mu)

@@ -81,7 +81,7 @@ def snapshot(boot, engine, unmoved, lease_steps, held, uncertain, journal_seq):
     for i in range(min(2, len(boluses))):
         prefix = ckp.BOLUS_SLOTS[i]
         report = boluses[i]
-        total = engine.board.usteps_for_mu(report["programmed_mu"])
+        total = report["total_steps"]
         done = report["delivered_steps"]
         ck[prefix + "id"] = report["id"] & 0xFFFF
         ck[prefix + "kind"] = _BOLUS_KIND.get(report["kind"], 1)
@@ -97,4 +97,5 @@ def snapshot(boot, engine, unmoved, lease_steps, held, uncertain, journal_seq):
             ck["u_" + key] = u[src]
     ck["journal_seq"] = journal_seq
     ck["gate_hour_steps"], ck["gate_day_steps"] = engine.gate.carry_over()
+    ck["bolus_carry_pl"] = engine.bolus_carry_pl
     return ck

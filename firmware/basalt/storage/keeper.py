@@ -237,6 +237,7 @@ class Keeper:
                            STOP_OF_STATE[state] if state < len(STOP_OF_STATE) else STOP_USER)
         # A reset never empties the 60-min and 24-h windows of the safety gate.
         engine.gate.restore(now_ms, plan["gate"][0], plan["gate"][1])
+        engine.bolus_carry_pl = plan["bolus_carry_pl"]
         self._restart_stop = state
         self._temp = plan["temp"]
         self.uncertain = plan["uncertain"]
