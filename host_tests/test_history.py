@@ -133,7 +133,10 @@ def test_plot_series(tmp_path, sim_bundle):
     assert data["glucose"] == [] and 23.9 < data["end"] <= 24
     assert [round(b[0], 2) for b in data["boluses"]] == [7.5, 12.5, 18.5]  # at their start
     assert (15.0, 0.45) in [(round(h, 2), r) for h, r in data["basal"]]  # the 50 % temp
-    assert (18.54, 1.1 + 1.1665) in [(round(h, 2), round(r, 4)) for h, r in data["basal"]]
+    dual = [t for t in history.nightscout(history.load(str(sim_bundle)), 0)["treatments"]
+            if t["eventType"] == "Combo Bolus"][0]
+    assert (18.54, round(1.1 + dual["relative"], 6)) in [  # its extended part on top
+        (round(h, 2), round(r, 6)) for h, r in data["basal"]]
     path, _ = cgm_journal(tmp_path)
     data = series(history.load(str(path)), 0)
     assert len(data["glucose"]) == 6 and "occlusion" in [n[1][7:16] for n in data["notes"]]
