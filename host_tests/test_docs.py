@@ -129,6 +129,12 @@ SKIP = {
     PY + " -m tools.history upload out/history/journal.bin --url https://my-site.example"
     " --secret MY_API_SECRET --start 2026-12-06T00:00:00Z":
         "needs a Nightscout site; test_nightscout.py uploads to a loopback stand-in",
+    PY + " -m tools.sim loop-day --no-plot --out out/loop --journal out/loop/journal.bin":
+        "a 24 h closed-loop day (about 15 s); test_nightscout.py keeps the journal of a "
+        "2-hour one and uploads it",
+    PY + " -m tools.history export out/loop/journal.bin --nightscout --out out/loop/nightscout"
+    " --start 2026-12-06T00:00:00Z": "reads the loop day's journal above (skipped); "
+                                     "test_nightscout.py exports and uploads one",
     PY + " -m tools.history pull --port /dev/ttyACM0":
         BOARD + "; test_usb_therapy.py pulls from a virtual board mid-basal",
     PY + " -m tools.deploy --selftest /dev/ttyACM0": BOARD + "; test_selftest_vboard.py runs "

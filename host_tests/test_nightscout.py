@@ -270,3 +270,37 @@ def test_plot_draws_what_nightscout_would(day):
     assert at[12.5] == pytest.approx(0.9 + extended, abs=1e-9)  # extended bolus on top
     assert extended == pytest.approx(2.0, abs=0.0015)
     assert [(round(h, 2), g) for h, g in data["carbs"]] == [(7.5, 45), (16.5, 15)]
+
+
+def test_a_closed_loop_morning_uploads_with_its_loop_pill(tmp_path, site, capsys):
+    """Two hours of a virtual patient on the loop, the CGM over (fake) Bluetooth, the
+    pump keeping its journal (tools.sim loop-day --journal): readings, a decision every
+    5 minutes and the loop's temps reach the site once, and its hours agree."""
+    import asyncio
+
+    from tools.sim import loop_day
+
+    storage = FakeStorage()
+    pump = asyncio.run(loop_day.simulate(loop_day.DEFAULT_PATIENT, 2, 1.0, 1, storage))[1]
+    path = tmp_path / "loop.bin"
+    path.write_bytes(bundle(storage))
+    argv = ["upload", str(path), "--url", site.url, "--secret", SECRET, "--start", DAY_START]
+    for _ in range(2):
+        code, out, err = run_cli(argv, capsys)
+        assert code == 0, err
+    assert site.rejected == []
+    stored = site.stored
+    view = history.load(str(path))
+    decisions = sum(r.kind == "loop_decision" for r in view.records)
+    readings = sum(r.kind == "glucose" for r in view.records)
+    assert len(stored["devicestatus"]) == decisions > 20 and len(stored["entries"]) == readings
+    assert "devicestatus 0 new, %d already there" % decisions in out
+    suggested = [s["openaps"]["suggested"] for s in stored["devicestatus"]]
+    assert all(isinstance(s["eventualBG"], int) and s["reason"] for s in suggested)
+    assert all(len(s["predBGs"]["IOB"]) > 12 for s in suggested if "predBGs" in s)
+    assert sum(t.get("basal") == "temp" for t in stored["treatments"]) > 15
+    hours = nsexport.hourly_agreement(view, history.parse_start(DAY_START),
+                                      stored["treatments"], pump.board.ustep_volume_pl)
+    print("\nloop morning: the site's hours vs the journal's: largest gap %.3f microsteps"
+          % max(abs(h[3]) for h in hours))
+    assert len(hours) == 2 and max(abs(h[3]) for h in hours) < 1

@@ -435,12 +435,13 @@ def export(view, start_ms, device=ENTERED_BY):
 
 # ----- the export's check: what Nightscout counts, hour by hour ------------------------
 
-def delivered_hours(view, start_ms):
+def delivered_hours(view, start_ms, volume=None):
     """[(start, end, mU)]: the pump's own count of insulin delivered in each of its
     hourly basal summaries (the motor's basal microsteps in that hour) plus the
     boluses' microsteps, a normal bolus (or a dual's now part) in the hour it started,
-    an extended part spread evenly over the time it ran. None without a step volume."""
-    volume = microstep_pl(view)
+    an extended part spread evenly over the time it ran. volume: the microstep in pL
+    (default: as the journal shows it, microstep_pl). None without a step volume."""
+    volume = volume or microstep_pl(view)
     if volume is None:
         return None
     points = placed(view, start_ms)
@@ -485,15 +486,16 @@ def _bolus_parts(points, volume):
     return parts
 
 
-def hourly_agreement(view, start_ms, treatments):
+def hourly_agreement(view, start_ms, treatments, volume=None):
     """[(hour start, pump mU, Nightscout mU, gap in microsteps)] for each of the pump's
     full hours, Nightscout's figure recomputed from `treatments` by its own rules."""
     from tools.history import nsmodel
 
-    hours = delivered_hours(view, start_ms)
+    volume = volume or microstep_pl(view)
+    hours = delivered_hours(view, start_ms, volume)
     if not hours:
         return []
-    step_mu = microstep_pl(view) / 10_000
+    step_mu = volume / 10_000
     out = []
     for start, end, pump_mu in hours:
         ns_mu = nsmodel.insulin_between(treatments, start, end) * 1000
