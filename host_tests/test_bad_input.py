@@ -279,7 +279,7 @@ CMD_EXTENDED = [
 ]
 
 PERCENT = "0 to 250 %"
-TEMP_MIN = "15 to 1440 min (whole numbers)"
+TEMP_MIN = "15 to 4320 min (whole numbers)"
 
 
 def _temp(duration, rate=None, percent=None):
@@ -309,8 +309,8 @@ PUMP_TEMP = [
       "'neither'", "exactly one of rate (U/h) or percent"),
     P("temp-14min", ("temp_basal", {"minutes": 14, "percent": 50}), InvalidValue,
       "temp_basal minutes", "14", TEMP_MIN),
-    P("temp-1441min", ("temp_basal", {"minutes": 1441, "percent": 50}), InvalidValue,
-      "temp_basal minutes", "1441", TEMP_MIN),
+    P("temp-4321min", ("temp_basal", {"minutes": 4321, "percent": 50}), InvalidValue,
+      "temp_basal minutes", "4321", TEMP_MIN),
     E("temp-percent-over-30U/h-on-high-profile", _temp(60, percent=200), InvalidValue,
       "temp basal percent", "200", "at most 150 % here", state="high"),
     P("temp-while-suspended", ("temp_basal", {"minutes": 60, "percent": 50}), NotAllowedNow,
@@ -332,8 +332,8 @@ CMD_TEMP = [
       "exactly one of rate (U/h) or percent"),
     C("temp-14min", _cmd_temp(percent=50, minutes=14), InvalidValue, "temp_basal minutes",
       "14", TEMP_MIN),
-    C("temp-1441min", _cmd_temp(percent=50, minutes=1441), InvalidValue,
-      "temp_basal minutes", "1441", TEMP_MIN),
+    C("temp-4321min", _cmd_temp(percent=50, minutes=4321), InvalidValue,
+      "temp_basal minutes", "4321", TEMP_MIN),
     C("temp-30.5min", _cmd_temp(percent=50, minutes=30.5), InvalidValue,
       "temp_basal minutes", "30.5", TEMP_MIN),
     C("temp-rate-text", _cmd_temp(rate="abc"), InvalidValue, "temp_basal rate", "'abc'",
@@ -674,7 +674,7 @@ def test_good_commands_are_accepted_in_the_same_states():
         ("running", {"cmd": "dual_bolus", "units": 2, "now_units": 1.99, "minutes": 60}),
         ("running", {"cmd": "dual_bolus", "units": 2, "now_percent": 99, "minutes": 60}),
         ("running", {"cmd": "temp_basal", "minutes": 15, "percent": 0}),
-        ("running", {"cmd": "temp_basal", "minutes": 1440, "percent": 250}),
+        ("running", {"cmd": "temp_basal", "minutes": 4320, "percent": 250}),
         ("running", {"cmd": "temp_basal", "minutes": 60, "rate": 30}),
         ("high", {"cmd": "temp_basal", "minutes": 60, "percent": 150}),
         ("temp_percent", {"cmd": "set_profile", "name": "night",

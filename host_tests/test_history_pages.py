@@ -90,8 +90,46 @@ def test_damage_is_skipped_as_the_boot_reader_skips_it():
 @pytest.mark.parametrize("kind, detail, words", [
     ("bolus_started", {"programmed_mu": 3_200, "source": "calculator", "carbs_g": 45,
                        "meal_mu": 4_500, "correction_mu": 1_200, "iob_mu": 800, "mg_dl": 190},
-     "bolus 3.20 U from the calculator: meal 45 g 4.50 U + corr 1.20 U - IOB 0.80 U "
-     "(bg 190 mg/dL)"),
+     "bolus 3.20 U from the calculator: meal 45 g 4.50 U + corr 1.20 U - IOB 0.80 U; "
+     "bg 190 mg/dL "),
+    ("bolus_started", {"programmed_mu": 4_000, "source": "calculator", "carbs_g": 45,
+                       "meal_mu": 4_500, "correction_mu": 0, "iob_mu": 500, "mg_dl": 110,
+                       "glucose_source": "cgm", "carb_ratio_mg_per_u": 12_500,
+                       "sensitivity_mg_dl_per_u": 40, "target_low_mg_dl": 100,
+                       "target_high_mg_dl": 120, "suggested_mu": 4_000},
+     "bolus 4.00 U from the calculator: meal 45 g 4.50 U - IOB 0.50 U; bg 110 mg/dL cgm; "
+     "1 U per 12.5 g, 1 U per 40 mg/dL, target 100-120; suggested 4.00 U"),
+    ("bolus_started", {"programmed_mu": 500, "source": "calculator", "carbs_g": 0,
+                       "meal_mu": 0, "correction_mu": 0, "iob_mu": 0, "mg_dl": None,
+                       "suggested_mu": 0},
+     "bolus 0.50 U from the calculator: no meal, no correction; no bg; suggested 0.00 U, "
+     "user set 0.50 U"),
+    ("bolus_started", {"programmed_mu": 3_000, "source": "user", "kind": "dual",
+                       "now_mu": 1_000, "extended_mu": 2_000, "duration_min": 90},
+     "bolus 3.00 U (dual: 1.00 U now, 2.00 U over 1h30), amount set by the user"),
+    ("bolus_cancelled", {"programmed_mu": 3_000, "delivered_mu": 1_200, "cause": "occlusion"},
+     "bolus stopped: 1.20 U of 3.00 U (by an occlusion)"),
+    ("stopped", {"reason": "suspended", "cause": "user"},
+     "delivery stopped: suspended (by the user)"),
+    ("stopped", {"reason": "auto off", "cause": "alarm", "alarm": "auto_off"},
+     "delivery stopped: auto off (by an alarm auto off)"),
+    ("stopped", {"reason": "reservoir empty", "cause": "empty_reservoir"},
+     "delivery stopped: reservoir empty (the reservoir is empty)"),
+    ("resumed", {"takeup_steps": 0, "cause": "user", "after": "occlusion"},
+     "delivery resumed (by the user) after: occlusion; missed insulin is not made up"),
+    ("temp_basal_cancelled", {"ran_min": 95, "cause": "loop"},
+     "temp basal ended after 1h35 (by the loop)"),
+    ("temp_basal_started", {"rate_mu_h": 0, "duration_min": 30, "source": "loop",
+                            "cause": "low_glucose_suspend"},
+     "temp basal 0.00 U/h for 30m, by the loop (low glucose suspend)"),
+    ("carbs", {"grams": 20, "source": "user"}, "carbs 20 g announced to the loop alone"),
+    ("carbs", {"grams": 45, "source": "calculator"},
+     "carbs 45 g announced to the loop with a calculator bolus"),
+    ("loop_decision", {"mode": "closed", "action": "temp", "rate_mu_h": 3_000, "minutes": 30,
+                       "eventual": 210, "limit": "max_temp",
+                       "prediction": [180, 185, 190, 195, 200, 204, 206, 208, 210]},
+     "loop (closed): eventual 210 -> temp 3.00 U/h for 30 min; predicted 190, 200, 210 at "
+     "30, 60, 120 min; bound by max temp"),
     ("bolus_started", {"programmed_mu": 300, "source": "loop"},
      "bolus 0.30 U by the loop (automatic)"),
     ("bolus_started", {"programmed_mu": 1_000, "source": "user"},
@@ -106,7 +144,9 @@ def test_damage_is_skipped_as_the_boot_reader_skips_it():
      "alarm: occlusion, delivery stopped"),
     ("alarm_raised", {"code": "reservoir_low"}, "alarm: reservoir low"),
     ("temp_basal_started", {"percent": 150, "duration_min": 60, "source": "user"},
-     "temp basal 150 % for 60 min, by the user"),
+     "temp basal 150 % for 1h, by the user"),
+    ("temp_basal_started", {"percent": 50, "duration_min": 4_320, "source": "user"},
+     "temp basal 50 % for 72h, by the user"),
     ("cgm_pair", {"state": "refused", "detail": "no answer in time"},
      "CGM pairing: refused (no answer in time)"),
     ("bolus_interrupted", {"programmed_mu": 2_000, "delivered_lo_mu": 500,
@@ -124,6 +164,10 @@ def test_the_list_line_names_the_source():
         "cal 2.10"
     assert summary("bolus_started", {"programmed_mu": 300, "source": "loop"}) == "auto 0.30"
     assert summary("loop_decision", {"action": "temp", "rate_mu_h": 2_400}) == "loop 2.40"
+    assert summary("stopped", {"reason": "suspended", "cause": "user"}) == "stop user"
+    assert summary("stopped", {"reason": "reservoir empty", "cause": "empty_reservoir"}) \
+        == "stop empty"
+    assert summary("stopped", {"reason": "suspended"}) == "suspended"  # an older record
 
 
 # ----- from the buttons ----------------------------------------------------------------
@@ -185,7 +229,7 @@ def test_history_pages_back_past_the_last_twenty_events_with_the_reasons():
     s.click(DOWN, 2)
     text = (text + " " + screen_text(s)).replace("\n", " ")
     assert text.startswith("07:30 cal 0.50 bolus 0.50 U from the calculator: meal 30 g")
-    for words in ("+ corr 0.40 U", "- IOB 0.20 U", "(bg 190 mg/dL)"):
+    for words in ("+ corr 0.40 U", "- IOB 0.20 U", "; bg 190 mg/dL"):
         assert words in text
     s.click(SELECT)  # closes the entry
     s.click(UP, 3)
@@ -216,3 +260,73 @@ def test_the_screenshots_in_docs_are_current(tmp_path):
         committed = open("%s/docs/%s" % (ROOT, name), "rb").read()
         assert open(path, "rb").read() == committed, (
             "docs/%s is stale: python -m tools.screens.shots --out docs --cgm" % name)
+
+
+def test_a_calculator_bolus_and_a_suspend_from_the_buttons_say_why_in_the_history():
+    """Issue 19: from the buttons, a calculator bolus (typed glucose, amount edited) and a
+    suspend; the History screen then shows the suspend with its cause and the bolus with
+    its reason: carbs, glucose and its source, ratio, sensitivity, target, suggested."""
+    from host_tests.test_setup_flows import DAY_2026_12_06, Pump
+
+    pump = Pump(epoch_s=DAY_2026_12_06 * 86_400 + 7 * 3600).ready()
+    pump.click(SELECT)
+    pump.click(SELECT)  # Bolus
+    pump.click(SELECT)  # Calculator: no glucose yet
+    pump.click(SELECT)  # Enter glucose (120)
+    pump.click(UP, 6)
+    pump.click(SELECT)  # 126
+    pump.click(SELECT)  # saved as a fingerstick
+    pump.click(UP, 45)
+    pump.click(SELECT)  # 45 g
+    assert "45g advice" in pump.text()
+    pump.click(SELECT)  # edit
+    pump.click(DOWN, 2)
+    pump.click(SELECT)
+    assert "Confirm bolus" in pump.text()
+    pump.click(SELECT)
+    started = pump.records("bolus_started")[0]
+    assert started["source"] == "calculator" and started["glucose_source"] == "typed"
+    assert started["suggested_mu"] == 4_600 > started["programmed_mu"]
+    pump.idle(5 * 60_000)  # delivered
+    pump.click(SELECT)  # wake
+    pump.click(SELECT)  # menu
+    pump.click(DOWN)
+    pump.click(SELECT)  # Basal
+    pump.click(DOWN, 2)
+    pump.click(SELECT)  # Suspend
+    assert pump.text().startswith("Suspend?")
+    pump.click(SELECT)
+    assert pump.records("stopped")[-1]["cause"] == "user"
+    pump.click(SELECT)  # menu
+    pump.click(DOWN, 4)
+    pump.click(SELECT)  # History, newest first
+    rows = pump.text().split("\n")
+    assert rows[0] == "History" and rows[1].endswith("stop user")
+    assert rows[4].endswith("cal " + units(started["programmed_mu"]))
+    pump.click(SELECT)
+    assert "delivery stopped: suspended (by the user)" in read_entry(pump)
+    pump.click(SELECT)  # back to the list
+    pump.click(DOWN, 3)
+    pump.click(SELECT)
+    words = read_entry(pump)
+    confirmed = units(started["programmed_mu"])
+    for part in ("bolus %s U from the calculator" % confirmed, "meal 45 g 4.50 U",
+                 "bg 126 mg/dL typed", "1 U per 10 g", "1 U per 45 mg/dL",
+                 "target 100-120", "suggested 4.60 U, user set %s U" % confirmed):
+        assert part in words, (part, words)
+
+
+def read_entry(pump):
+    """An open history entry's whole text, scrolled a line at a time."""
+    lines = pump.text().split("\n")[1:]
+    for _ in range(40):
+        pump.click(DOWN)
+        shown = pump.text().split("\n")[1:]
+        if shown == lines[-len(shown):]:
+            break
+        lines.append(shown[-1])
+    return " ".join(lines)
+
+
+def units(mu):
+    return "%d.%02d" % (mu // 1000, mu % 1000 // 10)

@@ -347,7 +347,8 @@ def test_alarm_stop_stops_cancels_backs_off_and_resume_reseats():
     assert engine.tick(2 * HOUR) == 0  # nothing moves while stopped
     engine.resume(2 * HOUR)
     assert engine.tick(2 * HOUR) == 250  # the take-up, before any therapy
-    assert engine.pop_events()[-1] == ("resumed", {"takeup_steps": 250, "at_ms": 2 * HOUR})
+    assert engine.pop_events()[-1] == ("resumed", {"takeup_steps": 250, "cause": "user",
+                                                   "after": "occlusion", "at_ms": 2 * HOUR})
 
 
 def test_alarm_stop_refusals_change_nothing():

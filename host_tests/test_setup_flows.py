@@ -510,3 +510,35 @@ def test_a_refused_settings_file_changes_nothing_that_runs_and_says_why():
         pump.app.command({"cmd": "reload_settings"})
     assert pump.app.engine.basal_rate_mu_h() == 1_200
     assert pump.records("settings_rejected")
+
+
+def test_a_72_hour_temp_basal_from_the_buttons_runs_to_its_end():
+    """The "Temp for" screen offers what the command table allows: up to 72 h (held
+    key), confirmed, run for 72 hours, then scheduled basal again."""
+    assert COMMANDS["temp_basal"].field("minutes").bounds()[1] == 72 * 60
+    assert COMMANDS["loop_temp"].field("minutes").bounds()[:2] == (30, 30)  # loop: 30 min
+    pump = Pump(epoch_s=DAY_2026_12_06 * 86_400 + 7 * 3600).ready()
+    pump.click(SELECT)
+    pump.click(DOWN)
+    pump.click(SELECT)  # Basal
+    pump.click(DOWN)
+    pump.click(SELECT)  # Temp basal
+    pump.click(SELECT)  # Percent (100 %)
+    pump.click(DOWN, 5)
+    pump.click(SELECT)  # 50 %
+    assert "(15m-72h)" in pump.text()
+    pump.hold(UP, 12_000)  # 15-min steps, then 2.5 h steps: to the top
+    assert "72h" in pump.text().split("\n")[1]
+    pump.click(SELECT)
+    assert pump.text().split("\n")[:2] == ["Confirm temp", "50"]
+    assert "for 72h" in pump.text()
+    pump.click(SELECT)
+    assert pump.app.engine.temp_basal() == (None, 50, 72 * 60)
+    for _ in range(7):  # a press every 10 h keeps auto-off (12 h) away
+        pump.idle(10 * HOUR)
+        pump.click(BACK)
+    pump.idle(HOUR + 50 * MIN)
+    assert pump.app.engine.temp_basal()[2] <= 10 and pump.app.engine.stop_reason is None
+    pump.idle(20 * MIN)
+    assert pump.app.engine.temp_basal() is None
+    assert pump.records("temp_basal_done") == [{"duration_min": 4320}]

@@ -211,7 +211,8 @@ def test_calculator_bolus_puts_the_carbs_on_record_for_the_loop():
     assert "30 g carbs" in d.click(SELECT).screen()
     assert d.commands() == []  # nothing until confirmed
     d.click(SELECT)
-    assert d.commands() == [("bolus", {"units": 3000}), ("carbs", {"grams": 30})]
+    assert d.commands() == [("bolus", {"units": 3000}),
+                            ("carbs", {"grams": 30, "source": "calculator"})]
 
 
 def test_loop_menu_shows_the_mode_and_changes_it_only_when_confirmed():

@@ -44,9 +44,12 @@ class LoopRunner:
         self.stream.emit("loop_mode", {"at_ms": now_ms, "mode": mode})
         return mode
 
-    def carbs(self, now_ms, grams):
+    def carbs(self, now_ms, grams, source=None):
+        """Carbs for the loop; source "calculator": the same carbs are in its bolus
+        record (an export counts them once)."""
         self._require_loop("carbs")
-        self.stream.emit("carbs", {"at_ms": now_ms, "grams": grams})
+        self.stream.emit("carbs", {"at_ms": now_ms, "grams": grams,
+                                   "source": source or "user"})
         return grams
 
     def rebase(self, shift_ms):
@@ -75,11 +78,14 @@ class LoopRunner:
         """A refusal (LimitExceeded, NotAllowedNow, InvalidValue) is in the event and
         delivers nothing."""
         detail = decision.as_dict()
+        detail["prediction"] = decision.prediction
         run = self.run
         try:
             if decision.action == "temp":
-                run(now_ms, ("loop_temp", {"rate": decision.rate_mu_h,
-                                           "minutes": decision.minutes}))
+                values = {"rate": decision.rate_mu_h, "minutes": decision.minutes}
+                if decision.limit == "low_glucose_suspend":
+                    values["cause"] = decision.limit
+                run(now_ms, ("loop_temp", values))
             elif decision.action == "cancel" and self.engine.temp_basal() is not None:
                 run(now_ms, ("loop_cancel_temp", {}))
             if decision.bolus_mu:

@@ -270,7 +270,11 @@ def _advisor(app):
         # The advice goes with the bolus command, for the history's reason.
         record = {"carbs": carbs_g, "meal": out.get("meal_mu", 0),
                   "correction": out.get("correction_mu", 0), "iob": iob,
-                  "glucose": out["glucose_mg_dl"]}
+                  "glucose": out["glucose_mg_dl"], "glucose_source": out["glucose_source"],
+                  "carb_ratio": out["carb_ratio_mg_per_u"],
+                  "sensitivity": out["sensitivity_mg_dl_per_u"],
+                  "target_low": out["target_low_mg_dl"],
+                  "target_high": out["target_high_mg_dl"], "suggested": out["suggested_mu"]}
         return out["suggested_mu"], parts, notes, record
 
     return advise

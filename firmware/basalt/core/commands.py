@@ -39,7 +39,7 @@ from basalt.core.limits import (
     TEMP_MAX_PERCENT,
     TEMP_MIN_MIN,
 )
-from basalt.core.loop import MODES
+from basalt.core.loop import MODES, TEMP_MIN
 from basalt.core.schedule import parse_clock
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, to_milli
 
@@ -195,7 +195,13 @@ ADVICE = (Field("carbs", WHOLE, 0, CARBS_MAX_G, 1, "g", optional=True),
           Field("meal", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True),
           Field("correction", MILLI, -BOLUS_MAX_MU, BOLUS_MAX_MU, 1, "U", optional=True),
           Field("iob", MILLI, -4 * BOLUS_MAX_MU, 4 * BOLUS_MAX_MU, 1, "U", optional=True),
-          Field("glucose", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True))
+          Field("glucose", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
+          Field("glucose_source", CHOICE, optional=True, choices=("cgm", "typed")),
+          Field("carb_ratio", MILLI, 1, CARBS_MAX_G * 1000, 1, "g/U", optional=True),
+          Field("sensitivity", WHOLE, 1, 1_000, 1, "mg/dL/U", optional=True),
+          Field("target_low", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
+          Field("target_high", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
+          Field("suggested", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True))
 
 _DOSE = (ACK, DELIVERING)
 
@@ -255,7 +261,9 @@ TABLE_ = (
     Command("snooze", (ALARM_CODE,), "alarms.snooze", (), doc="snooze a medium or low alarm"),
     Command("loop_mode", (Field("mode", CHOICE, choices=MODES),),
             "loop.set_mode", doc="off, suspend_only or closed"),
-    Command("carbs", (CARBS,), "loop.carbs", doc="carbs eaten now, for the loop"),
+    Command("carbs", (CARBS, Field("source", CHOICE, optional=True,
+                                   choices=("user", "calculator"))),
+            "loop.carbs", doc="carbs eaten now, for the loop (calculator: also in its bolus)"),
     Command("glucose", (Field("mg_dl", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL"),),
             "care.glucose", doc="a fingerstick reading (history, calculator, reminders)"),
     Command("treat_low", (Field("grams", WHOLE, 5, 60, 1, "g"),), "care.treat_low",
@@ -277,12 +285,15 @@ TABLE_ = (
             doc="the user's answer: is the sensor's number the one on the screen?"),
     Command("cgm_forget", (), "cgm.forget", doc="forget the CGM sensor (and its bond)"),
     # The loop's own actions: the same safety gate, never from outside the pump.
-    Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"), TEMP_MINUTES),
+    Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"),
+                          Field("minutes", WHOLE, TEMP_MIN, TEMP_MIN, 1, "min"),
+                          Field("cause", CHOICE, optional=True,
+                                choices=("low_glucose_suspend",))),
             "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal",
             doc="the loop's temp basal (max temp and max IOB checked by the gate)"),
     Command("loop_bolus", (BOLUS_UNITS,), "engine.auto_bolus", (DELIVERING,), internal=True,
             doc="the loop's automatic bolus"),
-    Command("loop_cancel_temp", (), "engine.cancel_temp_basal", (), internal=True,
+    Command("loop_cancel_temp", (), "engine.auto_cancel_temp", (), internal=True,
             doc="the loop ends its temp basal"),
 )
 

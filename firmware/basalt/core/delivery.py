@@ -46,6 +46,13 @@ STOP_SENSOR_FAULT = "force sensor fault"
 ALARM_STOPS = (STOP_OCCLUSION, STOP_SENSOR_FAULT)  # the user may resume after these
 STOP_LIMIT = "limit reached: "  # + the limit's name, e.g. "limit reached: max daily insulin"
 STOP_BASAL_LIMIT = STOP_LIMIT + NAMES["max_basal"]  # a basal step refused at release
+# Why delivery stopped, as the journal's "cause" (a halt by any other alarm: "alarm").
+_CAUSES = {STOP_USER: "user", STOP_EMPTY: "empty_reservoir", STOP_OCCLUSION: "occlusion",
+           STOP_SENSOR_FAULT: "alarm"}
+# A calculator bolus's record keys, in the order of the bolus command's advice fields.
+ADVICE_KEYS = ("carbs_g", "meal_mu", "correction_mu", "iob_mu", "mg_dl", "glucose_source",
+               "carb_ratio_mg_per_u", "sensitivity_mg_dl_per_u", "target_low_mg_dl",
+               "target_high_mg_dl", "suggested_mu")
 # Stops that resume cannot undo: they need a new reservoir.
 NEEDS_RESERVOIR = (STOP_NO_RESERVOIR, STOP_EMPTY)
 
@@ -362,18 +369,18 @@ class DeliveryEngine:
                              % (temp[1], profile.name))
 
     def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
-        """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 24 h."""
+        """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 72 h."""
         self._temp_basal(now_ms, duration_min, rate_mu_h, percent, "user")
 
-    def auto_temp_basal(self, now_ms, rate_mu_h, duration_min):
+    def auto_temp_basal(self, now_ms, rate_mu_h, duration_min, cause=None):
         """The closed loop's entry point: an absolute temp basal through the same gate.
 
         Besides max basal, the gate refuses a rate above the scheduled one while
-        insulin on board is at max_iob.
+        insulin on board is at max_iob. cause: "low_glucose_suspend" for its zero temps.
         """
-        self._temp_basal(now_ms, duration_min, rate_mu_h, None, "loop")
+        self._temp_basal(now_ms, duration_min, rate_mu_h, None, "loop", cause)
 
-    def _temp_basal(self, now_ms, duration_min, rate_mu_h, percent, source):
+    def _temp_basal(self, now_ms, duration_min, rate_mu_h, percent, source, cause=None):
         # Fields and their ranges were checked by the command table (core.commands).
         self._advance(now_ms)
         duration_ms = duration_min * MS_PER_MIN
@@ -394,21 +401,28 @@ class DeliveryEngine:
         replaced = self._temp is not None
         self._temp = [rate_mu_h, percent, duration_ms, duration_ms]
         self._retarget()
-        self._event("temp_basal_started", {"rate_mu_h": rate_mu_h, "percent": percent,
-                                           "duration_min": duration_min,
-                                           "replaced": replaced, "source": source})
+        detail = {"rate_mu_h": rate_mu_h, "percent": percent, "duration_min": duration_min,
+                  "replaced": replaced, "source": source}
+        if cause is not None:
+            detail["cause"] = cause
+        self._event("temp_basal_started", detail)
 
-    def cancel_temp_basal(self, now_ms):
+    def cancel_temp_basal(self, now_ms, cause="user"):
         self._advance(now_ms)
         if self._temp is None:
             raise NotAllowedNow("cancel temp basal", "no temp basal is running")
-        self._cancel_temp()
+        self._cancel_temp(cause)
         self._retarget()
 
-    def _cancel_temp(self):
+    def auto_cancel_temp(self, now_ms):
+        """The loop ends its temp basal."""
+        self.cancel_temp_basal(now_ms, "loop")
+
+    def _cancel_temp(self, cause):
         temp = self._temp
         self._temp = None
-        self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN})
+        self._event("temp_basal_cancelled", {"ran_min": (temp[3] - temp[2]) // MS_PER_MIN,
+                                             "cause": cause})
 
     def temp_basal(self):
         """(rate_mu_h, percent, minutes left) or None."""
@@ -419,18 +433,22 @@ class DeliveryEngine:
 
     # ----- boluses ----------------------------------------------------------------
 
-    def bolus(self, now_ms, amount_mu, carbs_g=None, meal_mu=None, correction_mu=None,
-              iob_mu=None, glucose=None):
-        """A normal bolus at the bolus speed; from the calculator, its advice (carbs,
-        meal and correction parts, IOB taken off, glucose) goes in the event as well."""
+    def bolus(self, now_ms, amount_mu, *advice):
+        """A normal bolus at the bolus speed; from the calculator, its advice (the
+        command's advice fields, in ADVICE_KEYS order) goes in the event as well: the
+        history says why (carbs, glucose and its source, ratio, sensitivity, target, IOB
+        taken off, what was suggested; programmed_mu is what the user confirmed)."""
         self._advance(now_ms)
         self._require_bolus_ok("bolus", amount_mu, need_now=True, need_ext=False)
-        advice = None
-        if meal_mu is not None or correction_mu is not None or carbs_g is not None:
-            advice = {"carbs_g": carbs_g, "meal_mu": meal_mu, "correction_mu": correction_mu,
-                      "iob_mu": iob_mu, "mg_dl": glucose}
+        record = None
+        for i in range(len(advice)):
+            if advice[i] is not None:
+                if record is None:
+                    record = {"carbs_g": None, "meal_mu": None, "correction_mu": None,
+                              "iob_mu": None, "mg_dl": None}
+                record[ADVICE_KEYS[i]] = advice[i]
         self._start_bolus("normal", amount_mu, amount_mu, 0, 0,
-                          "user" if advice is None else "calculator", advice)
+                          "user" if record is None else "calculator", record)
 
     def auto_bolus(self, now_ms, amount_mu):
         """The closed loop's entry point: a normal bolus through the same gate."""
@@ -460,7 +478,7 @@ class DeliveryEngine:
         self._advance(now_ms)
         if not self.bolus_running():
             raise NotAllowedNow("cancel bolus", "no bolus is running")
-        return self._cancel_boluses("cancelled")
+        return self._cancel_boluses("cancelled", "user")
 
     def bolus_running(self):
         return (self._now_part is not None or self._ext_part is not None
@@ -559,7 +577,7 @@ class DeliveryEngine:
             self._event("prime_done", {"programmed_mu": prime.programmed_mu,
                                        "delivered_steps": prime.done})
 
-    def _cancel_boluses(self, how):
+    def _cancel_boluses(self, how, cause):
         reports = []
         now_part, ext, pending = self._now_part, self._ext_part, self._ext_pending
         self._now_part = self._ext_part = self._ext_pending = None
@@ -571,6 +589,7 @@ class DeliveryEngine:
             reports.append(self._report(None, ext))
         for report in reports:
             report["ended"] = how
+            report["cause"] = cause
             self._event("bolus_" + how, report)
         return reports
 
@@ -589,14 +608,15 @@ class DeliveryEngine:
 
     # ----- suspend, prime, reservoir ---------------------------------------------
 
-    def suspend(self, now_ms):
-        """Stop all delivery; temp basal and boluses are cancelled (never resumed)."""
+    def suspend(self, now_ms, alarm=None):
+        """Stop all delivery; temp basal and boluses are cancelled (never resumed).
+        alarm: the alarm code when the pump suspends itself (a storage fault)."""
         self._advance(now_ms)
         if self.stop_reason is not None:
             raise NotAllowedNow("suspend", "delivery is already stopped (%s)" % self.stop_reason)
-        self._stop(STOP_USER)
+        self._stop(STOP_USER, alarm)
 
-    def resume(self, now_ms):
+    def resume(self, now_ms, cause="user"):
         """Back to scheduled basal. Insulin missed while suspended is not made up.
 
         Resumes after a user suspend, a halt (alarm) or a limit stop; a limit stop only
@@ -618,7 +638,7 @@ class DeliveryEngine:
             self._owed += takeup
             self.plunger_steps += takeup
             self.reseat_steps += takeup
-        self._event("resumed", {"takeup_steps": takeup})
+        self._event("resumed", {"takeup_steps": takeup, "cause": cause, "after": reason})
 
     def alarm_stop(self, now_ms, reason, backoff_steps=0, takeup_steps=0, unmoved_steps=0):
         """Stop for an occlusion or a force-sensor fault; return the steps to back off.
@@ -659,7 +679,7 @@ class DeliveryEngine:
         self._advance(now_ms)
         if self.stop_reason is not None:
             return False
-        self._stop(reason)
+        self._stop(reason, reason.replace(" ", "_"))
         return True
 
     def set_limits(self, now_ms, limits, profiles=None):
@@ -738,13 +758,20 @@ class DeliveryEngine:
     def reservoir_mu(self):
         return self.board.mu_for_usteps(self.reservoir_steps)
 
-    def _stop(self, reason):
+    def _stop(self, reason, alarm=None):
+        """Stop for reason; alarm: the code of the alarm that stopped it, if any."""
+        cause = "alarm" if alarm and reason == STOP_USER else _CAUSES.get(reason, "alarm")
+        if reason.startswith(STOP_LIMIT):
+            cause = "limit"
         self.stop_reason = reason
-        self._cancel_boluses("cancelled")
+        self._cancel_boluses("cancelled", cause)
         if self._temp is not None:
-            self._cancel_temp()
+            self._cancel_temp(cause)
         self._retarget()
-        self._event("stopped", {"reason": reason})
+        detail = {"reason": reason, "cause": cause}
+        if alarm:
+            detail["alarm"] = alarm
+        self._event("stopped", detail)
 
     def _empty(self):
         prime = self._prime

@@ -59,6 +59,11 @@ KEYS = (
     "source", "count", "force_mn", "baseline_mn", "rise_mn", "slope_umn_per_step",
     "compressed_steps", "fluid_steps", "takeup_steps", "backoff_steps", "not_delivered_mu",
     "since", "result", "event",
+    # issue 19: every dose with its reason
+    "carbs_g", "meal_mu", "correction_mu", "iob_mu", "glucose_source",
+    "carb_ratio_mg_per_u", "sensitivity_mg_dl_per_u", "target_low_mg_dl",
+    "target_high_mg_dl", "suggested_mu", "after", "alarm", "limit", "prediction",
+    "grams",
 )
 _KIND_CODES = {name: code for code, name in enumerate(KINDS) if name}
 _KEY_CODES = {name: code for code, name in enumerate(KEYS) if name}

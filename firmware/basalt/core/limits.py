@@ -22,7 +22,7 @@ EXTENDED_MAX_MIN = const(480)
 
 MAX_RATE_MU_H = const(30_000)  # 30 U/h: any basal rate, scheduled or temp
 TEMP_MIN_MIN = const(15)
-TEMP_MAX_MIN = const(1_440)
+TEMP_MAX_MIN = const(4_320)  # 72 h, as the t:slim X2 (docs/references.md)
 TEMP_MAX_PERCENT = const(250)
 MAX_PROFILES = const(6)
 

@@ -166,6 +166,9 @@ class Decision:
         self.extra_3h_mu = 0
         self.extra_24h_mu = 0
         self.extra_limit = None
+        # What bound this decision's dose: None, "max_temp", "max_iob", "loop_3h",
+        # "loop_24h" or "low_glucose_suspend" (a zero temp below the suspend threshold).
+        self.limit = None
 
     def as_dict(self):
         """Plain data for events, the journal and scenario files (ints, strings, None)."""
@@ -176,7 +179,7 @@ class Decision:
                 "lowest": self.lowest, "lowest_min": self.lowest_min, "need_mu": self.need_mu,
                 "deviation_milli": self.deviation_milli, "max_temp_mu_h": self.max_temp_mu_h,
                 "extra_3h_mu": self.extra_3h_mu, "extra_24h_mu": self.extra_24h_mu,
-                "extra_limit": self.extra_limit}
+                "extra_limit": self.extra_limit, "limit": self.limit}
 
 
 def max_temp_mu_h(state):
@@ -512,6 +515,7 @@ def _bound(d, schedule, settings, pump, rate, what):
     if d.bolus_mu + _over(rate - scheduled, TEMP_MIN * MS_PER_MIN) <= left:
         return rate, what
     d.extra_limit = "3 h" if left_3h <= left_24h else "24 h"
+    d.limit = "loop_3h" if left_3h <= left_24h else "loop_24h"
     step = pump["bolus_step_mu"]
     if d.bolus_mu > left:
         d.bolus_mu = left // step * step
@@ -656,11 +660,13 @@ def _dose(d, schedule, settings, pump, caution):
         room = max_iob - d.iob_mu
         if room <= 0:
             d.need_mu = 0
+            d.limit = "max_iob"
             return _scheduled(d, pump, "%s; insulin on board %s U is at the max of %s U: "
                               "scheduled basal" % (what, fmt_milli(d.iob_mu),
                                                    fmt_milli(max_iob)))
         if need > room:
             need = room
+            d.limit = "max_iob"
             what += "; need limited to %s U by max IOB" % fmt_milli(room)
     d.need_mu = need
     against = _cgm_disagrees(d, need)
@@ -677,6 +683,7 @@ def _dose(d, schedule, settings, pump, caution):
         rate = 0
     if rate > d.max_temp_mu_h:
         rate = d.max_temp_mu_h
+        d.limit = "max_temp"
         what += "; temp capped at the max temp basal %s U/h" % fmt_milli(rate)
     rate, what = _bound(d, schedule, settings, pump, rate, what)
     if d.bolus_mu:
@@ -919,6 +926,7 @@ def _momentum(deviation, ahead):
 
 def _zero(d, reason):
     d.action, d.rate_mu_h, d.minutes = "temp", 0, TEMP_MIN
+    d.limit = "low_glucose_suspend"
     d.reason = reason + " (zero temp %d min)" % TEMP_MIN
     return d
 

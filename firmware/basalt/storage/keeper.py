@@ -258,7 +258,7 @@ class Keeper:
         if self._restart_stop == ckp.STATE_DELIVERING and not self.fault \
                 and not self.settings_error and not self.hardware_fault \
                 and engine.stop_reason == STOP_USER:
-            engine.resume(now_ms)
+            engine.resume(now_ms, "restart")
             temp = self._temp
             if temp is not None:
                 engine.restore_temp(now_ms, temp[0], temp[1], temp[2], temp[3])
@@ -507,7 +507,7 @@ class Keeper:
         self.fault = "storage"
         engine = self.engine
         if engine.stop_reason is None:
-            engine.suspend(max(now_ms, engine.last_ms()))
+            engine.suspend(max(now_ms, engine.last_ms()), "delivery_fault")
             self.stream.extend(engine.pop_events())
         self.motion.drop_pending()
         screen = error.screen if isinstance(error, StorageFault) else "storage: %s" % error

@@ -245,7 +245,7 @@ def _confirm_meal(carbs_g, record):
 
     def announce(menu, view):
         if carbs_g and view.loop_mode is not None:
-            menu.emit(("carbs", {"grams": carbs_g}))
+            menu.emit(("carbs", {"grams": carbs_g, "source": "calculator"}))
 
     def done(menu, view, amount):
         details = ["normal, now"] + (["%d g carbs" % carbs_g] if carbs_g else [])
@@ -262,8 +262,9 @@ def _with(record, amount):
     for key in record:
         value = record[key]
         if value is not None:
-            lo, hi, _ = _field("bolus", key).bounds()
-            if lo <= value <= hi:
+            field = _field("bolus", key)
+            lo, hi, _ = field.bounds()
+            if value in field.choices if field.choices else lo <= value <= hi:
                 values[key] = value
     return values
 

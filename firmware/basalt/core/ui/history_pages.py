@@ -19,9 +19,10 @@ from basalt.core.ui.screens import (
     MessageScreen,
     Screen,
     _scroll_marks,
+    minutes_text,
     title_bar,
 )
-from basalt.core.units import MS_PER_DAY, MS_PER_MIN
+from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
 
 # Records that are parts of a whole shown elsewhere, or too frequent to page through
 # (CGM readings every 5 minutes: the CGM's own list has them; hourly basal totals).
@@ -149,6 +150,8 @@ def summary(kind, d):
         return "stop " + str(d.get("reason"))
     if kind == "bolus_interrupted":
         return "cut " + _u(d.get("programmed_mu", 0))
+    if kind == "stopped" and d.get("cause") in _CAUSES:
+        return "stop " + d["cause"].split("_")[0][:6]
     fmt = _FORMATS.get(kind)
     return fmt(d) if fmt is not None else kind
 
@@ -161,25 +164,78 @@ def _bolus(d):
     source = d.get("source", "user")
     text = "bolus %s" % _units(d.get("programmed_mu"))
     if d.get("kind") in ("extended", "dual"):
-        text += " (%s: %s now, %s over %d min)" % (
+        text += " (%s: %s now, %s over %s)" % (
             d["kind"], _units(d.get("now_mu")), _units(d.get("extended_mu")),
-            d.get("duration_min", 0))
+            minutes_text(d.get("duration_min", 0)))
     if source == "calculator":
-        parts = []
-        if d.get("carbs_g"):
-            parts.append("meal %d g %s" % (d["carbs_g"], _units(d.get("meal_mu"))))
-        if d.get("correction_mu"):
-            parts.append("corr %s%s" % ("-" if d["correction_mu"] < 0 else "",
-                                        _units(abs(d["correction_mu"]))))
-        text += " from the calculator: " + (" + ".join(parts) or "no meal, no correction")
-        if d.get("iob_mu"):
-            text += " - IOB %s" % _units(d["iob_mu"])
-        if d.get("mg_dl") is not None:
-            text += " (bg %d mg/dL)" % d["mg_dl"]
-        return text
+        return text + _advice(d)
     if source == "loop":
         return text + " by the loop (automatic)"
     return text + ", amount set by the user"
+
+
+def _advice(d):
+    """Why a calculator bolus: its parts, the glucose and where it came from, the
+    settings it used, and what was suggested against what the user confirmed."""
+    parts = []
+    if d.get("carbs_g"):
+        parts.append("meal %d g %s" % (d["carbs_g"], _units(d.get("meal_mu"))))
+    if d.get("correction_mu"):
+        parts.append("corr %s%s" % ("-" if d["correction_mu"] < 0 else "",
+                                    _units(abs(d["correction_mu"]))))
+    text = " from the calculator: " + (" + ".join(parts) or "no meal, no correction")
+    if d.get("iob_mu"):
+        text += " - IOB %s" % _units(d["iob_mu"])
+    if d.get("mg_dl") is not None:
+        text += "; bg %d mg/dL %s" % (d["mg_dl"], d.get("glucose_source") or "")
+    else:
+        text += "; no bg"
+    if d.get("carb_ratio_mg_per_u"):
+        text += "; 1 U per %s g" % fmt_milli(d["carb_ratio_mg_per_u"])
+    if d.get("sensitivity_mg_dl_per_u"):
+        text += ", 1 U per %d mg/dL" % d["sensitivity_mg_dl_per_u"]
+    if d.get("target_low_mg_dl") is not None:
+        text += ", target %s-%s" % (d["target_low_mg_dl"], d.get("target_high_mg_dl"))
+    suggested = d.get("suggested_mu")
+    if suggested is not None:
+        text += "; suggested %s" % _units(suggested)
+        if suggested != d.get("programmed_mu"):
+            text += ", user set %s" % _units(d.get("programmed_mu"))
+    return text
+
+
+_CAUSES = {"user": "by the user", "alarm": "by an alarm", "occlusion": "by an occlusion",
+           "empty_reservoir": "the reservoir is empty", "limit": "a limit was reached",
+           "loop": "by the loop", "restart": "after a restart",
+           "low_glucose_suspend": "low glucose suspend"}
+
+
+def _why(d):
+    """ ' (by the user)' from a record's cause, with the alarm code if one stopped it."""
+    cause = d.get("cause")
+    if cause is None:
+        return ""
+    text = _CAUSES.get(cause, str(cause))
+    if d.get("alarm"):
+        text += " " + d["alarm"].replace("_", " ")
+    return " (%s)" % text
+
+
+def _cancelled_temp(d):
+    return "temp basal ended after %s%s" % (minutes_text(d.get("ran_min", 0)), _why(d))
+
+
+def _resumed(d):
+    text = "delivery resumed" + _why(d)
+    if d.get("after"):
+        text += " after: " + d["after"]
+    return text + "; missed insulin is not made up"
+
+
+def _carbs(d):
+    alone = d.get("source") != "calculator"
+    return "carbs %s g announced to the loop%s" % (
+        d.get("grams"), " alone" if alone else " with a calculator bolus")
 
 
 def _loop(d):
@@ -195,6 +251,12 @@ def _loop(d):
     text += then
     if d.get("glucose") is not None:
         text += "; bg %s, IOB %s" % (d["glucose"], _units(d.get("iob_mu")))
+    prediction = d.get("prediction")
+    if prediction and len(prediction) > 8:  # points every 15 min
+        text += "; predicted %s, %s, %s at 30, 60, 120 min" % (
+            prediction[2], prediction[4], prediction[8])
+    if d.get("limit"):
+        text += "; bound by " + d["limit"].replace("_", " ")
     if d.get("reason"):
         text += ". " + d["reason"]
     if d.get("refused"):
@@ -205,9 +267,9 @@ def _loop(d):
 def _temp(d):
     what = "%d %%" % d["percent"] if d.get("percent") is not None else \
         _units(d.get("rate_mu_h")) + "/h"
-    return "temp basal %s for %s min, by %s" % (what, d.get("duration_min"),
-                                                "the loop" if d.get("source") == "loop"
-                                                else "the user")
+    return "temp basal %s for %s, by %s%s" % (
+        what, minutes_text(d.get("duration_min") or 0),
+        "the loop" if d.get("source") == "loop" else "the user", _why(d))
 
 
 def _alarm(d):
@@ -226,8 +288,8 @@ def _alarm_stop(d):
 
 def _ended(how):
     def text(d):
-        return "bolus %s: %s of %s" % (how, _units(d.get("delivered_mu")),
-                                       _units(d.get("programmed_mu")))
+        return "bolus %s: %s of %s%s" % (how, _units(d.get("delivered_mu")),
+                                         _units(d.get("programmed_mu")), _why(d))
 
     return text
 
@@ -265,8 +327,10 @@ _REASONS = {
     "cgm_backfill": lambda d: "CGM back-fill (RACP) of the records since offset %s: %s, "
                               "%s records" % (d.get("since"), d.get("result"),
                                               d.get("records", "?")),
-    "carbs": lambda d: "carbs %s g announced to the loop" % d.get("grams"),
-    "stopped": lambda d: "delivery stopped: %s" % d.get("reason"),
+    "carbs": _carbs,
+    "stopped": lambda d: "delivery stopped: %s%s" % (d.get("reason"), _why(d)),
+    "resumed": _resumed,
+    "temp_basal_cancelled": _cancelled_temp,
     "boot": lambda d: "pump started (%s), firmware %s" % (d.get("cause"), d.get("fw")),
 }
 
