@@ -120,7 +120,7 @@ def test_basal_as_it_ran_with_suspends_and_stops(day):
     suspends = [(t["created_at"][11:19], t["duration"], t["reason"]) for t in temps
                 if t["type"] == "PUMP_SUSPEND"]
     assert suspends == [("00:00:00", 5.0, "not delivering"), ("10:06:50", 24 + 10 / 60,
-                        "occlusion"), ("14:00:00", 20.0, "suspended")]
+                        "occlusion"), ("14:00:00", 20.0, "user")]  # records19's cause
     assert all(t["absolute"] == 0 for t in temps if t["type"] == "PUMP_SUSPEND")
     user_temp = [t for t in temps if t.get("percent") == -50]
     assert [(t["absolute"], t["duration"]) for t in user_temp] == [(0.45, 60.0)]  # cancelled

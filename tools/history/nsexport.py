@@ -401,7 +401,11 @@ def _five_minute(prediction):
 
 def _bolus_notes(start, record):
     text = describe("bolus_started", start.detail) if start is not None else ""
-    ended = describe(record.kind, record.detail)
+    if record.kind == "bolus_part_done":
+        ended = "now part delivered: %s U of %s U" % (
+            _u(record.detail.get("delivered_mu")), _u(record.detail.get("programmed_mu")))
+    else:
+        ended = describe(record.kind, record.detail)
     return "; ".join(t for t in (text, ended) if t)
 
 
