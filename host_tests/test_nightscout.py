@@ -190,6 +190,16 @@ def test_dry_run_sends_nothing_and_a_wrong_secret_is_named(day, site, capsys):
     code, _, err = run_cli(["upload", str(day[1]), "--url", site.url, "--secret", "wrong"],
                            capsys)
     assert code == 1 and "refused the secret" in err and site.stored["treatments"] == []
+    code, _, err = run_cli(["upload", str(day[1]), "--url", site.url], capsys)
+    assert code == 2 and "--secret is required" in err
+    code, _, err = run_cli(["upload", str(day[1]), "--url", "my-site", "--secret", SECRET],
+                           capsys)
+    assert code == 1 and "give the site's address" in err
+    gone = FakeNightscout(SECRET).start()
+    gone.stop()  # nothing listens there any more
+    code, _, err = run_cli(["upload", str(day[1]), "--url", gone.url, "--secret", SECRET],
+                           capsys)
+    assert code == 1 and gone.url in err and "refused" in err.lower()
 
 
 def loop_journal(tmp_path):

@@ -51,8 +51,8 @@ def main(argv=None, runner=None, link_factory=None):
     send = sub.add_parser("upload", help="send the Nightscout export to a site (API v1)")
     send.add_argument("file")
     send.add_argument("--url", required=True, help="the site, e.g. https://my.nightscout")
-    send.add_argument("--secret", required=True, help="the site's API_SECRET (sent as its "
-                                                      "SHA-1)")
+    send.add_argument("--secret", help="the site's API_SECRET (sent as its SHA-1; not "
+                                       "needed for --dry-run)")
     send.add_argument("--dry-run", action="store_true", help="print what would be sent")
     send.add_argument("--batch", type=int, default=upload_mod.BATCH,
                       help="objects per POST (default %d)" % upload_mod.BATCH)
@@ -138,6 +138,12 @@ def _upload(args, view, start):
               "give --start (when the journal's first record was written) to upload "
               "anyway", file=sys.stderr)
         return 1
+    if not args.dry_run and not args.secret:
+        print("error: --secret is required (the site's API_SECRET)", file=sys.stderr)
+        return 2
+    if args.batch < 1:
+        print("error: --batch %d: at least 1 object per POST" % args.batch, file=sys.stderr)
+        return 2
     shaped = history.nightscout(view, start, args.device)
     if args.dry_run:
         upload_mod.dry_run(shaped, args.url, batch=args.batch)
