@@ -116,6 +116,13 @@ def test_a_clock_set_on_the_pump_places_its_boot(tmp_path):
     [(when, _, source)] = [p for p in history.placed(view, 0) if p[1].kind == "glucose"]
     assert source == history.CLOCK_SET and history.clock_warning(view, 0) is None
     assert history.iso(when) == "2026-01-01T07:59:00.000Z"  # a minute before it was set
+    # the pump keeps local time: at UTC+01:00 that was 06:59 UTC
+    [(when, _, _)] = [p for p in history.placed(view, history.Start(0, history.parse_offset(
+        "+01:00"))) if p[1].kind == "glucose"]
+    assert history.iso(when) == "2026-01-01T06:59:00.000Z"
+    assert history.parse_offset("-05:30") == -330 * 60_000
+    with pytest.raises(history.HistoryError, match="--utc-offset 'CET'"):
+        history.parse_offset("CET")
 
 
 def test_plot_writes_a_png(sim_bundle, tmp_path, capsys):

@@ -85,13 +85,42 @@ def parse_start(text):
 CLOCK, CLOCK_SET, GUESSED = "pump clock", "clock set on the pump", "guessed"
 
 
-def placed(view, start_ms):
+class Start:
+    """Where the times come from besides the journal: start_ms for a boot that never
+    knew the clock (--start), and the pump clock's offset from UTC (--utc-offset: the
+    RTC and the menu's clock hold local time, Nightscout wants UTC). Functions that
+    take a start take an int (start_ms, the clock in UTC) or a Start."""
+
+    def __init__(self, start_ms, utc_offset_ms=0):
+        self.start_ms = start_ms
+        self.utc_offset_ms = utc_offset_ms
+
+
+def parse_offset(text):
+    """'+01:00', '-05:30', 'Z' or '0' -> ms the pump's clock is ahead of UTC."""
+    sign, rest = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+    hours, _, minutes = rest.partition(":")
+    if text in ("Z", "0") or (hours.isdigit() and (minutes.isdigit() or not minutes)
+                               and int(hours) <= 14 and int(minutes or 0) < 60):
+        if text in ("Z", "0"):
+            return 0
+        return sign * (int(hours) * 60 + int(minutes or 0)) * 60_000
+    raise HistoryError("--utc-offset %r: the pump clock's offset from UTC, such as +01:00 "
+                       "or -05:00" % text)
+
+
+def placed(view, start):
     """[(epoch ms, record, source)]. A boot whose boot record carries epoch_s (the RTC
     was set) is placed there; one whose clock was set from the menu later in the boot
-    (clock_set: days, minute) is placed by that record; a boot with neither follows the
-    previous boot's last record (the time the pump was off is unknown), the first one
-    from start_ms: those times are guessed (source GUESSED)."""
-    anchors = _anchors(view)
+    (clock_set: days, minute) is placed by that record (both less the clock's UTC
+    offset); a boot with neither follows the previous boot's last record (the time the
+    pump was off is unknown), the first one from the start: those times are guessed
+    (source GUESSED)."""
+    if not isinstance(start, Start):
+        start = Start(start)
+    start_ms = start.start_ms
+    anchors = {boot: (offset - start.utc_offset_ms, source)
+               for boot, (offset, source) in _anchors(view).items()}
     out = []
     boot = None
     last = start_ms
@@ -123,19 +152,20 @@ def _anchors(view):
     return anchors
 
 
-def timeline(view, start_ms):
+def timeline(view, start):
     """[(epoch ms, record)] as placed()."""
-    return [(when, record) for when, record, _ in placed(view, start_ms)]
+    return [(when, record) for when, record, _ in placed(view, start)]
 
 
-def guessed(view, start_ms):
+def guessed(view, start):
     """True when some record's time is a guess (a boot that never knew the clock)."""
-    return any(source == GUESSED for _, _, source in placed(view, start_ms))
+    return any(source == GUESSED for _, _, source in placed(view, start))
 
 
-def clock_warning(view, start_ms):
+def clock_warning(view, start):
     """The warning for a journal whose times are (partly) guessed, or None."""
-    points = placed(view, start_ms)
+    points = placed(view, start)
+    start_ms = start.start_ms if isinstance(start, Start) else start
     boots = sorted({r.boot for _, r, source in points if source == GUESSED})
     if not boots:
         return None
@@ -169,8 +199,8 @@ def _column(key):
     return "detail_" + key if key in BASE_FIELDS else key
 
 
-def csv_rows(view, start_ms):
-    for when, record, source in placed(view, start_ms):
+def csv_rows(view, start):
+    for when, record, source in placed(view, start):
         row = {"seq": record.seq, "boot": record.boot, "at_ms": record.at_ms,
                "time": iso(when), "time_source": source, "kind": record.kind}
         for key, value in record.detail.items():
@@ -184,9 +214,9 @@ def direction(trend_milli):
     return arrow_for(trend_milli)
 
 
-def nightscout(view, start_ms, device="basalt"):
+def nightscout(view, start, device="basalt"):
     """{"entries", "treatments", "devicestatus"}: each list the body of its API v1
     POST (tools/history/nsexport.py maps the records)."""
     from tools.history import nsexport
 
-    return nsexport.export(view, start_ms, device)
+    return nsexport.export(view, start, device)

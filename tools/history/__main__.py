@@ -73,7 +73,8 @@ def main(argv=None, runner=None, link_factory=None):
             _warn(view)
             return 0
         view = history.load(args.file)
-        start = history.parse_start(args.start or history.DEFAULT_START)
+        start = history.Start(history.parse_start(args.start or history.DEFAULT_START),
+                              history.parse_offset(args.utc_offset))
         _warn(view, start)
         if args.action == "plot":
             os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
@@ -98,6 +99,8 @@ def _common(parser):
     parser.add_argument("--start", default=None, help="when the first record was written, "
                         "for a pump whose clock was never set (default %s)"
                         % history.DEFAULT_START)
+    parser.add_argument("--utc-offset", default="0", help="the pump clock's offset from "
+                        "UTC, e.g. +01:00 (the pump keeps local time; default 0: UTC)")
     parser.add_argument("--device", default="basalt", help="the device name on the site "
                         "(default basalt; name each pump if you have several)")
 

@@ -12,8 +12,17 @@ Nightscout then draws what was delivered whatever its profile says. A stretch wi
 nothing delivered because the pump stopped is `absolute` 0 with `type` PUMP_SUSPEND,
 as AndroidAPS uploads a suspend it reads from a pump.
 
-Older journals lack some fields (records19: the reasons added in issue 19); a missing
-field is left out of the object, never guessed.
+Older journals lack some fields (the reasons added in issue 19); a missing field is
+left out of the object, never guessed.
+
+Fields of our own, beside Nightscout's (a site keeps any field it is sent):
+  identifier   stable UUID of the record (and part): a re-upload replaces, not adds
+  date         epoch ms of created_at, as AndroidAPS sends it
+  programmed   U the user (or loop) confirmed, beside insulin, what the motor gave
+  basalt       the dose's why as the pump journaled it (source, calculator figures)
+  basal        what a Temp Basal stretch was: scheduled, temp, suspended or off
+  reason       why delivery stopped, or who set a temp (the record's cause)
+  timeGuessed  true when the pump's clock was never set and the time follows --start
 """
 
 import uuid

@@ -21,7 +21,7 @@ def series(view, start_ms, device="basalt"):
     shaped = nightscout(view, start_ms, device)
     treatments = shaped["treatments"]
     times = [e["date"] for e in shaped["entries"]] + [t["date"] for t in treatments]
-    first = (min(times) // H * H) if times else start_ms
+    first = (min(times) // H * H) if times else getattr(start_ms, "start_ms", start_ms)
     end = max([nsmodel.mills(t) + float(t.get("duration") or 0) * 60_000
                for t in treatments] + times + [first])
 
