@@ -27,6 +27,9 @@ from basalt.core.units import MS_PER_MIN
 from tools import boardfiles
 from tools.fakes import FakeIob, open_limits
 
+BOLUS_KEYS = ("keys carb_ratio, carbs, cmd, correction, glucose, glucose_source, iob, meal, "
+              "sensitivity, suggested, target_high, target_low, units")
+
 
 def _sim_board():
     return boardfiles.load("sim")
@@ -185,7 +188,7 @@ PUMP_BOLUS = [
     P("bolus-1e9-float", ("bolus", {"units": 1e9}), InvalidValue, "bolus units",
       "1000000000.0", BOLUS_U),
     P("bolus-unknown-key", ("bolus", {"units": 1000, "now": 1}), InvalidValue, "bolus.now",
-      UNKNOWN, "keys carbs, cmd, correction, glucose, iob, meal, units"),
+      UNKNOWN, BOLUS_KEYS),
     P("loop-bolus-from-outside", {"cmd": "loop_bolus", "units": 1}, InvalidValue, "cmd",
       "'loop_bolus'", "one of "),
 ]
@@ -559,7 +562,7 @@ CMD_STATE = [
     C("command-name-unhashable", {"cmd": ["bolus"], "units": 1}, InvalidValue, "cmd",
       "['bolus']", "one of "),
     C("unknown-extra-key", {"cmd": "bolus", "units": 1, "unit": 1}, InvalidValue,
-      "bolus.unit", UNKNOWN, "keys carbs, cmd, correction, glucose, iob, meal, units"),
+      "bolus.unit", UNKNOWN, BOLUS_KEYS),
     C("unknown-extra-key-temp", _cmd_temp(percent=50, rate_uh=1), InvalidValue,
       "temp_basal.rate_uh", UNKNOWN, "keys cmd, minutes, percent, rate"),
     C("unknown-extra-key-resume", {"cmd": "resume", "at": "now"}, InvalidValue, "resume.at",

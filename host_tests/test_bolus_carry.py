@@ -145,6 +145,17 @@ def test_the_restart_plan_restores_the_remainder_only_on_the_safe_side(fields, c
     assert restore.plan_restore(_ck(**fields), "ok", BOARD)["bolus_carry_pl"] == carry
 
 
+def test_a_bolus_the_restart_ends_or_leaves_uncertain_drops_the_remainder():
+    ck = _ck(bolus_carry_pl=1234, journal_seq=50)
+    started_after = {(5, 9): ("normal", 500, 60)}  # never moved: closed at 0 U
+    assert restore.plan_restore(ck, "ok", BOARD, unfinished=started_after)[
+        "bolus_carry_pl"] == 0
+    unsettled = _ck(bolus_carry_pl=1234, u_count=1, u_boot=4, u_programmed_mu=500,
+                    u_lo_mu=0, u_hi_mu=500)
+    assert restore.plan_restore(unsettled, "ok", BOARD)["bolus_carry_pl"] == 0
+    assert restore.plan_restore(None, "CRC mismatch", BOARD)["bolus_carry_pl"] == 0
+
+
 def test_a_version_2_checkpoint_restores_no_remainder():
     fields, fmt, size = ckp.LAYOUTS[2]
     assert size == ckp.SIZE - 4 and "bolus_carry_pl" not in dict(fields)

@@ -297,13 +297,19 @@ def test_rename_refuses_a_name_in_use_and_the_settings_keep_the_active_profile()
 
 # ----- temp basal in U/h ---------------------------------------------------------------------
 
-def test_an_absolute_temp_basal_from_the_menu():
+def temp_basal_menu():
+    """A ready pump at 07:00 with the Temp basal list open."""
     pump = Pump(epoch_s=DAY_2026_12_06 * 86_400 + 7 * 3600).ready()
     pump.click(SELECT)
     pump.click(DOWN)
     pump.click(SELECT)  # Basal
     pump.click(DOWN)
     pump.click(SELECT)  # Temp basal
+    return pump
+
+
+def test_an_absolute_temp_basal_from_the_menu():
+    pump = temp_basal_menu()
     pump.click(DOWN)
     pump.click(SELECT)  # Rate U/h (starts at the basal now, 1.20)
     pump.click(UP, 6)
@@ -517,12 +523,7 @@ def test_a_72_hour_temp_basal_from_the_buttons_runs_to_its_end():
     key), confirmed, run for 72 hours, then scheduled basal again."""
     assert COMMANDS["temp_basal"].field("minutes").bounds()[1] == 72 * 60
     assert COMMANDS["loop_temp"].field("minutes").bounds()[:2] == (30, 30)  # loop: 30 min
-    pump = Pump(epoch_s=DAY_2026_12_06 * 86_400 + 7 * 3600).ready()
-    pump.click(SELECT)
-    pump.click(DOWN)
-    pump.click(SELECT)  # Basal
-    pump.click(DOWN)
-    pump.click(SELECT)  # Temp basal
+    pump = temp_basal_menu()
     pump.click(SELECT)  # Percent (100 %)
     pump.click(DOWN, 5)
     pump.click(SELECT)  # 50 %

@@ -72,9 +72,8 @@ def plan_restore(ck, status, board, profile=None, settled=(), unfinished=None, a
     plan["day_ms"] = ck["day_ms"] % MS_PER_DAY
     _plan_temp(plan, ck, profile)
     running = _plan_bolus(plan, ck, board, settled)
-    if not running and ck.get("bolus_carry_pl", 0) < board.ustep_volume_pl:
-        plan["bolus_carry_pl"] = ck.get("bolus_carry_pl", 0)
     _plan_unstarted(plan, unfinished, running, ck, slot_damaged)
+    _plan_carry(plan, ck, board)
     _plan_gate(plan, ck, running)
     if after:
         cross_check(plan, ck, after)
@@ -107,6 +106,17 @@ def cross_check(plan, ck, after):
             plan["temp"] = None
         plan["events"].append(("checkpoint_stale", {
             "reason": "stopped after it" if stopped else "basal changed after it"}))
+
+
+def _plan_carry(plan, ck, board):
+    """The boluses' remainder comes back only when the restart ended no bolus (none
+    running, none unaccounted for): else the last bolus may have used it."""
+    carry = ck.get("bolus_carry_pl", 0)
+    for kind, _ in plan["events"]:
+        if kind == "bolus_interrupted" or kind == "bolus_assumed":
+            return
+    if plan["uncertain"] is None and carry < board.ustep_volume_pl:
+        plan["bolus_carry_pl"] = carry
 
 
 def _plan_gate(plan, ck, running):
