@@ -1,6 +1,6 @@
 """The Nightscout export and upload (tools/history/nsexport.py, upload.py): a day of
 the simulator with every kind of dose, uploaded to a loopback stand-in that checks
-Nightscout's field rules (host_tests/fake_nightscout.py), uploaded again (nothing
+Nightscout's field rules (tools/fake_nightscout.py), uploaded again (nothing
 doubles), and read back by Nightscout's rules: the pump's delivered insulin per hour
 is reproduced within one microstep (issue 19's acceptance figure)."""
 
@@ -13,8 +13,8 @@ import pytest
 
 from basalt.core.units import PL_PER_MU
 from basalt.storage.journal import Journal, bundle
-from host_tests.fake_nightscout import CHECKS, FakeNightscout
 from tools import history, sim
+from tools.fake_nightscout import CHECKS, FakeNightscout
 from tools.fake_storage import FakeStorage
 from tools.history import __main__ as cli
 from tools.history import nsexport, nsmodel
