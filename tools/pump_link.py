@@ -93,7 +93,9 @@ class PumpLink:
                        "program holding the port?)" % (self.port, self.timeout_s))
 
     def _lines(self):
-        data = self._serial.read(4096)
+        # What is waiting, else one byte: returns as soon as the answer starts (a read
+        # of more waits for the port's whole timeout when fewer bytes come).
+        data = self._serial.read(max(1, getattr(self._serial, "in_waiting", 0)))
         if not data:
             return []
         self._pending += data

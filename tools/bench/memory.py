@@ -5,7 +5,9 @@
 For every board file with a MicroPython port (its mcu: rp2040, esp32) the firmware is
 compiled by mpy-cross and run by the device VM (tools/devicevm: firmware/main.py with
 the board file, fakes behind machine/bluetooth, virtual time, key events) through the
-scripted day in tools/bench/memory_day.json (basal, boluses from the buttons, menus,
+scripted day in tools/bench/memory_day.json (with tools/bench/memory_settings.json: a
+bonded BLE CGM and the closed loop with automatic boluses; an hour of CGM notifications
+and loop decisions, basal, boluses from the buttons, menus, the history read back,
 journal writes, a power cut and recovery). The story runs in chunks of at most
 --chunk-ms of firmware time, each in its own call from JavaScript: this WebAssembly VM
 collects garbage only when such a call returns (tools/devicevm/py/heap_trace.py), so
@@ -44,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tools.boardfiles import board_names, board_spec
-from tools.devicevm import DEFAULT_SETTINGS, check_story, compile_firmware, run_story
+from tools.devicevm import check_story, compile_firmware, run_story, story_settings
 
 DAY = Path(__file__).resolve().parent / "memory_day.json"
 PORTS = {"rp2040": "rp2", "esp32": "esp32"}  # board mcu -> MicroPython port
@@ -137,10 +139,10 @@ class SetupTooBig(RuntimeError):
     of a grown heap): a budget this small cannot be imposed on this VM."""
 
 
-def day_run(steps, board, package, romfs, budget, chunk_ms, settings=DEFAULT_SETTINGS):
+def day_run(steps, board, package, romfs, budget, chunk_ms):
     """The story traced in a VM whose heap leaves `budget` bytes free after the VM's
     own baseline (sized from a probe run of the same VM); the transcript."""
-    kwargs = dict(board=board, settings=settings, mpy=package, trace_ms=chunk_ms,
+    kwargs = dict(board=board, settings=story_settings(steps), mpy=package, trace_ms=chunk_ms,
                   romfs=romfs, timeout=STORY_TIMEOUT_S)
     probed = run_story([{"heap": True}], heap=VM_HEAP, **kwargs)
     probe = probed["heap"]

@@ -4,6 +4,7 @@
     python -m tools.sim cohort ...   (virtual patients; see tools/sim/cohort.py)
     python -m tools.sim loop-day ... (one patient on closed loop; tools/sim/loop_day.py)
     python -m tools.sim faults ...   (closed-loop fault scenarios; tools/sim/faults.py)
+    python -m tools.sim patient-compare ... (the MicroPython virtual patient vs simglucose)
 
 With the default program (make sim) it then runs the closed-loop day (out/loop.png,
 loop.csv) for --hours (at most 24), unless --no-loop.
@@ -40,13 +41,18 @@ def main(argv=None):
         from tools.sim import faults
 
         return faults.main(argv[1:])
+    if argv[:1] == ["patient-compare"]:
+        from tools.sim import patient_compare
+
+        return patient_compare.main(argv[1:])
     if argv[:1] == ["decide"]:
         from tools.sim import decide
 
         return decide.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m tools.sim", description=__doc__.split("\n")[0],
-        usage="%(prog)s [options]\n       %(prog)s {cohort,loop-day,faults,decide} ...",
+        usage="%(prog)s [options]\n       %(prog)s "
+              "{cohort,loop-day,faults,decide,patient-compare} ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands (each has its own --help, e.g. python -m tools.sim cohort --help):\n"
                "  cohort     every virtual patient under one controller "
@@ -57,6 +63,8 @@ def main(argv=None):
                "  faults     closed-loop fault scenarios, with expectations "
                "(tools/sim/faults.py)\n"
                "  decide     one loop decision from an input record (tools/sim/decide.py)\n"
+               "  patient-compare  the MicroPython virtual patient against simglucose\n"
+               "             (tools/sim/patient_compare.py)\n"
                "\nwithout a command: the pump app on fake hardware for --hours, as make sim")
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
     parser.add_argument("--program", default=None, help="program JSON file (default "

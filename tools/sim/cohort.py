@@ -29,34 +29,59 @@ METRICS = ("tir", "tbr70", "tbr54", "tar180", "tar250", "mean", "cv", "insulin_u
 
 def parse_meals(text):
     """'7:00=45,12:00=70' -> [(420, 45.0), (720, 70.0)] (minute of the day, grams)."""
-    meals = []
+    return parse_timed(text, "--meals", "GRAMS", "grams", 400)
+
+
+def parse_timed(text, option, unit, what, most):
+    """'H:MM=AMOUNT,...' -> sorted [(minute of the day, amount)], 0 < amount <= most."""
+    items = []
     for item in text.split(","):
-        clock, sep, grams = item.strip().partition("=")
+        clock, sep, amount = item.strip().partition("=")
         hours, colon, minutes = clock.partition(":")
         try:
             minute = int(hours) * 60 + int(minutes)
-            grams = float(grams)
+            amount = float(amount)
         except ValueError:
-            raise ValueError("--meals: %r is not HH:MM=GRAMS" % item.strip())
+            raise ValueError("%s: %r is not HH:MM=%s" % (option, item.strip(), unit))
         if not (sep and colon and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-            raise ValueError("--meals: %r is not HH:MM=GRAMS with a time 0:00-23:59" % item)
-        if not 0 < grams <= 400 or math.isnan(grams):
-            raise ValueError("--meals: %r: grams must be above 0 and at most 400" % item)
-        meals.append((minute, grams))
-    return sorted(meals)
+            raise ValueError("%s: %r is not HH:MM=%s with a time 0:00-23:59" % (
+                option, item, unit))
+        if not 0 < amount <= most or math.isnan(amount):
+            raise ValueError("%s: %r: %s must be above 0 and at most %g" % (
+                option, item, what, most))
+        items.append((minute, amount))
+    return sorted(items)
 
 
 def parse_announce(text):
     """'all' -> 1.0, 'none' -> 0.0, or a fraction 0-1 of meals the user announces."""
-    if text in ("all", "none"):
-        return 1.0 if text == "all" else 0.0
+    return parse_word_or_number(text, "--announce", {"all": 1.0, "none": 0.0}, 0.0, 1.0,
+                                "all, none or a fraction 0-1")
+
+
+def parse_word_or_number(text, option, words, low, high, expected):
+    """words[text] if text is one of them, else a number low-high (else ValueError)."""
+    if text in words:
+        return words[text]
     try:
-        fraction = float(text)
+        value = float(text)
     except ValueError:
-        fraction = -1.0
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError("--announce: %r is not all, none or a fraction 0-1" % text)
-    return fraction
+        value = float("nan")
+    if not low <= value <= high:
+        raise ValueError("%s: %r is not %s" % (option, text, expected))
+    return value
+
+
+def parse_patients(text):
+    """'' or 'all' -> all 30 names; else the comma-separated names, each one known."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or names == ("all",):
+        return patients.PATIENTS
+    for name in names:
+        if name not in patients.PATIENTS:
+            raise ValueError("--patients: unknown %r; known: adolescent#001-010, "
+                             "adult#001-010, child#001-010" % name)
+    return names
 
 
 def meal_plan(meals, days, announce, carb_error_pct, rng):
@@ -247,12 +272,7 @@ def main(argv=None):
             raise ValueError("--carb-error must be 0 to 100, got %g" % args.carb_error)
         meals = parse_meals(args.meals)
         announce = parse_announce(args.announce)
-        names = tuple(n.strip() for n in args.patients.split(",") if n.strip()) or \
-            patients.PATIENTS
-        for name in names:
-            if name not in patients.PATIENTS:
-                raise ValueError("--patients: unknown %r; known: adolescent#001-010, "
-                                 "adult#001-010, child#001-010" % name)
+        names = parse_patients(args.patients)
     except ValueError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2

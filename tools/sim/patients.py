@@ -90,6 +90,10 @@ class VirtualPatient:
         """True (subcutaneous) glucose, mg/dL: what the outcome metrics use."""
         return float(self._patient.observation.Gsub)
 
+    def plasma_glucose(self):
+        """Plasma glucose, mg/dL (state Gp over the distribution volume Vg)."""
+        return float(self._patient.state[3] / self._patient._params.Vg)
+
     def cgm(self):
         """The sensor's reading now (changes every sample_min minutes, held between)."""
         return float(self._sensor.measure(self._patient))

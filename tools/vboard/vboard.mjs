@@ -2,7 +2,7 @@
 // serial port is this process's stdin (bytes in) and stdout (bytes out). tools/vboard
 // (Python) puts it behind a pseudo-terminal, so mpremote talks to it like to a board.
 //
-//   node tools/vboard/vboard.mjs [--heap BYTES]
+//   node tools/vboard/vboard.mjs [--heap BYTES] [--virtual-time --control IN,OUT]
 //
 // What a MicroPython board does and this does too:
 // - the friendly REPL and the raw REPL (Ctrl-A / Ctrl-B / Ctrl-C / Ctrl-D) come from the
@@ -17,6 +17,10 @@
 // - the running program may read the console (the firmware's USB service): a board
 //   gives it every byte; here it gets the lines that start "#B< " (below);
 // - output newlines are cooked to \r\n, as the UART/USB console does.
+// - --virtual-time: the firmware runs on the device VM's virtual clock and scheduler
+//   (py/_vboard_vtime.py); time moves only when the host asks over the control pipe
+//   (file descriptors IN and OUT, one JSON line each way: {"op": "advance", "ms": N},
+//   {"op": "state"}, {"op": "force", "mn": N}) or while the program answers a request.
 // Differences: asyncio.run(main) starts `main` as a task on the VM's event loop and
 // returns, so the REPL stays live while the app runs; the filesystem is in memory.
 
@@ -35,6 +39,9 @@ function heapArg() {
     const i = process.argv.indexOf("--heap");
     return i > 0 ? parseInt(process.argv[i + 1], 10) : 512 * 1024;
 }
+
+const VIRTUAL = process.argv.includes("--virtual-time");
+const VTIME_PY = ["vtime.py", "vasyncio.py", "vhw.py"]; // from tools/devicevm/py
 
 // ----- serial output -------------------------------------------------------------------
 
@@ -81,12 +88,19 @@ for (const name of fs.readdirSync(path.join(HERE, "py")).sort()) {
         mp.FS.writeFile(`${SIM_DIR}/${name}`, fs.readFileSync(path.join(HERE, "py", name)));
     }
 }
+if (VIRTUAL) {
+    for (const name of VTIME_PY) {
+        const src = path.join(HERE, "..", "devicevm", "py", name);
+        mp.FS.writeFile(`${SIM_DIR}/${name}`, fs.readFileSync(src));
+    }
+}
 
 let resetKind = null; // "hard" (machine.reset, watchdog) or "soft", done after the call
 globalThis.vboard_request_reset = (kind) => {
     if (!resetKind || resetKind === "soft") resetKind = kind; // a hard reset wins
     setImmediate(doPendingReset); // from a timer callback: nobody else will look
 };
+globalThis.vboard_reset_pending = () => (resetKind ? 1 : 0);
 
 function py(code) {
     try {
@@ -110,6 +124,7 @@ function boot(kind) {
     if (kind !== "soft") raw = false;
     if (kind === "soft") emitText("MPY: soft reboot\n");
     py(`import sys\nif ${JSON.stringify(SIM_DIR)} not in sys.path: sys.path.append(${JSON.stringify(SIM_DIR)})\n` +
+       (VIRTUAL ? "import _vboard_vtime\n" : "") +
        `import _vboard_boot\n_vboard_boot.boot(${JSON.stringify(kind)}, ${raw ? "False" : "True"})`);
     mp.replInit();
     if (!raw) return;
@@ -121,6 +136,7 @@ function doPendingReset() {
     const kind = resetKind;
     resetKind = null;
     py("import _vboard_boot\n_vboard_boot.teardown()");
+    if (VIRTUAL) py("import _vboard_vtime\n_vboard_vtime.power_off()");
     if (kind !== "soft" && raw) {
         mp.replProcessChar(CTRL_B); // leave the raw REPL, as a reset does
         raw = false;
@@ -166,6 +182,10 @@ function toProgram(byte) {
         request = null;
         atLineStart = true;
         py(`import vboard\nvboard.console.feed(${JSON.stringify(line)})`);
+        if (VIRTUAL) {
+            py("import _vboard_vtime\n_vboard_vtime.serve()");
+            doPendingReset();
+        }
         return true;
     }
     request.push(byte);
@@ -236,5 +256,35 @@ process.stdin.on("end", () => {
     process.exit(0);
 });
 
+// ----- the host's control pipe (--virtual-time) ----------------------------------------
+
+function controlPipe() {
+    const i = process.argv.indexOf("--control");
+    if (!VIRTUAL || i < 0) return;
+    const [input, output] = process.argv[i + 1].split(",").map((n) => parseInt(n, 10));
+    let reply = null;
+    globalThis.vboard_control_reply = (text) => {
+        reply = text;
+    };
+    let partial = "";
+    fs.createReadStream(null, { fd: input }).on("data", (data) => {
+        partial += data.toString("latin1");
+        let end;
+        while ((end = partial.indexOf("\n")) >= 0) {
+            const request = JSON.parse(partial.slice(0, end));
+            partial = partial.slice(end + 1);
+            doPendingReset();
+            reply = null;
+            if (request.op === "advance") py(`import _vboard_vtime\n_vboard_vtime.advance(${request.ms | 0})`);
+            else if (request.op === "force") py(`import _vboard_vtime\n_vboard_vtime.force(${request.mn | 0})`);
+            else py("import _vboard_vtime\n_vboard_vtime.report()");
+            doPendingReset();
+            flush();
+            fs.writeSync(output, (reply || '{"error": "no state"}') + "\n");
+        }
+    });
+}
+
 boot("power");
 flush();
+controlPipe();

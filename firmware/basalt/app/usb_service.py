@@ -5,7 +5,8 @@ A request is one line `#B< {json}`, its answer one line `#B> {json}` with the re
 "id". The "#" makes a request a comment to the REPL: when the app is not running, the
 REPL answers it with nothing but a prompt, and the host knows. Other lines are dropped.
 
-    {"q": "status"}                        the pump's state (read only)
+    {"q": "status"}                        the pump's state (read only), with the force
+                                           reading and a latched occlusion alarm
     {"q": "files"}                         [[name, bytes], ...] in /data (read only)
     {"q": "read", "file": N, "at": BYTE}   up to 768 bytes of /data/N, base64 (read only)
     {"q": "cmd", "cmd": {"cmd": ...}}      one command through the command table
@@ -139,6 +140,7 @@ class UsbService:
         engine = app.engine
         keeper = app.keeper
         waiting = keeper is not None and keeper.awaiting_ack
+        detector = app.occlusion.detector  # the bench rig times and weighs occlusions
         from basalt import firmware_version
 
         return {"fw": firmware_version(), "boot": keeper.boot if keeper else 0,
@@ -147,6 +149,7 @@ class UsbService:
                 "bolus_running": engine.bolus_running(), "rate_mu_h": engine.basal_rate_mu_h(),
                 "basal": engine.basal_steps, "bolus": engine.bolus_steps,
                 "moved": app.motion.moved_steps, "busy": app.motion.busy(),
+                "force_mn": detector.filtered, "occlusion": detector.alarm,
                 "notes": keeper.boot_notes if waiting else []}
 
     def files(self, req):

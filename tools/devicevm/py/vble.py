@@ -194,8 +194,8 @@ def _chosen(addr):
 
 
 def step(step, now_ms, run_ms):
-    """A story's CGM step (see tools/devicevm/__init__.py), a generator like the
-    runner's steps (run_ms is one): its value is True when the step was one."""
+    """A story's CGM step, if it is one (see tools/devicevm/__init__.py): a generator
+    like the runner's steps (run_ms is one)."""
     if "cgm_sensor" in step or "cgm_second_sensor" in step:
         spec = dict(step.get("cgm_sensor") or step["cgm_second_sensor"])
         if "cgm_second_sensor" in step:
@@ -214,9 +214,6 @@ def step(step, now_ms, run_ms):
             sensor.in_range(not away)
     elif any(key.startswith("cgm_sim") for key in step):
         yield from _sim_step(step, run_ms)
-    else:
-        return False
-    return True
 
 
 # --- the CGM simulator board: its own firmware on a fake GATT server on the same air ---

@@ -38,14 +38,14 @@ reset_cause = PWRON_RESET
 inputs = {}  # GPIO -> level set from the bench (buttons)
 adc = {}  # GPIO -> u16
 i2c_devices = {}  # address -> device model
-driver = {"position": 0, "pulses": 0, "ignored": 0, "wiring": None}
+driver = {"position": 0, "pulses": 0, "ignored": 0, "wiring": None, "motor_pins": None}
 flash = {"read_only": False}  # True: /data is mounted read-only from the next reset on
 
 
 def power_on(kind):
     global reset_cause
     reset_cause = _CAUSES.get(kind, HARD_RESET)
-    driver["wiring"] = None  # /board.py may have been replaced before this reset
+    driver["wiring"] = driver["motor_pins"] = None  # /board.py may have been replaced
     hx711.wiring = None
     _mount_data()
 
@@ -92,7 +92,7 @@ def request_reset(kind):
 
 def level(gpio):
     """What the pin reads: its driven level, else the bench's input, else its pull."""
-    if gpio == _hx711_wiring()[0]:
+    if gpio == (hx711.wiring or _hx711_wiring())[0]:
         return hx711.dout()
     state = pins.get(gpio)
     if state and state[1] is not None:
@@ -103,9 +103,12 @@ def level(gpio):
 
 
 def drive(gpio, value):
-    sync()  # pulses so far happened at the old levels
-    state = pins.setdefault(gpio, [None, None])
-    if gpio == _hx711_wiring()[1] and value and not state[1]:
+    if gpio in (driver["motor_pins"] or _motor_pins()):
+        sync()  # pulses so far happened at the old levels
+    state = pins.get(gpio)
+    if state is None:
+        state = pins[gpio] = [None, None]
+    if gpio == (hx711.wiring or _hx711_wiring())[1] and value and not state[1]:
         hx711.clock()  # a PD_SCK rising edge
     state[1] = 1 if value else 0
 
@@ -139,6 +142,24 @@ def _wiring():
         enable, active = pin(motor["enable"])
         driver["wiring"] = (step, direction, forward, enable, active)
     return driver["wiring"]
+
+
+def _motor_pins():
+    """STEP, DIR and EN: a change on them splits a move (every pin without a board)."""
+    try:
+        step, direction, _, enable, _ = _wiring()
+    except ImportError:
+        return _ALL_PINS
+    driver["motor_pins"] = (step, direction, enable)
+    return driver["motor_pins"]
+
+
+class _AllPins:
+    def __contains__(self, gpio):
+        return True
+
+
+_ALL_PINS = _AllPins()
 
 
 def _pin_spec(spec):
@@ -255,7 +276,10 @@ class Hx711:
             return 1
         if self._bits is not None:  # after pulse k (1-24) DOUT shows bit 24 - k
             return (self._bits >> (24 - self._pulses)) & 1
-        return 0 if time.ticks_diff(time.ticks_us(), self._ready_at) >= 0 else 1
+        wait = time.ticks_diff(self._ready_at, time.ticks_us())
+        # Ready once the period is over; a wait longer than a period is the tick count
+        # having wrapped after a long time without reads: the conversion is long ready.
+        return 1 if 0 < wait <= self.PERIOD_US else 0
 
     def clock(self):
         if not self.present:
