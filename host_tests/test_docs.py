@@ -71,6 +71,11 @@ RUN = {
         0, ["wrote out/ns/journal.bin"]),
     PY + " -m tools.history plot out/ns/journal.bin --out out/ns/day.png": (
         0, ["wrote out/ns/day.png"]),
+    PY + " -m tools.sim loop-day --hours 3 --no-plot --out out/loop --journal"
+    " out/loop/journal.bin": (0, ["Basalt closed loop: 3 h", "wrote out/loop/journal.bin"]),
+    PY + " -m tools.history export out/loop/journal.bin --nightscout --out out/loop/nightscout"
+    " --start 2026-12-06T00:00:00Z": (
+        0, ["(60 devicestatus)", "in each of its 3 full hours within 0."]),
     PY + " -m tools.trumpet simulate --out out/class/balance.csv": (
         0, ["no --rate given: simulating 1 U/h", "1 U/h for 3 h"]),
     PY + " -m tools.trumpet out/class/balance.csv --rate 1": (0, ["overall error A"]),
@@ -130,12 +135,6 @@ SKIP = {
     PY + " -m tools.history upload out/history/journal.bin --url https://my-site.example"
     " --secret MY_API_SECRET --start 2026-12-06T00:00:00Z":
         "needs a Nightscout site; test_nightscout.py uploads to a loopback stand-in",
-    PY + " -m tools.sim loop-day --no-plot --out out/loop --journal out/loop/journal.bin":
-        "a 24 h closed-loop day (about 15 s); test_nightscout.py keeps the journal of a "
-        "2-hour one and uploads it",
-    PY + " -m tools.history export out/loop/journal.bin --nightscout --out out/loop/nightscout"
-    " --start 2026-12-06T00:00:00Z": "reads the loop day's journal above (skipped); "
-                                     "test_nightscout.py exports and uploads one",
     PY + " -m tools.history pull --port /dev/ttyACM0":
         BOARD + "; test_usb_therapy.py pulls from a virtual board mid-basal",
     PY + " -m tools.deploy --selftest /dev/ttyACM0": BOARD + "; test_selftest_vboard.py runs "

@@ -271,7 +271,7 @@ def test_loop_decisions_reach_the_loop_pill_once(tmp_path, site, capsys):
 
 
 def test_plot_draws_what_nightscout_would(day):
-    from tools.history.plot import series
+    from tools.history.plot import rate_at, series
 
     data = series(history.load(str(day[1])), 0)
     at = {round(h, 3): rate for h, rate in data["basal"]}
@@ -279,7 +279,25 @@ def test_plot_draws_what_nightscout_would(day):
     extended = by_type(shaped_day(day), "Combo Bolus")[0]["relative"]
     assert at[12.5] == pytest.approx(0.9 + extended, abs=1e-9)  # extended bolus on top
     assert extended == pytest.approx(2.0, abs=0.0015)
+    # the extended part is its own area, on top of the basal that ran beneath it
+    assert [rate_at(data["basal_temp"], h) for h in (12.4, 12.75, 13.6)] == [0.9] * 3
+    assert rate_at(data["basal"], 13.6) == 0.9
     assert [(round(h, 2), g) for h, g in data["carbs"]] == [(7.5, 45), (16.5, 15)]
+    assert [(round(h, 2), event) for h, _, event in data["boluses"]] == [
+        (7.5, "Meal Bolus"), (18.5, "Correction Bolus"), (21.0, "Correction Bolus")]
+
+
+def test_notes_say_in_words_who_stopped_and_who_resumed(day):
+    treatments = shaped_day(day)["treatments"]
+    suspends = [t["notes"] for t in treatments if t.get("type") == "PUMP_SUSPEND"]
+    assert suspends[1].startswith("delivery stopped: occlusion")  # the 10:06 stop
+    assert "delivery resumed (by the user) after: occlusion" in suspends[1]
+    assert "suspended (by the user)" in suspends[2] and "resumed (by the user)" in suspends[2]
+    notes = {t["notes"] for t in treatments if t["eventType"] in ("Note", "Insulin Change")}
+    assert {"reservoir fitted with 200 U", "clock set on the pump (by the user)"} <= notes
+    assert not [n for n in notes if "_mu" in n or "_steps" in n]  # no raw field names
+    assert all(t["notes"] == t["notes"].strip() and " ;" not in t["notes"]
+               for t in treatments if t.get("notes"))
 
 
 def test_a_closed_loop_morning_uploads_with_its_loop_pill(tmp_path, site, capsys):

@@ -131,8 +131,9 @@ def _check(view, start, shaped):
     if hours:
         worst = max(abs(h[3]) for h in hours)
         print("check: Nightscout's reading of these treatments gives the pump's delivered "
-              "insulin in each of its %d full hours within %.2f microsteps" % (
-                  len(hours), worst))
+              "insulin in each of its %d full hours within %.3f microsteps (the motor "
+              "moves in whole microsteps, Nightscout counts a smooth rate: under one "
+              "apart)" % (len(hours), worst))
 
 
 def _upload(args, view, start):

@@ -140,7 +140,7 @@ class _Export:
             elif kind == "loop_decision":
                 self.loop(when, source, record)
             if kind in notes:
-                self.treatment(when, source, record, "Note", notes=describe(kind, detail),
+                self.treatment(when, source, record, "Note", notes=words(kind, detail),
                                reason=detail.get("reason") or detail.get("code"))
         self.basal()
         return self.shaped()
@@ -164,7 +164,7 @@ class _Export:
 
     def care(self, when, source, record):
         detail = record.detail
-        fields = {"notes": describe(record.kind, detail)}
+        fields = {"notes": words(record.kind, detail)}
         if record.kind == "low_treated":
             fields["carbs"] = detail.get("grams")
         self.treatment(when, source, record, CARE[record.kind], **fields)
@@ -350,6 +350,8 @@ def basal_stretches(points):
         cause_at = None
         if current is not None:
             start = max(start, current[0])
+            if current[2].get("suspended") and state.get("resumed"):  # who resumed, why
+                current[2]["notes"] += "; " + words("resumed", state.pop("resumed"))
             out.append((current[0], start, current[1], current[2], current[3], current[4]))
         rate = detail.get("rate_mu_h") or 0
         current = [start, rate, _cause(state, rate), source, record]
@@ -366,10 +368,12 @@ def _track(state, kind, detail):
     elif kind == "stopped":
         state["stop"] = detail
         state["temp"] = None
+        state["resumed"] = None
     elif kind == "alarm_stop" and state["stop"] is None:
         state["stop"] = detail
     elif kind == "resumed":
         state["stop"] = None
+        state["resumed"] = detail
 
 
 def _cause(state, rate):
@@ -377,7 +381,8 @@ def _cause(state, rate):
     if rate == 0 and (stop is not None or temp is None):
         why = (stop or {}).get("cause") or (stop or {}).get("reason") or "not delivering"
         return {"what": "suspended", "suspended": True, "reason": why,
-                "notes": "delivery stopped: %s" % ((stop or {}).get("reason") or why)}
+                "notes": describe("stopped", stop) if stop and stop.get("reason") else
+                "delivery stopped: %s" % why}
     if temp is not None:
         who = "the loop" if temp.get("source") == "loop" else "the user"
         what = ("%d %%" % temp["percent"]) if temp.get("percent") is not None else \
@@ -398,6 +403,10 @@ def _u(mu):
     return None if not isinstance(mu, int) else mu / 1000
 
 
+def _u_text(mu):
+    return "%g" % (mu / 1000) if isinstance(mu, int) else "?"
+
+
 def _five_minute(prediction):
     """Every 15-minute point repeated into oref0's 5-minute series (None ends it)."""
     out = []
@@ -415,7 +424,32 @@ def _bolus_notes(start, record):
             _u(record.detail.get("delivered_mu")), _u(record.detail.get("programmed_mu")))
     else:
         ended = describe(record.kind, record.detail)
-    return "; ".join(t for t in (text, ended) if t)
+    return "; ".join(t.strip() for t in (text, ended) if t)
+
+
+_WORDS = {  # the records the pump's history screen leaves as raw fields
+    "reservoir_fitted": lambda d: "reservoir fitted with %s U" % _u_text(d.get("fill_mu")),
+    "prime_done": lambda d: "primed %s U into the tubing (%s microsteps; not counted as "
+                            "insulin given)" % (_u_text(d.get("programmed_mu")),
+                                                d.get("delivered_steps")),
+    "clock_set": lambda d: "clock set on the pump (by the %s)%s" % (
+        d.get("how"), "" if d.get("was_known") else ", which did not know the time"),
+    "clock_unknown": lambda d: "clock unknown after a restart: the profile's lowest rate "
+                               "(%s U/h) runs until it is set" % _u_text(d.get("rate_mu_h")),
+    "loop_mode": lambda d: "loop mode: %s" % d.get("mode"),
+    "profile_activated": lambda d: "basal profile %s active" % d.get("name"),
+    "limit_reached": lambda d: "limit reached: %s; delivery stopped" % (
+        str(d.get("limit")).replace("_", " ")),
+    "low_treated": lambda d: "low treated with %s g of fast carbs (not told to the loop)" % (
+        d.get("grams")),
+}
+
+
+def words(kind, detail):
+    """A record in words: the pump's own (its history screen), or the export's for the
+    records the screen shows as raw fields."""
+    phrase = _WORDS.get(kind)
+    return phrase(detail) if phrase is not None else describe(kind, detail).strip()
 
 
 REASON_KEYS = ("source", "carbs_g", "meal_mu", "correction_mu", "iob_mu", "mg_dl",

@@ -57,9 +57,10 @@ def combos(treatments):
     return out
 
 
-def basal_steps(treatments, profile_u_h=0.0):
-    """[(time, U/h)]: the rate Nightscout draws from each time on (temp + combo)."""
-    temps, extra = temp_basals(treatments), combos(treatments)
+def basal_steps(treatments, profile_u_h=0.0, with_combos=True):
+    """[(time, U/h)]: the rate Nightscout draws from each time on: temp + combo (its
+    basal line), or the temps alone (with_combos False: the area under its combo area)."""
+    temps, extra = temp_basals(treatments), combos(treatments) if with_combos else []
     times = sorted({p for s, e, *_ in temps for p in (s, e)} |
                    {p for s, e, _ in extra for p in (s, e)})
     out = []

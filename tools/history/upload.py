@@ -121,7 +121,9 @@ def line(name, obj):
             suggested.get("IOB"), suggested.get("COB"))
     shown = [obj["created_at"], obj["eventType"]]
     for field in ("insulin", "enteredinsulin", "relative", "carbs", "absolute", "percent",
-                  "duration", "glucose", "type"):
+                  "duration", "glucose", "type", "reason"):
         if obj.get(field) is not None:
             shown.append("%s %s" % (field, obj[field]))
+    if obj["eventType"] in ("Note", "Site Change", "Insulin Change") and obj.get("notes"):
+        shown.append(repr(obj["notes"]))
     return " ".join(str(s) for s in shown)
