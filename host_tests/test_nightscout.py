@@ -332,3 +332,20 @@ def test_a_closed_loop_morning_uploads_with_its_loop_pill(tmp_path, site, capsys
     print("\nloop morning: the site's hours vs the journal's: largest gap %.3f microsteps"
           % max(abs(h[3]) for h in hours))
     assert len(hours) == 2 and max(abs(h[3]) for h in hours) < 1
+
+
+def test_another_uploaders_statuses_do_not_hide_ours(tmp_path, site, capsys):
+    """Nightscout answers a GET with at most `count` objects: the site's devicestatus
+    from another rig in the same hours must not push ours out of the answer (Nightscout
+    inserts every devicestatus, so a status missed there would be stored twice)."""
+    path = loop_journal(tmp_path)
+    ours = history.nightscout(history.load(str(path)), 0)["devicestatus"]
+    stamp = ours[0]["created_at"]
+    site.stored["devicestatus"] = [{"device": "other-rig", "created_at": stamp,
+                                    "openaps": {}} for _ in range(300)]
+    argv = ["upload", str(path), "--url", site.url, "--secret", SECRET]
+    for _ in range(2):
+        code, out, err = run_cli(argv, capsys)
+        assert code == 0, err
+    mine = [s for s in site.stored["devicestatus"] if s["device"] == "basalt"]
+    assert len(mine) == len(ours) == 2 and "devicestatus 0 new, 2 already there" in out

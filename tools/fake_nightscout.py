@@ -189,8 +189,8 @@ class FakeNightscout:
         for key, values in query.items():
             if not key.startswith("find["):
                 continue
-            field, _, op = key[5:].partition("][")
-            op, value = op.rstrip("]"), values[0]
+            field, _, op = key[5:].rstrip("]").partition("][")  # find[f][$op] or find[f]
+            value = values[0]
 
             def get(o, field=field):
                 return o.get(field)

@@ -62,10 +62,15 @@ class Site:
         return json.loads(text)
 
     def existing(self, name, field, objects, key):
-        """The keys of the objects the site already holds in the objects' time range."""
+        """The keys of the objects the site already holds in the objects' time range
+        (devicestatus: this device's only, so another uploader's cannot crowd them out
+        of the answer)."""
         values = [o[field] for o in objects if o.get(field) is not None]
         query = {"find[%s][$gte]" % field: min(values), "find[%s][$lte]" % field: max(values),
                  "count": len(objects) * 4 + 100}
+        devices = {o.get("device") for o in objects}
+        if name == "devicestatus" and len(devices) == 1:
+            query["find[device]"] = devices.pop()
         found = self.call("GET", "/api/v1/%s.json?%s" % (name, urllib.parse.urlencode(query)))
         return {_hashable(key(o)) for o in found or []}
 
