@@ -186,6 +186,7 @@ def test_dry_run_sends_nothing_and_a_wrong_secret_is_named(day, site, capsys):
                             "--dry-run"], capsys)
     assert code == 0 and site.requests == [] and "nothing sent" in out
     assert "Meal Bolus insulin 4.4997 carbs 45" in out
+    assert "type PUMP_SUSPEND reason occlusion" in out and "Site Change 'site changed'" in out
     assert "/api/v1/treatments: %d objects" % len(shaped_day(day)["treatments"]) in out
     code, _, err = run_cli(["upload", str(day[1]), "--url", site.url, "--secret", "wrong"],
                            capsys)
