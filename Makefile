@@ -9,6 +9,7 @@
 #                  [STOP_THERAPY=1: a delivering pump is suspended and resumed, not refused]
 #                  [ROMFS=1: basalt/ into the board's ROMFS partition, where it has one]
 #   make vboard    start the virtual board (MicroPython in WebAssembly behind a pty)
+#   make web       Basalt in a browser: build web/ into build/web and serve it on localhost
 #   make setup     only create .venv (full set) and node_modules
 #   make clean     remove build outputs and caches (make distclean also drops .venv, node_modules)
 
@@ -25,7 +26,7 @@ SIM_ARGS ?=
 # firmware/ on the path for the host tools (`import basalt`), as conftest.py does for tests.
 RUN_TOOL := PYTHONPATH=firmware$${PYTHONPATH:+:$$PYTHONPATH} $(PY) -m
 
-.PHONY: all setup test lint compile pytest sim bench deploy vboard clean distclean
+.PHONY: all setup test lint compile pytest sim bench deploy vboard web clean distclean
 
 all: test
 
@@ -118,6 +119,10 @@ deploy: $(VENV)/.stamp-deploy
 
 vboard: $(VENV)/.stamp-deploy node_modules/.stamp
 	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)
+
+WEB_ARGS ?=
+web: $(VENV)/.stamp node_modules/.stamp
+	$(RUN_TOOL) tools.web $(WEB_ARGS)
 
 # --- housekeeping -------------------------------------------------------------
 

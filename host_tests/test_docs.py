@@ -91,10 +91,12 @@ RUN = {
         0, ["time in range 70-180   92.4 %", "480: 113 zero temps (suspend), 330 other temps"]),
     PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
     PY + " -m tools.sim --program tools/sim/occlusion_program.json --hours 14 --no-screens"
-    " --out out/occlusion": (0, ["minute 606: occlusion at", "wrote out/occlusion/sim.png"]),
+    " --out out/occlusion": (0, ["minute 604: occlusion at", "wrote out/occlusion/sim.png"]),
     PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1": (
         0, ["child", "TIR"]),
     PY + " -m tools.sim faults": (0, ["dropout_20       ok", "falling"]),
+    PY + " -m tools.sim cohort --controller loop --days 1 --patients child#001 --jobs 1"
+    " --scenario exercise": (0, ["child", "TIR"]),
     PY + " -m tools.sim decide host_tests/scenarios/decide_rising_with_carbs.json": (
         0, ['"decision"', '"state"']),
     PY + " -m tools.rig accuracy --help": (0, ["--simulate-error-pct", "--balance", "--protocol"]),
@@ -122,6 +124,8 @@ SKIP = {
         BOARD + " and a published fork (<owner>/<repo> is the reader's)",
     "mpremote fs cp boards/pico_w.py :board.py + reset": BOARD,
     "make vboard": "serves a virtual board until stopped; test_vboard.py drives it",
+    "make web": "serves the page until stopped; test_browser_page.py builds, serves and "
+                "drives it in headless Chromium",
     "make deploy BOARD=vboard PORT=/dev/pts/3 MIP=0":
         "needs a running `make vboard` and its pty; test_vboard.py deploys into one",
     ".venv/bin/mpremote connect /dev/pts/3 repl": "an interactive REPL on a running vboard",
@@ -147,7 +151,12 @@ SKIP = {
     PY + " -m tools.bench delivery --json": "as make bench",
     PY + " -m tools.bench calculator --json": "MicroPython VM runs (several seconds)",
     PY + " -m tools.bench alarms --json": "MicroPython VM runs; test_bench_cli.py covers it",
-    PY + " -m tools.bench occlusion --json": "120 trials and 60 days of physics (about 20 s)",
+    PY + " -m tools.bench occlusion --json": "270 trials and 60 days of physics (minutes)",
+    PY + " -m tools.bench occlusion --json --ranges tools/sim/wide_envelope.json":
+        "both envelopes and 64 corners (about 10 minutes); test_occlusion_learning.py runs "
+        "the --ranges checks",
+    PY + " -m tools.bench force_read --json": "the device VM on two boards (about half a minute); "
+                                             "test_occlusion_learning.py bounds the reads",
     PY + " -m tools.bench cgm --json": "100,000 fuzz inputs (minutes)",
     PY + " -m tools.bench powercut --json": "a power cut in every write of a day, then "
                                               "1,200 fault-kind runs (minutes)",
@@ -163,6 +172,19 @@ SKIP = {
         "procedure short for P = 3 and 0",
     PY + " -m tools.bench pi_jitter --json": "times real step threads for seconds; "
                                                "meaningful on a Pi",
+    PY + " -m tools.sim cohort --controller oref1 --days 2 --json":
+        "30 virtual patients x 2 days with oref1 in node (minutes)",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/example.json --out out/trial":
+        "32 cells on a LocalCluster (minutes); test_trial.py runs the same code in CI size",
+    ".venv/bin/dask scheduler": "a Dask scheduler serves until stopped",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial":
+        "the benchmark's 360 cells (37 min on 2 shared cores)",
+    "PYTHONPATH=firmware .venv/bin/dask worker tcp://10.0.0.5:8786 --nthreads 1":
+        "a Dask worker serves its scheduler until stopped",
+    PY + " -m tools.sim trial --matrix tools/sim/matrices/bench.json --out out/trial"
+    " --scheduler tcp://10.0.0.5:8786": "needs a running Dask cluster at that address",
+    PY + " -m tools.bench trial --json": "720 patient-days, oref0 in node (37 min on 2 shared "
+                                          "cores); test_trial.py runs it in CI size",
     PY + " -m tools.sim patient-compare --patients adult#001,child#007 --hours 6 --json":
         "simglucose and the VM (several seconds); test_vpatient.py runs the command on 3 "
         "patients for 6 h",

@@ -148,7 +148,8 @@ def run_command(argv, monkeypatch):
         # Virtual-patient runs take seconds each: check the arguments, not the outcome.
         from tools.sim import cohort
 
-        fake = {"patients": {}, "groups": {"all": dict.fromkeys(cohort.METRICS, 0.0)}}
+        fake = {"patients": {}, "groups": {"all": dict.fromkeys(cohort.METRICS, 0.0)},
+                "errors": 0, "refused": 0}
         monkeypatch.setattr(cohort, "run_cohort", lambda *args: fake)
         assert cohort.main(argv[4:]) == 0, argv
     elif argv[1] == "-m":

@@ -246,6 +246,7 @@ def test_hidden_kinds_are_the_ones_with_nothing_to_say_alone():
     ("glucose", {"mg_dl": 200, "source": "finger"}, True),  # typed by the user
     ("bolus_part_done", {}, False),
     ("bolus_started", {"programmed_mu": 500}, True),
+    ("occlusion_learned", {"threshold_mn": 300}, False),  # the calibration screen's
 ])
 def test_which_records_the_history_shows(kind, detail, expected):
     assert shown(jnl.Record(1, 1, 0, kind, detail)) is expected

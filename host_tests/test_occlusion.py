@@ -123,7 +123,7 @@ def test_blocked_line_alarms_and_reports_what_it_holds(rate_mu_h, tick_ms, bound
     assert alarm is not None and alarm["code"] == OCCLUSION
     assert onset < at <= onset + bound_min * 60_000
     assert alarm["at_ms"] == at
-    assert alarm["force_mn"] - alarm["baseline_mn"] == alarm["rise_mn"] >= 400
+    assert alarm["force_mn"] - alarm["baseline_mn"] == alarm["rise_mn"] >= detector.threshold
     # What the blocked line holds, from the measured slope (5 mN per step here).
     assert 2_000 <= alarm["slope_umn_per_step"] <= 11_000
     assert alarm["compressed_steps"] == alarm["rise_mn"] * 1000 // alarm["slope_umn_per_step"]
@@ -250,23 +250,27 @@ def test_no_alarm_in_the_noise_envelope(seed, rate, tick, band, noise, drift):
 @given(st.integers(0, 10_000), rates, ticks, st.integers(3, 12), st.integers(0, 200),
        st.integers(1, 30))
 def test_always_alarms_within_a_bound_after_onset(seed, rate, tick, stiff, band, noise):
-    """The alarm comes once the blocked line holds at most the threshold, the stick-slip
-    band, the noise, the flow allowance and the confirmation rise, while the baseline
-    follows at drift speed - counted in steps."""
+    """The alarm comes once the blocked line holds at most the threshold in use (the
+    learned one, or the ceiling while the run is still learning), the stick-slip band,
+    the noise, the flow allowance and the confirmation rise, while the baseline follows
+    at drift speed - counted in steps - plus the filter's lag (filter_steps steps)."""
     line = Line(seed, band=band, noise=noise, drift_mn_h=0, stiff=stiff)
     detector = started(line)
     onset = 20 * 60_000
+    assert drive(detector, line, rate, 0, onset, tick) == (None, onset)
+    learned = detector.noise_mn is not None
+    threshold = detector.threshold if learned else PARAMS["threshold_max_mn"][0]
     cost = BOARD.ustep_volume_pl * 360
     # The baseline follows a rise at up to drift_mn_h: per step that is chase uN.
     chase = PARAMS["drift_mn_h"][0] * 1000 * cost // (rate * HOUR) + 1
     # The flow allowance at this rate: its steady value plus one tick's steps.
     allowance = PARAMS["flow_umn_per_step"][0] * (
         rate * (PARAMS["flow_ms"][0] + tick) // cost + 1) // 1000
-    held = (PARAMS["threshold_mn"][0] + band + 4 * noise + PARAMS["confirm_rise_mn"][0]
-            + allowance)
-    bound_steps = held * 1000 // (stiff * 1000 - chase) + PARAMS["confirm_steps"][0] + 2
+    held = threshold + band + 4 * noise + PARAMS["confirm_rise_mn"][0] + allowance
+    bound_steps = (held * 1000 // (stiff * 1000 - chase) + PARAMS["confirm_steps"][0] + 2
+                   + 3 * PARAMS["filter_steps"][0])
     bound_ms = bound_steps * cost // rate + 2 * tick
-    alarm, at = drive(detector, line, rate, 0, onset + bound_ms, tick, onset_ms=onset)
+    alarm, at = drive(detector, line, rate, onset, bound_ms, tick, onset_ms=onset)
     assert alarm is not None and alarm["code"] == OCCLUSION
     assert at - onset <= bound_ms
 

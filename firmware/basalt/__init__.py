@@ -12,3 +12,15 @@ def firmware_version():
     """The one version string: deploy's stamp when present, else the package version.
     The boot screen shows it; the journal's boot record carries it (fw)."""
     return VERSION
+
+
+def forget(names):
+    """Drop modules from sys.modules and from their packages, so gc can free them."""
+    import sys
+
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, short = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None and short in parent.__dict__:
+            delattr(parent, short)

@@ -88,6 +88,11 @@ class Clock:
     async def sleep_ms(self, ms):
         raise NotImplementedError
 
+    async def wait_ms(self, flag, ms):
+        """Until flag (an asyncio.ThreadSafeFlag: a pin's edge, a new buzzer pattern) is
+        set or ms have passed. Only a board's clock has it; tasks get a flag only there."""
+        raise NotImplementedError
+
 
 class Storage:
     """Files in flash (littlefs on a board), one flat folder, small whole-file operations.
@@ -164,6 +169,9 @@ class ForceSensor:
       takes effect on the next read.
     - Reads are short and bounded (an HX711 read waits at most one conversion period
       plus a margin); power_down()/power_up() are optional (default: no-op).
+    - read_mn_now() is what the delivery tick calls: it never waits for a conversion
+      (an HX711 takes the one its reading task captured, else raises SensorFault
+      "timeout"); by default it is read_mn(), for sensors whose reads are short.
     """
 
     calibration = None
@@ -173,6 +181,9 @@ class ForceSensor:
 
     def read_mn(self):
         return counts_to_mn(self.calibration, self.read_raw())
+
+    def read_mn_now(self):
+        return self.read_mn()
 
     def power_down(self):
         pass

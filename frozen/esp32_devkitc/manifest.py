@@ -55,6 +55,7 @@ package(
         "core/loop_check.py",
         "core/monitors.py",
         "core/occlusion.py",
+        "core/occlusion_prime.py",
         "core/readings.py",
         "core/restore.py",
         "core/safety.py",

@@ -6,6 +6,7 @@ from basalt.core.board_file import load_board
 from basalt.core.delivery import STOP_OCCLUSION, DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.occlusion import OcclusionDetector, load_occlusion_config
+from basalt.core.occlusion_prime import PrimeLearner
 from basalt.core.safety import Limits
 from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, error_of
 
@@ -104,7 +105,43 @@ def alarm_stop():
     emit("resume", [engine.tick(2 * HOUR), engine.pop_events()])
 
 
+def learning():
+    """A prime (a flow force rising and draining) and a run's first steps: what the
+    detector learns, integer for integer, with the floor, the ceiling and too small a
+    prime."""
+    for case in range(6):
+        rng = Lcg(40 + case)
+        noise = (5, 20, 60, 2, 300, 30)[case]
+        gain, tau = (8, 12, 4, 8, 8, 8)[case], (2_000, 9_000, 24_000, 4_000, 4_000, 4_000)[case]
+        prime_steps = 0 if case == 3 else 115  # per second: 10 U/min; none: no flow
+        detector = OcclusionDetector()
+        learner = PrimeLearner()
+        flow = 0
+        now = 0
+        state = [0, 0]
+        for i in range(12 * 4 + 160 * 4):  # 12 s of prime, 160 s of its drain
+            now += 250
+            priming = i < 48
+            steps = prime_steps // 4 if priming else 0
+            flow += steps * gain - flow * 250 // tau
+            force = 1500 + flow + rng.below(2 * noise + 1) - noise
+            if learner.read(now, steps, force, priming):
+                break
+        detector.learn_flow(*learner.result())
+        detector.reset(now)
+        line = []
+        for i in range(400):  # a run at 1 U/h, 2 s ticks: learning, then judging
+            now += 2_000
+            steps = 1 if i % 3 == 0 else 0
+            force = line_force(rng, state, steps, False, 0, 150 * (case % 2), noise)
+            detector.update(now, steps, force)
+            if i % 100 == 99:
+                line.append(detector.learned())
+        emit("learning", [case, line, detector.alarm])
+
+
 detector_runs()
+learning()
 faults()
 calibration()
 alarm_stop()

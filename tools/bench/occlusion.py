@@ -4,9 +4,17 @@ The real app, engine and detector run against tools/sim/occlusion_physics.py.
 
 Every trial builds a PumpApp on a FakeMotor with a SimForceSensor over
 tools/sim/occlusion_physics.py (parameters drawn from the modeled envelope, own noise
-and drift), delivers normally, blocks the line at a random moment and runs until the
-app raises the occlusion alarm. It then waits with the line blocked (the app has
-stopped and backed the plunger off), clears the blockage and measures what flows out.
+and drift), fits and primes the syringe (2 U, then 3 minutes before resuming: the
+detector learns the rig's flow from the prime), delivers normally, blocks the line at a
+random moment and runs until the app raises the occlusion alarm. It then waits with the
+line blocked (the app has stopped and backed the plunger off), clears the blockage and
+measures what flows out. An alarm before the onset spoils the trial: it is counted as
+a false alarm before onset (the trial's bolus is never asked of a stopped pump).
+
+--ranges FILE.json draws the rigs from another envelope ({key: [lo, hi]} over RANGES,
+e.g. tools/sim/wide_envelope.json): its figures under the same keys, the default
+envelope's headline figures beside them (default_envelope) and its worst corner
+(worst_corner: every corner once per case, the slowest against the targets).
 
   median/max_min_1uh, _0_1uh   time from onset to alarm at a 1 U/h / 0.1 U/h basal
   median/max_s_bolus           the same during a 5 U bolus at 1.5 U/min (onset random
@@ -19,8 +27,11 @@ stopped and backed the plunger off), clears the blockage and measures what flows
   false_alarms_30d             alarms in 30 simulated days of normal delivery (meals,
                                a day profile; then 0.1 U/h) with noise and drift
   false_alarms_trials          alarms before onset in all the trials above
-  peak_residual_mn_30d         the most force those 30 days left unexplained, against
-                               threshold_mn: the margin before a false alarm
+  peak_residual_mn_30d         the most force those 30 days left unexplained, and
+  peak_residual_pct_of_threshold_30d  as a share of the (learned) threshold in use then:
+                               the margin before a false alarm
+  threshold_mn, _min_, _max_   the threshold until a run has learned its own, and the
+                               floor and ceiling of the learned one
   detector_allocs_per_update   bytes a detector update allocates inside MicroPython
 
 Quiet stretches are ticked coarsely (10 s at 0.1 U/h, 2 s at 1 U/h), boluses at 1 s
@@ -38,34 +49,50 @@ from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from tools import ROOT, sim
 from tools.bench import progress
 from tools.fakes import FakeMotor, VirtualClock, open_limits
-from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics, vary
+from tools.sim.occlusion_physics import (
+    SimForceSensor,
+    SyringePhysics,
+    corners,
+    load_ranges,
+    vary,
+)
 
 CLEAR_AFTER_MS = 5 * MS_PER_MIN
+PRIME_U = 2  # the prime after each new syringe, and the time before delivery resumes
+PRIME_MS = 3 * MS_PER_MIN
 FLOW_WINDOW_MS = 2 * MS_PER_MIN
 
 
 class Rig:
     """One pump on one syringe: app + fake motor + physics, advanced by run()."""
 
-    def __init__(self, board, seed, params=None, day_ms=0):
+    def __init__(self, board, seed, ranges=None, day_ms=0):
+        """ranges: the envelope the rig is drawn from (None: the model's RANGES)."""
         self.rng = random.Random(seed)
         self.clock = VirtualClock()
         self.motor = FakeMotor(self.clock, board.motor.max_step_hz)
-        self.physics = SyringePhysics(board.ustep_volume_pl,
-                                      params if params is not None else vary(self.rng),
+        self.physics = SyringePhysics(board.ustep_volume_pl, vary(self.rng, ranges),
                                       seed=seed)
         self.sensor = SimForceSensor(self.physics, self.motor, self.clock)
         self.app = PumpApp(board, self.clock, self.motor, day_ms=day_ms, force=self.sensor,
                            limits=open_limits())
         self.alarms = []
-        self.peak_residual = 0  # the closest normal delivery came to the threshold (mN)
+        self.peak_residual = 0  # the most force normal delivery left unexplained (mN)
+        self.peak_pct = 0  # and the closest it came to the threshold in force then (%)
 
     def start(self, rate_mu_h, fill_u=300):
-        for cmd in ({"cmd": "set_profile", "name": "Flat",
-                     "segments": [["00:00", rate_mu_h / 1000]]},
-                    {"cmd": "new_reservoir", "units": fill_u}, {"cmd": "resume"}):
-            self.app.command(cmd)
+        self.app.command({"cmd": "set_profile", "name": "Flat",
+                          "segments": [["00:00", rate_mu_h / 1000]]})
+        self.app.command({"cmd": "new_reservoir", "units": fill_u})
+        self.prime()
         self.app.step()
+
+    def prime(self):
+        """After a new syringe: primed (the detector learns the rig's flow while the
+        prime's pressure drains: PRIME_MS) and delivery resumed, as the user guide says."""
+        self.app.command({"cmd": "prime", "units": PRIME_U})
+        self.run(PRIME_MS, 250, stop_on_alarm=False)
+        self.app.command({"cmd": "resume"})
 
     def run(self, ms, tick_ms, stop_on_alarm=True):
         """Advance up to `ms`; returns the first alarm seen (and stops there) or None."""
@@ -76,10 +103,11 @@ class Rig:
             app.tick_ms = dt
             self.clock.advance(dt)
             app.step()
-            if app.occlusion.detector.filtered is not None:
-                residual = app.occlusion.detector.residual()
-                if residual > self.peak_residual:
-                    self.peak_residual = residual
+            detector = app.occlusion.detector
+            if detector.filtered is not None and detector.alarm is None:
+                residual = detector.residual()
+                self.peak_residual = max(self.peak_residual, residual)
+                self.peak_pct = max(self.peak_pct, residual * 100 // detector.threshold)
             for kind, detail in app.pop_events():
                 if kind == "alarm":
                     self.alarms.append(detail)
@@ -96,17 +124,20 @@ class Rig:
         self.physics.advance(self.clock.now_ms(), self.pusher())
 
 
-def occlusion_trial(board, seed, rate_mu_h, tick_ms, onset_range_ms, limit_ms, bolus_mu=0):
-    """One trial; a dict of figures (time to alarm None when it never came)."""
-    rig = Rig(board, seed)
+def occlusion_trial(board, seed, rate_mu_h, tick_ms, onset_range_ms, limit_ms, bolus_mu=0,
+                    ranges=None):
+    """One trial; a dict of figures (time to alarm None when it never came). An alarm
+    before the onset spoils the trial: it counts as a false alarm (the bolus is never
+    asked of a pump the alarm has stopped)."""
+    rig = Rig(board, seed, ranges)
     rig.start(rate_mu_h)
     onset_after = rig.rng.randint(*onset_range_ms)
     warmup = rig.rng.randint(30 * MS_PER_MIN, 90 * MS_PER_MIN)
-    early = rig.run(warmup, tick_ms)
+    if rig.run(warmup, tick_ms) is not None:
+        return {"false_alarm": True}
     if bolus_mu:
         rig.app.command({"cmd": "bolus", "units": bolus_mu / 1000})
-    early = early or rig.run(onset_after, tick_ms)
-    if early is not None:
+    if rig.run(onset_after, tick_ms) is not None:
         return {"false_alarm": True}
     onset_ms, onset_pos = rig.clock.now_ms(), rig.pusher()
     rig.physics.occlude(onset_ms, onset_pos)
@@ -142,13 +173,14 @@ CASES = {
 }
 
 
-def run_case(board, name, trials, seed):
+def run_case(board, name, trials, seed, ranges=None):
     rate, tick, onset, limit, bolus = CASES[name]
     base = seed * 100_000 + sorted(CASES).index(name) * 10_000
     progress.phase("occlusion trials %s:" % name, trials, "trials")
     results = []
     for i in range(trials):
-        results.append(occlusion_trial(board, base + i, rate, tick, onset, limit, bolus))
+        results.append(occlusion_trial(board, base + i, rate, tick, onset, limit, bolus,
+                                       ranges))
         progress.advance()
     return results
 
@@ -178,14 +210,14 @@ def summarize(name, results, scale_ms):
     return out, times
 
 
-def false_alarm_days(board, days, seed):
+def false_alarm_days(board, days, seed, ranges=None):
     """Alarms in `days` of a day profile with three meal boluses (then in as many at 0.1
     U/h): noise, drift, stick-slip, boluses; never an occlusion."""
     alarms = 0
-    peak = 0
+    peak = pct = 0
     progress.phase("false alarms, normal delivery:", 2 * days, "days")
     for regimen in ("meals", "low"):
-        rig = Rig(board, seed + (0 if regimen == "meals" else 1))
+        rig = Rig(board, seed + (0 if regimen == "meals" else 1), ranges)
         if regimen == "meals":
             _start_meals(rig)
         else:
@@ -199,7 +231,8 @@ def false_alarm_days(board, days, seed):
                 _refill(rig)
             progress.advance()
         peak = max(peak, rig.peak_residual)
-    return alarms, peak
+        pct = max(pct, rig.peak_pct)
+    return alarms, peak, pct
 
 
 def _start_meals(rig):
@@ -207,7 +240,7 @@ def _start_meals(rig):
     app.command({"cmd": "set_profile", "name": "Day", "segments": [
         ["00:00", 0.7], ["04:00", 1.0], ["08:00", 0.9], ["16:00", 1.1], ["22:00", 0.8]]})
     app.command({"cmd": "new_reservoir", "units": 300})
-    app.command({"cmd": "resume"})
+    rig.prime()
     app.step()
 
 
@@ -247,28 +280,87 @@ def _refill(rig):
                                  seed=rig.rng.randrange(1 << 30), start_ms=rig.clock.now_ms())
     rig.physics.seat(rig.pusher())
     rig.sensor.physics = rig.physics
-    app.command({"cmd": "resume"})
+    rig.prime()
 
 
-def run(trials=20, days=30, seed=1):
-    board = sim.load_sim_board()
-    result = {"board": board.name, "trials": trials, "days": days, "seed": seed}
-    for name, scale in (("1uh", MS_PER_MIN), ("0_1uh", MS_PER_MIN), ("bolus", 1_000)):
-        figures, times = summarize(name, run_case(board, name, trials, seed), scale)
+SCALES = (("1uh", MS_PER_MIN), ("0_1uh", MS_PER_MIN), ("bolus", 1_000))
+TARGETS = {"median_min_1uh": "<= 15", "max_min_1uh": "<= 30", "median_min_0_1uh": "<= 120",
+           "median_s_bolus": "<= 30", "false_alarms_30d": "0", "false_alarms_trials": "0",
+           "missed_alarms": "0"}
+# What the side-by-side and the corners report of an envelope.
+HEADLINE = ("median_min_1uh", "max_min_1uh", "median_min_0_1uh", "max_min_0_1uh",
+            "median_s_bolus", "max_s_bolus", "false_alarms_trials", "false_alarms_30d",
+            "missed_alarms", "peak_residual_mn_30d", "peak_residual_pct_of_threshold_30d")
+
+
+def envelope(board, trials, days, seed, ranges=None):
+    """The figures of one envelope (ranges None: the model's RANGES)."""
+    result = {}
+    for name, scale in SCALES:
+        figures, times = summarize(name, run_case(board, name, trials, seed, ranges), scale)
         result.update(figures)
         unit = "s" if name == "bolus" else "min"
         if times:
             result["median_%s_%s" % (unit, name)] = round(statistics.median(times), 2)
             result["max_%s_%s" % (unit, name)] = round(max(times), 2)
     if days:
-        result["false_alarms_30d"], result["peak_residual_mn_30d"] = false_alarm_days(
-            board, days, seed)
-        result["threshold_mn"] = load_occlusion_config()["threshold_mn"]
+        (result["false_alarms_30d"], result["peak_residual_mn_30d"],
+         result["peak_residual_pct_of_threshold_30d"]) = false_alarm_days(board, days, seed,
+                                                                           ranges)
     result["false_alarms_trials"] = sum(result["false_alarms_before_onset_" + n]
                                         for n in CASES)
+    result["missed_alarms"] = sum(result["missed_alarms_" + n] for n in CASES)
+    return result
+
+
+def worst_corner(board, ranges, seed):
+    """Every corner of the envelope, one trial per case: the corner slowest against the
+    targets (an early or missed alarm is worse than any time)."""
+    worst = None
+    for corner in corners(ranges):
+        figures = {}
+        for name, scale in SCALES:
+            result = run_case(board, name, 1, seed, corner)[0]
+            unit = "s" if name == "bolus" else "min"
+            key = "%s_%s" % (unit, name)
+            if result["false_alarm"]:
+                figures["early_" + name] = True
+            elif result.get("alarm_ms") is None:
+                figures["missed_" + name] = True
+            else:
+                figures[key] = round(result["alarm_ms"] / scale, 2)
+        score = _corner_score(figures)
+        if worst is None or score > worst[0]:
+            figures["params"] = {key: corner[key][0] for key in sorted(corner)}
+            worst = (score, figures)
+    return worst[1]
+
+
+def _corner_score(figures):
+    """How far a corner is from the targets: the largest time / target (early, missed: 9)."""
+    goals = {"min_1uh": 15, "min_0_1uh": 120, "s_bolus": 30}
+    score = 0
+    for key, value in figures.items():
+        score = max(score, 9 if value is True else value / goals[key])
+    return score
+
+
+def run(trials=30, days=30, seed=1, ranges=None):
+    """The default envelope's figures; with ranges, that envelope's under the same keys,
+    the default's headline figures beside them and the envelope's worst corner."""
+    board = sim.load_sim_board()
+    result = {"board": board.name, "trials": trials, "days": days, "seed": seed}
+    result.update(envelope(board, trials, days, seed, ranges))
+    if ranges is not None:
+        result["ranges"] = {key: list(ranges[key]) for key in sorted(ranges)}
+        default = envelope(board, trials, days, seed)
+        result["default_envelope"] = {key: default[key] for key in HEADLINE if key in default}
+        result["worst_corner"] = worst_corner(board, ranges, seed)
+    config = load_occlusion_config()
+    for key in ("threshold_mn", "threshold_min_mn", "threshold_max_mn"):  # until learned;
+        result[key] = config[key]  # the learned one's floor and ceiling
     result["detector_allocs_per_update"], result["detector_allocs_by_scenario"] = allocs()
-    result["targets"] = {"median_min_1uh": "<= 15", "median_min_0_1uh": "<= 120",
-                         "median_s_bolus": "<= 30", "false_alarms_30d": "0"}
+    result["targets"] = dict(TARGETS)
     return result
 
 
@@ -287,10 +379,13 @@ def allocs():
 
 
 def add_arguments(parser):
-    parser.add_argument("--trials", type=int, default=20, help="trials per case (>= 1)")
+    parser.add_argument("--trials", type=int, default=30, help="trials per case (>= 1)")
     parser.add_argument("--days", type=int, default=30,
                         help="days of normal delivery for false alarms (0 skips)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ranges", metavar="FILE.json",
+                        help="the envelope to draw rigs from: {key: [lo, hi]} over the "
+                             "model's RANGES (e.g. tools/sim/wide_envelope.json)")
 
 
 def bench(args, parser):
@@ -298,4 +393,10 @@ def bench(args, parser):
         parser.error("--trials must be at least 1")
     if args.days < 0:
         parser.error("--days must be at least 0")
-    return run(args.trials, args.days, args.seed)
+    ranges = None
+    if args.ranges is not None:
+        try:
+            ranges = load_ranges(args.ranges)
+        except (OSError, ValueError) as error:
+            parser.error("--ranges: %s" % error)
+    return run(args.trials, args.days, args.seed, ranges)

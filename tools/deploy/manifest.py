@@ -40,6 +40,7 @@ DRIVERS = {
     "stepper_esp32": ("mcu", "esp32"),
     "stepper_virtual": ("mcu", "vboard"),
     "hx711": ("force", "hx711"),
+    "hx711_rp2": ("mcu", "rp2040"),  # the PIO reader (make_force on an RP2040)
     "fsr": ("force", "fsr"),
     "ssd1306_display": ("display",),
     "buzzer": ("buzzer",),

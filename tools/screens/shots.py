@@ -93,6 +93,8 @@ class FakeForce:
         cal = self.calibration
         return (self.raw - cal["tare_counts"]) * 1000 // cal["counts_per_n"]
 
+    read_mn_now = read_mn
+
 
 class KeptSession(Session):
     """board_main's composition on the host: the example settings and the journal on a

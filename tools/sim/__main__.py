@@ -5,6 +5,7 @@
     python -m tools.sim loop-day ... (one patient on closed loop; tools/sim/loop_day.py)
     python -m tools.sim faults ...   (closed-loop fault scenarios; tools/sim/faults.py)
     python -m tools.sim patient-compare ... (the MicroPython virtual patient vs simglucose)
+    python -m tools.sim trial ...    (controllers x scenarios on Dask; tools/sim/trial.py)
 
 With the default program (make sim) it then runs the closed-loop day (out/loop.png,
 loop.csv) for --hours (at most 24), unless --no-loop.
@@ -49,10 +50,14 @@ def main(argv=None):
         from tools.sim import decide
 
         return decide.main(argv[1:])
+    if argv[:1] == ["trial"]:
+        from tools.sim import trial
+
+        return trial.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m tools.sim", description=__doc__.split("\n")[0],
         usage="%(prog)s [options]\n       %(prog)s "
-              "{cohort,loop-day,faults,decide,patient-compare} ...",
+              "{cohort,loop-day,faults,decide,patient-compare,trial} ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands (each has its own --help, e.g. python -m tools.sim cohort --help):\n"
                "  cohort     every virtual patient under one controller "
@@ -65,6 +70,8 @@ def main(argv=None):
                "  decide     one loop decision from an input record (tools/sim/decide.py)\n"
                "  patient-compare  the MicroPython virtual patient against simglucose\n"
                "             (tools/sim/patient_compare.py)\n"
+               "  trial      controllers x scenarios x patients on Dask, with a report "
+               "(tools/sim/trial.py)\n"
                "\nwithout a command: the pump app on fake hardware for --hours, as make sim")
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (1-720)")
     parser.add_argument("--program", default=None, help="program JSON file (default "

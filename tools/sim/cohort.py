@@ -1,8 +1,14 @@
 """Cohort runs: every virtual patient, minute by minute, under one controller.
 
-    python -m tools.sim cohort --controller {simglucose-bb,...} --days N
+    python -m tools.sim cohort --controller {pump,loop,oref0,oref1,simglucose-bb} --days N
         --meals "7:00=45,12:00=70,18:00=80,22:00=15" --announce {all,none,FRACTION}
-        --carb-error PCT --seed N [--patients NAMES] [--jobs N] --json
+        --carb-error PCT [--scenario NAME] --seed N [--patients NAMES] [--jobs N] --json
+
+pump and loop are Basalt's PumpApp (tools/sim/controllers.py); oref0 and oref1 are
+OpenAPS deciding for the same PumpApp (tools/sim/oref.py). --scenario takes the meals,
+the user's behaviour and what happens to the patient and the sensor from a file of the
+scenario library (tools/sim/scenarios.py); the JSON then counts the controller's bridge
+errors and refused commands.
 
 A controller sees what a pump would see: a CGM reading every sensor sample (3 min for
 the Dexcom model), and a meal announcement (grams, with the user's counting error) at
@@ -14,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import random
 import sys
 import time
 
@@ -134,6 +139,9 @@ class SimglucoseBB:
             self._announced += announced_g
         return self._rate_u_min
 
+    def activity(self, minute, kind, minutes):
+        """simglucose's controller has no activity mode."""
+
     def after_step(self, cgm):
         self._cgm_minutes.append(cgm)
         del self._cgm_minutes[:-self.sample_min]
@@ -147,8 +155,9 @@ def _insulet(u_min):
 
 def _controllers():
     from tools.sim.controllers import BasaltLoop, BasaltPump
+    from tools.sim.oref import Oref0, Oref1
 
-    return {c.name: c for c in (SimglucoseBB, BasaltPump, BasaltLoop)}
+    return {c.name: c for c in (SimglucoseBB, BasaltPump, BasaltLoop, Oref0, Oref1)}
 
 
 CONTROLLERS = _controllers()
@@ -158,29 +167,59 @@ CONTROLLERS = _controllers()
 
 
 def run_patient(job):
-    """Run one patient; returns (name, metrics)."""
-    name, controller_name, days, meals, announce, carb_error_pct, seed = job
-    rng = random.Random("%d:%s" % (seed, name))
-    plan = meal_plan(meals, days, announce, carb_error_pct, rng)
-    trace = simulate(name, controller_name, days * 1440, plan, seed)
-    return name, outcome(trace["glucose"], sum(trace["insulin_u"]))
+    """Run one patient; returns (name, metrics with the run's errors and refusals)."""
+    name, controller_name, days, scenario, seed = job
+    cell = run_cell(name, controller_name, days, scenario, seed)
+    return name, dict(cell["metrics"], errors=cell["errors"], refused=cell["refused"])
 
 
-def simulate(name, controller_name, minutes, plan, seed):
-    """Minute-by-minute traces: true glucose (before each minute), CGM seen, insulin."""
+def run_cell(name, controller_name, days, scenario, seed, overrides=None):
+    """One patient under one controller in one scenario: metrics, the controller's bridge
+    errors, refused commands and decisions, and true glucose every 5 minutes."""
+    from tools.sim import scenarios
+
+    world = scenarios.world(scenario, days, seed, name)
+    trace = simulate(name, controller_name, days * 1440, None, seed, world, overrides)
+    controller = trace["controller"]
+    return {"metrics": outcome(trace["glucose"], sum(trace["insulin_u"])),
+            "errors": len(getattr(controller, "errors", ())),
+            "refused": len(getattr(controller, "refused", ())),
+            "decisions": getattr(controller, "decisions", None),
+            "glucose_5min": [round(g, 1) for g in trace["glucose"][::5]]}
+
+
+def simulate(name, controller_name, minutes, plan, seed, world=None, overrides=None):
+    """Minute-by-minute traces: true glucose (before each minute), CGM seen, insulin
+    delivered. world (tools.sim.scenarios.World): the scenario's user actions, insulin
+    sensitivity, site absorption and sensor faults; its meal plan replaces `plan`."""
     patient = patients.VirtualPatient(name, sensor_seed=seed)
-    controller = CONTROLLERS[controller_name](patients.settings_for(name), patient.sample_min)
+    settings = patients.settings_for(name)
+    kind = CONTROLLERS[controller_name]
+    controller = kind(settings, patient.sample_min, overrides=overrides) if overrides \
+        else kind(settings, patient.sample_min)
+    if world is not None:
+        plan = world.plan
+        base = patient.insulin_action()
     trace = {"glucose": [], "cgm": [], "insulin_u": []}
     cgm = patient.cgm()
     for minute in range(minutes):
         eaten, announced = plan.get(minute, (0.0, None))
         trace["glucose"].append(patient.glucose())
-        trace["cgm"].append(cgm)
-        insulin_u = controller.minute(minute, cgm, announced)
-        patient.step(insulin_u, eaten)
+        seen = cgm
+        absorbed = 1.0
+        if world is not None:
+            seen = world.cgm(minute, cgm)
+            for kind, length in world.actions.get(minute, ()):
+                controller.activity(minute, kind, length)
+            patient.set_insulin_action(base, world.insulin_factor(minute))
+            absorbed = world.absorbed(minute)
+        trace["cgm"].append(seen)
+        insulin_u = controller.minute(minute, seen, announced)
+        patient.step(insulin_u * absorbed, eaten)
         trace["insulin_u"].append(insulin_u)
         cgm = patient.cgm()
         controller.after_step(cgm)
+    trace["controller"] = controller
     return trace
 
 
@@ -204,9 +243,15 @@ def outcome(glucose, insulin_u):
 
 
 def run_cohort(controller, days, meals, announce, carb_error_pct, seed, names=patients.PATIENTS,
-               jobs=None, progress=None):
-    """{"patients": {name: metrics}, "groups": {group: mean metrics}} for one controller."""
-    work = [(name, controller, days, meals, announce, carb_error_pct, seed) for name in names]
+               jobs=None, progress=None, scenario=None):
+    """{"patients": {name: metrics}, "groups": {group: mean metrics}, "errors": bridge
+    errors, "refused": refused commands} for one controller; scenario (a checked
+    tools.sim.scenarios table) replaces meals, announce and carb_error_pct."""
+    if scenario is None:
+        from tools.sim import scenarios
+
+        scenario = scenarios.plain(meals, announce, carb_error_pct)
+    work = [(name, controller, days, scenario, seed) for name in names]
     results = {}
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(work) > 1:
@@ -223,7 +268,9 @@ def run_cohort(controller, days, meals, announce, carb_error_pct, seed, names=pa
             results[name] = metrics
             if progress:
                 progress(controller, len(results), len(work))
-    return {"patients": {n: results[n] for n in names}, "groups": group_means(results)}
+    return {"patients": {n: results[n] for n in names}, "groups": group_means(results),
+            "errors": sum(m["errors"] for m in results.values()),
+            "refused": sum(m["refused"] for m in results.values())}
 
 
 def group_means(results):
@@ -241,7 +288,8 @@ def _rounded(result):
         return {key: round(metrics[key], 2) for key in METRICS}
 
     return {"patients": {n: fix(m) for n, m in result["patients"].items()},
-            "groups": {g: fix(m) for g, m in result["groups"].items()}}
+            "groups": {g: fix(m) for g, m in result["groups"].items()},
+            "errors": result["errors"], "refused": result["refused"]}
 
 
 def _progress(controller, done, total):
@@ -263,6 +311,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1, help="CGM noise and meal draws")
     parser.add_argument("--patients", default="", help="comma-separated names (default all 30)")
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: cores)")
+    parser.add_argument("--scenario", default="", help="a scenario of tools/sim/scenarios "
+                        "(replaces --meals, --announce and --carb-error)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:
@@ -272,15 +322,21 @@ def main(argv=None):
             raise ValueError("--carb-error must be 0 to 100, got %g" % args.carb_error)
         meals = parse_meals(args.meals)
         announce = parse_announce(args.announce)
+        scenario = None
+        if args.scenario:
+            from tools.sim import scenarios
+
+            scenario = scenarios.load(args.scenario)
         names = parse_patients(args.patients)
     except ValueError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
     started = time.perf_counter()
     result = run_cohort(args.controller, args.days, meals, announce, args.carb_error,
-                        args.seed, names, args.jobs or None, _progress)
+                        args.seed, names, args.jobs or None, _progress, scenario)
     result = _rounded(result)
     result["controller"] = args.controller
+    result["scenario"] = args.scenario or "custom"
     result["wall_s"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))

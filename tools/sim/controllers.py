@@ -55,8 +55,18 @@ def settings_json(patient, mode="off"):
     }
 
 
-def basalt_settings(patient, mode="off"):
-    return load_settings(settings_json(patient, mode))[0]
+def merged(base, overrides):
+    """base with overrides laid over it, key by key (nested tables merged, lists replaced)."""
+    out = dict(base)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = merged(out[key], value)
+        out[key] = value
+    return out
+
+
+def basalt_settings(patient, mode="off", overrides=None):
+    return load_settings(merged(settings_json(patient, mode), overrides))[0]
 
 
 class BasaltPump:
@@ -65,11 +75,13 @@ class BasaltPump:
     name = "pump"
     mode = "off"
 
-    def __init__(self, patient, sample_min, clock=None, store=None, storage=None):
+    def __init__(self, patient, sample_min, clock=None, store=None, overrides=None,
+                 storage=None):
         from tools.sim import load_sim_board
 
         self.sample_min = sample_min
-        self.settings = basalt_settings(patient, self.mode)
+        self.settings_dict = merged(settings_json(patient, self.mode), overrides)
+        self.settings = load_settings(self.settings_dict)[0]
         self.board = load_sim_board()
         self.clock = clock or VirtualClock()
         self.motor = FakeMotor(self.clock, self.board.motor.max_step_hz)
@@ -104,7 +116,7 @@ class BasaltPump:
 
     def minute(self, minute, cgm, announced_g):
         app = self.app
-        if minute % self.sample_min == 0:
+        if minute % self.sample_min == 0 and cgm is not None:  # None: a sensor dropout
             self.cgm_sample(minute, cgm)
         if announced_g:
             self._meals.append((minute, int(announced_g)))
@@ -112,6 +124,7 @@ class BasaltPump:
             self._meals = [m for m in self._meals if not self.meal(minute, m[1], m[0])]
         if app.engine.reservoir_mu() < REFILL_BELOW_MU and not app.engine.bolus_running():
             self._refill()
+        self.before_step(minute)
         app.step()
         self.clock.advance(MIN_MS)
         moved = _forward_steps(self.motor)
@@ -120,6 +133,14 @@ class BasaltPump:
 
     def after_step(self, cgm):
         pass
+
+    def before_step(self, minute):
+        """Called each minute just before the app's tick (a controller outside the pump
+        decides here)."""
+
+    def activity(self, minute, kind, minutes):
+        """The user sets the pump's activity mode (exercise, sick day) for the minutes."""
+        self.app.command({"cmd": "activity", "mode": kind, "minutes": minutes})
 
     # ----- what the sensor and the user do --------------------------------------------------
 

@@ -34,6 +34,7 @@ for a printed benchtop rig, chosen to be plausible, not measured; change them he
 - sensor: 20 mN noise (1 sigma), drift: 40 mN daily swing + 30 mN random walk (6 h).
 """
 
+import json
 import math
 import random
 
@@ -70,11 +71,44 @@ _SUB_STEPS = 8  # at most this many microsteps per integration sub-step
 _SUB_MS = 250
 
 
-def vary(rng, **fixed):
+def load_ranges(path):
+    """RANGES overlaid with a JSON file of {key: [lo, hi]} (keys as in RANGES); a
+    ValueError naming the key for anything else."""
+    with open(path) as handle:
+        obj = json.load(handle)
+    return check_ranges(obj, path)
+
+
+def check_ranges(obj, where="ranges"):
+    if not isinstance(obj, dict):
+        raise ValueError("%s: a JSON object of {key: [lo, hi]}, not %r" % (where, obj))
+    ranges = dict(RANGES)
+    for key, span in obj.items():
+        if key not in RANGES:
+            raise ValueError("%s: %r is not a range; allowed: %s" % (
+                where, key, ", ".join(sorted(RANGES))))
+        if (not isinstance(span, list) or len(span) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and v > 0 for v in span) or span[0] > span[1]):
+            raise ValueError("%s: %s is %r; allowed: [lo, hi] with 0 < lo <= hi" % (
+                where, key, span))
+        ranges[key] = (float(span[0]), float(span[1]))
+    return ranges
+
+
+def corners(ranges):
+    """Every corner of the envelope, each as ranges of one value (lo == hi) per key."""
+    keys = sorted(ranges)
+    return [{key: (ranges[key][bits >> i & 1],) * 2 for i, key in enumerate(keys)}
+            for bits in range(1 << len(keys))]
+
+
+def vary(rng, ranges=None, **fixed):
     """A trial's parameters: the defaults, ranged values drawn from rng, then `fixed`."""
+    ranges = RANGES if ranges is None else ranges
     params = dict(PARAMS)
-    for key in sorted(RANGES):
-        lo, hi = RANGES[key]
+    for key in sorted(ranges):
+        lo, hi = ranges[key]
         params[key] = rng.uniform(lo, hi)
     params.update(fixed)
     return params

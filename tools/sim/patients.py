@@ -98,6 +98,17 @@ class VirtualPatient:
         """The sensor's reading now (changes every sample_min minutes, held between)."""
         return float(self._sensor.measure(self._patient))
 
+    def insulin_action(self):
+        """The model's two insulin actions: on glucose uptake (Vmx) and on the liver's
+        glucose production (kp3)."""
+        params = self._patient._params
+        return params.Vmx, params.kp3
+
+    def set_insulin_action(self, base, factor):
+        """Insulin works `factor` times as strongly as in `base` (insulin_action())."""
+        params = self._patient._params
+        params.Vmx, params.kp3 = base[0] * factor, base[1] * factor
+
     def step(self, insulin_u, carbs_g):
         """One minute with insulin_u units infused and carbs_g grams starting to be eaten."""
         if insulin_u < 0 or carbs_g < 0:

@@ -5,7 +5,7 @@ run the tasks. Kept out of main.py so main.py stays a few lines; wiring only.
 import asyncio
 import time
 
-from basalt import firmware_version
+from basalt import firmware_version, forget
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.core.errors import ConfigError
 from basalt.core.units import REBASE_AT_MS
@@ -42,6 +42,13 @@ class TicksClock(Clock):
 
     async def sleep_ms(self, ms):
         await asyncio.sleep_ms(ms)
+
+    async def wait_ms(self, flag, ms):
+        """Until flag (an asyncio.ThreadSafeFlag) is set, or ms have passed."""
+        try:
+            await asyncio.wait_for_ms(flag.wait(), ms)
+        except asyncio.TimeoutError:
+            pass
 
 
 def make_motor(board):
@@ -135,7 +142,10 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
     asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
-        asyncio.create_task(app.buzzer.run(app.clock))
+        asyncio.create_task(app.buzzer.run(app.clock, new_flag()))
+    force = app.occlusion.force
+    if hasattr(force, "run"):  # the HX711's reading task: the tick never waits for it
+        asyncio.create_task(force.run(app.clock))
     if ui is not None:
         asyncio.create_task(ui.run(supervisor))
     if cgm_client is not None:
@@ -198,18 +208,6 @@ def _unload_after_save(kind, detail):
         forget(SETTINGS_CHECKS)
 
 
-def forget(names):
-    """Drop modules from sys.modules and from their packages, so gc can free them."""
-    import sys
-
-    for name in names:
-        sys.modules.pop(name, None)
-        package, _, short = name.rpartition(".")
-        parent = sys.modules.get(package)
-        if parent is not None and short in parent.__dict__:
-            delattr(parent, short)
-
-
 def read_settings(board, path=SETTINGS_PATH):
     """The therapy settings on the device, or None (missing or refused: no therapy runs
     until a valid file is loaded; every problem is printed for the user)."""
@@ -233,6 +231,10 @@ def make_force(board, calibration=None, time=None):
     force = board.force
     if force is None:
         return None
+    if force.kind == "hx711" and board.mcu == "rp2040":
+        from basalt.drivers.hx711_rp2 import HX711Pio  # PIO clocks it: no Python read
+
+        return HX711Pio(force.dout, force.sck, calibration, time=time)
     if force.kind == "hx711":
         from basalt.drivers.hx711 import HX711
 
@@ -252,7 +254,7 @@ def make_ui(app, board):
     if board.display.height != 64:
         raise ConfigError("display.height", board.display.height,
                           "64 for the menus (128x32 panels are not supported yet)")
-    from basalt.app.buttons import board_keys
+    from basalt.app.buttons import board_keys, key_pins
     from basalt.app.ui_task import UiTask
     from basalt.drivers.ssd1306_display import make_display
 
@@ -262,7 +264,27 @@ def make_ui(app, board):
         print("display: %s; running without the screen and buttons "
               "(driver: mpremote mip install ssd1306)" % error)
         return None
-    return UiTask(app, display, board_keys(board.buttons), BOOT_WARNING)
+    pins = key_pins(board.buttons)
+    return UiTask(app, display, board_keys(board.buttons, pins), BOOT_WARNING,
+                  wake=key_wake(pins))
+
+
+def key_wake(pins):
+    """A flag every key's edge sets (it ends the UI's idle wait), or None where the
+    pins have no irq or asyncio no ThreadSafeFlag (the Pi's CPython): polled."""
+    from basalt.app.buttons import wire_edges
+
+    flag = new_flag()
+    if flag is None or not wire_edges(pins, lambda pin: flag.set()):
+        return None
+    return flag
+
+
+def new_flag():
+    """An asyncio.ThreadSafeFlag for TicksClock.wait_ms (None on the Pi's CPython, whose
+    asyncio has none: the task polls instead)."""
+    flag = getattr(asyncio, "ThreadSafeFlag", None)
+    return None if flag is None else flag()
 
 
 def self_test(app, board):

@@ -19,14 +19,18 @@ from basalt.core.units import MIN_PER_DAY, MS_PER_MIN, fmt_milli, shift_times
 
 POLL_MS = 10
 REDRAW_MS = 250
+REDRAW_DIMMED_MS = 1_000  # the dimmed screen shows minutes; an alarm lights it within this
 HISTORY_LINES = 20
 
 
 class UiTask:
-    """keys: a tuple of 3 or 4 callables (up, down, select[, back]) true while pressed."""
+    """keys: a tuple of 3 or 4 callables (up, down, select[, back]) true while pressed.
+    wake: a flag a key's edge interrupt sets (None: poll every POLL_MS all the time)."""
 
-    def __init__(self, app, display, keys, warning, dim_ms=30_000, boot_ms=3_000):
+    def __init__(self, app, display, keys, warning, dim_ms=30_000, boot_ms=3_000,
+                 wake=None):
         self.app = app
+        self.wake = wake
         self.display = display
         self.keys = keys
         now = app.clock.now_ms()
@@ -71,11 +75,11 @@ class UiTask:
             self.decoder.update(now_ms, key, keys[key]())
 
     def refresh(self, now_ms):
-        """Every REDRAW_MS, or at once after a key changed something: update the view,
-        run the menu's timers and redraw."""
+        """Every REDRAW_MS (REDRAW_DIMMED_MS while dimmed), or at once after a key
+        changed something: update the view, run the menu's timers and redraw."""
         if not self.menu.changed and now_ms - self._next_draw < 0:
             return
-        self._next_draw = now_ms + REDRAW_MS
+        self._next_draw = now_ms + (REDRAW_DIMMED_MS if self._dimmed else REDRAW_MS)
         fill_view(self.app, self.view, now_ms)
         self.menu.tick(now_ms, self.view)
         if self.menu.dimmed != self._dimmed:
@@ -89,7 +93,9 @@ class UiTask:
         self.refresh(now_ms)
 
     async def run(self, supervisor=None):
-        """Poll every POLL_MS; checks in with the task supervisor when there is one."""
+        """Poll every POLL_MS while a key is down or settling; with every key up, wait
+        for a key's edge (self.wake) or the next redraw. Checks in with the task
+        supervisor when there is one."""
         clock = self.app.clock
         if supervisor is not None:
             supervisor.register("ui", clock.now_ms())
@@ -98,7 +104,11 @@ class UiTask:
             self.step(now)
             if supervisor is not None:
                 supervisor.check_in("ui", now)
-            await clock.sleep_ms(POLL_MS)
+            if self.wake is not None and self.decoder.idle():
+                # An edge set before this wait (after the poll above) ends it at once.
+                await clock.wait_ms(self.wake, max(POLL_MS, self._next_draw - now))
+            else:
+                await clock.sleep_ms(POLL_MS)
 
 
 
@@ -178,6 +188,7 @@ def _fill_capabilities(app, view, now_ms):
     force = app.occlusion.force
     cal = force.calibration if force is not None else None
     view.force_cal = None if cal is None else (cal["tare_counts"], cal["counts_per_n"])
+    view.occlusion = None if force is None else app.occlusion.learned
     if settings is not None:
         view.bolus_increment_mu = settings.bolus_increment_mu
     if settings is not None:

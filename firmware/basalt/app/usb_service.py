@@ -26,7 +26,9 @@ except ImportError:  # CPython (host tests)
 REQUEST = b"#B< "
 REPLY = "#B> "
 MAINTENANCE_FLAG = "/maintenance"
-_IDLE_MS = const(50)  # between looks at the console when nothing came
+_IDLE_MS = const(50)  # between looks at the console while a host tool talks
+_QUIET_MS = const(250)  # ... once no line came for _QUIET_AFTER_MS: a first request waits
+_QUIET_AFTER_MS = const(5_000)  # at most this long, and the idle pump wakes 4, not 20, a s
 _CHUNK = const(768)  # file bytes per read answer: 1 KB of base64
 _MAX_LINE = const(4096)  # a settings file in a save_settings command fits
 _BURST = const(512)  # bytes taken per look, so a long line cannot hold up a tick
@@ -104,12 +106,16 @@ class UsbService:
 
     async def run(self):
         console = self.console
-        sleep_ms = self.app.clock.sleep_ms
+        clock = self.app.clock
+        sleep_ms = clock.sleep_ms
+        last_line = clock.now_ms()
         while True:
             line = console.readline()
             if line is None:
-                await sleep_ms(_IDLE_MS)
+                quiet = clock.now_ms() - last_line >= _QUIET_AFTER_MS
+                await sleep_ms(_QUIET_MS if quiet else _IDLE_MS)
                 continue
+            last_line = clock.now_ms()
             if line.startswith(REQUEST):
                 console.write(REPLY + self.answer(line[len(REQUEST):]) + "\n")
                 if self._maintenance_asked:

@@ -47,7 +47,7 @@ KINDS = (
     "settings_rejected", "boot_acknowledged", "journal_damaged", "journal_foreign",
     "checkpoint_lost", "storage_fault", "refused", "alarm_stop", "cgm_link", "cgm_session",
     "cgm_restored", "cgm_malformed", "cgm_backfill", "unrecordable", "bolus_assumed",
-    "checkpoint_stale",
+    "checkpoint_stale", "occlusion_learned",
 )
 KEYS = (
     None, "id", "kind", "programmed_mu", "now_mu", "extended_mu", "duration_min",
@@ -64,6 +64,9 @@ KEYS = (
     "carb_ratio_mg_per_u", "sensitivity_mg_dl_per_u", "target_low_mg_dl",
     "target_high_mg_dl", "suggested_mu", "after", "alarm", "limit", "prediction",
     "grams",
+    # issue 22: what the occlusion detector learned
+    "threshold_mn", "noise_mn", "band_mn", "drift_mn_h", "flow_umn_per_step", "flow_ms",
+    "flow_learned",
 )
 _KIND_CODES = {name: code for code, name in enumerate(KINDS) if name}
 _KEY_CODES = {name: code for code, name in enumerate(KEYS) if name}

@@ -40,11 +40,22 @@ SENSOR_FAULT = "sensor_fault"
 
 _FORCE_CAP = 20_000  # mN: the allowance and the differences the filters see stay small
 _DT_CAP = 600_000  # ms: a longer gap is treated as 10 minutes by the trackers
+_QUIET_MN = 50  # below this flow allowance a slower filter lags no flow force
+_JUMP_CAP = 500  # mN: a stick-slip slip counts as this much noise at most
+# The learned threshold: the band x _BAND_X4 / 4 + the noise x _NOISE_X + _MARGIN_MN.
+_BAND_X4 = 6
+_NOISE_X = 3
+_MARGIN_MN = 50
 
 # key: (default, lo, hi, unit, meaning). Defaults suit the reference mechanics (BD 3 mL,
 # M5 lead screw, 1/16 steps, 5 kg load cell); tools/sim/occlusion_physics.py models them.
 PARAMS = {
-    "threshold_mn": (400, 50, 5_000, "mN", "residual that arms the alarm"),
+    "threshold_mn": (400, 50, 5_000, "mN", "residual that arms the alarm until learned"),
+    "threshold_min_mn": (150, 50, 5_000, "mN", "lowest learned threshold (floor)"),
+    "threshold_max_mn": (900, 50, 10_000, "mN", "highest learned threshold (ceiling)"),
+    "learn_steps": (64, 0, 5_000, "microsteps", "steps a run learns over (0 = off)"),
+    "learn_reads": (30, 1, 1_000, "readings", "readings a run learns over, at least"),
+    "filter_steps": (2, 0, 100, "microsteps", "the filter spans this many steps' time"),
     "confirm_steps": (3, 1, 200, "microsteps", "steps that must confirm the rise"),
     "confirm_rise_mn": (30, 0, 2_000, "mN", "further rise over those steps"),
     "min_slope_umn_per_step": (1_000, 0, 100_000, "uN/microstep", "slope while confirming"),
@@ -76,6 +87,9 @@ def load_occlusion_config(obj=None, path="occlusion"):
     if 0 < out["stuck_reads"] < 10:
         raise ConfigError(path + ".stuck_reads", out["stuck_reads"], "0 (off) or 10 to 10000 "
                           "readings")
+    if out["threshold_min_mn"] > out["threshold_max_mn"]:
+        raise ConfigError(path + ".threshold_min_mn", out["threshold_min_mn"],
+                          "at most threshold_max_mn (%d)" % out["threshold_max_mn"])
     if out["min_force_mn"] >= out["max_force_mn"]:
         raise ConfigError(path + ".min_force_mn", out["min_force_mn"],
                           "below max_force_mn (%d)" % out["max_force_mn"])
@@ -94,16 +108,30 @@ def _clamp(value, limit):
     return -limit if value < -limit else limit if value > limit else value
 
 
+def _clamp_in(value, lo, hi):
+    return lo if value < lo else hi if value > hi else value
+
+
 class OcclusionDetector:
     """Baseline, drift and flow tracking; confirmed alarms; sensor-fault counting."""
 
     def __init__(self, config=None):
         self.config = load_occlusion_config(config)
         self.alarm = None  # the latched alarm dict, until reset()
+        self.news = False  # something was learned since the owner last looked
+        self.forget()
         self.reset(0)
 
+    def forget(self):
+        """A new syringe or line: what was learned of the rig's flow is dropped."""
+        cfg = self.config
+        self.flow_gain = cfg["flow_umn_per_step"]  # the allowance in use (learned at
+        self.flow_ms = cfg["flow_ms"]  # prime, else the reference mechanics')
+        self.flow_learned = False
+
     def reset(self, now_ms, settle_steps=0):
-        """Start afresh (delivery resumed, reservoir changed): re-learn the baseline.
+        """Start afresh (delivery resumed, reservoir changed): re-learn the baseline,
+        the noise and the stick-slip band of this run.
 
         The first settle_steps steps re-seat the drive train on the plunger (after a
         back-off): the baseline follows the force while they load it.
@@ -123,9 +151,16 @@ class OcclusionDetector:
         self._bad = 0
         self._same = 0
         self._last_reading = None
+        self._step_ms = now_ms  # when steps last came, and the time per step then
+        self._pace = 0
+        self.threshold = self.config["threshold_mn"]
+        self.noise_mn = self.band_mn = self.drift_mn_h = None  # learned this run
+        self._learn_n = 0 if self.config["learn_steps"] else -1  # readings; -1: done
+        self._learn_ms = self._learn_base = self._learn_steps = 0  # drift: since when
+        self._noise_acc = self._peak = 0
 
     def rebase(self, shift_ms):
-        shift_times(self, ("_last_ms", "_settle_end"), shift_ms)
+        shift_times(self, ("_last_ms", "_settle_end", "_step_ms", "_learn_ms"), shift_ms)
 
     # ----- inputs -------------------------------------------------------------------
 
@@ -133,7 +168,6 @@ class OcclusionDetector:
         """One reading after `steps` forward microsteps; an alarm dict or None."""
         if self.alarm is not None:
             return None
-        cfg = self.config
         dt = now_ms - self._last_ms
         self._last_ms = now_ms
         problem = self._implausible(force_mn)
@@ -146,12 +180,20 @@ class OcclusionDetector:
             self._rise_steps = self.steps
             self._rise_force = force_mn
             return None
-        self.filtered += (force_mn - self.filtered) * _weight(dt, cfg["filter_ms"]) // 256
+        last = self.filtered
+        self.filtered += (force_mn - last) * _weight(dt, self._filter_ms(now_ms, steps)) // 256
         if self._settle is not None:
             return self._settling(now_ms)
         self._leak(dt, steps)
         self._track_baseline(dt)
-        return self._judge(now_ms, steps)
+        alarm = self._judge(now_ms, steps)
+        if alarm is None:
+            if self._learn_n >= 0:
+                self._learn(now_ms, force_mn - last)
+            elif now_ms - self._learn_ms >= MS_PER_HOUR:  # the drift: the baseline's
+                self.drift_mn_h = self.baseline - self._learn_base  # rise over an hour
+                self._learn_ms, self._learn_base = now_ms, self.baseline
+        return alarm
 
     def sensor_failed(self, now_ms, reason, detail):
         """A read that failed (timeout, saturated, ...); a fault after bad_reads in a row."""
@@ -162,6 +204,21 @@ class OcclusionDetector:
             return None
         return self._raise({"code": SENSOR_FAULT, "at_ms": now_ms, "reason": reason,
                             "detail": detail, "reads": self._bad})
+
+    # ----- the rig's flow, learned at prime (basalt.core.occlusion_prime) --------------
+
+    def learn_flow(self, gain, flow_ms):
+        """The flow allowance a prime measured (None: it taught nothing)."""
+        if gain is not None:
+            self.flow_gain, self.flow_ms, self.flow_learned = gain, flow_ms, True
+            self.news = True
+
+    def learned(self):
+        """What it learned (None: not yet), as plain data: the screen and the journal."""
+        return {"threshold_mn": self.threshold, "noise_mn": self.noise_mn,
+                "band_mn": self.band_mn, "drift_mn_h": self.drift_mn_h,
+                "flow_umn_per_step": self.flow_gain, "flow_ms": self.flow_ms,
+                "flow_learned": self.flow_learned}
 
     # ----- tracking -----------------------------------------------------------------
 
@@ -185,6 +242,45 @@ class OcclusionDetector:
             self._last_reading = force_mn
         return None
 
+    def _filter_ms(self, now_ms, steps):
+        """filter_ms, or at low rates the time filter_steps steps take (more readings
+        averaged where the force moves slowly), once no flow force is left to lag."""
+        if steps:
+            pace = (now_ms - self._step_ms) // steps
+            self._pace = pace if pace < _DT_CAP else _DT_CAP
+            self._step_ms = now_ms
+        tau = self._pace * self.config["filter_steps"]
+        floor = self.config["filter_ms"]
+        return tau if tau > floor and self.allowance < _QUIET_MN else floor
+
+    def _learn(self, now_ms, jump):
+        """The first learn_steps steps of a run: noise (mean successive difference of
+        the readings) and the stick-slip band (the largest residual); the threshold
+        follows what is seen, and is set at the end. (The drift is the baseline's rise
+        in each hour after, shown and journaled: minutes of stick-slip do not show it.)"""
+        cfg = self.config
+        n = self._learn_n
+        if n == 0:
+            self._learn_steps = self.steps
+        else:
+            jump = -jump if jump < 0 else jump
+            self._noise_acc += jump if jump < _JUMP_CAP else _JUMP_CAP
+        self._learn_n = n = n + 1
+        residual = self.residual()
+        if residual > self._peak:
+            self._peak = residual
+        noise = self._noise_acc * 886 // (1000 * n)  # sigma = mean |difference| x 0.886
+        learned = _clamp_in(self._peak * _BAND_X4 // 4 + _NOISE_X * noise + _MARGIN_MN,
+                            cfg["threshold_min_mn"], cfg["threshold_max_mn"])
+        self.threshold = learned if learned > cfg["threshold_mn"] else cfg["threshold_mn"]
+        if self.steps - self._learn_steps < cfg["learn_steps"] or n < cfg["learn_reads"]:
+            return
+        self._learn_n = -1
+        self.threshold = learned
+        self.noise_mn, self.band_mn = noise, self._peak
+        self._learn_ms, self._learn_base = now_ms, self.baseline
+        self.news = True
+
     def _settling(self, now_ms):
         """Take-up loads the drive train and nothing flows: the baseline follows the
         force until the take-up is done and the filter has caught up (4 x filter_ms)."""
@@ -200,14 +296,13 @@ class OcclusionDetector:
 
     def _leak(self, dt, steps):
         """The flow allowance: decays (never faster than exp(-dt/tau)), then adds steps."""
-        cfg = self.config
-        tau = cfg["flow_ms"]
+        tau = self.flow_ms
         allowance = self.allowance
         if tau == 0:
             allowance = 0
         elif allowance:
             allowance = -(-allowance * tau // (tau + (dt if dt < _DT_CAP else _DT_CAP)))
-        gain = cfg["flow_umn_per_step"]
+        gain = self.flow_gain
         if gain and steps:
             cap = _FORCE_CAP * 1000 // gain + 1
             allowance += (steps if steps < cap else cap) * gain // 1000
@@ -239,12 +334,13 @@ class OcclusionDetector:
 
     def _judge(self, now_ms, steps):
         cfg = self.config
+        threshold = self.threshold
         residual = self.residual()
-        if residual < cfg["threshold_mn"] // 2:
+        if residual < threshold // 2:
             self._rise_steps = self.steps  # where a rise is measured from
             self._rise_force = self.filtered
-        if residual < cfg["threshold_mn"]:
-            if residual < cfg["threshold_mn"] // 2:
+        if residual < threshold:
+            if residual < threshold // 2:
                 self._armed = None  # fell back: stick-slip or noise, not a blockage
             return None
         if self._armed is None:

@@ -20,7 +20,8 @@ except ImportError:  # CPython (host tests)
         return value
 
 
-_IDLE_MS = const(50)  # how often run() looks for a new pattern while silent
+_IDLE_MS = const(50)  # how often run() looks for a new pattern, without a wake flag
+_SILENT_MS = const(60_000)  # with one: play() and stop() end the wait
 _HALF_DUTY = const(32768)
 
 
@@ -36,16 +37,23 @@ class PwmBuzzer(Buzzer):
         self._duty = self._off_duty
         self._pattern = None
         self._started = None
+        self._wake = None  # the flag run() waits on, when it has one
 
     def play(self, pattern):
         check_pattern(pattern)
         if pattern is not self._pattern:
             self._pattern = pattern
             self._started = None  # starts from its first note at the next step()
+            self._changed()
 
     def stop(self):
         self._pattern = None
         self._silence()
+        self._changed()
+
+    def _changed(self):
+        if self._wake is not None:
+            self._wake.set()
 
     def rebase(self, shift_ms):
         shift_times(self, ("_started",), shift_ms)
@@ -72,11 +80,17 @@ class PwmBuzzer(Buzzer):
         self._silence()
         return repeat_ms - (now_ms - self._started) % repeat_ms
 
-    async def run(self, clock):
-        """Play forever on the app's clock (schedule with asyncio.create_task)."""
+    async def run(self, clock, wake=None):
+        """Play forever on the app's clock (schedule with asyncio.create_task). wake: a
+        flag (asyncio.ThreadSafeFlag) that play() and stop() set, waited on with
+        clock.wait_ms until the output's next change; without one, looks every _IDLE_MS."""
+        self._wake = wake
         while True:
             wait = self.step(clock.now_ms())
-            await clock.sleep_ms(wait if wait < _IDLE_MS else _IDLE_MS)
+            if wake is None:
+                await clock.sleep_ms(wait if wait < _IDLE_MS else _IDLE_MS)
+            else:
+                await clock.wait_ms(wake, _SILENT_MS if self._pattern is None else wait)
 
     def _tone(self, freq, volume):
         duty = volume * _HALF_DUTY // 1000

@@ -15,10 +15,17 @@ Timing and format from the Avia Semiconductor HX711 datasheet (pages 4-5):
 A pulse's high phase runs with interrupts disabled, so no IRQ or scheduler can stretch
 it past 60 us and power the chip down mid-read. MicroPython only: the machine and time
 modules are passed in by tests and imported in the constructor otherwise.
+
+The delivery tick never waits for the chip: read_raw_now() takes the conversion poll()
+captured (poll() runs from run(), a task: it clocks a ready conversion out in slices of
+SLICE_PULSES pulses, a small fraction of a millisecond each, and does nothing while
+DOUT is high), or clocks the rest of one the task began, or says there is none.
+read_raw() waits for one (calibration, the self-test: not the tick). On the RP2040, HX711Pio
+(basalt.drivers.hx711_rp2) lets a PIO state machine clock conversions into its FIFO.
 """
 
 from basalt.core.errors import SensorFault
-from basalt.core.forcecal import load_force_calibration, nominal
+from basalt.core.forcecal import counts_to_mn, load_force_calibration, nominal
 from basalt.drivers.stepdir import hw_module
 from basalt.ports import ForceSensor
 
@@ -33,6 +40,9 @@ except ImportError:  # CPython (host tests)
 _PULSE_US = const(1)  # T3/T4: typical 1 us, well inside 0.2 us min and 50 us max
 _POWER_DOWN_US = const(80)  # more than the 60 us that powers the chip down
 _POLL_US = const(500)  # DOUT poll interval while waiting for a conversion
+SLICE_PULSES = const(9)  # pulses per poll(): three slices clock out a conversion
+_POLL_MS = const(10)  # run(): DOUT looked at this often, so a read starts early
+_ALL = const(27)
 _SIGN = const(0x800000)
 _MASK = const(0xFFFFFF)
 _SAT_HIGH = const(0x7FFFFF)
@@ -72,17 +82,53 @@ class HX711(ForceSensor):
         self._ready_level = dout.level(False)  # DOUT low (electrically) = data ready
         self._stale = gain != 128  # the first conversion after reset is channel A, 128
         self._wait_us = 4 * self._period_us  # settling after power-up
+        self._pulse = 0  # pulses of the read under way (0: none)
+        self._word = 0
+        self._fresh = None  # a conversion clocked out and not yet taken (or its fault)
+        self._polled = False  # a reading task polls: the tick need never wait
 
     def ready(self):
         """True when a conversion is waiting (DOUT low); never blocks."""
         return self._dout.value() == self._ready_level
 
     def read_raw(self):
-        """One conversion as a signed int; SensorFault on timeout or saturation."""
-        if self._stale:  # the gain pulses of this read apply to the next conversion
-            self._stale = False
-            self._shift()
-        return _check(self._shift())
+        """One conversion as a signed int, waiting for it; SensorFault on timeout or
+        saturation."""
+        while self._fresh is None:  # twice after a reset: that conversion is discarded
+            if not self._pulse:
+                self._await_ready()
+            self._slice(_ALL)
+        return self._take()
+
+    def read_raw_now(self):
+        """The conversion poll() captured (or the rest of one it began: a read must end
+        before the chip's next conversion); never waits for DOUT and never starts a
+        read. SensorFault "timeout" when there is none since the last reading. Where
+        nothing polls (a host stepping the app without the reading task), read_raw()."""
+        if not self._polled:
+            return self.read_raw()
+        if self._fresh is None and self._pulse:
+            self._slice(_ALL)
+        if self._fresh is None:
+            raise SensorFault("timeout", "HX711: no conversion since the last reading")
+        return self._take()
+
+    def read_mn_now(self):
+        return counts_to_mn(self.calibration, self.read_raw_now())
+
+    def poll(self):
+        """Never waits: clocks out the next slice of a ready conversion. True once one
+        is captured for read_raw_now()."""
+        self._polled = True
+        if self._fresh is not None or not (self._pulse or self.ready()):
+            return False
+        return self._slice(SLICE_PULSES)
+
+    async def run(self, clock):
+        """The reading task: DOUT every _POLL_MS; a read under way, slice after slice."""
+        while True:
+            self.poll()
+            await clock.sleep_ms(0 if self._pulse else _POLL_MS)
 
     def power_down(self):
         self._sck.value(self._sck_hi)
@@ -92,6 +138,15 @@ class HX711(ForceSensor):
         self._sck.value(self._sck_lo)  # the chip resets to channel A, gain 128
         self._stale = self._pulses != 25
         self._wait_us = 4 * self._period_us
+        self._pulse = 0
+        self._fresh = None
+
+    def _take(self):
+        value = self._fresh
+        self._fresh = None
+        if isinstance(value, SensorFault):
+            raise value
+        return _check(value)
 
     # ----- the wire -------------------------------------------------------------------
 
@@ -105,16 +160,22 @@ class HX711(ForceSensor):
                                   "conversion ready)" % (waited // 1000))
             self._time.sleep_us(_POLL_US)
             waited += _POLL_US
-        self._time.sleep_us(_PULSE_US)  # T1: DOUT falling edge to the first PD_SCK rise
 
-    def _shift(self):
-        """Clock one conversion out (24 data pulses + gain pulses): the raw 24 bits."""
-        self._await_ready()
+    def _slice(self, count):
+        """Up to `count` more pulses of the read (the gain pulses always with the last
+        data bit); True when the conversion is in _fresh."""
         sck, dout, sleep_us = self._sck, self._dout, self._time.sleep_us
         hi, lo, one = self._sck_hi, self._sck_lo, 1 - self._ready_level
         machine = self._machine
-        value = 0
-        for i in range(self._pulses):
+        i = self._pulse
+        if i == 0:
+            self._word = 0
+            sleep_us(_PULSE_US)  # T1: DOUT falling edge to the first PD_SCK rise
+        end = i + count
+        if end >= 24:
+            end = self._pulses
+        value = self._word
+        while i < end:
             state = machine.disable_irq()
             sck.value(hi)
             sleep_us(_PULSE_US)
@@ -123,10 +184,20 @@ class HX711(ForceSensor):
             if i < 24:
                 value = (value << 1) | (1 if dout.value() == one else 0)
             sleep_us(_PULSE_US)
+            i += 1
+        self._word = value
+        self._pulse = i if i < self._pulses else 0
+        if self._pulse:
+            return False
         if dout.value() != one:  # the 25th pulse must have pulled DOUT high again
-            raise SensorFault("no answer", "HX711 DOUT stayed low after the read "
-                              "(wiring or chip fault)")
-        return value
+            self._fresh = SensorFault("no answer", "HX711 DOUT stayed low after the read "
+                                      "(wiring or chip fault)")
+        elif self._stale:  # the gain pulses of this read apply to the next conversion
+            self._stale = False
+            return False
+        else:
+            self._fresh = value
+        return True
 
 
 def _check(value):

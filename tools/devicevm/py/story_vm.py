@@ -56,7 +56,7 @@ CHUNK_MS = int(sys.argv[2]) if TRACE else 1 << 60
 if TRACE:
     import heap_trace  # noqa: E402
 _keep = set(sys.modules)
-STORY = json.loads(open(FILES + "story.json").read())
+STORY = []  # the steps (read from story.json when run as the script)
 BOARD = None
 FIGS = None  # the heap trace's figures (trace mode)
 HELD = [None]  # a {"hold_bytes": n} step's buffer: a known allocation for heap tests
@@ -158,7 +158,7 @@ def key(name, pressed):
     spec = _buttons()[name]
     pin = spec["pin"] if isinstance(spec, dict) else spec
     invert = isinstance(spec, dict) and spec.get("invert")
-    vboard.inputs[pin] = (0 if pressed else 1) if invert else (1 if pressed else 0)
+    vboard.set_input(pin, (0 if pressed else 1) if invert else (1 if pressed else 0))
 
 
 def usteps(value):
@@ -251,9 +251,11 @@ def transcript():
     print("DEVICEVM " + json.dumps(out))
 
 
-if TRACE:
-    FIGS = heap_trace.run(story(), transcript)
-else:
-    for _ in story():
-        pass
-    transcript()
+if __name__ == "__main__":  # imported (the browser page, web/py/webvm.py): its parts only
+    STORY = json.loads(open(FILES + "story.json").read())
+    if TRACE:
+        FIGS = heap_trace.run(story(), transcript)
+    else:
+        for _ in story():
+            pass
+        transcript()

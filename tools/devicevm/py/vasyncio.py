@@ -111,11 +111,21 @@ class Event:
             me = _state["current"]
             me.blocker = self
             self.waiting.append(me)
-            yield _PARK
+            try:
+                yield _PARK
+            finally:  # a cancelled wait (wait_for_ms's timeout) waits no more
+                if me in self.waiting:
+                    self.waiting.remove(me)
         return True
 
 
-ThreadSafeFlag = Event
+class ThreadSafeFlag(Event):
+    """As MicroPython's: wait() clears the flag when it returns."""
+
+    def wait(self):
+        yield from Event.wait(self)
+        self.state = False
+        return True
 
 
 def wait_for_ms(aw, timeout_ms):

@@ -29,6 +29,7 @@ def power_off():
     del vboard.step_timers[:]
     vboard.pins.clear()
     vboard.pwm.clear()
+    vboard.edge_handlers.clear()  # the old firmware's handlers go with its RAM
     _wdt["deadline"] = None
 
 
@@ -103,7 +104,56 @@ def asm_pio_encode(instr, sideset_count, sideset_opt=False):
 _DONE = 0x3FFFFFFF
 
 
-class StateMachine:
+def StateMachine(id, program=None, **kw):
+    """The program's model: basalt.drivers.hx711_rp2's reader, else the step train."""
+    if getattr(program, "__name__", "") == "hx711_reader":
+        return Hx711Reader()
+    return StepTrain(id, program, **kw)
+
+
+class _RxFifo:
+    """The RX FIFO as the drivers read it; credit() brings the model up to now."""
+
+    def rx_fifo(self):
+        self.credit()
+        return len(self.rx)
+
+    def get(self):
+        self.credit()
+        return self.rx.pop(0)
+
+
+class Hx711Reader(_RxFifo):
+    """The HX711 program's effect: while active, a conversion vboard's HX711 has ready
+    when the FIFO is looked at is clocked in (24 bits MSB first, then the 25th pulse)
+    and pushed; a full FIFO (4 words) drops it, as push(noblock) does."""
+
+    def __init__(self):
+        self.on = False
+        self.rx = []
+
+    def active(self, value=None):
+        if value is None:
+            return int(self.on)
+        self.on = bool(value)
+
+    def restart(self):
+        self.rx = []
+
+    def credit(self):
+        chip = vboard.hx711
+        if not self.on or chip.dout():
+            return
+        value = 0
+        for _ in range(24):
+            chip.clock()
+            value = value << 1 | chip.dout()
+        chip.clock()
+        if len(self.rx) < 4:
+            self.rx.append(value)
+
+
+class StepTrain(_RxFifo):
     """Takes (N, D) from its TX FIFO and issues N STEP pulses, one every (2 D + 10)
     cycles at `freq`, the first at once; pushes X (steps left) after edges and _DONE a
     period after the last. active(0) freezes it; exec("mov(isr, x)...") + exec("push..")
@@ -165,14 +215,6 @@ class StateMachine:
         if elapsed >= self.steps * self.period and len(self.rx) < 4:
             self.rx.append(_DONE)
             self.moving = False
-
-    def rx_fifo(self):
-        self.credit()
-        return len(self.rx)
-
-    def get(self):
-        self.credit()
-        return self.rx.pop(0)
 
     def exec(self, instr):
         if instr.startswith("mov(isr, x)"):

@@ -55,7 +55,12 @@ class Pin:
         self.value(1 - self.value())
 
     def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, hard=False):
-        return None  # buttons are polled (ARCHITECTURE.md); edges are not simulated
+        """handler(pin) on the input's edges the bench makes (vboard.set_input), called
+        at once as a soft IRQ would be, between two bytecodes of the firmware."""
+        if handler is None:
+            vboard.edge_handlers.pop(self.gpio, None)
+        else:
+            vboard.edge_handlers[self.gpio] = (handler, trigger, self)
 
     def __repr__(self):
         return "Pin(GPIO%d)" % self.gpio

@@ -28,6 +28,7 @@ ADC_DEFAULT = 39718  # 2.0 V of 3.3 V: a 4.0 V cell behind a 2:1 divider
 # ----- MCU state (cleared at every reset) ----------------------------------------------
 
 pins = {}  # GPIO -> [mode, level driven or None]
+edge_handlers = {}  # GPIO -> (handler, trigger, pin) from Pin.irq
 step_timers = []
 pwm = {}  # GPIO -> [freq_hz, duty_u16]
 js_timers = []  # handles of running machine.Timer / WDT timeouts (cleared at reset)
@@ -72,6 +73,7 @@ def power_off():
     """A reset: step timers stop, timers stop, pins float (as the chip's reset does)."""
     sync()
     del step_timers[:]
+    edge_handlers.clear()
     import js
 
     for handle in js_timers:
@@ -113,9 +115,20 @@ def drive(gpio, value):
     state[1] = 1 if value else 0
 
 
+def set_input(gpio, value):
+    """The bench sets an input's level; a change is an edge for the pin's irq handler
+    (trigger bits as machine.Pin: 4 rising, 8 falling)."""
+    before = level(gpio)
+    inputs[gpio] = 1 if value else 0
+    after = level(gpio)
+    entry = edge_handlers.get(gpio)
+    if entry is not None and after != before and entry[1] & (4 if after else 8):
+        entry[0](entry[2])
+
+
 def press(gpio, pressed=True):
     """A button to GND with a pull-up: pressed reads 0."""
-    inputs[gpio] = 0 if pressed else 1
+    set_input(gpio, 0 if pressed else 1)
 
 
 def release(gpio):

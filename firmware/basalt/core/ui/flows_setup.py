@@ -117,8 +117,32 @@ def _calibration_items(menu, view):
     cal = view.force_cal
     if cal is None:
         return []
-    return [("zero %d" % cal[0], _none), ("%d counts/N" % cal[1], _none),
-            ("Tare (free)", _tare), ("Scale: weight", _open(_scale_screen))]
+    items = [("zero %d" % cal[0], _none), ("%d counts/N" % cal[1], _none),
+             ("Tare (free)", _tare), ("Scale: weight", _open(_scale_screen))]
+    if view.occlusion is not None:
+        items.append(("Occl. learned", _open(_learned)))
+    return items
+
+
+def _learned(view):
+    return ListScreen(b"Occl. learned", _learned_items)
+
+
+def _learned_items(menu, view):
+    """What the occlusion detector learned of this rig and run ("--": still learning;
+    "ref": no prime seen, the reference mechanics' flow allowance)."""
+    got = view.occlusion
+    if got is None:
+        return []
+    flow = got["flow_umn_per_step"]
+    rows = ["thr %d mN" % got["threshold_mn"]]
+    for key, label, unit in (("noise_mn", "noise", "mN"), ("band_mn", "band", "mN"),
+                             ("drift_mn_h", "drift", "mN/h")):
+        value = got[key]
+        rows.append("%s %s %s" % (label, "--" if value is None else value, unit))
+    rows.append("flow %s.%s mN/st" % (flow // 1000, flow % 1000 // 100))
+    rows.append("tau %d s %s" % (got["flow_ms"] // 1000, "" if got["flow_learned"] else "ref"))
+    return [(row, _none) for row in rows]
 
 
 def _none(menu, view):

@@ -26,9 +26,10 @@ from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
 
 # Records that are parts of a whole shown elsewhere, or too frequent to page through
 # (CGM readings every 5 minutes: the CGM's own list has them; hourly basal totals).
-# A glucose typed from a meter is shown: the user entered it.
+# A glucose typed from a meter is shown: the user entered it. What the occlusion
+# detector learned is on the calibration screen (and would read as an occlusion here).
 HIDDEN = ("bolus_part_done", "prime_done", "cgm_time_ok", "loop_limit_ended",
-          "basal_summary", "basal_rate", "limits_set")
+          "basal_summary", "basal_rate", "limits_set", "occlusion_learned")
 SEARCH_MOST = 200  # records read at most for one move (a run of hidden ones)
 
 

@@ -42,6 +42,7 @@ class PumpView:
         self.profile_segments = None  # profile_segments(name) -> [(minute, mU/h), ...]
         self.max_basal_mu_h = None  # the settings' max basal (None without settings)
         self.force_cal = None  # (tare counts, counts per N) of the force sensor, or None
+        self.occlusion = None  # what the occlusion detector learned (a dict), or None
         self.temp_rate_mu_h = None  # absolute temp basal, or
         self.temp_percent = None  # percent temp basal
         self.temp_left_min = None  # None: no temp basal

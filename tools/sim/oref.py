@@ -1,0 +1,365 @@
+"""OpenAPS (oref0 / oref1) as cohort controllers, on Basalt's own pump.
+
+    oref0   oref0's determine-basal with its documented defaults: temp basals only
+    oref1   the same with super-micro-boluses (SMB) and unannounced-meal detection
+            (UAM) enabled, the configuration AndroidAPS users run
+
+Both drive the same PumpApp as `pump` and `loop` (tools/sim/controllers.py): the
+simulated user boluses for announced meals with Basalt's calculator and enters the
+carbs; Basalt's own loop is off. oref0 gets what a rig gets: the CGM history, the
+pump's history in oref0's format (translated from the pump's event stream: what the
+pump did, not what was asked) from which oref0 computes its own IOB and carbs on
+board, and a profile built by oref0's own generator from the same settings
+(profile_inputs). Its temp basals and SMBs go to the pump as the loop's commands
+(loop_temp, loop_bolus, loop_cancel_temp), through the command table and the safety
+gate. oref0 runs in node (tools/sim/oref0_bridge.js, oref0 from node_modules), one
+long-lived process per worker process, one JSON line per request.
+
+Every request that fails (a bridge error: an exception in oref0, an answer that is
+not JSON, a dead process) and every command the pump refuses is counted: `errors`
+and `refused` per run.
+"""
+
+import json
+import os
+import select
+import subprocess
+import time
+
+from basalt.core import insulin
+from basalt.core.commands import COMMANDS
+from basalt.core.errors import BasaltError
+from basalt.core.limits import BOLUS_STEP_MU
+from tools import ROOT
+from tools.sim.controllers import BasaltPump
+
+BRIDGE_JS = os.path.join(ROOT, "tools", "sim", "oref0_bridge.js")
+EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: simulated minute 0 (UTC, as the bridge)
+GLUCOSE_KEEP_MIN = 8 * 60  # carbs absorb over at most 6 h (oref0 lib/meal/total.js)
+HISTORY_KEEP_MIN = 12 * 60  # IOB at the oldest carbs (6 h ago) counts doses DIA (6 h) before
+TEMP_MIN = 30  # oref0 sets 30-minute temps
+DEVICE = "basalt-sim"
+TIMEOUT_S = 60  # one decision takes milliseconds; a bridge silent this long is stuck
+EXERCISE_TARGET = 140  # mg/dL: AndroidAPS's default activity temp target (references.md)
+# The pump's loop temps last exactly this long (the command table's loop_temp minutes).
+LOOP_TEMP_MIN = [f for f in COMMANDS["loop_temp"].fields if f.key == "minutes"][0].hi
+
+# Profile fields Basalt has no equivalent for: oref0's own recommended values. oref0's
+# lib/profile defaults() supplies them (docs/references.md: oref0 preferences); the
+# ones listed here are those the OpenAPS / AndroidAPS documentation tells a user to set
+# differently from the code's default, or that must match the pump.
+OREF0_PREFS = {}
+OREF1_PREFS = {
+    # AndroidAPS "OpenAPS SMB": SMB with COB, after carbs and always (a Dexcom-class
+    # filtered CGM), UAM; oref0's defaults for the SMB sizes (30 basal minutes).
+    "enableSMB_with_COB": True,
+    "enableSMB_after_carbs": True,
+    "enableSMB_always": True,
+    "enableSMB_with_temptarget": True,
+    "enableUAM": True,
+}
+
+
+def iso(ms):
+    """Simulated ms since minute 0 -> the ISO time a rig's files carry (UTC)."""
+    seconds, millis = divmod(EPOCH_MS + int(ms), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03dZ" % millis
+
+
+def _minutes(clock):
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _start(minute):
+    return "%02d:%02d:00" % divmod(minute, 60)
+
+
+def profile_inputs(settings, prefs=()):
+    """oref0's profile generator inputs (lib/profile/index.js) from Basalt settings JSON
+    (tools.sim.controllers.settings_json): the same basal, ISF, carb ratio, targets, max
+    IOB, max basal and insulin curve; oref0's defaults for everything else."""
+    basal = settings["basal"]["profiles"][settings["basal"]["active"]]
+    kind = settings["insulin"]["type"]
+    peak = settings["insulin"].get("peak_min") or insulin.preset_peak(kind)
+    inputs = {
+        "settings": {"insulin_action_curve": settings["insulin"]["duration_h"],
+                     "maxBasal": settings["limits"]["max_basal_u_h"]},
+        "basals": [{"i": i, "start": _start(_minutes(at)), "minutes": _minutes(at),
+                    "rate": rate} for i, (at, rate) in enumerate(basal)],
+        "targets": {"units": "mg/dL", "user_preferred_units": "mg/dL", "targets": [
+            {"i": i, "offset": _minutes(at), "start": _start(_minutes(at)), "low": low,
+             "high": high} for i, (at, low, high) in enumerate(settings["target_mg_dl"])]},
+        "temptargets": [],
+        "isf": {"units": "mg/dL", "user_preferred_units": "mg/dL", "sensitivities": [
+            {"i": i, "offset": _minutes(at), "start": _start(_minutes(at)),
+             "sensitivity": isf} for i, (at, isf) in
+            enumerate(settings["sensitivity_mg_dl_per_u"])]},
+        "carbratio": {"units": "grams", "schedule": [
+            {"i": i, "offset": _minutes(at), "start": _start(_minutes(at)), "ratio": ratio}
+            for i, (at, ratio) in enumerate(settings["carb_ratio_g_per_u"])]},
+        "max_iob": settings["limits"]["max_iob_u"],
+        "curve": "rapid-acting" if peak >= 65 else "ultra-rapid",
+        "useCustomPeakTime": True,
+        "insulinPeakTime": peak,
+        "bolus_increment": settings["bolus"]["increment_u"],
+    }
+    inputs.update(prefs)
+    return inputs
+
+
+# ----- the node process ------------------------------------------------------------------
+
+
+class BridgeError(Exception):
+    pass
+
+
+class Bridge:
+    """One node process running tools/sim/oref0_bridge.js; call() sends one request."""
+
+    def __init__(self):
+        self.proc = None
+        self.pid = os.getpid()
+        self.requests = 0
+
+    def _spawn(self):
+        self.pid = os.getpid()
+        self.proc = subprocess.Popen(
+            ["node", BRIDGE_JS], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, bufsize=1)
+
+    def call(self, request):
+        """The answer (a dict); BridgeError when oref0 failed or the process died."""
+        if self.pid != os.getpid():  # a forked child: the parent's pipes are not ours
+            self.proc = None
+        if self.proc is None or self.proc.poll() is not None:
+            self._spawn()
+        self.requests += 1
+        try:
+            self.proc.stdin.write(json.dumps(request, separators=(",", ":")) + "\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT_S)
+            if not ready:
+                self.proc.kill()
+                self.close()
+                raise BridgeError("node bridge: no answer in %d s (killed)" % TIMEOUT_S)
+            line = self.proc.stdout.readline()
+        except OSError as error:
+            self.close()
+            raise BridgeError("node bridge: %s" % error)
+        if not line:
+            self.close()
+            raise BridgeError("node bridge exited (status %s)" % self.proc_status())
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            raise BridgeError("node bridge answered non-JSON: %r" % line[:200])
+        if "error" in answer:
+            raise BridgeError(answer["error"])
+        return answer
+
+    def proc_status(self):
+        return None if self.proc is None else self.proc.poll()
+
+    def close(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            self.proc = None
+
+
+_bridge = None
+
+
+def bridge():
+    """This process's bridge (a worker keeps one node process for all its patients)."""
+    global _bridge
+    if _bridge is None:
+        _bridge = Bridge()
+    return _bridge
+
+
+# ----- pump history in oref0's format -----------------------------------------------------
+
+
+class PumpHistory:
+    """The pump's events as a Medtronic-format history (newest first), as a rig reads
+    it: Bolus, TempBasal + TempBasalDuration (a cancel is a 0-minute temp), PumpSuspend,
+    PumpResume, Rewind (a new reservoir); carbs entered, as carb treatments."""
+
+    def __init__(self):
+        self.records = []  # oldest first here; newest first when handed to oref0
+        self.carbs = []
+        self._bolus_at = {}  # bolus id -> its record (amount fixed if cancelled)
+        self._suspended = None  # the PumpSuspend record while the pump is suspended
+
+    def add(self, at_ms, kind, detail):
+        stamp = iso(at_ms)
+        if kind == "temp_basal_started" and detail["rate_mu_h"] is not None:
+            self._temp(at_ms, stamp, detail["rate_mu_h"] / 1000, detail["duration_min"])
+        elif kind == "temp_basal_cancelled":
+            self._temp(at_ms, stamp, 0, 0)
+        elif kind == "bolus_started":
+            units = detail["programmed_mu"] / 1000
+            record = {"_type": "Bolus", "timestamp": stamp, "amount": units,
+                      "programmed": units, "unabsorbed": 0, "duration": 0, "_ms": at_ms}
+            self._bolus_at[detail["id"]] = record
+            self.records.append(record)
+        elif kind == "bolus_cancelled" and detail["id"] in self._bolus_at:
+            self._bolus_at[detail["id"]]["amount"] = detail["delivered_mu"] / 1000
+        elif kind == "stopped":
+            self._suspended = {"_type": "PumpSuspend", "timestamp": stamp, "_ms": at_ms}
+        elif kind == "resumed" and self._suspended is not None:
+            # A refill in the simulator suspends and resumes within the minute; oref0
+            # reads a resume at the suspend's own time as "still suspended" (it needs
+            # the resume later), so a suspend under a minute is left out: it stopped
+            # no delivery.
+            if at_ms - self._suspended["_ms"] >= 60_000:
+                self.records.append(self._suspended)
+                self.records.append({"_type": "PumpResume", "timestamp": stamp, "_ms": at_ms})
+            self._suspended = None
+        elif kind == "reservoir_fitted":
+            self.records.append({"_type": "Rewind", "timestamp": stamp, "_ms": at_ms})
+        elif kind == "carbs":
+            self.carbs.append({"carbs": detail["grams"], "created_at": stamp, "_ms": at_ms})
+
+    def _temp(self, at_ms, stamp, rate, minutes):
+        self.records.append({"_type": "TempBasal", "temp": "absolute", "rate": rate,
+                             "timestamp": stamp, "_ms": at_ms})
+        self.records.append({"_type": "TempBasalDuration", "duration (min)": minutes,
+                             "timestamp": stamp, "_ms": at_ms})
+
+    def recent(self, now_ms):
+        """(history, carbs) of the last HISTORY_KEEP_MIN, newest first, as oref0 reads."""
+        since = now_ms - HISTORY_KEEP_MIN * 60_000
+        self.records = [r for r in self.records if r["_ms"] >= since]
+        self.carbs = [c for c in self.carbs if c["_ms"] >= since]
+        records = self.records
+        if self._suspended is not None and now_ms - self._suspended["_ms"] >= 60_000:
+            records = records + [self._suspended]
+        history = [{k: v for k, v in r.items() if k != "_ms"} for r in reversed(records)]
+        carbs = [{k: v for k, v in c.items() if k != "_ms"} for c in reversed(self.carbs)]
+        return history, carbs
+
+
+# ----- the controllers ---------------------------------------------------------------------
+
+
+class Oref0(BasaltPump):
+    """oref0 deciding for Basalt's pump (module docstring)."""
+
+    name = "oref0"
+    mode = "off"  # Basalt's own loop stays off: oref0 doses
+    prefs = OREF0_PREFS
+    microbolus = False
+
+    def __init__(self, patient, sample_min, clock=None, store=None, overrides=None):
+        super().__init__(patient, sample_min, clock, store, overrides)
+        self.history = PumpHistory()
+        self.glucose = []  # newest last: oref0's glucose entries
+        self.temp_targets = []  # (from_ms, until_ms, mg/dL) the user set
+        self.errors = []  # (minute, text): bridge errors
+        self.decisions = 0
+        self.last = None  # the last answer (iob, meal, suggested)
+        self._now = 0  # simulated ms of the current minute
+        self._decide = False
+        self.bridge = bridge()
+        answer = self.bridge.call({"op": "profile",
+                                   "inputs": profile_inputs(self.settings_dict, self.prefs)})
+        self.profile = answer["profile"]
+        # The fill before minute 0 stays out of the history: the patient starts in the
+        # steady state of scheduled basal, as on a pump that had been running for days
+        # (a resume with no suspend before it would tell oref0 the pump had been
+        # suspended for its whole 8 h look-back).
+        self.app.pop_events()
+
+    def cgm_sample(self, minute, mg_dl):
+        super().cgm_sample(minute, mg_dl)
+        at = minute * 60_000
+        value = int(round(mg_dl))
+        self.glucose.append({"date": EPOCH_MS + at, "dateString": iso(at), "sgv": value,
+                             "glucose": value, "type": "sgv", "device": DEVICE})
+        del self.glucose[:-(GLUCOSE_KEEP_MIN // self.sample_min)]
+        self._decide = True  # a rig runs its loop on every new reading
+
+    def activity(self, minute, kind, minutes):
+        """Exercise: the user sets AndroidAPS's 'Activity' temp target (EXERCISE_TARGET);
+        oref0 has no sick-day mode (autosens would see the resistance), so none."""
+        if kind == "exercise":
+            self.temp_targets.append((minute * 60_000, (minute + minutes) * 60_000,
+                                      EXERCISE_TARGET))
+
+    def before_step(self, minute):
+        self._now = minute * 60_000
+        self._read_events()
+        if self._decide:
+            self._decide = False
+            self.decide(minute)
+            self._read_events()
+
+    def _read_events(self):
+        offset = self._now - self.clock.now_ms()  # app time -> simulated time
+        for kind, detail in self.app.pop_events():
+            at = detail.get("at_ms")
+            self.history.add(self._now if at is None else at + offset, kind, detail)
+
+    def request(self):
+        """What a rig hands oref0 now."""
+        now = self._now
+        history, carbs = self.history.recent(now)
+        temp = self.app.engine.temp_basal()
+        current = {"duration": 0, "rate": 0, "temp": "absolute"}
+        if temp is not None and temp[0] is not None:
+            current = {"duration": temp[2], "rate": temp[0] / 1000, "temp": "absolute"}
+        profile = self.profile
+        target = [t for t in self.temp_targets if t[0] <= now < t[1]]
+        if target:  # as lib/profile/targets.js sets a temp target
+            profile = dict(profile, min_bg=target[-1][2], max_bg=target[-1][2],
+                           temptargetSet=True)
+        return {"op": "decide", "clock": iso(now), "glucose": self.glucose[::-1],
+                "history": history, "carbs": carbs, "profile": profile,
+                "currenttemp": current, "microbolus": self.microbolus}
+
+    def decide(self, minute):
+        self.decisions += 1
+        try:
+            answer = self.bridge.call(self.request())
+        except BridgeError as error:
+            self.errors.append((minute, str(error)))
+            return
+        self.last = answer
+        self.enact(minute, answer["suggested"])
+
+    def enact(self, minute, suggested):
+        """The suggestion as the loop's commands, through the command table and the gate;
+        a refusal is recorded (the pump keeps doing what it did). oref0's longer temps
+        (a 120-minute zero temp on a low) are set for the pump's LOOP_TEMP_MIN: oref0
+        decides again at every reading and renews a temp before it ends, as a rig does
+        on a pump whose temps are short."""
+        run = self.app.command
+        try:
+            if "rate" in suggested and "duration" in suggested:
+                if suggested["duration"] == 0:
+                    if self.app.engine.temp_basal() is not None:
+                        run(("loop_cancel_temp", {}))
+                else:
+                    rate = max(0, int(round(suggested["rate"] * 1000)))
+                    minutes = min(int(suggested["duration"]), LOOP_TEMP_MIN)
+                    run(("loop_temp", {"rate": rate, "minutes": minutes}))
+        except BasaltError as error:
+            self.refused.append((minute, "temp: %s" % error))
+        units = suggested.get("units") or 0
+        mu = int(round(units * 1000 / BOLUS_STEP_MU)) * BOLUS_STEP_MU
+        if mu > 0:
+            try:
+                run(("loop_bolus", {"units": mu}))
+            except BasaltError as error:
+                self.refused.append((minute, "SMB: %s" % error))
+
+
+class Oref1(Oref0):
+    name = "oref1"
+    prefs = OREF1_PREFS
+    microbolus = True

@@ -1,0 +1,179 @@
+// OpenAPS (oref0 0.7.1, the pinned npm package) as a long-lived process: one JSON
+// request per line on stdin, one JSON answer per line on stdout.
+//
+//   {"op": "profile", "inputs": {...}}  -> {"profile": {...}}  oref0's own generator
+//       (lib/profile) with its defaults, the fields of `inputs` overriding them
+//   {"op": "decide", "clock": ISO, "glucose": [...], "history": [...], "carbs": [...],
+//    "profile": {...}, "currenttemp": {...}, "autosens": {"ratio": r}, "microbolus": bool}
+//       -> {"iob": {...}, "meal": {...}, "suggested": {...}}
+//   anything that goes wrong -> {"error": "text"} (the caller counts it)
+//
+// The steps are those of a rig's loop (oref0-calculate-iob, oref0-meal,
+// oref0-determine-basal), called in process with the same inputs the bin/ scripts
+// read from files. Times are simulated: "clock" is passed as currentTime, so nothing
+// reads the wall clock for a decision. TZ is UTC so that the simulated time of day is
+// the profile's time of day.
+'use strict';
+
+process.env.TZ = 'UTC';
+
+var readline = require('readline');
+fastIsoParsing();
+rememberedInsulinCurve();
+var generateProfile = require('oref0/lib/profile');
+var generateIob = require('oref0/lib/iob');
+var generateMeal = require('oref0/lib/meal');
+var getLastGlucose = require('oref0/lib/glucose-get-last');
+var determineBasal = require('oref0/lib/determine-basal/determine-basal');
+var tempBasalFunctions = require('oref0/lib/basal-set-temp');
+
+// oref0 explains itself on stderr at every step; a rig logs it, a trial does not need it.
+var quiet = process.env.OREF0_BRIDGE_LOG !== '1';
+if (quiet) {
+    console.error = function () {};
+    process.stderr.write = function () { return true; };
+}
+
+// oref0 parses every timestamp with moment-timezone at every step, and moment builds
+// its ISO-format regexes anew for each string: most of a decision's time. The bridge's
+// timestamps are all UTC ISO strings ("...Z"); a moment made from the same instant in
+// milliseconds is the same moment (TZ is UTC, so both are in local mode, offset 0).
+// Installed in require's cache before oref0 loads, so oref0's require('moment-timezone')
+// gets it; OREF0_BRIDGE_PLAIN_MOMENT=1 leaves moment alone (a test compares the two).
+function fastIsoParsing() {
+    if (process.env.OREF0_BRIDGE_PLAIN_MOMENT === '1') {
+        return;
+    }
+    var where = {paths: [require.resolve('oref0/lib/iob')]};
+    var zoned = require.resolve('moment-timezone', where);
+    var plain = require.resolve('moment', where);
+    var moment = require(zoned);  // moment itself, with the time zones added
+    var UTC_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/;
+    var fast = function (input) {
+        if (arguments.length === 1 && typeof input === 'string' && UTC_ISO.test(input)) {
+            return moment(Date.parse(input));
+        }
+        return moment.apply(this, arguments);
+    };
+    Object.assign(fast, moment);
+    fast.prototype = moment.prototype;
+    require(plain);
+    require.cache[zoned].exports = fast;
+    require.cache[plain].exports = fast;
+}
+
+// oref0 evaluates the insulin curve (lib/iob/calculate.js) for every treatment at
+// every time of every IOB and carb-absorption step; the value depends only on the
+// dose, the whole minutes since it and the curve's settings, which repeat from one
+// decision to the next. Remembered per (curve settings, dose, minutes): the same
+// numbers, each computed once. Also installed before oref0 loads.
+function rememberedInsulinCurve() {
+    if (process.env.OREF0_BRIDGE_PLAIN_MOMENT === '1') {
+        return;
+    }
+    var path = require.resolve('oref0/lib/iob/calculate');
+    var iobCalc = require(path);
+    var settings = null;
+    var doses = new Map();  // dose -> [result by whole minutes since it]
+    var remembered = function (treatment, time, curve, dia, peak, profile) {
+        var date = treatment.date;
+        if (!treatment.insulin || !(time instanceof Date) || typeof date !== 'number' ||
+                !isFinite(date)) {
+            return iobCalc(treatment, time, curve, dia, peak, profile);
+        }
+        if (settings === null || settings[0] !== curve || settings[1] !== dia ||
+                settings[2] !== peak || settings[3] !== profile.curve ||
+                settings[4] !== profile.useCustomPeakTime ||
+                settings[5] !== profile.insulinPeakTime) {
+            settings = [curve, dia, peak, profile.curve, profile.useCustomPeakTime,
+                        profile.insulinPeakTime];
+            doses.clear();
+        }
+        // calculate.js: Math.round((time - new Date(treatment.date)) / 1000 / 60), and
+        // new Date(x) keeps the whole milliseconds of x
+        var minsAgo = Math.round((time.getTime() - Math.trunc(date)) / 1000 / 60);
+        if (minsAgo < 0 || minsAgo > 1440) {
+            return iobCalc(treatment, time, curve, dia, peak, profile);
+        }
+        var byMinute = doses.get(treatment.insulin);
+        if (byMinute === undefined) {
+            byMinute = new Array(1441);
+            doses.set(treatment.insulin, byMinute);
+        }
+        var found = byMinute[minsAgo];
+        if (found === undefined) {
+            found = iobCalc(treatment, time, curve, dia, peak, profile);
+            byMinute[minsAgo] = found;
+        }
+        return {activityContrib: found.activityContrib, iobContrib: found.iobContrib};
+    };
+    require.cache[path].exports = remembered;
+}
+
+var MIN_GLUCOSE_FOR_COB = 36; // bin/oref0-meal.js: fewer readings, no carb absorption
+
+function profile(request) {
+    var result = {stdout: '', err: '', return_val: 0};
+    var made = generateProfile(result, request.inputs);
+    if (made === -1 || typeof made !== 'object') {
+        return {error: 'profile refused: ' + (result.err || 'oref0 returned ' + made)};
+    }
+    return {profile: made};
+}
+
+function decide(request) {
+    var clock = request.clock;
+    var now = new Date(clock);
+    var profile = request.profile;
+    var inputs = {history: request.history, profile: profile, clock: clock};
+    if (request.autosens) {
+        inputs.autosens = request.autosens;
+    }
+    var iob = generateIob(inputs);
+    var meal = generateMeal({history: request.history, profile: profile,
+                             basalprofile: profile.basalprofile, clock: clock,
+                             carbs: request.carbs, glucose: request.glucose});
+    if (request.glucose.length < MIN_GLUCOSE_FOR_COB) {
+        meal.mealCOB = 0;
+        meal.reason = 'not enough glucose data to calculate carb absorption';
+    }
+    var status = getLastGlucose(request.glucose);
+    var suggested = determineBasal(status, request.currenttemp, iob, profile,
+                                   request.autosens || null, meal, tempBasalFunctions,
+                                   request.microbolus === true, null, now);
+    if (typeof suggested.error !== 'undefined') {
+        return {error: 'determine-basal: ' + suggested.error};
+    }
+    return {iob: iob[0], meal: meal, suggested: suggested};
+}
+
+var OPS = {profile: profile, decide: decide};
+
+function answer(line) {
+    var request;
+    try {
+        request = JSON.parse(line);
+    } catch (e) {
+        return {error: 'not JSON: ' + e.message};
+    }
+    var op = OPS[request.op];
+    if (!op) {
+        return {error: 'unknown op ' + JSON.stringify(request.op) + '; known: profile, decide'};
+    }
+    try {
+        return op(request);
+    } catch (e) {
+        return {error: request.op + ' threw: ' + (e && e.stack ? e.stack.split('\n')[0] : e)};
+    }
+}
+
+if (require.main === module) {
+    var lines = readline.createInterface({input: process.stdin, terminal: false});
+    lines.on('line', function (line) {
+        if (line.trim()) {
+            process.stdout.write(JSON.stringify(answer(line)) + '\n');
+        }
+    });
+} else {
+    module.exports = {answer: answer};
+}
