@@ -119,7 +119,7 @@ def test_basal_as_it_ran_with_suspends_and_stops(day):
     temps = by_type(shaped, "Temp Basal")
     suspends = [(t["created_at"][11:19], t["duration"], t["reason"]) for t in temps
                 if t["type"] == "PUMP_SUSPEND"]
-    assert suspends == [("00:00:00", 5.0, "not delivering"), ("10:06:50", 24 + 10 / 60,
+    assert suspends == [("00:00:00", 5.0, "not delivering"), ("10:04:40", 26 + 20 / 60,
                         "occlusion"), ("14:00:00", 20.0, "user")]  # records19's cause
     assert all(t["absolute"] == 0 for t in temps if t["type"] == "PUMP_SUSPEND")
     user_temp = [t for t in temps if t.get("percent") == -50]
@@ -291,7 +291,7 @@ def test_plot_draws_what_nightscout_would(day):
 def test_notes_say_in_words_who_stopped_and_who_resumed(day):
     treatments = shaped_day(day)["treatments"]
     suspends = [t["notes"] for t in treatments if t.get("type") == "PUMP_SUSPEND"]
-    assert suspends[1].startswith("delivery stopped: occlusion")  # the 10:06 stop
+    assert suspends[1].startswith("delivery stopped: occlusion")  # the 10:04 stop
     assert "delivery resumed (by the user) after: occlusion" in suspends[1]
     assert "suspended (by the user)" in suspends[2] and "resumed (by the user)" in suspends[2]
     notes = {t["notes"] for t in treatments if t["eventType"] in ("Note", "Insulin Change")}
