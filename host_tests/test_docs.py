@@ -57,10 +57,25 @@ RUN = {
     PY + " -m tools.sim --no-loop --no-screens --no-plot --journal out/history/journal.bin": (
         0, ["wrote out/history/journal.bin"]),
     PY + " -m tools.history export out/history/journal.bin --csv > history.csv": (0, []),
-    PY + " -m tools.history export out/history/journal.bin --nightscout --out ns.json": (
-        0, ["wrote ns.json"]),
+    PY + " -m tools.history export out/history/journal.bin --nightscout --out out/nightscout": (
+        0, ["wrote out/nightscout/treatments.json", "the pump's clock was never set",
+            "within 0."]),
     PY + " -m tools.history plot out/history/journal.bin --out out/history.png": (
         0, ["wrote out/history.png"]),
+    PY + " -m tools.history upload out/history/journal.bin --url https://my-site.example"
+    " --secret MY_API_SECRET --start 2026-12-06T00:00:00Z --dry-run": (
+        0, ["POST https://my-site.example/api/v1/treatments:", "Combo Bolus",
+            "dry run: nothing sent"]),
+    PY + " -m tools.sim --program host_tests/scenarios/nightscout_day.json --tick-ms 5000"
+    " --no-screens --no-plot --out out/ns --journal out/ns/journal.bin": (
+        0, ["wrote out/ns/journal.bin"]),
+    PY + " -m tools.history plot out/ns/journal.bin --out out/ns/day.png": (
+        0, ["wrote out/ns/day.png"]),
+    PY + " -m tools.sim loop-day --hours 3 --no-plot --out out/loop --journal"
+    " out/loop/journal.bin": (0, ["Basalt closed loop: 3 h", "wrote out/loop/journal.bin"]),
+    PY + " -m tools.history export out/loop/journal.bin --nightscout --out out/loop/nightscout"
+    " --start 2026-12-06T00:00:00Z": (
+        0, ["(60 devicestatus)", "in each of its 3 full hours within 0."]),
     PY + " -m tools.trumpet simulate --out out/class/balance.csv": (
         0, ["no --rate given: simulating 1 U/h", "1 U/h for 3 h"]),
     PY + " -m tools.trumpet out/class/balance.csv --rate 1": (0, ["overall error A"]),
@@ -122,6 +137,9 @@ SKIP = {
     "mpremote fs cp tools/cgm_peripheral/cgm_sensor.py :cgm_sensor.py": BOARD,
     "mpremote fs cp tools/cgm_peripheral/main.py :main.py": BOARD,
     "mpremote fs cp cgm_config.json :cgm_config.json": BOARD,
+    PY + " -m tools.history upload out/history/journal.bin --url https://my-site.example"
+    " --secret MY_API_SECRET --start 2026-12-06T00:00:00Z":
+        "needs a Nightscout site; test_nightscout.py uploads to a loopback stand-in",
     PY + " -m tools.history pull --port /dev/ttyACM0":
         BOARD + "; test_usb_therapy.py pulls from a virtual board mid-basal",
     PY + " -m tools.deploy --selftest /dev/ttyACM0": BOARD + "; test_selftest_vboard.py runs "
@@ -304,7 +322,7 @@ def test_shown_commands_run_as_written(tmp_path):
     assert not failures, "\n\n".join(failures)
     # what the commands wrote, where the docs say they write it
     assert (work / "my_settings.json").read_text().startswith("// Basalt therapy settings")
-    assert (work / "history.csv").read_text().startswith("seq,boot,at_ms,time,kind,detail")
+    assert (work / "history.csv").read_text().startswith("seq,boot,at_ms,time,time_source,kind,")
     assert (work / "out" / "history.png").read_bytes()[:4] == b"\x89PNG"
     assert len((work / "out" / "occlusion" / "sim.csv").read_text().splitlines()) == 14 * 60 + 2
     assert (work / "out" / "loop.png").read_bytes()[:4] == b"\x89PNG"

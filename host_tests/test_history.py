@@ -59,28 +59,30 @@ def run_cli(argv, capsys, runner=None):
 
 def test_csv_export_of_a_simulator_journal(sim_bundle, capsys):
     code, out, err = run_cli(["export", str(sim_bundle), "--csv"], capsys)
-    assert code == 0 and err == ""
+    assert code == 0 and "the pump's clock was never set in boot 1" in err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[0]["kind"] == "boot" and rows[0]["time"] == "2026-01-01T00:00:00.000Z"
-    done = [json.loads(r["detail"]) for r in rows if r["kind"] == "bolus_done"]
-    assert [d["programmed_mu"] for d in done] == [4500, 5250, 7000]
+    assert {r["time_source"] for r in rows} == {history.GUESSED}
+    done = [r for r in rows if r["kind"] == "bolus_done"]
+    assert [int(d["programmed_mu"]) for d in done] == [4500, 5250, 7000]
+    assert [d["detail_kind"] for d in done] == ["normal", "normal", "dual"]
     assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))
 
 
 def test_nightscout_export_has_the_reference_field_names(sim_bundle, tmp_path, capsys):
-    out_file = tmp_path / "ns.json"
-    code, _, _ = run_cli(["export", str(sim_bundle), "--nightscout", "--out",
-                          str(out_file)], capsys)
-    assert code == 0
-    shaped = json.loads(out_file.read_text())
-    boluses = [t for t in shaped["treatments"] if "insulin" in t]
-    assert [t["eventType"] for t in boluses] == ["Correction Bolus", "Correction Bolus",
-                                                 "Combo Bolus"]
-    assert [round(t["insulin"], 2) for t in boluses] == [4.5, 5.25, 7.0]
+    code, out, _ = run_cli(["export", str(sim_bundle), "--nightscout", "--out",
+                            str(tmp_path)], capsys)
+    assert code == 0 and "wrote %s" % (tmp_path / "treatments.json") in out
+    treatments = json.loads((tmp_path / "treatments.json").read_text())
+    boluses = [t for t in treatments if "insulin" in t or "enteredinsulin" in t]
+    assert [t["eventType"] for t in boluses] == ["Correction Bolus"] * 3 + ["Combo Bolus"]
+    assert [round(t.get("insulin", t.get("enteredinsulin")), 2) for t in boluses] == [
+        4.5, 5.25, 3.5, 3.5]  # the dual: its now part, then its extended part
     assert boluses[0]["created_at"] == "2026-01-01T07:30:00.000Z"
-    assert boluses[2]["duration"] == 180
-    temps = [t for t in shaped["treatments"] if t["eventType"] == "Temp Basal"]
+    assert boluses[3]["duration"] == 180 and boluses[3]["splitExt"] == 100
+    temps = [t for t in treatments if t["eventType"] == "Temp Basal" and "percent" in t]
     assert temps[0]["duration"] == 90 and temps[0]["percent"] == -50
+    assert temps[0]["absolute"] == 0.45  # what ran, whatever the site's profile says
 
 
 def test_nightscout_entries_and_wall_clock_anchoring(tmp_path):
@@ -94,10 +96,33 @@ def test_nightscout_entries_and_wall_clock_anchoring(tmp_path):
     assert set(first) == {"type", "sgv", "date", "dateString", "direction", "device"}
     assert first["date"] == EPOCH_S * 1000 + 300_000  # boot 1 knew the wall clock
     assert first["dateString"] == "2026-01-01T00:05:00.000Z"
-    # boot 2 did not: it follows on from boot 1's last record
+    # boot 2 did not: it follows on from boot 1's last record, flagged as a guess
     assert entries[3]["date"] == EPOCH_S * 1000 + 1_000_000 + 300_000
+    assert entries[3]["timeGuessed"] is True
     notes = [t for t in shaped["treatments"] if t["eventType"] == "Note"]
-    assert notes[0]["notes"] == "alarm: occlusion"
+    assert notes[0]["notes"].startswith("alarm: occlusion")
+
+
+def test_a_clock_set_on_the_pump_places_its_boot(tmp_path):
+    storage = FakeStorage()
+    journal = Journal(storage)
+    journal.open(journal.read(), 1, 1)
+    journal.append("boot", {"cause": "power_on", "epoch_s": None}, 0)
+    journal.append("glucose", {"mg_dl": 120, "trend": 0}, 60_000)
+    journal.append("clock_set", {"days": EPOCH_S // 86_400, "minute": 8 * 60}, 120_000)
+    path = tmp_path / "j.bin"
+    path.write_bytes(bundle(storage))
+    view = history.load(str(path))
+    [(when, _, source)] = [p for p in history.placed(view, 0) if p[1].kind == "glucose"]
+    assert source == history.CLOCK_SET and history.clock_warning(view, 0) is None
+    assert history.iso(when) == "2026-01-01T07:59:00.000Z"  # a minute before it was set
+    # the pump keeps local time: at UTC+01:00 that was 06:59 UTC
+    [(when, _, _)] = [p for p in history.placed(view, history.Start(0, history.parse_offset(
+        "+01:00"))) if p[1].kind == "glucose"]
+    assert history.iso(when) == "2026-01-01T06:59:00.000Z"
+    assert history.parse_offset("-05:30") == -330 * 60_000
+    with pytest.raises(history.HistoryError, match="--utc-offset 'CET'"):
+        history.parse_offset("CET")
 
 
 def test_plot_writes_a_png(sim_bundle, tmp_path, capsys):
@@ -111,13 +136,17 @@ def test_plot_writes_a_png(sim_bundle, tmp_path, capsys):
 def test_plot_series(tmp_path, sim_bundle):
     from tools.history.plot import series
 
-    glucose, basal, boluses, alarms, end = series(history.load(str(sim_bundle)), 0)
-    assert glucose == [] and 23.9 < end <= 24
-    assert [round(b[0], 2) for b in boluses] == [7.5, 12.5, 18.5]  # at their start
-    assert (15.0, 0.45) in [(round(h, 2), r) for h, r in basal]  # the 50 % temp basal
+    data = series(history.load(str(sim_bundle)), 0)
+    assert data["glucose"] == [] and 23.9 < data["end"] <= 24
+    assert [round(b[0], 2) for b in data["boluses"]] == [7.5, 12.5, 18.5]  # at their start
+    assert (15.0, 0.45) in [(round(h, 2), r) for h, r in data["basal"]]  # the 50 % temp
+    dual = [t for t in history.nightscout(history.load(str(sim_bundle)), 0)["treatments"]
+            if t["eventType"] == "Combo Bolus"][0]
+    assert (18.54, round(1.1 + dual["relative"], 6)) in [  # its extended part on top
+        (round(h, 2), round(r, 6)) for h, r in data["basal"]]
     path, _ = cgm_journal(tmp_path)
-    glucose, _, _, alarms, _ = series(history.load(str(path)), 0)
-    assert len(glucose) == 6 and "occlusion" in [a[1] for a in alarms]
+    data = series(history.load(str(path)), 0)
+    assert len(data["glucose"]) == 6 and "occlusion" in [n[1][7:16] for n in data["notes"]]
 
 
 # ----- pull ------------------------------------------------------------------------

@@ -81,24 +81,99 @@ def parse_start(text):
     return int(moment.timestamp() * 1000)
 
 
-def timeline(view, start_ms):
-    """[(epoch ms, record)]: a boot whose record carries epoch_s is placed there; a boot
-    without one follows the previous boot's last record (the time the pump was off is
-    unknown); the first such boot starts at start_ms."""
+# Where a boot's times come from (the CSV's time_source column, the export's flag).
+CLOCK, CLOCK_SET, GUESSED = "pump clock", "clock set on the pump", "guessed"
+
+
+class Start:
+    """Where the times come from besides the journal: start_ms for a boot that never
+    knew the clock (--start), and the pump clock's offset from UTC (--utc-offset: the
+    RTC and the menu's clock hold local time, Nightscout wants UTC). Functions that
+    take a start take an int (start_ms, the clock in UTC) or a Start."""
+
+    def __init__(self, start_ms, utc_offset_ms=0):
+        self.start_ms = start_ms
+        self.utc_offset_ms = utc_offset_ms
+
+
+def parse_offset(text):
+    """'+01:00', '-05:30', 'Z' or '0' -> ms the pump's clock is ahead of UTC."""
+    sign, rest = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+    hours, _, minutes = rest.partition(":")
+    if text in ("Z", "0") or (hours.isdigit() and (minutes.isdigit() or not minutes)
+                               and int(hours) <= 14 and int(minutes or 0) < 60):
+        if text in ("Z", "0"):
+            return 0
+        return sign * (int(hours) * 60 + int(minutes or 0)) * 60_000
+    raise HistoryError("--utc-offset %r: the pump clock's offset from UTC, such as +01:00 "
+                       "or -05:00" % text)
+
+
+def placed(view, start):
+    """[(epoch ms, record, source)]. A boot whose boot record carries epoch_s (the RTC
+    was set) is placed there; one whose clock was set from the menu later in the boot
+    (clock_set: days, minute) is placed by that record (both less the clock's UTC
+    offset); a boot with neither follows the previous boot's last record (the time the
+    pump was off is unknown), the first one from the start: those times are guessed
+    (source GUESSED)."""
+    if not isinstance(start, Start):
+        start = Start(start)
+    start_ms = start.start_ms
+    anchors = {boot: (offset - start.utc_offset_ms, source)
+               for boot, (offset, source) in _anchors(view).items()}
     out = []
-    offset = None  # epoch ms of at_ms 0 in the current boot
     boot = None
     last = start_ms
     for record in view.records:
         if record.boot != boot:
             boot = record.boot
-            offset = last - record.at_ms if out else start_ms - record.at_ms
-            if record.kind == "boot" and record.detail.get("epoch_s"):
-                offset = record.detail["epoch_s"] * 1000 - record.at_ms
+            offset, source = anchors.get(boot, (None, GUESSED))
+            if offset is None:
+                offset = last - record.at_ms if out else start_ms - record.at_ms
         when = offset + record.at_ms
         last = when
-        out.append((when, record))
+        out.append((when, record, source))
     return out
+
+
+def _anchors(view):
+    """{boot: (epoch ms of its at_ms 0, source)} for the boots that knew the time."""
+    anchors = {}
+    for record in view.records:
+        detail = record.detail
+        if record.boot in anchors and anchors[record.boot][1] == CLOCK:
+            continue
+        if record.kind == "boot" and detail.get("epoch_s"):
+            anchors[record.boot] = (detail["epoch_s"] * 1000 - record.at_ms, CLOCK)
+        elif (record.kind == "clock_set" and record.boot not in anchors
+              and isinstance(detail.get("days"), int)):
+            wall = detail["days"] * 86_400_000 + detail.get("minute", 0) * 60_000
+            anchors[record.boot] = (wall - record.at_ms, CLOCK_SET)
+    return anchors
+
+
+def timeline(view, start):
+    """[(epoch ms, record)] as placed()."""
+    return [(when, record) for when, record, _ in placed(view, start)]
+
+
+def guessed(view, start):
+    """True when some record's time is a guess (a boot that never knew the clock)."""
+    return any(source == GUESSED for _, _, source in placed(view, start))
+
+
+def clock_warning(view, start):
+    """The warning for a journal whose times are (partly) guessed, or None."""
+    points = placed(view, start)
+    start_ms = start.start_ms if isinstance(start, Start) else start
+    boots = sorted({r.boot for _, r, source in points if source == GUESSED})
+    if not boots:
+        return None
+    return ("the pump's clock was never set in boot%s %s: those records follow on from "
+            "--start %s, a guess (set the clock: Menu > Setup > Clock, or mpremote rtc --set; or "
+            "give --start the time of the first record)" % (
+                "s" if len(boots) > 1 else "", ", ".join(str(b) for b in boots),
+                iso(start_ms)))
 
 
 def iso(epoch_ms):
@@ -106,14 +181,32 @@ def iso(epoch_ms):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (epoch_ms % 1000)
 
 
-def csv_rows(view, start_ms):
-    for when, record in timeline(view, start_ms):
-        yield {"seq": record.seq, "boot": record.boot, "at_ms": record.at_ms,
-               "time": iso(when), "kind": record.kind,
-               "detail": json.dumps(record.detail, sort_keys=True)}
+BASE_FIELDS = ("seq", "boot", "at_ms", "time", "time_source", "kind")
 
 
-CSV_FIELDS = ("seq", "boot", "at_ms", "time", "kind", "detail")
+def csv_fields(view):
+    """The CSV's columns: the record's place, then every detail key any record has
+    (sorted), so no field of any record is lost."""
+    keys = set()
+    for record in view.records:
+        keys.update(_column(key) for key in record.detail)
+    return BASE_FIELDS + tuple(sorted(keys))
+
+
+def _column(key):
+    """A detail key's column; one named like a base column (a bolus's kind) is
+    detail_<key>."""
+    return "detail_" + key if key in BASE_FIELDS else key
+
+
+def csv_rows(view, start):
+    for when, record, source in placed(view, start):
+        row = {"seq": record.seq, "boot": record.boot, "at_ms": record.at_ms,
+               "time": iso(when), "time_source": source, "kind": record.kind}
+        for key, value in record.detail.items():
+            row[_column(key)] = json.dumps(value) if isinstance(value, (list, dict)) else value
+        yield row
+
 
 def direction(trend_milli):
     """Nightscout's arrow for a journaled trend (mg/dL per minute x 1000, as the reading
@@ -121,76 +214,9 @@ def direction(trend_milli):
     return arrow_for(trend_milli)
 
 
-def nightscout(view, start_ms):
-    """{"entries": [...], "treatments": [...]} with Nightscout's field names."""
-    entries = []
-    treatments = []
-    started = {}
-    for when, record in timeline(view, start_ms):
-        detail = record.detail
-        kind = record.kind
-        if kind in CARE_EVENTS or (kind == "glucose" and detail.get("source") == "finger"):
-            treatments.append(_care(when, kind, detail))
-        elif kind == "glucose" and isinstance(detail.get("mg_dl"), int):
-            entries.append({"type": "sgv", "sgv": detail["mg_dl"], "date": when,
-                            "dateString": iso(when), "direction": direction(detail.get("trend")),
-                            "device": "basalt"})
-        elif kind == "bolus_started":
-            started[(record.boot, detail.get("id"))] = (when, detail)
-        elif kind in ("bolus_done", "bolus_cancelled", "bolus_reconciled"):
-            treatments.append(_bolus(when, record, started))
-        elif kind == "temp_basal_started":
-            treatment = {"eventType": "Temp Basal", "duration": detail.get("duration_min"),
-                         "created_at": iso(when), "enteredBy": "basalt"}
-            if detail.get("rate_mu_h") is not None:
-                treatment["absolute"] = detail["rate_mu_h"] / 1000
-            else:
-                treatment["percent"] = detail.get("percent", 100) - 100  # NS: the change
-            treatments.append(treatment)
-        elif kind in ("temp_basal_cancelled", "temp_basal_ended"):
-            treatments.append({"eventType": "Temp Basal", "duration": 0,
-                               "created_at": iso(when), "enteredBy": "basalt"})
-        elif kind in ("alarm", "alarm_raised"):
-            treatments.append({"eventType": "Note", "notes": "alarm: %s" % detail.get("code"),
-                               "created_at": iso(when), "enteredBy": "basalt"})
-    return {"entries": entries, "treatments": treatments}
+def nightscout(view, start, device="basalt"):
+    """{"entries", "treatments", "devicestatus"}: each list the body of its API v1
+    POST (tools/history/nsexport.py maps the records)."""
+    from tools.history import nsexport
 
-
-# Events the user logged on the pump, as Nightscout's careportal names them; a typed
-# glucose is a "BG Check" from a finger, not a sensor entry.
-CARE_EVENTS = {"low_treated": "Carb Correction", "site_changed": "Site Change"}
-
-
-def _care(when, kind, detail):
-    treatment = {"eventType": CARE_EVENTS.get(kind, "BG Check"), "created_at": iso(when),
-                 "enteredBy": "basalt"}
-    if kind == "low_treated":
-        treatment["carbs"] = detail.get("grams")
-    elif kind == "glucose":
-        treatment.update({"glucose": detail.get("mg_dl"), "glucoseType": "Finger",
-                          "units": "mg/dl"})
-    return treatment
-
-
-def _bolus(when, record, started):
-    detail = record.detail
-    key = (detail.get("bolus_boot", record.boot), detail.get("id"))
-    start_when, start = started.get(key, (when, {}))
-    delivered = detail.get("delivered_mu", 0) / 1000
-    kind = detail.get("kind") or start.get("kind")
-    carbs = start.get("carbs")
-    if kind in ("dual", "extended"):
-        event = "Combo Bolus"
-    elif carbs:
-        event = "Meal Bolus"
-    else:
-        event = "Correction Bolus"
-    treatment = {"eventType": event, "insulin": delivered, "created_at": iso(start_when),
-                 "enteredBy": "basalt",
-                 "notes": "%s: programmed %.3f U" % (record.kind, detail.get(
-                     "programmed_mu", 0) / 1000)}
-    if carbs:
-        treatment["carbs"] = carbs
-    if event == "Combo Bolus":
-        treatment["duration"] = start.get("duration_min", 0)
-    return treatment
+    return nsexport.export(view, start, device)

@@ -75,7 +75,8 @@ class BasaltPump:
     name = "pump"
     mode = "off"
 
-    def __init__(self, patient, sample_min, clock=None, store=None, overrides=None):
+    def __init__(self, patient, sample_min, clock=None, store=None, overrides=None,
+                 storage=None):
         from tools.sim import load_sim_board
 
         self.sample_min = sample_min
@@ -87,6 +88,12 @@ class BasaltPump:
         app = PumpApp(self.board, self.clock, self.motor, tick_ms=TICK_MS,
                       settings=self.settings)
         self.app = app
+        if storage is not None:  # keep the pump's journal (tools.history reads it)
+            from basalt.storage.keeper import Keeper
+
+            app.keeper = Keeper(storage)
+            app.keeper.start(self.clock.now_ms(), "power_on")
+            app.keeper.acknowledge_boot(self.clock.now_ms(), day_ms=0)
         self._fill()
         app.step()  # the rewind (backwards: not insulin), done before minute 0
         self.clock.advance(MIN_MS)

@@ -1,7 +1,7 @@
 """A day of one virtual patient on closed loop, the CGM arriving over (fake) Bluetooth.
 
     python -m tools.sim loop-day [--patient adolescent#003] [--hours 24] [--out out]
-        [--announce all|none|FRACTION] [--seed 1] [--no-plot]
+        [--announce all|none|FRACTION] [--seed 1] [--no-plot] [--journal FILE]
 
 The patient (simglucose, tools/sim/patients.py) wears a CGM sensor that is a fake
 Bluetooth CGMS peripheral (tools/fake_ble.py); the pump's own BLE client code
@@ -10,6 +10,7 @@ and fills the pump's reading store, which the loop reads. Everything else is the
 cohort's `loop` controller: Basalt's PumpApp with the patient's settings, the simulated
 user bolusing for meals with the calculator. Writes loop.csv and loop.png (glucose,
 CGM, predictions, basal and temp basal, boluses, insulin on board) and prints a summary.
+--journal FILE also keeps the pump's history journal (a bundle for tools.history).
 """
 
 import argparse
@@ -43,7 +44,7 @@ async def _turns(n):
         await asyncio.sleep(0)
 
 
-async def simulate(name, hours, announce, seed):
+async def simulate(name, hours, announce, seed, storage=None):
     """Minute rows and the run's objects; the whole day runs inside one event loop."""
     rng = random.Random("%d:%s" % (seed, name))
     plan = cohort.meal_plan(cohort.parse_meals(cohort.MEALS), -(-hours // 24), announce, 0.0,
@@ -59,7 +60,8 @@ async def simulate(name, hours, announce, seed):
             break
         await asyncio.sleep(0)
     patient = patients.VirtualPatient(name, sensor_seed=seed)
-    pump = BleLoop(patients.settings_for(name), patient.sample_min, clock=clock, store=store)
+    pump = BleLoop(patients.settings_for(name), patient.sample_min, clock=clock, store=store,
+                   storage=storage)
     pump.app.cgm_client = client  # as board_main.make_cgm wires it: link events to the history
     session_ms = clock.now_ms() - pump.sample_min * 60_000
     rows = []
@@ -157,15 +159,28 @@ def write_csv(rows, path):
 
 
 def run(name=DEFAULT_PATIENT, hours=24, out="out", announce=1.0, seed=1, plot=True,
-        stream=None):
+        stream=None, journal=None):
     stream = stream or sys.stdout
-    rows, pump, client, plan, wall = asyncio.run(simulate(name, hours, announce, seed))
+    storage = None
+    if journal is not None:
+        from tools.fake_storage import FakeStorage
+
+        storage = FakeStorage()
+    rows, pump, client, plan, wall = asyncio.run(simulate(name, hours, announce, seed,
+                                                          storage))
     events = pump.app.pop_events()
     print(summary(name, rows, pump, client, events, wall, hours), file=stream)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "loop.csv")
     write_csv(rows, path)
     print("wrote %s" % path, file=stream)
+    if storage is not None:
+        from basalt.storage.journal import bundle
+
+        os.makedirs(os.path.dirname(journal) or ".", exist_ok=True)
+        with open(journal, "wb") as handle:
+            handle.write(bundle(storage))
+        print("wrote %s" % journal, file=stream)
     if plot:
         from tools.sim.plot import plot_loop
 
@@ -184,6 +199,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default="out")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--journal", default=None, help="also write the pump's history "
+                        "journal (a bundle for python -m tools.history) to this file")
     args = parser.parse_args(argv)
     try:
         if args.patient not in patients.PATIENTS:
@@ -194,5 +211,6 @@ def main(argv=None):
     except ValueError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
-    run(args.patient, args.hours, args.out, announce, args.seed, not args.no_plot)
+    run(args.patient, args.hours, args.out, announce, args.seed, not args.no_plot,
+        journal=args.journal)
     return 0
