@@ -5,7 +5,7 @@ the commands, the display and the key pins are ports.
 
 import sys
 
-from basalt import VERSION
+from basalt import VERSION, forget
 from basalt.core.delivery import STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError
 from basalt.core.glucose_alerts import UNEXPLAINED_LOW_MG_DL
@@ -39,8 +39,6 @@ class UiTask:
         self.menu = Menu(now, has_back=len(keys) > 3, version=self.view.version,
                          warning=warning, dim_ms=dim_ms, boot_ms=boot_ms)
         if sys.implementation.name == "micropython":  # a host's tests hold the modules
-            from basalt.app.device import forget
-
             self.menu.unload = forget  # the menus' bytecode goes when the screen is home
         self.decoder = ButtonDecoder(self.on_key, keys=len(keys))
         self.painter = Painter(display)
