@@ -71,12 +71,14 @@ def test_browser_page_loads_with_the_simulation_banner(seen):
 
 def test_browser_boot_shows_the_safety_warning(seen):
     """The firmware prints its warning first on the pump's console (shown on the page);
-    the OLED's boot screen carries the version and the boot notes to acknowledge."""
+    the OLED shows it at power-on, then the version and the boot notes to acknowledge."""
     assert seen["console"].splitlines()[0] == BOOT_WARNING
     drawn = [r for r in map(rows, seen["boot_frames"]) if r]  # the first is still blank
     assert drawn, "the OLED showed nothing after power-on"
-    assert drawn[0][0] == "> Basalt v0.1.0"
-    assert "Restarted" in drawn[0] and drawn[0][-1] == "OK: continue"
+    assert drawn[0][0] == "BASALT" and " ".join(drawn[0][2:]) == BOOT_WARNING
+    notes = rows(seen["notes_frame"])
+    assert notes[0] == "> Basalt v0.1.0"
+    assert "Restarted" in notes and notes[-1] == "OK: continue"
 
 
 def _glucose_every_5_min(carbs_g):
@@ -126,4 +128,4 @@ def test_browser_screenshot_matches_the_oled_pixels(seen):
 
 
 def test_browser_page_runs_offline_after_one_load(seen):
-    assert rows(seen["offline_frame"])[0] == "> Basalt v0.1.0"
+    assert rows(seen["offline_frame"])[0] == "BASALT"  # powered on again: the warning

@@ -129,6 +129,7 @@ def test_the_boot_screen_shows_the_self_test_lines():
     selftest.at_boot(app, BOARD, True, keys=FREE, scan=DISPLAY)
     ui = UiTask(app, FakeDisplay(), fake_keys(4), BOOT_WARNING)
     ui.refresh(0)
+    ui.refresh(3_000)  # past the warning
     dump = TextDump()
     ui.menu.draw(dump, ui.view)
     text = " ".join(dump.dump().split())

@@ -122,7 +122,7 @@ class KeptSession(Session):
         keeper.start(0, "power_on", epoch_s)
         self.display, self.keys = FakeDisplay(), fake_keys(4)
         self.ui = UiTask(self.app, self.display, self.keys, BOOT_WARNING)
-        self.run(500)
+        self.run(3_500)  # past the warning: the boot notes
 
     def ready(self):
         """Past the boot screen, a reservoir fitted, delivering."""

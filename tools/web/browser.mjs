@@ -67,7 +67,7 @@ async function check(url, outdir) {
     out.console = await page.textContent("#console");
     out.banner = await page.textContent("#banner");
     out.title = await page.title();
-    await advance(page, 1000);
+    await advance(page, 3000); // past the warning: the boot notes
     out.notes_frame = (await state(page)).frame;
     mark("boot");
     // a meal (the pump not yet delivering): glucose before and over the next 15 minutes

@@ -126,10 +126,11 @@ class Menu:
             if kind == RELEASE:
                 self._ignored[key] = False
             return
-        if isinstance(self.top(), BootScreen) and view.boot_notes is None:
-            if kind == PRESS:  # the plain boot screen: any key closes it, and only that
+        top = self.top()
+        if isinstance(top, BootScreen) and (view.boot_notes is None or top.splash):
+            if kind == PRESS:  # the warning: any key closes it, and only that
                 self._ignored[key] = True
-                self.pop()
+                self._end_splash(view)
             return
         self.changed = True
         if key == UP or key == DOWN:
@@ -165,9 +166,10 @@ class Menu:
             # the boot screen opens wait above it).
             if not self._boot_below():
                 self.home()
-                self.push(BootScreen(self.version, self.warning))
-        elif booting and now_ms - self._boot_until >= 0:
-            self.pop()
+                self.push(BootScreen(self.version, self.warning, splash=False))
+        if booting and now_ms - self._boot_until >= 0 and (
+                view.boot_notes is None or self.top().splash):
+            self._end_splash(view)
         if (view.cgm_passkey is not None or self.pairing is not None) and not booting:
             from basalt.core.ui.flows_cgm import watch_prompt
 
@@ -187,6 +189,14 @@ class Menu:
 
     def idle_ms(self, now_ms):
         return now_ms - self._last_input
+
+    def _end_splash(self, view):
+        """The warning has been shown: the notes follow it, or the home screen."""
+        if view.boot_notes is None:
+            self.pop()
+        else:
+            self.top().splash = False
+            self.changed = True
 
     def _boot_below(self):
         for screen in self.stack:

@@ -298,12 +298,14 @@ class StopBolusScreen(Screen):
 
 class BootScreen(Screen):
     """Version and the benchtop warning; closes by itself or on any key. After a restart
-    with notes (view.boot_notes) it lists them instead and select acknowledges them."""
+    with notes (view.boot_notes) the warning shows for the same time (or until a key),
+    then the notes, which select acknowledges: no power-on skips the warning."""
 
-    def __init__(self, version, warning):
+    def __init__(self, version, warning, splash=True):
         self.version = version
         self.lines = wrap(warning)
         self.top = 0
+        self.splash = splash  # the warning is on screen
 
     def move(self, menu, view, step, repeat):
         self.top = max(0, self.top - step)
@@ -319,7 +321,7 @@ class BootScreen(Screen):
         menu.pop()
 
     def draw(self, p, view, menu):
-        if view.boot_notes is not None:
+        if view.boot_notes is not None and not self.splash:
             self._notes(p, view)
             return
         p.c.rect(0, 0, 128, 64, 1)
