@@ -5,7 +5,7 @@ clears it; the board builds the client only when the settings ask for it."""
 import pytest
 
 from basalt.app import PumpApp
-from basalt.app import device as board_main
+from basalt.app import wiring as board_main
 from basalt.core import cgms
 from basalt.core.calculator import GlucoseTooOld
 from basalt.core.errors import ConfigError

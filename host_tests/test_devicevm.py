@@ -72,7 +72,7 @@ import vboard, vtime, time
 from basalt.core.board_file import load_board
 from board import BOARD
 board = load_board(BOARD)
-from basalt.app.device import make_motor
+from basalt.app.wiring import make_motor
 motor = make_motor(board)
 motor.enable()
 motor.move(400, 1000)

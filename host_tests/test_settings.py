@@ -341,7 +341,7 @@ def test_sim_runs_on_a_settings_file(tmp_path):
 
 
 def test_the_board_boots_with_its_settings_file_or_none(tmp_path, capsys):
-    from basalt.app.device import read_settings
+    from basalt.app.wiring import read_settings
 
     board = load_board(sim_board.BOARD)
     path = tmp_path / "settings.json"
@@ -511,7 +511,7 @@ def test_cli_check_refuses_a_key_twice_and_deep_nesting(tmp_path, capsys):
 
 
 def test_the_board_refuses_a_key_twice_at_boot(tmp_path, capsys):
-    from basalt.app.device import read_settings
+    from basalt.app.wiring import read_settings
 
     board = load_board(sim_board.BOARD)
     path = tmp_path / "settings.json"

@@ -89,7 +89,7 @@ def test_ssd1306_display_draws_into_the_driver_and_dims(device):
 
 
 def test_the_board_builds_the_ui_from_its_peripherals(device):
-    from basalt.app import device as board_main
+    from basalt.app import wiring as board_main
     from basalt.core.errors import ConfigError
 
     board = load_sim_board()
@@ -105,7 +105,7 @@ def test_the_board_builds_the_ui_from_its_peripherals(device):
 
 
 def test_without_the_display_driver_the_pump_runs_headless(device, monkeypatch, capsys):
-    from basalt.app import device as board_main
+    from basalt.app import wiring as board_main
 
     monkeypatch.setitem(sys.modules, "ssd1306", None)  # `import ssd1306` fails
     board = load_sim_board()

@@ -27,6 +27,7 @@ package(
         "app/tick.py",
         "app/ui_task.py",
         "app/usb_service.py",
+        "app/wiring.py",
         "ble/__init__.py",
         "ble/cgm_client.py",
         "core/__init__.py",

@@ -20,7 +20,8 @@ import vtime
 from board import BOARD
 
 from basalt.app import PumpApp
-from basalt.app.device import TicksClock, make_force, make_motor
+from basalt.app.device import TicksClock
+from basalt.app.wiring import make_force, make_motor
 from basalt.core.board_file import load_board
 from basalt.core.safety import Limits
 from basalt.drivers.hx711 import HX711

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from basalt import firmware_version
-from basalt.app import PumpApp, device
+from basalt.app import PumpApp, device, wiring
 from basalt.core.errors import NotAllowedNow
 from basalt.core.supervisor import Supervisor
 from basalt.ports import Clock
@@ -122,12 +122,12 @@ def build(board, data_dir, machine=None, bench=None, clock=None, expired=None,
     data_dir = str(Path(data_dir).resolve())
     settings_path = data_dir + "/" + SETTINGS_NAME
     motor = ThreadStepper(board.motor, machine)  # the driver starts disabled
-    app = PumpApp(board, clock, motor, settings=device.read_settings(board, settings_path),
-                  force=device.make_force(board, time=Time()),
-                  buzzer=device.make_buzzer(board), collect_events=False)
+    app = PumpApp(board, clock, motor, settings=wiring.read_settings(board, settings_path),
+                  force=wiring.make_force(board, time=Time()),
+                  buzzer=wiring.make_buzzer(board), collect_events=False)
     app.keeper = Keeper(FileStorage(data_dir),
                         settings_file=device.settings_file(board, settings_path))
-    app.keeper.start(clock.now_ms(), "power_on", device.wall_epoch_s(),
+    app.keeper.start(clock.now_ms(), "power_on", wiring.wall_epoch_s(),
                      fw=firmware_version())
     for line in app.keeper.boot_notes:
         print(line)
@@ -136,7 +136,7 @@ def build(board, data_dir, machine=None, bench=None, clock=None, expired=None,
         print(NO_CGM)
     watchdog = SoftWatchdog(expired or stop_and_exit(motor), watchdog_ms)
     supervisor = Supervisor(watchdog, watchdog_ms // 2)
-    return Rig(app, supervisor, device.make_ui(app, board), watchdog, bench)
+    return Rig(app, supervisor, wiring.make_ui(app, board), watchdog, bench)
 
 
 def _units(mu):

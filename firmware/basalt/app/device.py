@@ -1,13 +1,13 @@
-"""Boot on a device: load its board file (/board.py), build the drivers and the app,
-run the tasks. Kept out of main.py so main.py stays a few lines; wiring only.
+"""Run on a device: the clock, the tasks and what the running pump calls back (the RTC,
+the settings file). The boot wiring (board file, drivers, app) is basalt.app.wiring,
+imported by start() and forgotten before the tasks run. Kept out of main.py so
+main.py stays a few lines.
 """
 
 import asyncio
 import time
 
-from basalt import firmware_version, forget
-from basalt.app import BOOT_WARNING, PumpApp
-from basalt.core.errors import ConfigError
+from basalt import forget
 from basalt.core.units import REBASE_AT_MS
 from basalt.ports import Clock
 
@@ -17,7 +17,7 @@ from basalt.ports import Clock
 SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
 BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
                                "basalt.core.restore", "basalt.core.journal_read",
-                               "basalt.app.selftest")
+                               "basalt.app.selftest", "basalt.app.wiring")
 
 
 class TicksClock(Clock):
@@ -49,62 +49,6 @@ class TicksClock(Clock):
             await asyncio.wait_for_ms(flag.wait(), ms)
         except asyncio.TimeoutError:
             pass
-
-
-def make_motor(board):
-    """The stepper adapter for the board's MCU; the driver starts disabled."""
-    if board.mcu == "rp2040":
-        from basalt.drivers.stepper_rp2 import PioStepper
-
-        return PioStepper(board.motor)
-    if board.mcu == "esp32":
-        from basalt.drivers.stepper_esp32 import RmtStepper
-
-        return RmtStepper(board.motor)
-    if board.mcu == "vboard":
-        from basalt.drivers.stepper_virtual import VirtualStepper
-
-        return VirtualStepper(board.motor)
-    raise ValueError("no motor adapter for mcu %r" % board.mcu)
-
-
-def make_buzzer(board):
-    """The PWM piezo, or None on a board without one (it starts silent)."""
-    if board.buzzer is None:
-        return None
-    from basalt.drivers.buzzer import PwmBuzzer
-
-    return PwmBuzzer(board.buzzer.pin)
-
-
-def make_battery(board):
-    """The battery ADC behind its divider, or None on a board without one."""
-    if board.battery is None:
-        return None
-    from basalt.drivers.battery import AdcBattery
-
-    return AdcBattery(board.battery)
-
-
-def reset_cause():
-    """Why the board started: power_on, watchdog, soft, ... (machine.reset_cause())."""
-    import machine
-
-    cause = machine.reset_cause()
-    for name, text in (("PWRON_RESET", "power_on"), ("WDT_RESET", "watchdog"),
-                       ("HARD_RESET", "hard"), ("SOFT_RESET", "soft"),
-                       ("DEEPSLEEP_RESET", "deep_sleep")):
-        if getattr(machine, name, None) == cause:
-            return text
-    return "reset_%d" % cause
-
-
-def wall_epoch_s():
-    """Seconds since 1970 from the RTC if someone set it (mpremote rtc --set), else None."""
-    now = int(time.time())  # a float on some ports (the WebAssembly one)
-    if time.gmtime(now)[0] < 2024:
-        return None
-    return now if time.gmtime(0)[0] == 1970 else now + 946_684_800  # 2000-epoch ports
 
 
 def keep_rtc(kind, detail):
@@ -156,29 +100,6 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
     await deliver(app, supervisor)
 
 
-def make_cgm(app):
-    """The BLE CGM client the settings ask for (None when off), its readings in app.cgm;
-    app.cgm_client too, so the delivery tick journals its link events."""
-    cgm = app.settings.cgm if app.settings is not None else None
-    if cgm is None or not cgm.enabled:
-        return None
-    from basalt.ble.cgm_client import make_cgm_client
-    from basalt.core.readings import ReadingStore
-
-    app.cgm = ReadingStore(app.clock.now_ms())
-    try:
-        # The pairing number is shown by the UI task (client.prompt) and answered with
-        # the cgm_pair command; the sensor in use and the bond keys are kept in /data.
-        storage = app.keeper.storage if app.keeper is not None else None
-        app.cgm_client = make_cgm_client(app.cgm, app.clock, address=cgm.address,
-                                         storage=storage)
-        return app.cgm_client
-    except ImportError as error:  # aioble not installed
-        print("cgm: %s; glucose is typed (install: mpremote mip install aioble)" % error)
-        app.cgm = None
-        return None
-
-
 SUPERVISOR_PERIOD_MS = 500
 
 
@@ -208,65 +129,7 @@ def _unload_after_save(kind, detail):
         forget(SETTINGS_CHECKS)
 
 
-def read_settings(board, path=SETTINGS_PATH):
-    """The therapy settings on the device, or None (missing or refused: no therapy runs
-    until a valid file is loaded; every problem is printed for the user)."""
-    try:
-        _, validated = settings_file(board, path).load()
-    except ConfigError as error:
-        print("%s refused:\n%s" % (path, error))
-        return None
-    if validated is None:
-        print("no %s: no basal profile until settings are loaded" % path)
-        return None
-    settings, warnings = validated
-    for warning in warnings:
-        print("settings warning: " + warning)
-    return settings
-
-
-def make_force(board, calibration=None, time=None):
-    """The occlusion sensor the board declares (None when it has none). time: the HX711's
-    sleep_us module where the port's own time has none (the Pi rig, CPython)."""
-    force = board.force
-    if force is None:
-        return None
-    if force.kind == "hx711" and board.mcu == "rp2040":
-        from basalt.drivers.hx711_rp2 import HX711Pio  # PIO clocks it: no Python read
-
-        return HX711Pio(force.dout, force.sck, calibration, time=time)
-    if force.kind == "hx711":
-        from basalt.drivers.hx711 import HX711
-
-        return HX711(force.dout, force.sck, calibration, time=time)
-    from basalt.drivers.fsr import FsrSensor
-
-    return FsrSensor(force.adc, calibration)
-
-
 app = None  # the running PumpApp, for inspection from the REPL (basalt.app.device.app)
-
-
-def make_ui(app, board):
-    """The buttons-and-OLED task, when the board has both (else None)."""
-    if board.display is None or board.buttons is None:
-        return None
-    if board.display.height != 64:
-        raise ConfigError("display.height", board.display.height,
-                          "64 for the menus (128x32 panels are not supported yet)")
-    from basalt.app.buttons import board_keys, key_pins
-    from basalt.app.ui_task import UiTask
-    from basalt.drivers.ssd1306_display import make_display
-
-    try:
-        display = make_display(board.display)
-    except (ImportError, OSError) as error:  # no driver installed, or no panel answers
-        print("display: %s; running without the screen and buttons "
-              "(driver: mpremote mip install ssd1306)" % error)
-        return None
-    pins = key_pins(board.buttons)
-    return UiTask(app, display, board_keys(board.buttons, pins), BOOT_WARNING,
-                  wake=key_wake(pins))
 
 
 def key_wake(pins):
@@ -287,45 +150,14 @@ def new_flag():
     return None if flag is None else flag()
 
 
-def self_test(app, board):
-    """The power-on self-test (basalt.app.selftest): boot only, forgotten after it."""
-    from basalt.app import selftest
-
-    return selftest.at_boot(app, board, wall_epoch_s() is not None)
-
-
 def start():
+    """Boot (basalt.app.wiring), drop the boot-only modules, run the tasks forever."""
     global app
-    from board import BOARD  # the board file deploy copied to the device as /board.py
+    from basalt.app import wiring
 
-    from basalt.core.board_file import load_board
-    from basalt.core.supervisor import Supervisor
-    from basalt.drivers.watchdog import MachineWatchdog
-    from basalt.storage.files import FileStorage
-    from basalt.storage.keeper import Keeper
-
-    print(BOOT_WARNING)
-    board = load_board(BOARD)
-    clock = TicksClock()
-    app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
-                  settings=read_settings(board),  # None: no limits, every dose refused
-                  force=make_force(board), buzzer=make_buzzer(board),
-                  battery=make_battery(board), collect_events=False)
-    # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
-    app.keeper = Keeper(FileStorage("/data"), settings_file=settings_file(board),
-                        needs_clock=True)
-    app.stream.subscribe("rtc", keep_rtc)  # a clock set from the menu goes to the RTC
-    app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
-    self_test(app, board)  # its problems join the boot notes
-    for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
-        print(line)
+    parts = wiring.boot()
+    app = parts[0]
+    del wiring  # no reference left: forget() lets gc free the boot wiring
     forget(BOOT_ONLY)
     app.stream.subscribe("unload", _unload_after_save, from_start=False)
-    watchdog = MachineWatchdog(4_000)
-    supervisor = Supervisor(watchdog, 2_000)
-    app.timed.append(supervisor)  # its check-in times move with the clock's epoch
-    from basalt.app.usb_service import on_board
-
-    cgm = make_cgm(app)  # before the UI: its settings screen names the CGM link
-    asyncio.run(run_tasks(app, supervisor, make_ui(app, board), cgm,
-                          on_board(app, board.mcu)))
+    asyncio.run(run_tasks(*parts))

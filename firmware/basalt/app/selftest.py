@@ -1,6 +1,6 @@
 """Power-on self-test: the wiring a maker can get wrong, checked before therapy runs.
 
-The board imports this at boot, runs it once and drops it (basalt.app.device.self_test:
+The board imports this at boot, runs it once and drops it (basalt.app.wiring.self_test:
 its code is freed). Each problem is one line naming the part and its pin, shown on the
 boot screen (the keeper's boot notes) and printed on the REPL. A problem with the motor
 driver, the force sensor or the storage stops delivery: resume is refused with that
@@ -143,7 +143,7 @@ def report():
     or SELFTEST FAIL and the count."""
     from board import BOARD
 
-    from basalt.app import device
+    from basalt.app import wiring
     from basalt.core.board_file import load_board
     from basalt.core.occlusion import load_occlusion_config
     from basalt.storage.files import FileStorage
@@ -157,9 +157,9 @@ def report():
     except BasaltError as error:
         print("force calibration refused: %s" % error)
     config = load_occlusion_config(None)
-    results = check(board, device.make_motor(board), device.make_force(board, calibration),
+    results = check(board, wiring.make_motor(board), wiring.make_force(board, calibration),
                     storage, board_keys(board), board_scan(board),
-                    device.wall_epoch_s() is not None,
+                    wiring.wall_epoch_s() is not None,
                     (config["min_force_mn"], config["max_force_mn"]))
     failed = 0
     for part, problem, stops in results:
