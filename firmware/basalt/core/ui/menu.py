@@ -127,7 +127,7 @@ class Menu:
                 self._ignored[key] = False
             return
         top = self.top()
-        if isinstance(top, BootScreen) and (view.boot_notes is None or top.splash):
+        if isinstance(top, BootScreen) and top.warning_shown(view):
             if kind == PRESS:  # the warning: any key closes it, and only that
                 self._ignored[key] = True
                 self._end_splash(view)
@@ -167,8 +167,7 @@ class Menu:
             if not self._boot_below():
                 self.home()
                 self.push(BootScreen(self.version, self.warning, splash=False))
-        if booting and now_ms - self._boot_until >= 0 and (
-                view.boot_notes is None or self.top().splash):
+        if booting and now_ms - self._boot_until >= 0 and self.top().warning_shown(view):
             self._end_splash(view)
         if (view.cgm_passkey is not None or self.pairing is not None) and not booting:
             from basalt.core.ui.flows_cgm import watch_prompt

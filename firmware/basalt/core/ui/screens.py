@@ -307,6 +307,10 @@ class BootScreen(Screen):
         self.top = 0
         self.splash = splash  # the warning is on screen
 
+    def warning_shown(self, view):
+        """The warning, not the notes: any key or the boot timeout closes it."""
+        return view.boot_notes is None or self.splash
+
     def move(self, menu, view, step, repeat):
         self.top = max(0, self.top - step)
 
@@ -321,7 +325,7 @@ class BootScreen(Screen):
         menu.pop()
 
     def draw(self, p, view, menu):
-        if view.boot_notes is not None and not self.splash:
+        if not self.warning_shown(view):
             self._notes(p, view)
             return
         p.c.rect(0, 0, 128, 64, 1)
