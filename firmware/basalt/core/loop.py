@@ -80,6 +80,14 @@ STEP_MIN = const(15)  # prediction points every 15 minutes
 POINTS = const(17)  # 0..240 minutes
 DOSE_FROM_MIN = const(30)  # the dose looks at predictions from here on (not the present)
 FADE_MIN = const(60)  # momentum fades to nothing over this
+UAM_FADE_MIN = 180  # an unexplained rise with no carbs on board fades over this (UAM)
+BOLUS_UAM_ONLY = True  # automatic boluses only while an unexplained rise is on
+UAM_BASIS_EVENTUAL = True
+UAM_NEEDS_RISE = True
+BOLUS_GUARD_MG = 100  # no-momentum eventual glucose an automatic bolus may not take below
+NEED_GUARD_MG = 0  # and the whole need while rising unexplained
+BOLUS_MIN_MG = 150  # automatic boluses only from this glucose up
+BOLUS_MIN_DEV = 0  # and an unexplained rise at least this steep (mg/dL/min x 1000)
 FIT_MIN = const(30)  # glucose and trend: a least-squares line through 30 min of readings
 NOISY_MILLI = 20_000  # readings further than this from their line: not used to dose
 TEMP_FACTOR = const(2)  # rate = scheduled + 2 x need per hour: the need in 30 minutes
@@ -132,6 +140,9 @@ class Decision:
         self.lowest = None  # lowest prediction (mg/dL) and when (minutes ahead)
         self.lowest_min = 0
         self.basis = None  # what the dose aims from: min(eventual, lowest from 30 min)
+        self.settled = None  # eventual glucose without momentum
+        self.meals = 0  # announced meals still absorbing
+        self.uam = False
         self.deviation_milli = 0  # CGM slope minus what insulin and carbs explain
         self.need_mu = 0
         self.max_temp_mu_h = 0
@@ -553,7 +564,7 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
     expected = carb_slope - iob["activity_mu_h"] * isf // 60
     trend = d.trend_milli
     deviation = 0 if trend is None else trend - expected
-    if deviation > 0 and carbs:
+    if deviation > 0 and carbs_on_board(carbs, now_ms, absorb_min):
         # Carbs arriving faster than modelled: they use up carbs on board, and the
         # rise of a meal that was bolused for is not a trend to chase.
         minutes = min(since_ms, FADE_MIN * MS_PER_MIN) // MS_PER_MIN
@@ -562,6 +573,10 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
         deviation = 0
     d.deviation_milli = deviation
     d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
+    d.meals = len(carbs)
+    # A rise no carbs on board explain is an unannounced meal: it lasts (oref1's UAM).
+    fade = UAM_FADE_MIN if deviation > 0 and (not UAM_NEEDS_RISE or (trend or 0) > 0) else FADE_MIN
+    d.uam = fade == UAM_FADE_MIN
     glucose = d.glucose
     points = [0] * POINTS
     lowest, lowest_min, dose_low = glucose, 0, None
@@ -570,7 +585,7 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
         insulin = (iob_now - mu[k]) * isf // 1000
         value = (glucose - insulin + _carb_rise(carbs, now_ms, ahead, absorb_min, isf,
                                                 carb_ratio)[0]
-                 + _momentum(deviation, ahead))
+                 + _momentum(deviation, ahead, fade))
         points[k] = value
         if value < lowest:
             lowest, lowest_min = value, ahead
@@ -579,9 +594,11 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
     d.prediction = points
     d.lowest, d.lowest_min = lowest, lowest_min
     carbs_left = _carb_rise(carbs, now_ms, absorb_min, absorb_min, isf, carb_ratio)[0]
-    d.eventual = (glucose - iob_now * isf // 1000 + carbs_left
-                  + _momentum(deviation, FADE_MIN))
+    d.settled = glucose - iob_now * isf // 1000 + carbs_left  # if the rise stopped now
+    d.eventual = d.settled + _momentum(deviation, fade, fade)
     d.basis = min(d.eventual, dose_low)
+    if UAM_BASIS_EVENTUAL and d.uam:
+        d.basis = d.eventual
 
 
 def _dose(d, schedule, settings, pump, caution):
@@ -608,6 +625,10 @@ def _dose(d, schedule, settings, pump, caution):
             need = room
             d.limit = "max_iob"
             what += "; need limited to %s U by max IOB" % fmt_milli(room)
+    if NEED_GUARD_MG and need > 0 and d.deviation_milli > 0:
+        room = (d.settled - NEED_GUARD_MG) * 1000 // isf
+        if need > room:
+            need = room if room > 0 else 0
     d.need_mu = need
     against = _cgm_disagrees(d, need)
     if against:
@@ -617,7 +638,7 @@ def _dose(d, schedule, settings, pump, caution):
         need = need * share // 100
         what += "; %d %% of the need (activity)" % share
     if need > 0 and settings["auto_bolus"]:
-        need -= _auto_bolus(d, scheduled, settings, pump, need)
+        need -= _auto_bolus(d, scheduled, settings, pump, need, isf)
     rate = scheduled + TEMP_FACTOR * need
     if rate < 0:
         rate = 0
@@ -636,14 +657,22 @@ def _dose(d, schedule, settings, pump, caution):
     return d
 
 
-def _auto_bolus(d, scheduled, settings, pump, need):
+def _auto_bolus(d, scheduled, settings, pump, need, isf):
     """A fraction of the need as a bolus, rounded down to the pump's bolus step."""
     if pump["bolus_running"] or d.lowest < settings["suspend_mg_dl"]:
+        return 0
+    if BOLUS_UAM_ONLY and (d.deviation_milli <= BOLUS_MIN_DEV or d.meals or not d.uam):
+        return 0
+    if d.glucose < BOLUS_MIN_MG:
         return 0
     amount = need * settings["auto_bolus_percent"] // 100
     most = scheduled * settings["auto_bolus_max_min"] // 60
     if amount > most:
         amount = most
+    if BOLUS_GUARD_MG:
+        room = (d.settled - BOLUS_GUARD_MG) * 1000 // isf
+        if amount > room:
+            amount = room if room > 0 else 0
     step = pump["bolus_step_mu"]
     amount = amount // step * step
     d.bolus_mu = amount
@@ -752,10 +781,10 @@ def _cgm_disagrees(d, need):
     return None
 
 
-def _momentum(deviation, ahead):
-    """mg/dL the unexplained slope adds by `ahead` minutes, fading linearly over FADE_MIN."""
-    t = ahead if ahead < FADE_MIN else FADE_MIN
-    return deviation * (2 * FADE_MIN * t - t * t) // (2 * FADE_MIN) // 1000
+def _momentum(deviation, ahead, fade):
+    """mg/dL the unexplained slope adds by `ahead` minutes, fading linearly over fade."""
+    t = ahead if ahead < fade else fade
+    return deviation * (2 * fade * t - t * t) // (2 * fade) // 1000
 
 
 def _zero(d, reason):
