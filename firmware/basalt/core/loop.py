@@ -11,7 +11,10 @@ scheduled basal, and predicts glucose every 15 minutes for the next 4 hours:
 
 Momentum is the deviation: the CGM trend minus the slope insulin activity and carb
 absorption explain, carried forward and fading to nothing over 60 minutes (so it adds
-at most 30 minutes' worth). The eventual glucose counts all insulin and carbs on board.
+at most 30 minutes' worth). Glucose rising faster than that with no carbs left on board
+is a meal nobody announced (oref1's UAM): its deviation fades over 180 minutes instead,
+and the dose aims from the eventual glucose. The eventual glucose counts all insulin
+and carbs on board.
 
 Then, in order (docs/references.md: oref0, Loop):
   no usable CGM (stale >= 15 min, flat, implausible)  cancel a high temp; a low temp
@@ -23,7 +26,9 @@ Then, in order (docs/references.md: oref0, Loop):
       30-minute temp gives the need), between 0 and the max temp basal
       min(max basal, 3 x highest scheduled, 4 x current scheduled); with automatic
       boluses on, a fraction of a positive need as a bolus (never with a predicted low,
-      at most auto_bolus_max_min minutes of scheduled basal), the rest as temp.
+      at most auto_bolus_max_min minutes of scheduled basal), the rest as temp; only
+      for an unannounced rise (UAM, no meal on record) from 150 mg/dL, and never more
+      than would take glucose below 100 mg/dL were the rise to stop now.
       What the CGM shows overrules the model's direction (oref0's "Delta < Exp. Delta"
       checks): no more insulin while glucose rises slower than insulin and carbs
       explain (the patient is more sensitive than the settings say, or insulin is
@@ -80,14 +85,9 @@ STEP_MIN = const(15)  # prediction points every 15 minutes
 POINTS = const(17)  # 0..240 minutes
 DOSE_FROM_MIN = const(30)  # the dose looks at predictions from here on (not the present)
 FADE_MIN = const(60)  # momentum fades to nothing over this
-UAM_FADE_MIN = 180  # an unexplained rise with no carbs on board fades over this (UAM)
-BOLUS_UAM_ONLY = True  # automatic boluses only while an unexplained rise is on
-UAM_BASIS_EVENTUAL = True
-UAM_NEEDS_RISE = True
-BOLUS_GUARD_MG = 100  # no-momentum eventual glucose an automatic bolus may not take below
-NEED_GUARD_MG = 0  # and the whole need while rising unexplained
-BOLUS_MIN_MG = 150  # automatic boluses only from this glucose up
-BOLUS_MIN_DEV = 0  # and an unexplained rise at least this steep (mg/dL/min x 1000)
+UAM_FADE_MIN = const(180)  # an unexplained rise (no carbs on board) fades over this
+BOLUS_MIN_MG = const(150)  # automatic boluses only from this glucose up
+BOLUS_GUARD_MG = const(100)  # nor below this, were the rise to stop now
 FIT_MIN = const(30)  # glucose and trend: a least-squares line through 30 min of readings
 NOISY_MILLI = 20_000  # readings further than this from their line: not used to dose
 TEMP_FACTOR = const(2)  # rate = scheduled + 2 x need per hour: the need in 30 minutes
@@ -141,8 +141,8 @@ class Decision:
         self.lowest_min = 0
         self.basis = None  # what the dose aims from: min(eventual, lowest from 30 min)
         self.settled = None  # eventual glucose without momentum
-        self.meals = 0  # announced meals still absorbing
-        self.uam = False
+        self.meals = 0  # announced meals on the record (absorbing)
+        self.uam = False  # an unexplained rise: the meal nobody announced (UAM)
         self.deviation_milli = 0  # CGM slope minus what insulin and carbs explain
         self.need_mu = 0
         self.max_temp_mu_h = 0
@@ -574,9 +574,10 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
     d.deviation_milli = deviation
     d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
     d.meals = len(carbs)
-    # A rise no carbs on board explain is an unannounced meal: it lasts (oref1's UAM).
-    fade = UAM_FADE_MIN if deviation > 0 and (not UAM_NEEDS_RISE or (trend or 0) > 0) else FADE_MIN
-    d.uam = fade == UAM_FADE_MIN
+    # Glucose rising faster than insulin and carbs on board explain is a meal nobody
+    # announced (oref1's UAM): it lasts, so it is carried over UAM_FADE_MIN, not FADE_MIN.
+    d.uam = deviation > 0 and trend is not None and trend > 0
+    fade = UAM_FADE_MIN if d.uam else FADE_MIN
     glucose = d.glucose
     points = [0] * POINTS
     lowest, lowest_min, dose_low = glucose, 0, None
@@ -596,9 +597,7 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
     carbs_left = _carb_rise(carbs, now_ms, absorb_min, absorb_min, isf, carb_ratio)[0]
     d.settled = glucose - iob_now * isf // 1000 + carbs_left  # if the rise stopped now
     d.eventual = d.settled + _momentum(deviation, fade, fade)
-    d.basis = min(d.eventual, dose_low)
-    if UAM_BASIS_EVENTUAL and d.uam:
-        d.basis = d.eventual
+    d.basis = d.eventual if d.uam else min(d.eventual, dose_low)
 
 
 def _dose(d, schedule, settings, pump, caution):
@@ -625,10 +624,6 @@ def _dose(d, schedule, settings, pump, caution):
             need = room
             d.limit = "max_iob"
             what += "; need limited to %s U by max IOB" % fmt_milli(room)
-    if NEED_GUARD_MG and need > 0 and d.deviation_milli > 0:
-        room = (d.settled - NEED_GUARD_MG) * 1000 // isf
-        if need > room:
-            need = room if room > 0 else 0
     d.need_mu = need
     against = _cgm_disagrees(d, need)
     if against:
@@ -661,18 +656,15 @@ def _auto_bolus(d, scheduled, settings, pump, need, isf):
     """A fraction of the need as a bolus, rounded down to the pump's bolus step."""
     if pump["bolus_running"] or d.lowest < settings["suspend_mg_dl"]:
         return 0
-    if BOLUS_UAM_ONLY and (d.deviation_milli <= BOLUS_MIN_DEV or d.meals or not d.uam):
-        return 0
-    if d.glucose < BOLUS_MIN_MG:
-        return 0
+    if not d.uam or d.meals or d.glucose < BOLUS_MIN_MG:
+        return 0  # only for an unannounced rise, and not near the target
     amount = need * settings["auto_bolus_percent"] // 100
     most = scheduled * settings["auto_bolus_max_min"] // 60
     if amount > most:
         amount = most
-    if BOLUS_GUARD_MG:
-        room = (d.settled - BOLUS_GUARD_MG) * 1000 // isf
-        if amount > room:
-            amount = room if room > 0 else 0
+    room = (d.settled - BOLUS_GUARD_MG) * 1000 // isf  # all on board, if the rise stopped
+    if amount > room:
+        amount = room if room > 0 else 0
     step = pump["bolus_step_mu"]
     amount = amount // step * step
     d.bolus_mu = amount
