@@ -102,13 +102,29 @@ def test_suspend_only_never_raises_insulin():
     assert d.action == "cancel" and d.bolus_mu == 0 and "scheduled basal" in d.reason
 
 
-def test_high_glucose_gets_a_high_temp_and_a_fraction_as_bolus():
+def test_high_glucose_gets_a_high_temp_and_no_bolus():
     d = decide(make(), 200)
-    need = (200 - 110) * 1000 // 50
-    assert d.need_mu == need
-    assert d.bolus_mu == 500  # 40 % of 1.8 U = 0.72 U, capped at 30 min of 1 U/h basal
-    assert d.rate_mu_h == 3_600  # 1 + 2 x 1.3 U/h = 3.6, the max temp
-    assert d.minutes == 30 and "automatic bolus 0.5 U" in d.reason
+    assert d.need_mu == (200 - 110) * 1000 // 50 and not d.uam
+    assert d.bolus_mu == 0 and d.rate_mu_h == 3_600  # 1 + 2 x 1.8 U/h, the max temp
+
+
+def test_an_unannounced_rise_gets_a_fraction_as_bolus():
+    d = decide(make(), 200, trend=1_000)  # 1 mg/dL/min, nothing on record explains it
+    # The rise fades over 180 min: +90 mg/dL eventually, and the dose aims from there.
+    assert d.uam and d.eventual == 200 + 90 and d.basis == d.eventual
+    assert d.bolus_mu == 500  # 40 % of 3.6 U, capped at 30 min of 1 U/h basal
+    assert d.rate_mu_h == 3_600 and d.minutes == 30 and "automatic bolus 0.5 U" in d.reason
+
+
+@pytest.mark.parametrize("glucose, iob_mu, bolus_mu", [
+    (140, 0, 0),  # below 150 mg/dL: temps only
+    (160, 0, 500),
+    (160, 1_000, 200),  # 1 U on board: 0.2 U more brings glucose to 100, were it to stop
+    (160, 1_200, 0),
+])
+def test_an_automatic_bolus_keeps_glucose_above_the_guard(glucose, iob_mu, bolus_mu):
+    d = decide(make(), glucose, trend=3_000, iob=FlatIob(iob_mu))
+    assert d.uam and d.bolus_mu == bolus_mu
 
 
 def test_without_auto_bolus_only_temps():
@@ -163,7 +179,9 @@ def test_announced_carbs_raise_the_prediction():
     lp = make()
     lp.add_carbs(0, 50)
     d = decide(lp, 120, trend=50_000 * 50 // 180 * 1000 // 10_000, now=0)  # as modelled
-    assert d.action == "temp" and d.rate_mu_h > 1_000 and d.bolus_mu > 0
+    # Temps only: the meal was announced (and bolused for), automatic boluses are for
+    # rises nobody announced.
+    assert d.action == "temp" and d.rate_mu_h > 1_000 and d.bolus_mu == 0
 
 
 @pytest.mark.parametrize("glucose, trend, temp, action, words", [

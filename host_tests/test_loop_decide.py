@@ -94,7 +94,7 @@ def test_what_the_fixtures_show():
         return out[name]["decision"]
 
     assert d("in_range")["action"] == "keep" and d("in_range")["need_mu"] == 0
-    assert d("rising_with_carbs")["action"] == "temp" and d("rising_with_carbs")["bolus_mu"] > 0
+    assert d("rising_with_carbs")["action"] == "temp" and d("rising_with_carbs")["bolus_mu"] == 0
     assert out["rising_with_carbs"]["state"]["carbs"][0][2] > 0  # counted as early
     for name in ("predicted_low_suspend", "low_glucose_suspend", "lo_reading_suspends"):
         assert (d(name)["action"], d(name)["rate_mu_h"], d(name)["minutes"]) == ("temp", 0, 30)

@@ -86,6 +86,7 @@ POINTS = const(17)  # 0..240 minutes
 DOSE_FROM_MIN = const(30)  # the dose looks at predictions from here on (not the present)
 FADE_MIN = const(60)  # momentum fades to nothing over this
 UAM_FADE_MIN = const(180)  # an unexplained rise (no carbs on board) fades over this
+UAM_MIN_TREND = const(200)  # a rise from 0.2 mg/dL/min (1 mg/dL per 5 min): not noise
 BOLUS_MIN_MG = const(150)  # automatic boluses only from this glucose up
 BOLUS_GUARD_MG = const(100)  # nor below this, were the rise to stop now
 FIT_MIN = const(30)  # glucose and trend: a least-squares line through 30 min of readings
@@ -388,7 +389,7 @@ def _choose(d, inputs, cgm, why, carbs, since):
     d.glucose = cgm[0] // 1000
     d.trend_milli = cgm[1]
     _predict(d, now_ms, inputs["iob"], carbs, absorb_min, isf, schedule["carb_ratio_mg_u"],
-             since)
+             since, schedule["target_mg_dl"])
     threshold = settings["suspend_mg_dl"]
     if d.glucose < threshold:
         return _zero(d, "glucose %d mg/dL is below the suspend threshold %d: basal "
@@ -556,7 +557,7 @@ def _absorb_early(carbs, now_ms, absorb_min, mg):
 # ----- prediction and dose ---------------------------------------------------------------
 
 
-def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
+def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms, target):
     mu = iob["mu"]
     iob_now = d.iob_mu
     _, carb_slope = _carb_rise(carbs, now_ms, 0, absorb_min, isf, carb_ratio)
@@ -575,8 +576,10 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
     d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
     d.meals = len(carbs)
     # Glucose rising faster than insulin and carbs on board explain is a meal nobody
-    # announced (oref1's UAM): it lasts, so it is carried over UAM_FADE_MIN, not FADE_MIN.
-    d.uam = deviation > 0 and trend is not None and trend > 0
+    # announced (oref1's UAM): it lasts, so it is carried over UAM_FADE_MIN, not FADE_MIN
+    # (from the target up: below it, a rise is not dosed for).
+    d.uam = deviation > 0 and trend is not None and trend >= UAM_MIN_TREND and \
+        d.glucose >= target
     fade = UAM_FADE_MIN if d.uam else FADE_MIN
     glucose = d.glucose
     points = [0] * POINTS
