@@ -116,6 +116,12 @@ def test_an_unannounced_rise_gets_a_fraction_as_bolus():
     assert d.rate_mu_h == 3_600 and d.minutes == 30 and "automatic bolus 0.5 U" in d.reason
 
 
+def test_a_rise_below_target_is_an_unannounced_meal_too():
+    d = decide(make(), 90, trend=800)  # 0.8 mg/dL/min: +72 mg/dL over 180 min
+    assert d.uam and d.eventual == 90 + 72 and d.bolus_mu == 0  # temps only below 150
+    assert d.action == "temp" and d.rate_mu_h == 1_000 + 2 * (162 - 110) * 1000 // 50
+
+
 @pytest.mark.parametrize("glucose, iob_mu, bolus_mu", [
     (140, 0, 0),  # below 150 mg/dL: temps only
     (160, 0, 500),
@@ -189,8 +195,9 @@ def test_announced_carbs_raise_the_prediction():
     (200, -1_000, None, "keep", "runs 5 mg/dL/5 min below what insulin and carbs explain"),
     (200, -1_000, 3_000, "cancel", "no more insulin"),
     # Below target, but rising faster than explained: no low temp (a suspend still wins).
-    (90, 800, None, "keep", "rises 4 mg/dL/5 min above what insulin and carbs explain"),
-    (90, 800, 200, "cancel", "no less insulin"),
+    # (From 0.2 mg/dL/min a rise is an unannounced meal: test_a_rise_below_target_...)
+    (100, 150, None, "keep", "rises 0.75 mg/dL/5 min above what insulin and carbs explain"),
+    (100, 150, 200, "cancel", "no less insulin"),
 ])
 def test_the_cgm_overrules_the_model_direction(glucose, trend, temp, action, words):
     d = decide(make(), glucose, trend, st_=state(temp=temp))

@@ -389,7 +389,7 @@ def _choose(d, inputs, cgm, why, carbs, since):
     d.glucose = cgm[0] // 1000
     d.trend_milli = cgm[1]
     _predict(d, now_ms, inputs["iob"], carbs, absorb_min, isf, schedule["carb_ratio_mg_u"],
-             since, schedule["target_mg_dl"])
+             since)
     threshold = settings["suspend_mg_dl"]
     if d.glucose < threshold:
         return _zero(d, "glucose %d mg/dL is below the suspend threshold %d: basal "
@@ -557,7 +557,7 @@ def _absorb_early(carbs, now_ms, absorb_min, mg):
 # ----- prediction and dose ---------------------------------------------------------------
 
 
-def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms, target):
+def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
     mu = iob["mu"]
     iob_now = d.iob_mu
     _, carb_slope = _carb_rise(carbs, now_ms, 0, absorb_min, isf, carb_ratio)
@@ -576,10 +576,8 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms, targe
     d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
     d.meals = len(carbs)
     # Glucose rising faster than insulin and carbs on board explain is a meal nobody
-    # announced (oref1's UAM): it lasts, so it is carried over UAM_FADE_MIN, not FADE_MIN
-    # (from the target up: below it, a rise is not dosed for).
-    d.uam = deviation > 0 and trend is not None and trend >= UAM_MIN_TREND and \
-        d.glucose >= target
+    # announced (oref1's UAM): it lasts, so it is carried over UAM_FADE_MIN, not FADE_MIN.
+    d.uam = deviation > 0 and trend is not None and trend >= UAM_MIN_TREND
     fade = UAM_FADE_MIN if d.uam else FADE_MIN
     glucose = d.glucose
     points = [0] * POINTS
