@@ -68,7 +68,7 @@ NO_NUMBERS = ("cancel_bolus", "cancel_temp_basal", "suspend", "resume", "set_pro
 
 def test_the_table_lists_every_command_once():
     assert sorted(COMMANDS) == sorted(list(EXPECTED) + list(NO_NUMBERS))
-    assert len(commands.TABLE_) == len(COMMANDS)  # no name declared twice
+    assert len(commands.table()) == len(COMMANDS)  # no name declared twice
     for name, (handler, fields) in EXPECTED.items():
         command = COMMANDS[name]
         assert command.handler == handler
