@@ -12,7 +12,7 @@ from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher, EngineOnly
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue
 from basalt.core.ui import flows
-from basalt.core.ui.screens import NumberScreen
+from basalt.core.ui.forms import NumberScreen
 from basalt.core.ui.view import PumpView
 from basalt.core.units import fmt_milli
 from tools.fakes import FakeIob, open_limits

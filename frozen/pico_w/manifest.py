@@ -72,6 +72,7 @@ package(
         "core/ui/flows_care.py",
         "core/ui/flows_cgm.py",
         "core/ui/flows_setup.py",
+        "core/ui/forms.py",
         "core/ui/history.py",
         "core/ui/history_pages.py",
         "core/ui/home.py",
