@@ -179,6 +179,7 @@ def boot():
     app.keeper = Keeper(FileStorage("/data"), settings_file=device.settings_file(board),
                         needs_clock=True)
     app.stream.subscribe("rtc", device.keep_rtc)  # a clock set from the menu goes to the RTC
+    app.stream.unsubscribe("recent")  # History reads the journal: no recent-events list
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
     self_test(app, board)  # its problems join the boot notes
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
