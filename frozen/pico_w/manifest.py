@@ -74,6 +74,7 @@ package(
         "core/ui/flows_setup.py",
         "core/ui/forms.py",
         "core/ui/history.py",
+        "core/ui/history_detail.py",
         "core/ui/history_pages.py",
         "core/ui/home.py",
         "core/ui/keys.py",
