@@ -51,6 +51,7 @@ package(
         "core/iob.py",
         "core/journal.py",
         "core/journal_read.py",
+        "core/journal_records.py",
         "core/limits.py",
         "core/loop.py",
         "core/loop_check.py",

@@ -35,7 +35,7 @@ MENU_MODULES = ("basalt.core.ui.flows", "basalt.core.ui.flows_basal",
                 "basalt.core.ui.flows_setup", "basalt.core.ui.forms",
                 "basalt.core.ui.history_pages", "basalt.core.ui.history_detail",
                 "basalt.core.ui.history", "basalt.storage.history_pages",
-                "basalt.core.journal_read")
+                "basalt.core.journal_records")
 
 
 class Menu:
