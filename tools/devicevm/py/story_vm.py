@@ -246,20 +246,21 @@ def do(step):
 def story():
     """The steps, each one's observations printed as it ends (a generator of chunks)."""
     for step in STORY:
-        yield from _step(step)
+        seen = yield from do(step)
+        entry = {"t_ms": story_ms()}
+        if seen:
+            entry.update(seen)
+        print("DEVICEVM-STEP " + json.dumps(entry))
+        entry = seen = None
+        _overwrite(None, None, None, None)
         yield
 
 
-def _step(step):
-    """One step and its printed observations, in a generator of its own: the GC scans a
-    live generator's whole value stack, so the screen's hex (2 KB, twice: the frame and
-    its JSON line) left in story()'s stack slots stayed reachable for a step and was
-    counted as the firmware's heap. This one is garbage when the step ends."""
-    seen = yield from do(step)
-    entry = {"t_ms": story_ms()}
-    if seen:
-        entry.update(seen)
-    print("DEVICEVM-STEP " + json.dumps(entry))
+def _overwrite(*_):
+    """Called with Nones after a step's line is printed: the GC scans a live
+    generator's whole value stack, and the slots that held the screen's hex (2 KB, in
+    the line and its JSON) would keep it reachable for a step, counted as firmware heap.
+    A call with four arguments writes over those slots."""
 
 
 def transcript():
