@@ -102,10 +102,13 @@ function rememberedInsulinCurve() {
         }
         var found = byMinute[minsAgo];
         if (found === undefined) {
-            found = iobCalc(treatment, time, curve, dia, peak, profile);
+            var result = iobCalc(treatment, time, curve, dia, peak, profile);
+            found = {activityContrib: result.activityContrib, iobContrib: result.iobContrib};
             byMinute[minsAgo] = found;
         }
-        return {activityContrib: found.activityContrib, iobContrib: found.iobContrib};
+        // The one caller (lib/iob/total.js) only reads the two numbers: the remembered
+        // answer itself, not a copy per call (most of a decision's garbage).
+        return found;
     };
     require.cache[path].exports = remembered;
 }
