@@ -6,6 +6,17 @@
 //   {"op": "decide", "clock": ISO, "glucose": [...], "history": [...], "carbs": [...],
 //    "profile": {...}, "currenttemp": {...}, "autosens": {"ratio": r}, "microbolus": bool}
 //       -> {"iob": {...}, "meal": {...}, "suggested": {...}}
+//   {"op": "step", "session": id, "open": {"profile": {...}, "glucose_keep": n} (the
+//    first step only), "clock": ISO, "since": ms, "history": [[serial, ms, record], ...],
+//    "carbs": [[ms, entry], ...], "glucose": [...], "suspended": record or null,
+//    "target": mg/dL or null, "currenttemp": {...}, "microbolus": bool}
+//       -> the answer of "decide" for the inputs the session holds now: a session keeps
+//       the profile, glucose, history and carbs, and a step brings only what changed
+//       (records added or amended, by serial; those older than `since` are dropped;
+//       the newest glucose_keep readings are kept), so a decision does not send, and
+//       parse, the whole history again. oref0 writes into its inputs (cob.js sets
+//       fields of the glucose entries, lib/meal/total.js sets profile.current_basal),
+//       so each decision gets fresh copies: what it sees is what "decide" would see.
 //   anything that goes wrong -> {"error": "text"} (the caller counts it)
 //
 // The steps are those of a rig's loop (oref0-calculate-iob, oref0-meal,
@@ -150,7 +161,76 @@ function decide(request) {
     return {iob: iob[0], meal: meal, suggested: suggested};
 }
 
-var OPS = {profile: profile, decide: decide};
+var sessions = new Map();  // id -> {profile, keep, records, bySerial, carbs, glucose}
+var MAX_SESSIONS = 16;  // a worker runs its cells one after another
+
+function openSession(id, open) {
+    var session = {profile: open.profile, keep: open.glucose_keep, records: [],
+                   bySerial: new Map(), carbs: [], glucose: []};
+    sessions.set(id, session);
+    if (sessions.size > MAX_SESSIONS) {
+        sessions.delete(sessions.keys().next().value);  // the oldest
+    }
+    return session;
+}
+
+function copies(entries) {
+    var out = new Array(entries.length);
+    for (var i = 0; i < entries.length; i++) {
+        out[i] = Object.assign({}, entries[entries.length - 1 - i].entry);
+    }
+    return out;  // newest first, as oref0 reads them
+}
+
+function step(request) {
+    var session = request.open ? openSession(request.session, request.open)
+        : sessions.get(request.session);
+    if (!session) {
+        return {error: 'step: unknown session ' + JSON.stringify(request.session)};
+    }
+    request.history.forEach(function (change) {
+        var known = session.bySerial.get(change[0]);
+        if (known) {
+            known.entry = change[2];  // amended (a cancelled bolus's amount)
+        } else {
+            known = {serial: change[0], ms: change[1], entry: change[2]};
+            session.bySerial.set(change[0], known);
+            session.records.push(known);
+        }
+    });
+    var since = request.since;
+    var kept = session.records.filter(function (r) { return r.ms >= since; });
+    if (kept.length < session.records.length) {
+        // only the records kept are known (one dropped and amended later is dropped again)
+        session.bySerial = new Map(kept.map(function (r) { return [r.serial, r]; }));
+    }
+    session.records = kept;
+    request.carbs.forEach(function (c) { session.carbs.push({ms: c[0], entry: c[1]}); });
+    session.carbs = session.carbs.filter(function (c) { return c.ms >= since; });
+    Array.prototype.push.apply(session.glucose, request.glucose);
+    if (session.glucose.length > session.keep) {
+        session.glucose.splice(0, session.glucose.length - session.keep);
+    }
+    var history = copies(session.records);
+    if (request.suspended) {
+        history.unshift(Object.assign({}, request.suspended));
+    }
+    var profile = structuredClone(session.profile);
+    if (request.target !== null && request.target !== undefined) {
+        profile.min_bg = request.target;  // as lib/profile/targets.js sets a temp target
+        profile.max_bg = request.target;
+        profile.temptargetSet = true;
+    }
+    var glucose = new Array(session.glucose.length);
+    for (var i = 0; i < glucose.length; i++) {
+        glucose[i] = Object.assign({}, session.glucose[glucose.length - 1 - i]);
+    }
+    return decide({clock: request.clock, glucose: glucose, history: history,
+                   carbs: copies(session.carbs), profile: profile,
+                   currenttemp: request.currenttemp, microbolus: request.microbolus});
+}
+
+var OPS = {profile: profile, decide: decide, step: step};
 
 function answer(line) {
     var request;
@@ -161,7 +241,7 @@ function answer(line) {
     }
     var op = OPS[request.op];
     if (!op) {
-        return {error: 'unknown op ' + JSON.stringify(request.op) + '; known: profile, decide'};
+        return {error: 'unknown op ' + JSON.stringify(request.op) + '; known: profile, decide, step'};
     }
     try {
         return op(request);
