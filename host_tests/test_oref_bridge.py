@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tools import ROOT
-from tools.sim import controllers, oref, patients
+from tools.sim import cohort, controllers, oref, patients
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node missing")
 
@@ -227,3 +227,45 @@ def test_a_suspend_shows_only_when_it_stopped_delivery():
     assert [r["_type"] for r in history.recent(700_000)[0]] == ["PumpSuspend"]
     history.add(900_000, "resumed", {"takeup_steps": 0})
     assert [r["_type"] for r in history.recent(960_000)[0]] == ["PumpResume", "PumpSuspend"]
+
+
+ENACT = oref.Oref0.enact
+
+
+def _decisions(monkeypatch, sessions, env=None, minutes=600):
+    """oref1 for `minutes` on adult#001 with meals at 0:30 and 8:00 (history kept 8 h,
+    so that records are dropped within the run): each decision's suggestion and the
+    bridge's answers."""
+    monkeypatch.setattr(oref, "HISTORY_KEEP_MIN", 8 * 60)
+    monkeypatch.setattr(oref.Oref0, "sessions", sessions)
+    answers = []
+
+    def recorded(self, minute, suggested):
+        answers.append(self.last)
+        return ENACT(self, minute, suggested)
+
+    monkeypatch.setattr(oref.Oref0, "enact", recorded)
+    monkeypatch.setattr(oref, "_bridge", oref.Bridge(env))
+    try:
+        trace = cohort.simulate("adult#001", "oref1", minutes,
+                                {30: (45.0, 45.0), 480: (60.0, 60.0)}, 1)
+    finally:
+        oref._bridge.close()
+    return trace, answers
+
+
+def test_sessions_and_the_readable_history_decide_as_whole_requests(monkeypatch):
+    """Sending only what changed (a session), and giving each of oref0's steps only the
+    records it can read, change no decision: the run matches one that hands oref0 the
+    whole history every time, and the bridge's check (each decision also made on the
+    whole history) finds no difference, while records were left out."""
+    whole, whole_answers = _decisions(monkeypatch, False)
+    trace, answers = _decisions(monkeypatch, True, {"OREF0_BRIDGE_CHECK_HISTORY": "1"})
+    assert trace["controller"].errors == [] and whole["controller"].errors == []
+    assert [a["suggested"] for a in answers] == [a["suggested"] for a in whole_answers]
+    assert trace["glucose"] == whole["glucose"] and trace["insulin_u"] == whole["insulin_u"]
+    reads = [a["read"] for a in answers]
+    assert any(r["iob"] < r["whole"] for r in reads)  # IOB: DIA (6 h) and a temp back
+    late = [(r, a["meal"]["carbs"]) for r, a in zip(reads, answers)][-60:]
+    assert any(r["meal"] < r["whole"] and carbs for r, carbs in late)  # carbs in window
+

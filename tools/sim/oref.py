@@ -119,18 +119,19 @@ class BridgeError(Exception):
 class Bridge:
     """One node process running tools/sim/oref0_bridge.js; call() sends one request."""
 
-    def __init__(self):
+    def __init__(self, env=None):
         self.proc = None
         self.pid = os.getpid()
         self.requests = 0
         self.spawns = 0  # a new process knows no session: its controllers send all again
+        self.env = None if env is None else dict(os.environ, **env)
 
     def _spawn(self):
         self.pid = os.getpid()
         self.spawns += 1
         self.proc = subprocess.Popen(
             ["node", BRIDGE_JS], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, bufsize=1)
+            stderr=subprocess.DEVNULL, text=True, bufsize=1, env=self.env)
 
     def call(self, request):
         """The answer (a dict); BridgeError when oref0 failed or the process died."""

@@ -135,16 +135,180 @@ function profile(request) {
     return {profile: made};
 }
 
+// ----- the history each step reads --------------------------------------------------------
+//
+// A rig hands oref0 its whole history; most of a decision's time is oref0 turning every
+// record into treatments (lib/iob/history.js) and summing them at every time step. A
+// record only counts where its insulin lands within DIA before a time oref0 evaluates
+// IOB at (lib/iob/total.js: treatment.date > time - dia), so each step is given the
+// newest records it can read and nothing older (facts from oref0's code, below);
+// OREF0_BRIDGE_CHECK_HISTORY=1 decides with the whole history too and answers an error
+// when anything differs (a test runs it).
+//
+//   - lib/iob/total.js raises DIA to 3 h, and to 5 h for the exponential curves: the
+//     longest DIA is max(profile.dia, 5) h.
+//   - lib/iob/history.js spreads a temp basal's net insulin over its minutes (at most
+//     its TempBasalDuration; a later temp only cuts it shorter) and dates a bolus at its
+//     timestamp; it reads the records newest first, each against the newer ones only,
+//     so leaving out the oldest changes nothing about the rest. Suspends and resumes are
+//     matched over the whole history: with either in it, every step gets it all.
+//   - lib/iob/index.js evaluates IOB from now on (every 5 min for 4 h), and reports the
+//     newest bolus (lastBolusTime) and the newest temp (lastTemp) of the whole history:
+//     the newest bolus is kept however old, and without a temp among the records kept
+//     the step gets the whole history.
+//   - lib/determine-basal/cob.js (called by lib/meal/total.js for each carb entry of the
+//     last 6 h, then for the last 45 min of deviations) evaluates IOB at the times of
+//     the readings it walks: from the newest reading back to the last one before the
+//     meal (or to 45 min ago), never older. Only the carb entries come from lib/meal's
+//     use of the history; its Bolus records change no carbs.
+var CHECK_HISTORY = process.env.OREF0_BRIDGE_CHECK_HISTORY === '1';
+var HOUR_MS = 3600000;
+var MIN_MS = 60000;
+
+function recordTimes(history) {
+    var times = new Array(history.length);
+    for (var i = 0; i < history.length; i++) {
+        var r = history[i];
+        if (r._type === 'PumpSuspend' || r._type === 'PumpResume' || r.carbs !== undefined ||
+                typeof r.timestamp !== 'string') {
+            return null;  // the whole history (the notes above)
+        }
+        times[i] = Date.parse(r.timestamp);
+        if (!(times[i] <= (i ? times[i - 1] : Infinity))) {
+            return null;  // not newest first
+        }
+    }
+    return times;
+}
+
+// The records of `history` (newest first) that a step evaluating IOB at `oldest` ms and
+// later can read: insulin landing after oldest - DIA.
+function readable(history, times, profile, oldest, keepNewestBolus) {
+    var longestTemp = 0;
+    for (var i = 0; i < history.length; i++) {
+        if (history[i]._type === 'TempBasalDuration') {
+            var minutes = history[i]['duration (min)'];
+            if (typeof minutes !== 'number' || !(minutes >= 0)) {
+                return history;
+            }
+            longestTemp = Math.max(longestTemp, minutes);
+        }
+    }
+    var dia = Math.max(profile.dia, 5);
+    if (!(dia > 0)) {
+        return history;
+    }
+    var cut = oldest - dia * HOUR_MS - longestTemp * MIN_MS;
+    var n = 0;
+    while (n < history.length && times[n] >= cut) {
+        n++;
+    }
+    if (n === history.length) {
+        return history;
+    }
+    var kept = history.slice(0, n);
+    if (keepNewestBolus) {
+        // lastTemp: a kept temp that runs (a temp at the same time as another may be
+        // cut to nothing by it); lastBolusTime: a kept bolus of some insulin, not in
+        // the future, else the newest older one goes along (dated before the cut, it
+        // adds no IOB).
+        var temps = new Map();  // timestamp -> temps at it
+        for (i = 0; i < n; i++) {
+            if (history[i]._type === 'TempBasal') {
+                temps.set(history[i].timestamp, (temps.get(history[i].timestamp) || 0) + 1);
+            }
+        }
+        var temp = false;
+        var bolus = false;
+        for (i = 0; i < n; i++) {
+            temp = temp || (history[i]._type === 'TempBasalDuration' &&
+                            history[i]['duration (min)'] > 0 &&
+                            temps.get(history[i].timestamp) === 1);
+            bolus = bolus || (history[i]._type === 'Bolus' && !!history[i].amount &&
+                              times[i] <= oldest);
+        }
+        if (!temp) {
+            return history;
+        }
+        for (i = n; i < history.length && !bolus; i++) {
+            if (history[i]._type === 'Bolus' && history[i].amount) {
+                kept.push(history[i]);
+                bolus = true;
+            }
+        }
+    }
+    return kept;
+}
+
+// The oldest time lib/meal evaluates IOB at (the notes above), or null: all of it.
+function oldestMealTime(now, glucose, carbs) {
+    if (!glucose.length) {
+        return null;
+    }
+    // the newest reading is always the first one walked (cob.js's bucketed_data[0])
+    var oldest = Math.min(now - 45 * MIN_MS, Date.parse(glucose[0].dateString),
+                          typeof glucose[0].date === 'number' ? glucose[0].date : Infinity);
+    for (var i = 0; i < carbs.length; i++) {
+        var at = Date.parse(carbs[i].created_at);
+        if (!(at > now - 6 * HOUR_MS - 5 * MIN_MS)) {
+            continue;  // outside lib/meal/total.js's 6-hour carb window
+        }
+        var before = null;  // the newest valid reading before the meal, after the first
+        for (var j = 1; j < glucose.length && before === null; j++) {
+            var g = glucose[j].glucose || glucose[j].sgv;
+            var t = Date.parse(glucose[j].dateString);
+            if (g >= 39 && t < at) {
+                before = t;
+            }
+        }
+        if (before === null || !(before >= 0)) {
+            return null;
+        }
+        oldest = Math.min(oldest, before);
+    }
+    return oldest >= 0 ? oldest : null;
+}
+
+var read = null;  // with CHECK_HISTORY: how many records each step read
+
 function decide(request) {
+    var answer = decideOn(request, true);
+    if (CHECK_HISTORY && !answer.error) {
+        var counts = read;
+        var whole = JSON.stringify(decideOn(JSON.parse(JSON.stringify(request)), false));
+        if (whole !== JSON.stringify(answer)) {
+            return {error: 'the readable history decided otherwise than the whole one'};
+        }
+        answer.read = counts;
+    }
+    return answer;
+}
+
+function decideOn(request, trim) {
+    if (trim && CHECK_HISTORY) {
+        request = JSON.parse(JSON.stringify(request));  // both decide on pristine inputs
+    }
     var clock = request.clock;
     var now = new Date(clock);
     var profile = request.profile;
-    var inputs = {history: request.history, profile: profile, clock: clock};
+    var history = request.history;
+    var iobHistory = history;
+    var mealHistory = history;
+    var times = trim ? recordTimes(history) : null;
+    if (times !== null) {
+        iobHistory = readable(history, times, profile, now.getTime(), true);
+        var oldest = oldestMealTime(now.getTime(), request.glucose, request.carbs);
+        if (oldest !== null) {
+            mealHistory = readable(history, times, profile, oldest, false);
+        }
+    }
+    read = {whole: history.length, iob: iobHistory.length, meal: mealHistory.length};
+    var inputs = {history: iobHistory, profile: profile, clock: clock};
     if (request.autosens) {
         inputs.autosens = request.autosens;
     }
     var iob = generateIob(inputs);
-    var meal = generateMeal({history: request.history, profile: profile,
+    var meal = generateMeal({history: mealHistory, profile: profile,
                              basalprofile: profile.basalprofile, clock: clock,
                              carbs: request.carbs, glucose: request.glucose});
     if (request.glucose.length < MIN_GLUCOSE_FOR_COB) {
