@@ -211,6 +211,7 @@ class PumpHistory:
         self._bolus_at = {}  # bolus id -> its record (amount fixed if cancelled)
         self._suspended = None  # the PumpSuspend record while the pump is suspended
         self._serial = 0
+        self._ordered = True  # every record added at or after the one before it
         self._changed = []  # records added or amended since changes()
         self._new_carbs = []
 
@@ -257,13 +258,22 @@ class PumpHistory:
     def _append(self, record):
         self._serial += 1
         record["_n"] = self._serial
+        if self.records and record["_ms"] < self.records[-1]["_ms"]:
+            self._ordered = False
         self.records.append(record)
         self._changed.append(record)
 
     def _trim(self, now_ms):
         """Forget what is older than HISTORY_KEEP_MIN; returns the oldest ms kept."""
         since = now_ms - HISTORY_KEEP_MIN * 60_000
-        self.records = [r for r in self.records if r["_ms"] >= since]
+        records = self.records
+        if self._ordered:  # oldest first: the old ones are at the front
+            old = 0
+            while old < len(records) and records[old]["_ms"] < since:
+                old += 1
+            del records[:old]
+        else:
+            self.records = [r for r in records if r["_ms"] >= since]
         self.carbs = [c for c in self.carbs if c["_ms"] >= since]
         return since
 

@@ -131,6 +131,9 @@ class VirtualPatient:
         self._patient._params = types.SimpleNamespace(**row.to_dict())
         self._patient._odesolver.f = model  # the same equations on plain floats
         self._sensor = CGMSensor.withName(SENSOR, seed=sensor_seed)
+        # measure() reads its bounds by key at every sample: a dict, not the pandas row
+        # (its noise generator keeps the row it was made with).
+        self._sensor._params = self._sensor._params.to_dict()
         self.sample_min = int(self._sensor.sample_time)
 
     @property
