@@ -269,3 +269,40 @@ def test_sessions_and_the_readable_history_decide_as_whole_requests(monkeypatch)
     late = [(r, a["meal"]["carbs"]) for r, a in zip(reads, answers)][-60:]
     assert any(r["meal"] < r["whole"] and carbs for r, carbs in late)  # carbs in window
 
+
+
+def test_a_session_holds_what_a_whole_request_would_send(monkeypatch):
+    """The records, carbs, glucose and profile a session holds after each step are
+    those of the whole request: records added, a bolus cancelled after it was sent, a
+    suspend shown while it lasts, a temp target, and old records and readings dropped."""
+    monkeypatch.setattr(oref, "HISTORY_KEEP_MIN", 60)
+    monkeypatch.setattr(oref, "GLUCOSE_KEEP_MIN", 30)
+    controller = oref.Oref0(patients.settings_for("adult#001"), 3)
+    history = controller.history
+    events = {
+        3: [("bolus_started", {"id": 1, "programmed_mu": 2000}),
+            ("carbs", {"grams": 30})],
+        12: [("bolus_cancelled", {"id": 1, "delivered_mu": 1250})],
+        20: [("temp_basal_started", {"rate_mu_h": 500, "percent": None, "duration_min": 30})],
+        40: [("stopped", {"reason": "suspended"})],
+        50: [("resumed", {"takeup_steps": 0})],
+        70: [("temp_basal_cancelled", {"ran_min": 4}), ("reservoir_fitted", {})],
+    }
+    controller.temp_targets.append((30 * 60_000, 60 * 60_000, oref.EXERCISE_TARGET))
+    seen = set()
+    for minute in range(0, 100, 3):
+        for at in range(minute - 2, minute + 1):
+            for kind, detail in events.get(at, ()):
+                history.add(at * 60_000, kind, detail)
+        controller.cgm_sample(minute, 100 + minute)
+        controller._now = minute * 60_000
+        whole = controller.request()
+        step = controller.bridge.call(dict(controller.step_request(), echo=True))["inputs"]
+        for key in ("clock", "glucose", "history", "carbs", "profile", "currenttemp"):
+            assert step[key] == whole[key], (minute, key)
+        kinds = [r["_type"] for r in whole["history"]]
+        seen.add(("suspend shown", kinds[:1] == ["PumpSuspend"]))
+        seen.add(("cancelled bolus", any(r.get("amount") == 1.25 for r in whole["history"])))
+        seen.add(("bolus dropped", minute > 60 and "Bolus" not in kinds))
+        seen.add(("temp target", whole["profile"].get("temptargetSet") is True))
+    assert all((what, True) in seen for what, _ in seen), seen

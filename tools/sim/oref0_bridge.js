@@ -16,7 +16,8 @@
 //       the newest glucose_keep readings are kept), so a decision does not send, and
 //       parse, the whole history again. oref0 writes into its inputs (cob.js sets
 //       fields of the glucose entries, lib/meal/total.js sets profile.current_basal),
-//       so each decision gets fresh copies: what it sees is what "decide" would see.
+//       so each decision gets fresh copies: what it sees is what "decide" would see
+//       ("echo": true answers {"inputs": ...} instead, for a test to compare).
 //   anything that goes wrong -> {"error": "text"} (the caller counts it)
 //
 // The steps are those of a rig's loop (oref0-calculate-iob, oref0-meal,
@@ -389,9 +390,13 @@ function step(request) {
     for (var i = 0; i < glucose.length; i++) {
         glucose[i] = Object.assign({}, session.glucose[glucose.length - 1 - i]);
     }
-    return decide({clock: request.clock, glucose: glucose, history: history,
-                   carbs: copies(session.carbs), profile: profile,
-                   currenttemp: request.currenttemp, microbolus: request.microbolus});
+    var inputs = {clock: request.clock, glucose: glucose, history: history,
+                  carbs: copies(session.carbs), profile: profile,
+                  currenttemp: request.currenttemp, microbolus: request.microbolus};
+    if (request.echo === true) {
+        return {inputs: inputs};  // what "decide" gets, for a test to compare
+    }
+    return decide(inputs);
 }
 
 var OPS = {profile: profile, decide: decide, step: step};
