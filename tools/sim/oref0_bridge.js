@@ -171,7 +171,7 @@ function recordTimes(history) {
     for (var i = 0; i < history.length; i++) {
         var r = history[i];
         if (r._type === 'PumpSuspend' || r._type === 'PumpResume' || r.carbs !== undefined ||
-                typeof r.timestamp !== 'string') {
+                r.temp === 'percent' || typeof r.timestamp !== 'string') {
             return null;  // the whole history (the notes above)
         }
         times[i] = Date.parse(r.timestamp);
@@ -209,10 +209,10 @@ function readable(history, times, profile, oldest, keepNewestBolus) {
     }
     var kept = history.slice(0, n);
     if (keepNewestBolus) {
-        // lastTemp: a kept temp that runs (a temp at the same time as another may be
-        // cut to nothing by it); lastBolusTime: a kept bolus of some insulin, not in
-        // the future, else the newest older one goes along (dated before the cut, it
-        // adds no IOB).
+        // lastTemp: a kept temp that runs, not in the future (a temp at the same time as
+        // another may be cut to nothing by it), else the whole history; lastBolusTime:
+        // a kept bolus of some insulin, not in the future, else the newest older one
+        // goes along (dated before the cut, it adds no IOB).
         var temps = new Map();  // timestamp -> temps at it
         for (i = 0; i < n; i++) {
             if (history[i]._type === 'TempBasal') {
@@ -223,7 +223,7 @@ function readable(history, times, profile, oldest, keepNewestBolus) {
         var bolus = false;
         for (i = 0; i < n; i++) {
             temp = temp || (history[i]._type === 'TempBasalDuration' &&
-                            history[i]['duration (min)'] > 0 &&
+                            history[i]['duration (min)'] > 0 && times[i] <= oldest &&
                             temps.get(history[i].timestamp) === 1);
             bolus = bolus || (history[i]._type === 'Bolus' && !!history[i].amount &&
                               times[i] <= oldest);
