@@ -71,12 +71,15 @@ class LoopRunner:
     def step(self, now_ms, store):
         """Decide when due (one pure call from the live parts' record) and act through
         the command table."""
-        if self.loop is None or store is None or not self.loop.due(now_ms, store.latest):
+        loop = self.loop
+        # Off, the loop would only journal "loop off" at every reading: it is not asked.
+        if loop is None or loop.mode == "off" or store is None or not loop.due(
+                now_ms, store.latest):
             return
         activity = self.activity
-        decision = self.loop.decide_from(now_ms, store, self.iob, self.settings, self.engine,
-                                         BOLUS_STEP_MU,
-                                         None if activity is None else activity.rules())
+        decision = loop.decide_from(now_ms, store, self.iob, self.settings, self.engine,
+                                    BOLUS_STEP_MU,
+                                    None if activity is None else activity.rules())
         self._act(now_ms, decision)
         if self.unload is not None:  # nothing of the algorithm's is held until the next
             self.loop.last = Decided(decision)
