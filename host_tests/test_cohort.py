@@ -18,15 +18,24 @@ with warnings.catch_warnings():
     from simglucose.simulation.sim_engine import SimObj
 
 
-def test_fast_parameters_give_simglucoses_own_trajectory():
-    name = "child#003"
+@pytest.mark.parametrize("name", ["child#003", "adult#007"])
+def test_fast_parameters_give_simglucoses_own_trajectory(name):
+    """Plain parameters and the plain-float model (patients.model) give simglucose's
+    own states to the bit, through meals (the gut's tanh terms), boluses, a
+    sensitivity change and a stretch without insulin (the renal and zero-clamp terms)."""
     reference = T1DPatient.withName(name)
     fast = patients.VirtualPatient(name, sensor_seed=1)
-    for minute in range(120):
-        carbs = 30.0 if minute == 20 else 0.0
-        insulin = 0.05 if minute % 7 else 0.3
+    assert fast._patient._odesolver.f is patients.model
+    base = fast.insulin_action()
+    for minute in range(600):
+        carbs = {20: 30.0, 200: 80.0}.get(minute, 0.0)
+        insulin = 0.0 if 300 <= minute < 420 else 0.05 if minute % 7 else 0.3
+        if minute == 450:
+            fast.set_insulin_action(base, 1.5)
+            reference._params.Vmx, reference._params.kp3 = base[0] * 1.5, base[1] * 1.5
         reference.step(Action(CHO=carbs, insulin=insulin))
         fast.step(insulin, carbs)
+        assert fast._patient.state.tolist() == reference.state.tolist(), minute
         assert fast.glucose() == float(reference.observation.Gsub)
 
 

@@ -12,7 +12,7 @@ from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher, EngineOnly
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue
 from basalt.core.ui import flows
-from basalt.core.ui.screens import NumberScreen
+from basalt.core.ui.forms import NumberScreen
 from basalt.core.ui.view import PumpView
 from basalt.core.units import fmt_milli
 from tools.fakes import FakeIob, open_limits
@@ -68,7 +68,7 @@ NO_NUMBERS = ("cancel_bolus", "cancel_temp_basal", "suspend", "resume", "set_pro
 
 def test_the_table_lists_every_command_once():
     assert sorted(COMMANDS) == sorted(list(EXPECTED) + list(NO_NUMBERS))
-    assert len(commands.TABLE_) == len(COMMANDS)  # no name declared twice
+    assert len(commands.table()) == len(COMMANDS)  # no name declared twice
     for name, (handler, fields) in EXPECTED.items():
         command = COMMANDS[name]
         assert command.handler == handler

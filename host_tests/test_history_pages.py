@@ -7,7 +7,8 @@ import pytest
 
 from basalt.core import journal as jnl
 from basalt.core import journal_read as jread
-from basalt.core.ui.history_pages import HIDDEN, describe, shown, summary
+from basalt.core.ui.history_detail import describe
+from basalt.core.ui.history_pages import HIDDEN, shown, summary
 from basalt.core.ui.keys import DOWN, SELECT, UP
 from basalt.core.ui.paint import TextDump
 from basalt.storage import history_pages

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tools import ROOT
-from tools.sim import controllers, oref, patients
+from tools.sim import cohort, controllers, oref, patients
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node missing")
 
@@ -227,3 +227,82 @@ def test_a_suspend_shows_only_when_it_stopped_delivery():
     assert [r["_type"] for r in history.recent(700_000)[0]] == ["PumpSuspend"]
     history.add(900_000, "resumed", {"takeup_steps": 0})
     assert [r["_type"] for r in history.recent(960_000)[0]] == ["PumpResume", "PumpSuspend"]
+
+
+ENACT = oref.Oref0.enact
+
+
+def _decisions(monkeypatch, sessions, env=None, minutes=600):
+    """oref1 for `minutes` on adult#001 with meals at 0:30 and 8:00 (history kept 8 h,
+    so that records are dropped within the run): each decision's suggestion and the
+    bridge's answers."""
+    monkeypatch.setattr(oref, "HISTORY_KEEP_MIN", 8 * 60)
+    monkeypatch.setattr(oref.Oref0, "sessions", sessions)
+    answers = []
+
+    def recorded(self, minute, suggested):
+        answers.append(self.last)
+        return ENACT(self, minute, suggested)
+
+    monkeypatch.setattr(oref.Oref0, "enact", recorded)
+    monkeypatch.setattr(oref, "_bridge", oref.Bridge(env))
+    try:
+        trace = cohort.simulate("adult#001", "oref1", minutes,
+                                {30: (45.0, 45.0), 480: (60.0, 60.0)}, 1)
+    finally:
+        oref._bridge.close()
+    return trace, answers
+
+
+def test_sessions_and_the_readable_history_decide_as_whole_requests(monkeypatch):
+    """Sending only what changed (a session), and giving each of oref0's steps only the
+    records it can read, change no decision: the run matches one that hands oref0 the
+    whole history every time, and the bridge's check (each decision also made on the
+    whole history) finds no difference, while records were left out."""
+    whole, whole_answers = _decisions(monkeypatch, False)
+    trace, answers = _decisions(monkeypatch, True, {"OREF0_BRIDGE_CHECK_HISTORY": "1"})
+    assert trace["controller"].errors == [] and whole["controller"].errors == []
+    assert [a["suggested"] for a in answers] == [a["suggested"] for a in whole_answers]
+    assert trace["glucose"] == whole["glucose"] and trace["insulin_u"] == whole["insulin_u"]
+    reads = [a["read"] for a in answers]
+    assert any(r["iob"] < r["whole"] for r in reads)  # IOB: DIA (6 h) and a temp back
+    late = [(r, a["meal"]["carbs"]) for r, a in zip(reads, answers)][-60:]
+    assert any(r["meal"] < r["whole"] and carbs for r, carbs in late)  # carbs in window
+
+
+
+def test_a_session_holds_what_a_whole_request_would_send(monkeypatch):
+    """The records, carbs, glucose and profile a session holds after each step are
+    those of the whole request: records added, a bolus cancelled after it was sent, a
+    suspend shown while it lasts, a temp target, and old records and readings dropped."""
+    monkeypatch.setattr(oref, "HISTORY_KEEP_MIN", 60)
+    monkeypatch.setattr(oref, "GLUCOSE_KEEP_MIN", 30)
+    controller = oref.Oref0(patients.settings_for("adult#001"), 3)
+    history = controller.history
+    events = {
+        3: [("bolus_started", {"id": 1, "programmed_mu": 2000}),
+            ("carbs", {"grams": 30})],
+        12: [("bolus_cancelled", {"id": 1, "delivered_mu": 1250})],
+        20: [("temp_basal_started", {"rate_mu_h": 500, "percent": None, "duration_min": 30})],
+        40: [("stopped", {"reason": "suspended"})],
+        50: [("resumed", {"takeup_steps": 0})],
+        70: [("temp_basal_cancelled", {"ran_min": 4}), ("reservoir_fitted", {})],
+    }
+    controller.temp_targets.append((30 * 60_000, 60 * 60_000, oref.EXERCISE_TARGET))
+    seen = set()
+    for minute in range(0, 100, 3):
+        for at in range(minute - 2, minute + 1):
+            for kind, detail in events.get(at, ()):
+                history.add(at * 60_000, kind, detail)
+        controller.cgm_sample(minute, 100 + minute)
+        controller._now = minute * 60_000
+        whole = controller.request()
+        step = controller.bridge.call(dict(controller.step_request(), echo=True))["inputs"]
+        for key in ("clock", "glucose", "history", "carbs", "profile", "currenttemp"):
+            assert step[key] == whole[key], (minute, key)
+        kinds = [r["_type"] for r in whole["history"]]
+        seen.add(("suspend shown", kinds[:1] == ["PumpSuspend"]))
+        seen.add(("cancelled bolus", any(r.get("amount") == 1.25 for r in whole["history"])))
+        seen.add(("bolus dropped", minute > 60 and "Bolus" not in kinds))
+        seen.add(("temp target", whole["profile"].get("temptargetSet") is True))
+    assert all((what, True) in seen for what, _ in seen), seen

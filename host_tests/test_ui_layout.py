@@ -4,9 +4,10 @@ fresh pump shows is the insulin it has really put on board (none)."""
 
 import pytest
 
+from basalt.core.ui.forms import ListScreen
 from basalt.core.ui.keys import DOWN, SELECT
 from basalt.core.ui.paint import Painter, TextDump
-from basalt.core.ui.screens import BAR_W, ROW_Y, ListScreen
+from basalt.core.ui.screens import BAR_W, ROW_Y
 from basalt.core.ui.text import Line
 from basalt.core.ui.view import PumpView
 from host_tests.test_iob import make_app, run

@@ -22,8 +22,8 @@ from basalt.core.commands import (
     STATE_KNOWN,
     SYRINGE,
     TABLE,
-    TABLE_,
     WHOLE,
+    table,
 )
 from basalt.core.units import fmt_milli
 from tools import ROOT
@@ -57,7 +57,7 @@ def field_text(field):
 def markdown():
     lines = [BEGIN, "", "| command | fields (pump units inside, user units outside) | guards |"
              " handler | what it does |", "|---|---|---|---|---|"]
-    for command in TABLE_:
+    for command in table():
         fields = "; ".join(field_text(f) for f in command.fields) or "—"
         if command.one_of:
             fields += "; " + command.one_of[3]

@@ -29,7 +29,7 @@ import uuid
 from fractions import Fraction
 
 from basalt.core.readings import arrow_for
-from basalt.core.ui.history_pages import describe
+from basalt.core.ui.history_detail import describe
 from tools.history import GUESSED, iso, placed
 
 ENTERED_BY = "basalt"

@@ -20,6 +20,7 @@ not JSON, a dead process) and every command the pump refuses is counted: `errors
 and `refused` per run.
 """
 
+import itertools
 import json
 import os
 import select
@@ -118,16 +119,19 @@ class BridgeError(Exception):
 class Bridge:
     """One node process running tools/sim/oref0_bridge.js; call() sends one request."""
 
-    def __init__(self):
+    def __init__(self, env=None):
         self.proc = None
         self.pid = os.getpid()
         self.requests = 0
+        self.spawns = 0  # a new process knows no session: its controllers send all again
+        self.env = None if env is None else dict(os.environ, **env)
 
     def _spawn(self):
         self.pid = os.getpid()
+        self.spawns += 1
         self.proc = subprocess.Popen(
             ["node", BRIDGE_JS], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, bufsize=1)
+            stderr=subprocess.DEVNULL, text=True, bufsize=1, env=self.env)
 
     def call(self, request):
         """The answer (a dict); BridgeError when oref0 failed or the process died."""
@@ -171,6 +175,7 @@ class Bridge:
 
 
 _bridge = None
+_sessions = itertools.count(1)  # session ids in this process's bridge
 
 
 def bridge():
@@ -184,16 +189,31 @@ def bridge():
 # ----- pump history in oref0's format -----------------------------------------------------
 
 
+PRIVATE = ("_ms", "_n")  # a record's simulated ms and serial number: not oref0's fields
+
+
+def _public(record):
+    return {k: v for k, v in record.items() if k not in PRIVATE}
+
+
 class PumpHistory:
     """The pump's events as a Medtronic-format history (newest first), as a rig reads
     it: Bolus, TempBasal + TempBasalDuration (a cancel is a 0-minute temp), PumpSuspend,
-    PumpResume, Rewind (a new reservoir); carbs entered, as carb treatments."""
+    PumpResume, Rewind (a new reservoir); carbs entered, as carb treatments.
+
+    recent() is the whole history oref0 reads now; changes() is what changed since the
+    last changes(), for the bridge's session, which keeps the history (one line of a
+    few records per decision instead of the whole history: same records, same order)."""
 
     def __init__(self):
         self.records = []  # oldest first here; newest first when handed to oref0
         self.carbs = []
         self._bolus_at = {}  # bolus id -> its record (amount fixed if cancelled)
         self._suspended = None  # the PumpSuspend record while the pump is suspended
+        self._serial = 0
+        self._ordered = True  # every record added at or after the one before it
+        self._changed = []  # records added or amended since changes()
+        self._new_carbs = []
 
     def add(self, at_ms, kind, detail):
         stamp = iso(at_ms)
@@ -206,9 +226,11 @@ class PumpHistory:
             record = {"_type": "Bolus", "timestamp": stamp, "amount": units,
                       "programmed": units, "unabsorbed": 0, "duration": 0, "_ms": at_ms}
             self._bolus_at[detail["id"]] = record
-            self.records.append(record)
+            self._append(record)
         elif kind == "bolus_cancelled" and detail["id"] in self._bolus_at:
-            self._bolus_at[detail["id"]]["amount"] = detail["delivered_mu"] / 1000
+            record = self._bolus_at[detail["id"]]
+            record["amount"] = detail["delivered_mu"] / 1000
+            self._changed.append(record)
         elif kind == "stopped":
             self._suspended = {"_type": "PumpSuspend", "timestamp": stamp, "_ms": at_ms}
         elif kind == "resumed" and self._suspended is not None:
@@ -217,31 +239,83 @@ class PumpHistory:
             # the resume later), so a suspend under a minute is left out: it stopped
             # no delivery.
             if at_ms - self._suspended["_ms"] >= 60_000:
-                self.records.append(self._suspended)
-                self.records.append({"_type": "PumpResume", "timestamp": stamp, "_ms": at_ms})
+                self._append(self._suspended)
+                self._append({"_type": "PumpResume", "timestamp": stamp, "_ms": at_ms})
             self._suspended = None
         elif kind == "reservoir_fitted":
-            self.records.append({"_type": "Rewind", "timestamp": stamp, "_ms": at_ms})
+            self._append({"_type": "Rewind", "timestamp": stamp, "_ms": at_ms})
         elif kind == "carbs":
-            self.carbs.append({"carbs": detail["grams"], "created_at": stamp, "_ms": at_ms})
+            carbs = {"carbs": detail["grams"], "created_at": stamp, "_ms": at_ms}
+            self.carbs.append(carbs)
+            self._new_carbs.append(carbs)
 
     def _temp(self, at_ms, stamp, rate, minutes):
-        self.records.append({"_type": "TempBasal", "temp": "absolute", "rate": rate,
-                             "timestamp": stamp, "_ms": at_ms})
-        self.records.append({"_type": "TempBasalDuration", "duration (min)": minutes,
-                             "timestamp": stamp, "_ms": at_ms})
+        self._append({"_type": "TempBasal", "temp": "absolute", "rate": rate,
+                      "timestamp": stamp, "_ms": at_ms})
+        self._append({"_type": "TempBasalDuration", "duration (min)": minutes,
+                      "timestamp": stamp, "_ms": at_ms})
+
+    def _append(self, record):
+        self._serial += 1
+        record["_n"] = self._serial
+        if self.records and record["_ms"] < self.records[-1]["_ms"]:
+            self._ordered = False
+        self.records.append(record)
+        self._changed.append(record)
+
+    def _trim(self, now_ms):
+        """Forget what is older than HISTORY_KEEP_MIN; returns the oldest ms kept."""
+        since = now_ms - HISTORY_KEEP_MIN * 60_000
+        records = self.records
+        if self._ordered:  # oldest first: the old ones are at the front
+            old = 0
+            while old < len(records) and records[old]["_ms"] < since:
+                old += 1
+            del records[:old]
+        else:
+            self.records = [r for r in records if r["_ms"] >= since]
+        self.carbs = [c for c in self.carbs if c["_ms"] >= since]
+        return since
+
+    def _suspend_shown(self, now_ms):
+        """The open suspend, once it has stopped delivery (the resume() note in add)."""
+        if self._suspended is not None and now_ms - self._suspended["_ms"] >= 60_000:
+            return self._suspended
+        return None
 
     def recent(self, now_ms):
         """(history, carbs) of the last HISTORY_KEEP_MIN, newest first, as oref0 reads."""
-        since = now_ms - HISTORY_KEEP_MIN * 60_000
-        self.records = [r for r in self.records if r["_ms"] >= since]
-        self.carbs = [c for c in self.carbs if c["_ms"] >= since]
+        self._trim(now_ms)
         records = self.records
-        if self._suspended is not None and now_ms - self._suspended["_ms"] >= 60_000:
-            records = records + [self._suspended]
-        history = [{k: v for k, v in r.items() if k != "_ms"} for r in reversed(records)]
-        carbs = [{k: v for k, v in c.items() if k != "_ms"} for c in reversed(self.carbs)]
+        suspended = self._suspend_shown(now_ms)
+        if suspended is not None:
+            records = records + [suspended]
+        history = [_public(r) for r in reversed(records)]
+        carbs = [_public(c) for c in reversed(self.carbs)]
         return history, carbs
+
+    def changes(self, now_ms, everything=False):
+        """What the bridge's session needs to hold recent(now_ms): {"since": ms (older
+        records are dropped), "history": [[serial, ms, record], ...] added or amended,
+        oldest first, "carbs": [[ms, entry], ...] added, "suspended": the open suspend
+        or None}; everything: all that is kept, for a new session."""
+        since = self._trim(now_ms)
+        if everything:
+            changed, carbs = self.records, self.carbs
+        else:
+            changed, carbs = self._changed, self._new_carbs
+        seen = set()
+        history = []
+        for record in changed:
+            if record["_n"] not in seen:
+                seen.add(record["_n"])
+                history.append([record["_n"], record["_ms"], _public(record)])
+        out = {"since": since, "history": history,
+               "carbs": [[c["_ms"], _public(c)] for c in carbs]}
+        suspended = self._suspend_shown(now_ms)
+        out["suspended"] = None if suspended is None else _public(suspended)
+        self._changed, self._new_carbs = [], []
+        return out
 
 
 # ----- the controllers ---------------------------------------------------------------------
@@ -254,11 +328,14 @@ class Oref0(BasaltPump):
     mode = "off"  # Basalt's own loop stays off: oref0 doses
     prefs = OREF0_PREFS
     microbolus = False
+    sessions = True  # False: the whole request every decision (the identity tests)
 
     def __init__(self, patient, sample_min, clock=None, store=None, overrides=None):
         super().__init__(patient, sample_min, clock, store, overrides)
         self.history = PumpHistory()
         self.glucose = []  # newest last: oref0's glucose entries
+        self._new_glucose = []  # entries the bridge's session has not had yet
+        self._session = None  # (bridge process number, session id) once opened
         self.temp_targets = []  # (from_ms, until_ms, mg/dL) the user set
         self.errors = []  # (minute, text): bridge errors
         self.decisions = 0
@@ -279,9 +356,11 @@ class Oref0(BasaltPump):
         super().cgm_sample(minute, mg_dl)
         at = minute * 60_000
         value = int(round(mg_dl))
-        self.glucose.append({"date": EPOCH_MS + at, "dateString": iso(at), "sgv": value,
-                             "glucose": value, "type": "sgv", "device": DEVICE})
-        del self.glucose[:-(GLUCOSE_KEEP_MIN // self.sample_min)]
+        entry = {"date": EPOCH_MS + at, "dateString": iso(at), "sgv": value,
+                 "glucose": value, "type": "sgv", "device": DEVICE}
+        self.glucose.append(entry)
+        self._new_glucose.append(entry)
+        del self.glucose[:-self._glucose_keep()]
         self._decide = True  # a rig runs its loop on every new reading
 
     def activity(self, minute, kind, minutes):
@@ -305,27 +384,56 @@ class Oref0(BasaltPump):
             at = detail.get("at_ms")
             self.history.add(self._now if at is None else at + offset, kind, detail)
 
+    def _glucose_keep(self):
+        return GLUCOSE_KEEP_MIN // self.sample_min
+
+    def _current_temp(self):
+        temp = self.app.engine.temp_basal()
+        if temp is not None and temp[0] is not None:
+            return {"duration": temp[2], "rate": temp[0] / 1000, "temp": "absolute"}
+        return {"duration": 0, "rate": 0, "temp": "absolute"}
+
+    def _temp_target(self):
+        """The temp target (mg/dL) the user has set now, or None."""
+        target = [t for t in self.temp_targets if t[0] <= self._now < t[1]]
+        return target[-1][2] if target else None
+
     def request(self):
-        """What a rig hands oref0 now."""
+        """What a rig hands oref0 now (the whole of it: the bridge's "decide")."""
         now = self._now
         history, carbs = self.history.recent(now)
-        temp = self.app.engine.temp_basal()
-        current = {"duration": 0, "rate": 0, "temp": "absolute"}
-        if temp is not None and temp[0] is not None:
-            current = {"duration": temp[2], "rate": temp[0] / 1000, "temp": "absolute"}
         profile = self.profile
-        target = [t for t in self.temp_targets if t[0] <= now < t[1]]
-        if target:  # as lib/profile/targets.js sets a temp target
-            profile = dict(profile, min_bg=target[-1][2], max_bg=target[-1][2],
-                           temptargetSet=True)
+        target = self._temp_target()
+        if target is not None:  # as lib/profile/targets.js sets a temp target
+            profile = dict(profile, min_bg=target, max_bg=target, temptargetSet=True)
         return {"op": "decide", "clock": iso(now), "glucose": self.glucose[::-1],
                 "history": history, "carbs": carbs, "profile": profile,
-                "currenttemp": current, "microbolus": self.microbolus}
+                "currenttemp": self._current_temp(), "microbolus": self.microbolus}
+
+    def step_request(self):
+        """The same decision as request() for the bridge's session ("step"), which keeps
+        the profile, glucose, history and carbs from one decision to the next: only what
+        changed is sent. A new bridge process (after a crash) gets a new session with
+        everything."""
+        now = self._now
+        out = {"op": "step", "clock": iso(now), "target": self._temp_target(),
+               "currenttemp": self._current_temp(), "microbolus": self.microbolus}
+        fresh = self._session is None or self._session[0] != self.bridge.spawns
+        if fresh:
+            self._session = (self.bridge.spawns, next(_sessions))
+            out["open"] = {"profile": self.profile, "glucose_keep": self._glucose_keep()}
+            self._new_glucose = self.glucose[:]
+        out["session"] = self._session[1]
+        out.update(self.history.changes(now, everything=fresh))
+        out["glucose"] = self._new_glucose
+        self._new_glucose = []
+        return out
 
     def decide(self, minute):
         self.decisions += 1
         try:
-            answer = self.bridge.call(self.request())
+            answer = self.bridge.call(self.step_request() if self.sessions else
+                                      self.request())
         except BridgeError as error:
             self.errors.append((minute, str(error)))
             return

@@ -17,7 +17,8 @@ from basalt.ports import Clock
 SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
 BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
                                "basalt.core.restore", "basalt.core.journal_read",
-                               "basalt.app.selftest", "basalt.app.wiring")
+                               "basalt.core.journal_records", "basalt.app.selftest",
+                               "basalt.app.wiring")
 
 
 class TicksClock(Clock):

@@ -8,6 +8,8 @@ from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import BOLUS_STEP_MU
 from basalt.core.units import fmt_milli
 
+ALGORITHM = ("basalt.core.loop",)  # imported by each decision (basalt.core.loop_state)
+
 
 class LoopRunner:
     def __init__(self, loop_settings, engine, iob, iob_feed, stream):
@@ -20,6 +22,9 @@ class LoopRunner:
         self.limited = False  # the last decision met the loop's 3 h or 24 h bound
         self.run = None  # the command table's entry: run(now_ms, (name, values))
         self.activity = None  # basalt.core.activity.Activity: exercise, sleep, sick day
+        # unload(names) forgets modules (basalt.forget, set by a board's boot): the
+        # algorithm's bytecode goes between decisions. None keeps it (a host).
+        self.unload = None
 
     def replace(self, settings):
         """New settings: a changed loop section starts the loop as at boot (its mode from
@@ -66,13 +71,19 @@ class LoopRunner:
     def step(self, now_ms, store):
         """Decide when due (one pure call from the live parts' record) and act through
         the command table."""
-        if self.loop is None or store is None or not self.loop.due(now_ms, store.latest):
+        loop = self.loop
+        # Off, the loop would only journal "loop off" at every reading: it is not asked.
+        if loop is None or loop.mode == "off" or store is None or not loop.due(
+                now_ms, store.latest):
             return
         activity = self.activity
-        decision = self.loop.decide_from(now_ms, store, self.iob, self.settings, self.engine,
-                                         BOLUS_STEP_MU,
-                                         None if activity is None else activity.rules())
+        decision = loop.decide_from(now_ms, store, self.iob, self.settings, self.engine,
+                                    BOLUS_STEP_MU,
+                                    None if activity is None else activity.rules())
         self._act(now_ms, decision)
+        if self.unload is not None:  # nothing of the algorithm's is held until the next
+            self.loop.last = Decided(decision)
+            self.unload(ALGORITHM)
 
     def _act(self, now_ms, decision):
         """A refusal (LimitExceeded, NotAllowedNow, InvalidValue) is in the event and
@@ -114,3 +125,13 @@ class LoopRunner:
         elif decision.extra_limit is None and self.limited:
             self.stream.emit("loop_limit_ended", {"code": "loop_limit", "at_ms": now_ms})
             self.limited = False
+
+
+class Decided:
+    """The last decision with Decision's attributes as plain data: a Decision would keep
+    basalt.core.loop's class, and with it the whole module, after the module is forgotten."""
+
+    def __init__(self, decision):
+        for key, value in decision.as_dict().items():
+            setattr(self, key, value)
+        self.prediction = decision.prediction

@@ -10,7 +10,6 @@ from basalt.core.delivery import STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError
 from basalt.core.glucose_alerts import UNEXPLAINED_LOW_MG_DL
 from basalt.core.limits import BOLUS_MAX_MU
-from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import PRESS, ButtonDecoder
 from basalt.core.ui.menu import Menu
 from basalt.core.ui.paint import Painter
@@ -142,7 +141,8 @@ def fill_view(app, view, now_ms):
     view.activity = app.activity.kind
     view.activity_left_min = app.activity.left_min(now_ms)
     _fill_capabilities(app, view, now_ms)
-    _fill_history(app, view, now_ms, engine.day_ms())
+    if app.keeper is None:  # else History reads the journal (basalt.core.ui.history_pages)
+        _fill_history(app, view, now_ms, engine.day_ms())
 
 
 def _names_changed(names, profiles):
@@ -177,7 +177,7 @@ def _fill_capabilities(app, view, now_ms):
     """IOB, CGM, alarms, settings, calculator, boot notes (None or empty where the pump
     has none: no settings file, no keeper)."""
     view.iob_mu = app.iob.iob_mu(now_ms)
-    _fill_glucose(app.cgm, view, now_ms)
+    _fill_glucose(app.cgm, view, now_ms, app.keeper)
     _fill_cgm_link(app.cgm_client, view)
     _fill_care(app, view, now_ms)
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
@@ -213,8 +213,9 @@ def _fill_capabilities(app, view, now_ms):
                                              u["programmed_mu"])
 
 
-def _fill_glucose(readings, view, now_ms):
-    """The newest CGM reading from a basalt.core.readings.ReadingStore, if there is one."""
+def _fill_glucose(readings, view, now_ms, keeper=None):
+    """The newest CGM reading from a basalt.core.readings.ReadingStore, if there is one
+    (and, with no journal, into the recent history's list)."""
     reading = readings.latest_reading(now_ms) if readings is not None else None
     if reading is None or reading.glucose_milli is None:
         view.glucose_mgdl = view.trend = view.glucose_age_ms = None
@@ -223,7 +224,7 @@ def _fill_glucose(readings, view, now_ms):
     view.glucose_age_ms = reading.age_ms
     arrow = reading.arrow
     view.trend = TREND_NAMES.index(arrow) - 3 if arrow in TREND_NAMES else None
-    if reading.offset != view.reading_offset:  # a new reading: into the history's list
+    if keeper is None and reading.offset != view.reading_offset:  # the recent history's
         from basalt.core.readings import ARROW_TEXT  # loaded with the CGM
 
         view.reading_offset = reading.offset
@@ -327,6 +328,9 @@ def settings_lines(app, settings):
 
 
 def _fill_history(app, view, now_ms, day_ms):
+    """The recent events as history lines: where no journal holds the history."""
+    from basalt.core.ui.history import history_line  # no journal only: a host
+
     recent = app.recent
     seen = recent.seen
     if seen == view.history_seen:

@@ -6,7 +6,7 @@ what the running pump calls back lives in basalt.app.device.
 
 import time
 
-from basalt import firmware_version
+from basalt import firmware_version, forget
 from basalt.app import BOOT_WARNING, PumpApp, device
 from basalt.core.errors import ConfigError
 
@@ -174,10 +174,12 @@ def boot():
                   force=make_force(board), buzzer=make_buzzer(board),
                   battery=make_battery(board), collect_events=False)
     device.app = app  # for the REPL and Ctrl-C from here on
+    app.loop_runner.unload = forget  # the loop's algorithm is loaded for each decision
     # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
     app.keeper = Keeper(FileStorage("/data"), settings_file=device.settings_file(board),
                         needs_clock=True)
     app.stream.subscribe("rtc", device.keep_rtc)  # a clock set from the menu goes to the RTC
+    app.stream.unsubscribe("recent")  # History reads the journal: no recent-events list
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
     self_test(app, board)  # its problems join the boot notes
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it

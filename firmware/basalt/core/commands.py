@@ -75,8 +75,8 @@ class in_units:
 
 
 class Field:
-    # Defaults live on the class and a field stores only what differs: the table is the
-    # largest thing built at import, and every member costs heap on MicroPython.
+    # Defaults live on the class and a field stores only what differs: every member
+    # costs heap on MicroPython.
     lo = 0
     hi = 0
     step = 1
@@ -149,8 +149,7 @@ class Field:
 
 
 class Command:
-    # As for Field: defaults on the class, the rest derived when asked (the table is
-    # built at import and kept for good).
+    # As for Field: defaults on the class, the rest derived when asked.
     guards = (ACK,)
     # (key, key, field named in the refusal, what the user may give): exactly one.
     one_of = None
@@ -220,126 +219,170 @@ def _dual_rule(values):
                                fmt_milli(BOLUS_STEP_MU), fmt_milli(amount - BOLUS_STEP_MU)))
 
 
-BOLUS_UNITS = Field("units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
-EXTENDED_MINUTES = Field("minutes", WHOLE, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, 1, "min")
-TEMP_MINUTES = Field("minutes", WHOLE, TEMP_MIN_MIN, TEMP_MAX_MIN, 1, "min")
-TEMP_RATE = Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h", optional=True)
-TEMP_PERCENT = Field("percent", WHOLE, 0, TEMP_MAX_PERCENT, 1, "%", optional=True)
-PROFILE_NAME = Field("name", NAME)
-CARBS = Field("grams", WHOLE, 1, CARBS_MAX_G, 1, "g")
-ALARM_CODE = Field("alarm", ALARM)
-TIME_OF_DAY = Field("time", CLOCK, 0, MS_PER_DAY - MS_PER_MIN, MS_PER_MIN)
-# A calculator bolus carries the advice the user confirmed, for the history (a record
-# only: the safety gate checks the units as for any bolus).
-ADVICE = (Field("carbs", WHOLE, 0, CARBS_MAX_G, 1, "g", optional=True),
-          Field("meal", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True),
-          Field("correction", MILLI, -BOLUS_MAX_MU, BOLUS_MAX_MU, 1, "U", optional=True),
-          Field("iob", MILLI, -4 * BOLUS_MAX_MU, 4 * BOLUS_MAX_MU, 1, "U", optional=True),
-          Field("glucose", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
-          Field("glucose_source", CHOICE, optional=True, choices=("cgm", "typed")),
-          Field("carb_ratio", MILLI, 1, CARBS_MAX_G * 1000, 1, "g/U", optional=True),
-          Field("sensitivity", WHOLE, 1, 1_000, 1, "mg/dL/U", optional=True),
-          Field("target_low", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
-          Field("target_high", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
-          Field("suggested", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True))
-
-_DOSE = (ACK, DELIVERING)
-
-
 def _clock_rule(values):
     """The day must exist in its month; the date becomes days since 1970."""
     values["days"] = check_date("set_clock", values["year"], values["month"], values["day"])
 
 
-TABLE_ = (
-    Command("bolus", (BOLUS_UNITS,) + ADVICE, "engine.bolus", _DOSE,
-            doc="a normal bolus now; from the calculator, with its advice"),
-    Command("extended_bolus", (BOLUS_UNITS, EXTENDED_MINUTES), "engine.extended_bolus",
-            _DOSE, doc="an amount spread evenly over the minutes"),
-    Command("dual_bolus", (
-        Field("units", MILLI, 2 * BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U"),
-        Field("now_units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U",
-              optional=True),
-        Field("now_percent", WHOLE, 1, 99, 1, "%", optional=True),
-        EXTENDED_MINUTES), "engine.dual_bolus", _DOSE,
-        ("now_units", "now_percent", "dual_bolus now", "exactly one of now_units or now_percent"),
-        doc="part now, the rest over the minutes", rule=_dual_rule,
-        args=("units", "now_units", "minutes"), label="dual-wave bolus"),
-    Command("cancel_bolus", (), "engine.cancel_bolus", doc="stop every running bolus"),
-    Command("temp_basal", (TEMP_MINUTES, TEMP_RATE, TEMP_PERCENT), "engine.start_temp_basal",
-            _DOSE, ("rate", "percent", "temp_basal", "exactly one of rate (U/h) or percent"),
-            doc="an absolute (U/h) or percent temp basal"),
-    Command("cancel_temp_basal", (), "engine.cancel_temp_basal", doc="back to scheduled"),
-    Command("suspend", (), "engine.suspend", doc="stop all delivery"),
-    Command("resume", (), "engine.resume", (ACK, STATE_KNOWN, ALARMS_ACKED),
-            doc="scheduled basal again (missed insulin is not made up)"),
-    Command("prime", (Field("units", MILLI, PRIME_STEP_MU, PRIME_MAX_MU, PRIME_STEP_MU, "U"),),
-            "engine.prime", doc="fill the tubing while suspended and disconnected"),
-    Command("new_reservoir", (Field("units", MILLI, FILL_MIN_MU, SYRINGE, FILL_STEP_MU, "U"),),
-            "engine.new_reservoir", doc="rewind and fit a filled reservoir"),
-    Command("set_profile", (PROFILE_NAME, Field("segments", SEGMENTS, 0, MAX_RATE_MU_H, 1, "U/h")),
-            "profiles.set_profile",
-            doc="create or replace a basal profile"),
-    Command("activate_profile", (PROFILE_NAME,), "profiles.activate_profile",
-            doc="deliver by another saved profile"),
-    Command("delete_profile", (PROFILE_NAME,), "profiles.delete_profile",
-            doc="remove a profile that is not active"),
-    Command("rename_profile", (PROFILE_NAME, Field("new_name", NAME)),
-            "profiles.rename_profile", doc="give a saved profile another name"),
-    Command("set_time", (TIME_OF_DAY,), "engine.set_time_of_day", doc="the time of day"),
-    # Allowed on the boot screen: it asks for the clock when the RTC lost it.
-    Command("set_clock", (Field("year", WHOLE, YEAR_MIN, YEAR_MAX), Field("month", WHOLE, 1, 12),
-                          Field("day", WHOLE, 1, 31), TIME_OF_DAY), "engine.set_clock", (),
-            rule=_clock_rule, args=("days", "time"),
-            doc="the date and the time of day (the basal schedule follows)"),
-    Command("activity", (Field("mode", CHOICE, choices=KINDS),
-                         Field("minutes", WHOLE, MIN_MIN, MAX_MIN, 1, "min")),
-            "activity.start", doc="exercise, sleep or sick day, for the minutes"),
-    Command("end_activity", (), "activity.stop", doc="end the activity mode now"),
-    Command("acknowledge", (ALARM_CODE,), "alarms.acknowledge", (),
-            doc="acknowledge an alarm (a button press)"),
-    Command("snooze", (ALARM_CODE,), "alarms.snooze", (), doc="snooze a medium or low alarm"),
-    Command("loop_mode", (Field("mode", CHOICE, choices=MODES),),
-            "loop.set_mode", doc="off, suspend_only or closed"),
-    Command("carbs", (CARBS, Field("source", CHOICE, optional=True,
-                                   choices=("user", "calculator"))),
-            "loop.carbs", doc="carbs eaten now, for the loop (calculator: also in its bolus)"),
-    Command("glucose", (Field("mg_dl", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL"),),
-            "care.glucose", doc="a fingerstick reading (history, calculator, reminders)"),
-    Command("treat_low", (Field("grams", WHOLE, 5, 60, 1, "g"),), "care.treat_low",
-            doc="fast carbs taken for a low: logged, no insulin; recheck in 15 min"),
-    Command("site_changed", (), "care.site_changed", doc="a new infusion site"),
-    Command("boot_ack", (Field("time", CLOCK, optional=True),), "keeper.acknowledge_boot", (),
-            doc="the boot screen was read; optionally the time of day"),
-    Command("reconcile_bolus", (Field("units", MILLI, 0, BOLUS_MAX_MU, 1, "U",
-                                      optional=True),),
-            "keeper.reconcile", doc="count an interrupted bolus as delivered"),
-    Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings",
-            doc="a whole settings file, applied and stored"),
-    Command("reload_settings", (), "keeper.reload_settings",
-            doc="apply the settings file now (one copied on while running)"),
-    Command("force_tare", (), "keeper.force_tare", doc="zero the force sensor"),
-    Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
-            "keeper.force_scale", doc="scale the force sensor with a known force"),
-    Command("cgm_pair", (Field("answer", CHOICE, choices=("yes", "no")),), "cgm.answer", (),
-            doc="the user's answer: is the sensor's number the one on the screen?"),
-    Command("cgm_forget", (), "cgm.forget", doc="forget the CGM sensor (and its bond)"),
-    # The loop's own actions: the same safety gate, never from outside the pump.
-    Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"),
-                          Field("minutes", WHOLE, TEMP_MIN, TEMP_MIN, 1, "min"),
-                          Field("cause", CHOICE, optional=True,
-                                choices=("low_glucose_suspend",))),
-            "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal",
-            doc="the loop's temp basal (max temp and max IOB checked by the gate)"),
-    Command("loop_bolus", (BOLUS_UNITS,), "engine.auto_bolus", (DELIVERING,), internal=True,
-            doc="the loop's automatic bolus"),
-    Command("loop_cancel_temp", (), "engine.auto_cancel_temp", (), internal=True,
-            doc="the loop ends its temp basal"),
-)
+def table():
+    """Every command, in order, built anew: what COMMANDS looks up by name (and
+    tools.command_table prints)."""
+    bolus_units = Field("units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
+    extended_minutes = Field("minutes", WHOLE, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, 1, "min")
+    temp_minutes = Field("minutes", WHOLE, TEMP_MIN_MIN, TEMP_MAX_MIN, 1, "min")
+    temp_rate = Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h", optional=True)
+    temp_percent = Field("percent", WHOLE, 0, TEMP_MAX_PERCENT, 1, "%", optional=True)
+    profile_name = Field("name", NAME)
+    carbs = Field("grams", WHOLE, 1, CARBS_MAX_G, 1, "g")
+    alarm_code = Field("alarm", ALARM)
+    time_of_day = Field("time", CLOCK, 0, MS_PER_DAY - MS_PER_MIN, MS_PER_MIN)
+    # A calculator bolus carries the advice the user confirmed, for the history (a record
+    # only: the safety gate checks the units as for any bolus).
+    advice = (Field("carbs", WHOLE, 0, CARBS_MAX_G, 1, "g", optional=True),
+              Field("meal", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True),
+              Field("correction", MILLI, -BOLUS_MAX_MU, BOLUS_MAX_MU, 1, "U", optional=True),
+              Field("iob", MILLI, -4 * BOLUS_MAX_MU, 4 * BOLUS_MAX_MU, 1, "U", optional=True),
+              Field("glucose", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
+              Field("glucose_source", CHOICE, optional=True, choices=("cgm", "typed")),
+              Field("carb_ratio", MILLI, 1, CARBS_MAX_G * 1000, 1, "g/U", optional=True),
+              Field("sensitivity", WHOLE, 1, 1_000, 1, "mg/dL/U", optional=True),
+              Field("target_low", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
+              Field("target_high", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
+              Field("suggested", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True))
 
-COMMANDS = {}
-for _command in TABLE_:
-    COMMANDS[_command.name] = _command
+    dose = (ACK, DELIVERING)
+
+    return (
+        Command("bolus", (bolus_units,) + advice, "engine.bolus", dose,
+                doc="a normal bolus now; from the calculator, with its advice"),
+        Command("extended_bolus", (bolus_units, extended_minutes), "engine.extended_bolus",
+                dose, doc="an amount spread evenly over the minutes"),
+        Command("dual_bolus", (
+            Field("units", MILLI, 2 * BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U"),
+            Field("now_units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U",
+                  optional=True),
+            Field("now_percent", WHOLE, 1, 99, 1, "%", optional=True),
+            extended_minutes), "engine.dual_bolus", dose,
+            ("now_units", "now_percent", "dual_bolus now",
+             "exactly one of now_units or now_percent"),
+            doc="part now, the rest over the minutes", rule=_dual_rule,
+            args=("units", "now_units", "minutes"), label="dual-wave bolus"),
+        Command("cancel_bolus", (), "engine.cancel_bolus", doc="stop every running bolus"),
+        Command("temp_basal", (temp_minutes, temp_rate, temp_percent), "engine.start_temp_basal",
+                dose, ("rate", "percent", "temp_basal", "exactly one of rate (U/h) or percent"),
+                doc="an absolute (U/h) or percent temp basal"),
+        Command("cancel_temp_basal", (), "engine.cancel_temp_basal", doc="back to scheduled"),
+        Command("suspend", (), "engine.suspend", doc="stop all delivery"),
+        Command("resume", (), "engine.resume", (ACK, STATE_KNOWN, ALARMS_ACKED),
+                doc="scheduled basal again (missed insulin is not made up)"),
+        Command("prime", (Field("units", MILLI, PRIME_STEP_MU, PRIME_MAX_MU, PRIME_STEP_MU,
+                                "U"),), "engine.prime",
+                doc="fill the tubing while suspended and disconnected"),
+        Command("new_reservoir", (Field("units", MILLI, FILL_MIN_MU, SYRINGE, FILL_STEP_MU,
+                                        "U"),), "engine.new_reservoir",
+                doc="rewind and fit a filled reservoir"),
+        Command("set_profile", (profile_name,
+                                Field("segments", SEGMENTS, 0, MAX_RATE_MU_H, 1, "U/h")),
+                "profiles.set_profile", doc="create or replace a basal profile"),
+        Command("activate_profile", (profile_name,), "profiles.activate_profile",
+                doc="deliver by another saved profile"),
+        Command("delete_profile", (profile_name,), "profiles.delete_profile",
+                doc="remove a profile that is not active"),
+        Command("rename_profile", (profile_name, Field("new_name", NAME)),
+                "profiles.rename_profile", doc="give a saved profile another name"),
+        Command("set_time", (time_of_day,), "engine.set_time_of_day", doc="the time of day"),
+        # Allowed on the boot screen: it asks for the clock when the RTC lost it.
+        Command("set_clock", (Field("year", WHOLE, YEAR_MIN, YEAR_MAX),
+                              Field("month", WHOLE, 1, 12), Field("day", WHOLE, 1, 31),
+                              time_of_day), "engine.set_clock", (),
+                rule=_clock_rule, args=("days", "time"),
+                doc="the date and the time of day (the basal schedule follows)"),
+        Command("activity", (Field("mode", CHOICE, choices=KINDS),
+                             Field("minutes", WHOLE, MIN_MIN, MAX_MIN, 1, "min")),
+                "activity.start", doc="exercise, sleep or sick day, for the minutes"),
+        Command("end_activity", (), "activity.stop", doc="end the activity mode now"),
+        Command("acknowledge", (alarm_code,), "alarms.acknowledge", (),
+                doc="acknowledge an alarm (a button press)"),
+        Command("snooze", (alarm_code,), "alarms.snooze", (), doc="snooze a medium or low alarm"),
+        Command("loop_mode", (Field("mode", CHOICE, choices=MODES),),
+                "loop.set_mode", doc="off, suspend_only or closed"),
+        Command("carbs", (carbs, Field("source", CHOICE, optional=True,
+                                       choices=("user", "calculator"))),
+                "loop.carbs", doc="carbs eaten now, for the loop (calculator: also in its bolus)"),
+        Command("glucose", (Field("mg_dl", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL"),),
+                "care.glucose", doc="a fingerstick reading (history, calculator, reminders)"),
+        Command("treat_low", (Field("grams", WHOLE, 5, 60, 1, "g"),), "care.treat_low",
+                doc="fast carbs taken for a low: logged, no insulin; recheck in 15 min"),
+        Command("site_changed", (), "care.site_changed", doc="a new infusion site"),
+        Command("boot_ack", (Field("time", CLOCK, optional=True),), "keeper.acknowledge_boot", (),
+                doc="the boot screen was read; optionally the time of day"),
+        Command("reconcile_bolus", (Field("units", MILLI, 0, BOLUS_MAX_MU, 1, "U",
+                                          optional=True),),
+                "keeper.reconcile", doc="count an interrupted bolus as delivered"),
+        Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings",
+                doc="a whole settings file, applied and stored"),
+        Command("reload_settings", (), "keeper.reload_settings",
+                doc="apply the settings file now (one copied on while running)"),
+        Command("force_tare", (), "keeper.force_tare", doc="zero the force sensor"),
+        Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
+                "keeper.force_scale", doc="scale the force sensor with a known force"),
+        Command("cgm_pair", (Field("answer", CHOICE, choices=("yes", "no")),), "cgm.answer", (),
+                doc="the user's answer: is the sensor's number the one on the screen?"),
+        Command("cgm_forget", (), "cgm.forget", doc="forget the CGM sensor (and its bond)"),
+        # The loop's own actions: the same safety gate, never from outside the pump.
+        Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"),
+                              Field("minutes", WHOLE, TEMP_MIN, TEMP_MIN, 1, "min"),
+                              Field("cause", CHOICE, optional=True,
+                                    choices=("low_glucose_suspend",))),
+                "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal",
+                doc="the loop's temp basal (max temp and max IOB checked by the gate)"),
+        Command("loop_bolus", (bolus_units,), "engine.auto_bolus", (DELIVERING,), internal=True,
+                doc="the loop's automatic bolus"),
+        Command("loop_cancel_temp", (), "engine.auto_cancel_temp", (), internal=True,
+                doc="the loop ends its temp basal"),
+    )
+
+
+class _Table:
+    """The command table by name, read as a dict is ([], get, in, iteration, len). A
+    Command is built from table() when asked and only the last few are kept: the whole
+    table kept for good was the largest thing a booted pump held (4.7 KB of objects on
+    MicroPython, with the ADVICE fields)."""
+
+    KEEP = 4
+
+    def __init__(self):
+        self.names = tuple(command.name for command in table())
+        self._kept = {}
+
+    def get(self, name, default=None):
+        command = self._kept.get(name)
+        if command is not None or name not in self.names:
+            return command or default
+        if len(self._kept) >= self.KEEP:
+            self._kept.clear()
+        for command in table():
+            if command.name == name:
+                self._kept[name] = command
+                return command
+
+    def __getitem__(self, name):
+        command = self.get(name)
+        if command is None:
+            raise KeyError(name)
+        return command
+
+    def __contains__(self, name):
+        return name in self.names
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
+
+
+COMMANDS = _Table()
 
 
 def segments_from_user(name, segments):
@@ -403,7 +446,7 @@ def _keys(command, table):
 
 
 def public_names():
-    return sorted(name for name in COMMANDS if not COMMANDS[name].internal)
+    return sorted(command.name for command in table() if not command.internal)
 
 
 def check(name, values, shown=None, syringe_mu=FILL_MAX_MU):

@@ -92,8 +92,17 @@ class InsulinModel:
         self.duration_min = duration_min
         self.duration_ms = duration_min * MS_PER_MIN
         table = [0] * (duration_min + 2)
-        for minute in range(duration_min):
-            table[minute] = int(iob_fraction(minute, peak_min, duration_min) * ONE + 0.5)
+        # iob_fraction()'s arithmetic with its per-model factors worked out once: the same
+        # floats (a boot built 240 KB of float garbage with _shape() in the loop).
+        tau, a, s = _shape(peak_min, duration_min)
+        square = tau * float(duration_min) * (1 - a)
+        scale = s * (1 - a)
+        exp = math.exp
+        table[0] = ONE
+        for minute in range(1, duration_min):
+            ratio = minute / tau
+            left = 1 - scale * ((minute * minute / square - ratio - 1) * exp(-ratio) + 1)
+            table[minute] = int(left * ONE + 0.5)
         self.table = table
 
     def left(self, age_ms):

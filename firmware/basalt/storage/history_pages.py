@@ -13,7 +13,7 @@ import struct
 from array import array
 
 from basalt.core import journal as jnl
-from basalt.core import journal_read as jread  # reading records back (History only)
+from basalt.core import journal_records as jread  # reading records back (History only)
 
 CHUNK = 1_280  # read at once: more than one record of the largest size
 _KEPT = 2

@@ -10,12 +10,10 @@ fields (basalt.core.commands); the menus only choose a coarser step.
 from basalt.core.commands import COMMANDS
 from basalt.core.errors import BasaltError
 from basalt.core.loop_state import MODES
+from basalt.core.ui.forms import ConfirmScreen, ListScreen, NumberScreen
 from basalt.core.ui.home import alarm_label
 from basalt.core.ui.screens import (
-    ConfirmScreen,
-    ListScreen,
     MessageScreen,
-    NumberScreen,
     StopBolusScreen,
     TextScreen,
     minutes_text,

@@ -9,16 +9,8 @@ from basalt.core.errors import BasaltError
 from basalt.core.limits import MAX_PROFILES
 from basalt.core.schedule import GRID_MIN, hhmm
 from basalt.core.ui import flows
-from basalt.core.ui.screens import (
-    ConfirmScreen,
-    ListScreen,
-    NumberScreen,
-    Screen,
-    footer,
-    minutes_text,
-    title_bar,
-    units2,
-)
+from basalt.core.ui.forms import ConfirmScreen, ListScreen, NumberScreen
+from basalt.core.ui.screens import Screen, footer, minutes_text, title_bar, units2
 from basalt.core.ui.text import Line
 from basalt.core.units import MIN_PER_DAY
 

@@ -8,8 +8,9 @@ goes out in mg/dL, the command table's unit; the bounds are the table's, convert
 from basalt.core.alarms import ALARMS, HIGH
 from basalt.core.commands import COMMANDS
 from basalt.core.glucose_alerts import TREAT_G
+from basalt.core.ui.forms import ConfirmScreen, ListScreen, NumberScreen
 from basalt.core.ui.home import alarm_label
-from basalt.core.ui.screens import ConfirmScreen, ListScreen, MessageScreen, NumberScreen
+from basalt.core.ui.screens import MessageScreen
 from basalt.core.ui.text import Line
 
 MG_PER_MMOL_MILLI = 18_016  # mg/dL per mmol/L x 1000 (glucose: 180.16 g/mol)

@@ -8,14 +8,8 @@ no; no answer at all is refused by the client when its time runs out. The answer
 command (cgm_pair), like any other.
 """
 
-from basalt.core.ui.screens import (
-    ConfirmScreen,
-    ListScreen,
-    MessageScreen,
-    Screen,
-    footer,
-    title_bar,
-)
+from basalt.core.ui.forms import ConfirmScreen, ListScreen
+from basalt.core.ui.screens import MessageScreen, Screen, footer, title_bar
 
 _ANSWERED = -1  # menu.pairing once the number on screen was answered
 

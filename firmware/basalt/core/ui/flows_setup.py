@@ -4,7 +4,8 @@ sensor's calibration and the activity modes. Bounds come from the command table.
 from basalt.core.activity import KINDS, RULES
 from basalt.core.clock import civil_from_days, date_text, days_from_civil, month_days
 from basalt.core.commands import COMMANDS
-from basalt.core.ui.screens import ConfirmScreen, ListScreen, NumberScreen, minutes_text
+from basalt.core.ui.forms import ConfirmScreen, ListScreen, NumberScreen
+from basalt.core.ui.screens import minutes_text
 from basalt.core.ui.text import Line
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 

@@ -32,8 +32,10 @@ BOOT_MS = 3_000
 # Forgotten by Menu.unload, which the app sets on a board (basalt.app.device.forget).
 MENU_MODULES = ("basalt.core.ui.flows", "basalt.core.ui.flows_basal",
                 "basalt.core.ui.flows_care", "basalt.core.ui.flows_cgm",
-                "basalt.core.ui.flows_setup", "basalt.core.ui.history_pages",
-                "basalt.storage.history_pages", "basalt.core.journal_read")
+                "basalt.core.ui.flows_setup", "basalt.core.ui.forms",
+                "basalt.core.ui.history_pages", "basalt.core.ui.history_detail",
+                "basalt.core.ui.history", "basalt.storage.history_pages",
+                "basalt.core.journal_records")
 
 
 class Menu:
