@@ -447,13 +447,15 @@ def test_the_loop_uses_the_activity_target_share_and_automatic_boluses(kind, tar
     settings = app.settings
     settings.loop.auto_bolus = True
 
-    class Store:
-        latest = 0
+    now = app.clock.now_ms()
+
+    class Store:  # glucose rising 1 mg/dL/min to 200, no meal on record: an
+        latest = 0  # unannounced rise, the one the loop may bolus for
 
         def recent(self, minutes):
-            return [[0, 200_000, 0]]
+            return [[now - k * 300_000, (200 - 5 * k) * 1000, 0] for k in range(6, -1, -1)]
 
-    record = loop.pump_inputs(app.clock.now_ms(), Store(), app.iob, settings, app.engine,
+    record = loop.pump_inputs(now, Store(), app.iob, settings, app.engine,
                               "closed", app.loop.state, 10, app.activity.rules())
     loop.check_inputs(record)  # the record stays in the decide() schema
     assert record["schedule"]["target_mg_dl"] == target
