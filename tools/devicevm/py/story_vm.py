@@ -122,6 +122,7 @@ def boot(kind):
     except BaseException as exc:  # noqa: B036 - what the board prints before its REPL
         _crash(exc)
     main = None
+    _overwrite(None, None, None, None, None, None, None, None, None, None, None, None)
     yield
 
 
@@ -202,6 +203,7 @@ def do(step):
     """Run one step (a generator); return what it observed (a dict) or None."""
     if "boot" in step:
         yield from boot(step["boot"])
+        _overwrite(None, None, None, None, None, None, None, None, None, None, None, None)
         yield from run_ms(step.get("ms", 0))
     elif "power_cut" in step:
         power_cut()
@@ -252,15 +254,17 @@ def story():
             entry.update(seen)
         print("DEVICEVM-STEP " + json.dumps(entry))
         entry = seen = None
-        _overwrite(None, None, None, None)
+        _overwrite(None, None, None, None, None, None, None, None, None, None, None, None)
         yield
 
 
 def _overwrite(*_):
-    """Called with Nones after a step's line is printed: the GC scans a live
-    generator's whole value stack, and the slots that held the screen's hex (2 KB, in
-    the line and its JSON) would keep it reachable for a step, counted as firmware heap.
-    A call with four arguments writes over those slots."""
+    """Called with twelve Nones: the GC scans a live generator's whole value stack, so
+    a slot a finished call left there keeps what it held reachable, counted as firmware
+    heap. After a step's line is printed, the screen's hex (2 KB, in the line and its
+    JSON); after a boot, main.py's globals (and with them, after a power cut, the whole
+    powered-off firmware: about 86 KB of a ROMFS day's restart, depending on which slot
+    the tracer's own code left it in). A call with twelve arguments writes over them."""
 
 
 def transcript():
