@@ -327,6 +327,7 @@ function decideOn(request, trim) {
 }
 
 var sessions = new Map();  // id -> {profile, keep, records, bySerial, carbs, glucose}
+// records, carbs and glucose hold {entry} objects in order, oldest first (copies())
 var MAX_SESSIONS = 16;  // a worker runs its cells one after another
 
 function openSession(id, open) {
@@ -372,7 +373,7 @@ function step(request) {
     session.records = kept;
     request.carbs.forEach(function (c) { session.carbs.push({ms: c[0], entry: c[1]}); });
     session.carbs = session.carbs.filter(function (c) { return c.ms >= since; });
-    Array.prototype.push.apply(session.glucose, request.glucose);
+    request.glucose.forEach(function (g) { session.glucose.push({entry: g}); });
     if (session.glucose.length > session.keep) {
         session.glucose.splice(0, session.glucose.length - session.keep);
     }
@@ -386,11 +387,7 @@ function step(request) {
         profile.max_bg = request.target;
         profile.temptargetSet = true;
     }
-    var glucose = new Array(session.glucose.length);
-    for (var i = 0; i < glucose.length; i++) {
-        glucose[i] = Object.assign({}, session.glucose[glucose.length - 1 - i]);
-    }
-    var inputs = {clock: request.clock, glucose: glucose, history: history,
+    var inputs = {clock: request.clock, glucose: copies(session.glucose), history: history,
                   carbs: copies(session.carbs), profile: profile,
                   currenttemp: request.currenttemp, microbolus: request.microbolus};
     if (request.echo === true) {

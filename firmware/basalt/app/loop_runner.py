@@ -82,7 +82,7 @@ class LoopRunner:
                                     None if activity is None else activity.rules())
         self._act(now_ms, decision)
         if self.unload is not None:  # nothing of the algorithm's is held until the next
-            self.loop.last = Decided(decision)
+            loop.last = Decided(decision)
             self.unload(ALGORITHM)
 
     def _act(self, now_ms, decision):

@@ -177,7 +177,7 @@ def _fill_capabilities(app, view, now_ms):
     """IOB, CGM, alarms, settings, calculator, boot notes (None or empty where the pump
     has none: no settings file, no keeper)."""
     view.iob_mu = app.iob.iob_mu(now_ms)
-    _fill_glucose(app.cgm, view, now_ms, app.keeper)
+    _fill_glucose(app.cgm, view, now_ms)
     _fill_cgm_link(app.cgm_client, view)
     _fill_care(app, view, now_ms)
     # The loop acts only with a CGM: "LOOP" on home means it is closed and has readings.
@@ -213,9 +213,8 @@ def _fill_capabilities(app, view, now_ms):
                                              u["programmed_mu"])
 
 
-def _fill_glucose(readings, view, now_ms, keeper=None):
-    """The newest CGM reading from a basalt.core.readings.ReadingStore, if there is one
-    (and, with no journal, into the recent history's list)."""
+def _fill_glucose(readings, view, now_ms):
+    """The newest CGM reading from a basalt.core.readings.ReadingStore, if there is one."""
     reading = readings.latest_reading(now_ms) if readings is not None else None
     if reading is None or reading.glucose_milli is None:
         view.glucose_mgdl = view.trend = view.glucose_age_ms = None
@@ -224,15 +223,22 @@ def _fill_glucose(readings, view, now_ms, keeper=None):
     view.glucose_age_ms = reading.age_ms
     arrow = reading.arrow
     view.trend = TREND_NAMES.index(arrow) - 3 if arrow in TREND_NAMES else None
-    if keeper is None and reading.offset != view.reading_offset:  # the recent history's
-        from basalt.core.readings import ARROW_TEXT  # loaded with the CGM
 
-        view.reading_offset = reading.offset
-        minute = ((view.clock_min or 0) - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
-        line = "%02d:%02d bg %d %s" % (minute // 60, minute % 60, view.glucose_mgdl,
-                                       ARROW_TEXT.get(arrow, ""))
-        view.readings = ((line,) + view.readings)[:HISTORY_LINES]
-        view.history_seen = -1  # rebuild the history lines
+
+def _add_reading_line(readings, view, now_ms):
+    """A new CGM reading into the recent history's list of readings."""
+    reading = readings.latest_reading(now_ms) if readings is not None else None
+    if reading is None or reading.glucose_milli is None or \
+            reading.offset == view.reading_offset:
+        return
+    from basalt.core.readings import ARROW_TEXT  # loaded with the CGM
+
+    view.reading_offset = reading.offset
+    minute = ((view.clock_min or 0) - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
+    line = "%02d:%02d bg %d %s" % (minute // 60, minute % 60, reading.glucose_milli // 1000,
+                                   ARROW_TEXT.get(reading.arrow, ""))
+    view.readings = ((line,) + view.readings)[:HISTORY_LINES]
+    view.history_seen = -1  # rebuild the history lines
 
 
 def _journal_pages(app):
@@ -331,6 +337,7 @@ def _fill_history(app, view, now_ms, day_ms):
     """The recent events as history lines: where no journal holds the history."""
     from basalt.core.ui.history import history_line  # no journal only: a host
 
+    _add_reading_line(app.cgm, view, now_ms)
     recent = app.recent
     seen = recent.seen
     if seen == view.history_seen:

@@ -53,11 +53,20 @@ def iob_fraction(t_min, peak_min, duration_min):
         return 1.0
     if t_min >= duration_min:
         return 0.0
+    tau, square, scale = _left_factors(peak_min, duration_min)
+    return _left(float(t_min), tau, square, scale)
+
+
+def _left_factors(peak_min, duration_min):
+    """(tau, tau x duration x (1 - a), s x (1 - a)): what _left() needs of a model,
+    worked out once for a whole table."""
     tau, a, s = _shape(peak_min, duration_min)
-    t = float(t_min)
-    td = float(duration_min)
-    inner = (t * t / (tau * td * (1 - a)) - t / tau - 1) * math.exp(-t / tau) + 1
-    return 1 - s * (1 - a) * inner
+    return tau, tau * float(duration_min) * (1 - a), s * (1 - a)
+
+
+def _left(t, tau, square, scale):
+    """The fraction left t minutes after a dose (0 < t < duration)."""
+    return 1 - scale * ((t * t / square - t / tau - 1) * math.exp(-t / tau) + 1)
 
 
 def activity_fraction(t_min, peak_min, duration_min):
@@ -92,17 +101,12 @@ class InsulinModel:
         self.duration_min = duration_min
         self.duration_ms = duration_min * MS_PER_MIN
         table = [0] * (duration_min + 2)
-        # iob_fraction()'s arithmetic with its per-model factors worked out once: the same
-        # floats (a boot built 240 KB of float garbage with _shape() in the loop).
-        tau, a, s = _shape(peak_min, duration_min)
-        square = tau * float(duration_min) * (1 - a)
-        scale = s * (1 - a)
-        exp = math.exp
+        # The model's factors worked out once, not per minute (a boot built 240 KB of
+        # float garbage calling iob_fraction() for each).
+        tau, square, scale = _left_factors(peak_min, duration_min)
         table[0] = ONE
         for minute in range(1, duration_min):
-            ratio = minute / tau
-            left = 1 - scale * ((minute * minute / square - ratio - 1) * exp(-ratio) + 1)
-            table[minute] = int(left * ONE + 0.5)
+            table[minute] = int(_left(minute, tau, square, scale) * ONE + 0.5)
         self.table = table
 
     def left(self, age_ms):
