@@ -26,6 +26,7 @@ package(
         "app/selftest.py",
         "app/tick.py",
         "app/ui_task.py",
+        "app/usb_requests.py",
         "app/usb_service.py",
         "app/wiring.py",
         "ble/__init__.py",
