@@ -101,6 +101,7 @@ package(
         "storage/history_pages.py",
         "storage/journal.py",
         "storage/keeper.py",
+        "storage/keeper_commands.py",
         "storage/lease.py",
         "storage/profiles.py",
         "storage/recovery.py",
