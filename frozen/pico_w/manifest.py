@@ -25,6 +25,7 @@ package(
         "app/occlusion_watch.py",
         "app/selftest.py",
         "app/tick.py",
+        "app/ui_rare.py",
         "app/ui_task.py",
         "app/usb_requests.py",
         "app/usb_service.py",
