@@ -35,10 +35,6 @@ from basalt.core import cgms
 from basalt.core.errors import NotAllowedNow
 from basalt.core.events import shift_events
 
-_IO_DISPLAY_YESNO = 1
-_PASSKEY_ACTION_NUMCMP = 4
-_IRQ_PASSKEY_ACTION = 31
-
 SCAN_MS = 10_000
 CONNECT_MS = 10_000
 GATT_MS = 3_000
@@ -89,8 +85,10 @@ class CgmClient:
         self._pending_passkey = None
         self._last_error = None
         self._load_peer()
-        if self.can_pair:
-            aioble.core.register_irq_handler(self._irq, None)
+        if self.can_pair:  # the pairing code (basalt.ble.cgm_pairing) only where it runs
+            from basalt.ble.cgm_pairing import listen
+
+            listen(self, aioble)
 
     # --- for the app and the screen ------------------------------------------------
 
@@ -198,26 +196,10 @@ class CgmClient:
     async def _secure(self, connection):
         if not self.can_pair:
             self.security = "unauthenticated"
-            self._pin(connection)
-            return
-        addr = bytes(connection.device.addr)
-        if self.peer is not None and addr != self.peer:
-            raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
-        self._set_state("pairing")
-        answering = asyncio.create_task(self._answer_passkeys())
-        try:
-            await connection.pair(bond=True, le_secure=True, mitm=True, io=_IO_DISPLAY_YESNO,
-                                  timeout_ms=PAIR_MS)
-        finally:
-            answering.cancel()
-            self.prompt = self.passkey = None
-        if not (connection.encrypted and connection.authenticated):
-            self.security = "refused"
-            raise CgmLinkError("pairing gave no authenticated link (MITM protection)")
-        self.security = "bonded"
-        if not self.bonded:
-            self.bonded = True
-            self._event("cgm_pair", state="bonded", detail=_hex(addr))
+        else:
+            from basalt.ble.cgm_pairing import pair
+
+            await pair(self, connection)
         self._pin(connection)
 
     def _pin(self, connection):
@@ -342,52 +324,6 @@ class CgmClient:
         # Asked once: found or not, these gaps are not asked for again.
         self.store.backfill_done()
 
-    # --- pairing ---------------------------------------------------------------------
-
-    def _irq(self, event, data):
-        """aioble IRQ hook: remember a passkey request; a task answers it."""
-        if event == _IRQ_PASSKEY_ACTION:
-            conn_handle, action, passkey = data
-            self._pending_passkey = (conn_handle, action, passkey)
-            return True
-        return None
-
-    async def _answer_passkeys(self):
-        ble = self._ble_mod.core.ble
-        while True:
-            pending = self._pending_passkey
-            if pending is None:
-                await self.clock.sleep_ms(100)
-                continue
-            self._pending_passkey = None
-            conn_handle, action, passkey = pending
-            accept = False
-            if self.bonded:
-                # The bonded sensor has its keys: one asking to pair again is not it (or
-                # lost them); only the user's "forget sensor" lets a new pairing happen.
-                self._event("cgm_pair", state="refused",
-                            detail="a bonded sensor asked to pair again")
-            elif action == _PASSKEY_ACTION_NUMCMP:
-                accept = await self._ask_user(passkey)
-            ble.gap_passkey(conn_handle, action, 1 if accept else 0)
-
-    async def _ask_user(self, passkey):
-        """Show the number (prompt) and wait for answer(); no answer in time is a no.
-        Polls in its own task: the pump's other tasks never wait for it."""
-        self._answer = None
-        self.prompt = self.passkey = passkey
-        start = self.clock.now_ms()
-        try:
-            while self._answer is None and self.clock.now_ms() - start < PROMPT_MS:
-                await self.clock.sleep_ms(100)
-        finally:
-            self.prompt = None
-        accept = bool(self._answer)
-        self._event("cgm_pair", state="confirmed" if accept else "refused",
-                    detail="user said yes" if accept else (
-                        "user said no" if self._answer is False else "no answer in time"))
-        return accept
-
     # --- helpers ---------------------------------------------------------------------
 
     def _set_state(self, state):
@@ -456,37 +392,21 @@ class PeerFile:
         self.storage.remove(self.name)
 
 
-BOND_FILE = "/data/cgm_bond.json"
-
-
 def make_cgm_client(store, clock, address=None, addr_type=0, storage=None):
     """The client on a board: imports aioble and bluetooth only here (not on the host).
     storage: the Storage port of /data, where the sensor in use (and, where the port can
-    pair, aioble's bond keys: BOND_FILE) are kept."""
+    pair, aioble's bond keys: basalt.ble.cgm_pairing.BOND_FILE) are kept."""
     import aioble
     import bluetooth
 
     if pairing_supported(aioble.core.ble):
-        # aioble.security answers the stack's _IRQ_GET_SECRET/_IRQ_SET_SECRET from a
-        # dict it saves as JSON; its path must be set before the radio is turned on.
-        from aioble import security
+        from basalt.ble.cgm_pairing import load_keys
 
-        security.load_secrets(BOND_FILE)
+        load_keys()
     peers = None if storage is None else PeerFile(storage)
     client = CgmClient(store, clock, aioble, bluetooth.UUID, address, addr_type, peers)
     if client.can_pair:
-        client.forget_keys = _forget_keys
+        from basalt.ble.cgm_pairing import forget_keys
+
+        client.forget_keys = forget_keys
     return client
-
-
-def _forget_keys():
-    """No bond keys at all: the file removed, then aioble's table reloaded (empty)."""
-    import os
-
-    from aioble import security
-
-    try:
-        os.remove(BOND_FILE)
-    except OSError:
-        pass
-    security.load_secrets(BOND_FILE)
