@@ -106,6 +106,7 @@ package(
         "storage/keeper.py",
         "storage/keeper_commands.py",
         "storage/lease.py",
+        "storage/profile_edits.py",
         "storage/profiles.py",
         "storage/recovery.py",
     ],

@@ -5,7 +5,7 @@ the commands, the display and the key pins are ports.
 
 import sys
 
-from basalt import VERSION, forget
+from basalt import VERSION, call_and_forget, forget
 from basalt.core.delivery import STOP_NO_RESERVOIR
 from basalt.core.errors import BasaltError
 from basalt.core.glucose_alerts import UNEXPLAINED_LOW_MG_DL
@@ -18,7 +18,6 @@ from basalt.core.units import MS_PER_MIN, shift_times
 POLL_MS = 10
 REDRAW_MS = 250
 REDRAW_DIMMED_MS = 1_000  # the dimmed screen shows minutes; an alarm lights it within this
-_RARE = ("basalt.app.ui_rare",)  # _rare
 
 
 class UiTask:
@@ -147,15 +146,8 @@ def fill_view(app, view, now_ms):
 
 
 def _rare(name, *args):
-    """What the UI fills in seldom (basalt.app.ui_rare), loaded for it and, on a board,
-    dropped after (a host's tests hold the modules)."""
-    from basalt.app import ui_rare
-
-    try:
-        return getattr(ui_rare, name)(*args)
-    finally:
-        if sys.implementation.name == "micropython":
-            forget(_RARE)
+    """What the UI fills in seldom (basalt.app.ui_rare), loaded for it, dropped after."""
+    return call_and_forget("basalt.app.ui_rare", name, *args)
 
 
 def _names_changed(names, profiles):

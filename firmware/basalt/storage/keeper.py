@@ -8,7 +8,7 @@ reconcile_bolus, save_settings, force_tare / force_scale and (through ProfileSto
 profile edits. It is given the parts it keeps by bind(); it never reads the app.
 """
 
-from basalt import forget
+from basalt import call_and_forget
 from basalt.core import forcecal
 from basalt.core.errors import BasaltError, NotAllowedNow, StorageFault
 from basalt.core.events import EVENT_TIMES
@@ -27,7 +27,6 @@ SETTINGS_FILE = "settings.json"
 # The force sensor's calibration: this pump's own sensor, so beside its journal, not in
 # the settings file (a file written on a laptop and copied over it would drop it).
 FORCE_FILE = "forcecal.json"
-_COMMANDS = ("basalt.storage.keeper_commands",)  # Keeper._rare
 
 
 def force_file(storage):
@@ -145,12 +144,7 @@ class Keeper:
     # Rare: their code is in basalt.storage.keeper_commands, loaded for each call.
 
     def _rare(self, name, *args):
-        from basalt.storage import keeper_commands
-
-        try:
-            return getattr(keeper_commands, name)(self, *args)
-        finally:
-            forget(_COMMANDS)
+        return call_and_forget("basalt.storage.keeper_commands", name, self, *args)
 
     def acknowledge_boot(self, now_ms, day_ms=None):
         """The user has seen the boot screen: the motor may move."""
