@@ -18,7 +18,7 @@ SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
 BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
                                "basalt.core.restore", "basalt.core.journal_read",
                                "basalt.core.journal_records", "basalt.app.selftest",
-                               "basalt.app.wiring")
+                               "basalt.app.wiring", "basalt.app.buttons")
 
 
 class TicksClock(Clock):
@@ -131,6 +131,15 @@ def _unload_after_save(kind, detail):
 
 
 app = None  # the running PumpApp, for inspection from the REPL (basalt.app.device.app)
+
+
+def key_for_pin(pin, invert):
+    """A key as the UI polls it (basalt.app.buttons.board_keys): a callable that is True
+    while the key is pressed (invert: active low)."""
+    value = pin.value
+    if invert:
+        return lambda: not value()
+    return lambda: bool(value())
 
 
 def key_wake(pins):
