@@ -6,7 +6,13 @@ journal keeps it (a host)."""
 from basalt.core.limits import BOLUS_MAX_MU
 from basalt.core.units import MIN_PER_DAY, MS_PER_MIN, fmt_milli
 
-HISTORY_LINES = 20
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_HISTORY_LINES = const(20)
 
 
 def advise(app, carbs_g):
@@ -78,7 +84,7 @@ def fill_history(app, view, now_ms, day_ms):
         line = history_line(kind, detail, now_ms, day_ms)
         if line is not None:
             lines.append(line)
-    lines = lines[:HISTORY_LINES]
+    lines = lines[:_HISTORY_LINES]
     if view.readings:
         lines.append("-- CGM --")
         lines += view.readings
@@ -98,5 +104,5 @@ def _add_reading_line(readings, view, now_ms):
     minute = ((view.clock_min or 0) - reading.age_ms // MS_PER_MIN) % MIN_PER_DAY
     line = "%02d:%02d bg %d %s" % (minute // 60, minute % 60, reading.glucose_milli // 1000,
                                    ARROW_TEXT.get(reading.arrow, ""))
-    view.readings = ((line,) + view.readings)[:HISTORY_LINES]
+    view.readings = ((line,) + view.readings)[:_HISTORY_LINES]
     view.history_seen = -1  # rebuild the history lines

@@ -35,12 +35,18 @@ from basalt.core import cgms
 from basalt.core.errors import NotAllowedNow
 from basalt.core.events import shift_events
 
-SCAN_MS = 10_000
-CONNECT_MS = 10_000
-GATT_MS = 3_000
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_SCAN_MS = const(10_000)
+_CONNECT_MS = const(10_000)
+_GATT_MS = const(3_000)
 PAIR_MS = 60_000
 PROMPT_MS = 30_000  # the user's time to compare the numbers; silence is a refusal
-RACP_MS = 30_000
+_RACP_MS = const(30_000)
 NOTIFY_MS = 11 * 60_000  # a 5-minute sensor has missed two records: reconnect
 BACKOFF_MS = (1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 60_000)
 
@@ -162,7 +168,7 @@ class CgmClient:
         if device is None:
             return
         self._set_state("connecting")
-        connection = await device.connect(timeout_ms=CONNECT_MS)
+        connection = await device.connect(timeout_ms=_CONNECT_MS)
         self.counts["connects"] += 1
         try:
             await self._secure(connection)
@@ -183,7 +189,7 @@ class CgmClient:
             return self._ble_mod.Device(self._addr_type, self.peer)
         self._set_state("scanning")
         want = self._uuid(cgms.SERVICE_UUID)
-        async with self._ble_mod.scan(SCAN_MS, 30_000, 30_000, True) as scanner:
+        async with self._ble_mod.scan(_SCAN_MS, 30_000, 30_000, True) as scanner:
             async for result in scanner:
                 if want not in result.services():
                     continue
@@ -225,7 +231,7 @@ class CgmClient:
             self.security = "bonded"
 
     async def _discover(self, connection):
-        service = await connection.service(self._uuid(cgms.SERVICE_UUID), timeout_ms=GATT_MS)
+        service = await connection.service(self._uuid(cgms.SERVICE_UUID), timeout_ms=_GATT_MS)
         if service is None:
             raise CgmLinkError("no CGM service (0x181F) on the device")
         chars = {}
@@ -234,18 +240,18 @@ class CgmClient:
                                    ("status", cgms.STATUS_UUID, False),
                                    ("session_start", cgms.SESSION_START_UUID, False),
                                    ("racp", cgms.RACP_UUID, False)):
-            found = await service.characteristic(self._uuid(uuid), timeout_ms=GATT_MS)
+            found = await service.characteristic(self._uuid(uuid), timeout_ms=_GATT_MS)
             if found is None and needed:
                 raise CgmLinkError("the CGM service has no %s characteristic" % name)
             chars[name] = found
         return chars
 
     async def _read_sensor(self, chars):
-        self.feature = cgms.decode_feature(await chars["feature"].read(timeout_ms=GATT_MS))
+        self.feature = cgms.decode_feature(await chars["feature"].read(timeout_ms=_GATT_MS))
         self.crc = self.feature.e2e_crc
         if chars["session_start"] is not None:
             start = cgms.decode_session_start(
-                await chars["session_start"].read(timeout_ms=GATT_MS), self.crc)
+                await chars["session_start"].read(timeout_ms=_GATT_MS), self.crc)
             key = start.key()
             if self.session_key is not None and key != self.session_key:
                 self.store.new_session(self.clock.now_ms())
@@ -253,7 +259,7 @@ class CgmClient:
             self.session_key = key
         self._current_offset = None
         if chars["status"] is not None:
-            offset, status = cgms.decode_status(await chars["status"].read(timeout_ms=GATT_MS),
+            offset, status = cgms.decode_status(await chars["status"].read(timeout_ms=_GATT_MS),
                                                 self.crc)
             self._current_offset = offset
             self.store.sync(self.clock.now_ms(), offset)
@@ -313,12 +319,12 @@ class CgmClient:
     async def _racp(self, racp, since):
         self.counts["racp"] += 1
         before = self.counts["records"]
-        await racp.write(cgms.racp_report_since(since), True, timeout_ms=GATT_MS)
+        await racp.write(cgms.racp_report_since(since), True, timeout_ms=_GATT_MS)
         try:
-            reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=RACP_MS))
+            reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=_RACP_MS))
         except asyncio.TimeoutError:
-            await racp.write(cgms.racp_abort(), True, timeout_ms=GATT_MS)
-            raise CgmLinkError("no RACP response in %d s" % (RACP_MS // 1000))
+            await racp.write(cgms.racp_abort(), True, timeout_ms=_GATT_MS)
+            raise CgmLinkError("no RACP response in %d s" % (_RACP_MS // 1000))
         self._event("cgm_backfill", since=since, result=reply.describe(),
                     records=self.counts["records"] - before)
         # Asked once: found or not, these gaps are not asked for again.

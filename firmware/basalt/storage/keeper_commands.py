@@ -13,7 +13,13 @@ from basalt.core.errors import BasaltError, InvalidValue, NotAllowedNow, Storage
 from basalt.core.units import fmt_milli
 from basalt.storage.keeper import SETTINGS_FILE
 
-FORCE_SAMPLES = 10  # readings per step (1 s on an HX711 at 10 SPS)
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_FORCE_SAMPLES = const(10)  # readings per step (1 s on an HX711 at 10 SPS)
 
 
 def acknowledge_boot(keeper, now_ms, day_ms=None):
@@ -128,7 +134,7 @@ def reload_settings(keeper, now_ms):
 
 
 def calibrate(keeper, now_ms, name, known_mn):
-    """force_tare (known_mn None: with the plunger free, FORCE_SAMPLES readings become
+    """force_tare (known_mn None: with the plunger free, _FORCE_SAMPLES readings become
     the zero) or force_scale (a known force on the sensor, 200 g: 1.962 N: the counts
     per newton)."""
     force = keeper.force
@@ -136,7 +142,7 @@ def calibrate(keeper, now_ms, name, known_mn):
         raise NotAllowedNow(name, "this board has no force sensor")
     if keeper.engine.stop_reason is None or keeper.motion.busy():
         raise NotAllowedNow(name, "suspend delivery first: the plunger must stand still")
-    readings = [force.read_raw() for _ in range(FORCE_SAMPLES)]
+    readings = [force.read_raw() for _ in range(_FORCE_SAMPLES)]
     if known_mn is None:
         calibration = forcecal.tare(force.calibration, readings)
     else:
