@@ -75,7 +75,10 @@ def test_the_booted_pump_and_its_lazy_modules(capsys):
     assert {"basalt.core.loop_check", "basalt.drivers.stepper_esp32", "basalt.core.calculator",
             "basalt.core.settings", "basalt.core.strict_json", "basalt.core.board_file",
             "basalt.storage.recovery", "basalt.core.restore",
-            "basalt.core.journal_read"} <= set(result["lazy_modules"])
+            "basalt.core.journal_read", "basalt.app.usb_requests",
+            "basalt.storage.keeper_commands", "basalt.app.ui_rare",
+            "basalt.ble.cgm_pairing", "basalt.storage.profile_edits",
+            "basalt.app.buttons"} <= set(result["lazy_modules"])
     # The running app holds its modules and its own objects.
     assert result["boot_heap_bytes"] > result["boot_modules_heap_bytes"] > 100_000
     # Its big live objects, each counted once: the CGM's reading store is preallocated;

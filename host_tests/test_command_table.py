@@ -170,7 +170,7 @@ ALLOWED_USES = {
     "core/loop_state.py": "the loop's carb record: an announced meal within the carbs maximum",
     "core/loop_check.py": "the loop's input record schema",
     "app/loop_runner.py": "the bolus step the loop rounds to",
-    "app/ui_task.py": "the settings screen shows the hard maximum without a settings file",
+    "app/ui_rare.py": "the settings screen shows the hard maximum without a settings file",
 }
 
 

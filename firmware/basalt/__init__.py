@@ -24,3 +24,13 @@ def forget(names):
         parent = sys.modules.get(package)
         if parent is not None and short in parent.__dict__:
             delattr(parent, short)
+
+
+def call_and_forget(module, name, *args):
+    """module.name(*args) with the module imported for the call and forgotten after:
+    code a running pump seldom needs costs no heap between its uses."""
+    loaded = __import__(module, None, None, (name,))
+    try:
+        return getattr(loaded, name)(*args)
+    finally:
+        forget((module,))

@@ -226,66 +226,24 @@ class Battery:
         raise NotImplementedError
 
 
-class Canvas:
-    """A 1-bit drawing surface with MicroPython's framebuf API (MONO_VLSB on the SSD1306).
-
-    The screens draw only with these calls, so framebuf.FrameBuffer (on the device),
-    the SSD1306 driver (a FrameBuffer subclass) and tools/screens/hostfb.HostFrameBuffer (on
-    the host) all give the same pixels. Colours are 0 and 1; everything clips at the
-    edges; text() uses the built-in 8x8 font and draws only the set pixels.
-    """
-
-    width = 128
-    height = 64
-
-    def fill(self, color):
-        raise NotImplementedError
-
-    def pixel(self, x, y, color=None):
-        raise NotImplementedError
-
-    def hline(self, x, y, w, color):
-        raise NotImplementedError
-
-    def vline(self, x, y, h, color):
-        raise NotImplementedError
-
-    def line(self, x1, y1, x2, y2, color):
-        raise NotImplementedError
-
-    def rect(self, x, y, w, h, color, fill=False):
-        raise NotImplementedError
-
-    def fill_rect(self, x, y, w, h, color):
-        raise NotImplementedError
-
-    def text(self, s, x, y, color=1):
-        raise NotImplementedError
-
-
-class Display(Canvas):
-    """A Canvas on a screen: show() sends the frame; dim() lowers the brightness.
-
-    Contract: drawing changes nothing visible until show(); dim(True) keeps the picture
-    readable but dark (contrast down), dim(False) restores it. No bus traffic at
-    construction beyond the panel's init sequence.
-    """
-
-    def show(self):
-        raise NotImplementedError
-
-    def dim(self, dimmed):
-        raise NotImplementedError
-
-
-class Key:
-    """A button as a plain callable: key() is True while it is pressed.
-
-    The wiring's inversion (active low with a pull-up) is applied by whoever builds the
-    callable (basalt.app.buttons.key_for_pin on a board, a fake in tests), so the decoder
-    and the menu never see electrical levels. Sampling must not block or allocate much:
-    it runs every 10 ms.
-    """
-
-    def __call__(self):
-        raise NotImplementedError
+# The display and the keys are ports too, but nothing on a board subclasses them (the
+# SSD1306 driver is a framebuf.FrameBuffer, a key a plain callable): written down here,
+# not as classes, so a booted pump does not hold a class and a function per method.
+#
+# Canvas: a 1-bit drawing surface with MicroPython's framebuf API (MONO_VLSB on the
+#   SSD1306): width = 128, height = 64; fill(color), pixel(x, y[, color]),
+#   hline(x, y, w, color), vline(x, y, h, color), line(x1, y1, x2, y2, color),
+#   rect(x, y, w, h, color[, fill]), fill_rect(x, y, w, h, color), text(s, x, y[, color]).
+#   The screens draw only with these calls, so framebuf.FrameBuffer (on the device), the
+#   SSD1306 driver (a FrameBuffer subclass) and tools/screens/hostfb.HostFrameBuffer (on
+#   the host) all give the same pixels. Colours are 0 and 1; everything clips at the
+#   edges; text() uses the built-in 8x8 font and draws only the set pixels.
+# Display: a Canvas on a screen: show() sends the frame; dim(dimmed) lowers the
+#   brightness. Drawing changes nothing visible until show(); dim(True) keeps the
+#   picture readable but dark (contrast down), dim(False) restores it. No bus traffic at
+#   construction beyond the panel's init sequence.
+# Key: a button as a plain callable: key() is True while it is pressed. The wiring's
+#   inversion (active low with a pull-up) is applied by whoever builds the callable
+#   (basalt.app.buttons.key_for_pin on a board, a fake in tests), so the decoder and the
+#   menu never see electrical levels. Sampling must not block or allocate much: it runs
+#   every 10 ms.

@@ -5,17 +5,13 @@ every key every few ms and the pure decoder (basalt.core.ui.keys) debounces and 
 the presses, so bounce and timing are tested on the host without hardware. An edge
 interrupt, where the port has one, only wakes the polling from its idle wait: the
 handler sets a flag and nothing else (basalt.app.ui_task).
+
+Boot only (basalt.app.device.BOOT_ONLY): the key callables themselves are
+basalt.app.device.key_for_pin's, so nothing that runs after boot keeps this module.
 """
 
+from basalt.app.device import key_for_pin
 from basalt.core.ui.keys import KEY_NAMES
-
-
-def key_for_pin(pin, invert):
-    """A callable that is True while the key is pressed (invert: active low)."""
-    value = pin.value
-    if invert:
-        return lambda: not value()
-    return lambda: bool(value())
 
 
 def key_pins(buttons):

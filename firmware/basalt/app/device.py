@@ -11,6 +11,12 @@ from basalt import forget
 from basalt.core.units import REBASE_AT_MS
 from basalt.ports import Clock
 
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
 # Imported to boot and not used after it: start() drops them from sys.modules so gc
 # frees their bytecode. Nothing that runs after boot keeps one of their functions or
 # classes. A settings save imports the checks again; they go once it is recorded.
@@ -18,7 +24,10 @@ SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
 BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
                                "basalt.core.restore", "basalt.core.journal_read",
                                "basalt.core.journal_records", "basalt.app.selftest",
-                               "basalt.app.wiring")
+                               "basalt.app.wiring", "basalt.app.buttons")
+
+
+_SUPERVISOR_PERIOD_MS = const(500)
 
 
 class TicksClock(Clock):
@@ -84,7 +93,7 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
     keeper = app.keeper
     if usb is not None:  # host tools over USB while therapy runs (basalt.app.usb_service)
         asyncio.create_task(usb.run())
-    asyncio.create_task(supervisor.run(app.clock, SUPERVISOR_PERIOD_MS,
+    asyncio.create_task(supervisor.run(app.clock, _SUPERVISOR_PERIOD_MS,
                                        armed=lambda: not keeper.awaiting_ack))
     if app.buzzer is not None:
         asyncio.create_task(app.buzzer.run(app.clock, new_flag()))
@@ -100,8 +109,6 @@ async def run_tasks(app, supervisor, ui=None, cgm_client=None, usb=None):
         asyncio.create_task(cgm_client.run())
     await deliver(app, supervisor)
 
-
-SUPERVISOR_PERIOD_MS = 500
 
 
 SETTINGS_PATH = "/settings.json"
@@ -131,6 +138,15 @@ def _unload_after_save(kind, detail):
 
 
 app = None  # the running PumpApp, for inspection from the REPL (basalt.app.device.app)
+
+
+def key_for_pin(pin, invert):
+    """A key as the UI polls it (basalt.app.buttons.board_keys): a callable that is True
+    while the key is pressed (invert: active low)."""
+    value = pin.value
+    if invert:
+        return lambda: not value()
+    return lambda: bool(value())
 
 
 def key_wake(pins):

@@ -7,10 +7,16 @@ over one tick (longer if the driver is slower), checked when it ends (steps repo
 
 from basalt.core.units import shifted
 
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
 # A move still running this long after its end (or its own length, if longer) is a
 # delivery fault. Step pulses are hardware-timed, so only a jam or a dead timer gets here;
 # the margin covers a late tick and slower step generators (the virtual board's).
-MOVE_GRACE_MS = 2_000
+_MOVE_GRACE_MS = const(2_000)
 
 
 class MotorSupervisor:
@@ -66,12 +72,12 @@ class MotorSupervisor:
         self.move_steps = steps
         if forward:
             self._forward_steps = steps
-        self._deadline = now_ms + duration + max(MOVE_GRACE_MS, duration)
+        self._deadline = now_ms + duration + max(_MOVE_GRACE_MS, duration)
 
     def reap(self, now_ms):
         """A finished move: count its steps and disable the driver (idle = disabled).
         Returns the fault detail when steps reported != steps commanded or the move ran
-        past its deadline (see MOVE_GRACE_MS), else None."""
+        past its deadline (see _MOVE_GRACE_MS), else None."""
         motor = self.motor
         if not motor.is_enabled():
             return None

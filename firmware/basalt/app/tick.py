@@ -8,8 +8,14 @@ start the next move.
 from basalt.core.errors import InvalidValue
 from basalt.core.units import shift_times
 
-BATTERY_PERIOD_MS = 10_000  # how often the battery is read
-RECENT_EVENTS = 20  # kept for the history screen
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_BATTERY_PERIOD_MS = const(10_000)  # how often the battery is read
+_RECENT_EVENTS = const(20)  # kept for the history screen
 
 
 class Ticker:
@@ -17,7 +23,7 @@ class Ticker:
         self.app = app
         self.sounder = sounder
         self.battery = battery
-        self._battery_at = app.clock.now_ms() - BATTERY_PERIOD_MS
+        self._battery_at = app.clock.now_ms() - _BATTERY_PERIOD_MS
 
     def rebase(self, shift_ms):
         shift_times(self, ("_battery_at",), shift_ms)
@@ -54,7 +60,7 @@ class Ticker:
             self.app.router.fault("delivery_fault", fault)
 
     def _read_battery(self, now_ms):
-        if self.battery is None or now_ms - self._battery_at < BATTERY_PERIOD_MS:
+        if self.battery is None or now_ms - self._battery_at < _BATTERY_PERIOD_MS:
             return
         self._battery_at = now_ms
         try:
@@ -64,7 +70,7 @@ class Ticker:
 
 
 class RecentEvents:
-    """The "recent" reader of the event stream: the last RECENT_EVENTS events, oldest
+    """The "recent" reader of the event stream: the last _RECENT_EVENTS events, oldest
     first, for the history screen, and how many it has seen (the screen redraws when
     that changes)."""
 
@@ -79,6 +85,6 @@ class RecentEvents:
     def on_event(self, kind, detail):
         events = self.events
         events.append((kind, detail))
-        if len(events) > RECENT_EVENTS:
+        if len(events) > _RECENT_EVENTS:
             del events[0]
         self.seen += 1

@@ -14,9 +14,6 @@ REPL answers it with nothing but a prompt, and the host knows. Other lines are d
                                            pump only): mpremote then has the board alone
 """
 
-import json
-from binascii import b2a_base64
-
 try:
     from micropython import const
 except ImportError:  # CPython (host tests)
@@ -29,7 +26,6 @@ MAINTENANCE_FLAG = "/maintenance"
 _IDLE_MS = const(50)  # between looks at the console while a host tool talks
 _QUIET_MS = const(250)  # ... once no line came for _QUIET_AFTER_MS: a first request waits
 _QUIET_AFTER_MS = const(5_000)  # at most this long, and the idle pump wakes 4, not 20, a s
-_CHUNK = const(768)  # file bytes per read answer: 1 KB of base64
 _MAX_LINE = const(4096)  # a settings file in a save_settings command fits
 _BURST = const(512)  # bytes taken per look, so a long line cannot hold up a tick
 
@@ -76,23 +72,6 @@ class StdioConsole:
         self._out.write(text)
 
 
-def open_console(mcu):
-    """The console the board's USB serial port is: the virtual board brings its own."""
-    if mcu == "vboard":
-        from vboard import console
-
-        console.open()
-        return console
-    return StdioConsole()
-
-
-def on_board(app, mcu):
-    """The service on the board's USB console; it may reset the board (maintenance)."""
-    import machine
-
-    return UsbService(app, open_console(mcu), reset=machine.reset)
-
-
 class UsbService:
     """Answers requests between delivery ticks; one request at a time, each short."""
 
@@ -124,75 +103,11 @@ class UsbService:
             await sleep_ms(0)
 
     def answer(self, text):
-        """The answer line (JSON) to a request's JSON text; a bad request is answered
-        with what was wrong and changes nothing."""
-        ident = None
-        try:
-            req = json.loads(text)
-            ident = req.get("id")
-            ask = req.get("q")
-            handler = _HANDLERS.get(ask)
-            if handler is None:
-                raise ValueError("q: %r is not one of %s" % (ask, ", ".join(sorted(_HANDLERS))))
-            reply = handler(self, req)
-            reply["ok"] = True
-        except Exception as error:  # noqa: BLE001 - answered, never ends the service
-            reply = {"ok": False, "error": "%s: %s" % (type(error).__name__, error)}
-        reply["id"] = ident
-        return json.dumps(reply)
+        """The answer line (JSON) to a request's JSON text (basalt.app.usb_requests:
+        loaded when a host tool first talks, not at boot)."""
+        from basalt.app.usb_requests import answer
 
-    def status(self, req):
-        app = self.app
-        engine = app.engine
-        keeper = app.keeper
-        waiting = keeper is not None and keeper.awaiting_ack
-        detector = app.occlusion.detector  # the bench rig times and weighs occlusions
-        from basalt import firmware_version
-
-        return {"fw": firmware_version(), "boot": keeper.boot if keeper else 0,
-                "ms": engine.last_ms(), "stop": engine.stop_reason, "ack": waiting,
-                "delivering": engine.stop_reason is None and not waiting,
-                "bolus_running": engine.bolus_running(), "rate_mu_h": engine.basal_rate_mu_h(),
-                "basal": engine.basal_steps, "bolus": engine.bolus_steps,
-                "moved": app.motion.moved_steps, "busy": app.motion.busy(),
-                "force_mn": detector.filtered, "occlusion": detector.alarm,
-                "notes": keeper.boot_notes if waiting else []}
-
-    def files(self, req):
-        import os
-
-        folder = self.folder
-        return {"files": [[name, os.stat(folder + "/" + name)[6]]
-                          for name in sorted(os.listdir(folder))]}
-
-    def read(self, req):
-        name, at = req.get("file"), req.get("at", 0)
-        if not isinstance(name, str) or not name or "/" in name or name[0] == ".":
-            raise ValueError("file: %r is not a file name in %s" % (name, self.folder))
-        if not isinstance(at, int) or at < 0:
-            raise ValueError("at: %r is not a byte offset (0 or more)" % (at,))
-        with open(self.folder + "/" + name, "rb") as handle:
-            handle.seek(at)
-            data = handle.read(_CHUNK)
-        return {"at": at, "n": len(data), "data": b2a_base64(data).decode().strip()}
-
-    def command(self, req):
-        result = self.app.command(req.get("cmd"))  # the command table and its guards
-        return {"result": result if result is None or isinstance(result, int) else str(result)}
-
-    def maintenance(self, req):
-        if self._reset is None:
-            raise ValueError("maintenance: this pump cannot reset itself")
-        if self.app.engine.stop_reason is None:
-            raise ValueError("maintenance: the pump is delivering: suspend it first")
-        with open(self.flag, "w") as handle:
-            handle.write("1")
-        self._maintenance_asked = True  # reset once the answer is out
-        return {}
-
-
-_HANDLERS = {"status": UsbService.status, "files": UsbService.files, "read": UsbService.read,
-             "cmd": UsbService.command, "maintenance": UsbService.maintenance}
+        return answer(self, text)
 
 
 def interrupted(app):

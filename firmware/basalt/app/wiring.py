@@ -148,6 +148,22 @@ def make_ui(app, board):
                   wake=device.key_wake(pins))
 
 
+def usb_service(app, mcu):
+    """The USB console service (basalt.app.usb_service) on the board's serial port (the
+    virtual board brings its own); it may reset the board (maintenance)."""
+    import machine
+
+    from basalt.app.usb_service import StdioConsole, UsbService
+
+    if mcu == "vboard":
+        from vboard import console
+
+        console.open()
+    else:
+        console = StdioConsole()
+    return UsbService(app, console, reset=machine.reset)
+
+
 def self_test(app, board):
     """The power-on self-test (basalt.app.selftest): boot only, forgotten after it."""
     from basalt.app import selftest
@@ -187,7 +203,5 @@ def boot():
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
     app.timed.append(supervisor)  # its check-in times move with the clock's epoch
-    from basalt.app.usb_service import on_board
-
     cgm = make_cgm(app)  # before the UI: its settings screen names the CGM link
-    return app, supervisor, make_ui(app, board), cgm, on_board(app, board.mcu)
+    return app, supervisor, make_ui(app, board), cgm, usb_service(app, board.mcu)

@@ -35,16 +35,18 @@ from basalt.core import cgms
 from basalt.core.errors import NotAllowedNow
 from basalt.core.events import shift_events
 
-_IO_DISPLAY_YESNO = 1
-_PASSKEY_ACTION_NUMCMP = 4
-_IRQ_PASSKEY_ACTION = 31
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
 
-SCAN_MS = 10_000
-CONNECT_MS = 10_000
-GATT_MS = 3_000
+_SCAN_MS = const(10_000)
+_CONNECT_MS = const(10_000)
+_GATT_MS = const(3_000)
 PAIR_MS = 60_000
 PROMPT_MS = 30_000  # the user's time to compare the numbers; silence is a refusal
-RACP_MS = 30_000
+_RACP_MS = const(30_000)
 NOTIFY_MS = 11 * 60_000  # a 5-minute sensor has missed two records: reconnect
 BACKOFF_MS = (1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 60_000)
 
@@ -89,8 +91,10 @@ class CgmClient:
         self._pending_passkey = None
         self._last_error = None
         self._load_peer()
-        if self.can_pair:
-            aioble.core.register_irq_handler(self._irq, None)
+        if self.can_pair:  # the pairing code (basalt.ble.cgm_pairing) only where it runs
+            from basalt.ble.cgm_pairing import listen
+
+            listen(self, aioble)
 
     # --- for the app and the screen ------------------------------------------------
 
@@ -164,7 +168,7 @@ class CgmClient:
         if device is None:
             return
         self._set_state("connecting")
-        connection = await device.connect(timeout_ms=CONNECT_MS)
+        connection = await device.connect(timeout_ms=_CONNECT_MS)
         self.counts["connects"] += 1
         try:
             await self._secure(connection)
@@ -185,7 +189,7 @@ class CgmClient:
             return self._ble_mod.Device(self._addr_type, self.peer)
         self._set_state("scanning")
         want = self._uuid(cgms.SERVICE_UUID)
-        async with self._ble_mod.scan(SCAN_MS, 30_000, 30_000, True) as scanner:
+        async with self._ble_mod.scan(_SCAN_MS, 30_000, 30_000, True) as scanner:
             async for result in scanner:
                 if want not in result.services():
                     continue
@@ -198,26 +202,10 @@ class CgmClient:
     async def _secure(self, connection):
         if not self.can_pair:
             self.security = "unauthenticated"
-            self._pin(connection)
-            return
-        addr = bytes(connection.device.addr)
-        if self.peer is not None and addr != self.peer:
-            raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
-        self._set_state("pairing")
-        answering = asyncio.create_task(self._answer_passkeys())
-        try:
-            await connection.pair(bond=True, le_secure=True, mitm=True, io=_IO_DISPLAY_YESNO,
-                                  timeout_ms=PAIR_MS)
-        finally:
-            answering.cancel()
-            self.prompt = self.passkey = None
-        if not (connection.encrypted and connection.authenticated):
-            self.security = "refused"
-            raise CgmLinkError("pairing gave no authenticated link (MITM protection)")
-        self.security = "bonded"
-        if not self.bonded:
-            self.bonded = True
-            self._event("cgm_pair", state="bonded", detail=_hex(addr))
+        else:
+            from basalt.ble.cgm_pairing import pair
+
+            await pair(self, connection)
         self._pin(connection)
 
     def _pin(self, connection):
@@ -243,7 +231,7 @@ class CgmClient:
             self.security = "bonded"
 
     async def _discover(self, connection):
-        service = await connection.service(self._uuid(cgms.SERVICE_UUID), timeout_ms=GATT_MS)
+        service = await connection.service(self._uuid(cgms.SERVICE_UUID), timeout_ms=_GATT_MS)
         if service is None:
             raise CgmLinkError("no CGM service (0x181F) on the device")
         chars = {}
@@ -252,18 +240,18 @@ class CgmClient:
                                    ("status", cgms.STATUS_UUID, False),
                                    ("session_start", cgms.SESSION_START_UUID, False),
                                    ("racp", cgms.RACP_UUID, False)):
-            found = await service.characteristic(self._uuid(uuid), timeout_ms=GATT_MS)
+            found = await service.characteristic(self._uuid(uuid), timeout_ms=_GATT_MS)
             if found is None and needed:
                 raise CgmLinkError("the CGM service has no %s characteristic" % name)
             chars[name] = found
         return chars
 
     async def _read_sensor(self, chars):
-        self.feature = cgms.decode_feature(await chars["feature"].read(timeout_ms=GATT_MS))
+        self.feature = cgms.decode_feature(await chars["feature"].read(timeout_ms=_GATT_MS))
         self.crc = self.feature.e2e_crc
         if chars["session_start"] is not None:
             start = cgms.decode_session_start(
-                await chars["session_start"].read(timeout_ms=GATT_MS), self.crc)
+                await chars["session_start"].read(timeout_ms=_GATT_MS), self.crc)
             key = start.key()
             if self.session_key is not None and key != self.session_key:
                 self.store.new_session(self.clock.now_ms())
@@ -271,7 +259,7 @@ class CgmClient:
             self.session_key = key
         self._current_offset = None
         if chars["status"] is not None:
-            offset, status = cgms.decode_status(await chars["status"].read(timeout_ms=GATT_MS),
+            offset, status = cgms.decode_status(await chars["status"].read(timeout_ms=_GATT_MS),
                                                 self.crc)
             self._current_offset = offset
             self.store.sync(self.clock.now_ms(), offset)
@@ -331,62 +319,16 @@ class CgmClient:
     async def _racp(self, racp, since):
         self.counts["racp"] += 1
         before = self.counts["records"]
-        await racp.write(cgms.racp_report_since(since), True, timeout_ms=GATT_MS)
+        await racp.write(cgms.racp_report_since(since), True, timeout_ms=_GATT_MS)
         try:
-            reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=RACP_MS))
+            reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=_RACP_MS))
         except asyncio.TimeoutError:
-            await racp.write(cgms.racp_abort(), True, timeout_ms=GATT_MS)
-            raise CgmLinkError("no RACP response in %d s" % (RACP_MS // 1000))
+            await racp.write(cgms.racp_abort(), True, timeout_ms=_GATT_MS)
+            raise CgmLinkError("no RACP response in %d s" % (_RACP_MS // 1000))
         self._event("cgm_backfill", since=since, result=reply.describe(),
                     records=self.counts["records"] - before)
         # Asked once: found or not, these gaps are not asked for again.
         self.store.backfill_done()
-
-    # --- pairing ---------------------------------------------------------------------
-
-    def _irq(self, event, data):
-        """aioble IRQ hook: remember a passkey request; a task answers it."""
-        if event == _IRQ_PASSKEY_ACTION:
-            conn_handle, action, passkey = data
-            self._pending_passkey = (conn_handle, action, passkey)
-            return True
-        return None
-
-    async def _answer_passkeys(self):
-        ble = self._ble_mod.core.ble
-        while True:
-            pending = self._pending_passkey
-            if pending is None:
-                await self.clock.sleep_ms(100)
-                continue
-            self._pending_passkey = None
-            conn_handle, action, passkey = pending
-            accept = False
-            if self.bonded:
-                # The bonded sensor has its keys: one asking to pair again is not it (or
-                # lost them); only the user's "forget sensor" lets a new pairing happen.
-                self._event("cgm_pair", state="refused",
-                            detail="a bonded sensor asked to pair again")
-            elif action == _PASSKEY_ACTION_NUMCMP:
-                accept = await self._ask_user(passkey)
-            ble.gap_passkey(conn_handle, action, 1 if accept else 0)
-
-    async def _ask_user(self, passkey):
-        """Show the number (prompt) and wait for answer(); no answer in time is a no.
-        Polls in its own task: the pump's other tasks never wait for it."""
-        self._answer = None
-        self.prompt = self.passkey = passkey
-        start = self.clock.now_ms()
-        try:
-            while self._answer is None and self.clock.now_ms() - start < PROMPT_MS:
-                await self.clock.sleep_ms(100)
-        finally:
-            self.prompt = None
-        accept = bool(self._answer)
-        self._event("cgm_pair", state="confirmed" if accept else "refused",
-                    detail="user said yes" if accept else (
-                        "user said no" if self._answer is False else "no answer in time"))
-        return accept
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -456,37 +398,21 @@ class PeerFile:
         self.storage.remove(self.name)
 
 
-BOND_FILE = "/data/cgm_bond.json"
-
-
 def make_cgm_client(store, clock, address=None, addr_type=0, storage=None):
     """The client on a board: imports aioble and bluetooth only here (not on the host).
     storage: the Storage port of /data, where the sensor in use (and, where the port can
-    pair, aioble's bond keys: BOND_FILE) are kept."""
+    pair, aioble's bond keys: basalt.ble.cgm_pairing.BOND_FILE) are kept."""
     import aioble
     import bluetooth
 
     if pairing_supported(aioble.core.ble):
-        # aioble.security answers the stack's _IRQ_GET_SECRET/_IRQ_SET_SECRET from a
-        # dict it saves as JSON; its path must be set before the radio is turned on.
-        from aioble import security
+        from basalt.ble.cgm_pairing import load_keys
 
-        security.load_secrets(BOND_FILE)
+        load_keys()
     peers = None if storage is None else PeerFile(storage)
     client = CgmClient(store, clock, aioble, bluetooth.UUID, address, addr_type, peers)
     if client.can_pair:
-        client.forget_keys = _forget_keys
+        from basalt.ble.cgm_pairing import forget_keys
+
+        client.forget_keys = forget_keys
     return client
-
-
-def _forget_keys():
-    """No bond keys at all: the file removed, then aioble's table reloaded (empty)."""
-    import os
-
-    from aioble import security
-
-    try:
-        os.remove(BOND_FILE)
-    except OSError:
-        pass
-    security.load_secrets(BOND_FILE)

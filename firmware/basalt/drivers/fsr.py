@@ -29,8 +29,8 @@ except ImportError:  # CPython (host tests)
 
 _FULL = const(65536)
 _LINEAR_SCALE = const(4096)
-SATURATED_U16 = 64_512  # ~98.4 % of the range: R_fsr below ~1/60 of R_m
-OPEN_U16 = 656  # ~1 % of the range: R_fsr above ~100 x R_m
+_SATURATED_U16 = const(64_512)  # ~98.4 % of the range: R_fsr below ~1/60 of R_m
+_OPEN_U16 = const(656)  # ~1 % of the range: R_fsr above ~100 x R_m
 
 
 class FsrSensor(ForceSensor):
@@ -50,10 +50,10 @@ class FsrSensor(ForceSensor):
         for _ in range(self._samples):
             total += self._adc.read_u16()
         u = total // self._samples
-        if u >= SATURATED_U16:
+        if u >= _SATURATED_U16:
             raise SensorFault("saturated", "FSR ADC reads %d of 65535 (shorted or "
                               "overloaded)" % u)
-        if u <= OPEN_U16:
+        if u <= _OPEN_U16:
             raise SensorFault("open", "FSR ADC reads %d of 65535 (no force at all: a "
                               "broken wire or no syringe)" % u)
         return u * _LINEAR_SCALE // (_FULL - u)

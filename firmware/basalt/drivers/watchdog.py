@@ -3,12 +3,18 @@
 from basalt.core.check import int_in
 from basalt.ports import Watchdog
 
-MAX_TIMEOUT_MS = 8_000
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_MAX_TIMEOUT_MS = const(8_000)
 
 
 class MachineWatchdog(Watchdog):
     def __init__(self, timeout_ms=4_000):
-        self.timeout_ms = int_in("watchdog timeout", timeout_ms, 1_000, MAX_TIMEOUT_MS, "ms")
+        self.timeout_ms = int_in("watchdog timeout", timeout_ms, 1_000, _MAX_TIMEOUT_MS, "ms")
         self._wdt = None
 
     def start(self):

@@ -1,11 +1,17 @@
-"""Boot recovery: read what survived a reset (journal and checkpoint), plan the
-restore (basalt.core.restore.plan_restore), put insulin on board back, and say on
-the boot screen what happened."""
+"""Boot recovery (Keeper.start, boot only): read what survived a reset (journal and
+checkpoint), plan the restore (basalt.core.restore.plan_restore), put insulin on board
+back, load the basal and force calibration files, and say on the boot screen what
+happened."""
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal_read as jread
 from basalt.core import restore
-from basalt.core.units import MS_PER_MIN, PL_PER_MU
+from basalt.core.delivery import STOP_USER
+from basalt.core.errors import BasaltError
+from basalt.core.units import MS_PER_MIN, PL_PER_MU, fmt_milli
+from basalt.storage.checkpoints import STOP_OF_STATE
+from basalt.storage.keeper import FORCE_FILE
+from basalt.storage.profiles import BASAL_FILE
 
 
 def read_back(journal, checkpoints):
@@ -239,3 +245,111 @@ def _settle(settled, unfinished, record):
 
 def units(mu):
     return "%d.%02d" % (mu // 1000, mu % 1000 // 10)
+
+
+def start(keeper, now_ms, cause, epoch_s, fw):
+    """Keeper.start: read what survived, restore the engine (stopped), record the
+    boot."""
+    found = read_back(keeper.journal, keeper.checkpoints)
+    keeper.boot = found["boot"]
+    events = boot_events(found, cause, fw, epoch_s)
+    if keeper._settings_events is None:
+        keeper.load_settings()
+    events += keeper._settings_events
+    basal_note = _load_basal(keeper, events)
+    force_note = _load_force_calibration(keeper, events)
+    planned = plan(found, keeper.board, keeper.engine, now_ms, epoch_s)
+    _apply(keeper, now_ms, planned)
+    events[0][1]["day_ms"] = keeper.engine.day_ms()  # the history's clock for this boot
+    clock_note = _set_clock(keeper, now_ms, epoch_s)
+    events += planned["events"]
+    iob_events, iob_note, keeper.iob_gap_known = restore_iob(
+        keeper.iob, found["boluses"], now_ms, epoch_s)
+    if planned["assumed_mu"]:
+        # Counted as delivered now: the most of it on board (the safe side).
+        keeper.iob.add_bolus(now_ms, planned["assumed_mu"])
+    events += iob_events
+    site = site_age(found, now_ms, epoch_s)
+    if site is not None:
+        events.append(site)  # the site-change reminder's clock goes on (AlarmRouter)
+    for code in planned["alarms"]:
+        events.append(("alarm", {"code": code, "detail": "restart: state unreadable"}))
+    if keeper.settings_error:
+        events.append(("alarm", {"code": "delivery_fault", "detail": "settings invalid"}))
+    for kind, detail in events:
+        detail.setdefault("at_ms", now_ms)
+        keeper.stream.emit(kind, detail)
+    keeper.boot_notes = boot_notes(
+        planned, cause, keeper.uncertain,
+        read_notes(found) + [clock_note, iob_note, basal_note, force_note],
+        keeper.fault,
+        keeper.settings_error, keeper._restart_stop)
+    keeper.stream.publish()
+    keeper._write_checkpoint(now_ms)
+    return planned
+
+
+def _load_basal(keeper, events):
+    """Profiles edited on a pump that has no settings file holding them."""
+    try:
+        obj, profiles = keeper.basal.load()
+    except BasaltError as error:
+        events.append(("settings_rejected", {"file": BASAL_FILE,
+                                             "message": str(error)[:200]}))
+        if keeper._settings_basal:
+            return None  # the settings file holds the profiles: nothing lost
+        return "Basal profiles refused (%s): %s" % (BASAL_FILE, str(error)[:60])
+    if profiles is None or keeper._settings_basal:
+        return None  # the settings file holds the profiles (PumpApp loaded them)
+    keeper.engine.profiles = profiles
+    return None
+
+
+def _load_force_calibration(keeper, events):
+    """The force sensor's saved calibration (else the driver's nominal one stays:
+    the occlusion detector works on changes of force, so it still works, with
+    thresholds off by the scale's error). Returns the boot screen's note."""
+    if keeper.force is None:
+        return None
+    try:
+        _, calibration = keeper.force_file.load()
+    except BasaltError as error:
+        events.append(("settings_rejected", {"file": FORCE_FILE,
+                                             "message": str(error)[:200]}))
+        return "Force calibration refused: nominal in use"
+    if calibration is None:
+        return "Force sensor not calibrated: nominal in use"
+    keeper.force.calibration = calibration
+    return None
+
+
+def _set_clock(keeper, now_ms, epoch_s):
+    """The RTC's time (it survives soft and watchdog resets while powered; every
+    clock setting is journaled). Without one, a board does not guess: the boot
+    screen asks for the time. Returns the boot screen's note."""
+    engine = keeper.engine
+    if epoch_s is not None:
+        engine.set_clock(now_ms, epoch_s // 86_400, epoch_s % 86_400 * 1000, None)
+        return None
+    if not keeper.needs_clock:
+        return None
+    engine.clock_lost(now_ms)
+    return "Time not set: basal %s U/h (lowest) until set" % fmt_milli(
+        engine.scheduled_mu_h())
+
+
+def _apply(keeper, now_ms, plan):
+    engine = keeper.engine
+    engine.set_time_of_day(now_ms, plan["day_ms"])
+    state = plan["state"]
+    if plan["reservoir_steps"] or state != ckp.STATE_NO_RESERVOIR:
+        engine.restore(now_ms, plan["reservoir_steps"], plan["plunger_steps"],
+                       STOP_OF_STATE[state] if state < len(STOP_OF_STATE) else STOP_USER)
+    # A reset never empties the 60-min and 24-h windows of the safety gate.
+    engine.gate.restore(now_ms, plan["gate"][0], plan["gate"][1])
+    engine.bolus_carry_pl = plan["bolus_carry_pl"]
+    keeper._restart_stop = state
+    keeper._temp = plan["temp"]
+    keeper.uncertain = plan["uncertain"]
+    if not plan["trusted"]:
+        keeper.fault = "the delivery checkpoint could not be read"

@@ -22,11 +22,17 @@ from basalt.core.ui.screens import (
 )
 from basalt.core.ui.text import Line
 
-PRIME_DEFAULT_MU = 2_000
-FILL_DEFAULT_MU = 150_000
-FILL_STEP_UI_MU = 1_000  # whole units on the device; the engine allows 0.1 U
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_PRIME_DEFAULT_MU = const(2_000)
+_FILL_DEFAULT_MU = const(150_000)
+_FILL_STEP_UI_MU = const(1_000)  # whole units on the device; the engine allows 0.1 U
 TEMP_STEP_MIN = 15
-TEMP_STEP_PERCENT = 10
+_TEMP_STEP_PERCENT = const(10)
 # Each of basalt.core.loop.MODES as the menus show it: the main menu's short word, the
 # list's name, and what the mode does.
 LOOP_LABELS = {"off": ("off", "Off", ["pump therapy:", "scheduled basal"]),
@@ -321,7 +327,7 @@ def _temp_percent_screen():
                                minutes=True))
 
     lo, hi, _ = _field("temp_basal", "percent").bounds()
-    return NumberScreen(b"Temp basal", "%", 100, lo, hi, TEMP_STEP_PERCENT, percent_done,
+    return NumberScreen(b"Temp basal", "%", 100, lo, hi, _TEMP_STEP_PERCENT, percent_done,
                         fast=False)
 
 
@@ -332,7 +338,7 @@ def _prime_screen():
                                 ("prime", {"units": amount})))
 
     lo, hi, step = _field("prime", "units").bounds()
-    return NumberScreen(b"Prime", "U", PRIME_DEFAULT_MU, lo, hi, step, done, decimals=1)
+    return NumberScreen(b"Prime", "U", _PRIME_DEFAULT_MU, lo, hi, step, done, decimals=1)
 
 
 def _fill_screen(view):
@@ -343,8 +349,8 @@ def _fill_screen(view):
                                 _care("site_prompt")))
 
     lo, top, _ = _field("new_reservoir", "units").bounds(view.reservoir_capacity_mu)
-    top = top // FILL_STEP_UI_MU * FILL_STEP_UI_MU
-    return NumberScreen(b"Reservoir fill", "U", FILL_DEFAULT_MU, lo, top, FILL_STEP_UI_MU,
+    top = top // _FILL_STEP_UI_MU * _FILL_STEP_UI_MU
+    return NumberScreen(b"Reservoir fill", "U", _FILL_DEFAULT_MU, lo, top, _FILL_STEP_UI_MU,
                         done, decimals=0)
 
 

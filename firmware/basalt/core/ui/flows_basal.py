@@ -14,7 +14,13 @@ from basalt.core.ui.screens import Screen, footer, minutes_text, title_bar, unit
 from basalt.core.ui.text import Line
 from basalt.core.units import MIN_PER_DAY
 
-RATE_STEP_MU_H = 50  # 0.05 U/h on the device; the command table allows 0.001
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_RATE_STEP_MU_H = const(50)  # 0.05 U/h on the device; the command table allows 0.001
 NAME_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
 _DEL = len(NAME_CHARS)
 _DONE = _DEL + 1
@@ -37,9 +43,9 @@ def _rate_screen(title, view, start, done, command="set_profile", key="segments"
     lo, hi, _ = _bounds(command, key)
     if view.max_basal_mu_h is not None:
         hi = min(hi, view.max_basal_mu_h)
-    hi = hi // RATE_STEP_MU_H * RATE_STEP_MU_H
-    return NumberScreen(title, "U/h", start // RATE_STEP_MU_H * RATE_STEP_MU_H, lo, hi,
-                        RATE_STEP_MU_H, done, decimals=2)
+    hi = hi // _RATE_STEP_MU_H * _RATE_STEP_MU_H
+    return NumberScreen(title, "U/h", start // _RATE_STEP_MU_H * _RATE_STEP_MU_H, lo, hi,
+                        _RATE_STEP_MU_H, done, decimals=2)
 
 
 def _temp_rate_screen(view):

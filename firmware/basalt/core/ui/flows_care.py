@@ -13,10 +13,16 @@ from basalt.core.ui.home import alarm_label
 from basalt.core.ui.screens import MessageScreen
 from basalt.core.ui.text import Line
 
-MG_PER_MMOL_MILLI = 18_016  # mg/dL per mmol/L x 1000 (glucose: 180.16 g/mol)
-MMOL_STEP = 100  # 0.1 mmol/L
-START_MG_DL = 120
-TREAT_STEP_G = 5
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_MG_PER_MMOL_MILLI = const(18_016)  # mg/dL per mmol/L x 1000 (glucose: 180.16 g/mol)
+_MMOL_STEP = const(100)  # 0.1 mmol/L
+_START_MG_DL = const(120)
+_TREAT_STEP_G = const(5)
 LOW_CODES = ("urgent_low", "low", "urgent_low_soon", "recheck_bg")
 _CARBS = ["fast, no insulin", "recheck in 15min"]
 # What to do, for the alarms whose banner cannot say it all.
@@ -33,17 +39,17 @@ ADVICE = {
 
 
 def to_mg_dl(mmol_milli):
-    return (mmol_milli * MG_PER_MMOL_MILLI + 500_000) // 1_000_000
+    return (mmol_milli * _MG_PER_MMOL_MILLI + 500_000) // 1_000_000
 
 
 def mmol_bounds(lo, hi):
     """The 0.1 mmol/L steps whose mg/dL lies within lo..hi."""
-    low = lo * 1_000_000 // MG_PER_MMOL_MILLI // MMOL_STEP * MMOL_STEP
+    low = lo * 1_000_000 // _MG_PER_MMOL_MILLI // _MMOL_STEP * _MMOL_STEP
     while to_mg_dl(low) < lo:
-        low += MMOL_STEP
-    high = hi * 1_000_000 // MG_PER_MMOL_MILLI // MMOL_STEP * MMOL_STEP + MMOL_STEP
+        low += _MMOL_STEP
+    high = hi * 1_000_000 // _MG_PER_MMOL_MILLI // _MMOL_STEP * _MMOL_STEP + _MMOL_STEP
     while to_mg_dl(high) > hi:
-        high -= MMOL_STEP
+        high -= _MMOL_STEP
     return low, high
 
 
@@ -70,9 +76,9 @@ def glucose_screen(view, then=None):
 
     if mmol:
         lo, hi = mmol_bounds(lo, hi)
-        start = START_MG_DL * 1_000_000 // MG_PER_MMOL_MILLI // MMOL_STEP * MMOL_STEP
-        return NumberScreen(b"Glucose", "mmol/L", start, lo, hi, MMOL_STEP, done, decimals=1)
-    return NumberScreen(b"Glucose", "mg/dL", START_MG_DL, lo, hi, step, done)
+        start = _START_MG_DL * 1_000_000 // _MG_PER_MMOL_MILLI // _MMOL_STEP * _MMOL_STEP
+        return NumberScreen(b"Glucose", "mmol/L", start, lo, hi, _MMOL_STEP, done, decimals=1)
+    return NumberScreen(b"Glucose", "mg/dL", _START_MG_DL, lo, hi, step, done)
 
 
 def open_glucose(menu, view):
@@ -98,7 +104,7 @@ def treat_screen():
         menu.push(ConfirmScreen(b"Carbs taken?", "%d" % grams, "g", _CARBS,
                                 ("treat_low", {"grams": grams})))
 
-    return NumberScreen(b"Carbs for low", "g", TREAT_G, lo, hi, TREAT_STEP_G, done, fast=False)
+    return NumberScreen(b"Carbs for low", "g", TREAT_G, lo, hi, _TREAT_STEP_G, done, fast=False)
 
 
 # ----- site change ---------------------------------------------------------------------

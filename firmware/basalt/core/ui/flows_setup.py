@@ -9,11 +9,17 @@ from basalt.core.ui.screens import minutes_text
 from basalt.core.ui.text import Line
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
 ACTIVITY_NAMES = {"exercise": "Exercise", "sleep": "Sleep", "sick": "Sick day"}
 ACTIVITY_DEFAULT_MIN = {"exercise": 60, "sleep": 480, "sick": 1_440}
-ACTIVITY_STEP_MIN = 30
-KNOWN_DEFAULT_MN = 1_960  # a 200 g weight: 1.961 N
-KNOWN_STEP_MN = 10
+_ACTIVITY_STEP_MIN = const(30)
+_KNOWN_DEFAULT_MN = const(1_960)  # a 200 g weight: 1.961 N
+_KNOWN_STEP_MN = const(10)
 
 
 def _bounds(command, key):
@@ -164,7 +170,7 @@ def _scale_screen(view):
                                 ["on the sensor", "now (suspended)"],
                                 ("force_scale", {"newtons": known_mn})))
 
-    return NumberScreen(b"Known force", "N", KNOWN_DEFAULT_MN, lo, hi, KNOWN_STEP_MN, done,
+    return NumberScreen(b"Known force", "N", _KNOWN_DEFAULT_MN, lo, hi, _KNOWN_STEP_MN, done,
                         decimals=2)
 
 
@@ -211,6 +217,6 @@ def _activity_minutes(kind):
                                     ("activity", {"mode": kind, "minutes": minutes})))
 
         return NumberScreen(b"For how long", "", ACTIVITY_DEFAULT_MIN[kind], lo, hi,
-                            ACTIVITY_STEP_MIN, done, minutes=True)
+                            _ACTIVITY_STEP_MIN, done, minutes=True)
 
     return make

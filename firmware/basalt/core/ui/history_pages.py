@@ -22,13 +22,19 @@ from basalt.core.ui.screens import (
 )
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN
 
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
 # Records that are parts of a whole shown elsewhere, or too frequent to page through
 # (CGM readings every 5 minutes: the CGM's own list has them; hourly basal totals).
 # A glucose typed from a meter is shown: the user entered it. What the occlusion
 # detector learned is on the calibration screen (and would read as an occlusion here).
 HIDDEN = ("bolus_part_done", "prime_done", "cgm_time_ok", "loop_limit_ended",
           "basal_summary", "basal_rate", "limits_set", "occlusion_learned")
-SEARCH_MOST = 200  # records read at most for one move (a run of hidden ones)
+_SEARCH_MOST = const(200)  # records read at most for one move (a run of hidden ones)
 
 
 class HistoryPagesScreen(Screen):
@@ -52,7 +58,7 @@ class HistoryPagesScreen(Screen):
 
     def _next(self, pos, step):
         """The next shown record from pos in one direction, or None."""
-        for _ in range(SEARCH_MOST):
+        for _ in range(_SEARCH_MOST):
             pos = step(pos)
             if pos is None:
                 return None

@@ -25,8 +25,14 @@ from basalt.core.ui.keys import BACK, DOWN, LONG, PRESS, RELEASE, REPEAT, SELECT
 from basalt.core.ui.screens import BootScreen, MessageScreen, StopBolusScreen
 from basalt.core.units import shift_times
 
-DIM_MS = 30_000
-BOOT_MS = 3_000
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_DIM_MS = const(30_000)
+_BOOT_MS = const(3_000)
 # The menus and the screens they import as they open: imported when the main menu opens
 # and forgotten when the screen is back home, so their bytecode is freed between uses.
 # Forgotten by Menu.unload, which the app sets on a board (basalt.app.device.forget).
@@ -39,8 +45,8 @@ MENU_MODULES = ("basalt.core.ui.flows", "basalt.core.ui.flows_basal",
 
 
 class Menu:
-    def __init__(self, now_ms=0, has_back=True, version="", warning="", dim_ms=DIM_MS,
-                 boot_ms=BOOT_MS):
+    def __init__(self, now_ms=0, has_back=True, version="", warning="", dim_ms=_DIM_MS,
+                 boot_ms=_BOOT_MS):
         self.has_back = has_back
         self.version = version
         self.warning = warning

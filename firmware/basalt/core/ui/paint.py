@@ -7,16 +7,23 @@ no allocation), and large seven-segment figures drawn with fill_rect. TextDump i
 painter that also records the text, for tests and the random walk.
 """
 
-GLYPH_W = 8
-GLYPH_H = 8
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_GLYPH_W = const(8)
+_GLYPH_H = const(8)
 _CHARS = tuple(chr(code) for code in range(32, 128))  # 127: framebuf's "unknown" glyph
 
-BIG_W = 10  # large figures: 10x16 seven segments, 2 px thick, 12 px apart
-BIG_H = 16
-BIG_ADVANCE = 12
-DOT_ADVANCE = 5
+_BIG_W = const(10)  # large figures: 10x16 seven segments, 2 px thick, 12 px apart
+_BIG_H = const(16)
+_BIG_ADVANCE = const(12)
+_DOT_ADVANCE = const(5)
 _SEG = 2
-_HALF = BIG_H // 2 - 1
+_HALF = _BIG_H // 2 - 1
 # Segments a..g as bits 0..6 (a top, clockwise, g middle) for the digits 0..9.
 _DIGIT_SEGMENTS = (0x3F, 0x06, 0x5B, 0x4F, 0x66, 0x6D, 0x7D, 0x07, 0x7F, 0x6F)
 
@@ -42,7 +49,7 @@ class Painter:
                 if code < 32 or code > 127:
                     code = 127
                 canvas.text(_CHARS[code - 32], x, y, color)
-            x += GLYPH_W
+            x += _GLYPH_W
         return x
 
     def line_text(self, line, x, y, color=1):
@@ -55,8 +62,8 @@ class Painter:
         for i in range(n):
             code = data[i]
             if code == 46:  # '.'
-                self.c.fill_rect(x + 1, y + BIG_H - _SEG, _SEG, _SEG, color)
-                x += DOT_ADVANCE
+                self.c.fill_rect(x + 1, y + _BIG_H - _SEG, _SEG, _SEG, color)
+                x += _DOT_ADVANCE
                 continue
             if 48 <= code <= 57:
                 mask = _DIGIT_SEGMENTS[code - 48]
@@ -68,7 +75,7 @@ class Painter:
                     self._segment(index, x, y, color)
                 mask >>= 1
                 index += 1
-            x += BIG_ADVANCE
+            x += _BIG_ADVANCE
         return x
 
     def big_line(self, line, x, y, color=1):
@@ -76,21 +83,21 @@ class Painter:
 
     def _segment(self, index, x, y, color):
         canvas = self.c  # (a bound method kept in a local would be allocated each call)
-        right = x + BIG_W - _SEG
+        right = x + _BIG_W - _SEG
         if index == 0:
-            canvas.fill_rect(x, y, BIG_W, _SEG, color)
+            canvas.fill_rect(x, y, _BIG_W, _SEG, color)
         elif index == 1:
             canvas.fill_rect(right, y, _SEG, _HALF + _SEG, color)
         elif index == 2:
-            canvas.fill_rect(right, y + _HALF, _SEG, BIG_H - _HALF, color)
+            canvas.fill_rect(right, y + _HALF, _SEG, _BIG_H - _HALF, color)
         elif index == 3:
-            canvas.fill_rect(x, y + BIG_H - _SEG, BIG_W, _SEG, color)
+            canvas.fill_rect(x, y + _BIG_H - _SEG, _BIG_W, _SEG, color)
         elif index == 4:
-            canvas.fill_rect(x, y + _HALF, _SEG, BIG_H - _HALF, color)
+            canvas.fill_rect(x, y + _HALF, _SEG, _BIG_H - _HALF, color)
         elif index == 5:
             canvas.fill_rect(x, y, _SEG, _HALF + _SEG, color)
         else:
-            canvas.fill_rect(x, y + _HALF, BIG_W, _SEG, color)
+            canvas.fill_rect(x, y + _HALF, _BIG_W, _SEG, color)
 
 
 def big_width(data, n=-1):
@@ -99,7 +106,7 @@ def big_width(data, n=-1):
         n = len(data)
     width = 0
     for i in range(n):
-        width += DOT_ADVANCE if data[i] == 46 else BIG_ADVANCE
+        width += _DOT_ADVANCE if data[i] == 46 else _BIG_ADVANCE
     return width
 
 
@@ -152,10 +159,10 @@ class TextDump(Painter):
     def _record(self, data, x, y, n, spaced):
         """Text at its columns; large figures as a run of characters from their x."""
         row = self.rows.setdefault(y, {})
-        col = x // GLYPH_W
+        col = x // _GLYPH_W
         for i in range(n if n >= 0 else len(data)):
             if data[i] != 32:
-                row[(x + i * GLYPH_W) // GLYPH_W if spaced else col + i] = chr(data[i])
+                row[(x + i * _GLYPH_W) // _GLYPH_W if spaced else col + i] = chr(data[i])
 
     def text(self, data, x, y, color=1, n=-1):
         self._record(data, x, y, n, True)
