@@ -58,6 +58,7 @@ package(
         "core/loop_state.py",
         "core/monitors.py",
         "core/occlusion.py",
+        "core/occlusion_config.py",
         "core/occlusion_prime.py",
         "core/readings.py",
         "core/restore.py",
