@@ -40,6 +40,7 @@ package(
         "core/check.py",
         "core/checkpoint.py",
         "core/clock.py",
+        "core/command_docs.py",
         "core/commands.py",
         "core/delivery.py",
         "core/errors.py",
