@@ -14,32 +14,12 @@ Unknown keys, missing keys and bad values are refused before anything is changed
 """
 
 from basalt.core import schedule
-from basalt.core.activity import KINDS, MAX_MIN, MIN_MIN
 from basalt.core.alarms import check_code
 from basalt.core.basal import rate_from_user
 from basalt.core.check import _span, exact_keys, is_int, one_of, text
-from basalt.core.clock import YEAR_MAX, YEAR_MIN, check_date
+from basalt.core.clock import check_date
 from basalt.core.errors import InvalidValue, NotAllowedNow
-from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
-from basalt.core.limits import (
-    BOLUS_MAX_MU,
-    BOLUS_STEP_MU,
-    CARBS_MAX_G,
-    EXTENDED_MAX_MIN,
-    EXTENDED_MIN_MIN,
-    FILL_MAX_MU,
-    FILL_MIN_MU,
-    FILL_STEP_MU,
-    GLUCOSE_MAX,
-    GLUCOSE_MIN,
-    MAX_RATE_MU_H,
-    PRIME_MAX_MU,
-    PRIME_STEP_MU,
-    TEMP_MAX_MIN,
-    TEMP_MAX_PERCENT,
-    TEMP_MIN_MIN,
-)
-from basalt.core.loop_state import MODES, TEMP_MIN
+from basalt.core.limits import BOLUS_STEP_MU, FILL_MAX_MU
 from basalt.core.schedule import parse_clock
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, to_milli
 
@@ -225,6 +205,28 @@ def _clock_rule(values):
 def table():
     """Every command, in order, built anew: what COMMANDS looks up by name (and
     tools.command_table prints)."""
+    # Imported here, as locals: names only the table reads take no slot in the module.
+    from basalt.core.activity import KINDS, MAX_MIN, MIN_MIN
+    from basalt.core.clock import YEAR_MAX, YEAR_MIN
+    from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
+    from basalt.core.limits import (
+        BOLUS_MAX_MU,
+        CARBS_MAX_G,
+        EXTENDED_MAX_MIN,
+        EXTENDED_MIN_MIN,
+        FILL_MIN_MU,
+        FILL_STEP_MU,
+        GLUCOSE_MAX,
+        GLUCOSE_MIN,
+        MAX_RATE_MU_H,
+        PRIME_MAX_MU,
+        PRIME_STEP_MU,
+        TEMP_MAX_MIN,
+        TEMP_MAX_PERCENT,
+        TEMP_MIN_MIN,
+    )
+    from basalt.core.loop_state import MODES, TEMP_MIN
+
     bolus_units = Field("units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
     extended_minutes = Field("minutes", WHOLE, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, 1, "min")
     temp_minutes = Field("minutes", WHOLE, TEMP_MIN_MIN, TEMP_MAX_MIN, 1, "min")
