@@ -79,9 +79,9 @@ ESCALATE_MS = (2 * MS_PER_MIN, 5 * MS_PER_MIN, 15 * MS_PER_MIN)  # by priority
 # After IEC 60601-1-8: high = a burst of 10 pulses (3 + 2, 3 + 2), medium = 3 pulses,
 # low = 2 pulses; a piezo is loudest near its resonance (2-4 kHz). Escalated: full
 # volume, repeated twice as often.
-_HIGH_NOTES = ((3100, 120, 80), (3100, 120, 80), (3100, 120, 300), (3100, 120, 80),
-               (3100, 120, 600), (3100, 120, 80), (3100, 120, 80), (3100, 120, 300),
-               (3100, 120, 80), (3100, 120, 0))
+_PULSE = (3100, 120, 80)  # one tuple for the note that repeats: each costs heap
+_HIGH_NOTES = (_PULSE, _PULSE, (3100, 120, 300), _PULSE, (3100, 120, 600), _PULSE, _PULSE,
+               (3100, 120, 300), _PULSE, (3100, 120, 0))
 _MEDIUM_NOTES = ((2600, 200, 150), (2600, 200, 150), (2600, 200, 0))
 _LOW_NOTES = ((2200, 250, 200), (2200, 250, 0))
 PATTERNS = (
