@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from basalt.core import commands
+from basalt.core import command_parse, commands
 from basalt.core.command_docs import DOCS
 from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher, EngineOnly
 from basalt.core.delivery import DeliveryEngine
@@ -91,7 +91,7 @@ def test_internal_commands_only_come_from_the_pump():
     assert internal == ["loop_bolus", "loop_cancel_temp", "loop_temp"]
     for name in internal:
         with pytest.raises(InvalidValue, match="cmd: '%s' is not allowed" % name):
-            commands.parse({"cmd": name})
+            command_parse.parse({"cmd": name})
 
 
 def _engine():

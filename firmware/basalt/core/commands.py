@@ -13,15 +13,12 @@ Two forms reach the table:
 Unknown keys, missing keys and bad values are refused before anything is changed.
 """
 
-from basalt.core import schedule
 from basalt.core.alarms import check_code
-from basalt.core.basal import rate_from_user
 from basalt.core.check import _span, exact_keys, is_int, one_of, text
 from basalt.core.clock import check_date
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import BOLUS_STEP_MU, FILL_MAX_MU
-from basalt.core.schedule import parse_clock
-from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, to_milli
+from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
 
 # Field kinds: how a user's value becomes the pump's.
 MILLI = "milli"  # a number of units (int, float or exact decimal text) -> thousandths
@@ -90,19 +87,6 @@ class Field:
             return "%s to %s %s in steps of %s %s" % (fmt_milli(lo), fmt_milli(hi), self.unit,
                                                       fmt_milli(step), self.unit)
         return _span(lo, hi, self.unit, step)
-
-    def parse(self, where, value, syringe_mu=FILL_MAX_MU):
-        """A user's value in the pump's units (conversion only; check() is the range)."""
-        kind = self.kind
-        if kind == MILLI:
-            try:
-                return to_milli(where, value, self.unit)
-            except InvalidValue as error:
-                raise InvalidValue(where, value, error.allowed + ", " +
-                                   self.allowed(syringe_mu))
-        if kind == CLOCK:
-            return parse_clock(where, value) * MS_PER_MIN
-        return value  # segments are read by parse(): their messages name the profile
 
     def check(self, where, value, shown=None, syringe_mu=FILL_MAX_MU):
         """The field's rule, in the pump's units; `shown` is the value as the user gave
@@ -365,12 +349,6 @@ class _Table:
 COMMANDS = _Table()
 
 
-def segments_from_user(name, segments):
-    """[['00:00', 0.8], ['06:00', 1.2], ...] (U/h) -> [(0, 800), (360, 1200), ...]."""
-    return schedule.segments_from_user("profile %s" % name, segments, 1, rate_from_user,
-                                       "[HH:MM, U/h]")
-
-
 def lookup(cmd):
     """The Command a plain-data {"cmd": name, ...} or a (name, values) pair names; plain
     data may not name an internal command (only the pump's own parts send those)."""
@@ -386,30 +364,6 @@ def lookup(cmd):
     if command is None or command.internal:
         raise InvalidValue("cmd", name, "one of " + ", ".join(public_names()))
     return command
-
-
-def parse(cmd):
-    """Plain data in the user's units -> (name, values in the pump's units, the values as
-    given), keys and conversions checked; the ranges are checked by check()."""
-    command = lookup(cmd)
-    values, shown = _parse(command, cmd)
-    return command.name, values, shown
-
-
-def _parse(command, cmd):
-    name = command.name
-    _keys(command, cmd)
-    values = {}
-    shown = {}
-    for field in command.fields:
-        if field.key in cmd:
-            where = name + " " + field.key
-            if field.kind == SEGMENTS:
-                values[field.key] = segments_from_user(cmd.get("name"), cmd[field.key])
-            else:
-                values[field.key] = field.parse(where, cmd[field.key])
-            shown[field.key] = cmd[field.key]
-    return values, shown
 
 
 def _keys(command, table):
@@ -477,8 +431,10 @@ class Dispatcher:
             values = dict(cmd[1])
             _keys(command, values)
             shown = None
-        else:
-            values, shown = _parse(command, cmd)
+        else:  # plain data in the user's units: a host or the REPL, not the buttons
+            from basalt.core.command_parse import values_from_user
+
+            values, shown = values_from_user(command, cmd)
         args = _check(command, values, shown, self.syringe_mu)
         for guard in command.guards:
             if guard != ACK:
@@ -541,11 +497,3 @@ def apply_alarm(alarms, now_ms, cmd):
         raise InvalidValue("command", cmd, "{'cmd': 'acknowledge' or 'snooze', "
                            "'alarm': code}")
     return Dispatcher({"alarms": alarms}, EngineOnly(None)).run(now_ms, cmd)  # no guards
-
-
-def validate(cmd):
-    """Plain data checked all the way (keys, conversions, ranges) without running it:
-    (name, values in the pump's units)."""
-    name, values, shown = parse(cmd)
-    check(name, values, shown)
-    return name, values
