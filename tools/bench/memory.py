@@ -31,7 +31,9 @@ the live heap read between chunks is exact. Figures, each less the VM's own base
                       MemoryError, and it cannot collect inside a chunk, so "never grew"
                       means the live heap plus each chunk's garbage always fitted (a
                       board collecting on demand needs less; fragmentation at the
-                      boundary aside)
+                      boundary aside). Each boot imports the firmware's modules one
+                      chunk each before main.py runs (the modules the probe's boot
+                      loaded), so one module's import garbage counts at a time
   budget_bytes        the published free GC heap after boot of the board's stock
                       firmware (budget_source cites it)
   psram               true only for a board file that requires a PSRAM module
@@ -165,14 +167,16 @@ class SetupTooBig(RuntimeError):
 def day_run(steps, board, package, romfs, budget, chunk_ms, probe_steps=None):
     """The story traced in a VM whose heap leaves `budget` bytes free after the VM's
     own baseline (sized from a probe run of the same VM, of probe_steps: default a
-    heap reading only); the transcript, with the probe's as transcript["probe"]."""
+    heap reading only); the transcript, with the probe's as transcript["probe"]. Each
+    boot of the capped run first imports, one chunk each, the modules the probe's boot
+    loaded (a board collects between them on demand; this VM only between chunks)."""
     kwargs = dict(board=board, settings=story_settings(steps), mpy=package, trace_ms=chunk_ms,
                   romfs=romfs, timeout=STORY_TIMEOUT_S)
     probed = run_story(probe_steps or [{"heap": True}], heap=VM_HEAP, **kwargs)
     probe = probed["heap"]
     first = [seen for seen in probed["steps"] if "alloc" in seen][0]["alloc"]
     heap = capped_heap_size(first, probe["total_start"], VM_HEAP, budget)
-    transcript = run_story(steps, heap=heap, **kwargs)
+    transcript = run_story(steps, heap=heap, preimport=probed["boot_imports"], **kwargs)
     trace = transcript["heap"]
     if trace["total_start"] > probe["total_start"] * heap / VM_HEAP + BLOCK * 64:
         raise SetupTooBig("%s: the VM's setup grew the %d-byte heap to %d before the "

@@ -94,13 +94,14 @@ STEP_MARK = "DEVICEVM-STEP "
 HEAP_MARK = "DEVICEVM-HEAP "
 MODULES_MARK = "DEVICEVM-MODULES "
 MEMINFO_MARK = "DEVICEVM-MEMINFO"
+IMPORTS_MARK = "DEVICEVM-IMPORTS "
 
 
 def load_story(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _stage(tmp, steps, board, settings, romfs=None):
+def _stage(tmp, steps, board, settings, romfs=None, preimport=None):
     lib = Path(tmp) / "devicevm"
     files = lib / "files"
     files.mkdir(parents=True)
@@ -119,6 +120,8 @@ def _stage(tmp, steps, board, settings, romfs=None):
     (files / "story.json").write_text(json.dumps(steps), encoding="utf-8")
     if romfs is not None:
         (files / "romfs.img").write_bytes(romfs)
+    if preimport is not None:
+        (files / "preimport.json").write_text(json.dumps(preimport), encoding="utf-8")
     return lib
 
 
@@ -144,16 +147,18 @@ def _firmware(tmp, mpy):
 
 
 def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeout=900,
-              mpy=False, trace_ms=None, romfs=None):
+              mpy=False, trace_ms=None, romfs=None, preimport=None):
     """Run the steps in one VM; return the transcript (dict) with the console lines.
     heap: the VM's initial GC heap in bytes; mpy: load the firmware as .mpy (True, or
     the folder of a compiled basalt package); trace_ms: run in chunks of at most that
     much firmware time with the live heap traced between them (transcript["heap"],
     ["modules"], ["meminfo"]); romfs: a ROMFS image (bytes) holding basalt/, mounted as
-    /rom instead of the package in /lib (bytecode read in place, as from flash).
+    /rom instead of the package in /lib (bytecode read in place, as from flash);
+    preimport: per boot, the modules a traced run's boot loaded (its
+    transcript["boot_imports"]), imported one chunk each before that boot's main.py.
     timeout (wall seconds) only guards against a hung VM."""
     with tempfile.TemporaryDirectory(prefix="devicevm-") as tmp:
-        lib = _stage(tmp, steps, board, settings, romfs)
+        lib = _stage(tmp, steps, board, settings, romfs, preimport)
         script = lib / "story_vm.py"
         libs = [lib] if romfs is not None else [_firmware(tmp, mpy), lib]
         args = () if trace_ms is None else ("trace", int(trace_ms))
@@ -164,7 +169,7 @@ def run_story(steps, board="pico_w", settings=DEFAULT_SETTINGS, heap=None, timeo
 
 def _transcript(stdout):
     console, steps, transcript = [], [], None
-    extra = {"modules": set(), "meminfo": []}
+    extra = {"modules": set(), "meminfo": [], "boot_imports": []}
     meminfo = False
     for line in stdout.splitlines():
         if line.startswith(MARK):
@@ -176,6 +181,8 @@ def _transcript(stdout):
             meminfo = False
         elif line.startswith(MODULES_MARK):
             extra["modules"].update(line[len(MODULES_MARK):].split())
+        elif line.startswith(IMPORTS_MARK):
+            extra["boot_imports"].append(json.loads(line[len(IMPORTS_MARK):]))
         elif line.startswith(MEMINFO_MARK):
             meminfo = True
         elif meminfo:

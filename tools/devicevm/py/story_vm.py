@@ -14,6 +14,10 @@
 #                               is exact; see heap_trace.
 # Optional: files/romfs.img is mounted as /rom (vfs.VfsRom) and put first on sys.path
 # (the firmware's bytecode read in place, as from a board's ROMFS partition).
+# In trace mode each boot prints the firmware modules it imported ("DEVICEVM-IMPORTS");
+# given those lists back as files/preimport.json, each boot first imports them one per
+# chunk, so that each module's import garbage is collected before the next, as a board
+# collecting on demand would (the live heap between chunks is the same either way).
 
 import gc
 import json
@@ -61,6 +65,7 @@ BOARD = None
 FIGS = None  # the heap trace's figures (trace mode)
 HELD = [None]  # a {"hold_bytes": n} step's buffer: a known allocation for heap tests
 out = {"resets": [], "crashes": []}
+BOOTS = [0]  # boots so far: the pre-import lists are per boot
 clock = {"base": 0}  # story time (us) = base + VM time since the last boot
 
 
@@ -116,14 +121,67 @@ def boot(kind):
     vhw.reset_request[0] = None
     BOARD = None
     vble.power_on()
+    names = _preimports(BOOTS[0])
+    BOOTS[0] += 1
+    for name in names or ():
+        _import(name)
+        yield
+    _overwrite(None, None, None, None, None, None, None, None, None, None, None, None)
+    recorder = _record_imports() if TRACE and names is None else None
     main = {"__name__": "__main__"}
     try:
         exec(open("/main.py").read(), main)
     except BaseException as exc:  # noqa: B036 - what the board prints before its REPL
         _crash(exc)
     main = None
+    if recorder is not None:
+        print("DEVICEVM-IMPORTS " + json.dumps(_stop_recording(recorder)))
+    recorder = None
     _overwrite(None, None, None, None, None, None, None, None, None, None, None, None)
     yield
+
+
+def _preimports(index):
+    """The modules to import before this boot's main.py (newest first: leaves before the
+    modules importing them, one chunk each), or None without files/preimport.json."""
+    try:
+        lists = json.loads(open(FILES + "preimport.json").read())
+    except OSError:
+        return None
+    return list(reversed(lists[index])) if index < len(lists) else []
+
+
+def _import(name):
+    __import__(name)
+
+
+def _record_imports():
+    """Note each firmware module a boot loads (forgotten ones too), in load order."""
+    import builtins
+
+    real = builtins.__import__
+    order = []
+    seen = set(_keep)
+
+    def recording(name, *args):
+        module = real(name, *args)
+        for loaded in sys.modules:
+            if loaded not in seen and loaded.startswith("basalt"):
+                seen.add(loaded)
+                order.append(loaded)
+        return module
+
+    builtins.__import__ = recording
+    return real, order, recording
+
+
+def _stop_recording(recorder):
+    import builtins
+
+    real, order, recording = recorder
+    recording("basalt")  # the submodules its last calls' `from ... import` loaded
+    builtins.__import__ = real
+    return order
 
 
 def _crash(exc):
