@@ -157,13 +157,13 @@ def test_a_bolus_the_restart_ends_or_leaves_uncertain_drops_the_remainder():
 
 
 def test_a_version_2_checkpoint_restores_no_remainder():
-    fields, fmt, size = ckp.LAYOUTS[2]
-    assert size == ckp.SIZE - 4 and "bolus_carry_pl" not in dict(fields)
+    fields, fmt, size = ckp.layout(2)
+    assert size == ckp.SIZE - 4 and "bolus_carry_pl" not in fields
     import struct
 
     from basalt.core import journal as jnl
     ck = _ck(bolus_carry_pl=999)
-    body = struct.pack(fmt, *[2 if name == "version" else ck[name] for name, _ in fields])
+    body = struct.pack(fmt, *[2 if name == "version" else ck[name] for name in fields])
     old, why = ckp.decode(body + struct.pack("<I", jnl.crc(body)))
     assert why is None and restore.plan_restore(old, "ok", BOARD)["bolus_carry_pl"] == 0
 

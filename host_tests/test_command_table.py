@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from basalt.core import commands
+from basalt.core import command_parse, commands
+from basalt.core.command_docs import DOCS
 from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher, EngineOnly
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue
@@ -79,12 +80,18 @@ def test_the_table_lists_every_command_once():
         assert not [f for f in COMMANDS[name].fields if f.kind in (MILLI, WHOLE)], name
 
 
+def test_every_command_says_what_it_does_and_no_other_name_is_documented():
+    # The words live apart from the table (a running pump does not hold them).
+    assert sorted(DOCS) == sorted(COMMANDS)
+    assert all(isinstance(DOCS[name], str) and len(DOCS[name]) > 8 for name in DOCS)
+
+
 def test_internal_commands_only_come_from_the_pump():
     internal = sorted(name for name in COMMANDS if COMMANDS[name].internal)
     assert internal == ["loop_bolus", "loop_cancel_temp", "loop_temp"]
     for name in internal:
         with pytest.raises(InvalidValue, match="cmd: '%s' is not allowed" % name):
-            commands.parse({"cmd": name})
+            command_parse.parse({"cmd": name})
 
 
 def _engine():

@@ -267,9 +267,8 @@ def test_a_running_bolus_becomes_interrupted_within_its_bounds():
 
 def _v1_bytes(ck):
     """A checkpoint as firmware with checkpoint version 1 wrote it (no gate totals)."""
-    fmt = "<" + "".join(code for _, code in ckp.FIELDS_V1)
-    body = struct.pack(fmt, *[1 if name == "version" else ck[name]
-                              for name, _ in ckp.FIELDS_V1])
+    names, fmt, _ = ckp.layout(1)
+    body = struct.pack(fmt, *[1 if name == "version" else ck[name] for name in names])
     return body + struct.pack("<I", jnl.crc(body))
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core import commands, loop
+from basalt.core import command_parse, loop
 from basalt.core.errors import ConfigError, InvalidValue
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import IobTracker
@@ -238,11 +238,11 @@ def test_bad_inputs_are_refused():
     with pytest.raises(InvalidValue):
         make().set_mode("auto")
     with pytest.raises(InvalidValue, match="loop_mode mode"):
-        commands.validate({"cmd": "loop_mode", "mode": "on"})
+        command_parse.validate({"cmd": "loop_mode", "mode": "on"})
     with pytest.raises(InvalidValue, match="carbs"):
-        commands.validate({"cmd": "carbs", "grams": 12.5})
+        command_parse.validate({"cmd": "carbs", "grams": 12.5})
     with pytest.raises(InvalidValue):
-        commands.validate({"cmd": "carbs", "grams": 10, "extra": 1})
+        command_parse.validate({"cmd": "carbs", "grams": 10, "extra": 1})
 
 
 @given(glucose=st.integers(40, 400), trend=st.integers(-6_000, 6_000),

@@ -13,13 +13,8 @@ from basalt.core import forcecal
 from basalt.core.board_file import load_board
 from basalt.core.delivery import STOP_OCCLUSION, STOP_SENSOR_FAULT, DeliveryEngine
 from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
-from basalt.core.occlusion import (
-    OCCLUSION,
-    PARAMS,
-    SENSOR_FAULT,
-    OcclusionDetector,
-    load_occlusion_config,
-)
+from basalt.core.occlusion import OCCLUSION, SENSOR_FAULT, OcclusionDetector
+from basalt.core.occlusion_config import PARAMS, load_occlusion_config
 from boards import sim as sim_board
 from tools.fakes import FakeIob, FakeMotor, VirtualClock, open_limits
 from tools.sim.occlusion_physics import PARAMS as PHYSICS

@@ -9,7 +9,8 @@ import pytest
 
 from basalt.core.board_file import Pin
 from basalt.core.errors import SensorFault
-from basalt.core.occlusion import PARAMS, OcclusionDetector
+from basalt.core.occlusion import OcclusionDetector
+from basalt.core.occlusion_config import PARAMS
 from basalt.core.occlusion_prime import PrimeLearner
 from basalt.core.ui.keys import DOWN, SELECT
 from basalt.drivers.hx711 import HX711, SLICE_PULSES

@@ -9,6 +9,7 @@ Read from basalt.core.commands, so the guide cannot drift from the firmware.
 import argparse
 import sys
 
+from basalt.core.command_docs import DOCS
 from basalt.core.commands import (
     ACK,
     ALARMS_ACKED,
@@ -64,7 +65,7 @@ def markdown():
         guards = ", ".join(GUARDS[g] for g in command.guards) or "—"
         name = "`%s`%s" % (command.name, " (loop only)" if command.internal else "")
         lines.append("| %s | %s | %s | `%s` | %s |" % (name, fields, guards, command.handler,
-                                                      command.doc or "—"))
+                                                      DOCS.get(command.name) or "—"))
     lines += ["", "%d commands." % len(COMMANDS), "", END]
     return "\n".join(lines)
 

@@ -110,8 +110,8 @@ def vectors_checkpoint():
     emit("unfinished", restore.plan_restore(ck, "ok", BOARD, profile, (), unfinished)["events"])
     emit("lost", restore.plan_restore(None, "torn", BOARD, None, (), unfinished))
     # A version 1 checkpoint (older firmware): read, its gate windows unknown.
-    v1 = ckp.LAYOUTS[1]
-    body = struct.pack(v1[1], *[1 if name == "version" else ck[name] for name, _ in v1[0]])
+    v1 = ckp.layout(1)
+    body = struct.pack(v1[1], *[1 if name == "version" else ck[name] for name in v1[0]])
     old, why = ckp.decode(body + struct.pack("<I", jnl.crc(body)))
     emit("v1", [why, len(old), restore.plan_restore(old, "ok", BOARD, profile, ())["gate"]])
 

@@ -3,7 +3,7 @@ automatic boluses, reasons) on CPython and MicroPython. Integers and text only."
 
 import json
 
-from basalt.core import cgms, commands, loop
+from basalt.core import cgms, command_parse, loop
 from basalt.core.errors import BasaltError
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import IobTracker
@@ -100,7 +100,7 @@ emit("max_temp", [loop.max_temp_mu_h(state(s)) for s in (100, 500, 900, 1_200)])
 for cmd in ({"cmd": "loop_mode", "mode": "closed"}, {"cmd": "loop_mode", "mode": "on"},
             {"cmd": "carbs", "grams": 30}, {"cmd": "carbs", "grams": 0}, {"cmd": "carbs"}):
     try:
-        emit("command", list(commands.validate(cmd)))
+        emit("command", list(command_parse.validate(cmd)))
     except BasaltError as error:
         emit("command", [type(error).__name__, str(error)])
 

@@ -17,7 +17,7 @@ import random
 
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.app.ui_task import UiTask
-from basalt.core import commands
+from basalt.core import command_parse
 from basalt.core.limits import BOLUS_MAX_MU
 from basalt.core.ui.paint import NullCanvas, TextDump
 from tools import ROOT
@@ -107,7 +107,7 @@ def as_call(cmd):
     """(name, values in the pump's units) of a command in either form the table takes."""
     if isinstance(cmd, tuple):
         return cmd
-    name, values, _ = commands.parse(cmd)
+    name, values, _ = command_parse.parse(cmd)
     return name, values
 
 

@@ -10,8 +10,8 @@ from basalt.app import PumpApp
 from basalt.core import strict_json
 from basalt.core.board_file import load_board
 from basalt.core.check import exact_keys
-from basalt.core.commands import parse_clock
 from basalt.core.errors import BasaltError, ConfigError
+from basalt.core.schedule import parse_clock
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
 from tools.fakes import FakeMotor, VirtualClock, bench_limits
 from tools.settings import read_settings

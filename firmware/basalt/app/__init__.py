@@ -42,7 +42,7 @@ class PumpApp:
     pass explicit `limits` instead (tools.fakes.open_limits / bench_limits).
     buzzer (Buzzer port) and battery (Battery port) are None on boards without them.
     force: a ForceSensor port (occlusion detection) or None; occlusion: detector
-    settings (basalt.core.occlusion.PARAMS keys) or None for the defaults.
+    settings (basalt.core.occlusion_config.PARAMS keys) or None for the defaults.
     collect_events: keep every event for pop_events() (hosts); a board does not.
     """
 

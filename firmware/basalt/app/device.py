@@ -24,7 +24,8 @@ SETTINGS_CHECKS = ("basalt.core.settings", "basalt.core.strict_json")
 BOOT_ONLY = SETTINGS_CHECKS + ("basalt.storage.recovery", "basalt.core.board_file",
                                "basalt.core.restore", "basalt.core.journal_read",
                                "basalt.core.journal_records", "basalt.app.selftest",
-                               "basalt.app.wiring", "basalt.app.buttons")
+                               "basalt.app.wiring", "basalt.app.buttons",
+                               "basalt.core.occlusion_config")
 
 
 _SUPERVISOR_PERIOD_MS = const(500)

@@ -79,9 +79,9 @@ ESCALATE_MS = (2 * MS_PER_MIN, 5 * MS_PER_MIN, 15 * MS_PER_MIN)  # by priority
 # After IEC 60601-1-8: high = a burst of 10 pulses (3 + 2, 3 + 2), medium = 3 pulses,
 # low = 2 pulses; a piezo is loudest near its resonance (2-4 kHz). Escalated: full
 # volume, repeated twice as often.
-_HIGH_NOTES = ((3100, 120, 80), (3100, 120, 80), (3100, 120, 300), (3100, 120, 80),
-               (3100, 120, 600), (3100, 120, 80), (3100, 120, 80), (3100, 120, 300),
-               (3100, 120, 80), (3100, 120, 0))
+_PULSE = (3100, 120, 80)  # one tuple for the note that repeats: each costs heap
+_HIGH_NOTES = (_PULSE, _PULSE, (3100, 120, 300), _PULSE, (3100, 120, 600), _PULSE, _PULSE,
+               (3100, 120, 300), _PULSE, (3100, 120, 0))
 _MEDIUM_NOTES = ((2600, 200, 150), (2600, 200, 150), (2600, 200, 0))
 _LOW_NOTES = ((2200, 250, 200), (2200, 250, 0))
 PATTERNS = (
@@ -90,7 +90,8 @@ PATTERNS = (
     ((400, 60_000, _LOW_NOTES), (1000, 30_000, _LOW_NOTES)),
 )
 
-# Slot fields (a list per code, made once).
+# Slot fields: _N per code, in CODES order, in one list made once (a list per code in a
+# dict held twice the heap).
 _ACTIVE = 0  # raised and not yet ended
 _PRIORITY = 1  # current priority (escalation may raise it)
 _CAUSE = 2  # the condition is present
@@ -100,6 +101,7 @@ _ALERT_SINCE = 5  # when it started (or restarted) alerting unacknowledged
 _LEVEL = 6  # 0 normal, 1 escalated
 _RAISED_AT = 7
 _ORDER = 8  # raise sequence number: older first among equals
+_N = 9
 
 
 def check_code(code):
@@ -148,9 +150,9 @@ def _int_between(value, lo, hi):
 
 class AlarmManager:
     def __init__(self):
-        self._slots = {}
-        for code in CODES:
-            self._slots[code] = [False, ALARMS[code][0], False, False, 0, 0, 0, 0, 0]
+        slots = self._s = [False, 0, False, False, 0, 0, 0, 0, 0] * len(CODES)
+        for i in range(len(CODES)):
+            slots[i * _N + _PRIORITY] = ALARMS[CODES[i]][0]
         self._order = 0
         self.events = []
 
@@ -161,22 +163,23 @@ class AlarmManager:
 
         detail: optional dict of plain values (ints, strings, None) for the history.
         """
-        slot = self._slots[check_code(code)]
+        at = _at(code)
+        s = self._s
         extra = _checked_detail(detail)
-        if slot[_ACTIVE]:
-            slot[_CAUSE] = True
+        if s[at + _ACTIVE]:
+            s[at + _CAUSE] = True
             return False
         self._order += 1
-        slot[_ACTIVE] = True
-        slot[_PRIORITY] = ALARMS[code][0]
-        slot[_CAUSE] = True
-        slot[_ACKED] = False
-        slot[_SNOOZED_UNTIL] = 0
-        slot[_ALERT_SINCE] = now_ms
-        slot[_LEVEL] = 0
-        slot[_RAISED_AT] = now_ms
-        slot[_ORDER] = self._order
-        event = {"code": code, "priority": PRIORITY_NAMES[slot[_PRIORITY]]}
+        s[at + _ACTIVE] = True
+        s[at + _PRIORITY] = ALARMS[code][0]
+        s[at + _CAUSE] = True
+        s[at + _ACKED] = False
+        s[at + _SNOOZED_UNTIL] = 0
+        s[at + _ALERT_SINCE] = now_ms
+        s[at + _LEVEL] = 0
+        s[at + _RAISED_AT] = now_ms
+        s[at + _ORDER] = self._order
+        event = {"code": code, "priority": PRIORITY_NAMES[s[at + _PRIORITY]]}
         for key in extra:
             if key not in event:
                 event[key] = extra[key]
@@ -185,50 +188,54 @@ class AlarmManager:
 
     def clear(self, now_ms, code):
         """The cause is gone. A latching alarm stays until acknowledged."""
-        slot = self._slots[check_code(code)]
-        if not slot[_ACTIVE]:
+        at = _at(code)
+        s = self._s
+        if not s[at + _ACTIVE]:
             return False
-        slot[_CAUSE] = False
-        if slot[_ACKED] or not ALARMS[code][2]:
-            self._end(now_ms, code, "cause cleared")
+        s[at + _CAUSE] = False
+        if s[at + _ACKED] or not ALARMS[code][2]:
+            self._end(now_ms, code, at, "cause cleared")
             return True
         return False
 
     # ----- user actions -------------------------------------------------------------
 
     def acknowledge(self, now_ms, code):
-        slot = self._require_active("acknowledge", code)
-        if slot[_ACKED]:
+        at = self._require_active("acknowledge", code)
+        s = self._s
+        if s[at + _ACKED]:
             raise NotAllowedNow("acknowledge", "%s is already acknowledged" % code)
-        slot[_ACKED] = True
-        slot[_SNOOZED_UNTIL] = 0
-        slot[_ALERT_SINCE] = now_ms  # repeat() counts from here
+        s[at + _ACKED] = True
+        s[at + _SNOOZED_UNTIL] = 0
+        s[at + _ALERT_SINCE] = now_ms  # repeat() counts from here
         self._event(now_ms, "alarm_acknowledged", {"code": code,
-                                                   "after_ms": now_ms - slot[_RAISED_AT]})
-        if not slot[_CAUSE]:
-            self._end(now_ms, code, "acknowledged")
+                                                   "after_ms": now_ms - s[at + _RAISED_AT]})
+        if not s[at + _CAUSE]:
+            self._end(now_ms, code, at, "acknowledged")
 
     def snooze(self, now_ms, code):
-        slot = self._require_active("snooze", code)
-        if ALARMS[code][0] == HIGH or slot[_PRIORITY] == HIGH:
+        at = self._require_active("snooze", code)
+        s = self._s
+        if ALARMS[code][0] == HIGH or s[at + _PRIORITY] == HIGH:
             raise NotAllowedNow("snooze", "%s is high priority: acknowledge it" % code)
-        if slot[_ACKED]:
+        if s[at + _ACKED]:
             raise NotAllowedNow("snooze", "%s is already acknowledged" % code)
-        until = now_ms + SNOOZE_MS[slot[_PRIORITY]]
-        slot[_SNOOZED_UNTIL] = until
-        slot[_LEVEL] = 0
+        until = now_ms + SNOOZE_MS[s[at + _PRIORITY]]
+        s[at + _SNOOZED_UNTIL] = until
+        s[at + _LEVEL] = 0
         self._event(now_ms, "alarm_snoozed", {"code": code, "until_ms": until})
 
     def repeat(self, now_ms, code, after_ms):
         """Alert again if acknowledged at least after_ms ago (0: never) and the cause is
         still present. True if it did. Allocates nothing unless it fires."""
-        slot = self._slots[code]
-        if not (after_ms and slot[_ACTIVE] and slot[_ACKED] and slot[_CAUSE]
-                and now_ms - slot[_ALERT_SINCE] >= after_ms):
+        at = CODES.index(code) * _N
+        s = self._s
+        if not (after_ms and s[at + _ACTIVE] and s[at + _ACKED] and s[at + _CAUSE]
+                and now_ms - s[at + _ALERT_SINCE] >= after_ms):
             return False
-        slot[_ACKED] = False
-        slot[_ALERT_SINCE] = now_ms
-        slot[_LEVEL] = 0
+        s[at + _ACKED] = False
+        s[at + _ALERT_SINCE] = now_ms
+        s[at + _LEVEL] = 0
         self._event(now_ms, "alarm_realerted", {"code": code})
         return True
 
@@ -236,77 +243,80 @@ class AlarmManager:
 
     def evaluate(self, now_ms):
         """Re-alert snoozed alarms whose time is up; escalate unacknowledged ones."""
-        for code in CODES:
-            slot = self._slots[code]
-            if not slot[_ACTIVE] or slot[_ACKED]:
+        s = self._s
+        for i in range(len(CODES)):
+            at = i * _N
+            if not s[at + _ACTIVE] or s[at + _ACKED]:
                 continue
-            until = slot[_SNOOZED_UNTIL]
+            until = s[at + _SNOOZED_UNTIL]
             if until:
                 if now_ms < until:
                     continue
-                slot[_SNOOZED_UNTIL] = 0
-                slot[_ALERT_SINCE] = now_ms
-                self._event(now_ms, "alarm_realerted", {"code": code})
-            if now_ms - slot[_ALERT_SINCE] >= ESCALATE_MS[slot[_PRIORITY]]:
-                self._escalate(now_ms, code, slot)
+                s[at + _SNOOZED_UNTIL] = 0
+                s[at + _ALERT_SINCE] = now_ms
+                self._event(now_ms, "alarm_realerted", {"code": CODES[i]})
+            if now_ms - s[at + _ALERT_SINCE] >= ESCALATE_MS[s[at + _PRIORITY]]:
+                self._escalate(now_ms, CODES[i], at)
 
-    def _escalate(self, now_ms, code, slot):
-        slot[_ALERT_SINCE] = now_ms
-        if slot[_LEVEL] == 0:
-            slot[_LEVEL] = 1
-        elif slot[_PRIORITY] > HIGH and code not in REMINDERS:
-            slot[_PRIORITY] -= 1
-            slot[_LEVEL] = 0
+    def _escalate(self, now_ms, code, at):
+        s = self._s
+        s[at + _ALERT_SINCE] = now_ms
+        if s[at + _LEVEL] == 0:
+            s[at + _LEVEL] = 1
+        elif s[at + _PRIORITY] > HIGH and code not in REMINDERS:
+            s[at + _PRIORITY] -= 1
+            s[at + _LEVEL] = 0
         else:
             return  # already at the top: keep sounding
         self._event(now_ms, "alarm_escalated", {"code": code,
-                                                "priority": PRIORITY_NAMES[slot[_PRIORITY]],
-                                                "level": slot[_LEVEL]})
+                                                "priority": PRIORITY_NAMES[s[at + _PRIORITY]],
+                                                "level": s[at + _LEVEL]})
 
     def rebase(self, shift_ms):
         """The clock moved back by shift_ms: every alarm keeps its times (a snooze's 0
         means none, so a snooze that ended stays a nonzero time in the past)."""
-        for code in CODES:
-            slot = self._slots[code]
-            slot[_ALERT_SINCE] = shifted(slot[_ALERT_SINCE], shift_ms)
-            slot[_RAISED_AT] = shifted(slot[_RAISED_AT], shift_ms)
-            if slot[_SNOOZED_UNTIL]:
-                slot[_SNOOZED_UNTIL] = shifted(slot[_SNOOZED_UNTIL], shift_ms) or -1
+        s = self._s
+        for at in range(0, len(s), _N):
+            s[at + _ALERT_SINCE] = shifted(s[at + _ALERT_SINCE], shift_ms)
+            s[at + _RAISED_AT] = shifted(s[at + _RAISED_AT], shift_ms)
+            if s[at + _SNOOZED_UNTIL]:
+                s[at + _SNOOZED_UNTIL] = shifted(s[at + _SNOOZED_UNTIL], shift_ms) or -1
 
     # ----- what to show and sound -----------------------------------------------------
 
     def most_urgent(self):
         """The code to show first: highest priority, unacknowledged first, oldest first."""
+        s = self._s
         best = None
         best_key = 0
-        for code in CODES:
-            slot = self._slots[code]
-            if slot[_ACTIVE]:
-                key = _rank(slot)
+        for i in range(len(CODES)):
+            if s[i * _N + _ACTIVE]:
+                key = _rank(s, i * _N)
                 if best is None or key < best_key:
-                    best, best_key = code, key
-        return best
+                    best, best_key = i, key
+        return None if best is None else CODES[best]
 
     def active(self):
         """Active codes, most urgent first."""
-        codes = [code for code in CODES if self._slots[code][_ACTIVE]]
-        codes.sort(key=lambda code: _rank(self._slots[code]))
+        s = self._s
+        codes = [code for i, code in enumerate(CODES) if s[i * _N + _ACTIVE]]
+        codes.sort(key=lambda code: _rank(s, CODES.index(code) * _N))
         return codes
 
     def sounding(self, now_ms):
         """The pattern the buzzer should play now (from PATTERNS), or None for silence."""
+        s = self._s
         best = None
         best_key = 0
-        for code in CODES:
-            slot = self._slots[code]
-            if slot[_ACTIVE] and not slot[_ACKED] and not (
-                    slot[_SNOOZED_UNTIL] and now_ms < slot[_SNOOZED_UNTIL]):
-                key = slot[_PRIORITY] * 2 + 1 - slot[_LEVEL]
+        for at in range(0, len(s), _N):
+            if s[at + _ACTIVE] and not s[at + _ACKED] and not (
+                    s[at + _SNOOZED_UNTIL] and now_ms < s[at + _SNOOZED_UNTIL]):
+                key = s[at + _PRIORITY] * 2 + 1 - s[at + _LEVEL]
                 if best is None or key < best_key:
-                    best, best_key = slot, key
+                    best, best_key = at, key
         if best is None:
             return None
-        return PATTERNS[best[_PRIORITY]][best[_LEVEL]]
+        return PATTERNS[s[best + _PRIORITY]][s[best + _LEVEL]]
 
     def banner(self):
         """(title, hint) of the most urgent alarm, or None."""
@@ -315,40 +325,41 @@ class AlarmManager:
 
     def blocking(self):
         """An unacknowledged alarm that stops delivery (resume waits for it), or None."""
-        for code in CODES:
-            slot = self._slots[code]
-            if slot[_ACTIVE] and not slot[_ACKED] and ALARMS[code][1]:
-                return code
+        s = self._s
+        for i in range(len(CODES)):
+            if s[i * _N + _ACTIVE] and not s[i * _N + _ACKED] and ALARMS[CODES[i]][1]:
+                return CODES[i]
         return None
 
     def state(self, code):
         """Plain data about one alarm (for screens, tools and tests), or None."""
-        slot = self._slots[check_code(code)]
-        if not slot[_ACTIVE]:
+        at = _at(code)
+        s = self._s
+        if not s[at + _ACTIVE]:
             return None
-        return {"code": code, "priority": PRIORITY_NAMES[slot[_PRIORITY]],
-                "acknowledged": slot[_ACKED], "cause": slot[_CAUSE],
-                "snoozed_until_ms": slot[_SNOOZED_UNTIL], "level": slot[_LEVEL],
-                "raised_at_ms": slot[_RAISED_AT]}
+        return {"code": code, "priority": PRIORITY_NAMES[s[at + _PRIORITY]],
+                "acknowledged": s[at + _ACKED], "cause": s[at + _CAUSE],
+                "snoozed_until_ms": s[at + _SNOOZED_UNTIL], "level": s[at + _LEVEL],
+                "raised_at_ms": s[at + _RAISED_AT]}
 
     def is_active(self, code):
-        return self._slots[check_code(code)][_ACTIVE]
+        return self._s[_at(code) + _ACTIVE]
 
     # ----- internals ------------------------------------------------------------------
 
     def _require_active(self, command, code):
-        slot = self._slots[check_code(code)]
-        if not slot[_ACTIVE]:
+        at = _at(code)
+        if not self._s[at + _ACTIVE]:
             raise NotAllowedNow(command, "no %s alarm is active" % code)
-        return slot
+        return at
 
-    def _end(self, now_ms, code, why):
-        slot = self._slots[code]
-        slot[_ACTIVE] = False
-        slot[_CAUSE] = slot[_ACKED] = False
-        slot[_SNOOZED_UNTIL] = slot[_LEVEL] = 0
+    def _end(self, now_ms, code, at, why):
+        s = self._s
+        s[at + _ACTIVE] = False
+        s[at + _CAUSE] = s[at + _ACKED] = False
+        s[at + _SNOOZED_UNTIL] = s[at + _LEVEL] = 0
         self._event(now_ms, "alarm_cleared", {"code": code, "why": why,
-                                              "lasted_ms": now_ms - slot[_RAISED_AT]})
+                                              "lasted_ms": now_ms - s[at + _RAISED_AT]})
 
     def _event(self, now_ms, kind, detail):
         detail["at_ms"] = now_ms
@@ -360,9 +371,14 @@ class AlarmManager:
         return events
 
 
-def _rank(slot):
+def _at(code):
+    """Where a (checked) code's slot starts in the flat list."""
+    return CODES.index(check_code(code)) * _N
+
+
+def _rank(s, at):
     """Smaller is more urgent: priority, then unacknowledged, then older."""
-    return (slot[_PRIORITY] * 2 + (1 if slot[_ACKED] else 0)) * 0x1000000 + slot[_ORDER]
+    return (s[at + _PRIORITY] * 2 + (1 if s[at + _ACKED] else 0)) * 0x1000000 + s[at + _ORDER]
 
 
 def _checked_detail(detail):

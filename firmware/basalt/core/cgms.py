@@ -47,33 +47,33 @@ STATUS_UUID = const(0x2AA9)
 SESSION_START_UUID = const(0x2AAA)
 SESSION_RUN_UUID = const(0x2AAB)
 RACP_UUID = const(0x2A52)
-SOCP_UUID = const(0x2AAC)
+_SOCP_UUID = const(0x2AAC)
 
-FLAG_TREND = const(0x01)
-FLAG_QUALITY = const(0x02)
-FLAG_WARNING = const(0x20)
+_FLAG_TREND = const(0x01)
+_FLAG_QUALITY = const(0x02)
+_FLAG_WARNING = const(0x20)
 FLAG_CAL_TEMP = const(0x40)
-FLAG_STATUS = const(0x80)
+_FLAG_STATUS = const(0x80)
 _FLAGS_RESERVED = const(0x1C)
 
 FEATURE_E2E_CRC = const(1 << 12)
 FEATURE_TREND = const(1 << 15)
-FEATURE_QUALITY = const(1 << 16)
+_FEATURE_QUALITY = const(1 << 16)
 
 # Annunciation bits (status | cal/temp << 8 | warning << 16), CGMS 3.1.2.
 ANN_SESSION_STOPPED = const(1 << 0)
 ANN_BATTERY_LOW = const(1 << 1)
 ANN_SENSOR_TYPE_INCORRECT = const(1 << 2)
 ANN_SENSOR_MALFUNCTION = const(1 << 3)
-ANN_DEVICE_SPECIFIC = const(1 << 4)
+_ANN_DEVICE_SPECIFIC = const(1 << 4)
 ANN_GENERAL_FAULT = const(1 << 5)
-ANN_TIME_SYNC_REQUIRED = const(1 << 8)
-ANN_CAL_NOT_ALLOWED = const(1 << 9)
+_ANN_TIME_SYNC_REQUIRED = const(1 << 8)
+_ANN_CAL_NOT_ALLOWED = const(1 << 9)
 ANN_CAL_RECOMMENDED = const(1 << 10)
 ANN_CAL_REQUIRED = const(1 << 11)
 ANN_TEMP_TOO_HIGH = const(1 << 12)
 ANN_TEMP_TOO_LOW = const(1 << 13)
-ANN_CAL_PENDING = const(1 << 14)
+_ANN_CAL_PENDING = const(1 << 14)
 ANN_BELOW_DEVICE_RANGE = const(1 << 22)
 ANN_ABOVE_DEVICE_RANGE = const(1 << 23)
 
@@ -81,16 +81,16 @@ RACP_REPORT = const(1)
 RACP_DELETE = const(2)
 RACP_ABORT = const(3)
 RACP_REPORT_COUNT = const(4)
-RACP_COUNT_RESPONSE = const(5)
-RACP_RESPONSE = const(6)
-OP_NULL = const(0)
+_RACP_COUNT_RESPONSE = const(5)
+_RACP_RESPONSE = const(6)
+_OP_NULL = const(0)
 OP_ALL = const(1)
-OP_LESS_EQUAL = const(2)
+_OP_LESS_EQUAL = const(2)
 OP_GREATER_EQUAL = const(3)
-OP_RANGE = const(4)
+_OP_RANGE = const(4)
 OP_FIRST = const(5)
 OP_LAST = const(6)
-FILTER_TIME_OFFSET = const(1)
+_FILTER_TIME_OFFSET = const(1)
 RACP_CODES = ("", "success", "op code not supported", "invalid operator",
               "operator not supported", "invalid operand", "no records found",
               "abort unsuccessful", "procedure not completed", "operand not supported")
@@ -102,8 +102,8 @@ _SPECIAL_RAW = {"nan": 0x07FF, "nres": 0x0800, "+inf": 0x07FE, "-inf": 0x0802}
 _SFLOAT_RESERVED = const(0x0801)
 _MANTISSA_MAX = const(2045)  # 2046/2047 and -2046..-2048 are special at exponent 0
 
-MIN_RECORD = const(6)
-MAX_RECORD = const(15)
+_MIN_RECORD = const(6)
+_MAX_RECORD = const(15)
 
 
 class CgmFormatError(InvalidValue):
@@ -250,13 +250,13 @@ class Record:
 
 def record_size(flags, crc):
     """Size in octets a record with these flags must have."""
-    size = MIN_RECORD
-    for bit in (FLAG_STATUS, FLAG_CAL_TEMP, FLAG_WARNING):
+    size = _MIN_RECORD
+    for bit in (_FLAG_STATUS, FLAG_CAL_TEMP, _FLAG_WARNING):
         if flags & bit:
             size += 1
-    if flags & FLAG_TREND:
+    if flags & _FLAG_TREND:
         size += 2
-    if flags & FLAG_QUALITY:
+    if flags & _FLAG_QUALITY:
         size += 2
     return size + 2 if crc else size
 
@@ -304,23 +304,23 @@ def _decode_record(data, at, end, index, crc):
     offset = _u16(data, at + 4)
     i = at + 6
     annunciation = None
-    if flags & (FLAG_STATUS | FLAG_CAL_TEMP | FLAG_WARNING):
+    if flags & (_FLAG_STATUS | FLAG_CAL_TEMP | _FLAG_WARNING):
         annunciation = 0
-        if flags & FLAG_STATUS:
+        if flags & _FLAG_STATUS:
             annunciation = data[i]
             i += 1
         if flags & FLAG_CAL_TEMP:
             annunciation |= data[i] << 8
             i += 1
-        if flags & FLAG_WARNING:
+        if flags & _FLAG_WARNING:
             annunciation |= data[i] << 16
             i += 1
     trend_raw = trend = quality_raw = quality = None
-    if flags & FLAG_TREND:
+    if flags & _FLAG_TREND:
         trend_raw = _u16(data, i)
         trend = _finite(index, "trend", trend_raw)
         i += 2
-    if flags & FLAG_QUALITY:
+    if flags & _FLAG_QUALITY:
         quality_raw = _u16(data, i)
         quality = _finite(index, "quality", quality_raw)
     return Record(flags, glucose_raw, glucose, special, offset, annunciation,
@@ -354,15 +354,15 @@ def encode_record(glucose_raw, time_offset, annunciation=None, trend_raw=None,
     if annunciation:
         if not 0 <= annunciation <= 0xFFFFFF:
             raise InvalidValue("annunciation", annunciation, "0 to 0xFFFFFF")
-        for bit, shift in ((FLAG_STATUS, 0), (FLAG_CAL_TEMP, 8), (FLAG_WARNING, 16)):
+        for bit, shift in ((_FLAG_STATUS, 0), (FLAG_CAL_TEMP, 8), (_FLAG_WARNING, 16)):
             octet = (annunciation >> shift) & 0xFF
             if octet:
                 flags |= bit
                 octets.append(octet)
     if trend_raw is not None:
-        flags |= FLAG_TREND
+        flags |= _FLAG_TREND
     if quality_raw is not None:
-        flags |= FLAG_QUALITY
+        flags |= _FLAG_QUALITY
     out = bytearray((record_size(flags, crc), flags, glucose_raw & 0xFF, glucose_raw >> 8,
                      time_offset & 0xFF, time_offset >> 8))
     out.extend(bytes(octets))
@@ -506,12 +506,12 @@ def racp_report_last():
 def racp_report_since(time_offset):
     """Report stored records with time offset >= time_offset: 01 03 01 lo hi."""
     _u16_in("time_offset", time_offset)
-    return bytes((RACP_REPORT, OP_GREATER_EQUAL, FILTER_TIME_OFFSET, time_offset & 0xFF,
+    return bytes((RACP_REPORT, OP_GREATER_EQUAL, _FILTER_TIME_OFFSET, time_offset & 0xFF,
                   time_offset >> 8))
 
 
 def racp_abort():
-    return bytes((RACP_ABORT, OP_NULL))
+    return bytes((RACP_ABORT, _OP_NULL))
 
 
 class RacpResponse:
@@ -529,12 +529,12 @@ class RacpResponse:
 
 
 def decode_racp_response(data):
-    if len(data) < 2 or data[0] not in (RACP_RESPONSE, RACP_COUNT_RESPONSE):
+    if len(data) < 2 or data[0] not in (_RACP_RESPONSE, _RACP_COUNT_RESPONSE):
         _fail("racp", _hex(data), "a response code (06 00 ..) or a record count (05 00 ..)")
-    if data[1] != OP_NULL:
+    if data[1] != _OP_NULL:
         _fail("racp.operator", data[1], "0 (null) in a response")
     _length("racp", data, (4,))
-    if data[0] == RACP_COUNT_RESPONSE:
+    if data[0] == _RACP_COUNT_RESPONSE:
         return RacpResponse(None, None, _u16(data, 2))
     request_op, code = data[2], data[3]
     if not RACP_REPORT <= request_op <= RACP_REPORT_COUNT:
@@ -556,7 +556,7 @@ def decode_racp_request(data):
     if op not in (RACP_REPORT, RACP_DELETE, RACP_ABORT, RACP_REPORT_COUNT):
         _racp_refuse("racp.op", op, "1 to 4", 2)
     if op == RACP_ABORT:
-        if operator != OP_NULL or len(data) != 2:
+        if operator != _OP_NULL or len(data) != 2:
             _racp_refuse("racp.operator", operator, "0 (null) for abort", 3)
         return op, operator, None
     if operator in (OP_ALL, OP_FIRST, OP_LAST):
@@ -565,7 +565,7 @@ def decode_racp_request(data):
         return op, operator, None
     if operator != OP_GREATER_EQUAL:
         _racp_refuse("racp.operator", operator, "1, 3, 5 or 6", 4)
-    if len(data) != 5 or data[2] != FILTER_TIME_OFFSET:
+    if len(data) != 5 or data[2] != _FILTER_TIME_OFFSET:
         _racp_refuse("racp.operand", _hex(data[2:]), "filter type 01 and a u16 time offset",
                      9 if len(data) == 5 else 5)
     return op, operator, _u16(data, 3)
@@ -578,11 +578,11 @@ def _racp_refuse(field, value, allowed, code):
 
 
 def racp_response(request_op, code):
-    return bytes((RACP_RESPONSE, OP_NULL, request_op, code))
+    return bytes((_RACP_RESPONSE, _OP_NULL, request_op, code))
 
 
 def racp_count(count):
-    return bytes((RACP_COUNT_RESPONSE, OP_NULL, count & 0xFF, count >> 8))
+    return bytes((_RACP_COUNT_RESPONSE, _OP_NULL, count & 0xFF, count >> 8))
 
 
 def _hex(data):

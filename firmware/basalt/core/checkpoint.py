@@ -33,41 +33,47 @@ TEMP_NONE, TEMP_RATE, TEMP_PERCENT = 0, 1, 2
 BOLUS_KINDS = (None, "normal", "extended", "dual")
 GATE_STEPS_MAX = 0x3FFFFFFF  # what SafetyGate.restore() accepts (a full window, and more)
 
-FIELDS = (
-    ("version", "B"), ("counter", "I"), ("boot", "H"), ("state", "B"),
-    ("reservoir_steps", "I"), ("plunger_lo", "I"), ("plunger_hi", "I"), ("day_ms", "I"),
-    ("temp_type", "B"), ("temp_value", "H"), ("temp_left_ms", "I"), ("temp_duration_ms", "I"),
+# The record's fields in order: their names, and their struct codes in one string (a
+# tuple per field held about 1 KB of heap on MicroPython).
+NAMES = (
+    "version", "counter", "boot", "state", "reservoir_steps", "plunger_lo", "plunger_hi",
+    "day_ms", "temp_type", "temp_value", "temp_left_ms", "temp_duration_ms",
     # Up to two running boluses (a normal or dual-wave one beside an extended one).
-    ("b0_id", "H"), ("b0_kind", "B"), ("b0_programmed_mu", "H"), ("b0_lo", "I"), ("b0_hi", "I"),
-    ("b1_id", "H"), ("b1_kind", "B"), ("b1_programmed_mu", "H"), ("b1_lo", "I"), ("b1_hi", "I"),
+    "b0_id", "b0_kind", "b0_programmed_mu", "b0_lo", "b0_hi",
+    "b1_id", "b1_kind", "b1_programmed_mu", "b1_lo", "b1_hi",
     # Insulin of interrupted boluses the user has not reconciled yet (u_count of them).
-    ("u_count", "B"), ("u_boot", "H"), ("u_programmed_mu", "I"), ("u_lo_mu", "I"),
-    ("u_hi_mu", "I"), ("journal_seq", "I"),
+    "u_count", "u_boot", "u_programmed_mu", "u_lo_mu", "u_hi_mu", "journal_seq",
     # Version 2: the safety gate's window totals (SafetyGate.carry_over()), microsteps,
     # and when it was written (ms on its boot's clock, modulo 2**32, as journal records).
-    ("gate_hour_steps", "I"), ("gate_day_steps", "I"), ("at_ms", "I"),
+    "gate_hour_steps", "gate_day_steps", "at_ms",
     # Version 3: the boluses' carried remainder (pL, below one microstep).
-    ("bolus_carry_pl", "I"),
+    "bolus_carry_pl",
 )
-FIELDS_V1 = FIELDS[:-4]
+_CODES = ("BIHBIII" "IBHII"  # the same lines as NAMES
+          "HBHII" "HBHII"
+          "BHIIII"
+          "III"
+          "I")
 BOLUS_SLOTS = ("b0_", "b1_")
 
+# Every version this firmware reads: how many of the fields its record has.
+_COUNTS = {1: 28, 2: 31, 3: 32}
+_FORMAT = "<" + _CODES
+SIZE = struct.calcsize(_FORMAT) + 4
 
-def _layout(fields):
-    fmt = "<" + "".join(code for _, code in fields)
-    return fields, fmt, struct.calcsize(fmt) + 4
 
-
-# Every version this firmware reads.
-LAYOUTS = {1: _layout(FIELDS_V1), 2: _layout(FIELDS[:-1]), 3: _layout(FIELDS)}
-_FORMAT = LAYOUTS[VERSION][1]
-SIZE = LAYOUTS[VERSION][2]
+def layout(version):
+    """(field names, struct format, record size) of a version this firmware reads; an
+    unknown version is judged by this version's layout."""
+    count = _COUNTS.get(version, len(NAMES))
+    fmt = "<" + _CODES[:count]
+    return NAMES[:count], fmt, struct.calcsize(fmt) + 4
 
 
 def empty(boot=0):
     """A checkpoint of a pump with nothing fitted and nothing running."""
     ck = {}
-    for name, _ in FIELDS:
+    for name in NAMES:
         ck[name] = 0
     ck["version"] = VERSION
     ck["boot"] = boot
@@ -76,9 +82,9 @@ def empty(boot=0):
 
 
 def encode(ck):
-    """SIZE bytes: the fields in FIELDS order, then their CRC-32."""
+    """SIZE bytes: the fields in NAMES order, then their CRC-32."""
     values = []
-    for name, _ in FIELDS:
+    for name in NAMES:
         values.append(ck[name])
     body = struct.pack(_FORMAT, *values)
     return body + struct.pack("<I", crc(body))
@@ -90,22 +96,22 @@ def decode(data):
         return None, "missing"
     version = data[0] if len(data) else None
     # The first byte is the version; an unknown one is judged by this version's layout.
-    fields, fmt, size = LAYOUTS.get(version, LAYOUTS[VERSION])
+    names, fmt, size = layout(version)
     if len(data) < size:
         return None, "torn (%d of %d bytes)" % (len(data), size)
     body = bytes(data[:size - 4])
     (check,) = struct.unpack_from("<I", data, size - 4)
     if check != crc(body):
         return None, "CRC mismatch"
-    if version not in LAYOUTS:
+    if version not in _COUNTS:
         if version > VERSION:
             return None, "written by a newer firmware (checkpoint version %d; this " \
                          "firmware reads %d)" % (version, VERSION)
         return None, "unknown checkpoint version %d" % version
     values = struct.unpack(fmt, body)
     ck = {}
-    for i in range(len(fields)):
-        ck[fields[i][0]] = values[i]
+    for i in range(len(names)):
+        ck[names[i]] = values[i]
     return ck, None
 
 

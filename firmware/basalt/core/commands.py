@@ -13,35 +13,12 @@ Two forms reach the table:
 Unknown keys, missing keys and bad values are refused before anything is changed.
 """
 
-from basalt.core import schedule
-from basalt.core.activity import KINDS, MAX_MIN, MIN_MIN
 from basalt.core.alarms import check_code
-from basalt.core.basal import rate_from_user
 from basalt.core.check import _span, exact_keys, is_int, one_of, text
-from basalt.core.clock import YEAR_MAX, YEAR_MIN, check_date
+from basalt.core.clock import check_date
 from basalt.core.errors import InvalidValue, NotAllowedNow
-from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
-from basalt.core.limits import (
-    BOLUS_MAX_MU,
-    BOLUS_STEP_MU,
-    CARBS_MAX_G,
-    EXTENDED_MAX_MIN,
-    EXTENDED_MIN_MIN,
-    FILL_MAX_MU,
-    FILL_MIN_MU,
-    FILL_STEP_MU,
-    GLUCOSE_MAX,
-    GLUCOSE_MIN,
-    MAX_RATE_MU_H,
-    PRIME_MAX_MU,
-    PRIME_STEP_MU,
-    TEMP_MAX_MIN,
-    TEMP_MAX_PERCENT,
-    TEMP_MIN_MIN,
-)
-from basalt.core.loop_state import MODES, TEMP_MIN
-from basalt.core.schedule import parse_clock
-from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli, to_milli
+from basalt.core.limits import BOLUS_STEP_MU, FILL_MAX_MU
+from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
 
 # Field kinds: how a user's value becomes the pump's.
 MILLI = "milli"  # a number of units (int, float or exact decimal text) -> thousandths
@@ -111,19 +88,6 @@ class Field:
                                                       fmt_milli(step), self.unit)
         return _span(lo, hi, self.unit, step)
 
-    def parse(self, where, value, syringe_mu=FILL_MAX_MU):
-        """A user's value in the pump's units (conversion only; check() is the range)."""
-        kind = self.kind
-        if kind == MILLI:
-            try:
-                return to_milli(where, value, self.unit)
-            except InvalidValue as error:
-                raise InvalidValue(where, value, error.allowed + ", " +
-                                   self.allowed(syringe_mu))
-        if kind == CLOCK:
-            return parse_clock(where, value) * MS_PER_MIN
-        return value  # segments are read by parse(): their messages name the profile
-
     def check(self, where, value, shown=None, syringe_mu=FILL_MAX_MU):
         """The field's rule, in the pump's units; `shown` is the value as the user gave
         it (for the message)."""
@@ -154,17 +118,15 @@ class Command:
     # (key, key, field named in the refusal, what the user may give): exactly one.
     one_of = None
     internal = False  # only the pump's own parts send it (the loop)
-    doc = ""
     rule = None  # rule(values): checks between fields, may add derived values
     _args = None
     _label = None
 
     def __init__(self, name, fields, handler, guards=None, one_of=None, internal=False,
-                 doc="", rule=None, args=None, label=None):
+                 rule=None, args=None, label=None):
         self.name = name
         self.fields = fields
         self.handler = handler  # "part.method": part names a Dispatcher target
-        self.doc = doc
         if guards is not None:
             self.guards = guards
         if one_of is not None:
@@ -227,6 +189,28 @@ def _clock_rule(values):
 def table():
     """Every command, in order, built anew: what COMMANDS looks up by name (and
     tools.command_table prints)."""
+    # Imported here, as locals: names only the table reads take no slot in the module.
+    from basalt.core.activity import KINDS, MAX_MIN, MIN_MIN
+    from basalt.core.clock import YEAR_MAX, YEAR_MIN
+    from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
+    from basalt.core.limits import (
+        BOLUS_MAX_MU,
+        CARBS_MAX_G,
+        EXTENDED_MAX_MIN,
+        EXTENDED_MIN_MIN,
+        FILL_MIN_MU,
+        FILL_STEP_MU,
+        GLUCOSE_MAX,
+        GLUCOSE_MIN,
+        MAX_RATE_MU_H,
+        PRIME_MAX_MU,
+        PRIME_STEP_MU,
+        TEMP_MAX_MIN,
+        TEMP_MAX_PERCENT,
+        TEMP_MIN_MIN,
+    )
+    from basalt.core.loop_state import MODES, TEMP_MIN
+
     bolus_units = Field("units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
     extended_minutes = Field("minutes", WHOLE, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, 1, "min")
     temp_minutes = Field("minutes", WHOLE, TEMP_MIN_MIN, TEMP_MAX_MIN, 1, "min")
@@ -253,10 +237,8 @@ def table():
     dose = (ACK, DELIVERING)
 
     return (
-        Command("bolus", (bolus_units,) + advice, "engine.bolus", dose,
-                doc="a normal bolus now; from the calculator, with its advice"),
-        Command("extended_bolus", (bolus_units, extended_minutes), "engine.extended_bolus",
-                dose, doc="an amount spread evenly over the minutes"),
+        Command("bolus", (bolus_units,) + advice, "engine.bolus", dose),
+        Command("extended_bolus", (bolus_units, extended_minutes), "engine.extended_bolus", dose),
         Command("dual_bolus", (
             Field("units", MILLI, 2 * BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U"),
             Field("now_units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U",
@@ -264,82 +246,64 @@ def table():
             Field("now_percent", WHOLE, 1, 99, 1, "%", optional=True),
             extended_minutes), "engine.dual_bolus", dose,
             ("now_units", "now_percent", "dual_bolus now",
-             "exactly one of now_units or now_percent"),
-            doc="part now, the rest over the minutes", rule=_dual_rule,
+             "exactly one of now_units or now_percent"), rule=_dual_rule,
             args=("units", "now_units", "minutes"), label="dual-wave bolus"),
-        Command("cancel_bolus", (), "engine.cancel_bolus", doc="stop every running bolus"),
+        Command("cancel_bolus", (), "engine.cancel_bolus"),
         Command("temp_basal", (temp_minutes, temp_rate, temp_percent), "engine.start_temp_basal",
-                dose, ("rate", "percent", "temp_basal", "exactly one of rate (U/h) or percent"),
-                doc="an absolute (U/h) or percent temp basal"),
-        Command("cancel_temp_basal", (), "engine.cancel_temp_basal", doc="back to scheduled"),
-        Command("suspend", (), "engine.suspend", doc="stop all delivery"),
-        Command("resume", (), "engine.resume", (ACK, STATE_KNOWN, ALARMS_ACKED),
-                doc="scheduled basal again (missed insulin is not made up)"),
+                dose, ("rate", "percent", "temp_basal", "exactly one of rate (U/h) or percent")),
+        Command("cancel_temp_basal", (), "engine.cancel_temp_basal"),
+        Command("suspend", (), "engine.suspend"),
+        Command("resume", (), "engine.resume", (ACK, STATE_KNOWN, ALARMS_ACKED)),
         Command("prime", (Field("units", MILLI, PRIME_STEP_MU, PRIME_MAX_MU, PRIME_STEP_MU,
-                                "U"),), "engine.prime",
-                doc="fill the tubing while suspended and disconnected"),
+                                "U"),), "engine.prime"),
         Command("new_reservoir", (Field("units", MILLI, FILL_MIN_MU, SYRINGE, FILL_STEP_MU,
-                                        "U"),), "engine.new_reservoir",
-                doc="rewind and fit a filled reservoir"),
+                                        "U"),), "engine.new_reservoir"),
         Command("set_profile", (profile_name,
                                 Field("segments", SEGMENTS, 0, MAX_RATE_MU_H, 1, "U/h")),
-                "profiles.set_profile", doc="create or replace a basal profile"),
-        Command("activate_profile", (profile_name,), "profiles.activate_profile",
-                doc="deliver by another saved profile"),
-        Command("delete_profile", (profile_name,), "profiles.delete_profile",
-                doc="remove a profile that is not active"),
+                "profiles.set_profile"),
+        Command("activate_profile", (profile_name,), "profiles.activate_profile"),
+        Command("delete_profile", (profile_name,), "profiles.delete_profile"),
         Command("rename_profile", (profile_name, Field("new_name", NAME)),
-                "profiles.rename_profile", doc="give a saved profile another name"),
-        Command("set_time", (time_of_day,), "engine.set_time_of_day", doc="the time of day"),
+                "profiles.rename_profile"),
+        Command("set_time", (time_of_day,), "engine.set_time_of_day"),
         # Allowed on the boot screen: it asks for the clock when the RTC lost it.
         Command("set_clock", (Field("year", WHOLE, YEAR_MIN, YEAR_MAX),
                               Field("month", WHOLE, 1, 12), Field("day", WHOLE, 1, 31),
                               time_of_day), "engine.set_clock", (),
-                rule=_clock_rule, args=("days", "time"),
-                doc="the date and the time of day (the basal schedule follows)"),
+                rule=_clock_rule, args=("days", "time")),
         Command("activity", (Field("mode", CHOICE, choices=KINDS),
                              Field("minutes", WHOLE, MIN_MIN, MAX_MIN, 1, "min")),
-                "activity.start", doc="exercise, sleep or sick day, for the minutes"),
-        Command("end_activity", (), "activity.stop", doc="end the activity mode now"),
-        Command("acknowledge", (alarm_code,), "alarms.acknowledge", (),
-                doc="acknowledge an alarm (a button press)"),
-        Command("snooze", (alarm_code,), "alarms.snooze", (), doc="snooze a medium or low alarm"),
-        Command("loop_mode", (Field("mode", CHOICE, choices=MODES),),
-                "loop.set_mode", doc="off, suspend_only or closed"),
+                "activity.start"),
+        Command("end_activity", (), "activity.stop"),
+        Command("acknowledge", (alarm_code,), "alarms.acknowledge", ()),
+        Command("snooze", (alarm_code,), "alarms.snooze", ()),
+        Command("loop_mode", (Field("mode", CHOICE, choices=MODES),), "loop.set_mode"),
         Command("carbs", (carbs, Field("source", CHOICE, optional=True,
                                        choices=("user", "calculator"))),
-                "loop.carbs", doc="carbs eaten now, for the loop (calculator: also in its bolus)"),
+                "loop.carbs"),
         Command("glucose", (Field("mg_dl", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL"),),
-                "care.glucose", doc="a fingerstick reading (history, calculator, reminders)"),
-        Command("treat_low", (Field("grams", WHOLE, 5, 60, 1, "g"),), "care.treat_low",
-                doc="fast carbs taken for a low: logged, no insulin; recheck in 15 min"),
-        Command("site_changed", (), "care.site_changed", doc="a new infusion site"),
-        Command("boot_ack", (Field("time", CLOCK, optional=True),), "keeper.acknowledge_boot", (),
-                doc="the boot screen was read; optionally the time of day"),
+                "care.glucose"),
+        Command("treat_low", (Field("grams", WHOLE, 5, 60, 1, "g"),), "care.treat_low"),
+        Command("site_changed", (), "care.site_changed"),
+        Command("boot_ack", (Field("time", CLOCK, optional=True),), "keeper.acknowledge_boot", ()),
         Command("reconcile_bolus", (Field("units", MILLI, 0, BOLUS_MAX_MU, 1, "U",
                                           optional=True),),
-                "keeper.reconcile", doc="count an interrupted bolus as delivered"),
-        Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings",
-                doc="a whole settings file, applied and stored"),
-        Command("reload_settings", (), "keeper.reload_settings",
-                doc="apply the settings file now (one copied on while running)"),
-        Command("force_tare", (), "keeper.force_tare", doc="zero the force sensor"),
+                "keeper.reconcile"),
+        Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings"),
+        Command("reload_settings", (), "keeper.reload_settings"),
+        Command("force_tare", (), "keeper.force_tare"),
         Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
-                "keeper.force_scale", doc="scale the force sensor with a known force"),
-        Command("cgm_pair", (Field("answer", CHOICE, choices=("yes", "no")),), "cgm.answer", (),
-                doc="the user's answer: is the sensor's number the one on the screen?"),
-        Command("cgm_forget", (), "cgm.forget", doc="forget the CGM sensor (and its bond)"),
+                "keeper.force_scale"),
+        Command("cgm_pair", (Field("answer", CHOICE, choices=("yes", "no")),), "cgm.answer", ()),
+        Command("cgm_forget", (), "cgm.forget"),
         # The loop's own actions: the same safety gate, never from outside the pump.
         Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"),
                               Field("minutes", WHOLE, TEMP_MIN, TEMP_MIN, 1, "min"),
                               Field("cause", CHOICE, optional=True,
                                     choices=("low_glucose_suspend",))),
-                "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal",
-                doc="the loop's temp basal (max temp and max IOB checked by the gate)"),
-        Command("loop_bolus", (bolus_units,), "engine.auto_bolus", (DELIVERING,), internal=True,
-                doc="the loop's automatic bolus"),
-        Command("loop_cancel_temp", (), "engine.auto_cancel_temp", (), internal=True,
-                doc="the loop ends its temp basal"),
+                "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal"),
+        Command("loop_bolus", (bolus_units,), "engine.auto_bolus", (DELIVERING,), internal=True),
+        Command("loop_cancel_temp", (), "engine.auto_cancel_temp", (), internal=True),
     )
 
 
@@ -385,12 +349,6 @@ class _Table:
 COMMANDS = _Table()
 
 
-def segments_from_user(name, segments):
-    """[['00:00', 0.8], ['06:00', 1.2], ...] (U/h) -> [(0, 800), (360, 1200), ...]."""
-    return schedule.segments_from_user("profile %s" % name, segments, 1, rate_from_user,
-                                       "[HH:MM, U/h]")
-
-
 def lookup(cmd):
     """The Command a plain-data {"cmd": name, ...} or a (name, values) pair names; plain
     data may not name an internal command (only the pump's own parts send those)."""
@@ -406,30 +364,6 @@ def lookup(cmd):
     if command is None or command.internal:
         raise InvalidValue("cmd", name, "one of " + ", ".join(public_names()))
     return command
-
-
-def parse(cmd):
-    """Plain data in the user's units -> (name, values in the pump's units, the values as
-    given), keys and conversions checked; the ranges are checked by check()."""
-    command = lookup(cmd)
-    values, shown = _parse(command, cmd)
-    return command.name, values, shown
-
-
-def _parse(command, cmd):
-    name = command.name
-    _keys(command, cmd)
-    values = {}
-    shown = {}
-    for field in command.fields:
-        if field.key in cmd:
-            where = name + " " + field.key
-            if field.kind == SEGMENTS:
-                values[field.key] = segments_from_user(cmd.get("name"), cmd[field.key])
-            else:
-                values[field.key] = field.parse(where, cmd[field.key])
-            shown[field.key] = cmd[field.key]
-    return values, shown
 
 
 def _keys(command, table):
@@ -497,8 +431,10 @@ class Dispatcher:
             values = dict(cmd[1])
             _keys(command, values)
             shown = None
-        else:
-            values, shown = _parse(command, cmd)
+        else:  # plain data in the user's units: a host or the REPL, not the buttons
+            from basalt.core.command_parse import values_from_user
+
+            values, shown = values_from_user(command, cmd)
         args = _check(command, values, shown, self.syringe_mu)
         for guard in command.guards:
             if guard != ACK:
@@ -561,11 +497,3 @@ def apply_alarm(alarms, now_ms, cmd):
         raise InvalidValue("command", cmd, "{'cmd': 'acknowledge' or 'snooze', "
                            "'alarm': code}")
     return Dispatcher({"alarms": alarms}, EngineOnly(None)).run(now_ms, cmd)  # no guards
-
-
-def validate(cmd):
-    """Plain data checked all the way (keys, conversions, ranges) without running it:
-    (name, values in the pump's units)."""
-    name, values, shown = parse(cmd)
-    check(name, values, shown)
-    return name, values

@@ -28,7 +28,7 @@ except ImportError:  # CPython
 
 BUCKETS = const(480)  # one per minute of the longest duration of action (8 h)
 _MASK = const(0x3FFF)  # ONE - 1
-AMOUNT_LIMIT_MU = const(1_000_000)  # 1000 U: far beyond any dose, keeps ints small
+_AMOUNT_LIMIT_MU = const(1_000_000)  # 1000 U: far beyond any dose, keeps ints small
 _SPAN_MS = const(30_000)  # rate (<= 30 U/h) * span stays a small int
 _PL_PER_MU = const(10_000)
 _MU_MS_PER_H = const(3_600_000)
@@ -69,9 +69,9 @@ class IobTracker:
 
     def _bucket(self, at_ms, amount_mu):
         """The bucket index for a delivery at at_ms, or -1 if there is nothing to add."""
-        if not -AMOUNT_LIMIT_MU <= amount_mu <= AMOUNT_LIMIT_MU:
+        if not -_AMOUNT_LIMIT_MU <= amount_mu <= _AMOUNT_LIMIT_MU:
             raise InvalidValue("insulin amount", amount_mu, "-%d to %d mU" % (
-                AMOUNT_LIMIT_MU, AMOUNT_LIMIT_MU))
+                _AMOUNT_LIMIT_MU, _AMOUNT_LIMIT_MU))
         if not amount_mu:
             return -1
         minute = at_ms // MS_PER_MIN

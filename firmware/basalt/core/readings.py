@@ -26,10 +26,10 @@ cadence, accepts back-filled (older) records in O(1) and finds duplicates direct
 Time: records carry minutes since the sensor's session start. The session start in the
 pump's clock (anchor_ms) is estimated from live records as now_ms - offset*60000; each
 estimate is late by the notification latency, so the store keeps the smallest and lets
-it rise by at most ANCHOR_CREEP_MS per record to follow a sensor clock that runs slow.
+it rise by at most _ANCHOR_CREEP_MS per record to follow a sensor clock that runs slow.
 A reading's time is anchor_ms + offset * 60000.
 
-A record whose offset the pump's clock cannot have reached (more than FUTURE_TOLERANCE_MS
+A record whose offset the pump's clock cannot have reached (more than _FUTURE_TOLERANCE_MS
 ahead of the anchor) is ignored, not allowed to drag the anchor back (which made every
 later reading "too old" for the rest of the session): a cgm_time event says so and the
 cgm_time alarm latches until read. Three records in a row that agree on another anchor
@@ -54,29 +54,29 @@ except ImportError:  # CPython
 WINDOW_MIN = const(360)
 LOW_MILLI = const(40_000)
 HIGH_MILLI = const(400_000)
-MAX_RATE_MILLI = const(6_000)  # mg/dL per minute x 1000
-RATE_LOOKBACK_MIN = const(15)
-RISE_LOOKBACK_MIN = const(60)  # a rise is measured against a usable reading this far back
-FLAT_MIN = const(45)
-TREND_MIN = const(15)  # trend: least squares over this many minutes of readings
+_MAX_RATE_MILLI = const(6_000)  # mg/dL per minute x 1000
+_RATE_LOOKBACK_MIN = const(15)
+_RISE_LOOKBACK_MIN = const(60)  # a rise is measured against a usable reading this far back
+_FLAT_MIN = const(45)
+_TREND_MIN = const(15)  # trend: least squares over this many minutes of readings
 TREND_MIN_SPAN = const(10)
-HISTORY_MIN = const(30)  # fetched with RACP when the store has no reading yet
-MAX_CADENCE_MIN = const(5)  # CGMs send every 1 or 5 minutes
-ANCHOR_CREEP_MS = const(1_000)
-FUTURE_TOLERANCE_MS = const(10 * 60_000)  # ahead of the anchor by more: not this clock
-REANCHOR_RECORDS = const(3)  # records that agree on another clock ...
-REANCHOR_SPAN_MS = const(10 * 60_000)  # ... over at least this long: follow it
-REANCHOR_AGREE_MS = const(2 * 60_000)
+_HISTORY_MIN = const(30)  # fetched with RACP when the store has no reading yet
+_MAX_CADENCE_MIN = const(5)  # CGMs send every 1 or 5 minutes
+_ANCHOR_CREEP_MS = const(1_000)
+_FUTURE_TOLERANCE_MS = const(10 * 60_000)  # ahead of the anchor by more: not this clock
+_REANCHOR_RECORDS = const(3)  # records that agree on another clock ...
+_REANCHOR_SPAN_MS = const(10 * 60_000)  # ... over at least this long: follow it
+_REANCHOR_AGREE_MS = const(2 * 60_000)
 
 NO_VALUE = const(1)
-OUT_OF_RANGE = const(2)
+_OUT_OF_RANGE = const(2)
 RATE = const(4)
 FLAT = const(8)
 DUPLICATE = const(16)
 SENSOR = const(32)
-FLAG_NAMES = ((NO_VALUE, "no_value"), (OUT_OF_RANGE, "out_of_range"), (RATE, "rate"),
+FLAG_NAMES = ((NO_VALUE, "no_value"), (_OUT_OF_RANGE, "out_of_range"), (RATE, "rate"),
               (FLAT, "flat"), (DUPLICATE, "duplicate"), (SENSOR, "sensor"))
-_NOT_A_REFERENCE = NO_VALUE | OUT_OF_RANGE | RATE | DUPLICATE | SENSOR
+_NOT_A_REFERENCE = NO_VALUE | _OUT_OF_RANGE | RATE | DUPLICATE | SENSOR
 
 SENSOR_FAULTS = (cgms.ANN_SESSION_STOPPED | cgms.ANN_SENSOR_TYPE_INCORRECT
                  | cgms.ANN_SENSOR_MALFUNCTION | cgms.ANN_GENERAL_FAULT
@@ -212,12 +212,12 @@ class ReadingStore:
         """True when the pump's clock cannot have reached this offset yet."""
         anchor = self.anchor_ms
         return (anchor is not None
-                and now_ms - offset * MS_PER_MIN < anchor - FUTURE_TOLERANCE_MS)
+                and now_ms - offset * MS_PER_MIN < anchor - _FUTURE_TOLERANCE_MS)
 
     def _off_the_clock(self, now_ms, offset):
         """True when the record is not stored: ahead of the clock, or older than the
         window behind the newest reading. Records that agree with each other on another
-        clock, REANCHOR_RECORDS of them over REANCHOR_SPAN_MS, start the store over."""
+        clock, _REANCHOR_RECORDS of them over _REANCHOR_SPAN_MS, start the store over."""
         ahead = offset > self.latest and self._ahead(now_ms, offset)
         behind = self.latest >= 0 and offset <= self.latest - self.window
         if not ahead and not behind:
@@ -225,11 +225,11 @@ class ReadingStore:
             return False
         estimate = now_ms - offset * MS_PER_MIN
         odd = self._odd
-        if odd is not None and abs(estimate - odd[0]) <= REANCHOR_AGREE_MS:
+        if odd is not None and abs(estimate - odd[0]) <= _REANCHOR_AGREE_MS:
             odd[1] += 1
         else:
             odd = self._odd = [estimate, 1, now_ms]
-        if odd[1] >= REANCHOR_RECORDS and now_ms - odd[2] >= REANCHOR_SPAN_MS:
+        if odd[1] >= _REANCHOR_RECORDS and now_ms - odd[2] >= _REANCHOR_SPAN_MS:
             self._odd = None
             self.counts["reanchored"] += 1
             message = ("CGM clock moved: readings start over from offset %d min"
@@ -261,7 +261,7 @@ class ReadingStore:
         if record.glucose_milli is None:
             flags = NO_VALUE
         elif not LOW_MILLI <= record.glucose_milli <= HIGH_MILLI:
-            flags = OUT_OF_RANGE
+            flags = _OUT_OF_RANGE
         else:
             flags = 0
         if record.annunciation and record.annunciation & SENSOR_FAULTS:
@@ -271,7 +271,7 @@ class ReadingStore:
     def _repeat(self, now_ms, slot, record, flags):
         """The same offset again: a resent copy is harmless, a different value is not."""
         same = (self._glucose[slot] == (record.glucose_milli or 0)
-                and self._flags[slot] & (NO_VALUE | OUT_OF_RANGE | SENSOR) == flags)
+                and self._flags[slot] & (NO_VALUE | _OUT_OF_RANGE | SENSOR) == flags)
         if same:
             self.counts["repeated"] += 1
         else:
@@ -286,12 +286,12 @@ class ReadingStore:
         elif estimate - self.anchor_ms <= MS_PER_MIN:
             # Latency or a slow sensor clock; back-filled records are minutes late
             # and must not move it.
-            self.anchor_ms += min(estimate - self.anchor_ms, ANCHOR_CREEP_MS)
+            self.anchor_ms += min(estimate - self.anchor_ms, _ANCHOR_CREEP_MS)
 
     def _learn_cadence(self, offset):
         before = self._previous(offset, self.window, 0)
         if before >= 0:
-            step = min(offset - before, MAX_CADENCE_MIN)  # a gap must not teach a cadence
+            step = min(offset - before, _MAX_CADENCE_MIN)  # a gap must not teach a cadence
             if self.cadence is None or step < self.cadence:
                 self.cadence = step
 
@@ -308,16 +308,16 @@ class ReadingStore:
     def _check_history(self, slot, offset):
         """Rate of change against the previous usable reading, and flat-line detection."""
         flags = self._flags[slot]
-        if flags & (NO_VALUE | OUT_OF_RANGE):
+        if flags & (NO_VALUE | _OUT_OF_RANGE):
             return flags
         glucose = self._glucose[slot]
-        before = self._previous(offset, RISE_LOOKBACK_MIN + 1, _NOT_A_REFERENCE)
+        before = self._previous(offset, _RISE_LOOKBACK_MIN + 1, _NOT_A_REFERENCE)
         if before >= 0:
             change = glucose - self._glucose[before % self.window]
-            most = MAX_RATE_MILLI * (offset - before)
-            if change > most or (-change > most and offset - before <= RATE_LOOKBACK_MIN):
+            most = _MAX_RATE_MILLI * (offset - before)
+            if change > most or (-change > most and offset - before <= _RATE_LOOKBACK_MIN):
                 flags |= RATE
-        if self._flat_since(offset, glucose) <= offset - FLAT_MIN:
+        if self._flat_since(offset, glucose) <= offset - _FLAT_MIN:
             flags |= FLAT
         self._flags[slot] = flags
         return flags
@@ -339,13 +339,13 @@ class ReadingStore:
 
         current_offset (from CGM Status after a reconnect) counts as a reading that is
         due, so the time the link was down is a gap too. With no reading stored yet,
-        asks for the last HISTORY_MIN minutes so the trend is known at once.
+        asks for the last _HISTORY_MIN minutes so the trend is known at once.
         """
         if self.latest < 0:
             if current_offset is None:
                 return None
-            return max(0, current_offset - HISTORY_MIN)
-        step = self.cadence or MAX_CADENCE_MIN
+            return max(0, current_offset - _HISTORY_MIN)
+        step = self.cadence or _MAX_CADENCE_MIN
         limit = step + step // 2
         start = max(self.backfilled_to, self.latest - self.window + 1, 0)
         previous = start if self._offset[start % self.window] == start else -1
@@ -415,12 +415,12 @@ class ReadingStore:
 
     def trend_milli(self, offset=None):
         """Least-squares slope (mg/dL/min x 1000) of the usable readings in the
-        TREND_MIN minutes up to `offset` (default newest), or None when fewer than 3
+        _TREND_MIN minutes up to `offset` (default newest), or None when fewer than 3
         readings span at least TREND_MIN_SPAN minutes."""
-        fit = self.fit(offset, TREND_MIN)
+        fit = self.fit(offset, _TREND_MIN)
         return None if fit is None else fit[1]
 
-    def fit(self, offset=None, minutes=TREND_MIN):
+    def fit(self, offset=None, minutes=_TREND_MIN):
         """Least-squares line through the usable readings in the `minutes` up to
         `offset` (default newest): (glucose x 1000 on the line at `offset`, slope
         mg/dL/min x 1000, mean distance of the readings from the line x 1000, how many

@@ -20,7 +20,7 @@ MIN_PER_HOUR = const(60)
 MS_PER_HOUR = const(3_600_000)
 MS_PER_DAY = const(86_400_000)
 MIN_PER_DAY = const(1_440)
-MU_PER_U = const(1_000)
+_MU_PER_U = const(1_000)
 SMALL_INT_MAX = const(0x3FFFFFFF)  # largest small int on 32-bit MicroPython
 PL_PER_MU = const(10_000)  # 1 mU of U-100 insulin = 0.01 uL = 10,000 pL
 
