@@ -299,9 +299,10 @@ class AlarmManager:
     def active(self):
         """Active codes, most urgent first."""
         s = self._s
-        codes = [code for i, code in enumerate(CODES) if s[i * _N + _ACTIVE]]
-        codes.sort(key=lambda code: _rank(s, CODES.index(code) * _N))
-        return codes
+        ranked = [(_rank(s, i * _N), code) for i, code in enumerate(CODES)
+                  if s[i * _N + _ACTIVE]]
+        ranked.sort()
+        return [code for _, code in ranked]
 
     def sounding(self, now_ms):
         """The pattern the buzzer should play now (from PATTERNS), or None for silence."""

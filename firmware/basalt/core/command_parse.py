@@ -5,7 +5,7 @@ pump's units and never need it."""
 
 from basalt.core import schedule
 from basalt.core.basal import rate_from_user
-from basalt.core.commands import CLOCK, MILLI, SEGMENTS, _keys, check, lookup
+from basalt.core.commands import CLOCK, MILLI, SEGMENTS, check, check_keys, lookup
 from basalt.core.errors import InvalidValue
 from basalt.core.schedule import parse_clock
 from basalt.core.units import MS_PER_MIN, to_milli
@@ -30,7 +30,7 @@ def validate(cmd):
 def values_from_user(command, cmd):
     """(values in the pump's units, the values as given) of a plain-data command."""
     name = command.name
-    _keys(command, cmd)
+    check_keys(command, cmd)
     values = {}
     shown = {}
     for field in command.fields:

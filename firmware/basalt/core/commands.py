@@ -366,7 +366,7 @@ def lookup(cmd):
     return command
 
 
-def _keys(command, table):
+def check_keys(command, table):
     """Exactly the command's keys (and "cmd" in plain data): unknown or missing ones are
     refused by name."""
     required = ["cmd"]
@@ -429,7 +429,7 @@ class Dispatcher:
             self._guard(ACK, command)
         if isinstance(cmd, tuple):
             values = dict(cmd[1])
-            _keys(command, values)
+            check_keys(command, values)
             shown = None
         else:  # plain data in the user's units: a host or the REPL, not the buttons
             from basalt.core.command_parse import values_from_user
