@@ -340,18 +340,23 @@ def test_sim_runs_on_a_settings_file(tmp_path):
         sim.load_program(tmp_path / "program.json")
 
 
-def test_the_board_boots_with_its_settings_file_or_none(tmp_path, capsys):
-    from basalt.app.wiring import read_settings
+def _boot_settings(board, path):
+    """What a board's boot reads: the keeper's settings file, read once (wiring)."""
+    from basalt.app.wiring import make_keeper, read_settings
 
+    return read_settings(make_keeper(board, str(path), str(path.parent / "data")), str(path))
+
+
+def test_the_board_boots_with_its_settings_file_or_none(tmp_path, capsys):
     board = load_board(sim_board.BOARD)
     path = tmp_path / "settings.json"
-    assert read_settings(board, str(path)) is None
+    assert _boot_settings(board, path) is None
     assert "no %s: no basal profile" % path in capsys.readouterr().out
     path.write_text(EXAMPLE.replace('"max_iob_u": 20', '"max_iob_u": 5'))
-    assert read_settings(board, str(path)).limits.max_iob_mu == 5_000
+    assert _boot_settings(board, path).limits.max_iob_mu == 5_000
     assert "settings warning: limits.max_iob_u: 5 U is below" in capsys.readouterr().out
     path.write_text(EXAMPLE.replace('"fill_u": 200', '"fill_u": 400'))  # sim syringe: 300 U
-    assert read_settings(board, str(path)) is None
+    assert _boot_settings(board, path) is None
     assert "reservoir.fill_u: 400 is not allowed" in capsys.readouterr().out
 
 
@@ -511,15 +516,13 @@ def test_cli_check_refuses_a_key_twice_and_deep_nesting(tmp_path, capsys):
 
 
 def test_the_board_refuses_a_key_twice_at_boot(tmp_path, capsys):
-    from basalt.app.wiring import read_settings
-
     board = load_board(sim_board.BOARD)
     path = tmp_path / "settings.json"
     path.write_text(_profile_twice(EXAMPLE))
-    assert read_settings(board, str(path)) is None
+    assert _boot_settings(board, path) is None
     assert 'basal.profiles.Weekday: duplicate key "Weekday"' in capsys.readouterr().out
     path.write_text("{" + '"a": {' * 1999 + "}" * 2000)
-    assert read_settings(board, str(path)) is None
+    assert _boot_settings(board, path) is None
     assert "settings: nested more than 5 levels deep" in capsys.readouterr().out
 
 

@@ -122,11 +122,12 @@ def build(board, data_dir, machine=None, bench=None, clock=None, expired=None,
     data_dir = str(Path(data_dir).resolve())
     settings_path = data_dir + "/" + SETTINGS_NAME
     motor = ThreadStepper(board.motor, machine)  # the driver starts disabled
-    app = PumpApp(board, clock, motor, settings=wiring.read_settings(board, settings_path),
+    keeper = Keeper(FileStorage(data_dir),
+                    settings_file=device.settings_file(board, settings_path))
+    app = PumpApp(board, clock, motor, settings=wiring.read_settings(keeper, settings_path),
                   force=wiring.make_force(board, time=Time()),
                   buzzer=wiring.make_buzzer(board), collect_events=False)
-    app.keeper = Keeper(FileStorage(data_dir),
-                        settings_file=device.settings_file(board, settings_path))
+    app.keeper = keeper
     app.keeper.start(clock.now_ms(), "power_on", wiring.wall_epoch_s(),
                      fw=firmware_version())
     for line in app.keeper.boot_notes:

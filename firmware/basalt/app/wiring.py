@@ -90,19 +90,26 @@ def make_cgm(app):
         return None
 
 
-def read_settings(board, path=device.SETTINGS_PATH):
-    """The therapy settings on the device, or None (missing or refused: no therapy runs
-    until a valid file is loaded; every problem is printed for the user)."""
-    try:
-        _, validated = device.settings_file(board, path).load()
-    except ConfigError as error:
-        print("%s refused:\n%s" % (path, error))
-        return None
-    if validated is None:
+def make_keeper(board, path=device.SETTINGS_PATH, data="/data"):
+    """The persistence: history and checkpoints in `data`, the settings file at `path`
+    (built before the app: the app is configured from keeper.load_settings())."""
+    from basalt.storage.files import FileStorage
+    from basalt.storage.keeper import Keeper
+
+    return Keeper(FileStorage(data), settings_file=device.settings_file(board, path),
+                  needs_clock=True)
+
+
+def read_settings(keeper, path=device.SETTINGS_PATH):
+    """The therapy settings in the keeper's file, or None (missing or refused: no therapy
+    runs until a valid file is loaded; every problem is printed for the user). Read once:
+    the keeper's start() journals what this read found."""
+    settings = keeper.load_settings()
+    if keeper.settings_error is not None:
+        print("%s refused:\n%s" % (path, keeper.settings_error))
+    elif settings is None:
         print("no %s: no basal profile until settings are loaded" % path)
-        return None
-    settings, warnings = validated
-    for warning in warnings:
+    for warning in keeper.settings_warnings:
         print("settings warning: " + warning)
     return settings
 
@@ -179,21 +186,18 @@ def boot():
     from basalt.core.board_file import load_board
     from basalt.core.supervisor import Supervisor
     from basalt.drivers.watchdog import MachineWatchdog
-    from basalt.storage.files import FileStorage
-    from basalt.storage.keeper import Keeper
 
     print(BOOT_WARNING)
     board = load_board(BOARD)
     clock = device.TicksClock()
+    keeper = make_keeper(board)  # a refused /settings.json keeps the pump stopped
     app = PumpApp(board, clock, make_motor(board),  # the motor driver starts disabled
-                  settings=read_settings(board),  # None: no limits, every dose refused
+                  settings=read_settings(keeper),  # None: no limits, every dose refused
                   force=make_force(board), buzzer=make_buzzer(board),
                   battery=make_battery(board), collect_events=False)
     device.app = app  # for the REPL and Ctrl-C from here on
     app.loop_runner.unload = forget  # the loop's algorithm is loaded for each decision
-    # History and checkpoints in /data; a refused /settings.json keeps the pump stopped.
-    app.keeper = Keeper(FileStorage("/data"), settings_file=device.settings_file(board),
-                        needs_clock=True)
+    app.keeper = keeper
     app.stream.subscribe("rtc", device.keep_rtc)  # a clock set from the menu goes to the RTC
     app.stream.unsubscribe("recent")  # History reads the journal: no recent-events list
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
