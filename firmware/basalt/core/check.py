@@ -21,10 +21,10 @@ def is_number(value):
 
 
 def int_in(field, value, lo, hi, unit="", step=1, error=InvalidValue):
-    """An int in [lo, hi] that is a multiple of `step`."""
-    allowed = _span(lo, hi, unit, step)
+    """An int in [lo, hi] that is a multiple of `step` (the range's text is built only
+    for a refusal: a passing check allocates nothing)."""
     if not is_int(value) or value < lo or value > hi or value % step:
-        raise error(field, value, allowed)
+        raise error(field, value, _span(lo, hi, unit, step))
     return value
 
 

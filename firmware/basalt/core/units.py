@@ -83,16 +83,20 @@ def to_milli(field, value, unit):
 
 
 def milli_in(field, value, lo, hi, step, unit):
-    """to_milli, then a range and resolution check shown in the user's unit."""
-    allowed = "%s to %s %s in steps of %s %s" % (
-        fmt_milli(lo), fmt_milli(hi), unit, fmt_milli(step), unit)
+    """to_milli, then a range and resolution check shown in the user's unit (its text
+    built only for a refusal)."""
     try:
         milli = to_milli(field, value, unit)
     except InvalidValue as error:
-        raise InvalidValue(field, value, error.allowed + ", " + allowed)
+        raise InvalidValue(field, value, error.allowed + ", " + _milli_span(lo, hi, step, unit))
     if milli < lo or milli > hi or milli % step:
-        raise InvalidValue(field, value, allowed)
+        raise InvalidValue(field, value, _milli_span(lo, hi, step, unit))
     return milli
+
+
+def _milli_span(lo, hi, step, unit):
+    return "%s to %s %s in steps of %s %s" % (fmt_milli(lo), fmt_milli(hi), unit,
+                                             fmt_milli(step), unit)
 
 
 def _epsilon():
