@@ -13,7 +13,7 @@ import json
 
 from basalt.core import insulin, strict_json
 from basalt.core import loop_state as loop
-from basalt.core.basal import BasalProfiles, make_profile, rate_from_user
+from basalt.core.basal import BasalProfiles, rate_from_user
 from basalt.core.check import flag, int_in, is_int, one_of, text
 from basalt.core.errors import ConfigError, InvalidValue
 from basalt.core.glucose_alerts import AlertSettings
@@ -234,8 +234,8 @@ def _basal(check, obj):
         if check.take(text, path, name, 1, 16, ConfigError) is None:
             continue
         pairs = _pairs(check, path, profiles[name], 1, rate_from_user, "[HH:MM, U/h]")
-        if pairs is not None:
-            saved.put(name, make_profile(name, pairs, path).segments())
+        if pairs is not None:  # starts and rates checked: put() cannot refuse them
+            saved.put(name, pairs)
     active = _at(obj, "active")
     if active is _MISSING:
         return None
