@@ -102,6 +102,28 @@ def test_comments_only_as_whole_lines():
     assert str(info.value).startswith("settings: not valid JSON")
 
 
+@pytest.mark.parametrize("source, expected", [
+    ('\t// tab\r\n{"x": 1}\r\n', {"x": 1}),  # blanks and CR before the //
+    ('{"x": [1,\n// between items\n2]}\n// the last line, no end', {"x": [1, 2]}),
+    ('// caf\u00e9 \u2014 non-ASCII in a comment\n{"x": "\u00e9"}', {"x": "\u00e9"}),
+    ('/\n{"x": 1}', None),  # one slash is not a comment
+    ('{"x": 1}\n//', {"x": 1}),
+])
+def test_comment_lines_are_blanked_in_place(source, expected):
+    for given in (source, source.encode()):  # the boot passes the file's text
+        if expected is None:
+            with pytest.raises(ConfigError, match="line 1"):
+                parse_settings_text(given)
+        else:
+            assert parse_settings_text(given) == expected
+
+
+def test_a_refusal_after_comments_names_the_file_line():
+    text = '// one\n// two\n{"x": 1,\n "x": 2}\n'
+    with pytest.raises(ConfigError, match="on line 3 and again on line 4"):
+        parse_settings_text(text)
+
+
 # ----- refusals: one problem each ---------------------------------------------------
 
 REFUSED = [

@@ -61,22 +61,44 @@ class SettingsError(ConfigError):
 # ----- the file ---------------------------------------------------------------------
 
 def parse_settings_text(source, name="settings"):
-    """JSON text, where whole lines starting with // are comments -> a plain object.
+    """JSON text (str or bytes), where whole lines starting with // are comments -> a
+    plain object.
 
     Strict (basalt.core.strict_json.check): a key twice in one table is refused naming
     the key path and both lines; so is nesting deeper than MAX_DEPTH, or anything that is
     not strict JSON, each as one ConfigError line, the same on CPython and MicroPython."""
-    lines = source.split("\n")
-    for i, line in enumerate(lines):
-        if line.strip(" \t\r").startswith("//"):
-            lines[i] = ""  # keep line numbers for JSON error messages
-    text = "\n".join(lines)
-    strict_json.check(text, MAX_DEPTH, name)
+    data = _blank_comments(source.encode() if isinstance(source, str) else bytes(source))
+    strict_json.check(data, MAX_DEPTH, name)
     try:
-        return json.loads(text)
+        return json.loads(data)
     except ValueError as error:  # not expected after the check: kept as a backstop
         raise ConfigError(name, "(the file)", "JSON with whole-line // comments",
                           "not valid JSON (%s)" % error)
+
+
+_BLANKS = (0x20, 0x09, 0x0D)  # space, tab, CR: what may come before a comment's //
+
+
+def _blank_comments(data):
+    """data with each whole-line // comment turned into spaces, so line numbers stay
+    those of the file: one copy of the bytes, made only when there is a comment (no
+    string per line: a boot reads this file)."""
+    out = None
+    start = 0
+    size = len(data)
+    while start < size:
+        end = data.find(b"\n", start)
+        end = size if end < 0 else end
+        pos = start
+        while pos < end and data[pos] in _BLANKS:
+            pos += 1
+        if pos + 1 < end and data[pos] == 0x2F and data[pos + 1] == 0x2F:
+            if out is None:
+                out = bytearray(data)
+            for i in range(start, end):
+                out[i] = 0x20
+        start = end + 1
+    return data if out is None else bytes(out)
 
 
 def load_settings(obj, board=None):
