@@ -87,6 +87,40 @@ def _shape(peak_min, duration_min):
     return tau, a, s
 
 
+_RESTART_MIN = const(16)  # _table() restarts its steps from the formula this often
+
+
+def _table(peak_min, duration_min):
+    """[ONE, then per minute m: round(ONE x _left(m)), ..., 0 at the duration, 0 past it].
+
+    The values of _left() minute by minute (host_tests/test_iob.py compares them), in
+    5 floats a minute, not 12: a float is a heap object on MicroPython, and every boot
+    builds this table. ONE x _left(m) + 0.5 is written as k - poly(m) x decay(m), poly
+    a quadratic in m stepped by its differences, decay = exp(-m / tau) stepped by one
+    factor; both restart from the formula every _RESTART_MIN minutes, so that rounding
+    in single-precision floats (rp2) cannot build up along the curve."""
+    tau, square, scale = _left_factors(peak_min, duration_min)
+    k = ONE * (1 - scale) + 0.5
+    a = scale * ONE / square  # poly(m) = a m^2 - b m - c
+    b = scale * ONE / tau
+    c = scale * ONE
+    bend = 2 * a  # poly's second difference
+    step = math.exp(-1 / tau)
+    table = [0] * (duration_min + 2)
+    table[0] = ONE
+    for minute in range(1, duration_min):
+        if minute % _RESTART_MIN == 1:
+            poly = (a * minute - b) * minute - c
+            rise = a * (2 * minute + 1) - b  # poly(m + 1) - poly(m)
+            decay = math.exp(-minute / tau)
+        else:
+            poly += rise
+            rise += bend
+            decay *= step
+        table[minute] = int(k - poly * decay)
+    return table
+
+
 class InsulinModel:
     """An insulin's action curve as a table: iob_ppm16k(age_ms) in 1/16384ths, no floats.
 
@@ -100,14 +134,7 @@ class InsulinModel:
         self.peak_min = peak_min
         self.duration_min = duration_min
         self.duration_ms = duration_min * MS_PER_MIN
-        table = [0] * (duration_min + 2)
-        # The model's factors worked out once, not per minute (a boot built 240 KB of
-        # float garbage calling iob_fraction() for each).
-        tau, square, scale = _left_factors(peak_min, duration_min)
-        table[0] = ONE
-        for minute in range(1, duration_min):
-            table[minute] = int(_left(minute, tau, square, scale) * ONE + 0.5)
-        self.table = table
+        self.table = _table(peak_min, duration_min)
 
     def left(self, age_ms):
         """The fraction of a dose still on board age_ms after it, in 1/16384ths."""
