@@ -328,8 +328,10 @@ class _Guards:
 
 
 def _load_profiles(engine, now_ms, profiles):
-    for name in sorted(profiles.profiles):
-        engine.set_profile(now_ms, name, profiles.profiles[name].segments())
+    """The settings file's basal profiles, as the schema checked them (each rate against
+    these limits), not checked again one by one; the active one passes the safety gate
+    as it is activated, as any other will when it is (engine.activate_profile)."""
+    engine.profiles = profiles.copy()  # edits on the pump do not change the settings
     engine.activate_profile(now_ms, profiles.active)
 
 
