@@ -13,7 +13,7 @@ import json
 
 from basalt.core import insulin, strict_json
 from basalt.core import loop_state as loop
-from basalt.core.basal import BasalProfiles, rate_from_user
+from basalt.core.basal import BasalProfile, BasalProfiles, rate_from_user
 from basalt.core.check import flag, int_in, is_int, one_of, text
 from basalt.core.errors import ConfigError, InvalidValue
 from basalt.core.glucose_alerts import AlertSettings
@@ -217,23 +217,19 @@ def _top(check, obj, board):
 # ----- schedules --------------------------------------------------------------------
 
 def _pairs(check, path, segments, width, convert, shape):
-    """User segments -> (minute, value) pairs, every problem (values and starts) noted."""
+    """User segments -> (starts, values) tuples, every problem (values and starts)
+    noted; None if there was any."""
     pairs = segments_from_user(path, segments, width, convert, shape, check.problems)
     if pairs is None:
         return None
-    complete = True
-    for _, value in pairs:
-        complete = complete and value is not None
-    starts_only = [(start, 0) for start, _ in pairs]
-    if check_segments(path, starts_only, _same, shape, check.problems) is None:
-        return None
-    return pairs if complete else None
+    # The values were checked as they were converted (None: refused); now the starts.
+    checked = check_segments(path, pairs, _same, shape, check.problems)
+    return None if checked is None or None in checked[1] else checked
 
 
 def _schedule(check, path, segments, width, convert, shape):
-    pairs = _pairs(check, path, segments, width, convert, shape)
-    return None if pairs is None else Schedule(tuple(p[0] for p in pairs),
-                                               tuple(p[1] for p in pairs))
+    checked = _pairs(check, path, segments, width, convert, shape)
+    return None if checked is None else Schedule(checked[0], checked[1])
 
 
 def _same(where, value):
@@ -255,9 +251,9 @@ def _basal(check, obj):
         path = "basal.profiles.%s" % name
         if check.take(text, path, name, 1, 16, ConfigError) is None:
             continue
-        pairs = _pairs(check, path, profiles[name], 1, rate_from_user, "[HH:MM, U/h]")
-        if pairs is not None:  # starts and rates checked: put() cannot refuse them
-            saved.put(name, pairs)
+        checked = _pairs(check, path, profiles[name], 1, rate_from_user, "[HH:MM, U/h]")
+        if checked is not None:  # name, starts and rates checked, as put() would again
+            saved.profiles[name] = BasalProfile(name, checked[0], checked[1])
     active = _at(obj, "active")
     if active is _MISSING:
         return None
