@@ -32,6 +32,7 @@ package(
         "app/wiring.py",
         "ble/__init__.py",
         "ble/cgm_client.py",
+        "ble/cgm_connect.py",
         "ble/cgm_pairing.py",
         "core/__init__.py",
         "core/activity.py",

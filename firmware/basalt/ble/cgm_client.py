@@ -31,6 +31,7 @@ only from the configured or first-found sensor's address, also kept in /data.
 import asyncio
 import json
 
+from basalt import forget
 from basalt.core import cgms
 from basalt.core.errors import NotAllowedNow
 from basalt.core.events import shift_events
@@ -41,9 +42,7 @@ except ImportError:  # CPython (host tests)
     def const(value):
         return value
 
-_SCAN_MS = const(10_000)
-_CONNECT_MS = const(10_000)
-_GATT_MS = const(3_000)
+GATT_MS = const(3_000)  # a GATT request's time-out (basalt.ble.cgm_connect too)
 PAIR_MS = 60_000
 PROMPT_MS = 30_000  # the user's time to compare the numbers; silence is a refusal
 _RACP_MS = const(30_000)
@@ -164,62 +163,26 @@ class CgmClient:
             await self.clock.sleep_ms(wait)
 
     async def _session(self):
-        device = await self._find()
-        if device is None:
-            return
-        self._set_state("connecting")
-        connection = await device.connect(timeout_ms=_CONNECT_MS)
-        self.counts["connects"] += 1
+        """One link: made by basalt.ble.cgm_connect (loaded for each connection and
+        forgotten once the sensor is linked: a running pump seldom connects), then
+        served until it drops."""
+        from basalt.ble import cgm_connect
+
         try:
-            await self._secure(connection)
-            chars = await self._discover(connection)
-            await self._read_sensor(chars)
-            await chars["measurement"].subscribe(notify=True)
-            if chars["racp"] is not None:
-                await chars["racp"].subscribe(notify=False, indicate=True)
+            linked = await cgm_connect.link(self)
+        finally:
+            cgm_connect = None  # no reference left: forget() lets gc free the module
+            forget(("basalt.ble.cgm_connect",))
+        if linked is None:
+            return
+        connection, chars = linked
+        try:
             self._set_state("connected")
             self._renew = False
             await self._serve(connection, chars)
         finally:
             if connection.is_connected():
                 await connection.disconnect()
-
-    async def _find(self):
-        if self.peer is not None and self._addr_type is not None:
-            return self._ble_mod.Device(self._addr_type, self.peer)
-        self._set_state("scanning")
-        want = self._uuid(cgms.SERVICE_UUID)
-        async with self._ble_mod.scan(_SCAN_MS, 30_000, 30_000, True) as scanner:
-            async for result in scanner:
-                if want not in result.services():
-                    continue
-                if self.peer is not None and bytes(result.device.addr) != self.peer:
-                    self.counts["ignored_devices"] += 1
-                    continue
-                return result.device
-        return None
-
-    async def _secure(self, connection):
-        if not self.can_pair:
-            self.security = "unauthenticated"
-        else:
-            from basalt.ble.cgm_pairing import pair
-
-            await pair(self, connection)
-        self._pin(connection)
-
-    def _pin(self, connection):
-        """From now on only this sensor: the configured one, or the first one found; kept
-        in /data so a reboot does not take another."""
-        addr = bytes(connection.device.addr)
-        if self.peer is None:
-            self.peer = addr
-            self._addr_type = None  # found by scan: keep scanning, match the address
-        elif addr != self.peer:
-            raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
-        kept = (addr, self._addr_type, self.bonded)
-        if self.peers is not None and self.peers.load() != kept:
-            self.peers.save(*kept)
 
     def _load_peer(self):
         kept = None if self.peers is None else self.peers.load()
@@ -229,41 +192,6 @@ class CgmClient:
         self.bonded = bonded and self.can_pair
         if self.bonded:
             self.security = "bonded"
-
-    async def _discover(self, connection):
-        service = await connection.service(self._uuid(cgms.SERVICE_UUID), timeout_ms=_GATT_MS)
-        if service is None:
-            raise CgmLinkError("no CGM service (0x181F) on the device")
-        chars = {}
-        for name, uuid, needed in (("measurement", cgms.MEASUREMENT_UUID, True),
-                                   ("feature", cgms.FEATURE_UUID, True),
-                                   ("status", cgms.STATUS_UUID, False),
-                                   ("session_start", cgms.SESSION_START_UUID, False),
-                                   ("racp", cgms.RACP_UUID, False)):
-            found = await service.characteristic(self._uuid(uuid), timeout_ms=_GATT_MS)
-            if found is None and needed:
-                raise CgmLinkError("the CGM service has no %s characteristic" % name)
-            chars[name] = found
-        return chars
-
-    async def _read_sensor(self, chars):
-        self.feature = cgms.decode_feature(await chars["feature"].read(timeout_ms=_GATT_MS))
-        self.crc = self.feature.e2e_crc
-        if chars["session_start"] is not None:
-            start = cgms.decode_session_start(
-                await chars["session_start"].read(timeout_ms=_GATT_MS), self.crc)
-            key = start.key()
-            if self.session_key is not None and key != self.session_key:
-                self.store.new_session(self.clock.now_ms())
-                self._event("cgm_session", state="new session")
-            self.session_key = key
-        self._current_offset = None
-        if chars["status"] is not None:
-            offset, status = cgms.decode_status(await chars["status"].read(timeout_ms=_GATT_MS),
-                                                self.crc)
-            self._current_offset = offset
-            self.store.sync(self.clock.now_ms(), offset)
-            self.sensor_status = status
 
     async def _serve(self, connection, chars):
         """Drain notifications in their own task; here, back-fill gaps with RACP."""
@@ -319,11 +247,11 @@ class CgmClient:
     async def _racp(self, racp, since):
         self.counts["racp"] += 1
         before = self.counts["records"]
-        await racp.write(cgms.racp_report_since(since), True, timeout_ms=_GATT_MS)
+        await racp.write(cgms.racp_report_since(since), True, timeout_ms=GATT_MS)
         try:
             reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=_RACP_MS))
         except asyncio.TimeoutError:
-            await racp.write(cgms.racp_abort(), True, timeout_ms=_GATT_MS)
+            await racp.write(cgms.racp_abort(), True, timeout_ms=GATT_MS)
             raise CgmLinkError("no RACP response in %d s" % (_RACP_MS // 1000))
         self._event("cgm_backfill", since=since, result=reply.describe(),
                     records=self.counts["records"] - before)
