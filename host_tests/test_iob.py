@@ -75,7 +75,7 @@ def test_table_is_the_formula_rounded_minute_by_minute(peak, duration):
     """The table is built in steps (few floats: each is a heap object on MicroPython);
     its values are the formula's, rounded, at every minute (every peak and duration
     allowed was compared once: 15,566 models, no entry differs)."""
-    table = InsulinModel(peak, duration).table
+    table = list(InsulinModel(peak, duration).table)
     assert len(table) == duration + 2 and table[duration:] == [0, 0]
     assert table[:duration] == [int(iob_fraction(m, peak, duration) * ONE + 0.5)
                                 for m in range(duration)]

@@ -12,6 +12,7 @@ IOB evaluation allocates nothing on MicroPython (where every float is a heap obj
 """
 
 import math
+from array import array
 
 from basalt.core.check import int_in
 from basalt.core.errors import InvalidValue
@@ -91,7 +92,8 @@ _RESTART_MIN = const(16)  # _table() restarts its steps from the formula this of
 
 
 def _table(peak_min, duration_min):
-    """[ONE, then per minute m: round(ONE x _left(m)), ..., 0 at the duration, 0 past it].
+    """An array of ONE, then per minute m round(ONE x _left(m)), ..., 0 at the duration
+    and 0 past it.
 
     The values of _left() minute by minute (host_tests/test_iob.py compares them), in
     5 floats a minute, not 12: a float is a heap object on MicroPython, and every boot
@@ -106,7 +108,7 @@ def _table(peak_min, duration_min):
     c = scale * ONE
     bend = 2 * a  # poly's second difference
     step = math.exp(-1 / tau)
-    table = [0] * (duration_min + 2)
+    table = array("H", bytes(2 * (duration_min + 2)))  # 2 bytes an entry, not a list's 4
     table[0] = ONE
     for minute in range(1, duration_min):
         if minute % _RESTART_MIN == 1:
