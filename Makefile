@@ -8,6 +8,7 @@
 #   make deploy    install on a board: BOARD=pico_w PORT=/dev/ttyACM0 [SETTINGS=f.json] [MIP=0]
 #                  [STOP_THERAPY=1: a delivering pump is suspended and resumed, not refused]
 #                  [ROMFS=1: basalt/ into the board's ROMFS partition, where it has one]
+#                  [LINES=1: keep line numbers in tracebacks, about 8 KB more heap]
 #   make vboard    start the virtual board (MicroPython in WebAssembly behind a pty)
 #   make web       Basalt in a browser: build web/ into build/web and serve it on localhost
 #   make setup     only create .venv (full set) and node_modules
@@ -109,13 +110,14 @@ SETTINGS ?=
 MIP ?= 1
 MIP_INDEX ?=
 ROMFS ?= 0
+LINES ?= 0
 VBOARD_ARGS ?=
 
 deploy: $(VENV)/.stamp-deploy
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_TOOL) tools.deploy --board "$(BOARD)" \
 	  --port "$(PORT)" --settings "$(SETTINGS)" $(if $(filter 0,$(MIP)),--no-deps) \
 	  $(if $(MIP_INDEX),--index "$(MIP_INDEX)") $(if $(filter 1,$(STOP_THERAPY)),--stop-therapy) \
-	  $(if $(filter 1,$(ROMFS)),--romfs)
+	  $(if $(filter 1,$(ROMFS)),--romfs) $(if $(filter 1,$(LINES)),--lines)
 
 vboard: $(VENV)/.stamp-deploy node_modules/.stamp
 	$(RUN_TOOL) tools.vboard $(VBOARD_ARGS)

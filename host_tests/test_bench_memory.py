@@ -55,8 +55,12 @@ def test_importing_the_boot_modules_one_chunk_each_leaves_the_same_live_heap(pac
     assert "basalt.app.wiring" not in whole["modules"]  # gone by the chunk's end
     split = run_story(steps, mpy=package, trace_ms=100, preimport=boots)
     assert split["boot_imports"] == []  # only a run without the lists records them
-    for was, now in zip(marks(whole)[1:], marks(split)[1:]):
-        assert abs(now - was) <= 2048
+    _, booted, rebooted = marks(split)
+    # the boot as without the chunks; the reboot holds the same (the first boot's firmware
+    # is not kept reachable). The run without them is no reference after its reboot: its
+    # one boot chunk can leave stale slots behind (20 KB seen with -O3 bytecode).
+    assert abs(booted - marks(whole)[1]) <= 2048
+    assert abs(rebooted - booted) <= 2048
     assert split["heap"]["chunks"] >= whole["heap"]["chunks"] + sum(map(len, boots))
     assert split["heap"]["before_collect_max"] < whole["heap"]["before_collect_max"]
 

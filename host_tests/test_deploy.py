@@ -138,6 +138,16 @@ def test_stage_is_compiled_for_the_board(fake, tmp_path):
     assert b"v-test" in (stage / "basalt" / "version.mpy").read_bytes()
 
 
+def test_lines_keeps_the_line_numbers_the_board_build_leaves_out(fake, tmp_path):
+    sizes = []
+    for flags in ((), ("--lines",)):
+        assert run("--board", "pico_w", "--port", PORT, "--no-deps", *flags) == 0
+        compiled = tmp_path / "build" / "pico_w" / "mpy" / "firmware" / "basalt"
+        sizes.append(sum(p.stat().st_size for p in compiled.rglob("*.mpy")))
+    board, with_lines = sizes
+    assert with_lines > board * 1.04  # line tables are several percent of the bytecode
+
+
 def test_esp32_and_flags(fake, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FAKE_MPREMOTE_BOARD", "esp32 10758")
     assert run("--board", "esp32_devkitc", "--port", PORT, "--index", "/srv/mirror") == 0

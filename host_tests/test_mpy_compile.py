@@ -57,3 +57,38 @@ def test_stale_outputs_are_removed(tmp_path):
     mpy_compile.compile_tree([src], out)
     assert (out / "fw" / "keep.mpy").is_file()
     assert not (out / "fw" / "gone.mpy").exists()
+
+
+def test_the_firmware_has_no_assert_statements():
+    """The board build (-O3, mpy_compile.BOARD_ARGS) compiles assert statements away, so a
+    check written as an assert would run on the host and vanish on the board."""
+    import ast
+
+    found = []
+    for folder in ("firmware", "boards"):
+        for path in mpy_compile.source_files(mpy_compile.REPO_ROOT / folder):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            found += ["%s:%d" % (path.name, n.lineno) for n in ast.walk(tree)
+                      if isinstance(n, ast.Assert)]
+    assert found == []
+
+
+def test_board_bytecode_names_file_and_function_but_not_the_line(tmp_path):
+    from tools.mpvm import run_micropython_code
+
+    src = tmp_path / "optpkg"
+    src.mkdir()
+    (src / "__init__.py").write_text("")
+    (src / "fails.py").write_text("X = 1\n\n\ndef deep():\n    return 1 // 0\n")
+    code = ("import sys\nfrom optpkg import fails\ntry:\n    fails.deep()\n"
+            "except ZeroDivisionError as e:\n    sys.print_exception(e)\n")
+    traces = {}
+    for lines in (False, True):
+        out = tmp_path / ("lines" if lines else "board")
+        count, failures = mpy_compile.compile_tree([src], out,
+                                                   extra_args=mpy_compile.board_args(lines))
+        assert (count, failures) == (2, [])
+        result = run_micropython_code(code, lib_dirs=[str(out / "optpkg")])
+        traces[lines] = result
+    assert 'fails.py", line 5, in deep' in traces[True]
+    assert "in deep" in traces[False] and "line 5" not in traces[False]

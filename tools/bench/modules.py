@@ -150,7 +150,7 @@ def import_costs(tmp, names=None, root=FIRMWARE, package="basalt", romfs=False):
     files = module_files(root, package)
     order = import_order(names or files, files)
     progress.phase("mpy-cross")
-    _, failures = mpy_compile.compile_tree([root], tmp)
+    _, failures = mpy_compile.compile_tree([root], tmp, extra_args=mpy_compile.board_args())
     if failures:
         raise SystemExit("mpy-cross failed on %s" % ", ".join(str(f) for f, _ in failures))
     tree = Path(tmp) / Path(root).name / package

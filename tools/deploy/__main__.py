@@ -33,6 +33,9 @@ def main(argv=None):
     parser.add_argument("--romfs", action="store_true",
                         help="put basalt/ in the board's ROMFS partition if its firmware "
                              "has one (make deploy ROMFS=1); else say so and deploy as usual")
+    parser.add_argument("--lines", action="store_true",
+                        help="keep line numbers in the bytecode for tracebacks "
+                             "(make deploy LINES=1; about 8 KB more heap)")
     parser.add_argument("--dry-run", action="store_true",
                         help="build and print the mpremote calls without running them")
     parser.add_argument("--write-manifest", action="store_true",
@@ -60,7 +63,7 @@ def main(argv=None):
         stage = deploy(args.board, args.port, args.settings or None,
                        with_deps=not args.no_deps, index=args.index, dry_run=args.dry_run,
                        version=args.version, stop_therapy=args.stop_therapy,
-                       romfs=args.romfs)
+                       romfs=args.romfs, lines=args.lines)
     except DeployError as exc:
         print("deploy: error: %s" % exc, file=sys.stderr)
         return 2

@@ -216,16 +216,17 @@ def stamp_version(version=None):
     return version or "%s+%s" % (manifest.package_version(), git_version())
 
 
-def build(name, board, out_root=None, version=None, files=None):
+def build(name, board, out_root=None, version=None, files=None, lines=False):
     """Compile the firmware for the board into out_root/<name>/; return the stage.
 
     Layout (as on the board): basalt/**.mpy (with basalt/version.mpy), main.py, board.py.
     `files` (relative to firmware/, as the board's manifest lists them) limits basalt/
-    to the board's own drivers; None stages every file.
+    to the board's own drivers; None stages every file. lines: keep line numbers in
+    the bytecode (mpy_compile.board_args).
     """
     out = Path(out_root or BUILD) / name
     march = TARGETS[board.mcu]["march"]
-    extra = ["-march=" + march] if march else []
+    extra = [*mpy_compile.board_args(lines)] + (["-march=" + march] if march else [])
     compiled = out / "mpy"
     count, failures = mpy_compile.compile_tree([FIRMWARE / "basalt"], compiled,
                                                extra_args=extra)
@@ -466,7 +467,7 @@ def run_step(label, argv, port, mpremote, board_name="<board>", deps=()):
 
 def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
            out_root=None, version=None, stop_therapy=False, link_factory=None,
-           romfs=False):
+           romfs=False, lines=False):
     """Check, build and install; returns the stage directory. Raises DeployError.
 
     A dry run checks and builds, prints the plan and runs nothing: it needs no port that
@@ -487,7 +488,8 @@ def deploy(name, port, settings=None, with_deps=True, index=None, dry_run=False,
         check_port(port, mpremote)
     listed = board_manifest(name)
     stage = build(name, board, out_root, version,
-                  files=[f for f, _ in listed["urls"] if f.startswith("basalt/")])
+                  files=[f for f, _ in listed["urls"] if f.startswith("basalt/")],
+                  lines=lines)
     deps = dependencies(name)
     if not with_deps:
         notes.append("dependencies not installed (--no-deps / MIP=0): %s"

