@@ -89,7 +89,7 @@ RUN = {
     PY + " -m tools.bench modules --json": (0, ['"boot_cgm": true', '"boot_ui": true']),
     PY + " -m tools.bench modules --json --romfs": (0, ['"romfs": true', '"boot_ui": true']),
     PY + " -m tools.sim loop-day --patient adolescent#003 --out out/bench --no-plot": (
-        0, ["time in range 70-180   94.0 %", "480: 142 zero temps (suspend), 312 other temps"]),
+        0, ["time in range 70-180   94.4 %", "480: 116 zero temps (suspend), 323 other temps"]),
     PY + " -m tools.sim --help": (0, ["--hours", "--program"]),
     PY + " -m tools.sim --program tools/sim/occlusion_program.json --hours 14 --no-screens"
     " --out out/occlusion": (0, ["minute 604: occlusion at", "wrote out/occlusion/sim.png"]),

@@ -438,6 +438,12 @@ def test_pump_inputs_builds_what_the_app_decides_from():
     d = live.decide_from(now, app.cgm, app.iob, app.settings, app.engine, BOLUS_STEP_MU)
     assert loop.result(d, live.state) == loop.result(old, twin.state)
     assert live.last is d and not live.due(now + 60_000, app.cgm.latest)
+    # The settings' aim offset moves the record's target, never out of the range.
+    for offset, target in ((-4, (low + high) // 2 - 4), (-15, low)):
+        app.settings.loop.aim_offset_mg_dl = offset
+        aimed = loop.pump_inputs(now, app.cgm, app.iob, app.settings, app.engine,
+                                 app.loop.mode, app.loop.state, BOLUS_STEP_MU)
+        assert aimed["schedule"]["target_mg_dl"] == target
     assert live.in_control(now) and app.loop.state["last_ms"] != now  # the app's untouched
     assert decide_cli.run(json.loads(json.dumps(live.inputs))) == loop.result(d, live.state)
 

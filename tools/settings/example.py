@@ -71,7 +71,9 @@ EXAMPLE = """\
   // minutes of scheduled basal (default 30); carb_absorption_min 60-360 (default 180);
   // max_extra_3h_u 0-50 and max_extra_24h_u 0-200: what the loop may add over scheduled
   // basal (temps above it, automatic boluses) in any 3 h / 24 h (default 6 h / 24 h of
-  // the active profile's highest rate; the LOOP LIMIT alarm says when it binds).
+  // the active profile's highest rate; the LOOP LIMIT alarm says when it binds);
+  // aim_offset_mg_dl -15..15: the loop aims this far from the middle of the target
+  // range, never outside it (default 0).
   "loop": {"mode": "off", "suspend_threshold_mg_dl": 80, "auto_bolus": false,
            "auto_bolus_percent": 40, "auto_bolus_max_min": 30, "carb_absorption_min": 180},
 

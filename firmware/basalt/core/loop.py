@@ -22,8 +22,10 @@ Then, in order (docs/references.md: oref0, Loop):
   glucose or any prediction below the suspend threshold  zero temp (suspend, predictive)
   suspend-only mode   otherwise scheduled basal (cancel the zero temp)
   closed loop         need = (min(eventual, lowest prediction from 30 min) - target) /
-      sensitivity, limited by max IOB; temp = scheduled + 2 x need per hour (so a
-      30-minute temp gives the need), between 0 and the max temp basal
+      sensitivity (target: the middle of the target range plus the loop's aim offset;
+      sensitivity: the settings' / the autosens ratio, below), limited by max IOB;
+      temp = scheduled + 2 x need per hour (so a 30-minute temp gives the need),
+      between 0 and the max temp basal
       min(max basal, 3 x highest scheduled, 4 x current scheduled); with automatic
       boluses on, a fraction of a positive need as a bolus (never with a predicted low,
       at most auto_bolus_max_min minutes of scheduled basal), the rest as temp; only
@@ -33,6 +35,11 @@ Then, in order (docs/references.md: oref0, Loop):
       checks): no more insulin while glucose rises slower than insulin and carbs
       explain (the patient is more sensitive than the settings say, or insulin is
       catching up), and no less while it rises faster than they explain.
+
+Autosens (oref0's idea): the state keeps what the CGM has shown of how strongly glucose
+answers insulin, outside meals; a patient more sensitive than the settings say gets
+the sensitivity divided by a ratio down to 0.7 (oref0's autosens_min) in every
+prediction and dose. It never goes above the settings (no more insulin from it).
 
 The whole algorithm is one pure call, decide(inputs) -> (decision, state), from a plain
 record (readings, IOB figures, the carb record, the schedule at now, loop settings, pump
@@ -103,6 +110,20 @@ EXTRA_BUCKET_MS = const(3_600_000)  # the state keeps what was added per hour
 DEFAULT_EXTRA_3H_HOURS = const(6)
 DEFAULT_EXTRA_24H_HOURS = const(24)
 
+# Autosens (oref0's idea, docs/references.md): how strongly glucose answers insulin here,
+# learnt from the CGM. The state keeps "sens": [sum of trend x insulin's slope, sum of
+# insulin's slope squared] over decisions with a trend, no carbs on board and no
+# unexplained rise, each decision weighing the past by (SENS_MIN - minutes) / SENS_MIN.
+# Their ratio (a line through 0: observed over expected) gives oref0's autosens ratio,
+# bounded by its autosens_min below and by the settings above: what the loop learns
+# only ever gives less insulin than the settings would (a meal's tail looks like a
+# resistance, and a spoofed CGM must not teach the loop to dose more).
+SENS_MIN = const(240)
+SENS_PRIOR = const(3_000)  # a neutral start worth about an hour of modest insulin action
+SENS_LOW = const(700)  # oref0's autosens_min 0.7, x 1000: the sensitivity / 0.7 at most
+SENS_CLAMP = const(4_000)  # samples within +/-4 mg/dL/min (mg/dL/min x 1000)
+SENS_SUM_LIMIT = const(4_000_000)  # x SENS_MIN stays a small int (below 2**30)
+
 
 class PumpState:
     """What the pump is doing, as the loop needs it (filled by the app each decision)."""
@@ -146,6 +167,7 @@ class Decision:
         self.uam = False  # an unexplained rise: the meal nobody announced (UAM)
         self.deviation_milli = 0  # CGM slope minus what insulin and carbs explain
         self.need_mu = 0
+        self.sens = 1000  # autosens ratio x 1000: the sensitivity used is the settings' / it
         self.max_temp_mu_h = 0
         self.prediction = None  # mg/dL at 0, 15, ..., 240 min
         # What the loop added over scheduled basal in the last 3 h and 24 h before this
@@ -167,7 +189,7 @@ class Decision:
                 "lowest": self.lowest, "lowest_min": self.lowest_min, "need_mu": self.need_mu,
                 "deviation_milli": self.deviation_milli, "max_temp_mu_h": self.max_temp_mu_h,
                 "extra_3h_mu": self.extra_3h_mu, "extra_24h_mu": self.extra_24h_mu,
-                "extra_limit": self.extra_limit, "limit": self.limit}
+                "extra_limit": self.extra_limit, "limit": self.limit, "sens": self.sens}
 
 
 def max_temp_mu_h(state):
@@ -358,14 +380,56 @@ def _decide(inputs, cgm, why):
             carbs.append([at, grams, early])
     # What the loop added over scheduled basal: its last temp counted up to now.
     extra, loop_temp = _settle(old.get("extra", ()), old.get("loop_temp"), now_ms)
+    sens = old.get("sens")
     state = {"carbs": carbs, "last_ms": now_ms, "extra": extra, "loop_temp": loop_temp}
     d = Decision(now_ms, settings["mode"])
+    d.sens = sens_ratio(sens)
     d.iob_mu = mu[0]
     d.cob_g = carbs_on_board(carbs, now_ms, absorb_min)
     d.extra_3h_mu = added_within(extra, now_ms, EXTRA_3H_MS)
     d.extra_24h_mu = added_within(extra, now_ms, EXTRA_24H_MS)
     scheduled = inputs["schedule"]["scheduled_mu_h"]
-    return _commit(_choose(d, inputs, cgm, why, carbs, since), state, scheduled)
+    d = _choose(d, inputs, cgm, why, carbs, since)
+    state["sens"] = _learn(sens, d, inputs, since)
+    return _commit(d, state, scheduled)
+
+
+def sens_ratio(sens):
+    """oref0's autosens ratio x 1000 from the state's sums (None: nothing learnt):
+    expected over observed insulin effect, from SENS_LOW (glucose answers insulin
+    1 / 0.7 times as strongly as the settings say, or more) to 1000 (the settings)."""
+    if sens is None:
+        return 1000
+    num = sens[0] + SENS_PRIOR
+    den = sens[1] + SENS_PRIOR
+    if num <= den:
+        return 1000
+    if num >= 2 * den:
+        return SENS_LOW
+    if den >= 1 << 18:  # num * 1000 stays a small int
+        num >>= 10
+        den >>= 10
+    ratio = 1_000_000 // (num * 1000 // den)
+    return SENS_LOW if ratio < SENS_LOW else ratio
+
+
+def _learn(sens, d, inputs, since):
+    """The autosens sums with this decision's CGM trend against insulin's expected slope
+    (the settings' sensitivity), the past weighed down by the minutes since the last."""
+    minutes = since // MS_PER_MIN
+    keep = SENS_MIN - minutes if minutes < SENS_MIN else 0
+    xy, xx = (0, 0) if sens is None else (sens[0] * keep // SENS_MIN,
+                                          sens[1] * keep // SENS_MIN)
+    if d.trend_milli is not None and not d.uam and not d.cob_g:
+        effect = _clamp(-inputs["iob"]["activity_mu_h"] * inputs["schedule"]["isf_mg_dl_u"]
+                        // 60, SENS_CLAMP)
+        xy = _clamp(xy + _clamp(d.trend_milli, SENS_CLAMP) * effect // 1000, SENS_SUM_LIMIT)
+        xx = _clamp(xx + effect * effect // 1000, SENS_SUM_LIMIT)
+    return [xy, xx]
+
+
+def _clamp(value, most):
+    return most if value > most else -most if value < -most else value
 
 
 def _choose(d, inputs, cgm, why, carbs, since):
@@ -385,7 +449,7 @@ def _choose(d, inputs, cgm, why, carbs, since):
     d.max_temp_mu_h = _max_temp(schedule["max_basal_mu_h"], schedule["highest_mu_h"], scheduled)
     if cgm is None:
         return _fallback(d, pump, scheduled, why)
-    isf = schedule["isf_mg_dl_u"]
+    isf = schedule["isf_mg_dl_u"] * 1000 // d.sens
     d.glucose = cgm[0] // 1000
     d.trend_milli = cgm[1]
     _predict(d, now_ms, inputs["iob"], carbs, absorb_min, isf, schedule["carb_ratio_mg_u"],
@@ -400,7 +464,7 @@ def _choose(d, inputs, cgm, why, carbs, since):
     if d.mode == "suspend_only":
         return _scheduled(d, pump, "glucose %d, lowest predicted %d mg/dL: scheduled basal"
                           % (d.glucose, d.lowest))
-    return _dose(d, schedule, settings, pump, cgm[2])
+    return _dose(d, schedule, settings, pump, cgm[2], isf)
 
 
 # ----- what the loop adds over scheduled basal -------------------------------------------
@@ -601,14 +665,15 @@ def _predict(d, now_ms, iob, carbs, absorb_min, isf, carb_ratio, since_ms):
     d.basis = d.eventual if d.uam else min(d.eventual, dose_low)
 
 
-def _dose(d, schedule, settings, pump, caution):
-    isf = schedule["isf_mg_dl_u"]
+def _dose(d, schedule, settings, pump, caution, isf):
     target = schedule["target_mg_dl"]
     basis = d.basis
     need = (basis - target) * 1000 // isf
     scheduled = schedule["scheduled_mu_h"]
     what = "eventual %d, lowest from %d min %d, target %d mg/dL" % (
         d.eventual, DOSE_FROM_MIN, basis, target)
+    if d.sens < 1000:
+        what += "; sensitivity %d mg/dL/U (autosens %d %%)" % (isf, d.sens // 10)
     if need > 0 and caution:
         d.need_mu = need
         return _scheduled(d, pump, "%s; %s: no more than scheduled basal" % (what, caution))
@@ -743,7 +808,7 @@ def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu
     pump.max_basal_mu_h = settings.limits.max_basal_mu_h
     pump.max_iob_mu = settings.limits.max_iob_mu
     pump.bolus_step_mu = bolus_step_mu
-    target = (low + high) // 2
+    target = _aim(low, high, settings.loop.aim_offset_mg_dl)
     loop_settings = settings.loop.as_dict(mode)
     if activity is not None:  # an activity mode: its target, its share of the need
         target = activity[0] or target
@@ -753,6 +818,13 @@ def pump_inputs(now_ms, store, iob, settings, engine, mode, state, bolus_step_mu
     return {"now_ms": now_ms, "readings": store_readings(store),
             "iob": iob_figures(iob, now_ms), "schedule": schedule_section(pump, therapy),
             "settings": loop_settings, "pump": pump_section(pump), "state": state}
+
+
+def _aim(low, high, offset):
+    """The loop's target: the middle of the target range plus the settings' offset,
+    never outside the range."""
+    target = (low + high) // 2 + offset
+    return low if target < low else high if target > high else target
 
 
 def cgm_input(store, now_ms):

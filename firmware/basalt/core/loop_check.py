@@ -15,6 +15,7 @@ from basalt.core.loop import (
     MAX_CARB_ENTRIES,
     MODES,
     POINTS,
+    SENS_SUM_LIMIT,
     SUSPEND_RANGE,
 )
 from basalt.core.readings import NO_VALUE
@@ -116,7 +117,8 @@ def check_inputs(inputs):
     int_in("pump.bolus_step_mu", pump["bolus_step_mu"], BOLUS_STEP_RANGE[0],
            BOLUS_STEP_RANGE[1], "mU")
     state = inputs["state"]
-    exact_keys("state", state, ("carbs", "last_ms"), ("extra", "loop_temp"), InvalidValue)
+    exact_keys("state", state, ("carbs", "last_ms"), ("extra", "loop_temp", "sens"),
+               InvalidValue)
     carbs = _list("state.carbs", state["carbs"], 0, MAX_CARB_ENTRIES)
     for i in range(len(carbs)):
         where = "state.carbs[%d]" % i
@@ -150,6 +152,13 @@ def check_inputs(inputs):
         if temp[2] <= temp[0]:
             raise InvalidValue("state.loop_temp end_ms", temp[2], "after its start %d"
                                % temp[0])
+    sens = state.get("sens")
+    if sens is not None:
+        if not isinstance(sens, list) or len(sens) != 2:
+            raise InvalidValue("state.sens", sens, "None or [sum trend x effect, sum "
+                               "effect squared]")
+        int_in("state.sens trend_x_effect", sens[0], -SENS_SUM_LIMIT, SENS_SUM_LIMIT, "")
+        int_in("state.sens effect_squared", sens[1], 0, SENS_SUM_LIMIT, "")
     return inputs
 
 

@@ -29,6 +29,7 @@ AUTO_BOLUS_PERCENT_RANGE = (10, 80)
 AUTO_BOLUS_MAX_MIN_RANGE = (0, 120)
 EXTRA_3H_RANGE_MU = (0, 50_000)
 EXTRA_24H_RANGE_MU = (0, 200_000)
+AIM_OFFSET_RANGE = (-15, 15)  # mg/dL from the middle of the target range
 
 
 class LoopSettings:
@@ -36,7 +37,7 @@ class LoopSettings:
 
     def __init__(self, mode="off", suspend_mg_dl=DEFAULT_SUSPEND_MG_DL, auto_bolus=False,
                  auto_bolus_percent=40, auto_bolus_max_min=30, absorption_min=180,
-                 max_extra_3h_mu=None, max_extra_24h_mu=None):
+                 max_extra_3h_mu=None, max_extra_24h_mu=None, aim_offset_mg_dl=0):
         self.mode = mode
         self.suspend_mg_dl = suspend_mg_dl
         self.auto_bolus = auto_bolus
@@ -47,6 +48,8 @@ class LoopSettings:
         # active profile's highest rate, see extra_limits()).
         self.max_extra_3h_mu = max_extra_3h_mu
         self.max_extra_24h_mu = max_extra_24h_mu
+        # Where the loop aims: the middle of the target range plus this, inside the range.
+        self.aim_offset_mg_dl = aim_offset_mg_dl
 
     def as_dict(self, mode=None):
         """The input record's "settings" section (mode: the running mode, if changed)."""
@@ -102,7 +105,8 @@ class Loop:
     def __init__(self, loop_settings):
         self.settings = loop_settings
         self.mode = loop_settings.mode
-        self.state = {"carbs": [], "last_ms": None, "extra": [], "loop_temp": None}
+        self.state = {"carbs": [], "last_ms": None, "extra": [], "loop_temp": None,
+                      "sens": None}
         self._settings = loop_settings.as_dict()  # the record's "settings", kept
         self._last_offset = -1
         self.last = None  # the last Decision
@@ -125,7 +129,8 @@ class Loop:
             "last_ms": shifted(state["last_ms"], shift_ms),
             "extra": [[shifted(e[0], shift_ms), e[1]] for e in state.get("extra", [])],
             "loop_temp": None if temp is None else [shifted(temp[0], shift_ms), temp[1],
-                                                    shifted(temp[2], shift_ms)]}
+                                                    shifted(temp[2], shift_ms)],
+            "sens": state.get("sens")}
         if self.last is not None:
             self.last.at_ms = shifted(self.last.at_ms, shift_ms)
 
@@ -143,15 +148,16 @@ class Loop:
         """A state with new carbs and last_ms; what the loop added stays counted."""
         state = self.state
         return {"carbs": carbs, "last_ms": last_ms, "extra": state.get("extra", []),
-                "loop_temp": state.get("loop_temp")}
+                "loop_temp": state.get("loop_temp"), "sens": state.get("sens")}
 
     def carry_extra(self, other):
         """Count what another Loop (the one new settings replace) added as ours: a
-        settings change does not hand the loop a fresh 24 h budget."""
+        settings change does not hand the loop a fresh 24 h budget. What it learnt of
+        the sensitivity was measured against the old settings: it starts again."""
         if other is not None:
             self.state = {"carbs": self.state["carbs"], "last_ms": self.state["last_ms"],
                           "extra": other.state.get("extra", []),
-                          "loop_temp": other.state.get("loop_temp")}
+                          "loop_temp": other.state.get("loop_temp"), "sens": None}
 
     def cob_g(self, now_ms):
         """Carbs on board, whole grams (rounded up)."""

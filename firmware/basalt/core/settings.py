@@ -510,14 +510,15 @@ def _site_change(value):
 # ----- the closed loop -----------------------------------------------------------------
 
 _LOOP_KEYS = ("mode", "suspend_threshold_mg_dl", "auto_bolus", "auto_bolus_percent",
-              "auto_bolus_max_min", "carb_absorption_min", "max_extra_3h_u", "max_extra_24h_u")
+              "auto_bolus_max_min", "carb_absorption_min", "max_extra_3h_u", "max_extra_24h_u",
+              "aim_offset_mg_dl")
 
 
 def _loop(check, obj):
     """Optional section; every key optional (defaults: loop off, suspend at 80 mg/dL, no
     automatic boluses, 40 % of the need, at most 30 min of basal, carbs absorbed in 3 h;
     what the loop may add over scheduled basal in any 3 h and any 24 h: 6 and 24 hours
-    of the active profile's highest rate)."""
+    of the active profile's highest rate; it aims at the middle of the target range)."""
     if not check.keys("loop", obj, (), _LOOP_KEYS):
         return None
     default = loop.LoopSettings()
@@ -540,6 +541,10 @@ def _loop(check, obj):
                             obj.get("carb_absorption_min", default.absorption_min),
                             loop.ABSORPTION_RANGE[0], loop.ABSORPTION_RANGE[1], "min", 1,
                             ConfigError)
+    aim = check.take(int_in, "loop.aim_offset_mg_dl",
+                     obj.get("aim_offset_mg_dl", default.aim_offset_mg_dl),
+                     loop.AIM_OFFSET_RANGE[0], loop.AIM_OFFSET_RANGE[1],
+                     "mg/dL from the middle of the target range", 1, ConfigError)
     extra_3h = _extra(check, obj, "max_extra_3h_u", loop.EXTRA_3H_RANGE_MU)
     extra_24h = _extra(check, obj, "max_extra_24h_u", loop.EXTRA_24H_RANGE_MU)
     if extra_3h is not None and extra_24h is not None and extra_3h > extra_24h:
@@ -547,11 +552,11 @@ def _loop(check, obj):
                                           "at most loop.max_extra_24h_u (%s U): 3 h are "
                                           "part of 24 h" % fmt_milli(extra_24h)))
         return None
-    if None in (mode, suspend, auto, percent, most, absorption) or _MISSING in (extra_3h,
+    if None in (mode, suspend, auto, percent, most, absorption, aim) or _MISSING in (extra_3h,
                                                                                extra_24h):
         return None
     return loop.LoopSettings(mode, suspend, auto, percent, most, absorption, extra_3h,
-                             extra_24h)
+                             extra_24h, aim)
 
 
 def _extra(check, obj, key, limits):
