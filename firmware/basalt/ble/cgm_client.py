@@ -106,7 +106,7 @@ class CgmClient:
 
     def peer_text(self):
         """The sensor in use as "c0:ff:ee:00:00:01", or None before one is chosen."""
-        return None if self.peer is None else _hex(self.peer)
+        return None if self.peer is None else hex_addr(self.peer)
 
     # --- the command table's "cgm" part ----------------------------------------------
 
@@ -289,7 +289,8 @@ def _addr_bytes(address):
     return bytes(address)
 
 
-def _hex(addr):
+def hex_addr(addr):
+    """A BLE address as text, aa:bb:cc:dd:ee:ff."""
     return ":".join("%02x" % b for b in addr)
 
 
@@ -320,7 +321,7 @@ class PeerFile:
 
     def save(self, addr, addr_type, bonded):
         self.storage.replace(self.name, json.dumps(
-            {"addr": _hex(addr), "type": addr_type, "bonded": bonded}).encode())
+            {"addr": hex_addr(addr), "type": addr_type, "bonded": bonded}).encode())
 
     def forget(self):
         self.storage.remove(self.name)

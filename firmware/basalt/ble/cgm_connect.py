@@ -3,7 +3,7 @@ connect, pair or pin it, discover the CGM service and read what the sensor says 
 itself, subscribe. Loaded for each connection and forgotten once the link is up (or
 failed): a running pump connects seldom, and its readings never pass through here."""
 
-from basalt.ble.cgm_client import GATT_MS, CgmLinkError, _hex
+from basalt.ble.cgm_client import GATT_MS, CgmLinkError, hex_addr
 from basalt.core import cgms
 
 try:
@@ -73,7 +73,7 @@ def _pin(client, connection):
         client.peer = addr
         client._addr_type = None  # found by scan: keep scanning, match the address
     elif addr != client.peer:
-        raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
+        raise CgmLinkError("connected to %s, not the paired sensor" % hex_addr(addr))
     kept = (addr, client._addr_type, client.bonded)
     if client.peers is not None and client.peers.load() != kept:
         client.peers.save(*kept)

@@ -4,7 +4,7 @@ on the ESP32), so a board that cannot (the Pico W's BTstack) never loads it."""
 
 import asyncio
 
-from basalt.ble.cgm_client import PAIR_MS, PROMPT_MS, CgmLinkError, _hex
+from basalt.ble.cgm_client import PAIR_MS, PROMPT_MS, CgmLinkError, hex_addr
 
 _IO_DISPLAY_YESNO = 1
 _PASSKEY_ACTION_NUMCMP = 4
@@ -31,7 +31,7 @@ async def pair(client, connection):
     up encrypted and authenticated."""
     addr = bytes(connection.device.addr)
     if client.peer is not None and addr != client.peer:
-        raise CgmLinkError("connected to %s, not the paired sensor" % _hex(addr))
+        raise CgmLinkError("connected to %s, not the paired sensor" % hex_addr(addr))
     client._set_state("pairing")
     answering = asyncio.create_task(_answer_passkeys(client))
     try:
@@ -46,7 +46,7 @@ async def pair(client, connection):
     client.security = "bonded"
     if not client.bonded:
         client.bonded = True
-        client._event("cgm_pair", state="bonded", detail=_hex(addr))
+        client._event("cgm_pair", state="bonded", detail=hex_addr(addr))
 
 
 async def _answer_passkeys(client):
