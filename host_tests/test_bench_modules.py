@@ -66,7 +66,7 @@ def test_dependencies_come_first_and_function_bodies_do_not_count(tmp_path):
 
 
 def test_the_booted_pump_and_its_lazy_modules(capsys):
-    assert bench_main.main(["modules", "--json", "--progress", "0"]) == 0
+    assert bench_main.main(["modules", "--json", "--census", "--progress", "0"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["all_loaded_from_mpy"] and result["boot_ui"] and result["boot_cgm"]
     booted = set(result["boot_modules"])
@@ -93,3 +93,35 @@ def test_the_booted_pump_and_its_lazy_modules(capsys):
                  for name in ("basalt.core.settings", "basalt.core.strict_json"))
     assert checks > 10_000
     assert result["after_settings_save_heap_bytes"] - result["boot_heap_bytes"] < checks / 4
+    # The census splits the same boot by kind of object: it adds up to the boot's heap.
+    census = result["census"]
+    kinds = census["kinds"]
+    assert abs(sum(k["bytes"] for k in kinds.values()) - census["boot_heap_bytes"]) <= 256
+    assert abs(census["boot_heap_bytes"] - result["boot_heap_bytes"]) <= 2_048
+    assert kinds["functions"]["objects"] > 500 and kinds["modules"]["objects"] > 50
+    assert census["names"]["names"] > 1_000 and census["names"]["pool_bytes"] > 10_000
+    assert census["largest_other_bytes"] == sorted(census["largest_other_bytes"], reverse=True)
+
+
+TABLE = """GC memory layout; from 4f5d0:
+00000000: hBB=T.S==h..
+       (2 lines all free)
+00000c00: D=..h===
+"""
+
+
+def test_a_block_table_read_by_kind_of_object():
+    sizes = bench.heap_objects(TABLE)
+    assert sizes == {"h": [16, 16, 64], "B": [16, 32], "T": [16], "S": [48], "D": [32]}
+
+
+def test_the_census_counts_what_came_between_its_two_tables():
+    names = "qstr pool: n_pool=%d, n_qstr=%d, n_str_data_bytes=%d, n_total_bytes=%d\n"
+    text = ("CENSUS-BEFORE\n00000000: hB.\n" + names % (2, 10, 50, 150)
+            + "CENSUS-AFTER\n00000000: hBB=h===S\n" + names % (3, 30, 250, 900))
+    found = bench.census(text)
+    assert found["kinds"]["functions"] == {"bytes": 32, "objects": 1}
+    assert found["kinds"]["strings"] == {"bytes": 16, "objects": 1}
+    assert found["kinds"]["other"] == {"bytes": 64, "objects": 1}
+    assert found["largest_other_bytes"] == [64]
+    assert found["names"] == {"names": 20, "pools": 1, "pool_bytes": 550, "name_chars": 200}

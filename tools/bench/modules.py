@@ -1,7 +1,7 @@
 """Modules: the MicroPython heap each compiled firmware module costs, and a booted pump's.
 
     python -m tools.bench modules [--json] [--only basalt.core.units ...] [--no-boot]
-                                  [--romfs]
+                                  [--romfs] [--census]
 
 The firmware is compiled with mpy-cross (tools/mpy_compile.py) and the .mpy files are
 loaded in the MicroPython VM from /lib, as a deployed board loads them (bytecode in RAM);
@@ -27,6 +27,13 @@ boot_heap_bytes             the booted pump's live heap (modules and objects) af
                             gc.collect(), less the VM's own baseline; without the BLE
                             stack's share and the real ssd1306 driver's bytecode
 all_modules_heap_bytes      the sum over every module measured
+census                      (--census, a boot of its own: its boot_heap_bytes, and)
+                            what the boot added to the heap, by the kind
+                            of object micropython.mem_info(1) names (functions,
+                            strings, tuples, lists, dicts, modules, floats, arrays,
+                            other: {"bytes", "objects"}), the largest "other" objects
+                            (the name pools, buffers), and the name pools' growth
+                            (names, pools, pool_bytes without the names' characters)
 objects                     the booted pump's big live objects: {"root.name": bytes} for
                             each member of the app, the UI task, the CGM client and each
                             firmware module's globals (code left out) reaching at least
@@ -40,6 +47,7 @@ objects                     the booted pump's big live objects: {"root.name": by
 import ast
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -60,6 +68,9 @@ def add_arguments(parser):
                         help="measure these modules (and what they import) only")
     parser.add_argument("--no-boot", action="store_true",
                         help="skip booting the pump (per-module figures only)")
+    parser.add_argument("--census", action="store_true",
+                        help="what the boot added to the heap by kind of object "
+                             "(functions, strings, tuples, ...) and the name pools")
     parser.add_argument("--romfs", action="store_true",
                         help="import from a ROMFS image of the compiled package "
                              "(bytecode in flash) instead of .mpy files in /lib")
@@ -128,9 +139,66 @@ def import_order(names, files):
     return order
 
 
-def _vm(args, lib_dirs):
+def _vm(args, lib_dirs, text=False):
     out = run_micropython(VM_SCRIPT, lib_dirs=lib_dirs, args=args, waiting=progress.tick)
-    return json.loads(out.strip().splitlines()[-1])
+    figures = json.loads(out.strip().splitlines()[-1])
+    return (figures, out) if text else figures
+
+
+# The letters of micropython.mem_info(1)'s block table (py/gc.c, gc_dump_alloc_table):
+# the first block of an object of these types, "h" the first block of anything else
+# (instances, dict and instance-member tables, list storage, the name pools, buffers,
+# raw code), "=" a block continuing the one before, "." a free block.
+BLOCK_KINDS = {"B": "functions", "S": "strings", "T": "tuples", "L": "lists", "D": "dicts",
+               "M": "modules", "F": "floats", "A": "arrays", "h": "other"}
+_BLOCK = 16  # bytes a GC block holds on 32-bit ports (MICROPY_BYTES_PER_GC_BLOCK)
+_ROW = re.compile(r"^[0-9a-f]{8}: (.*)$")
+_FREE_ROWS = re.compile(r"^\s*\((\d+) lines all free\)")
+_NAMES = re.compile(r"qstr pool: n_pool=(\d+), n_qstr=(\d+), n_str_data_bytes=(\d+), "
+                    r"n_total_bytes=(\d+)")
+
+
+def heap_objects(table_text):
+    """{letter: [object sizes in bytes]} from a mem_info(1) block table."""
+    rows = []
+    for line in table_text.splitlines():
+        row, free = _ROW.match(line), _FREE_ROWS.match(line)
+        if row:
+            rows.append(row.group(1))
+        elif free:
+            rows.append("." * 64 * int(free.group(1)))
+    sizes = {}
+    kind, blocks = None, 0
+    for letter in "".join(rows) + ".":
+        if letter == "=":
+            blocks += 1
+            continue
+        if kind:
+            sizes.setdefault(kind, []).append(blocks * _BLOCK)
+        kind, blocks = (None, 0) if letter == "." else (letter, 1)
+    return sizes
+
+
+def census(text, before_mark="CENSUS-BEFORE", after_mark="CENSUS-AFTER"):
+    """What the boot added to the heap, by kind of object, from modules_vm.py's two
+    block tables: {kind: {"bytes", "objects"}}, the ten largest "other" objects, and the
+    name pools (micropython.qstr_info(): names, pools, the pools' bytes without the
+    names' characters, which a ROMFS image leaves in flash)."""
+    before, after = text.split(before_mark, 1)[1].split(after_mark, 1)
+    seen = [heap_objects(part) for part in (before, after)]
+    kinds = {}
+    for letter, kind in BLOCK_KINDS.items():
+        was, now = seen[0].get(letter, []), seen[1].get(letter, [])
+        kinds[kind] = {"bytes": sum(now) - sum(was), "objects": len(now) - len(was)}
+    grown = list(seen[1].get("h", []))
+    for size in seen[0].get("h", []):
+        if size in grown:
+            grown.remove(size)
+    names = [[int(n) for n in _NAMES.search(part).groups()] for part in (before, after)]
+    pools, count, chars, total = (b - a for a, b in zip(*names))
+    return {"kinds": kinds, "largest_other_bytes": sorted(grown, reverse=True)[:10],
+            "names": {"names": count, "pools": pools, "pool_bytes": total - chars,
+                      "name_chars": chars}}
 
 
 def romfs_dir(tree, folder):
@@ -194,9 +262,14 @@ def bench(args, parser):
         result["targets"] = {"boot_heap_bytes": TARGET}
         if not args.no_boot:
             progress.phase("MicroPython VM: booting the pump")
-            boot = _vm(["boot"], libs + [os.path.join(ROOT, "tools", "vboard", "py"),
-                                         str(boot_files(Path(tmp) / "bootfiles"))])
-            result.update(boot_summary(boot, modules))
+            libs += [os.path.join(ROOT, "tools", "vboard", "py"),
+                     str(boot_files(Path(tmp) / "bootfiles"))]
+            result.update(boot_summary(_vm(["boot"], libs), modules))
+            if args.census:
+                progress.phase("MicroPython VM: booting the pump for a census")
+                counted, text = _vm(["boot", "census"], libs, text=True)
+                result["census"] = dict(census(text),
+                                        boot_heap_bytes=counted["boot_heap_bytes"])
     return result
 
 

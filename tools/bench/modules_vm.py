@@ -5,13 +5,18 @@
 #   modules_vm.py imports ORDER_JSON     per module: live-heap growth of importing it,
 #                                        its dependencies imported first (ORDER is
 #                                        dependencies-first), so each figure is its own
-#   modules_vm.py boot                   device.start() on /board.py and /settings.json
+#   modules_vm.py boot [census]          device.start() on /board.py and /settings.json
 #                                        with the virtual board's `machine` and stand-ins
 #                                        for ssd1306, aioble and bluetooth; asyncio.run is
 #                                        replaced by a few synchronous ticks of the app
 #                                        and the UI; the modules then loaded and the live
 #                                        heap, less the VM's own baseline; then the same
-#                                        settings saved again (keeper.save_settings)
+#                                        settings saved again (keeper.save_settings);
+#                                        with `census`, the heap's block table and the
+#                                        name pools printed before the boot and after
+#                                        the ticks (modules.py sorts them by kind; the
+#                                        printing perturbs the later settings save's
+#                                        figure, so a census is a run of its own)
 #
 # The WebAssembly VM collects garbage only when control returns to JavaScript (its
 # gc.collect() just asks for a collection then): so every measured piece of work is one
@@ -29,6 +34,8 @@ import sys
 import js
 
 ROOT = "/lib/"
+CENSUS_BEFORE = "CENSUS-BEFORE"
+CENSUS_AFTER = "CENSUS-AFTER"
 
 
 def _mount_romfs():
@@ -294,7 +301,19 @@ def boot():
     baseline_modules = list(sys.modules)
     parts = []
 
+    census = "census" in sys.argv
+
+    def heap_table(mark):
+        if census:
+            import micropython
+
+            print(mark)
+            micropython.mem_info(1)
+            print()  # the table's last row has no line end
+            micropython.qstr_info()
+
     def start():
+        heap_table(CENSUS_BEFORE)  # collected: the JavaScript timer's call returned first
         from basalt.app import device
 
         async def run_tasks(app, supervisor, ui=None, cgm_client=None, *others):
@@ -319,6 +338,7 @@ def boot():
     loaded = []
 
     def booted():
+        heap_table(CENSUS_AFTER)
         loaded.extend(sorted(m for m in sys.modules if m not in baseline_modules))
 
     def save_settings():  # what the boot dropped is imported again to check the file
