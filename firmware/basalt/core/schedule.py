@@ -151,24 +151,19 @@ def parse_clock(field, value):
 
 def _clock(value):
     """'HH:MM' -> minutes after midnight, or -1: read a character at a time (a slice
-    would be a new string on MicroPython, and a settings file has dozens of times)."""
+    would be a new string on MicroPython, and a settings file has dozens of times).
+    Only ASCII digits (str.isdigit() also takes other scripts' digits)."""
     if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
         return -1
-    hours = _two_digits(value, 0)
-    minutes = _two_digits(value, 3)
-    if not 0 <= hours < 24 or not 0 <= minutes < 60:
+    digits = 0
+    for i in (0, 1, 3, 4):
+        digit = ord(value[i]) - 48
+        if not 0 <= digit <= 9:
+            return -1
+        digits = digits * 10 + digit
+    if digits // 100 >= 24 or digits % 100 >= 60:
         return -1
-    return hours * 60 + minutes
-
-
-def _two_digits(text, at):
-    """The ASCII digits text[at:at + 2] as a number, or -1 (str.isdigit() also takes
-    other scripts' digits)."""
-    tens = ord(text[at]) - 48
-    ones = ord(text[at + 1]) - 48
-    if not 0 <= tens <= 9 or not 0 <= ones <= 9:
-        return -1
-    return tens * 10 + ones
+    return digits // 100 * 60 + digits % 100
 
 
 def hhmm(minute):
