@@ -16,6 +16,7 @@ package(
         "__init__.py",
         "app/__init__.py",
         "app/alarm_routing.py",
+        "app/app_rare.py",
         "app/buttons.py",
         "app/care.py",
         "app/cgm_watch.py",
