@@ -10,22 +10,25 @@ from basalt import firmware_version, forget
 from basalt.app import BOOT_WARNING, PumpApp, device
 from basalt.core.errors import ConfigError
 
+# Each MCU's stepper adapter, as "module.Class" under basalt.drivers: text, not import
+# statements, so a board adds only its own drivers' names to the interpreter's name
+# pools (a name, once made, is never freed).
+_STEPPERS = {"rp2040": "stepper_rp2.PioStepper", "esp32": "stepper_esp32.RmtStepper",
+             "vboard": "stepper_virtual.VirtualStepper"}
+
+
+def _driver(path):
+    """The class at basalt.drivers.<path> ("module.Class"), its module imported now."""
+    module, name = path.split(".")
+    return getattr(__import__("basalt.drivers." + module, None, None, (name,)), name)
+
 
 def make_motor(board):
     """The stepper adapter for the board's MCU; the driver starts disabled."""
-    if board.mcu == "rp2040":
-        from basalt.drivers.stepper_rp2 import PioStepper
-
-        return PioStepper(board.motor)
-    if board.mcu == "esp32":
-        from basalt.drivers.stepper_esp32 import RmtStepper
-
-        return RmtStepper(board.motor)
-    if board.mcu == "vboard":
-        from basalt.drivers.stepper_virtual import VirtualStepper
-
-        return VirtualStepper(board.motor)
-    raise ValueError("no motor adapter for mcu %r" % board.mcu)
+    path = _STEPPERS.get(board.mcu)
+    if path is None:
+        raise ValueError("no motor adapter for mcu %r" % board.mcu)
+    return _driver(path)(board.motor)
 
 
 def make_buzzer(board):
@@ -120,17 +123,10 @@ def make_force(board, calibration=None, time=None):
     force = board.force
     if force is None:
         return None
-    if force.kind == "hx711" and board.mcu == "rp2040":
-        from basalt.drivers.hx711_rp2 import HX711Pio  # PIO clocks it: no Python read
-
-        return HX711Pio(force.dout, force.sck, calibration, time=time)
-    if force.kind == "hx711":
-        from basalt.drivers.hx711 import HX711
-
-        return HX711(force.dout, force.sck, calibration, time=time)
-    from basalt.drivers.fsr import FsrSensor
-
-    return FsrSensor(force.adc, calibration)
+    if force.kind == "hx711":  # on an RP2040 its PIO clocks it: no Python read
+        path = "hx711_rp2.HX711Pio" if board.mcu == "rp2040" else "hx711.HX711"
+        return _driver(path)(force.dout, force.sck, calibration, time=time)
+    return _driver("fsr.FsrSensor")(force.adc, calibration)
 
 
 def board_buttons(board):
