@@ -205,9 +205,6 @@ class PumpApp:
         AlarmRouter.raise_alarm)."""
         self.router.raise_alarm(code, detail)
 
-    def clear_alarm(self, code):
-        self.router.clear(self.clock.now_ms(), code)
-
     def fault(self, code, detail=None):
         self.router.fault(code, detail)
 

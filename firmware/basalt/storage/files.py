@@ -90,15 +90,6 @@ class FileStorage(Storage):
             pass
 
 
-def read_or_empty(storage, name):
-    """A file's bytes; a file the flash cannot read counts as damaged (empty), so a
-    read error never stops the boot."""
-    try:
-        return storage.read(name) or b""
-    except OSError:
-        return b""
-
-
 def guarded(operation, name, call, *args):
     """call(*args); an OSError of the Storage port becomes a StorageFault naming the
     file and the error (no storage path raises a bare OSError)."""

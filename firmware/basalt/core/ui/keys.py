@@ -79,9 +79,6 @@ class ButtonDecoder:
         for key in range(self.keys):
             self.update(now_ms, key, bool(mask >> key & 1))
 
-    def is_down(self, key):
-        return self._down[key]
-
     def idle(self):
         """No key held and no change waiting out its debounce time."""
         for key in range(self.keys):

@@ -100,16 +100,6 @@ class Painter:
             canvas.fill_rect(x, y + _HALF, _BIG_W, _SEG, color)
 
 
-def big_width(data, n=-1):
-    """Pixels that data takes as large figures."""
-    if n < 0:
-        n = len(data)
-    width = 0
-    for i in range(n):
-        width += _DOT_ADVANCE if data[i] == 46 else _BIG_ADVANCE
-    return width
-
-
 class NullCanvas:
     """A canvas that draws nothing (text dumps without pixels, for speed)."""
 
