@@ -24,13 +24,14 @@ def _sync():
 class FileStorage(Storage):
     def __init__(self, root="/data"):
         self.root = root
+        self._prefix = root.rstrip("/") + "/"  # FileStorage("/") is the top folder
         try:
             os.mkdir(root)
         except OSError:
             pass  # already there
 
     def _path(self, name):
-        return self.root.rstrip("/") + "/" + name  # FileStorage("/") is the top folder
+        return self._prefix + name  # one new string a file operation
 
     def read(self, name):
         try:
