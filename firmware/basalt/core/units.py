@@ -60,7 +60,8 @@ def fmt_milli(milli):
     if not isinstance(milli, int) or isinstance(milli, bool):
         raise TypeError("fmt_milli takes an int, not %r" % (milli,))
     sign = "-" if milli < 0 else ""
-    whole, frac = divmod(abs(milli), 1000)
+    whole = abs(milli) // 1000  # not divmod: no tuple (the screens format every redraw)
+    frac = abs(milli) % 1000
     if not frac:
         return "%s%d" % (sign, whole)
     return ("%s%d.%03d" % (sign, whole, frac)).rstrip("0")
