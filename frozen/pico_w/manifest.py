@@ -105,6 +105,7 @@ package(
         "ports.py",
         "storage/__init__.py",
         "storage/checkpoints.py",
+        "storage/file_save.py",
         "storage/files.py",
         "storage/history_pages.py",
         "storage/journal.py",

@@ -5,9 +5,9 @@ Writes are closed (and os.sync()ed where it exists) before they return. littlefs
 a file at close and renames atomically, which replace() relies on.
 """
 
-import json
 import os
 
+from basalt import call_and_forget
 from basalt.core.errors import ConfigError, StorageFault
 from basalt.core.journal import crc
 from basalt.ports import Storage
@@ -103,10 +103,6 @@ def guarded(operation, name, call, *args):
 SUM_SUFFIX = ".sum"
 
 
-def _sum_line(data):
-    return "%d %d" % (crc(data), len(data))
-
-
 def _sums(text):
     """[(crc, length)] of a .sum file's text; None if it cannot be parsed."""
     parts = text.split()
@@ -192,35 +188,9 @@ class ValidatedFile:
         """Validate (unless given what the validator returned for obj), then replace
         the file and read it back; a refused obj changes nothing. A flash error (or
         bytes that read back otherwise) raises StorageFault: the old file is then still
-        the one a boot loads, or the new one if only the read-back failed."""
-        if validated is None:
-            validated = self.validator(obj)
-        data = json.dumps(obj).encode()
-        storage = self.storage
-        old = None
-        try:
-            old = storage.read(self.name)
-        except OSError:
-            pass
-        line = _sum_line(data)
-        if old is not None:
-            try:
-                self._check_sum(bytes(old))  # never bless bytes that rotted
-                line += " " + _sum_line(bytes(old))
-            except ConfigError:
-                pass
-        guarded("replace", self.name + SUM_SUFFIX, storage.replace,
-                self.name + SUM_SUFFIX, line.encode())
-        guarded("replace", self.name, storage.replace, self.name, data)
-        try:
-            back = storage.read(self.name)
-        except OSError:
-            back = None
-        if back is None or bytes(back) != data:
-            self.restore(old)  # a boot must not load what the pump never applied
-            raise StorageFault(self.name, "read back", OSError(5, "read back differs"),
-                               "%s not saved: read back differs" % self.name)
-        return validated
+        the one a boot loads, or the new one if only the read-back failed. Seldom (a
+        settings save): its code is basalt.storage.file_save, loaded for the call."""
+        return call_and_forget("basalt.storage.file_save", "save", self, obj, validated)
 
     def raw(self):
         """The file's bytes as they are (None if there is none or it cannot be read)."""
