@@ -12,7 +12,13 @@ from basalt.core.errors import ConfigError, StorageFault
 from basalt.core.journal import crc
 from basalt.ports import Storage
 
-_ENOENT = 2
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_ENOENT = const(2)
 
 
 def _sync():

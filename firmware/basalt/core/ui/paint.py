@@ -22,8 +22,8 @@ _BIG_W = const(10)  # large figures: 10x16 seven segments, 2 px thick, 12 px apa
 _BIG_H = const(16)
 _BIG_ADVANCE = const(12)
 _DOT_ADVANCE = const(5)
-_SEG = 2
-_HALF = _BIG_H // 2 - 1
+_SEG = const(2)
+_HALF = const(7)  # _BIG_H // 2 - 1
 # Segments a..g as bits 0..6 (a top, clockwise, g middle) for the digits 0..9.
 _DIGIT_SEGMENTS = (0x3F, 0x06, 0x5B, 0x4F, 0x66, 0x6D, 0x7D, 0x07, 0x7F, 0x6F)
 
