@@ -44,7 +44,8 @@ class Schedule:
 def check_segments(field, segments, check_value, shape, problems=None):
     """(start minute, value) pairs -> (starts, values) tuples, or InvalidValue.
 
-    check_value(where, value) validates one value ("<field> segment 3" is `where`);
+    check_value(where, value) validates one value, a pure check ("<field> segment 3"
+    is `where` in its refusal; a value that passes is checked under the bare field);
     `shape` describes one segment for messages, e.g. "(start minute, rate mU/h)".
     With a `problems` list every problem is appended to it (and None returned if there
     was any) instead of raising the first.
@@ -101,6 +102,7 @@ def _named(check, field, i, value):
 def segments_from_user(field, segments, width, convert, shape, problems=None):
     """[['HH:MM', v1, ...], ...] in user units -> [(minute, convert(where, [v1, ...]))].
 
+    convert is pure, as check_segments' check_value (named the same way).
     `width` is how many values follow the start; `shape` shows one segment, e.g.
     "[HH:MM, U/h]". Grid and order are checked afterwards by check_segments.
     With a `problems` list every problem is collected there; a value that failed is
