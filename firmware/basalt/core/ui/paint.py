@@ -2,8 +2,9 @@
 
 Graphics go straight to the canvas (painter.c.fill_rect(...)). Text goes through the
 painter: the 8x8 font one glyph at a time (framebuf.text() takes str or bytes, not a
-bytearray, so each character is drawn with a 1-character str from a table built once:
-no allocation), and large seven-segment figures drawn with fill_rect. TextDump is a
+bytearray, so each character is drawn as chr(code): on MicroPython an ASCII character
+is an interned name, so no allocation, and no table of all 96 held), and large
+seven-segment figures drawn with fill_rect. TextDump is a
 painter that also records the text, for tests and the random walk.
 """
 
@@ -16,7 +17,6 @@ except ImportError:  # CPython (host tests)
 
 _GLYPH_W = const(8)
 _GLYPH_H = const(8)
-_CHARS = tuple(chr(code) for code in range(32, 128))  # 127: framebuf's "unknown" glyph
 
 _BIG_W = const(10)  # large figures: 10x16 seven segments, 2 px thick, 12 px apart
 _BIG_H = const(16)
@@ -47,8 +47,8 @@ class Painter:
             code = data[i]
             if code != 32:
                 if code < 32 or code > 127:
-                    code = 127
-                canvas.text(_CHARS[code - 32], x, y, color)
+                    code = 127  # framebuf's "unknown" glyph
+                canvas.text(chr(code), x, y, color)
             x += _GLYPH_W
         return x
 
