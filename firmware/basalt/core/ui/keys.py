@@ -24,7 +24,6 @@ LONG = 1
 REPEAT = 2
 SHORT = 3
 RELEASE = 4
-KIND_NAMES = ("press", "long", "repeat", "short", "release")
 
 DEBOUNCE_MS = 20
 LONG_MS = 1_000
