@@ -11,7 +11,7 @@ from basalt.core import journal_read as jread
 from basalt.core.ui.history_detail import describe
 from basalt.core.ui.history_pages import HIDDEN, shown, summary
 from basalt.core.ui.keys import DOWN, SELECT, UP
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from basalt.storage import history_pages
 from basalt.storage.history_pages import JournalPages
 from basalt.storage.journal import Journal

@@ -9,7 +9,7 @@ from basalt.app import BOOT_WARNING, PumpApp, selftest
 from basalt.app.ui_task import UiTask
 from basalt.core.board_file import load_board
 from basalt.core.errors import NotAllowedNow, SensorFault
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from basalt.drivers.stepper_rp2 import PioStepper
 from basalt.ports import ForceSensor
 from basalt.storage.keeper import Keeper

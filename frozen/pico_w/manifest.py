@@ -91,6 +91,7 @@ package(
         "core/ui/paint.py",
         "core/ui/screens.py",
         "core/ui/text.py",
+        "core/ui/textdump.py",
         "core/ui/view.py",
         "core/units.py",
         "drivers/__init__.py",
