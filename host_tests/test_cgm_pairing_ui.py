@@ -10,7 +10,7 @@ from basalt.app.ui_task import UiTask
 from basalt.ble.cgm_client import CgmClient, PeerFile
 from basalt.core.readings import ReadingStore
 from basalt.core.ui.keys import DOWN, SELECT
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from tools.fake_ble import UUID, FakeAioble, FakeSensor, StepClock
 from tools.fake_storage import FakeStorage
 from tools.fakes import FakeDisplay, FakeMotor, bench_limits, fake_keys

@@ -2,6 +2,7 @@
 whole file), each entry with its source and reason, reached from the buttons."""
 
 import random
+import struct
 
 import pytest
 
@@ -10,7 +11,7 @@ from basalt.core import journal_read as jread
 from basalt.core.ui.history_detail import describe
 from basalt.core.ui.history_pages import HIDDEN, shown, summary
 from basalt.core.ui.keys import DOWN, SELECT, UP
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from basalt.storage import history_pages
 from basalt.storage.history_pages import JournalPages
 from basalt.storage.journal import Journal
@@ -86,6 +87,35 @@ def test_damage_is_skipped_as_the_boot_reader_skips_it():
     pages = JournalPages(journal)
     assert walk(pages, pages.newest(), pages.older) == expected[::-1]
     assert len(expected) == 118
+
+
+def test_a_record_whose_frame_checks_out_but_not_its_payload_is_skipped_when_shown():
+    """Indexing checks each record's frame (sync, length, CRC) without decoding it; a
+    record that then does not decode (a payload this firmware cannot read) reads back
+    as None, and the pages skip it: what the boot reader skips, the history skips."""
+    storage = CountingStorage()
+    journal = filled(storage, 120)
+    names = sorted(n for n in storage.files if jnl.segment_number(n))
+    name = next(n for n in names[2:] if storage.files[n][jnl.HEADER_SIZE + 1] != jnl.LITERAL)
+    data = storage.files[name]
+    at = jnl.HEADER_SIZE  # the segment's first record: 14-byte head, payload, CRC
+    end = at + jnl.RECORD_OVERHEAD + (data[at + 2] | data[at + 3] << 8)
+    data[at + 14] = 0x7F  # its detail claims 127 items: the payload ends early
+    data[end - 4:end] = struct.pack("<I", jnl.crc(bytes(data[at:end - 4])))
+    expected = []
+    for each in names:
+        expected += [r.detail["n"] for r in jread.read_segment(bytes(storage.files[each]))[1]]
+    assert len(expected) == 119  # the boot reader refuses it
+    pages = JournalPages(journal)
+    seen = []
+    pos = pages.newest()
+    while pos is not None:
+        record = pages.record(pos)
+        if record is not None:
+            seen.append(record.detail["n"])
+        pos = pages.older(pos)
+    assert seen == expected[::-1]
+    assert pages.record((jnl.segment_number(name), 0)) is None
 
 
 @pytest.mark.parametrize("kind, detail, words", [

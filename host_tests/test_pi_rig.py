@@ -10,7 +10,7 @@ import pytest
 
 from basalt.app.ui_task import UiTask
 from basalt.core.board_file import load_board
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from basalt.drivers.buzzer import PwmBuzzer
 from basalt.drivers.hx711 import HX711
 from boards.raspberry_pi import BOARD

@@ -9,7 +9,7 @@ from basalt.app import BOOT_WARNING, PumpApp, selftest
 from basalt.app.ui_task import UiTask
 from basalt.core.board_file import load_board
 from basalt.core.errors import NotAllowedNow, SensorFault
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from basalt.drivers.stepper_rp2 import PioStepper
 from basalt.ports import ForceSensor
 from basalt.storage.keeper import Keeper
@@ -57,6 +57,21 @@ def test_a_board_wired_right_passes_every_check():
         "button UP GP10", "button DOWN GP11", "button SELECT GP12", "button BACK GP13",
         "display 0x3C I2C0 SDA GP4 SCL GP5", "clock"]
     assert selftest.problems(results) == []
+
+
+def test_the_boot_keeps_only_the_checks_that_failed_with_the_same_lines():
+    """at_boot asks check() for the failures only (passed=False): the same problems,
+    in the same order, and no part name built for a check that passed."""
+    args = (BOARD, FakeMotor(VirtualClock()), Force(mn=90_000), ReadOnly(),
+            (lambda: False, lambda: True, lambda: False, lambda: False), lambda: [])
+    every = selftest.check(*args, clock_set=False)
+    failed = selftest.check(*args, clock_set=False, passed=False)
+    assert failed == [result for result in every if result[1] is not None]
+    assert [part for part, _, _ in failed] == [
+        "force sensor HX711 DOUT GP14", "storage /data", "button DOWN GP11",
+        "display 0x3C I2C0 SDA GP4 SCL GP5", "clock"]
+    assert selftest.check(BOARD, FakeMotor(VirtualClock()), Force(), FakeStorage(), FREE,
+                          DISPLAY, passed=False) == []
 
 
 @pytest.mark.parametrize("fault, line, stops", [

@@ -14,7 +14,7 @@ from basalt.core.commands import COMMANDS
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.settings import parse_settings_text
 from basalt.core.ui.keys import BACK, DOWN, SELECT, UP
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from basalt.storage.journal import Journal
 from tools.screens.shots import FakeForce, KeptSession, save_setup_screens
 

@@ -9,7 +9,7 @@ from basalt.app.ui_task import UiTask
 from basalt.core import cgms
 from basalt.core.readings import ReadingStore
 from basalt.core.ui.keys import DOWN, SELECT, UP
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from basalt.storage.keeper import Keeper
 from tools import ROOT
 from tools.fake_storage import FakeStorage

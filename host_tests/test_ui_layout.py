@@ -6,9 +6,10 @@ import pytest
 
 from basalt.core.ui.forms import ListScreen
 from basalt.core.ui.keys import DOWN, SELECT
-from basalt.core.ui.paint import Painter, TextDump
+from basalt.core.ui.paint import Painter
 from basalt.core.ui.screens import BAR_W, ROW_Y
 from basalt.core.ui.text import Line
+from basalt.core.ui.textdump import TextDump
 from basalt.core.ui.view import PumpView
 from host_tests.test_iob import make_app, run
 from tools.screens.hostfb import HostFrameBuffer

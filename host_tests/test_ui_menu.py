@@ -7,9 +7,9 @@ import pytest
 from basalt.core.ui.forms import ConfirmScreen, ListScreen, NumberScreen
 from basalt.core.ui.keys import BACK, DOWN, LONG, PRESS, RELEASE, REPEAT, SELECT, SHORT, UP
 from basalt.core.ui.menu import Menu
-from basalt.core.ui.paint import TextDump
 from basalt.core.ui.screens import wrap
 from basalt.core.ui.text import Line
+from basalt.core.ui.textdump import TextDump
 from basalt.core.ui.view import PumpView
 
 

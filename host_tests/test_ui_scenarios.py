@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from basalt.core.ui.keys import BACK, DOWN, SELECT, UP
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 from tools.screens.shots import Session
 
 # sha256 of the frame on the fake panel (FakeDisplay.shown) at key moments.

@@ -9,7 +9,7 @@ import hashlib
 
 from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import SELECT, UP, ButtonDecoder
-from basalt.core.ui.paint import TextDump
+from basalt.core.ui.textdump import TextDump
 
 try:  # CPython: the repo root is on the path
     from tools.screens.reference import Keys, base_view, menu_for, new_canvas, screens

@@ -19,7 +19,7 @@ from basalt.app import BOOT_WARNING, PumpApp
 from basalt.app.ui_task import UiTask
 from basalt.core import command_parse
 from basalt.core.limits import BOLUS_MAX_MU
-from basalt.core.ui.paint import NullCanvas, TextDump
+from basalt.core.ui.textdump import NullCanvas, TextDump
 from tools import ROOT
 from tools.fakes import FakeMotor, VirtualClock, fake_keys
 from tools.settings import read_settings

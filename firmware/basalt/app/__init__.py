@@ -7,6 +7,7 @@ journal, the alarm routing, the loop's carb record, the recent list and host too
 One tick is basalt.app.tick.Ticker.step(); only the MotorSupervisor moves the motor.
 """
 
+from basalt import call_and_forget
 from basalt.app.alarm_routing import AlarmActions, AlarmRouter, Sounder
 from basalt.app.care import Care
 from basalt.app.cgm_watch import CgmWatch
@@ -18,7 +19,7 @@ from basalt.core.activity import Activity
 from basalt.core.alarms import AlarmManager
 from basalt.core.commands import Dispatcher, lookup
 from basalt.core.delivery import DeliveryEngine
-from basalt.core.errors import ConfigError, NotAllowedNow
+from basalt.core.errors import ConfigError
 from basalt.core.events import EventStream
 from basalt.core.glucose_alerts import GlucoseAlerts
 from basalt.core.insulin import InsulinModel
@@ -31,6 +32,7 @@ DEFAULT_INSULIN = (75, 360)  # rapid-acting, 6 h: the IOB curve when no settings
 # Commands whose effect must be in the checkpoint before they return (they change what
 # the engine delivers); the others keep their own records.
 _DURABLE_PARTS = ("engine", "profiles")
+_RARE = "basalt.app.app_rare"  # PumpApp's seldom-used code, loaded for each call
 
 
 class PumpApp:
@@ -150,18 +152,7 @@ class PumpApp:
         time stays a small int (basalt.core.units.REBASE_AT_MS). Every part keeps its
         times relative to now exactly; the journal and the checkpoint keep ms since boot
         (the keeper adds what was taken off). Returns the new now_ms."""
-        self.collect()  # every reader has seen the events of the old epoch
-        self.clock.rebase(shift_ms)
-        for part in (self.engine, self.iob, self.iob_feed, self.alarms, self.monitor,
-                     self.motion, self.occlusion, self.cgm_watch, self.loop_runner,
-                     self.stream, self.ticker, self.keeper, self.buzzer, self.alerts,
-                     self.activity, self.care):
-            if part is not None:
-                part.rebase(shift_ms)
-        self.recent.rebase(shift_ms, self.stream)
-        for part in self.timed:
-            part.rebase(shift_ms)
-        return self.clock.now_ms()
+        return call_and_forget(_RARE, "rebase", self, shift_ms)
 
     async def run(self):
         while True:
@@ -190,16 +181,7 @@ class PumpApp:
         (IOB of the insulin already delivered is recomputed with it, as Loop does),
         alarms, the calculator's and the loop's settings. Refused, changing nothing, if
         what runs now would break the new limits."""
-        now = self.clock.now_ms()
-        self.monitor.check_settings(settings.alarms)
-        self.engine.set_limits(now, settings.limits, settings.basal_profiles.copy())
-        self.engine.bolus_speed_mu_min = settings.bolus_speed_mu_min
-        self.iob.set_model(settings.insulin_model())
-        self.monitor.set_settings(settings.alarms)
-        self._alert_settings(settings)
-        self.loop_runner.replace(settings)
-        self.settings = settings
-        self.collect()
+        call_and_forget(_RARE, "apply_settings", self, settings)
 
     def _alert_settings(self, settings):
         """The cgm_alerts section: the alerts, the set watch, the CGM-lost delay."""
@@ -213,21 +195,8 @@ class PumpApp:
     def suggest_bolus(self, carbs_g, glucose_mg_dl=None, cgm=None, uncertain_bolus=None):
         """The bolus calculator at the current time (see basalt.core.calculator); locked
         while the keeper holds an interrupted bolus nobody has reconciled."""
-        if self.settings is None:
-            raise NotAllowedNow("bolus calculator", "no therapy settings are loaded")
-        if not self.engine.time_known:
-            raise NotAllowedNow("bolus calculator", "set the clock first: the ratios "
-                                "follow the time of day")
-        if uncertain_bolus is None and self.keeper is not None:
-            uncertain_bolus = self.keeper.uncertain
-        now = self.clock.now_ms()
-        self.iob_feed.update(now)  # count what a command since the last tick delivered
-        loop = self.loop_runner.loop
-        looping = loop is not None and loop.in_control(now)
-        from basalt.core import calculator  # loaded when the calculator is first used
-
-        return calculator.suggest(self.settings, self.iob, now, self.engine.day_ms(),
-                                  carbs_g, glucose_mg_dl, cgm, uncertain_bolus, looping)
+        return call_and_forget(_RARE, "suggest_bolus", self, carbs_g, glucose_mg_dl, cgm,
+                               uncertain_bolus)
 
     # ----- what other firmware parts report ----------------------------------------------
 
@@ -235,9 +204,6 @@ class PumpApp:
         """An alarm from another part that has handled the motor itself (see
         AlarmRouter.raise_alarm)."""
         self.router.raise_alarm(code, detail)
-
-    def clear_alarm(self, code):
-        self.router.clear(self.clock.now_ms(), code)
 
     def fault(self, code, detail=None):
         self.router.fault(code, detail)

@@ -16,39 +16,48 @@ _PROBE_DATA = b"basalt self-test"
 
 
 def check(board, motor=None, force=None, storage=None, keys=(), scan=None,
-          clock_set=True, force_mn=(-5_000, 60_000)):
+          clock_set=True, force_mn=(-5_000, 60_000), passed=True):
     """Every check the parts given allow: [(part, problem or None, stops delivery)].
 
     keys: the button callables (True while pressed); scan(): the I2C addresses that
     answer on the display's bus; force_mn: the plausible (low, high) reading in mN.
+    passed=False leaves out the checks that passed (their part names are not built:
+    the boot wants the problems only).
     """
     pin = _pin_name(board)
     out = []
     if motor is not None:
-        en = board.motor.enable
         reads = getattr(motor, "en_reads_active", motor.is_enabled)
-        out.append(("motor driver EN " + pin(en), "on at power-up (must start off)"
-                    if reads() else None, True))
+        problem = "on at power-up (must start off)" if reads() else None
+        if passed or problem is not None:
+            out.append(("motor driver EN " + pin(board.motor.enable), problem, True))
     if force is not None:
-        spec = board.force
-        part = ("force sensor HX711 DOUT " + pin(spec.dout) if spec.kind == "hx711"
-                else "force sensor FSR " + pin(spec.adc))
-        out.append((part, _force(force, force_mn), True))
+        problem = _force(force, force_mn)
+        if passed or problem is not None:
+            spec = board.force
+            out.append(("force sensor HX711 DOUT " + pin(spec.dout) if spec.kind == "hx711"
+                        else "force sensor FSR " + pin(spec.adc), problem, True))
     if storage is not None:
-        part = ("storage " + getattr(storage, "root", "")).rstrip()
-        out.append((part, _storage(storage), True))
+        problem = _storage(storage)
+        if passed or problem is not None:
+            out.append((("storage " + getattr(storage, "root", "")).rstrip(), problem, True))
     for name, key in zip(KEY_NAMES, keys):
-        out.append(("button %s %s" % (name.upper(), pin(getattr(board.buttons, name))),
-                    "pressed at power-up (stuck?)" if key() else None, False))
+        problem = "pressed at power-up (stuck?)" if key() else None
+        if passed or problem is not None:
+            out.append(("button %s %s" % (name.upper(), pin(getattr(board.buttons, name))),
+                        problem, False))
     display = board.display
     if display is not None and scan is not None:
         found = _scan(scan)
-        part = "display 0x%02X I2C%d SDA %s SCL %s" % (display.address, display.i2c,
-                                                    pin(display.sda), pin(display.scl))
-        out.append((part, None if display.address in found else "not found" + (
-            " (bus has %s)" % ", ".join("0x%02X" % a for a in found) if found else ""),
-            False))
-    out.append(("clock", None if clock_set else "time not set (mpremote rtc --set)", False))
+        problem = None if display.address in found else "not found" + (
+            " (bus has %s)" % ", ".join("0x%02X" % a for a in found) if found else "")
+        if passed or problem is not None:
+            out.append(("display 0x%02X I2C%d SDA %s SCL %s" % (
+                display.address, display.i2c, pin(display.sda), pin(display.scl)),
+                problem, False))
+    problem = None if clock_set else "time not set (mpremote rtc --set)"
+    if passed or problem is not None:
+        out.append(("clock", problem, False))
     return out
 
 
@@ -124,7 +133,7 @@ def at_boot(app, board, clock_set, keys=None, scan=None):
     found = problems(check(board, app.motor, app.occlusion.force, keeper.storage,
                            board_keys(board) if keys is None else keys,
                            board_scan(board) if scan is None else scan, clock_set,
-                           (config["min_force_mn"], config["max_force_mn"])))
+                           (config["min_force_mn"], config["max_force_mn"]), False))
     # Wiring first (the screen shows them at once); the clock's note last (dates only).
     wiring = [line for line, _ in found if not line.startswith("clock")]
     keeper.boot_notes[:0] = wiring

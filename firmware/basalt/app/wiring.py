@@ -10,22 +10,25 @@ from basalt import firmware_version, forget
 from basalt.app import BOOT_WARNING, PumpApp, device
 from basalt.core.errors import ConfigError
 
+# Each MCU's stepper adapter, as "module.Class" under basalt.drivers: text, not import
+# statements, so a board adds only its own drivers' names to the interpreter's name
+# pools (a name, once made, is never freed).
+_STEPPERS = {"rp2040": "stepper_rp2.PioStepper", "esp32": "stepper_esp32.RmtStepper",
+             "vboard": "stepper_virtual.VirtualStepper"}
+
+
+def _driver(path):
+    """The class at basalt.drivers.<path> ("module.Class"), its module imported now."""
+    module, name = path.split(".")
+    return getattr(__import__("basalt.drivers." + module, None, None, (name,)), name)
+
 
 def make_motor(board):
     """The stepper adapter for the board's MCU; the driver starts disabled."""
-    if board.mcu == "rp2040":
-        from basalt.drivers.stepper_rp2 import PioStepper
-
-        return PioStepper(board.motor)
-    if board.mcu == "esp32":
-        from basalt.drivers.stepper_esp32 import RmtStepper
-
-        return RmtStepper(board.motor)
-    if board.mcu == "vboard":
-        from basalt.drivers.stepper_virtual import VirtualStepper
-
-        return VirtualStepper(board.motor)
-    raise ValueError("no motor adapter for mcu %r" % board.mcu)
+    path = _STEPPERS.get(board.mcu)
+    if path is None:
+        raise ValueError("no motor adapter for mcu %r" % board.mcu)
+    return _driver(path)(board.motor)
 
 
 def make_buzzer(board):
@@ -120,27 +123,31 @@ def make_force(board, calibration=None, time=None):
     force = board.force
     if force is None:
         return None
-    if force.kind == "hx711" and board.mcu == "rp2040":
-        from basalt.drivers.hx711_rp2 import HX711Pio  # PIO clocks it: no Python read
-
-        return HX711Pio(force.dout, force.sck, calibration, time=time)
-    if force.kind == "hx711":
-        from basalt.drivers.hx711 import HX711
-
-        return HX711(force.dout, force.sck, calibration, time=time)
-    from basalt.drivers.fsr import FsrSensor
-
-    return FsrSensor(force.adc, calibration)
+    if force.kind == "hx711":  # on an RP2040 its PIO clocks it: no Python read
+        path = "hx711_rp2.HX711Pio" if board.mcu == "rp2040" else "hx711.HX711"
+        return _driver(path)(force.dout, force.sck, calibration, time=time)
+    return _driver("fsr.FsrSensor")(force.adc, calibration)
 
 
-def make_ui(app, board):
-    """The buttons-and-OLED task, when the board has both (else None)."""
+def board_buttons(board):
+    """(pins, key callables) of the board's buttons, made once for the self-test and
+    the UI; (None, ()) on a board without buttons."""
+    if board.buttons is None:
+        return None, ()
+    from basalt.app.buttons import board_keys, key_pins
+
+    pins = key_pins(board.buttons)
+    return pins, board_keys(board.buttons, pins)
+
+
+def make_ui(app, board, buttons=None):
+    """The buttons-and-OLED task, when the board has both (else None); buttons: what
+    board_buttons() made (made here if not given)."""
     if board.display is None or board.buttons is None:
         return None
     if board.display.height != 64:
         raise ConfigError("display.height", board.display.height,
                           "64 for the menus (128x32 panels are not supported yet)")
-    from basalt.app.buttons import board_keys, key_pins
     from basalt.app.ui_task import UiTask
     from basalt.drivers.ssd1306_display import make_display
 
@@ -150,9 +157,8 @@ def make_ui(app, board):
         print("display: %s; running without the screen and buttons "
               "(driver: mpremote mip install ssd1306)" % error)
         return None
-    pins = key_pins(board.buttons)
-    return UiTask(app, display, board_keys(board.buttons, pins), BOOT_WARNING,
-                  wake=device.key_wake(pins))
+    pins, keys = buttons or board_buttons(board)
+    return UiTask(app, display, keys, BOOT_WARNING, wake=device.key_wake(pins))
 
 
 def usb_service(app, mcu):
@@ -171,11 +177,12 @@ def usb_service(app, mcu):
     return UsbService(app, console, reset=machine.reset)
 
 
-def self_test(app, board):
-    """The power-on self-test (basalt.app.selftest): boot only, forgotten after it."""
+def self_test(app, board, keys=None):
+    """The power-on self-test (basalt.app.selftest): boot only, forgotten after it.
+    keys: the button callables (default: made for it)."""
     from basalt.app import selftest
 
-    return selftest.at_boot(app, board, wall_epoch_s() is not None)
+    return selftest.at_boot(app, board, wall_epoch_s() is not None, keys)
 
 
 def boot():
@@ -201,11 +208,12 @@ def boot():
     app.stream.subscribe("rtc", device.keep_rtc)  # a clock set from the menu goes to the RTC
     app.stream.unsubscribe("recent")  # History reads the journal: no recent-events list
     app.keeper.start(clock.now_ms(), reset_cause(), wall_epoch_s(), fw=firmware_version())
-    self_test(app, board)  # its problems join the boot notes
+    buttons = board_buttons(board)  # the self-test reads the keys the UI polls
+    self_test(app, board, buttons[1])  # its problems join the boot notes
     for line in app.keeper.boot_notes:  # the boot screen; the UI acknowledges it
         print(line)
     watchdog = MachineWatchdog(4_000)
     supervisor = Supervisor(watchdog, 2_000)
     app.timed.append(supervisor)  # its check-in times move with the clock's epoch
     cgm = make_cgm(app)  # before the UI: its settings screen names the CGM link
-    return app, supervisor, make_ui(app, board), cgm, usb_service(app, board.mcu)
+    return app, supervisor, make_ui(app, board, buttons), cgm, usb_service(app, board.mcu)

@@ -6,7 +6,7 @@ until midnight, so the first must start at 00:00; starts are on the half hour, s
 and never repeated; 1 to 48 segments.
 """
 
-from basalt.core.check import ascii_digits, is_int
+from basalt.core.check import is_int
 from basalt.core.errors import InvalidValue
 from basalt.core.units import MIN_PER_DAY, MS_PER_MIN
 
@@ -44,7 +44,8 @@ class Schedule:
 def check_segments(field, segments, check_value, shape, problems=None):
     """(start minute, value) pairs -> (starts, values) tuples, or InvalidValue.
 
-    check_value(where, value) validates one value ("<field> segment 3" is `where`);
+    check_value(where, value) validates one value, a pure check ("<field> segment 3"
+    is `where` in its refusal; a value that passes is checked under the bare field);
     `shape` describes one segment for messages, e.g. "(start minute, rate mU/h)".
     With a `problems` list every problem is appended to it (and None returned if there
     was any) instead of raising the first.
@@ -68,25 +69,40 @@ def check_segments(field, segments, check_value, shape, problems=None):
 
 
 def _segment(field, i, segment, starts, check_value, shape):
-    where = "%s segment %d" % (field, i + 1)
     if not isinstance(segment, (list, tuple)) or len(segment) != 2:
-        raise InvalidValue(where, segment, "a pair " + shape)
+        raise InvalidValue(_where(field, i), segment, "a pair " + shape)
     start = segment[0]
     if not is_int(start) or not 0 <= start < MIN_PER_DAY or start % GRID_MIN:
         shown = hhmm(start) if is_int(start) and 0 <= start < MIN_PER_DAY else start
-        raise InvalidValue(where + " start", shown, "00:00 to 23:30 on the half hour")
+        raise InvalidValue(_where(field, i) + " start", shown,
+                           "00:00 to 23:30 on the half hour")
     if i == 0 and start != 0:
-        raise InvalidValue(where + " start", hhmm(start), "00:00 (the first segment "
-                           "starts at midnight so the schedule covers 24 h)")
+        raise InvalidValue(_where(field, i) + " start", hhmm(start), "00:00 (the first "
+                           "segment starts at midnight so the schedule covers 24 h)")
     if starts and start <= starts[-1]:
-        raise InvalidValue(where + " start", hhmm(start), "after %s (segments sorted, "
-                           "not overlapping)" % hhmm(starts[-1]))
-    return start, check_value(where, segment[1])
+        raise InvalidValue(_where(field, i) + " start", hhmm(start), "after %s (segments "
+                           "sorted, not overlapping)" % hhmm(starts[-1]))
+    return start, _named(check_value, field, i, segment[1])
+
+
+def _where(field, i):
+    return "%s segment %d" % (field, i + 1)
+
+
+def _named(check, field, i, value):
+    """check(where, value) for segment i of field, its name ("<field> segment 3") built
+    only for a refusal: a value is checked under the bare field name, and a refused one
+    again under the segment's name (the checks are pure), which raises that error."""
+    try:
+        return check(field, value)
+    except InvalidValue:
+        return check(_where(field, i), value)
 
 
 def segments_from_user(field, segments, width, convert, shape, problems=None):
     """[['HH:MM', v1, ...], ...] in user units -> [(minute, convert(where, [v1, ...]))].
 
+    convert is pure, as check_segments' check_value (named the same way).
     `width` is how many values follow the start; `shape` shows one segment, e.g.
     "[HH:MM, U/h]". Grid and order are checked afterwards by check_segments.
     With a `problems` list every problem is collected there; a value that failed is
@@ -99,18 +115,19 @@ def segments_from_user(field, segments, width, convert, shape, problems=None):
     out = []
     readable = True
     for i, segment in enumerate(segments):
-        where = "%s segment %d" % (field, i + 1)
         try:
             if not isinstance(segment, list) or len(segment) != width + 1:
-                raise InvalidValue(where, segment,
+                raise InvalidValue(_where(field, i), segment,
                                    ("a pair " if width == 1 else "a list ") + shape)
-            start = parse_clock(where + " start", segment[0])
+            start = _clock(segment[0])
+            if start < 0:
+                parse_clock(_where(field, i) + " start", segment[0])  # raises, named
         except InvalidValue as error:
             _problem(problems, error)
             readable = False
             continue
         try:
-            value = convert(where, segment[1:])
+            value = _named(convert, field, i, segment[1:])
         except InvalidValue as error:
             _problem(problems, error)
             value = None
@@ -128,13 +145,27 @@ def _problem(problems, error):
 
 def parse_clock(field, value):
     """'HH:MM' -> minutes after midnight."""
-    ok = isinstance(value, str) and len(value) == 5 and value[2] == ":"
-    if ok:
-        hours, minutes = value[:2], value[3:]
-        ok = ascii_digits(hours + minutes) and int(hours) < 24 and int(minutes) < 60
-    if not ok:
+    minute = _clock(value)
+    if minute < 0:
         raise InvalidValue(field, value, "a time of day 'HH:MM' from 00:00 to 23:59")
-    return int(hours) * 60 + int(minutes)
+    return minute
+
+
+def _clock(value):
+    """'HH:MM' -> minutes after midnight, or -1: read a character at a time (a slice
+    would be a new string on MicroPython, and a settings file has dozens of times).
+    Only ASCII digits (str.isdigit() also takes other scripts' digits)."""
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return -1
+    digits = 0
+    for i in (0, 1, 3, 4):
+        digit = ord(value[i]) - 48
+        if not 0 <= digit <= 9:
+            return -1
+        digits = digits * 10 + digit
+    if digits // 100 >= 24 or digits % 100 >= 60:
+        return -1
+    return digits // 100 * 60 + digits % 100
 
 
 def hhmm(minute):

@@ -160,8 +160,12 @@ class _Check:
                                                  "missing"))
         return True
 
-    def warn_outside(self, path, value, lo, hi, unit, shown, source):
+    def warn_outside(self, path, value, lo, hi, unit, shown, source, segment=0, part=""):
+        """A warning when value is outside lo..hi; with `segment` (1 up) the path names
+        that segment of the schedule at path (the name built only for a warning)."""
         if value is not None and not lo <= value <= hi:
+            if segment:
+                path = "%s segment %d%s" % (path, segment, part)
             self.warnings.append("%s: %s %s is outside the recommended %s to %s %s (%s); "
                                  "accepted" % (path, shown(value), unit, shown(lo), shown(hi),
                                                unit, source))
@@ -273,8 +277,8 @@ def _carb_ratio(check, segments):
     schedule = _schedule(check, path, segments, 1, _ratio, "[HH:MM, g/U]")
     if schedule is not None:
         for i, mg in enumerate(schedule.values):
-            check.warn_outside("%s segment %d" % (path, i + 1), mg, 2_000, 100_000, "g/U",
-                               fmt_milli, "Loop 2-150, AndroidAPS 2-100")
+            check.warn_outside(path, mg, 2_000, 100_000, "g/U", fmt_milli,
+                               "Loop 2-150, AndroidAPS 2-100", i + 1)
     return schedule
 
 
@@ -287,8 +291,8 @@ def _sensitivity(check, segments):
     schedule = _schedule(check, path, segments, 1, _isf, "[HH:MM, mg/dL per U]")
     if schedule is not None:
         for i, isf in enumerate(schedule.values):
-            check.warn_outside("%s segment %d" % (path, i + 1), isf, 10, 500, "mg/dL/U", str,
-                               "Loop 10-500, AndroidAPS 2-1000")
+            check.warn_outside(path, isf, 10, 500, "mg/dL/U", str,
+                               "Loop 10-500, AndroidAPS 2-1000", i + 1)
     return schedule
 
 
@@ -301,11 +305,10 @@ def _targets(check, segments):
     schedule = _schedule(check, path, segments, 2, _target, "[HH:MM, low, high] in mg/dL")
     if schedule is not None:
         for i, (low, high) in enumerate(schedule.values):
-            where = "%s segment %d" % (path, i + 1)
-            check.warn_outside(where + " low", low, 87, 180, "mg/dL", str,
-                               "Loop correction range 87-180")
-            check.warn_outside(where + " high", high, 87, 180, "mg/dL", str,
-                               "Loop correction range 87-180")
+            check.warn_outside(path, low, 87, 180, "mg/dL", str,
+                               "Loop correction range 87-180", i + 1, " low")
+            check.warn_outside(path, high, 87, 180, "mg/dL", str,
+                               "Loop correction range 87-180", i + 1, " high")
     return schedule
 
 

@@ -87,9 +87,10 @@ def _quote(key):
 
 def _scan(data, max_depth):
     """The iterative scan; raises _Refusal or _Duplicate."""
-    # One frame per open table or list: [keys {key bytes: line} or None for a list, the
-    # key being read (tables) or the item count (lists)].
+    # Two entries per open table or list (flat: no list per frame): keys {key bytes:
+    # line} or None for a list, then the key being read (tables) or the item count.
     stack = []
+    escaped = []  # one list for every key's escaped pieces, emptied after each key
     size = len(data)
     pos = 0
     line = 1
@@ -107,7 +108,7 @@ def _scan(data, max_depth):
         c = data[pos]
         if state == _VALUE:
             if c == 0x7B or c == 0x5B:  # { [
-                if len(stack) >= max_depth:
+                if len(stack) >= 2 * max_depth:
                     raise _Refusal(line, "nested more than %d levels deep" % max_depth)
                 pos += 1
                 while pos < size and data[pos] in _SPACE:
@@ -120,7 +121,8 @@ def _scan(data, max_depth):
                     state = _AFTER
                     _count(stack)
                     continue
-                stack.append([{} if c == 0x7B else None, 0 if c == 0x5B else None])
+                stack.append({} if c == 0x7B else None)
+                stack.append(0 if c == 0x5B else None)
                 state = _KEY if c == 0x7B else _VALUE
                 continue
             if c == 0x22:
@@ -134,17 +136,19 @@ def _scan(data, max_depth):
         elif state == _KEY:
             if c != 0x22:
                 raise _Refusal(line, "expected a key in double quotes")
-            escaped = []
             start = pos + 1
             pos = _string(data, pos, line, escaped)
             # The key's UTF-8 bytes: a slice when it has no escapes (one allocation).
-            key = "".join(escaped).encode() if escaped else data[start:pos - 1]
-            frame = stack[-1]
-            keys = frame[0]
+            if escaped:
+                key = "".join(escaped).encode()
+                del escaped[:]
+            else:
+                key = data[start:pos - 1]
+            keys = stack[-2]
             if key in keys:
                 raise _Duplicate(_path(stack, key), key.decode(), keys[key], line)
             keys[key] = line
-            frame[1] = key
+            stack[-1] = key
             while pos < size and data[pos] in _SPACE:
                 if data[pos] == 0x0A:
                     line += 1
@@ -156,13 +160,13 @@ def _scan(data, max_depth):
         else:  # _AFTER a value
             if not stack:
                 raise _Refusal(line, "more text after the value")
-            frame = stack[-1]
-            is_table = frame[0] is not None
+            is_table = stack[-2] is not None
             if c == 0x2C:  # ,
                 pos += 1
                 state = _KEY if is_table else _VALUE
             elif c == (0x7D if is_table else 0x5D):
                 pos += 1
+                stack.pop()
                 stack.pop()
                 _count(stack)
             else:
@@ -171,15 +175,15 @@ def _scan(data, max_depth):
 
 def _count(stack):
     """A value ended inside a list: the next one is the list's next item."""
-    if stack and stack[-1][0] is None:
-        stack[-1][1] += 1
+    if stack and stack[-2] is None:
+        stack[-1] += 1
 
 
 def _path(stack, key):
     """The key path of `key` in the innermost table: tables by key, lists by [index]."""
     parts = []
-    for i in range(len(stack) - 1):
-        keys, where = stack[i]
+    for i in range(0, len(stack) - 2, 2):
+        keys, where = stack[i], stack[i + 1]
         if keys is None:
             parts.append("[%d]" % where)
         else:

@@ -60,7 +60,8 @@ def fmt_milli(milli):
     if not isinstance(milli, int) or isinstance(milli, bool):
         raise TypeError("fmt_milli takes an int, not %r" % (milli,))
     sign = "-" if milli < 0 else ""
-    whole, frac = divmod(abs(milli), 1000)
+    whole = abs(milli) // 1000  # not divmod: no tuple (the screens format every redraw)
+    frac = abs(milli) % 1000
     if not frac:
         return "%s%d" % (sign, whole)
     return ("%s%d.%03d" % (sign, whole, frac)).rstrip("0")
@@ -107,19 +108,22 @@ def _epsilon():
     return eps
 
 
-_EPSILON = _epsilon()
+# Made once: on MicroPython each float a check makes is a heap object.
+_TWICE_EPSILON = 2 * _epsilon()
+_INF = float("inf")
+_NEG_INF = float("-inf")
 
 
 def _float_to_milli(field, value, unit):
-    if value != value or value in (float("inf"), float("-inf")):
+    if value != value or value == _INF or value == _NEG_INF:
         raise InvalidValue(field, value, "a finite number of " + unit)
-    if abs(value) > 1_000_000:
+    if value > 1_000_000 or value < -1_000_000:
         raise InvalidValue(field, value, "a number of " + unit + " below 1000000")
     scaled = value * 1000
     milli = int(round(scaled))
     # value*1000 is off by at most ~1 epsilon relative (input and product rounding), so
     # twice that passes every float the user meant as 3 decimals, and nothing finer.
-    if abs(scaled - milli) > max(1e-9, abs(scaled) * 2 * _EPSILON):
+    if abs(scaled - milli) > max(1e-9, abs(scaled) * _TWICE_EPSILON):
         raise InvalidValue(field, value, "at most 3 decimals of " + unit)
     return milli
 

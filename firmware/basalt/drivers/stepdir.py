@@ -128,14 +128,15 @@ class StepDirMotor(Motor):
         if not is_int(duration_ms) or duration_ms < 1:
             raise ValueError("duration_ms: %r is not allowed; allowed: 1 ms or more"
                              % (duration_ms,))
-        # steps * 1000 / duration_ms > max_step_hz, in small integers.
-        hz, rest = divmod(steps * 1000, duration_ms)
-        if hz > self.max_step_hz or (hz == self.max_step_hz and rest):
+        # steps * 1000 / duration_ms > max_step_hz, in small integers (// and %, not
+        # divmod: its tuple would be garbage on every move).
+        hz = steps * 1000 // duration_ms
+        if hz > self.max_step_hz or (hz == self.max_step_hz and steps * 1000 % duration_ms):
             raise ValueError("step rate: %d steps in %d ms is above motor.max_step_hz "
                              "(%d Hz)" % (steps, duration_ms, self.max_step_hz))
         # Period in us, rounded up, without leaving the small-int range.
-        whole, rest = divmod(duration_ms, steps)
-        period_us = whole * 1000 + (rest * 1000 + steps - 1) // steps
+        period_us = (duration_ms // steps * 1000
+                     + (duration_ms % steps * 1000 + steps - 1) // steps)
         if period_us > _MAX_PERIOD_US:
             raise ValueError("step period: %d us is not allowed; allowed: at most %d us "
                              "between microsteps" % (period_us, _MAX_PERIOD_US))

@@ -5,14 +5,20 @@ Writes are closed (and os.sync()ed where it exists) before they return. littlefs
 a file at close and renames atomically, which replace() relies on.
 """
 
-import json
 import os
 
+from basalt import call_and_forget
 from basalt.core.errors import ConfigError, StorageFault
 from basalt.core.journal import crc
 from basalt.ports import Storage
 
-_ENOENT = 2
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
+_ENOENT = const(2)
 
 
 def _sync():
@@ -24,13 +30,14 @@ def _sync():
 class FileStorage(Storage):
     def __init__(self, root="/data"):
         self.root = root
+        self._prefix = root.rstrip("/") + "/"  # FileStorage("/") is the top folder
         try:
             os.mkdir(root)
         except OSError:
             pass  # already there
 
     def _path(self, name):
-        return self.root.rstrip("/") + "/" + name  # FileStorage("/") is the top folder
+        return self._prefix + name  # one new string a file operation
 
     def read(self, name):
         try:
@@ -90,15 +97,6 @@ class FileStorage(Storage):
             pass
 
 
-def read_or_empty(storage, name):
-    """A file's bytes; a file the flash cannot read counts as damaged (empty), so a
-    read error never stops the boot."""
-    try:
-        return storage.read(name) or b""
-    except OSError:
-        return b""
-
-
 def guarded(operation, name, call, *args):
     """call(*args); an OSError of the Storage port becomes a StorageFault naming the
     file and the error (no storage path raises a bare OSError)."""
@@ -109,10 +107,6 @@ def guarded(operation, name, call, *args):
 
 
 SUM_SUFFIX = ".sum"
-
-
-def _sum_line(data):
-    return "%d %d" % (crc(data), len(data))
 
 
 def _sums(text):
@@ -200,35 +194,9 @@ class ValidatedFile:
         """Validate (unless given what the validator returned for obj), then replace
         the file and read it back; a refused obj changes nothing. A flash error (or
         bytes that read back otherwise) raises StorageFault: the old file is then still
-        the one a boot loads, or the new one if only the read-back failed."""
-        if validated is None:
-            validated = self.validator(obj)
-        data = json.dumps(obj).encode()
-        storage = self.storage
-        old = None
-        try:
-            old = storage.read(self.name)
-        except OSError:
-            pass
-        line = _sum_line(data)
-        if old is not None:
-            try:
-                self._check_sum(bytes(old))  # never bless bytes that rotted
-                line += " " + _sum_line(bytes(old))
-            except ConfigError:
-                pass
-        guarded("replace", self.name + SUM_SUFFIX, storage.replace,
-                self.name + SUM_SUFFIX, line.encode())
-        guarded("replace", self.name, storage.replace, self.name, data)
-        try:
-            back = storage.read(self.name)
-        except OSError:
-            back = None
-        if back is None or bytes(back) != data:
-            self.restore(old)  # a boot must not load what the pump never applied
-            raise StorageFault(self.name, "read back", OSError(5, "read back differs"),
-                               "%s not saved: read back differs" % self.name)
-        return validated
+        the one a boot loads, or the new one if only the read-back failed. Seldom (a
+        settings save): its code is basalt.storage.file_save, loaded for the call."""
+        return call_and_forget("basalt.storage.file_save", "save", self, obj, validated)
 
     def raw(self):
         """The file's bytes as they are (None if there is none or it cannot be read)."""

@@ -2,11 +2,15 @@
 never the whole journal in memory. Imported when the history screen opens.
 
 A position is (segment number, record index). A segment is indexed once when the reader
-first enters it: its bytes are read CHUNK at a time through Storage.read_at, every record
-checked as at boot (CRC), and only each record's offset and length kept (two small
-arrays; a 16 KiB segment of ~40-byte records holds ~400). Two segments' indexes are kept
-(a page that crosses a boundary does not index one again). Boot records seen while
-indexing give their boot's time of day, so older boots' records show a clock time too.
+first enters it: its bytes are read CHUNK at a time through Storage.read_at, every
+record's frame checked as at boot (sync byte, length, CRC), and only each record's
+offset and length kept (two small arrays; a 16 KiB segment of ~40-byte records holds
+~400). A record is decoded when it is shown, not to index it (decoding every record of a
+segment made ~500 bytes of garbage each); one whose frame checks out but whose payload
+does not decode reads back as None, which the screen skips. Two segments' indexes are
+kept (a page that crosses a boundary does not index one again). Boot records, decoded
+while indexing, give their boot's time of day, so older boots' records show a clock
+time too.
 """
 
 import struct
@@ -17,6 +21,7 @@ from basalt.core import journal_records as jread  # reading records back (Histor
 
 CHUNK = 1_280  # read at once: more than one record of the largest size
 _KEPT = 2
+_BOOT = jnl.KINDS.index("boot")  # the kind code in a boot record's frame
 
 
 class JournalPages:
@@ -108,21 +113,39 @@ class JournalPages:
         next read starts (a record cut by the chunk's end is read whole next time)."""
         at = 0
         size = len(data)
+        view = memoryview(data)  # CRCs over slices of it: no copy of each record
         while at + jnl.RECORD_OVERHEAD <= size:
-            if data[at] == jnl.SYNC and not eof:
-                length = struct.unpack_from("<H", data, at + 2)[0]
-                if length <= jnl.MAX_PAYLOAD and at + jnl.RECORD_OVERHEAD + length > size:
-                    return at  # cut by the chunk: CHUNK holds the largest record whole
-            found = jread._record_at(data, at)
-            if found is not None:
-                record, end = found
+            end = self._frame_end(data, view, at, size, eof)
+            if end < 0:
+                return at  # cut by the chunk: CHUNK holds the largest record whole
+            if end:
                 offsets.append(base + at)
                 lengths.append(end - at)
-                if record.kind == "boot" and isinstance(record.detail.get("day_ms"), int) \
-                        and record.boot != self.boot:
-                    self.boots[record.boot] = (record.at_ms, record.detail["day_ms"])
                 at = end
                 continue
             nxt = data.find(b"\xb5", at + 1)
             at = size if nxt < 0 else nxt
         return at
+
+    def _frame_end(self, data, view, at, size, eof):
+        """Where the record at `at` ends if its frame checks out (sync byte, length,
+        CRC; a boot record also decoded, for its boot's time of day), 0 if not, -1 if
+        the chunk cuts it."""
+        if data[at] != jnl.SYNC:
+            return 0
+        length = data[at + 2] | data[at + 3] << 8
+        end = at + jnl.RECORD_OVERHEAD + length
+        if length > jnl.MAX_PAYLOAD:
+            return 0
+        if end > size:
+            return 0 if eof else -1
+        if jnl.crc(view[at:end - 4]) != struct.unpack_from("<I", data, end - 4)[0]:
+            return 0
+        if data[at + 1] == _BOOT:
+            found = jread._record_at(data, at)
+            if found is None:
+                return 0
+            record = found[0]
+            if isinstance(record.detail.get("day_ms"), int) and record.boot != self.boot:
+                self.boots[record.boot] = (record.at_ms, record.detail["day_ms"])
+        return end

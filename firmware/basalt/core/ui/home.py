@@ -17,6 +17,12 @@ from basalt.core.errors import BasaltError
 from basalt.core.ui.text import Line
 from basalt.core.ui.view import LOOP_CLOSED
 
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(value):
+        return value
+
 try:  # the alarm manager's table of banner titles (branch issue3-safety)
     from basalt.core.alarms import banner as _banner
 except ImportError:
@@ -25,7 +31,7 @@ except ImportError:
 _LABELS = {}  # code -> title as bytes, made once per code
 STOP_LABELS = {"suspended": b"SUSP", "reservoir empty": b"EMPTY", "no reservoir": b"NO RES"}
 BOLUS_LABELS = {"normal": b"Bol ", "extended": b"Ext ", "dual": b"Dual "}
-STALE_MS = 3_600_000  # a reading older than an hour is not shown as a value
+_SHOWN_MS = const(3_600_000)  # a reading older than an hour is not shown as a value
 
 
 def alarm_label(code):
@@ -136,15 +142,15 @@ class HomeScreen:
         else:
             age = view.glucose_age_ms or 0
             a.clear()
-            if age >= STALE_MS:
+            if age >= _SHOWN_MS:
                 a.put(b"---")
             else:
                 a.put_int(view.glucose_mgdl)
             end = p.big_line(a, 0, 12)
-            if age < STALE_MS:
+            if age < _SHOWN_MS:
                 draw_trend(p.c, view.trend, end + 2, 12)
             b.clear()
-            if age >= STALE_MS:
+            if age >= _SHOWN_MS:
                 b.put(b">1h ago")
             else:
                 b.put_int(age // 60_000).put(b"m ago")

@@ -24,7 +24,6 @@ LONG = 1
 REPEAT = 2
 SHORT = 3
 RELEASE = 4
-KIND_NAMES = ("press", "long", "repeat", "short", "release")
 
 DEBOUNCE_MS = 20
 LONG_MS = 1_000
@@ -78,9 +77,6 @@ class ButtonDecoder:
         """One sample of every key: bit k of mask set = key k pressed."""
         for key in range(self.keys):
             self.update(now_ms, key, bool(mask >> key & 1))
-
-    def is_down(self, key):
-        return self._down[key]
 
     def idle(self):
         """No key held and no change waiting out its debounce time."""

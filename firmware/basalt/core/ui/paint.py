@@ -2,9 +2,11 @@
 
 Graphics go straight to the canvas (painter.c.fill_rect(...)). Text goes through the
 painter: the 8x8 font one glyph at a time (framebuf.text() takes str or bytes, not a
-bytearray, so each character is drawn with a 1-character str from a table built once:
-no allocation), and large seven-segment figures drawn with fill_rect. TextDump is a
-painter that also records the text, for tests and the random walk.
+bytearray, so each character is drawn as chr(code): on MicroPython an ASCII character
+is an interned name, so no allocation, and no table of all 96 held), and large
+seven-segment figures drawn with fill_rect. The painter that also records the text
+(for tests and the random walk) is basalt.core.ui.textdump's TextDump, which no board
+loads.
 """
 
 
@@ -14,16 +16,15 @@ except ImportError:  # CPython (host tests)
     def const(value):
         return value
 
-_GLYPH_W = const(8)
+GLYPH_W = const(8)  # the 8x8 font (basalt.core.ui.textdump places text by it)
 _GLYPH_H = const(8)
-_CHARS = tuple(chr(code) for code in range(32, 128))  # 127: framebuf's "unknown" glyph
 
 _BIG_W = const(10)  # large figures: 10x16 seven segments, 2 px thick, 12 px apart
 _BIG_H = const(16)
 _BIG_ADVANCE = const(12)
 _DOT_ADVANCE = const(5)
-_SEG = 2
-_HALF = _BIG_H // 2 - 1
+_SEG = const(2)
+_HALF = const(7)  # _BIG_H // 2 - 1
 # Segments a..g as bits 0..6 (a top, clockwise, g middle) for the digits 0..9.
 _DIGIT_SEGMENTS = (0x3F, 0x06, 0x5B, 0x4F, 0x66, 0x6D, 0x7D, 0x07, 0x7F, 0x6F)
 
@@ -47,9 +48,9 @@ class Painter:
             code = data[i]
             if code != 32:
                 if code < 32 or code > 127:
-                    code = 127
-                canvas.text(_CHARS[code - 32], x, y, color)
-            x += _GLYPH_W
+                    code = 127  # framebuf's "unknown" glyph
+                canvas.text(chr(code), x, y, color)
+            x += GLYPH_W
         return x
 
     def line_text(self, line, x, y, color=1):
@@ -98,84 +99,3 @@ class Painter:
             canvas.fill_rect(x, y, _SEG, _HALF + _SEG, color)
         else:
             canvas.fill_rect(x, y + _HALF, _BIG_W, _SEG, color)
-
-
-def big_width(data, n=-1):
-    """Pixels that data takes as large figures."""
-    if n < 0:
-        n = len(data)
-    width = 0
-    for i in range(n):
-        width += _DOT_ADVANCE if data[i] == 46 else _BIG_ADVANCE
-    return width
-
-
-class NullCanvas:
-    """A canvas that draws nothing (text dumps without pixels, for speed)."""
-
-    width = 128
-    height = 64
-
-    def fill(self, color):
-        pass
-
-    def pixel(self, x, y, color=None):
-        pass
-
-    def hline(self, x, y, w, color):
-        pass
-
-    def vline(self, x, y, h, color):
-        pass
-
-    def line(self, x1, y1, x2, y2, color):
-        pass
-
-    def rect(self, x, y, w, h, color, fill=False):
-        pass
-
-    def fill_rect(self, x, y, w, h, color):
-        pass
-
-    def text(self, s, x, y, color=1):
-        pass
-
-
-class TextDump(Painter):
-    """A painter that records every piece of text: dump() gives one line per text row.
-
-    Large figures are recorded like text. Characters are placed by x // 8, so a row
-    reads as it looks; rows come out top to bottom.
-    """
-
-    def __init__(self, canvas=None):
-        super().__init__(canvas if canvas is not None else NullCanvas())
-        self.rows = {}
-
-    def begin(self):
-        super().begin()
-        self.rows = {}
-
-    def _record(self, data, x, y, n, spaced):
-        """Text at its columns; large figures as a run of characters from their x."""
-        row = self.rows.setdefault(y, {})
-        col = x // _GLYPH_W
-        for i in range(n if n >= 0 else len(data)):
-            if data[i] != 32:
-                row[(x + i * _GLYPH_W) // _GLYPH_W if spaced else col + i] = chr(data[i])
-
-    def text(self, data, x, y, color=1, n=-1):
-        self._record(data, x, y, n, True)
-        return super().text(data, x, y, color, n)
-
-    def big(self, data, x, y, color=1, n=-1):
-        self._record(data, x, y, n, False)
-        return super().big(data, x, y, color, n)
-
-    def dump(self):
-        lines = []
-        for y in sorted(self.rows):
-            row = self.rows[y]
-            width = max(row) + 1 if row else 0
-            lines.append("".join(row.get(col, " ") for col in range(width)).rstrip())
-        return "\n".join(line for line in lines if line)

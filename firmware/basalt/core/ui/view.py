@@ -81,9 +81,6 @@ class PumpView:
         # a bolus interrupted by a reset: (delivered_lo_mu, delivered_hi_mu, programmed_mu)
         self.uncertain = None
 
-    def temp_running(self):
-        return self.temp_left_min is not None
-
     def bolus_running(self):
         return self.bolus_kind is not None
 
