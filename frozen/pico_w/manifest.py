@@ -36,6 +36,7 @@ package(
         "ble/cgm_pairing.py",
         "core/__init__.py",
         "core/activity.py",
+        "core/alarm_texts.py",
         "core/alarms.py",
         "core/basal.py",
         "core/board_file.py",

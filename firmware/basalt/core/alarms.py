@@ -31,44 +31,54 @@ MEDIUM = 1
 LOW = 2
 PRIORITY_NAMES = ("high", "medium", "low")
 
-# code: (priority, stops delivery, latches, banner title, banner hint). Titles and hints
-# fit the 16-character lines of a 128-pixel OLED in the 8x8 font.
+# code: (priority, stops delivery, latches), one of the few distinct tuples in _K shared
+# by every code with the same triple (a tuple per code cost 32 bytes each). The banner
+# texts are in basalt.core.alarm_texts, loaded when an alarm is first shown.
+_K = (
+    (HIGH, True, True),  # 0: stops delivery
+    (HIGH, False, True),  # 1
+    (MEDIUM, False, True),  # 2: latches
+    (MEDIUM, False, False),  # 3
+    (LOW, False, False),  # 4
+    (LOW, False, True),  # 5: latches
+)
 ALARMS = {
-    "occlusion": (HIGH, True, True, "OCCLUSION", "Check tubing"),
-    "reservoir_empty": (HIGH, True, True, "RESERVOIR EMPTY", "New reservoir"),
-    "delivery_fault": (HIGH, True, True, "DELIVERY FAULT", "Motor stopped"),
-    "sensor_fault": (HIGH, True, True, "SENSOR FAULT", "Force sensor"),
-    "auto_off": (HIGH, True, True, "AUTO-OFF", "Pump stopped"),
-    "daily_max": (HIGH, True, True, "DAILY MAX", "Delivery stopped"),
-    "battery_critical": (HIGH, False, True, "BATTERY CRITICAL", "Charge now"),
-    "infusion_set": (MEDIUM, False, True, "CHECK SITE", "and ketones"),
-    "reservoir_low": (MEDIUM, False, False, "RESERVOIR LOW", "Refill soon"),
-    "battery_low": (MEDIUM, False, False, "BATTERY LOW", "Charge soon"),
-    "cgm_lost": (MEDIUM, False, False, "CGM LOST", "No glucose data"),
+    "occlusion": _K[0],
+    "reservoir_empty": _K[0],
+    "delivery_fault": _K[0],
+    "sensor_fault": _K[0],
+    "auto_off": _K[0],
+    "daily_max": _K[0],
+    "battery_critical": _K[1],
+    "infusion_set": _K[2],
+    "reservoir_low": _K[3],
+    "battery_low": _K[3],
+    "cgm_lost": _K[3],
     # The closed loop wanted more insulin over scheduled basal than its 3 h or 24 h bound
     # leaves (a spoofed or failing CGM, or a real high that needs a person): latches
     # until read, so a bound met at night is still on the screen in the morning.
-    "loop_limit": (MEDIUM, False, True, "LOOP LIMIT", "Check BG and CGM"),
-    "suspended_too_long": (MEDIUM, False, False, "STILL SUSPENDED", "Resume delivery?"),
+    "loop_limit": _K[2],
+    "suspended_too_long": _K[3],
     # CGM glucose alerts (basalt.core.glucose_alerts). Urgent low is fixed at 55 mg/dL
     # and cannot be turned off; it latches, as every high one does.
-    "urgent_low": (HIGH, False, True, "URGENT LOW", "Eat 15 g carbs"),
-    "low": (MEDIUM, False, False, "LOW GLUCOSE", "Eat 15 g carbs"),
-    "urgent_low_soon": (MEDIUM, False, False, "URGENT LOW SOON", "Eat carbs now"),
-    "falling": (LOW, False, False, "FALLING FAST", "Check glucose"),
-    "rising": (LOW, False, False, "RISING FAST", "Check glucose"),
-    "high": (LOW, False, False, "HIGH GLUCOSE", "Check ketones"),
+    "urgent_low": _K[1],
+    "low": _K[3],
+    "urgent_low_soon": _K[3],
+    "falling": _K[4],
+    "rising": _K[4],
+    "high": _K[4],
     # No insulin for a long time with no low reading to explain it (a stuck-low CGM).
-    "zero_basal": (MEDIUM, False, False, "NO BASAL", "Check BG and CGM"),
-    "recheck_bg": (LOW, False, False, "RECHECK GLUCOSE", "Enter a reading"),
-    "site_change": (LOW, False, False, "SITE CHANGE", "Change the site"),
-    "glucose_check": (LOW, False, False, "CHECK GLUCOSE", "Enter a reading"),
+    "zero_basal": _K[3],
+    "recheck_bg": _K[4],
+    "site_change": _K[4],
+    "glucose_check": _K[4],
     # Sick day (an activity mode): every 2 h, latched until read.
-    "sick_check": (LOW, False, True, "SICK DAY CHECK", "Ketones + site"),
+    "sick_check": _K[5],
     # A CGM record whose time offset the pump's clock cannot have reached was ignored,
     # or the store re-anchored to the sensor's new clock: latches until read.
-    "cgm_time": (LOW, False, True, "CGM TIME ERROR", "Reading ignored"),
+    "cgm_time": _K[5],
 }
+del _K
 CODES = tuple(sorted(ALARMS))
 REMINDERS = ("site_change", "glucose_check", "recheck_bg")  # louder when ignored, never higher
 
@@ -112,8 +122,9 @@ def check_code(code):
 
 def banner(code):
     """(title, hint) for a code: two short lines the screen shows."""
-    entry = ALARMS[check_code(code)]
-    return entry[3], entry[4]
+    from basalt.core.alarm_texts import TEXTS
+
+    return TEXTS[check_code(code)]
 
 
 def stops_delivery(code):
