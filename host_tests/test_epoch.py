@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basalt.app import PumpApp
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.events import EVENT_TIMES
 from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings, parse_settings_text
@@ -46,8 +46,8 @@ def settings_obj():
 
 
 def reading(mg_dl, offset_min):
-    return cgms.decode_measurements(bytes(cgms.encode_record(
-        cgms.sfloat_from_milli(mg_dl * 1000), offset_min, crc=True)), True)[0]
+    return cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+        cgms_sensor.sfloat_from_milli(mg_dl * 1000), offset_min, crc=True)), True)[0]
 
 
 def boot(start_ms, rebase_at_ms):

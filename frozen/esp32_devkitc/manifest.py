@@ -42,6 +42,7 @@ package(
         "core/board_file.py",
         "core/calculator.py",
         "core/cgms.py",
+        "core/cgms_sensor.py",
         "core/check.py",
         "core/checkpoint.py",
         "core/clock.py",

@@ -1,7 +1,8 @@
-"""Bluetooth Continuous Glucose Monitoring Service (0x181F) wire format: decode and encode.
+"""Bluetooth Continuous Glucose Monitoring Service (0x181F) wire format: what the pump
+decodes. The sensor side (encoders, RACP requests answered) is basalt.core.cgms_sensor.
 
 Pure and shared: the pump's BLE client decodes with it, the CGM simulator board
-(tools/cgm_peripheral) encodes with it, and the tests hold one against the other.
+(tools/cgm_peripheral) encodes with cgms_sensor, and the tests hold one against the other.
 Facts (Bluetooth SIG CGMS 1.0.1 / GATT characteristic definitions; docs/references.md):
 
 - CGM Measurement 0x2AA7: records back to back; each is Size (u8, whole record incl.
@@ -98,9 +99,7 @@ RACP_SUCCESS = const(1)
 RACP_NO_RECORDS = const(6)
 
 SPECIALS = {0x07FF: "nan", 0x0800: "nres", 0x07FE: "+inf", 0x0802: "-inf"}
-_SPECIAL_RAW = {"nan": 0x07FF, "nres": 0x0800, "+inf": 0x07FE, "-inf": 0x0802}
 _SFLOAT_RESERVED = const(0x0801)
-_MANTISSA_MAX = const(2045)  # 2046/2047 and -2046..-2048 are special at exponent 0
 
 _MIN_RECORD = const(6)
 _MAX_RECORD = const(15)
@@ -149,13 +148,6 @@ def _check_crc(field, data, start, end):
               "E2E-CRC mismatch: 0x%04X received" % sent)
 
 
-def _with_crc(out):
-    crc = crc16(out)
-    out.append(crc & 0xFF)
-    out.append(crc >> 8)
-    return out
-
-
 # --- SFLOAT ----------------------------------------------------------------------------
 
 
@@ -188,38 +180,6 @@ def div_round(n, d):
     if n >= 0:
         return (2 * n + d) // (2 * d)
     return -((-2 * n + d) // (2 * d))
-
-
-def sfloat_from_milli(milli):
-    """The shortest exact (or nearest) SFLOAT for a number given in thousandths."""
-    if milli is None:
-        return _SPECIAL_RAW["nan"]
-    mantissa, exponent = milli, -3
-    while mantissa and mantissa % 10 == 0 and exponent < 0:
-        mantissa //= 10
-        exponent += 1
-    while mantissa > _MANTISSA_MAX or mantissa < -_MANTISSA_MAX:
-        mantissa = div_round(mantissa, 10)
-        exponent += 1
-    if exponent > 7:
-        raise InvalidValue("sfloat", milli, "magnitude below 2.045e10")
-    return ((exponent & 0x0F) << 12) | (mantissa & 0x0FFF)
-
-
-def sfloat_special(name):
-    """The raw SFLOAT for "nan", "nres", "+inf" or "-inf"."""
-    raw = _SPECIAL_RAW.get(name)
-    if raw is None:
-        raise InvalidValue("sfloat special", name, "nan, nres, +inf or -inf")
-    return raw
-
-
-def sfloat_parts(raw):
-    """(mantissa, exponent) of a finite SFLOAT, for exact decimal display."""
-    exponent = raw >> 12
-    mantissa = raw & 0x0FFF
-    return (mantissa - 0x1000 if mantissa >= 0x0800 else mantissa,
-            exponent - 16 if exponent >= 8 else exponent)
 
 
 # --- CGM Measurement ---------------------------------------------------------------------
@@ -340,40 +300,6 @@ def _field(index, name):
     return "measurement[%d].%s" % (index, name)
 
 
-def encode_record(glucose_raw, time_offset, annunciation=None, trend_raw=None,
-                  quality_raw=None, crc=False):
-    """One CGM Measurement record (bytearray). Values are raw SFLOATs (see sfloat_*).
-
-    annunciation None sends no octet; otherwise the octets whose bits are set (status,
-    cal/temp, warning), so 0 sends none either.
-    """
-    _u16_in("glucose", glucose_raw)
-    _u16_in("time_offset", time_offset)
-    flags = 0
-    octets = []
-    if annunciation:
-        if not 0 <= annunciation <= 0xFFFFFF:
-            raise InvalidValue("annunciation", annunciation, "0 to 0xFFFFFF")
-        for bit, shift in ((_FLAG_STATUS, 0), (FLAG_CAL_TEMP, 8), (_FLAG_WARNING, 16)):
-            octet = (annunciation >> shift) & 0xFF
-            if octet:
-                flags |= bit
-                octets.append(octet)
-    if trend_raw is not None:
-        flags |= _FLAG_TREND
-    if quality_raw is not None:
-        flags |= _FLAG_QUALITY
-    out = bytearray((record_size(flags, crc), flags, glucose_raw & 0xFF, glucose_raw >> 8,
-                     time_offset & 0xFF, time_offset >> 8))
-    out.extend(bytes(octets))
-    for raw in (trend_raw, quality_raw):
-        if raw is not None:
-            _u16_in("sfloat", raw)
-            out.append(raw & 0xFF)
-            out.append(raw >> 8)
-    return _with_crc(out) if crc else out
-
-
 def _u16_in(field, value):
     if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
         raise InvalidValue(field, value, "0 to 65535")
@@ -402,27 +328,12 @@ def decode_feature(data):
     return Feature(flags, data[3] & 0x0F, data[3] >> 4)
 
 
-def encode_feature(flags, kind=9, location=5):
-    out = bytearray((flags & 0xFF, (flags >> 8) & 0xFF, (flags >> 16) & 0xFF,
-                     (location << 4) | kind))
-    if flags & FEATURE_E2E_CRC:
-        return _with_crc(out)
-    out.extend(b"\xff\xff")
-    return out
-
-
 def decode_status(data, crc=False):
     """CGM Status: (time_offset minutes, 24-bit status)."""
     _length("status", data, (7,) if crc else (5,))
     if crc:
         _check_crc("status.crc", data, 0, 7)
     return _u16(data, 0), data[2] | (data[3] << 8) | (data[4] << 16)
-
-
-def encode_status(time_offset, status, crc=False):
-    out = bytearray((time_offset & 0xFF, time_offset >> 8, status & 0xFF,
-                     (status >> 8) & 0xFF, (status >> 16) & 0xFF))
-    return _with_crc(out) if crc else out
 
 
 class SessionStart:
@@ -471,36 +382,12 @@ def decode_session_start(data, crc=False):
                         zone, dst)
 
 
-def encode_session_start(start, crc=False):
-    out = bytearray((start.year & 0xFF, start.year >> 8, start.month, start.day, start.hour,
-                     start.minute, start.second, start.zone & 0xFF, start.dst))
-    return _with_crc(out) if crc else out
-
-
-def decode_session_run(data, crc=False):
-    """Session Run Time: expected run time of the session in hours."""
-    _length("session_run", data, (4,) if crc else (2,))
-    if crc:
-        _check_crc("session_run.crc", data, 0, 4)
-    return _u16(data, 0)
-
-
-def encode_session_run(hours, crc=False):
-    out = bytearray((hours & 0xFF, hours >> 8))
-    return _with_crc(out) if crc else out
-
-
 def _length(field, data, allowed):
     if len(data) not in allowed:
         _fail(field, "%d octets" % len(data), " or ".join("%d octets" % n for n in allowed))
 
 
 # --- Record Access Control Point --------------------------------------------------------
-
-
-def racp_report_last():
-    """Report stored records, operator last record: 01 06."""
-    return bytes((RACP_REPORT, OP_LAST))
 
 
 def racp_report_since(time_offset):
@@ -542,47 +429,6 @@ def decode_racp_response(data):
     if not 1 <= code < len(RACP_CODES):
         _fail("racp.response_code", code, "1 to %d" % (len(RACP_CODES) - 1))
     return RacpResponse(request_op, code, None)
-
-
-def decode_racp_request(data):
-    """A collector's request, for the sensor side: (op, operator, min_offset or None).
-
-    min_offset is the operand of ">= time offset"; other requests carry none. Raises
-    CgmFormatError with the response code to send in `.racp_code`.
-    """
-    if len(data) < 2:
-        _racp_refuse("racp", _hex(data), "op code and operator", 3)
-    op, operator = data[0], data[1]
-    if op not in (RACP_REPORT, RACP_DELETE, RACP_ABORT, RACP_REPORT_COUNT):
-        _racp_refuse("racp.op", op, "1 to 4", 2)
-    if op == RACP_ABORT:
-        if operator != _OP_NULL or len(data) != 2:
-            _racp_refuse("racp.operator", operator, "0 (null) for abort", 3)
-        return op, operator, None
-    if operator in (OP_ALL, OP_FIRST, OP_LAST):
-        if len(data) != 2:
-            _racp_refuse("racp.operand", _hex(data[2:]), "none for this operator", 5)
-        return op, operator, None
-    if operator != OP_GREATER_EQUAL:
-        _racp_refuse("racp.operator", operator, "1, 3, 5 or 6", 4)
-    if len(data) != 5 or data[2] != _FILTER_TIME_OFFSET:
-        _racp_refuse("racp.operand", _hex(data[2:]), "filter type 01 and a u16 time offset",
-                     9 if len(data) == 5 else 5)
-    return op, operator, _u16(data, 3)
-
-
-def _racp_refuse(field, value, allowed, code):
-    error = CgmFormatError(field, value, allowed)
-    error.racp_code = code
-    raise error
-
-
-def racp_response(request_op, code):
-    return bytes((_RACP_RESPONSE, _OP_NULL, request_op, code))
-
-
-def racp_count(count):
-    return bytes((_RACP_COUNT_RESPONSE, _OP_NULL, count & 0xFF, count >> 8))
 
 
 def _hex(data):
