@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.alarm_texts import TEXTS
 from basalt.core.alarms import (
     ALARMS,
@@ -247,7 +247,7 @@ def test_alarm_commands_check_their_input(cmd, error, text):
     m.raise_alarm(0, HIGH_CODE)
     m.pop_events()
     with pytest.raises(error, match=text):
-        commands.apply_alarm(m, 0, cmd)
+        command_engine.apply_alarm(m, 0, cmd)
     assert m.state(HIGH_CODE)["acknowledged"] is False and m.pop_events() == []
 
 

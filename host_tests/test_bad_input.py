@@ -8,7 +8,7 @@ the state is unchanged.
 
 Each case runs through one of the two layers:
   engine   DeliveryEngine methods, integers (mU, mU/h, minutes)
-  cmd      basalt.core.commands.apply with plain data in user units (U, U/h, "HH:MM")
+  cmd      basalt.core.command_engine.apply with plain data in user units (U, U/h, "HH:MM")
 
 and is checked three ways against a twin engine built the same way that never got it:
   1. at the time of the last tick: the exact error, and snapshot() identical before/after;
@@ -20,7 +20,7 @@ and is checked three ways against a twin engine built the same way that never go
 
 import pytest
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_MIN
@@ -135,17 +135,17 @@ def E(ident, call, error, field, value, allowed, state="running", marks=()):
 
 def P(ident, cmd, error, field, value, allowed, state="running", marks=()):
     """A command as the menus and the loop send it: (name, values in mU, mU/h, min)."""
-    return pytest.param(state, lambda engine, at: commands.apply(engine, at, cmd), error,
+    return pytest.param(state, lambda engine, at: command_engine.apply(engine, at, cmd), error,
                         field, value, allowed, id="pump-" + ident, marks=marks)
 
 
 def C(ident, cmd, error, field, value, allowed, state="running", marks=(), now=None):
     if now is None:
         def call(engine, at):
-            return commands.apply(engine, at, cmd)
+            return command_engine.apply(engine, at, cmd)
     else:
         def call(engine, at):
-            return commands.apply(engine, now, cmd)
+            return command_engine.apply(engine, now, cmd)
     return pytest.param(state, call, error, field, value, allowed, id="cmd-" + ident,
                         marks=marks)
 
@@ -699,6 +699,6 @@ def test_good_commands_are_accepted_in_the_same_states():
     ]
     for state, cmd in good:
         engine = build(state)
-        commands.apply(engine, LATER, cmd)
+        command_engine.apply(engine, LATER, cmd)
         assert engine.events, cmd
 

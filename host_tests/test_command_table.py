@@ -9,7 +9,8 @@ import pytest
 
 from basalt.core import command_parse, commands
 from basalt.core.command_docs import DOCS
-from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher, EngineOnly
+from basalt.core.command_engine import EngineOnly
+from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue
 from basalt.core.ui import flows

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import ConfigError, InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.core.safety import (
@@ -110,10 +110,10 @@ REFUSALS = [
     ("profile-edit-active-over-max-basal", limits(), 0, _nothing,
      lambda e, t: e.set_profile(t, "Day", [(0, 3_000)]), "max_basal", None),
     ("cmd-bolus-over-max", limits(), 0, _nothing,
-     lambda e, t: commands.apply(e, t, {"cmd": "bolus", "units": 10.5}), "max_bolus",
+     lambda e, t: command_engine.apply(e, t, {"cmd": "bolus", "units": 10.5}), "max_bolus",
      "bolus 10.5 U: max bolus is 10 U (0.5 U over)"),
     ("cmd-temp-over-max-basal", limits(), 0, _nothing,
-     lambda e, t: commands.apply(e, t, {"cmd": "temp_basal", "rate": 4, "minutes": 30}),
+     lambda e, t: command_engine.apply(e, t, {"cmd": "temp_basal", "rate": 4, "minutes": 30}),
      "max_basal", "temp basal 4 U/h: max basal is 2 U/h (2 U/h over)"),
 ]
 

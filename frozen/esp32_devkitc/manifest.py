@@ -47,6 +47,7 @@ package(
         "core/checkpoint.py",
         "core/clock.py",
         "core/command_docs.py",
+        "core/command_engine.py",
         "core/command_parse.py",
         "core/commands.py",
         "core/delivery.py",

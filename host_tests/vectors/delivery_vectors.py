@@ -1,7 +1,7 @@
 """Core vectors for the MicroPython lane: the same lines must come out of CPython and
 MicroPython. Deterministic (own LCG), integers and text only, dicts as sorted pairs."""
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.basal import make_profile
 from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
@@ -100,7 +100,7 @@ def scenarios():
                 now += gap[rng.below(3)]
                 moved += engine.tick(now)
             cmd = random_command(rng)
-            outcome = error_of(commands.apply, engine, now, cmd)
+            outcome = error_of(command_engine.apply, engine, now, cmd)
             emit("command", [seed, now, cmd, outcome])
         moved += engine.tick(now)
         emit("state", [seed, now, moved, engine.snapshot(), engine.pop_events()])
