@@ -170,7 +170,8 @@ RANGE_CONSTANTS = ("BOLUS_STEP_MU", "BOLUS_MAX_MU", "EXTENDED_MIN_MIN", "EXTENDE
 # command's field: each is a different rule that shares the pump's hard maximum.
 ALLOWED_USES = {
     "core/limits.py": "the declaration",
-    "core/commands.py": "the command table",
+    "core/commands.py": "the command table (the default syringe bound)",
+    "core/command_list.py": "the command table's declarations",
     "core/settings.py": "the settings file's own ranges (max bolus, bolus increment, fill)",
     "core/safety.py": "the widest limits the safety gate accepts from settings",
     "core/calculator.py": "the calculator's carbs input and rounding to the bolus step",

@@ -48,6 +48,7 @@ package(
         "core/clock.py",
         "core/command_docs.py",
         "core/command_engine.py",
+        "core/command_list.py",
         "core/command_parse.py",
         "core/commands.py",
         "core/delivery.py",
