@@ -17,6 +17,7 @@ from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.core.units import REBASE_AT_MS, REBASE_SHIFT_MS, SMALL_INT_MAX, TIME_FLOOR_MS
 from basalt.storage.keeper import Keeper
+from host_tests.vectors.vectorkit import engine_snapshot
 from tools.fake_storage import FakeStorage
 from tools.fakes import FakeMotor, VirtualClock
 from tools.settings.example import EXAMPLE
@@ -93,7 +94,7 @@ def run(start_ms, rebase_at_ms):
                      tuple(app.alarms.active()), app.alarms.sounding(now), events,
                      None if decision is None else (decision.action, decision.rate_mu_h,
                                                     decision.reason),
-                     app.engine.snapshot()["temp"], app.engine.bolus_parts()))
+                     engine_snapshot(app.engine)["temp"], app.engine.bolus_parts()))
         clock.advance(TICK_MS)
     return app, clock, motor, storage, seen
 

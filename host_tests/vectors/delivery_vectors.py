@@ -7,7 +7,7 @@ from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.safety import Limits
 from basalt.core.units import fmt_milli, to_milli
-from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, error_of
+from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, engine_snapshot, error_of
 
 SYRINGES = [  # (capacity mL, bore area mm2) as used by the Poseidon pump
     (1.0, 17.34), (3.0, 57.89), (10.0, 163.5), (60.0, 554.0),
@@ -103,7 +103,7 @@ def scenarios():
             outcome = error_of(command_engine.apply, engine, now, cmd)
             emit("command", [seed, now, cmd, outcome])
         moved += engine.tick(now)
-        emit("state", [seed, now, moved, engine.snapshot(), engine.pop_events()])
+        emit("state", [seed, now, moved, engine_snapshot(engine), engine.pop_events()])
 
 
 def bolus_series():

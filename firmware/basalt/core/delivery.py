@@ -830,38 +830,6 @@ class DeliveryEngine:
                 reports.append(report)
         return reports
 
-    # ----- inspection -------------------------------------------------------------
-
-    def snapshot(self):
-        """Every piece of state, as plain data (tests compare it before and after)."""
-        def ramp(r):
-            return None if r is None else (r.owner, r.programmed_mu, r.steps, r.duration_ms,
-                                           r.elapsed_ms, r.done, r._acc)
-
-        return {
-            "stop_reason": self.stop_reason,
-            "reservoir_steps": self.reservoir_steps,
-            "plunger_steps": self.plunger_steps,
-            "basal_steps": self.basal_steps,
-            "bolus_steps": self.bolus_steps,
-            "prime_steps": self.prime_steps,
-            "last_ms": self._last_ms,
-            "day_ms": self._day_ms,
-            "owed": self._owed,
-            "basal": (self._basal_acc, self._basal_rate, self._seg_left),
-            "temp": None if self._temp is None else tuple(self._temp),
-            "ramps": (ramp(self._now_part), ramp(self._ext_part), ramp(self._ext_pending),
-                      ramp(self._prime)),
-            "profiles": (self.profiles.active, sorted(
-                (p.name, p.segments()) for p in self.profiles.profiles.values())),
-            "bolus_speed": self.bolus_speed_mu_min,
-            "bolus_carry_pl": self.bolus_carry_pl,
-            "takeup": (self._takeup, self.reseat_steps),
-            "gate": (self.gate.delivered_steps, self.gate.day_steps(),
-                     self.gate.hour_bolus_steps(), self.gate.limit_hit),
-            "events": len(self.events),
-        }
-
 
 def _steps(ramp):
     """All the microsteps of a bolus part (with a dual wave's now part carried in)."""
