@@ -13,6 +13,7 @@ Every product stays below 2**30 (spans are cut to a per-channel maximum), so a t
 allocates nothing on 32-bit MicroPython.
 """
 
+from basalt import call_and_forget
 from basalt.core.basal import BasalProfiles, make_profile
 from basalt.core.check import int_in, one_of, text
 from basalt.core.errors import InvalidValue, NotAllowedNow
@@ -32,6 +33,14 @@ from basalt.core.units import (
     fmt_milli,
     shifted,
 )
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
+
 
 _SMALL = SMALL_INT_MAX
 _FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
@@ -55,6 +64,30 @@ ADVICE_KEYS = ("carbs_g", "meal_mu", "correction_mu", "iob_mu", "mg_dl", "glucos
                "target_high_mg_dl", "suggested_mu")
 # Stops that resume cannot undo: they need a new reservoir.
 NEEDS_RESERVOIR = (STOP_NO_RESERVOIR, STOP_EMPTY)
+
+# The engine's refusals by number: their texts are basalt.core.delivery_refusals, built
+# only when one is raised (as strings in this module they stayed in the heap).
+_TEMP_WOULD_REACH = const(0)
+_PERCENT_TOO_HIGH = const(1)
+_NO_TEMP = const(2)
+_NO_BOLUS = const(3)
+_BOLUS_RUNNING = const(4)
+_EXTENDED_RUNNING = const(5)
+_NOT_ENOUGH_INSULIN = const(6)
+_ALREADY_STOPPED = const(7)
+_NOT_SUSPENDED = const(8)
+_NEEDS_RESERVOIR = const(9)
+_PRIMING = const(10)
+_NO_DAILY_ROOM = const(11)
+_SUSPEND_FIRST = const(12)
+_PRIMING_ALREADY = const(13)
+_NO_RESTORE_REASON = const(14)
+_TEMP_WHILE_STOPPED = const(15)
+
+
+def _refused(code, *args):
+    """The error for refusal `code` with its values (see basalt.core.delivery_refusals)."""
+    return call_and_forget("basalt.core.delivery_refusals", "refusal", code, args)
 
 
 class Ramp:
@@ -361,10 +394,8 @@ class DeliveryEngine:
             return
         peak = _percent_peak(profile, self._day_ms, temp[2], temp[1])
         if peak > MAX_RATE_MU_H:
-            raise NotAllowedNow(command, "the running %d %% temp basal would reach %s U/h on "
-                                "profile %s (the most is %s U/h); cancel it first" % (
-                                    temp[1], fmt_milli(peak), profile.name,
-                                    fmt_milli(MAX_RATE_MU_H)))
+            raise _refused(_TEMP_WOULD_REACH, command, temp[1], fmt_milli(peak), profile.name,
+                           fmt_milli(MAX_RATE_MU_H))
         self.gate.check_rate(command, peak, " (the running %d %% temp basal on profile %s)"
                              % (temp[1], profile.name))
 
@@ -389,10 +420,8 @@ class DeliveryEngine:
             peak = _percent_peak(profile, self._day_ms, duration_ms, percent)
             if peak > MAX_RATE_MU_H:
                 highest = profile.max_rate_over(self._day_ms, duration_ms)
-                raise InvalidValue("temp basal percent", percent, "at most %d %% here: the "
-                                   "scheduled rate reaches %s U/h and the pump's maximum is "
-                                   "%s U/h" % (MAX_RATE_MU_H * 100 // highest,
-                                               fmt_milli(highest), fmt_milli(MAX_RATE_MU_H)))
+                raise _refused(_PERCENT_TOO_HIGH, percent, MAX_RATE_MU_H * 100 // highest,
+                               fmt_milli(highest), fmt_milli(MAX_RATE_MU_H))
             self.gate.check_rate("temp basal", peak, " (%d %% of the scheduled rate)" % percent)
         elif source == "loop":
             self.gate.check_loop_rate(now_ms, "loop temp basal", rate_mu_h, self._scheduled())
@@ -410,7 +439,7 @@ class DeliveryEngine:
     def cancel_temp_basal(self, now_ms, cause="user"):
         self._advance(now_ms)
         if self._temp is None:
-            raise NotAllowedNow("cancel temp basal", "no temp basal is running")
+            raise _refused(_NO_TEMP)
         self._cancel_temp(cause)
         self._retarget()
 
@@ -477,7 +506,7 @@ class DeliveryEngine:
         """Stop every running bolus part; return the reports of what was delivered."""
         self._advance(now_ms)
         if not self.bolus_running():
-            raise NotAllowedNow("cancel bolus", "no bolus is running")
+            raise _refused(_NO_BOLUS)
         return self._cancel_boluses("cancelled", "user")
 
     def bolus_running(self):
@@ -497,9 +526,9 @@ class DeliveryEngine:
 
     def _require_bolus_ok(self, command, amount_mu, need_now, need_ext):
         if need_now and self._now_part is not None:
-            raise NotAllowedNow(command, "a bolus is being delivered; wait or cancel it")
+            raise _refused(_BOLUS_RUNNING, command)
         if need_ext and (self._ext_part is not None or self._ext_pending is not None):
-            raise NotAllowedNow(command, "an extended bolus is running; cancel it first")
+            raise _refused(_EXTENDED_RUNNING, command)
         steps = self._carried(amount_mu)[0]  # what its parts will move, remainder taken
         self._require_insulin(command, amount_mu, steps)
         self.gate.check_bolus(self._last_ms, command, amount_mu, self._bolus_owed(), steps)
@@ -520,8 +549,7 @@ class DeliveryEngine:
         free = self.reservoir_steps - self._bolus_owed() - _owed(self._prime)
         free_mu = self.board.mu_for_usteps(free) if free > 0 else 0
         if amount_mu > free_mu or (steps is not None and steps > free):
-            raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
-                                "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))
+            raise _refused(_NOT_ENOUGH_INSULIN, command, fmt_milli(amount_mu), fmt_milli(free_mu))
 
     def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min, source="user",
                      advice=None):
@@ -613,7 +641,7 @@ class DeliveryEngine:
         alarm: the alarm code when the pump suspends itself (a storage fault)."""
         self._advance(now_ms)
         if self.stop_reason is not None:
-            raise NotAllowedNow("suspend", "delivery is already stopped (%s)" % self.stop_reason)
+            raise _refused(_ALREADY_STOPPED, "suspend", self.stop_reason)
         self._stop(STOP_USER, alarm)
 
     def resume(self, now_ms, cause="user"):
@@ -625,10 +653,10 @@ class DeliveryEngine:
         self._advance(now_ms)
         reason = self.stop_reason
         if reason is None or reason in NEEDS_RESERVOIR:
-            raise NotAllowedNow("resume", "not suspended" if reason is None
-                                else reason + "; fit a new reservoir first")
+            raise _refused(_NOT_SUSPENDED) if reason is None else _refused(_NEEDS_RESERVOIR,
+                                                                            reason)
         if self._prime is not None:
-            raise NotAllowedNow("resume", "priming is in progress")
+            raise _refused(_PRIMING, "resume")
         if reason.startswith(STOP_LIMIT):
             self._require_daily_room()
         self.stop_reason = None
@@ -652,8 +680,7 @@ class DeliveryEngine:
         one_of("stop reason", reason, ALARM_STOPS)
         self._advance(now_ms)
         if self.stop_reason is not None:
-            raise NotAllowedNow("alarm stop", "delivery is already stopped (%s)"
-                                % self.stop_reason)
+            raise _refused(_ALREADY_STOPPED, "alarm stop", self.stop_reason)
         int_in("unmoved steps", unmoved_steps, 0, self.plunger_steps, "microsteps")
         self.plunger_steps -= unmoved_steps
         self.reservoir_steps += unmoved_steps
@@ -715,10 +742,8 @@ class DeliveryEngine:
             need = self.profiles.current().max_rate_over(self._day_ms, MS_PER_HOUR)
         room = self.gate.day_room_mu()
         if need > room:
-            raise NotAllowedNow("resume", "%s U is left under the max daily insulin of %s U; "
-                                "the scheduled basal needs %s U in the next hour" % (
-                                    fmt_milli(room), fmt_milli(self.gate.limits.max_daily_mu),
-                                    fmt_milli(need)))
+            raise _refused(_NO_DAILY_ROOM, fmt_milli(room),
+                           fmt_milli(self.gate.limits.max_daily_mu), fmt_milli(need))
 
     def _limit_stop(self):
         limit = self.gate.limit_hit
@@ -731,10 +756,11 @@ class DeliveryEngine:
         """Fill tubing and cannula while suspended; not counted as therapy."""
         self._advance(now_ms)
         if self.stop_reason != STOP_USER:
-            raise NotAllowedNow("prime", "suspend delivery first" if self.stop_reason is None
-                                else self.stop_reason)
+            if self.stop_reason is None:
+                raise _refused(_SUSPEND_FIRST, "prime")
+            raise NotAllowedNow("prime", self.stop_reason)
         if self._prime is not None:
-            raise NotAllowedNow("prime", "priming is already in progress")
+            raise _refused(_PRIMING_ALREADY)
         self._require_insulin("prime", amount_mu)
         duration = -(-amount_mu * MS_PER_MIN // PRIME_SPEED_MU_MIN)
         self._prime = self._ramp((0, "prime"), amount_mu, duration)
@@ -744,9 +770,9 @@ class DeliveryEngine:
         """Rewind and fit a filled reservoir; returns the microsteps to rewind."""
         self._advance(now_ms)
         if self.stop_reason is None:
-            raise NotAllowedNow("new reservoir", "suspend delivery first")
+            raise _refused(_SUSPEND_FIRST, "new reservoir")
         if self._prime is not None:
-            raise NotAllowedNow("new reservoir", "priming is in progress")
+            raise _refused(_PRIMING, "new reservoir")
         rewind = self.plunger_steps
         self.plunger_steps = 0
         self._takeup = 0
@@ -796,8 +822,7 @@ class DeliveryEngine:
         """After a reset: the reservoir and plunger as checkpointed; delivery stopped."""
         self._advance(now_ms)
         if stop_reason is None:
-            raise InvalidValue("restore stop reason", None, "a reason: the pump restarts "
-                               "stopped until the user has seen the boot screen")
+            raise _refused(_NO_RESTORE_REASON, None)
         self.reservoir_steps = reservoir_steps
         self.plunger_steps = plunger_steps
         self.stop_reason = stop_reason
@@ -808,7 +833,7 @@ class DeliveryEngine:
         restore.plan_restore resumes only temps that lower delivery)."""
         self._advance(now_ms)
         if self.stop_reason is not None:
-            raise NotAllowedNow("resume temp basal", "pump is stopped (%s)" % self.stop_reason)
+            raise _refused(_TEMP_WHILE_STOPPED, self.stop_reason)
         self._temp = [rate_mu_h, percent, left_ms, duration_ms]
         self._retarget()
 
