@@ -74,6 +74,7 @@ package(
         "core/readings.py",
         "core/restore.py",
         "core/safety.py",
+        "core/safety_refusals.py",
         "core/schedule.py",
         "core/settings.py",
         "core/strict_json.py",
