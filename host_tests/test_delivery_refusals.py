@@ -91,3 +91,19 @@ def test_a_stop_that_needs_a_new_reservoir_says_so():
         engine.resume(3_600_000)
     assert str(raised.value) == "resume refused: reservoir empty; fit a new reservoir first"
     assert raised.value.command == "resume" and engine.stop_reason != STOP_USER
+
+
+def test_the_engine_raises_by_the_refusal_tables_numbers():
+    # core.delivery and delivery_rare repeat delivery_refusals' names as private consts (free on
+    # MicroPython, where a const is no attribute): they must be the same numbers.
+    import re
+    from pathlib import Path
+
+    from basalt.core import delivery_refusals
+
+    core = Path(__file__).parents[1] / "firmware/basalt/core"
+    for module, least in (("delivery.py", 10), ("delivery_rare.py", 8)):
+        pairs = re.findall(r"^_([A-Z_]+) = const\((\d+)\)", (core / module).read_text(), re.M)
+        assert len(pairs) >= least
+        for name, number in pairs:
+            assert getattr(delivery_refusals, name) == int(number), (module, name)

@@ -52,6 +52,7 @@ package(
         "core/command_parse.py",
         "core/commands.py",
         "core/delivery.py",
+        "core/delivery_rare.py",
         "core/delivery_refusals.py",
         "core/errors.py",
         "core/events.py",

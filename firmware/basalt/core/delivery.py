@@ -14,19 +14,17 @@ allocates nothing on 32-bit MicroPython.
 """
 
 from basalt import call_and_forget
-from basalt.core.basal import BasalProfiles, make_profile
-from basalt.core.check import int_in, one_of, text
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.basal import BasalProfiles
+from basalt.core.check import int_in, text
+from basalt.core.errors import InvalidValue
 from basalt.core.limits import (
     BOLUS_SPEED_MAX_MU_MIN,
     BOLUS_SPEED_MIN_MU_MIN,
     MAX_RATE_MU_H,
-    PRIME_SPEED_MU_MIN,
 )
 from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
 from basalt.core.units import (
     MS_PER_DAY,
-    MS_PER_HOUR,
     MS_PER_MIN,
     PL_PER_MU,
     SMALL_INT_MAX,
@@ -65,9 +63,8 @@ ADVICE_KEYS = ("carbs_g", "meal_mu", "correction_mu", "iob_mu", "mg_dl", "glucos
 # Stops that resume cannot undo: they need a new reservoir.
 NEEDS_RESERVOIR = (STOP_NO_RESERVOIR, STOP_EMPTY)
 
-# The engine's refusals by number: their texts are basalt.core.delivery_refusals, built
-# only when one is raised (as strings in this module they stayed in the heap).
-_TEMP_WOULD_REACH = const(0)
+# The engine's refusals by number (basalt.core.delivery_refusals' names): their texts are
+# built only when one is raised (as strings in this module they stayed in the heap).
 _PERCENT_TOO_HIGH = const(1)
 _NO_TEMP = const(2)
 _NO_BOLUS = const(3)
@@ -78,11 +75,11 @@ _ALREADY_STOPPED = const(7)
 _NOT_SUSPENDED = const(8)
 _NEEDS_RESERVOIR = const(9)
 _PRIMING = const(10)
-_NO_DAILY_ROOM = const(11)
-_SUSPEND_FIRST = const(12)
-_PRIMING_ALREADY = const(13)
-_NO_RESTORE_REASON = const(14)
-_TEMP_WHILE_STOPPED = const(15)
+
+
+def _rare(name, *args):
+    """A seldom-used command's code (basalt.core.delivery_rare), loaded for the call."""
+    return call_and_forget("basalt.core.delivery_rare", name, *args)
 
 
 def _refused(code, *args):
@@ -200,21 +197,12 @@ class DeliveryEngine:
 
     def set_clock(self, now_ms, days, day_ms, how="user"):
         """The date (days since 1970) and the time of day; the schedule follows."""
-        was = self.time_known
-        self.set_time_of_day(now_ms, day_ms)
-        self.date_days = days
-        if how is not None:
-            self._event("clock_set", {"days": days, "minute": day_ms // MS_PER_MIN,
-                                      "was_known": was, "how": how})
+        return _rare("set_clock", self, now_ms, days, day_ms, how)
 
     def clock_lost(self, now_ms):
         """The time is not known (a reset without a valid RTC): no segment is guessed,
         the active profile's lowest rate runs until the clock is set."""
-        self._advance(now_ms)
-        self.time_known = False
-        self.date_days = None
-        self._retarget()
-        self._event("clock_unknown", {"rate_mu_h": self._scheduled()})
+        return _rare("clock_lost", self, now_ms)
 
     def _advance(self, now_ms):
         dt = now_ms - self._last_ms
@@ -364,40 +352,16 @@ class DeliveryEngine:
 
     def set_profile(self, now_ms, name, segments):
         """Save (create or replace) a named profile; an edit applies from now on."""
-        profile = make_profile(name, segments)
-        self._advance(now_ms)
-        if name == self.profiles.active:
-            self._check_temp_fits("save profile", profile)
-        self.gate.check_profile("save profile", profile)
-        self.profiles.put(name, segments)
-        self._retarget()
+        return _rare("set_profile", self, now_ms, name, segments)
 
     def activate_profile(self, now_ms, name):
-        profile = self.profiles.get(name)
-        self._advance(now_ms)
-        self._check_temp_fits("activate profile", profile)
-        self.gate.check_profile("activate profile", profile)
-        self.profiles.active = name
-        self._retarget()
-        self._event("profile_activated", {"name": name})
+        return _rare("activate_profile", self, now_ms, name)
 
     def delete_profile(self, now_ms, name):
         self.profiles.delete(name)
 
     def rename_profile(self, now_ms, name, new_name):
         self.profiles.rename(name, new_name)
-
-    def _check_temp_fits(self, command, profile):
-        """A running percent temp basal must stay within the pump's and the set maximum."""
-        temp = self._temp
-        if temp is None or temp[1] is None:
-            return
-        peak = _percent_peak(profile, self._day_ms, temp[2], temp[1])
-        if peak > MAX_RATE_MU_H:
-            raise _refused(_TEMP_WOULD_REACH, command, temp[1], fmt_milli(peak), profile.name,
-                           fmt_milli(MAX_RATE_MU_H))
-        self.gate.check_rate(command, peak, " (the running %d %% temp basal on profile %s)"
-                             % (temp[1], profile.name))
 
     def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
         """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 72 h."""
@@ -658,7 +622,7 @@ class DeliveryEngine:
         if self._prime is not None:
             raise _refused(_PRIMING, "resume")
         if reason.startswith(STOP_LIMIT):
-            self._require_daily_room()
+            _rare("require_daily_room", self)
         self.stop_reason = None
         self._retarget()
         takeup, self._takeup = self._takeup, 0
@@ -677,25 +641,7 @@ class DeliveryEngine:
         re-advanced as travel, not therapy, when delivery resumes. Boluses and a temp
         basal are cancelled, as for any stop.
         """
-        one_of("stop reason", reason, ALARM_STOPS)
-        self._advance(now_ms)
-        if self.stop_reason is not None:
-            raise _refused(_ALREADY_STOPPED, "alarm stop", self.stop_reason)
-        int_in("unmoved steps", unmoved_steps, 0, self.plunger_steps, "microsteps")
-        self.plunger_steps -= unmoved_steps
-        self.reservoir_steps += unmoved_steps
-        backoff = min(int_in("back-off", backoff_steps, 0, 1_000_000, "microsteps"),
-                      self.plunger_steps)
-        takeup = min(int_in("take-up", takeup_steps, 0, 1_000_000, "microsteps"), backoff)
-        owed = _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
-        self._stop(reason)
-        self.plunger_steps -= backoff
-        self.reservoir_steps += backoff - takeup
-        self._takeup = takeup
-        self._event("alarm_stop", {"reason": reason, "backoff_steps": backoff,
-                                   "takeup_steps": takeup, "unmoved_steps": unmoved_steps,
-                                   "bolus_not_delivered_mu": self.board.mu_for_usteps(owed)})
-        return backoff
+        return _rare("alarm_stop", self, now_ms, reason, backoff_steps, takeup_steps, unmoved_steps)
 
     def halt(self, now_ms, reason):
         """Stop all delivery for an alarm (occlusion, delivery fault, auto-off, ...).
@@ -712,38 +658,7 @@ class DeliveryEngine:
     def set_limits(self, now_ms, limits, profiles=None):
         """New limits (settings changed), with the basal profiles (BasalProfiles) that come
         with them, if any; refused, changing nothing, if what runs now would break them."""
-        self._advance(now_ms)
-        old, old_profiles = self.gate.limits, self.profiles
-        self.gate.set_limits(limits)
-        if profiles is not None:
-            self.profiles = profiles
-        try:
-            if self.profiles.active is not None:
-                profile = self.profiles.current()
-                self.gate.check_profile("set limits: active profile", profile)
-                self._check_temp_fits("set limits", profile)
-            temp = self._temp
-            if temp is not None and temp[0] is not None:
-                self.gate.check_rate("set limits: running temp basal", temp[0])
-        except NotAllowedNow:
-            self.gate.set_limits(old)
-            self.profiles = old_profiles
-            raise
-        self._retarget()
-        self._event("limits_set", {"max_bolus_mu": self.gate.limits.max_bolus_mu,
-                                   "max_basal_mu_h": self.gate.limits.max_basal_mu_h,
-                                   "max_iob_mu": self.gate.limits.max_iob_mu,
-                                   "max_bolus_60min_mu": self.gate.limits.max_bolus_60min_mu,
-                                   "max_daily_mu": self.gate.limits.max_daily_mu})
-
-    def _require_daily_room(self):
-        need = 0
-        if self.profiles.active is not None:
-            need = self.profiles.current().max_rate_over(self._day_ms, MS_PER_HOUR)
-        room = self.gate.day_room_mu()
-        if need > room:
-            raise _refused(_NO_DAILY_ROOM, fmt_milli(room),
-                           fmt_milli(self.gate.limits.max_daily_mu), fmt_milli(need))
+        return _rare("set_limits", self, now_ms, limits, profiles)
 
     def _limit_stop(self):
         limit = self.gate.limit_hit
@@ -754,32 +669,11 @@ class DeliveryEngine:
 
     def prime(self, now_ms, amount_mu):
         """Fill tubing and cannula while suspended; not counted as therapy."""
-        self._advance(now_ms)
-        if self.stop_reason != STOP_USER:
-            if self.stop_reason is None:
-                raise _refused(_SUSPEND_FIRST, "prime")
-            raise NotAllowedNow("prime", self.stop_reason)
-        if self._prime is not None:
-            raise _refused(_PRIMING_ALREADY)
-        self._require_insulin("prime", amount_mu)
-        duration = -(-amount_mu * MS_PER_MIN // PRIME_SPEED_MU_MIN)
-        self._prime = self._ramp((0, "prime"), amount_mu, duration)
-        self._event("prime_started", {"programmed_mu": amount_mu})
+        return _rare("prime", self, now_ms, amount_mu)
 
     def new_reservoir(self, now_ms, fill_mu):
         """Rewind and fit a filled reservoir; returns the microsteps to rewind."""
-        self._advance(now_ms)
-        if self.stop_reason is None:
-            raise _refused(_SUSPEND_FIRST, "new reservoir")
-        if self._prime is not None:
-            raise _refused(_PRIMING, "new reservoir")
-        rewind = self.plunger_steps
-        self.plunger_steps = 0
-        self._takeup = 0
-        self.reservoir_steps = self.board.usteps_for_mu(fill_mu)
-        self.stop_reason = STOP_USER
-        self._event("reservoir_fitted", {"fill_mu": fill_mu, "rewind_steps": rewind})
-        return rewind
+        return _rare("new_reservoir", self, now_ms, fill_mu)
 
     def reservoir_mu(self):
         return self.board.mu_for_usteps(self.reservoir_steps)
@@ -820,22 +714,12 @@ class DeliveryEngine:
 
     def restore(self, now_ms, reservoir_steps, plunger_steps, stop_reason):
         """After a reset: the reservoir and plunger as checkpointed; delivery stopped."""
-        self._advance(now_ms)
-        if stop_reason is None:
-            raise _refused(_NO_RESTORE_REASON, None)
-        self.reservoir_steps = reservoir_steps
-        self.plunger_steps = plunger_steps
-        self.stop_reason = stop_reason
-        self._retarget()
+        return _rare("restore", self, now_ms, reservoir_steps, plunger_steps, stop_reason)
 
     def restore_temp(self, now_ms, rate_mu_h, percent, left_ms, duration_ms):
         """Resume a checkpointed temp basal for the time it had left (no limits re-run:
         restore.plan_restore resumes only temps that lower delivery)."""
-        self._advance(now_ms)
-        if self.stop_reason is not None:
-            raise _refused(_TEMP_WHILE_STOPPED, self.stop_reason)
-        self._temp = [rate_mu_h, percent, left_ms, duration_ms]
-        self._retarget()
+        return _rare("restore_temp", self, now_ms, rate_mu_h, percent, left_ms, duration_ms)
 
     def temp_program(self):
         """(rate_mu_h, percent, left_ms, duration_ms) of the temp basal, or None."""

@@ -5,6 +5,25 @@ InvalidValue takes the value refused next, the text is %-formatted with the rest
 
 from basalt.core.errors import InvalidValue, NotAllowedNow
 
+# The refusals' numbers, TEXTS' indexes (basalt.core.delivery repeats them as private
+# consts, which cost no heap; a test holds them equal).
+TEMP_WOULD_REACH = 0
+PERCENT_TOO_HIGH = 1
+NO_TEMP = 2
+NO_BOLUS = 3
+BOLUS_RUNNING = 4
+EXTENDED_RUNNING = 5
+NOT_ENOUGH_INSULIN = 6
+ALREADY_STOPPED = 7
+NOT_SUSPENDED = 8
+NEEDS_RESERVOIR = 9
+PRIMING = 10
+NO_DAILY_ROOM = 11
+SUSPEND_FIRST = 12
+PRIMING_ALREADY = 13
+NO_RESTORE_REASON = 14
+TEMP_WHILE_STOPPED = 15
+
 TEXTS = (
     (NotAllowedNow, None, "the running %d %% temp basal would reach %s U/h on profile %s "
                           "(the most is %s U/h); cancel it first"),
