@@ -43,6 +43,7 @@ package(
         "core/calculator.py",
         "core/cgms.py",
         "core/cgms_sensor.py",
+        "core/cgms_texts.py",
         "core/check.py",
         "core/checkpoint.py",
         "core/clock.py",

@@ -31,6 +31,7 @@ mg/dL x 1000), exact for exponents >= -3 and rounded half away from zero below t
 Malformed input raises CgmFormatError and never yields a record.
 """
 
+from basalt import call_and_forget
 from basalt.core.errors import InvalidValue
 
 try:
@@ -92,9 +93,11 @@ _OP_RANGE = const(4)
 OP_FIRST = const(5)
 OP_LAST = const(6)
 _FILTER_TIME_OFFSET = const(1)
-RACP_CODES = ("", "success", "op code not supported", "invalid operator",
-              "operator not supported", "invalid operand", "no records found",
-              "abort unsuccessful", "procedure not completed", "operand not supported")
+# Response code n's text is the n-th of these (1 = success): one string, not ten.
+RACP_CODES = ("|success|op code not supported|invalid operator|operator not supported"
+              "|invalid operand|no records found|abort unsuccessful|procedure not completed"
+              "|operand not supported")
+_RACP_CODE_MAX = const(9)
 RACP_SUCCESS = const(1)
 RACP_NO_RECORDS = const(6)
 
@@ -109,8 +112,30 @@ class CgmFormatError(InvalidValue):
     """Bytes from (or for) a CGM that do not follow the CGMS format. Nothing was used."""
 
 
-def _fail(field, value, allowed, problem=None):
-    raise CgmFormatError(field, value, allowed, problem)
+def _fail(code, value, *values):
+    """Raise the CgmFormatError number `code` for value: its field, allowed and problem
+    texts are basalt.core.cgms_texts, loaded only to build one (values fill them in)."""
+    raise call_and_forget("basalt.core.cgms_texts", "error", code, value, values)
+
+
+# The decoder's errors by number (basalt.core.cgms_texts.TEXTS' indexes).
+_CRC_MISMATCH = const(0)
+_RESERVED_SFLOAT = const(1)
+_EMPTY = const(2)
+_NO_FLAGS = const(3)
+_RESERVED_FLAGS = const(4)
+_WRONG_SIZE = const(5)
+_TRUNCATED = const(6)
+_FEATURE_NO_CRC = const(7)
+_BAD_YEAR = const(8)
+_OUT_OF_RANGE = const(9)
+_BAD_ZONE = const(10)
+_BAD_DST = const(11)
+_BAD_LENGTH = const(12)
+_NOT_A_RESPONSE = const(13)
+_BAD_OPERATOR = const(14)
+_BAD_REQUEST_OP = const(15)
+_BAD_RESPONSE_CODE = const(16)
 
 
 # --- CRC-16/MCRF4XX ------------------------------------------------------------------
@@ -144,8 +169,7 @@ def _check_crc(field, data, start, end):
     sent = _u16(data, end - 2)
     want = crc16(data, start, end - 2)
     if sent != want:
-        _fail(field, "0x%04X" % sent, "0x%04X (CRC-16/MCRF4XX of the record)" % want,
-              "E2E-CRC mismatch: 0x%04X received" % sent)
+        _fail(_CRC_MISMATCH, "0x%04X" % sent, field, want, sent)
 
 
 # --- SFLOAT ----------------------------------------------------------------------------
@@ -157,8 +181,7 @@ def sfloat_milli(field, raw):
     if special is not None:
         return None, special
     if raw == _SFLOAT_RESERVED:
-        _fail(field, "0x%04X" % raw, "a number, NaN, NRes, +INF or -INF",
-              "reserved SFLOAT value 0x0801")
+        _fail(_RESERVED_SFLOAT, "0x%04X" % raw, field)
     return _sfloat_number(raw), None
 
 
@@ -230,7 +253,7 @@ def decode_measurements(data, crc=False):
     a CRC mismatch; then no record of the notification is returned.
     """
     if not data:
-        _fail("measurement", "0 octets", "1 or more records of 6 to 15 octets", "empty")
+        _fail(_EMPTY, "0 octets")
     records = []
     at = 0
     end = len(data)
@@ -244,18 +267,15 @@ def _decode_record(data, at, end, index, crc):
     left = end - at
     size = data[at]
     if left < 2:
-        _fail(_field(index, "flags"), "%d octet left" % left, "Size and Flags",
-              "truncated record")
+        _fail(_NO_FLAGS, "%d octet left" % left, index)
     flags = data[at + 1]
     if flags & _FLAGS_RESERVED:
-        _fail(_field(index, "flags"), "0x%02X" % flags, "bits 0, 1, 5, 6, 7 (2-4 are reserved)")
+        _fail(_RESERVED_FLAGS, "0x%02X" % flags, index)
     want = record_size(flags, crc)
     if size != want:
-        _fail(_field(index, "size"), size, "%d octets for flags 0x%02X%s" % (
-            want, flags, " with E2E-CRC" if crc else ""))
+        _fail(_WRONG_SIZE, size, index, want, flags, " with E2E-CRC" if crc else "")
     if size > left:
-        _fail(_field(index, "size"), size, "at most the %d octets left" % left,
-              "truncated record")
+        _fail(_TRUNCATED, size, index, left)
     if crc and _u16(data, at + size - 2) != crc16(data, at, at + size - 2):
         _check_crc(_field(index, "crc"), data, at, at + size)
     glucose_raw = _u16(data, at + 2)
@@ -324,7 +344,7 @@ def decode_feature(data):
     if flags & FEATURE_E2E_CRC:
         _check_crc("feature.crc", data, 0, 6)
     elif _u16(data, 4) != 0xFFFF:
-        _fail("feature.crc", "0x%04X" % _u16(data, 4), "0xFFFF when E2E-CRC is not supported")
+        _fail(_FEATURE_NO_CRC, "0x%04X" % _u16(data, 4))
     return Feature(flags, data[3] & 0x0F, data[3] >> 4)
 
 
@@ -365,26 +385,27 @@ def decode_session_start(data, crc=False):
         _check_crc("session_start.crc", data, 0, 11)
     year = _u16(data, 0)
     if year and not 1582 <= year <= 9999:
-        _fail("session_start.year", year, "1582 to 9999, or 0 (unknown)")
+        _fail(_BAD_YEAR, year)
     values = [year]
     for i, (name, lo, hi) in enumerate(_SST_RANGES):
         value = data[2 + i]
         if not lo <= value <= hi:
-            _fail("session_start." + name, value, "%d to %d" % (lo, hi))
+            _fail(_OUT_OF_RANGE, value, name, lo, hi)
         values.append(value)
     zone = data[7] - 256 if data[7] >= 128 else data[7]
     if zone != -128 and not -48 <= zone <= 56:
-        _fail("session_start.time_zone", zone, "-48 to 56 (15-minute steps) or -128 (unknown)")
+        _fail(_BAD_ZONE, zone)
     dst = data[8]
     if dst not in (0, 2, 4, 8, 255):
-        _fail("session_start.dst_offset", dst, "0, 2, 4, 8 or 255 (unknown)")
+        _fail(_BAD_DST, dst)
     return SessionStart(values[0], values[1], values[2], values[3], values[4], values[5],
                         zone, dst)
 
 
 def _length(field, data, allowed):
     if len(data) not in allowed:
-        _fail(field, "%d octets" % len(data), " or ".join("%d octets" % n for n in allowed))
+        _fail(_BAD_LENGTH, "%d octets" % len(data), field,
+              " or ".join("%d octets" % n for n in allowed))
 
 
 # --- Record Access Control Point --------------------------------------------------------
@@ -412,22 +433,22 @@ class RacpResponse:
     def describe(self):
         if self.code is None:
             return "%d records" % self.count
-        return RACP_CODES[self.code]
+        return RACP_CODES.split("|")[self.code]
 
 
 def decode_racp_response(data):
     if len(data) < 2 or data[0] not in (_RACP_RESPONSE, _RACP_COUNT_RESPONSE):
-        _fail("racp", _hex(data), "a response code (06 00 ..) or a record count (05 00 ..)")
+        _fail(_NOT_A_RESPONSE, _hex(data))
     if data[1] != _OP_NULL:
-        _fail("racp.operator", data[1], "0 (null) in a response")
+        _fail(_BAD_OPERATOR, data[1])
     _length("racp", data, (4,))
     if data[0] == _RACP_COUNT_RESPONSE:
         return RacpResponse(None, None, _u16(data, 2))
     request_op, code = data[2], data[3]
     if not RACP_REPORT <= request_op <= RACP_REPORT_COUNT:
-        _fail("racp.request_op", request_op, "1 to 4 (a request op code)")
-    if not 1 <= code < len(RACP_CODES):
-        _fail("racp.response_code", code, "1 to %d" % (len(RACP_CODES) - 1))
+        _fail(_BAD_REQUEST_OP, request_op)
+    if not 1 <= code <= _RACP_CODE_MAX:
+        _fail(_BAD_RESPONSE_CODE, code, _RACP_CODE_MAX)
     return RacpResponse(request_op, code, None)
 
 
