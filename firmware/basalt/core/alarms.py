@@ -33,7 +33,8 @@ PRIORITY_NAMES = ("high", "medium", "low")
 
 # code: (priority, stops delivery, latches), one of the few distinct tuples in _K shared
 # by every code with the same triple (a tuple per code cost 32 bytes each). The banner
-# texts are in basalt.core.alarm_texts, loaded when an alarm is first shown.
+# texts are in basalt.core.alarm_texts, loaded when an alarm is first shown. Built with
+# keywords: the codes are then names, stored once, where each was a string object.
 _K = (
     (HIGH, True, True),  # 0: stops delivery
     (HIGH, False, True),  # 1
@@ -42,42 +43,42 @@ _K = (
     (LOW, False, False),  # 4
     (LOW, False, True),  # 5: latches
 )
-ALARMS = {
-    "occlusion": _K[0],
-    "reservoir_empty": _K[0],
-    "delivery_fault": _K[0],
-    "sensor_fault": _K[0],
-    "auto_off": _K[0],
-    "daily_max": _K[0],
-    "battery_critical": _K[1],
-    "infusion_set": _K[2],
-    "reservoir_low": _K[3],
-    "battery_low": _K[3],
-    "cgm_lost": _K[3],
+ALARMS = dict(
+    occlusion=_K[0],
+    reservoir_empty=_K[0],
+    delivery_fault=_K[0],
+    sensor_fault=_K[0],
+    auto_off=_K[0],
+    daily_max=_K[0],
+    battery_critical=_K[1],
+    infusion_set=_K[2],
+    reservoir_low=_K[3],
+    battery_low=_K[3],
+    cgm_lost=_K[3],
     # The closed loop wanted more insulin over scheduled basal than its 3 h or 24 h bound
     # leaves (a spoofed or failing CGM, or a real high that needs a person): latches
     # until read, so a bound met at night is still on the screen in the morning.
-    "loop_limit": _K[2],
-    "suspended_too_long": _K[3],
+    loop_limit=_K[2],
+    suspended_too_long=_K[3],
     # CGM glucose alerts (basalt.core.glucose_alerts). Urgent low is fixed at 55 mg/dL
     # and cannot be turned off; it latches, as every high one does.
-    "urgent_low": _K[1],
-    "low": _K[3],
-    "urgent_low_soon": _K[3],
-    "falling": _K[4],
-    "rising": _K[4],
-    "high": _K[4],
+    urgent_low=_K[1],
+    low=_K[3],
+    urgent_low_soon=_K[3],
+    falling=_K[4],
+    rising=_K[4],
+    high=_K[4],
     # No insulin for a long time with no low reading to explain it (a stuck-low CGM).
-    "zero_basal": _K[3],
-    "recheck_bg": _K[4],
-    "site_change": _K[4],
-    "glucose_check": _K[4],
+    zero_basal=_K[3],
+    recheck_bg=_K[4],
+    site_change=_K[4],
+    glucose_check=_K[4],
     # Sick day (an activity mode): every 2 h, latched until read.
-    "sick_check": _K[5],
+    sick_check=_K[5],
     # A CGM record whose time offset the pump's clock cannot have reached was ignored,
     # or the store re-anchored to the sensor's new clock: latches until read.
-    "cgm_time": _K[5],
-}
+    cgm_time=_K[5],
+)
 del _K
 CODES = tuple(sorted(ALARMS))
 REMINDERS = ("site_change", "glucose_check", "recheck_bg")  # louder when ignored, never higher
