@@ -1,6 +1,7 @@
 """The command table's declarations: every command the pump takes, its fields and
-guards (basalt.core.commands explains them). Imported by commands.table() for one build
-and forgotten after, so none of it stays in a running pump's heap."""
+guards (basalt.core.commands explains them), and the texts of its refusals. Imported by
+commands.table() for one build (or to build one refusal) and forgotten after, so none
+of it stays in a running pump's heap."""
 
 from basalt.core.clock import check_date
 from basalt.core.commands import (
@@ -21,7 +22,7 @@ from basalt.core.commands import (
     Field,
     in_units,
 )
-from basalt.core.errors import InvalidValue
+from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import BOLUS_STEP_MU
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
 
@@ -165,3 +166,26 @@ def table():
         Command("loop_bolus", (bolus_units,), "engine.auto_bolus", (DELIVERING,), internal=True),
         Command("loop_cancel_temp", (), "engine.auto_cancel_temp", (), internal=True),
     )
+
+
+# (error, text) by the refusal numbers in basalt.core.commands; an InvalidValue's values
+# are (field, value), a NotAllowedNow's (command, then what the text is formatted with).
+_REFUSALS = (
+    (InvalidValue, "a time of day 00:00 to 23:59 (ms on the minute)"),
+    (InvalidValue, "a table of settings"),
+    (InvalidValue, "a table such as {'cmd': 'bolus', 'units': 1.5}"),
+    (NotAllowedNow, None),  # the command's part is missing: _MISSING says why
+    (NotAllowedNow, "acknowledge the boot screen first"),
+    (NotAllowedNow, "pump is stopped (%s)"),
+)
+_MISSING = {"loop": "no therapy settings are loaded", "keeper": "this pump keeps no journal",
+            "cgm": "no CGM is configured"}
+
+
+def refusal(code, values):
+    error, text = _REFUSALS[code]
+    if error is InvalidValue:
+        return InvalidValue(values[0], values[1], text)
+    if text is None:
+        return NotAllowedNow(values[0], _MISSING.get(values[1], "this pump has no " + values[1]))
+    return NotAllowedNow(values[0], text % values[1:])

@@ -16,9 +16,16 @@ Unknown keys, missing keys and bad values are refused before anything is changed
 from basalt import call_and_forget
 from basalt.core.alarms import check_code
 from basalt.core.check import _span, exact_keys, is_int, one_of, text
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.errors import InvalidValue
 from basalt.core.limits import FILL_MAX_MU
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
 
 # Field kinds: how a user's value becomes the pump's.
 MILLI = "milli"  # a number of units (int, float or exact decimal text) -> thousandths
@@ -37,6 +44,19 @@ ALARMS_ACKED = "alarms_acked"  # no unacknowledged alarm that stopped delivery
 STATE_KNOWN = "state_known"  # the restart knew the pump's state and the settings are valid
 
 SYRINGE = "syringe"  # a field bound: the board's syringe capacity
+
+# Refusals by number: the texts are basalt.core.command_list's, built only on refusal.
+_BAD_CLOCK = const(0)
+_NOT_A_TABLE = const(1)
+_NOT_A_COMMAND = const(2)
+_NO_PART = const(3)
+_BOOT_SCREEN = const(4)
+_STOPPED = const(5)
+
+
+def _refused(code, *values):
+    """The InvalidValue or NotAllowedNow for refusal `code` (what, then the values)."""
+    return call_and_forget("basalt.core.command_list", "refusal", code, values)
 
 
 class in_units:
@@ -104,11 +124,11 @@ class Field:
             text(where, value, 1, 16)
         elif kind == CLOCK and (not is_int(value) or not 0 <= value < MS_PER_DAY
                                 or value % MS_PER_MIN):
-            raise InvalidValue(where, value, "a time of day 00:00 to 23:59 (ms on the minute)")
+            raise _refused(_BAD_CLOCK, where, value)
         elif kind == ALARM:
             check_code(value)
         elif kind == TABLE and not isinstance(value, dict):
-            raise InvalidValue(where, value, "a table of settings")
+            raise _refused(_NOT_A_TABLE, where, value)
         return value
 
 
@@ -227,7 +247,7 @@ def lookup(cmd):
             return command
         raise InvalidValue("cmd", cmd[0], "one of " + ", ".join(sorted(COMMANDS)))
     if not isinstance(cmd, dict):
-        raise InvalidValue("command", cmd, "a table such as {'cmd': 'bolus', 'units': 1.5}")
+        raise _refused(_NOT_A_COMMAND, "command", cmd)
     name = cmd.get("cmd")
     command = COMMANDS.get(name) if isinstance(name, str) else None
     if command is None or command.internal:
@@ -310,8 +330,7 @@ class Dispatcher:
                 self._guard(guard, command)
         target = self.targets.get(command.part)
         if target is None:
-            raise NotAllowedNow(name, _MISSING.get(command.part,
-                                                   "this pump has no " + command.part))
+            raise _refused(_NO_PART, name, command.part)
         return getattr(target, command.method)(now_ms, *args)
 
     def _guard(self, guard, command):
@@ -319,16 +338,13 @@ class Dispatcher:
         name = command.name
         if guard == ACK:
             if state.awaiting_ack():
-                raise NotAllowedNow(name, "acknowledge the boot screen first")
+                raise _refused(_BOOT_SCREEN, name)
         elif guard == DELIVERING:
             reason = state.stop_reason()
             if reason is not None:
-                raise NotAllowedNow(command.label, "pump is stopped (%s)" % reason)
+                raise _refused(_STOPPED, command.label, reason)
         elif guard == ALARMS_ACKED:
             state.require_resumable(name)
         elif guard == STATE_KNOWN:
             state.require_known_state(name)
 
-
-_MISSING = {"loop": "no therapy settings are loaded", "keeper": "this pump keeps no journal",
-            "cgm": "no CGM is configured"}
