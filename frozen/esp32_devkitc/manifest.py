@@ -74,6 +74,7 @@ package(
         "core/occlusion_config.py",
         "core/occlusion_prime.py",
         "core/readings.py",
+        "core/refusals.py",
         "core/restore.py",
         "core/safety.py",
         "core/safety_refusals.py",

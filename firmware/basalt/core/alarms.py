@@ -23,8 +23,23 @@ Memory is fixed: one slot per code, made at construction; evaluate() allocates n
 unless something changes.
 """
 
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.errors import InvalidValue, refused
 from basalt.core.units import MS_PER_MIN, shifted
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
+
+
+# Refusals (basalt.core.refusals' numbers): their texts are built only when raised.
+_BAD_PATTERN = const(0)
+_ALREADY_ACKED = const(1)
+_HIGH_NO_SNOOZE = const(2)
+_NOT_ACTIVE = const(3)
+_BAD_DETAIL = const(4)
 
 HIGH = 0
 MEDIUM = 1
@@ -150,9 +165,7 @@ def check_pattern(pattern):
             total += note[1] + note[2]
         ok = ok and total <= repeat_ms
     if not ok:
-        raise InvalidValue("buzzer pattern", pattern, "(volume 0-1000, repeat 100-600000 ms, "
-                           "1-32 notes of (100-10000 Hz, 1-5000 ms on, 0-5000 ms off) "
-                           "that fit in the repeat)")
+        raise refused(_BAD_PATTERN, pattern)
     return pattern
 
 
@@ -216,7 +229,7 @@ class AlarmManager:
         at = self._require_active("acknowledge", code)
         s = self._s
         if s[at + _ACKED]:
-            raise NotAllowedNow("acknowledge", "%s is already acknowledged" % code)
+            raise refused(_ALREADY_ACKED, "acknowledge", code)
         s[at + _ACKED] = True
         s[at + _SNOOZED_UNTIL] = 0
         s[at + _ALERT_SINCE] = now_ms  # repeat() counts from here
@@ -229,9 +242,9 @@ class AlarmManager:
         at = self._require_active("snooze", code)
         s = self._s
         if ALARMS[code][0] == HIGH or s[at + _PRIORITY] == HIGH:
-            raise NotAllowedNow("snooze", "%s is high priority: acknowledge it" % code)
+            raise refused(_HIGH_NO_SNOOZE, code)
         if s[at + _ACKED]:
-            raise NotAllowedNow("snooze", "%s is already acknowledged" % code)
+            raise refused(_ALREADY_ACKED, "snooze", code)
         until = now_ms + SNOOZE_MS[s[at + _PRIORITY]]
         s[at + _SNOOZED_UNTIL] = until
         s[at + _LEVEL] = 0
@@ -363,7 +376,7 @@ class AlarmManager:
     def _require_active(self, command, code):
         at = _at(code)
         if not self._s[at + _ACTIVE]:
-            raise NotAllowedNow(command, "no %s alarm is active" % code)
+            raise refused(_NOT_ACTIVE, command, code)
         return at
 
     def _end(self, now_ms, code, at, why):
@@ -404,5 +417,5 @@ def _checked_detail(detail):
             if not isinstance(key, str) or not (value is None or isinstance(value, (int, str))):
                 ok = False
     if not ok:
-        raise InvalidValue("alarm detail", detail, "a table of names to ints, text or None")
+        raise refused(_BAD_DETAIL, detail)
     return detail
