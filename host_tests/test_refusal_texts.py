@@ -84,3 +84,30 @@ def test_profile_refusals(make, act, error, message):
         act(profiles)
     assert str(raised.value) == message
     assert (sorted(profiles.profiles), profiles.active) == before
+
+
+def test_resume_waits_for_the_stop_alarm_and_says_which():
+    from basalt.core.monitors import DEFAULT_ALARMS, PumpMonitor
+
+    class Engine:
+        class board:
+            @staticmethod
+            def usteps_for_mu(mu):
+                return mu
+
+    alarms = AlarmManager()
+    alarms.raise_alarm(0, "occlusion")
+    monitor = PumpMonitor(Engine(), alarms, DEFAULT_ALARMS, 0)
+    with pytest.raises(NotAllowedNow) as raised:
+        monitor.require_resumable()
+    assert str(raised.value) == "resume refused: acknowledge the occlusion alarm first"
+
+
+def test_battery_levels_out_of_order_are_refused():
+    from basalt.core.errors import ConfigError
+    from basalt.core.monitors import BatteryMonitor
+
+    with pytest.raises(ConfigError) as raised:
+        BatteryMonitor(3_000, 3_500, 3_200)
+    assert str(raised.value) == ("battery: (3200, 3500, 3000) is not allowed; allowed: "
+                                 "critical_mv < low_mv < full_mv (integers)")

@@ -1,12 +1,13 @@
-"""The refusal texts of the core's smaller modules (alarms, basal profiles), by the
+"""The refusal texts of the core's smaller modules (alarms, basal profiles, monitors), by the
 numbers they raise them with through basalt.core.errors.refused(): loaded to build one
 error and forgotten, so a running pump holds none of these strings.
 
 Each entry is (error class, command or field (None: the first value given), text).
-An InvalidValue takes the refused value next; the text is %-formatted with the rest.
+An InvalidValue (or ConfigError) takes the refused value next; the text is %-formatted
+with the rest.
 """
 
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
 
 TEXTS = (
     # basalt.core.alarms
@@ -23,6 +24,9 @@ TEXTS = (
     (NotAllowedNow, "delete profile", "%s is the active profile"),
     (NotAllowedNow, "rename profile", "%s is already a profile"),
     (NotAllowedNow, "basal", "no basal profile is set"),
+    # basalt.core.monitors (10)
+    (NotAllowedNow, "resume", "acknowledge the %s alarm first"),
+    (ConfigError, "battery", "critical_mv < low_mv < full_mv (integers)"),
 )
 
 
@@ -30,6 +34,6 @@ def refusal(code, values):
     error, name, text = TEXTS[code]
     if name is None:
         name, values = values[0], values[1:]
-    if error is InvalidValue:
-        return InvalidValue(name, values[0], text % values[1:])
+    if error is not NotAllowedNow:  # InvalidValue or ConfigError
+        return error(name, values[0], text % values[1:])
     return NotAllowedNow(name, text % values)
