@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core import commands
+from basalt.core import command_engine
+from basalt.core.alarm_texts import TEXTS
 from basalt.core.alarms import (
     ALARMS,
     CODES,
@@ -37,7 +38,8 @@ def test_every_code_has_a_priority_and_a_banner_that_fits_the_screen():
                           "suspended_too_long", "site_change", "glucose_check", "infusion_set",
                           "sensor_fault", "cgm_lost"}
     for code in CODES:
-        priority, stops, latches, title, hint = ALARMS[code]
+        priority, stops, latches = ALARMS[code]
+        title, hint = TEXTS[code]
         assert priority in (HIGH, MEDIUM, LOW)
         assert code == code.lower() and " " not in code
         assert 1 <= len(title) <= 16 and 1 <= len(hint) <= 16
@@ -245,7 +247,7 @@ def test_alarm_commands_check_their_input(cmd, error, text):
     m.raise_alarm(0, HIGH_CODE)
     m.pop_events()
     with pytest.raises(error, match=text):
-        commands.apply_alarm(m, 0, cmd)
+        command_engine.apply_alarm(m, 0, cmd)
     assert m.state(HIGH_CODE)["acknowledged"] is False and m.pop_events() == []
 
 

@@ -8,6 +8,7 @@ from basalt.app import PumpApp
 from basalt.core.board_file import load_board
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from boards import sim as sim_board
+from host_tests.vectors.vectorkit import engine_snapshot
 from tools.fakes import FakeMotor, VirtualClock, open_limits
 
 BOARD = load_board(sim_board.BOARD)
@@ -106,5 +107,5 @@ def test_refused_commands_move_nothing(cmd, error):
         app.command(cmd)
     run(app, clock, 600_000)
     run(twin, twin_clock, 600_000)
-    assert app.engine.snapshot() == twin.engine.snapshot()
+    assert engine_snapshot(app.engine) == engine_snapshot(twin.engine)
     assert motor.moves == twin_motor.moves

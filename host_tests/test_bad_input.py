@@ -8,7 +8,7 @@ the state is unchanged.
 
 Each case runs through one of the two layers:
   engine   DeliveryEngine methods, integers (mU, mU/h, minutes)
-  cmd      basalt.core.commands.apply with plain data in user units (U, U/h, "HH:MM")
+  cmd      basalt.core.command_engine.apply with plain data in user units (U, U/h, "HH:MM")
 
 and is checked three ways against a twin engine built the same way that never got it:
   1. at the time of the last tick: the exact error, and snapshot() identical before/after;
@@ -20,10 +20,11 @@ and is checked three ways against a twin engine built the same way that never go
 
 import pytest
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.units import MS_PER_MIN
+from host_tests.vectors.vectorkit import engine_snapshot
 from tools import boardfiles
 from tools.fakes import FakeIob, open_limits
 
@@ -135,17 +136,17 @@ def E(ident, call, error, field, value, allowed, state="running", marks=()):
 
 def P(ident, cmd, error, field, value, allowed, state="running", marks=()):
     """A command as the menus and the loop send it: (name, values in mU, mU/h, min)."""
-    return pytest.param(state, lambda engine, at: commands.apply(engine, at, cmd), error,
+    return pytest.param(state, lambda engine, at: command_engine.apply(engine, at, cmd), error,
                         field, value, allowed, id="pump-" + ident, marks=marks)
 
 
 def C(ident, cmd, error, field, value, allowed, state="running", marks=(), now=None):
     if now is None:
         def call(engine, at):
-            return commands.apply(engine, at, cmd)
+            return command_engine.apply(engine, at, cmd)
     else:
         def call(engine, at):
-            return commands.apply(engine, now, cmd)
+            return command_engine.apply(engine, now, cmd)
     return pytest.param(state, call, error, field, value, allowed, id="cmd-" + ident,
                         marks=marks)
 
@@ -610,21 +611,21 @@ def _refuse(engine, call, now, error):
 def test_bad_command_is_refused_and_changes_nothing(state, call, error, field, value,
                                                     allowed):
     engine, twin = build(state), build(state)
-    before = engine.snapshot()
-    assert before == twin.snapshot()
+    before = engine_snapshot(engine)
+    assert before == engine_snapshot(twin)
 
     # 1. At the time of the last tick: typed error, clear message, nothing changed.
     err = _refuse(engine, call, NOW, error)
     _assert_message(err, error, field, value, allowed)
-    assert engine.snapshot() == before
+    assert engine_snapshot(engine) == before
     assert engine.tick(NOW) == twin.tick(NOW) == 0
-    assert engine.snapshot() == twin.snapshot()
+    assert engine_snapshot(engine) == engine_snapshot(twin)
 
     # 2. Between ticks: refused again; the next tick owes exactly what the twin's does.
     err = _refuse(engine, call, LATER, error)
     _assert_message(err, error, field, value, allowed)
     assert engine.tick(LATER) == twin.tick(LATER)
-    assert engine.snapshot() == twin.snapshot()
+    assert engine_snapshot(engine) == engine_snapshot(twin)
     assert engine.events == twin.events
 
     # 3. Delivery afterwards is unaffected too.
@@ -633,7 +634,7 @@ def test_bad_command_is_refused_and_changes_nothing(state, call, error, field, v
         steps += engine.tick(LATER + minute * MS_PER_MIN)
         twin_steps += twin.tick(LATER + minute * MS_PER_MIN)
     assert steps == twin_steps
-    assert engine.snapshot() == twin.snapshot()
+    assert engine_snapshot(engine) == engine_snapshot(twin)
     assert engine.events == twin.events
 
 
@@ -656,7 +657,7 @@ def test_insulin_left_for_new_doses_is_never_shown_below_zero():
 
 @pytest.mark.parametrize("state", STATES)
 def test_states_are_deterministic_twins(state):
-    assert build(state).snapshot() == build(state).snapshot()
+    assert engine_snapshot(build(state)) == engine_snapshot(build(state))
 
 
 def test_running_state_delivers_basal_in_the_compared_hour():
@@ -699,6 +700,6 @@ def test_good_commands_are_accepted_in_the_same_states():
     ]
     for state, cmd in good:
         engine = build(state)
-        commands.apply(engine, LATER, cmd)
+        command_engine.apply(engine, LATER, cmd)
         assert engine.events, cmd
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from basalt.core.basal import MAX_SEGMENTS, BasalProfiles, make_profile
-from basalt.core.commands import apply
+from basalt.core.command_engine import apply
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import InvalidValue, NotAllowedNow
 from basalt.core.limits import MAX_PROFILES, MAX_RATE_MU_H

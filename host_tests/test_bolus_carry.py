@@ -15,6 +15,7 @@ from basalt.core.errors import LimitExceeded, NotAllowedNow
 from basalt.core.safety import Limits
 from basalt.core.units import MS_PER_HOUR, PL_PER_MU
 from host_tests.test_journal_recovery import Pump
+from host_tests.vectors.vectorkit import engine_snapshot
 from tools import sim
 from tools.fakes import FakeIob, open_limits
 
@@ -100,11 +101,11 @@ def test_the_gate_counts_the_carried_step_before_it_starts_never_mid_bolus():
     e.bolus_carry_pl = V - 1  # as after boluses that left nearly a step
     amount = 1_000  # whole steps: steps_cap, plus the carried one
     assert (amount * PL_PER_MU + V - 1) // V == steps_cap + 1 > BOARD.usteps_for_mu(amount)
-    before = e.snapshot()
+    before = engine_snapshot(e)
     with pytest.raises(LimitExceeded) as refused:
         e.bolus(0, amount)
     assert refused.value.limit == "max_bolus_60min"
-    after = e.snapshot()
+    after = engine_snapshot(e)
     assert after.pop("events") == before.pop("events") + 1  # the refusal, recorded
     assert after == before
     e.bolus(0, amount - 10)  # one that fits with its carried step runs to its end

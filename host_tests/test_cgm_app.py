@@ -6,7 +6,7 @@ import pytest
 
 from basalt.app import PumpApp
 from basalt.app import wiring as board_main
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.calculator import GlucoseTooOld
 from basalt.core.errors import ConfigError
 from basalt.core.readings import ReadingStore
@@ -37,8 +37,8 @@ def pump():
 
 
 def send(app, clock, mg_dl, offset_min):
-    record = cgms.decode_measurements(bytes(cgms.encode_record(
-        cgms.sfloat_from_milli(mg_dl * 1000), offset_min, crc=True)), True)[0]
+    record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+        cgms_sensor.sfloat_from_milli(mg_dl * 1000), offset_min, crc=True)), True)[0]
     app.cgm.add(clock.now_ms(), record)
 
 

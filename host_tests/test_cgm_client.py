@@ -9,7 +9,7 @@ import pytest
 
 from basalt.ble import cgm_client
 from basalt.ble.cgm_client import CgmClient, PeerFile
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.readings import ReadingStore
 from tools.fake_ble import UUID, FakeAioble, FakeSensor, StepClock
 from tools.fake_storage import FakeStorage
@@ -161,7 +161,7 @@ def test_garbage_is_counted_and_never_becomes_a_reading():
     async def scenario():
         task = await start(client)
         await live(clock, sensor, 0, 100)
-        good = bytearray(cgms.encode_record(0x0078, 5, crc=True))
+        good = bytearray(cgms_sensor.encode_record(0x0078, 5, crc=True))
         good[2] ^= 0x01  # glucose 121 but the CRC says 120: corrupted in flight
         for garbage in (bytes(good), b"", b"\x06", b"\xff" * 20, bytes(range(16))):
             sensor.notify(garbage)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.readings import ReadingStore
 from tools.cgm_peripheral.cgm_sensor import SensorModel, load_config
 
@@ -22,7 +22,7 @@ def test_characteristics_decode_with_the_pumps_decoder(crc):
     sim.next_record()
     assert cgms.decode_status(sim.status(), crc) == (1, 0)
     assert cgms.decode_session_start(sim.session_start(), crc).key()[:3] == (2026, 1, 1)
-    assert cgms.decode_session_run(sim.session_run(), crc) == 336
+    assert cgms_sensor.decode_session_run(sim.session_run(), crc) == 336
 
 
 def test_a_trace_plays_back_with_nan_and_trend():
@@ -55,7 +55,7 @@ def test_racp_answers_from_the_log():
     assert notified == [80, 85, 90, 95]
     kind, last = answers[-1]
     assert kind == "indicate" and cgms.decode_racp_response(last).describe() == "success"
-    last_record = sim.racp(cgms.racp_report_last())
+    last_record = sim.racp(cgms_sensor.racp_report_last())
     assert cgms.decode_measurements(last_record[0][1], True)[0].time_offset == 95
     oldest = sim.racp(b"\x01\x05")[0][1]  # first record still kept
     assert cgms.decode_measurements(oldest, True)[0].time_offset == 50

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core import cgms, readings
+from basalt.core import cgms, cgms_sensor, readings
 from basalt.core.readings import ReadingStore
 
 MIN = 60_000
@@ -12,9 +12,9 @@ LATENCY = 3_000
 
 
 def rec(offset, mg_dl=None, milli=None, ann=None, special=None):
-    raw = (cgms.sfloat_special(special) if special
-           else cgms.sfloat_from_milli(milli if milli is not None else mg_dl * 1000))
-    return cgms.decode_measurements(bytes(cgms.encode_record(raw, offset, ann)))[0]
+    raw = (cgms_sensor.sfloat_special(special) if special
+           else cgms_sensor.sfloat_from_milli(milli if milli is not None else mg_dl * 1000))
+    return cgms.decode_measurements(bytes(cgms_sensor.encode_record(raw, offset, ann)))[0]
 
 
 def feed(store, values, start=0, step=5, t0=0):
@@ -208,7 +208,7 @@ def test_any_sequence_keeps_invariants(events):
     for offset, raw, wait in events:
         now += wait
         try:
-            record = cgms.decode_measurements(bytes(cgms.encode_record(raw, offset)))[0]
+            record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(raw, offset)))[0]
         except cgms.CgmFormatError:
             continue
         store.add(now, record)

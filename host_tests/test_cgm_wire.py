@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.cgms import CgmFormatError
 from tools.cgms.__main__ import main as cli_main
 
@@ -19,6 +19,13 @@ def test_crc_check_value_and_example_record():
     assert cgms.crc16(b"123456789") == 0x6F91
     (record,) = cgms.decode_measurements(EXAMPLE, crc=True)
     assert (record.glucose_milli, record.time_offset, record.glucose_special) == (120_000, 5, None)
+
+
+def test_the_sensor_side_uses_the_decoders_wire_values():
+    # cgms_sensor repeats the consts that are private to cgms (a const is no attribute).
+    for name in ("_FLAG_TREND", "_FLAG_QUALITY", "_FLAG_WARNING", "_FLAG_STATUS", "_OP_NULL",
+                 "_FILTER_TIME_OFFSET", "_RACP_COUNT_RESPONSE", "_RACP_RESPONSE"):
+        assert getattr(cgms_sensor, name) == getattr(cgms, name), name
 
 
 @pytest.mark.parametrize("raw, milli, special", [
@@ -58,10 +65,10 @@ def test_malformed_notifications_are_refused(hex_text, crc, match):
 
 
 def test_several_records_and_every_optional_field():
-    data = (cgms.encode_record(0x0078, 5, annunciation=0x080402, trend_raw=0xF00F,
+    data = (cgms_sensor.encode_record(0x0078, 5, annunciation=0x080402, trend_raw=0xF00F,
                                quality_raw=0x005F, crc=True)
-            + cgms.encode_record(0x07FF, 6, crc=True)
-            + cgms.encode_record(0x0079, 7, annunciation=0x000100, crc=True))
+            + cgms_sensor.encode_record(0x07FF, 6, crc=True)
+            + cgms_sensor.encode_record(0x0079, 7, annunciation=0x000100, crc=True))
     first, second, third = cgms.decode_measurements(bytes(data), crc=True)
     assert first.flags == 0xE3
     assert (first.annunciation, first.trend_milli, first.quality_milli) == (0x080402, 1_500,
@@ -98,10 +105,10 @@ def test_fuzz_decoder_returns_records_or_the_typed_error(data, crc):
 def test_encoder_and_decoder_agree(values, crc):
     data = bytearray()
     for g, off, ann, trend, quality in values:
-        data += cgms.encode_record(
-            cgms.sfloat_from_milli(g), off, ann,
-            None if trend is None else cgms.sfloat_from_milli(trend),
-            None if quality is None else cgms.sfloat_from_milli(quality), crc)
+        data += cgms_sensor.encode_record(
+            cgms_sensor.sfloat_from_milli(g), off, ann,
+            None if trend is None else cgms_sensor.sfloat_from_milli(trend),
+            None if quality is None else cgms_sensor.sfloat_from_milli(quality), crc)
     records = cgms.decode_measurements(bytes(data), crc)
     assert len(records) == len(values)
     for record, (g, off, ann, trend, quality) in zip(records, values):
@@ -117,7 +124,7 @@ def test_encoder_and_decoder_agree(values, crc):
 
 @given(st.binary(min_size=1, max_size=20))
 def test_any_single_bit_flip_is_caught_by_the_crc(noise):
-    data = bytearray(cgms.encode_record(0x0078, 300, 0x010000, 0xF00F, 0x005F, crc=True))
+    data = bytearray(cgms_sensor.encode_record(0x0078, 300, 0x010000, 0xF00F, 0x005F, crc=True))
     bit = noise[0] % (len(data) * 8)
     data[bit // 8] ^= 1 << (bit % 8)
     with pytest.raises(CgmFormatError):
@@ -125,20 +132,20 @@ def test_any_single_bit_flip_is_caught_by_the_crc(noise):
 
 
 def test_feature_status_and_session_characteristics():
-    feature = cgms.decode_feature(cgms.encode_feature(cgms.FEATURE_E2E_CRC | 0x8000, 9, 5))
+    feature = cgms.decode_feature(cgms_sensor.encode_feature(cgms.FEATURE_E2E_CRC | 0x8000, 9, 5))
     assert (feature.e2e_crc, feature.kind, feature.location) == (True, 9, 5)
     plain = cgms.decode_feature(bytes.fromhex("008000 59 ffff".replace(" ", "")))
     assert plain.e2e_crc is False and plain.flags == 0x8000
     with pytest.raises(CgmFormatError, match="0xFFFF when E2E-CRC is not supported"):
         cgms.decode_feature(bytes.fromhex("008000590000"))
-    assert cgms.decode_status(cgms.encode_status(77, 0x20_0008, crc=True), crc=True) == (
+    assert cgms.decode_status(cgms_sensor.encode_status(77, 0x20_0008, crc=True), crc=True) == (
         77, 0x20_0008)
     with pytest.raises(CgmFormatError, match="status: '5 octets'.*allowed: 7 octets"):
-        cgms.decode_status(cgms.encode_status(77, 0), crc=True)
+        cgms.decode_status(cgms_sensor.encode_status(77, 0), crc=True)
     start = cgms.SessionStart(2026, 11, 20, 23, 7, 36, -20, 4)
-    again = cgms.decode_session_start(cgms.encode_session_start(start, True), True)
+    again = cgms.decode_session_start(cgms_sensor.encode_session_start(start, True), True)
     assert again.key() == start.key()
-    assert cgms.decode_session_run(cgms.encode_session_run(336)) == 336
+    assert cgms_sensor.decode_session_run(cgms_sensor.encode_session_run(336)) == 336
 
 
 def test_session_start_valid_example_decodes():
@@ -158,7 +165,7 @@ def test_session_start_refuses_bad_fields(hex_text, match):
 
 
 def test_racp_requests_and_responses():
-    assert cgms.racp_report_last() == b"\x01\x06"  # docs/references.md
+    assert cgms_sensor.racp_report_last() == b"\x01\x06"  # docs/references.md
     assert cgms.racp_report_since(0x012C) == b"\x01\x03\x01\x2c\x01"
     ok = cgms.decode_racp_response(b"\x06\x00\x01\x01")
     assert (ok.request_op, ok.code, ok.describe()) == (1, 1, "success")
@@ -168,9 +175,9 @@ def test_racp_requests_and_responses():
                 b"\x06\x00\x01\x00", b"\x06\x00\x01\x0a", b"\x01\x06", b"\x06\x00\x01\x01\x00"):
         with pytest.raises(CgmFormatError):
             cgms.decode_racp_response(bad)
-    assert cgms.decode_racp_request(cgms.racp_report_since(300)) == (1, 3, 300)
+    assert cgms_sensor.decode_racp_request(cgms.racp_report_since(300)) == (1, 3, 300)
     with pytest.raises(CgmFormatError) as refused:
-        cgms.decode_racp_request(b"\x01\x02\x01\x00\x00")
+        cgms_sensor.decode_racp_request(b"\x01\x02\x01\x00\x00")
     assert refused.value.racp_code == 4  # operator not supported
 
 
@@ -190,8 +197,8 @@ def test_cli_decodes_the_reference_example(capsys):
 
 
 def test_cli_prints_every_field_exactly(capsys):
-    data = (cgms.encode_record(0xF4B5, 10, 0x010002, 0xF00F, 0xF3B6)
-            + cgms.encode_record(cgms.sfloat_special("-inf"), 11))
+    data = (cgms_sensor.encode_record(0xF4B5, 10, 0x010002, 0xF00F, 0xF3B6)
+            + cgms_sensor.encode_record(cgms_sensor.sfloat_special("-inf"), 11))
     code, out, _ = run_cli(capsys, "decode", bytes(data).hex(":"))
     assert code == 0
     assert json.loads(out) == [

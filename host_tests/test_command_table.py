@@ -9,9 +9,10 @@ import pytest
 
 from basalt.core import command_parse, commands
 from basalt.core.command_docs import DOCS
-from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher, EngineOnly
+from basalt.core.command_engine import EngineOnly
+from basalt.core.commands import COMMANDS, MILLI, WHOLE, Dispatcher
 from basalt.core.delivery import DeliveryEngine
-from basalt.core.errors import InvalidValue
+from basalt.core.errors import BasaltError, InvalidValue
 from basalt.core.ui import flows
 from basalt.core.ui.forms import NumberScreen
 from basalt.core.ui.view import PumpView
@@ -169,7 +170,8 @@ RANGE_CONSTANTS = ("BOLUS_STEP_MU", "BOLUS_MAX_MU", "EXTENDED_MIN_MIN", "EXTENDE
 # command's field: each is a different rule that shares the pump's hard maximum.
 ALLOWED_USES = {
     "core/limits.py": "the declaration",
-    "core/commands.py": "the command table",
+    "core/commands.py": "the command table (the default syringe bound)",
+    "core/command_list.py": "the command table's declarations",
     "core/settings.py": "the settings file's own ranges (max bolus, bolus increment, fill)",
     "core/safety.py": "the widest limits the safety gate accepts from settings",
     "core/calculator.py": "the calculator's carbs input and rounding to the bolus step",
@@ -229,3 +231,23 @@ def test_the_menus_number_screens_are_bounded_by_the_table():
     assert screens[b"Reservoir fill"].hi <= bounds("new_reservoir", "units")[1]
     view.max_bolus_mu = 4_000  # with settings: their max bolus, never above the table's
     assert _number_screens(view)[b"Normal bolus"].hi == 4_000
+
+
+@pytest.mark.parametrize("targets, cmd, message", [
+    ({}, ("save_settings", {"settings": {}}),
+     "save_settings refused: this pump keeps no journal"),
+    ({}, ("loop_mode", {"mode": "off"}), "loop_mode refused: no therapy settings are loaded"),
+    ({}, ("cgm_forget", {}), "cgm_forget refused: no CGM is configured"),
+    ({}, ("site_changed", {}), "site_changed refused: this pump has no care"),
+    ({"keeper": _Recorder()}, ("save_settings", {"settings": [1]}),
+     "save_settings settings: [1] is not allowed; allowed: a table of settings"),
+    ({"engine": _Recorder()}, ("set_time", {"time": 90_000}),
+     "set_time time: 90000 is not allowed; allowed: a time of day 00:00 to 23:59 "
+     "(ms on the minute)"),
+])
+def test_the_dispatchers_refusals_say_what_is_missing_or_wrong(targets, cmd, message):
+    """Refusal texts (built only on refusal) as the user or a host reads them."""
+    with pytest.raises(BasaltError) as raised:
+        Dispatcher(targets, EngineOnly(_engine())).run(0, cmd)
+    assert str(raised.value) == message
+    assert all(not getattr(t, "calls", []) for t in targets.values())

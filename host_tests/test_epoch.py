@@ -11,12 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basalt.app import PumpApp
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.events import EVENT_TIMES
 from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.core.units import REBASE_AT_MS, REBASE_SHIFT_MS, SMALL_INT_MAX, TIME_FLOOR_MS
 from basalt.storage.keeper import Keeper
+from host_tests.vectors.vectorkit import engine_snapshot
 from tools.fake_storage import FakeStorage
 from tools.fakes import FakeMotor, VirtualClock
 from tools.settings.example import EXAMPLE
@@ -46,8 +47,8 @@ def settings_obj():
 
 
 def reading(mg_dl, offset_min):
-    return cgms.decode_measurements(bytes(cgms.encode_record(
-        cgms.sfloat_from_milli(mg_dl * 1000), offset_min, crc=True)), True)[0]
+    return cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+        cgms_sensor.sfloat_from_milli(mg_dl * 1000), offset_min, crc=True)), True)[0]
 
 
 def boot(start_ms, rebase_at_ms):
@@ -93,7 +94,7 @@ def run(start_ms, rebase_at_ms):
                      tuple(app.alarms.active()), app.alarms.sounding(now), events,
                      None if decision is None else (decision.action, decision.rate_mu_h,
                                                     decision.reason),
-                     app.engine.snapshot()["temp"], app.engine.bolus_parts()))
+                     engine_snapshot(app.engine)["temp"], app.engine.bolus_parts()))
         clock.advance(TICK_MS)
     return app, clock, motor, storage, seen
 

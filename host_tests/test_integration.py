@@ -10,7 +10,7 @@ import pytest
 
 from basalt.app import PumpApp
 from basalt.ble.cgm_client import CgmClient
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.errors import InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.core.forcecal import nominal
 from basalt.core.readings import ReadingStore
@@ -336,6 +336,6 @@ def test_back_filled_readings_reach_the_history_in_their_own_time():
 
 
 def add_reading(app, minute, mg_dl):
-    record = cgms.decode_measurements(bytes(cgms.encode_record(
-        cgms.sfloat_from_milli(mg_dl * 1000), minute, crc=True)), True)[0]
+    record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+        cgms_sensor.sfloat_from_milli(mg_dl * 1000), minute, crc=True)), True)[0]
     app.cgm.add(app.clock.now_ms(), record)

@@ -49,7 +49,7 @@ def test_model_edges():
 
 
 def test_presets_are_loops():
-    assert [(name, peak) for name, peak, _ in PRESETS] == [
+    assert [(name, peak) for name, peak in PRESETS] == [
         ("rapid_adult", 75), ("rapid_child", 65), ("ultra_rapid", 55)]
     assert preset_peak("ultra_rapid") == 55
     with pytest.raises(InvalidValue, match="insulin type: 'nph' is not allowed"):

@@ -337,12 +337,12 @@ def app_with_loop(mode="closed"):
 
 
 def feed(app, clock, values, every_min=5):
-    from basalt.core import cgms
+    from basalt.core import cgms, cgms_sensor
 
     for value in values:
         offset = clock.now_ms() // M
-        record = cgms.decode_measurements(bytes(cgms.encode_record(
-            cgms.sfloat_from_milli(value * 1000), offset, crc=True)), True)[0]
+        record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+            cgms_sensor.sfloat_from_milli(value * 1000), offset, crc=True)), True)[0]
         app.cgm.add(clock.now_ms(), record)
         for _ in range(every_min * 60):
             app.step()

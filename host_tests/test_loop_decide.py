@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basalt.core import cgms, loop
+from basalt.core import cgms, cgms_sensor, loop
 from basalt.core.errors import InvalidValue
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import IobTracker
@@ -320,8 +320,8 @@ def test_the_wrapper_and_the_pure_function_agree(seed, mode, auto_bolus):
         glucose = max(40, min(400, glucose + rng.below(13) - 6))
         if rng.below(6):  # sometimes the reading is lost
             raw = None if rng.below(25) == 0 else glucose * 1000
-            record = cgms.decode_measurements(bytes(cgms.encode_record(
-                0x07FF if raw is None else cgms.sfloat_from_milli(raw), now // M,
+            record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+                0x07FF if raw is None else cgms_sensor.sfloat_from_milli(raw), now // M,
                 crc=True)), True)[0]
             store.add(now, record)
         if rng.below(12) == 0:
@@ -359,8 +359,8 @@ def test_cgm_input_is_the_old_store_rule():
     for minute in range(0, 400, 5):
         glucose += rng.randint(-5_000, 5_000)
         if rng.random() < 0.8:
-            store.add(minute * M, cgms.decode_measurements(bytes(cgms.encode_record(
-                cgms.sfloat_from_milli(glucose), minute, crc=True)), True)[0])
+            store.add(minute * M, cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+                cgms_sensor.sfloat_from_milli(glucose), minute, crc=True)), True)[0])
         for age in (0, 14 * M, 15 * M, 16 * M):
             now = minute * M + age
             cgm, why = loop.cgm_input(store, now)

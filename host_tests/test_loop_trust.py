@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basalt.core import cgms, loop
+from basalt.core import cgms, cgms_sensor, loop
 from basalt.core.errors import ConfigError
 from basalt.core.readings import RATE, ReadingStore
 from basalt.core.settings import load_settings, parse_settings_text
@@ -319,8 +319,8 @@ def test_a_step_from_100_to_395_is_not_dosed():
 
 
 def rec(offset, mg_dl):
-    raw = cgms.sfloat_from_milli(mg_dl * 1000)
-    return cgms.decode_measurements(bytes(cgms.encode_record(raw, offset)))[0]
+    raw = cgms_sensor.sfloat_from_milli(mg_dl * 1000)
+    return cgms.decode_measurements(bytes(cgms_sensor.encode_record(raw, offset)))[0]
 
 
 def test_a_rise_is_measured_against_the_last_hour_a_fall_against_15_min():

@@ -16,6 +16,7 @@ from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
 from basalt.core.occlusion import OCCLUSION, SENSOR_FAULT, OcclusionDetector
 from basalt.core.occlusion_config import PARAMS, load_occlusion_config
 from boards import sim as sim_board
+from host_tests.vectors.vectorkit import engine_snapshot
 from tools.fakes import FakeIob, FakeMotor, VirtualClock, open_limits
 from tools.sim.occlusion_physics import PARAMS as PHYSICS
 from tools.sim.occlusion_physics import SimForceSensor, SyringePhysics
@@ -352,14 +353,14 @@ def test_alarm_stop_stops_cancels_backs_off_and_resume_reseats():
 
 def test_alarm_stop_refusals_change_nothing():
     engine = running_engine()
-    before = engine.snapshot()
+    before = engine_snapshot(engine)
     with pytest.raises(InvalidValue):
         engine.alarm_stop(HOUR + 60_000, "tired", 10)
     with pytest.raises(InvalidValue):
         engine.alarm_stop(HOUR + 60_000, STOP_OCCLUSION, -1)
     with pytest.raises(InvalidValue):
         engine.alarm_stop(HOUR + 60_000, STOP_OCCLUSION, 10, 0, 10 ** 7)
-    assert engine.snapshot() == before
+    assert engine_snapshot(engine) == before
     engine.alarm_stop(HOUR + 60_000, STOP_SENSOR_FAULT)
     with pytest.raises(NotAllowedNow):
         engine.alarm_stop(HOUR + 60_000, STOP_OCCLUSION, 10)

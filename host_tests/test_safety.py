@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import ConfigError, InvalidValue, LimitExceeded, NotAllowedNow
 from basalt.core.safety import (
@@ -20,6 +20,7 @@ from basalt.core.safety import (
     checked_limits,
 )
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
+from host_tests.vectors.vectorkit import engine_snapshot
 from tools.fakes import FakeIob, open_limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,10 +111,10 @@ REFUSALS = [
     ("profile-edit-active-over-max-basal", limits(), 0, _nothing,
      lambda e, t: e.set_profile(t, "Day", [(0, 3_000)]), "max_basal", None),
     ("cmd-bolus-over-max", limits(), 0, _nothing,
-     lambda e, t: commands.apply(e, t, {"cmd": "bolus", "units": 10.5}), "max_bolus",
+     lambda e, t: command_engine.apply(e, t, {"cmd": "bolus", "units": 10.5}), "max_bolus",
      "bolus 10.5 U: max bolus is 10 U (0.5 U over)"),
     ("cmd-temp-over-max-basal", limits(), 0, _nothing,
-     lambda e, t: commands.apply(e, t, {"cmd": "temp_basal", "rate": 4, "minutes": 30}),
+     lambda e, t: command_engine.apply(e, t, {"cmd": "temp_basal", "rate": 4, "minutes": 30}),
      "max_basal", "temp basal 4 U/h: max basal is 2 U/h (2 U/h over)"),
 ]
 
@@ -127,7 +128,7 @@ def test_refusal_names_the_limit_is_recorded_and_changes_nothing(lim, iob, setup
     setup(twin)
     e.pop_events()
     twin.pop_events()
-    before = without_events(e.snapshot())
+    before = without_events(engine_snapshot(e))
     with pytest.raises(LimitExceeded) as caught:
         call(e, now)
     error = caught.value
@@ -135,7 +136,7 @@ def test_refusal_names_the_limit_is_recorded_and_changes_nothing(lim, iob, setup
     assert error.limit == limit and error.over > 0
     if message is not None:
         assert str(error) == message
-    assert without_events(e.snapshot()) == before
+    assert without_events(engine_snapshot(e)) == before
     events = e.pop_events()
     assert [kind for kind, _ in events] == ["limit_refused"]
     assert events[0][1]["limit"] == limit and events[0][1]["over"] == error.over
@@ -143,7 +144,7 @@ def test_refusal_names_the_limit_is_recorded_and_changes_nothing(lim, iob, setup
     # A day later both engines delivered exactly the same: the refusal gave nothing.
     for t in range(now, now + 24 * MS_PER_HOUR, 10 * MS_PER_MIN):
         assert e.tick(t) == twin.tick(t)
-    assert without_events(e.snapshot()) == without_events(twin.snapshot())
+    assert without_events(engine_snapshot(e)) == without_events(engine_snapshot(twin))
 
 
 def test_window_refusals_say_what_was_given_and_by_how_much():
@@ -214,10 +215,10 @@ def test_a_nonsense_iob_answer_refuses_the_dose(answer):
     e.set_profile(0, "Day", [(0, 1_000)])
     e.new_reservoir(0, 100_000)
     e.resume(0)
-    before = without_events(e.snapshot())
+    before = without_events(engine_snapshot(e))
     with pytest.raises(NotAllowedNow, match="insulin on board is unknown"):
         e.bolus(0, 1_000)
-    assert without_events(e.snapshot()) == before
+    assert without_events(engine_snapshot(e)) == before
 
 
 def test_a_failing_iob_provider_refuses_the_dose():
@@ -291,11 +292,11 @@ def test_the_gate_caps_delivery_even_if_the_engine_miscounted_what_is_owed():
 
 def test_lowering_max_basal_below_the_active_profile_is_refused():
     e = engine(limits(basal=2_000), rate=1_500)
-    before = without_events(e.snapshot())
+    before = without_events(engine_snapshot(e))
     with pytest.raises(LimitExceeded, match="active profile Day 1.5 U/h"):
         e.set_limits(0, limits(basal=1_000))
     assert e.gate.limits.max_basal_mu_h == 2_000
-    assert without_events(e.snapshot()) == before
+    assert without_events(engine_snapshot(e)) == before
     e.set_limits(0, limits(basal=1_500))
     assert e.gate.limits.max_basal_mu_h == 1_500
     assert e.pop_events()[-1][0] == "limits_set"
@@ -514,11 +515,11 @@ def test_every_dose_command_asks_the_gate_before_it_changes_anything():
                 return real
 
         e.gate = Refuse()
-        before = without_events(e.snapshot())
+        before = without_events(engine_snapshot(e))
         with pytest.raises(LimitExceeded):
             call(e)
         assert asked, name
-        assert without_events(e.snapshot()) == before, name
+        assert without_events(engine_snapshot(e)) == before, name
 
 
 def test_gate_counts_exactly_what_the_engine_released():

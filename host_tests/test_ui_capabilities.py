@@ -6,7 +6,7 @@ import os
 
 from basalt.app import BOOT_WARNING, PumpApp
 from basalt.app.ui_task import UiTask
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.core.readings import ReadingStore
 from basalt.core.ui.keys import DOWN, SELECT, UP
 from basalt.core.ui.textdump import TextDump
@@ -43,8 +43,8 @@ def with_settings():
 
 
 def record(offset, mg_dl):
-    raw = cgms.sfloat_from_milli(mg_dl * 1000)
-    return cgms.decode_measurements(bytes(cgms.encode_record(raw, offset)))[0]
+    raw = cgms_sensor.sfloat_from_milli(mg_dl * 1000)
+    return cgms.decode_measurements(bytes(cgms_sensor.encode_record(raw, offset)))[0]
 
 
 def interrupt_a_bolus(s, delivered_lo_mu, delivered_hi_mu, programmed_mu):

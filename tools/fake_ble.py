@@ -29,7 +29,7 @@ import asyncio
 import binascii
 import json
 
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from basalt.ports import Clock
 
 
@@ -428,8 +428,8 @@ class FakeSensor:
     def measure(self, offset, mg_dl=None, raw=None, annunciation=None, send=True):
         """Make a record (stored for the RACP) and notify it when connected."""
         if raw is None:
-            raw = cgms.sfloat_from_milli(mg_dl * 1000)
-        record = bytes(cgms.encode_record(raw, offset, annunciation, crc=self.crc))
+            raw = cgms_sensor.sfloat_from_milli(mg_dl * 1000)
+        record = bytes(cgms_sensor.encode_record(raw, offset, annunciation, crc=self.crc))
         self.records.append((offset, record))
         if send:
             self.notify(record)
@@ -482,12 +482,12 @@ class FakeSensor:
     def read(self, uuid):
         if uuid == cgms.FEATURE_UUID:
             flags = cgms.FEATURE_TREND | (cgms.FEATURE_E2E_CRC if self.crc else 0)
-            return cgms.encode_feature(flags)
+            return cgms_sensor.encode_feature(flags)
         if uuid == cgms.STATUS_UUID:
-            return cgms.encode_status(self.current_offset(), 0, self.crc)
+            return cgms_sensor.encode_status(self.current_offset(), 0, self.crc)
         if uuid == cgms.SESSION_START_UUID:
-            return cgms.encode_session_start(self.session, self.crc)
-        return cgms.encode_session_run(336, self.crc)
+            return cgms_sensor.encode_session_start(self.session, self.crc)
+        return cgms_sensor.encode_session_run(336, self.crc)
 
     def written(self, uuid, data):
         if uuid != cgms.RACP_UUID:
@@ -499,12 +499,13 @@ class FakeSensor:
 
     def _answer(self, data):
         try:
-            op, operator, since = cgms.decode_racp_request(data)
+            op, operator, since = cgms_sensor.decode_racp_request(data)
         except cgms.CgmFormatError as error:
-            self.racp_pending.append(("indicate", cgms.racp_response(data[0], error.racp_code)))
+            self.racp_pending.append(("indicate",
+                                      cgms_sensor.racp_response(data[0], error.racp_code)))
             return
         if op != cgms.RACP_REPORT:
-            self.racp_pending.append(("indicate", cgms.racp_response(op, 2)))
+            self.racp_pending.append(("indicate", cgms_sensor.racp_response(op, 2)))
             return
         found = [r for o, r in self.records
                  if operator == cgms.OP_ALL or (operator == cgms.OP_GREATER_EQUAL and o >= since)]
@@ -513,7 +514,7 @@ class FakeSensor:
         for record in found:
             self.racp_pending.append(("notify", record))
         code = cgms.RACP_SUCCESS if found else cgms.RACP_NO_RECORDS
-        self.racp_pending.append(("indicate", cgms.racp_response(op, code)))
+        self.racp_pending.append(("indicate", cgms_sensor.racp_response(op, code)))
 
 
 # --- the CGM simulator board's side: aioble as a GATT server, on the same fake air -----

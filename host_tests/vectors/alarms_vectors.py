@@ -2,7 +2,7 @@
 snooze, escalation, ordering, sounds), battery filtering, the infusion-set watch, the
 pump monitor's rules over simulated days, and typed errors for bad codes and input."""
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.alarms import CODES, PATTERNS, AlarmManager, banner
 from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
@@ -56,7 +56,7 @@ def bad_codes():
     emit("banners", [[code, list(banner(code))] for code in CODES])
     for cmd in ({"cmd": "acknowledge"}, {"cmd": "snooze", "alarm": "occlusion"},
                 {"cmd": "acknowledge", "alarm": "occlusion", "x": 1}, "snooze"):
-        emit("alarm_command", error_of(commands.apply_alarm, m, 0, cmd))
+        emit("alarm_command", error_of(command_engine.apply_alarm, m, 0, cmd))
 
 
 def batteries():

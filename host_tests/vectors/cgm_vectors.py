@@ -3,7 +3,7 @@ give the same lines on CPython and MicroPython. Integers and text only; own LCG.
 
 import json
 
-from basalt.core import cgms, readings
+from basalt.core import cgms, cgms_sensor, readings
 from basalt.core.errors import InvalidValue
 from vectors.vectorkit import Lcg
 
@@ -45,7 +45,7 @@ SFLOATS = [0x0078, 0xF4B0, 0xFFFF, 0x07FF, 0x0800, 0x07FE, 0x0802, 0x0801, 0x800
            0x77FD, 0x87FD, 0xE4D2, 0x0000, 0x1800, 0xF800, 0x2005]
 emit("sfloat", [[raw, outcome(cgms.sfloat_milli, "v", raw)] for raw in SFLOATS])
 MILLIS = [120000, 120500, -100, 0, 1, 999, 2045, 2046, 12345678, -2046000, 400000, 39999]
-emit("sfloat_encode", [[m, cgms.sfloat_from_milli(m)] for m in MILLIS])
+emit("sfloat_encode", [[m, cgms_sensor.sfloat_from_milli(m)] for m in MILLIS])
 
 HEX_CASES = [
     ("example", "0800780005000de8", True),
@@ -78,9 +78,10 @@ for _ in range(200):
     trend = rng.below(20_000) - 10_000 if rng.below(2) else None
     quality = rng.below(100_001) if rng.below(2) else None
     crc = bool(rng.below(2))
-    data = cgms.encode_record(cgms.sfloat_from_milli(glucose), offset, ann,
-                              None if trend is None else cgms.sfloat_from_milli(trend),
-                              None if quality is None else cgms.sfloat_from_milli(quality), crc)
+    to_raw = cgms_sensor.sfloat_from_milli
+    data = cgms_sensor.encode_record(to_raw(glucose), offset, ann,
+                                     None if trend is None else to_raw(trend),
+                                     None if quality is None else to_raw(quality), crc)
     record = cgms.decode_measurements(bytes(data), crc)[0]
     trips.append([len(data), record.glucose_milli, record.time_offset, record.annunciation,
                   record.trend_milli, record.quality_milli])
@@ -98,7 +99,7 @@ for _ in range(400):
         kinds["error"] += 1
 emit("garbage", kinds)
 
-feature = cgms.encode_feature(cgms.FEATURE_E2E_CRC | cgms.FEATURE_TREND, 9, 5)
+feature = cgms_sensor.encode_feature(cgms.FEATURE_E2E_CRC | cgms.FEATURE_TREND, 9, 5)
 
 
 def feature_fields(data):
@@ -115,21 +116,22 @@ emit("feature", [list(feature), outcome(feature_fields, feature)])
 emit("feature_bad", [outcome(feature_fields, bytes.fromhex(h))
                      for h in ("000000590000", "00100059ffff", "0000")])
 emit("status", [outcome(cgms.decode_status, bytes.fromhex("2c01080001")),
-                outcome(cgms.decode_status, cgms.encode_status(300, 0x0A0001, True), True),
+                outcome(cgms.decode_status, cgms_sensor.encode_status(300, 0x0A0001, True), True),
                 outcome(cgms.decode_status, bytes.fromhex("2c0108000100"))])
 start = cgms.SessionStart(2026, 11, 20, 23, 7, 36, 4, 0)
 for crc in (False, True):
-    data = cgms.encode_session_start(start, crc)
+    data = cgms_sensor.encode_session_start(start, crc)
     emit("session_start", [list(data), cgms.decode_session_start(data, crc).key()])
 emit("session_start_bad", [outcome(cgms.decode_session_start, bytes.fromhex(h)) for h in (
     "ea070d141707240400", "ea070b141807240400", "ea070b141707243900", "ea070b14170724000300")])
-emit("session_run", [outcome(cgms.decode_session_run, cgms.encode_session_run(336, True), True),
-                     outcome(cgms.decode_session_run, b"\x50\x01")])
-emit("racp_requests", [list(cgms.racp_report_last()), list(cgms.racp_report_since(300)),
+emit("session_run", [outcome(cgms_sensor.decode_session_run,
+                             cgms_sensor.encode_session_run(336, True), True),
+                     outcome(cgms_sensor.decode_session_run, b"\x50\x01")])
+emit("racp_requests", [list(cgms_sensor.racp_report_last()), list(cgms.racp_report_since(300)),
                        list(cgms.racp_abort())])
 emit("racp_responses", [outcome(racp_fields, bytes.fromhex(h)) for h in (
     "06000101", "06000106", "05002a00", "0600010a", "060001", "0601", "0100")])
-emit("racp_parse", [outcome(cgms.decode_racp_request, bytes.fromhex(h)) for h in (
+emit("racp_parse", [outcome(cgms_sensor.decode_racp_request, bytes.fromhex(h)) for h in (
     "0106", "0103012c01", "0300", "0104", "0103022c01", "0103", "09", "010601")])
 
 
@@ -146,13 +148,13 @@ def store_run(seed, steps):
         pick = rng.below(20)
         if pick == 0:
             continue  # dropped notification
-        raw = cgms.sfloat_from_milli(glucose)
+        raw = cgms_sensor.sfloat_from_milli(glucose)
         if pick == 1:
-            raw = cgms.sfloat_special("nan")
+            raw = cgms_sensor.sfloat_special("nan")
         elif pick == 2:
-            raw = cgms.sfloat_from_milli(glucose + 40_000)
+            raw = cgms_sensor.sfloat_from_milli(glucose + 40_000)
         ann = cgms.ANN_SENSOR_MALFUNCTION if pick == 3 else None
-        record = cgms.decode_measurements(bytes(cgms.encode_record(raw, offset, ann)))[0]
+        record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(raw, offset, ann)))[0]
         flags = store.add(now, record)
         if pick == 4:
             store.add(now, record)  # resent copy
@@ -175,7 +177,7 @@ for line in store_run(3, 120):
 
 flat = readings.ReadingStore(0)
 for i in range(12):
-    record = cgms.decode_measurements(bytes(cgms.encode_record(0x0064, i * 5)))[0]
+    record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(0x0064, i * 5)))[0]
     emit("flat", [i * 5, flat.add(i * 300_000, record)])
 emit("arrows", [[t, readings.arrow_for(t)] for t in (
     None, 3000, 2999, 2000, 1999, 1000, 999, 0, -999, -1000, -1999, -2000, -2999, -3000)])
@@ -189,8 +191,8 @@ def pairs(events):
 
 
 def clock_record(offset, mg_dl):
-    return cgms.decode_measurements(bytes(cgms.encode_record(
-        cgms.sfloat_from_milli(mg_dl * 1000), offset)))[0]
+    return cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+        cgms_sensor.sfloat_from_milli(mg_dl * 1000), offset)))[0]
 
 
 for name, script in (

@@ -1,13 +1,13 @@
 """Core vectors for the MicroPython lane: the same lines must come out of CPython and
 MicroPython. Deterministic (own LCG), integers and text only, dicts as sorted pairs."""
 
-from basalt.core import commands
+from basalt.core import command_engine
 from basalt.core.basal import make_profile
 from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.safety import Limits
 from basalt.core.units import fmt_milli, to_milli
-from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, error_of
+from vectors.vectorkit import FixedIob, Lcg, board_spec, emit, engine_snapshot, error_of
 
 SYRINGES = [  # (capacity mL, bore area mm2) as used by the Poseidon pump
     (1.0, 17.34), (3.0, 57.89), (10.0, 163.5), (60.0, 554.0),
@@ -100,10 +100,10 @@ def scenarios():
                 now += gap[rng.below(3)]
                 moved += engine.tick(now)
             cmd = random_command(rng)
-            outcome = error_of(commands.apply, engine, now, cmd)
+            outcome = error_of(command_engine.apply, engine, now, cmd)
             emit("command", [seed, now, cmd, outcome])
         moved += engine.tick(now)
-        emit("state", [seed, now, moved, engine.snapshot(), engine.pop_events()])
+        emit("state", [seed, now, moved, engine_snapshot(engine), engine.pop_events()])
 
 
 def bolus_series():

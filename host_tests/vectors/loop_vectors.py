@@ -3,7 +3,7 @@ automatic boluses, reasons) on CPython and MicroPython. Integers and text only."
 
 import json
 
-from basalt.core import cgms, command_parse, loop
+from basalt.core import cgms, cgms_sensor, command_parse, loop
 from basalt.core.errors import BasaltError
 from basalt.core.insulin import InsulinModel
 from basalt.core.iob import IobTracker
@@ -64,8 +64,8 @@ for step in range(72):  # six hours, a reading every 5 minutes
         lp.add_carbs(now, 60)
         iob.add_bolus(now, 4_000)
     glucose += rng.below(9) - 4 + (6 if 12 <= step < 24 else 0) - (3 if 24 <= step < 40 else 0)
-    record = cgms.decode_measurements(bytes(cgms.encode_record(
-        cgms.sfloat_from_milli(glucose * 1000), step * 5, crc=True)), True)[0]
+    record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+        cgms_sensor.sfloat_from_milli(glucose * 1000), step * 5, crc=True)), True)[0]
     store.add(now, record)
     cgm, why = loop.cgm_input(store, now)
     d = lp.decide(now, THERAPY, cgm, why, iob, state(1_000, temp), store.latest)
@@ -120,8 +120,8 @@ for step in range(48):
         pure_iob.add_bolus(now, 3_000)
     glucose += rng.below(11) - 5 + (5 if 6 <= step < 14 else 0)
     if rng.below(8):
-        record = cgms.decode_measurements(bytes(cgms.encode_record(
-            cgms.sfloat_from_milli(glucose * 1000), step * 5, crc=True)), True)[0]
+        record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+            cgms_sensor.sfloat_from_milli(glucose * 1000), step * 5, crc=True)), True)[0]
         pure_store.add(now, record)
     pump = state(900, None if step % 7 else 1_500)
     inputs = {"now_ms": now, "readings": pure_store.recent(loop.FIT_MIN),

@@ -5,7 +5,7 @@ from basalt.core.board_file import load_board
 from basalt.core.delivery import DeliveryEngine
 from basalt.core.errors import BasaltError
 from basalt.core.safety import Limits, SafetyGate, Window, checked_limits
-from vectors.vectorkit import SIM_BOARD, FixedIob, Lcg, emit, error_of
+from vectors.vectorkit import SIM_BOARD, FixedIob, Lcg, emit, engine_snapshot, error_of
 
 BOARD = load_board(SIM_BOARD)
 
@@ -73,7 +73,7 @@ def refusals():
             e.tick(now)
             amount = 10 * (1 + rng.below(1_200))
             out.append(error_of(calls[rng.below(len(calls))], e, now, amount))
-        emit("refusals", [case, out, e.pop_events(), e.snapshot()])
+        emit("refusals", [case, out, e.pop_events(), engine_snapshot(e)])
 
 
 def daily_stop():

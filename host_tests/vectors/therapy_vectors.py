@@ -30,7 +30,7 @@ def error_of(call, *args):
 
 emit("iob_fraction_ppm", [int(iob_fraction(t, 75, 360) * 1_000_000 + 0.5)
                           for t in (0, 30, 60, 120, 180, 240, 300, 359, 360)])
-for _name, peak, _ in PRESETS:
+for _name, peak in PRESETS:
     for duration in (300, 360, 480):
         model = InsulinModel(peak, duration)
         digest = 0

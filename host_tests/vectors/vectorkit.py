@@ -84,3 +84,35 @@ SETTINGS_TEXT = """
   "reservoir": {"syringe": "BD 3 mL", "fill_u": 200, "prime_u": 12}
 }
 """
+
+
+def engine_snapshot(engine):
+    """Every piece of a DeliveryEngine's state, as plain data: tests compare it before and
+    after (kept here, not on the engine, so a running pump holds none of it)."""
+    def ramp(r):
+        return None if r is None else (r.owner, r.programmed_mu, r.steps, r.duration_ms,
+                                       r.elapsed_ms, r.done, r._acc)
+
+    return {
+        "stop_reason": engine.stop_reason,
+        "reservoir_steps": engine.reservoir_steps,
+        "plunger_steps": engine.plunger_steps,
+        "basal_steps": engine.basal_steps,
+        "bolus_steps": engine.bolus_steps,
+        "prime_steps": engine.prime_steps,
+        "last_ms": engine._last_ms,
+        "day_ms": engine._day_ms,
+        "owed": engine._owed,
+        "basal": (engine._basal_acc, engine._basal_rate, engine._seg_left),
+        "temp": None if engine._temp is None else tuple(engine._temp),
+        "ramps": (ramp(engine._now_part), ramp(engine._ext_part), ramp(engine._ext_pending),
+                  ramp(engine._prime)),
+        "profiles": (engine.profiles.active, sorted(
+            (p.name, p.segments()) for p in engine.profiles.profiles.values())),
+        "bolus_speed": engine.bolus_speed_mu_min,
+        "bolus_carry_pl": engine.bolus_carry_pl,
+        "takeup": (engine._takeup, engine.reseat_steps),
+        "gate": (engine.gate.delivered_steps, engine.gate.day_steps(),
+                 engine.gate.hour_bolus_steps(), engine.gate.limit_hit),
+        "events": len(engine.events),
+    }

@@ -16,7 +16,7 @@ fuzz_crashes            inputs that raised anything else or broke an invariant (
 import os
 import time
 
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 from tools import ROOT
 from tools.bench import progress
 
@@ -24,8 +24,8 @@ from tools.bench import progress
 def bench_set():
     out = []
     for crc in (False, True):
-        one = bytes(cgms.encode_record(0x0078, 5, None, None, None, crc))
-        full = bytes(cgms.encode_record(0xF4B5, 6, 0x010002, 0xF00F, 0x005F, crc))
+        one = bytes(cgms_sensor.encode_record(0x0078, 5, None, None, None, crc))
+        full = bytes(cgms_sensor.encode_record(0xF4B5, 6, 0x010002, 0xF00F, 0x005F, crc))
         out.append((one, crc))
         out.append((full + one + full, crc))
     return out
@@ -96,7 +96,7 @@ def fuzz(examples):
         check(data, crc)
 
     valid = st.builds(
-        lambda g, off, ann, trend, quality, crc: (bytes(cgms.encode_record(
+        lambda g, off, ann, trend, quality, crc: (bytes(cgms_sensor.encode_record(
             g, off, ann, trend, quality, crc)), crc),
         st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.none() | st.integers(0, 0xFFFFFF),
         st.none() | st.integers(0, 0xFFFF), st.none() | st.integers(0, 0xFFFF), st.booleans())

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 
 REPEAT = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 FUZZ = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
@@ -20,8 +20,8 @@ def notifications():
     """The bench set: 1-record and 3-record notifications, with and without CRC."""
     out = []
     for crc in (False, True):
-        one = bytes(cgms.encode_record(0x0078, 5, None, None, None, crc))
-        full = bytes(cgms.encode_record(0xF4B5, 6, 0x010002, 0xF00F, 0x005F, crc))
+        one = bytes(cgms_sensor.encode_record(0x0078, 5, None, None, None, crc))
+        full = bytes(cgms_sensor.encode_record(0xF4B5, 6, 0x010002, 0xF00F, 0x005F, crc))
         out.append((one, crc, 1))
         out.append((full + one + full, crc, 3))
     return out

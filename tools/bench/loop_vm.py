@@ -16,7 +16,7 @@ sys.path.append("/lib/bench")
 
 from iob_history import history_48h  # noqa: E402
 
-from basalt.core import cgms, loop  # noqa: E402
+from basalt.core import cgms, cgms_sensor, loop  # noqa: E402
 from basalt.core.readings import ReadingStore  # noqa: E402
 
 M = 60_000
@@ -49,8 +49,8 @@ store = ReadingStore(now - 6 * H)
 for k in range(72):
     at = now - 6 * H + k * 5 * M
     value = 140_000 + (k % 12) * 3_000
-    record = cgms.decode_measurements(bytes(cgms.encode_record(
-        cgms.sfloat_from_milli(value), k * 5, crc=True)), True)[0]
+    record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+        cgms_sensor.sfloat_from_milli(value), k * 5, crc=True)), True)[0]
     store.add(at, record)
 lp = loop.Loop(loop.LoopSettings("closed", 80, True, 40, 30, 180))
 lp.add_carbs(now - 40 * M, 60)

@@ -7,7 +7,7 @@ time in a minute (interval_s 1, offset_step_min 1) while the wire stays standard
 
 import math
 
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 
 DEFAULTS = {
     "name": "Basalt CGM sim",
@@ -65,16 +65,16 @@ class SensorModel:
 
     def feature(self):
         flags = cgms.FEATURE_TREND | (cgms.FEATURE_E2E_CRC if self.crc else 0)
-        return bytes(cgms.encode_feature(flags, 9, 5))  # interstitial fluid, subcutaneous
+        return bytes(cgms_sensor.encode_feature(flags, 9, 5))  # interstitial fluid, subcutaneous
 
     def status(self):
-        return bytes(cgms.encode_status(self.offset(), 0, self.crc))
+        return bytes(cgms_sensor.encode_status(self.offset(), 0, self.crc))
 
     def session_start(self):
-        return bytes(cgms.encode_session_start(self.session, self.crc))
+        return bytes(cgms_sensor.encode_session_start(self.session, self.crc))
 
     def session_run(self):
-        return bytes(cgms.encode_session_run(336, self.crc))  # 14 days
+        return bytes(cgms_sensor.encode_session_run(336, self.crc))  # 14 days
 
     def offset(self):
         return max(0, self.count - 1) * self.config["offset_step_min"]
@@ -133,14 +133,14 @@ class SensorModel:
         value = self.glucose(n)
         trend = None
         if value is None:
-            raw = cgms.sfloat_special("nan")
+            raw = cgms_sensor.sfloat_special("nan")
         else:
-            raw = cgms.sfloat_from_milli(value * 1000)
+            raw = cgms_sensor.sfloat_from_milli(value * 1000)
             if self._previous is not None:
-                trend = cgms.sfloat_from_milli(
+                trend = cgms_sensor.sfloat_from_milli(
                     (value - self._previous) * 1000 // self.config["offset_step_min"])
         self._previous = value
-        record = bytes(cgms.encode_record(raw, offset, None, trend, None, self.crc))
+        record = bytes(cgms_sensor.encode_record(raw, offset, None, trend, None, self.crc))
         self.log.append((offset, record))
         if len(self.log) > self.config["log_records"]:
             self.log.pop(0)
@@ -152,20 +152,20 @@ class SensorModel:
     def racp(self, request):
         """Answer a RACP write: [("notify", record), ..., ("indicate", response)]."""
         try:
-            op, operator, since = cgms.decode_racp_request(request)
+            op, operator, since = cgms_sensor.decode_racp_request(request)
         except cgms.CgmFormatError as error:
             op = request[0] if request else 0
-            return [("indicate", cgms.racp_response(op, error.racp_code))]
+            return [("indicate", cgms_sensor.racp_response(op, error.racp_code))]
         if op == cgms.RACP_ABORT:
-            return [("indicate", cgms.racp_response(op, cgms.RACP_SUCCESS))]
+            return [("indicate", cgms_sensor.racp_response(op, cgms.RACP_SUCCESS))]
         found = self._select(operator, since)
         if op == cgms.RACP_REPORT_COUNT:
-            return [("indicate", cgms.racp_count(len(found)))]
+            return [("indicate", cgms_sensor.racp_count(len(found)))]
         if op == cgms.RACP_DELETE:
-            return [("indicate", cgms.racp_response(op, 2))]  # op code not supported
+            return [("indicate", cgms_sensor.racp_response(op, 2))]  # op code not supported
         answers = [("notify", record) for record in found]
         code = cgms.RACP_SUCCESS if found else cgms.RACP_NO_RECORDS
-        answers.append(("indicate", cgms.racp_response(op, code)))
+        answers.append(("indicate", cgms_sensor.racp_response(op, code)))
         return answers
 
     def _select(self, operator, since):

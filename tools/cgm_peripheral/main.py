@@ -1,7 +1,8 @@
 """CGM simulator board: a Bluetooth CGMS (0x181F) sensor on an ESP32 or a Pico W.
 
 Copy to the board (see README "CGM over Bluetooth"): this file as main.py, cgm_sensor.py,
-and basalt/__init__.py, basalt/core/{__init__,errors,cgms}.py; install aioble with
+and basalt/__init__.py, basalt/core/{__init__,errors,cgms,cgms_sensor,cgms_texts}.py;
+install aioble with
 `mpremote mip install aioble`. Optional /cgm_config.json overrides cgm_sensor.DEFAULTS.
 
 Serves CGM Measurement (notify), Feature, Status, Session Start Time, Session Run Time

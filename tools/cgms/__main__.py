@@ -20,7 +20,7 @@ import json
 import sys
 
 import tools  # noqa: F401  (puts firmware/ on sys.path)
-from basalt.core import cgms
+from basalt.core import cgms, cgms_sensor
 
 _SEPARATORS = " :-_\t\n"
 
@@ -42,7 +42,7 @@ def sfloat_number(raw):
     """An SFLOAT as an exact JSON number (int when whole), or None when special."""
     if raw in cgms.SPECIALS:
         return None
-    mantissa, exponent = cgms.sfloat_parts(raw)
+    mantissa, exponent = cgms_sensor.sfloat_parts(raw)
     if exponent >= 0:
         return mantissa * 10 ** exponent
     return float("%de%d" % (mantissa, exponent))

@@ -15,7 +15,7 @@ is what the fake motor moved, in microsteps, converted to units.
 """
 
 from basalt.app import PumpApp
-from basalt.core import calculator, cgms, limits
+from basalt.core import calculator, cgms, cgms_sensor, limits
 from basalt.core.errors import NotAllowedNow
 from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings
@@ -152,8 +152,8 @@ class BasaltPump:
         """One sensor record: encoded as the sensor would, decoded and stored by the app's
         reading store (the wire format's CRC included)."""
         offset = (self.clock.now_ms() - self._session_ms) // MIN_MS
-        raw = cgms.sfloat_from_milli(int(round(mg_dl)) * 1000)
-        data = cgms.encode_record(raw, offset, crc=True)
+        raw = cgms_sensor.sfloat_from_milli(int(round(mg_dl)) * 1000)
+        data = cgms_sensor.encode_record(raw, offset, crc=True)
         now = self.clock.now_ms()
         for record in cgms.decode_measurements(bytes(data), True):
             self.app.cgm.add(now, record)

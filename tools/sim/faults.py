@@ -28,7 +28,7 @@ import os
 import sys
 
 from basalt.app import PumpApp
-from basalt.core import cgms, loop
+from basalt.core import cgms, cgms_sensor, loop
 from basalt.core.readings import ReadingStore
 from basalt.core.settings import load_settings, parse_settings_text
 from tools import ROOT
@@ -111,8 +111,8 @@ def run(scenario):
         if minute % SAMPLE_MIN == 0:
             value = cgm_value(scenario["cgm"], minute, last)
             if value is not None:
-                record = cgms.decode_measurements(bytes(cgms.encode_record(
-                    cgms.sfloat_from_milli(value * 1000), minute, crc=True)), True)[0]
+                record = cgms.decode_measurements(bytes(cgms_sensor.encode_record(
+                    cgms_sensor.sfloat_from_milli(value * 1000), minute, crc=True)), True)[0]
                 app.cgm.add(clock.now_ms(), record)
                 last = value
         for _ in range(M // TICK_MS):

@@ -23,52 +23,78 @@ Memory is fixed: one slot per code, made at construction; evaluate() allocates n
 unless something changes.
 """
 
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.errors import InvalidValue, refused
 from basalt.core.units import MS_PER_MIN, shifted
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
+
+
+# Refusals (basalt.core.refusals' numbers): their texts are built only when raised.
+_BAD_PATTERN = const(0)
+_ALREADY_ACKED = const(1)
+_HIGH_NO_SNOOZE = const(2)
+_NOT_ACTIVE = const(3)
+_BAD_DETAIL = const(4)
 
 HIGH = 0
 MEDIUM = 1
 LOW = 2
 PRIORITY_NAMES = ("high", "medium", "low")
 
-# code: (priority, stops delivery, latches, banner title, banner hint). Titles and hints
-# fit the 16-character lines of a 128-pixel OLED in the 8x8 font.
-ALARMS = {
-    "occlusion": (HIGH, True, True, "OCCLUSION", "Check tubing"),
-    "reservoir_empty": (HIGH, True, True, "RESERVOIR EMPTY", "New reservoir"),
-    "delivery_fault": (HIGH, True, True, "DELIVERY FAULT", "Motor stopped"),
-    "sensor_fault": (HIGH, True, True, "SENSOR FAULT", "Force sensor"),
-    "auto_off": (HIGH, True, True, "AUTO-OFF", "Pump stopped"),
-    "daily_max": (HIGH, True, True, "DAILY MAX", "Delivery stopped"),
-    "battery_critical": (HIGH, False, True, "BATTERY CRITICAL", "Charge now"),
-    "infusion_set": (MEDIUM, False, True, "CHECK SITE", "and ketones"),
-    "reservoir_low": (MEDIUM, False, False, "RESERVOIR LOW", "Refill soon"),
-    "battery_low": (MEDIUM, False, False, "BATTERY LOW", "Charge soon"),
-    "cgm_lost": (MEDIUM, False, False, "CGM LOST", "No glucose data"),
+# code: (priority, stops delivery, latches), one of the few distinct tuples in _K shared
+# by every code with the same triple (a tuple per code cost 32 bytes each). The banner
+# texts are in basalt.core.alarm_texts, loaded when an alarm is first shown. Built with
+# keywords: the codes are then names, stored once, where each was a string object.
+_K = (
+    (HIGH, True, True),  # 0: stops delivery
+    (HIGH, False, True),  # 1
+    (MEDIUM, False, True),  # 2: latches
+    (MEDIUM, False, False),  # 3
+    (LOW, False, False),  # 4
+    (LOW, False, True),  # 5: latches
+)
+ALARMS = dict(
+    occlusion=_K[0],
+    reservoir_empty=_K[0],
+    delivery_fault=_K[0],
+    sensor_fault=_K[0],
+    auto_off=_K[0],
+    daily_max=_K[0],
+    battery_critical=_K[1],
+    infusion_set=_K[2],
+    reservoir_low=_K[3],
+    battery_low=_K[3],
+    cgm_lost=_K[3],
     # The closed loop wanted more insulin over scheduled basal than its 3 h or 24 h bound
     # leaves (a spoofed or failing CGM, or a real high that needs a person): latches
     # until read, so a bound met at night is still on the screen in the morning.
-    "loop_limit": (MEDIUM, False, True, "LOOP LIMIT", "Check BG and CGM"),
-    "suspended_too_long": (MEDIUM, False, False, "STILL SUSPENDED", "Resume delivery?"),
+    loop_limit=_K[2],
+    suspended_too_long=_K[3],
     # CGM glucose alerts (basalt.core.glucose_alerts). Urgent low is fixed at 55 mg/dL
     # and cannot be turned off; it latches, as every high one does.
-    "urgent_low": (HIGH, False, True, "URGENT LOW", "Eat 15 g carbs"),
-    "low": (MEDIUM, False, False, "LOW GLUCOSE", "Eat 15 g carbs"),
-    "urgent_low_soon": (MEDIUM, False, False, "URGENT LOW SOON", "Eat carbs now"),
-    "falling": (LOW, False, False, "FALLING FAST", "Check glucose"),
-    "rising": (LOW, False, False, "RISING FAST", "Check glucose"),
-    "high": (LOW, False, False, "HIGH GLUCOSE", "Check ketones"),
+    urgent_low=_K[1],
+    low=_K[3],
+    urgent_low_soon=_K[3],
+    falling=_K[4],
+    rising=_K[4],
+    high=_K[4],
     # No insulin for a long time with no low reading to explain it (a stuck-low CGM).
-    "zero_basal": (MEDIUM, False, False, "NO BASAL", "Check BG and CGM"),
-    "recheck_bg": (LOW, False, False, "RECHECK GLUCOSE", "Enter a reading"),
-    "site_change": (LOW, False, False, "SITE CHANGE", "Change the site"),
-    "glucose_check": (LOW, False, False, "CHECK GLUCOSE", "Enter a reading"),
+    zero_basal=_K[3],
+    recheck_bg=_K[4],
+    site_change=_K[4],
+    glucose_check=_K[4],
     # Sick day (an activity mode): every 2 h, latched until read.
-    "sick_check": (LOW, False, True, "SICK DAY CHECK", "Ketones + site"),
+    sick_check=_K[5],
     # A CGM record whose time offset the pump's clock cannot have reached was ignored,
     # or the store re-anchored to the sensor's new clock: latches until read.
-    "cgm_time": (LOW, False, True, "CGM TIME ERROR", "Reading ignored"),
-}
+    cgm_time=_K[5],
+)
+del _K
 CODES = tuple(sorted(ALARMS))
 REMINDERS = ("site_change", "glucose_check", "recheck_bg")  # louder when ignored, never higher
 
@@ -112,8 +138,9 @@ def check_code(code):
 
 def banner(code):
     """(title, hint) for a code: two short lines the screen shows."""
-    entry = ALARMS[check_code(code)]
-    return entry[3], entry[4]
+    from basalt.core.alarm_texts import TEXTS
+
+    return TEXTS[check_code(code)]
 
 
 def stops_delivery(code):
@@ -138,9 +165,7 @@ def check_pattern(pattern):
             total += note[1] + note[2]
         ok = ok and total <= repeat_ms
     if not ok:
-        raise InvalidValue("buzzer pattern", pattern, "(volume 0-1000, repeat 100-600000 ms, "
-                           "1-32 notes of (100-10000 Hz, 1-5000 ms on, 0-5000 ms off) "
-                           "that fit in the repeat)")
+        raise refused(_BAD_PATTERN, pattern)
     return pattern
 
 
@@ -204,7 +229,7 @@ class AlarmManager:
         at = self._require_active("acknowledge", code)
         s = self._s
         if s[at + _ACKED]:
-            raise NotAllowedNow("acknowledge", "%s is already acknowledged" % code)
+            raise refused(_ALREADY_ACKED, "acknowledge", code)
         s[at + _ACKED] = True
         s[at + _SNOOZED_UNTIL] = 0
         s[at + _ALERT_SINCE] = now_ms  # repeat() counts from here
@@ -217,9 +242,9 @@ class AlarmManager:
         at = self._require_active("snooze", code)
         s = self._s
         if ALARMS[code][0] == HIGH or s[at + _PRIORITY] == HIGH:
-            raise NotAllowedNow("snooze", "%s is high priority: acknowledge it" % code)
+            raise refused(_HIGH_NO_SNOOZE, code)
         if s[at + _ACKED]:
-            raise NotAllowedNow("snooze", "%s is already acknowledged" % code)
+            raise refused(_ALREADY_ACKED, "snooze", code)
         until = now_ms + SNOOZE_MS[s[at + _PRIORITY]]
         s[at + _SNOOZED_UNTIL] = until
         s[at + _LEVEL] = 0
@@ -351,7 +376,7 @@ class AlarmManager:
     def _require_active(self, command, code):
         at = _at(code)
         if not self._s[at + _ACTIVE]:
-            raise NotAllowedNow(command, "no %s alarm is active" % code)
+            raise refused(_NOT_ACTIVE, command, code)
         return at
 
     def _end(self, now_ms, code, at, why):
@@ -392,5 +417,5 @@ def _checked_detail(detail):
             if not isinstance(key, str) or not (value is None or isinstance(value, (int, str))):
                 ok = False
     if not ok:
-        raise InvalidValue("alarm detail", detail, "a table of names to ints, text or None")
+        raise refused(_BAD_DETAIL, detail)
     return detail

@@ -5,7 +5,7 @@ next one starts, the last until midnight, so the first must start at 00:00.
 """
 
 from basalt.core.check import int_in, text
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.errors import refused
 from basalt.core.limits import MAX_PROFILES, MAX_RATE_MU_H
 from basalt.core.schedule import (
     MAX_SEGMENTS,  # noqa: F401 (the profile limits live here too)
@@ -13,6 +13,21 @@ from basalt.core.schedule import (
     check_segments,
 )
 from basalt.core.units import MIN_PER_DAY, MS_PER_DAY, milli_in
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
+
+
+# Refusals (basalt.core.refusals' numbers): their texts are built only when raised.
+_TOO_MANY_PROFILES = const(5)
+_NO_SUCH_PROFILE = const(6)
+_DELETE_ACTIVE = const(7)
+_NAME_TAKEN = const(8)
+_NO_PROFILE = const(9)
 
 
 class BasalProfile(Schedule):
@@ -74,8 +89,7 @@ class BasalProfiles:
     def put(self, name, segments):
         profile = make_profile(name, segments)
         if name not in self.profiles and len(self.profiles) >= MAX_PROFILES:
-            raise NotAllowedNow("save profile", "already %d profiles (the most allowed); "
-                                "delete one first" % MAX_PROFILES)
+            raise refused(_TOO_MANY_PROFILES, MAX_PROFILES)
         self.profiles[name] = profile
         if self.active is None:
             self.active = name
@@ -85,20 +99,20 @@ class BasalProfiles:
         text("profile name", name, 1, 16)
         if name not in self.profiles:
             names = ", ".join(sorted(self.profiles)) or "(none saved yet)"
-            raise InvalidValue("profile", name, "a saved profile: " + names)
+            raise refused(_NO_SUCH_PROFILE, name, names)
         return self.profiles[name]
 
     def delete(self, name):
         self.get(name)
         if name == self.active:
-            raise NotAllowedNow("delete profile", "%s is the active profile" % name)
+            raise refused(_DELETE_ACTIVE, name)
         del self.profiles[name]
 
     def rename(self, name, new_name):
         profile = self.get(name)
         text("profile name", new_name, 1, 16)
         if new_name in self.profiles:
-            raise NotAllowedNow("rename profile", "%s is already a profile" % new_name)
+            raise refused(_NAME_TAKEN, new_name)
         del self.profiles[name]
         self.profiles[new_name] = BasalProfile(new_name, profile.starts_min, profile.rates_mu_h)
         if self.active == name:
@@ -113,5 +127,5 @@ class BasalProfiles:
 
     def current(self):
         if self.active is None:
-            raise NotAllowedNow("basal", "no basal profile is set")
+            raise refused(_NO_PROFILE)
         return self.profiles[self.active]

@@ -1,7 +1,8 @@
-"""Bluetooth Continuous Glucose Monitoring Service (0x181F) wire format: decode and encode.
+"""Bluetooth Continuous Glucose Monitoring Service (0x181F) wire format: what the pump
+decodes. The sensor side (encoders, RACP requests answered) is basalt.core.cgms_sensor.
 
 Pure and shared: the pump's BLE client decodes with it, the CGM simulator board
-(tools/cgm_peripheral) encodes with it, and the tests hold one against the other.
+(tools/cgm_peripheral) encodes with cgms_sensor, and the tests hold one against the other.
 Facts (Bluetooth SIG CGMS 1.0.1 / GATT characteristic definitions; docs/references.md):
 
 - CGM Measurement 0x2AA7: records back to back; each is Size (u8, whole record incl.
@@ -30,6 +31,7 @@ mg/dL x 1000), exact for exponents >= -3 and rounded half away from zero below t
 Malformed input raises CgmFormatError and never yields a record.
 """
 
+from basalt import call_and_forget
 from basalt.core.errors import InvalidValue
 
 try:
@@ -91,16 +93,16 @@ _OP_RANGE = const(4)
 OP_FIRST = const(5)
 OP_LAST = const(6)
 _FILTER_TIME_OFFSET = const(1)
-RACP_CODES = ("", "success", "op code not supported", "invalid operator",
-              "operator not supported", "invalid operand", "no records found",
-              "abort unsuccessful", "procedure not completed", "operand not supported")
+# Response code n's text is the n-th of these (1 = success): one string, not ten.
+RACP_CODES = ("|success|op code not supported|invalid operator|operator not supported"
+              "|invalid operand|no records found|abort unsuccessful|procedure not completed"
+              "|operand not supported")
+_RACP_CODE_MAX = const(9)
 RACP_SUCCESS = const(1)
 RACP_NO_RECORDS = const(6)
 
 SPECIALS = {0x07FF: "nan", 0x0800: "nres", 0x07FE: "+inf", 0x0802: "-inf"}
-_SPECIAL_RAW = {"nan": 0x07FF, "nres": 0x0800, "+inf": 0x07FE, "-inf": 0x0802}
 _SFLOAT_RESERVED = const(0x0801)
-_MANTISSA_MAX = const(2045)  # 2046/2047 and -2046..-2048 are special at exponent 0
 
 _MIN_RECORD = const(6)
 _MAX_RECORD = const(15)
@@ -110,8 +112,30 @@ class CgmFormatError(InvalidValue):
     """Bytes from (or for) a CGM that do not follow the CGMS format. Nothing was used."""
 
 
-def _fail(field, value, allowed, problem=None):
-    raise CgmFormatError(field, value, allowed, problem)
+def _fail(code, value, *values):
+    """Raise the CgmFormatError number `code` for value: its field, allowed and problem
+    texts are basalt.core.cgms_texts, loaded only to build one (values fill them in)."""
+    raise call_and_forget("basalt.core.cgms_texts", "error", code, value, values)
+
+
+# The decoder's errors by number (basalt.core.cgms_texts.TEXTS' indexes).
+_CRC_MISMATCH = const(0)
+_RESERVED_SFLOAT = const(1)
+_EMPTY = const(2)
+_NO_FLAGS = const(3)
+_RESERVED_FLAGS = const(4)
+_WRONG_SIZE = const(5)
+_TRUNCATED = const(6)
+_FEATURE_NO_CRC = const(7)
+_BAD_YEAR = const(8)
+_OUT_OF_RANGE = const(9)
+_BAD_ZONE = const(10)
+_BAD_DST = const(11)
+_BAD_LENGTH = const(12)
+_NOT_A_RESPONSE = const(13)
+_BAD_OPERATOR = const(14)
+_BAD_REQUEST_OP = const(15)
+_BAD_RESPONSE_CODE = const(16)
 
 
 # --- CRC-16/MCRF4XX ------------------------------------------------------------------
@@ -145,15 +169,7 @@ def _check_crc(field, data, start, end):
     sent = _u16(data, end - 2)
     want = crc16(data, start, end - 2)
     if sent != want:
-        _fail(field, "0x%04X" % sent, "0x%04X (CRC-16/MCRF4XX of the record)" % want,
-              "E2E-CRC mismatch: 0x%04X received" % sent)
-
-
-def _with_crc(out):
-    crc = crc16(out)
-    out.append(crc & 0xFF)
-    out.append(crc >> 8)
-    return out
+        _fail(_CRC_MISMATCH, "0x%04X" % sent, field, want, sent)
 
 
 # --- SFLOAT ----------------------------------------------------------------------------
@@ -165,8 +181,7 @@ def sfloat_milli(field, raw):
     if special is not None:
         return None, special
     if raw == _SFLOAT_RESERVED:
-        _fail(field, "0x%04X" % raw, "a number, NaN, NRes, +INF or -INF",
-              "reserved SFLOAT value 0x0801")
+        _fail(_RESERVED_SFLOAT, "0x%04X" % raw, field)
     return _sfloat_number(raw), None
 
 
@@ -188,38 +203,6 @@ def div_round(n, d):
     if n >= 0:
         return (2 * n + d) // (2 * d)
     return -((-2 * n + d) // (2 * d))
-
-
-def sfloat_from_milli(milli):
-    """The shortest exact (or nearest) SFLOAT for a number given in thousandths."""
-    if milli is None:
-        return _SPECIAL_RAW["nan"]
-    mantissa, exponent = milli, -3
-    while mantissa and mantissa % 10 == 0 and exponent < 0:
-        mantissa //= 10
-        exponent += 1
-    while mantissa > _MANTISSA_MAX or mantissa < -_MANTISSA_MAX:
-        mantissa = div_round(mantissa, 10)
-        exponent += 1
-    if exponent > 7:
-        raise InvalidValue("sfloat", milli, "magnitude below 2.045e10")
-    return ((exponent & 0x0F) << 12) | (mantissa & 0x0FFF)
-
-
-def sfloat_special(name):
-    """The raw SFLOAT for "nan", "nres", "+inf" or "-inf"."""
-    raw = _SPECIAL_RAW.get(name)
-    if raw is None:
-        raise InvalidValue("sfloat special", name, "nan, nres, +inf or -inf")
-    return raw
-
-
-def sfloat_parts(raw):
-    """(mantissa, exponent) of a finite SFLOAT, for exact decimal display."""
-    exponent = raw >> 12
-    mantissa = raw & 0x0FFF
-    return (mantissa - 0x1000 if mantissa >= 0x0800 else mantissa,
-            exponent - 16 if exponent >= 8 else exponent)
 
 
 # --- CGM Measurement ---------------------------------------------------------------------
@@ -270,7 +253,7 @@ def decode_measurements(data, crc=False):
     a CRC mismatch; then no record of the notification is returned.
     """
     if not data:
-        _fail("measurement", "0 octets", "1 or more records of 6 to 15 octets", "empty")
+        _fail(_EMPTY, "0 octets")
     records = []
     at = 0
     end = len(data)
@@ -284,18 +267,15 @@ def _decode_record(data, at, end, index, crc):
     left = end - at
     size = data[at]
     if left < 2:
-        _fail(_field(index, "flags"), "%d octet left" % left, "Size and Flags",
-              "truncated record")
+        _fail(_NO_FLAGS, "%d octet left" % left, index)
     flags = data[at + 1]
     if flags & _FLAGS_RESERVED:
-        _fail(_field(index, "flags"), "0x%02X" % flags, "bits 0, 1, 5, 6, 7 (2-4 are reserved)")
+        _fail(_RESERVED_FLAGS, "0x%02X" % flags, index)
     want = record_size(flags, crc)
     if size != want:
-        _fail(_field(index, "size"), size, "%d octets for flags 0x%02X%s" % (
-            want, flags, " with E2E-CRC" if crc else ""))
+        _fail(_WRONG_SIZE, size, index, want, flags, " with E2E-CRC" if crc else "")
     if size > left:
-        _fail(_field(index, "size"), size, "at most the %d octets left" % left,
-              "truncated record")
+        _fail(_TRUNCATED, size, index, left)
     if crc and _u16(data, at + size - 2) != crc16(data, at, at + size - 2):
         _check_crc(_field(index, "crc"), data, at, at + size)
     glucose_raw = _u16(data, at + 2)
@@ -340,40 +320,6 @@ def _field(index, name):
     return "measurement[%d].%s" % (index, name)
 
 
-def encode_record(glucose_raw, time_offset, annunciation=None, trend_raw=None,
-                  quality_raw=None, crc=False):
-    """One CGM Measurement record (bytearray). Values are raw SFLOATs (see sfloat_*).
-
-    annunciation None sends no octet; otherwise the octets whose bits are set (status,
-    cal/temp, warning), so 0 sends none either.
-    """
-    _u16_in("glucose", glucose_raw)
-    _u16_in("time_offset", time_offset)
-    flags = 0
-    octets = []
-    if annunciation:
-        if not 0 <= annunciation <= 0xFFFFFF:
-            raise InvalidValue("annunciation", annunciation, "0 to 0xFFFFFF")
-        for bit, shift in ((_FLAG_STATUS, 0), (FLAG_CAL_TEMP, 8), (_FLAG_WARNING, 16)):
-            octet = (annunciation >> shift) & 0xFF
-            if octet:
-                flags |= bit
-                octets.append(octet)
-    if trend_raw is not None:
-        flags |= _FLAG_TREND
-    if quality_raw is not None:
-        flags |= _FLAG_QUALITY
-    out = bytearray((record_size(flags, crc), flags, glucose_raw & 0xFF, glucose_raw >> 8,
-                     time_offset & 0xFF, time_offset >> 8))
-    out.extend(bytes(octets))
-    for raw in (trend_raw, quality_raw):
-        if raw is not None:
-            _u16_in("sfloat", raw)
-            out.append(raw & 0xFF)
-            out.append(raw >> 8)
-    return _with_crc(out) if crc else out
-
-
 def _u16_in(field, value):
     if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
         raise InvalidValue(field, value, "0 to 65535")
@@ -398,17 +344,8 @@ def decode_feature(data):
     if flags & FEATURE_E2E_CRC:
         _check_crc("feature.crc", data, 0, 6)
     elif _u16(data, 4) != 0xFFFF:
-        _fail("feature.crc", "0x%04X" % _u16(data, 4), "0xFFFF when E2E-CRC is not supported")
+        _fail(_FEATURE_NO_CRC, "0x%04X" % _u16(data, 4))
     return Feature(flags, data[3] & 0x0F, data[3] >> 4)
-
-
-def encode_feature(flags, kind=9, location=5):
-    out = bytearray((flags & 0xFF, (flags >> 8) & 0xFF, (flags >> 16) & 0xFF,
-                     (location << 4) | kind))
-    if flags & FEATURE_E2E_CRC:
-        return _with_crc(out)
-    out.extend(b"\xff\xff")
-    return out
 
 
 def decode_status(data, crc=False):
@@ -417,12 +354,6 @@ def decode_status(data, crc=False):
     if crc:
         _check_crc("status.crc", data, 0, 7)
     return _u16(data, 0), data[2] | (data[3] << 8) | (data[4] << 16)
-
-
-def encode_status(time_offset, status, crc=False):
-    out = bytearray((time_offset & 0xFF, time_offset >> 8, status & 0xFF,
-                     (status >> 8) & 0xFF, (status >> 16) & 0xFF))
-    return _with_crc(out) if crc else out
 
 
 class SessionStart:
@@ -454,53 +385,30 @@ def decode_session_start(data, crc=False):
         _check_crc("session_start.crc", data, 0, 11)
     year = _u16(data, 0)
     if year and not 1582 <= year <= 9999:
-        _fail("session_start.year", year, "1582 to 9999, or 0 (unknown)")
+        _fail(_BAD_YEAR, year)
     values = [year]
     for i, (name, lo, hi) in enumerate(_SST_RANGES):
         value = data[2 + i]
         if not lo <= value <= hi:
-            _fail("session_start." + name, value, "%d to %d" % (lo, hi))
+            _fail(_OUT_OF_RANGE, value, name, lo, hi)
         values.append(value)
     zone = data[7] - 256 if data[7] >= 128 else data[7]
     if zone != -128 and not -48 <= zone <= 56:
-        _fail("session_start.time_zone", zone, "-48 to 56 (15-minute steps) or -128 (unknown)")
+        _fail(_BAD_ZONE, zone)
     dst = data[8]
     if dst not in (0, 2, 4, 8, 255):
-        _fail("session_start.dst_offset", dst, "0, 2, 4, 8 or 255 (unknown)")
+        _fail(_BAD_DST, dst)
     return SessionStart(values[0], values[1], values[2], values[3], values[4], values[5],
                         zone, dst)
 
 
-def encode_session_start(start, crc=False):
-    out = bytearray((start.year & 0xFF, start.year >> 8, start.month, start.day, start.hour,
-                     start.minute, start.second, start.zone & 0xFF, start.dst))
-    return _with_crc(out) if crc else out
-
-
-def decode_session_run(data, crc=False):
-    """Session Run Time: expected run time of the session in hours."""
-    _length("session_run", data, (4,) if crc else (2,))
-    if crc:
-        _check_crc("session_run.crc", data, 0, 4)
-    return _u16(data, 0)
-
-
-def encode_session_run(hours, crc=False):
-    out = bytearray((hours & 0xFF, hours >> 8))
-    return _with_crc(out) if crc else out
-
-
 def _length(field, data, allowed):
     if len(data) not in allowed:
-        _fail(field, "%d octets" % len(data), " or ".join("%d octets" % n for n in allowed))
+        _fail(_BAD_LENGTH, "%d octets" % len(data), field,
+              " or ".join("%d octets" % n for n in allowed))
 
 
 # --- Record Access Control Point --------------------------------------------------------
-
-
-def racp_report_last():
-    """Report stored records, operator last record: 01 06."""
-    return bytes((RACP_REPORT, OP_LAST))
 
 
 def racp_report_since(time_offset):
@@ -525,64 +433,23 @@ class RacpResponse:
     def describe(self):
         if self.code is None:
             return "%d records" % self.count
-        return RACP_CODES[self.code]
+        return RACP_CODES.split("|")[self.code]
 
 
 def decode_racp_response(data):
     if len(data) < 2 or data[0] not in (_RACP_RESPONSE, _RACP_COUNT_RESPONSE):
-        _fail("racp", _hex(data), "a response code (06 00 ..) or a record count (05 00 ..)")
+        _fail(_NOT_A_RESPONSE, _hex(data))
     if data[1] != _OP_NULL:
-        _fail("racp.operator", data[1], "0 (null) in a response")
+        _fail(_BAD_OPERATOR, data[1])
     _length("racp", data, (4,))
     if data[0] == _RACP_COUNT_RESPONSE:
         return RacpResponse(None, None, _u16(data, 2))
     request_op, code = data[2], data[3]
     if not RACP_REPORT <= request_op <= RACP_REPORT_COUNT:
-        _fail("racp.request_op", request_op, "1 to 4 (a request op code)")
-    if not 1 <= code < len(RACP_CODES):
-        _fail("racp.response_code", code, "1 to %d" % (len(RACP_CODES) - 1))
+        _fail(_BAD_REQUEST_OP, request_op)
+    if not 1 <= code <= _RACP_CODE_MAX:
+        _fail(_BAD_RESPONSE_CODE, code, _RACP_CODE_MAX)
     return RacpResponse(request_op, code, None)
-
-
-def decode_racp_request(data):
-    """A collector's request, for the sensor side: (op, operator, min_offset or None).
-
-    min_offset is the operand of ">= time offset"; other requests carry none. Raises
-    CgmFormatError with the response code to send in `.racp_code`.
-    """
-    if len(data) < 2:
-        _racp_refuse("racp", _hex(data), "op code and operator", 3)
-    op, operator = data[0], data[1]
-    if op not in (RACP_REPORT, RACP_DELETE, RACP_ABORT, RACP_REPORT_COUNT):
-        _racp_refuse("racp.op", op, "1 to 4", 2)
-    if op == RACP_ABORT:
-        if operator != _OP_NULL or len(data) != 2:
-            _racp_refuse("racp.operator", operator, "0 (null) for abort", 3)
-        return op, operator, None
-    if operator in (OP_ALL, OP_FIRST, OP_LAST):
-        if len(data) != 2:
-            _racp_refuse("racp.operand", _hex(data[2:]), "none for this operator", 5)
-        return op, operator, None
-    if operator != OP_GREATER_EQUAL:
-        _racp_refuse("racp.operator", operator, "1, 3, 5 or 6", 4)
-    if len(data) != 5 or data[2] != _FILTER_TIME_OFFSET:
-        _racp_refuse("racp.operand", _hex(data[2:]), "filter type 01 and a u16 time offset",
-                     9 if len(data) == 5 else 5)
-    return op, operator, _u16(data, 3)
-
-
-def _racp_refuse(field, value, allowed, code):
-    error = CgmFormatError(field, value, allowed)
-    error.racp_code = code
-    raise error
-
-
-def racp_response(request_op, code):
-    return bytes((_RACP_RESPONSE, _OP_NULL, request_op, code))
-
-
-def racp_count(count):
-    return bytes((_RACP_COUNT_RESPONSE, _OP_NULL, count & 0xFF, count >> 8))
 
 
 def _hex(data):

@@ -13,12 +13,19 @@ Two forms reach the table:
 Unknown keys, missing keys and bad values are refused before anything is changed.
 """
 
+from basalt import call_and_forget
 from basalt.core.alarms import check_code
 from basalt.core.check import _span, exact_keys, is_int, one_of, text
-from basalt.core.clock import check_date
-from basalt.core.errors import InvalidValue, NotAllowedNow
-from basalt.core.limits import BOLUS_STEP_MU, FILL_MAX_MU
+from basalt.core.errors import InvalidValue
+from basalt.core.limits import FILL_MAX_MU
 from basalt.core.units import MS_PER_DAY, MS_PER_MIN, fmt_milli
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
 
 # Field kinds: how a user's value becomes the pump's.
 MILLI = "milli"  # a number of units (int, float or exact decimal text) -> thousandths
@@ -37,6 +44,19 @@ ALARMS_ACKED = "alarms_acked"  # no unacknowledged alarm that stopped delivery
 STATE_KNOWN = "state_known"  # the restart knew the pump's state and the settings are valid
 
 SYRINGE = "syringe"  # a field bound: the board's syringe capacity
+
+# Refusals by number: the texts are basalt.core.command_list's, built only on refusal.
+_BAD_CLOCK = const(0)
+_NOT_A_TABLE = const(1)
+_NOT_A_COMMAND = const(2)
+_NO_PART = const(3)
+_BOOT_SCREEN = const(4)
+_STOPPED = const(5)
+
+
+def _refused(code, *values):
+    """The InvalidValue or NotAllowedNow for refusal `code` (what, then the values)."""
+    return call_and_forget("basalt.core.command_list", "refusal", code, values)
 
 
 class in_units:
@@ -104,11 +124,11 @@ class Field:
             text(where, value, 1, 16)
         elif kind == CLOCK and (not is_int(value) or not 0 <= value < MS_PER_DAY
                                 or value % MS_PER_MIN):
-            raise InvalidValue(where, value, "a time of day 00:00 to 23:59 (ms on the minute)")
+            raise _refused(_BAD_CLOCK, where, value)
         elif kind == ALARM:
             check_code(value)
         elif kind == TABLE and not isinstance(value, dict):
-            raise InvalidValue(where, value, "a table of settings")
+            raise _refused(_NOT_A_TABLE, where, value)
         return value
 
 
@@ -165,170 +185,36 @@ class Command:
         raise KeyError(key)
 
 
-def _dual_rule(values):
-    """The now part: exactly one of now_units or now_percent, leaving at least 0.01 U for
-    the extended part; a percent is rounded down to 0.01 U."""
-    amount = values["units"]
-    if values.get("now_units") is None:
-        now_mu = amount * values["now_percent"] // 100 // BOLUS_STEP_MU * BOLUS_STEP_MU
-        if now_mu < BOLUS_STEP_MU:
-            raise InvalidValue("dual_bolus now_percent", values["now_percent"],
-                               "a share of at least 0.01 U")
-        values["now_units"] = now_mu
-    elif values["now_units"] > amount - BOLUS_STEP_MU:
-        raise InvalidValue("dual_bolus now_units", in_units(values["now_units"]),
-                           "%s to %s U in steps of 0.01 U" % (
-                               fmt_milli(BOLUS_STEP_MU), fmt_milli(amount - BOLUS_STEP_MU)))
-
-
-def _clock_rule(values):
-    """The day must exist in its month; the date becomes days since 1970."""
-    values["days"] = check_date("set_clock", values["year"], values["month"], values["day"])
-
-
 def table():
     """Every command, in order, built anew: what COMMANDS looks up by name (and
-    tools.command_table prints)."""
-    # Imported here, as locals: names only the table reads take no slot in the module.
-    from basalt.core.activity import KINDS, MAX_MIN, MIN_MIN
-    from basalt.core.clock import YEAR_MAX, YEAR_MIN
-    from basalt.core.forcecal import KNOWN_MAX_MN, KNOWN_MIN_MN
-    from basalt.core.limits import (
-        BOLUS_MAX_MU,
-        CARBS_MAX_G,
-        EXTENDED_MAX_MIN,
-        EXTENDED_MIN_MIN,
-        FILL_MIN_MU,
-        FILL_STEP_MU,
-        GLUCOSE_MAX,
-        GLUCOSE_MIN,
-        MAX_RATE_MU_H,
-        PRIME_MAX_MU,
-        PRIME_STEP_MU,
-        TEMP_MAX_MIN,
-        TEMP_MAX_PERCENT,
-        TEMP_MIN_MIN,
-    )
-    from basalt.core.loop_state import MODES, TEMP_MIN
-
-    bolus_units = Field("units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U")
-    extended_minutes = Field("minutes", WHOLE, EXTENDED_MIN_MIN, EXTENDED_MAX_MIN, 1, "min")
-    temp_minutes = Field("minutes", WHOLE, TEMP_MIN_MIN, TEMP_MAX_MIN, 1, "min")
-    temp_rate = Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h", optional=True)
-    temp_percent = Field("percent", WHOLE, 0, TEMP_MAX_PERCENT, 1, "%", optional=True)
-    profile_name = Field("name", NAME)
-    carbs = Field("grams", WHOLE, 1, CARBS_MAX_G, 1, "g")
-    alarm_code = Field("alarm", ALARM)
-    time_of_day = Field("time", CLOCK, 0, MS_PER_DAY - MS_PER_MIN, MS_PER_MIN)
-    # A calculator bolus carries the advice the user confirmed, for the history (a record
-    # only: the safety gate checks the units as for any bolus).
-    advice = (Field("carbs", WHOLE, 0, CARBS_MAX_G, 1, "g", optional=True),
-              Field("meal", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True),
-              Field("correction", MILLI, -BOLUS_MAX_MU, BOLUS_MAX_MU, 1, "U", optional=True),
-              Field("iob", MILLI, -4 * BOLUS_MAX_MU, 4 * BOLUS_MAX_MU, 1, "U", optional=True),
-              Field("glucose", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
-              Field("glucose_source", CHOICE, optional=True, choices=("cgm", "typed")),
-              Field("carb_ratio", MILLI, 1, CARBS_MAX_G * 1000, 1, "g/U", optional=True),
-              Field("sensitivity", WHOLE, 1, 1_000, 1, "mg/dL/U", optional=True),
-              Field("target_low", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
-              Field("target_high", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL", optional=True),
-              Field("suggested", MILLI, 0, BOLUS_MAX_MU, 1, "U", optional=True))
-
-    dose = (ACK, DELIVERING)
-
-    return (
-        Command("bolus", (bolus_units,) + advice, "engine.bolus", dose),
-        Command("extended_bolus", (bolus_units, extended_minutes), "engine.extended_bolus", dose),
-        Command("dual_bolus", (
-            Field("units", MILLI, 2 * BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U"),
-            Field("now_units", MILLI, BOLUS_STEP_MU, BOLUS_MAX_MU, BOLUS_STEP_MU, "U",
-                  optional=True),
-            Field("now_percent", WHOLE, 1, 99, 1, "%", optional=True),
-            extended_minutes), "engine.dual_bolus", dose,
-            ("now_units", "now_percent", "dual_bolus now",
-             "exactly one of now_units or now_percent"), rule=_dual_rule,
-            args=("units", "now_units", "minutes"), label="dual-wave bolus"),
-        Command("cancel_bolus", (), "engine.cancel_bolus"),
-        Command("temp_basal", (temp_minutes, temp_rate, temp_percent), "engine.start_temp_basal",
-                dose, ("rate", "percent", "temp_basal", "exactly one of rate (U/h) or percent")),
-        Command("cancel_temp_basal", (), "engine.cancel_temp_basal"),
-        Command("suspend", (), "engine.suspend"),
-        Command("resume", (), "engine.resume", (ACK, STATE_KNOWN, ALARMS_ACKED)),
-        Command("prime", (Field("units", MILLI, PRIME_STEP_MU, PRIME_MAX_MU, PRIME_STEP_MU,
-                                "U"),), "engine.prime"),
-        Command("new_reservoir", (Field("units", MILLI, FILL_MIN_MU, SYRINGE, FILL_STEP_MU,
-                                        "U"),), "engine.new_reservoir"),
-        Command("set_profile", (profile_name,
-                                Field("segments", SEGMENTS, 0, MAX_RATE_MU_H, 1, "U/h")),
-                "profiles.set_profile"),
-        Command("activate_profile", (profile_name,), "profiles.activate_profile"),
-        Command("delete_profile", (profile_name,), "profiles.delete_profile"),
-        Command("rename_profile", (profile_name, Field("new_name", NAME)),
-                "profiles.rename_profile"),
-        Command("set_time", (time_of_day,), "engine.set_time_of_day"),
-        # Allowed on the boot screen: it asks for the clock when the RTC lost it.
-        Command("set_clock", (Field("year", WHOLE, YEAR_MIN, YEAR_MAX),
-                              Field("month", WHOLE, 1, 12), Field("day", WHOLE, 1, 31),
-                              time_of_day), "engine.set_clock", (),
-                rule=_clock_rule, args=("days", "time")),
-        Command("activity", (Field("mode", CHOICE, choices=KINDS),
-                             Field("minutes", WHOLE, MIN_MIN, MAX_MIN, 1, "min")),
-                "activity.start"),
-        Command("end_activity", (), "activity.stop"),
-        Command("acknowledge", (alarm_code,), "alarms.acknowledge", ()),
-        Command("snooze", (alarm_code,), "alarms.snooze", ()),
-        Command("loop_mode", (Field("mode", CHOICE, choices=MODES),), "loop.set_mode"),
-        Command("carbs", (carbs, Field("source", CHOICE, optional=True,
-                                       choices=("user", "calculator"))),
-                "loop.carbs"),
-        Command("glucose", (Field("mg_dl", WHOLE, GLUCOSE_MIN, GLUCOSE_MAX, 1, "mg/dL"),),
-                "care.glucose"),
-        Command("treat_low", (Field("grams", WHOLE, 5, 60, 1, "g"),), "care.treat_low"),
-        Command("site_changed", (), "care.site_changed"),
-        Command("boot_ack", (Field("time", CLOCK, optional=True),), "keeper.acknowledge_boot", ()),
-        Command("reconcile_bolus", (Field("units", MILLI, 0, BOLUS_MAX_MU, 1, "U",
-                                          optional=True),),
-                "keeper.reconcile"),
-        Command("save_settings", (Field("settings", TABLE),), "keeper.save_settings"),
-        Command("reload_settings", (), "keeper.reload_settings"),
-        Command("force_tare", (), "keeper.force_tare"),
-        Command("force_scale", (Field("newtons", MILLI, KNOWN_MIN_MN, KNOWN_MAX_MN, 1, "N"),),
-                "keeper.force_scale"),
-        Command("cgm_pair", (Field("answer", CHOICE, choices=("yes", "no")),), "cgm.answer", ()),
-        Command("cgm_forget", (), "cgm.forget"),
-        # The loop's own actions: the same safety gate, never from outside the pump.
-        Command("loop_temp", (Field("rate", MILLI, 0, MAX_RATE_MU_H, 1, "U/h"),
-                              Field("minutes", WHOLE, TEMP_MIN, TEMP_MIN, 1, "min"),
-                              Field("cause", CHOICE, optional=True,
-                                    choices=("low_glucose_suspend",))),
-                "engine.auto_temp_basal", (DELIVERING,), internal=True, label="temp basal"),
-        Command("loop_bolus", (bolus_units,), "engine.auto_bolus", (DELIVERING,), internal=True),
-        Command("loop_cancel_temp", (), "engine.auto_cancel_temp", (), internal=True),
-    )
+    tools.command_table prints). The declarations are basalt.core.command_list, imported
+    for the call and forgotten after: a running pump builds a command a few times an
+    hour at most."""
+    return call_and_forget("basalt.core.command_list", "table")
 
 
 class _Table:
     """The command table by name, read as a dict is ([], get, in, iteration, len). A
     Command is built from table() when asked and only the last few are kept: the whole
     table kept for good was the largest thing a booted pump held (4.7 KB of objects on
-    MicroPython, with the ADVICE fields)."""
+    MicroPython, with the ADVICE fields), and even its names are built only when asked."""
 
     KEEP = 4
 
     def __init__(self):
-        self.names = tuple(command.name for command in table())
         self._kept = {}
 
     def get(self, name, default=None):
         command = self._kept.get(name)
-        if command is not None or name not in self.names:
-            return command or default
-        if len(self._kept) >= self.KEEP:
-            self._kept.clear()
+        if command is not None:
+            return command
         for command in table():
             if command.name == name:
+                if len(self._kept) >= self.KEEP:
+                    self._kept.clear()
                 self._kept[name] = command
                 return command
+        return default
 
     def __getitem__(self, name):
         command = self.get(name)
@@ -337,13 +223,16 @@ class _Table:
         return command
 
     def __contains__(self, name):
-        return name in self.names
+        return self.get(name) is not None
+
+    def names(self):
+        return [command.name for command in table()]
 
     def __iter__(self):
-        return iter(self.names)
+        return iter(self.names())
 
     def __len__(self):
-        return len(self.names)
+        return len(self.names())
 
 
 COMMANDS = _Table()
@@ -358,7 +247,7 @@ def lookup(cmd):
             return command
         raise InvalidValue("cmd", cmd[0], "one of " + ", ".join(sorted(COMMANDS)))
     if not isinstance(cmd, dict):
-        raise InvalidValue("command", cmd, "a table such as {'cmd': 'bolus', 'units': 1.5}")
+        raise _refused(_NOT_A_COMMAND, "command", cmd)
     name = cmd.get("cmd")
     command = COMMANDS.get(name) if isinstance(name, str) else None
     if command is None or command.internal:
@@ -441,8 +330,7 @@ class Dispatcher:
                 self._guard(guard, command)
         target = self.targets.get(command.part)
         if target is None:
-            raise NotAllowedNow(name, _MISSING.get(command.part,
-                                                   "this pump has no " + command.part))
+            raise _refused(_NO_PART, name, command.part)
         return getattr(target, command.method)(now_ms, *args)
 
     def _guard(self, guard, command):
@@ -450,50 +338,13 @@ class Dispatcher:
         name = command.name
         if guard == ACK:
             if state.awaiting_ack():
-                raise NotAllowedNow(name, "acknowledge the boot screen first")
+                raise _refused(_BOOT_SCREEN, name)
         elif guard == DELIVERING:
             reason = state.stop_reason()
             if reason is not None:
-                raise NotAllowedNow(command.label, "pump is stopped (%s)" % reason)
+                raise _refused(_STOPPED, command.label, reason)
         elif guard == ALARMS_ACKED:
             state.require_resumable(name)
         elif guard == STATE_KNOWN:
             state.require_known_state(name)
 
-
-_MISSING = {"loop": "no therapy settings are loaded", "keeper": "this pump keeps no journal",
-            "cgm": "no CGM is configured"}
-
-
-class EngineOnly:
-    """Guards for a bare engine (core vectors, benches): no boot lock, no alarms."""
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def awaiting_ack(self):
-        return False
-
-    def stop_reason(self):
-        return self.engine.stop_reason
-
-    def require_resumable(self, name):
-        pass
-
-    def require_known_state(self, name):
-        pass
-
-
-def apply(engine, now_ms, cmd):
-    """Check and apply one engine command (core vectors and benches without an app)."""
-    return Dispatcher({"engine": engine, "profiles": engine}, EngineOnly(engine),
-                      engine.board.syringe_capacity_mu).run(now_ms, cmd)
-
-
-def apply_alarm(alarms, now_ms, cmd):
-    """Check and apply an acknowledge or snooze command to a bare AlarmManager."""
-    name = cmd.get("cmd") if isinstance(cmd, dict) else None
-    if name not in ("acknowledge", "snooze"):
-        raise InvalidValue("command", cmd, "{'cmd': 'acknowledge' or 'snooze', "
-                           "'alarm': code}")
-    return Dispatcher({"alarms": alarms}, EngineOnly(None)).run(now_ms, cmd)  # no guards

@@ -13,25 +13,32 @@ Every product stays below 2**30 (spans are cut to a per-channel maximum), so a t
 allocates nothing on 32-bit MicroPython.
 """
 
-from basalt.core.basal import BasalProfiles, make_profile
-from basalt.core.check import int_in, one_of, text
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt import call_and_forget
+from basalt.core.basal import BasalProfiles
+from basalt.core.check import int_in, text
+from basalt.core.errors import InvalidValue
 from basalt.core.limits import (
     BOLUS_SPEED_MAX_MU_MIN,
     BOLUS_SPEED_MIN_MU_MIN,
     MAX_RATE_MU_H,
-    PRIME_SPEED_MU_MIN,
 )
 from basalt.core.safety import BASAL, BOLUS, NAMES, SafetyGate
 from basalt.core.units import (
     MS_PER_DAY,
-    MS_PER_HOUR,
     MS_PER_MIN,
     PL_PER_MU,
     SMALL_INT_MAX,
     fmt_milli,
     shifted,
 )
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
+
 
 _SMALL = SMALL_INT_MAX
 _FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
@@ -55,6 +62,29 @@ ADVICE_KEYS = ("carbs_g", "meal_mu", "correction_mu", "iob_mu", "mg_dl", "glucos
                "target_high_mg_dl", "suggested_mu")
 # Stops that resume cannot undo: they need a new reservoir.
 NEEDS_RESERVOIR = (STOP_NO_RESERVOIR, STOP_EMPTY)
+
+# The engine's refusals by number (basalt.core.delivery_refusals' names): their texts are
+# built only when one is raised (as strings in this module they stayed in the heap).
+_PERCENT_TOO_HIGH = const(1)
+_NO_TEMP = const(2)
+_NO_BOLUS = const(3)
+_BOLUS_RUNNING = const(4)
+_EXTENDED_RUNNING = const(5)
+_NOT_ENOUGH_INSULIN = const(6)
+_ALREADY_STOPPED = const(7)
+_NOT_SUSPENDED = const(8)
+_NEEDS_RESERVOIR = const(9)
+_PRIMING = const(10)
+
+
+def _rare(name, *args):
+    """A seldom-used command's code (basalt.core.delivery_rare), loaded for the call."""
+    return call_and_forget("basalt.core.delivery_rare", name, *args)
+
+
+def _refused(code, *args):
+    """The error for refusal `code` with its values (see basalt.core.delivery_refusals)."""
+    return call_and_forget("basalt.core.delivery_refusals", "refusal", code, args)
 
 
 class Ramp:
@@ -167,21 +197,12 @@ class DeliveryEngine:
 
     def set_clock(self, now_ms, days, day_ms, how="user"):
         """The date (days since 1970) and the time of day; the schedule follows."""
-        was = self.time_known
-        self.set_time_of_day(now_ms, day_ms)
-        self.date_days = days
-        if how is not None:
-            self._event("clock_set", {"days": days, "minute": day_ms // MS_PER_MIN,
-                                      "was_known": was, "how": how})
+        return _rare("set_clock", self, now_ms, days, day_ms, how)
 
     def clock_lost(self, now_ms):
         """The time is not known (a reset without a valid RTC): no segment is guessed,
         the active profile's lowest rate runs until the clock is set."""
-        self._advance(now_ms)
-        self.time_known = False
-        self.date_days = None
-        self._retarget()
-        self._event("clock_unknown", {"rate_mu_h": self._scheduled()})
+        return _rare("clock_lost", self, now_ms)
 
     def _advance(self, now_ms):
         dt = now_ms - self._last_ms
@@ -331,42 +352,16 @@ class DeliveryEngine:
 
     def set_profile(self, now_ms, name, segments):
         """Save (create or replace) a named profile; an edit applies from now on."""
-        profile = make_profile(name, segments)
-        self._advance(now_ms)
-        if name == self.profiles.active:
-            self._check_temp_fits("save profile", profile)
-        self.gate.check_profile("save profile", profile)
-        self.profiles.put(name, segments)
-        self._retarget()
+        return _rare("set_profile", self, now_ms, name, segments)
 
     def activate_profile(self, now_ms, name):
-        profile = self.profiles.get(name)
-        self._advance(now_ms)
-        self._check_temp_fits("activate profile", profile)
-        self.gate.check_profile("activate profile", profile)
-        self.profiles.active = name
-        self._retarget()
-        self._event("profile_activated", {"name": name})
+        return _rare("activate_profile", self, now_ms, name)
 
     def delete_profile(self, now_ms, name):
         self.profiles.delete(name)
 
     def rename_profile(self, now_ms, name, new_name):
         self.profiles.rename(name, new_name)
-
-    def _check_temp_fits(self, command, profile):
-        """A running percent temp basal must stay within the pump's and the set maximum."""
-        temp = self._temp
-        if temp is None or temp[1] is None:
-            return
-        peak = _percent_peak(profile, self._day_ms, temp[2], temp[1])
-        if peak > MAX_RATE_MU_H:
-            raise NotAllowedNow(command, "the running %d %% temp basal would reach %s U/h on "
-                                "profile %s (the most is %s U/h); cancel it first" % (
-                                    temp[1], fmt_milli(peak), profile.name,
-                                    fmt_milli(MAX_RATE_MU_H)))
-        self.gate.check_rate(command, peak, " (the running %d %% temp basal on profile %s)"
-                             % (temp[1], profile.name))
 
     def start_temp_basal(self, now_ms, duration_min, rate_mu_h=None, percent=None):
         """Absolute (mU/h) or percent-of-scheduled temp basal for 15 min to 72 h."""
@@ -389,10 +384,8 @@ class DeliveryEngine:
             peak = _percent_peak(profile, self._day_ms, duration_ms, percent)
             if peak > MAX_RATE_MU_H:
                 highest = profile.max_rate_over(self._day_ms, duration_ms)
-                raise InvalidValue("temp basal percent", percent, "at most %d %% here: the "
-                                   "scheduled rate reaches %s U/h and the pump's maximum is "
-                                   "%s U/h" % (MAX_RATE_MU_H * 100 // highest,
-                                               fmt_milli(highest), fmt_milli(MAX_RATE_MU_H)))
+                raise _refused(_PERCENT_TOO_HIGH, percent, MAX_RATE_MU_H * 100 // highest,
+                               fmt_milli(highest), fmt_milli(MAX_RATE_MU_H))
             self.gate.check_rate("temp basal", peak, " (%d %% of the scheduled rate)" % percent)
         elif source == "loop":
             self.gate.check_loop_rate(now_ms, "loop temp basal", rate_mu_h, self._scheduled())
@@ -410,7 +403,7 @@ class DeliveryEngine:
     def cancel_temp_basal(self, now_ms, cause="user"):
         self._advance(now_ms)
         if self._temp is None:
-            raise NotAllowedNow("cancel temp basal", "no temp basal is running")
+            raise _refused(_NO_TEMP)
         self._cancel_temp(cause)
         self._retarget()
 
@@ -477,7 +470,7 @@ class DeliveryEngine:
         """Stop every running bolus part; return the reports of what was delivered."""
         self._advance(now_ms)
         if not self.bolus_running():
-            raise NotAllowedNow("cancel bolus", "no bolus is running")
+            raise _refused(_NO_BOLUS)
         return self._cancel_boluses("cancelled", "user")
 
     def bolus_running(self):
@@ -497,9 +490,9 @@ class DeliveryEngine:
 
     def _require_bolus_ok(self, command, amount_mu, need_now, need_ext):
         if need_now and self._now_part is not None:
-            raise NotAllowedNow(command, "a bolus is being delivered; wait or cancel it")
+            raise _refused(_BOLUS_RUNNING, command)
         if need_ext and (self._ext_part is not None or self._ext_pending is not None):
-            raise NotAllowedNow(command, "an extended bolus is running; cancel it first")
+            raise _refused(_EXTENDED_RUNNING, command)
         steps = self._carried(amount_mu)[0]  # what its parts will move, remainder taken
         self._require_insulin(command, amount_mu, steps)
         self.gate.check_bolus(self._last_ms, command, amount_mu, self._bolus_owed(), steps)
@@ -520,8 +513,7 @@ class DeliveryEngine:
         free = self.reservoir_steps - self._bolus_owed() - _owed(self._prime)
         free_mu = self.board.mu_for_usteps(free) if free > 0 else 0
         if amount_mu > free_mu or (steps is not None and steps > free):
-            raise NotAllowedNow(command, "%s U is more than the %s U left in the reservoir "
-                                "for new doses" % (fmt_milli(amount_mu), fmt_milli(free_mu)))
+            raise _refused(_NOT_ENOUGH_INSULIN, command, fmt_milli(amount_mu), fmt_milli(free_mu))
 
     def _start_bolus(self, kind, amount_mu, now_mu, ext_mu, duration_min, source="user",
                      advice=None):
@@ -613,7 +605,7 @@ class DeliveryEngine:
         alarm: the alarm code when the pump suspends itself (a storage fault)."""
         self._advance(now_ms)
         if self.stop_reason is not None:
-            raise NotAllowedNow("suspend", "delivery is already stopped (%s)" % self.stop_reason)
+            raise _refused(_ALREADY_STOPPED, "suspend", self.stop_reason)
         self._stop(STOP_USER, alarm)
 
     def resume(self, now_ms, cause="user"):
@@ -625,12 +617,12 @@ class DeliveryEngine:
         self._advance(now_ms)
         reason = self.stop_reason
         if reason is None or reason in NEEDS_RESERVOIR:
-            raise NotAllowedNow("resume", "not suspended" if reason is None
-                                else reason + "; fit a new reservoir first")
+            raise _refused(_NOT_SUSPENDED) if reason is None else _refused(_NEEDS_RESERVOIR,
+                                                                            reason)
         if self._prime is not None:
-            raise NotAllowedNow("resume", "priming is in progress")
+            raise _refused(_PRIMING, "resume")
         if reason.startswith(STOP_LIMIT):
-            self._require_daily_room()
+            _rare("require_daily_room", self)
         self.stop_reason = None
         self._retarget()
         takeup, self._takeup = self._takeup, 0
@@ -649,26 +641,7 @@ class DeliveryEngine:
         re-advanced as travel, not therapy, when delivery resumes. Boluses and a temp
         basal are cancelled, as for any stop.
         """
-        one_of("stop reason", reason, ALARM_STOPS)
-        self._advance(now_ms)
-        if self.stop_reason is not None:
-            raise NotAllowedNow("alarm stop", "delivery is already stopped (%s)"
-                                % self.stop_reason)
-        int_in("unmoved steps", unmoved_steps, 0, self.plunger_steps, "microsteps")
-        self.plunger_steps -= unmoved_steps
-        self.reservoir_steps += unmoved_steps
-        backoff = min(int_in("back-off", backoff_steps, 0, 1_000_000, "microsteps"),
-                      self.plunger_steps)
-        takeup = min(int_in("take-up", takeup_steps, 0, 1_000_000, "microsteps"), backoff)
-        owed = _owed(self._now_part) + _owed(self._ext_part) + _owed(self._ext_pending)
-        self._stop(reason)
-        self.plunger_steps -= backoff
-        self.reservoir_steps += backoff - takeup
-        self._takeup = takeup
-        self._event("alarm_stop", {"reason": reason, "backoff_steps": backoff,
-                                   "takeup_steps": takeup, "unmoved_steps": unmoved_steps,
-                                   "bolus_not_delivered_mu": self.board.mu_for_usteps(owed)})
-        return backoff
+        return _rare("alarm_stop", self, now_ms, reason, backoff_steps, takeup_steps, unmoved_steps)
 
     def halt(self, now_ms, reason):
         """Stop all delivery for an alarm (occlusion, delivery fault, auto-off, ...).
@@ -685,40 +658,7 @@ class DeliveryEngine:
     def set_limits(self, now_ms, limits, profiles=None):
         """New limits (settings changed), with the basal profiles (BasalProfiles) that come
         with them, if any; refused, changing nothing, if what runs now would break them."""
-        self._advance(now_ms)
-        old, old_profiles = self.gate.limits, self.profiles
-        self.gate.set_limits(limits)
-        if profiles is not None:
-            self.profiles = profiles
-        try:
-            if self.profiles.active is not None:
-                profile = self.profiles.current()
-                self.gate.check_profile("set limits: active profile", profile)
-                self._check_temp_fits("set limits", profile)
-            temp = self._temp
-            if temp is not None and temp[0] is not None:
-                self.gate.check_rate("set limits: running temp basal", temp[0])
-        except NotAllowedNow:
-            self.gate.set_limits(old)
-            self.profiles = old_profiles
-            raise
-        self._retarget()
-        self._event("limits_set", {"max_bolus_mu": self.gate.limits.max_bolus_mu,
-                                   "max_basal_mu_h": self.gate.limits.max_basal_mu_h,
-                                   "max_iob_mu": self.gate.limits.max_iob_mu,
-                                   "max_bolus_60min_mu": self.gate.limits.max_bolus_60min_mu,
-                                   "max_daily_mu": self.gate.limits.max_daily_mu})
-
-    def _require_daily_room(self):
-        need = 0
-        if self.profiles.active is not None:
-            need = self.profiles.current().max_rate_over(self._day_ms, MS_PER_HOUR)
-        room = self.gate.day_room_mu()
-        if need > room:
-            raise NotAllowedNow("resume", "%s U is left under the max daily insulin of %s U; "
-                                "the scheduled basal needs %s U in the next hour" % (
-                                    fmt_milli(room), fmt_milli(self.gate.limits.max_daily_mu),
-                                    fmt_milli(need)))
+        return _rare("set_limits", self, now_ms, limits, profiles)
 
     def _limit_stop(self):
         limit = self.gate.limit_hit
@@ -729,31 +669,11 @@ class DeliveryEngine:
 
     def prime(self, now_ms, amount_mu):
         """Fill tubing and cannula while suspended; not counted as therapy."""
-        self._advance(now_ms)
-        if self.stop_reason != STOP_USER:
-            raise NotAllowedNow("prime", "suspend delivery first" if self.stop_reason is None
-                                else self.stop_reason)
-        if self._prime is not None:
-            raise NotAllowedNow("prime", "priming is already in progress")
-        self._require_insulin("prime", amount_mu)
-        duration = -(-amount_mu * MS_PER_MIN // PRIME_SPEED_MU_MIN)
-        self._prime = self._ramp((0, "prime"), amount_mu, duration)
-        self._event("prime_started", {"programmed_mu": amount_mu})
+        return _rare("prime", self, now_ms, amount_mu)
 
     def new_reservoir(self, now_ms, fill_mu):
         """Rewind and fit a filled reservoir; returns the microsteps to rewind."""
-        self._advance(now_ms)
-        if self.stop_reason is None:
-            raise NotAllowedNow("new reservoir", "suspend delivery first")
-        if self._prime is not None:
-            raise NotAllowedNow("new reservoir", "priming is in progress")
-        rewind = self.plunger_steps
-        self.plunger_steps = 0
-        self._takeup = 0
-        self.reservoir_steps = self.board.usteps_for_mu(fill_mu)
-        self.stop_reason = STOP_USER
-        self._event("reservoir_fitted", {"fill_mu": fill_mu, "rewind_steps": rewind})
-        return rewind
+        return _rare("new_reservoir", self, now_ms, fill_mu)
 
     def reservoir_mu(self):
         return self.board.mu_for_usteps(self.reservoir_steps)
@@ -794,23 +714,12 @@ class DeliveryEngine:
 
     def restore(self, now_ms, reservoir_steps, plunger_steps, stop_reason):
         """After a reset: the reservoir and plunger as checkpointed; delivery stopped."""
-        self._advance(now_ms)
-        if stop_reason is None:
-            raise InvalidValue("restore stop reason", None, "a reason: the pump restarts "
-                               "stopped until the user has seen the boot screen")
-        self.reservoir_steps = reservoir_steps
-        self.plunger_steps = plunger_steps
-        self.stop_reason = stop_reason
-        self._retarget()
+        return _rare("restore", self, now_ms, reservoir_steps, plunger_steps, stop_reason)
 
     def restore_temp(self, now_ms, rate_mu_h, percent, left_ms, duration_ms):
         """Resume a checkpointed temp basal for the time it had left (no limits re-run:
         restore.plan_restore resumes only temps that lower delivery)."""
-        self._advance(now_ms)
-        if self.stop_reason is not None:
-            raise NotAllowedNow("resume temp basal", "pump is stopped (%s)" % self.stop_reason)
-        self._temp = [rate_mu_h, percent, left_ms, duration_ms]
-        self._retarget()
+        return _rare("restore_temp", self, now_ms, rate_mu_h, percent, left_ms, duration_ms)
 
     def temp_program(self):
         """(rate_mu_h, percent, left_ms, duration_ms) of the temp basal, or None."""
@@ -829,38 +738,6 @@ class DeliveryEngine:
                 report["total_steps"] = _steps(now_part) + _steps(ext)
                 reports.append(report)
         return reports
-
-    # ----- inspection -------------------------------------------------------------
-
-    def snapshot(self):
-        """Every piece of state, as plain data (tests compare it before and after)."""
-        def ramp(r):
-            return None if r is None else (r.owner, r.programmed_mu, r.steps, r.duration_ms,
-                                           r.elapsed_ms, r.done, r._acc)
-
-        return {
-            "stop_reason": self.stop_reason,
-            "reservoir_steps": self.reservoir_steps,
-            "plunger_steps": self.plunger_steps,
-            "basal_steps": self.basal_steps,
-            "bolus_steps": self.bolus_steps,
-            "prime_steps": self.prime_steps,
-            "last_ms": self._last_ms,
-            "day_ms": self._day_ms,
-            "owed": self._owed,
-            "basal": (self._basal_acc, self._basal_rate, self._seg_left),
-            "temp": None if self._temp is None else tuple(self._temp),
-            "ramps": (ramp(self._now_part), ramp(self._ext_part), ramp(self._ext_pending),
-                      ramp(self._prime)),
-            "profiles": (self.profiles.active, sorted(
-                (p.name, p.segments()) for p in self.profiles.profiles.values())),
-            "bolus_speed": self.bolus_speed_mu_min,
-            "bolus_carry_pl": self.bolus_carry_pl,
-            "takeup": (self._takeup, self.reseat_steps),
-            "gate": (self.gate.delivered_steps, self.gate.day_steps(),
-                     self.gate.hour_bolus_steps(), self.gate.limit_hit),
-            "events": len(self.events),
-        }
 
 
 def _steps(ramp):

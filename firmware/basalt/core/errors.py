@@ -33,6 +33,14 @@ class NotAllowedNow(BasaltError):
         super().__init__("%s refused: %s" % (command, reason))
 
 
+def refused(code, *values):
+    """The error for refusal number `code` of basalt.core.refusals, whose texts are built
+    only when one is raised (as strings in each module they stayed in the heap)."""
+    from basalt import call_and_forget
+
+    return call_and_forget("basalt.core.refusals", "refusal", code, values)
+
+
 class MotorFault(BasaltError):
     """The motor or its driver broke its contract (moved while disabled, busy, ...)."""
 

@@ -32,9 +32,11 @@ KNOWN_MAX_MN = 100_000
 #   hx711  5 kg bar load cell, 1 mV/V at 3.3 V excitation, gain 128 (+-20 mV full scale
 #          at 5 V AVDD per the HX711 datasheet): ~3.3 mV / 49 N over 2**23 counts / 20 mV.
 #   fsr    the FSR driver's linearised conductance counts (see drivers/fsr.py).
+# Keywords, not a dict display: the keys are then names (interned once, and every
+# "tare_counts" below is that name) where each key string was a heap object.
 NOMINAL = {
-    "hx711": {"tare_counts": 0, "counts_per_n": 28_000},
-    "fsr": {"tare_counts": 0, "counts_per_n": 400},
+    "hx711": dict(tare_counts=0, counts_per_n=28_000),
+    "fsr": dict(tare_counts=0, counts_per_n=400),
 }
 
 

@@ -29,11 +29,12 @@ except ImportError:  # CPython
 ONE = const(16384)  # the table's unit: a fraction of 1 in 1/16384ths (2**14)
 SHIFT = const(14)
 
-# (name, peak minutes, what it is) -- the presets Loop offers.
+# (name, peak minutes) -- the presets Loop offers. What each is stays a comment: no
+# firmware text shows it, and a string here cost heap on every board.
 PRESETS = (
-    ("rapid_adult", 75, "rapid-acting, adults (lispro, aspart, glulisine)"),
-    ("rapid_child", 65, "rapid-acting, children"),
-    ("ultra_rapid", 55, "ultra-rapid (Fiasp, Lyumjev)"),
+    ("rapid_adult", 75),  # rapid-acting, adults (lispro, aspart, glulisine)
+    ("rapid_child", 65),  # rapid-acting, children
+    ("ultra_rapid", 55),  # ultra-rapid (Fiasp, Lyumjev)
 )
 DURATION_MIN_MIN = 300  # oref0 forces at least 5 h
 DURATION_MAX_MIN = 480
@@ -42,7 +43,7 @@ PEAK_MAX_MIN = 120
 
 
 def preset_peak(name):
-    for preset, peak, _ in PRESETS:
+    for preset, peak in PRESETS:
         if preset == name:
             return peak
     raise InvalidValue("insulin type", name, "one of " + ", ".join(p[0] for p in PRESETS))

@@ -37,46 +37,43 @@ RECORD_OVERHEAD = 18  # 14-byte record header + 4-byte CRC
 MAX_PAYLOAD = 1024
 LITERAL = 255
 
+# Code n is the n-th space-separated word (from 1; 0 is unused). One string per table
+# instead of a tuple of names: a tuple held a str object for each long name.
 KINDS = (
-    None, "boot", "basal_rate", "basal_summary", "bolus_started", "bolus_part_done",
-    "bolus_done", "bolus_cancelled", "bolus_interrupted", "bolus_reconciled",
-    "temp_basal_started", "temp_basal_done", "temp_basal_cancelled", "temp_basal_resumed",
-    "temp_basal_ended", "stopped", "resumed", "prime_started", "prime_done",
-    "prime_stopped", "reservoir_fitted", "profile_activated", "alarm", "alarm_raised",
-    "alarm_acknowledged", "alarm_cleared", "glucose", "settings_changed",
-    "settings_rejected", "boot_acknowledged", "journal_damaged", "journal_foreign",
-    "checkpoint_lost", "storage_fault", "refused", "alarm_stop", "cgm_link", "cgm_session",
-    "cgm_restored", "cgm_malformed", "cgm_backfill", "unrecordable", "bolus_assumed",
-    "checkpoint_stale", "occlusion_learned",
+    " boot basal_rate basal_summary bolus_started bolus_part_done bolus_done "
+    "bolus_cancelled bolus_interrupted bolus_reconciled temp_basal_started "
+    "temp_basal_done temp_basal_cancelled temp_basal_resumed temp_basal_ended stopped "
+    "resumed prime_started prime_done prime_stopped reservoir_fitted profile_activated "
+    "alarm alarm_raised alarm_acknowledged alarm_cleared glucose settings_changed "
+    "settings_rejected boot_acknowledged journal_damaged journal_foreign "
+    "checkpoint_lost storage_fault refused alarm_stop cgm_link cgm_session "
+    "cgm_restored cgm_malformed cgm_backfill unrecordable bolus_assumed "
+    "checkpoint_stale occlusion_learned "
 )
 KEYS = (
-    None, "id", "kind", "programmed_mu", "now_mu", "extended_mu", "duration_min",
-    "delivered_steps", "delivered_mu", "ended", "rate_mu_h", "percent", "replaced",
-    "ran_min", "reason", "name", "fill_mu", "rewind_steps", "code", "detail", "mg_dl",
-    "trend", "minutes", "steps", "delivered_lo_mu", "delivered_hi_mu", "left_min",
-    "boot", "cause", "fw", "epoch_s", "keys", "crc", "bytes", "file", "message",
-    "version", "damaged_bytes", "records", "day_ms", "bolus_boot", "state", "from_ms",
-    "source", "count", "force_mn", "baseline_mn", "rise_mn", "slope_umn_per_step",
-    "compressed_steps", "fluid_steps", "takeup_steps", "backoff_steps", "not_delivered_mu",
-    "since", "result", "event",
+    " id kind programmed_mu now_mu extended_mu duration_min delivered_steps "
+    "delivered_mu ended rate_mu_h percent replaced ran_min reason name fill_mu "
+    "rewind_steps code detail mg_dl trend minutes steps delivered_lo_mu "
+    "delivered_hi_mu left_min boot cause fw epoch_s keys crc bytes file message "
+    "version damaged_bytes records day_ms bolus_boot state from_ms source count "
+    "force_mn baseline_mn rise_mn slope_umn_per_step compressed_steps fluid_steps "
+    "takeup_steps backoff_steps not_delivered_mu since result event "
     # issue 19: every dose with its reason
-    "carbs_g", "meal_mu", "correction_mu", "iob_mu", "glucose_source",
-    "carb_ratio_mg_per_u", "sensitivity_mg_dl_per_u", "target_low_mg_dl",
-    "target_high_mg_dl", "suggested_mu", "after", "alarm", "limit", "prediction",
-    "grams",
+    "carbs_g meal_mu correction_mu iob_mu glucose_source carb_ratio_mg_per_u "
+    "sensitivity_mg_dl_per_u target_low_mg_dl target_high_mg_dl suggested_mu after "
+    "alarm limit prediction grams "
     # issue 22: what the occlusion detector learned
-    "threshold_mn", "noise_mn", "band_mn", "drift_mn_h", "flow_umn_per_step", "flow_ms",
-    "flow_learned",
+    "threshold_mn noise_mn band_mn drift_mn_h flow_umn_per_step flow_ms flow_learned "
 )
 
 
 def _code(table, name):
     """name's code in KINDS or KEYS, else LITERAL (a search: no dicts built at import,
     and a record is written a few times a minute at most)."""
-    try:
-        return table.index(name) if name is not None else LITERAL
-    except ValueError:
+    if name is None or " " in name:
         return LITERAL
+    at = table.find(" " + name + " ")
+    return LITERAL if at < 0 else table.count(" ", 0, at + 1)
 
 
 T_NONE, T_FALSE, T_TRUE, T_INT, T_STR, T_LIST, T_DICT = 0, 1, 2, 3, 4, 5, 6

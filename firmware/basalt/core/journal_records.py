@@ -90,8 +90,15 @@ class _Reader:
 
 
 def _name(table, code, what):
-    if 0 < code < len(table):
-        return table[code]
+    """The code-th word of KINDS or KEYS (see basalt.core.journal)."""
+    start = 0
+    for _ in range(code):
+        start = table.find(" ", start) + 1
+        if not start:
+            break
+    end = table.find(" ", start) if start else -1
+    if end > start:
+        return table[start:end]
     return "%s#%d" % (what, code)  # from a newer firmware: kept, shown by its number
 
 

@@ -32,8 +32,20 @@ from basalt.core.delivery import (
     STOP_NO_RESERVOIR,
     STOP_USER,
 )
-from basalt.core.errors import ConfigError, NotAllowedNow
+from basalt.core.errors import ConfigError, refused
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shift_times
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
+
+
+# Refusals (basalt.core.refusals' numbers): their texts are built only when raised.
+_ACK_FIRST = const(10)
+_BATTERY_LEVELS = const(11)
 
 
 class _DefaultAlarms:
@@ -150,7 +162,7 @@ class PumpMonitor:
         """Resume waits until every alarm that stopped delivery is acknowledged."""
         code = self.alarms.blocking()
         if code is not None:
-            raise NotAllowedNow("resume", "acknowledge the %s alarm first" % code)
+            raise refused(_ACK_FIRST, code)
 
     def fault(self, now_ms, code, detail=None):
         """A one-shot fault (delivery_fault, sensor_fault, occlusion ...): raise, halt, latch."""
@@ -215,8 +227,7 @@ class BatteryMonitor:
     def __init__(self, full_mv, low_mv, critical_mv):
         if not (is_int(critical_mv) and is_int(low_mv) and is_int(full_mv)
                 and 0 < critical_mv < low_mv < full_mv):
-            raise ConfigError("battery", (critical_mv, low_mv, full_mv),
-                              "critical_mv < low_mv < full_mv (integers)")
+            raise refused(_BATTERY_LEVELS, (critical_mv, low_mv, full_mv))
         self.full_mv = full_mv
         self.low_mv = low_mv
         self.critical_mv = critical_mv

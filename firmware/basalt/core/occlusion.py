@@ -46,9 +46,17 @@ _NOISE_X = 3
 _MARGIN_MN = 50
 
 
+class Config:
+    """The detector's checked parameters as attributes: a name is stored once where each
+    key string of a dict stayed in the heap. config[key] reads one too (the self-test)."""
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+
 def load_occlusion_config(obj=None, path="occlusion"):
-    """Defaults overlaid with `obj`, checked (basalt.core.occlusion_config: its table is
-    needed at boot only, and device.start() forgets it)."""
+    """Defaults overlaid with `obj`, checked, as a Config (basalt.core.occlusion_config:
+    its table is needed at boot only, and device.start() forgets it)."""
     from basalt.core import occlusion_config
 
     return occlusion_config.load_occlusion_config(obj, path)
@@ -83,8 +91,8 @@ class OcclusionDetector:
     def forget(self):
         """A new syringe or line: what was learned of the rig's flow is dropped."""
         cfg = self.config
-        self.flow_gain = cfg["flow_umn_per_step"]  # the allowance in use (learned at
-        self.flow_ms = cfg["flow_ms"]  # prime, else the reference mechanics')
+        self.flow_gain = cfg.flow_umn_per_step  # the allowance in use (learned at
+        self.flow_ms = cfg.flow_ms  # prime, else the reference mechanics')
         self.flow_learned = False
 
     def reset(self, now_ms, settle_steps=0):
@@ -111,9 +119,9 @@ class OcclusionDetector:
         self._last_reading = None
         self._step_ms = now_ms  # when steps last came, and the time per step then
         self._pace = 0
-        self.threshold = self.config["threshold_mn"]
+        self.threshold = self.config.threshold_mn
         self.noise_mn = self.band_mn = self.drift_mn_h = None  # learned this run
-        self._learn_n = 0 if self.config["learn_steps"] else -1  # readings; -1: done
+        self._learn_n = 0 if self.config.learn_steps else -1  # readings; -1: done
         self._learn_ms = self._learn_base = self._learn_steps = 0  # drift: since when
         self._noise_acc = self._peak = 0
 
@@ -158,7 +166,7 @@ class OcclusionDetector:
         if self.alarm is not None:
             return None
         self._bad += 1
-        if self._bad < self.config["bad_reads"]:
+        if self._bad < self.config.bad_reads:
             return None
         return self._raise({"code": SENSOR_FAULT, "at_ms": now_ms, "reason": reason,
                             "detail": detail, "reads": self._bad})
@@ -184,15 +192,15 @@ class OcclusionDetector:
         cfg = self.config
         if not isinstance(force_mn, int) or isinstance(force_mn, bool):
             return "a reading of %r, not an integer of mN" % (force_mn,)
-        if not cfg["min_force_mn"] <= force_mn <= cfg["max_force_mn"]:
-            return "%d mN is outside %d to %d mN" % (force_mn, cfg["min_force_mn"],
-                                                     cfg["max_force_mn"])
-        if self.filtered is not None and abs(force_mn - self.filtered) > cfg["max_jump_mn"]:
+        if not cfg.min_force_mn <= force_mn <= cfg.max_force_mn:
+            return "%d mN is outside %d to %d mN" % (force_mn, cfg.min_force_mn,
+                                                     cfg.max_force_mn)
+        if self.filtered is not None and abs(force_mn - self.filtered) > cfg.max_jump_mn:
             return "%d mN jumps %d mN from %d mN" % (force_mn, force_mn - self.filtered,
                                                       self.filtered)
         if force_mn == self._last_reading:
             self._same += 1
-            if cfg["stuck_reads"] and self._same >= cfg["stuck_reads"]:
+            if cfg.stuck_reads and self._same >= cfg.stuck_reads:
                 return "%d identical readings of %d mN (a live sensor is noisy)" % (
                     self._same + 1, force_mn)
         else:
@@ -207,8 +215,8 @@ class OcclusionDetector:
             pace = (now_ms - self._step_ms) // steps
             self._pace = pace if pace < _DT_CAP else _DT_CAP
             self._step_ms = now_ms
-        tau = self._pace * self.config["filter_steps"]
-        floor = self.config["filter_ms"]
+        tau = self._pace * self.config.filter_steps
+        floor = self.config.filter_ms
         return tau if tau > floor and self.allowance < _QUIET_MN else floor
 
     def _learn(self, now_ms, jump):
@@ -229,9 +237,9 @@ class OcclusionDetector:
             self._peak = residual
         noise = self._noise_acc * 886 // (1000 * n)  # sigma = mean |difference| x 0.886
         learned = _clamp_in(self._peak * _BAND_X4 // 4 + _NOISE_X * noise + _MARGIN_MN,
-                            cfg["threshold_min_mn"], cfg["threshold_max_mn"])
-        self.threshold = learned if learned > cfg["threshold_mn"] else cfg["threshold_mn"]
-        if self.steps - self._learn_steps < cfg["learn_steps"] or n < cfg["learn_reads"]:
+                            cfg.threshold_min_mn, cfg.threshold_max_mn)
+        self.threshold = learned if learned > cfg.threshold_mn else cfg.threshold_mn
+        if self.steps - self._learn_steps < cfg.learn_steps or n < cfg.learn_reads:
             return
         self._learn_n = -1
         self.threshold = learned
@@ -247,7 +255,7 @@ class OcclusionDetector:
         self._rise_force = self.filtered
         if self.steps > self._settle:
             if self._settle_end is None:
-                self._settle_end = now_ms + 4 * self.config["filter_ms"]
+                self._settle_end = now_ms + 4 * self.config.filter_ms
             if now_ms >= self._settle_end:
                 self._settle = None
         return None
@@ -272,13 +280,13 @@ class OcclusionDetector:
         cfg = self.config
         fall = _clamp(self.filtered - self.baseline, _FORCE_CAP)
         if fall < 0:
-            self.baseline += fall * _weight(dt, cfg["baseline_down_ms"]) // 256
+            self.baseline += fall * _weight(dt, cfg.baseline_down_ms) // 256
             self._up_acc = 0
             return
         gap = _clamp(self.filtered - self.allowance - self.baseline, _FORCE_CAP)
         if gap <= 0:
             return
-        self._up_acc += cfg["drift_mn_h"] * (dt if dt < _DT_CAP else _DT_CAP)
+        self._up_acc += cfg.drift_mn_h * (dt if dt < _DT_CAP else _DT_CAP)
         up = self._up_acc // MS_PER_HOUR
         if up >= gap:
             self.baseline += gap
@@ -306,22 +314,22 @@ class OcclusionDetector:
             return None
         moved = self.steps - self._armed[0]
         rise = self.filtered - self._armed[1]
-        if (moved < cfg["confirm_steps"] or rise < cfg["confirm_rise_mn"]
-                or rise * 1000 < cfg["min_slope_umn_per_step"] * moved):
+        if (moved < cfg.confirm_steps or rise < cfg.confirm_rise_mn
+                or rise * 1000 < cfg.min_slope_umn_per_step * moved):
             return None
         return self._raise(self._occlusion(now_ms))
 
     def _occlusion(self, now_ms):
         """The alarm: force, rise, stiffness and how far to back the plunger off."""
         cfg = self.config
-        drive = cfg["drive_umn_per_step"]
+        drive = cfg.drive_umn_per_step
         rise = self.filtered - self.baseline
         moved = self.steps - self._rise_steps
         slope = (self.filtered - self._rise_force) * 1000 // moved if moved else drive
-        slope = min(max(slope, cfg["min_slope_umn_per_step"], 100), drive)
+        slope = min(max(slope, cfg.min_slope_umn_per_step, 100), drive)
         compressed = max(rise, 0) * 1000 // slope
         takeup = 2 * max(self.baseline, 0) * 1000 // drive
-        backoff = min(compressed + takeup, cfg["max_backoff_steps"])
+        backoff = min(compressed + takeup, cfg.max_backoff_steps)
         # The drive train's own share of the compressed travel is not insulin.
         fluid = max(compressed - max(rise, 0) * 1000 // drive, 0)
         return {"code": OCCLUSION, "at_ms": now_ms, "force_mn": self.filtered,

@@ -34,7 +34,8 @@ PARAMS = {
 
 
 def load_occlusion_config(obj=None, path="occlusion"):
-    """Defaults overlaid with `obj` (a dict of PARAMS keys), checked; a plain dict."""
+    """Defaults overlaid with `obj` (a dict of PARAMS keys), checked; a
+    basalt.core.occlusion.Config with each as an attribute."""
     obj = {} if obj is None else obj
     exact_keys(path, obj, (), tuple(sorted(PARAMS)))
     out = {}
@@ -51,4 +52,9 @@ def load_occlusion_config(obj=None, path="occlusion"):
     if out["min_force_mn"] >= out["max_force_mn"]:
         raise ConfigError(path + ".min_force_mn", out["min_force_mn"],
                           "below max_force_mn (%d)" % out["max_force_mn"])
-    return out
+    from basalt.core.occlusion import Config
+
+    config = Config()
+    for key in out:
+        setattr(config, key, out[key])
+    return config

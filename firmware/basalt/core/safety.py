@@ -45,10 +45,18 @@ as real pumps do). Prime is not therapy (tubing is filled while disconnected) an
 not counted.
 """
 
+from basalt import call_and_forget
 from basalt.core.check import int_in, is_int
-from basalt.core.errors import BasaltError, ConfigError, LimitExceeded, NotAllowedNow
+from basalt.core.errors import BasaltError, ConfigError, LimitExceeded
 from basalt.core.limits import BOLUS_MAX_MU, BOLUS_STEP_MU, MAX_RATE_MU_H
 from basalt.core.units import MS_PER_MIN, PL_PER_MU, SMALL_INT_MAX, fmt_milli, shifted
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+
+    def const(value):
+        return value
 
 BUCKET_MS = 5 * MS_PER_MIN
 HOUR_BUCKETS = 13  # 60 min + the bucket a window may start inside
@@ -73,6 +81,16 @@ NAMES = {
     "max_daily": "max daily insulin",
     "no_limits": "no limits loaded",
 }
+# The gate's refusals by number: the texts are basalt.core.safety_refusals, imported only
+# to build one (as strings here they stayed in a running pump's heap).
+_NO_LIMITS = const(0)
+_TOO_MANY_STEPS = const(1)
+_IOB_FAILED = const(2)
+_IOB_NONSENSE = const(3)
+_OVER_LIMIT = const(0)  # LimitExceeded messages (limit_message)
+_OVER_MAX_BASAL = const(1)
+_AT_MAX_IOB = const(2)
+
 IOB_BOUND_MU = 1_000_000  # an IOB provider's answer outside +-1000 U is a fault
 _SMALL = SMALL_INT_MAX
 _FOREVER = SMALL_INT_MAX  # "no change ahead": a span longer than any tick
@@ -204,8 +222,7 @@ class SafetyGate:
     def _limits(self, command):
         limits = self.limits
         if limits is None:
-            raise NotAllowedNow(command, "no therapy settings are loaded, so there are no "
-                                "limits: every dose is refused")
+            raise _refused(_NO_LIMITS, command)
         return limits
 
     # ----- windows ------------------------------------------------------------------
@@ -309,8 +326,7 @@ class SafetyGate:
             steps = whole
         elif not is_int(steps) or not whole <= steps <= whole + 1:
             # A remainder is below one microstep: more would exceed what was confirmed.
-            raise NotAllowedNow(command, "%s U would move %r microsteps; at most %d" % (
-                fmt_milli(amount_mu), steps, whole + 1))
+            raise _refused(_TOO_MANY_STEPS, command, fmt_milli(amount_mu), steps, whole + 1)
         self._check_steps(command, "max_bolus_60min", amount_mu, steps,
                           self._hour.total + owed_steps, self._hour_cap,
                           limits.max_bolus_60min_mu)
@@ -325,9 +341,7 @@ class SafetyGate:
         maximum = self._limits(command).max_basal_mu_h
         if rate_mu_h > maximum:
             self._refuse(command, "max_basal", rate_mu_h, maximum, rate_mu_h - maximum,
-                         "%s %s U/h%s: max basal is %s U/h (%s U/h over)" % (
-                             command, fmt_milli(rate_mu_h), where, fmt_milli(maximum),
-                             fmt_milli(rate_mu_h - maximum)))
+                         _OVER_MAX_BASAL, where)
 
     def check_profile(self, command, profile):
         highest = 0
@@ -347,11 +361,7 @@ class SafetyGate:
             if iob >= maximum:
                 over = rate_mu_h - scheduled_mu_h
                 self._refuse(command, "max_iob", rate_mu_h, scheduled_mu_h, over,
-                             "%s %s U/h: insulin on board %s U is at the max of %s U, so at "
-                             "most the scheduled %s U/h (%s U/h over)" % (
-                                 command, fmt_milli(rate_mu_h), fmt_milli(iob),
-                                 fmt_milli(maximum), fmt_milli(scheduled_mu_h),
-                                 fmt_milli(over)))
+                             _AT_MAX_IOB, iob, maximum)
 
     def room_mu(self, now_ms, owed_steps):
         """The largest bolus check_bolus would accept now (0 if none)."""
@@ -373,44 +383,37 @@ class SafetyGate:
         except BasaltError:
             raise
         except Exception as error:  # fail closed: unknown IOB means no dose
-            raise NotAllowedNow(command, "insulin on board is unknown (%s)" % error)
+            raise _refused(_IOB_FAILED, command, error)
         if not is_int(iob) or not -IOB_BOUND_MU <= iob <= IOB_BOUND_MU:
-            raise NotAllowedNow(command, "insulin on board is unknown (the IOB provider "
-                                "returned %r)" % (iob,))
+            raise _refused(_IOB_NONSENSE, command, iob)
         return iob
 
     def _check(self, command, limit, amount_mu, used_mu, maximum):
         over = used_mu + amount_mu - maximum
         if over > 0:
-            self._refuse(command, limit, amount_mu, maximum, over,
-                         _message(command, limit, amount_mu, used_mu, maximum, over))
+            self._refuse(command, limit, amount_mu, maximum, over, _OVER_LIMIT, used_mu)
 
     def _check_steps(self, command, limit, amount_mu, steps, used_steps, cap, maximum):
         """Window limits compare microsteps (exact); the message shows units."""
         if used_steps + steps > cap:
             used_mu = self._mu_up(used_steps)
             over = max(1, used_mu + amount_mu - maximum)  # in the units the message shows
-            self._refuse(command, limit, amount_mu, maximum, over, _message(
-                command, limit, amount_mu, used_mu, maximum, over))
+            self._refuse(command, limit, amount_mu, maximum, over, _OVER_LIMIT, used_mu)
 
     def _mu_up(self, steps):
         """Microsteps as mU, rounded up (a limit check never undercounts)."""
         return -(-steps * self._board.ustep_volume_pl // PL_PER_MU)
 
-    def _refuse(self, command, limit, value, maximum, over, message):
+    def _refuse(self, command, limit, value, maximum, over, text, *values):
+        """Record and raise a LimitExceeded; its message (text, a number in
+        basalt.core.safety_refusals, with values) is built only now."""
+        message = call_and_forget("basalt.core.safety_refusals", "limit_message", text,
+                                  (command, limit, value, maximum, over) + values)
         self._emit("limit_refused", {"command": command, "limit": limit, "value": value,
                                      "maximum": maximum, "over": over, "reason": message})
         raise LimitExceeded(command, limit, value, maximum, over, message)
 
 
-def _message(command, limit, amount_mu, used_mu, maximum, over):
-    """'bolus 12 U: max bolus is 10 U (2 U over)', with what is already used if any."""
-    used = ""
-    if limit == "max_iob":
-        used = ", %s U on board or due" % fmt_milli(used_mu)
-    elif limit == "max_bolus_60min":
-        used = ", %s U given in the last 60 min or due" % fmt_milli(used_mu)
-    elif limit == "max_daily":
-        used = ", %s U given in the last 24 h or due" % fmt_milli(used_mu)
-    return "%s %s U: %s is %s U%s (%s U over)" % (command, fmt_milli(amount_mu), NAMES[limit],
-                                                fmt_milli(maximum), used, fmt_milli(over))
+def _refused(code, command, *values):
+    """The NotAllowedNow for refusal `code` (see basalt.core.safety_refusals)."""
+    return call_and_forget("basalt.core.safety_refusals", "refusal", code, command, values)
