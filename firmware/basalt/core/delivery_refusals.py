@@ -3,7 +3,7 @@ with: imported to build one error and forgotten, so a running pump holds none of
 Each entry is (error class, command or field (None: the first value given), text); an
 InvalidValue takes the value refused next, the text is %-formatted with the rest."""
 
-from basalt.core.errors import InvalidValue, NotAllowedNow
+from basalt.core.errors import InvalidValue, NotAllowedNow, refusal_from
 
 # The refusals' numbers, TEXTS' indexes (basalt.core.delivery repeats them as private
 # consts, which cost no heap; a test holds them equal).
@@ -49,9 +49,4 @@ TEXTS = (
 
 
 def refusal(code, values):
-    error, name, text = TEXTS[code]
-    if name is None:
-        name, values = values[0], values[1:]
-    if error is InvalidValue:
-        return InvalidValue(name, values[0], text % values[1:])
-    return NotAllowedNow(name, text % values)
+    return refusal_from(TEXTS[code], values)

@@ -33,6 +33,18 @@ class NotAllowedNow(BasaltError):
         super().__init__("%s refused: %s" % (command, reason))
 
 
+def refusal_from(entry, values):
+    """The error a refusal-text entry (error class, command or field or None: the first
+    of values, text) describes: a NotAllowedNow's text is %-formatted with the values,
+    an InvalidValue's or ConfigError's takes the refused value first."""
+    error, name, text = entry
+    if name is None:
+        name, values = values[0], values[1:]
+    if error is NotAllowedNow:
+        return NotAllowedNow(name, text % values)
+    return error(name, values[0], text % values[1:])
+
+
 def refused(code, *values):
     """The error for refusal number `code` of basalt.core.refusals, whose texts are built
     only when one is raised (as strings in each module they stayed in the heap)."""

@@ -7,7 +7,7 @@ An InvalidValue (or ConfigError) takes the refused value next; the text is %-for
 with the rest.
 """
 
-from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow
+from basalt.core.errors import ConfigError, InvalidValue, NotAllowedNow, refusal_from
 
 TEXTS = (
     # basalt.core.alarms
@@ -31,9 +31,4 @@ TEXTS = (
 
 
 def refusal(code, values):
-    error, name, text = TEXTS[code]
-    if name is None:
-        name, values = values[0], values[1:]
-    if error is not NotAllowedNow:  # InvalidValue or ConfigError
-        return error(name, values[0], text % values[1:])
-    return NotAllowedNow(name, text % values)
+    return refusal_from(TEXTS[code], values)
