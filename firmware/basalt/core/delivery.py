@@ -633,14 +633,8 @@ class DeliveryEngine:
         self._event("resumed", {"takeup_steps": takeup, "cause": cause, "after": reason})
 
     def alarm_stop(self, now_ms, reason, backoff_steps=0, takeup_steps=0, unmoved_steps=0):
-        """Stop for an occlusion or a force-sensor fault; return the steps to back off.
-
-        unmoved_steps were planned but never reached the plunger (they go back to the
-        reservoir). backoff_steps pull the plunger back to relieve a blocked line; of
-        them, takeup_steps are drive-train slack (reversing the plunger's friction),
-        re-advanced as travel, not therapy, when delivery resumes. Boluses and a temp
-        basal are cancelled, as for any stop.
-        """
+        """Stop for an occlusion or a force-sensor fault; return the steps to back off
+        (the steps' meaning: basalt.core.delivery_rare.alarm_stop)."""
         return _rare("alarm_stop", self, now_ms, reason, backoff_steps, takeup_steps, unmoved_steps)
 
     def halt(self, now_ms, reason):
