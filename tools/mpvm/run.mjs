@@ -28,7 +28,7 @@ const USAGE = "usage: node tools/mpvm/run.mjs [--lib HOSTDIR]... [--heap BYTES] 
 const DEFAULT_HEAP = 4 * 1024 * 1024;
 
 function usageError(message) {
-    process.stderr.write(`run.mjs: ${message}\n${USAGE}\n`);
+    writeText(2, `run.mjs: ${message}\n${USAGE}`);
     process.exitCode = 2;
 }
 
@@ -75,9 +75,31 @@ function parseArgs(argv) {
 
 // Output arrives one byte per callback (linebuffer: false); collect bytes in a fixed
 // buffer and hand full chunks to the stream, so megabytes of output stay cheap.
+// Output goes to the file descriptors synchronously. A stream's writes to a pipe are
+// asynchronous on POSIX (Node's "A note on process I/O"): what was still queued when
+// the process exited was lost, so a long transcript printed by a timer callback came
+// back cut short whenever the reading side lagged (a loaded host).
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+function writeAll(fd, bytes) {
+    let done = 0;
+    while (done < bytes.length) {
+        try {
+            done += fs.writeSync(fd, bytes, done, bytes.length - done);
+        } catch (e) {
+            if (e.code !== "EAGAIN") throw e;
+            Atomics.wait(PAUSE, 0, 0, 1); // the pipe is full: give the reader 1 ms
+        }
+    }
+}
+
+function writeText(fd, text) {
+    writeAll(fd, Buffer.from(text.endsWith("\n") ? text : `${text}\n`));
+}
+
 class ByteSink {
-    constructor(stream, size = 1 << 16) {
-        this.stream = stream;
+    constructor(fd, size = 1 << 16) {
+        this.fd = fd;
         this.buf = Buffer.allocUnsafe(size);
         this.n = 0;
     }
@@ -89,7 +111,7 @@ class ByteSink {
     }
     flush() {
         if (this.n === 0) return;
-        this.stream.write(Buffer.from(this.buf.subarray(0, this.n))); // copy: buf is reused
+        writeAll(this.fd, this.buf.subarray(0, this.n));
         this.n = 0;
     }
 }
@@ -170,8 +192,8 @@ async function main() {
         return;
     }
 
-    const out = new ByteSink(process.stdout);
-    const err = new ByteSink(process.stderr, 1 << 12);
+    const out = new ByteSink(1);
+    const err = new ByteSink(2, 1 << 12);
     const mp = await loadMicroPython({
         heapsize: opts.heap,
         linebuffer: false,
@@ -187,7 +209,7 @@ async function main() {
         if (!(e && e.name === "PythonError")) throw e;
         out.flush();
         err.flush();
-        process.stderr.write(String(e.message).endsWith("\n") ? e.message : `${e.message}\n`);
+        writeText(2, String(e.message));
         process.exit(1);
     });
 
@@ -226,7 +248,7 @@ async function main() {
         out.flush();
         err.flush();
         if (e && e.name === "PythonError") {
-            process.stderr.write(String(e.message).endsWith("\n") ? e.message : `${e.message}\n`);
+            writeText(2, String(e.message));
             process.exitCode = 1;
             return;
         }
