@@ -32,11 +32,12 @@ Then, in order (docs/references.md: oref0, Loop):
       for an unannounced rise (UAM, no meal on record) from 150 mg/dL, and never more
       than would take glucose below 100 mg/dL were the rise to stop now.
       What the CGM shows overrules the model's direction (oref0's "Delta < Exp. Delta"
-      checks): the expected slope is what insulin and carbs explain plus the slope
-      that would take the eventual glucose to the target in 2 hours (oref0's
-      expectedDelta); no more insulin while glucose runs below it (the patient is more
-      sensitive than the settings say, or insulin is catching up), and no less while
-      it rises above it.
+      checks): no more insulin while glucose falls faster than insulin and carbs
+      explain plus the slope that would take the eventual glucose to the target in
+      2 hours (oref0's expectedDelta), or, not clearly falling (from 0.2 mg/dL/min),
+      runs below what insulin and carbs explain (the patient is more sensitive than the
+      settings say, or insulin is catching up); no less while it rises faster than
+      they explain.
 
 Autosens (oref0's idea): the state keeps what the CGM has shown of how strongly glucose
 answers insulin, outside meals; a patient more sensitive than the settings say gets
@@ -842,15 +843,23 @@ def cgm_input(store, now_ms):
 def _cgm_disagrees(d, need, target):
     """Why the CGM overrules a dose in this direction, or None (oref0's delta checks:
     the slope expected is what insulin and carbs explain plus the slope that takes the
-    eventual glucose to the target in EXPECT_MIN, its expectedDelta)."""
-    off = d.deviation_milli - (target - d.eventual) * 1000 // EXPECT_MIN
+    eventual glucose to the target in EXPECT_MIN, its expectedDelta), for glucose
+    falling at least UAM_MIN_TREND. Glucose flatter than that gets no more insulin while
+    it is below what insulin and carbs explain alone, and no less while above it."""
+    deviation = d.deviation_milli
+    off = deviation - (target - d.eventual) * 1000 // EXPECT_MIN
     trend = d.trend_milli
+    if need > 0 and deviation < 0 and trend is not None and trend > -UAM_MIN_TREND:
+        # Not clearly falling, and short of what insulin and carbs explain (carbs not
+        # arriving yet, a flat line after a suspend or a step): no chasing it.
+        return "glucose runs %s mg/dL/5 min below what insulin and carbs explain: no more " \
+            "insulin" % fmt_milli(-5 * deviation)
     if need > 0 and off < 0:
         return "glucose runs %s mg/dL/5 min below the slope expected (insulin, carbs and " \
             "the way to the target in 2 h): no more insulin" % fmt_milli(-5 * off)
-    if need < 0 and off > 0 and trend is not None and trend > 0:
-        return "glucose rises %s mg/dL/5 min above the slope expected (insulin, carbs and " \
-            "the way to the target in 2 h): no less insulin" % fmt_milli(5 * off)
+    if need < 0 and deviation > 0 and trend is not None and trend > 0:
+        return "glucose rises %s mg/dL/5 min above what insulin and carbs explain: no less " \
+            "insulin" % fmt_milli(5 * deviation)
     return None
 
 
