@@ -404,7 +404,7 @@ def _decide(inputs, cgm, why):
 def sens_ratio(sens):
     """oref0's autosens ratio x 1000 from the state's sums (None: nothing learnt):
     expected over observed insulin effect, from SENS_LOW (glucose answers insulin
-    1 / 0.7 times as strongly as the settings say, or more) to 1000 (the settings)."""
+    1 / 0.35 times as strongly as the settings say, or more) to 1000 (the settings)."""
     if sens is None:
         return 1000
     num = sens[0] + SENS_PRIOR
