@@ -171,6 +171,12 @@ def test_announced_carbs_decay_linearly():
     assert lp.cob_g(0) == 50 and lp.cob_g(90 * M) == 25 and lp.cob_g(180 * M) == 0
 
 
+def make_with_carbs(grams=50):
+    lp = make()
+    lp.add_carbs(0, grams)
+    return lp
+
+
 def test_announced_carbs_raise_the_prediction():
     lp = make()
     lp.add_carbs(0, 50)
@@ -182,6 +188,11 @@ def test_announced_carbs_raise_the_prediction():
     # The model wants insulin, but glucose is not rising as it expects: the CGM wins.
     assert d.need_mu > 0 and d.action == "keep" and d.bolus_mu == 0
     assert "below what insulin and carbs explain: no more insulin" in d.reason
+    # Falling 0.8 mg/dL/min at 160: measured against the way from eventual 344 to the
+    # target in 2 h as well (1.95 mg/dL/min), and it falls 0.24 faster than that.
+    d = decide(make_with_carbs(), 160, trend=-800, now=0)
+    assert d.need_mu > 0 and d.action == "keep" and d.bolus_mu == 0
+    assert "below the slope expected" in d.reason and "no more insulin" in d.reason
     lp = make()
     lp.add_carbs(0, 50)
     d = decide(lp, 120, trend=50_000 * 50 // 180 * 1000 // 10_000, now=0)  # as modelled
@@ -192,7 +203,8 @@ def test_announced_carbs_raise_the_prediction():
 
 @pytest.mark.parametrize("glucose, trend, temp, action, words", [
     # High, and the model wants more insulin, but glucose falls faster than it explains.
-    (200, -1_000, None, "keep", "runs 5 mg/dL/5 min below what insulin and carbs explain"),
+    # (Expected: what insulin and carbs explain, plus eventual 170 to target 110 in 2 h.)
+    (200, -1_000, None, "keep", "runs 2.5 mg/dL/5 min below the slope expected"),
     (200, -1_000, 3_000, "cancel", "no more insulin"),
     # Below target, but rising faster than explained: no low temp (a suspend still wins).
     # (From 0.2 mg/dL/min a rise is an unannounced meal: test_a_rise_below_target_...)
@@ -270,7 +282,13 @@ def test_no_decision_is_unsafe(glucose, trend, iob, scheduled, temp, mode, carbs
         assert d.bolus_mu == 0 and (d.action != "temp" or d.rate_mu_h <= scheduled)
     if d.bolus_mu:
         assert d.bolus_mu <= d.need_mu * 40 // 100 and d.bolus_mu <= scheduled * 30 // 60
-    if d.deviation_milli < 0:  # glucose below what the model explains: never more insulin
+    # Glucose below the slope expected (what the model explains, plus the way from the
+    # eventual glucose to the target in 2 h), or flat and below what the model explains:
+    # never more insulin; rising above what the model explains: never less.
+    off = None if d.eventual is None else (
+        d.deviation_milli - (THERAPY[2] - d.eventual) * 1000 // loop.EXPECT_MIN)
+    if (off is not None and off < 0) or (d.deviation_milli < 0
+                                        and trend > -loop.UAM_MIN_TREND):
         assert d.bolus_mu == 0 and (d.action != "temp" or d.rate_mu_h <= scheduled)
     if d.deviation_milli > 0 and trend > 0 and glucose >= 80 and d.lowest >= 80:
         assert d.action != "temp" or d.rate_mu_h >= scheduled  # and never less

@@ -32,13 +32,16 @@ Then, in order (docs/references.md: oref0, Loop):
       for an unannounced rise (UAM, no meal on record) from 150 mg/dL, and never more
       than would take glucose below 100 mg/dL were the rise to stop now.
       What the CGM shows overrules the model's direction (oref0's "Delta < Exp. Delta"
-      checks): no more insulin while glucose rises slower than insulin and carbs
-      explain (the patient is more sensitive than the settings say, or insulin is
-      catching up), and no less while it rises faster than they explain.
+      checks): no more insulin while glucose falls faster than insulin and carbs
+      explain plus the slope that would take the eventual glucose to the target in
+      2 hours (oref0's expectedDelta), or, not clearly falling (from 0.2 mg/dL/min),
+      runs below what insulin and carbs explain (the patient is more sensitive than the
+      settings say, or insulin is catching up); no less while it rises faster than
+      they explain.
 
 Autosens (oref0's idea): the state keeps what the CGM has shown of how strongly glucose
 answers insulin, outside meals; a patient more sensitive than the settings say gets
-the sensitivity divided by a ratio down to 0.7 (oref0's autosens_min) in every
+the sensitivity divided by a ratio down to 0.35 (oref0 stops at 0.7) in every
 prediction and dose. It never goes above the settings (no more insulin from it).
 
 The whole algorithm is one pure call, decide(inputs) -> (decision, state), from a plain
@@ -99,6 +102,7 @@ BOLUS_GUARD_MG = const(100)  # nor below this, were the rise to stop now
 FIT_MIN = const(30)  # glucose and trend: a least-squares line through 30 min of readings
 NOISY_MILLI = 20_000  # readings further than this from their line: not used to dose
 TEMP_FACTOR = const(2)  # rate = scheduled + 2 x need per hour: the need in 30 minutes
+EXPECT_MIN = const(120)  # the CGM is expected to bring eventual to target in 2 h (oref0)
 
 # What the loop may add over scheduled basal (temps above it and automatic boluses) in
 # any 3 h and any 24 h. Defaults, when the file sets none: 6 and 24 hours of the active
@@ -120,7 +124,10 @@ DEFAULT_EXTRA_24H_HOURS = const(24)
 # resistance, and a spoofed CGM must not teach the loop to dose more).
 SENS_MIN = const(240)
 SENS_PRIOR = const(3_000)  # a neutral start worth about an hour of modest insulin action
-SENS_LOW = const(700)  # oref0's autosens_min 0.7, x 1000: the sensitivity / 0.7 at most
+# The ratio's floor, x 1000: the sensitivity / 0.35 at most. oref0 stops at its
+# autosens_min 0.7; the cohort's children answer insulin 1.4-2.6 times as strongly as
+# their table says, and this bound only ever gives less insulin (docs/benchmarks.md).
+SENS_LOW = const(350)
 SENS_CLAMP = const(4_000)  # samples within +/-4 mg/dL/min (mg/dL/min x 1000)
 SENS_SUM_LIMIT = const(4_000_000)  # x SENS_MIN stays a small int (below 2**30)
 
@@ -397,16 +404,16 @@ def _decide(inputs, cgm, why):
 def sens_ratio(sens):
     """oref0's autosens ratio x 1000 from the state's sums (None: nothing learnt):
     expected over observed insulin effect, from SENS_LOW (glucose answers insulin
-    1 / 0.7 times as strongly as the settings say, or more) to 1000 (the settings)."""
+    1 / 0.35 times as strongly as the settings say, or more) to 1000 (the settings)."""
     if sens is None:
         return 1000
     num = sens[0] + SENS_PRIOR
     den = sens[1] + SENS_PRIOR
     if num <= den:
         return 1000
-    if num >= 2 * den:
+    if num >= 3 * den:  # a ratio below 1 / 3: under the floor
         return SENS_LOW
-    if den >= 1 << 18:  # num * 1000 stays a small int
+    if den >= 1 << 18:  # num * 1000 stays a small int (num < 3 x 2**18)
         num >>= 10
         den >>= 10
     ratio = 1_000_000 // (num * 1000 // den)
@@ -691,7 +698,7 @@ def _dose(d, schedule, settings, pump, caution, isf):
             d.limit = "max_iob"
             what += "; need limited to %s U by max IOB" % fmt_milli(room)
     d.need_mu = need
-    against = _cgm_disagrees(d, need)
+    against = _cgm_disagrees(d, need, target)
     if against:
         return _scheduled(d, pump, "%s; %s: scheduled basal" % (what, against))
     share = settings.get("need_percent", 100)
@@ -833,13 +840,23 @@ def cgm_input(store, now_ms):
     return glucose_input(store_readings(store), now_ms, store.stale_ms)
 
 
-def _cgm_disagrees(d, need):
-    """Why the CGM overrules a dose in this direction, or None (oref0's delta checks)."""
+def _cgm_disagrees(d, need, target):
+    """Why the CGM overrules a dose in this direction, or None (oref0's delta checks:
+    the slope expected is what insulin and carbs explain plus the slope that takes the
+    eventual glucose to the target in EXPECT_MIN, its expectedDelta), for glucose
+    falling at least UAM_MIN_TREND. Glucose flatter than that gets no more insulin while
+    it is below what insulin and carbs explain alone, and no less while above it."""
     deviation = d.deviation_milli
+    off = deviation - (target - d.eventual) * 1000 // EXPECT_MIN
     trend = d.trend_milli
-    if need > 0 and deviation < 0:
+    if need > 0 and deviation < 0 and trend is not None and trend > -UAM_MIN_TREND:
+        # Not clearly falling, and short of what insulin and carbs explain (carbs not
+        # arriving yet, a flat line after a suspend or a step): no chasing it.
         return "glucose runs %s mg/dL/5 min below what insulin and carbs explain: no more " \
             "insulin" % fmt_milli(-5 * deviation)
+    if need > 0 and off < 0:
+        return "glucose runs %s mg/dL/5 min below the slope expected (insulin, carbs and " \
+            "the way to the target in 2 h): no more insulin" % fmt_milli(-5 * off)
     if need < 0 and deviation > 0 and trend is not None and trend > 0:
         return "glucose rises %s mg/dL/5 min above what insulin and carbs explain: no less " \
             "insulin" % fmt_milli(5 * deviation)
