@@ -231,6 +231,10 @@ def test_the_bounds_in_the_settings_file():
     ({"max_extra_3h_u": 0.005}, "loop.max_extra_3h_u", "in steps of 0.01 U"),
     ({"max_extra_3h_u": 10, "max_extra_24h_u": 8}, "loop.max_extra_3h_u",
      "at most loop.max_extra_24h_u (8 U)"),
+    # One refused and the other given, or both refused: the refusal, not a comparison.
+    ({"max_extra_3h_u": 1.005, "max_extra_24h_u": 8}, "loop.max_extra_3h_u", "steps of 0.01 U"),
+    ({"max_extra_3h_u": 2, "max_extra_24h_u": 8.005}, "loop.max_extra_24h_u", "steps of 0.01 U"),
+    ({"max_extra_3h_u": "x", "max_extra_24h_u": -1}, "loop.max_extra_3h_u", "0 to 50 U"),
 ])
 def test_bounds_outside_their_range_are_refused(keys, field, allowed):
     with pytest.raises(ConfigError) as info:

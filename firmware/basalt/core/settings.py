@@ -550,13 +550,14 @@ def _loop(check, obj):
                      "mg/dL from the middle of the target range", 1, ConfigError)
     extra_3h = _extra(check, obj, "max_extra_3h_u", loop.EXTRA_3H_RANGE_MU)
     extra_24h = _extra(check, obj, "max_extra_24h_u", loop.EXTRA_24H_RANGE_MU)
+    if _MISSING in (extra_3h, extra_24h):  # refused (their problems are listed)
+        return None
     if extra_3h is not None and extra_24h is not None and extra_3h > extra_24h:
         check.problems.append(ConfigError("loop.max_extra_3h_u", obj["max_extra_3h_u"],
                                           "at most loop.max_extra_24h_u (%s U): 3 h are "
                                           "part of 24 h" % fmt_milli(extra_24h)))
         return None
-    if None in (mode, suspend, auto, percent, most, absorption, aim) or _MISSING in (extra_3h,
-                                                                               extra_24h):
+    if None in (mode, suspend, auto, percent, most, absorption, aim):
         return None
     return loop.LoopSettings(mode, suspend, auto, percent, most, absorption, extra_3h,
                              extra_24h, aim)
