@@ -12,32 +12,35 @@ from basalt.core.journal import (
     JournalError,
     segment_number,
 )
-from basalt.core.journal_records import _record_at, parse_header
+from basalt.core.journal_records import _Reader, _record_at, parse_header  # noqa: F401 (_record_at: tools.bench)
 
 
-def scan(data, start=HEADER_SIZE, visit=None):
+def scan(data, start=HEADER_SIZE, visit=None, wanted=None):
     """Every valid record in a segment's bytes, and the damaged spans [(start, end)].
 
     Never raises on damage: bad bytes are skipped up to the next sync byte that starts
     a record whose CRC checks out. With visit, each record is handed to visit(record)
-    instead of being kept (a board cannot hold a whole journal's records in RAM).
+    instead of being kept (a board cannot hold a whole journal's records in RAM). With
+    wanted (kind names), only those kinds' details are decoded; any other record comes
+    with detail None (its payload still checked: what counts as damaged is the same).
     """
     records = []
     damaged = []
     pos = start
     size = len(data)
     bad_from = -1
+    reader = _Reader(data, None, wanted)
     while pos < size:
-        found = _record_at(data, pos)
-        if found is not None:
+        record = reader.record(pos)
+        if record is not None:
             if bad_from >= 0:
                 damaged.append((bad_from, pos))
                 bad_from = -1
             if visit is None:
-                records.append(found[0])
+                records.append(record)
             else:
-                visit(found[0])
-            pos = found[1]
+                visit(record)
+            pos = reader.next
             continue
         if bad_from < 0:
             bad_from = pos
@@ -48,7 +51,7 @@ def scan(data, start=HEADER_SIZE, visit=None):
     return records, damaged
 
 
-def read_segment(data, name="segment", visit=None):
+def read_segment(data, name="segment", visit=None, wanted=None):
     """(header or None, records, damaged spans) of one segment file's bytes.
 
     Raises JournalError for a segment written by a newer firmware (its format is
@@ -60,11 +63,14 @@ def read_segment(data, name="segment", visit=None):
                            "firmware reads format %d); it is kept unchanged" % (
                                name, header[0], FORMAT_VERSION))
     # A damaged header is scanned like any bytes: the records after it still count.
-    records, damaged = scan(data, HEADER_SIZE if header is not None else 0, visit)
+    records, damaged = scan(data, HEADER_SIZE if header is not None else 0, visit, wanted)
     return header, records, damaged
 
 
-HALF_RANGE = 1 << 31  # a drop of more than this in a boot's 32-bit ms count is a wrap
+# A drop of more than this in a boot's 32-bit ms count is a wrap. On a board it is a
+# heap object: each test is written as a drop compared with it, never as a sum with it
+# (a sum would make a new one for every record read).
+HALF_RANGE = 1 << 31
 
 
 def unwrap_times(records):
@@ -75,7 +81,7 @@ def unwrap_times(records):
     for record in records:
         base, prev = last.get(record.boot, (0, -1))
         at = base + record.at_ms
-        if at + HALF_RANGE < prev:
+        if prev - at > HALF_RANGE:
             base += 1 << 32
             at += 1 << 32
         last[record.boot] = (base, max(at, prev))
@@ -92,11 +98,13 @@ class JournalView:
         self.damaged = []  # (file name, start byte, end byte)
         self.foreign = []  # (file name, message): segments from a newer firmware
         self.last_segment = None  # (number, size, torn tail?) of the newest readable one
-        self._last = None  # (seq, boot) of the last record read
+        self._seq = 0  # the last record read's seq and boot (0: none read)
+        self._boot = 0
 
     def _seen(self, record):
         self.count += 1
-        self._last = (record.seq, record.boot)
+        self._seq = record.seq
+        self._boot = record.boot
 
     def damaged_bytes(self):
         total = 0
@@ -105,16 +113,16 @@ class JournalView:
         return total
 
     def next_seq(self):
-        return self._last[0] + 1 if self._last else 1
+        return self._seq + 1
 
     def last_boot(self):
-        return self._last[1] if self._last else 0
+        return self._boot
 
 
-def read_journal(files, visit=None):
+def read_journal(files, visit=None, wanted=None):
     """files: (segment file name, bytes) pairs, oldest first (a generator keeps one file
     in memory at a time). Never raises on damage. With visit, records are handed to it
-    and not kept."""
+    and not kept; with wanted, only those kinds' details are decoded (see scan)."""
     view = JournalView()
 
     def seen(record):
@@ -127,7 +135,7 @@ def read_journal(files, visit=None):
     for name, data in files:
         data = bytes(data)
         try:
-            _, records, damaged = read_segment(data, name, seen)
+            _, records, damaged = read_segment(data, name, seen, wanted)
         except JournalError as error:
             view.foreign.append((name, str(error)))
             continue
@@ -182,7 +190,7 @@ class BolusReplay:
             self._boots.append(boot)
             self._trim()
         else:
-            if at + boot.wrap + HALF_RANGE < boot.last:  # the 32-bit ms count wrapped
+            if boot.last - at - boot.wrap > HALF_RANGE:  # the 32-bit ms count wrapped
                 boot.wrap += 1 << 32
             at += boot.wrap
             if at > boot.last:
@@ -213,7 +221,7 @@ class BolusReplay:
         if last.boot != boot:
             return
         at = at_ms + last.wrap
-        if at + HALF_RANGE < last.last:
+        if last.last - at > HALF_RANGE:
             at += 1 << 32  # written after the count wrapped, unseen by the journal
         if at > last.last:
             last.last = at

@@ -13,7 +13,6 @@ while indexing, give their boot's time of day, so older boots' records show a cl
 time too.
 """
 
-import struct
 from array import array
 
 from basalt.core import journal as jnl
@@ -131,15 +130,10 @@ class JournalPages:
         """Where the record at `at` ends if its frame checks out (sync byte, length,
         CRC; a boot record also decoded, for its boot's time of day), 0 if not, -1 if
         the chunk cuts it."""
-        if data[at] != jnl.SYNC:
-            return 0
-        length = data[at + 2] | data[at + 3] << 8
-        end = at + jnl.RECORD_OVERHEAD + length
-        if length > jnl.MAX_PAYLOAD:
-            return 0
-        if end > size:
+        end = jread.frame_end(data, view, at, size)
+        if end < 0:
             return 0 if eof else -1
-        if jnl.crc(view[at:end - 4]) != struct.unpack_from("<I", data, end - 4)[0]:
+        if not end:
             return 0
         if data[at + 1] == _BOOT:
             found = jread._record_at(data, at)

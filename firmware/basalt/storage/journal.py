@@ -22,10 +22,11 @@ class Journal:
         self.list_error = None  # why the file list could not be read, at the last read()
         self.read_errors = []
 
-    def read(self, visit=None):
+    def read(self, visit=None, wanted=None):
         """A JournalView of everything readable; never raises on damage. With visit,
         records go to visit(record) one by one and are not kept, and only one segment
-        file is in memory at a time."""
+        file is in memory at a time; with wanted, only those kinds' details are decoded
+        (the others' are None)."""
         files = []
         self.list_error = None
         try:
@@ -42,7 +43,7 @@ class Journal:
         self.read_errors = []  # (file, error) of segments the flash would not read
         from basalt.core.journal_read import read_journal  # at boot (BOOT_ONLY)
 
-        view = read_journal(((name, self._read(name)) for _, name in files), visit)
+        view = read_journal(((name, self._read(name)) for _, name in files), visit, wanted)
         foreign = [name for name, _ in view.foreign]
         self._own = [number for number, name in files if name not in foreign]
         return view

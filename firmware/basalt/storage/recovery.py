@@ -41,7 +41,9 @@ def read_back(journal, checkpoints):
             gaps[0] += record.seq - last - 1
         gaps[1] = record.seq
 
-    view = journal.read(visit)
+    # Only the kinds these visitors read are decoded (most of a journal is not).
+    view = journal.read(visit, _SETTLES + ("boot",) + boluses.DELIVERED + basal.DELIVERED
+                        + site.DELIVERED)
     if ck is not None and "at_ms" in ck:
         boluses.alive(ck["boot"], ck["at_ms"])  # the pump ran at least this long
         basal.alive(ck["boot"], ck["at_ms"])
@@ -221,6 +223,10 @@ def boot_notes(plan, cause, uncertain, extra_notes, fault, settings_error, resta
     elif restart_stop == ckp.STATE_ALARM:
         notes.append("Stopped by an alarm: check the line, then resume")
     return notes
+
+
+_SETTLES = ("bolus_started", "bolus_done", "bolus_cancelled", "bolus_interrupted",
+            "bolus_assumed")  # the kinds _settle reads
 
 
 def _settle(settled, unfinished, record):
