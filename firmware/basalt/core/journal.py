@@ -69,11 +69,15 @@ KEYS = (
 
 def _code(table, name):
     """name's code in KINDS or KEYS, else LITERAL (a search: no dicts built at import,
-    and a record is written a few times a minute at most)."""
+    and a record is written a few times a minute at most; no string is built for it)."""
     if name is None or " " in name:
         return LITERAL
-    at = table.find(" " + name + " ")
-    return LITERAL if at < 0 else table.count(" ", 0, at + 1)
+    at = table.find(name)
+    while at > 0:
+        if table.startswith(" ", at - 1) and table.startswith(" ", at + len(name)):
+            return table.count(" ", 0, at)
+        at = table.find(name, at + 1)
+    return LITERAL
 
 
 T_NONE, T_FALSE, T_TRUE, T_INT, T_STR, T_LIST, T_DICT = 0, 1, 2, 3, 4, 5, 6
@@ -131,18 +135,19 @@ def crc(data):
 def encode_record(seq, boot, at_ms, kind, detail):
     """The bytes of one record. detail: a dict of ints, strings, bools, None, lists, dicts
     (its at_ms, if any, goes in the header)."""
-    payload = bytearray()
+    out = bytearray(14)  # the header, packed in place once the payload's length is known
     code = _code(KINDS, kind)
     if code == LITERAL:
-        _put_text(payload, kind)
-    _put_items(payload, detail, "at_ms")
-    if len(payload) > MAX_PAYLOAD:
+        _put_text(out, kind)
+    _put_items(out, detail, "at_ms")
+    size = len(out) - 14
+    if size > MAX_PAYLOAD:
         raise ValueError("journal record %s: %d payload bytes; the most is %d" % (
-            kind, len(payload), MAX_PAYLOAD))
-    out = bytearray(struct.pack(_RECORD, SYNC, code, len(payload), seq & 0xFFFFFFFF,
-                                boot & 0xFFFF, at_ms & 0xFFFFFFFF))
-    out.extend(payload)
-    out.extend(struct.pack("<I", crc(out)))
+            kind, size, MAX_PAYLOAD))
+    struct.pack_into(_RECORD, out, 0, SYNC, code, size, seq & 0xFFFFFFFF, boot & 0xFFFF,
+                     at_ms & 0xFFFFFFFF)
+    out.extend(b"\0\0\0\0")
+    struct.pack_into("<I", out, len(out) - 4, crc(memoryview(out)[:-4]))
     return bytes(out)
 
 
@@ -165,7 +170,10 @@ def _put_text(out, text):
 
 
 def _put_items(out, detail, skip=None):
-    keys = sorted(key for key in detail if key != skip)
+    keys = list(detail)  # one list, sized once, sorted in place
+    if skip in detail:
+        keys.remove(skip)
+    keys.sort()
     _put_varint(out, len(keys))
     for key in keys:
         code = _code(KEYS, key)
