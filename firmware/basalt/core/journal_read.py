@@ -10,6 +10,7 @@ from basalt.core.journal import (
     FORMAT_VERSION,
     HEADER_SIZE,
     JournalError,
+    Record,
     segment_number,
 )
 from basalt.core.journal_records import _Reader, _record_at, parse_header  # noqa: F401 (_record_at: tools.bench)
@@ -20,7 +21,8 @@ def scan(data, start=HEADER_SIZE, visit=None, wanted=None):
 
     Never raises on damage: bad bytes are skipped up to the next sync byte that starts
     a record whose CRC checks out. With visit, each record is handed to visit(record)
-    instead of being kept (a board cannot hold a whole journal's records in RAM). With
+    instead of being kept (a board cannot hold a whole journal's records in RAM): the
+    same Record object each time, refilled, so a visitor keeps its fields, never it. With
     wanted (kind names), only those kinds' details are decoded; any other record comes
     with detail None (its payload still checked: what counts as damaged is the same).
     """
@@ -30,8 +32,9 @@ def scan(data, start=HEADER_SIZE, visit=None, wanted=None):
     size = len(data)
     bad_from = -1
     reader = _Reader(data, None, wanted)
+    into = None if visit is None else Record(0, 0, 0, None, None)
     while pos < size:
-        record = reader.record(pos)
+        record = reader.record(pos, into)
         if record is not None:
             if bad_from >= 0:
                 damaged.append((bad_from, pos))
@@ -122,23 +125,24 @@ class JournalView:
 def read_journal(files, visit=None, wanted=None):
     """files: (segment file name, bytes) pairs, oldest first (a generator keeps one file
     in memory at a time). Never raises on damage. With visit, records are handed to it
-    and not kept; with wanted, only those kinds' details are decoded (see scan)."""
+    and not kept (one Record refilled: see scan); with wanted, only those kinds' details
+    are decoded."""
     view = JournalView()
 
     def seen(record):
         view._seen(record)
-        if visit is not None:
-            visit(record)
-        else:
-            view.records.append(record)
+        visit(record)
 
     for name, data in files:
         data = bytes(data)
         try:
-            _, records, damaged = read_segment(data, name, seen, wanted)
+            _, records, damaged = read_segment(data, name, visit and seen, wanted)
         except JournalError as error:
             view.foreign.append((name, str(error)))
             continue
+        for record in records:  # without a visitor: each a Record of its own, kept
+            view._seen(record)
+        view.records += records
         for start, end in damaged:
             view.damaged.append((name, start, end))
         torn = bool(damaged) and damaged[-1][1] == len(data)

@@ -69,10 +69,11 @@ class _Reader:
         self.names = {}
         self.pos = self.end = self.next = 0
 
-    def record(self, pos):
+    def record(self, pos, into=None):
         """The Record starting at pos if it checks out (its end in self.next), else
-        None. A kind not wanted has its payload checked as fully as a decoded one, and
-        detail None."""
+        None; with into, that Record refilled (a new one is a heap object with its
+        attribute table). A kind not wanted has its payload checked as fully as a
+        decoded one, and detail None."""
         data = self.data
         end = frame_end(data, self.view, pos, len(data))
         if end <= 0:
@@ -94,7 +95,10 @@ class _Reader:
         except (ValueError, UnicodeError):
             return None
         self.next = end
-        return Record(seq, boot, at_ms, kind, detail)
+        if into is None:
+            return Record(seq, boot, at_ms, kind, detail)
+        into.__init__(seq, boot, at_ms, kind, detail)
+        return into
 
     def name(self, table, code, base):
         name = self.names.get(code + base)
