@@ -435,3 +435,38 @@ def test_a_bolus_started_but_never_checkpointed_is_closed_at_zero():
     assert plan["uncertain"]["count"] == 1  # only the checkpointed one is uncertain
     lost = restore.plan_restore(None, "ck0.bin CRC mismatch", BOARD, None, (), unfinished)
     assert lost["uncertain"]["delivered_hi_mu"] == 3000  # without a checkpoint: up to all
+
+
+def _framed(body):
+    """A record whose frame checks out around whatever payload body holds."""
+    head = struct.pack("<BBHIHI", jnl.SYNC, jnl.KINDS.split().index("glucose") + 1,
+                       len(body), 9, 1, 0) + body
+    return head + struct.pack("<I", jnl.crc(head))
+
+
+@given(st.lists(st.tuples(kinds, details), max_size=6), st.binary(max_size=12),
+       st.integers(0, 5), st.sampled_from([(), ("boot",), ("glucose", "future_kind")]))
+def test_a_reader_decoding_only_some_kinds_finds_the_same_records_and_damage(
+        records, junk, at, wanted):
+    """Recovery decodes only the kinds it reads: every other record comes with detail
+    None, and a payload that does not decode (CRC intact) is damage all the same."""
+    data = bytearray(segment(records))
+    data[16:16] = _framed(junk)  # a payload of random bytes, framed and CRC'd
+    data = bytes(data)
+    full, damaged = jread.scan(data)
+    seen = []
+    none, lean_damaged = jread.scan(data, visit=lambda r: seen.append(
+        (r.seq, r.boot, r.at_ms, r.kind, r.detail)), wanted=wanted)
+    assert none == [] and lean_damaged == damaged
+    assert seen == [(r.seq, r.boot, r.at_ms, r.kind, r.detail if r.kind in wanted else None)
+                    for r in full]
+
+
+def test_a_payload_that_does_not_decode_is_damage_for_every_reader():
+    bad = _framed(bytes((1, 1, 9)))  # one key whose value tag 9 does not exist
+    data = segment([("boot", {})]) + bad + jnl.encode_record(2, 1, 5, "glucose", {"mg_dl": 99})
+    for wanted in (None, (), ("glucose",)):
+        records, damaged = jread.scan(data, wanted=wanted)
+        assert [r.seq for r in records] == [1, 2]
+        start = len(segment([("boot", {})]))
+        assert damaged == [(start, start + len(bad))]
