@@ -177,3 +177,26 @@ def test_the_aim_offset_in_the_settings_file():
     with pytest.raises(ConfigError) as info:
         load_settings(obj)
     assert "loop.aim_offset_mg_dl" in str(info.value) and "16" in str(info.value)
+
+
+@pytest.mark.parametrize("most, sens, bound", [
+    (8_400, 1000, 8_400),  # 7 h of 1.2 U/h, the settings' sensitivity: the setting
+    (8_400, 900, 7_560),  # more sensitive: the room above the default shrinks
+    (8_400, 350, 7_200),  # far more: never below the default (6 h)
+    (7_200, 350, 7_200),  # the default itself is kept
+    (3_000, 350, 3_000),  # a tighter setting is kept whatever the ratio
+])
+def test_a_3h_bound_above_the_default_shrinks_for_a_sensitive_patient(most, sens, bound):
+    assert loop._sensitive_3h(most, sens, 1_200) == bound
+
+
+def test_a_sensitive_patient_meets_the_3h_bound_a_resistant_one_does_not():
+    def at_bound(sens):
+        rec = record(140, sens=sens)
+        rec["settings"]["max_extra_3h_mu"] = 8_400  # 7 h of the highest rate, 1.2 U/h
+        rec["state"]["extra"] = [[rec["now_ms"] - 30 * M, 7_200]]  # the default's 6 h used
+        return loop.decide(rec)[0]
+    plain, sensitive = at_bound(None), at_bound((24_000, 12_000))
+    assert plain.action == "temp" and plain.rate_mu_h == 2_200 and plain.extra_limit is None
+    assert sensitive.extra_limit == "3 h" and sensitive.limit == "loop_3h"
+    assert sensitive.action != "temp" or sensitive.rate_mu_h == 1_000

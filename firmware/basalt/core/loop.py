@@ -562,10 +562,23 @@ def _commit(d, state, scheduled):
     return d, state
 
 
+def _sensitive_3h(most_3h, sens, highest):
+    """The 3 h bound for a patient the CGM shows more sensitive than the settings say
+    (autosens ratio sens x 1000): a setting above the default (6 h of the highest rate)
+    shrinks by the ratio, never below the default. Room for resistance is not room
+    for a child who already answers insulin twice as strongly."""
+    default = DEFAULT_EXTRA_3H_HOURS * highest
+    if most_3h <= default:
+        return most_3h
+    scaled = most_3h * sens // 1000
+    return scaled if scaled > default else default
+
+
 def _bound(d, schedule, settings, pump, rate, what):
     """(rate, what) with the dose cut to what the 3 h and 24 h bounds leave."""
     scheduled = schedule["scheduled_mu_h"]
     most_3h, most_24h = extra_limits(settings, schedule)
+    most_3h = _sensitive_3h(most_3h, d.sens, schedule["highest_mu_h"])
     left_3h = most_3h - d.extra_3h_mu
     left_24h = most_24h - d.extra_24h_mu
     left = left_3h if left_3h < left_24h else left_24h
