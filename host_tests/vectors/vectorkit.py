@@ -86,6 +86,20 @@ SETTINGS_TEXT = """
 """
 
 
+def bolus_room_mu(engine, now_ms):
+    """The largest bolus the engine's safety gate would accept at now_ms (tests ask; the
+    pump itself only checks a bolus it was given)."""
+    engine._advance(now_ms)
+    return engine.gate.room_mu(now_ms, engine._bolus_owed())
+
+
+def update_all(decoder, now_ms, mask):
+    """One sample of every key of a ButtonDecoder: bit k of mask set = key k pressed
+    (the vectors and tests feed masks; the board's UI task samples key by key)."""
+    for key in range(decoder.keys):
+        decoder.update(now_ms, key, bool(mask >> key & 1))
+
+
 def engine_snapshot(engine):
     """Every piece of a DeliveryEngine's state, as plain data: tests compare it before and
     after (kept here, not on the engine, so a running pump holds none of it)."""

@@ -144,9 +144,6 @@ class GlucoseAlerts:
             self._recheck_at = None
             alarms.raise_alarm(now_ms, "recheck_bg")
 
-    def recheck_due_ms(self):
-        return self._recheck_at
-
     def _level(self, now_ms, code, present):
         active = self.alarms.is_active(code)
         if present and not active:
