@@ -20,6 +20,7 @@ from basalt.core.monitors import BatteryMonitor
 from basalt.core.settings import load_settings, parse_settings_text
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 from host_tests.test_safety import BOARD, limits
+from host_tests.vectors.vectorkit import bolus_room_mu
 from tools.fakes import FakeBattery, FakeBuzzer, FaultyMotor, VirtualClock
 from tools.settings.example import EXAMPLE
 
@@ -154,7 +155,7 @@ def test_a_fault_drops_steps_not_yet_moved_and_says_so():
     assert rig.app.engine.stop_reason == "occlusion"
     assert not rig.motor.is_enabled()
     assert rig.motor.position() == rig.app.motion.moved_steps
-    assert rig.app.alarm_banner() == ("OCCLUSION", "Check tubing")
+    assert rig.app.alarms.banner() == ("OCCLUSION", "Check tubing")
 
 
 # ----- reservoir ----------------------------------------------------------------------
@@ -337,7 +338,7 @@ def test_high_for_two_hours_after_a_correction_warns(after_bolus, alarm):
     raised = rig.raised()
     assert raised == (["infusion_set"] if alarm else [])
     if alarm:
-        assert rig.app.alarm_banner() == ("CHECK SITE", "and ketones")
+        assert rig.app.alarms.banner() == ("CHECK SITE", "and ketones")
 
 
 def test_no_warning_without_a_correction_bolus():
@@ -410,7 +411,7 @@ def test_the_gate_reads_the_apps_own_insulin_on_board():
         rig.app.command({"cmd": "bolus", "units": 10})
     assert caught.value.limit == "max_iob"
     assert "max insulin on board is 20 U" in str(caught.value)
-    room = rig.app.engine.bolus_room_mu(rig.clock.now_ms())
+    room = bolus_room_mu(rig.app.engine, rig.clock.now_ms())
     assert 0 < room <= 20_000 - on_board
 
 

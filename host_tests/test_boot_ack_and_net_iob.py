@@ -21,6 +21,7 @@ from basalt.core.settings import parse_settings_text
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN
 from basalt.storage.journal import Journal
 from host_tests.test_journal_recovery import boot_on_settings_file
+from host_tests.vectors.vectorkit import bolus_room_mu
 from tools.fake_storage import FakeStorage
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "settings" / "example.json").read_text()
@@ -110,7 +111,7 @@ def test_after_a_long_suspend_bolus_iob_can_pass_max_iob_by_the_basal_left_out_o
     assert -bound <= net < -2_300  # about 2.4 U of the scheduled basal is not on board
 
     app.command({"cmd": "resume"})
-    room = app.engine.bolus_room_mu(app.clock.now_ms())
+    room = bolus_room_mu(app.engine, app.clock.now_ms())
     # The rule: net IOB + the bolus <= max IOB; net IOB is negative, so the room is more.
     assert room == MAX_IOB_MU - app.iob.iob_mu(app.clock.now_ms()) > MAX_IOB_MU
     app.command({"cmd": "bolus", "units": room // 10 * 10 / 1000})
@@ -140,7 +141,7 @@ def test_without_a_suspend_bolus_iob_stays_within_max_iob():
     app.command({"cmd": "resume"})
     run(app, 7 * MS_PER_HOUR)
     for _ in range(4):  # bolus all the room, four times in an hour
-        room = app.engine.bolus_room_mu(app.clock.now_ms())
+        room = bolus_room_mu(app.engine, app.clock.now_ms())
         if room >= 10:
             app.command({"cmd": "bolus", "units": room // 10 * 10 / 1000})
         run(app, 15 * MS_PER_MIN)

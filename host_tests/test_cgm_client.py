@@ -9,7 +9,7 @@ import pytest
 
 from basalt.ble import cgm_client
 from basalt.ble.cgm_client import CgmClient, PeerFile
-from basalt.core import cgms, cgms_sensor
+from basalt.core import cgms, cgms_link, cgms_sensor
 from basalt.core.readings import ReadingStore
 from tools.fake_ble import UUID, FakeAioble, FakeSensor, StepClock
 from tools.fake_storage import FakeStorage
@@ -106,7 +106,7 @@ def test_first_connect_fetches_history_with_racp():
         await stop(task)
 
     run(scenario)
-    assert sensor.racp_requests[0] == cgms.racp_report_since(295 - 30)
+    assert sensor.racp_requests[0] == cgms_link.racp_report_since(295 - 30)
     assert store.counts["stored"] == 7  # 265..295
     assert store.latest_for_dosing(clock.now_ms())[0].trend_milli == 200  # 1 mg/dL in 5 min
 
@@ -130,7 +130,7 @@ def test_drop_reconnect_with_backoff_and_backfill_of_the_missed_records():
         await stop(task)
 
     run(scenario)
-    assert cgms.racp_report_since(6) in sensor.racp_requests
+    assert cgms_link.racp_report_since(6) in sensor.racp_requests
     assert [store.latest_reading(clock.now_ms()).glucose_milli] == [120_000]
     assert client.counts["drops"] >= 2
     backoff = clock.sleeps
@@ -151,7 +151,7 @@ def test_a_burst_overruns_the_notify_queue_and_racp_fills_the_gap():
         await stop(task)
 
     run(scenario)
-    assert sensor.racp_requests[-1] == cgms.racp_report_since(1)
+    assert sensor.racp_requests[-1] == cgms_link.racp_report_since(1)
     assert store.backfill_from() is None
 
 
@@ -182,7 +182,7 @@ def test_new_sensor_session_resets_the_store():
         task = await start(client)
         await live(clock, sensor, 0, 100)
         sensor.drop()
-        sensor.session = cgms.SessionStart(2026, 11, 21, 8, 0, 0, 4, 0)
+        sensor.session = cgms_link.SessionStart(2026, 11, 21, 8, 0, 0, 4, 0)
         sensor.records = []
         await until(lambda: client.counts["connects"] == 2 and client.state == "connected")
         await stop(task)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from basalt.core import cgms, cgms_sensor
+from basalt.core import cgms, cgms_link, cgms_sensor
 from basalt.core.readings import ReadingStore
 from tools.cgm_peripheral.cgm_sensor import SensorModel, load_config
 
@@ -16,12 +16,12 @@ def model(**overrides):
 @pytest.mark.parametrize("crc", [True, False])
 def test_characteristics_decode_with_the_pumps_decoder(crc):
     sim = model(crc=crc)
-    feature = cgms.decode_feature(sim.feature())
+    feature = cgms_link.decode_feature(sim.feature())
     assert feature.e2e_crc is crc and (feature.kind, feature.location) == (9, 5)
     sim.next_record()
     sim.next_record()
-    assert cgms.decode_status(sim.status(), crc) == (1, 0)
-    assert cgms.decode_session_start(sim.session_start(), crc).key()[:3] == (2026, 1, 1)
+    assert cgms_link.decode_status(sim.status(), crc) == (1, 0)
+    assert cgms_link.decode_session_start(sim.session_start(), crc).key()[:3] == (2026, 1, 1)
     assert cgms_sensor.decode_session_run(sim.session_run(), crc) == 336
 
 
@@ -49,19 +49,19 @@ def test_racp_answers_from_the_log():
     sim = model(offset_step_min=5, log_records=10)
     for _ in range(20):
         sim.next_record()
-    answers = sim.racp(cgms.racp_report_since(80))
+    answers = sim.racp(cgms_link.racp_report_since(80))
     notified = [cgms.decode_measurements(d, True)[0].time_offset
                 for kind, d in answers if kind == "notify"]
     assert notified == [80, 85, 90, 95]
     kind, last = answers[-1]
-    assert kind == "indicate" and cgms.decode_racp_response(last).describe() == "success"
+    assert kind == "indicate" and cgms_link.decode_racp_response(last).describe() == "success"
     last_record = sim.racp(cgms_sensor.racp_report_last())
     assert cgms.decode_measurements(last_record[0][1], True)[0].time_offset == 95
     oldest = sim.racp(b"\x01\x05")[0][1]  # first record still kept
     assert cgms.decode_measurements(oldest, True)[0].time_offset == 50
-    none = sim.racp(cgms.racp_report_since(500))
-    assert cgms.decode_racp_response(none[-1][1]).describe() == "no records found"
-    assert cgms.decode_racp_response(sim.racp(b"\x04\x01")[0][1]).count == 10
+    none = sim.racp(cgms_link.racp_report_since(500))
+    assert cgms_link.decode_racp_response(none[-1][1]).describe() == "no records found"
+    assert cgms_link.decode_racp_response(sim.racp(b"\x04\x01")[0][1]).count == 10
 
 
 @pytest.mark.parametrize("request_, code", [

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basalt.core import cgms, cgms_sensor
+from basalt.core import cgms, cgms_link, cgms_sensor
 from basalt.core.cgms import CgmFormatError
 from tools.cgms.__main__ import main as cli_main
 
@@ -22,10 +22,12 @@ def test_crc_check_value_and_example_record():
 
 
 def test_the_sensor_side_uses_the_decoders_wire_values():
-    # cgms_sensor repeats the consts that are private to cgms (a const is no attribute).
-    for name in ("_FLAG_TREND", "_FLAG_QUALITY", "_FLAG_WARNING", "_FLAG_STATUS", "_OP_NULL",
-                 "_FILTER_TIME_OFFSET", "_RACP_COUNT_RESPONSE", "_RACP_RESPONSE"):
+    # cgms_sensor repeats the consts that are private to cgms and cgms_link (a const is
+    # no attribute).
+    for name in ("_FLAG_TREND", "_FLAG_QUALITY", "_FLAG_WARNING", "_FLAG_STATUS"):
         assert getattr(cgms_sensor, name) == getattr(cgms, name), name
+    for name in ("_OP_NULL", "_FILTER_TIME_OFFSET", "_RACP_COUNT_RESPONSE", "_RACP_RESPONSE"):
+        assert getattr(cgms_sensor, name) == getattr(cgms_link, name), name
 
 
 @pytest.mark.parametrize("raw, milli, special", [
@@ -132,24 +134,25 @@ def test_any_single_bit_flip_is_caught_by_the_crc(noise):
 
 
 def test_feature_status_and_session_characteristics():
-    feature = cgms.decode_feature(cgms_sensor.encode_feature(cgms.FEATURE_E2E_CRC | 0x8000, 9, 5))
+    feature = cgms_link.decode_feature(
+        cgms_sensor.encode_feature(cgms.FEATURE_E2E_CRC | 0x8000, 9, 5))
     assert (feature.e2e_crc, feature.kind, feature.location) == (True, 9, 5)
-    plain = cgms.decode_feature(bytes.fromhex("008000 59 ffff".replace(" ", "")))
+    plain = cgms_link.decode_feature(bytes.fromhex("008000 59 ffff".replace(" ", "")))
     assert plain.e2e_crc is False and plain.flags == 0x8000
     with pytest.raises(CgmFormatError, match="0xFFFF when E2E-CRC is not supported"):
-        cgms.decode_feature(bytes.fromhex("008000590000"))
-    assert cgms.decode_status(cgms_sensor.encode_status(77, 0x20_0008, crc=True), crc=True) == (
-        77, 0x20_0008)
+        cgms_link.decode_feature(bytes.fromhex("008000590000"))
+    status = cgms_sensor.encode_status(77, 0x20_0008, crc=True)
+    assert cgms_link.decode_status(status, crc=True) == (77, 0x20_0008)
     with pytest.raises(CgmFormatError, match="status: '5 octets'.*allowed: 7 octets"):
-        cgms.decode_status(cgms_sensor.encode_status(77, 0), crc=True)
-    start = cgms.SessionStart(2026, 11, 20, 23, 7, 36, -20, 4)
-    again = cgms.decode_session_start(cgms_sensor.encode_session_start(start, True), True)
+        cgms_link.decode_status(cgms_sensor.encode_status(77, 0), crc=True)
+    start = cgms_link.SessionStart(2026, 11, 20, 23, 7, 36, -20, 4)
+    again = cgms_link.decode_session_start(cgms_sensor.encode_session_start(start, True), True)
     assert again.key() == start.key()
     assert cgms_sensor.decode_session_run(cgms_sensor.encode_session_run(336)) == 336
 
 
 def test_session_start_valid_example_decodes():
-    start = cgms.decode_session_start(bytes.fromhex("e9070a1f0c1e000000"))
+    start = cgms_link.decode_session_start(bytes.fromhex("e9070a1f0c1e000000"))
     assert (start.year, start.month, start.day, start.zone, start.dst) == (2025, 10, 31, 0, 0)
 
 
@@ -161,21 +164,21 @@ def test_session_start_valid_example_decodes():
 ])
 def test_session_start_refuses_bad_fields(hex_text, match):
     with pytest.raises(CgmFormatError, match=match):
-        cgms.decode_session_start(bytes.fromhex(hex_text))
+        cgms_link.decode_session_start(bytes.fromhex(hex_text))
 
 
 def test_racp_requests_and_responses():
     assert cgms_sensor.racp_report_last() == b"\x01\x06"  # docs/references.md
-    assert cgms.racp_report_since(0x012C) == b"\x01\x03\x01\x2c\x01"
-    ok = cgms.decode_racp_response(b"\x06\x00\x01\x01")
+    assert cgms_link.racp_report_since(0x012C) == b"\x01\x03\x01\x2c\x01"
+    ok = cgms_link.decode_racp_response(b"\x06\x00\x01\x01")
     assert (ok.request_op, ok.code, ok.describe()) == (1, 1, "success")
-    assert cgms.decode_racp_response(b"\x06\x00\x01\x06").describe() == "no records found"
-    assert cgms.decode_racp_response(b"\x05\x00\x2a\x00").count == 42
+    assert cgms_link.decode_racp_response(b"\x06\x00\x01\x06").describe() == "no records found"
+    assert cgms_link.decode_racp_response(b"\x05\x00\x2a\x00").count == 42
     for bad in (b"", b"\x06", b"\x06\x00\x01", b"\x06\x01\x01\x01", b"\x06\x00\x07\x01",
                 b"\x06\x00\x01\x00", b"\x06\x00\x01\x0a", b"\x01\x06", b"\x06\x00\x01\x01\x00"):
         with pytest.raises(CgmFormatError):
-            cgms.decode_racp_response(bad)
-    assert cgms_sensor.decode_racp_request(cgms.racp_report_since(300)) == (1, 3, 300)
+            cgms_link.decode_racp_response(bad)
+    assert cgms_sensor.decode_racp_request(cgms_link.racp_report_since(300)) == (1, 3, 300)
     with pytest.raises(CgmFormatError) as refused:
         cgms_sensor.decode_racp_request(b"\x01\x02\x01\x00\x00")
     assert refused.value.racp_code == 4  # operator not supported

@@ -77,7 +77,7 @@ def test_a_bolus_running_at_a_reset_is_recorded_interrupted_never_resumed():
     assert bolus["delivered_lo_mu"] <= true_bolus <= bolus["delivered_hi_mu"]
     assert bolus["delivered_hi_mu"] - bolus["delivered_lo_mu"] <= 60  # lease + one tick
     assert bolus["programmed_mu"] == 3000
-    assert pump.keeper.calculator_locked()
+    assert pump.keeper.uncertain is not None
     assert any("Bolus interrupted" in line for line in pump.keeper.boot_notes)
 
 
@@ -176,18 +176,18 @@ def test_reconcile_unlocks_the_calculator_and_survives_another_reset():
     pump.run(20_000)
     pump.boot()  # reset during the bolus
     pump.boot(ack=True)  # and again before anyone reconciled it
-    assert pump.keeper.calculator_locked()
+    assert pump.keeper.uncertain is not None
     assert pump.kinds().count("bolus_interrupted") == 1  # recorded once, not per boot
     u = pump.keeper.uncertain
     with pytest.raises(InvalidValue, match="reconcile_bolus units"):
         pump.app.command({"cmd": "reconcile_bolus", "units": 2})
     settled = pump.app.command({"cmd": "reconcile_bolus"})
-    assert settled == u["delivered_hi_mu"] and not pump.keeper.calculator_locked()
+    assert settled == u["delivered_hi_mu"] and pump.keeper.uncertain is None
     with pytest.raises(NotAllowedNow, match="no interrupted bolus"):
         pump.app.command({"cmd": "reconcile_bolus"})
     pump.run(1000)
     pump.boot()
-    assert not pump.keeper.calculator_locked()
+    assert pump.keeper.uncertain is None
 
 
 @pytest.mark.parametrize("temp, resumes", [
@@ -312,7 +312,7 @@ def test_a_power_cut_during_the_boot_itself_is_survived():
     with pytest.raises(PowerCut):
         pump.boot()
     pump.boot(ack=True)
-    assert pump.keeper.calculator_locked()
+    assert pump.keeper.uncertain is not None
     assert pump.kinds().count("bolus_interrupted") >= 1
     assert not pump.app.engine.running_boluses()
 

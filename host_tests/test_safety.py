@@ -20,7 +20,7 @@ from basalt.core.safety import (
     checked_limits,
 )
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, PL_PER_MU
-from host_tests.vectors.vectorkit import engine_snapshot
+from host_tests.vectors.vectorkit import bolus_room_mu, engine_snapshot
 from tools.fakes import FakeIob, open_limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +184,7 @@ def test_room_is_the_largest_bolus_accepted(iob):
     e = engine(limits(), iob)
     e.extended_bolus(0, 7_000, 60)
     e.tick(MS_PER_MIN)
-    room = e.bolus_room_mu(MS_PER_MIN)
+    room = bolus_room_mu(e, MS_PER_MIN)
     assert 0 < room <= min(8_000, 20_000 - iob - 6_800)
     room -= room % 10
     twin = engine(limits(), iob)

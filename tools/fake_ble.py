@@ -29,7 +29,7 @@ import asyncio
 import binascii
 import json
 
-from basalt.core import cgms, cgms_sensor
+from basalt.core import cgms, cgms_link, cgms_sensor
 from basalt.ports import Clock
 
 
@@ -414,7 +414,7 @@ class FakeSensor:
         self.advertised = [cgms.SERVICE_UUID]
         self.gatt = dict(_GATT)
         self.records = []  # (offset, encoded record)
-        self.session = cgms.SessionStart(2026, 11, 20, 8, 0, 0, 4, 0)
+        self.session = cgms_link.SessionStart(2026, 11, 20, 8, 0, 0, 4, 0)
         self.connection = None
         self.pair_calls = []
         self.racp_requests = []
@@ -504,16 +504,17 @@ class FakeSensor:
             self.racp_pending.append(("indicate",
                                       cgms_sensor.racp_response(data[0], error.racp_code)))
             return
-        if op != cgms.RACP_REPORT:
+        if op != cgms_link.RACP_REPORT:
             self.racp_pending.append(("indicate", cgms_sensor.racp_response(op, 2)))
             return
         found = [r for o, r in self.records
-                 if operator == cgms.OP_ALL or (operator == cgms.OP_GREATER_EQUAL and o >= since)]
-        if operator == cgms.OP_LAST:
+                 if operator == cgms_link.OP_ALL
+                 or (operator == cgms_link.OP_GREATER_EQUAL and o >= since)]
+        if operator == cgms_link.OP_LAST:
             found = self.records[-1:] and [self.records[-1][1]]
         for record in found:
             self.racp_pending.append(("notify", record))
-        code = cgms.RACP_SUCCESS if found else cgms.RACP_NO_RECORDS
+        code = cgms_link.RACP_SUCCESS if found else cgms_link.RACP_NO_RECORDS
         self.racp_pending.append(("indicate", cgms_sensor.racp_response(op, code)))
 
 

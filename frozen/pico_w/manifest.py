@@ -43,6 +43,7 @@ package(
         "core/board_file.py",
         "core/calculator.py",
         "core/cgms.py",
+        "core/cgms_link.py",
         "core/cgms_sensor.py",
         "core/cgms_texts.py",
         "core/check.py",

@@ -3,7 +3,7 @@ give the same lines on CPython and MicroPython. Integers and text only; own LCG.
 
 import json
 
-from basalt.core import cgms, cgms_sensor, readings
+from basalt.core import cgms, cgms_link, cgms_sensor, readings
 from basalt.core.errors import InvalidValue
 from vectors.vectorkit import Lcg
 
@@ -103,32 +103,33 @@ feature = cgms_sensor.encode_feature(cgms.FEATURE_E2E_CRC | cgms.FEATURE_TREND, 
 
 
 def feature_fields(data):
-    f = cgms.decode_feature(data)
+    f = cgms_link.decode_feature(data)
     return [f.flags, f.kind, f.location, f.e2e_crc]
 
 
 def racp_fields(data):
-    r = cgms.decode_racp_response(data)
+    r = cgms_link.decode_racp_response(data)
     return [r.request_op, r.code, r.count, r.describe()]
 
 
 emit("feature", [list(feature), outcome(feature_fields, feature)])
 emit("feature_bad", [outcome(feature_fields, bytes.fromhex(h))
                      for h in ("000000590000", "00100059ffff", "0000")])
-emit("status", [outcome(cgms.decode_status, bytes.fromhex("2c01080001")),
-                outcome(cgms.decode_status, cgms_sensor.encode_status(300, 0x0A0001, True), True),
-                outcome(cgms.decode_status, bytes.fromhex("2c0108000100"))])
-start = cgms.SessionStart(2026, 11, 20, 23, 7, 36, 4, 0)
+emit("status", [outcome(cgms_link.decode_status, bytes.fromhex("2c01080001")),
+                outcome(cgms_link.decode_status,
+                        cgms_sensor.encode_status(300, 0x0A0001, True), True),
+                outcome(cgms_link.decode_status, bytes.fromhex("2c0108000100"))])
+start = cgms_link.SessionStart(2026, 11, 20, 23, 7, 36, 4, 0)
 for crc in (False, True):
     data = cgms_sensor.encode_session_start(start, crc)
-    emit("session_start", [list(data), cgms.decode_session_start(data, crc).key()])
-emit("session_start_bad", [outcome(cgms.decode_session_start, bytes.fromhex(h)) for h in (
+    emit("session_start", [list(data), cgms_link.decode_session_start(data, crc).key()])
+emit("session_start_bad", [outcome(cgms_link.decode_session_start, bytes.fromhex(h)) for h in (
     "ea070d141707240400", "ea070b141807240400", "ea070b141707243900", "ea070b14170724000300")])
 emit("session_run", [outcome(cgms_sensor.decode_session_run,
                              cgms_sensor.encode_session_run(336, True), True),
                      outcome(cgms_sensor.decode_session_run, b"\x50\x01")])
-emit("racp_requests", [list(cgms_sensor.racp_report_last()), list(cgms.racp_report_since(300)),
-                       list(cgms.racp_abort())])
+emit("racp_requests", [list(cgms_sensor.racp_report_last()), list(cgms_link.racp_report_since(300)),
+                       list(cgms_link.racp_abort())])
 emit("racp_responses", [outcome(racp_fields, bytes.fromhex(h)) for h in (
     "06000101", "06000106", "05002a00", "0600010a", "060001", "0601", "0100")])
 emit("racp_parse", [outcome(cgms_sensor.decode_racp_request, bytes.fromhex(h)) for h in (

@@ -10,6 +10,7 @@ import hashlib
 from basalt.core.ui.history import history_line
 from basalt.core.ui.keys import SELECT, UP, ButtonDecoder
 from basalt.core.ui.textdump import TextDump
+from vectors.vectorkit import update_all
 
 try:  # CPython: the repo root is on the path
     from tools.screens.reference import Keys, base_view, menu_for, new_canvas, screens
@@ -48,7 +49,7 @@ raw = {0: 0b0001, 3: 0, 5: 0b0001, 200: 0, 203: 0b0001, 206: 0, 400: 0b0100,
 mask = 0
 for now in range(0, 2_300, 5):
     mask = raw.get(now, mask)
-    decoder.update_all(now, mask)
+    update_all(decoder, now, mask)
 print("decoder", events)
 
 # History lines for every kind of event the screens know.

@@ -86,6 +86,31 @@ SETTINGS_TEXT = """
 """
 
 
+def bolus_room_mu(engine, now_ms):
+    """The largest bolus the engine's safety gate (SafetyGate.check_bolus) would accept
+    at now_ms, 0 if none (tests ask; the pump itself only checks a bolus it was given)."""
+    engine._advance(now_ms)
+    owed = engine._bolus_owed()
+    gate = engine.gate
+    gate.advance(now_ms)
+    limits = gate.limits
+    if limits is None:
+        return 0
+    board = gate._board
+    room = limits.max_bolus_mu
+    for used, cap in ((gate._hour.total, gate._hour_cap), (gate._day.total, gate._day_cap)):
+        room = min(room, board.mu_for_usteps(max(0, cap - used - owed)))
+    iob_room = limits.max_iob_mu - gate.iob_now(now_ms, "bolus") - gate._mu_up(owed)
+    return max(0, min(room, iob_room))
+
+
+def update_all(decoder, now_ms, mask):
+    """One sample of every key of a ButtonDecoder: bit k of mask set = key k pressed
+    (the vectors and tests feed masks; the board's UI task samples key by key)."""
+    for key in range(decoder.keys):
+        decoder.update(now_ms, key, bool(mask >> key & 1))
+
+
 def engine_snapshot(engine):
     """Every piece of a DeliveryEngine's state, as plain data: tests compare it before and
     after (kept here, not on the engine, so a running pump holds none of it)."""

@@ -7,7 +7,7 @@ time in a minute (interval_s 1, offset_step_min 1) while the wire stays standard
 
 import math
 
-from basalt.core import cgms, cgms_sensor
+from basalt.core import cgms, cgms_link, cgms_sensor
 
 DEFAULTS = {
     "name": "Basalt CGM sim",
@@ -58,7 +58,7 @@ class SensorModel:
         self.shift = 0  # "up" / "down": added to the trace or the model
         self.off_records = 0  # "off N": the radio is off for the next N records
         start = config["session_start"]
-        self.session = cgms.SessionStart(start[0], start[1], start[2], start[3], start[4],
+        self.session = cgms_link.SessionStart(start[0], start[1], start[2], start[3], start[4],
                                          start[5], 0, 0)
 
     # --- characteristic values ---------------------------------------------------------
@@ -156,23 +156,23 @@ class SensorModel:
         except cgms.CgmFormatError as error:
             op = request[0] if request else 0
             return [("indicate", cgms_sensor.racp_response(op, error.racp_code))]
-        if op == cgms.RACP_ABORT:
-            return [("indicate", cgms_sensor.racp_response(op, cgms.RACP_SUCCESS))]
+        if op == cgms_link.RACP_ABORT:
+            return [("indicate", cgms_sensor.racp_response(op, cgms_link.RACP_SUCCESS))]
         found = self._select(operator, since)
-        if op == cgms.RACP_REPORT_COUNT:
+        if op == cgms_link.RACP_REPORT_COUNT:
             return [("indicate", cgms_sensor.racp_count(len(found)))]
-        if op == cgms.RACP_DELETE:
+        if op == cgms_link.RACP_DELETE:
             return [("indicate", cgms_sensor.racp_response(op, 2))]  # op code not supported
         answers = [("notify", record) for record in found]
-        code = cgms.RACP_SUCCESS if found else cgms.RACP_NO_RECORDS
+        code = cgms_link.RACP_SUCCESS if found else cgms_link.RACP_NO_RECORDS
         answers.append(("indicate", cgms_sensor.racp_response(op, code)))
         return answers
 
     def _select(self, operator, since):
-        if operator == cgms.OP_ALL:
+        if operator == cgms_link.OP_ALL:
             return [r for _, r in self.log]
-        if operator == cgms.OP_FIRST:
+        if operator == cgms_link.OP_FIRST:
             return [r for _, r in self.log[:1]]
-        if operator == cgms.OP_LAST:
+        if operator == cgms_link.OP_LAST:
             return [r for _, r in self.log[-1:]]
         return [r for offset, r in self.log if offset >= since]

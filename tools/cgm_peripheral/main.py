@@ -1,7 +1,7 @@
 """CGM simulator board: a Bluetooth CGMS (0x181F) sensor on an ESP32 or a Pico W.
 
 Copy to the board (see README "CGM over Bluetooth"): this file as main.py, cgm_sensor.py,
-and basalt/__init__.py, basalt/core/{__init__,errors,cgms,cgms_sensor,cgms_texts}.py;
+and basalt/__init__.py, basalt/core/{__init__,errors,cgms,cgms_link,cgms_sensor,cgms_texts}.py;
 install aioble with
 `mpremote mip install aioble`. Optional /cgm_config.json overrides cgm_sensor.DEFAULTS.
 

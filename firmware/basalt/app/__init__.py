@@ -232,10 +232,6 @@ class PumpApp:
         """The bolus just given was a correction: watch that glucose falls."""
         self.monitor.correction_bolus(self.clock.now_ms())
 
-    def alarm_banner(self):
-        """(title, hint) of the most urgent alarm for the screen, or None."""
-        return self.alarms.banner()
-
     # ----- parts the screens and host tools read -----------------------------------------
 
     @property

@@ -6,7 +6,7 @@ start the next move.
 """
 
 from basalt.core.errors import InvalidValue
-from basalt.core.units import shift_times
+from basalt.core.units import shifted
 
 try:
     from micropython import const
@@ -26,7 +26,7 @@ class Ticker:
         self._battery_at = app.clock.now_ms() - _BATTERY_PERIOD_MS
 
     def rebase(self, shift_ms):
-        shift_times(self, ("_battery_at",), shift_ms)
+        self._battery_at = shifted(self._battery_at, shift_ms)
 
     def step(self, now_ms):
         app = self.app

@@ -13,7 +13,7 @@ from basalt.core.ui.keys import PRESS, ButtonDecoder
 from basalt.core.ui.menu import Menu
 from basalt.core.ui.paint import Painter
 from basalt.core.ui.view import LOOP_CLOSED, LOOP_OPEN, TREND_NAMES, PumpView
-from basalt.core.units import MS_PER_MIN, shift_times
+from basalt.core.units import MS_PER_MIN, shifted
 
 POLL_MS = 10
 REDRAW_MS = 250
@@ -47,8 +47,8 @@ class UiTask:
     def rebase(self, shift_ms):
         self.menu.rebase(shift_ms)
         self.decoder.rebase(shift_ms)
-        shift_times(self, ("_next_draw",), shift_ms)
-        shift_times(self.view, ("now_ms",), shift_ms)
+        self._next_draw = shifted(self._next_draw, shift_ms)
+        self.view.now_ms = shifted(self.view.now_ms, shift_ms)
 
     def on_key(self, now_ms, key, kind):
         if kind == PRESS:

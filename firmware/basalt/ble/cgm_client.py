@@ -172,7 +172,7 @@ class CgmClient:
             linked = await cgm_connect.link(self)
         finally:
             cgm_connect = None  # no reference left: forget() lets gc free the module
-            forget(("basalt.ble.cgm_connect",))
+            forget(("basalt.ble.cgm_connect", "basalt.core.cgms_link"))
         if linked is None:
             return
         connection, chars = linked
@@ -245,15 +245,25 @@ class CgmClient:
             self._backfill.set()
 
     async def _racp(self, racp, since):
+        """One back-fill exchange, with the RACP codec (basalt.core.cgms_link) loaded
+        for it and forgotten after: gaps are rare."""
+        from basalt.core import cgms_link
+
         self.counts["racp"] += 1
         before = self.counts["records"]
-        await racp.write(cgms.racp_report_since(since), True, timeout_ms=GATT_MS)
         try:
-            reply = cgms.decode_racp_response(await racp.indicated(timeout_ms=_RACP_MS))
-        except asyncio.TimeoutError:
-            await racp.write(cgms.racp_abort(), True, timeout_ms=GATT_MS)
-            raise CgmLinkError("no RACP response in %d s" % (_RACP_MS // 1000))
-        self._event("cgm_backfill", since=since, result=reply.describe(),
+            await racp.write(cgms_link.racp_report_since(since), True, timeout_ms=GATT_MS)
+            try:
+                reply = cgms_link.decode_racp_response(
+                    await racp.indicated(timeout_ms=_RACP_MS))
+            except asyncio.TimeoutError:
+                await racp.write(cgms_link.racp_abort(), True, timeout_ms=GATT_MS)
+                raise CgmLinkError("no RACP response in %d s" % (_RACP_MS // 1000))
+            result = reply.describe()
+        finally:
+            cgms_link = None
+            forget(("basalt.core.cgms_link",))
+        self._event("cgm_backfill", since=since, result=result,
                     records=self.counts["records"] - before)
         # Asked once: found or not, these gaps are not asked for again.
         self.store.backfill_done()

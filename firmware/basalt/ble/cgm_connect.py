@@ -4,7 +4,7 @@ itself, subscribe. Loaded for each connection and forgotten once the link is up 
 failed): a running pump connects seldom, and its readings never pass through here."""
 
 from basalt.ble.cgm_client import GATT_MS, CgmLinkError, hex_addr
-from basalt.core import cgms
+from basalt.core import cgms, cgms_link
 
 try:
     from micropython import const
@@ -97,10 +97,10 @@ async def _discover(client, connection):
 
 
 async def _read_sensor(client, chars):
-    client.feature = cgms.decode_feature(await chars["feature"].read(timeout_ms=GATT_MS))
+    client.feature = cgms_link.decode_feature(await chars["feature"].read(timeout_ms=GATT_MS))
     client.crc = client.feature.e2e_crc
     if chars["session_start"] is not None:
-        start = cgms.decode_session_start(
+        start = cgms_link.decode_session_start(
             await chars["session_start"].read(timeout_ms=GATT_MS), client.crc)
         key = start.key()
         if client.session_key is not None and key != client.session_key:
@@ -109,7 +109,7 @@ async def _read_sensor(client, chars):
         client.session_key = key
     client._current_offset = None
     if chars["status"] is not None:
-        offset, status = cgms.decode_status(await chars["status"].read(timeout_ms=GATT_MS),
+        offset, status = cgms_link.decode_status(await chars["status"].read(timeout_ms=GATT_MS),
                                             client.crc)
         client._current_offset = offset
         client.store.sync(client.clock.now_ms(), offset)

@@ -143,10 +143,6 @@ def banner(code):
     return TEXTS[check_code(code)]
 
 
-def stops_delivery(code):
-    return ALARMS[check_code(code)][1]
-
-
 def check_pattern(pattern):
     """A buzzer pattern as PATTERNS holds them, or InvalidValue (drivers and fakes use it)."""
     ok = isinstance(pattern, tuple) and len(pattern) == 3

@@ -1,13 +1,22 @@
 """The CGMS wire format's other half: what a sensor sends (the encoders), the requests
 it answers (RACP), and the few fields the pump never reads (Session Run Time, SFLOAT
 parts). Used by the CGM simulator board (tools/cgm_peripheral), the fake radio and the
-tests; the pump decodes with basalt.core.cgms alone, so none of this is in its heap.
-Facts and layouts: basalt.core.cgms.
+tests; the pump decodes with basalt.core.cgms and basalt.core.cgms_link alone, so none of
+this is in its heap. Facts and layouts: basalt.core.cgms.
 """
 
 from basalt.core.cgms import (
     FEATURE_E2E_CRC,
     FLAG_CAL_TEMP,
+    SPECIALS,
+    CgmFormatError,
+    _check_crc,
+    _u16,
+    crc16,
+    div_round,
+    record_size,
+)
+from basalt.core.cgms_link import (
     OP_ALL,
     OP_FIRST,
     OP_GREATER_EQUAL,
@@ -16,16 +25,9 @@ from basalt.core.cgms import (
     RACP_DELETE,
     RACP_REPORT,
     RACP_REPORT_COUNT,
-    SPECIALS,
-    CgmFormatError,
-    _check_crc,
     _hex,
     _length,
-    _u16,
     _u16_in,
-    crc16,
-    div_round,
-    record_size,
 )
 from basalt.core.errors import InvalidValue
 

@@ -449,11 +449,6 @@ class DeliveryEngine:
         self._require_bolus_ok("loop bolus", amount_mu, need_now=True, need_ext=False)
         self._start_bolus("normal", amount_mu, amount_mu, 0, 0, "loop")
 
-    def bolus_room_mu(self, now_ms):
-        """The largest bolus the safety gate would accept now (for the loop, menus)."""
-        self._advance(now_ms)
-        return self.gate.room_mu(now_ms, self._bolus_owed())
-
     def extended_bolus(self, now_ms, amount_mu, duration_min):
         """An amount spread evenly over 15 min to 8 h."""
         self._advance(now_ms)

@@ -22,7 +22,7 @@ the Dexcom defaults users know):
 A reading older than FRESH_MS drives nothing (the CGM-lost alarm covers the silence).
 """
 
-from basalt.core.units import MS_PER_MIN, shift_times
+from basalt.core.units import MS_PER_MIN, shifted
 
 URGENT_LOW_MG_DL = 55
 URGENT_LOW_REPEAT_MS = 15 * MS_PER_MIN
@@ -94,7 +94,9 @@ class GlucoseAlerts:
     # ----- inputs ---------------------------------------------------------------------
 
     def rebase(self, shift_ms):
-        shift_times(self, ("_reading_at", "_recheck_at", "_zero_since"), shift_ms)
+        self._reading_at = shifted(self._reading_at, shift_ms)
+        self._recheck_at = shifted(self._recheck_at, shift_ms)
+        self._zero_since = shifted(self._zero_since, shift_ms)
 
     def cgm(self, now_ms, mg_dl, trend_milli, at_ms, usable):
         """A new CGM reading (usable: fit for dosing). Flagged readings alert too: a
@@ -143,9 +145,6 @@ class GlucoseAlerts:
         if self._recheck_at is not None and now_ms >= self._recheck_at:
             self._recheck_at = None
             alarms.raise_alarm(now_ms, "recheck_bg")
-
-    def recheck_due_ms(self):
-        return self._recheck_at
 
     def _level(self, now_ms, code, present):
         active = self.alarms.is_active(code)

@@ -33,7 +33,7 @@ from basalt.core.delivery import (
     STOP_USER,
 )
 from basalt.core.errors import ConfigError, refused
-from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shift_times
+from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, shifted
 
 try:
     from micropython import const
@@ -82,9 +82,6 @@ def checked_alarm_settings(settings):
     return values
 
 
-_TIMES = ("_last_press", "_site_since", "_last_glucose", "_last_cgm", "_suspended_since")
-
-
 class PumpMonitor:
     def __init__(self, engine, alarms, settings, now_ms, battery_levels=None):
         self.engine = engine
@@ -102,7 +99,11 @@ class PumpMonitor:
         checked_alarm_settings(settings)
 
     def rebase(self, shift_ms):
-        shift_times(self, _TIMES, shift_ms)
+        self._last_press = shifted(self._last_press, shift_ms)
+        self._site_since = shifted(self._site_since, shift_ms)
+        self._last_glucose = shifted(self._last_glucose, shift_ms)
+        self._last_cgm = shifted(self._last_cgm, shift_ms)
+        self._suspended_since = shifted(self._suspended_since, shift_ms)
         self.infusion_set.rebase(shift_ms)
 
     def set_settings(self, settings):
@@ -296,7 +297,8 @@ class InfusionSetWatch:
         self._armed_at = None
 
     def rebase(self, shift_ms):
-        shift_times(self, ("_last_at", "_armed_at"), shift_ms)
+        self._last_at = shifted(self._last_at, shift_ms)
+        self._armed_at = shifted(self._armed_at, shift_ms)
 
     def correction(self, now_ms):
         if (self._armed_at is None and self._last_at is not None

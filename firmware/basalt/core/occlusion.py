@@ -31,7 +31,7 @@ reverse the plunger's friction through the drive train (2 x baseline / drive
 stiffness), relieves the pressure, so clearing the blockage releases no bolus.
 """
 
-from basalt.core.units import MS_PER_HOUR, shift_times
+from basalt.core.units import MS_PER_HOUR, shifted
 
 OCCLUSION = "occlusion"
 SENSOR_FAULT = "sensor_fault"
@@ -126,7 +126,10 @@ class OcclusionDetector:
         self._noise_acc = self._peak = 0
 
     def rebase(self, shift_ms):
-        shift_times(self, ("_last_ms", "_settle_end", "_step_ms", "_learn_ms"), shift_ms)
+        self._last_ms = shifted(self._last_ms, shift_ms)
+        self._settle_end = shifted(self._settle_end, shift_ms)
+        self._step_ms = shifted(self._step_ms, shift_ms)
+        self._learn_ms = shifted(self._learn_ms, shift_ms)
 
     # ----- inputs -------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ the sensor's clock: the store starts over from them (a new session, with the eve
 the alarm), so a bad offset never leaves the CGM dead without a message.
 """
 
+from array import array
+
 from basalt.core import cgms
 from basalt.core.events import shift_events
 from basalt.core.limits import STALE_MS
@@ -137,7 +139,10 @@ class ReadingStore:
         self.window = window_min
         self.stale_ms = stale_ms
         self.lost_ms = stale_ms  # no value for this long: the CGM-lost alarm
-        self._offset = [-1] * window_min
+        # Each slot's time offset, a u16 as the sensor sends it (2 bytes, not a 4-byte
+        # list slot). An empty slot holds its index + 1: an offset that never maps to it
+        # (window_min > 1), so no lookup matches it, as -1 would not.
+        self._offset = array("H", bytes(2 * window_min))
         self._glucose = [0] * window_min
         self._flags = bytearray(window_min)  # each a byte of the flags above (< 64)
         self.counts = {"stored": 0, "repeated": 0, "conflicts": 0, "too_old": 0, "future": 0,
@@ -151,8 +156,9 @@ class ReadingStore:
 
     def new_session(self, now_ms):
         """Forget every reading: the sensor started a new session (or was replaced)."""
+        offsets = self._offset
         for i in range(self.window):
-            self._offset[i] = -1
+            offsets[i] = i + 1  # empty (see __init__)
         self._added = []  # offsets stored since pop_added(), for the history
         self.latest = -1  # newest time offset stored
         self.latest_value = -1  # newest offset that carries a glucose value

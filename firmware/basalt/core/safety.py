@@ -363,19 +363,6 @@ class SafetyGate:
                 self._refuse(command, "max_iob", rate_mu_h, scheduled_mu_h, over,
                              _AT_MAX_IOB, iob, maximum)
 
-    def room_mu(self, now_ms, owed_steps):
-        """The largest bolus check_bolus would accept now (0 if none)."""
-        self.advance(now_ms)
-        limits = self.limits
-        if limits is None:
-            return 0
-        board = self._board
-        room = limits.max_bolus_mu
-        for used, cap in ((self._hour.total, self._hour_cap), (self._day.total, self._day_cap)):
-            room = min(room, board.mu_for_usteps(max(0, cap - used - owed_steps)))
-        iob_room = limits.max_iob_mu - self.iob_now(now_ms, "bolus") - self._mu_up(owed_steps)
-        return max(0, min(room, iob_room))
-
     def iob_now(self, now_ms, command):
         """The provider's IOB; an error or a nonsense answer refuses the dose."""
         try:

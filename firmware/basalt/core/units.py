@@ -43,12 +43,6 @@ def shifted(at_ms, shift_ms):
     return at_ms if at_ms > TIME_FLOOR_MS else TIME_FLOOR_MS
 
 
-def shift_times(obj, names, shift_ms):
-    """shifted() applied to the attributes `names` of obj (a part's rebase())."""
-    for name in names:
-        setattr(obj, name, shifted(getattr(obj, name), shift_ms))
-
-
 def shift_list(times, shift_ms):
     """shifted() applied in place to a list of times."""
     for i in range(len(times)):

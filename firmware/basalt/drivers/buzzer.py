@@ -8,7 +8,7 @@ is passed in by tests, or imported in the constructor).
 """
 
 from basalt.core.alarms import check_pattern
-from basalt.core.units import shift_times
+from basalt.core.units import shifted
 from basalt.drivers.stepdir import hw_module
 from basalt.ports import Buzzer
 
@@ -56,7 +56,7 @@ class PwmBuzzer(Buzzer):
             self._wake.set()
 
     def rebase(self, shift_ms):
-        shift_times(self, ("_started",), shift_ms)
+        self._started = shifted(self._started, shift_ms)
 
     def step(self, now_ms):
         """Set the PWM for time now_ms; returns the ms until the output changes next."""

@@ -177,9 +177,6 @@ class Keeper:
             raise NotAllowedNow(name, self.fault or "settings invalid: " +
                                 self.settings_error)
 
-    def calculator_locked(self):
-        return self.uncertain is not None
-
     def file_fault(self, fault, now_ms):
         """A settings, basal or calibration file could not be written: the pump keeps
         what it ran on (the file still holds it), stops with a delivery_fault alarm

@@ -73,11 +73,6 @@ class ButtonDecoder:
         elif self._down[key]:
             self._held(now_ms, key)
 
-    def update_all(self, now_ms, mask):
-        """One sample of every key: bit k of mask set = key k pressed."""
-        for key in range(self.keys):
-            self.update(now_ms, key, bool(mask >> key & 1))
-
     def idle(self):
         """No key held and no change waiting out its debounce time."""
         for key in range(self.keys):

@@ -23,7 +23,7 @@ import sys
 from basalt.core.ui.home import HomeScreen
 from basalt.core.ui.keys import BACK, DOWN, LONG, PRESS, RELEASE, REPEAT, SELECT, SHORT, UP
 from basalt.core.ui.screens import BootScreen, MessageScreen, StopBolusScreen
-from basalt.core.units import shift_times
+from basalt.core.units import shifted
 
 try:
     from micropython import const
@@ -70,7 +70,8 @@ class Menu:
             self.push(BootScreen(version, warning))
 
     def rebase(self, shift_ms):
-        shift_times(self, ("_last_input", "_boot_until"), shift_ms)
+        self._last_input = shifted(self._last_input, shift_ms)
+        self._boot_until = shifted(self._boot_until, shift_ms)
 
     # ----- the stack ---------------------------------------------------------------
 
