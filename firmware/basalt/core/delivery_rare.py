@@ -4,10 +4,9 @@ DeliveryEngine's methods of the same names import this module for the call and f
 it (basalt.call_and_forget), so a running pump holds none of their code between uses.
 Each takes the engine first; the rules are as the methods' docstrings say."""
 
-from basalt import call_and_forget
 from basalt.core.basal import make_profile
 from basalt.core.check import int_in, one_of
-from basalt.core.delivery import ALARM_STOPS, STOP_USER, _percent_peak
+from basalt.core.delivery import ALARM_STOPS, STOP_USER, _percent_peak, _refused
 from basalt.core.errors import NotAllowedNow
 from basalt.core.limits import MAX_RATE_MU_H, PRIME_SPEED_MU_MIN
 from basalt.core.units import MS_PER_HOUR, MS_PER_MIN, fmt_milli
@@ -30,10 +29,6 @@ _SUSPEND_FIRST = const(12)
 _PRIMING_ALREADY = const(13)
 _NO_RESTORE_REASON = const(14)
 _TEMP_WHILE_STOPPED = const(15)
-
-
-def _refused(code, *values):
-    return call_and_forget("basalt.core.delivery_refusals", "refusal", code, values)
 
 
 def set_clock(engine, now_ms, days, day_ms, how="user"):
