@@ -40,7 +40,7 @@ import random
 
 from basalt.core import checkpoint as ckp
 from basalt.core import journal as jnl
-from basalt.core import journal_read as jread
+from basalt.core import journal_records
 from basalt.core.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from tools import sim
 from tools.bench import powercut, progress
@@ -146,7 +146,7 @@ def records_at(storage):
         data = bytes(storage.files[name])
         pos = jnl.HEADER_SIZE
         while pos < len(data):
-            found = jread._record_at(data, pos)
+            found = journal_records.record_at(data, pos)
             if found is None:
                 pos += 1
                 continue

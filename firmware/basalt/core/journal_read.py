@@ -13,7 +13,7 @@ from basalt.core.journal import (
     Record,
     segment_number,
 )
-from basalt.core.journal_records import _Reader, _record_at, parse_header  # noqa: F401 (_record_at: tools.bench)
+from basalt.core.journal_records import RecordReader, parse_header
 
 
 def scan(data, start=HEADER_SIZE, visit=None, wanted=None):
@@ -31,7 +31,7 @@ def scan(data, start=HEADER_SIZE, visit=None, wanted=None):
     pos = start
     size = len(data)
     bad_from = -1
-    reader = _Reader(data, None, wanted)
+    reader = RecordReader(data, None, wanted)
     into = None if visit is None else Record(0, 0, 0, None, None)
     while pos < size:
         record = reader.record(pos, into)

@@ -58,7 +58,7 @@ def frame_end(data, view, pos, size):
     return end if (crc32 or crc32_soft)(view[pos:end]) == _RESIDUE else 0
 
 
-class _Reader:
+class RecordReader:
     """Decodes the records of one buffer; names caches each kind and key name met (one
     string per name for the whole read, not one per record)."""
 
@@ -212,8 +212,8 @@ def parse_header(data):
     return version, segment, boot
 
 
-def _record_at(data, pos):
+def record_at(data, pos):
     """(Record, end) if a valid record starts at pos, else None."""
-    reader = _Reader(data)
+    reader = RecordReader(data)
     record = reader.record(pos)
     return None if record is None else (record, reader.next)

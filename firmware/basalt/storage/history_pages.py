@@ -16,7 +16,7 @@ time too.
 from array import array
 
 from basalt.core import journal as jnl
-from basalt.core import journal_records as jread  # reading records back (History only)
+from basalt.core import journal_records  # reading records back (History only)
 
 CHUNK = 1_280  # read at once: more than one record of the largest size
 _KEPT = 2
@@ -75,7 +75,7 @@ class JournalPages:
         segment, index = pos
         offsets, lengths = self._index(segment)
         data = self.storage.read_at(jnl.segment_name(segment), offsets[index], lengths[index])
-        found = jread._record_at(data, 0)
+        found = journal_records.record_at(data, 0)
         return None if found is None else found[0]
 
     # ----- indexing ---------------------------------------------------------------
@@ -98,7 +98,7 @@ class JournalPages:
         lengths = array("H")
         read = self.storage.read_at
         head = read(name, 0, jnl.HEADER_SIZE)
-        pos = jnl.HEADER_SIZE if jread.parse_header(head) is not None else 0
+        pos = jnl.HEADER_SIZE if journal_records.parse_header(head) is not None else 0
         while True:
             data = read(name, pos, CHUNK)
             eof = len(data) < CHUNK
@@ -130,13 +130,13 @@ class JournalPages:
         """Where the record at `at` ends if its frame checks out (sync byte, length,
         CRC; a boot record also decoded, for its boot's time of day), 0 if not, -1 if
         the chunk cuts it."""
-        end = jread.frame_end(data, view, at, size)
+        end = journal_records.frame_end(data, view, at, size)
         if end < 0:
             return 0 if eof else -1
         if not end:
             return 0
         if data[at + 1] == _BOOT:
-            found = jread._record_at(data, at)
+            found = journal_records.record_at(data, at)
             if found is None:
                 return 0
             record = found[0]
